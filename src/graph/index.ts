@@ -1,0 +1,11 @@
+/** The engine core: symbolic tensors, ops with their backward rules, autodiff, ONNX emission, sessions. */
+export * from './tensor.ts';
+export { ShapeError, type Attrs } from './op.ts';
+export * from './ops/elementwise.ts';
+export * from './ops/reduce.ts';
+export * from './ops/shape.ts';
+export * from './ops/matmul.ts';
+export * from './ops/nn.ts';
+export { grad, ancestors } from './autodiff.ts';
+export { emitOnnx, OPSET, type OnnxModel, type ValueInfo, type EmitOptions } from './onnx.ts';
+export { GraphSession, type SessionOptions, type Outputs, type Feed } from './session.ts';

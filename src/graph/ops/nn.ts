@@ -1,0 +1,243 @@
+/** Neural-network ops: softmax, layer/group norm, GELU, conv2d, nearest upsampling, linear, MSE. */
+import { defineOp, plain, ShapeError } from '../op.ts';
+import { sameShape, type DType, type Tensor } from '../tensor.ts';
+import { add, div, erf, exp, mul, sqrt, sub, tanh } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+import { meanAll, reduceMean, reduceSum } from './reduce.ts';
+import { cast, reshape, slice, transpose } from './shape.ts';
+
+/** Group-norm statistics in float32, or float64 for float64 inputs (ONNX stash_type). */
+const stashType = (d: DType): number => (d === 'float64' ? 11 : 1);
+
+defineOp('Softmax', {
+  infer: ([x], a) => {
+    if ((a.axis as number) !== x.rank - 1) throw new ShapeError('softmax', 'only the last axis is supported', [x]);
+    return [{ shape: x.shape, dtype: x.dtype }];
+  },
+  emit: plain('Softmax'),
+  backward(n, [g]) {
+    const y = n.outputs[0];
+    return [mul(y, sub(g!, reduceSum(mul(g!, y), -1, true)))];
+  },
+});
+
+/** Softmax over the last axis. */
+export function softmax(x: Tensor): Tensor {
+  return x.graph.apply('Softmax', [x], { axis: x.rank - 1 })[0];
+}
+
+defineOp('LayerNorm', {
+  infer([x, s, b], a) {
+    const d = x.shape[x.rank - 1];
+    if (!sameShape(s.shape, [d]) || !sameShape(b.shape, [d])) throw new ShapeError('layerNorm', `scale and bias must be [${d}]`, [x, s, b]);
+    void a;
+    const stat = [...x.shape.slice(0, -1), 1];
+    // onnxruntime's LayerNormalization returns its statistics in float32 whatever the input type.
+    return [
+      { shape: x.shape, dtype: x.dtype },
+      { shape: stat, dtype: 'float32' },
+      { shape: stat, dtype: 'float32' },
+    ];
+  },
+  emit: (n) => ({
+    opType: 'LayerNormalization',
+    inputs: n.inputs,
+    attrs: { axis: -1, epsilon: n.attrs.epsilon, stash_type: 1 },
+  }),
+  backward(n, [g], needs) {
+    const [x, scale] = n.inputs;
+    const mean = cast(n.outputs[1], x.dtype);
+    const invStd = cast(n.outputs[2], x.dtype);
+    const xh = mul(sub(x, mean), invStd);
+    const lead = x.shape.slice(0, -1).map((_, i) => i);
+    const gxh = mul(g!, scale);
+    return [
+      needs[0] ? mul(invStd, sub(sub(gxh, reduceMean(gxh, -1, true)), mul(xh, reduceMean(mul(gxh, xh), -1, true)))) : undefined,
+      needs[1] ? reduceSum(mul(g!, xh), lead) : undefined,
+      needs[2] ? reduceSum(g!, lead) : undefined,
+    ];
+  },
+});
+
+/** Layer normalization over the last axis with affine scale and bias. */
+export function layerNorm(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
+  return x.graph.apply('LayerNorm', [x, scale, bias], { epsilon })[0];
+}
+
+defineOp('GroupNorm', {
+  infer([x, s, b], a) {
+    const c = x.shape[1];
+    const groups = a.groups as number;
+    if (x.rank < 3 || c % groups) throw new ShapeError('groupNorm', `${c} channels do not split into ${groups} groups`, [x, s, b]);
+    if (!sameShape(s.shape, [c]) || !sameShape(b.shape, [c])) throw new ShapeError('groupNorm', `scale and bias must be [${c}]`, [x, s, b]);
+    return [{ shape: x.shape, dtype: x.dtype }];
+  },
+  emit: (n) => ({ opType: 'GroupNormalization', inputs: n.inputs, attrs: { num_groups: n.attrs.groups, epsilon: n.attrs.epsilon, stash_type: stashType(n.inputs[0].dtype) } }),
+  backward(n, [g], needs) {
+    const [x, scale] = n.inputs;
+    const groups = n.attrs.groups as number;
+    const [batch, c] = x.shape;
+    const perChannel = [c, ...x.shape.slice(2).map(() => 1)];
+    const spatialAndBatch = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    // Recompute the statistics per (sample, group); the forward op does not expose them.
+    const xg = reshape(x, [batch, groups, -1]);
+    const centred = sub(xg, reduceMean(xg, -1, true));
+    const invStd = div(1, sqrt(add(reduceMean(mul(centred, centred), -1, true), n.attrs.epsilon as number)));
+    const xhg = mul(centred, invStd);
+    const xh = reshape(xhg, x.shape);
+    let gx: Tensor | undefined;
+    if (needs[0]) {
+      const gxh = reshape(mul(g!, reshape(scale, perChannel)), [batch, groups, -1]);
+      const inner = sub(sub(gxh, reduceMean(gxh, -1, true)), mul(xhg, reduceMean(mul(gxh, xhg), -1, true)));
+      gx = reshape(mul(invStd, inner), x.shape);
+    }
+    return [
+      gx,
+      needs[1] ? reduceSum(mul(g!, xh), spatialAndBatch) : undefined,
+      needs[2] ? reduceSum(g!, spatialAndBatch) : undefined,
+    ];
+  },
+});
+
+/** Group normalization of [N, C, ...] over channel groups, per-channel affine (PyTorch/diffusers GroupNorm). */
+export function groupNorm(x: Tensor, scale: Tensor, bias: Tensor, groups: number, epsilon = 1e-5): Tensor {
+  return x.graph.apply('GroupNorm', [x, scale, bias], { groups, epsilon })[0];
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+defineOp('Gelu', {
+  infer: ([x]) => [{ shape: x.shape, dtype: x.dtype }],
+  emit: plain('Gelu'),
+  backward(n, [g]) {
+    const x = n.inputs[0];
+    if (n.attrs.approximate === 'tanh') {
+      const x2 = mul(x, x);
+      const t = tanh(mul(SQRT_2_OVER_PI, add(x, mul(0.044715, mul(x2, x)))));
+      const dt = mul(mul(sub(1, mul(t, t)), SQRT_2_OVER_PI), add(1, mul(3 * 0.044715, x2)));
+      return [mul(g!, add(mul(0.5, add(1, t)), mul(mul(0.5, x), dt)))];
+    }
+    const cdf = mul(0.5, add(1, erf(mul(x, Math.SQRT1_2))));
+    const pdf = mul(1 / Math.sqrt(2 * Math.PI), exp(mul(-0.5, mul(x, x))));
+    return [mul(g!, add(cdf, mul(x, pdf)))];
+  },
+});
+
+/** GELU, exact (erf) or with the tanh approximation. */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return x.graph.apply('Gelu', [x], { approximate })[0];
+}
+
+/** GEGLU feed-forward gate: the projection's two halves h, gate -> h * gelu(gate). */
+export function geglu(x: Tensor): Tensor {
+  const d = x.shape[x.rank - 1] / 2;
+  const h = slice(x, [0], [d], [-1]);
+  const gate = slice(x, [d], [2 * d], [-1]);
+  return mul(h, gelu(gate));
+}
+
+function convOut(size: number, k: number, stride: number, pad: number, dilation = 1): number {
+  return Math.floor((size + 2 * pad - dilation * (k - 1) - 1) / stride) + 1;
+}
+
+defineOp('Conv', {
+  infer(ins, a) {
+    const [x, w, b] = ins;
+    if (x.rank !== 4 || w.rank !== 4) throw new ShapeError('conv2d', 'input and weight must be rank 4 (NCHW, OIHW)', ins);
+    if (x.shape[1] !== w.shape[1]) throw new ShapeError('conv2d', `input has ${x.shape[1]} channels, weight expects ${w.shape[1]}`, ins);
+    if (b && !sameShape(b.shape, [w.shape[0]])) throw new ShapeError('conv2d', `bias must be [${w.shape[0]}]`, ins);
+    const [s, p, d] = [a.stride as number, a.pad as number, (a.dilation as number) ?? 1];
+    const h = convOut(x.shape[2], w.shape[2], s, p, d);
+    const wd = convOut(x.shape[3], w.shape[3], s, p, d);
+    if (h < 1 || wd < 1) throw new ShapeError('conv2d', 'kernel larger than padded input', ins);
+    return [{ shape: [x.shape[0], w.shape[0], h, wd], dtype: x.dtype }];
+  },
+  emit: (n) => {
+    const [s, p, d] = [n.attrs.stride as number, n.attrs.pad as number, (n.attrs.dilation as number) ?? 1];
+    return { opType: 'Conv', inputs: n.inputs, attrs: { strides: [s, s], pads: [p, p, p, p], dilations: [d, d] } };
+  },
+  backward(n, [g], needs) {
+    const [x, w] = n.inputs;
+    const [s, p] = [n.attrs.stride as number, n.attrs.pad as number];
+    if (((n.attrs.dilation as number) ?? 1) !== 1) throw new Error('conv2d backward: dilation > 1 is not supported');
+    let gx: Tensor | undefined;
+    let gw: Tensor | undefined;
+    if (needs[0]) {
+      const [, , ho, wo] = g!.shape;
+      const outPad = [x.shape[2] - (s * (ho - 1) + w.shape[2] - 2 * p), x.shape[3] - (s * (wo - 1) + w.shape[3] - 2 * p)];
+      gx = x.graph.apply('ConvTranspose', [g!, w], { stride: s, pad: p, outPad })[0];
+    }
+    if (needs[1]) {
+      // dW[o,c,i,j] = sum_{n,y,x} dY[n,o,y,x] * Xpad[n,c,s*y+i,s*x+j]: a convolution of X (batch<->channel
+      // swapped) with dY as the kernel, dilated by the stride; the output is cropped to the kernel size.
+      const xt = transpose(x, [1, 0, 2, 3]);
+      const gt = transpose(g!, [1, 0, 2, 3]);
+      const full = x.graph.apply('Conv', [xt, gt], { stride: 1, pad: p, dilation: s })[0];
+      const [kh, kw] = [w.shape[2], w.shape[3]];
+      gw = transpose(slice(full, [0, 0], [kh, kw], [2, 3]), [1, 0, 2, 3]);
+    }
+    const gb = needs[2] ? reduceSum(g!, [0, 2, 3]) : undefined;
+    return [gx, gw, gb];
+  },
+});
+
+defineOp('ConvTranspose', {
+  infer([g, w], a) {
+    const [s, p] = [a.stride as number, a.pad as number];
+    const op = a.outPad as readonly number[];
+    const h = s * (g.shape[2] - 1) + op[0] + w.shape[2] - 2 * p;
+    const wd = s * (g.shape[3] - 1) + op[1] + w.shape[3] - 2 * p;
+    return [{ shape: [g.shape[0], w.shape[1], h, wd], dtype: g.dtype }];
+  },
+  emit: (n) => {
+    const [s, p] = [n.attrs.stride as number, n.attrs.pad as number];
+    return { opType: 'ConvTranspose', inputs: n.inputs, attrs: { strides: [s, s], pads: [p, p, p, p], output_padding: n.attrs.outPad } };
+  },
+});
+
+/** 2-D convolution (NCHW input, OIHW weight), square stride and symmetric padding. */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: { stride?: number; padding?: number } = {}): Tensor {
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return x.graph.apply('Conv', inputs, { stride: opts.stride ?? 1, pad: opts.padding ?? 0 })[0];
+}
+
+defineOp('Upsample2x', {
+  infer([x]) {
+    if (x.rank !== 4) throw new ShapeError('upsampleNearest2x', 'input must be NCHW', [x]);
+    return [{ shape: [x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3]], dtype: x.dtype }];
+  },
+  emit: (n) => ({
+    opType: 'Resize',
+    inputs: [n.inputs[0], null, null, { ints: n.outputs[0].shape }],
+    attrs: { mode: 'nearest', nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' },
+  }),
+  // Each input pixel feeds a 2x2 block: its gradient is the block sum = 4 * average.
+  backward: (n, [g]) => [mul(4, n.graph.apply('AvgPool2x', [g!])[0])],
+});
+defineOp('AvgPool2x', {
+  infer: ([x]) => [{ shape: [x.shape[0], x.shape[1], x.shape[2] / 2, x.shape[3] / 2], dtype: x.dtype }],
+  emit: (n) => ({ opType: 'AveragePool', inputs: n.inputs, attrs: { kernel_shape: [2, 2], strides: [2, 2] } }),
+  backward: (n, [g]) => [mul(0.25, upsampleNearest2x(g!))],
+});
+
+export function upsampleNearest2x(x: Tensor): Tensor {
+  return x.graph.apply('Upsample2x', [x])[0];
+}
+
+/** 2x2 average pooling with stride 2. */
+export function avgPool2x(x: Tensor): Tensor {
+  if (x.shape[2] % 2 || x.shape[3] % 2) throw new ShapeError('avgPool2x', 'height and width must be even', [x]);
+  return x.graph.apply('AvgPool2x', [x])[0];
+}
+
+/** PyTorch nn.Linear: x @ W^T + b with W [out, in]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  const y = matmul(x, transpose(weight, [1, 0]));
+  return bias ? add(y, bias) : y;
+}
+
+/** Mean squared error over all elements. */
+export function mse(a: Tensor, b: Tensor): Tensor {
+  if (!sameShape(a.shape, b.shape)) throw new ShapeError('mse', 'shapes differ', [a, b]);
+  const d = sub(a, b);
+  return meanAll(mul(d, d));
+}

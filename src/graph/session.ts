@@ -1,0 +1,70 @@
+/**
+ * Running emitted graphs with onnxruntime-node. `run()` blocks the calling thread while ORT works,
+ * so a bot never calls this on its main thread: the engine worker (workers/engine-worker.ts) does.
+ */
+import * as ort from 'onnxruntime-node';
+import type { OnnxModel, ValueInfo } from './onnx.ts';
+import type { ConstData, DType } from './tensor.ts';
+
+export type Feed = ConstData;
+export type Outputs = Record<string, Float32Array | Float64Array | BigInt64Array | Uint16Array>;
+
+export interface SessionOptions {
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+  /** 'cpu' or 'cuda' (onnxruntime-node installed with --onnxruntime-node-install=cuda12). */
+  device?: 'cpu' | 'cuda';
+  /**
+   * onnxruntime graph optimizations (default 'all'). 'basic' skips the fusions into com.microsoft ops,
+   * some of which (QuickGelu) have float32-only kernels and so break float64 graphs.
+   */
+  optimization?: 'basic' | 'all';
+}
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32',
+  float16: 'float16',
+  float64: 'float64',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+};
+
+export class GraphSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputs: ValueInfo[],
+    readonly outputs: ValueInfo[],
+  ) {}
+
+  static async create(model: OnnxModel, opts: SessionOptions = {}): Promise<GraphSession> {
+    const session = await ort.InferenceSession.create(model.bytes, {
+      executionProviders: [opts.device === 'cuda' ? 'cuda' : 'cpu'],
+      graphOptimizationLevel: opts.optimization ?? 'all',
+      intraOpNumThreads: opts.threads ?? 0,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+    return new GraphSession(session, model.inputs, model.outputs);
+  }
+
+  /** Runs the graph; every declared input must be fed, with exactly its static size. */
+  async run(feeds: Record<string, Feed>): Promise<Outputs> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const v of this.inputs) {
+      const data = feeds[v.name];
+      if (!data) throw new Error(`run: missing input '${v.name}' [${v.shape}]`);
+      const n = v.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== n) throw new Error(`run: input '${v.name}' has ${data.length} values, expected ${n} for [${v.shape}]`);
+      ortFeeds[v.name] = new ort.Tensor(ORT_TYPE[v.dtype], data as never, v.shape);
+    }
+    const result = await this.session.run(ortFeeds);
+    const out: Outputs = {};
+    for (const v of this.outputs) out[v.name] = result[v.name].data as Outputs[string];
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
