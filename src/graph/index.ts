@@ -9,3 +9,4 @@ export * from './ops/nn.ts';
 export { grad, ancestors } from './autodiff.ts';
 export { emitOnnx, OPSET, type OnnxModel, type ValueInfo, type EmitOptions } from './onnx.ts';
 export { GraphSession, type SessionOptions, type Outputs, type Feed } from './session.ts';
+export { countFlops } from './flops.ts';

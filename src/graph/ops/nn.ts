@@ -4,7 +4,7 @@ import { sameShape, type DType, type Tensor } from '../tensor.ts';
 import { add, div, erf, exp, mul, sqrt, sub, tanh } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { meanAll, reduceMean, reduceSum } from './reduce.ts';
-import { cast, reshape, slice, transpose } from './shape.ts';
+import { cast, reshape, slice, transpose, transposeLast2 } from './shape.ts';
 
 /** Group-norm statistics in float32, or float64 for float64 inputs (ONNX stash_type). */
 const stashType = (d: DType): number => (d === 'float64' ? 11 : 1);
@@ -159,26 +159,59 @@ defineOp('Conv', {
     const [x, w] = n.inputs;
     const [s, p] = [n.attrs.stride as number, n.attrs.pad as number];
     if (((n.attrs.dilation as number) ?? 1) !== 1) throw new Error('conv2d backward: dilation > 1 is not supported');
-    let gx: Tensor | undefined;
-    let gw: Tensor | undefined;
-    if (needs[0]) {
-      const [, , ho, wo] = g!.shape;
-      const outPad = [x.shape[2] - (s * (ho - 1) + w.shape[2] - 2 * p), x.shape[3] - (s * (wo - 1) + w.shape[3] - 2 * p)];
-      gx = x.graph.apply('ConvTranspose', [g!, w], { stride: s, pad: p, outPad })[0];
-    }
-    if (needs[1]) {
-      // dW[o,c,i,j] = sum_{n,y,x} dY[n,o,y,x] * Xpad[n,c,s*y+i,s*x+j]: a convolution of X (batch<->channel
-      // swapped) with dY as the kernel, dilated by the stride; the output is cropped to the kernel size.
-      const xt = transpose(x, [1, 0, 2, 3]);
-      const gt = transpose(g!, [1, 0, 2, 3]);
-      const full = x.graph.apply('Conv', [xt, gt], { stride: 1, pad: p, dilation: s })[0];
-      const [kh, kw] = [w.shape[2], w.shape[3]];
-      gw = transpose(slice(full, [0, 0], [kh, kw], [2, 3]), [1, 0, 2, 3]);
-    }
-    const gb = needs[2] ? reduceSum(g!, [0, 2, 3]) : undefined;
-    return [gx, gw, gb];
+    return [needs[0] ? convInputGrad(g!, x, w, s, p) : undefined, needs[1] ? convWeightGrad(g!, x, w, s, p) : undefined, needs[2] ? reduceSum(g!, [0, 2, 3]) : undefined];
   },
 });
+
+/**
+ * dX of a convolution. Stride 1: a convolution of dY with the weight transposed (O<->C) and flipped,
+ * padded k-1-p (onnxruntime's Conv is faster than its ConvTranspose). Otherwise ConvTranspose(dY, W)
+ * with output_padding chosen so the result has X's size.
+ */
+function convInputGrad(g: Tensor, x: Tensor, w: Tensor, s: number, p: number): Tensor {
+  const [kh, kw] = [w.shape[2], w.shape[3]];
+  if (s === 1 && kh === kw && kh - 1 - p >= 0) {
+    const wt = flipSpatial(transpose(w, [1, 0, 2, 3]));
+    return x.graph.apply('Conv', [g, wt], { stride: 1, pad: kh - 1 - p })[0];
+  }
+  const [, , ho, wo] = g.shape;
+  const outPad = [x.shape[2] - (s * (ho - 1) + kh - 2 * p), x.shape[3] - (s * (wo - 1) + kw - 2 * p)];
+  return x.graph.apply('ConvTranspose', [g, w], { stride: s, pad: p, outPad })[0];
+}
+
+/**
+ * dW[o,c,i,j] = sum over n,y,x of dY[n,o,y,x] * Xpad[n,c,s*y+i,s*x+j].
+ * The kernel-tap windows of X come from one convolution of X (one channel per image row of the batch)
+ * with a constant one-hot kernel per tap (im2col as a Conv): cols [N, C*k*k, Ho*Wo]. Then per sample a
+ * GEMM dY [O, Ho*Wo] x cols^T -> [O, C*k*k], summed over the batch, is dW in OIHW order.
+ */
+function convWeightGrad(g: Tensor, x: Tensor, w: Tensor, s: number, p: number): Tensor {
+  const [o, c, kh, kw] = w.shape;
+  const [nb, , ho, wo] = g.shape;
+  const taps = kh * kw;
+  const onehot = new Float32Array(taps * taps);
+  for (let t = 0; t < taps; t++) onehot[t * taps + t] = 1;
+  const kernel = x.graph.constant(x.dtype === 'float64' ? Float64Array.from(onehot) : onehot, [taps, 1, kh, kw], x.dtype);
+  const rows = reshape(x, [nb * c, 1, x.shape[2], x.shape[3]]);
+  const windows = x.graph.apply('Conv', [rows, kernel], { stride: s, pad: p, im2col: true })[0];
+  const cols = reshape(windows, [nb, c * taps, ho * wo]);
+  const gy = reshape(g, [nb, o, ho * wo]);
+  return reshape(reduceSum(matmul(gy, transposeLast2(cols)), 0), [o, c, kh, kw]);
+}
+
+/** Reverses the two spatial axes of an OIHW kernel. */
+defineOp('FlipSpatial', {
+  infer: ([x]) => [{ shape: x.shape, dtype: x.dtype }],
+  emit: (n) => {
+    const [kh, kw] = n.inputs[0].shape.slice(2);
+    return { opType: 'Slice', inputs: [n.inputs[0], { ints: [kh - 1, kw - 1] }, { ints: [-kh - 1, -kw - 1] }, { ints: [2, 3] }, { ints: [-1, -1] }] };
+  },
+  backward: (_n, [g]) => [flipSpatial(g!)],
+});
+
+function flipSpatial(x: Tensor): Tensor {
+  return x.graph.apply('FlipSpatial', [x])[0];
+}
 
 defineOp('ConvTranspose', {
   infer([g, w], a) {

@@ -1,0 +1,148 @@
+/**
+ * Engine benchmark (npm run bench:engine). Prints, in one run on this machine:
+ *   1. onnxruntime-node's own GEMM peak (large fp32 MatMul), measured first;
+ *   2. for (a) a transformer block (width 256, sequence 256, batch 8) and (b) a conv residual block
+ *      (64 channels, 32x32, batch 16): forward and training-step time, achieved GFLOP/s, the ratio to
+ *      the GEMM peak, and the share of each training step spent outside onnxruntime (AdamW, copies);
+ *   3. a last line `engine_train_efficiency=<ratio>`: geometric mean of the two training-step ratios.
+ * FLOPs count matrix products and convolutions only (2 per multiply-add), as the GEMM peak does.
+ */
+import { cpus } from 'node:os';
+import * as G from '../src/graph/index.ts';
+import { AdamW } from '../src/train/optim.ts';
+import { StepFunction, Trainer } from '../src/train/step.ts';
+
+const threads = Number(process.env.BENCH_THREADS ?? cpus().length);
+const seconds = Number(process.env.BENCH_SECONDS ?? 4);
+
+function randn(n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (Math.random() * 2 - 1) * scale;
+  return a;
+}
+
+/** Median wall time of `fn` over repeated runs for about `seconds` (after one warm-up run). */
+async function time(fn: () => Promise<unknown>, budget = seconds): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  const end = performance.now() + budget * 1000;
+  while (times.length < 3 || (performance.now() < end && times.length < 200)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function gemmPeak(): Promise<number> {
+  let best = 0;
+  for (const n of [1024, 2048]) {
+    const g = new G.Graph();
+    const y = G.matmul(g.input('a', [n, n]), g.input('b', [n, n]));
+    const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y } }), { threads });
+    const feeds = { a: randn(n * n), b: randn(n * n) };
+    const ms = await time(() => s.run(feeds), 3);
+    best = Math.max(best, (2 * n ** 3) / (ms * 1e6));
+    await s.release();
+  }
+  return best;
+}
+
+type Build = (g: G.Graph) => G.Tensor;
+
+function transformerBlock(g: G.Graph): G.Tensor {
+  const [b, n, c, heads, ctxLen] = [8, 256, 256, 4, 77];
+  const x = g.input('x', [b, n, c]);
+  const ctx = g.input('context', [b, ctxLen, c]);
+  const p = (name: string, shape: number[]) => g.param(name, shape);
+  const ln = (name: string, t: G.Tensor) => G.layerNorm(t, p(`${name}.weight`, [c]), p(`${name}.bias`, [c]));
+  const attention = (name: string, q_in: G.Tensor, kv: G.Tensor) => {
+    const len = kv.shape[1];
+    const split = (t: G.Tensor, l: number) => G.transpose(G.reshape(t, [b, l, heads, c / heads]), [0, 2, 1, 3]);
+    const q = split(G.linear(q_in, p(`${name}.to_q.weight`, [c, c])), n);
+    const k = split(G.linear(kv, p(`${name}.to_k.weight`, [c, c])), len);
+    const v = split(G.linear(kv, p(`${name}.to_v.weight`, [c, c])), len);
+    const att = G.softmax(G.mul(G.matmul(q, G.transposeLast2(k)), 1 / Math.sqrt(c / heads)));
+    const o = G.reshape(G.transpose(G.matmul(att, v), [0, 2, 1, 3]), [b, n, c]);
+    return G.linear(o, p(`${name}.to_out.0.weight`, [c, c]), p(`${name}.to_out.0.bias`, [c]));
+  };
+  const h1 = ln('norm1', x);
+  let h = G.add(x, attention('attn1', h1, h1));
+  h = G.add(h, attention('attn2', ln('norm2', h), ctx));
+  const ff = G.geglu(G.linear(ln('norm3', h), p('ff.net.0.proj.weight', [8 * c, c]), p('ff.net.0.proj.bias', [8 * c])));
+  h = G.add(h, G.linear(ff, p('ff.net.2.weight', [c, 4 * c]), p('ff.net.2.bias', [c])));
+  return G.mse(h, g.input('target', [b, n, c]));
+}
+
+function resnetBlock(g: G.Graph): G.Tensor {
+  const [b, c, hw, t] = [16, 64, 32, 256];
+  const x = g.input('x', [b, c, hw, hw]);
+  const temb = g.input('temb', [b, t]);
+  const p = (name: string, shape: number[]) => g.param(name, shape);
+  let h = G.silu(G.groupNorm(x, p('norm1.weight', [c]), p('norm1.bias', [c]), 32));
+  h = G.conv2d(h, p('conv1.weight', [c, c, 3, 3]), p('conv1.bias', [c]), { padding: 1 });
+  h = G.add(h, G.reshape(G.linear(G.silu(temb), p('time_emb_proj.weight', [c, t]), p('time_emb_proj.bias', [c])), [b, c, 1, 1]));
+  h = G.silu(G.groupNorm(h, p('norm2.weight', [c]), p('norm2.bias', [c]), 32));
+  h = G.conv2d(h, p('conv2.weight', [c, c, 3, 3]), p('conv2.bias', [c]), { padding: 1 });
+  return G.mse(G.add(x, h), g.input('target', [b, c, hw, hw]));
+}
+
+interface BlockFigures {
+  name: string;
+  forwardMs: number;
+  forwardGflops: number;
+  stepMs: number;
+  stepGflops: number;
+  outsideShare: number;
+}
+
+async function benchBlock(name: string, build: Build, peak: number): Promise<BlockFigures> {
+  // Forward: the loss with every parameter frozen (initializers), as in inference.
+  const gf = new G.Graph({ paramMode: () => 'frozen' });
+  const lossF = build(gf);
+  const values = new Map([...gf.params].map(([n, t]) => [n, n.endsWith('weight') && t.rank === 1 ? new Float32Array(t.size).fill(1) : randn(t.size, 0.05)]));
+  const batch = Object.fromEntries([...gf.inputs].map(([n, t]) => [n, randn(t.size)]));
+  const fwd = await G.GraphSession.create(G.emitOnnx({ outputs: { loss: lossF }, weights: (n) => values.get(n) }), { threads });
+  const forwardFlops = G.countFlops([lossF]);
+  const forwardMs = await time(() => fwd.run(batch));
+  await fwd.release();
+
+  // Training step: every parameter trainable; loss + all gradients, then AdamW in JS.
+  const gt = new G.Graph();
+  const lossT = build(gt);
+  const step = await StepFunction.compile(lossT, { threads });
+  const stepFlops = G.countFlops([lossT, ...G.grad(lossT, gt.trainableParams())]);
+  const params = Object.fromEntries([...values].map(([n, v]) => [n, v.slice()]));
+  const optimizer = new AdamW([{ params: Object.entries(params).map(([n, data]) => ({ name: n, data })), lr: 1e-4 }]);
+  const trainer = new Trainer(step, { params, optimizer });
+  let ort = 0;
+  let total = 0;
+  const stepMs = await time(async () => {
+    const r = await trainer.trainStep(batch);
+    ort += r.ortMs;
+    total += r.totalMs;
+  });
+  await step.release();
+  const fig: BlockFigures = {
+    name,
+    forwardMs,
+    forwardGflops: forwardFlops / (forwardMs * 1e6),
+    stepMs,
+    stepGflops: stepFlops / (stepMs * 1e6),
+    outsideShare: (total - ort) / total,
+  };
+  console.log(
+    `${name}: forward ${forwardMs.toFixed(1)} ms (${(forwardFlops / 1e9).toFixed(2)} GFLOP, ${fig.forwardGflops.toFixed(1)} GFLOP/s, ${(fig.forwardGflops / peak).toFixed(3)} of peak)` +
+      ` | train step ${stepMs.toFixed(1)} ms (${(stepFlops / 1e9).toFixed(2)} GFLOP, ${fig.stepGflops.toFixed(1)} GFLOP/s, ${(fig.stepGflops / peak).toFixed(3)} of peak)` +
+      ` | outside onnxruntime ${(100 * fig.outsideShare).toFixed(1)}% of a step`,
+  );
+  return fig;
+}
+
+const peak = await gemmPeak();
+console.log(`onnxruntime-node ${(await import('onnxruntime-node')).env.versions.node}, ${threads} threads: GEMM peak ${peak.toFixed(1)} GFLOP/s (fp32 MatMul, best of 1024^3 and 2048^3)`);
+const a = await benchBlock('(a) transformer block w256 s256 b8', transformerBlock, peak);
+const b = await benchBlock('(b) conv residual block c64 32x32 b16', resnetBlock, peak);
+const eff = Math.sqrt((a.stepGflops / peak) * (b.stepGflops / peak));
+console.log(`engine_train_efficiency=${eff.toFixed(3)}`);
