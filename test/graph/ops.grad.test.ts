@@ -129,3 +129,19 @@ describe('composite blocks (float32 graphs, 4th-order differences with step 3e-2
     expect(r.checked).toBeGreaterThan(100);
   });
 });
+
+describe('stopGradient', () => {
+  it('passes values and blocks gradients', async () => {
+    const g = new G.Graph();
+    const a = g.param('a', [3]);
+    const b = g.param('b', [3]);
+    const y = G.sumAll(G.mul(G.mul(a, G.stopGradient(b)), b));
+    const [ga, gb] = G.grad(y, [a, b]);
+    const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y, ga, gb } }));
+    const out = await s.run({ a: Float32Array.from([1, 2, 3]), b: Float32Array.from([4, 5, 6]) });
+    expect(Array.from(out.y as Float32Array)).toEqual([1 * 16 + 2 * 25 + 3 * 36]);
+    expect(Array.from(out.ga as Float32Array)).toEqual([16, 25, 36]);
+    // d/db of a*sg(b)*b counts only the second factor: a*b.
+    expect(Array.from(out.gb as Float32Array)).toEqual([4, 10, 18]);
+  });
+});

@@ -264,3 +264,14 @@ export const isFloat = (d: DType): boolean => d === 'float32' || d === 'float16'
 export function zeros(graph: Tensor['graph'], shape: Shape, dtype: DType): Tensor {
   return expand(graph.scalar(0, dtype), shape);
 }
+
+/** The identity in the forward pass; no gradient flows back through it. */
+defineOp('StopGradient', {
+  infer: ([x]) => [{ shape: x.shape, dtype: x.dtype }],
+  emit: (n) => ({ opType: 'Identity', inputs: n.inputs }),
+  backward: () => [undefined],
+});
+
+export function stopGradient(x: Tensor): Tensor {
+  return x.graph.apply('StopGradient', [x])[0];
+}

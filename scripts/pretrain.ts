@@ -1,0 +1,179 @@
+/**
+ * Pretraining of the embedded model (npm run pretrain -- [--resume] [--steps N] [--batch B] ...).
+ *
+ * Epsilon objective on the emoji dataset (data/emoji32.bin: noto, twemoji, fluent; never openmoji),
+ * with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
+ * decay, gradient clipping, EMA weights, a checkpoint every few minutes (resume with --resume), a
+ * progress line with loss, steps/s and ETA, and a sample grid PNG every --sample-every steps.
+ * When the last step is done, the EMA weights are exported to models/emoji-mini/ (fp16 safetensors).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as G from '../src/graph/index.ts';
+import { loadDataset, captionFor, mulberry32 } from '../src/data/dataset.ts';
+import { Rng } from '../src/diffusion/rng.ts';
+import { NoiseSchedule } from '../src/diffusion/schedule.ts';
+import { clipTextModel } from '../src/models/clip-text.ts';
+import { buildEmojiTokenizer, emojiMiniTextConfigFor, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE } from '../src/models/emoji-mini.ts';
+import { pixelEncodeArray, rgbToUnit } from '../src/models/pixel-codec.ts';
+import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
+import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
+import { EMA } from '../src/train/ema.ts';
+import { AdamW, warmupCosine } from '../src/train/optim.ts';
+import { StepFunction, Trainer } from '../src/train/step.ts';
+import { initParams } from '../src/models/init.ts';
+import { exportEmojiMini, writeSampleGrid } from '../src/models/emoji-mini-io.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    resume: { type: 'boolean', default: false },
+    steps: { type: 'string', default: '12000' },
+    batch: { type: 'string', default: '32' },
+    lr: { type: 'string', default: '3e-4' },
+    warmup: { type: 'string', default: '500' },
+    'ema-decay': { type: 'string', default: '0.999' },
+    out: { type: 'string', default: 'runs/emoji-mini' },
+    data: { type: 'string', default: 'data/emoji32.bin' },
+    'checkpoint-minutes': { type: 'string', default: '3' },
+    'sample-every': { type: 'string', default: '1000' },
+    'export-to': { type: 'string', default: 'models/emoji-mini' },
+    seed: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '0' },
+    'stop-after-minutes': { type: 'string', default: '0' },
+  },
+});
+const totalSteps = Number(args.steps);
+const batch = Number(args.batch);
+const seed = Number(args.seed);
+const ckptDir = `${args.out}/checkpoints`;
+mkdirSync(`${args.out}/samples`, { recursive: true });
+
+// ---- data: every picture as a latent, plain and mirrored
+const ds = loadDataset(args.data!);
+const tokenizer = buildEmojiTokenizer(ds.items);
+const textCfg = emojiMiniTextConfigFor(tokenizer);
+const [c, h, w] = [12, 16, 16];
+const latent = c * h * w;
+const latents = new Float32Array(ds.count * latent);
+const flipped = new Float32Array(ds.count * latent);
+{
+  const px = ds.height * ds.width * 3;
+  const mirror = new Uint8Array(px);
+  for (let i = 0; i < ds.count; i++) {
+    const rgb = ds.pixels.subarray(i * px, (i + 1) * px);
+    const dims = { batch: 1, channels: 3, height: ds.height, width: ds.width };
+    latents.set(pixelEncodeArray(rgbToUnit(rgb, ds.width, ds.height), dims), i * latent);
+    for (let y = 0; y < ds.height; y++)
+      for (let x = 0; x < ds.width; x++)
+        for (let k = 0; k < 3; k++) mirror[(y * ds.width + x) * 3 + k] = rgb[(y * ds.width + (ds.width - 1 - x)) * 3 + k];
+    flipped.set(pixelEncodeArray(rgbToUnit(mirror, ds.width, ds.height), dims), i * latent);
+  }
+}
+console.log(`dataset: ${ds.count} pictures (${ds.sets.map((s) => s.id).join(', ')}), vocabulary ${tokenizer.vocabSize} tokens`);
+
+// ---- the training graph: text encoder + UNet, every parameter trainable
+const g = new G.Graph();
+const ids = g.input('input_ids', [batch, EMOJI_MINI_CONTEXT], 'int64');
+const states = clipTextModel(g, textCfg, ids);
+const pred = unet2DConditionModel(g, EMOJI_MINI_UNET_CONFIG, {
+  sample: g.input('sample', [batch, c, h, w]),
+  timestep: g.input('timestep', [batch]),
+  encoderHiddenStates: states,
+});
+const loss = G.mse(pred, g.input('target', [batch, c, h, w]));
+const threads = Number(args.threads);
+const stepFn = await StepFunction.compile(loss, threads ? { threads } : {});
+const paramCount = Object.values(stepFn.paramShapes).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
+const flops = G.countFlops([loss, ...G.grad(loss, g.trainableParams())]);
+console.log(`model: ${(paramCount / 1e6).toFixed(2)} M parameters; training step ${(flops / 1e9).toFixed(1)} GFLOP at batch ${batch}`);
+
+// ---- state: fresh or resumed
+const ckpt = args.resume ? await loadLatestCheckpoint(ckptDir) : null;
+const params: Record<string, Float32Array> = ckpt ? ckpt.params : initParams(stepFn.paramShapes, seed);
+const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: Number(args.lr), weightDecay: 0.01 }]);
+const ema = new EMA(params, Number(args['ema-decay']), { warmup: true });
+if (ckpt) {
+  optimizer.loadState(ckpt.optimizerState);
+  if (ckpt.ema) ema.loadState(ckpt.ema);
+  console.log(`resumed from ${ckpt.path} at step ${ckpt.step}`);
+}
+const trainer = new Trainer(stepFn, {
+  params,
+  optimizer,
+  ema,
+  clipNorm: 1,
+  lrSchedule: (s) => warmupCosine(s, { warmup: Number(args.warmup), total: totalSteps, minRatio: 0.1 }),
+  startStep: ckpt?.step ?? 0,
+});
+
+const schedule = new NoiseSchedule(EMOJI_MINI_SCHEDULE);
+const sampleIn = new Float32Array(batch * latent);
+const x0 = new Float32Array(batch * latent);
+const noise = new Float32Array(batch * latent);
+const timestep = new Float32Array(batch);
+const inputIds = new BigInt64Array(batch * EMOJI_MINI_CONTEXT);
+
+function makeBatch(step: number): void {
+  // Deterministic per step, so a resumed run sees the batches it would have seen.
+  const rng = new Rng(seed * 1_000_003 + step);
+  const captionRng = mulberry32(seed * 7919 + step);
+  const ts = schedule.randomTimesteps(batch, rng);
+  rng.fillNormal(noise);
+  for (let b = 0; b < batch; b++) {
+    const i = rng.int(ds.count);
+    const src = rng.uniform() < 0.5 ? latents : flipped;
+    x0.set(src.subarray(i * latent, (i + 1) * latent), b * latent);
+    const caption = captionRng() < 0.1 ? '' : captionFor(ds.items[i], captionRng);
+    tokenizer.encode(caption, EMOJI_MINI_CONTEXT).forEach((id, j) => (inputIds[b * EMOJI_MINI_CONTEXT + j] = BigInt(id)));
+    timestep[b] = ts[b];
+  }
+  sampleIn.set(schedule.addNoise(x0, noise, ts));
+}
+
+const t0 = performance.now();
+const startStep = trainer.step;
+let lastCkpt = performance.now();
+let smoothLoss = NaN;
+const stopAfter = Number(args['stop-after-minutes']) * 60_000;
+const checkpoint = async () => {
+  const path = await saveCheckpoint(ckptDir, { params, optimizerState: optimizer.state(), ema: ema.state(), step: trainer.step, extra: { loss: smoothLoss } });
+  lastCkpt = performance.now();
+  console.log(`checkpoint ${path}`);
+};
+
+while (trainer.step < totalSteps) {
+  makeBatch(trainer.step);
+  const r = await trainer.trainStep({ sample: sampleIn, timestep, input_ids: inputIds, target: noise });
+  smoothLoss = Number.isNaN(smoothLoss) ? r.loss : 0.98 * smoothLoss + 0.02 * r.loss;
+  if (r.step % 20 === 0 || r.step === startStep + 1) {
+    const elapsed = (performance.now() - t0) / 1000;
+    const rate = (r.step - startStep) / elapsed;
+    const eta = (totalSteps - r.step) / rate;
+    const frac = r.step / totalSteps;
+    const bar = '='.repeat(Math.floor(frac * 30)).padEnd(30, ' ');
+    const fmt = (s: number) => `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+    console.log(
+      `step ${r.step}/${totalSteps} [${bar}] ${(100 * frac).toFixed(1)}% loss ${smoothLoss.toFixed(4)} |g| ${r.gradNorm.toFixed(2)} lr x${r.lrScale.toFixed(2)} ${rate.toFixed(2)} step/s ETA ${fmt(eta)}`,
+    );
+  }
+  if (performance.now() - lastCkpt > Number(args['checkpoint-minutes']) * 60_000) await checkpoint();
+  if (r.step % Number(args['sample-every']) === 0 || r.step === totalSteps) {
+    const file = `${args.out}/samples/step-${String(r.step).padStart(6, '0')}.png`;
+    await writeSampleGrid(file, tokenizer, new Map(Object.entries(ema.shadow)), `step ${r.step}`);
+    console.log(`samples ${file}`);
+  }
+  if (stopAfter && performance.now() - t0 > stopAfter) break;
+}
+await checkpoint();
+if (trainer.step >= totalSteps) {
+  const seconds = (performance.now() - t0) / 1000;
+  await exportEmojiMini(args['export-to']!, tokenizer, new Map(Object.entries(ema.shadow)), {
+    steps: totalSteps,
+    batch,
+    finalLoss: smoothLoss,
+    pictures: ds.count,
+    secondsThisRun: seconds,
+  });
+  console.log(`exported EMA weights to ${args['export-to']}`);
+}
+writeFileSync(`${args.out}/last-step.txt`, `${trainer.step}\n`);

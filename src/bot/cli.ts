@@ -1,0 +1,272 @@
+/**
+ * The pairstyle command line: train a style from a pair, draw with it, blend two styles, manage the
+ * registry in PAIRSTYLE_HOME/styles (default ./data/styles).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { loadConfiguredModel } from '../../config/model.ts';
+import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { SAMPLERS, type SamplerName } from '../diffusion/samplers.ts';
+import { gridPng } from '../images/grid.ts';
+import { imagePng, loadImage } from '../images/io.ts';
+import { unitToRgb } from '../models/pixel-codec.ts';
+import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
+import { encodeStyle } from '../pair/style-file.ts';
+import { PAIR_DEFAULTS, trainPair } from '../pair/train.ts';
+import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const USAGE = `usage: pairstyle <command> [options]
+
+  train --content A.png --style B.png --name NAME [--subject TEXT] [--steps N] [--seed N] [--overwrite] [--json]
+  draw "PROMPT" [--style NAME --strength W] [--seed N] [--steps N] [--cfg W] [--sampler ddim|euler|dpmpp2m]
+       [--mode guidance|lora-scale] [--out styled.png] [--unstyled-out plain.png] [--scale K] [--json]
+  blend NAME_A NAME_B --prompt "PROMPT" [--weights WA,WB | --strip K] [--strength W] [--seed N] --out FILE.png [--json]
+  styles [--json]
+  delete NAME
+  export NAME --out FILE.safetensors
+
+PAIRSTYLE_HOME chooses the registry directory (default ./data); PAIRSTYLE_MODEL a model folder
+(default: the embedded emoji-mini model).`;
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+}
+
+const num = (v: string | undefined, name: string, def: number, min: number, max: number, integer = false): number => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${v}'`);
+  }
+  return n;
+};
+
+function checkPrompt(p: string | undefined): string {
+  if (p === undefined || !p.trim()) throw new UsageError('give a prompt, e.g. pairstyle draw "cat face"');
+  if (/[\u0000-\u001f\u007f]/.test(p)) throw new UsageError('the prompt contains control characters');
+  if (p.length > 200) throw new UsageError(`the prompt is ${p.length} characters long; keep it under 200`);
+  return p.trim();
+}
+
+export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [command, ...rest] = argv;
+  const home = env.PAIRSTYLE_HOME || './data';
+  const registry = new StyleDirectory(join(home, 'styles'));
+  const parse = (options: ParseArgsOptionsConfig) => {
+    try {
+      return parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  };
+  const json = (v: unknown) => io.out(JSON.stringify(v));
+  switch (command) {
+    case 'train': {
+      const { values: a } = parse({
+        content: { type: 'string' },
+        style: { type: 'string' },
+        name: { type: 'string' },
+        subject: { type: 'string' },
+        steps: { type: 'string' },
+        seed: { type: 'string' },
+        overwrite: { type: 'boolean' },
+        json: { type: 'boolean' },
+      });
+      if (!a.content || !a.style || !a.name) throw new UsageError('train needs --content A.png --style B.png --name NAME');
+      const name = checkStyleName(a.name as string);
+      if (!a.overwrite && (await registry.has(name))) throw new UsageError(`a style named '${name}' exists already: choose another name or add --overwrite`);
+      const model = await loadConfiguredModel(env);
+      const content = await loadImage(a.content as string, model.imageSize).catch((e) => {
+        throw new UsageError(`--content ${a.content}: ${(e as Error).message}`);
+      });
+      const style = await loadImage(a.style as string, model.imageSize).catch((e) => {
+        throw new UsageError(`--style ${a.style}: ${(e as Error).message}`);
+      });
+      const steps = num(a.steps as string | undefined, 'steps', PAIR_DEFAULTS.steps, 10, 5000, true);
+      const bar = progressBar(io, 'training');
+      const r = await trainPair({
+        model,
+        content,
+        style,
+        name,
+        subject: a.subject as string | undefined,
+        steps,
+        seed: num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true),
+        onProgress: (p) => bar(p.step, p.steps, `loss ${p.loss.toFixed(4)}${p.phase === 'content' ? ' (content warm-up)' : ''}`),
+      });
+      const file = await registry.put(r.style, { overwrite: Boolean(a.overwrite) });
+      if (a.json) json({ name, file, steps, seconds: r.seconds, meanStepMs: r.meanStepMs, finalLoss: r.losses.at(-1), info: r.style.info });
+      else io.out(`learned style '${name}' in ${r.seconds.toFixed(1)} s (${steps} steps, ${r.meanStepMs.toFixed(0)} ms/step): ${file}`);
+      return 0;
+    }
+    case 'draw': {
+      const { values: a, positionals } = parse({
+        style: { type: 'string' },
+        strength: { type: 'string' },
+        seed: { type: 'string' },
+        steps: { type: 'string' },
+        cfg: { type: 'string' },
+        sampler: { type: 'string' },
+        mode: { type: 'string' },
+        out: { type: 'string' },
+        'unstyled-out': { type: 'string' },
+        scale: { type: 'string' },
+        json: { type: 'boolean' },
+      });
+      const prompt = checkPrompt(positionals[0]);
+      const sampler = (a.sampler ?? 'ddim') as SamplerName;
+      if (!SAMPLERS.includes(sampler)) throw new UsageError(`--sampler must be one of ${SAMPLERS.join(', ')}`);
+      const mode = (a.mode ?? 'guidance') as 'guidance' | 'lora-scale';
+      if (mode !== 'guidance' && mode !== 'lora-scale') throw new UsageError('--mode must be guidance or lora-scale');
+      const opts = {
+        prompt,
+        seed: num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true),
+        steps: num(a.steps as string | undefined, 'steps', 30, 1, 200, true),
+        cfg: num(a.cfg as string | undefined, 'cfg', 5, 0, 30),
+        sampler,
+        mode,
+      };
+      const scale = num(a.scale as string | undefined, 'scale', 8, 1, 32, true);
+      const model = await loadConfiguredModel(env);
+      const pipe = new DiffusionPipeline(model);
+      const outFile = (a.out as string | undefined) ?? (a.style ? 'styled.png' : 'image.png');
+      try {
+        if (!a.style) {
+          if (a.strength !== undefined) throw new UsageError('--strength needs --style NAME');
+          const r = await drawMixes(pipe, [[]], opts);
+          await writeFile(outFile, await imagePng(r.images[0], model.imageSize, scale));
+          if (a.json) json({ out: outFile, seconds: r.seconds, ...opts });
+          else io.out(`drew '${prompt}' (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile}`);
+          return 0;
+        }
+        const style = await registry.get(a.style as string);
+        if (!style) throw new UsageError(`no style named '${a.style}' (see: pairstyle styles)`);
+        const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
+        const r = await drawStyled(pipe, [{ style, weight: strength }], opts);
+        const plainFile = (a['unstyled-out'] as string | undefined) ?? outFile.replace(/(\.png)?$/i, '.unstyled.png');
+        await writeFile(outFile, await imagePng(r.styled, model.imageSize, scale));
+        await writeFile(plainFile, await imagePng(r.unstyled, model.imageSize, scale));
+        if (a.json) json({ out: outFile, unstyledOut: plainFile, style: style.info.name, strength, seconds: r.seconds, rowsPerStep: r.rowsPerStep, ...opts });
+        else io.out(`drew '${prompt}' in style '${style.info.name}' at strength ${strength} (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile} (unstyled: ${plainFile})`);
+        return 0;
+      } finally {
+        await pipe.release();
+      }
+    }
+    case 'blend': {
+      const { values: a, positionals } = parse({
+        prompt: { type: 'string' },
+        weights: { type: 'string' },
+        strip: { type: 'string' },
+        strength: { type: 'string' },
+        seed: { type: 'string' },
+        steps: { type: 'string' },
+        cfg: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+      });
+      if (positionals.length !== 2) throw new UsageError('blend needs two style names: pairstyle blend NAME_A NAME_B --prompt "..." --out FILE.png');
+      if (!a.out) throw new UsageError('blend needs --out FILE.png');
+      if (a.weights && a.strip) throw new UsageError('give --weights or --strip, not both');
+      const prompt = checkPrompt(a.prompt as string | undefined);
+      const [sa, sb] = await Promise.all(positionals.map((n) => registry.get(n)));
+      positionals.forEach((n, i) => {
+        if (![sa, sb][i]) throw new UsageError(`no style named '${n}' (see: pairstyle styles)`);
+      });
+      const opts = {
+        prompt,
+        seed: num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true),
+        steps: num(a.steps as string | undefined, 'steps', 30, 1, 200, true),
+        cfg: num(a.cfg as string | undefined, 'cfg', 5, 0, 30),
+      };
+      const model = await loadConfiguredModel(env);
+      const pipe = new DiffusionPipeline(model);
+      try {
+        let tiles: { image: Float32Array; label: string }[];
+        let seconds: number;
+        if (a.weights) {
+          const w = (a.weights as string).split(',').map((v, i) => num(v, `weights[${i}]`, 0, 0, 10));
+          if (w.length !== 2) throw new UsageError('--weights takes two numbers: WA,WB');
+          const r = await drawMixes(pipe, [[{ style: sa!, weight: w[0] }, { style: sb!, weight: w[1] }].filter((x) => x.weight > 0)], opts);
+          tiles = [{ image: r.images[0], label: `${w[0]} / ${w[1]}` }];
+          seconds = r.seconds;
+        } else {
+          const k = num(a.strip as string | undefined, 'strip', 5, 2, 12, true);
+          const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
+          const r = await blendStrip(pipe, sa!, sb!, strength, k, opts);
+          tiles = r.images.map((image, i) => ({ image, label: `${(strength * (1 - i / (k - 1))).toFixed(1)} / ${((strength * i) / (k - 1)).toFixed(1)}` }));
+          seconds = r.seconds;
+        }
+        const size = model.imageSize;
+        const png =
+          tiles.length === 1
+            ? await imagePng(tiles[0].image, size, 8)
+            : await gridPng(
+                tiles.map((t) => ({ rgb: unitToRgb(t.image, size, size), width: size, height: size, label: t.label })),
+                { columns: tiles.length, scale: 4, labelHeight: 16 },
+              );
+        await writeFile(a.out as string, png);
+        if (a.json) json({ out: a.out, images: tiles.length, seconds, ...opts });
+        else io.out(`blended '${positionals[0]}' and '${positionals[1]}' (${tiles.length} image${tiles.length > 1 ? 's' : ''}) in ${seconds.toFixed(2)} s: ${a.out}`);
+        return 0;
+      } finally {
+        await pipe.release();
+      }
+    }
+    case 'styles': {
+      const { values: a } = parse({ json: { type: 'boolean' } });
+      const list = await registry.list();
+      if (a.json) json(list.map(({ name, subject, steps, seconds, created, baseModel }) => ({ name, subject, steps, seconds, created, baseModel })));
+      else if (list.length === 0) io.out(`no styles yet in ${registry.dir} (train one: pairstyle train --content A.png --style B.png --name NAME)`);
+      else for (const s of list) io.out(`${s.name.padEnd(20)} subject '${s.subject}', ${s.steps} steps, ${s.created.slice(0, 16)}`);
+      return 0;
+    }
+    case 'delete': {
+      const { positionals } = parse({});
+      if (positionals.length !== 1) throw new UsageError('usage: pairstyle delete NAME');
+      if (!(await registry.delete(positionals[0]))) throw new UsageError(`no style named '${positionals[0]}'`);
+      io.out(`deleted style '${checkStyleName(positionals[0])}'`);
+      return 0;
+    }
+    case 'export': {
+      const { values: a, positionals } = parse({ out: { type: 'string' } });
+      if (positionals.length !== 1 || !a.out) throw new UsageError('usage: pairstyle export NAME --out FILE.safetensors');
+      const style = await registry.get(positionals[0]);
+      if (!style) throw new UsageError(`no style named '${positionals[0]}'`);
+      await writeFile(a.out as string, encodeStyle(style));
+      io.out(`exported style '${style.info.name}' to ${a.out}`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      io.out(USAGE);
+      return 0;
+    default:
+      throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+  }
+}
+
+/** A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise. */
+function progressBar(io: Io, label: string) {
+  const t0 = performance.now();
+  let lastTenth = -1;
+  return (step: number, total: number, extra: string) => {
+    const frac = step / total;
+    const elapsed = (performance.now() - t0) / 1000;
+    const eta = step ? (elapsed / step) * (total - step) : 0;
+    const line = `${label} [${'#'.repeat(Math.round(frac * 24)).padEnd(24, '.')}] ${step}/${total} ${extra} ${elapsed.toFixed(0)}s elapsed, ${eta.toFixed(0)}s left`;
+    if (io.isTTY) io.err(`\r${line}${step === total ? '\n' : ''}`);
+    else if (Math.floor(frac * 10) > lastTenth || step === total) {
+      lastTenth = Math.floor(frac * 10);
+      io.err(`${line}\n`);
+    }
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Text-to-image sampling with any number of guidance terms in ONE batched UNet run per step.
+ *
+ * A request holds trajectories (images being drawn, each from its own initial noise) and, per trajectory,
+ * terms: a prompt, LoRA adapter gates, and a coefficient. The model output of a trajectory is the
+ * weighted sum of its terms' outputs, so classifier-free guidance, Pair Customization's style guidance
+ * and blends are all just coefficient lists (see guidance.ts). Every term of every trajectory runs in
+ * the same UNet batch; the sampler steps all trajectories together.
+ */
+import { emitOnnx, Graph, GraphSession, type Tensor } from '../graph/index.ts';
+import { clipTextModel } from '../models/clip-text.ts';
+import type { LoraAdapter } from '../models/lora.ts';
+import type { TextToImageModel } from '../models/text-to-image.ts';
+import { unet2DConditionModel } from '../models/unet.ts';
+import { Rng } from './rng.ts';
+import { sample, type SamplerName } from './samplers.ts';
+
+export interface Term {
+  /** Index into the request's prompts. */
+  prompt: number;
+  /** Gate per adapter name (absent = 0). */
+  gates?: Record<string, number>;
+  coef: number;
+}
+
+export interface Trajectory {
+  terms: Term[];
+  /** Seed of the initial noise; trajectories with the same seed start from the same noise. */
+  seed: number;
+}
+
+/** A LoRA adapter's parameters for this request, by full parameter name (…lora_A.<name>.weight …). */
+export interface AdapterWeights {
+  name: string;
+  rank: number;
+  params: Record<string, Float32Array>;
+}
+
+export interface GenerateRequest {
+  prompts: string[];
+  trajectories: Trajectory[];
+  adapters?: AdapterWeights[];
+  steps: number;
+  sampler?: SamplerName;
+  signal?: AbortSignal;
+  onStep?: (i: number, total: number) => void | Promise<void>;
+}
+
+export interface GenerateResult {
+  /** Images [trajectories, 3, H, W] in [-1, 1]. */
+  images: Float32Array;
+  /** UNet batch rows per step. */
+  rowsPerStep: number;
+}
+
+export interface PipelineOptions {
+  threads?: number;
+  device?: 'cpu' | 'cuda';
+}
+
+export class DiffusionPipeline {
+  private readonly textSessions = new Map<number, Promise<GraphSession>>();
+  private readonly unetSessions = new Map<string, Promise<GraphSession>>();
+
+  constructor(
+    readonly model: TextToImageModel,
+    private readonly opts: PipelineOptions = {},
+  ) {}
+
+  /** Text-encoder hidden states [B, T, D] for the prompts. */
+  async encodeText(prompts: readonly string[]): Promise<Float32Array> {
+    const { model } = this;
+    const t = model.contextLength;
+    const session = await this.cached(this.textSessions, prompts.length, () => {
+      const g = new Graph({ paramMode: () => 'frozen' });
+      const states = clipTextModel(g, model.text, g.input('input_ids', [prompts.length, t], 'int64'));
+      return { states };
+    });
+    const ids = new BigInt64Array(prompts.length * t);
+    prompts.forEach((p, i) => model.tokenizer.encode(p, t).forEach((id, j) => (ids[i * t + j] = BigInt(id))));
+    return (await session.run({ input_ids: ids })).states as Float32Array;
+  }
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const { model } = this;
+    const [c, h, w] = model.codec.latentShape;
+    const latent = c * h * w;
+    const rows = req.trajectories.flatMap((tr, j) => tr.terms.map((term) => ({ traj: j, term })));
+    const adapters = req.adapters ?? [];
+    for (const r of rows) {
+      for (const name of Object.keys(r.term.gates ?? {})) {
+        if (!adapters.some((a) => a.name === name)) throw new Error(`generate: a term gates adapter '${name}', which the request does not give`);
+      }
+    }
+    const text = await this.encodeText(req.prompts);
+    const textRow = model.contextLength * model.text.hidden_size;
+    const states = new Float32Array(rows.length * textRow);
+    rows.forEach((r, i) => states.set(text.subarray(r.term.prompt * textRow, (r.term.prompt + 1) * textRow), i * textRow));
+    const gates: Record<string, Float32Array> = {};
+    for (const a of adapters) gates[`lora_gate.${a.name}`] = Float32Array.from(rows, (r) => r.term.gates?.[a.name] ?? 0);
+    const adapterParams = Object.assign({}, ...adapters.map((a) => a.params)) as Record<string, Float32Array>;
+
+    const session = await this.unetSession(rows.length, adapters);
+    const noise = new Float32Array(req.trajectories.length * latent);
+    req.trajectories.forEach((tr, j) => new Rng(tr.seed).fillNormal(noise.subarray(j * latent, (j + 1) * latent)));
+    const sampleIn = new Float32Array(rows.length * latent);
+    const timestep = new Float32Array(rows.length);
+    const x0 = await sample({
+      sampler: req.sampler ?? 'ddim',
+      steps: req.steps,
+      schedule: model.schedule,
+      noise,
+      seed: req.trajectories[0]?.seed ?? 0,
+      signal: req.signal,
+      onStep: req.onStep ? (i, total) => req.onStep!(i, total) : undefined,
+      denoise: async (x, t) => {
+        rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
+        timestep.fill(t);
+        const out = (await session.run({ sample: sampleIn, timestep, encoder_hidden_states: states, ...gates, ...adapterParams })).out as Float32Array;
+        const combined = new Float32Array(x.length);
+        rows.forEach((r, i) => {
+          const dst = combined.subarray(r.traj * latent, (r.traj + 1) * latent);
+          const src = out.subarray(i * latent, (i + 1) * latent);
+          for (let k = 0; k < latent; k++) dst[k] += r.term.coef * src[k];
+        });
+        return combined;
+      },
+    });
+    const images = await model.codec.decode(x0, req.trajectories.length);
+    for (let i = 0; i < images.length; i++) images[i] = Math.max(-1, Math.min(1, images[i]));
+    return { images, rowsPerStep: rows.length };
+  }
+
+  private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
+    const { model } = this;
+    const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}`).join(',')}`;
+    return this.cached(this.unetSessions, key, () => {
+      const lora: LoraAdapter[] = adapters.map((a) => ({ name: a.name, rank: a.rank }));
+      const g = new Graph({ paramMode: (n) => (n.includes('.lora_') ? 'fed' : 'frozen') });
+      const [c, h, w] = model.codec.latentShape;
+      const out = unet2DConditionModel(
+        g,
+        model.unet,
+        {
+          sample: g.input('sample', [batch, c, h, w]),
+          timestep: g.input('timestep', [batch]),
+          encoderHiddenStates: g.input('encoder_hidden_states', [batch, model.contextLength, model.text.hidden_size]),
+        },
+        { lora },
+      );
+      return { out };
+    });
+  }
+
+  private cached<K>(cache: Map<K, Promise<GraphSession>>, key: K, build: () => Record<string, Tensor>): Promise<GraphSession> {
+    let s = cache.get(key);
+    if (!s) {
+      const outputs = build();
+      s = GraphSession.create(emitOnnx({ outputs, weights: (n) => this.model.weight(n) }), this.opts);
+      cache.set(key, s);
+      s.catch(() => cache.delete(key));
+    }
+    return s;
+  }
+
+  async release(): Promise<void> {
+    for (const s of [...this.textSessions.values(), ...this.unetSessions.values()]) await (await s).release();
+    this.textSessions.clear();
+    this.unetSessions.clear();
+  }
+}

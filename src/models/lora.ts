@@ -1,0 +1,70 @@
+/**
+ * LoRA adapters on a linear projection, PEFT naming, with a per-sample gate:
+ *   y = W x (+ b) + sum_a scale_a * gate_a[b] * B_a (A_a x)
+ * Adapter `a` on module `m` declares `${m}.lora_A.${a}.weight` [rank, in] and `${m}.lora_B.${a}.weight`
+ * [out, rank]. Its gate is the graph input `lora_gate.${a}` (float32 [batch]), shared by every module,
+ * so one batched run can have an adapter on for some samples and off (gate 0) for others. Whether A
+ * and B train is the Graph's paramMode's business, not this module's.
+ */
+import { add, cast, GraphError, linear, mul, reshape, sameShape, stopGradient, sub, type Tensor } from '../graph/index.ts';
+import { linearLayer } from './layers.ts';
+
+export interface LoraAdapter {
+  /** Adapter name as in PEFT ('default', 'content', 'style', ...). */
+  name: string;
+  rank: number;
+  /** Multiplies the adapter's contribution (PEFT: lora_alpha / r). Default 1. */
+  scale?: number;
+  /** The per-sample gate [batch]; default: the graph input `lora_gate.${name}`. */
+  gate?: Tensor;
+  /**
+   * Per-sample 0/1 mask [batch] of the samples whose loss trains this adapter's B. Samples with 0 still
+   * run through the adapter, but send it no gradient (Pair Customization's style branch uses ContentLoRA
+   * without updating it). Default: every sample trains it.
+   */
+  trainRows?: Tensor;
+}
+
+export interface LoraOptions {
+  lora?: readonly LoraAdapter[];
+}
+
+export const loraGateName = (adapter: string): string => `lora_gate.${adapter}`;
+
+/** The adapter's gate tensor [batch]: given, or the graph input `lora_gate.${name}` (declared once). */
+export function loraGate(x: Tensor, adapter: LoraAdapter): Tensor {
+  const batch = x.shape[0];
+  const g = x.graph;
+  const name = loraGateName(adapter.name);
+  const gate = adapter.gate ?? g.inputs.get(name) ?? g.input(name, [batch], 'float32');
+  if (!sameShape(gate.shape, [batch])) {
+    throw new GraphError(`LoRA '${adapter.name}': gate is [${gate.shape}], but the batch is ${batch}; give one gate value per sample`);
+  }
+  return gate;
+}
+
+/** nn.Linear `name` (weight [out, in], optional bias) plus the LoRA adapters of `opts`. */
+export function loraLinear(x: Tensor, name: string, outDim: number, bias: boolean, opts: LoraOptions = {}): Tensor {
+  let y = linearLayer(x, name, outDim, bias);
+  const g = x.graph;
+  const inDim = x.shape[x.rank - 1];
+  for (const a of opts.lora ?? []) {
+    if (!Number.isInteger(a.rank) || a.rank < 1) throw new GraphError(`LoRA '${a.name}': rank must be a positive integer, got ${a.rank}`);
+    const A = g.param(`${name}.lora_A.${a.name}.weight`, [a.rank, inDim], x.dtype);
+    const B = g.param(`${name}.lora_B.${a.name}.weight`, [outDim, a.rank], x.dtype);
+    const gate = cast(loraGate(x, a), x.dtype);
+    const scaled = (a.scale ?? 1) === 1 ? gate : mul(gate, a.scale!);
+    const rowShape = [x.shape[0], ...x.shape.slice(1).map(() => 1)];
+    const down = linear(x, A);
+    if (a.trainRows) {
+      // Same values, two paths: rows that train B see B, the others a gradient-stopped copy.
+      const train = cast(a.trainRows, x.dtype);
+      const withGrad = mul(linear(down, B), reshape(mul(scaled, train), rowShape));
+      const noGrad = mul(linear(down, stopGradient(B)), reshape(mul(scaled, sub(1, train)), rowShape));
+      y = add(y, add(withGrad, noGrad));
+    } else {
+      y = add(y, mul(linear(down, B), reshape(scaled, rowShape)));
+    }
+  }
+  return y;
+}

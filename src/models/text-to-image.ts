@@ -1,0 +1,38 @@
+/**
+ * What a text-to-image model is to the rest of PairStyle: configs of its UNet and text encoder, a
+ * tokenizer, the training noise schedule, an image codec (pixel space-to-depth or a VAE) and weights
+ * by parameter name (prefixed 'unet.' / 'text_encoder.'). The embedded emoji model and real Stable
+ * Diffusion checkpoints both load into this shape.
+ */
+import type { NoiseSchedule } from '../diffusion/schedule.ts';
+import type { CLIPTextConfig } from './clip-text.ts';
+import type { UNet2DConditionConfig } from './unet-config.ts';
+
+export interface PromptTokenizer {
+  encode(text: string, contextLength: number): number[];
+}
+
+export interface ImageCodec {
+  /** Latent [channels, height, width] of one image. */
+  readonly latentShape: readonly [number, number, number];
+  /** Images [B, 3, H, W] in [-1, 1] -> latents [B, ...latentShape]. */
+  encode(images: Float32Array, batch: number): Promise<Float32Array>;
+  /** Latents -> images [B, 3, H, W] in [-1, 1]. */
+  decode(latents: Float32Array, batch: number): Promise<Float32Array>;
+}
+
+export interface TextToImageModel {
+  /** Stable identifier, e.g. 'emoji-mini'. */
+  readonly id: string;
+  /** Content hash of the weights (style files record it; loading a style checks it). */
+  readonly hash: string;
+  readonly unet: UNet2DConditionConfig;
+  readonly text: CLIPTextConfig;
+  readonly tokenizer: PromptTokenizer;
+  readonly contextLength: number;
+  readonly schedule: NoiseSchedule;
+  readonly imageSize: number;
+  readonly codec: ImageCodec;
+  /** Frozen weights by prefixed parameter name. */
+  weight(name: string): Float32Array | undefined;
+}

@@ -1,0 +1,49 @@
+/**
+ * A learned style: the StyleLoRA of Pair Customization (A and B of every attention projection of the
+ * UNet) plus what it was trained from. Only StyleLoRA is kept; ContentLoRA is discarded after training.
+ */
+export interface LoraModuleWeights {
+  /** UNet module, with the 'unet.' prefix: unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q */
+  module: string;
+  /** Down-projection [rank, in] (row-major). */
+  A: Float32Array;
+  /** Up-projection [out, rank]. */
+  B: Float32Array;
+  inDim: number;
+  outDim: number;
+}
+
+export interface StyleInfo {
+  name: string;
+  baseModel: string;
+  baseModelHash: string;
+  rank: number;
+  /** The token that names the style in prompts ("... in <s1> style"). */
+  styleToken: string;
+  contentToken: string;
+  subject: string;
+  contentPrompt: string;
+  stylePrompt: string;
+  steps: number;
+  seconds: number;
+  seed: number;
+  created: string;
+}
+
+export interface Style {
+  info: StyleInfo;
+  modules: LoraModuleWeights[];
+}
+
+/** The prompt suffix that applies a style: "<c> in <s1> style". */
+export const styledPrompt = (prompt: string, styleToken: string): string => `${prompt} in ${styleToken} style`;
+
+/** This style's weights as pipeline adapter parameters for adapter `adapter`. */
+export function adapterParams(style: Style, adapter: string): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const m of style.modules) {
+    out[`${m.module}.lora_A.${adapter}.weight`] = m.A;
+    out[`${m.module}.lora_B.${adapter}.weight`] = m.B;
+  }
+  return out;
+}

@@ -1,0 +1,195 @@
+/**
+ * Pair Customization training (Jones et al., 2024) on any TextToImageModel.
+ *
+ * ContentLoRA and StyleLoRA sit on every attention projection of the UNet (to_q, to_k, to_v, to_out.0;
+ * self and cross). Their down-projections are frozen orthogonal rows of a seeded QR (orthogonal.ts);
+ * only the zero-initialised up-projections B train. One batched forward+backward per step, batch 2:
+ *   row 0: the content image, prompt "<subject> <v1>", ContentLoRA on  -> trains ContentLoRA
+ *   row 1: the style image, prompt "<subject> <v1> in <s1> style", both adapters on -> trains StyleLoRA
+ *          only (ContentLoRA's B sees no gradient from this row); weight 0 during the warm-up share.
+ * Both rows share the noise and the timestep; both images get the same random horizontal flip.
+ */
+import * as G from '../graph/index.ts';
+import { Rng } from '../diffusion/rng.ts';
+import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import type { TextToImageModel } from '../models/text-to-image.ts';
+import { unet2DConditionModel } from '../models/unet.ts';
+import { AdamW } from '../train/optim.ts';
+import { StepFunction, Trainer } from '../train/step.ts';
+import { orthogonalDownProjections } from './orthogonal.ts';
+import { styledPrompt, type LoraModuleWeights, type Style } from './style.ts';
+
+export const CONTENT_TOKEN = '<v1>';
+export const STYLE_TOKEN = '<s1>';
+
+/**
+ * Defaults for the embedded model, and why:
+ * - rank 8: the narrowest attention input is 64 wide and content+style need 2*rank <= 64; 8 learns a
+ *   32x32 style in a few hundred steps without memorising the pair.
+ * - lr 1e-3 (AdamW, no weight decay): B starts at zero and only a few thousand numbers train; the
+ *   official 1e-5 is for SDXL with rank 64 and 750 steps.
+ * - 300 steps, style branch from step 100: the official 1/3 warm-up share; about 30-60 s here.
+ */
+export const PAIR_DEFAULTS = { rank: 8, lr: 1e-3, steps: 300, styleStartShare: 1 / 3, subject: 'picture', seed: 0 };
+
+export interface PairTrainOptions {
+  model: TextToImageModel;
+  /** Content and style images, float32 [3, S, S] in [-1, 1] at the model's image size. */
+  content: Float32Array;
+  style: Float32Array;
+  name: string;
+  subject?: string;
+  steps?: number;
+  rank?: number;
+  lr?: number;
+  seed?: number;
+  styleStartShare?: number;
+  /** Train A too (no orthogonality): the ablation baseline (c). */
+  trainableA?: boolean;
+  threads?: number;
+  onProgress?: (p: { step: number; steps: number; loss: number; phase: 'content' | 'joint' }) => void;
+  shouldStop?: () => boolean;
+}
+
+export interface PairTrainResult {
+  style: Style;
+  losses: number[];
+  seconds: number;
+  meanStepMs: number;
+}
+
+export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult> {
+  const t0 = performance.now();
+  const { model } = opts;
+  const rank = opts.rank ?? PAIR_DEFAULTS.rank;
+  const steps = opts.steps ?? PAIR_DEFAULTS.steps;
+  const seed = opts.seed ?? PAIR_DEFAULTS.seed;
+  const subject = (opts.subject ?? PAIR_DEFAULTS.subject).trim() || PAIR_DEFAULTS.subject;
+  const styleStart = Math.round(steps * (opts.styleStartShare ?? PAIR_DEFAULTS.styleStartShare));
+  const contentPrompt = `${subject} ${CONTENT_TOKEN}`;
+  const stylePrompt = styledPrompt(contentPrompt, STYLE_TOKEN);
+
+  // Frozen text states of the two prompts.
+  const pipe = new DiffusionPipeline(model, { threads: opts.threads });
+  const states = await pipe.encodeText([contentPrompt, stylePrompt]);
+  await pipe.release();
+
+  const [c, h, w] = model.codec.latentShape;
+  const latent = c * h * w;
+  const isB = (n: string) => n.includes('.lora_B.');
+  const isA = (n: string) => n.includes('.lora_A.');
+  const g = new G.Graph({ paramMode: (n) => (isB(n) || (isA(n) && opts.trainableA) ? 'trainable' : isA(n) ? 'fed' : 'frozen') });
+  const pred = unet2DConditionModel(
+    g,
+    model.unet,
+    {
+      sample: g.input('sample', [2, c, h, w]),
+      timestep: g.input('timestep', [2]),
+      encoderHiddenStates: g.input('encoder_hidden_states', [2, model.contextLength, model.text.hidden_size]),
+    },
+    { lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] },
+  );
+  const err = G.sub(pred, g.input('target', [2, c, h, w]));
+  const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
+  const loss = G.sumAll(G.mul(perRow, g.input('row_weight', [2])));
+  const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads });
+
+  // Adapter weights: A orthogonal (content rows 0..r-1, style rows r..2r-1), B zero.
+  const params: Record<string, Float32Array> = {};
+  const fed: Record<string, Float32Array> = {};
+  const modules: { module: string; inDim: number; outDim: number }[] = [];
+  for (const [name, t] of g.params) {
+    const m = /^(.*)\.lora_A\.content\.weight$/.exec(name);
+    if (!m) continue;
+    const inDim = t.shape[1];
+    const outDim = g.params.get(`${m[1]}.lora_B.content.weight`)!.shape[0];
+    modules.push({ module: m[1], inDim, outDim });
+    const { content, style } = orthogonalDownProjections(inDim, rank, seed);
+    (opts.trainableA ? params : fed)[`${m[1]}.lora_A.content.weight`] = content.slice();
+    (opts.trainableA ? params : fed)[`${m[1]}.lora_A.style.weight`] = style.slice();
+    params[`${m[1]}.lora_B.content.weight`] = new Float32Array(outDim * rank);
+    params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
+  }
+  if (modules.length === 0) throw new Error('pair training: the model has no attention projections to adapt');
+  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? PAIR_DEFAULTS.lr, weightDecay: 0 }]);
+  const trainer = new Trainer(step, { params, optimizer });
+
+  const images = [flipVariants(opts.content, model.imageSize), flipVariants(opts.style, model.imageSize)];
+  const latents = await Promise.all(images.map(async ([plain, mirrored]) => [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)]));
+  const rng = new Rng(seed + 1);
+  const sample = new Float32Array(2 * latent);
+  const target = new Float32Array(2 * latent);
+  const noise = new Float32Array(latent);
+  const feeds = {
+    sample,
+    target,
+    timestep: new Float32Array(2),
+    encoder_hidden_states: states,
+    row_weight: new Float32Array([1, 0]),
+    'lora_gate.content': new Float32Array([1, 1]),
+    'lora_gate.style': new Float32Array([0, 1]),
+    'train_rows.content': new Float32Array([1, 0]),
+    ...fed,
+  };
+  const losses: number[] = [];
+  let stepMs = 0;
+  for (let i = 0; i < steps; i++) {
+    if (opts.shouldStop?.()) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    const t = Math.floor(rng.uniform() * model.schedule.betas.length);
+    const flip = rng.uniform() < 0.5 ? 1 : 0;
+    rng.fillNormal(noise);
+    for (let row = 0; row < 2; row++) {
+      const x0 = latents[row][flip];
+      sample.set(model.schedule.addNoise(x0, noise, t), row * latent);
+      target.set(noise, row * latent);
+    }
+    feeds.timestep.fill(t);
+    feeds.row_weight[1] = i >= styleStart ? 1 : 0;
+    const r = await trainer.trainStep(feeds);
+    stepMs += r.totalMs;
+    losses.push(r.loss);
+    opts.onProgress?.({ step: i + 1, steps, loss: r.loss, phase: i >= styleStart ? 'joint' : 'content' });
+  }
+  await step.release();
+
+  const styleModules: LoraModuleWeights[] = modules.map((m) => ({
+    module: m.module,
+    inDim: m.inDim,
+    outDim: m.outDim,
+    A: (params[`${m.module}.lora_A.style.weight`] ?? fed[`${m.module}.lora_A.style.weight`]).slice(),
+    B: params[`${m.module}.lora_B.style.weight`].slice(),
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    style: {
+      info: {
+        name: opts.name,
+        baseModel: model.id,
+        baseModelHash: model.hash,
+        rank,
+        styleToken: STYLE_TOKEN,
+        contentToken: CONTENT_TOKEN,
+        subject,
+        contentPrompt,
+        stylePrompt,
+        steps,
+        seconds,
+        seed,
+        created: new Date().toISOString(),
+      },
+      modules: styleModules,
+    },
+    losses,
+    seconds,
+    meanStepMs: stepMs / steps,
+  };
+}
+
+/** [image, its mirror image], both [3, S, S]. */
+function flipVariants(img: Float32Array, size: number): [Float32Array, Float32Array] {
+  const m = new Float32Array(img.length);
+  for (let ch = 0; ch < 3; ch++)
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) m[(ch * size + y) * size + x] = img[(ch * size + y) * size + (size - 1 - x)];
+  return [img, m];
+}
