@@ -4,7 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EMOJI_MINI_DIR, loadEmojiMini } from '../src/models/emoji-mini-io.ts';
+import { EMOJI_MINI_DIR } from '../src/models/emoji-mini.ts';
+import { loadModelFolder } from '../src/models/model-folder.ts';
 import type { TextToImageModel } from '../src/models/text-to-image.ts';
 
 export class ModelMissingError extends Error {
@@ -24,5 +25,5 @@ export async function loadConfiguredModel(env: NodeJS.ProcessEnv = process.env):
         : `the embedded model is missing from ${dir}: build it with 'npm run data:build && npm run pretrain'`,
     );
   }
-  return loadEmojiMini(dir);
+  return loadModelFolder(dir);
 }

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/dataset.ts';
-import { buildEmojiTokenizer } from '../src/models/emoji-mini.ts';
-import { exportEmojiMini } from '../src/models/emoji-mini-io.ts';
+import { buildEmojiTokenizer, emojiMiniFolder } from '../src/models/emoji-mini.ts';
+import { writeModelFolder } from '../src/models/model-folder.ts';
 import { loadLatestCheckpoint } from '../src/train/checkpoint.ts';
 
 const { values: a } = parseArgs({
@@ -20,11 +20,14 @@ const ckpt = await loadLatestCheckpoint(`${a.from}/checkpoints`);
 if (!ckpt?.ema) throw new Error(`no checkpoint with EMA weights in ${a.from}/checkpoints`);
 const ds = loadDataset(a.data!);
 const extra = ckpt.extra as { loss?: number; batch?: number; seconds?: number };
-await exportEmojiMini(a.to!, buildEmojiTokenizer(ds.items), new Map(Object.entries(ckpt.ema.shadow)), {
-  steps: ckpt.step,
-  batch: extra.batch ?? 32,
-  finalLoss: extra.loss ?? NaN,
-  pictures: ds.count,
-  secondsThisRun: extra.seconds ?? NaN,
-});
+await writeModelFolder(
+  a.to!,
+  emojiMiniFolder(buildEmojiTokenizer(ds.items), new Map(Object.entries(ckpt.ema.shadow)), {
+    steps: ckpt.step,
+    batch: extra.batch,
+    smoothedLoss: extra.loss,
+    trainingSeconds: extra.seconds,
+    pictures: ds.count,
+  }),
+);
 console.log(`exported step ${ckpt.step} (EMA) from ${ckpt.path} to ${a.to}`);

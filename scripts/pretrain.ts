@@ -14,7 +14,7 @@ import { loadDataset, captionFor, mulberry32 } from '../src/data/dataset.ts';
 import { Rng } from '../src/diffusion/rng.ts';
 import { NoiseSchedule } from '../src/diffusion/schedule.ts';
 import { clipTextModel } from '../src/models/clip-text.ts';
-import { buildEmojiTokenizer, emojiMiniTextConfigFor, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE } from '../src/models/emoji-mini.ts';
+import { buildEmojiTokenizer, emojiMiniFolder, emojiMiniModel, emojiMiniTextConfigFor, writeSampleGrid, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE } from '../src/models/emoji-mini.ts';
 import { pixelEncodeArray, rgbToUnit } from '../src/models/pixel-codec.ts';
 import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
@@ -22,7 +22,7 @@ import { EMA } from '../src/train/ema.ts';
 import { AdamW, warmupCosine } from '../src/train/optim.ts';
 import { StepFunction, Trainer } from '../src/train/step.ts';
 import { initParams } from '../src/models/init.ts';
-import { exportEmojiMini, writeSampleGrid } from '../src/models/emoji-mini-io.ts';
+import { loadModelFolder, writeModelFolder } from '../src/models/model-folder.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     threads: { type: 'string', default: '0' },
     'stop-after-minutes': { type: 'string', default: '0' },
+    /** Start from a model folder's weights (fresh optimizer) when no checkpoint is there to resume. */
+    'init-from': { type: 'string' },
   },
 });
 const totalSteps = Number(args.steps);
@@ -89,7 +91,12 @@ console.log(`model: ${(paramCount / 1e6).toFixed(2)} M parameters; training step
 
 // ---- state: fresh or resumed
 const ckpt = args.resume ? await loadLatestCheckpoint(ckptDir) : null;
-const params: Record<string, Float32Array> = ckpt ? ckpt.params : initParams(stepFn.paramShapes, seed);
+let params: Record<string, Float32Array> = ckpt ? ckpt.params : initParams(stepFn.paramShapes, seed);
+if (!ckpt && args['init-from']) {
+  const from = await loadModelFolder(args['init-from']);
+  params = Object.fromEntries(Object.keys(stepFn.paramShapes).map((n) => [n, from.weight(n)!.slice()]));
+  console.log(`starting from the weights in ${args['init-from']}`);
+}
 const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: Number(args.lr), weightDecay: 0.01 }]);
 const ema = new EMA(params, Number(args['ema-decay']), { warmup: true });
 if (ckpt) {
@@ -135,8 +142,10 @@ const startStep = trainer.step;
 let lastCkpt = performance.now();
 let smoothLoss = NaN;
 const stopAfter = Number(args['stop-after-minutes']) * 60_000;
+const secondsBefore = Number((ckpt?.extra as { seconds?: number } | undefined)?.seconds ?? 0);
 const checkpoint = async () => {
-  const path = await saveCheckpoint(ckptDir, { params, optimizerState: optimizer.state(), ema: ema.state(), step: trainer.step, extra: { loss: smoothLoss } });
+  const seconds = secondsBefore + (performance.now() - t0) / 1000;
+  const path = await saveCheckpoint(ckptDir, { params, optimizerState: optimizer.state(), ema: ema.state(), step: trainer.step, extra: { loss: smoothLoss, batch, seconds } });
   lastCkpt = performance.now();
   console.log(`checkpoint ${path}`);
 };
@@ -159,7 +168,7 @@ while (trainer.step < totalSteps) {
   if (performance.now() - lastCkpt > Number(args['checkpoint-minutes']) * 60_000) await checkpoint();
   if (r.step % Number(args['sample-every']) === 0 || r.step === totalSteps) {
     const file = `${args.out}/samples/step-${String(r.step).padStart(6, '0')}.png`;
-    await writeSampleGrid(file, tokenizer, new Map(Object.entries(ema.shadow)), `step ${r.step}`);
+    await writeSampleGrid(file, emojiMiniModel(tokenizer, new Map(Object.entries(ema.shadow)), `step-${r.step}`));
     console.log(`samples ${file}`);
   }
   if (stopAfter && performance.now() - t0 > stopAfter) break;
@@ -167,13 +176,10 @@ while (trainer.step < totalSteps) {
 await checkpoint();
 if (trainer.step >= totalSteps) {
   const seconds = (performance.now() - t0) / 1000;
-  await exportEmojiMini(args['export-to']!, tokenizer, new Map(Object.entries(ema.shadow)), {
-    steps: totalSteps,
-    batch,
-    finalLoss: smoothLoss,
-    pictures: ds.count,
-    secondsThisRun: seconds,
-  });
+  await writeModelFolder(
+    args['export-to']!,
+    emojiMiniFolder(tokenizer, new Map(Object.entries(ema.shadow)), { steps: totalSteps, batch, smoothedLoss: smoothLoss, trainingSeconds: secondsBefore + seconds, pictures: ds.count }),
+  );
   console.log(`exported EMA weights to ${args['export-to']}`);
 }
 writeFileSync(`${args.out}/last-step.txt`, `${trainer.step}\n`);

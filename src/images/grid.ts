@@ -42,7 +42,7 @@ export async function gridPng(tiles: readonly Tile[], opts: GridOptions): Promis
       .toBuffer();
     layers.push({ input, left, top });
     if (labelH && t.label) {
-      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${tw}" height="${labelH}"><text x="${tw / 2}" y="${labelH - 4}" font-family="sans-serif" font-size="${Math.min(12, labelH - 2)}" text-anchor="middle" fill="#222">${escapeXml(t.label)}</text></svg>`;
+      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${tw}" height="${labelH}"><text x="${tw / 2}" y="${labelH - 4}" font-family="sans-serif" font-size="${Math.min(12, labelH - 2, Math.floor((1.8 * tw) / t.label.length))}" text-anchor="middle" fill="#222">${escapeXml(t.label)}</text></svg>`;
       layers.push({ input: Buffer.from(svg), left, top: top + th });
     }
   }

@@ -7,12 +7,20 @@
  */
 import { NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
 import { emojiMiniTextConfig, type CLIPTextConfig } from './clip-text.ts';
-import { pixelDecodeArray, pixelEncodeArray } from './pixel-codec.ts';
-import type { ImageCodec, PromptTokenizer, TextToImageModel } from './text-to-image.ts';
+import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { cfgTerms } from '../diffusion/guidance.ts';
+import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { gridPng } from '../images/grid.ts';
+import { PixelCodec, unitToRgb } from './pixel-codec.ts';
+import type { ModelFolderContents } from './model-folder.ts';
+import type { PromptTokenizer, TextToImageModel } from './text-to-image.ts';
 import { WordTokenizer } from './tokenizers/word.ts';
 import { EMOJI_MINI_UNET_CONFIG } from './unet-config.ts';
 
 export const EMOJI_MINI_ID = 'emoji-mini';
+/** The shipped model folder. */
+export const EMOJI_MINI_DIR = fileURLToPath(new URL('../../models/emoji-mini/', import.meta.url));
 export const EMOJI_MINI_IMAGE_SIZE = 32;
 export const EMOJI_MINI_CONTEXT = 16;
 export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
@@ -29,20 +37,6 @@ export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
 };
 /** The style phrases of the three pretraining sets (also words of the vocabulary). */
 export const PRETRAINING_STYLE_PHRASES = ['noto style', 'twemoji style', 'fluent style'];
-
-/** Space-to-depth 2x codec: exact, no weights. */
-export class PixelCodec implements ImageCodec {
-  readonly latentShape: readonly [number, number, number];
-  constructor(readonly imageSize: number) {
-    this.latentShape = [12, imageSize / 2, imageSize / 2];
-  }
-  async encode(images: Float32Array, batch: number): Promise<Float32Array> {
-    return pixelEncodeArray(images, { batch, channels: 3, height: this.imageSize, width: this.imageSize });
-  }
-  async decode(latents: Float32Array, batch: number): Promise<Float32Array> {
-    return pixelDecodeArray(latents, { batch, channels: 12, height: this.imageSize / 2, width: this.imageSize / 2 });
-  }
-}
 
 /** The tokenizer vocabulary: every subject, keyword and style phrase of the pretraining captions. */
 export function buildEmojiTokenizer(items: readonly { subject: string; keywords: readonly string[] }[]): WordTokenizer {
@@ -68,5 +62,46 @@ export function emojiMiniModel(tokenizer: WordTokenizer & PromptTokenizer, weigh
     imageSize: EMOJI_MINI_IMAGE_SIZE,
     codec: new PixelCodec(EMOJI_MINI_IMAGE_SIZE),
     weight: (name) => weights.get(name),
+  };
+}
+
+export const SAMPLE_PROMPTS = [
+  'dog face',
+  'red apple',
+  'rocket',
+  'smiling face with sunglasses',
+  'cat face in noto style',
+  'cat face in twemoji style',
+  'cat face in fluent style',
+  'pizza',
+];
+
+/** A grid of the sample prompts drawn with CFG 4, 25 DDIM steps, seeds 0..7. */
+export async function writeSampleGrid(file: string, model: TextToImageModel, prompts: readonly string[] = SAMPLE_PROMPTS): Promise<void> {
+  const pipe = new DiffusionPipeline(model);
+  const { images } = await pipe.generate({
+    prompts: ['', ...prompts],
+    trajectories: prompts.map((_, i) => ({ seed: i, terms: cfgTerms(0, i + 1, 4) })),
+    steps: 25,
+  });
+  await pipe.release();
+  const s = model.imageSize;
+  const px = 3 * s * s;
+  const tiles = prompts.map((p, i) => ({ rgb: unitToRgb(images.subarray(i * px, (i + 1) * px), s, s), width: s, height: s, label: p }));
+  writeFileSync(file, await gridPng(tiles, { columns: 4, scale: 4, labelHeight: 16 }));
+}
+
+/** What the emoji-mini model folder holds, for writeModelFolder. */
+export function emojiMiniFolder(tokenizer: WordTokenizer, weights: ReadonlyMap<string, Float32Array>, training: Record<string, unknown>): ModelFolderContents {
+  return {
+    id: EMOJI_MINI_ID,
+    unet: EMOJI_MINI_UNET_CONFIG,
+    text: emojiMiniTextConfigFor(tokenizer),
+    tokenizer,
+    schedule: EMOJI_MINI_SCHEDULE,
+    imageSize: EMOJI_MINI_IMAGE_SIZE,
+    contextLength: EMOJI_MINI_CONTEXT,
+    weights,
+    training,
   };
 }

@@ -81,3 +81,17 @@ export function unitToRgb(chw: Float32Array, width: number, height: number): Uin
     for (let c = 0; c < 3; c++) out[k * 3 + c] = Math.min(255, Math.max(0, Math.round((chw[c * plane + k] + 1) * 127.5)));
   return out;
 }
+
+/** The pixel codec as a model's image codec: space-to-depth 2x, exact, no weights. */
+export class PixelCodec {
+  readonly latentShape: readonly [number, number, number];
+  constructor(readonly imageSize: number) {
+    this.latentShape = [12, imageSize / 2, imageSize / 2];
+  }
+  async encode(images: Float32Array, batch: number): Promise<Float32Array> {
+    return pixelEncodeArray(images, { batch, channels: 3, height: this.imageSize, width: this.imageSize });
+  }
+  async decode(latents: Float32Array, batch: number): Promise<Float32Array> {
+    return pixelDecodeArray(latents, { batch, channels: 12, height: this.imageSize / 2, width: this.imageSize / 2 });
+  }
+}

@@ -1,0 +1,78 @@
+/** The pairstyle CLI end to end on a tiny random model folder: train, styles, draw, blend, export, delete, errors. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/bot/cli.ts';
+import { decodeStyle } from '../../src/pair/style-file.ts';
+import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'pairstyle-cli-'));
+let env: NodeJS.ProcessEnv;
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false }, env);
+  return { code, out: out.join('\n'), err: err.join('') };
+}
+
+beforeAll(async () => {
+  env = { PAIRSTYLE_MODEL: await writeTinyModelFolder(), PAIRSTYLE_HOME: join(work, 'home') };
+  // A content picture (a red disc) and its "stylized" counterpart (a blue square), of different sizes.
+  const disc = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="24" fill="#d22"/></svg>`;
+  const square = `<svg xmlns="http://www.w3.org/2000/svg" width="96" height="80"><rect x="20" y="12" width="56" height="56" fill="#22d"/></svg>`;
+  await sharp(Buffer.from(disc)).png().toFile(join(work, 'content.png'));
+  await sharp(Buffer.from(square)).jpeg().toFile(join(work, 'style.jpg'));
+  writeFileSync(join(work, 'not-an-image.png'), 'hello');
+});
+
+describe('pairstyle CLI', () => {
+  it('trains a style from a pair (any format, sizes differ), lists it, refuses a duplicate name', async () => {
+    const r = await cli('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--name', 'Blocky', '--steps', '12', '--json');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out);
+    expect(res).toMatchObject({ name: 'blocky', steps: 12 });
+    expect(r.err).toMatch(/training \[#+\] 12\/12/);
+    const listed = await cli('styles', '--json');
+    expect(JSON.parse(listed.out).map((s: { name: string }) => s.name)).toEqual(['blocky']);
+    await expect(cli('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--name', 'blocky')).rejects.toThrow(/exists already/);
+  });
+
+  it('draws the stylized image and its unstyled counterpart as upscaled PNGs', async () => {
+    const out = join(work, 'styled.png');
+    const r = await cli('draw', 'cat face', '--style', 'blocky', '--strength', '4', '--steps', '3', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out);
+    for (const f of [res.out, res.unstyledOut]) {
+      const meta = await sharp(readFileSync(f)).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', 64, 64]);
+    }
+    expect(readFileSync(res.out).equals(readFileSync(res.unstyledOut))).toBe(false);
+    const plain = await cli('draw', 'cat face', '--steps', '3', '--out', join(work, 'plain.png'));
+    expect(plain.out).toMatch(/drew 'cat face'/);
+  });
+
+  it('blends two styles into a strip and exports a style file', async () => {
+    await cli('train', '--content', join(work, 'style.jpg'), '--style', join(work, 'content.png'), '--name', 'roundy', '--steps', '12', '--seed', '3');
+    const r = await cli('blend', 'blocky', 'roundy', '--prompt', 'rocket', '--strip', '3', '--steps', '2', '--out', join(work, 'strip.png'));
+    expect(r.out).toMatch(/3 images/);
+    expect((await sharp(join(work, 'strip.png')).metadata()).width).toBeGreaterThan(3 * 32);
+    await cli('export', 'blocky', '--out', join(work, 'blocky.safetensors'));
+    expect(decodeStyle(readFileSync(join(work, 'blocky.safetensors'))).info.name).toBe('blocky');
+    expect((await cli('delete', 'roundy')).out).toMatch(/deleted/);
+  });
+
+  it('answers bad input with clear errors', async () => {
+    await expect(cli('draw', '')).rejects.toThrow(/give a prompt/);
+    await expect(cli('draw', 'cat\u0007')).rejects.toThrow(/control characters/);
+    await expect(cli('draw', 'cat', '--style', 'nope')).rejects.toThrow(/no style named 'nope'/);
+    await expect(cli('draw', 'cat', '--style', 'blocky', '--strength', '11')).rejects.toThrow(/--strength must be a number from 0 to 10/);
+    await expect(cli('draw', 'cat', '--steps', '2.5')).rejects.toThrow(/--steps must be an integer/);
+    await expect(cli('train', '--content', join(work, 'not-an-image.png'), '--style', join(work, 'style.jpg'), '--name', 'x')).rejects.toThrow(/--content .*not a readable image/);
+    await expect(cli('train', '--content', 'a.png', '--style', 'b.png', '--name', 'bad name!')).rejects.toThrow(/not a valid style name/);
+    await expect(cli('frobnicate')).rejects.toThrow(/unknown command/);
+    await expect(cli('delete', 'ghost')).rejects.toThrow(/no style named 'ghost'/);
+  });
+});

@@ -1,0 +1,90 @@
+/** Pair Customization on a tiny random model through the real engine: training, style files, drawing. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
+import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
+import { orthogonalDownProjections } from '../../src/pair/orthogonal.ts';
+import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
+import type { Style } from '../../src/pair/style.ts';
+import { trainPair } from '../../src/pair/train.ts';
+import { tinyModel } from '../helpers/tiny-model.ts';
+
+let model: TextToImageModel;
+let style: Style;
+let losses: number[];
+const image = (seed: number) => Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.37 + seed) * 0.9);
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+beforeAll(async () => {
+  model = await tinyModel();
+  const r = await trainPair({ model, content: image(1), style: image(2), name: 'wavy', subject: 'cat face', steps: 24, lr: 1e-2 });
+  style = r.style;
+  losses = r.losses;
+});
+
+describe('trainPair', () => {
+  it('trains StyleLoRA on every attention projection; its A is the frozen orthogonal style rows', () => {
+    expect(losses).toHaveLength(24);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    // to_q, to_k, to_v, to_out.0 of attn1 and attn2 in 4 transformer blocks: 1 down, 1 mid, 2 up.
+    expect(style.modules.length).toBe(4 * 8);
+    for (const m of style.modules) {
+      expect(m.A).toEqual(orthogonalDownProjections(m.inDim, 8, 0).style);
+      expect(m.B.length).toBe(m.outDim * 8);
+    }
+    expect(style.modules.some((m) => m.B.some((v) => v !== 0))).toBe(true);
+    expect(style.info).toMatchObject({ name: 'wavy', baseModel: 'tiny-test', baseModelHash: model.hash, rank: 8, styleToken: '<s1>', subject: 'cat face' });
+  });
+
+  it('leaves StyleLoRA at zero while the style branch is still warming up', async () => {
+    const r = await trainPair({ model, content: image(1), style: image(2), name: 'w', steps: 4, styleStartShare: 1 });
+    expect(r.style.modules.every((m) => m.B.every((v) => v === 0))).toBe(true);
+  });
+
+  it('style files round-trip exactly in the diffusers LoRA key layout', () => {
+    const back = decodeStyle(encodeStyle(style));
+    expect(back.info).toEqual(style.info);
+    expect(back.modules.map((m) => m.module).sort()).toEqual(style.modules.map((m) => m.module).sort());
+    const m0 = back.modules.find((m) => m.module === style.modules[0].module)!;
+    expect(m0.B).toEqual(style.modules[0].B);
+    expect(style.modules[0].module).toMatch(/^unet\.(down|up|mid)_block/);
+  });
+});
+
+describe('style-guided drawing', () => {
+  const opts = { prompt: 'dog face', seed: 5, steps: 4, cfg: 3 };
+  it('strength 0 gives exactly the unstyled image; strength > 0 changes it; same seed, same images', async () => {
+    const pipe = new DiffusionPipeline(model);
+    const zero = await drawStyled(pipe, [{ style, weight: 0 }], opts);
+    expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(1e-5);
+    const r = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    expect(r.rowsPerStep).toBe(5);
+    expect(maxDiff(r.styled, r.unstyled)).toBeGreaterThan(1e-3);
+    expect(maxDiff(r.unstyled, zero.unstyled)).toBeLessThan(1e-5);
+    const again = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    expect(again.styled).toEqual(r.styled);
+    const other = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, seed: 6 });
+    expect(maxDiff(other.unstyled, r.unstyled)).toBeGreaterThan(1e-3);
+    await pipe.release();
+  });
+
+  it('a blend strip starts at style A alone and ends at style B alone', async () => {
+    const pipe = new DiffusionPipeline(model);
+    const b = (await trainPair({ model, content: image(3), style: image(4), name: 'b', steps: 12, lr: 1e-2, seed: 1 })).style;
+    const strip = await blendStrip(pipe, style, b, 3, 3, opts);
+    expect(strip.images).toHaveLength(3);
+    const onlyA = await drawMixes(pipe, [[{ style, weight: 3 }]], opts);
+    const onlyB = await drawMixes(pipe, [[{ style: b, weight: 3 }]], opts);
+    expect(maxDiff(strip.images[0], onlyA.images[0])).toBeLessThan(1e-4);
+    expect(maxDiff(strip.images[2], onlyB.images[0])).toBeLessThan(1e-4);
+    expect(maxDiff(strip.images[1], strip.images[0])).toBeGreaterThan(1e-4);
+    await pipe.release();
+  });
+
+  it('refuses a style trained on another base model', async () => {
+    const pipe = new DiffusionPipeline(model);
+    const foreign: Style = { ...style, info: { ...style.info, baseModelHash: 'other' } };
+    await expect(drawStyled(pipe, [{ style: foreign, weight: 1 }], opts)).rejects.toThrow(/train it again on this model/);
+    await pipe.release();
+  });
+});
