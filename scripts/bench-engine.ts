@@ -11,43 +11,12 @@ import { cpus } from 'node:os';
 import * as G from '../src/graph/index.ts';
 import { AdamW } from '../src/train/optim.ts';
 import { StepFunction, Trainer } from '../src/train/step.ts';
+import { gemmPeak, medianMs, randn } from './lib/bench.ts';
 
 const threads = Number(process.env.BENCH_THREADS ?? cpus().length);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 
-function randn(n: number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (Math.random() * 2 - 1) * scale;
-  return a;
-}
-
-/** Median wall time of `fn` over repeated runs for about `seconds` (after one warm-up run). */
-async function time(fn: () => Promise<unknown>, budget = seconds): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  const end = performance.now() + budget * 1000;
-  while (times.length < 3 || (performance.now() < end && times.length < 200)) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
-async function gemmPeak(): Promise<number> {
-  let best = 0;
-  for (const n of [1024, 2048]) {
-    const g = new G.Graph();
-    const y = G.matmul(g.input('a', [n, n]), g.input('b', [n, n]));
-    const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y } }), { threads });
-    const feeds = { a: randn(n * n), b: randn(n * n) };
-    const ms = await time(() => s.run(feeds), 3);
-    best = Math.max(best, (2 * n ** 3) / (ms * 1e6));
-    await s.release();
-  }
-  return best;
-}
+const time = (fn: () => Promise<unknown>, budget = seconds) => medianMs(fn, budget);
 
 type Build = (g: G.Graph) => G.Tensor;
 
@@ -140,7 +109,7 @@ async function benchBlock(name: string, build: Build, peak: number): Promise<Blo
   return fig;
 }
 
-const peak = await gemmPeak();
+const peak = await gemmPeak(threads);
 console.log(`onnxruntime-node ${(await import('onnxruntime-node')).env.versions.node}, ${threads} threads: GEMM peak ${peak.toFixed(1)} GFLOP/s (fp32 MatMul, best of 1024^3 and 2048^3)`);
 const a = await benchBlock('(a) transformer block w256 s256 b8', transformerBlock, peak);
 const b = await benchBlock('(b) conv residual block c64 32x32 b16', resnetBlock, peak);

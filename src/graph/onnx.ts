@@ -3,6 +3,12 @@
  * definitions. Only the ancestors of the requested outputs are written (dead code is pruned).
  * Frozen parameters and constants become initializers; trainable and fed parameters and data become
  * graph inputs.
+ *
+ * Protobuf caps a serialized model at 2 GB (SD 1.5's UNet is 3.4 GB in fp32). When the initializers
+ * add up to more than `externalDataThreshold` bytes, every initializer of 1 KiB or more is emitted as
+ * ONNX external data (TensorProto data_location EXTERNAL, location/offset/length): its bytes are
+ * returned beside the model in `externalData`, to be written as one file next to the model file
+ * (GraphSession.create does that in a temporary folder and loads the model from its path).
  */
 import onnxProto from 'onnx-proto';
 import { ancestors } from './autodiff.ts';
@@ -27,6 +33,28 @@ export interface EmitOptions {
   /** Values of frozen parameters, by name (fp32; converted to the parameter's dtype). */
   weights?: (name: string) => ConstData | undefined;
   name?: string;
+  /**
+   * Total initializer bytes above which large initializers go to external data. Default
+   * DEFAULT_EXTERNAL_DATA_THRESHOLD (1.5 GiB); 0 always uses external data (for tests), Infinity never.
+   */
+  externalDataThreshold?: number;
+}
+
+/** 1.5 GiB: comfortably under protobuf's 2 GB limit for the rest of the model. */
+export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 1.5 * 2 ** 30;
+/** Initializers smaller than this stay inside the model even in external-data mode (onnx's own default). */
+const EXTERNAL_MIN_BYTES = 1024;
+/** Offsets of external tensors are aligned to this (a page: lets onnxruntime map them directly). */
+const EXTERNAL_ALIGN = 4096;
+
+/** Initializer bytes stored outside the model file. */
+export interface ExternalData {
+  /** The file name the model refers to, relative to the model file's folder. */
+  location: string;
+  /** Pieces to write at their byte offsets in that file (gaps are alignment padding). */
+  pieces: { offset: number; bytes: Uint8Array }[];
+  /** Total file length in bytes. */
+  length: number;
 }
 
 export interface OnnxModel {
@@ -35,6 +63,8 @@ export interface OnnxModel {
   outputs: ValueInfo[];
   /** Number of ONNX nodes written (for tests and reports). */
   nodeCount: number;
+  /** Present when initializers were emitted as external data: `bytes` alone is not a complete model. */
+  externalData?: ExternalData;
 }
 
 export function emitOnnx(opts: EmitOptions): OnnxModel {
@@ -99,9 +129,13 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
   }
   const outputs: ValueInfo[] = [];
   for (const [name, t] of outs) {
+    if (inputs.some((v) => v.name === name) || initializers.some((i) => i.name === name)) {
+      throw new GraphError(`emitOnnx: output '${name}' has the name of an input or initializer; rename the output`);
+    }
     protoNodes.push({ opType: 'Identity', name: `out_${name}`, input: [nameOf(t)], output: [name] });
     outputs.push({ name, shape: [...t.shape], dtype: t.dtype });
   }
+  const externalData = moveToExternalData(initializers, opts.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD, `${(opts.name ?? 'graph').replace(/[^\w.-]/g, '_')}.weights`);
   const model = onnx.ModelProto.create({
     irVersion: 10,
     producerName: 'pairstyle',
@@ -114,7 +148,34 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
       output: outputs.map(valueInfo),
     },
   });
-  return { bytes: onnx.ModelProto.encode(model).finish(), inputs, outputs, nodeCount: protoNodes.length };
+  const bytes = onnx.ModelProto.encode(model).finish();
+  return { bytes, inputs, outputs, nodeCount: protoNodes.length, ...(externalData ? { externalData } : {}) };
+}
+
+/**
+ * If the initializers' raw bytes exceed `threshold`, moves those of EXTERNAL_MIN_BYTES or more out of
+ * the protos (in place) into one external file laid out in order, each piece aligned; else does nothing.
+ */
+function moveToExternalData(initializers: onnxProto.onnx.ITensorProto[], threshold: number, location: string): ExternalData | undefined {
+  const total = initializers.reduce((a, t) => a + (t.rawData?.byteLength ?? 0), 0);
+  if (total <= threshold) return undefined;
+  const pieces: ExternalData['pieces'] = [];
+  let offset = 0;
+  for (const t of initializers) {
+    const raw = t.rawData;
+    if (!raw || raw.byteLength < EXTERNAL_MIN_BYTES) continue;
+    offset = Math.ceil(offset / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
+    pieces.push({ offset, bytes: raw });
+    t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    t.externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.byteLength) },
+    ];
+    delete t.rawData;
+    offset += raw.byteLength;
+  }
+  return { location, pieces, length: offset };
 }
 
 function valueInfo(v: ValueInfo): onnxProto.onnx.IValueInfoProto {

@@ -2,6 +2,9 @@
  * Running emitted graphs with onnxruntime-node. `run()` blocks the calling thread while ORT works,
  * so a bot never calls this on its main thread: the engine worker (workers/engine-worker.ts) does.
  */
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { OnnxModel, ValueInfo } from './onnx.ts';
 import type { ConstData, DType } from './tensor.ts';
@@ -19,6 +22,33 @@ export interface SessionOptions {
    * some of which (QuickGelu) have float32-only kernels and so break float64 graphs.
    */
   optimization?: 'basic' | 'all';
+  /**
+   * Where a model with external data (see EmitOptions.externalDataThreshold) is written for loading:
+   * a fresh folder under this one (default: the OS temp folder), removed once the session is made.
+   */
+  tempDir?: string;
+}
+
+/**
+ * Writes an emitted model to `path`; its external data, if any, goes to the file the model names,
+ * in the same folder (onnxruntime resolves it relative to the model file).
+ */
+export async function writeOnnxModel(model: OnnxModel, path: string): Promise<void> {
+  await writeFile(path, model.bytes);
+  const ext = model.externalData;
+  if (!ext) return;
+  const fh = await open(join(dirname(path), ext.location), 'w');
+  try {
+    for (const { offset, bytes } of ext.pieces) {
+      for (let done = 0; done < bytes.byteLength; ) {
+        const { bytesWritten } = await fh.write(bytes, done, Math.min(bytes.byteLength - done, 1 << 30), offset + done);
+        done += bytesWritten;
+      }
+    }
+    await fh.truncate(ext.length);
+  } finally {
+    await fh.close();
+  }
 }
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
@@ -38,14 +68,24 @@ export class GraphSession {
   ) {}
 
   static async create(model: OnnxModel, opts: SessionOptions = {}): Promise<GraphSession> {
-    const session = await ort.InferenceSession.create(model.bytes, {
+    const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [opts.device === 'cuda' ? 'cuda' : 'cpu'],
       graphOptimizationLevel: opts.optimization ?? 'all',
       intraOpNumThreads: opts.threads ?? 0,
       interOpNumThreads: 1,
       executionMode: 'sequential',
-    });
-    return new GraphSession(session, model.inputs, model.outputs);
+    };
+    if (!model.externalData) return new GraphSession(await ort.InferenceSession.create(model.bytes, options), model.inputs, model.outputs);
+    // External data: onnxruntime reads it from files next to a model path. The files can go once the
+    // session holds the weights (it copies or maps them while it is created).
+    const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pairstyle-onnx-'));
+    try {
+      const path = join(dir, 'model.onnx');
+      await writeOnnxModel(model, path);
+      return new GraphSession(await ort.InferenceSession.create(path, options), model.inputs, model.outputs);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Runs the graph; every declared input must be fed, with exactly its static size. */

@@ -186,7 +186,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
 }
 
 /** [image, its mirror image], both [3, S, S]. */
-function flipVariants(img: Float32Array, size: number): [Float32Array, Float32Array] {
+export function flipVariants(img: Float32Array, size: number): [Float32Array, Float32Array] {
   const m = new Float32Array(img.length);
   for (let ch = 0; ch < 3; ch++)
     for (let y = 0; y < size; y++)

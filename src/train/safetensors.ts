@@ -327,6 +327,58 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   }
 }
 
+/** Something that digests bytes (node:crypto's Hash). */
+export interface ByteSink {
+  update(bytes: Uint8Array): unknown;
+}
+
+export interface IterateOptions {
+  /** Which tensors to decode and yield (default: all). The others are read only if `hash` is given. */
+  select?: (name: string, info: TensorInfo) => boolean;
+  /** Receives every byte of the file in order (the header, then each tensor's data): hash = file hash. */
+  hash?: ByteSink;
+}
+
+/**
+ * Reads a file tensor by tensor in data order, never holding more than one tensor's raw bytes: works
+ * for multi-GB checkpoints (fs.readFile stops at 2 GiB). Yields the selected tensors as float32.
+ */
+export async function* iterateSafetensors(path: string, opts: IterateOptions = {}): AsyncGenerator<NamedTensor & { name: string }> {
+  const where = `${path}: `;
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const prefix = new Uint8Array(8);
+    await fh.read(prefix, 0, Math.min(8, size), 0);
+    const n = headerLength(prefix, size, where);
+    const json = new Uint8Array(n);
+    const { bytesRead } = await fh.read(json, 0, n, 8);
+    if (bytesRead !== n) throw new SafetensorsError(`${where}truncated file: could only read ${bytesRead} of ${n} header bytes`);
+    const header = parseHeader(json, 8 + n, size - 8 - n, where);
+    opts.hash?.update(prefix);
+    opts.hash?.update(json);
+    const order = Object.entries(header.tensors).sort((a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0]);
+    for (const [name, info] of order) {
+      const wanted = opts.select ? opts.select(name, info) : true;
+      if (!wanted && !opts.hash) continue;
+      const [begin, end] = info.dataOffsets;
+      const raw = new Uint8Array(end - begin);
+      for (let done = 0; done < raw.length; ) {
+        const r = await fh.read(raw, done, Math.min(raw.length - done, 1 << 30), header.dataStart + begin + done);
+        if (r.bytesRead === 0) throw new SafetensorsError(`${where}tensor "${name}": file ended while reading its data`);
+        done += r.bytesRead;
+      }
+      opts.hash?.update(raw);
+      if (!wanted) continue;
+      // A fresh little-endian F32 buffer is used as it is; everything else is converted.
+      const data = info.dtype === 'F32' && LITTLE_ENDIAN ? new Float32Array(raw.buffer) : toFloat32(info.dtype, raw);
+      yield { name, dtype: info.dtype, shape: info.shape, data };
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Read and decode a whole file; errors name the path. */
 export async function readSafetensors(path: string): Promise<{ tensors: Record<string, NamedTensor>; metadata: Record<string, string> }> {
   const fh = await open(path, 'r');

@@ -50,6 +50,9 @@ describe('gradients match central differences (float64 graphs: atol 1e-7, rtol 1
     ['layerNorm', (g, d) => G.layerNorm(g.param('x', [2, 3, 6], d), g.param('s', [6], d), g.param('b', [6], d))],
     ['groupNorm', (g, d) => G.groupNorm(g.param('x', [2, 4, 3, 3], d), g.param('s', [4], d), g.param('b', [4], d), 2)],
     ['mse', (g, d) => G.mse(g.param('a', [2, 5], d), g.param('b', [2, 5], d))],
+    ['logSoftmax (max shift without gradient)', (g, d) => G.logSoftmax(G.mul(g.param('a', [3, 5], d), 4))],
+    ['softmaxCrossEntropy (soft targets, row weights)', (g, d) =>
+      G.softmaxCrossEntropy(g.param('a', [3, 4], d), g.constant(Float64Array.from([0.7, 0.1, 0.1, 0.1, 0, 1, 0, 0, 0.25, 0.25, 0.25, 0.25]), [3, 4], d), g.param('w', [3], d))],
   ];
   for (const [name, build, opts] of cases) {
     it(name, async () => {
@@ -127,6 +130,22 @@ describe('composite blocks (float32 graphs, 4th-order differences with step 3e-2
       COMPOSITE,
     );
     expect(r.checked).toBeGreaterThan(100);
+  });
+});
+
+describe('reduceMax and logSoftmax', () => {
+  it('reduceMax picks row maxima; logSoftmax stays finite for huge logits; a gradient through a bare max is refused', async () => {
+    const g = new G.Graph();
+    const a = g.param('a', [2, 3]);
+    const m = G.reduceMax(a, -1);
+    const ls = G.logSoftmax(a);
+    const s = await G.GraphSession.create(G.emitOnnx({ outputs: { m, ls } }));
+    const out = await s.run({ a: Float32Array.from([1, 5, 2, 1000, 999, -1000]) });
+    expect(Array.from(out.m as Float32Array)).toEqual([5, 1000]);
+    const ls1 = Array.from((out.ls as Float32Array).subarray(3));
+    expect(ls1.every(Number.isFinite)).toBe(true);
+    expect(ls1[0]).toBeCloseTo(-Math.log(1 + Math.exp(-1)), 5);
+    expect(() => G.grad(G.sumAll(G.reduceMax(a, -1)), [a])).toThrow(/ReduceMax has no backward rule/);
   });
 });
 

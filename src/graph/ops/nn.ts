@@ -1,10 +1,10 @@
-/** Neural-network ops: softmax, layer/group norm, GELU, conv2d, nearest upsampling, linear, MSE. */
+/** Neural-network ops: softmax, log-softmax, cross-entropy, layer/group norm, GELU, conv2d, nearest upsampling, linear, MSE. */
 import { defineOp, plain, ShapeError } from '../op.ts';
 import { sameShape, type DType, type Tensor } from '../tensor.ts';
-import { add, div, erf, exp, mul, sqrt, sub, tanh } from './elementwise.ts';
+import { add, div, erf, exp, log, mul, neg, sqrt, sub, tanh } from './elementwise.ts';
 import { matmul } from './matmul.ts';
-import { meanAll, reduceMean, reduceSum } from './reduce.ts';
-import { cast, reshape, slice, transpose, transposeLast2 } from './shape.ts';
+import { meanAll, reduceMax, reduceMean, reduceSum, sumAll } from './reduce.ts';
+import { cast, reshape, slice, stopGradient, transpose, transposeLast2 } from './shape.ts';
 
 /** Group-norm statistics in float32, or float64 for float64 inputs (ONNX stash_type). */
 const stashType = (d: DType): number => (d === 'float64' ? 11 : 1);
@@ -24,6 +24,27 @@ defineOp('Softmax', {
 /** Softmax over the last axis. */
 export function softmax(x: Tensor): Tensor {
   return x.graph.apply('Softmax', [x], { axis: x.rank - 1 })[0];
+}
+
+/**
+ * log(softmax(x)) over the last axis, stable: x - m - log(sum(exp(x - m))) with m the row maximum as a
+ * gradient-free constant (the result does not depend on m, so its gradient is exact).
+ */
+export function logSoftmax(x: Tensor): Tensor {
+  const z = sub(x, stopGradient(reduceMax(x, -1, true)));
+  return sub(z, log(reduceSum(exp(z), -1, true)));
+}
+
+/**
+ * Softmax cross-entropy of logits [B, K] against target distributions [B, K] (one-hot, or smoothed
+ * labels), averaged over the batch; `weights` [B] optionally weighs the rows (then the sum is divided
+ * by B all the same, so a weight 0 drops a padding row).
+ */
+export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, weights?: Tensor): Tensor {
+  if (!sameShape(logits.shape, targets.shape) || logits.rank !== 2) throw new ShapeError('softmaxCrossEntropy', 'logits and targets must both be [B, K]', [logits, targets]);
+  let perRow = neg(reduceSum(mul(targets, logSoftmax(logits)), -1));
+  if (weights) perRow = mul(perRow, weights);
+  return div(sumAll(perRow), logits.shape[0]);
 }
 
 defineOp('LayerNorm', {

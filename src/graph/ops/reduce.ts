@@ -68,6 +68,18 @@ export function reduceMean(x: Tensor, axes: number | readonly number[], keepdims
   return x.graph.apply('ReduceMean', [x], { axes: norm(x, axes), keepdims })[0];
 }
 
+defineOp('ReduceMax', {
+  infer: ([x], a) => [{ shape: reducedShape('ReduceMax', x, axesOf(a), a.keepdims as boolean), dtype: x.dtype }],
+  emit: (n) => ({ opType: 'ReduceMax', inputs: [n.inputs[0], { ints: axesOf(n.attrs) }], attrs: { keepdims: n.attrs.keepdims ? 1 : 0 } }),
+  // No backward rule on purpose: the max is used as a constant shift (wrap it in stopGradient), e.g. in
+  // logSoftmax, where the result does not depend on the shift.
+});
+
+/** Maximum over axes. Has no gradient: use it only under stopGradient (a grad through it throws). */
+export function reduceMax(x: Tensor, axes: number | readonly number[], keepdims = false): Tensor {
+  return x.graph.apply('ReduceMax', [x], { axes: norm(x, axes), keepdims })[0];
+}
+
 /** Sum (or mean) of every element, as a scalar. */
 export function sumAll(x: Tensor): Tensor {
   return reduceSum(x, x.shape.map((_, i) => i));

@@ -1,0 +1,48 @@
+/** /pairstyle blend style_a style_b [prompt] [ratio] [strength] [seed]: mix two styles, or a strip from A to B. */
+import type { BlendArgs, Job } from '../src/queue/job.ts';
+import { randomSeed } from './options.ts';
+import type { Button, Command, CommandContext, Outcome } from './types.ts';
+import { DRAW_DEFAULTS } from './draw.ts';
+
+export const blend: Command = {
+  name: 'blend',
+  description: 'Blend two styles: one image at a ratio, or a strip moving from A to B',
+  ephemeral: false,
+  options: [
+    { name: 'style_a', type: 'string', required: true, autocomplete: true, maxLength: 32, description: 'first style' },
+    { name: 'style_b', type: 'string', required: true, autocomplete: true, maxLength: 32, description: 'second style' },
+    { name: 'prompt', type: 'string', maxLength: 200, description: "what to draw (default: style A's subject)" },
+    { name: 'ratio', type: 'number', min: 0, max: 1, description: 'share of style B, 0-1 (default: a strip from A to B)' },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: 'total style strength (default 3)' },
+    { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed' },
+  ],
+  async run(ctx, o) {
+    const a = await ctx.registry.load(ctx.who, o.style_a as string);
+    const b = await ctx.registry.load(ctx.who, o.style_b as string);
+    const args: BlendArgs = {
+      prompt: (o.prompt as string | undefined) ?? String(a.entry.info.subject ?? 'picture'),
+      a: { name: a.entry.name, bytes: a.bytes },
+      b: { name: b.entry.name, bytes: b.bytes },
+      ratio: o.ratio as number | undefined,
+      strength: (o.strength as number | undefined) ?? DRAW_DEFAULTS.strength,
+      strip: 5,
+      seed: (o.seed as number | undefined) ?? randomSeed(),
+      steps: Math.min(DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
+      cfg: DRAW_DEFAULTS.cfg,
+    };
+    return submitBlend(ctx, args);
+  },
+};
+
+export function submitBlend(ctx: CommandContext, args: BlendArgs): Outcome {
+  const job = ctx.queue.submit(ctx.who, { kind: 'blend', args });
+  return {
+    type: 'job',
+    job,
+    async finalize(j: Job) {
+      const how = args.ratio !== undefined ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}` : `from ${args.a.name} (left) to ${args.b.name} (right)`;
+      const buttons: Button[] = [{ id: `ps:reroll:${j.id}`, label: '🎲 Reroll' }];
+      return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: j.result!.images, buttons };
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** Buttons under results: `ps:<action>:<jobId>` — reroll, weaker / stronger style, cancel. */
+import type { DrawArgs } from '../src/queue/job.ts';
+import { submitBlend } from './blend.ts';
+import { submitDraw } from './draw.ts';
+import { randomSeed } from './options.ts';
+import { reply, CommandError, type CommandContext, type Outcome } from './types.ts';
+
+export const BUTTON_PREFIX = 'ps:';
+
+export function parseButton(id: string): { action: string; jobId: string } | undefined {
+  const m = /^ps:(reroll|weaker|stronger|cancel):([0-9a-f-]{36})$/.exec(id);
+  return m ? { action: m[1], jobId: m[2] } : undefined;
+}
+
+export async function runButton(ctx: CommandContext, id: string): Promise<Outcome> {
+  const b = parseButton(id);
+  if (!b) throw new CommandError('this button is not one of mine');
+  const job = ctx.queue.get(b.jobId);
+  if (!job) throw new CommandError('this button has expired (the bot restarted); run the command again');
+  if (b.action === 'cancel') {
+    ctx.queue.cancel(b.jobId, ctx.who);
+    return reply('cancelling…');
+  }
+  if (job.owner.platform !== ctx.who.platform || job.owner.workspace !== ctx.who.workspace || job.owner.user !== ctx.who.user) {
+    throw new CommandError('only the person who ran this command can use its buttons; run /pairstyle draw yourself');
+  }
+  if (job.kind === 'blend') return submitBlend(ctx, { ...job.args, seed: randomSeed() });
+  if (job.kind !== 'draw') throw new CommandError('this button only works on drawings');
+  const args: DrawArgs = { ...job.args };
+  if (b.action === 'reroll') args.seed = randomSeed();
+  else {
+    const delta = b.action === 'stronger' ? 1 : -1;
+    args.styles = args.styles.map((s) => ({ ...s, weight: Math.max(0, Math.min(10, s.weight + delta)) }));
+  }
+  return submitDraw(ctx, args);
+}

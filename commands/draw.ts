@@ -1,0 +1,55 @@
+/** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin. */
+import type { DrawArgs, Job } from '../src/queue/job.ts';
+import { randomSeed } from './options.ts';
+import type { Button, Command, CommandContext, Outcome, Reply } from './types.ts';
+
+export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
+
+export const draw: Command = {
+  name: 'draw',
+  description: 'Draw a prompt in one of your styles (or a style shared here)',
+  ephemeral: false,
+  options: [
+    { name: 'prompt', type: 'string', required: true, maxLength: 200, description: 'what to draw, e.g. "dog face"' },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: 'style strength 0-10 (default 3)' },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: 'style name (default: your last trained)' },
+    { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed (same seed, same picture)' },
+    { name: 'steps', type: 'integer', min: 1, max: 100, description: 'sampler steps (default 30)' },
+  ],
+  async run(ctx, o) {
+    const styleName = (o.style as string | undefined) ?? (await ctx.registry.lastTrained(ctx.who));
+    const strength = (o.strength as number | undefined) ?? DRAW_DEFAULTS.strength;
+    const loaded = styleName && strength > 0 ? await ctx.registry.load(ctx.who, styleName) : undefined;
+    const styles = loaded ? [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }] : [];
+    const args: DrawArgs = {
+      prompt: o.prompt as string,
+      styles,
+      seed: (o.seed as number | undefined) ?? randomSeed(),
+      steps: Math.min((o.steps as number | undefined) ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
+      cfg: DRAW_DEFAULTS.cfg,
+    };
+    return submitDraw(ctx, args);
+  },
+};
+
+export function drawButtons(job: Job): Button[] {
+  const buttons: Button[] = [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
+  if (job.kind === 'draw' && job.args.styles.length) buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
+  return buttons;
+}
+
+export function submitDraw(ctx: CommandContext, args: DrawArgs): Outcome {
+  const job = ctx.queue.submit(ctx.who, { kind: 'draw', args });
+  return {
+    type: 'job',
+    job,
+    async finalize(j): Promise<Reply> {
+      const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
+      return {
+        text: `🎨 '${args.prompt}', ${s}, seed ${args.seed}, ${args.steps} steps (${j.result!.seconds.toFixed(1)} s)${args.styles.length ? ': unstyled | styled' : ''}`,
+        images: j.result!.images,
+        buttons: drawButtons(j),
+      };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Follows a queued job for an adapter: the current state at once, then progress at most every
+ * `minIntervalMs` (platform rate limits; the 2 s of the design), then the final reply. Updates never
+ * overlap: a new one waits for the previous to be delivered, and progress that arrives meanwhile
+ * collapses into the latest state.
+ */
+import type { Job, JobQueue } from '../src/queue/job.ts';
+import { progressReply, unfinishedReply } from './render.ts';
+import type { Reply } from './types.ts';
+
+export interface FollowOptions {
+  minIntervalMs?: number;
+  /** Called with each reply; `final` marks the last one. Errors are passed to onError, never thrown. */
+  update(reply: Reply, final: boolean): Promise<void>;
+  onError?(e: unknown): void;
+}
+
+export function followJob(queue: JobQueue, job: Job, finalize: (job: Job) => Promise<Reply>, opts: FollowOptions): Promise<void> {
+  const interval = opts.minIntervalMs ?? 2000;
+  let lastSent = 0;
+  let sending: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const send = (reply: Reply, final: boolean) => {
+    sending = sending.then(() => opts.update(reply, final)).catch((e) => opts.onError?.(e));
+    lastSent = Date.now();
+    return sending;
+  };
+  const current = () => {
+    const mine = queue.jobsOf(job.owner).find((j) => j.job.id === job.id);
+    return progressReply(job, mine?.position ?? 0, mine?.etaSeconds ?? 0);
+  };
+  const schedule = () => {
+    if (done || timer) return;
+    const wait = Math.max(0, lastSent + interval - Date.now());
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!done) void send(current(), false);
+    }, wait);
+  };
+  return new Promise<void>((resolve) => {
+    const off = queue.on((e) => {
+      if (e.job.id !== job.id) return;
+      if (e.type === 'progress' || e.type === 'started') schedule();
+    });
+    void send(current(), false);
+    void queue.finished(job.id).then(async (j) => {
+      done = true;
+      off();
+      if (timer) clearTimeout(timer);
+      let final: Reply;
+      try {
+        final = j.status === 'done' ? await finalize(j) : unfinishedReply(j);
+      } catch (e) {
+        opts.onError?.(e);
+        final = { text: `⚠️ ${(e as Error).message}` };
+      }
+      await send(final, true);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * The /pairstyle command set: one module per subcommand; `runCommand` checks the options against the
+ * subcommand's spec and runs it. Autocomplete of style names lives here too (own + shared, never
+ * another user's private style).
+ */
+import { blend } from './blend.ts';
+import { draw } from './draw.ts';
+import { del, exportStyle, list, share, unshare } from './manage.ts';
+import { checkOptions } from './options.ts';
+import { help, status } from './status.ts';
+import { train } from './train.ts';
+import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
+
+export const COMMANDS: readonly Command[] = [train, draw, blend, list, del, share, unshare, exportStyle, status, help];
+export const ROOT_COMMAND = { name: 'pairstyle', description: 'Learn a style from one image pair and draw in it' };
+
+export function findCommand(name: string): Command {
+  const c = COMMANDS.find((c) => c.name === name);
+  if (!c) throw new CommandError(`unknown subcommand '${name.slice(0, 30)}' (try: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  return c;
+}
+
+export async function runCommand(ctx: CommandContext, name: string, raw: Record<string, OptionValue | undefined>): Promise<Outcome> {
+  const command = findCommand(name);
+  return command.run(ctx, checkOptions(command.options, raw));
+}
+
+/** Choices for an autocompleted style option (at most 25, as Discord allows). */
+export async function autocompleteStyles(ctx: Pick<CommandContext, 'who' | 'registry'>, prefix: string): Promise<{ name: string; value: string }[]> {
+  const found = await ctx.registry.autocomplete(ctx.who, prefix.slice(0, 32), 25);
+  return found.map((f) => ({ name: f.label, value: f.name }));
+}
+
+export * from './types.ts';
+export { followJob } from './follow.ts';
+export { errorText, isUserError } from './render.ts';
+export { runButton, parseButton, BUTTON_PREFIX } from './buttons.ts';
+export { HELP } from './status.ts';

@@ -1,0 +1,81 @@
+/**
+ * Bot configuration from the environment, validated at start; every problem is listed with what to set.
+ *
+ *   DISCORD_TOKEN, DISCORD_APP_ID          Discord over the gateway (discord.js)
+ *   DISCORD_PUBLIC_KEY + DISCORD_MODE=http Discord over HTTP interactions instead (DISCORD_HTTP_PORT, default 8787)
+ *   SLACK_BOT_TOKEN (xoxb-) with SLACK_SIGNING_SECRET (HTTP receiver on SLACK_PORT, default 3000)
+ *                          or with SLACK_APP_TOKEN (xapp-, Socket Mode)
+ *   PAIRSTYLE_STORE_URL    style registries (default: SQLite file ./data/pairstyle.sqlite)
+ *   PAIRSTYLE_MODEL        model folder (default: the embedded emoji-mini model)
+ *   PAIRSTYLE_DEVICES      engine threads, one job each (default 1)
+ *   PAIRSTYLE_MAX_QUEUED   global queue cap (default 50); PAIRSTYLE_MAX_UPLOAD_MB (default 8)
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { modelDir } from './model.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface BotConfig {
+  discord?: { token: string; appId: string; mode: 'gateway' | 'http'; publicKey?: string; port: number };
+  slack?: { botToken: string; signingSecret?: string; appToken?: string; port: number };
+  storeUrl?: string;
+  modelDir: string;
+  devices: number;
+  maxQueued: number;
+  maxUploadBytes: number;
+}
+
+const int = (env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number, problems: string[]): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be a whole number from ${min} to ${max} (got '${v}')`);
+  return n;
+};
+
+export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requireModel?: boolean } = {}): BotConfig {
+  const problems: string[] = [];
+  const has = (k: string) => Boolean(env[k]?.trim());
+  const cfg: BotConfig = {
+    storeUrl: env.PAIRSTYLE_STORE_URL?.trim() || undefined,
+    modelDir: modelDir(env),
+    devices: int(env, 'PAIRSTYLE_DEVICES', 1, 1, 16, problems),
+    maxQueued: int(env, 'PAIRSTYLE_MAX_QUEUED', 50, 1, 10_000, problems),
+    maxUploadBytes: int(env, 'PAIRSTYLE_MAX_UPLOAD_MB', 8, 1, 100, problems) * 1024 * 1024,
+  };
+
+  if (has('DISCORD_TOKEN') || has('DISCORD_APP_ID') || has('DISCORD_PUBLIC_KEY')) {
+    const mode = (env.DISCORD_MODE?.trim() || 'gateway') as 'gateway' | 'http';
+    if (mode !== 'gateway' && mode !== 'http') problems.push(`DISCORD_MODE must be 'gateway' or 'http' (got '${env.DISCORD_MODE}')`);
+    if (!has('DISCORD_TOKEN')) problems.push('DISCORD_TOKEN is missing: the bot token from the Discord developer portal (Bot tab)');
+    if (!has('DISCORD_APP_ID')) problems.push('DISCORD_APP_ID is missing: the application id (General Information tab)');
+    else if (!/^\d{15,22}$/.test(env.DISCORD_APP_ID!.trim())) problems.push(`DISCORD_APP_ID must be a numeric id (got '${env.DISCORD_APP_ID}')`);
+    if (mode === 'http') {
+      if (!has('DISCORD_PUBLIC_KEY')) problems.push('DISCORD_PUBLIC_KEY is missing: DISCORD_MODE=http needs the application public key (64 hex characters)');
+      else if (!/^[0-9a-fA-F]{64}$/.test(env.DISCORD_PUBLIC_KEY!.trim())) problems.push('DISCORD_PUBLIC_KEY must be 64 hex characters');
+    }
+    cfg.discord = { token: env.DISCORD_TOKEN?.trim() ?? '', appId: env.DISCORD_APP_ID?.trim() ?? '', mode, publicKey: env.DISCORD_PUBLIC_KEY?.trim(), port: int(env, 'DISCORD_HTTP_PORT', 8787, 0, 65535, problems) };
+  }
+
+  if (has('SLACK_BOT_TOKEN') || has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN')) {
+    if (!has('SLACK_BOT_TOKEN')) problems.push('SLACK_BOT_TOKEN is missing: the xoxb- bot token (OAuth & Permissions)');
+    else if (!env.SLACK_BOT_TOKEN!.trim().startsWith('xoxb-')) problems.push('SLACK_BOT_TOKEN must be a bot token starting with xoxb-');
+    if (!has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) problems.push('Slack needs SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode, xapp-)');
+    if (has('SLACK_APP_TOKEN') && !env.SLACK_APP_TOKEN!.trim().startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp-');
+    cfg.slack = { botToken: env.SLACK_BOT_TOKEN?.trim() ?? '', signingSecret: env.SLACK_SIGNING_SECRET?.trim() || undefined, appToken: env.SLACK_APP_TOKEN?.trim() || undefined, port: int(env, 'SLACK_PORT', 3000, 0, 65535, problems) };
+  }
+
+  if (!cfg.discord && !cfg.slack) {
+    problems.push('no chat platform is configured: set DISCORD_TOKEN + DISCORD_APP_ID (Discord) and/or SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (Slack)');
+  }
+  if (opts.requireModel !== false && !existsSync(join(cfg.modelDir, 'model_index.json'))) {
+    problems.push(
+      env.PAIRSTYLE_MODEL ? `PAIRSTYLE_MODEL=${cfg.modelDir} is not a model folder (no model_index.json)` : `the embedded model is missing from ${cfg.modelDir}: build it with 'npm run data:build && npm run pretrain', or set PAIRSTYLE_MODEL`,
+    );
+  }
+  if (problems.length) throw new ConfigError(`the bot cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return cfg;
+}

@@ -1,0 +1,37 @@
+/** Shared by the benchmarks: random inputs, median timing, and onnxruntime's own fp32 GEMM peak. */
+import * as G from '../../src/graph/index.ts';
+
+export function randn(n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (Math.random() * 2 - 1) * scale;
+  return a;
+}
+
+/** Median wall time in ms of `fn` over repeated runs for about `seconds` (after one warm-up run; at least 3 runs). */
+export async function medianMs(fn: () => Promise<unknown>, seconds: number): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (times.length < 3 || (performance.now() < end && times.length < 200)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** GFLOP/s of a large fp32 MatMul on onnxruntime (best of 1024^3 and 2048^3): the yardstick of the ratios. */
+export async function gemmPeak(threads: number, seconds = 3): Promise<number> {
+  let best = 0;
+  for (const n of [1024, 2048]) {
+    const g = new G.Graph();
+    const y = G.matmul(g.input('a', [n, n]), g.input('b', [n, n]));
+    const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y } }), { threads });
+    const feeds = { a: randn(n * n), b: randn(n * n) };
+    const ms = await medianMs(() => s.run(feeds), seconds);
+    best = Math.max(best, (2 * n ** 3) / (ms * 1e6));
+    await s.release();
+  }
+  return best;
+}

@@ -1,0 +1,106 @@
+/**
+ * What happens to a Discord interaction after it is parsed, whichever way it arrived (gateway or HTTP):
+ * acknowledge (defer) at once, run the command, then edit the deferred reply with progress and the
+ * final images. An interaction token lives 15 minutes: past `tokenLifetimeMs` (or when an edit is
+ * refused as expired) updates go to the channel as new bot messages instead.
+ */
+import { autocompleteStyles, errorText, followJob, isUserError, runButton, runCommand, findCommand, type CommandContext, type OptionValue, type Outcome, type Reply } from '../../../commands/index.ts';
+import type { JobQueue } from '../../queue/job.ts';
+import type { StyleRegistry, Scope } from '../../store/style-registry.ts';
+import type { CommandLimits } from '../../../commands/types.ts';
+
+export interface DiscordDeps {
+  registry: StyleRegistry;
+  queue: JobQueue;
+  limits: CommandLimits;
+  /** Progress edits at most this often (default 2000 ms). */
+  minEditIntervalMs?: number;
+  /** When to stop using the interaction token (default 14 min: Discord's 15 minus a margin). */
+  tokenLifetimeMs?: number;
+  log?: (msg: string, e?: unknown) => void;
+}
+
+/** How a reply reaches Discord: the gateway and HTTP adapters each implement this. */
+export interface DiscordResponder {
+  defer(ephemeral: boolean): Promise<void>;
+  /** Edits the deferred reply; replaces its files. */
+  edit(reply: Reply): Promise<void>;
+  /** A new message in the channel with the bot token (after the token expired). */
+  channelSend(reply: Reply): Promise<void>;
+}
+
+export type ParsedInteraction =
+  | { kind: 'command'; who: Scope; isAdmin: boolean; subcommand: string; options: Record<string, OptionValue | undefined> }
+  | { kind: 'button'; who: Scope; isAdmin: boolean; customId: string }
+  | { kind: 'autocomplete'; who: Scope; value: string };
+
+/** The style scope of a Discord user: the guild, or a private scope in DMs. */
+export const discordScope = (guildId: string | undefined | null, userId: string): Scope => ({ platform: 'discord', workspace: guildId ?? `dm-${userId}`, user: userId });
+
+/** Bitfield: ADMINISTRATOR (1 << 3) or MANAGE_GUILD (1 << 5). */
+export const isGuildAdmin = (permissions: string | bigint | undefined | null): boolean => {
+  if (permissions === undefined || permissions === null) return false;
+  const p = BigInt(permissions);
+  return (p & (1n << 3n)) !== 0n || (p & (1n << 5n)) !== 0n;
+};
+
+export async function autocompleteChoices(deps: DiscordDeps, who: Scope, value: string) {
+  return autocompleteStyles({ who, registry: deps.registry }, value);
+}
+
+/** Whether the reply to this interaction should be ephemeral (decided before deferring). */
+export function ephemeralFor(p: ParsedInteraction): boolean {
+  if (p.kind === 'command') {
+    try {
+      return findCommand(p.subcommand).ephemeral;
+    } catch {
+      return true;
+    }
+  }
+  return p.kind === 'button' && p.customId.startsWith('ps:cancel:');
+}
+
+export async function handleInteraction(deps: DiscordDeps, p: ParsedInteraction & { kind: 'command' | 'button' }, r: DiscordResponder, opts: { deferred?: boolean } = {}): Promise<void> {
+  const log = deps.log ?? ((m, e) => console.error(`[discord] ${m}`, e ?? ''));
+  const t0 = Date.now();
+  if (!opts.deferred) await r.defer(ephemeralFor(p));
+  const ctx: CommandContext = { who: p.who, isAdmin: p.isAdmin, registry: deps.registry, queue: deps.queue, limits: deps.limits };
+  let outcome: Outcome;
+  try {
+    outcome = p.kind === 'command' ? await runCommand(ctx, p.subcommand, p.options) : await runButton(ctx, p.customId);
+  } catch (e) {
+    if (!isUserError(e)) log('command failed', e);
+    await r.edit({ text: errorText(e) }).catch((err) => log('could not send an error reply', err));
+    return;
+  }
+  if (outcome.type === 'reply') {
+    await r.edit(outcome.reply).catch((err) => log('could not send a reply', err));
+    return;
+  }
+  const lifetime = deps.tokenLifetimeMs ?? 14 * 60_000;
+  let tokenDead = false;
+  await followJob(deps.queue, outcome.job, outcome.finalize, {
+    minIntervalMs: deps.minEditIntervalMs,
+    onError: (e) => log('job reply failed', e),
+    update: async (reply, final) => {
+      if (!tokenDead && Date.now() - t0 < lifetime) {
+        try {
+          await r.edit(reply);
+          return;
+        } catch (e) {
+          if (!isExpiredToken(e)) throw e;
+          tokenDead = true;
+        }
+      }
+      tokenDead = true;
+      // Past the token's life only the final result is posted (no progress spam in the channel).
+      if (final) await r.channelSend({ ...reply, text: `<@${p.who.user}> ${reply.text}` });
+    },
+  });
+}
+
+/** Discord's answer to an expired interaction token: 401 Invalid Webhook Token (50027) or 404 Unknown Webhook (10015). */
+export function isExpiredToken(e: unknown): boolean {
+  const err = e as { code?: number; status?: number };
+  return err?.code === 50027 || err?.code === 10015 || err?.status === 401;
+}

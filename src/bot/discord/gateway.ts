@@ -1,0 +1,77 @@
+/**
+ * Discord over the gateway with discord.js: slash commands, autocomplete and buttons arrive as
+ * interactions; replies go through the interaction (deferReply / editReply with `attachments: []` so
+ * final images replace the progress message), and through the channel with the bot token once the
+ * interaction token has expired.
+ */
+import { Client, Events, GatewayIntentBits, MessageFlags, Routes, type ChatInputCommandInteraction, type Interaction } from 'discord.js';
+import type { OptionValue } from '../../../commands/types.ts';
+import { discordAttachment, type DiscordFileAccess } from './attachments.ts';
+import { autocompleteChoices, discordScope, handleInteraction, isGuildAdmin, type DiscordDeps, type DiscordResponder, type ParsedInteraction } from './flow.ts';
+import { discordMessage, restMessage } from './messages.ts';
+
+export interface DiscordGatewayOptions extends DiscordDeps {
+  fileAccess?: DiscordFileAccess;
+}
+
+function commandOptions(i: ChatInputCommandInteraction, access: DiscordFileAccess): Record<string, OptionValue | undefined> {
+  const out: Record<string, OptionValue | undefined> = {};
+  const sub = i.options.data[0];
+  for (const o of sub?.options ?? []) {
+    if (o.attachment) out[o.name] = discordAttachment(o.attachment, access);
+    else if (o.value !== undefined && o.value !== null) out[o.name] = o.value as OptionValue;
+  }
+  return out;
+}
+
+/** Adds the /pairstyle handlers to a discord.js client (logged in by the caller, or driven in tests). */
+export function attachPairStyle(client: Client, opts: DiscordGatewayOptions): void {
+  const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[discord] ${m}`, e ?? ''));
+  client.on(Events.InteractionCreate, (interaction: Interaction) => {
+    void onInteraction(client, opts, interaction).catch((e) => log('interaction failed', e));
+  });
+}
+
+async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Interaction): Promise<void> {
+  if (i.isAutocomplete()) {
+    if (i.commandName !== 'pairstyle') return;
+    const who = discordScope(i.guildId, i.user.id);
+    const focused = i.options.getFocused();
+    await i.respond(await autocompleteChoices(opts, who, String(focused)).catch(() => []));
+    return;
+  }
+  let parsed: ParsedInteraction & { kind: 'command' | 'button' };
+  const who = discordScope(i.guildId, i.user.id);
+  const isAdmin = isGuildAdmin(i.memberPermissions?.bitfield);
+  if (i.isChatInputCommand()) {
+    if (i.commandName !== 'pairstyle') return;
+    parsed = { kind: 'command', who, isAdmin, subcommand: i.options.getSubcommand(), options: commandOptions(i, opts.fileAccess ?? {}) };
+  } else if (i.isButton()) {
+    if (!i.customId.startsWith('ps:')) return;
+    parsed = { kind: 'button', who, isAdmin, customId: i.customId };
+  } else return;
+  const channelId = i.channelId;
+  const responder: DiscordResponder = {
+    defer: async (ephemeral) => {
+      await i.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    },
+    edit: async (reply) => {
+      const m = discordMessage(reply);
+      await i.editReply({ content: m.content, components: m.components, files: m.files.map((f) => ({ attachment: f.data, name: f.name })), attachments: [] });
+    },
+    channelSend: async (reply) => {
+      if (!channelId) throw new Error('no channel to post the late result in');
+      const m = restMessage(reply);
+      await client.rest.post(Routes.channelMessages(channelId), { body: m.body, files: m.files });
+    },
+  };
+  await handleInteraction(opts, parsed, responder);
+}
+
+/** A logged-in gateway client with PairStyle attached. */
+export async function startDiscordGateway(token: string, opts: DiscordGatewayOptions): Promise<Client> {
+  const client = new Client({ intents: [GatewayIntentBits.Guilds] });
+  attachPairStyle(client, opts);
+  await client.login(token);
+  return client;
+}

@@ -1,0 +1,59 @@
+/**
+ * Downloads an attachment from a platform's own file hosts only: https (or a host the caller allows for
+ * loopback tests), no redirects, a size cap checked against Content-Length and while streaming, and a
+ * timeout. Never an arbitrary URL.
+ */
+export class AttachmentFetchError extends Error {
+  override name = 'AttachmentFetchError';
+}
+
+export interface CappedFetchOptions {
+  /** Hostnames allowed (exact, or a suffix starting with '.'). */
+  hosts: readonly string[];
+  maxBytes: number;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+  /** Loopback fakes in tests: allow http:// and these origins. */
+  allowInsecureOrigins?: readonly string[];
+}
+
+export function hostAllowed(url: URL, opts: Pick<CappedFetchOptions, 'hosts' | 'allowInsecureOrigins'>): boolean {
+  if (opts.allowInsecureOrigins?.includes(url.origin)) return true;
+  if (url.protocol !== 'https:') return false;
+  return opts.hosts.some((h) => (h.startsWith('.') ? url.hostname.endsWith(h) : url.hostname === h));
+}
+
+export async function fetchCapped(rawUrl: string, opts: CappedFetchOptions): Promise<Uint8Array> {
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    throw new AttachmentFetchError('the file link is not a URL');
+  }
+  if (!hostAllowed(url, opts)) throw new AttachmentFetchError(`files are only read from ${opts.hosts.join(', ')}`);
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), opts.timeoutMs ?? 20_000);
+  try {
+    const res = await fetch(url, { headers: opts.headers, redirect: 'manual', signal: ac.signal });
+    if (res.status >= 300 && res.status < 400) throw new AttachmentFetchError('the file host answered with a redirect, which is not followed');
+    if (!res.ok) throw new AttachmentFetchError(`the file host answered ${res.status}`);
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${(declared / 1e6).toFixed(1)} MB; the limit is ${(opts.maxBytes / 1e6).toFixed(0)} MB`);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > opts.maxBytes) {
+        ac.abort();
+        throw new AttachmentFetchError(`the file is larger than ${(opts.maxBytes / 1e6).toFixed(0)} MB`);
+      }
+      chunks.push(chunk);
+    }
+    return new Uint8Array(Buffer.concat(chunks));
+  } catch (e) {
+    if (e instanceof AttachmentFetchError) throw e;
+    throw new AttachmentFetchError(ac.signal.aborted ? 'the download timed out' : `the download failed (${(e as Error).message})`);
+  } finally {
+    clearTimeout(timer);
+  }
+}

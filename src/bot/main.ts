@@ -1,0 +1,99 @@
+/**
+ * npm run bot: the PairStyle bot on the configured platforms (config/bot.ts), one in-process queue with
+ * an engine thread per device, style registries in Keyv. Stops cleanly on SIGINT / SIGTERM.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REST } from '@discordjs/rest';
+import { ConfigError, loadBotConfig, type BotConfig } from '../../config/bot.ts';
+import { DEFAULT_COMMAND_LIMITS } from '../../commands/types.ts';
+import { WorkerExecutor } from '../../workers/executor.ts';
+import type { TaskOptions } from '../../workers/tasks/bot-jobs.ts';
+import { InProcessQueue } from '../queue/in-process.ts';
+import { openKeyv } from '../store/open-keyv.ts';
+import { StyleRegistry } from '../store/style-registry.ts';
+import { startDiscordGateway } from './discord/gateway.ts';
+import { startDiscordHttp } from './discord/http.ts';
+import { createSlackApp } from './slack/app.ts';
+
+/** Test seams: loopback fakes of the platform APIs, faster engine settings. */
+export interface BotOverrides {
+  discordApi?: string;
+  slackApiUrl?: string;
+  /** Loopback origins whose files may be downloaded over http. */
+  fileOrigins?: string[];
+  task?: Omit<TaskOptions, 'model'>;
+  minEditIntervalMs?: number;
+  host?: string;
+}
+
+export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
+  const registry = new StyleRegistry(await openKeyv(cfg.storeUrl));
+  const queue = new InProcessQueue({
+    executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { dir: cfg.modelDir } })),
+    limits: { maxQueued: cfg.maxQueued },
+  });
+  const deps = { registry, queue, limits: { ...DEFAULT_COMMAND_LIMITS, maxUploadBytes: cfg.maxUploadBytes }, minEditIntervalMs: o.minEditIntervalMs };
+  const ports: { discord?: number; slack?: number } = {};
+  const stops: (() => Promise<unknown>)[] = [];
+  if (cfg.discord?.mode === 'gateway') {
+    const client = await startDiscordGateway(cfg.discord.token, deps);
+    stops.push(() => client.destroy());
+    console.log(`discord: gateway connected as ${client.user?.tag ?? '?'}`);
+  } else if (cfg.discord) {
+    const rest = new REST({ version: '10', ...(o.discordApi ? { api: o.discordApi } : {}) }).setToken(cfg.discord.token);
+    const { server, port } = await startDiscordHttp(
+      { ...deps, publicKey: cfg.discord.publicKey!, applicationId: cfg.discord.appId, rest, fileAccess: { allowInsecureOrigins: o.fileOrigins } },
+      cfg.discord.port,
+      o.host,
+    );
+    ports.discord = port;
+    stops.push(() => new Promise((r) => server.close(r)));
+    console.log(`discord: interactions endpoint on :${port} (set it as the Interactions Endpoint URL)`);
+  }
+  if (cfg.slack) {
+    const app = createSlackApp({
+      ...deps,
+      ...cfg.slack,
+      ...(o.slackApiUrl ? { clientOptions: { slackApiUrl: o.slackApiUrl, retryConfig: { retries: 0 } }, tokenVerificationEnabled: false } : {}),
+      allowInsecureFileOrigins: o.fileOrigins,
+    });
+    const server = (await app.start(o.host ? { port: cfg.slack.port, host: o.host } : cfg.slack.port)) as { address?: () => unknown };
+    ports.slack = (server?.address?.() as { port?: number } | undefined)?.port;
+    stops.push(() => app.stop());
+    console.log(cfg.slack.signingSecret ? `slack: events on :${cfg.slack.port}/slack/events` : 'slack: connected in Socket Mode');
+  }
+  return {
+    registry,
+    queue,
+    ports,
+    async stop() {
+      for (const s of stops) await s().catch(() => undefined);
+      await queue.close();
+      await registry.close();
+    },
+  };
+}
+
+async function main() {
+  let cfg: BotConfig;
+  try {
+    cfg = loadBotConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`pairstyle: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const bot = await startBot(cfg);
+  const stop = async () => {
+    console.log('stopping…');
+    await bot.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

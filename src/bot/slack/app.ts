@@ -1,0 +1,137 @@
+/**
+ * Slack with @slack/bolt: `/pairstyle <subcommand> …` over the HTTP receiver (signing secret) or Socket
+ * Mode (app token). ack() first, then work: short answers go back ephemerally through respond(); jobs
+ * post a progress message that chat.update keeps current (at most every 2 s) and finish with the final
+ * text + buttons and the images uploaded with files.uploadV2.
+ */
+import { App, LogLevel, type AppOptions } from '@slack/bolt';
+import type { webApi } from '@slack/bolt';
+
+type WebClient = webApi.WebClient;
+import { errorText, followJob, isUserError, runButton, runCommand, findCommand, type CommandContext, type Outcome, type Reply } from '../../../commands/index.ts';
+import type { CommandLimits } from '../../../commands/types.ts';
+import type { JobQueue } from '../../queue/job.ts';
+import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
+import { slackBlocks } from './blocks.ts';
+import { pairFromChannel, type SlackFileAccess } from './files.ts';
+import { parseSlackText } from './parse.ts';
+
+export interface SlackOptions {
+  registry: StyleRegistry;
+  queue: JobQueue;
+  limits: CommandLimits;
+  botToken: string;
+  /** HTTP mode. */
+  signingSecret?: string;
+  /** Socket Mode (xapp- token). */
+  appToken?: string;
+  minEditIntervalMs?: number;
+  /** Tests: a loopback fake of the Web API, and its file host. */
+  clientOptions?: AppOptions['clientOptions'];
+  allowInsecureFileOrigins?: readonly string[];
+  tokenVerificationEnabled?: boolean;
+  log?: (msg: string, e?: unknown) => void;
+}
+
+type Respond = (msg: { response_type?: 'ephemeral' | 'in_channel'; text: string; replace_original?: boolean }) => Promise<unknown>;
+
+async function isWorkspaceAdmin(client: WebClient, user: string): Promise<boolean> {
+  try {
+    const r = await client.users.info({ user });
+    return Boolean(r.user?.is_admin || r.user?.is_owner);
+  } catch {
+    return false;
+  }
+}
+
+async function uploadFiles(client: WebClient, channel: string, reply: Reply): Promise<void> {
+  const files = [...(reply.images ?? []).map((i) => ({ file: Buffer.from(i.png), filename: i.name })), ...(reply.files ?? []).map((f) => ({ file: Buffer.from(f.data), filename: f.name }))];
+  if (!files.length) return;
+  await client.files.uploadV2({ channel_id: channel, file_uploads: files });
+}
+
+/** Runs an outcome: replies go back through respond (ephemeral or not), jobs get a live message in the channel. */
+async function deliver(opts: SlackOptions, client: WebClient, outcome: Outcome, where: { channel: string; user: string; ephemeral: boolean }, respond: Respond): Promise<void> {
+  if (outcome.type === 'reply') {
+    await respond({ response_type: where.ephemeral ? 'ephemeral' : 'in_channel', text: slackBlocks(outcome.reply).text });
+    if (outcome.reply.files?.length || outcome.reply.images?.length) {
+      // Files cannot be ephemeral on Slack: private ones (an export) go to the user's DM with the bot.
+      const channel = where.ephemeral ? (await client.conversations.open({ users: where.user })).channel?.id : where.channel;
+      if (!channel) throw new Error('could not open a direct message to send the file');
+      await uploadFiles(client, channel, outcome.reply);
+    }
+    return;
+  }
+  let ts: string | undefined;
+  await followJob(opts.queue, outcome.job, outcome.finalize, {
+    minIntervalMs: opts.minEditIntervalMs,
+    onError: (e) => (opts.log ?? console.error)('slack job reply failed', e),
+    update: async (reply, final) => {
+      const b = slackBlocks(reply);
+      if (!ts) {
+        const r = await client.chat.postMessage({ channel: where.channel, text: b.text, blocks: b.blocks });
+        ts = r.ts;
+      } else await client.chat.update({ channel: where.channel, ts, text: b.text, blocks: b.blocks });
+      if (final) await uploadFiles(client, where.channel, reply);
+    },
+  });
+}
+
+export function createSlackApp(opts: SlackOptions): App {
+  const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[slack] ${m}`, e ?? ''));
+  const socketMode = Boolean(opts.appToken) && !opts.signingSecret;
+  const app = new App({
+    token: opts.botToken,
+    ...(socketMode ? { socketMode: true, appToken: opts.appToken } : { signingSecret: opts.signingSecret }),
+    clientOptions: opts.clientOptions,
+    tokenVerificationEnabled: opts.tokenVerificationEnabled,
+    logLevel: LogLevel.ERROR,
+  });
+  const access: SlackFileAccess = { botToken: opts.botToken, allowInsecureOrigins: opts.allowInsecureFileOrigins };
+  const context = async (client: WebClient, who: Scope, needAdmin: boolean): Promise<CommandContext> => ({
+    who,
+    isAdmin: needAdmin ? await isWorkspaceAdmin(client, who.user) : false,
+    registry: opts.registry,
+    queue: opts.queue,
+    limits: opts.limits,
+  });
+
+  app.command('/pairstyle', async ({ command, ack, respond, client }) => {
+    await ack();
+    const who: Scope = { platform: 'slack', workspace: command.team_id, user: command.user_id };
+    let ephemeral = true;
+    try {
+      const { subcommand, options } = parseSlackText(command.text ?? '');
+      ephemeral = findCommand(subcommand).ephemeral;
+      if (subcommand === 'train') {
+        const pair = await pairFromChannel(client, access, { channel: command.channel_id, user: command.user_id }, { content: options.content as string | undefined, style: options.style as string | undefined });
+        options.content = pair.content;
+        options.style = pair.style;
+      }
+      const ctx = await context(client, who, subcommand === 'delete' || subcommand === 'unshare');
+      const outcome = await runCommand(ctx, subcommand, options);
+      await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);
+    } catch (e) {
+      if (!isUserError(e)) log('command failed', e);
+      await respond({ response_type: 'ephemeral', text: errorText(e) }).catch((err) => log('could not respond', err));
+    }
+  });
+
+  app.action(/^ps:/, async ({ ack, body, action, client, respond }) => {
+    await ack();
+    const b = body as { team?: { id: string }; user: { id: string; team_id?: string }; channel?: { id: string } };
+    const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
+    const id = (action as { action_id: string }).action_id;
+    try {
+      const outcome = await runButton(await context(client, who, false), id);
+      if (!b.channel?.id) throw new Error('button without a channel');
+      await deliver(opts, client, outcome, { channel: b.channel.id, user: b.user.id, ephemeral: true }, respond as Respond);
+    } catch (e) {
+      if (!isUserError(e)) log('button failed', e);
+      await respond({ response_type: 'ephemeral', text: errorText(e), replace_original: false }).catch((err) => log('could not respond', err));
+    }
+  });
+
+  app.error(async (e) => log('bolt error', e));
+  return app;
+}

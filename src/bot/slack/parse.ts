@@ -1,0 +1,37 @@
+/**
+ * Slack slash-command text -> subcommand + options: `/pairstyle draw dog face strength:4 seed:7`.
+ * `key:value` (or key=value, quotes for spaces: subject:"cat face") sets an option; the remaining words
+ * fill the command's required text options (all of them into one when it takes one, e.g. the prompt).
+ */
+import { findCommand } from '../../../commands/index.ts';
+import { CommandError, type OptionValue } from '../../../commands/types.ts';
+
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  const re = /(\S+?[:=])?(?:"([^"]*)"|“([^”]*)”|(\S+))/g;
+  for (const m of text.matchAll(re)) out.push(`${m[1] ?? ''}${m[2] ?? m[3] ?? m[4] ?? ''}`);
+  return out;
+}
+
+export function parseSlackText(text: string): { subcommand: string; options: Record<string, OptionValue | undefined> } {
+  const [sub = 'help', ...rest] = tokenize(text.trim());
+  const command = findCommand(sub.toLowerCase());
+  const options: Record<string, OptionValue | undefined> = {};
+  const words: string[] = [];
+  for (const t of rest) {
+    const m = /^([a-z_]+)[:=](.*)$/s.exec(t);
+    if (m && command.options.some((o) => o.name === m[1])) options[m[1]] = m[2];
+    else if (m && !/^https?$/.test(m[1])) throw new CommandError(`unknown option '${m[1]}' for ${command.name} (options: ${command.options.map((o) => o.name).join(', ') || 'none'})`);
+    else words.push(t);
+  }
+  const slots = command.options.filter((o) => o.required && o.type === 'string' && options[o.name] === undefined);
+  if (words.length) {
+    if (slots.length === 0) throw new CommandError(`'${words.join(' ').slice(0, 40)}': ${command.name} takes no free text; use key:value options`);
+    if (slots.length === 1) options[slots[0].name] = words.join(' ');
+    else {
+      if (words.length > slots.length) throw new CommandError(`${command.name} takes ${slots.map((s) => s.name).join(' ')}; put longer text in quotes or use key:"value"`);
+      words.forEach((w, i) => (options[slots[i].name] = w));
+    }
+  }
+  return { subcommand: command.name, options };
+}

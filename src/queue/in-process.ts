@@ -1,0 +1,289 @@
+/**
+ * The in-process queue: one p-queue slot per device (concurrency 1 each), draws ahead of trainings,
+ * round-robin between users, per-user and global caps, cancellation, progress events.
+ *
+ * Scheduling is late-bound: every submitted job adds one task to the p-queue, and that task, when a
+ * device frees up, runs whichever pending job is next by policy (not necessarily the one it was added
+ * for). Policy: quick jobs (draw, blend) before trainings; within a class, the user served least
+ * recently first; then submission order.
+ */
+import { randomUUID } from 'node:crypto';
+import PQueue from 'p-queue';
+import {
+  isQuick,
+  JobNotFoundError,
+  ownerKey,
+  QueueLimitError,
+  type Job,
+  type JobArgs,
+  type JobEvent,
+  type JobExecutor,
+  type JobKind,
+  type JobOwner,
+  type JobQueue,
+} from './job.ts';
+
+export interface QueueLimits {
+  /** Trainings a user may have queued or running. */
+  perUserTrainings: number;
+  /** Draws + blends a user may have queued or running. */
+  perUserDraws: number;
+  /** Jobs waiting (not running) across all users. */
+  maxQueued: number;
+  /** A running job is aborted after this long. */
+  timeoutSeconds: Record<JobKind, number>;
+}
+
+export const DEFAULT_LIMITS: QueueLimits = {
+  perUserTrainings: 1,
+  perUserDraws: 3,
+  maxQueued: 50,
+  timeoutSeconds: { train: 30 * 60, draw: 5 * 60, blend: 5 * 60 },
+};
+
+export interface InProcessQueueOptions {
+  /** One executor per device; each runs one job at a time. */
+  executors: JobExecutor[];
+  limits?: Partial<QueueLimits>;
+  /** Initial duration estimates (seconds) per kind, refined as jobs finish. */
+  estimates?: Partial<Record<JobKind, number>>;
+  /** Finished jobs kept for get() / buttons. */
+  history?: number;
+}
+
+const TERMINAL = new Set(['done', 'failed', 'cancelled']);
+
+export class InProcessQueue implements JobQueue {
+  readonly limits: QueueLimits;
+  private readonly pq: PQueue;
+  private readonly free: JobExecutor[];
+  private readonly pending: Job[] = [];
+  private readonly running = new Map<string, { job: Job; abort: AbortController }>();
+  private readonly jobs = new Map<string, Job>();
+  private readonly listeners = new Set<(e: JobEvent) => void>();
+  private readonly jobListeners = new Map<string, (e: JobEvent) => void>();
+  private readonly waiters = new Map<string, ((j: Job) => void)[]>();
+  private readonly lastServed = new Map<string, number>();
+  private readonly estimates: Record<JobKind, number>;
+  private serveCount = 0;
+  private closed = false;
+
+  constructor(private readonly opts: InProcessQueueOptions) {
+    if (opts.executors.length === 0) throw new Error('InProcessQueue needs at least one executor');
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits, timeoutSeconds: { ...DEFAULT_LIMITS.timeoutSeconds, ...opts.limits?.timeoutSeconds } };
+    this.free = [...opts.executors];
+    this.pq = new PQueue({ concurrency: opts.executors.length });
+    this.estimates = { train: 60, draw: 5, blend: 8, ...opts.estimates };
+  }
+
+  on(listener: (e: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  submit(owner: JobOwner, request: JobArgs, listener?: (e: JobEvent) => void): Job {
+    if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
+    const mine = [...this.pending, ...[...this.running.values()].map((r) => r.job)].filter((j) => ownerKey(j.owner) === ownerKey(owner));
+    if (request.kind === 'train') {
+      if (mine.filter((j) => j.kind === 'train').length >= this.limits.perUserTrainings) {
+        throw new QueueLimitError(`you already have ${this.limits.perUserTrainings === 1 ? 'a training' : `${this.limits.perUserTrainings} trainings`} in the queue: wait for it to finish, or cancel it (/pairstyle status)`);
+      }
+    } else if (mine.filter((j) => isQuick(j.kind)).length >= this.limits.perUserDraws) {
+      throw new QueueLimitError(`you already have ${this.limits.perUserDraws} draws in the queue: wait for one to finish (/pairstyle status)`);
+    }
+    if (this.pending.length >= this.limits.maxQueued) {
+      const wait = this.etaOfPosition(this.pending.length);
+      const minutes = Math.max(1, Math.ceil(wait / 60));
+      throw new QueueLimitError(`the bot is busy (${this.pending.length} jobs waiting); try again in about ${minutes} min`, minutes * 60);
+    }
+    const job = { ...request, id: randomUUID(), owner: { ...owner }, status: 'queued', createdAt: Date.now() } as Job;
+    this.jobs.set(job.id, job);
+    if (listener) this.jobListeners.set(job.id, listener);
+    this.pending.push(job);
+    this.trimHistory();
+    const position = this.positionOf(job.id);
+    this.emit({ type: 'queued', job, position, etaSeconds: this.etaOfPosition(position) });
+    void this.pq.add(() => this.runNext()).catch(() => undefined);
+    return job;
+  }
+
+  get(id: string): Job | undefined {
+    return this.jobs.get(id);
+  }
+
+  jobsOf(owner: JobOwner) {
+    const key = ownerKey(owner);
+    const out: { job: Job; position: number; etaSeconds: number }[] = [];
+    for (const { job } of this.running.values()) if (ownerKey(job.owner) === key) out.push({ job, position: 0, etaSeconds: this.remainingOf(job) });
+    const order = this.order();
+    order.forEach((job, i) => {
+      if (ownerKey(job.owner) === key) out.push({ job, position: i + 1, etaSeconds: this.etaOfPosition(i + 1) });
+    });
+    return out;
+  }
+
+  cancel(id: string, by?: JobOwner): Job {
+    const job = this.jobs.get(id);
+    if (!job) throw new JobNotFoundError('no such job (it may have finished long ago)');
+    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel');
+    if (job.status === 'queued') {
+      this.pending.splice(this.pending.indexOf(job), 1);
+      job.status = 'cancelled';
+      job.finishedAt = Date.now();
+      this.finish(job, { type: 'cancelled', job });
+    } else if (job.status === 'running') {
+      this.running.get(id)?.abort.abort();
+    }
+    return job;
+  }
+
+  finished(id: string): Promise<Job> {
+    const job = this.jobs.get(id);
+    if (!job) return Promise.reject(new JobNotFoundError(`no job ${id}`));
+    if (TERMINAL.has(job.status)) return Promise.resolve(job);
+    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+  }
+
+  /** Pending jobs in the order they would run. */
+  order(): Job[] {
+    const pending = [...this.pending];
+    const served = new Map(this.lastServed);
+    let count = this.serveCount;
+    const out: Job[] = [];
+    while (pending.length) {
+      const next = this.pick(pending, served);
+      pending.splice(pending.indexOf(next), 1);
+      served.set(ownerKey(next.owner), ++count);
+      out.push(next);
+    }
+    return out;
+  }
+
+  positionOf(id: string): number {
+    return this.order().findIndex((j) => j.id === id) + 1;
+  }
+
+  /** Seconds until the job at 1-based queue position `position` starts, from the duration estimates. */
+  etaOfPosition(position: number): number {
+    const devices = this.opts.executors.length;
+    const order = this.order();
+    let work = [...this.running.values()].reduce((s, r) => s + this.remainingOf(r.job), 0);
+    for (let i = 0; i < Math.min(position - 1, order.length); i++) work += this.estimates[order[i].kind];
+    for (let i = order.length; i < position - 1; i++) work += this.estimates.draw;
+    return Math.round(work / devices);
+  }
+
+  get stats() {
+    return { queued: this.pending.length, running: this.running.size, estimates: { ...this.estimates } };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of [...this.pending]) this.cancel(job.id);
+    for (const r of this.running.values()) r.abort.abort();
+    await this.pq.onIdle();
+    await Promise.all(this.opts.executors.map((e) => e.close?.()));
+  }
+
+  private pick(pending: readonly Job[], served: ReadonlyMap<string, number>): Job {
+    const quick = pending.filter((j) => isQuick(j.kind));
+    const pool = quick.length ? quick : pending;
+    let best = pool[0];
+    let bestServed = served.get(ownerKey(best.owner)) ?? -1;
+    for (const j of pool) {
+      const s = served.get(ownerKey(j.owner)) ?? -1;
+      if (s < bestServed) {
+        best = j;
+        bestServed = s;
+      }
+    }
+    return best;
+  }
+
+  private remainingOf(job: Job): number {
+    const est = this.estimates[job.kind];
+    if (!job.startedAt) return est;
+    const p = job.progress;
+    const elapsed = (Date.now() - job.startedAt) / 1000;
+    if (p && p.step > 0 && p.steps > 0) return Math.max(0, (elapsed / p.step) * (p.steps - p.step));
+    return Math.max(0, est - elapsed);
+  }
+
+  private async runNext(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const job = this.pick(this.pending, this.lastServed);
+    this.pending.splice(this.pending.indexOf(job), 1);
+    this.lastServed.set(ownerKey(job.owner), ++this.serveCount);
+    const executor = this.free.shift()!;
+    const abort = new AbortController();
+    this.running.set(job.id, { job, abort });
+    job.status = 'running';
+    job.startedAt = Date.now();
+    this.emit({ type: 'started', job });
+    const timeout = setTimeout(() => abort.abort(new Error('timeout')), this.limits.timeoutSeconds[job.kind] * 1000);
+    try {
+      const result = await executor.execute(job, {
+        signal: abort.signal,
+        onProgress: (progress) => {
+          if (job.status !== 'running') return;
+          job.progress = progress;
+          this.emit({ type: 'progress', job, progress });
+        },
+      });
+      if (abort.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      job.status = 'done';
+      job.result = result;
+      const seconds = (Date.now() - job.startedAt) / 1000;
+      this.estimates[job.kind] = 0.7 * this.estimates[job.kind] + 0.3 * seconds;
+    } catch (e) {
+      const err = e as Error;
+      const timedOut = abort.signal.reason instanceof Error && abort.signal.reason.message === 'timeout';
+      if (timedOut) {
+        job.status = 'failed';
+        job.error = { name: 'TimeoutError', message: `the ${job.kind} took longer than ${Math.round(this.limits.timeoutSeconds[job.kind] / 60)} min and was stopped` };
+      } else if (abort.signal.aborted || err.name === 'CancelledError') {
+        job.status = 'cancelled';
+      } else {
+        job.status = 'failed';
+        job.error = { name: err.name ?? 'Error', message: err.message ?? String(e) };
+      }
+    } finally {
+      clearTimeout(timeout);
+      this.running.delete(job.id);
+      this.free.push(executor);
+      job.finishedAt = Date.now();
+    }
+    this.finish(job, job.status === 'done' ? { type: 'done', job } : job.status === 'cancelled' ? { type: 'cancelled', job } : { type: 'failed', job });
+  }
+
+  private finish(job: Job, event: JobEvent): void {
+    this.emit(event);
+    this.jobListeners.delete(job.id);
+    for (const w of this.waiters.get(job.id) ?? []) w(job);
+    this.waiters.delete(job.id);
+  }
+
+  private emit(e: JobEvent): void {
+    try {
+      this.jobListeners.get(e.job.id)?.(e);
+    } catch {
+      // A listener's failure is the adapter's problem, never the queue's.
+    }
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        /* same */
+      }
+    }
+  }
+
+  private trimHistory(): void {
+    const max = this.opts.history ?? 500;
+    if (this.jobs.size <= max) return;
+    for (const [id, job] of this.jobs) {
+      if (this.jobs.size <= max) break;
+      if (TERMINAL.has(job.status)) this.jobs.delete(id);
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export * from './job.ts';
+export { InProcessQueue, DEFAULT_LIMITS, type QueueLimits, type InProcessQueueOptions } from './in-process.ts';

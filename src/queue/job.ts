@@ -1,0 +1,143 @@
+/**
+ * The job model shared by every queue backend and the worker: a train / draw / blend request with its
+ * owner (platform + workspace + user), its arguments, and what happened to it (status, progress, result).
+ * Arguments and results are plain structured-cloneable data (bytes as Uint8Array), so a job crosses a
+ * worker-thread boundary or a Redis queue unchanged.
+ */
+
+export type JobKind = 'train' | 'draw' | 'blend';
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobOwner {
+  /** 'discord' | 'slack' | 'playground' | ... */
+  platform: string;
+  /** Discord guild id, Slack team id (or a DM scope). */
+  workspace: string;
+  user: string;
+}
+
+/** A style travelling with a job: its registry name and its style-file bytes (see encodeStyle). */
+export interface StyleRef {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface TrainArgs {
+  /** Image bytes as uploaded (any format sharp reads). */
+  content: Uint8Array;
+  style: Uint8Array;
+  name: string;
+  subject?: string;
+  steps?: number;
+  seed?: number;
+  /** Prompts drawn unstyled and stylized for the result message. */
+  samplePrompts?: string[];
+}
+
+export interface DrawArgs {
+  prompt: string;
+  /** Empty: a plain draw. */
+  styles: { style: StyleRef; weight: number }[];
+  seed: number;
+  steps: number;
+  cfg: number;
+}
+
+export interface BlendArgs {
+  prompt: string;
+  a: StyleRef;
+  b: StyleRef;
+  /** Share of style B from 0 to 1: one image. Absent: a strip of `strip` images from A to B. */
+  ratio?: number;
+  strength: number;
+  strip: number;
+  seed: number;
+  steps: number;
+  cfg: number;
+}
+
+export type JobArgs =
+  | { kind: 'train'; args: TrainArgs }
+  | { kind: 'draw'; args: DrawArgs }
+  | { kind: 'blend'; args: BlendArgs };
+
+export interface JobProgress {
+  step: number;
+  steps: number;
+  /** e.g. 'content warm-up', 'training', 'drawing samples', 'drawing'. */
+  phase?: string;
+  loss?: number;
+}
+
+export interface ResultImage {
+  name: string;
+  png: Uint8Array;
+}
+
+export interface JobResult {
+  images: ResultImage[];
+  /** Train jobs: the learned style file. */
+  style?: { bytes: Uint8Array; info: Record<string, unknown> };
+  seconds: number;
+  text?: string;
+}
+
+export type Job = JobArgs & {
+  id: string;
+  owner: JobOwner;
+  status: JobStatus;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  progress?: JobProgress;
+  result?: JobResult;
+  error?: { name: string; message: string };
+};
+
+/** Draw and blend jobs are short: they run ahead of trainings. */
+export const isQuick = (kind: JobKind): boolean => kind !== 'train';
+
+export const ownerKey = (o: JobOwner): string => [o.platform, o.workspace, o.user].map(encodeURIComponent).join(':');
+
+/** Runs one job on one device. Injected into the queue: the worker executor in production, fakes in tests. */
+export interface JobExecutor {
+  execute(job: Job, ctx: { signal: AbortSignal; onProgress: (p: JobProgress) => void }): Promise<JobResult>;
+  close?(): Promise<void>;
+}
+
+/** What a queue tells its listeners. */
+export type JobEvent =
+  | { type: 'queued'; job: Job; position: number; etaSeconds: number }
+  | { type: 'started'; job: Job }
+  | { type: 'progress'; job: Job; progress: JobProgress }
+  | { type: 'done'; job: Job }
+  | { type: 'failed'; job: Job }
+  | { type: 'cancelled'; job: Job };
+
+/** A user error of the queue: the message is meant for the person who asked. */
+export class QueueLimitError extends Error {
+  override name = 'QueueLimitError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+export class JobNotFoundError extends Error {
+  override name = 'JobNotFoundError';
+}
+
+/** The queue interface the commands talk to (in-process today; BullMQ behind the same shape later). */
+export interface JobQueue {
+  submit(owner: JobOwner, job: JobArgs, listener?: (e: JobEvent) => void): Job;
+  get(id: string): Job | undefined;
+  /** Queued and running jobs of a user, with queue position and ETA. */
+  jobsOf(owner: JobOwner): { job: Job; position: number; etaSeconds: number }[];
+  cancel(id: string, by?: JobOwner): Job;
+  /** Resolves when the job reaches done / failed / cancelled. */
+  finished(id: string): Promise<Job>;
+  on(listener: (e: JobEvent) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,67 @@
+/**
+ * A Keyv store on a SQLite file (better-sqlite3, WAL mode, synchronous=NORMAL): one table of
+ * key -> (value, expires). Writes are single statements, so each key is replaced atomically; the
+ * registry builds all-or-nothing visibility on top (bytes first, then the entry that points at them).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+export class SqliteStore {
+  readonly opts = { dialect: 'sqlite' };
+  namespace?: string;
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS keyv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER)');
+    this.stmts = {
+      get: this.db.prepare<[string], { value: string; expires: number | null }>('SELECT value, expires FROM keyv WHERE key = ?'),
+      set: this.db.prepare<[string, string, number | null]>('INSERT INTO keyv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires'),
+      delete: this.db.prepare<[string]>('DELETE FROM keyv WHERE key = ?'),
+      clearPrefix: this.db.prepare<[string]>("DELETE FROM keyv WHERE key LIKE ? ESCAPE '\\'"),
+      clearAll: this.db.prepare('DELETE FROM keyv'),
+    };
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const row = this.stmts.get.get(key);
+    if (!row) return undefined;
+    if (row.expires !== null && row.expires < Date.now()) {
+      this.stmts.delete.run(key);
+      return undefined;
+    }
+    return row.value;
+  }
+
+  async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    this.stmts.set.run(key, text, ttl ? Date.now() + ttl : null);
+    return true;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.stmts.delete.run(key).changes > 0;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.get(key)) !== undefined;
+  }
+
+  async clear(): Promise<void> {
+    if (this.namespace) this.stmts.clearPrefix.run(`${this.namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`);
+    else this.stmts.clearAll.run();
+  }
+
+  on(): this {
+    return this;
+  }
+
+  async disconnect(): Promise<void> {
+    this.db.close();
+  }
+}

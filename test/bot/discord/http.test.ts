@@ -1,0 +1,142 @@
+/** The Discord HTTP interactions endpoint: Ed25519 checks, PING, deferred replies via @discordjs/rest, autocomplete isolation, token expiry. */
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { Server } from 'node:http';
+import { REST } from '@discordjs/rest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDiscordHttp } from '../../../src/bot/discord/http.ts';
+import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
+import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
+
+const keys = generateKeyPairSync('ed25519');
+const other = generateKeyPairSync('ed25519');
+const rawHex = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+const fake = new FakeDiscord();
+let backend: Awaited<ReturnType<typeof botBackend>>;
+const servers: Server[] = [];
+let url = '';
+let lateUrl = '';
+let n = 0;
+
+async function endpoint(extra: Record<string, unknown> = {}) {
+  const rest = new REST({ api: fake.api, version: '10', retries: 0, timeout: 5000 }).setToken('bot-token');
+  const { server, port } = await startDiscordHttp({ ...backend, publicKey: rawHex(keys.publicKey), applicationId: 'app1', rest, fileAccess: { allowInsecureOrigins: [fake.origin] }, ...extra }, 0, '127.0.0.1');
+  servers.push(server);
+  return `http://127.0.0.1:${port}/`;
+}
+
+beforeAll(async () => {
+  await fake.start();
+  backend = await botBackend();
+  url = await endpoint();
+  lateUrl = await endpoint({ tokenLifetimeMs: 0 });
+});
+afterAll(async () => {
+  servers.forEach((s) => s.close());
+  await backend.queue.close();
+  await fake.close();
+});
+
+function post(body: string, opts: { key?: KeyObject; ts?: number; alter?: (b: string) => string; to?: string } = {}) {
+  const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
+  const sig = sign(null, Buffer.from(ts + body), opts.key ?? keys.privateKey).toString('hex');
+  const sent = opts.alter ? opts.alter(body) : body;
+  return fetch(opts.to ?? url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': sig, 'x-signature-timestamp': ts }, body: sent, signal: AbortSignal.timeout(5000) });
+}
+
+const interaction = (type: number, data: unknown, user = 'u1', extra: Record<string, unknown> = {}) => {
+  const token = `tok${++n}`;
+  return {
+    token,
+    body: JSON.stringify({ id: `i${n}`, application_id: 'app1', token, version: 1, type, guild_id: 'g1', channel_id: 'c1', channel: { id: 'c1', type: 0 }, member: { user: { id: user, username: user }, permissions: '0' }, data, ...extra }),
+  };
+};
+const command = (sub: string, options: unknown[] = [], user = 'u1', resolved?: unknown) =>
+  interaction(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) }, user);
+const finalEdit = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
+
+describe('Discord HTTP interactions', () => {
+  it('answers PING with PONG', async () => {
+    const res = await post(JSON.stringify({ id: 'p', application_id: 'app1', type: 1, token: 't', version: 1 }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 1 });
+  });
+
+  it('refuses a wrong key, an altered body, a stale timestamp, missing headers and a replay with 401', async () => {
+    const ping = JSON.stringify({ id: 'p2', application_id: 'app1', type: 1, token: 't', version: 1 });
+    expect((await post(ping, { key: other.privateKey })).status).toBe(401);
+    expect((await post(ping, { alter: (b) => b.replace('"p2"', '"p3"') })).status).toBe(401);
+    expect((await post(ping, { ts: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
+    expect((await fetch(url, { method: 'POST', body: ping })).status).toBe(401);
+    const ts = String(Math.floor(Date.now() / 1000));
+    const headers = { 'x-signature-ed25519': sign(null, Buffer.from(ts + ping), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts };
+    expect((await fetch(url, { method: 'POST', headers, body: ping })).status).toBe(200);
+    expect((await fetch(url, { method: 'POST', headers, body: ping })).status).toBe(401);
+  });
+
+  it('defers a draw (type 5) and replaces the progress with the image through @discordjs/rest', async () => {
+    const { token, body } = command('draw', [{ type: 3, name: 'prompt', value: 'cat face' }, { type: 4, name: 'seed', value: 7 }]);
+    const t0 = performance.now();
+    const res = await post(body);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(await res.json()).toEqual({ type: 5, data: { flags: 0 } });
+    const edit = await fake.waitFor((r) => finalEdit(token)(r) && r.files.length > 0);
+    expect(edit.auth).toBeUndefined();
+    expect(edit.json?.content).toMatch(/'cat face', no style, seed 7/);
+    expect(edit.files.map((f) => f.name)).toEqual(['draw.png']);
+    expect(edit.json?.attachments).toEqual([{ id: 0, filename: 'draw.png' }]);
+    const buttons = (edit.json?.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
+    expect(buttons[0]).toMatch(/^ps:reroll:/);
+  });
+
+  it('trains from two uploads on the (fake) Discord CDN, then lists the style ephemerally', async () => {
+    fake.cdn.set('before.png', await pngOf('#d22', 40, 40));
+    fake.cdn.set('after.png', await pngOf('#22d', 48, 40));
+    const resolved = {
+      attachments: {
+        a1: { id: 'a1', filename: 'before.png', size: fake.cdn.get('before.png')!.length, url: `${fake.origin}/cdn/before.png`, content_type: 'image/png' },
+        a2: { id: 'a2', filename: 'after.png', size: fake.cdn.get('after.png')!.length, url: `${fake.origin}/cdn/after.png`, content_type: 'image/png' },
+      },
+    };
+    const { token, body } = command('train', [{ type: 11, name: 'content', value: 'a1' }, { type: 11, name: 'style', value: 'a2' }, { type: 3, name: 'name', value: 'Blues' }], 'u1', resolved);
+    await post(body);
+    const edit = await fake.waitFor(finalEdit(token));
+    expect(edit.json?.content).toMatch(/learned style \*\*blues\*\*/);
+    const list = command('list');
+    const res = await post(list.body);
+    expect(await res.json()).toEqual({ type: 5, data: { flags: 64 } });
+    expect((await fake.waitFor(finalEdit(list.token))).json?.content).toMatch(/Your styles:\n• \*\*blues\*\*/);
+  });
+
+  it('refuses an attachment that is not on a Discord file host', async () => {
+    const resolved = { attachments: { x: { id: 'x', filename: 'x.png', size: 10, url: 'http://127.0.0.2:9/x.png', content_type: 'image/png' } } };
+    const { token, body } = command('train', [{ type: 11, name: 'content', value: 'x' }, { type: 11, name: 'style', value: 'x' }, { type: 3, name: 'name', value: 'evil' }], 'u1', resolved);
+    await post(body);
+    expect((await fake.waitFor(finalEdit(token))).json?.content).toMatch(/only read from cdn.discordapp.com/);
+  });
+
+  it("autocompletes own and shared styles, never another user's private one", async () => {
+    const png = new Uint8Array([1]);
+    await backend.registry.put({ platform: 'discord', workspace: 'g1', user: 'alice' }, 'secret-ink', png, {});
+    await backend.registry.put({ platform: 'discord', workspace: 'g1', user: 'carol' }, 'shared-ink', png, {});
+    await backend.registry.setShared({ platform: 'discord', workspace: 'g1', user: 'carol' }, 'shared-ink', true);
+    await backend.registry.put({ platform: 'discord', workspace: 'g1', user: 'bob' }, 'bob-ink', png, {});
+    const { body } = interaction(4, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: 'draw', options: [{ type: 3, name: 'style', value: '', focused: true }] }] }, 'bob');
+    const res = await post(body);
+    const out = (await res.json()) as { type: number; data: { choices: { value: string }[] } };
+    expect(out.type).toBe(8);
+    expect(out.data.choices.map((c) => c.value)).toEqual(['bob-ink', 'shared-ink']);
+    // Drawing with alice's private style by name is refused as unknown.
+    const d = command('draw', [{ type: 3, name: 'prompt', value: 'cat' }, { type: 3, name: 'style', value: 'secret-ink' }], 'bob');
+    await post(d.body);
+    expect((await fake.waitFor(finalEdit(d.token))).json?.content).toMatch(/no style named 'secret-ink' that you can use/);
+  });
+
+  it('posts the result to the channel with the bot token once the interaction token has expired', async () => {
+    const { body } = command('draw', [{ type: 3, name: 'prompt', value: 'late dog' }], 'u2');
+    await post(body, { to: lateUrl });
+    const msg = await fake.waitFor((r) => r.method === 'POST' && r.path === '/channels/c1/messages');
+    expect(msg.auth).toBe('Bot bot-token');
+    expect(msg.json?.content).toMatch(/^<@u2> .*'late dog'/);
+    expect(msg.files).toHaveLength(1);
+  });
+});

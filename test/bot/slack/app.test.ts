@@ -1,0 +1,115 @@
+/** The Bolt adapter over its HTTP receiver with real signed requests, talking to a loopback fake Slack Web API. */
+import { createHmac } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { App } from '@slack/bolt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlackApp } from '../../../src/bot/slack/app.ts';
+import { parseSlackText } from '../../../src/bot/slack/parse.ts';
+import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
+import { FakeSlack, type SlackCall } from '../../helpers/fake-slack.ts';
+
+const SECRET = 'test-signing-secret';
+const BOT = 'xoxb-test';
+const fake = new FakeSlack();
+let app: App;
+let url = '';
+let backend: Awaited<ReturnType<typeof botBackend>>;
+let n = 0;
+
+beforeAll(async () => {
+  await fake.start(BOT);
+  backend = await botBackend();
+  app = createSlackApp({ ...backend, botToken: BOT, signingSecret: SECRET, clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } }, tokenVerificationEnabled: false, allowInsecureFileOrigins: [fake.origin] });
+  const server = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+});
+afterAll(async () => {
+  await app.stop();
+  await backend.queue.close();
+  await fake.close();
+});
+
+function signed(body: string, opts: { secret?: string; ts?: number; alter?: (b: string) => string } = {}) {
+  const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
+  const sig = `v0=${createHmac('sha256', opts.secret ?? SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts }, body: opts.alter ? opts.alter(body) : body, signal: AbortSignal.timeout(5000) });
+}
+
+function slash(text: string, user = 'U1') {
+  const respondPath = `/respond/${++n}`;
+  const body = new URLSearchParams({ command: '/pairstyle', text, user_id: user, user_name: user, team_id: 'T1', team_domain: 't', channel_id: 'C1', channel_name: 'art', response_url: `${fake.origin}${respondPath}`, trigger_id: `tr${n}`, token: 'x', api_app_id: 'A1' }).toString();
+  return { body, respondPath };
+}
+const responded = (path: string) => (c: SlackCall) => c.method === path.slice(1);
+
+describe('Slack adapter (Bolt, HTTP receiver)', () => {
+  it('acknowledges at once, posts progress, then the final message and the image through files.uploadV2', async () => {
+    const { body } = slash('draw red apple seed:5');
+    const t0 = performance.now();
+    const res = await signed(body);
+    expect(res.status).toBe(200);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    const post = await fake.waitFor((c) => c.method === 'chat.postMessage');
+    expect(post.auth).toBe(`Bearer ${BOT}`);
+    const complete = await fake.waitFor((c) => c.method === 'files.completeUploadExternal');
+    expect(complete.body.channel_id).toBe('C1');
+    expect(JSON.parse(String(complete.body.files))).toHaveLength(1);
+    await fake.waitFor((c) => c.method === 'files.getUploadURLExternal' && c.body.filename === 'draw.png');
+    const upload = await fake.waitFor((c) => c.method.startsWith('upload/'));
+    expect(upload.bytes).toBeGreaterThan(50);
+    const finalUpdate = await fake.waitFor((c) => c.method === 'chat.update' && /red apple', no style, seed 5/.test(String(c.body.text)));
+    expect(String(finalUpdate.body.blocks)).toMatch(/ps:reroll:/);
+  });
+
+  it('trains from the two latest images the user shared, with the bot token, then lists the style', async () => {
+    fake.files.set('before.png', { bytes: await pngOf('#d22'), user: 'U2', created: 1, mimetype: 'image/png' });
+    fake.files.set('after.png', { bytes: await pngOf('#22d'), user: 'U2', created: 2, mimetype: 'image/png' });
+    await signed(slash('train name:reds subject:"red disc"', 'U2').body);
+    await fake.waitFor((c) => c.method === 'chat.update' && /learned style \*reds\*/.test(String(c.body.text)));
+    const list = slash('list', 'U2');
+    await signed(list.body);
+    const r = await fake.waitFor(responded(list.respondPath));
+    expect(r.body).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(r.body.text)).toMatch(/\*reds\*/);
+    // An export is private: the file goes to the user's DM with the bot, not to the channel.
+    await signed(slash('export reds', 'U2').body);
+    const dm = await fake.waitFor((c) => c.method === 'files.completeUploadExternal' && c.body.channel_id === 'D1');
+    expect(dm).toBeTruthy();
+    expect(fake.calls.some((c) => c.method === 'files.getUploadURLExternal' && c.body.filename === 'reds.safetensors')).toBe(true);
+    // Another user of the workspace does not see it until it is shared.
+    const other = slash('draw cat style:reds', 'U3');
+    await signed(other.body);
+    expect(String((await fake.waitFor(responded(other.respondPath))).body.text)).toMatch(/no style named 'reds' that you can use/);
+  });
+
+  it('answers a bad command with a clear ephemeral error', async () => {
+    const bad = slash('draw cat strength:99');
+    await signed(bad.body);
+    const r = await fake.waitFor(responded(bad.respondPath));
+    expect(r.body).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(r.body.text)).toMatch(/'strength' must be a number from 0 to 10/);
+  });
+
+  it('refuses a wrong signing secret, an altered body and a stale timestamp with 401', async () => {
+    const { body } = slash('help');
+    const before = fake.calls.length;
+    expect((await signed(body, { secret: 'wrong' })).status).toBe(401);
+    expect((await signed(body, { alter: (b) => b.replace('help', 'list') })).status).toBe(401);
+    expect((await signed(body, { ts: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
+    expect((await fetch(url, { method: 'POST', body })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fake.calls.length).toBe(before);
+  });
+});
+
+describe('Slack text parsing', () => {
+  it('fills prompts, names and pairs from free words; key:value and quotes for the rest', () => {
+    expect(parseSlackText('draw dog face strength:4 seed=7')).toEqual({ subcommand: 'draw', options: { prompt: 'dog face', strength: '4', seed: '7' } });
+    expect(parseSlackText('blend ink wavy ratio:0.5')).toEqual({ subcommand: 'blend', options: { style_a: 'ink', style_b: 'wavy', ratio: '0.5' } });
+    expect(parseSlackText('train name:ink subject:"cat face"').options).toEqual({ name: 'ink', subject: 'cat face' });
+    expect(parseSlackText('').subcommand).toBe('help');
+    expect(() => parseSlackText('draw x colour:red')).toThrow(/unknown option 'colour'/);
+    expect(() => parseSlackText('frobnicate')).toThrow(/unknown subcommand/);
+  });
+});

@@ -1,0 +1,28 @@
+/** Bot configuration: every missing or malformed setting is named, with what to set. */
+import { describe, expect, it } from 'vitest';
+import { loadBotConfig } from '../../config/bot.ts';
+
+const load = (env: Record<string, string>) => () => loadBotConfig(env, { requireModel: false });
+
+describe('loadBotConfig', () => {
+  it('names what is missing', () => {
+    expect(load({})).toThrow(/no chat platform is configured: set DISCORD_TOKEN \+ DISCORD_APP_ID/);
+    expect(load({ DISCORD_TOKEN: 't' })).toThrow(/DISCORD_APP_ID is missing/);
+    expect(load({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '123456789012345678', DISCORD_MODE: 'http' })).toThrow(/DISCORD_PUBLIC_KEY is missing/);
+    expect(load({ SLACK_BOT_TOKEN: 'xoxp-1' })).toThrow(/starting with xoxb-[\s\S]*SLACK_SIGNING_SECRET \(HTTP events\) or SLACK_APP_TOKEN/);
+    expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'nope' })).toThrow(/xapp-/);
+    expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_DEVICES: '0' })).toThrow(/PAIRSTYLE_DEVICES must be a whole number from 1 to 16/);
+    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/nonexistent' })).toThrow(/PAIRSTYLE_MODEL=\/nonexistent is not a model folder/);
+  });
+
+  it('reads a complete configuration', () => {
+    const cfg = loadBotConfig(
+      { DISCORD_TOKEN: 't', DISCORD_APP_ID: '123456789012345678', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', PAIRSTYLE_STORE_URL: 'memory:', PAIRSTYLE_MAX_UPLOAD_MB: '4' },
+      { requireModel: false },
+    );
+    expect(cfg.discord).toMatchObject({ mode: 'gateway', appId: '123456789012345678' });
+    expect(cfg.slack).toMatchObject({ appToken: 'xapp-1', signingSecret: undefined });
+    expect(cfg.maxUploadBytes).toBe(4 * 1024 * 1024);
+    expect(cfg.storeUrl).toBe('memory:');
+  });
+});

@@ -1,0 +1,45 @@
+/** Baseline (a) of the pair evaluation: a single-image LoRA, applied by LoRA scale. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
+import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { trainSingleImageLora } from '../../src/pair/baselines.ts';
+import { drawMixes } from '../../src/pair/draw.ts';
+import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
+import { tinyModel } from '../helpers/tiny-model.ts';
+
+let model: TextToImageModel;
+const image = (seed: number) => Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.37 + seed) * 0.9);
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+beforeAll(async () => {
+  model = await tinyModel();
+});
+
+describe('trainSingleImageLora (DreamBooth-LoRA baseline)', () => {
+  it('trains A and B of one adapter on every attention projection and returns a style for LoRA-scale drawing', async () => {
+    const r = await trainSingleImageLora({ model, image: image(2), name: 'db', subject: 'cat face', steps: 16, lr: 1e-2, threads: 1 });
+    expect(r.losses).toHaveLength(16);
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+    expect(r.style.modules.length).toBe(4 * 8);
+    for (const m of r.style.modules) {
+      expect(m.A.length).toBe(8 * m.inDim);
+      expect(m.B.length).toBe(m.outDim * 8);
+    }
+    expect(r.style.modules.some((m) => m.B.some((v) => v !== 0))).toBe(true);
+    expect(r.style.info).toMatchObject({ name: 'db', baseModel: 'tiny-test', styleToken: '<s1>', stylePrompt: 'cat face in <s1> style', rank: 8 });
+    expect(decodeStyle(encodeStyle(r.style)).modules).toHaveLength(r.style.modules.length);
+
+    const pipe = new DiffusionPipeline(model, { threads: 1 });
+    const opts = { prompt: 'dog face', seed: 3, steps: 4, cfg: 3, mode: 'lora-scale' as const };
+    const d = await drawMixes(pipe, [[], [{ style: r.style, weight: 1 }]], opts);
+    expect(maxDiff(d.images[0], d.images[1])).toBeGreaterThan(1e-4);
+    await pipe.release();
+  });
+
+  it('is deterministic for a seed', async () => {
+    const a = await trainSingleImageLora({ model, image: image(2), name: 'a', steps: 3, threads: 1 });
+    const b = await trainSingleImageLora({ model, image: image(2), name: 'b', steps: 3, threads: 1 });
+    expect(a.losses).toEqual(b.losses);
+    expect(a.style.modules[0].A).toEqual(b.style.modules[0].A);
+  });
+});

@@ -1,0 +1,104 @@
+/** Queue policy: draws first, round-robin between users, caps, cancellation, progress events. */
+import { describe, expect, it } from 'vitest';
+import { InProcessQueue } from '../../src/queue/in-process.ts';
+import type { DrawArgs, JobArgs, JobEvent, JobOwner } from '../../src/queue/job.ts';
+import { FakeExecutor, tick } from './fake-executor.ts';
+
+const user = (u: string, workspace = 'w1'): JobOwner => ({ platform: 'test', workspace, user: u });
+const draw = (prompt = 'cat'): JobArgs => ({ kind: 'draw', args: { prompt, styles: [], seed: 0, steps: 2, cfg: 5 } satisfies DrawArgs });
+const train = (name = 's'): JobArgs => ({ kind: 'train', args: { content: new Uint8Array(), style: new Uint8Array(), name } });
+
+async function drain(q: InProcessQueue, ex: FakeExecutor, n: number): Promise<string[]> {
+  const order: string[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 100 && ex.waiting.length === 0; k++) await tick();
+    const id = ex.waiting[0];
+    order.push(id);
+    ex.release(id);
+    await q.finished(id);
+  }
+  return order;
+}
+
+describe('InProcessQueue', () => {
+  it('runs draws ahead of trainings and rotates between users', async () => {
+    const ex = new FakeExecutor();
+    const q = new InProcessQueue({ executors: [ex] });
+    const blocker = q.submit(user('z'), train('first'));
+    await tick();
+    const a1 = q.submit(user('a'), draw('a1'));
+    const a2 = q.submit(user('a'), draw('a2'));
+    const a3 = q.submit(user('a'), draw('a3'));
+    const t = q.submit(user('b'), train('bt'));
+    const b1 = q.submit(user('b'), draw('b1'));
+    const c1 = q.submit(user('c'), draw('c1'));
+    expect(q.order().map((j) => j.id)).toEqual([a1.id, b1.id, c1.id, a2.id, a3.id, t.id]);
+    expect(q.positionOf(t.id)).toBe(6);
+    const order = await drain(q, ex, 7);
+    expect(order).toEqual([blocker.id, a1.id, b1.id, c1.id, a2.id, a3.id, t.id]);
+    await q.close();
+  });
+
+  it('holds per-user caps and a global cap with a clear busy message', async () => {
+    const ex = new FakeExecutor();
+    const q = new InProcessQueue({ executors: [ex], limits: { maxQueued: 5 } });
+    q.submit(user('a'), train());
+    await tick();
+    expect(() => q.submit(user('a'), train('again'))).toThrow(/already have a training/);
+    for (let i = 0; i < 3; i++) q.submit(user('a'), draw());
+    expect(() => q.submit(user('a'), draw())).toThrow(/already have 3 draws/);
+    q.submit(user('b'), draw());
+    q.submit(user('c'), draw());
+    // 1 running + 5 waiting: the global cap answers with a wait in minutes.
+    expect(() => q.submit(user('d'), draw())).toThrow(/busy \(5 jobs waiting\); try again in about \d+ min/);
+    // Another workspace's user with the same id is another user.
+    expect(() => q.submit(user('a', 'w2'), train())).toThrow(/busy/);
+    await q.close();
+  });
+
+  it('cancels queued and running jobs, reports progress and results to listeners', async () => {
+    const ex = new FakeExecutor({ steps: 3 });
+    const q = new InProcessQueue({ executors: [ex] });
+    const events: JobEvent['type'][] = [];
+    const running = q.submit(user('a'), draw(), (e) => events.push(e.type));
+    const queued = q.submit(user('b'), draw());
+    await tick();
+    expect(running.status).toBe('running');
+    expect(() => q.cancel(queued.id, user('a'))).toThrow(/not yours/);
+    q.cancel(queued.id, user('b'));
+    expect((await q.finished(queued.id)).status).toBe('cancelled');
+    q.cancel(running.id);
+    const j = await q.finished(running.id);
+    expect(j.status).toBe('cancelled');
+    expect(events).toEqual(['queued', 'started', 'progress', 'progress', 'progress', 'cancelled']);
+    const ok = q.submit(user('a'), draw());
+    await tick();
+    ex.release(ok.id);
+    const done = await q.finished(ok.id);
+    expect(done.status).toBe('done');
+    expect(done.result?.images[0].name).toBe('draw.png');
+    await q.close();
+  });
+
+  it('stops a job that runs past its timeout and reports it', async () => {
+    const ex = new FakeExecutor();
+    const q = new InProcessQueue({ executors: [ex], limits: { timeoutSeconds: { train: 1, draw: 0.05, blend: 1 } } });
+    const j = q.submit(user('a'), draw());
+    const f = await q.finished(j.id);
+    expect(f.status).toBe('failed');
+    expect(f.error?.message).toMatch(/took longer than/);
+    await q.close();
+  });
+
+  it('uses every device: two executors run two jobs at once', async () => {
+    const e1 = new FakeExecutor();
+    const e2 = new FakeExecutor();
+    const q = new InProcessQueue({ executors: [e1, e2] });
+    q.submit(user('a'), draw());
+    q.submit(user('b'), draw());
+    await tick();
+    expect(e1.waiting.length + e2.waiting.length).toBe(2);
+    expect(q.jobsOf(user('a'))[0].position).toBe(0);
+    await q.close();
+  });
+});

@@ -1,0 +1,60 @@
+/** Train -> draw -> blend through the in-process queue and the engine thread, on a tiny random model folder. */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeStyle } from '../../src/pair/style-file.ts';
+import { InProcessQueue } from '../../src/queue/in-process.ts';
+import type { JobEvent, JobOwner } from '../../src/queue/job.ts';
+import { WorkerExecutor } from '../../workers/executor.ts';
+import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
+
+const owner: JobOwner = { platform: 'test', workspace: 'w', user: 'u' };
+let queue: InProcessQueue;
+let content: Uint8Array;
+let style: Uint8Array;
+
+beforeAll(async () => {
+  queue = new InProcessQueue({ executors: [new WorkerExecutor({ model: { dir: await writeTinyModelFolder() }, sampleSteps: 2 })] });
+  content = new Uint8Array(await sharp({ create: { width: 40, height: 30, channels: 3, background: '#d22' } }).png().toBuffer());
+  style = new Uint8Array(await sharp({ create: { width: 24, height: 24, channels: 3, background: '#22d' } }).jpeg().toBuffer());
+});
+afterAll(() => queue.close());
+
+const size = async (png: Uint8Array) => {
+  const m = await sharp(png).metadata();
+  return [m.format, m.width, m.height];
+};
+
+describe('bot jobs in the engine thread', () => {
+  it('trains a style (progress, pair + sample grid, style bytes), draws with it, blends two styles', async () => {
+    const events: JobEvent[] = [];
+    const t = queue.submit(owner, { kind: 'train', args: { content, style, name: 'reds', steps: 6, samplePrompts: ['cat face'] } }, (e) => events.push(e));
+    const trained = await queue.finished(t.id);
+    expect(trained.error).toBeUndefined();
+    expect(trained.status).toBe('done');
+    expect(events.filter((e) => e.type === 'progress').length).toBeGreaterThanOrEqual(6);
+    const bytes = trained.result!.style!.bytes;
+    expect(decodeStyle(bytes).info.name).toBe('reds');
+    const [fmt, w] = await size(trained.result!.images[0].png);
+    expect(fmt).toBe('png');
+    expect(w).toBeGreaterThanOrEqual(2 * 256);
+
+    const d = queue.submit(owner, { kind: 'draw', args: { prompt: 'cat face', styles: [{ style: { name: 'reds', bytes }, weight: 3 }], seed: 1, steps: 2, cfg: 5 } });
+    const drawn = await queue.finished(d.id);
+    expect(drawn.status).toBe('done');
+    expect((await size(drawn.result!.images[0].png))[1]).toBeGreaterThanOrEqual(512);
+
+    const ref = { name: 'reds', bytes };
+    const strip = await queue.finished(queue.submit(owner, { kind: 'blend', args: { prompt: 'rocket', a: ref, b: ref, strength: 3, strip: 3, seed: 0, steps: 2, cfg: 5 } }).id);
+    expect(strip.status).toBe('done');
+    expect((await size(strip.result!.images[0].png))[1]).toBeGreaterThanOrEqual(3 * 256);
+    const one = await queue.finished(queue.submit(owner, { kind: 'blend', args: { prompt: 'rocket', a: ref, b: ref, ratio: 0.5, strength: 3, strip: 5, seed: 0, steps: 2, cfg: 5 } }).id);
+    expect(await size(one.result!.images[0].png)).toEqual(['png', 256, 256]);
+  });
+
+  it('reports an unreadable upload as a clear failure and keeps serving', async () => {
+    const t = queue.submit(owner, { kind: 'train', args: { content: new Uint8Array([1, 2, 3]), style, name: 'x', steps: 2, samplePrompts: [] } });
+    const j = await queue.finished(t.id);
+    expect(j.status).toBe('failed');
+    expect(j.error?.message).toMatch(/the content image: not a readable image/);
+  });
+});

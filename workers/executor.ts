@@ -1,0 +1,38 @@
+/**
+ * The worker-side executor: runs queue jobs as engine-thread tasks (one EngineWorker = one device, so
+ * onnxruntime never runs on the bot's event loop). The queue owns scheduling; this only maps a job to
+ * its task, forwards progress and cancellation, and returns the result bytes.
+ */
+import type { Job, JobExecutor, JobProgress, JobResult } from '../src/queue/job.ts';
+import { EngineWorker, type TaskRef } from './engine.ts';
+import type { TaskOptions } from './tasks/bot-jobs.ts';
+
+const TASKS = new URL('./tasks/bot-jobs.ts', import.meta.url);
+const TASK_OF: Record<Job['kind'], TaskRef> = {
+  train: { module: TASKS, exportName: 'trainStyle' },
+  draw: { module: TASKS, exportName: 'draw' },
+  blend: { module: TASKS, exportName: 'blend' },
+};
+
+export class WorkerExecutor implements JobExecutor {
+  private engine: EngineWorker | undefined;
+
+  constructor(private readonly options: TaskOptions = {}) {}
+
+  async execute(job: Job, ctx: { signal: AbortSignal; onProgress: (p: JobProgress) => void }): Promise<JobResult> {
+    this.engine ??= new EngineWorker();
+    const engine = this.engine;
+    try {
+      return await engine.run<JobResult>(TASK_OF[job.kind], { job: job.args, ...this.options }, { signal: ctx.signal, onProgress: (d) => ctx.onProgress(d as JobProgress) });
+    } catch (e) {
+      // A thread that died (native crash, out of memory) is replaced for the next job.
+      if (/engine thread (has )?exited/.test((e as Error).message)) this.engine = undefined;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.engine?.terminate();
+    this.engine = undefined;
+  }
+}

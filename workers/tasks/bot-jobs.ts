@@ -1,0 +1,123 @@
+/**
+ * Engine-thread tasks of the bot: train a style from a pair, draw with styles, blend two styles.
+ * Inputs and outputs are plain data: image bytes in, PNG bytes and style-file bytes out (styles travel
+ * as encodeStyle bytes). Progress goes through ctx.progress; cancellation is checked every step.
+ */
+import { gridPng, type Tile } from '../../src/images/grid.ts';
+import { imagePng, loadImage } from '../../src/images/io.ts';
+import { unitToRgb } from '../../src/models/pixel-codec.ts';
+import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
+import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
+import { trainPair } from '../../src/pair/train.ts';
+import type { BlendArgs, DrawArgs, JobProgress, JobResult, TrainArgs } from '../../src/queue/job.ts';
+import type { TaskContext } from '../engine.ts';
+import { displayScale, loadModel, type ModelSource } from './model-cache.ts';
+
+/** Options the executor adds to every task (model choice; test knobs). */
+export interface TaskOptions {
+  model?: ModelSource;
+  /** LoRA rank (small models need 2*rank <= the narrowest attention width). */
+  rank?: number;
+  /** Sampler steps of the sample images after training. */
+  sampleSteps?: number;
+}
+
+export const DEFAULT_SAMPLE_PROMPTS = ['dog face', 'red apple', 'rocket'];
+
+const cancelled = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+
+function stepper(ctx: TaskContext | undefined, phase: string) {
+  return (i: number, total: number) => {
+    if (ctx?.cancelled) throw cancelled();
+    ctx?.progress({ step: i, steps: total, phase } satisfies JobProgress);
+  };
+}
+
+const tile = (image: Float32Array, size: number, label: string): Tile => ({ rgb: unitToRgb(image, size, size), width: size, height: size, label });
+
+async function grid(tiles: Tile[], columns: number, size: number): Promise<Uint8Array> {
+  return new Uint8Array(await gridPng(tiles, { columns, scale: displayScale(size), labelHeight: 16 }));
+}
+
+export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: TaskContext): Promise<JobResult> {
+  const t0 = performance.now();
+  const { model, pipe } = await loadModel(args.model);
+  const size = model.imageSize;
+  const [content, style] = await Promise.all([
+    loadImage(args.job.content, size).catch((e) => {
+      throw Object.assign(new Error(`the content image: ${(e as Error).message}`), { name: 'ImageInputError' });
+    }),
+    loadImage(args.job.style, size).catch((e) => {
+      throw Object.assign(new Error(`the style image: ${(e as Error).message}`), { name: 'ImageInputError' });
+    }),
+  ]);
+  const r = await trainPair({
+    model,
+    content,
+    style,
+    name: args.job.name,
+    subject: args.job.subject,
+    steps: args.job.steps,
+    seed: args.job.seed,
+    rank: args.rank,
+    shouldStop: () => ctx?.cancelled ?? false,
+    onProgress: (p) => ctx?.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' } satisfies JobProgress),
+  });
+  const prompts = args.job.samplePrompts ?? DEFAULT_SAMPLE_PROMPTS;
+  const tiles = [tile(content, size, 'content'), tile(style, size, 'style')];
+  if (prompts.length) {
+    // One batched run: for each prompt, its stylized image and the unstyled one from the same seed.
+    const mixes = prompts.flatMap(() => [[], [{ style: r.style, weight: 3 }]]);
+    const samples = await Promise.all(
+      prompts.map((prompt, i) =>
+        drawMixes(pipe, mixes.slice(2 * i, 2 * i + 2), { prompt, seed: i, steps: args.sampleSteps ?? 25, cfg: 5, onStep: stepper(ctx, `drawing sample ${i + 1}/${prompts.length}`) }),
+      ),
+    );
+    samples.forEach((s, i) => tiles.push(tile(s.images[0], size, prompts[i]), tile(s.images[1], size, `${prompts[i]} (styled)`)));
+  }
+  return {
+    images: [{ name: `${args.job.name}-pair.png`, png: await grid(tiles, 2, size) }],
+    style: { bytes: encodeStyle(r.style), info: { ...r.style.info, finalLoss: r.losses.at(-1) } },
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+export async function draw(args: { job: DrawArgs } & TaskOptions, ctx?: TaskContext): Promise<JobResult> {
+  const t0 = performance.now();
+  const { model, pipe } = await loadModel(args.model);
+  const size = model.imageSize;
+  const { job } = args;
+  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'drawing') };
+  if (job.styles.length === 0) {
+    const r = await drawMixes(pipe, [[]], opts);
+    return { images: [{ name: 'image.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }], seconds: (performance.now() - t0) / 1000 };
+  }
+  const styles = job.styles.map((s) => ({ style: decodeStyle(s.style.bytes, `style '${s.style.name}'`), weight: s.weight }));
+  const r = await drawStyled(pipe, styles, opts);
+  const label = job.styles.map((s) => `${s.style.name} ${s.weight}`).join(' + ');
+  return {
+    images: [{ name: 'styled.png', png: await grid([tile(r.unstyled, size, 'unstyled'), tile(r.styled, size, label)], 2, size) }],
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+export async function blend(args: { job: BlendArgs } & TaskOptions, ctx?: TaskContext): Promise<JobResult> {
+  const t0 = performance.now();
+  const { model, pipe } = await loadModel(args.model);
+  const size = model.imageSize;
+  const { job } = args;
+  const a = decodeStyle(job.a.bytes, `style '${job.a.name}'`);
+  const b = decodeStyle(job.b.bytes, `style '${job.b.name}'`);
+  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'blending') };
+  if (job.ratio !== undefined) {
+    const wa = job.strength * (1 - job.ratio);
+    const wb = job.strength * job.ratio;
+    const mix = [{ style: a, weight: wa }, { style: b, weight: wb }].filter((w) => w.weight > 0);
+    const r = await drawMixes(pipe, [mix], opts);
+    return { images: [{ name: 'blend.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }], seconds: (performance.now() - t0) / 1000 };
+  }
+  const k = job.strip;
+  const r = await blendStrip(pipe, a, b, job.strength, k, opts);
+  const tiles = r.images.map((img, i) => tile(img, size, `${(job.strength * (1 - i / (k - 1))).toFixed(1)}/${((job.strength * i) / (k - 1)).toFixed(1)}`));
+  return { images: [{ name: 'blend-strip.png', png: await grid(tiles, k, size) }], seconds: (performance.now() - t0) / 1000 };
+}

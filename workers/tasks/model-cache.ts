@@ -1,0 +1,42 @@
+/**
+ * The model of this engine thread, loaded once and kept with its pipeline (whose compiled sessions are
+ * cached per batch shape). A source is a model folder, a module exporting a model factory (tests: a tiny
+ * random-weight model), or, by default, the configured model (PAIRSTYLE_MODEL or the embedded one).
+ */
+import { loadConfiguredModel } from '../../config/model.ts';
+import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
+import { loadModelFolder } from '../../src/models/model-folder.ts';
+import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+
+export type ModelSource = { dir: string } | { module: string; exportName: string } | { configured: true };
+
+export interface LoadedModel {
+  model: TextToImageModel;
+  pipe: DiffusionPipeline;
+}
+
+const cache = new Map<string, Promise<LoadedModel>>();
+
+export function loadModel(source: ModelSource = { configured: true }): Promise<LoadedModel> {
+  const key = JSON.stringify(source);
+  let hit = cache.get(key);
+  if (!hit) {
+    hit = (async () => {
+      let model: TextToImageModel;
+      if ('dir' in source) model = await loadModelFolder(source.dir);
+      else if ('module' in source) {
+        const mod = (await import(source.module)) as Record<string, () => Promise<TextToImageModel> | TextToImageModel>;
+        const factory = mod[source.exportName];
+        if (typeof factory !== 'function') throw new Error(`${source.module} has no model factory '${source.exportName}'`);
+        model = await factory();
+      } else model = await loadConfiguredModel();
+      return { model, pipe: new DiffusionPipeline(model) };
+    })();
+    cache.set(key, hit);
+    hit.catch(() => cache.delete(key));
+  }
+  return hit;
+}
+
+/** Display scale: nearest-neighbour upscale to about 256 px. */
+export const displayScale = (size: number): number => Math.max(1, Math.round(256 / size));
