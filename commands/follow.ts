@@ -21,9 +21,17 @@ export function followJob(queue: JobQueue, job: Job, finalize: (job: Job) => Pro
   let sending: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let done = false;
+  // The interval is kept between the moments updates actually start (a queued update may wait for
+  // the one before it), which is what a platform's rate limit counts. The final reply never waits.
   const send = (reply: Reply, final: boolean) => {
-    sending = sending.then(() => opts.update(reply, final)).catch((e) => opts.onError?.(e));
-    lastSent = Date.now();
+    sending = sending
+      .then(async () => {
+        const wait = lastSent + interval - Date.now();
+        if (!final && wait > 0) await new Promise((r) => setTimeout(r, wait));
+        lastSent = Date.now();
+        await opts.update(reply, final);
+      })
+      .catch((e) => opts.onError?.(e));
     return sending;
   };
   const current = () => {
