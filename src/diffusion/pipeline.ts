@@ -71,11 +71,7 @@ export class DiffusionPipeline {
   async encodeText(prompts: readonly string[]): Promise<Float32Array> {
     const { model } = this;
     const t = model.contextLength;
-    const session = await this.cached(this.textSessions, prompts.length, () => {
-      const g = new Graph({ paramMode: () => 'frozen' });
-      const states = clipTextModel(g, model.text, g.input('input_ids', [prompts.length, t], 'int64'));
-      return { states };
-    });
+    const session = await this.cached(this.textSessions, prompts.length, () => ({ states: textGraph(model, prompts.length) }));
     const ids = new BigInt64Array(prompts.length * t);
     prompts.forEach((p, i) => model.tokenizer.encode(p, t).forEach((id, j) => (ids[i * t + j] = BigInt(id))));
     return (await session.run({ input_ids: ids })).states as Float32Array;
@@ -134,22 +130,7 @@ export class DiffusionPipeline {
   private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
     const { model } = this;
     const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}`).join(',')}`;
-    return this.cached(this.unetSessions, key, () => {
-      const lora: LoraAdapter[] = adapters.map((a) => ({ name: a.name, rank: a.rank }));
-      const g = new Graph({ paramMode: (n) => (n.includes('.lora_') ? 'fed' : 'frozen') });
-      const [c, h, w] = model.codec.latentShape;
-      const out = unet2DConditionModel(
-        g,
-        model.unet,
-        {
-          sample: g.input('sample', [batch, c, h, w]),
-          timestep: g.input('timestep', [batch]),
-          encoderHiddenStates: g.input('encoder_hidden_states', [batch, model.contextLength, model.text.hidden_size]),
-        },
-        { lora },
-      );
-      return { out };
-    });
+    return this.cached(this.unetSessions, key, () => ({ out: unetGraph(model, batch, adapters.map((a) => ({ name: a.name, rank: a.rank }))) }));
   }
 
   private cached<K>(cache: Map<K, Promise<GraphSession>>, key: K, build: () => Record<string, Tensor>): Promise<GraphSession> {
@@ -168,4 +149,29 @@ export class DiffusionPipeline {
     this.textSessions.clear();
     this.unetSessions.clear();
   }
+}
+
+/**
+ * The denoiser graph the pipeline runs: the model's UNet over `rows` batch rows, frozen weights, with
+ * the given LoRA adapters as fed parameters (inputs sample, timestep, encoder_hidden_states, lora_gate.*).
+ */
+export function unetGraph(model: TextToImageModel, rows: number, lora: readonly LoraAdapter[] = []): Tensor {
+  const g = new Graph({ paramMode: (n) => (n.includes('.lora_') ? 'fed' : 'frozen') });
+  const [c, h, w] = model.codec.latentShape;
+  return unet2DConditionModel(
+    g,
+    model.unet,
+    {
+      sample: g.input('sample', [rows, c, h, w]),
+      timestep: g.input('timestep', [rows]),
+      encoderHiddenStates: g.input('encoder_hidden_states', [rows, model.contextLength, model.text.hidden_size]),
+    },
+    { lora },
+  );
+}
+
+/** The text-encoder graph over `prompts` prompts (input input_ids). */
+export function textGraph(model: TextToImageModel, prompts: number): Tensor {
+  const g = new Graph({ paramMode: () => 'frozen' });
+  return clipTextModel(g, model.text, g.input('input_ids', [prompts, model.contextLength], 'int64'));
 }
