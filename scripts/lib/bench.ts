@@ -1,5 +1,12 @@
-/** Shared by the benchmarks: random inputs, median timing, and onnxruntime's own fp32 GEMM peak. */
+/**
+ * Shared by the benchmarks: random inputs, median timing, thread count, onnxruntime's own fp32 GEMM
+ * peak (the yardstick of every ratio), and FLOPs of the graphs the pipeline runs.
+ */
+import { cpus } from 'node:os';
 import * as G from '../../src/graph/index.ts';
+import { textGraph, unetGraph } from '../../src/diffusion/pipeline.ts';
+import type { LoraAdapter } from '../../src/models/lora.ts';
+import type { TextToImageModel } from '../../src/models/text-to-image.ts';
 
 export function randn(n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -17,8 +24,28 @@ export async function medianMs(fn: () => Promise<unknown>, seconds: number): Pro
     await fn();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The benchmark thread count: --threads, BENCH_THREADS, or every core. */
+export function benchThreads(arg?: string): number {
+  return Number(arg ?? process.env.BENCH_THREADS ?? cpus().length);
+}
+
+/** FLOPs of one UNet run of the pipeline over `rows` batch rows (with LoRA adapters on every attention projection). */
+export function unetFlops(model: TextToImageModel, rows: number, lora: readonly LoraAdapter[] = []): number {
+  return G.countFlops([unetGraph(model, rows, lora)]);
+}
+
+/** FLOPs of encoding `prompts` prompts with the text encoder. */
+export function textFlops(model: TextToImageModel, prompts: number): number {
+  return G.countFlops([textGraph(model, prompts)]);
 }
 
 /** GFLOP/s of a large fp32 MatMul on onnxruntime (best of 1024^3 and 2048^3): the yardstick of the ratios. */

@@ -47,3 +47,21 @@ export function adapterParams(style: Style, adapter: string): Record<string, Flo
   }
   return out;
 }
+
+/** A style from adapter `adapter`'s trained weights (looked up by parameter name) on the given modules. */
+export function collectStyle(
+  model: { id: string; hash: string },
+  modules: readonly { module: string; inDim: number; outDim: number }[],
+  adapter: string,
+  weight: (name: string) => Float32Array,
+  info: Omit<StyleInfo, 'baseModel' | 'baseModelHash' | 'created'>,
+): Style {
+  return {
+    info: { ...info, baseModel: model.id, baseModelHash: model.hash, created: new Date().toISOString() },
+    modules: modules.map((m) => ({
+      ...m,
+      A: weight(`${m.module}.lora_A.${adapter}.weight`).slice(),
+      B: weight(`${m.module}.lora_B.${adapter}.weight`).slice(),
+    })),
+  };
+}

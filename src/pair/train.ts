@@ -17,7 +17,7 @@ import { unet2DConditionModel } from '../models/unet.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';
-import { styledPrompt, type LoraModuleWeights, type Style } from './style.ts';
+import { collectStyle, styledPrompt, type Style } from './style.ts';
 
 export const CONTENT_TOKEN = '<v1>';
 export const STYLE_TOKEN = '<s1>';
@@ -152,33 +152,21 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   }
   await step.release();
 
-  const styleModules: LoraModuleWeights[] = modules.map((m) => ({
-    module: m.module,
-    inDim: m.inDim,
-    outDim: m.outDim,
-    A: (params[`${m.module}.lora_A.style.weight`] ?? fed[`${m.module}.lora_A.style.weight`]).slice(),
-    B: params[`${m.module}.lora_B.style.weight`].slice(),
-  }));
   const seconds = (performance.now() - t0) / 1000;
+  const style = collectStyle(model, modules, 'style', (n) => params[n] ?? fed[n], {
+    name: opts.name,
+    rank,
+    styleToken: STYLE_TOKEN,
+    contentToken: CONTENT_TOKEN,
+    subject,
+    contentPrompt,
+    stylePrompt,
+    steps,
+    seconds,
+    seed,
+  });
   return {
-    style: {
-      info: {
-        name: opts.name,
-        baseModel: model.id,
-        baseModelHash: model.hash,
-        rank,
-        styleToken: STYLE_TOKEN,
-        contentToken: CONTENT_TOKEN,
-        subject,
-        contentPrompt,
-        stylePrompt,
-        steps,
-        seconds,
-        seed,
-        created: new Date().toISOString(),
-      },
-      modules: styleModules,
-    },
+    style,
     losses,
     seconds,
     meanStepMs: stepMs / steps,

@@ -1,0 +1,95 @@
+/**
+ * Pair Customization benchmark (issue 5, item 6): npm run bench:pair -- [--model DIR] [--steps 30] [--threads N] [--rounds R]
+ *
+ * In one run, on one machine state:
+ *   1. pair training with the defaults (PAIR_DEFAULTS: rank, lr, steps, warm-up) on (Noto dog face,
+ *      OpenMoji dog face), in seconds (goal <= 60 s);
+ *   2. draws of the same steps and CFG: plain CFG (2 UNet rows per step), a style-guided draw (3 rows),
+ *      the CLI's styled + unstyled counterpart (drawStyled, 5 rows), and a two-style blend (4 rows);
+ *      each configuration is warmed up once (session creation excluded), then the configurations are
+ *      timed in interleaved rounds and the medians compared: style-guided / plain (goal <= 1.25x),
+ *      blend / plain (goal <= 1.6x).
+ * The blend's second style is a copy of the first under another adapter name: a blend's cost does not
+ * depend on the adapter's values, and this keeps the run one training long.
+ */
+import { parseArgs } from 'node:util';
+import { renderIcon } from '../src/data/render.ts';
+import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
+import { loadEvalModel } from '../src/eval/generate.ts';
+import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { drawMixes, drawStyled } from '../src/pair/draw.ts';
+import type { Style } from '../src/pair/style.ts';
+import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
+import { benchThreads, median, unetFlops } from './lib/bench.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/emoji-mini' },
+    steps: { type: 'string', default: '30' },
+    cfg: { type: 'string', default: '5' },
+    strength: { type: 'string', default: '3' },
+    'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
+    threads: { type: 'string' },
+    rounds: { type: 'string', default: '7' },
+    subject: { type: 'string', default: 'dog-face' },
+  },
+});
+const threads = benchThreads(a.threads);
+const model = await loadEvalModel(a.model!);
+const S = model.imageSize;
+const content = rgbToUnit(await renderIcon('noto', a.subject!, S), S, S);
+const styleImg = rgbToUnit(await renderIcon('openmoji', a.subject!, S), S, S);
+
+const train = await trainPair({ model, content, style: styleImg, name: 'bench', subject: a.subject!.replace(/-/g, ' '), steps: Number(a['train-steps']), threads });
+const style = train.style;
+const second: Style = { info: { ...style.info, name: 'bench-b' }, modules: style.modules.map((m) => ({ ...m })) };
+
+const pipe = new DiffusionPipeline(model, { threads });
+const w = Number(a.strength);
+const base = { prompt: 'cat face', steps: Number(a.steps), cfg: Number(a.cfg) };
+const configs = {
+  plain: (seed: number) => drawMixes(pipe, [[]], { ...base, seed }),
+  styleGuided: (seed: number) => drawMixes(pipe, [[{ style, weight: w }]], { ...base, seed }),
+  styledAndUnstyled: (seed: number) => drawStyled(pipe, [{ style, weight: w }], { ...base, seed }),
+  blend: (seed: number) => drawMixes(pipe, [[{ style, weight: w / 2 }, { style: second, weight: w / 2 }]], { ...base, seed }),
+};
+const warmup: Record<string, number> = {};
+for (const [k, f] of Object.entries(configs)) {
+  const t0 = performance.now();
+  await f(0);
+  warmup[k] = (performance.now() - t0) / 1000;
+}
+const times: Record<string, number[]> = Object.fromEntries(Object.keys(configs).map((k) => [k, []]));
+for (let r = 0; r < Number(a.rounds); r++) {
+  for (const [k, f] of Object.entries(configs)) {
+    const t0 = performance.now();
+    await f(r + 1);
+    times[k].push((performance.now() - t0) / 1000);
+  }
+}
+await pipe.release();
+const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof configs, number>;
+const rows = { plain: 2, styleGuided: 3, styledAndUnstyled: 5, blend: 4 };
+const lora = [{ name: 'style0', rank: style.info.rank }];
+const flopsRatio = (rowsN: number, adapters: number) => unetFlops(model, rowsN, adapters ? [...lora, ...(adapters > 1 ? [{ name: 'style1', rank: style.info.rank }] : [])] : []) / unetFlops(model, 2);
+
+console.log(`model ${a.model} (${model.id}), ${threads} threads, ${base.steps} steps, CFG ${base.cfg}, style strength ${w}`);
+const defaults = style.info.steps === PAIR_DEFAULTS.steps;
+console.log(
+  `pair training, ${defaults ? 'defaults' : 'NOT the default steps'} (rank ${style.info.rank}, ${style.info.steps} steps): ${train.seconds.toFixed(1)} s (${train.meanStepMs.toFixed(0)} ms/step)` +
+    (defaults ? `; goal <= 60 s: ${train.seconds <= 60 ? 'met' : 'not met'}` : ''),
+);
+console.log(`warm-ups (session creation + first draw, excluded): ${Object.entries(warmup).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
+const line = (k: keyof typeof configs, label: string, goal?: number) => {
+  const ratio = med[k] / med.plain;
+  console.log(
+    `${label.padEnd(44)} ${med[k].toFixed(3)} s  ${ratio.toFixed(2)}x plain  (UNet rows ${rows[k]}, FLOPs ${flopsRatio(rows[k], k === 'plain' ? 0 : k === 'blend' ? 2 : 1).toFixed(2)}x)` +
+      (goal ? `  goal <= ${goal}x: ${ratio <= goal ? 'met' : 'not met'}` : ''),
+  );
+  return ratio;
+};
+line('plain', 'plain CFG draw');
+const sg = line('styleGuided', 'style-guided draw (stylized only)', 1.25);
+const both = line('styledAndUnstyled', 'style-guided + unstyled counterpart (CLI)');
+const bl = line('blend', 'two-style blend', 1.6);
+console.log(`pair_train_seconds=${train.seconds.toFixed(1)} style_draw_ratio=${sg.toFixed(2)} styled_and_unstyled_ratio=${both.toFixed(2)} blend_ratio=${bl.toFixed(2)}`);

@@ -1,0 +1,363 @@
+/**
+ * Evaluation of Pair Customization against baselines (issue 5, item 5): npm run eval:pair -- [options]
+ *
+ *   --model DIR          model folder (default models/emoji-mini)
+ *   --pairs N            training pairs (Noto drawing of X, OpenMoji drawing of X), default 8
+ *   --subjects N         other subjects drawn per pair (the same for every pair, fixed seeds), default 24
+ *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
+ *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
+ *   --train-steps N      training steps of every adapter (default: the pair defaults, 300)
+ *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance (default all)
+ *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
+ *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
+ *   --threads N          onnxruntime threads (default: all cores); --seed N
+ *   --classifiers DIR    where the cached classifiers and OpenMoji pictures live (default data/eval); --retrain them
+ *
+ * Quick run (a few minutes): --pairs 1 --subjects 4 --strengths 2,4 --scales 0.5,1 --train-steps 100
+ *
+ * Methods, all on the same seeds:
+ *   pair-guidance       the pair's StyleLoRA with style guidance (the method)
+ *   pair-lora-scale     (b) the same StyleLoRA applied by LoRA scale
+ *   dreambooth-lora     (a) a single-image LoRA on the style image alone, applied by LoRA scale
+ *   no-ortho-guidance   (c) the pair method with trainable A (no orthogonality), style guidance
+ * Metrics per method and strength, over pairs x subjects:
+ *   style:   P(openmoji) of the artist-set classifier; RMSE to OpenMoji's real drawing of the subject
+ *            relative to the unstyled output's (< 1: closer to OpenMoji)
+ *   content: identity-classifier agreement between unstyled and stylized output; SSIM between them;
+ *            subject still in the identity classifier's top-5
+ *   leakage: share of stylized outputs classified as the training pair's subject
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts';
+import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
+import { Rng } from '../src/diffusion/rng.ts';
+import { topK } from '../src/eval/classifier.ts';
+import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR, loadOpenmoji } from '../src/eval/classifiers.ts';
+import { formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
+import { plotPng, type Panel } from '../src/eval/plot.ts';
+import { rmse, ssim } from '../src/eval/ssim.ts';
+import { gridPng, type Tile } from '../src/images/grid.ts';
+import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { trainSingleImageLora } from '../src/pair/baselines.ts';
+import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
+import type { Style } from '../src/pair/style.ts';
+import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/emoji-mini' },
+    pairs: { type: 'string', default: '8' },
+    subjects: { type: 'string', default: '24' },
+    strengths: { type: 'string', default: '1,2,3,4.5' },
+    scales: { type: 'string', default: '0.5,1,1.5,2' },
+    'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
+    methods: { type: 'string', default: 'pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance' },
+    steps: { type: 'string', default: '30' },
+    cfg: { type: 'string', default: '5' },
+    seed: { type: 'string', default: '0' },
+    out: { type: 'string', default: `${EVAL_DIR}/pair.json` },
+    plot: { type: 'string', default: `${EVAL_DIR}/pair-plot.png` },
+    grid: { type: 'string', default: `${EVAL_DIR}/pair-grid.png` },
+    data: { type: 'string', default: 'data/emoji32.bin' },
+    classifiers: { type: 'string', default: EVAL_DIR },
+    threads: { type: 'string' },
+    retrain: { type: 'boolean', default: false },
+  },
+});
+const t0 = performance.now();
+const list = (s: string) => s.split(',').map((v) => Number(v.trim())).filter((v) => Number.isFinite(v) && v > 0);
+const strengths = list(a.strengths!);
+const scales = list(a.scales!);
+const nPairs = Number(a.pairs);
+const nSubjects = Number(a.subjects);
+const trainSteps = Number(a['train-steps']);
+const steps = Number(a.steps);
+const cfg = Number(a.cfg);
+const seed = Number(a.seed);
+const threads = a.threads === undefined ? undefined : Number(a.threads);
+const log = (s: string) => console.error(s);
+
+type StyleKind = 'pair' | 'noOrtho' | 'dreambooth';
+interface Method {
+  id: string;
+  label: string;
+  mode: 'guidance' | 'lora-scale';
+  style: StyleKind;
+  weights: number[];
+  dashed: boolean;
+}
+const ALL_METHODS: Method[] = [
+  { id: 'pair-guidance', label: 'pair + style guidance (the method)', mode: 'guidance', style: 'pair', weights: strengths, dashed: false },
+  { id: 'pair-lora-scale', label: '(b) pair StyleLoRA by LoRA scale', mode: 'lora-scale', style: 'pair', weights: scales, dashed: true },
+  { id: 'dreambooth-lora', label: '(a) DreamBooth-LoRA by LoRA scale', mode: 'lora-scale', style: 'dreambooth', weights: scales, dashed: true },
+  { id: 'no-ortho-guidance', label: '(c) no orthogonality + style guidance', mode: 'guidance', style: 'noOrtho', weights: strengths, dashed: true },
+];
+const wanted = a.methods!.split(',').map((s) => s.trim());
+for (const w of wanted) if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
+const methods = ALL_METHODS.filter((m) => wanted.includes(m.id));
+const kinds = new Set(methods.map((m) => m.style));
+
+const model = await loadEvalModel(a.model!);
+const ds = loadDataset(a.data!);
+const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log });
+const artist = await ensureArtistClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log });
+const om = await loadOpenmoji(`${a.classifiers}/openmoji32.bin`, { log });
+const S = model.imageSize;
+if (ds.height !== S) throw new Error(`the dataset is ${ds.height} px, the model draws ${S} px`);
+const PX = 3 * S * S;
+const pictureOf = (d: Dataset, set: string, subject: string) => {
+  const i = d.items.findIndex((it) => it.set === set && it.subject === subject);
+  return i < 0 ? null : rgbToUnit(samplePixels(d, i), S, S);
+};
+
+// Subjects with a Noto and an OpenMoji drawing that the identity classifier knows; pairs first, then
+// the subjects drawn for every pair.
+const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
+const omSubjects = new Set(om.items.map((it) => it.subject));
+const pool = [...new Set(ds.items.filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && classIndex.has(it.subject)).map((it) => it.subject))].sort();
+const rng = new Rng(seed + 4242);
+for (let i = pool.length - 1; i > 0; i--) {
+  const j = rng.int(i + 1);
+  [pool[i], pool[j]] = [pool[j], pool[i]];
+}
+const pairSubjects = pool.slice(0, nPairs);
+const drawSubjects = pool.slice(nPairs, nPairs + nSubjects);
+const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
+const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y)!);
+log(`pairs: ${pairSubjects.join(', ')}\nsubjects drawn: ${drawSubjects.join(', ')}`);
+
+interface Sample {
+  pair: number;
+  subject: number;
+  method: string;
+  weight: number;
+  pOpenmoji: number;
+  distRatio: number;
+  agree: boolean;
+  ssim: number;
+  leak: boolean;
+  subjectTop5: boolean;
+}
+const samples: Sample[] = [];
+const unstyledStats: { pOpenmoji: number; leak: boolean; subjectTop5: boolean }[] = [];
+const pairsReport: Record<string, unknown>[] = [];
+const gridTiles: Tile[] = [];
+const GRID_COLS = 2 + methods.length;
+const blank = (): Tile => ({ rgb: new Uint8Array(3 * S * S).fill(255), width: S, height: S });
+const pipe = new DiffusionPipeline(model, { threads });
+let trainSeconds = 0;
+let drawSeconds = 0;
+
+for (let p = 0; p < pairSubjects.length; p++) {
+  const x = pairSubjects[p];
+  const content = pictureOf(ds, 'noto', x)!;
+  const styleImg = pictureOf(om, 'openmoji', x)!;
+  const tTrain = performance.now();
+  const styles: Partial<Record<StyleKind, Style>> = {};
+  const trainInfo: Record<string, unknown> = {};
+  const bar = (what: string) => (q: { step: number; steps: number; loss: number }) => {
+    if (q.step % 25 === 0 || q.step === q.steps) process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length} '${x}': ${what} step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
+  };
+  if (kinds.has('pair')) {
+    const r = await trainPair({ model, content, style: styleImg, name: `pair-${p}`, subject: x, steps: trainSteps, seed: seed + p, threads, onProgress: bar('pair') });
+    styles.pair = r.style;
+    trainInfo.pair = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
+  }
+  if (kinds.has('noOrtho')) {
+    const r = await trainPair({ model, content, style: styleImg, name: `no-ortho-${p}`, subject: x, steps: trainSteps, seed: seed + p, threads, trainableA: true, onProgress: bar('no-orthogonality') });
+    styles.noOrtho = r.style;
+    trainInfo.noOrtho = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
+  }
+  if (kinds.has('dreambooth')) {
+    const r = await trainSingleImageLora({ model, image: styleImg, name: `dreambooth-${p}`, subject: x, steps: trainSteps, seed: seed + p, threads, onProgress: bar('DreamBooth-LoRA') });
+    styles.dreambooth = r.style;
+    trainInfo.dreambooth = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
+  }
+  trainSeconds += (performance.now() - tTrain) / 1000;
+  process.stderr.write('\n');
+
+  // Draw: per subject one batched run per mode; the unstyled picture comes with the first run.
+  const tDraw = performance.now();
+  const perSubject: { unstyled: Float32Array; styled: Map<string, Float32Array[]> }[] = [];
+  for (let j = 0; j < drawSubjects.length; j++) {
+    const opts = { prompt: drawSubjects[j], seed: drawSeeds[j], steps, cfg };
+    const styled = new Map<string, Float32Array[]>();
+    let unstyled: Float32Array | null = null;
+    for (const mode of ['guidance', 'lora-scale'] as const) {
+      const ms = methods.filter((m) => m.mode === mode);
+      if (ms.length === 0) continue;
+      const mixes: WeightedStyle[][] = unstyled ? [] : [[]];
+      for (const m of ms) for (const w of m.weights) mixes.push([{ style: styles[m.style]!, weight: w }]);
+      const r = await drawMixes(pipe, mixes, { ...opts, mode });
+      let k = 0;
+      if (!unstyled) unstyled = r.images[k++];
+      for (const m of ms) styled.set(m.id, m.weights.map(() => r.images[k++]));
+    }
+    perSubject.push({ unstyled: unstyled!, styled });
+    process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length}: drew subject ${j + 1}/${drawSubjects.length} (${((performance.now() - tDraw) / 1000).toFixed(0)} s)   `);
+  }
+  drawSeconds += (performance.now() - tDraw) / 1000;
+  process.stderr.write('\n');
+
+  // Classify every picture of this pair at once: per subject the unstyled one, then each method's sweep.
+  const order: { j: number; method: string | null; w: number; img: Float32Array }[] = [];
+  perSubject.forEach((s, j) => {
+    order.push({ j, method: null, w: 0, img: s.unstyled });
+    for (const m of methods) s.styled.get(m.id)!.forEach((img, wi) => order.push({ j, method: m.id, w: m.weights[wi], img }));
+  });
+  const stack = new Float32Array(order.length * PX);
+  order.forEach((o, i) => stack.set(o.img, i * PX));
+  const idProbs = await identity.probs(stack, order.length);
+  const artProbs = await artist.probs(stack, order.length);
+  const K = identity.classes.length;
+  const omIndex = ARTIST_CLASSES.indexOf('openmoji');
+  const top1 = (i: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 1)[0];
+  const inTop5 = (i: number, c: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 5).includes(c);
+  const xClass = classIndex.get(x)!;
+  let unstyledAt = -1;
+  order.forEach((o, i) => {
+    const yClass = classIndex.get(drawSubjects[o.j])!;
+    if (o.method === null) {
+      unstyledAt = i;
+      unstyledStats.push({ pOpenmoji: artProbs[i * 4 + omIndex], leak: top1(i) === xClass, subjectTop5: inTop5(i, yClass) });
+      return;
+    }
+    const u = perSubject[o.j].unstyled;
+    samples.push({
+      pair: p,
+      subject: o.j,
+      method: o.method,
+      weight: o.w,
+      pOpenmoji: artProbs[i * 4 + omIndex],
+      distRatio: rmse(o.img, realOm[o.j]) / Math.max(1e-6, rmse(u, realOm[o.j])),
+      agree: top1(i) === top1(unstyledAt),
+      ssim: ssim(o.img, u, S),
+      leak: top1(i) === xClass,
+      subjectTop5: inTop5(i, yClass),
+    });
+  });
+  pairsReport.push({ subject: x, training: trainInfo });
+
+  // Grid: the first two pairs, the first 6 subjects each, at the middle strength of every method.
+  if (p < 2) {
+    gridTiles.push({ ...tileOf(content, 0, S, `noto: ${x}`) }, { ...tileOf(styleImg, 0, S, `openmoji: ${x}`) });
+    for (let c = 2; c < GRID_COLS; c++) gridTiles.push(blank());
+    perSubject.slice(0, 6).forEach((s, j) => {
+      gridTiles.push(tileOf(s.unstyled, 0, S, drawSubjects[j]), tileOf(realOm[j], 0, S, 'real openmoji'));
+      for (const m of methods) {
+        const wi = Math.floor((m.weights.length - 1) / 2);
+        gridTiles.push(tileOf(s.styled.get(m.id)![wi], 0, S, `${m.id.replace('-guidance', ' w').replace('-lora-scale', ' s').replace('-lora', ' s')}=${m.weights[wi]}`));
+      }
+    });
+  }
+}
+await pipe.release();
+
+// Aggregate per method and strength.
+const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
+const share = (xs: boolean[]) => mean(xs.map(Number));
+const unstyled = {
+  pOpenmoji: mean(unstyledStats.map((u) => u.pOpenmoji)),
+  distRatio: 1,
+  identityAgreement: 1,
+  ssim: 1,
+  leakage: share(unstyledStats.map((u) => u.leak)),
+  subjectTop5: share(unstyledStats.map((u) => u.subjectTop5)),
+  n: unstyledStats.length,
+};
+const table = methods.flatMap((m) =>
+  m.weights.map((w) => {
+    const s = samples.filter((q) => q.method === m.id && q.weight === w);
+    return {
+      method: m.id,
+      mode: m.mode,
+      strength: w,
+      pOpenmoji: mean(s.map((q) => q.pOpenmoji)),
+      distRatio: mean(s.map((q) => q.distRatio)),
+      identityAgreement: share(s.map((q) => q.agree)),
+      ssim: mean(s.map((q) => q.ssim)),
+      leakage: share(s.map((q) => q.leak)),
+      subjectTop5: share(s.map((q) => q.subjectTop5)),
+      n: s.length,
+    };
+  }),
+);
+
+/**
+ * Does the method's curve dominate a baseline point? Linear interpolation of the method's style score
+ * at the baseline point's content score, over the method's content range (unstyled point included).
+ */
+function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
+  const ours = [unstyled, ...table.filter((r) => r.method === 'pair-guidance')].map((r) => ({ c: r[content], s: r[style] })).sort((p, q) => p.c - q.c);
+  return methods
+    .filter((m) => m.id !== 'pair-guidance')
+    .map((m) => {
+      const pts = table.filter((r) => r.method === m.id);
+      let dominated = 0;
+      let outside = 0;
+      for (const r of pts) {
+        const c = r[content];
+        if (ours.length < 2 || c < ours[0].c || c > ours.at(-1)!.c) {
+          outside++;
+          continue;
+        }
+        const k = Math.max(1, ours.findIndex((q) => q.c >= c));
+        const [lo, hi] = [ours[k - 1], ours[k]];
+        const sAt = hi.c === lo.c ? Math.max(lo.s, hi.s) : lo.s + ((c - lo.c) / (hi.c - lo.c)) * (hi.s - lo.s);
+        if (sAt >= r[style] - 1e-9) dominated++;
+      }
+      return { baseline: m.id, points: pts.length, dominatedByPairGuidance: dominated, outsideItsContentRange: outside };
+    });
+}
+const dominanceReport = kinds.has('pair') && methods.some((m) => m.id === 'pair-guidance') ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') } : null;
+
+console.log(`\nmodel ${a.model} (${model.hash}); ${pairSubjects.length} pairs x ${drawSubjects.length} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps`);
+console.log(`identity classifier held-out top-1 ${pct(identity.meta.info.heldOutTop1 as number)}; artist classifier held-out top-1 ${pct(artist.meta.info.heldOutTop1 as number)}\n`);
+console.log(
+  formatTable(
+    ['method', 'strength', 'P(openmoji)', 'dist ratio', 'id agree', 'SSIM', 'leakage', 'subj top-5', 'n'],
+    [
+      ['unstyled', 0, unstyled.pOpenmoji, 1, 1, 1, pct(unstyled.leakage), pct(unstyled.subjectTop5), unstyled.n],
+      ...table.map((r) => [r.method, r.strength, r.pOpenmoji, r.distRatio, pct(r.identityAgreement), r.ssim, pct(r.leakage), pct(r.subjectTop5), r.n]),
+    ],
+  ),
+);
+if (dominanceReport) {
+  console.log('\nbaseline points dominated by the pair-guidance curve (P(openmoji) at equal content score):');
+  for (const [k, v] of Object.entries(dominanceReport)) for (const d of v) console.log(`  ${k}: ${d.baseline}: ${d.dominatedByPairGuidance}/${d.points} dominated, ${d.outsideItsContentRange} outside its content range`);
+}
+
+// Plot: style vs content trade-off curves, each starting at the unstyled point.
+const series = (content: 'ssim' | 'identityAgreement', style: 'pOpenmoji' | 'distRatio') =>
+  methods.map((m) => ({
+    name: m.label,
+    dashed: m.dashed,
+    points: [{ x: unstyled[content], y: unstyled[style], label: '0' }, ...table.filter((r) => r.method === m.id).map((r) => ({ x: r[content], y: r[style], label: String(r.strength) }))],
+  }));
+const panels: Panel[] = [
+  { title: 'style fidelity vs structure', xLabel: 'SSIM(stylized, unstyled)', yLabel: 'mean P(openmoji)', series: series('ssim', 'pOpenmoji') },
+  { title: 'style fidelity vs identity', xLabel: 'identity agreement with unstyled', yLabel: 'mean P(openmoji)', series: series('identityAgreement', 'pOpenmoji') },
+  { title: 'distance to real OpenMoji (lower: closer)', xLabel: 'SSIM(stylized, unstyled)', yLabel: 'RMSE ratio stylized / unstyled', series: series('ssim', 'distRatio') },
+];
+for (const f of [a.out!, a.plot!, a.grid!]) mkdirSync(dirname(f), { recursive: true });
+writeFileSync(a.plot!, await plotPng(panels, { title: `Pair Customization vs baselines: ${pairSubjects.length} pairs x ${drawSubjects.length} subjects (labels: strength)` }));
+if (gridTiles.length) writeFileSync(a.grid!, await gridPng(gridTiles, { columns: GRID_COLS, scale: 3, labelHeight: 14 }));
+
+const report = {
+  model: { dir: a.model, id: model.id, hash: model.hash },
+  settings: { pairs: pairSubjects.length, subjects: drawSubjects.length, strengths, scales, trainSteps, steps, cfg, seed, methods: methods.map((m) => m.id) },
+  classifiers: { identity: identity.meta.info, artist: artist.meta.info },
+  pairSubjects,
+  drawSubjects,
+  pairs: pairsReport,
+  unstyled,
+  table,
+  dominance: dominanceReport,
+  seconds: { training: trainSeconds, drawing: drawSeconds, total: (performance.now() - t0) / 1000 },
+};
+writeFileSync(a.out!, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\nwrote ${a.out}, ${a.plot}, ${a.grid}; training ${trainSeconds.toFixed(0)} s, drawing ${drawSeconds.toFixed(0)} s, total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+await identity.release();
+await artist.release();

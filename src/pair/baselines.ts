@@ -1,0 +1,125 @@
+/**
+ * Baselines for the Pair Customization evaluation (issue 5, item 5).
+ *
+ * (a) DreamBooth-LoRA on the style image alone: one adapter on every attention projection of the UNet
+ *     (the same modules as StyleLoRA), A initialised as PEFT does (kaiming-uniform, U(+-1/sqrt(in))) and
+ *     trained, B zero-initialised and trained; the style image alone with the prompt
+ *     "<subject> in <s1> style"; epsilon MSE, AdamW, the same random horizontal flip, noise and timestep
+ *     sampling as trainPair. It returns a Style, so drawMixes' lora-scale mode applies it with the same
+ *     prompt suffix as a pair-trained style.
+ * (b) the pair's StyleLoRA applied by LoRA scale: drawMixes(..., { mode: 'lora-scale' }) on trainPair's style.
+ * (c) the pair method without orthogonality: trainPair({ trainableA: true }).
+ */
+import * as G from '../graph/index.ts';
+import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { Rng } from '../diffusion/rng.ts';
+import type { TextToImageModel } from '../models/text-to-image.ts';
+import { unet2DConditionModel } from '../models/unet.ts';
+import { AdamW } from '../train/optim.ts';
+import { StepFunction, Trainer } from '../train/step.ts';
+import { flipVariants, PAIR_DEFAULTS, STYLE_TOKEN, type PairTrainResult } from './train.ts';
+import { collectStyle, styledPrompt } from './style.ts';
+
+export interface SingleImageLoraOptions {
+  model: TextToImageModel;
+  /** The style image, float32 [3, S, S] in [-1, 1] at the model's image size. */
+  image: Float32Array;
+  name: string;
+  /** What the image shows (default: PAIR_DEFAULTS.subject). */
+  subject?: string;
+  steps?: number;
+  rank?: number;
+  lr?: number;
+  seed?: number;
+  threads?: number;
+  onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+}
+
+/** Baseline (a): a DreamBooth-style LoRA trained on one image with the prompt "<subject> in <s1> style". */
+export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promise<PairTrainResult> {
+  const t0 = performance.now();
+  const { model } = opts;
+  const rank = opts.rank ?? PAIR_DEFAULTS.rank;
+  const steps = opts.steps ?? PAIR_DEFAULTS.steps;
+  const seed = opts.seed ?? PAIR_DEFAULTS.seed;
+  const subject = (opts.subject ?? PAIR_DEFAULTS.subject).trim() || PAIR_DEFAULTS.subject;
+  const prompt = styledPrompt(subject, STYLE_TOKEN);
+
+  const pipe = new DiffusionPipeline(model, { threads: opts.threads });
+  const states = await pipe.encodeText([prompt]);
+  await pipe.release();
+
+  const [c, h, w] = model.codec.latentShape;
+  const latent = c * h * w;
+  const isLora = (n: string) => n.includes('.lora_A.') || n.includes('.lora_B.');
+  const g = new G.Graph({ paramMode: (n) => (isLora(n) ? 'trainable' : 'frozen') });
+  const pred = unet2DConditionModel(
+    g,
+    model.unet,
+    {
+      sample: g.input('sample', [1, c, h, w]),
+      timestep: g.input('timestep', [1]),
+      encoderHiddenStates: g.input('encoder_hidden_states', [1, model.contextLength, model.text.hidden_size]),
+    },
+    { lora: [{ name: 'style', rank }] },
+  );
+  const loss = G.mse(pred, g.input('target', [1, c, h, w]));
+  const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads });
+
+  const initRng = new Rng(seed * 7919 + 17);
+  const params: Record<string, Float32Array> = {};
+  const modules: { module: string; inDim: number; outDim: number }[] = [];
+  for (const [name, t] of g.params) {
+    const m = /^(.*)\.lora_A\.style\.weight$/.exec(name);
+    if (!m) continue;
+    const inDim = t.shape[1];
+    const outDim = g.params.get(`${m[1]}.lora_B.style.weight`)!.shape[0];
+    modules.push({ module: m[1], inDim, outDim });
+    const bound = 1 / Math.sqrt(inDim);
+    params[name] = Float32Array.from({ length: rank * inDim }, () => (initRng.uniform() * 2 - 1) * bound);
+    params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
+  }
+  if (modules.length === 0) throw new Error('single-image LoRA: the model has no attention projections to adapt');
+  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? PAIR_DEFAULTS.lr, weightDecay: 0 }]);
+  const trainer = new Trainer(step, { params, optimizer });
+
+  const [plain, mirrored] = flipVariants(opts.image, model.imageSize);
+  const latents = [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
+  const rng = new Rng(seed + 1);
+  const noise = new Float32Array(latent);
+  const feeds = { sample: new Float32Array(latent), target: noise, timestep: new Float32Array(1), encoder_hidden_states: states, 'lora_gate.style': new Float32Array([1]) };
+  const losses: number[] = [];
+  let stepMs = 0;
+  for (let i = 0; i < steps; i++) {
+    const t = Math.floor(rng.uniform() * model.schedule.betas.length);
+    const flip = rng.uniform() < 0.5 ? 1 : 0;
+    rng.fillNormal(noise);
+    feeds.sample.set(model.schedule.addNoise(latents[flip], noise, t));
+    feeds.timestep[0] = t;
+    const r = await trainer.trainStep(feeds);
+    stepMs += r.totalMs;
+    losses.push(r.loss);
+    opts.onProgress?.({ step: i + 1, steps, loss: r.loss });
+  }
+  await step.release();
+
+  const seconds = (performance.now() - t0) / 1000;
+  const style = collectStyle(model, modules, 'style', (n) => params[n], {
+    name: opts.name,
+    rank,
+    styleToken: STYLE_TOKEN,
+    contentToken: '',
+    subject,
+    contentPrompt: '',
+    stylePrompt: prompt,
+    steps,
+    seconds,
+    seed,
+  });
+  return {
+    style,
+    losses,
+    seconds,
+    meanStepMs: stepMs / steps,
+  };
+}
