@@ -1,7 +1,7 @@
 /**
  * Pretraining of the embedded model (npm run pretrain -- [--resume] [--steps N] [--batch B] ...).
  *
- * Epsilon objective on the emoji dataset (data/emoji32.bin: noto, twemoji, fluent; never openmoji),
+ * The schedule's objective (v-prediction for emoji-mini; see src/models/emoji-mini.ts) on the emoji dataset (data/emoji32.bin: noto, twemoji, fluent; never openmoji),
  * with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
  * decay, gradient clipping, EMA weights, a checkpoint every few minutes (resume with --resume), a
  * progress line with loss, steps/s and ETA, and a sample grid PNG every --sample-every steps.
@@ -118,6 +118,7 @@ const sampleIn = new Float32Array(batch * latent);
 const x0 = new Float32Array(batch * latent);
 const noise = new Float32Array(batch * latent);
 const timestep = new Float32Array(batch);
+let target: Float32Array = noise;
 const inputIds = new BigInt64Array(batch * EMOJI_MINI_CONTEXT);
 
 function makeBatch(step: number): void {
@@ -135,6 +136,7 @@ function makeBatch(step: number): void {
     timestep[b] = ts[b];
   }
   sampleIn.set(schedule.addNoise(x0, noise, ts));
+  target = schedule.target(x0, noise, ts);
 }
 
 const t0 = performance.now();
@@ -145,14 +147,14 @@ const stopAfter = Number(args['stop-after-minutes']) * 60_000;
 const secondsBefore = Number((ckpt?.extra as { seconds?: number } | undefined)?.seconds ?? 0);
 const checkpoint = async () => {
   const seconds = secondsBefore + (performance.now() - t0) / 1000;
-  const path = await saveCheckpoint(ckptDir, { params, optimizerState: optimizer.state(), ema: ema.state(), step: trainer.step, extra: { loss: smoothLoss, batch, seconds } });
+  const path = await saveCheckpoint(ckptDir, { params, optimizerState: optimizer.state(), ema: ema.state(), step: trainer.step, extra: { loss: smoothLoss, batch, seconds, predictionType: schedule.config.predictionType } });
   lastCkpt = performance.now();
   console.log(`checkpoint ${path}`);
 };
 
 while (trainer.step < totalSteps) {
   makeBatch(trainer.step);
-  const r = await trainer.trainStep({ sample: sampleIn, timestep, input_ids: inputIds, target: noise });
+  const r = await trainer.trainStep({ sample: sampleIn, timestep, input_ids: inputIds, target });
   smoothLoss = Number.isNaN(smoothLoss) ? r.loss : 0.98 * smoothLoss + 0.02 * r.loss;
   if (r.step % 20 === 0 || r.step === startStep + 1) {
     const elapsed = (performance.now() - t0) / 1000;

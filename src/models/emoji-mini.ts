@@ -1,9 +1,11 @@
 /**
  * The embedded default model, "emoji-mini": the tiny configs of UNet2DConditionModel and CLIPTextModel,
  * a word-level tokenizer over the emoji captions, the lossless pixel codec (32x32x3 <-> 12x16x16), and
- * the DDPM linear noise schedule. Pixel-space 32x32 images need a schedule that ends near pure noise:
- * SD's scaled_linear (tuned for 4-channel VAE latents) leaves sqrt(abar_T) = 0.068 of the signal at
- * t = 999, DDPM's linear 1e-4..0.02 leaves 0.006.
+ * the DDPM linear noise schedule with v-prediction. Pixel-space 32x32 images need a schedule that ends
+ * near pure noise: SD's scaled_linear (tuned for 4-channel VAE latents) leaves sqrt(abar_T) = 0.068 of
+ * the signal at t = 999, DDPM's linear 1e-4..0.02 leaves 0.006. At such low signal an epsilon model's
+ * x0 estimate, (x_t - sigma eps) / alpha, amplifies its errors ~150x; a v model predicts the picture
+ * itself there (v = alpha eps - sigma x0), which is what the early sampler steps need.
  */
 import { NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
 import { emojiMiniTextConfig, type CLIPTextConfig } from './clip-text.ts';
@@ -28,7 +30,7 @@ export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
   betaStart: 1e-4,
   betaEnd: 0.02,
   betaSchedule: 'linear',
-  predictionType: 'epsilon',
+  predictionType: 'v_prediction',
   clipSample: true,
   clipSampleRange: 1,
   setAlphaToOne: true,

@@ -4,7 +4,7 @@
  * (a) DreamBooth-LoRA on the style image alone: one adapter on every attention projection of the UNet
  *     (the same modules as StyleLoRA), A initialised as PEFT does (kaiming-uniform, U(+-1/sqrt(in))) and
  *     trained, B zero-initialised and trained; the style image alone with the prompt
- *     "<subject> in <s1> style"; epsilon MSE, AdamW, the same random horizontal flip, noise and timestep
+ *     "<subject> in <s1> style"; MSE on the model's target (epsilon or v), AdamW, the same random horizontal flip, noise and timestep
  *     sampling as trainPair. It returns a Style, so drawMixes' lora-scale mode applies it with the same
  *     prompt suffix as a pair-trained style.
  * (b) the pair's StyleLoRA applied by LoRA scale: drawMixes(..., { mode: 'lora-scale' }) on trainPair's style.
@@ -87,7 +87,7 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const latents = [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
   const rng = new Rng(seed + 1);
   const noise = new Float32Array(latent);
-  const feeds = { sample: new Float32Array(latent), target: noise, timestep: new Float32Array(1), encoder_hidden_states: states, 'lora_gate.style': new Float32Array([1]) };
+  const feeds = { sample: new Float32Array(latent), target: new Float32Array(latent), timestep: new Float32Array(1), encoder_hidden_states: states, 'lora_gate.style': new Float32Array([1]) };
   const losses: number[] = [];
   let stepMs = 0;
   for (let i = 0; i < steps; i++) {
@@ -95,6 +95,7 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
     const flip = rng.uniform() < 0.5 ? 1 : 0;
     rng.fillNormal(noise);
     feeds.sample.set(model.schedule.addNoise(latents[flip], noise, t));
+    feeds.target.set(model.schedule.target(latents[flip], noise, t));
     feeds.timestep[0] = t;
     const r = await trainer.trainStep(feeds);
     stepMs += r.totalMs;

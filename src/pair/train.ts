@@ -7,7 +7,8 @@
  *   row 0: the content image, prompt "<subject> <v1>", ContentLoRA on  -> trains ContentLoRA
  *   row 1: the style image, prompt "<subject> <v1> in <s1> style", both adapters on -> trains StyleLoRA
  *          only (ContentLoRA's B sees no gradient from this row); weight 0 during the warm-up share.
- * Both rows share the noise and the timestep; both images get the same random horizontal flip.
+ * Both rows share the noise and the timestep; both images get the same random horizontal flip. The
+ * regression target is the model's own (epsilon for SD 1.5, v for emoji-mini), the MSE as in the paper.
  */
 import * as G from '../graph/index.ts';
 import { Rng } from '../diffusion/rng.ts';
@@ -141,7 +142,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     for (let row = 0; row < 2; row++) {
       const x0 = latents[row][flip];
       sample.set(model.schedule.addNoise(x0, noise, t), row * latent);
-      target.set(noise, row * latent);
+      target.set(model.schedule.target(x0, noise, t), row * latent);
     }
     feeds.timestep.fill(t);
     feeds.row_weight[1] = i >= styleStart ? 1 : 0;

@@ -99,19 +99,8 @@ export class AdamW {
       const decay = 1 - lr * group.weightDecay;
       const stepSize = lr / (1 - b1 ** t);
       const invBc2Sqrt = 1 / Math.sqrt(1 - b2 ** t);
-      const c1 = 1 - b1;
-      const c2 = 1 - b2;
-      for (const { name, p, m, v } of group.slots) {
-        const g = grads[name]!;
-        for (let i = 0, n = p.length; i < n; i++) {
-          const gi = g[i]!;
-          const mi = b1 * m[i]! + c1 * gi;
-          const vi = b2 * v[i]! + c2 * gi * gi;
-          m[i] = mi;
-          v[i] = vi;
-          p[i] = p[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
-        }
-      }
+      // p -= stepSize * m / (sqrt(v) * invBc2Sqrt + eps), with invBc2Sqrt folded into the constants.
+      for (const { name, p, m, v } of group.slots) adamwKernel(p, grads[name]!, m, v, b1, b2, decay, stepSize / invBc2Sqrt, eps / invBc2Sqrt);
     }
   }
 
@@ -192,4 +181,28 @@ export function warmupCosine(step: number, o: { warmup: number; total: number; m
 /** Linear warm-up ((s+1)/warmup) then a constant multiplier of 1. */
 export function warmupConstant(step: number, o: { warmup: number }): number {
   return step < o.warmup ? (step + 1) / o.warmup : 1;
+}
+
+/** The per-element AdamW update: one pass over the parameter, its gradient and both moments. */
+function adamwKernel(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  b1: number,
+  b2: number,
+  decay: number,
+  stepSize: number,
+  eps: number,
+): void {
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  for (let i = 0, n = p.length; i < n; i++) {
+    const gi = g[i];
+    const mi = b1 * m[i] + c1 * gi;
+    const vi = b2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) + eps);
+  }
 }
