@@ -31,31 +31,22 @@ function unknownSpacing(s: never): never {
 
 /** DDIMScheduler.set_timesteps: integers, descending. */
 export function ddimTimesteps(steps: number, c: SpacingConfig): number[] {
-  const T = c.numTrainTimesteps;
-  checkSteps(steps, T);
-  const spacing: TimestepSpacing = c.timestepSpacing ?? 'leading';
-  switch (spacing) {
-    case 'linspace':
-      return linspace(0, T - 1, steps).map(roundHalfEven).reverse();
-    case 'leading': {
-      const ratio = Math.floor(T / steps);
-      return Array.from({ length: steps }, (_, k) => (steps - 1 - k) * ratio + c.stepsOffset);
-    }
-    case 'trailing':
-      return arange(T, 0, -T / steps).map((t) => roundHalfEven(t) - 1);
-    default:
-      return unknownSpacing(spacing);
-  }
+  checkSteps(steps, c.numTrainTimesteps);
+  return spaced(steps, c, c.timestepSpacing ?? 'leading', roundHalfEven);
 }
 
 /** EulerDiscreteScheduler.set_timesteps: float32 values, fractional for 'linspace'. */
 export function eulerTimesteps(steps: number, c: SpacingConfig): number[] {
+  checkSteps(steps, c.numTrainTimesteps);
+  return spaced(steps, c, c.timestepSpacing ?? 'linspace', Math.fround);
+}
+
+/** The leading / trailing / linspace rules DDIM and Euler share; they differ in how linspace rounds. */
+function spaced(steps: number, c: SpacingConfig, spacing: TimestepSpacing, roundLinspace: (x: number) => number): number[] {
   const T = c.numTrainTimesteps;
-  checkSteps(steps, T);
-  const spacing: TimestepSpacing = c.timestepSpacing ?? 'linspace';
   switch (spacing) {
     case 'linspace':
-      return linspace(0, T - 1, steps).map(Math.fround).reverse();
+      return linspace(0, T - 1, steps).map(roundLinspace).reverse();
     case 'leading': {
       const ratio = Math.floor(T / steps);
       return Array.from({ length: steps }, (_, k) => (steps - 1 - k) * ratio + c.stepsOffset);
