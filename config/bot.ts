@@ -9,6 +9,9 @@
  *   PAIRSTYLE_MODEL        model folder (default: the embedded emoji-mini model)
  *   PAIRSTYLE_DEVICES      engine threads, one job each (default 1)
  *   PAIRSTYLE_MAX_QUEUED   global queue cap (default 50); PAIRSTYLE_MAX_UPLOAD_MB (default 8)
+ *   PAIRSTYLE_PORT         the local playground's port on 127.0.0.1 (default 8080); the playground serves
+ *                          when no platform is configured, or with PAIRSTYLE_PLAYGROUND=1 beside them
+ *                          (PAIRSTYLE_PLAYGROUND=0 turns it off)
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +24,8 @@ export class ConfigError extends Error {
 export interface BotConfig {
   discord?: { token: string; appId: string; mode: 'gateway' | 'http'; publicKey?: string; port: number };
   slack?: { botToken: string; signingSecret?: string; appToken?: string; port: number };
+  /** The local playground web page (src/bot/playground). */
+  playground?: { port: number };
   storeUrl?: string;
   modelDir: string;
   devices: number;
@@ -68,8 +73,12 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
     cfg.slack = { botToken: env.SLACK_BOT_TOKEN?.trim() ?? '', signingSecret: env.SLACK_SIGNING_SECRET?.trim() || undefined, appToken: env.SLACK_APP_TOKEN?.trim() || undefined, port: int(env, 'SLACK_PORT', 3000, 0, 65535, problems) };
   }
 
-  if (!cfg.discord && !cfg.slack) {
-    problems.push('no chat platform is configured: set DISCORD_TOKEN + DISCORD_APP_ID (Discord) and/or SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (Slack)');
+  const playground = env.PAIRSTYLE_PLAYGROUND?.trim() ?? '';
+  if (playground && !/^[01]$/.test(playground)) problems.push(`PAIRSTYLE_PLAYGROUND must be 1 (serve the playground) or 0 (do not) (got '${env.PAIRSTYLE_PLAYGROUND}')`);
+  const platforms = Boolean(cfg.discord || cfg.slack);
+  if (playground === '1' || (!platforms && playground !== '0')) cfg.playground = { port: int(env, 'PAIRSTYLE_PORT', 8080, 0, 65535, problems) };
+  if (!platforms && !cfg.playground) {
+    problems.push('nothing to serve: PAIRSTYLE_PLAYGROUND=0 and no chat platform is configured: set DISCORD_TOKEN + DISCORD_APP_ID (Discord) and/or SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (Slack), or drop PAIRSTYLE_PLAYGROUND=0');
   }
   if (opts.requireModel !== false && !existsSync(join(cfg.modelDir, 'model_index.json'))) {
     problems.push(

@@ -1,6 +1,7 @@
 /**
- * npm run bot: the PairStyle bot on the configured platforms (config/bot.ts), one in-process queue with
- * an engine thread per device, style registries in Keyv. Stops cleanly on SIGINT / SIGTERM.
+ * npm start / npm run bot: the PairStyle bot on the configured platforms (config/bot.ts), and the local
+ * playground web page when no platform is configured (or PAIRSTYLE_PLAYGROUND=1); one in-process queue
+ * with an engine thread per device, style registries in Keyv. Stops cleanly on SIGINT / SIGTERM.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,7 @@ import { openKeyv } from '../store/open-keyv.ts';
 import { StyleRegistry } from '../store/style-registry.ts';
 import { startDiscordGateway } from './discord/gateway.ts';
 import { startDiscordHttp } from './discord/http.ts';
+import { startPlayground } from './playground/server.ts';
 import { createSlackApp } from './slack/app.ts';
 
 /** Test seams: loopback fakes of the platform APIs, faster engine settings. */
@@ -34,7 +36,8 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
     limits: { maxQueued: cfg.maxQueued },
   });
   const deps = { registry, queue, limits: { ...DEFAULT_COMMAND_LIMITS, maxUploadBytes: cfg.maxUploadBytes }, minEditIntervalMs: o.minEditIntervalMs };
-  const ports: { discord?: number; slack?: number } = {};
+  const ports: { discord?: number; slack?: number; playground?: number } = {};
+  let playgroundUrl: string | undefined;
   const stops: (() => Promise<unknown>)[] = [];
   if (cfg.discord?.mode === 'gateway') {
     const client = await startDiscordGateway(cfg.discord.token, deps);
@@ -63,10 +66,18 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
     stops.push(() => app.stop());
     console.log(cfg.slack.signingSecret ? `slack: events on :${cfg.slack.port}/slack/events` : 'slack: connected in Socket Mode');
   }
+  if (cfg.playground) {
+    const pg = await startPlayground({ ...deps, minEditIntervalMs: o.minEditIntervalMs }, cfg.playground.port, '127.0.0.1');
+    ports.playground = pg.port;
+    playgroundUrl = pg.url;
+    stops.unshift(() => new Promise((r) => (pg.server.closeAllConnections(), pg.server.close(r))));
+    console.log(`playground: open ${pg.url} in a browser`);
+  }
   return {
     registry,
     queue,
     ports,
+    playgroundUrl,
     async stop() {
       for (const s of stops) await s().catch(() => undefined);
       await queue.close();

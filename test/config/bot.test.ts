@@ -6,13 +6,25 @@ const load = (env: Record<string, string>) => () => loadBotConfig(env, { require
 
 describe('loadBotConfig', () => {
   it('names what is missing', () => {
-    expect(load({})).toThrow(/no chat platform is configured: set DISCORD_TOKEN \+ DISCORD_APP_ID/);
+    expect(load({ PAIRSTYLE_PLAYGROUND: '0' })).toThrow(/nothing to serve: PAIRSTYLE_PLAYGROUND=0 and no chat platform is configured: set DISCORD_TOKEN \+ DISCORD_APP_ID/);
+    expect(load({ PAIRSTYLE_PLAYGROUND: 'yes' })).toThrow(/PAIRSTYLE_PLAYGROUND must be 1/);
+    expect(load({ PAIRSTYLE_PORT: '99999' })).toThrow(/PAIRSTYLE_PORT must be a whole number from 0 to 65535/);
     expect(load({ DISCORD_TOKEN: 't' })).toThrow(/DISCORD_APP_ID is missing/);
     expect(load({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '123456789012345678', DISCORD_MODE: 'http' })).toThrow(/DISCORD_PUBLIC_KEY is missing/);
     expect(load({ SLACK_BOT_TOKEN: 'xoxp-1' })).toThrow(/starting with xoxb-[\s\S]*SLACK_SIGNING_SECRET \(HTTP events\) or SLACK_APP_TOKEN/);
     expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'nope' })).toThrow(/xapp-/);
     expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_DEVICES: '0' })).toThrow(/PAIRSTYLE_DEVICES must be a whole number from 1 to 16/);
     expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/nonexistent' })).toThrow(/PAIRSTYLE_MODEL=\/nonexistent is not a model folder/);
+  });
+
+  it('serves the playground when no platform is configured, or beside them with PAIRSTYLE_PLAYGROUND=1', () => {
+    const bare = load({})();
+    expect(bare.playground).toEqual({ port: 8080 });
+    expect(bare.discord ?? bare.slack).toBeUndefined();
+    expect(load({ PAIRSTYLE_PORT: '9000' })().playground).toEqual({ port: 9000 });
+    const slack = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    expect(load(slack)().playground).toBeUndefined();
+    expect(load({ ...slack, PAIRSTYLE_PLAYGROUND: '1' })()).toMatchObject({ playground: { port: 8080 }, slack: { botToken: 'xoxb-1' } });
   });
 
   it('reads a complete configuration', () => {

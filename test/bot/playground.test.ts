@@ -1,0 +1,188 @@
+/**
+ * The local playground over HTTP on a tiny random model folder: config with no platform -> startBot
+ * serves the playground (SQLite registry, in-process queue, engine thread). Train from two uploaded
+ * files, draw from a typed command line following its progress over Server-Sent Events, fetch the
+ * images, press a button, export; errors come back as readable chat replies.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBotConfig } from '../../config/bot.ts';
+import { startBot } from '../../src/bot/main.ts';
+import type { PlaygroundMessage } from '../../src/bot/playground/server.ts';
+import { decodeStyle } from '../../src/pair/style-file.ts';
+import { pngOf } from '../helpers/bot-fixture.ts';
+import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
+
+let bot: Awaited<ReturnType<typeof startBot>>;
+let base: string;
+const events = new AbortController();
+/** Every message state seen on /api/events, in order. */
+const seen: PlaygroundMessage[] = [];
+let wake: (() => void)[] = [];
+
+async function readEvents() {
+  const res = await fetch(`${base}api/events`, { signal: events.signal });
+  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+  const decoder = new TextDecoder();
+  let buf = '';
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = /^data: (.*)$/m.exec(block);
+        if (/^event: message$/m.test(block) && data) seen.push(JSON.parse(data[1]) as PlaygroundMessage);
+      }
+      for (const w of wake.splice(0)) w();
+    }
+  } catch {
+    // aborted at the end
+  }
+}
+
+async function until(pred: (m: PlaygroundMessage) => boolean, timeoutMs = 20_000): Promise<PlaygroundMessage> {
+  const t0 = Date.now();
+  for (;;) {
+    const m = seen.find(pred);
+    if (m) return m;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no such message within ${timeoutMs} ms; seen: ${seen.map((s) => s.text).join(' | ')}`);
+    await new Promise<void>((r) => {
+      wake.push(r);
+      setTimeout(r, 200);
+    });
+  }
+}
+
+async function command(body: FormData | Record<string, unknown>): Promise<{ command: PlaygroundMessage; reply: PlaygroundMessage }> {
+  const res = await fetch(`${base}api/command`, body instanceof FormData ? { method: 'POST', body } : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { command: PlaygroundMessage; reply: PlaygroundMessage };
+}
+
+/** Runs a command and waits for its reply to be final (through the SSE stream). */
+async function final(body: FormData | Record<string, unknown>): Promise<PlaygroundMessage> {
+  const { reply } = await command(body);
+  return reply.final ? reply : until((m) => m.id === reply.id && m.final);
+}
+
+const line = (text: string) => {
+  const f = new FormData();
+  f.set('text', text);
+  return f;
+};
+
+async function fetchBytes(url: string): Promise<{ type: string | null; bytes: Uint8Array }> {
+  const res = await fetch(new URL(url, base));
+  expect(res.status).toBe(200);
+  return { type: res.headers.get('content-type'), bytes: new Uint8Array(await res.arrayBuffer()) };
+}
+
+beforeAll(async () => {
+  const env = {
+    PAIRSTYLE_PORT: '0',
+    PAIRSTYLE_MAX_UPLOAD_MB: '1',
+    PAIRSTYLE_MODEL: await writeTinyModelFolder(),
+    PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pg-')), 'pg.sqlite')}`,
+  };
+  const cfg = loadBotConfig(env);
+  expect(cfg.discord ?? cfg.slack).toBeUndefined();
+  bot = await startBot(cfg, { task: { sampleSteps: 2 }, minEditIntervalMs: 0 });
+  base = bot.playgroundUrl!;
+  expect(base).toBe(`http://127.0.0.1:${bot.ports.playground}/`);
+  void readEvents();
+});
+afterAll(async () => {
+  events.abort();
+  await bot?.stop();
+});
+
+describe('the playground over HTTP (tiny model)', () => {
+  it('serves the page and the command specs', async () => {
+    const page = await fetch(base);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/PairStyle playground/);
+    const { commands } = (await (await fetch(`${base}api/commands`)).json()) as { commands: { name: string; options: { name: string; type: string }[] }[] };
+    expect(commands.map((c) => c.name)).toEqual(['train', 'draw', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
+    expect(commands[0].options.filter((o) => o.type === 'attachment').map((o) => o.name)).toEqual(['content', 'style']);
+  });
+
+  it('trains from two uploaded files, draws following progress, presses a button, exports', async () => {
+    const form = new FormData();
+    form.set('subcommand', 'train');
+    form.set('name', 'blue');
+    form.set('steps', '10');
+    form.set('content', new Blob([(await pngOf('#d22', 40, 30)) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'before.png');
+    form.set('style', new Blob([new Uint8Array(await sharp({ create: { width: 30, height: 30, channels: 3, background: '#22d' } }).jpeg().toBuffer())], { type: 'image/jpeg' }), 'after.jpg');
+    const { command: echoed, reply: first } = await command(form);
+    expect(echoed.text).toBe('/pairstyle train name:blue steps:10 content:📎before.png style:📎after.jpg');
+    expect(first.final).toBe(false);
+    const trained = await until((m) => m.id === first.id && m.final, 60_000);
+    expect(trained.text).toMatch(/learned style \*\*blue\*\*/);
+    expect(trained.images[0].name).toBe('blue-pair.png');
+    const pair = await fetchBytes(trained.images[0].url);
+    expect(pair.type).toBe('image/png');
+    expect((await sharp(pair.bytes).metadata()).width).toBeGreaterThanOrEqual(512);
+
+    const { reply } = await command(line('/pairstyle draw prompt:"cat face" steps:2 seed:1'));
+    const drawn = await until((m) => m.id === reply.id && m.final);
+    const states = seen.filter((m) => m.id === reply.id);
+    expect(states.length).toBeGreaterThan(1);
+    expect(states.slice(0, -1).every((s) => !s.final && /⏳|⚙️/.test(s.text) && s.buttons.some((b) => b.label === 'Cancel'))).toBe(true);
+    expect(drawn.text).toMatch(/'cat face', style \*\*blue\*\* at strength 3, seed 1/);
+    expect(drawn.images.map((i) => i.name)).toEqual(['styled.png']);
+    const { messages } = (await (await fetch(`${base}api/messages`)).json()) as { messages: PlaygroundMessage[] };
+    expect(messages.find((m) => m.id === reply.id)).toEqual(drawn);
+    const img = await fetchBytes(drawn.images[0].url);
+    expect(img.type).toBe('image/png');
+    expect((await sharp(img.bytes).metadata()).format).toBe('png');
+
+    const stronger = drawn.buttons.find((b) => b.label === 'Strength +')!;
+    const pressed = (await (await fetch(`${base}api/button`, { method: 'POST', body: JSON.stringify({ id: stronger.id }), headers: { 'content-type': 'application/json' } })).json()) as { reply: PlaygroundMessage };
+    expect((await until((m) => m.id === pressed.reply.id && m.final)).text).toMatch(/strength 4, seed 1/);
+
+    const list = await final({ text: 'list' });
+    expect(list.text).toMatch(/\*\*blue\*\*/);
+    const exported = await final(line('export blue'));
+    expect(exported.files[0].name).toBe('blue.safetensors');
+    expect(decodeStyle((await fetchBytes(exported.files[0].url)).bytes).info.name).toBe('blue');
+  });
+
+  it('answers mistakes with readable messages', async () => {
+    const missing = await final(line('/pairstyle draw'));
+    expect(missing).toMatchObject({ error: true, final: true });
+    expect(missing.text).toMatch(/^⚠️ 'prompt' is required/);
+    expect((await final(line('/pairstyle paint cat'))).text).toMatch(/unknown subcommand 'paint' \(try: train, draw/);
+    expect((await final(line('draw cat face strength:11'))).text).toMatch(/'strength' must be a number from 0 to 10, got '11'/);
+    expect((await final({ subcommand: 'draw', options: { prompt: 'cat', style: 'nope' } })).text).toMatch(/no style named 'nope'/);
+
+    const notImage = new FormData();
+    notImage.set('subcommand', 'train');
+    notImage.set('name', 'bad');
+    notImage.set('content', new Blob(['hello'], { type: 'image/png' }), 'a.png');
+    notImage.set('style', new Blob(['world'], { type: 'image/png' }), 'b.png');
+    expect((await final(notImage)).text).toMatch(/the content file 'a.png' is not an image I can read/);
+    expect((await final(line('train name:x'))).text).toMatch(/'content' is required/);
+
+    const big = new FormData();
+    big.set('subcommand', 'train');
+    big.set('name', 'big');
+    big.set('content', new Blob([new Uint8Array(1_500_000)], { type: 'image/png' }), 'big.png');
+    big.set('style', new Blob([(await pngOf('#22d')) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'b.png');
+    expect((await final(big)).text).toMatch(/the content image 'big.png' is 1.5 MB; the limit is 1 MB/);
+    const huge = await fetch(`${base}api/command`, { method: 'POST', body: new Blob([new Uint8Array(3_200_000)]), headers: { 'content-type': 'multipart/form-data; boundary=x' } });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: string }).error).toMatch(/the upload is 3.2 MB; the limit is 3 MB/);
+
+    const foreign = await fetch(`${base}api/command`, { method: 'POST', body: line('list'), headers: { origin: 'https://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { error: string }).error).toMatch(/other sites/);
+    const wrongType = await fetch(`${base}api/command`, { method: 'POST', body: 'list', headers: { 'content-type': 'text/plain' } });
+    expect(wrongType.status).toBe(415);
+    expect((await fetch(`${base}api/files/9999/0`)).status).toBe(404);
+  });
+});
