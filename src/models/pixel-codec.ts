@@ -92,6 +92,7 @@ export class PixelCodec {
     return pixelEncodeArray(images, { batch, channels: 3, height: this.imageSize, width: this.imageSize });
   }
   async decode(latents: Float32Array, batch: number): Promise<Float32Array> {
-    return pixelDecodeArray(latents, { batch, channels: 12, height: this.imageSize / 2, width: this.imageSize / 2 });
+    // The dims are always the image's: the permutation is defined on the image layout.
+    return pixelDecodeArray(latents, { batch, channels: 3, height: this.imageSize, width: this.imageSize });
   }
 }

@@ -41,3 +41,14 @@ describe('pixel codec (space-to-depth 2x)', () => {
     expect(unitToRgb(Float32Array.from([-2, 0, 3]), 1, 1)).toEqual(Uint8Array.from([0, 128, 255]));
   });
 });
+
+describe('PixelCodec (the model image codec)', () => {
+  it('decode(encode(images)) gives back the images exactly, batch of 2', async () => {
+    const { PixelCodec } = await import('../../src/models/pixel-codec.ts');
+    const codec = new PixelCodec(8);
+    const images = Float32Array.from({ length: 2 * 3 * 8 * 8 }, (_, i) => Math.sin(i * 0.7));
+    const latents = await codec.encode(images, 2);
+    expect(latents).toHaveLength(2 * 12 * 4 * 4);
+    expect(await codec.decode(latents, 2)).toEqual(images);
+  });
+});
