@@ -7,7 +7,7 @@
  * Every tensor is exposed as a Float32Array. F32/F16/BF16 can be written; F64 and the integer
  * types are read-only and converted to float32 (I64/U64/I32/U32 lose precision beyond 2^24).
  */
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { f32ToF16, f16ToF32, f32ToBf16, bf16ToF32 } from '../graph/half.ts';
@@ -311,20 +311,24 @@ export function encodeSafetensors(tensors: Record<string, TensorInput>, opts: En
  * dtypes, shapes, offsets and metadata.
  */
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  const where = `${path}: `;
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
-    const prefix = new Uint8Array(8);
-    await fh.read(prefix, 0, Math.min(8, size), 0);
-    const n = headerLength(prefix, size, where);
-    const json = new Uint8Array(n);
-    const { bytesRead } = await fh.read(json, 0, n, 8);
-    if (bytesRead !== n) throw new SafetensorsError(`${where}truncated file: could only read ${bytesRead} of ${n} header bytes`);
-    return parseHeader(json, 8 + n, size - 8 - n, where);
+    return (await readHeaderFrom(fh, `${path}: `)).header;
   } finally {
     await fh.close();
   }
+}
+
+/** Reads the length prefix and the JSON header of an open file; returns both raw parts and the parsed header. */
+async function readHeaderFrom(fh: FileHandle, where: string): Promise<{ prefix: Uint8Array; json: Uint8Array; header: SafetensorsHeader }> {
+  const size = (await fh.stat()).size;
+  const prefix = new Uint8Array(8);
+  await fh.read(prefix, 0, Math.min(8, size), 0);
+  const n = headerLength(prefix, size, where);
+  const json = new Uint8Array(n);
+  const { bytesRead } = await fh.read(json, 0, n, 8);
+  if (bytesRead !== n) throw new SafetensorsError(`${where}truncated file: could only read ${bytesRead} of ${n} header bytes`);
+  return { prefix, json, header: parseHeader(json, 8 + n, size - 8 - n, where) };
 }
 
 /** Something that digests bytes (node:crypto's Hash). */
@@ -347,14 +351,7 @@ export async function* iterateSafetensors(path: string, opts: IterateOptions = {
   const where = `${path}: `;
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
-    const prefix = new Uint8Array(8);
-    await fh.read(prefix, 0, Math.min(8, size), 0);
-    const n = headerLength(prefix, size, where);
-    const json = new Uint8Array(n);
-    const { bytesRead } = await fh.read(json, 0, n, 8);
-    if (bytesRead !== n) throw new SafetensorsError(`${where}truncated file: could only read ${bytesRead} of ${n} header bytes`);
-    const header = parseHeader(json, 8 + n, size - 8 - n, where);
+    const { prefix, json, header } = await readHeaderFrom(fh, where);
     opts.hash?.update(prefix);
     opts.hash?.update(json);
     const order = Object.entries(header.tensors).sort((a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0]);

@@ -1,15 +1,8 @@
 /** Deterministic random weights for model tests: fan-in scaled uniform, norm scales 1, biases small. */
 import type { Shape } from '../../src/graph/index.ts';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) / 4294967296) * 2 - 1;
-  };
-}
+export { rng } from '../graph/gradcheck.ts';
+import { rng } from '../graph/gradcheck.ts';
 
 const hash = (s: string) => [...s].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
 
