@@ -24,7 +24,7 @@ import {
   type MatchKind,
 } from "./captions.ts";
 import { renderIconFrom } from "./render.ts";
-import { writeDataset, type DatasetItem } from "./dataset.ts";
+import { writeDataset, type Dataset, type DatasetItem } from "./dataset.ts";
 
 export interface Candidate {
   set: SetId;
@@ -149,13 +149,8 @@ export interface SetSummary {
   blank: number;
 }
 
-export interface BuiltDataset {
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  pixels: Uint8Array;
-  items: DatasetItem[];
+/** A built dataset: the Dataset layout (without its set table) plus what the build dropped and kept. */
+export interface BuiltDataset extends Omit<Dataset, 'sets'> {
   summary: SetSummary[];
 }
 
