@@ -8,5 +8,7 @@ export default defineConfig({
     // onnxruntime sessions use native threads; forks isolate them per file.
     pool: 'forks',
     maxWorkers: 2,
+    // Rewrites docs/reliability.md after a run whose tests recorded reliability rows (test/reliability/report.ts).
+    globalSetup: ['test/reliability/global-setup.ts'],
   },
 });

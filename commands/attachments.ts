@@ -1,24 +1,61 @@
-/** Reading an uploaded image for a command: size cap before and during download, a quick header check. */
-import sharp, { type Metadata } from 'sharp';
+/**
+ * Reading an uploaded image for a command: the announced size checked before downloading and the real
+ * size while downloading (the platform reader's `download`), then the picture itself checked by its
+ * magic bytes, header and a full decode of its first frame (src/images/io.ts checkImageBytes). Every
+ * refusal is a CommandError naming the image; nothing is queued or stored for a refused upload.
+ */
+import { checkImageBytes, ImageInputError, type ImageCheck } from '../src/images/io.ts';
+import { printable } from './options.ts';
 import { CommandError, type Attachment } from './types.ts';
 
-const MAX_PIXELS = 40_000_000;
+/** Sizes and limits for people: '9.4 MB' / '8 MB', or kilobytes under a megabyte (as src/bot/fetch-capped.ts says them). */
+const sizeText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
+const limitText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(0)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
 
-export async function readImageAttachment(a: Attachment, role: string, maxBytes: number): Promise<Uint8Array> {
-  if (a.size > maxBytes) throw new CommandError(`the ${role} image '${a.name}' is ${(a.size / 1e6).toFixed(1)} MB; the limit is ${(maxBytes / 1e6).toFixed(0)} MB`);
-  if (a.contentType && !a.contentType.startsWith('image/')) throw new CommandError(`the ${role} file '${a.name}' is ${a.contentType}, not an image`);
-  const bytes = await a.download(maxBytes).catch((e) => {
-    throw new CommandError(`could not download the ${role} image '${a.name}': ${(e as Error).message}`);
-  });
-  let meta: Metadata;
+/** Declared types worth refusing before downloading (an image type or an unspecific one is checked by its bytes instead). */
+const IMAGE_OR_UNSPECIFIC = /^(image\/|application\/octet-stream|binary\/octet-stream)/i;
+
+
+export interface ImageUpload {
+  bytes: Uint8Array;
+  check: ImageCheck;
+  /** Lines to tell the sender (e.g. "the content image 'a.gif' is animated …: I use its first frame only"). */
+  notices: string[];
+}
+
+export async function readImageUpload(a: Attachment, role: string, maxBytes: number): Promise<ImageUpload> {
+  const label = `the ${role} image '${printable(a.name, 60)}'`;
+  if (a.size > maxBytes) throw new CommandError(`${label} is ${sizeText(a.size)}; the limit is ${limitText(maxBytes)}`);
+  if (a.contentType && !IMAGE_OR_UNSPECIFIC.test(a.contentType)) throw new CommandError(`the ${role} file '${printable(a.name, 60)}' is ${printable(a.contentType, 60)}, not an image`);
+  let bytes: Uint8Array;
   try {
-    meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
-  } catch {
-    throw new CommandError(`the ${role} file '${a.name}' is not an image I can read (PNG, JPEG, WebP, GIF, AVIF)`);
+    bytes = await a.download(maxBytes);
+  } catch (e) {
+    throw new CommandError(`could not download ${label}: ${String((e as Error)?.message ?? e).slice(0, 200)}`);
   }
-  if (meta.format === 'svg') throw new CommandError(`the ${role} file '${a.name}' is an SVG; send a PNG or JPEG`);
-  if (!meta.width || !meta.height) throw new CommandError(`the ${role} image '${a.name}' has no size`);
-  if (meta.width * meta.height > MAX_PIXELS) throw new CommandError(`the ${role} image '${a.name}' is too large (${meta.width}x${meta.height})`);
-  if (Math.min(meta.width, meta.height) < 8) throw new CommandError(`the ${role} image '${a.name}' is only ${meta.width}x${meta.height}; send at least 32x32`);
-  return bytes;
+  if (bytes.length > maxBytes) throw new CommandError(`${label} is ${sizeText(bytes.length)}; the limit is ${limitText(maxBytes)}`);
+  let check: ImageCheck;
+  try {
+    check = await checkImageBytes(bytes);
+  } catch (e) {
+    if (e instanceof ImageInputError) throw new CommandError(`the ${role} file '${printable(a.name, 60)}' ${e.message}`);
+    throw e;
+  }
+  return { bytes, check, notices: check.notices.map((n) => `${label} ${n}`) };
+}
+
+/** The bytes of a checked upload (see readImageUpload). */
+export async function readImageAttachment(a: Attachment, role: string, maxBytes: number): Promise<Uint8Array> {
+  return (await readImageUpload(a, role, maxBytes)).bytes;
+}
+
+/**
+ * A note when a picture of the pair is far from square (or the two are shaped very differently): both
+ * are centre-cropped to a square the same way, so what lies outside the middle of the longer side is
+ * not learned.
+ */
+export function aspectNotice(content: ImageCheck, style: ImageCheck): string | undefined {
+  const ratio = (c: ImageCheck) => Math.max(c.width, c.height) / Math.min(c.width, c.height);
+  if (Math.max(ratio(content), ratio(style)) < 1.5) return undefined;
+  return `the pictures are not square (content ${content.width}x${content.height}, style ${style.width}x${style.height}): both are centre-cropped to a square the same way, so only their middle parts are learned`;
 }

@@ -1,7 +1,9 @@
 /** /pairstyle blend style_a style_b [prompt] [ratio] [strength] [seed]: mix two styles, or a strip from A to B. */
-import type { BlendArgs, Job } from '../src/queue/job.ts';
+import type { BlendArgs } from '../src/queue/job.ts';
+import { finalizeJob } from './finalize.ts';
 import { randomSeed } from './options.ts';
-import type { Button, Command, CommandContext, Outcome } from './types.ts';
+import { loadStyle } from './style-names.ts';
+import type { Command, CommandContext, Outcome } from './types.ts';
 import { DRAW_DEFAULTS } from './draw.ts';
 
 export const blend: Command = {
@@ -17,8 +19,8 @@ export const blend: Command = {
     { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed' },
   ],
   async run(ctx, o) {
-    const a = await ctx.registry.load(ctx.who, o.style_a as string);
-    const b = await ctx.registry.load(ctx.who, o.style_b as string);
+    const a = await loadStyle(ctx, o.style_a as string);
+    const b = await loadStyle(ctx, o.style_b as string);
     const args: BlendArgs = {
       prompt: (o.prompt as string | undefined) ?? String(a.entry.info.subject ?? 'picture'),
       a: { name: a.entry.name, bytes: a.bytes },
@@ -34,15 +36,7 @@ export const blend: Command = {
   },
 };
 
-export function submitBlend(ctx: CommandContext, args: BlendArgs): Outcome {
-  const job = ctx.queue.submit(ctx.who, { kind: 'blend', args });
-  return {
-    type: 'job',
-    job,
-    async finalize(j: Job) {
-      const how = args.ratio !== undefined ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}` : `from ${args.a.name} (left) to ${args.b.name} (right)`;
-      const buttons: Button[] = [{ id: `ps:reroll:${j.id}`, label: '🎲 Reroll' }];
-      return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: j.result!.images, buttons };
-    },
-  };
+export async function submitBlend(ctx: CommandContext, args: BlendArgs): Promise<Outcome> {
+  const job = await ctx.queue.submit(ctx.who, { kind: 'blend', args }, { route: ctx.route });
+  return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
 }

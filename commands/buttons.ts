@@ -15,6 +15,8 @@ export function parseButton(id: string): { action: string; jobId: string } | und
 export async function runButton(ctx: CommandContext, id: string): Promise<Outcome> {
   const b = parseButton(id);
   if (!b) throw new CommandError('this button is not one of mine');
+  // Cancelling is never rate limited: it only frees work.
+  if (b.action !== 'cancel') ctx.limits.userRate?.take(ctx.who, b.action);
   const job = ctx.queue.get(b.jobId);
   if (!job) throw new CommandError('this button has expired (the bot restarted); run the command again');
   if (b.action === 'cancel') {

@@ -1,7 +1,9 @@
 /** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin. */
-import type { DrawArgs, Job } from '../src/queue/job.ts';
+import type { DrawArgs } from '../src/queue/job.ts';
+import { finalizeJob } from './finalize.ts';
 import { randomSeed } from './options.ts';
-import type { Button, Command, CommandContext, Outcome, Reply } from './types.ts';
+import { loadStyle } from './style-names.ts';
+import type { Command, CommandContext, Outcome } from './types.ts';
 
 export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
 
@@ -19,7 +21,7 @@ export const draw: Command = {
   async run(ctx, o) {
     const styleName = (o.style as string | undefined) ?? (await ctx.registry.lastTrained(ctx.who));
     const strength = (o.strength as number | undefined) ?? DRAW_DEFAULTS.strength;
-    const loaded = styleName && strength > 0 ? await ctx.registry.load(ctx.who, styleName) : undefined;
+    const loaded = styleName && strength > 0 ? await loadStyle(ctx, styleName) : undefined;
     const styles = loaded ? [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }] : [];
     const args: DrawArgs = {
       prompt: o.prompt as string,
@@ -32,24 +34,7 @@ export const draw: Command = {
   },
 };
 
-export function drawButtons(job: Job): Button[] {
-  const buttons: Button[] = [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
-  if (job.kind === 'draw' && job.args.styles.length) buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
-  return buttons;
-}
-
-export function submitDraw(ctx: CommandContext, args: DrawArgs): Outcome {
-  const job = ctx.queue.submit(ctx.who, { kind: 'draw', args });
-  return {
-    type: 'job',
-    job,
-    async finalize(j): Promise<Reply> {
-      const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
-      return {
-        text: `🎨 '${args.prompt}', ${s}, seed ${args.seed}, ${args.steps} steps (${j.result!.seconds.toFixed(1)} s)${args.styles.length ? ': unstyled | styled' : ''}`,
-        images: j.result!.images,
-        buttons: drawButtons(j),
-      };
-    },
-  };
+export async function submitDraw(ctx: CommandContext, args: DrawArgs): Promise<Outcome> {
+  const job = await ctx.queue.submit(ctx.who, { kind: 'draw', args }, { route: ctx.route });
+  return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
 }

@@ -2,7 +2,8 @@
  * Follows a queued job for an adapter: the current state at once, then progress at most every
  * `minIntervalMs` (platform rate limits; the 2 s of the design), then the final reply. Updates never
  * overlap: a new one waits for the previous to be delivered, and progress that arrives meanwhile
- * collapses into the latest state.
+ * collapses into the latest state. Once the final reply has been sent, the queue is told
+ * (`delivered`), so a journaled job is forgotten only after its user got the answer.
  */
 import type { Job, JobQueue } from '../src/queue/job.ts';
 import { progressReply, unfinishedReply } from './render.ts';
@@ -64,6 +65,8 @@ export function followJob(queue: JobQueue, job: Job, finalize: (job: Job) => Pro
         final = { text: `⚠️ ${(e as Error).message}` };
       }
       await send(final, true);
+      // Delivered (or tried once and logged): the journal forgets the job.
+      await queue.delivered(job.id);
       resolve();
     });
   });

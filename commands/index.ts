@@ -6,7 +6,7 @@
 import { blend } from './blend.ts';
 import { draw } from './draw.ts';
 import { del, exportStyle, list, share, unshare } from './manage.ts';
-import { checkOptions } from './options.ts';
+import { checkOptions, printable } from './options.ts';
 import { help, status } from './status.ts';
 import { train } from './train.ts';
 import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
@@ -16,11 +16,13 @@ export const ROOT_COMMAND = { name: 'pairstyle', description: 'Learn a style fro
 
 export function findCommand(name: string): Command {
   const c = COMMANDS.find((c) => c.name === name);
-  if (!c) throw new CommandError(`unknown subcommand '${name.slice(0, 30)}' (try: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  if (!c) throw new CommandError(`unknown subcommand '${printable(name, 30)}' (try: ${COMMANDS.map((c) => c.name).join(', ')})`);
   return c;
 }
 
+/** Checks the options against the subcommand's spec and runs it; the user's rate limit (when set) is taken first. */
 export async function runCommand(ctx: CommandContext, name: string, raw: Record<string, OptionValue | undefined>): Promise<Outcome> {
+  ctx.limits.userRate?.take(ctx.who, name);
   const command = findCommand(name);
   return command.run(ctx, checkOptions(command.options, raw));
 }
@@ -36,3 +38,4 @@ export { followJob } from './follow.ts';
 export { errorText, isUserError } from './render.ts';
 export { runButton, parseButton, BUTTON_PREFIX } from './buttons.ts';
 export { HELP } from './status.ts';
+export { RateLimitError, UserRateLimiter } from './rate-limit.ts';

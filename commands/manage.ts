@@ -1,4 +1,5 @@
 /** /pairstyle list | delete | share | unshare | export: the user's style registry. */
+import { loadStyle, withStyleSuggestions } from './style-names.ts';
 import { reply, type Command } from './types.ts';
 
 const nameOption = (description: string) => [{ name: 'name', type: 'string' as const, required: true, autocomplete: true, maxLength: 32, description }];
@@ -25,7 +26,7 @@ export const del: Command = {
   ephemeral: true,
   options: nameOption('the style to delete'),
   async run(ctx, o) {
-    const e = await ctx.registry.delete(ctx.who, o.name as string, { isAdmin: ctx.isAdmin });
+    const e = await withStyleSuggestions(ctx, o.name as string, () => ctx.registry.delete(ctx.who, o.name as string, { isAdmin: ctx.isAdmin }));
     return reply(`🗑️ deleted style '${e.name}'${ctx.registry.isOwner(ctx.who, e) ? '' : ` (owned by ${e.owner.user})`}`);
   },
 };
@@ -36,7 +37,7 @@ export const share: Command = {
   ephemeral: true,
   options: nameOption('the style to share'),
   async run(ctx, o) {
-    const e = await ctx.registry.setShared(ctx.who, o.name as string, true);
+    const e = await withStyleSuggestions(ctx, o.name as string, () => ctx.registry.setShared(ctx.who, o.name as string, true));
     return reply(`🔓 '${e.name}' is now shared here: anyone can draw with it (only you can delete it)`);
   },
 };
@@ -47,7 +48,7 @@ export const unshare: Command = {
   ephemeral: true,
   options: nameOption('the style to make private'),
   async run(ctx, o) {
-    const e = await ctx.registry.setShared(ctx.who, o.name as string, false, { isAdmin: ctx.isAdmin });
+    const e = await withStyleSuggestions(ctx, o.name as string, () => ctx.registry.setShared(ctx.who, o.name as string, false, { isAdmin: ctx.isAdmin }));
     return reply(`🔒 '${e.name}' is private again`);
   },
 };
@@ -58,7 +59,7 @@ export const exportStyle: Command = {
   ephemeral: true,
   options: nameOption('the style to export'),
   async run(ctx, o) {
-    const { entry, bytes } = await ctx.registry.load(ctx.who, o.name as string);
+    const { entry, bytes } = await loadStyle(ctx, o.name as string);
     const info = entry.info;
     return reply(`📦 style '${entry.name}' (rank ${String(info.rank ?? '?')}, base model ${String(info.baseModel ?? '?')}): LoRA weights in diffusers' safetensors layout`, { files: [{ name: `${entry.name}.safetensors`, data: bytes }] });
   },

@@ -5,15 +5,26 @@ export function isAttachment(v: unknown): v is Attachment {
   return typeof v === 'object' && v !== null && 'download' in v;
 }
 
+/** A number as people type it: decimal, optional sign, fraction and exponent (no hex, no 'Infinity'). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** Characters refused in text options: C0/C1 controls and DEL, bidirectional overrides, broken (lone surrogate) characters. */
+const CONTROL = /\p{Cc}/u;
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** A value quoted back in a message: short, on one line, nothing invisible (controls, bidi overrides, broken characters become '?'). */
+export const printable = (v: unknown, max = 40): string => String(v).replace(/[\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/gu, '?').slice(0, max);
+const shown = printable;
+
 /** Checks raw option values (strings from Slack text, typed values from Discord) against the spec. */
 export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, OptionValue | undefined>): Options {
   const out: Options = {};
   for (const key of Object.keys(raw)) {
-    if (!specs.some((s) => s.name === key)) throw new CommandError(`unknown option '${key}' (options: ${specs.map((s) => s.name).join(', ') || 'none'})`);
+    if (!specs.some((s) => s.name === key)) throw new CommandError(`unknown option '${shown(key, 30)}' (options: ${specs.map((s) => s.name).join(', ') || 'none'})`);
   }
   for (const s of specs) {
     const v = raw[s.name];
-    if (v === undefined || v === '') {
+    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '' && s.type !== 'string')) {
       if (s.required) throw new CommandError(`'${s.name}' is required: ${s.description}`);
       continue;
     }
@@ -30,18 +41,20 @@ export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, O
         break;
       case 'integer':
       case 'number': {
-        const n = typeof v === 'number' ? v : Number(String(v).trim());
+        const n = typeof v === 'number' ? v : typeof v === 'string' && DECIMAL.test(v.trim()) ? Number(v.trim()) : NaN;
         const kind = s.type === 'integer' ? 'a whole number' : 'a number';
         if (typeof v === 'boolean' || isAttachment(v) || !Number.isFinite(n) || (s.type === 'integer' && !Number.isInteger(n)) || (s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
           const range = s.min !== undefined && s.max !== undefined ? ` from ${s.min} to ${s.max}` : '';
-          throw new CommandError(`'${s.name}' must be ${kind}${range}, got '${String(isAttachment(v) ? v.name : v).slice(0, 40)}'`);
+          throw new CommandError(`'${s.name}' must be ${kind}${range}, got '${shown(isAttachment(v) ? v.name : v)}'`);
         }
         out[s.name] = n;
         break;
       }
       case 'string': {
         if (typeof v !== 'string') throw new CommandError(`'${s.name}' must be text`);
-        if (/[\u0000-\u001f\u007f]/.test(v)) throw new CommandError(`'${s.name}' contains control characters`);
+        if (CONTROL.test(v)) throw new CommandError(`'${s.name}' contains control characters (such as line breaks or tabs); write it on one line`);
+        if (BIDI.test(v)) throw new CommandError(`'${s.name}' contains invisible text-direction characters; type it plainly`);
+        if (LONE_SURROGATE.test(v)) throw new CommandError(`'${s.name}' contains broken characters; type it again`);
         const t = v.trim();
         if (s.maxLength !== undefined && t.length > s.maxLength) throw new CommandError(`'${s.name}' is ${t.length} characters long; keep it under ${s.maxLength}`);
         if (!t && s.required) throw new CommandError(`'${s.name}' is required: ${s.description}`);

@@ -31,7 +31,9 @@ export function progressReply(job: Job, position: number, etaSeconds: number): R
   const elapsed = job.startedAt ? (Date.now() - job.startedAt) / 1000 : 0;
   const eta = p.step ? (elapsed / p.step) * (p.steps - p.step) : 0;
   const loss = p.loss !== undefined ? `, loss ${p.loss.toFixed(4)}` : '';
-  return { text: `⚙️ ${what}${p.phase ? ` (${p.phase})` : ''}: ${bar(p)}${loss}, about ${fmtTime(eta)} left`, buttons: [cancelButton(job)] };
+  // The drawing as it looks now, when the worker sent one; the final reply's images replace it.
+  const preview = p.preview ? { images: [{ name: 'preview.png', png: p.preview }] } : {};
+  return { text: `⚙️ ${what}${p.phase ? ` (${p.phase})` : ''}: ${bar(p)}${loss}, about ${fmtTime(eta)} left`, buttons: [cancelButton(job)], ...preview };
 }
 
 /** A job that did not finish well. */
@@ -40,7 +42,7 @@ export function unfinishedReply(job: Job): Reply {
   return { text: `⚠️ ${describeJob(job)} failed: ${job.error?.message ?? 'unknown error'}` };
 }
 
-const USER_ERRORS = new Set(['CommandError', 'RegistryError', 'StyleNameError', 'QueueLimitError', 'CorruptStyleError', 'JobNotFoundError', 'ImageInputError', 'StyleFileError', 'ModelMissingError']);
+const USER_ERRORS = new Set(['CommandError', 'RegistryError', 'StyleNameError', 'QueueLimitError', 'CorruptStyleError', 'JobNotFoundError', 'ImageInputError', 'StyleFileError', 'ModelMissingError', 'RateLimitError']);
 
 /** The text for an error thrown by a command: its message if it is the user's, a generic line otherwise. */
 export function errorText(e: unknown): string {

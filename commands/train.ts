@@ -1,6 +1,7 @@
 /** /pairstyle train content style name [subject] [steps] [overwrite]: learn a style from one pair. */
 import { checkStyleName } from '../src/store/style-directory.ts';
-import { readImageAttachment } from './attachments.ts';
+import { aspectNotice, readImageUpload } from './attachments.ts';
+import { finalizeJob } from './finalize.ts';
 import { describeJob } from './render.ts';
 import { CommandError, type Command, type Attachment } from './types.ts';
 
@@ -22,23 +23,19 @@ export const train: Command = {
     if (!overwrite && (await ctx.registry.has(ctx.who, name))) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
     const steps = o.steps as number | undefined;
     if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
-    const [content, style] = await Promise.all([
-      readImageAttachment(o.content as Attachment, 'content', ctx.limits.maxUploadBytes),
-      readImageAttachment(o.style as Attachment, 'style', ctx.limits.maxUploadBytes),
+    const [before, after] = await Promise.all([
+      readImageUpload(o.content as Attachment, 'content', ctx.limits.maxUploadBytes),
+      readImageUpload(o.style as Attachment, 'style', ctx.limits.maxUploadBytes),
     ]);
-    const job = ctx.queue.submit(ctx.who, { kind: 'train', args: { content, style, name, subject: o.subject as string | undefined, steps } });
-    return {
-      type: 'job',
-      job,
-      async finalize(j) {
-        const r = j.result!;
-        await ctx.registry.put(ctx.who, name, r.style!.bytes, r.style!.info, { overwrite });
-        return {
-          text: `✅ learned style **${name}** in ${r.seconds.toFixed(0)} s. The pair, then sample prompts unstyled and in the style. Draw with \`/pairstyle draw prompt:… style:${name}\``,
-          images: r.images,
-        };
-      },
-    };
+    const [content, style] = [before.bytes, after.bytes];
+    // Told with the result: an animated picture's first frame is used, a far-from-square pair is centre-cropped.
+    const notes = [...before.notices, ...after.notices, aspectNotice(before.check, after.check)].filter((n): n is string => !!n);
+    const job = await ctx.queue.submit(
+      ctx.who,
+      { kind: 'train', args: { content, style, name, subject: o.subject as string | undefined, steps, overwrite, ...(notes.length ? { notices: notes } : {}) } },
+      { route: ctx.route },
+    );
+    return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
   },
 };
 

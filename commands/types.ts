@@ -3,8 +3,9 @@
  * definition and the Slack text parser are both derived from it) and a handler that parses, validates,
  * authorises, then replies or enqueues a job. Adapters give a context and render the outcome.
  */
-import type { Job, JobQueue, ResultImage } from '../src/queue/job.ts';
+import type { Job, JobQueue, ReplyRoute, ResultImage } from '../src/queue/job.ts';
 import type { Scope, StyleRegistry } from '../src/store/style-registry.ts';
+import type { UserRateLimiter } from './rate-limit.ts';
 
 /** A file the user attached; `download` enforces the size cap and the platform's own hosts. */
 export interface Attachment {
@@ -42,6 +43,8 @@ export interface Reply {
   /** Other files (a style export). */
   files?: { name: string; data: Uint8Array }[];
   buttons?: Button[];
+  /** User ids this reply may ping (Discord); any other mention in the text (@everyone, roles, users typed into a prompt) stays silent. */
+  mentions?: string[];
 }
 
 export interface CommandContext {
@@ -51,12 +54,16 @@ export interface CommandContext {
   registry: StyleRegistry;
   queue: JobQueue;
   limits: CommandLimits;
+  /** Where a job's replies go (journaled with it, so they arrive after a restart too). */
+  route?: ReplyRoute;
 }
 
 export interface CommandLimits {
   maxUploadBytes: number;
   maxTrainSteps: number;
   maxDrawSteps: number;
+  /** Per-user command rate limit (commands/rate-limit.ts), shared by every command run with these limits; none when absent. */
+  userRate?: UserRateLimiter;
 }
 
 export const DEFAULT_COMMAND_LIMITS: CommandLimits = { maxUploadBytes: 8 * 1024 * 1024, maxTrainSteps: 2000, maxDrawSteps: 100 };

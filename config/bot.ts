@@ -9,6 +9,7 @@
  *   PAIRSTYLE_MODEL        model folder (default: the embedded emoji-mini model)
  *   PAIRSTYLE_DEVICES      engine threads, one job each (default 1)
  *   PAIRSTYLE_MAX_QUEUED   global queue cap (default 50); PAIRSTYLE_MAX_UPLOAD_MB (default 8)
+ *   PAIRSTYLE_COMMANDS_PER_MINUTE  per-user command rate limit (default 20; a training counts as 3)
  *   PAIRSTYLE_PORT         the local playground's port on 127.0.0.1 (default 8080); the playground serves
  *                          when no platform is configured, or with PAIRSTYLE_PLAYGROUND=1 beside them
  *                          (PAIRSTYLE_PLAYGROUND=0 turns it off)
@@ -31,6 +32,8 @@ export interface BotConfig {
   devices: number;
   maxQueued: number;
   maxUploadBytes: number;
+  /** Per-user command rate limit: commands a minute (commands/rate-limit.ts). */
+  commandsPerMinute: number;
 }
 
 const int = (env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number, problems: string[]): number => {
@@ -50,6 +53,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
     devices: int(env, 'PAIRSTYLE_DEVICES', 1, 1, 16, problems),
     maxQueued: int(env, 'PAIRSTYLE_MAX_QUEUED', 50, 1, 10_000, problems),
     maxUploadBytes: int(env, 'PAIRSTYLE_MAX_UPLOAD_MB', 8, 1, 100, problems) * 1024 * 1024,
+    commandsPerMinute: int(env, 'PAIRSTYLE_COMMANDS_PER_MINUTE', 20, 1, 600, problems),
   };
 
   if (has('DISCORD_TOKEN') || has('DISCORD_APP_ID') || has('DISCORD_PUBLIC_KEY')) {

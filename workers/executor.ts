@@ -3,7 +3,7 @@
  * onnxruntime never runs on the bot's event loop). The queue owns scheduling; this only maps a job to
  * its task, forwards progress and cancellation, and returns the result bytes.
  */
-import type { Job, JobExecutor, JobProgress, JobResult } from '../src/queue/job.ts';
+import { EngineCrashError, type Job, type JobExecutor, type JobProgress, type JobResult } from '../src/queue/job.ts';
 import { EngineWorker, type TaskRef } from './engine.ts';
 import type { TaskOptions } from './tasks/bot-jobs.ts';
 
@@ -25,8 +25,12 @@ export class WorkerExecutor implements JobExecutor {
     try {
       return await engine.run<JobResult>(TASK_OF[job.kind], { job: job.args, ...this.options }, { signal: ctx.signal, onProgress: (d) => ctx.onProgress(d as JobProgress) });
     } catch (e) {
-      // A thread that died (native crash, out of memory) is replaced for the next job.
-      if (/engine thread (has )?exited/.test((e as Error).message)) this.engine = undefined;
+      // A thread that died (native crash, out of memory) is replaced for the next job; the queue may
+      // start this one again.
+      if (/engine thread (has )?exited/.test((e as Error).message)) {
+        this.engine = undefined;
+        throw new EngineCrashError((e as Error).message);
+      }
       throw e;
     }
   }

@@ -7,6 +7,11 @@ export class AttachmentFetchError extends Error {
   override name = 'AttachmentFetchError';
 }
 
+/** A size for people: '9.4 MB', or '40 KB' under a megabyte. */
+const sizeText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
+/** A limit for people: '8 MB', or '5 KB' under a megabyte. */
+const limitText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(0)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
+
 export interface CappedFetchOptions {
   /** Hostnames allowed (exact, or a suffix starting with '.'). */
   hosts: readonly string[];
@@ -18,8 +23,10 @@ export interface CappedFetchOptions {
 }
 
 export function hostAllowed(url: URL, opts: Pick<CappedFetchOptions, 'hosts' | 'allowInsecureOrigins'>): boolean {
+  if (url.username || url.password) return false;
   if (opts.allowInsecureOrigins?.includes(url.origin)) return true;
-  if (url.protocol !== 'https:') return false;
+  // https on its default port only: a platform's file host never needs another.
+  if (url.protocol !== 'https:' || url.port !== '') return false;
   return opts.hosts.some((h) => (h.startsWith('.') ? url.hostname.endsWith(h) : url.hostname === h));
 }
 
@@ -38,14 +45,14 @@ export async function fetchCapped(rawUrl: string, opts: CappedFetchOptions): Pro
     if (res.status >= 300 && res.status < 400) throw new AttachmentFetchError('the file host answered with a redirect, which is not followed');
     if (!res.ok) throw new AttachmentFetchError(`the file host answered ${res.status}`);
     const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${(declared / 1e6).toFixed(1)} MB; the limit is ${(opts.maxBytes / 1e6).toFixed(0)} MB`);
+    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${sizeText(declared)}; the limit is ${limitText(opts.maxBytes)}`);
     const chunks: Uint8Array[] = [];
     let total = 0;
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       total += chunk.length;
       if (total > opts.maxBytes) {
         ac.abort();
-        throw new AttachmentFetchError(`the file is larger than ${(opts.maxBytes / 1e6).toFixed(0)} MB`);
+        throw new AttachmentFetchError(`the file is larger than ${limitText(opts.maxBytes)}`);
       }
       chunks.push(chunk);
     }
@@ -55,5 +62,7 @@ export async function fetchCapped(rawUrl: string, opts: CappedFetchOptions): Pro
     throw new AttachmentFetchError(ac.signal.aborted ? 'the download timed out' : `the download failed (${(e as Error).message})`);
   } finally {
     clearTimeout(timer);
+    // An unread body (a refusal above) is not left streaming.
+    if (!ac.signal.aborted) ac.abort();
   }
 }

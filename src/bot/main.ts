@@ -8,15 +8,20 @@ import { pathToFileURL } from 'node:url';
 import { REST } from '@discordjs/rest';
 import { ConfigError, loadBotConfig, type BotConfig } from '../../config/bot.ts';
 import { DEFAULT_COMMAND_LIMITS } from '../../commands/types.ts';
+import { UserRateLimiter } from '../../commands/rate-limit.ts';
 import { WorkerExecutor } from '../../workers/executor.ts';
 import type { TaskOptions } from '../../workers/tasks/bot-jobs.ts';
 import { InProcessQueue } from '../queue/in-process.ts';
 import { openKeyv } from '../store/open-keyv.ts';
 import { StyleRegistry } from '../store/style-registry.ts';
+import { finalizeJob } from '../../commands/finalize.ts';
+import type { Job } from '../queue/job.ts';
+import { JobJournal } from '../queue/journal.ts';
+import { resumeDiscordJob } from './discord/flow.ts';
 import { startDiscordGateway } from './discord/gateway.ts';
 import { startDiscordHttp } from './discord/http.ts';
 import { startPlayground } from './playground/server.ts';
-import { createSlackApp } from './slack/app.ts';
+import { createSlackApp, resumeSlackJob } from './slack/app.ts';
 
 /** Test seams: loopback fakes of the platform APIs, faster engine settings. */
 export interface BotOverrides {
@@ -31,17 +36,23 @@ export interface BotOverrides {
 
 export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
   const registry = new StyleRegistry(await openKeyv(cfg.storeUrl));
+  const journal = new JobJournal(await openKeyv(cfg.storeUrl, 'pairstyle-jobs'));
   const queue = new InProcessQueue({
     executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { dir: cfg.modelDir } })),
     limits: { maxQueued: cfg.maxQueued },
+    journal,
   });
-  const deps = { registry, queue, limits: { ...DEFAULT_COMMAND_LIMITS, maxUploadBytes: cfg.maxUploadBytes }, minEditIntervalMs: o.minEditIntervalMs };
+  /** Per platform: how a job read back from the journal is followed to its user. */
+  const resumers = new Map<string, (job: Job) => void>();
+  const limits = { ...DEFAULT_COMMAND_LIMITS, maxUploadBytes: cfg.maxUploadBytes, userRate: new UserRateLimiter({ perMinute: cfg.commandsPerMinute }) };
+  const deps = { registry, queue, limits, minEditIntervalMs: o.minEditIntervalMs };
   const ports: { discord?: number; slack?: number; playground?: number } = {};
   let playgroundUrl: string | undefined;
   const stops: (() => Promise<unknown>)[] = [];
   if (cfg.discord?.mode === 'gateway') {
     const client = await startDiscordGateway(cfg.discord.token, deps);
     stops.push(() => client.destroy());
+    resumers.set('discord', (job) => void resumeDiscordJob(deps, client.rest, job));
     console.log(`discord: gateway connected as ${client.user?.tag ?? '?'}`);
   } else if (cfg.discord) {
     const rest = new REST({ version: '10', ...(o.discordApi ? { api: o.discordApi } : {}) }).setToken(cfg.discord.token);
@@ -51,16 +62,19 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
       o.host,
     );
     ports.discord = port;
+    resumers.set('discord', (job) => void resumeDiscordJob(deps, rest, job));
     stops.push(() => new Promise((r) => server.close(r)));
     console.log(`discord: interactions endpoint on :${port} (set it as the Interactions Endpoint URL)`);
   }
   if (cfg.slack) {
-    const app = createSlackApp({
+    const slackOptions = {
       ...deps,
       ...cfg.slack,
       ...(o.slackApiUrl ? { clientOptions: { slackApiUrl: o.slackApiUrl, retryConfig: { retries: 0 } }, tokenVerificationEnabled: false } : {}),
       allowInsecureFileOrigins: o.fileOrigins,
-    });
+    };
+    const app = createSlackApp(slackOptions);
+    resumers.set('slack', (job) => void resumeSlackJob(slackOptions, app.client, job));
     const server = (await app.start(o.host ? { port: cfg.slack.port, host: o.host } : cfg.slack.port)) as { address?: () => unknown };
     ports.slack = (server?.address?.() as { port?: number } | undefined)?.port;
     stops.push(() => app.stop());
@@ -69,19 +83,37 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
   if (cfg.playground) {
     const pg = await startPlayground({ ...deps, minEditIntervalMs: o.minEditIntervalMs }, cfg.playground.port, '127.0.0.1');
     ports.playground = pg.port;
+    resumers.set('playground', pg.resume);
     playgroundUrl = pg.url;
     stops.unshift(() => new Promise((r) => (pg.server.closeAllConnections(), pg.server.close(r))));
     console.log(`playground: open ${pg.url} in a browser`);
+  }
+  // Jobs journaled by the last run: queued ones run, an interrupted one is retried once, and every
+  // reply goes to its user through the platform that took the command.
+  const recovered = await queue.recover((job) => {
+    const resume = job.route && resumers.get(job.route.platform);
+    if (resume) return resume(job);
+    // Nobody to tell (that platform is not configured now): a finished train still stores its style.
+    void queue.finished(job.id).then(async (j) => {
+      if (j.status === 'done' && j.kind === 'train') await finalizeJob(registry, j).catch((e) => console.error('[recover] could not store a style', e));
+      await queue.delivered(j.id);
+    });
+  });
+  const total = recovered.queued + recovered.retried + recovered.failed + recovered.finished;
+  if (total || recovered.unreadable) {
+    console.log(`recovered ${total} journaled jobs: ${recovered.queued} queued, ${recovered.retried} interrupted and started again, ${recovered.failed} failed after a second interruption, ${recovered.finished} finished but not yet delivered${recovered.unreadable ? `; ${recovered.unreadable} unreadable records dropped` : ''}`);
   }
   return {
     registry,
     queue,
     ports,
+    recovered,
     playgroundUrl,
     async stop() {
       for (const s of stops) await s().catch(() => undefined);
       await queue.close();
       await registry.close();
+      await journal.close();
     },
   };
 }

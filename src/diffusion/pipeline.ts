@@ -36,6 +36,13 @@ export interface AdapterWeights {
   params: Record<string, Float32Array>;
 }
 
+/**
+ * Called after sampler step i of `total`. `preview()` decodes the current estimate of the final images
+ * (the x0 predicted from this step's model output) to [trajectories, 3, H, W] in [-1, 1]; it costs one
+ * codec decode (a permutation for the pixel codec, a VAE run otherwise), so call it only when wanted.
+ */
+export type StepCallback = (i: number, total: number, preview: () => Promise<Float32Array>) => void | Promise<void>;
+
 export interface GenerateRequest {
   prompts: string[];
   trajectories: Trajectory[];
@@ -43,7 +50,7 @@ export interface GenerateRequest {
   steps: number;
   sampler?: SamplerName;
   signal?: AbortSignal;
-  onStep?: (i: number, total: number) => void | Promise<void>;
+  onStep?: StepCallback;
 }
 
 export interface GenerateResult {
@@ -101,6 +108,20 @@ export class DiffusionPipeline {
     req.trajectories.forEach((tr, j) => new Rng(tr.seed).fillNormal(noise.subarray(j * latent, (j + 1) * latent)));
     const sampleIn = new Float32Array(rows.length * latent);
     const timestep = new Float32Array(rows.length);
+    // The last model input / combined output (VP space for every sampler), for previews of the x0 estimate.
+    let last: { x: Float32Array; out: Float32Array; t: number } | undefined;
+    const preview = async (): Promise<Float32Array> => {
+      if (!last) throw new Error('preview: no sampler step has run yet');
+      const a = model.schedule.alphaBarAt(last.t);
+      const [sa, sb] = [Math.sqrt(a), Math.sqrt(1 - a)];
+      const v = model.schedule.config.predictionType === 'v_prediction';
+      const { x, out } = last;
+      const est = new Float32Array(x.length);
+      for (let k = 0; k < x.length; k++) est[k] = v ? sa * x[k] - sb * out[k] : (x[k] - sb * out[k]) / sa;
+      const images = await model.codec.decode(est, req.trajectories.length);
+      for (let i = 0; i < images.length; i++) images[i] = Math.max(-1, Math.min(1, images[i]));
+      return images;
+    };
     const x0 = await sample({
       sampler: req.sampler ?? 'ddim',
       steps: req.steps,
@@ -108,7 +129,7 @@ export class DiffusionPipeline {
       noise,
       seed: req.trajectories[0]?.seed ?? 0,
       signal: req.signal,
-      onStep: req.onStep ? (i, total) => req.onStep!(i, total) : undefined,
+      onStep: req.onStep ? (i, total) => req.onStep!(i, total, preview) : undefined,
       denoise: async (x, t) => {
         rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
         timestep.fill(t);
@@ -119,6 +140,7 @@ export class DiffusionPipeline {
           const src = out.subarray(i * latent, (i + 1) * latent);
           for (let k = 0; k < latent; k++) dst[k] += r.term.coef * src[k];
         });
+        if (req.onStep) last = { x, out: combined, t };
         return combined;
       },
     });

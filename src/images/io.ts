@@ -14,12 +14,108 @@ export interface LoadOptions {
   maxPixels?: number;
 }
 
+/** The picture formats accepted from chat uploads (recognised by their first bytes, never by a declared type). */
+export type RasterFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'avif';
+export const RASTER_FORMATS = 'PNG, JPEG, WebP, GIF or AVIF';
+/** Uploads with more pixels than this are refused before decoding (decompression bombs). */
+export const MAX_INPUT_PIXELS = 40_000_000;
+/** The smallest side an uploaded picture may have. */
+export const MIN_IMAGE_SIDE = 16;
+
+const startsWith = (b: Uint8Array, sig: readonly number[], at = 0) => b.length >= at + sig.length && sig.every((x, i) => b[at + i] === x);
+const ascii = (b: Uint8Array, from: number, to: number) => String.fromCharCode(...b.subarray(from, Math.min(to, b.length)));
+
+/** The format a file's magic bytes announce, or undefined when it is none of the accepted raster formats. */
+export function sniffImageFormat(b: Uint8Array): RasterFormat | undefined {
+  if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
+  if (startsWith(b, [0xff, 0xd8, 0xff])) return 'jpeg';
+  if (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a') return 'gif';
+  if (ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'webp';
+  if (ascii(b, 4, 8) === 'ftyp' && ftypBrands(b).some((x) => x === 'avif' || x === 'avis')) return 'avif';
+  return undefined;
+}
+
+/** The major and compatible brands of an ISO-BMFF 'ftyp' box at the start of the file (AVIF, HEIC). */
+function ftypBrands(b: Uint8Array): string[] {
+  const size = Math.min(b.length, ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0, 256);
+  const brands = [ascii(b, 8, 12)];
+  for (let at = 16; at + 4 <= size; at += 4) brands.push(ascii(b, at, at + 4));
+  return brands;
+}
+
+/** Why a file that is not an accepted raster image is refused, in words for its sender. */
+function notRasterReason(b: Uint8Array): string {
+  if (b.length === 0) return 'is empty';
+  const head = new TextDecoder('utf-8', { fatal: false }).decode(b.subarray(0, 1024)).replace(/^\uFEFF/, '').trimStart().toLowerCase();
+  if (/<svg[\s>]/.test(head) || (head.startsWith('<?xml') && head.includes('<svg'))) return `is an SVG drawing, which is not accepted: send a ${RASTER_FORMATS} picture`;
+  if (head.startsWith('<!doctype html') || head.startsWith('<html') || /<(head|body|script)[\s>]/.test(head)) return `is a web page (HTML), not a picture: send a ${RASTER_FORMATS} file`;
+  if (head.startsWith('<')) return `is a text/XML file, not a picture: send a ${RASTER_FORMATS} file`;
+  if (startsWith(b, [0x1f, 0x8b])) return `is a compressed (gzip) file, not a picture: send a ${RASTER_FORMATS} file`;
+  if (ascii(b, 4, 8) === 'ftyp' && /^(heic|heix|hevc|heim|heis|mif1|msf1)$/.test(ascii(b, 8, 12))) return 'is a HEIC photo, which is not supported: export it as JPEG or PNG';
+  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a])) return `is a TIFF file, which is not accepted: send a ${RASTER_FORMATS} picture`;
+  if (ascii(b, 0, 2) === 'BM') return `is a BMP file, which is not accepted: send a ${RASTER_FORMATS} picture`;
+  return `is not an image I can read (send a ${RASTER_FORMATS} file)`;
+}
+
+export interface ImageCheck {
+  format: RasterFormat;
+  width: number;
+  height: number;
+  /** Frames of an animated picture (1 for a still one); only the first is used. */
+  frames: number;
+  /** Things the sender should be told although the picture is accepted (e.g. only its first frame is used). */
+  notices: string[];
+}
+
+/**
+ * Checks an uploaded picture before anything is queued or stored: a raster format by its magic bytes
+ * (SVG, HTML and the rest refused), its size read from the header before any decoding (decompression
+ * bombs refused), a minimum size, then a full decode of its first frame (corrupt or truncated files
+ * refused) exactly as loadImage will decode it. Every refusal is an ImageInputError whose message
+ * completes "the image ...".
+ */
+export async function checkImageBytes(bytes: Uint8Array, opts: { maxPixels?: number; minSide?: number } = {}): Promise<ImageCheck> {
+  const maxPixels = opts.maxPixels ?? MAX_INPUT_PIXELS;
+  const minSide = opts.minSide ?? MIN_IMAGE_SIDE;
+  const format = sniffImageFormat(bytes);
+  if (!format) throw new ImageInputError(notRasterReason(bytes));
+  let meta: Metadata;
+  try {
+    // Header only: no pixel is decoded here, so the pixel limit is checked below with the real size.
+    meta = await sharp(bytes, { limitInputPixels: false, failOn: 'error' }).metadata();
+  } catch (e) {
+    throw new ImageInputError(`looks like a ${format.toUpperCase()} file but is damaged (${shortSharpMessage(e)})`);
+  }
+  const { width, height } = meta;
+  if (!width || !height) throw new ImageInputError(`is a ${format.toUpperCase()} file without a size`);
+  if (width * height > maxPixels) {
+    throw new ImageInputError(`is ${width}x${height} pixels (${(width * height / 1e6).toFixed(0)} megapixels); the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels`);
+  }
+  if (Math.min(width, height) < minSide) throw new ImageInputError(`is only ${width}x${height} pixels; send at least ${minSide}x${minSide}`);
+  try {
+    await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).resize(32, 32, { fit: 'fill' }).raw().toBuffer();
+  } catch (e) {
+    throw new ImageInputError(`is a damaged or incomplete ${format.toUpperCase()} file (${shortSharpMessage(e)})`);
+  }
+  const frames = meta.pages && meta.pages > 1 ? meta.pages : 1;
+  const notices = frames > 1 ? [`is animated (${frames} frames): I use its first frame only`] : [];
+  return { format, width, height, frames, notices };
+}
+
+/** The first line of a sharp / libvips error, without the library's prefixes. */
+function shortSharpMessage(e: unknown): string {
+  const line = String((e as Error)?.message ?? e).split('\n')[0].replace(/^(Input (buffer|file) (has corrupt header|contains unsupported image format):\s*)/i, '').replace(/^\w+load(_buffer)?:\s*|^vips\w*:\s*|^VipsJpeg:\s*/i, '');
+  return line.slice(0, 100) || 'unreadable';
+}
+
 /** Any image sharp reads -> float32 [3, size, size] in [-1, 1]. */
 export async function loadImage(input: string | Buffer | Uint8Array, size: number, opts: LoadOptions = {}): Promise<Float32Array> {
   let img: Sharp;
   let meta: Metadata;
+  // Bytes come from uploads: only raster formats (never SVG, which sharp would render). Paths are the CLI's own files.
+  if (typeof input !== 'string' && !sniffImageFormat(input)) throw new ImageInputError(`not a readable image (the file ${notRasterReason(input)})`);
   try {
-    img = sharp(input, { limitInputPixels: opts.maxPixels ?? 40_000_000, failOn: 'error' });
+    img = sharp(input, { limitInputPixels: opts.maxPixels ?? MAX_INPUT_PIXELS, failOn: 'error' });
     meta = await img.metadata();
   } catch (e) {
     throw new ImageInputError(`not a readable image (${(e as Error).message})`);

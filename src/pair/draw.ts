@@ -4,7 +4,7 @@
  * and runs in the same batched UNet calls as the styled one.
  */
 import { cfgTerms, loraScaleTerms, styleGuidanceTerms } from '../diffusion/guidance.ts';
-import type { DiffusionPipeline, Trajectory } from '../diffusion/pipeline.ts';
+import type { DiffusionPipeline, StepCallback, Trajectory } from '../diffusion/pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import { checkStyleFitsModel } from './style-file.ts';
 import { adapterParams, styledPrompt, type Style } from './style.ts';
@@ -24,7 +24,8 @@ export interface DrawOptions {
   sampler?: SamplerName;
   mode?: 'guidance' | 'lora-scale';
   signal?: AbortSignal;
-  onStep?: (i: number, total: number) => void | Promise<void>;
+  /** After each sampler step; `preview()` gives the current estimate of the images, one per mix in order. */
+  onStep?: StepCallback;
 }
 
 export interface DrawResult {

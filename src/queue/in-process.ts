@@ -6,9 +6,15 @@
  * device frees up, runs whichever pending job is next by policy (not necessarily the one it was added
  * for). Policy: quick jobs (draw, blend) before trainings; within a class, the user served least
  * recently first; then submission order.
+ *
+ * With a journal (src/queue/journal.ts) every job is recorded before submit() resolves, its state is
+ * written as it starts and ends, and recover() brings the journaled jobs back after a restart. A job
+ * whose engine thread crashes is started once more; close() then leaves waiting and running jobs to the
+ * next start instead of cancelling them.
  */
 import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
+import type { JobJournal } from './journal.ts';
 import {
   isQuick,
   JobNotFoundError,
@@ -21,6 +27,8 @@ import {
   type JobKind,
   type JobOwner,
   type JobQueue,
+  type ResumeJob,
+  type SubmitOptions,
 } from './job.ts';
 
 export interface QueueLimits {
@@ -49,7 +57,16 @@ export interface InProcessQueueOptions {
   estimates?: Partial<Record<JobKind, number>>;
   /** Finished jobs kept for get() / buttons. */
   history?: number;
+  /** Durable record of the jobs, for crash recovery. */
+  journal?: JobJournal;
+  /** Where journal write failures are reported (they never stop a job). */
+  log?: (msg: string, e?: unknown) => void;
 }
+
+/** Times a job is started at most: once, and once more after a crash interrupted it. */
+export const MAX_ATTEMPTS = 2;
+
+const SHUTDOWN = new Error('shutdown');
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 
@@ -81,7 +98,30 @@ export class InProcessQueue implements JobQueue {
     return () => this.listeners.delete(listener);
   }
 
-  submit(owner: JobOwner, request: JobArgs, listener?: (e: JobEvent) => void): Job {
+  async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
+    this.admit(owner, request);
+    const job = { ...request, id: randomUUID(), owner: { ...owner }, status: 'queued', createdAt: Date.now(), ...(opts.route ? { route: opts.route } : {}) } as Job;
+    const journal = this.opts.journal;
+    if (journal) {
+      try {
+        await journal.record(job);
+      } catch (e) {
+        this.log('could not journal a job', e);
+        throw new QueueLimitError('the bot could not record your job (its storage is unavailable); try again in a minute', 60);
+      }
+      // The caps again: other submissions may have been admitted while this one was being written.
+      try {
+        this.admit(owner, request);
+      } catch (e) {
+        await journal.remove(job.id).catch(() => undefined);
+        throw e;
+      }
+    }
+    this.enqueue(job, opts.listener);
+    return job;
+  }
+
+  private admit(owner: JobOwner, request: JobArgs): void {
     if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
     const mine = [...this.pending, ...[...this.running.values()].map((r) => r.job)].filter((j) => ownerKey(j.owner) === ownerKey(owner));
     if (request.kind === 'train') {
@@ -96,15 +136,68 @@ export class InProcessQueue implements JobQueue {
       const minutes = Math.max(1, Math.ceil(wait / 60));
       throw new QueueLimitError(`the bot is busy (${this.pending.length} jobs waiting); try again in about ${minutes} min`, minutes * 60);
     }
-    const job = { ...request, id: randomUUID(), owner: { ...owner }, status: 'queued', createdAt: Date.now() } as Job;
+  }
+
+  private enqueue(job: Job, listener?: (e: JobEvent) => void, first = false): void {
     this.jobs.set(job.id, job);
     if (listener) this.jobListeners.set(job.id, listener);
-    this.pending.push(job);
+    if (first) this.pending.unshift(job);
+    else this.pending.push(job);
     this.trimHistory();
     const position = this.positionOf(job.id);
     this.emit({ type: 'queued', job, position, etaSeconds: this.etaOfPosition(position) });
     void this.pq.add(() => this.runNext()).catch(() => undefined);
-    return job;
+  }
+
+  /**
+   * Reads the journal back after a start: waiting jobs are queued again (ahead of new ones, in their
+   * old order), a job that was running when the process stopped is retried once (a second interruption
+   * fails it with a message for its user), and finished jobs whose reply never went out are handed over
+   * as they are. `resume` is called for every job, so its adapter can follow it to its user.
+   */
+  async recover(resume: ResumeJob): Promise<{ queued: number; retried: number; failed: number; finished: number; unreadable: number }> {
+    const journal = this.opts.journal;
+    const counts = { queued: 0, retried: 0, failed: 0, finished: 0, unreadable: 0 };
+    if (!journal) return counts;
+    const { jobs, unreadable } = await journal.load();
+    counts.unreadable = unreadable.length;
+    const fresh = jobs.filter((j) => !this.jobs.has(j.id));
+    for (const job of fresh) {
+      if (job.status === 'running') {
+        delete job.startedAt;
+        delete job.progress;
+        if ((job.attempts ?? 1) < MAX_ATTEMPTS) {
+          job.status = 'queued';
+          counts.retried++;
+        } else {
+          job.status = 'failed';
+          job.finishedAt = Date.now();
+          job.error = { name: 'InterruptedError', message: 'the bot stopped twice while this job was running, so it was not started a third time; please run it again' };
+          counts.failed++;
+        }
+        await journal.update(job).catch((e) => this.log('could not journal a job', e));
+      } else if (job.status === 'queued') counts.queued++;
+      else counts.finished++;
+      this.jobs.set(job.id, job);
+      if (job.status === 'queued') this.pending.push(job);
+    }
+    // All of them are pending before any starts, so the policy (draws first) orders them.
+    const queued = fresh.filter((j) => j.status === 'queued');
+    for (const job of queued) {
+      const position = this.positionOf(job.id);
+      this.emit({ type: 'queued', job, position, etaSeconds: this.etaOfPosition(position) });
+    }
+    for (let i = 0; i < queued.length; i++) void this.pq.add(() => this.runNext()).catch(() => undefined);
+    for (const job of fresh) resume(job);
+    return counts;
+  }
+
+  async delivered(id: string): Promise<void> {
+    await this.opts.journal?.remove(id).catch((e) => this.log('could not clear a delivered job from the journal', e));
+  }
+
+  private log(msg: string, e?: unknown): void {
+    (this.opts.log ?? ((m: string, err?: unknown) => console.error(`[queue] ${m}`, err ?? '')))(msg, e);
   }
 
   get(id: string): Job | undefined {
@@ -130,6 +223,7 @@ export class InProcessQueue implements JobQueue {
       this.pending.splice(this.pending.indexOf(job), 1);
       job.status = 'cancelled';
       job.finishedAt = Date.now();
+      void this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
       this.finish(job, { type: 'cancelled', job });
     } else if (job.status === 'running') {
       this.running.get(id)?.abort.abort();
@@ -177,10 +271,20 @@ export class InProcessQueue implements JobQueue {
     return { queued: this.pending.length, running: this.running.size, estimates: { ...this.estimates } };
   }
 
+  /**
+   * Stops taking jobs. Without a journal, waiting jobs are cancelled and running ones aborted. With one,
+   * they are left in the journal as they were (a running job as not yet started), for the next start.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of [...this.pending]) this.cancel(job.id);
-    for (const r of this.running.values()) r.abort.abort();
+    if (this.opts.journal) {
+      this.pending.length = 0;
+      this.pq.clear();
+      for (const r of this.running.values()) r.abort.abort(SHUTDOWN);
+    } else {
+      for (const job of [...this.pending]) this.cancel(job.id);
+      for (const r of this.running.values()) r.abort.abort();
+    }
     await this.pq.onIdle();
     await Promise.all(this.opts.executors.map((e) => e.close?.()));
   }
@@ -219,8 +323,11 @@ export class InProcessQueue implements JobQueue {
     this.running.set(job.id, { job, abort });
     job.status = 'running';
     job.startedAt = Date.now();
+    job.attempts = (job.attempts ?? 0) + 1;
+    await this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
     this.emit({ type: 'started', job });
     const timeout = setTimeout(() => abort.abort(new Error('timeout')), this.limits.timeoutSeconds[job.kind] * 1000);
+    let again = false;
     try {
       const result = await executor.execute(job, {
         signal: abort.signal,
@@ -237,12 +344,17 @@ export class InProcessQueue implements JobQueue {
       this.estimates[job.kind] = 0.7 * this.estimates[job.kind] + 0.3 * seconds;
     } catch (e) {
       const err = e as Error;
+      // Not the job's fault: it runs again, after the restart (shutdown) or now (the thread crashed).
+      again = abort.signal.reason === SHUTDOWN || (err.name === 'EngineCrashError' && job.attempts! < MAX_ATTEMPTS && !abort.signal.aborted);
       const timedOut = abort.signal.reason instanceof Error && abort.signal.reason.message === 'timeout';
       if (timedOut) {
         job.status = 'failed';
         job.error = { name: 'TimeoutError', message: `the ${job.kind} took longer than ${Math.round(this.limits.timeoutSeconds[job.kind] / 60)} min and was stopped` };
       } else if (abort.signal.aborted || err.name === 'CancelledError') {
         job.status = 'cancelled';
+      } else if (err.name === 'EngineCrashError') {
+        job.status = 'failed';
+        job.error = { name: err.name, message: `the engine crashed twice while running this job (${err.message}); please try again, perhaps with smaller settings` };
       } else {
         job.status = 'failed';
         job.error = { name: err.name ?? 'Error', message: err.message ?? String(e) };
@@ -251,8 +363,22 @@ export class InProcessQueue implements JobQueue {
       clearTimeout(timeout);
       this.running.delete(job.id);
       this.free.push(executor);
-      job.finishedAt = Date.now();
     }
+    if (again) {
+      job.status = 'queued';
+      delete job.startedAt;
+      delete job.progress;
+      delete job.error;
+      if (abort.signal.reason === SHUTDOWN) job.attempts! -= 1;
+      await this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
+      if (!this.closed) {
+        this.log(`the engine crashed under job ${job.id}; starting it again`);
+        this.enqueue(job, undefined, true);
+      }
+      return;
+    }
+    job.finishedAt = Date.now();
+    await this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
     this.finish(job, job.status === 'done' ? { type: 'done', job } : job.status === 'cancelled' ? { type: 'cancelled', job } : { type: 'failed', job });
   }
 

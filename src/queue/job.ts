@@ -32,6 +32,10 @@ export interface TrainArgs {
   seed?: number;
   /** Prompts drawn unstyled and stylized for the result message. */
   samplePrompts?: string[];
+  /** Replace the owner's style of the same name when storing the result. */
+  overwrite?: boolean;
+  /** Told with the result (e.g. an animated picture's first frame was used; a far-from-square pair was centre-cropped). */
+  notices?: string[];
 }
 
 export interface DrawArgs {
@@ -67,6 +71,11 @@ export interface JobProgress {
   /** e.g. 'content warm-up', 'training', 'drawing samples', 'drawing'. */
   phase?: string;
   loss?: number;
+  /**
+   * A small PNG of the image being drawn as it looks now (the sampler's x0 estimate), while drawing;
+   * only when decoding is cheap (the pixel codec), at most every ~2 s (workers/tasks/bot-jobs.ts).
+   */
+  preview?: Uint8Array;
 }
 
 export interface ResultImage {
@@ -82,10 +91,22 @@ export interface JobResult {
   text?: string;
 }
 
+/**
+ * Where a job's replies go, as plain data an adapter can act on after a restart (a Discord interaction
+ * token and channel, a Slack channel, the playground). `platform` names the adapter that reads it.
+ */
+export interface ReplyRoute {
+  platform: string;
+  [key: string]: unknown;
+}
+
 export type Job = JobArgs & {
   id: string;
   owner: JobOwner;
   status: JobStatus;
+  /** Times the job was started (a job interrupted by a crash is started again once). */
+  attempts?: number;
+  route?: ReplyRoute;
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
@@ -129,9 +150,19 @@ export class JobNotFoundError extends Error {
   override name = 'JobNotFoundError';
 }
 
+export interface SubmitOptions {
+  listener?: (e: JobEvent) => void;
+  /** Where the replies go; journaled with the job so they still arrive after a restart. */
+  route?: ReplyRoute;
+}
+
+/** Called for each job read back from the journal, so its adapter can follow it to the user again. */
+export type ResumeJob = (job: Job) => void;
+
 /** The queue interface the commands talk to (in-process today; BullMQ behind the same shape later). */
 export interface JobQueue {
-  submit(owner: JobOwner, job: JobArgs, listener?: (e: JobEvent) => void): Job;
+  /** Resolves once the job is recorded (journaled when the queue has a journal); rejects with QueueLimitError over a cap. */
+  submit(owner: JobOwner, job: JobArgs, opts?: SubmitOptions): Promise<Job>;
   get(id: string): Job | undefined;
   /** Queued and running jobs of a user, with queue position and ETA. */
   jobsOf(owner: JobOwner): { job: Job; position: number; etaSeconds: number }[];
@@ -139,5 +170,12 @@ export interface JobQueue {
   /** Resolves when the job reaches done / failed / cancelled. */
   finished(id: string): Promise<Job>;
   on(listener: (e: JobEvent) => void): () => void;
+  /** The job's final reply reached its user: the journal forgets it. */
+  delivered(id: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The engine thread died under a job (native crash, out of memory): the job may be retried once. */
+export class EngineCrashError extends Error {
+  override name = 'EngineCrashError';
 }

@@ -33,7 +33,9 @@ export async function openKeyv(url: string | undefined, namespace = 'pairstyle')
   else if (u.startsWith('sqlite://')) store = new SqliteStore(u.slice('sqlite://'.length) || DEFAULT_STORE_PATH);
   else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) throw new StoreConfigError(`PAIRSTYLE_STORE_URL: unsupported scheme in '${u.split('://')[0]}://…' (use sqlite://, redis://, postgres:// or memory:)`);
   else store = new SqliteStore(u);
-  const keyv = new Keyv({ store: store as never, namespace });
+  // A failed read or write must reach the caller: a style or a job that silently was not stored is
+  // exactly what the registry and the journal promise never to do.
+  const keyv = new Keyv({ store: store as never, namespace, throwOnErrors: true });
   keyv.on('error', () => undefined);
   return keyv;
 }

@@ -52,7 +52,7 @@ async function discordCommand(sub: string, options: unknown[], resolved?: unknow
   const ts = String(Math.floor(Date.now() / 1000));
   const res = await fetch(`http://127.0.0.1:${bot.ports.discord}/`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts }, body });
   expect(res.status).toBe(200);
-  return discord.waitFor((r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`) && !/⏳|⚙️/.test(String(r.json?.content)), 15_000);
+  return discord.waitFor((r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`) && !/⏳|⚙️/.test(String(r.json?.content)), 60_000);
 }
 
 describe('the bot end to end (tiny model, loopback platforms)', () => {
@@ -90,7 +90,7 @@ describe('the bot end to end (tiny model, loopback platforms)', () => {
     // Same ids on another platform: the Discord style is not reachable.
     expect(String((await slack.waitFor((c) => c.method === 'respond/x1')).body.text)).toMatch(/no style named 'blue'/);
     await post(body.replace('style%3Ablue+', '').replace('x1', 'x2'));
-    await slack.waitFor((c) => c.method === 'files.completeUploadExternal', 15_000);
+    await slack.waitFor((c) => c.method === 'files.completeUploadExternal', 60_000);
     expect(slack.calls.find((c) => c.method === 'files.getUploadURLExternal')?.body.filename).toBe('image.png');
   });
 });

@@ -91,7 +91,7 @@ beforeAll(async () => {
   };
   const cfg = loadBotConfig(env);
   expect(cfg.discord ?? cfg.slack).toBeUndefined();
-  bot = await startBot(cfg, { task: { sampleSteps: 2 }, minEditIntervalMs: 0 });
+  bot = await startBot(cfg, { task: { sampleSteps: 2, previewEveryMs: 0 }, minEditIntervalMs: 0 });
   base = bot.playgroundUrl!;
   expect(base).toBe(`http://127.0.0.1:${bot.ports.playground}/`);
   void readEvents();
@@ -150,6 +150,18 @@ describe('the playground over HTTP (tiny model)', () => {
     const exported = await final(line('export blue'));
     expect(exported.files[0].name).toBe('blue.safetensors');
     expect(decodeStyle((await fetchBytes(exported.files[0].url)).bytes).info.name).toBe('blue');
+  });
+
+  it('shows a preview of the drawing in its progress, replaced by the result', async () => {
+    const { reply } = await command(line('/pairstyle draw prompt:"dog face" steps:12 seed:2'));
+    const drawn = await until((m) => m.id === reply.id && m.final);
+    const previews = seen.filter((m) => m.id === reply.id && !m.final && m.images.length > 0);
+    expect(previews.length).toBeGreaterThan(0);
+    for (const p of previews) {
+      expect(p.text).toMatch(/^⚙️ drawing 'dog face'.*\(drawing\)/);
+      expect(p.images.map((i) => i.name)).toEqual(['preview.png']);
+    }
+    expect(drawn.images.map((i) => i.name)).toEqual(['styled.png']);
   });
 
   it('answers mistakes with readable messages', async () => {

@@ -3,9 +3,13 @@
  * bodies), answers auth.test, chat.postMessage/update, files.getUploadURLExternal (an absolute loopback
  * upload URL) / completeUploadExternal, files.list/info, users.info, conversations.open; response_url
  * posts at /respond/*; a file host at /files/<name> that demands the bot token.
+ * Socket Mode: apps.connections.open (app token) answers a ws://127.0.0.1:<port>/socket?ticket=… URL
+ * served by a `ws` WebSocket server on the same port; the test speaks for Slack on the connected
+ * socket (hello, envelopes) and reads what the client sent back (acks with envelope_id).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface SlackCall {
   method: string;
@@ -22,6 +26,12 @@ export class FakeSlack {
   private server!: Server;
   private waiters: { pred: (c: SlackCall) => boolean; resolve: (c: SlackCall) => void }[] = [];
   private uploads = 0;
+  /** Socket Mode: sockets the client opened (newest last) and the JSON messages it sent on them. */
+  readonly sockets: WebSocket[] = [];
+  readonly socketMessages: Record<string, unknown>[] = [];
+  private wss?: WebSocketServer;
+  private socketWaiters: { pred: () => boolean; resolve: () => void }[] = [];
+  private tickets = 0;
 
   get origin() {
     return `http://127.0.0.1:${this.port}`;
@@ -58,9 +68,12 @@ export class FakeSlack {
       this.waiters = this.waiters.filter((w) => (w.pred(call) ? (w.resolve(call), false) : true));
       const fileOf = (name: string) => {
         const f = this.files.get(name)!;
-        return { id: name, name, size: f.bytes.length, mimetype: f.mimetype, created: f.created, url_private_download: `${this.origin}/files/${name}` };
+        return { id: name, name, user: f.user, size: f.bytes.length, mimetype: f.mimetype, created: f.created, url_private_download: `${this.origin}/files/${name}` };
       };
       switch (method) {
+        case 'apps.connections.open':
+          if (!String(req.headers.authorization).startsWith('Bearer xapp-')) return send({ ok: false, error: 'not_allowed_token_type' });
+          return send({ ok: true, url: `ws://127.0.0.1:${this.port}/socket?ticket=t${++this.tickets}` });
         case 'auth.test':
           return send({ ok: true, user_id: 'UBOT', team_id: 'T1', bot_id: 'B1' });
         case 'chat.postMessage':
@@ -84,9 +97,50 @@ export class FakeSlack {
           return send({ ok: false, error: 'unknown_method' });
       }
     });
+    this.wss = new WebSocketServer({ noServer: true });
+    this.server.on('upgrade', (req, socket, head) => {
+      if (!new URL(req.url!, this.origin).pathname.startsWith('/socket')) return void socket.destroy();
+      this.wss!.handleUpgrade(req, socket, head, (ws) => {
+        this.sockets.push(ws);
+        ws.on('message', (data) => {
+          try {
+            this.socketMessages.push(JSON.parse(String(data)) as Record<string, unknown>);
+          } catch {
+            this.socketMessages.push({ unparsed: String(data) });
+          }
+          this.wakeSocketWaiters();
+        });
+        this.wakeSocketWaiters();
+      });
+    });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
+  }
+
+  private wakeSocketWaiters() {
+    this.socketWaiters = this.socketWaiters.filter((w) => (w.pred() ? (w.resolve(), false) : true));
+  }
+
+  /** Resolves once `pred` holds after a Socket Mode connection or message (up to `ms`). */
+  private waitSocket(pred: () => boolean, what: string, ms: number): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`fake Slack: ${what} within ${ms} ms; socket messages: ${JSON.stringify(this.socketMessages)}`)), ms);
+      this.socketWaiters.push({ pred, resolve: () => (clearTimeout(t), resolve()) });
+    });
+  }
+
+  /** The newest open Socket Mode connection (waits for one). */
+  async waitForSocket(ms = 10_000): Promise<WebSocket> {
+    await this.waitSocket(() => this.sockets.some((s) => s.readyState === s.OPEN), 'no Socket Mode connection', ms);
+    return this.sockets.filter((s) => s.readyState === s.OPEN).at(-1)!;
+  }
+
+  /** The first message the client sent on a socket matching `pred` (an ack: { envelope_id, payload }). */
+  async waitForSocketMessage(pred: (m: Record<string, unknown>) => boolean, ms = 10_000): Promise<Record<string, unknown>> {
+    await this.waitSocket(() => this.socketMessages.some(pred), 'no matching Socket Mode message', ms);
+    return this.socketMessages.find(pred)!;
   }
 
   waitFor(pred: (c: SlackCall) => boolean, ms = 10_000): Promise<SlackCall> {
@@ -99,6 +153,8 @@ export class FakeSlack {
   }
 
   close(): Promise<void> {
+    for (const s of this.sockets) s.terminate();
+    this.wss?.close();
     return new Promise((r) => this.server.close(() => r()));
   }
 }

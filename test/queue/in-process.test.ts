@@ -24,14 +24,14 @@ describe('InProcessQueue', () => {
   it('runs draws ahead of trainings and rotates between users', async () => {
     const ex = new FakeExecutor();
     const q = new InProcessQueue({ executors: [ex] });
-    const blocker = q.submit(user('z'), train('first'));
+    const blocker = await q.submit(user('z'), train('first'));
     await tick();
-    const a1 = q.submit(user('a'), draw('a1'));
-    const a2 = q.submit(user('a'), draw('a2'));
-    const a3 = q.submit(user('a'), draw('a3'));
-    const t = q.submit(user('b'), train('bt'));
-    const b1 = q.submit(user('b'), draw('b1'));
-    const c1 = q.submit(user('c'), draw('c1'));
+    const a1 = await q.submit(user('a'), draw('a1'));
+    const a2 = await q.submit(user('a'), draw('a2'));
+    const a3 = await q.submit(user('a'), draw('a3'));
+    const t = await q.submit(user('b'), train('bt'));
+    const b1 = await q.submit(user('b'), draw('b1'));
+    const c1 = await q.submit(user('c'), draw('c1'));
     expect(q.order().map((j) => j.id)).toEqual([a1.id, b1.id, c1.id, a2.id, a3.id, t.id]);
     expect(q.positionOf(t.id)).toBe(6);
     const order = await drain(q, ex, 7);
@@ -42,17 +42,17 @@ describe('InProcessQueue', () => {
   it('holds per-user caps and a global cap with a clear busy message', async () => {
     const ex = new FakeExecutor();
     const q = new InProcessQueue({ executors: [ex], limits: { maxQueued: 5 } });
-    q.submit(user('a'), train());
+    await q.submit(user('a'), train());
     await tick();
-    expect(() => q.submit(user('a'), train('again'))).toThrow(/already have a training/);
-    for (let i = 0; i < 3; i++) q.submit(user('a'), draw());
-    expect(() => q.submit(user('a'), draw())).toThrow(/already have 3 draws/);
-    q.submit(user('b'), draw());
-    q.submit(user('c'), draw());
+    await expect(q.submit(user('a'), train('again'))).rejects.toThrow(/already have a training/);
+    for (let i = 0; i < 3; i++) await q.submit(user('a'), draw());
+    await expect(q.submit(user('a'), draw())).rejects.toThrow(/already have 3 draws/);
+    await q.submit(user('b'), draw());
+    await q.submit(user('c'), draw());
     // 1 running + 5 waiting: the global cap answers with a wait in minutes.
-    expect(() => q.submit(user('d'), draw())).toThrow(/busy \(5 jobs waiting\); try again in about \d+ min/);
+    await expect(q.submit(user('d'), draw())).rejects.toThrow(/busy \(5 jobs waiting\); try again in about \d+ min/);
     // Another workspace's user with the same id is another user.
-    expect(() => q.submit(user('a', 'w2'), train())).toThrow(/busy/);
+    await expect(q.submit(user('a', 'w2'), train())).rejects.toThrow(/busy/);
     await q.close();
   });
 
@@ -60,8 +60,8 @@ describe('InProcessQueue', () => {
     const ex = new FakeExecutor({ steps: 3 });
     const q = new InProcessQueue({ executors: [ex] });
     const events: JobEvent['type'][] = [];
-    const running = q.submit(user('a'), draw(), (e) => events.push(e.type));
-    const queued = q.submit(user('b'), draw());
+    const running = await q.submit(user('a'), draw(), { listener: (e) => events.push(e.type) });
+    const queued = await q.submit(user('b'), draw());
     await tick();
     expect(running.status).toBe('running');
     expect(() => q.cancel(queued.id, user('a'))).toThrow(/not yours/);
@@ -71,7 +71,7 @@ describe('InProcessQueue', () => {
     const j = await q.finished(running.id);
     expect(j.status).toBe('cancelled');
     expect(events).toEqual(['queued', 'started', 'progress', 'progress', 'progress', 'cancelled']);
-    const ok = q.submit(user('a'), draw());
+    const ok = await q.submit(user('a'), draw());
     await tick();
     ex.release(ok.id);
     const done = await q.finished(ok.id);
@@ -83,7 +83,7 @@ describe('InProcessQueue', () => {
   it('stops a job that runs past its timeout and reports it', async () => {
     const ex = new FakeExecutor();
     const q = new InProcessQueue({ executors: [ex], limits: { timeoutSeconds: { train: 1, draw: 0.05, blend: 1 } } });
-    const j = q.submit(user('a'), draw());
+    const j = await q.submit(user('a'), draw());
     const f = await q.finished(j.id);
     expect(f.status).toBe('failed');
     expect(f.error?.message).toMatch(/took longer than/);
@@ -94,8 +94,8 @@ describe('InProcessQueue', () => {
     const e1 = new FakeExecutor();
     const e2 = new FakeExecutor();
     const q = new InProcessQueue({ executors: [e1, e2] });
-    q.submit(user('a'), draw());
-    q.submit(user('b'), draw());
+    await q.submit(user('a'), draw());
+    await q.submit(user('b'), draw());
     await tick();
     expect(e1.waiting.length + e2.waiting.length).toBe(2);
     expect(q.jobsOf(user('a'))[0].position).toBe(0);

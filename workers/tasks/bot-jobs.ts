@@ -5,7 +5,8 @@
  */
 import { gridPng, type Tile } from '../../src/images/grid.ts';
 import { imagePng, loadImage } from '../../src/images/io.ts';
-import { unitToRgb } from '../../src/models/pixel-codec.ts';
+import { PixelCodec, unitToRgb } from '../../src/models/pixel-codec.ts';
+import type { TextToImageModel } from '../../src/models/text-to-image.ts';
 import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import { trainPair } from '../../src/pair/train.ts';
@@ -20,16 +21,47 @@ export interface TaskOptions {
   rank?: number;
   /** Sampler steps of the sample images after training. */
   sampleSteps?: number;
+  /** A preview image in the progress at most this often while drawing (default 2000 ms; tests: 0 = every step). */
+  previewEveryMs?: number;
 }
 
 export const DEFAULT_SAMPLE_PROMPTS = ['dog face', 'red apple', 'rocket'];
 
 const cancelled = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
 
-function stepper(ctx: TaskContext | undefined, phase: string) {
-  return (i: number, total: number) => {
+/** Previews of trajectory `show` of a sampling run (undefined: none). */
+interface PreviewPlan {
+  model: TextToImageModel;
+  everyMs: number;
+  show: number;
+}
+
+/**
+ * Previews only where they are cheap: the pixel codec decodes by a permutation (a VAE decode would cost
+ * about a UNet step). At most one every `previewEveryMs` (the adapters edit at most every 2 s anyway).
+ */
+const previewPlan = (model: TextToImageModel, opts: TaskOptions, show: number): PreviewPlan | undefined =>
+  model.codec instanceof PixelCodec ? { model, everyMs: opts.previewEveryMs ?? 2000, show } : undefined;
+
+/** A preview about 128 px wide (the final images are about 256 px). */
+const PREVIEW_PX = 128;
+
+function stepper(ctx: TaskContext | undefined, phase: string, plan?: PreviewPlan) {
+  let lastPreview = performance.now();
+  let preview: Uint8Array | undefined;
+  return async (i: number, total: number, estimate?: () => Promise<Float32Array>) => {
     if (ctx?.cancelled) throw cancelled();
-    ctx?.progress({ step: i, steps: total, phase } satisfies JobProgress);
+    // The last step needs none: the final image follows at once. A preview stays in every later
+    // progress event of its phase, so the one an adapter renders (at most every 2 s) still shows it.
+    if (plan && estimate && ctx && i + 1 < total && performance.now() - lastPreview >= plan.everyMs) {
+      lastPreview = performance.now();
+      const size = plan.model.imageSize;
+      const px = 3 * size * size;
+      const images = await estimate();
+      preview = new Uint8Array(await imagePng(images.subarray(plan.show * px, (plan.show + 1) * px), size, Math.max(1, Math.round(PREVIEW_PX / size))));
+      if (ctx.cancelled) throw cancelled();
+    }
+    ctx?.progress({ step: i, steps: total, phase, ...(preview ? { preview } : {}) } satisfies JobProgress);
   };
 }
 
@@ -70,7 +102,7 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     const mixes = prompts.flatMap(() => [[], [{ style: r.style, weight: 3 }]]);
     const samples = await Promise.all(
       prompts.map((prompt, i) =>
-        drawMixes(pipe, mixes.slice(2 * i, 2 * i + 2), { prompt, seed: i, steps: args.sampleSteps ?? 25, cfg: 5, onStep: stepper(ctx, `drawing sample ${i + 1}/${prompts.length}`) }),
+        drawMixes(pipe, mixes.slice(2 * i, 2 * i + 2), { prompt, seed: i, steps: args.sampleSteps ?? 25, cfg: 5, onStep: stepper(ctx, `drawing sample ${i + 1}/${prompts.length}`, previewPlan(model, args, 1)) }),
       ),
     );
     samples.forEach((s, i) => tiles.push(tile(s.images[0], size, prompts[i]), tile(s.images[1], size, `${prompts[i]} (styled)`)));
@@ -87,7 +119,8 @@ export async function draw(args: { job: DrawArgs } & TaskOptions, ctx?: TaskCont
   const { model, pipe } = await loadModel(args.model);
   const size = model.imageSize;
   const { job } = args;
-  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'drawing') };
+  // drawMixes([[]]) and drawStyled ([styled, unstyled]): trajectory 0 is the picture to preview.
+  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'drawing', previewPlan(model, args, 0)) };
   if (job.styles.length === 0) {
     const r = await drawMixes(pipe, [[]], opts);
     return { images: [{ name: 'image.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }], seconds: (performance.now() - t0) / 1000 };
@@ -108,7 +141,8 @@ export async function blend(args: { job: BlendArgs } & TaskOptions, ctx?: TaskCo
   const { job } = args;
   const a = decodeStyle(job.a.bytes, `style '${job.a.name}'`);
   const b = decodeStyle(job.b.bytes, `style '${job.b.name}'`);
-  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'blending') };
+  // One blended image (ratio) or a strip: preview its middle picture.
+  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'blending', previewPlan(model, args, job.ratio !== undefined ? 0 : Math.floor((job.strip - 1) / 2))) };
   if (job.ratio !== undefined) {
     const wa = job.strength * (1 - job.ratio);
     const wb = job.strength * job.ratio;

@@ -5,7 +5,11 @@
  * refused as expired) updates go to the channel as new bot messages instead.
  */
 import { autocompleteStyles, errorText, followJob, isUserError, runButton, runCommand, findCommand, type CommandContext, type OptionValue, type Outcome, type Reply } from '../../../commands/index.ts';
-import type { JobQueue } from '../../queue/job.ts';
+import type { REST } from '@discordjs/rest';
+import { Routes } from 'discord-api-types/v10';
+import type { Job, JobQueue, ReplyRoute } from '../../queue/job.ts';
+import { finalizeJob } from '../../../commands/finalize.ts';
+import { restMessage } from './messages.ts';
 import type { StyleRegistry, Scope } from '../../store/style-registry.ts';
 import type { CommandLimits } from '../../../commands/types.ts';
 
@@ -60,11 +64,55 @@ export function ephemeralFor(p: ParsedInteraction): boolean {
   return p.kind === 'button' && p.customId.startsWith('ps:cancel:');
 }
 
-export async function handleInteraction(deps: DiscordDeps, p: ParsedInteraction & { kind: 'command' | 'button' }, r: DiscordResponder, opts: { deferred?: boolean } = {}): Promise<void> {
+/**
+ * A job's reply route on Discord: the interaction token (edits for 15 minutes, no bot auth needed)
+ * and the channel for later. Journaled with the job, so a restarted bot can still answer.
+ */
+export interface DiscordRoute extends ReplyRoute {
+  platform: 'discord';
+  applicationId: string;
+  token: string;
+  channelId?: string;
+  user: string;
+  /** When the interaction arrived (ms since the epoch): its token's clock. */
+  at: number;
+}
+
+export const discordRoute = (applicationId: string, token: string, channelId: string | undefined, user: string, at = Date.now()): DiscordRoute => ({
+  platform: 'discord',
+  applicationId,
+  token,
+  ...(channelId ? { channelId } : {}),
+  user,
+  at,
+});
+
+/** Replies through REST: the interaction's webhook (no auth), the channel with the bot token. */
+export function restResponder(rest: REST, route: Pick<DiscordRoute, 'applicationId' | 'token' | 'channelId'>): DiscordResponder {
+  return {
+    defer: async () => undefined,
+    edit: async (reply) => {
+      const m = restMessage(reply);
+      await rest.patch(Routes.webhookMessage(route.applicationId, route.token), { body: m.body, files: m.files, auth: false });
+    },
+    channelSend: async (reply) => {
+      if (!route.channelId) throw new Error('no channel to post the late result in');
+      const m = restMessage(reply);
+      await rest.post(Routes.channelMessages(route.channelId), { body: m.body, files: m.files });
+    },
+  };
+}
+
+export async function handleInteraction(
+  deps: DiscordDeps,
+  p: ParsedInteraction & { kind: 'command' | 'button' },
+  r: DiscordResponder,
+  opts: { deferred?: boolean; route?: DiscordRoute } = {},
+): Promise<void> {
   const log = deps.log ?? ((m, e) => console.error(`[discord] ${m}`, e ?? ''));
-  const t0 = Date.now();
+  const t0 = opts.route?.at ?? Date.now();
   if (!opts.deferred) await r.defer(ephemeralFor(p));
-  const ctx: CommandContext = { who: p.who, isAdmin: p.isAdmin, registry: deps.registry, queue: deps.queue, limits: deps.limits };
+  const ctx: CommandContext = { who: p.who, isAdmin: p.isAdmin, registry: deps.registry, queue: deps.queue, limits: deps.limits, route: opts.route };
   let outcome: Outcome;
   try {
     outcome = p.kind === 'command' ? await runCommand(ctx, p.subcommand, p.options) : await runButton(ctx, p.customId);
@@ -77,9 +125,21 @@ export async function handleInteraction(deps: DiscordDeps, p: ParsedInteraction 
     await r.edit(outcome.reply).catch((err) => log('could not send a reply', err));
     return;
   }
+  await followDiscordJob(deps, outcome.job, outcome.finalize, r, p.who.user, t0);
+}
+
+/** Follows a job to its user on Discord, after a restart: through the journaled route. */
+export function resumeDiscordJob(deps: DiscordDeps, rest: REST, job: Job): Promise<void> {
+  const route = job.route as DiscordRoute;
+  return followDiscordJob(deps, job, (j) => finalizeJob(deps.registry, j), restResponder(rest, route), route.user, route.at);
+}
+
+/** Progress edits through the interaction while its token lives; after that only the final result, in the channel. */
+async function followDiscordJob(deps: DiscordDeps, job: Job, finalize: (j: Job) => Promise<Reply>, r: DiscordResponder, user: string, t0: number): Promise<void> {
+  const log = deps.log ?? ((m, e) => console.error(`[discord] ${m}`, e ?? ''));
   const lifetime = deps.tokenLifetimeMs ?? 14 * 60_000;
   let tokenDead = false;
-  await followJob(deps.queue, outcome.job, outcome.finalize, {
+  await followJob(deps.queue, job, finalize, {
     minIntervalMs: deps.minEditIntervalMs,
     onError: (e) => log('job reply failed', e),
     update: async (reply, final) => {
@@ -94,7 +154,7 @@ export async function handleInteraction(deps: DiscordDeps, p: ParsedInteraction 
       }
       tokenDead = true;
       // Past the token's life only the final result is posted (no progress spam in the channel).
-      if (final) await r.channelSend({ ...reply, text: `<@${p.who.user}> ${reply.text}` });
+      if (final) await r.channelSend({ ...reply, text: `<@${user}> ${reply.text}`, mentions: [user] });
     },
   });
 }

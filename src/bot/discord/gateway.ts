@@ -7,7 +7,7 @@
 import { Client, Events, GatewayIntentBits, MessageFlags, Routes, type ChatInputCommandInteraction, type Interaction } from 'discord.js';
 import type { OptionValue } from '../../../commands/types.ts';
 import { discordAttachment, type DiscordFileAccess } from './attachments.ts';
-import { autocompleteChoices, discordScope, handleInteraction, isGuildAdmin, type DiscordDeps, type DiscordResponder, type ParsedInteraction } from './flow.ts';
+import { autocompleteChoices, discordRoute, discordScope, handleInteraction, isGuildAdmin, type DiscordDeps, type DiscordResponder, type ParsedInteraction } from './flow.ts';
 import { discordMessage, restMessage } from './messages.ts';
 
 export interface DiscordGatewayOptions extends DiscordDeps {
@@ -57,7 +57,7 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
     },
     edit: async (reply) => {
       const m = discordMessage(reply);
-      await i.editReply({ content: m.content, components: m.components, files: m.files.map((f) => ({ attachment: f.data, name: f.name })), attachments: [] });
+      await i.editReply({ content: m.content, components: m.components, files: m.files.map((f) => ({ attachment: f.data, name: f.name })), attachments: [], allowedMentions: m.allowedMentions });
     },
     channelSend: async (reply) => {
       if (!channelId) throw new Error('no channel to post the late result in');
@@ -65,7 +65,8 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
       await client.rest.post(Routes.channelMessages(channelId), { body: m.body, files: m.files });
     },
   };
-  await handleInteraction(opts, parsed, responder);
+  const route = discordRoute(i.applicationId, i.token, channelId ?? undefined, who.user);
+  await handleInteraction(opts, parsed, responder, { route });
 }
 
 /** A logged-in gateway client with PairStyle attached. */

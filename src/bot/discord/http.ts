@@ -6,10 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { REST } from '@discordjs/rest';
-import { InteractionResponseType, InteractionType, MessageFlags, Routes, type APIInteraction } from 'discord-api-types/v10';
+import { InteractionResponseType, InteractionType, MessageFlags, type APIInteraction } from 'discord-api-types/v10';
 import type { DiscordFileAccess } from './attachments.ts';
-import { autocompleteChoices, ephemeralFor, handleInteraction, type DiscordDeps, type DiscordResponder } from './flow.ts';
-import { restMessage } from './messages.ts';
+import { autocompleteChoices, discordRoute, ephemeralFor, handleInteraction, restResponder, type DiscordDeps } from './flow.ts';
 import { parseRawInteraction } from './parse.ts';
 import { discordPublicKey, SignatureVerifier } from './verify.ts';
 
@@ -68,21 +67,9 @@ export function discordInteractionsHandler(opts: DiscordHttpOptions) {
     }
     const ephemeral = ephemeralFor(parsed);
     json(res, 200, { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: ephemeral ? MessageFlags.Ephemeral : 0 } });
-    const token = interaction.token;
     const channelId = interaction.channel?.id ?? (interaction as { channel_id?: string }).channel_id;
-    const responder: DiscordResponder = {
-      defer: async () => undefined,
-      edit: async (reply) => {
-        const m = restMessage(reply);
-        await opts.rest.patch(Routes.webhookMessage(opts.applicationId, token), { body: m.body, files: m.files, auth: false });
-      },
-      channelSend: async (reply) => {
-        if (!channelId) throw new Error('no channel to post the late result in');
-        const m = restMessage(reply);
-        await opts.rest.post(Routes.channelMessages(channelId), { body: m.body, files: m.files });
-      },
-    };
-    void handleInteraction(opts, parsed, responder, { deferred: true }).catch((e) => log('interaction failed', e));
+    const route = discordRoute(opts.applicationId, interaction.token, channelId, parsed.who.user);
+    void handleInteraction(opts, parsed, restResponder(opts.rest, route), { deferred: true, route }).catch((e) => log('interaction failed', e));
   };
 }
 

@@ -4,6 +4,7 @@
  * are refused too.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { ReplayCache } from '../replay-cache.ts';
 
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
@@ -13,7 +14,7 @@ export function discordPublicKey(hex: string): KeyObject {
 }
 
 export class SignatureVerifier {
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new ReplayCache();
   constructor(
     private readonly key: KeyObject,
     private readonly maxSkewSeconds = 300,
@@ -29,9 +30,9 @@ export class SignatureVerifier {
       ok = false;
     }
     if (!ok) return false;
-    for (const [sig, t] of this.seen) if (t < now - this.maxSkewSeconds * 2000) this.seen.delete(sig);
-    if (this.seen.has(signature)) return false;
-    this.seen.set(signature, now);
-    return true;
+    // A replay is the same signed message (timestamp + body) again, however its signature is spelled
+    // (hex case, or another valid signature of it): the cache is keyed by what was signed. Entries
+    // outlive the timestamp window, after which the timestamp check refuses the message anyway.
+    return this.seen.firstSeen(ReplayCache.keyOf(timestamp, body), (Number(timestamp) + this.maxSkewSeconds) * 1000 + 1000, now);
   }
 }

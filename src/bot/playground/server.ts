@@ -27,7 +27,8 @@ import type { AddressInfo } from 'node:net';
 import { autocompleteStyles, COMMANDS, errorText, findCommand, followJob, isUserError, runButton, runCommand, type Attachment, type Button, type CommandContext, type OptionValue, type Outcome, type Reply } from '../../../commands/index.ts';
 import { progressReply } from '../../../commands/render.ts';
 import type { CommandLimits } from '../../../commands/types.ts';
-import type { JobQueue } from '../../queue/job.ts';
+import type { Job, JobQueue } from '../../queue/job.ts';
+import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { parseSlackText } from '../slack/parse.ts';
 
@@ -218,17 +219,22 @@ function parseCommand(fields: Map<string, string>, files: Map<string, File>, ech
 export function playgroundHandler(opts: PlaygroundOptions) {
   const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[playground] ${m}`, e ?? ''));
   const channel = new Channel(opts.history ?? 200);
-  const ctx: CommandContext = { who: PLAYGROUND_SCOPE, isAdmin: true, registry: opts.registry, queue: opts.queue, limits: opts.limits };
+  const ctx: CommandContext = { who: PLAYGROUND_SCOPE, isAdmin: true, registry: opts.registry, queue: opts.queue, limits: opts.limits, route: { platform: 'playground' } };
   const page = readFileSync(PAGE);
   const jobs = new Set<Promise<void>>();
 
   /** Posts the outcome's first reply; a job's reply is then updated until final. */
   const deliver = (outcome: Outcome): PlaygroundMessage => {
     if (outcome.type === 'reply') return channel.post('bot', outcome.reply, true);
+    return follow(outcome.job, outcome.finalize);
+  };
+
+  /** A bot message that shows the job's state and is updated until its final reply. */
+  const follow = (job: Job, finalize: (j: Job) => Promise<Reply>): PlaygroundMessage => {
     // The job's state now (followJob's own first update arrives a tick later and replaces it).
-    const mine = opts.queue.jobsOf(outcome.job.owner).find((j) => j.job.id === outcome.job.id);
-    const target = channel.post('bot', progressReply(outcome.job, mine?.position ?? 0, mine?.etaSeconds ?? 0), false);
-    const p: Promise<void> = followJob(opts.queue, outcome.job, outcome.finalize, {
+    const mine = opts.queue.jobsOf(job.owner).find((j) => j.job.id === job.id);
+    const target = channel.post('bot', mine || job.status === 'queued' || job.status === 'running' ? progressReply(job, mine?.position ?? 0, mine?.etaSeconds ?? 0) : { text: '…' }, false);
+    const p: Promise<void> = followJob(opts.queue, job, finalize, {
       minIntervalMs: opts.minEditIntervalMs ?? 500,
       onError: (e) => log('job reply failed', e),
       update: async (reply, final) => {
@@ -333,6 +339,8 @@ export function playgroundHandler(opts: PlaygroundOptions) {
   };
   return Object.assign(handler, {
     channel,
+    /** Follows a job read back from the journal after a restart: its reply appears in the channel. */
+    resume: (job: Job) => void follow(job, (j) => finalizeJob(opts.registry, j)),
     /** Resolves when every job reply followed so far is final (tests, shutdown). */
     idle: async () => {
       while (jobs.size) await Promise.all([...jobs]);
@@ -340,7 +348,7 @@ export function playgroundHandler(opts: PlaygroundOptions) {
   });
 }
 
-export async function startPlayground(opts: PlaygroundOptions, port: number, host = '127.0.0.1'): Promise<{ server: Server; port: number; url: string }> {
+export async function startPlayground(opts: PlaygroundOptions, port: number, host = '127.0.0.1'): Promise<{ server: Server; port: number; url: string; resume: (job: Job) => void }> {
   const handler = playgroundHandler(opts);
   const server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve, reject) => {
@@ -351,5 +359,5 @@ export async function startPlayground(opts: PlaygroundOptions, port: number, hos
     });
   });
   const actual = (server.address() as AddressInfo).port;
-  return { server, port: actual, url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}/` };
+  return { server, port: actual, url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}/`, resume: handler.resume };
 }

@@ -10,11 +10,13 @@ import type { webApi } from '@slack/bolt';
 type WebClient = webApi.WebClient;
 import { errorText, followJob, isUserError, runButton, runCommand, findCommand, type CommandContext, type Outcome, type Reply } from '../../../commands/index.ts';
 import type { CommandLimits } from '../../../commands/types.ts';
-import type { JobQueue } from '../../queue/job.ts';
+import type { Job, JobQueue, ReplyRoute } from '../../queue/job.ts';
+import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { slackBlocks } from './blocks.ts';
 import { pairFromChannel, type SlackFileAccess } from './files.ts';
 import { parseSlackText } from './parse.ts';
+import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
 
 export interface SlackOptions {
   registry: StyleRegistry;
@@ -62,8 +64,27 @@ async function deliver(opts: SlackOptions, client: WebClient, outcome: Outcome, 
     }
     return;
   }
+  await followSlackJob(opts, client, outcome.job, outcome.finalize, where.channel);
+}
+
+/** A job's reply route on Slack: the channel its progress message and final images go to. */
+export interface SlackRoute extends ReplyRoute {
+  platform: 'slack';
+  channel: string;
+  user: string;
+}
+
+/** Follows a job to its user on Slack after a restart, through the journaled route (a fresh message in the channel). */
+export function resumeSlackJob(opts: SlackOptions, client: WebClient, job: Job): Promise<void> {
+  const route = job.route as SlackRoute;
+  return followSlackJob(opts, client, job, (j) => finalizeJob(opts.registry, j), route.channel);
+}
+
+/** A message in the channel that chat.update keeps current; the final images are uploaded under it. */
+async function followSlackJob(opts: SlackOptions, client: WebClient, job: Job, finalize: (j: Job) => Promise<Reply>, channel: string): Promise<void> {
+  const where = { channel };
   let ts: string | undefined;
-  await followJob(opts.queue, outcome.job, outcome.finalize, {
+  await followJob(opts.queue, job, finalize, {
     minIntervalMs: opts.minEditIntervalMs,
     onError: (e) => (opts.log ?? console.error)('slack job reply failed', e),
     update: async (reply, final) => {
@@ -72,6 +93,9 @@ async function deliver(opts: SlackOptions, client: WebClient, outcome: Outcome, 
         const r = await client.chat.postMessage({ channel: where.channel, text: b.text, blocks: b.blocks });
         ts = r.ts;
       } else await client.chat.update({ channel: where.channel, ts, text: b.text, blocks: b.blocks });
+      // Progress previews (reply.images before the final reply) are not shown on Slack: a message
+      // cannot swap its image in place, and a files.uploadV2 per progress edit (3 API calls, a new
+      // file in the channel each time) is too heavy. Only the final images are uploaded.
       if (final) await uploadFiles(client, where.channel, reply);
     },
   });
@@ -80,20 +104,24 @@ async function deliver(opts: SlackOptions, client: WebClient, outcome: Outcome, 
 export function createSlackApp(opts: SlackOptions): App {
   const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[slack] ${m}`, e ?? ''));
   const socketMode = Boolean(opts.appToken) && !opts.signingSecret;
+  if (!socketMode && !opts.signingSecret) throw new Error('Slack over HTTP needs the signing secret (SLACK_SIGNING_SECRET), or use Socket Mode (SLACK_APP_TOKEN)');
   const app = new App({
     token: opts.botToken,
-    ...(socketMode ? { socketMode: true, appToken: opts.appToken } : { signingSecret: opts.signingSecret }),
+    // HTTP: Bolt's signature check, plus replay refusal (src/bot/slack/replay.ts).
+    ...(socketMode ? { socketMode: true, appToken: opts.appToken } : { receiver: signedHttpReceiver(opts.signingSecret!) }),
     clientOptions: opts.clientOptions,
     tokenVerificationEnabled: opts.tokenVerificationEnabled,
     logLevel: LogLevel.ERROR,
   });
+  if (!socketMode) protectFromReplays(app);
   const access: SlackFileAccess = { botToken: opts.botToken, allowInsecureOrigins: opts.allowInsecureFileOrigins };
-  const context = async (client: WebClient, who: Scope, needAdmin: boolean): Promise<CommandContext> => ({
+  const context = async (client: WebClient, who: Scope, needAdmin: boolean, channel?: string): Promise<CommandContext> => ({
     who,
     isAdmin: needAdmin ? await isWorkspaceAdmin(client, who.user) : false,
     registry: opts.registry,
     queue: opts.queue,
     limits: opts.limits,
+    ...(channel ? { route: { platform: 'slack', channel, user: who.user } satisfies SlackRoute } : {}),
   });
 
   app.command('/pairstyle', async ({ command, ack, respond, client }) => {
@@ -108,7 +136,7 @@ export function createSlackApp(opts: SlackOptions): App {
         options.content = pair.content;
         options.style = pair.style;
       }
-      const ctx = await context(client, who, subcommand === 'delete' || subcommand === 'unshare');
+      const ctx = await context(client, who, subcommand === 'delete' || subcommand === 'unshare', command.channel_id);
       const outcome = await runCommand(ctx, subcommand, options);
       await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);
     } catch (e) {
@@ -123,7 +151,7 @@ export function createSlackApp(opts: SlackOptions): App {
     const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
     const id = (action as { action_id: string }).action_id;
     try {
-      const outcome = await runButton(await context(client, who, false), id);
+      const outcome = await runButton(await context(client, who, false, b.channel?.id), id);
       if (!b.channel?.id) throw new Error('button without a channel');
       await deliver(opts, client, outcome, { channel: b.channel.id, user: b.user.id, ephemeral: true }, respond as Respond);
     } catch (e) {
@@ -132,6 +160,9 @@ export function createSlackApp(opts: SlackOptions): App {
     }
   });
 
-  app.error(async (e) => log('bolt error', e));
+  app.error(async (e) => {
+    if (isReplayRefusal(e)) throw e; // answered 401 by the receiver
+    log('bolt error', e);
+  });
   return app;
 }

@@ -20,6 +20,8 @@ export interface SlackFileAccess {
 
 interface SlackFile {
   id?: string;
+  /** Who uploaded it. */
+  user?: string;
   name?: string;
   size?: number;
   mimetype?: string;
@@ -40,6 +42,30 @@ function attachmentOf(f: SlackFile, access: SlackFileAccess): Attachment {
   };
 }
 
+/** A Slack file id as Slack writes them (F followed by capitals and digits). */
+const FILE_ID = /^F[A-Z0-9]{5,20}$/;
+
+/** A Slack Web API refusal (file_not_found, missing_scope, …) as a message for the user. */
+function slackRefusal(e: unknown, what: string): CommandError {
+  const code = (e as { data?: { error?: string } })?.data?.error;
+  if (code === 'file_not_found' || code === 'file_deleted') return new CommandError(`${what}: Slack cannot find that file (was it deleted, or shared where I cannot see it?)`);
+  if (code === 'missing_scope' || code === 'not_allowed_token_type') return new CommandError(`${what}: this app is not allowed to read files here (it needs the files:read scope); ask a workspace admin`);
+  return new CommandError(`${what}: Slack answered ${code ? `'${String(code).slice(0, 40)}'` : 'with an error'}; try again in a moment`);
+}
+
+async function fileInfo(client: WebClient, id: string, role: string, user: string): Promise<SlackFile> {
+  if (!FILE_ID.test(String(id))) throw new CommandError(`'${role}' must be a Slack file id like F0123ABCD (got '${String(id).replace(/[^\w-]/g, '?').slice(0, 30)}')`);
+  let file: SlackFile;
+  try {
+    file = (await client.files.info({ file: id })).file as SlackFile;
+  } catch (e) {
+    throw slackRefusal(e, `the ${role} file ${id}`);
+  }
+  // The bot can read more files than the person asking: only their own uploads may be used.
+  if (!file || file.user !== user) throw new CommandError(`the ${role} file ${id} was not shared by you; upload your own pair, then run the command again`);
+  return file;
+}
+
 export async function pairFromChannel(
   client: WebClient,
   access: SlackFileAccess,
@@ -48,10 +74,15 @@ export async function pairFromChannel(
 ): Promise<{ content: Attachment; style: Attachment }> {
   if (ids.content || ids.style) {
     if (!ids.content || !ids.style) throw new CommandError('give both content:<file id> and style:<file id>, or neither (then your two latest images here are used)');
-    const [c, s] = await Promise.all([ids.content, ids.style].map((file) => client.files.info({ file })));
-    return { content: attachmentOf(c.file as SlackFile, access), style: attachmentOf(s.file as SlackFile, access) };
+    const [c, s] = await Promise.all([fileInfo(client, ids.content, 'content', where.user), fileInfo(client, ids.style, 'style', where.user)]);
+    return { content: attachmentOf(c, access), style: attachmentOf(s, access) };
   }
-  const res = await client.files.list({ channel: where.channel, user: where.user, types: 'images', count: 10 });
+  let res: Awaited<ReturnType<WebClient['files']['list']>>;
+  try {
+    res = await client.files.list({ channel: where.channel, user: where.user, types: 'images', count: 10 });
+  } catch (e) {
+    throw slackRefusal(e, 'listing your images in this channel');
+  }
   const files = ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
   if (files.length < 2) throw new CommandError('share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>');
   return { content: attachmentOf(files[1], access), style: attachmentOf(files[0], access) };

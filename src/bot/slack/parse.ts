@@ -13,7 +13,11 @@ export function tokenize(text: string): string[] {
   return out;
 }
 
+/** Longer command texts are refused before parsing (Slack itself sends at most a few thousand characters). */
+export const MAX_SLACK_TEXT = 4000;
+
 export function parseSlackText(text: string): { subcommand: string; options: Record<string, OptionValue | undefined> } {
+  if (text.length > MAX_SLACK_TEXT) throw new CommandError(`the command is ${text.length} characters long; keep it under ${MAX_SLACK_TEXT}`);
   const [sub = 'help', ...rest] = tokenize(text.trim());
   const command = findCommand(sub.toLowerCase());
   const options: Record<string, OptionValue | undefined> = {};

@@ -4,6 +4,8 @@ import type { Server } from 'node:http';
 import { REST } from '@discordjs/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDiscordHttp } from '../../../src/bot/discord/http.ts';
+import { InProcessQueue } from '../../../src/queue/in-process.ts';
+import type { JobExecutor } from '../../../src/queue/job.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
 import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
 
@@ -86,6 +88,35 @@ describe('Discord HTTP interactions', () => {
     expect(edit.json?.attachments).toEqual([{ id: 0, filename: 'draw.png' }]);
     const buttons = (edit.json?.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
     expect(buttons[0]).toMatch(/^ps:reroll:/);
+  });
+
+  it('attaches the progress preview to the progress edit; the result replaces it', async () => {
+    const preview = await pngOf('#888', 16, 16);
+    let release: (() => void) | undefined;
+    const executor: JobExecutor = {
+      execute: async (_job, ctx) => {
+        ctx.onProgress({ step: 3, steps: 8, phase: 'drawing', preview });
+        await new Promise<void>((r) => (release = r));
+        return { images: [{ name: 'draw.png', png: await pngOf('#3a3') }], seconds: 0.01 };
+      },
+    };
+    const queue = new InProcessQueue({ executors: [executor] });
+    try {
+      const to = await endpoint({ queue });
+      const { token, body } = command('draw', [{ type: 3, name: 'prompt', value: 'cat face' }]);
+      await post(body, { to });
+      const progress = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && r.files.length > 0);
+      expect(progress.json?.content).toMatch(/^⚙️ drawing 'cat face' \(drawing\): .* 3\/8/);
+      expect(progress.json?.attachments).toEqual([{ id: 0, filename: 'preview.png' }]);
+      expect(progress.files.map((f) => [f.name, f.data])).toEqual([['preview.png', preview]]);
+      release!();
+      const done = await fake.waitFor((r) => finalEdit(token)(r));
+      expect(done.json?.attachments).toEqual([{ id: 0, filename: 'draw.png' }]);
+      expect(done.files.map((f) => f.name)).toEqual(['draw.png']);
+    } finally {
+      release?.();
+      await queue.close();
+    }
   });
 
   it('trains from two uploads on the (fake) Discord CDN, then lists the style ephemerally', async () => {

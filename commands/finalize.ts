@@ -1,0 +1,45 @@
+/**
+ * A finished job's final reply, made from the job alone (its arguments and result), so the same reply
+ * can be made by the command that queued it or, after a restart, by whichever adapter resumes it. A
+ * train job stores its style here: the style becomes visible when its reply is made.
+ */
+import type { Job } from '../src/queue/job.ts';
+import type { StyleRegistry } from '../src/store/style-registry.ts';
+import { unfinishedReply } from './render.ts';
+import type { Button, Reply } from './types.ts';
+
+export function drawButtons(job: Job): Button[] {
+  const buttons: Button[] = [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
+  if (job.kind === 'draw' && job.args.styles.length) buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
+  return buttons;
+}
+
+export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Reply> {
+  if (job.status !== 'done' || !job.result) return unfinishedReply(job);
+  const r = job.result;
+  switch (job.kind) {
+    case 'train': {
+      const name = job.args.name;
+      await registry.put(job.owner, name, r.style!.bytes, r.style!.info, { overwrite: job.args.overwrite });
+      const notices = (job.args.notices ?? []).map((n) => `\nℹ️ ${n}`).join('');
+      return {
+        text: `✅ learned style **${name}** in ${r.seconds.toFixed(0)} s. The pair, then sample prompts unstyled and in the style. Draw with \`/pairstyle draw prompt:… style:${name}\`${notices}`,
+        images: r.images,
+      };
+    }
+    case 'draw': {
+      const args = job.args;
+      const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
+      return {
+        text: `🎨 '${args.prompt}', ${s}, seed ${args.seed}, ${args.steps} steps (${r.seconds.toFixed(1)} s)${args.styles.length ? ': unstyled | styled' : ''}`,
+        images: r.images,
+        buttons: drawButtons(job),
+      };
+    }
+    case 'blend': {
+      const args = job.args;
+      const how = args.ratio !== undefined ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}` : `from ${args.a.name} (left) to ${args.b.name} (right)`;
+      return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: r.images, buttons: drawButtons(job) };
+    }
+  }
+}
