@@ -15,7 +15,7 @@ export const RESULTS_DIR = join(ROOT, '.cache/reliability');
 export const DOC_PATH = join(ROOT, 'docs/reliability.md');
 
 /** Table sections, in the report's order; other section names follow alphabetically. */
-export const SECTIONS = ['Bad input', 'Fuzzing', 'Fetching attachments', 'Signatures', 'Rate limits', 'Load', 'Faults injected'] as const;
+export const SECTIONS = ['Bad input', 'Fuzzing', 'Fetching attachments', 'Signatures', 'Rate limits', 'Isolation', 'Load', 'Faults injected'] as const;
 export type Section = (typeof SECTIONS)[number] | (string & {});
 
 export interface ReliabilityRow {
