@@ -31,7 +31,11 @@ export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
   betaEnd: 0.02,
   betaSchedule: 'linear',
   predictionType: 'v_prediction',
-  clipSample: true,
+  // No x0 clipping in DDIM: with classifier-free guidance the guided x0 estimate leaves [-1, 1] at high
+  // noise, and DDIM clips x0 but keeps the unclipped noise direction (diffusers' default), which drove
+  // CFG-5 draws into saturated noise with coloured backgrounds. Unclipped, DDIM gives the same pictures
+  // as Euler and DPM++ (2M) (the same ODE); checked on the step-9,594 weights.
+  clipSample: false,
   clipSampleRange: 1,
   setAlphaToOne: true,
   stepsOffset: 0,
