@@ -5,7 +5,14 @@
  *   DISCORD_PUBLIC_KEY + DISCORD_MODE=http Discord over HTTP interactions instead (DISCORD_HTTP_PORT, default 8787)
  *   SLACK_BOT_TOKEN (xoxb-) with SLACK_SIGNING_SECRET (HTTP receiver on SLACK_PORT, default 3000)
  *                          or with SLACK_APP_TOKEN (xapp-, Socket Mode)
- *   PAIRSTYLE_STORE_URL    style registries (default: SQLite file ./data/pairstyle.sqlite)
+ *   PAIRSTYLE_STORE_URL    style registries (default: SQLite file ./data/pairstyle.sqlite; with the BullMQ
+ *                          queue, the same Redis as REDIS_URL, so that every bot process sees every style)
+ *   REDIS_URL              redis://[user:password@]host:port[/db]: jobs go to BullMQ on this Redis, run by
+ *                          worker processes (npm run worker); unset: the in-process queue
+ *   PAIRSTYLE_QUEUE        'in-process' or 'bullmq' (default: bullmq when REDIS_URL is set)
+ *   PAIRSTYLE_QUEUE_PREFIX Redis key prefix shared by one deployment's bots and workers (default 'pairstyle')
+ *   PAIRSTYLE_BOT_ID       this bot process's id for the BullMQ queue (default: random per start; a stable
+ *                          id lets a restarted process take over its unfinished replies at once)
  *   PAIRSTYLE_MODEL        model folder (default: the embedded emoji-mini model)
  *   PAIRSTYLE_DEVICES      engine threads, one job each (default 1)
  *   PAIRSTYLE_MAX_QUEUED   global queue cap (default 50); PAIRSTYLE_MAX_UPLOAD_MB (default 8)
@@ -22,7 +29,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Where jobs run: in this process (engine threads), or BullMQ on Redis (worker processes). */
+export type QueueConfig = { backend: 'in-process' } | { backend: 'bullmq'; redisUrl: string; prefix: string; botId?: string };
+
 export interface BotConfig {
+  queue: QueueConfig;
   discord?: { token: string; appId: string; mode: 'gateway' | 'http'; publicKey?: string; port: number };
   slack?: { botToken: string; signingSecret?: string; appToken?: string; port: number };
   /** The local playground web page (src/bot/playground). */
@@ -44,11 +55,31 @@ const int = (env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
   return n;
 };
 
+/** REDIS_URL / PAIRSTYLE_QUEUE / PAIRSTYLE_QUEUE_PREFIX / PAIRSTYLE_BOT_ID (shared with config/worker.ts). */
+export function queueConfig(env: NodeJS.ProcessEnv, problems: string[]): QueueConfig {
+  const url = env.REDIS_URL?.trim() ?? '';
+  const backend = env.PAIRSTYLE_QUEUE?.trim() || (url ? 'bullmq' : 'in-process');
+  if (backend !== 'in-process' && backend !== 'bullmq') {
+    problems.push(`PAIRSTYLE_QUEUE must be 'in-process' or 'bullmq' (got '${env.PAIRSTYLE_QUEUE}')`);
+    return { backend: 'in-process' };
+  }
+  if (backend === 'in-process') return { backend };
+  if (!url) problems.push('REDIS_URL is missing: PAIRSTYLE_QUEUE=bullmq needs the Redis server, e.g. redis://127.0.0.1:6379');
+  else if (!/^rediss?:\/\/[^\s]+$/.test(url)) problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got '${url.replace(/\/\/[^@/]*@/, '//***@')}')`);
+  const prefix = env.PAIRSTYLE_QUEUE_PREFIX?.trim() || 'pairstyle';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) problems.push(`PAIRSTYLE_QUEUE_PREFIX must be 1-64 letters, digits, '_', '.' or '-' (got '${prefix}')`);
+  const botId = env.PAIRSTYLE_BOT_ID?.trim() || undefined;
+  if (botId && !/^[A-Za-z0-9_.-]{1,64}$/.test(botId)) problems.push(`PAIRSTYLE_BOT_ID must be 1-64 letters, digits, '_', '.' or '-' (got '${botId}')`);
+  return { backend: 'bullmq', redisUrl: url, prefix, ...(botId ? { botId } : {}) };
+}
+
 export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requireModel?: boolean } = {}): BotConfig {
   const problems: string[] = [];
   const has = (k: string) => Boolean(env[k]?.trim());
+  const queue = queueConfig(env, problems);
   const cfg: BotConfig = {
-    storeUrl: env.PAIRSTYLE_STORE_URL?.trim() || undefined,
+    queue,
+    storeUrl: env.PAIRSTYLE_STORE_URL?.trim() || (queue.backend === 'bullmq' ? queue.redisUrl : undefined),
     modelDir: modelDir(env),
     devices: int(env, 'PAIRSTYLE_DEVICES', 1, 1, 16, problems),
     maxQueued: int(env, 'PAIRSTYLE_MAX_QUEUED', 50, 1, 10_000, problems),

@@ -12,6 +12,7 @@ import { UserRateLimiter } from '../../commands/rate-limit.ts';
 import { WorkerExecutor } from '../../workers/executor.ts';
 import type { TaskOptions } from '../../workers/tasks/bot-jobs.ts';
 import { InProcessQueue } from '../queue/in-process.ts';
+import { BullmqQueue } from '../queue/bullmq.ts';
 import { openKeyv } from '../store/open-keyv.ts';
 import { StyleRegistry } from '../store/style-registry.ts';
 import { finalizeJob } from '../../commands/finalize.ts';
@@ -36,12 +37,17 @@ export interface BotOverrides {
 
 export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
   const registry = new StyleRegistry(await openKeyv(cfg.storeUrl));
-  const journal = new JobJournal(await openKeyv(cfg.storeUrl, 'pairstyle-jobs'));
-  const queue = new InProcessQueue({
-    executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { dir: cfg.modelDir } })),
-    limits: { maxQueued: cfg.maxQueued },
-    journal,
-  });
+  // In-process: engine threads here, a journal in the store for restarts. BullMQ: worker processes run
+  // the jobs and Redis is the durable record (src/queue/bullmq.ts).
+  const journal = cfg.queue.backend === 'in-process' ? new JobJournal(await openKeyv(cfg.storeUrl, 'pairstyle-jobs')) : undefined;
+  const queue =
+    cfg.queue.backend === 'bullmq'
+      ? await BullmqQueue.open({ redisUrl: cfg.queue.redisUrl, prefix: cfg.queue.prefix, botId: cfg.queue.botId, limits: { maxQueued: cfg.maxQueued } })
+      : new InProcessQueue({
+          executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { dir: cfg.modelDir } })),
+          limits: { maxQueued: cfg.maxQueued },
+          journal,
+        });
   /** Per platform: how a job read back from the journal is followed to its user. */
   const resumers = new Map<string, (job: Job) => void>();
   const limits = { ...DEFAULT_COMMAND_LIMITS, maxUploadBytes: cfg.maxUploadBytes, userRate: new UserRateLimiter({ perMinute: cfg.commandsPerMinute }) };
@@ -113,7 +119,7 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
       for (const s of stops) await s().catch(() => undefined);
       await queue.close();
       await registry.close();
-      await journal.close();
+      await journal?.close();
     },
   };
 }

@@ -1,0 +1,57 @@
+/**
+ * npm run worker: a PairStyle worker process for the BullMQ queue (config/worker.ts): takes train /
+ * draw / blend jobs from Redis, one at a time per device, and runs them in engine threads on the
+ * configured model. Run one per GPU, on as many machines as needed; the bots (npm run bot with the same
+ * REDIS_URL) enqueue. SIGINT / SIGTERM: finishes the running job (up to 30 s), then stops.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../config/bot.ts';
+import { loadWorkerConfig, type WorkerConfig } from '../config/worker.ts';
+import { redactUrl } from '../src/queue/bullmq-wire.ts';
+import { WorkerExecutor } from './executor.ts';
+import { startQueueWorkers, type QueueWorkerOptions, type QueueWorkers } from './queue-worker.ts';
+import type { TaskOptions } from './tasks/bot-jobs.ts';
+
+/** Test seams: faster engine settings, job lifecycle lines. */
+export interface WorkerOverrides {
+  task?: Omit<TaskOptions, 'model'>;
+  onEvent?: QueueWorkerOptions['onEvent'];
+  progressEveryMs?: number;
+}
+
+export async function startWorker(cfg: WorkerConfig, o: WorkerOverrides = {}): Promise<QueueWorkers> {
+  return startQueueWorkers({
+    redisUrl: cfg.redisUrl,
+    prefix: cfg.prefix,
+    executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { dir: cfg.modelDir } })),
+    lockMs: cfg.lockMs,
+    stalledIntervalMs: cfg.stalledIntervalMs,
+    progressEveryMs: o.progressEveryMs,
+    onEvent: o.onEvent,
+  });
+}
+
+async function main() {
+  let cfg: WorkerConfig;
+  try {
+    cfg = loadWorkerConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`pairstyle worker: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const worker = await startWorker(cfg, { onEvent: (e) => console.log(`${e.type} ${e.kind} ${e.id} (device ${e.device}, attempt ${e.attempt})${e.reason ? `: ${e.reason}` : ''}`) });
+  console.log(`worker: ${cfg.devices} device(s) on ${redactUrl(cfg.redisUrl)} (prefix ${cfg.prefix}), model ${cfg.modelDir}`);
+  const stop = async () => {
+    console.log('stopping: finishing the running job…');
+    await worker.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

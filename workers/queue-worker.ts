@@ -1,0 +1,196 @@
+/**
+ * The consuming side of the BullMQ backend (src/queue/bullmq.ts): one BullMQ Worker per device, each
+ * with concurrency 1 and its own executor (an engine thread that keeps its model loaded between jobs).
+ * A job's styles arrive as hashes; their bytes come from Redis once and stay in a small cache by hash,
+ * checked against the hash on every load. Progress goes out as BullMQ job progress (at most every
+ * `progressEveryMs`, always the first and the last of a phase); the result is written under
+ * result:<jobId> for the bot that follows the job (bytes stay out of BullMQ's event stream).
+ *
+ * Failures: a cancelled, timed-out or invalid job fails at once with an UnrecoverableError (retrying
+ * would fail the same way); an engine-thread crash is retried by BullMQ with backoff. A worker process
+ * that dies leaves its job's lock to expire: BullMQ's stalled check in the other workers requeues it.
+ */
+import { Redis } from 'ioredis';
+import { UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { DEFAULT_LIMITS } from '../src/queue/in-process.ts';
+import {
+  decodeJobData,
+  DEFAULT_PREFIX,
+  encodeFailure,
+  encodeProgress,
+  encodeResult,
+  QUEUE_NAME,
+  redisKeys,
+  RESULT_TTL_SECONDS,
+  resolveStyles,
+  sha256Hex,
+  type WireJobData,
+  type WireReturn,
+} from '../src/queue/bullmq-wire.ts';
+import type { JobExecutor, JobKind, JobProgress } from '../src/queue/job.ts';
+
+export interface QueueWorkerOptions {
+  redisUrl: string;
+  prefix?: string;
+  /** One per device; each runs one job at a time. */
+  executors: JobExecutor[];
+  /** A job's lock; a worker silent this long is presumed dead and its job requeued (default 30 s). */
+  lockMs?: number;
+  /** How often this worker checks for stalled jobs of dead workers (default 15 s). */
+  stalledIntervalMs?: number;
+  timeoutSeconds?: Partial<Record<JobKind, number>>;
+  /** Progress to Redis at most this often (default 500 ms). */
+  progressEveryMs?: number;
+  /** Style files kept in memory by hash (default 64). */
+  styleCacheSize?: number;
+  /** Job lifecycle lines: `start <id> <kind> attempt <n>`, `done <id>`, `failed <id> <reason>`. */
+  onEvent?: (e: { type: 'start' | 'done' | 'failed'; id: string; kind: string; device: number; attempt: number; reason?: string }) => void;
+  log?: (msg: string, e?: unknown) => void;
+}
+
+export interface QueueWorkers {
+  workers: Worker[];
+  /** Ids of the jobs running now. */
+  running(): string[];
+  /** Stops taking jobs, waits for the running ones (up to `graceMs`), then closes. */
+  close(graceMs?: number): Promise<void>;
+}
+
+class StyleCache {
+  private readonly map = new Map<string, Uint8Array>();
+  constructor(private readonly size: number) {}
+  get(sha: string): Uint8Array | undefined {
+    const b = this.map.get(sha);
+    if (b) {
+      this.map.delete(sha);
+      this.map.set(sha, b);
+    }
+    return b;
+  }
+  set(sha: string, b: Uint8Array): void {
+    this.map.set(sha, b);
+    while (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<QueueWorkers> {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const keys = redisKeys(prefix);
+  const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[worker] ${m}`, e ?? ''));
+  const timeouts = { ...DEFAULT_LIMITS.timeoutSeconds, ...opts.timeoutSeconds };
+  const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3 });
+  const sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => undefined);
+  sub.on('error', () => undefined);
+  const styles = new StyleCache(opts.styleCacheSize ?? 64);
+  const running = new Map<string, AbortController>();
+
+  await sub.subscribe(keys.cancelChannel);
+  sub.on('message', (_channel: string, id: string) => running.get(id)?.abort(new Error('cancelled')));
+
+  const loadStyle = async (sha: string): Promise<Uint8Array | undefined> => {
+    const hit = styles.get(sha);
+    if (hit) return hit;
+    const b64 = await redis.get(keys.style(sha));
+    if (b64 === null) return undefined;
+    const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
+    // Only bytes that match their hash are cached (resolveStyles reports the mismatch).
+    if (sha256Hex(bytes) === sha) styles.set(sha, bytes);
+    return bytes;
+  };
+
+  const processor = (executor: JobExecutor, device: number) => async (bj: BullJob): Promise<WireReturn> => {
+    const attempt = bj.attemptsStarted;
+    let kind = bj.name;
+    const fail = (name: string, message: string): never => {
+      opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: name });
+      throw new UnrecoverableError(encodeFailure(name, message));
+    };
+    let job;
+    try {
+      job = await resolveStyles(decodeJobData(bj.data as WireJobData), loadStyle);
+    } catch (e) {
+      return fail((e as Error).name ?? 'Error', (e as Error).message);
+    }
+    kind = job.kind;
+    opts.onEvent?.({ type: 'start', id: job.id, kind, device, attempt });
+    if (await redis.exists(keys.cancel(job.id))) return fail('CancelledError', 'cancelled');
+    const abort = new AbortController();
+    running.set(job.id, abort);
+    const timeout = setTimeout(() => abort.abort(new Error('timeout')), timeouts[job.kind] * 1000);
+    // Progress: the newest state at most every progressEveryMs; a phase change goes out at once.
+    const every = opts.progressEveryMs ?? 500;
+    let last = 0;
+    let lastPhase: string | undefined;
+    let pending: JobProgress | undefined;
+    let flush: NodeJS.Timeout | undefined;
+    const send = (p: JobProgress) => {
+      last = Date.now();
+      lastPhase = p.phase;
+      pending = undefined;
+      void bj.updateProgress(encodeProgress(p)).catch(() => undefined);
+    };
+    const onProgress = (p: JobProgress) => {
+      if (abort.signal.aborted) return;
+      if (p.phase !== lastPhase || Date.now() - last >= every) return send(p);
+      pending = p;
+      flush ??= setTimeout(() => {
+        flush = undefined;
+        if (pending && !abort.signal.aborted) send(pending);
+      }, every);
+    };
+    try {
+      const result = await executor.execute(job, { signal: abort.signal, onProgress });
+      if (abort.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      await redis.set(keys.result(job.id), encodeResult(result), 'EX', RESULT_TTL_SECONDS);
+      opts.onEvent?.({ type: 'done', id: job.id, kind, device, attempt });
+      return { stored: true, seconds: result.seconds };
+    } catch (e) {
+      const err = e as Error;
+      const reason = abort.signal.reason as Error | undefined;
+      if (reason?.message === 'timeout') return fail('TimeoutError', `the ${job.kind} took longer than ${Math.round(timeouts[job.kind] / 60)} min and was stopped`);
+      if (abort.signal.aborted || err.name === 'CancelledError') return fail('CancelledError', 'cancelled');
+      if (err.name === 'EngineCrashError') {
+        // Retried by BullMQ (attempts, backoff); the bot words the final failure.
+        opts.onEvent?.({ type: 'failed', id: job.id, kind, device, attempt, reason: err.name });
+        throw new Error(encodeFailure(err.name, err.message));
+      }
+      return fail(err.name || 'Error', err.message || String(e));
+    } finally {
+      clearTimeout(timeout);
+      if (flush) clearTimeout(flush);
+      running.delete(job.id);
+      await redis.del(keys.cancel(job.id)).catch(() => undefined);
+    }
+  };
+
+  const lockDuration = opts.lockMs ?? 30_000;
+  const workers = opts.executors.map((executor, device) => {
+    const w = new Worker(QUEUE_NAME, processor(executor, device), {
+      prefix,
+      connection: { url: opts.redisUrl, maxRetriesPerRequest: null },
+      concurrency: 1,
+      lockDuration,
+      stalledInterval: opts.stalledIntervalMs ?? Math.max(1000, Math.round(lockDuration / 2)),
+      maxStalledCount: 1,
+    });
+    w.on('error', (e) => log(`device ${device}: ${e.message}`));
+    return w;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  return {
+    workers,
+    running: () => [...running.keys()],
+    async close(graceMs = 30_000) {
+      // Graceful: finish the running jobs (bounded), then stop; past the grace the job's lock expires
+      // and another worker runs it.
+      const closing = Promise.all(workers.map((w) => w.close()));
+      const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
+      if (timedOut) await Promise.all(workers.map((w) => w.close(true)));
+      await Promise.all(opts.executors.map((e) => e.close?.()));
+      sub.disconnect();
+      redis.disconnect();
+    },
+  };
+}
