@@ -51,7 +51,7 @@ function eldStats(h: ReturnType<typeof monitorEventLoopDelay>): EldStats {
 }
 
 type ToChild = { type: 'start'; env: Record<string, string>; overrides: Record<string, unknown> } | { type: 'eld-reset' } | { type: 'eld-read' } | { type: 'stop' };
-type FromChild = { type: 'ready'; ports: { discord?: number; slack?: number } } | { type: 'eld-reset' } | { type: 'eld'; stats: EldStats } | { type: 'stopped' } | { type: 'error'; message: string };
+type FromChild = { type: 'ready'; ports: { discord?: number; slack?: number } } | { type: 'eld-reset' } | { type: 'eld'; stats: EldStats; serverAckMs: number[] } | { type: 'stopped' } | { type: 'error'; message: string };
 
 // ---------------------------------------------------------------------------------------------------
 // The bot process.
@@ -60,6 +60,22 @@ async function botChild(): Promise<void> {
   const h = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   h.enable();
   const send = (m: FromChild) => process.send!(m);
+  // The acknowledgment as the bot sees it: from a POST's arrival (headers parsed) to its response
+  // written, whoever sent it; recorded between eld-reset and the next eld-read (the burst).
+  const serverAckMs: number[] = [];
+  let recording = false;
+  const { Server } = await import('node:http');
+  const emit = Server.prototype.emit;
+  Server.prototype.emit = function (this: InstanceType<typeof Server>, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request' && recording) {
+      const [req, res] = args as [{ method?: string }, { once(e: 'finish', f: () => void): void }];
+      if (req.method === 'POST') {
+        const t = performance.now();
+        res.once('finish', () => serverAckMs.push(performance.now() - t));
+      }
+    }
+    return emit.call(this, event, ...args);
+  } as typeof emit;
   let bot: { stop(): Promise<void> } | undefined;
   const stop = async () => {
     await bot?.stop().catch(() => undefined);
@@ -77,9 +93,12 @@ async function botChild(): Promise<void> {
         send({ type: 'ready', ports: b.ports });
       } else if (m.type === 'eld-reset') {
         h.reset();
+        serverAckMs.length = 0;
+        recording = true;
         send({ type: 'eld-reset' });
       } else if (m.type === 'eld-read') {
-        send({ type: 'eld', stats: eldStats(h) });
+        recording = false;
+        send({ type: 'eld', stats: eldStats(h), serverAckMs: serverAckMs.splice(0) });
         h.reset();
       } else if (m.type === 'stop') {
         h.disable();
@@ -342,7 +361,9 @@ async function main(): Promise<void> {
     await Promise.all(cmds.map(fire));
     const burstMs = performance.now() - burstStart;
     clientEld.disable();
-    const botBurstEld = (await ask({ type: 'eld-read' }, 'eld', 10_000)).stats;
+    const botBurst = await ask({ type: 'eld-read' }, 'eld', 10_000);
+    const botBurstEld = botBurst.stats;
+    const serverAck = summary(botBurst.serverAckMs);
     const clientBurstEld = eldStats(clientEld);
     const trainFinishedEarly = discord.requests.some((r) => edits(train.token)(r) && !/^(⏳|⚙️)/.test(text(r)));
     log(`burst: ${N} commands acknowledged in ${burstMs.toFixed(0)} ms; waiting for their first follow-ups`);
@@ -397,6 +418,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`${'acknowledgment latency, ms'.padEnd(46)}${'n'.padStart(5)}${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(9)).join('')}`);
     for (const [label, s] of rows) console.log(line(label, s));
+    console.log(line('as the bot sees it (arrival to response sent)', serverAck));
     console.log('');
     console.log(line('first follow-up after the POST, ms', reply((c) => c.replyMs !== undefined)));
     console.log('');
@@ -426,6 +448,7 @@ async function main(): Promise<void> {
         botEventLoopDelayMs: { p50: r1(botBurstEld.p50), p99: r1(botBurstEld.p99), max: r1(botBurstEld.max) },
         botEventLoopDelayFollowUpsMs: { p50: r1(botFollowEld.p50), p99: r1(botFollowEld.p99), max: r1(botFollowEld.max) },
         clientEventLoopDelayMs: { p99: r1(clientBurstEld.p99), max: r1(clientBurstEld.max) },
+        serverAckMs: { n: serverAck.n, p50: r1(serverAck.p50), p99: r1(serverAck.p99), max: r1(serverAck.max) },
         acked: N - ackFailures.length,
         drawsQueued: count('queued'),
         drawsRefused: count('refused'),

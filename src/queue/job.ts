@@ -118,7 +118,16 @@ export type Job = JobArgs & {
 /** Draw and blend jobs are short: they run ahead of trainings. */
 export const isQuick = (kind: JobKind): boolean => kind !== 'train';
 
-export const ownerKey = (o: JobOwner): string => [o.platform, o.workspace, o.user].map(encodeURIComponent).join(':');
+const ownerKeys = new WeakMap<JobOwner, string>();
+/** `platform:workspace:user`, URI-encoded parts; memoized per owner object (queue ordering asks often). */
+export const ownerKey = (o: JobOwner): string => {
+  let k = ownerKeys.get(o);
+  if (k === undefined) {
+    k = [o.platform, o.workspace, o.user].map(encodeURIComponent).join(':');
+    ownerKeys.set(o, k);
+  }
+  return k;
+};
 
 /** Runs one job on one device. Injected into the queue: the worker executor in production, fakes in tests. */
 export interface JobExecutor {

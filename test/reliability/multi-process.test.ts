@@ -194,7 +194,11 @@ describe('2 bots + 3 workers on one Redis', () => {
     const before = events.length;
     const token = await train(0, 'victim', 'survivor', 400);
     await discord.waitFor((r) => edits(token)(r) && /training/.test(String(r.json?.content)), 60_000);
-    const start = events.slice(before).find((e) => e.type === 'start' && e.kind === 'train');
+    // The worker's own 'start' line travels over its stdout pipe and may arrive after the progress edit.
+    let start: WorkerEvent | undefined;
+    for (let t0 = Date.now(); !start && Date.now() - t0 < 20_000; await new Promise((r) => setTimeout(r, 50))) {
+      start = events.slice(before).find((e) => e.type === 'start' && e.kind === 'train');
+    }
     expect(start).toBeTruthy();
     const victim = procs.find((x) => x.p.pid === start!.pid)!;
     const exited = new Promise((r) => victim.p.once('exit', r));

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { REST } from '@discordjs/rest';
 import { InteractionResponseType, InteractionType, MessageFlags, type APIInteraction } from 'discord-api-types/v10';
+import { afterPendingAcks } from '../after-acks.ts';
 import type { DiscordFileAccess } from './attachments.ts';
 import { autocompleteChoices, discordRoute, ephemeralFor, handleInteraction, restResponder, type DiscordDeps } from './flow.ts';
 import { parseRawInteraction } from './parse.ts';
@@ -69,7 +70,9 @@ export function discordInteractionsHandler(opts: DiscordHttpOptions) {
     json(res, 200, { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: ephemeral ? MessageFlags.Ephemeral : 0 } });
     const channelId = interaction.channel?.id ?? (interaction as { channel_id?: string }).channel_id;
     const route = discordRoute(opts.applicationId, interaction.token, channelId, parsed.who.user);
-    void handleInteraction(opts, parsed, restResponder(opts.rest, route), { deferred: true, route }).catch((e) => log('interaction failed', e));
+    void afterPendingAcks()
+      .then(() => handleInteraction(opts, parsed, restResponder(opts.rest, route), { deferred: true, route }))
+      .catch((e) => log('interaction failed', e));
   };
 }
 

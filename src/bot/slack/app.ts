@@ -13,6 +13,7 @@ import type { CommandLimits } from '../../../commands/types.ts';
 import type { Job, JobQueue, ReplyRoute } from '../../queue/job.ts';
 import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
+import { afterPendingAcks } from '../after-acks.ts';
 import { slackBlocks } from './blocks.ts';
 import { pairFromChannel, type SlackFileAccess } from './files.ts';
 import { parseSlackText } from './parse.ts';
@@ -126,6 +127,7 @@ export function createSlackApp(opts: SlackOptions): App {
 
   app.command('/pairstyle', async ({ command, ack, respond, client }) => {
     await ack();
+    await afterPendingAcks();
     const who: Scope = { platform: 'slack', workspace: command.team_id, user: command.user_id };
     let ephemeral = true;
     try {
@@ -147,6 +149,7 @@ export function createSlackApp(opts: SlackOptions): App {
 
   app.action(/^ps:/, async ({ ack, body, action, client, respond }) => {
     await ack();
+    await afterPendingAcks();
     const b = body as { team?: { id: string }; user: { id: string; team_id?: string }; channel?: { id: string } };
     const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
     const id = (action as { action_id: string }).action_id;
