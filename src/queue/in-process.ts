@@ -83,6 +83,7 @@ export class InProcessQueue implements JobQueue {
   private readonly lastServed = new Map<string, number>();
   private readonly estimates: Record<JobKind, number>;
   private serveCount = 0;
+  private orderCache: Job[] | undefined;
   private closed = false;
 
   constructor(private readonly opts: InProcessQueueOptions) {
@@ -143,6 +144,7 @@ export class InProcessQueue implements JobQueue {
     if (listener) this.jobListeners.set(job.id, listener);
     if (first) this.pending.unshift(job);
     else this.pending.push(job);
+    this.orderCache = undefined;
     this.trimHistory();
     const position = this.positionOf(job.id);
     this.emit({ type: 'queued', job, position, etaSeconds: this.etaOfPosition(position) });
@@ -180,6 +182,7 @@ export class InProcessQueue implements JobQueue {
       else counts.finished++;
       this.jobs.set(job.id, job);
       if (job.status === 'queued') this.pending.push(job);
+      this.orderCache = undefined;
     }
     // All of them are pending before any starts, so the policy (draws first) orders them.
     const queued = fresh.filter((j) => j.status === 'queued');
@@ -221,6 +224,7 @@ export class InProcessQueue implements JobQueue {
     if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel');
     if (job.status === 'queued') {
       this.pending.splice(this.pending.indexOf(job), 1);
+      this.orderCache = undefined;
       job.status = 'cancelled';
       job.finishedAt = Date.now();
       void this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
@@ -238,8 +242,13 @@ export class InProcessQueue implements JobQueue {
     return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
 
-  /** Pending jobs in the order they would run. */
+  /** Pending jobs in the order they would run (cached until the pending set or the serving record changes). */
   order(): Job[] {
+    this.orderCache ??= this.computeOrder();
+    return [...this.orderCache];
+  }
+
+  private computeOrder(): Job[] {
     const pending = [...this.pending];
     const served = new Map(this.lastServed);
     let count = this.serveCount;
@@ -279,6 +288,7 @@ export class InProcessQueue implements JobQueue {
     this.closed = true;
     if (this.opts.journal) {
       this.pending.length = 0;
+      this.orderCache = undefined;
       this.pq.clear();
       for (const r of this.running.values()) r.abort.abort(SHUTDOWN);
     } else {
@@ -318,6 +328,7 @@ export class InProcessQueue implements JobQueue {
     const job = this.pick(this.pending, this.lastServed);
     this.pending.splice(this.pending.indexOf(job), 1);
     this.lastServed.set(ownerKey(job.owner), ++this.serveCount);
+    this.orderCache = undefined;
     const executor = this.free.shift()!;
     const abort = new AbortController();
     this.running.set(job.id, { job, abort });
