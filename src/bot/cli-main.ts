@@ -1,7 +1,7 @@
 /** Process entry of the CLI: user errors print one clear line and exit 2; anything else exits 1. */
 import { runCli } from './cli.ts';
 
-const USER_ERRORS = new Set(['UsageError', 'StyleNameError', 'ImageInputError', 'ModelMissingError', 'StyleFileError', 'SafetensorsError']);
+const USER_ERRORS = new Set(['UsageError', 'StyleNameError', 'ImageInputError', 'ModelMissingError', 'StyleFileError', 'SafetensorsError', 'PortableStyleError']);
 
 export async function main(argv: string[]): Promise<number> {
   try {

@@ -12,7 +12,8 @@ import { gridPng } from '../images/grid.ts';
 import { imagePng, loadImage } from '../images/io.ts';
 import { unitToRgb } from '../models/pixel-codec.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
-import { encodeStyle } from '../pair/style-file.ts';
+import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
+import { checkStyleFitsModel } from '../pair/style-file.ts';
 import { PAIR_DEFAULTS, trainPair } from '../pair/train.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 
@@ -28,7 +29,7 @@ const USAGE = `usage: pairstyle <command> [options]
   blend NAME_A NAME_B --prompt "PROMPT" [--weights WA,WB | --strip K] [--strength W] [--seed N] --out FILE.png [--json]
   styles [--json]
   delete NAME
-  export NAME --out FILE.safetensors
+  export NAME --out FILE.safetensors [--format pairstyle|kohya|diffusers]
 
 PAIRSTYLE_HOME chooses the registry directory (default ./data); PAIRSTYLE_MODEL a model folder
 (default: the embedded emoji-mini model).`;
@@ -236,12 +237,21 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       return 0;
     }
     case 'export': {
-      const { values: a, positionals } = parse({ out: { type: 'string' } });
-      if (positionals.length !== 1 || !a.out) throw new UsageError('usage: pairstyle export NAME --out FILE.safetensors');
+      const { values: a, positionals } = parse({ out: { type: 'string' }, format: { type: 'string' } });
+      if (positionals.length !== 1 || !a.out) throw new UsageError('usage: pairstyle export NAME --out FILE.safetensors [--format pairstyle|kohya|diffusers]');
+      const format = (a.format ?? 'pairstyle') as StyleFormat;
+      if (!STYLE_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${STYLE_FORMATS.join(', ')}`);
       const style = await registry.get(positionals[0]);
       if (!style) throw new UsageError(`no style named '${positionals[0]}'`);
-      await writeFile(a.out as string, encodeStyle(style));
-      io.out(`exported style '${style.info.name}' to ${a.out}`);
+      let unet;
+      if (format === 'kohya') {
+        // kohya keys name the base checkpoint's own modules: take them from the configured model, which must be the style's.
+        const model = await loadConfiguredModel(env);
+        checkStyleFitsModel(style, model);
+        unet = model.unet;
+      }
+      await writeFile(a.out as string, encodeStyleAs(style, format, unet));
+      io.out(`exported style '${style.info.name}' (${format} layout) to ${a.out}`);
       return 0;
     }
     case undefined:
