@@ -47,7 +47,8 @@ export interface BotConfig {
   commandsPerMinute: number;
 }
 
-const int = (env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number, problems: string[]): number => {
+/** A whole-number setting within [min, max] (default when unset); a bad value is added to `problems`. */
+export const int = (env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number, problems: string[]): number => {
   const v = env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);

@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, queueConfig } from './bot.ts';
+import { ConfigError, int, queueConfig } from './bot.ts';
 import { modelDir } from './model.ts';
 
 export interface WorkerConfig {
@@ -22,14 +22,6 @@ export interface WorkerConfig {
   lockMs: number;
   stalledIntervalMs: number;
 }
-
-const int = (env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number, problems: string[]): number => {
-  const v = env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be a whole number from ${min} to ${max} (got '${v}')`);
-  return n;
-};
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const problems: string[] = [];
