@@ -12,7 +12,7 @@
  */
 import { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
-import { DEFAULT_LIMITS } from '../src/queue/in-process.ts';
+import { DEFAULT_LIMITS } from '../src/queue/job-book.ts';
 import {
   decodeJobData,
   DEFAULT_PREFIX,

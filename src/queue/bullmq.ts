@@ -41,7 +41,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job as BullJob, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DEFAULT_LIMITS, type QueueLimits } from './in-process.ts';
+import { JobBook, TERMINAL, type JobBookOptions } from './job-book.ts';
 import {
   classOf,
   decodeFailure,
@@ -67,36 +67,27 @@ import {
   QueueLimitError,
   type Job,
   type JobArgs,
-  type JobEvent,
-  type JobKind,
   type JobOwner,
   type JobQueue,
   type ResumeJob,
   type SubmitOptions,
 } from './job.ts';
 
-export interface BullmqQueueOptions {
+export interface BullmqQueueOptions extends JobBookOptions {
   /** redis://[user:password@]host:port[/db] */
   redisUrl: string;
   /** Key prefix shared by the bots and workers of one deployment (default 'pairstyle'). */
   prefix?: string;
-  limits?: Partial<QueueLimits>;
-  /** Initial duration estimates (seconds) per kind, refined as jobs finish. */
-  estimates?: Partial<Record<JobKind, number>>;
   /** This bot process's id (default: random per start). A stable id adopts its own open jobs at once after a restart. */
   botId?: string;
-  /** Finished jobs kept for get() / buttons. */
-  history?: number;
   /** A Redis command that takes longer fails the submission (default 5000 ms). */
   commandTimeoutMs?: number;
   /** Heartbeat period; a bot is presumed gone 3 periods after its last beat (default 5000 ms). */
   heartbeatMs?: number;
   /** How often open jobs of gone bots are adopted and missed events reconciled (default 3000 ms). */
   sweepMs?: number;
-  log?: (msg: string, e?: unknown) => void;
 }
 
-const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 /** An admitted id whose BullMQ job does not exist yet is kept this long (it is being added). */
 const ADMISSION_GRACE_MS = 30_000;
 
@@ -117,18 +108,12 @@ return 0`;
 
 type Counts = { queued: number; retried: number; failed: number; finished: number; unreadable: number };
 
-export class BullmqQueue implements JobQueue {
-  readonly limits: QueueLimits;
+export class BullmqQueue extends JobBook implements JobQueue {
   readonly botId: string;
   private readonly keys: RedisKeys;
   private readonly prefix: string;
-  private readonly jobs = new Map<string, Job>();
   private readonly positions = new Map<string, number>();
-  private readonly listeners = new Set<(e: JobEvent) => void>();
-  private readonly jobListeners = new Map<string, (e: JobEvent) => void>();
-  private readonly waiters = new Map<string, ((j: Job) => void)[]>();
   private readonly settling = new Set<string>();
-  private readonly estimates: Record<JobKind, number>;
   private workers = 1;
   private timers: NodeJS.Timeout[] = [];
   private resume: ResumeJob | undefined;
@@ -141,11 +126,10 @@ export class BullmqQueue implements JobQueue {
     private readonly events: QueueEvents,
     private readonly redis: Redis,
   ) {
-    this.limits = { ...DEFAULT_LIMITS, ...opts.limits, timeoutSeconds: { ...DEFAULT_LIMITS.timeoutSeconds, ...opts.limits?.timeoutSeconds } };
+    super(opts);
     this.botId = opts.botId ?? randomUUID();
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.keys = redisKeys(this.prefix);
-    this.estimates = { train: 60, draw: 5, blend: 8, ...opts.estimates };
   }
 
   /** Connects to Redis (waits until the event listener is subscribed) and starts the heartbeat. */
@@ -175,15 +159,6 @@ export class BullmqQueue implements JobQueue {
     self.timers.push(setInterval(() => void self.sweep(), opts.sweepMs ?? 3000));
     for (const t of self.timers) t.unref();
     return self;
-  }
-
-  on(listener: (e: JobEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  get(id: string): Job | undefined {
-    return this.jobs.get(id);
   }
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
@@ -297,13 +272,6 @@ export class BullmqQueue implements JobQueue {
       await this.redis.publish(this.keys.cancelChannel, id);
     })().catch((e) => this.log(`could not cancel job ${id}`, e));
     return job;
-  }
-
-  finished(id: string): Promise<Job> {
-    const job = this.jobs.get(id);
-    if (!job) return Promise.reject(new JobNotFoundError(`no job ${id}`));
-    if (TERMINAL.has(job.status)) return Promise.resolve(job);
-    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
 
   async delivered(id: string): Promise<void> {
@@ -468,13 +436,9 @@ export class BullmqQueue implements JobQueue {
     this.finish(job);
   }
 
-  private finish(job: Job): void {
+  protected override finish(job: Job): void {
     this.positions.delete(job.id);
-    const event: JobEvent = job.status === 'done' ? { type: 'done', job } : job.status === 'cancelled' ? { type: 'cancelled', job } : { type: 'failed', job };
-    this.emit(event);
-    this.jobListeners.delete(job.id);
-    for (const w of this.waiters.get(job.id) ?? []) w(job);
-    this.waiters.delete(job.id);
+    super.finish(job);
     // Frees the user's slot at once (admission would also prune it).
     void this.redis.zrem(this.keys.outstanding(classOf(job.kind), ownerKey(job.owner)), job.id).catch(() => undefined);
   }
@@ -521,15 +485,6 @@ export class BullmqQueue implements JobQueue {
     return Math.round(work / this.workers);
   }
 
-  private remainingOf(job: Job): number {
-    const est = this.estimates[job.kind];
-    if (!job.startedAt) return est;
-    const p = job.progress;
-    const elapsed = (Date.now() - job.startedAt) / 1000;
-    if (p && p.step > 0 && p.steps > 0) return Math.max(0, (elapsed / p.step) * (p.steps - p.step));
-    return Math.max(0, est - elapsed);
-  }
-
   get stats() {
     const all = [...this.jobs.values()];
     return { queued: all.filter((j) => j.status === 'queued').length, running: all.filter((j) => j.status === 'running').length, estimates: { ...this.estimates } };
@@ -544,34 +499,6 @@ export class BullmqQueue implements JobQueue {
     await this.events.close().catch(() => undefined);
     await this.queue.close().catch(() => undefined);
     this.redis.disconnect();
-  }
-
-  private emit(e: JobEvent): void {
-    try {
-      this.jobListeners.get(e.job.id)?.(e);
-    } catch {
-      // A listener's failure is the adapter's problem, never the queue's.
-    }
-    for (const l of this.listeners) {
-      try {
-        l(e);
-      } catch {
-        /* same */
-      }
-    }
-  }
-
-  private trimHistory(): void {
-    const max = this.opts.history ?? 500;
-    if (this.jobs.size <= max) return;
-    for (const [id, job] of this.jobs) {
-      if (this.jobs.size <= max) break;
-      if (TERMINAL.has(job.status)) this.jobs.delete(id);
-    }
-  }
-
-  private log(msg: string, e?: unknown): void {
-    (this.opts.log ?? ((m: string, err?: unknown) => console.error(`[queue] ${m}`, err ?? '')))(msg, e);
   }
 }
 

@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
+import { JobBook, type JobBookOptions } from './job-book.ts';
 import type { JobJournal } from './journal.ts';
 import {
   isQuick,
@@ -24,43 +25,19 @@ import {
   type JobArgs,
   type JobEvent,
   type JobExecutor,
-  type JobKind,
   type JobOwner,
   type JobQueue,
   type ResumeJob,
   type SubmitOptions,
 } from './job.ts';
 
-export interface QueueLimits {
-  /** Trainings a user may have queued or running. */
-  perUserTrainings: number;
-  /** Draws + blends a user may have queued or running. */
-  perUserDraws: number;
-  /** Jobs waiting (not running) across all users. */
-  maxQueued: number;
-  /** A running job is aborted after this long. */
-  timeoutSeconds: Record<JobKind, number>;
-}
+export { DEFAULT_LIMITS, type QueueLimits } from './job-book.ts';
 
-export const DEFAULT_LIMITS: QueueLimits = {
-  perUserTrainings: 1,
-  perUserDraws: 3,
-  maxQueued: 50,
-  timeoutSeconds: { train: 30 * 60, draw: 5 * 60, blend: 5 * 60 },
-};
-
-export interface InProcessQueueOptions {
+export interface InProcessQueueOptions extends JobBookOptions {
   /** One executor per device; each runs one job at a time. */
   executors: JobExecutor[];
-  limits?: Partial<QueueLimits>;
-  /** Initial duration estimates (seconds) per kind, refined as jobs finish. */
-  estimates?: Partial<Record<JobKind, number>>;
-  /** Finished jobs kept for get() / buttons. */
-  history?: number;
-  /** Durable record of the jobs, for crash recovery. */
+  /** Durable record of the jobs, for crash recovery (journal write failures go to `log` and never stop a job). */
   journal?: JobJournal;
-  /** Where journal write failures are reported (they never stop a job). */
-  log?: (msg: string, e?: unknown) => void;
 }
 
 /** Times a job is started at most: once, and once more after a crash interrupted it. */
@@ -68,35 +45,21 @@ export const MAX_ATTEMPTS = 2;
 
 const SHUTDOWN = new Error('shutdown');
 
-const TERMINAL = new Set(['done', 'failed', 'cancelled']);
-
-export class InProcessQueue implements JobQueue {
-  readonly limits: QueueLimits;
+export class InProcessQueue extends JobBook implements JobQueue {
   private readonly pq: PQueue;
   private readonly free: JobExecutor[];
   private readonly pending: Job[] = [];
   private readonly running = new Map<string, { job: Job; abort: AbortController }>();
-  private readonly jobs = new Map<string, Job>();
-  private readonly listeners = new Set<(e: JobEvent) => void>();
-  private readonly jobListeners = new Map<string, (e: JobEvent) => void>();
-  private readonly waiters = new Map<string, ((j: Job) => void)[]>();
   private readonly lastServed = new Map<string, number>();
-  private readonly estimates: Record<JobKind, number>;
   private serveCount = 0;
   private orderCache: Job[] | undefined;
   private closed = false;
 
   constructor(private readonly opts: InProcessQueueOptions) {
+    super(opts);
     if (opts.executors.length === 0) throw new Error('InProcessQueue needs at least one executor');
-    this.limits = { ...DEFAULT_LIMITS, ...opts.limits, timeoutSeconds: { ...DEFAULT_LIMITS.timeoutSeconds, ...opts.limits?.timeoutSeconds } };
     this.free = [...opts.executors];
     this.pq = new PQueue({ concurrency: opts.executors.length });
-    this.estimates = { train: 60, draw: 5, blend: 8, ...opts.estimates };
-  }
-
-  on(listener: (e: JobEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
@@ -199,14 +162,6 @@ export class InProcessQueue implements JobQueue {
     await this.opts.journal?.remove(id).catch((e) => this.log('could not clear a delivered job from the journal', e));
   }
 
-  private log(msg: string, e?: unknown): void {
-    (this.opts.log ?? ((m: string, err?: unknown) => console.error(`[queue] ${m}`, err ?? '')))(msg, e);
-  }
-
-  get(id: string): Job | undefined {
-    return this.jobs.get(id);
-  }
-
   jobsOf(owner: JobOwner) {
     const key = ownerKey(owner);
     const out: { job: Job; position: number; etaSeconds: number }[] = [];
@@ -228,18 +183,11 @@ export class InProcessQueue implements JobQueue {
       job.status = 'cancelled';
       job.finishedAt = Date.now();
       void this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
-      this.finish(job, { type: 'cancelled', job });
+      this.finish(job);
     } else if (job.status === 'running') {
       this.running.get(id)?.abort.abort();
     }
     return job;
-  }
-
-  finished(id: string): Promise<Job> {
-    const job = this.jobs.get(id);
-    if (!job) return Promise.reject(new JobNotFoundError(`no job ${id}`));
-    if (TERMINAL.has(job.status)) return Promise.resolve(job);
-    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
 
   /** Pending jobs in the order they would run (cached until the pending set or the serving record changes). */
@@ -314,15 +262,6 @@ export class InProcessQueue implements JobQueue {
     return best;
   }
 
-  private remainingOf(job: Job): number {
-    const est = this.estimates[job.kind];
-    if (!job.startedAt) return est;
-    const p = job.progress;
-    const elapsed = (Date.now() - job.startedAt) / 1000;
-    if (p && p.step > 0 && p.steps > 0) return Math.max(0, (elapsed / p.step) * (p.steps - p.step));
-    return Math.max(0, est - elapsed);
-  }
-
   private async runNext(): Promise<void> {
     if (this.pending.length === 0) return;
     const job = this.pick(this.pending, this.lastServed);
@@ -390,37 +329,6 @@ export class InProcessQueue implements JobQueue {
     }
     job.finishedAt = Date.now();
     await this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
-    this.finish(job, job.status === 'done' ? { type: 'done', job } : job.status === 'cancelled' ? { type: 'cancelled', job } : { type: 'failed', job });
-  }
-
-  private finish(job: Job, event: JobEvent): void {
-    this.emit(event);
-    this.jobListeners.delete(job.id);
-    for (const w of this.waiters.get(job.id) ?? []) w(job);
-    this.waiters.delete(job.id);
-  }
-
-  private emit(e: JobEvent): void {
-    try {
-      this.jobListeners.get(e.job.id)?.(e);
-    } catch {
-      // A listener's failure is the adapter's problem, never the queue's.
-    }
-    for (const l of this.listeners) {
-      try {
-        l(e);
-      } catch {
-        /* same */
-      }
-    }
-  }
-
-  private trimHistory(): void {
-    const max = this.opts.history ?? 500;
-    if (this.jobs.size <= max) return;
-    for (const [id, job] of this.jobs) {
-      if (this.jobs.size <= max) break;
-      if (TERMINAL.has(job.status)) this.jobs.delete(id);
-    }
+    this.finish(job);
   }
 }
