@@ -13,7 +13,12 @@
  *   PAIRSTYLE_QUEUE_PREFIX Redis key prefix shared by one deployment's bots and workers (default 'pairstyle')
  *   PAIRSTYLE_BOT_ID       this bot process's id for the BullMQ queue (default: random per start; a stable
  *                          id lets a restarted process take over its unfinished replies at once)
- *   PAIRSTYLE_MODEL        model folder (default: the embedded emoji-mini model)
+ *   PAIRSTYLE_MODEL        a model folder, a diffusers Stable Diffusion folder or a .safetensors checkpoint
+ *                          (default: the embedded emoji-mini model); PAIRSTYLE_TOKENIZER: a single file's
+ *                          tokenizer folder (config/model.ts)
+ *   PAIRSTYLE_DEVICE       'cpu' (default) or 'cuda' (onnxruntime-node installed with
+ *                          --onnxruntime-node-install=cuda12; checked at start when this process runs jobs)
+ *   PAIRSTYLE_PRECISION    'fp32' (default) or 'fp16' (half-precision compute, for GPUs)
  *   PAIRSTYLE_DEVICES      engine threads, one job each (default 1)
  *   PAIRSTYLE_MAX_QUEUED   global queue cap (default 50); PAIRSTYLE_MAX_UPLOAD_MB (default 8)
  *   PAIRSTYLE_COMMANDS_PER_MINUTE  per-user command rate limit (default 20; a training counts as 3)
@@ -21,13 +26,9 @@
  *                          when no platform is configured, or with PAIRSTYLE_PLAYGROUND=1 beside them
  *                          (PAIRSTYLE_PLAYGROUND=0 turns it off)
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { modelDir } from './model.ts';
+import { ConfigError, modelConfig, type ModelConfig } from './model.ts';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** Where jobs run: in this process (engine threads), or BullMQ on Redis (worker processes). */
 export type QueueConfig = { backend: 'in-process' } | { backend: 'bullmq'; redisUrl: string; prefix: string; botId?: string };
@@ -39,7 +40,7 @@ export interface BotConfig {
   /** The local playground web page (src/bot/playground). */
   playground?: { port: number };
   storeUrl?: string;
-  modelDir: string;
+  model: ModelConfig;
   devices: number;
   maxQueued: number;
   maxUploadBytes: number;
@@ -81,7 +82,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
   const cfg: BotConfig = {
     queue,
     storeUrl: env.PAIRSTYLE_STORE_URL?.trim() || (queue.backend === 'bullmq' ? queue.redisUrl : undefined),
-    modelDir: modelDir(env),
+    model: modelConfig(env, problems, { checkFiles: opts.requireModel !== false }),
     devices: int(env, 'PAIRSTYLE_DEVICES', 1, 1, 16, problems),
     maxQueued: int(env, 'PAIRSTYLE_MAX_QUEUED', 50, 1, 10_000, problems),
     maxUploadBytes: int(env, 'PAIRSTYLE_MAX_UPLOAD_MB', 8, 1, 100, problems) * 1024 * 1024,
@@ -115,11 +116,6 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
   if (playground === '1' || (!platforms && playground !== '0')) cfg.playground = { port: int(env, 'PAIRSTYLE_PORT', 8080, 0, 65535, problems) };
   if (!platforms && !cfg.playground) {
     problems.push('nothing to serve: PAIRSTYLE_PLAYGROUND=0 and no chat platform is configured: set DISCORD_TOKEN + DISCORD_APP_ID (Discord) and/or SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (Slack), or drop PAIRSTYLE_PLAYGROUND=0');
-  }
-  if (opts.requireModel !== false && !existsSync(join(cfg.modelDir, 'model_index.json'))) {
-    problems.push(
-      env.PAIRSTYLE_MODEL ? `PAIRSTYLE_MODEL=${cfg.modelDir} is not a model folder (no model_index.json)` : `the embedded model is missing from ${cfg.modelDir}: build it with 'npm run data:build && npm run pretrain', or set PAIRSTYLE_MODEL`,
-    );
   }
   if (problems.length) throw new ConfigError(`the bot cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return cfg;

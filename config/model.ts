@@ -1,29 +1,130 @@
 /**
- * Which text-to-image model PairStyle runs: PAIRSTYLE_MODEL (a model folder) or, by default, the
- * embedded emoji-mini model shipped in models/emoji-mini.
+ * Which text-to-image model PairStyle runs, and on what, from the environment:
+ *
+ *   PAIRSTYLE_MODEL      a PairStyle model folder, a diffusers Stable Diffusion folder (model_index.json,
+ *                        unet/, text_encoder/, vae/, tokenizer/, scheduler/; SDXL's also text_encoder_2/,
+ *                        tokenizer_2/) or an original SD 1.x / SDXL single-file .safetensors checkpoint
+ *                        (default: the embedded emoji-mini model)
+ *   PAIRSTYLE_TOKENIZER  a tokenizer folder (vocab.json + merges.txt, or tokenizer.json) for a single
+ *                        file, which carries none (e.g. SD 1.5's tokenizer/); folders bring their own
+ *   PAIRSTYLE_TOKENIZER_2  an SDXL single file's second tokenizer folder (SDXL base's tokenizer_2/)
+ *   PAIRSTYLE_DEVICE     'cpu' (default) or 'cuda' (onnxruntime-node installed with
+ *                        --onnxruntime-node-install=cuda12, CUDA 12 and cuDNN 9)
+ *   PAIRSTYLE_PRECISION  'fp32' (default) or 'fp16': half-precision compute, meant for GPUs (accepted on
+ *                        the CPU too)
+ *
+ * ConfigError lives here, the config module the others import, so that this one imports none of them.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEVICES, type Device } from '../src/graph/providers.ts';
+import type { Precision } from '../src/models/conditioning.ts';
 import { EMOJI_MINI_DIR } from '../src/models/emoji-mini.ts';
-import { loadModelFolder } from '../src/models/model-folder.ts';
 import type { TextToImageModel } from '../src/models/text-to-image.ts';
+
+/** A missing or malformed setting (re-exported by config/bot.ts); the message lists every problem. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 export class ModelMissingError extends Error {
   override name = 'ModelMissingError';
 }
 
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16'];
+
+/** Where the model's sessions run: what DiffusionPipeline and trainPair take as device / precision. */
+export interface ModelRuntimeConfig {
+  device: Device;
+  precision: Precision;
+}
+
+/** The whole model setting: what to load (path, tokenizer) and where it runs. */
+export interface ModelConfig extends ModelRuntimeConfig {
+  path: string;
+  tokenizerDir?: string;
+  tokenizer2Dir?: string;
+}
+
+/** The configured model's path: PAIRSTYLE_MODEL (a folder or a .safetensors file) or the embedded model's folder. */
 export function modelDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.PAIRSTYLE_MODEL || EMOJI_MINI_DIR;
 }
 
-export async function loadConfiguredModel(env: NodeJS.ProcessEnv = process.env): Promise<TextToImageModel> {
-  const dir = modelDir(env);
-  if (!existsSync(join(dir, 'model_index.json'))) {
-    throw new ModelMissingError(
-      env.PAIRSTYLE_MODEL
-        ? `PAIRSTYLE_MODEL=${dir} is not a model folder (no model_index.json)`
-        : `the embedded model is missing from ${dir}: build it with 'npm run data:build && npm run pretrain'`,
-    );
+/** A setting that is one of `allowed` (the first when unset); a bad value is added to `problems`. */
+function choice<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], problems: string[]): T {
+  const v = env[name]?.trim() || allowed[0];
+  if (allowed.includes(v as T)) return v as T;
+  problems.push(`${name} must be ${allowed.map((a) => `'${a}'`).join(' or ')} (got '${env[name]}')`);
+  return allowed[0];
+}
+
+/** PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION; bad values are added to `problems`, or, without it, thrown as one ConfigError. */
+export function modelRuntimeConfig(env: NodeJS.ProcessEnv = process.env, problems?: string[]): ModelRuntimeConfig {
+  const found: string[] = [];
+  const cfg = { device: choice(env, 'PAIRSTYLE_DEVICE', DEVICES, found), precision: choice(env, 'PAIRSTYLE_PRECISION', PRECISIONS, found) };
+  if (problems) problems.push(...found);
+  else if (found.length) throw new ConfigError(`the model settings are wrong:\n${found.map((p) => `  - ${p}`).join('\n')}`);
+  return cfg;
+}
+
+/** Why the configured model files cannot be loaded (nothing read but file names): empty when they look right. */
+function modelFileProblems(cfg: ModelConfig, env: NodeJS.ProcessEnv): string[] {
+  const { path, tokenizerDir } = cfg;
+  const setting = `PAIRSTYLE_MODEL=${path}`;
+  const problems: string[] = [];
+  for (const [name, dir] of [['PAIRSTYLE_TOKENIZER', tokenizerDir], ['PAIRSTYLE_TOKENIZER_2', cfg.tokenizer2Dir]] as const) {
+    if (dir !== undefined && !existsSync(join(dir, 'tokenizer.json')) && !(existsSync(join(dir, 'vocab.json')) && existsSync(join(dir, 'merges.txt')))) {
+      problems.push(`${name}=${dir} is not a tokenizer folder (no vocab.json + merges.txt, no tokenizer.json)`);
+    }
   }
-  return loadModelFolder(dir);
+  if (!env.PAIRSTYLE_MODEL) {
+    if (!existsSync(join(path, 'model_index.json'))) problems.push(`the embedded model is missing from ${path}: build it with 'npm run data:build && npm run pretrain', or set PAIRSTYLE_MODEL`);
+    return problems;
+  }
+  if (!existsSync(path)) problems.push(`${setting} does not exist: set it to a model folder, a diffusers Stable Diffusion folder or a .safetensors checkpoint`);
+  else if (statSync(path).isDirectory()) {
+    if (!existsSync(join(path, 'model_index.json'))) problems.push(`${setting} is not a model folder (no model_index.json)`);
+  } else if (/\.(ckpt|pt|pth|bin)$/i.test(path)) problems.push(`${setting} is a PyTorch pickle checkpoint, which is not read: convert it to .safetensors`);
+  else if (!/\.safetensors$/i.test(path)) problems.push(`${setting} is neither a folder nor a .safetensors checkpoint`);
+  else if (tokenizerDir === undefined) {
+    problems.push(`${setting} is a single-file checkpoint, which carries no tokenizer: set PAIRSTYLE_TOKENIZER to a tokenizer folder (vocab.json + merges.txt, e.g. SD 1.5's tokenizer/)`);
+  }
+  return problems;
+}
+
+/**
+ * The model setting from the environment. Bad device / precision values and, with `checkFiles` (the
+ * default), model files that are missing or of the wrong kind are added to `problems`.
+ */
+export function modelConfig(env: NodeJS.ProcessEnv, problems: string[], opts: { checkFiles?: boolean } = {}): ModelConfig {
+  const cfg: ModelConfig = {
+    path: modelDir(env),
+    tokenizerDir: env.PAIRSTYLE_TOKENIZER?.trim() || undefined,
+    tokenizer2Dir: env.PAIRSTYLE_TOKENIZER_2?.trim() || undefined,
+    ...modelRuntimeConfig(env, problems),
+  };
+  if (opts.checkFiles !== false) problems.push(...modelFileProblems(cfg, env));
+  return cfg;
+}
+
+/**
+ * Loads a model setting's model. A diffusers folder that holds only the fp16 weight variant
+ * (*.fp16.safetensors, as many published copies do) is read in that variant.
+ */
+export async function loadModelOf(cfg: ModelConfig): Promise<TextToImageModel> {
+  // Imported here: the bot and worker configs import this module, and the loaders bring the engine
+  // (onnxruntime-node) with them, which only the processes that load a model need.
+  const { isDiffusersPipelineDir, loadTextToImageModel } = await import('../src/models/checkpoint-layout.ts');
+  const fp16Only = isDiffusersPipelineDir(cfg.path) && !existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.safetensors')) && existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
+  return loadTextToImageModel(cfg.path, { tokenizerDir: cfg.tokenizerDir, tokenizer2Dir: cfg.tokenizer2Dir, device: cfg.device, ...(fp16Only ? { variant: 'fp16' } : {}) });
+}
+
+/** The configured model: ConfigError for bad device / precision values, ModelMissingError for model files that are not there. */
+export async function loadConfiguredModel(env: NodeJS.ProcessEnv = process.env): Promise<TextToImageModel> {
+  modelRuntimeConfig(env); // bad values throw their ConfigError here, so what follows is only about files
+  const problems: string[] = [];
+  const cfg = modelConfig(env, problems);
+  if (problems.length) throw new ModelMissingError(problems.join('; '));
+  return loadModelOf(cfg);
 }

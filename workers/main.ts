@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config/bot.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config/worker.ts';
+import { checkDevice, DeviceUnavailableError } from '../src/graph/providers.ts';
 import { redactUrl } from '../src/queue/bullmq-wire.ts';
 import { WorkerExecutor } from './executor.ts';
 import { startQueueWorkers, type QueueWorkerOptions, type QueueWorkers } from './queue-worker.ts';
@@ -24,7 +25,7 @@ export async function startWorker(cfg: WorkerConfig, o: WorkerOverrides = {}): P
   return startQueueWorkers({
     redisUrl: cfg.redisUrl,
     prefix: cfg.prefix,
-    executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { dir: cfg.modelDir } })),
+    executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { config: cfg.model } })),
     lockMs: cfg.lockMs,
     stalledIntervalMs: cfg.stalledIntervalMs,
     progressEveryMs: o.progressEveryMs,
@@ -36,15 +37,17 @@ async function main() {
   let cfg: WorkerConfig;
   try {
     cfg = loadWorkerConfig();
+    // A GPU host without the CUDA provider fails now, with the cure, not on its first job.
+    checkDevice(cfg.model.device);
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof ConfigError || e instanceof DeviceUnavailableError) {
       console.error(`pairstyle worker: ${e.message}`);
       process.exit(2);
     }
     throw e;
   }
   const worker = await startWorker(cfg, { onEvent: (e) => console.log(`${e.type} ${e.kind} ${e.id} (device ${e.device}, attempt ${e.attempt})${e.reason ? `: ${e.reason}` : ''}`) });
-  console.log(`worker: ${cfg.devices} device(s) on ${redactUrl(cfg.redisUrl)} (prefix ${cfg.prefix}), model ${cfg.modelDir}`);
+  console.log(`worker: ${cfg.devices} device(s) on ${redactUrl(cfg.redisUrl)} (prefix ${cfg.prefix}), model ${cfg.model.path} on ${cfg.model.device} (${cfg.model.precision})`);
   const stop = async () => {
     console.log('stopping: finishing the running job…');
     await worker.close();

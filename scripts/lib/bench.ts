@@ -4,7 +4,8 @@
  */
 import { cpus } from 'node:os';
 import * as G from '../../src/graph/index.ts';
-import { textGraph, unetGraph } from '../../src/diffusion/pipeline.ts';
+import { unetGraph } from '../../src/diffusion/pipeline.ts';
+import { textEncoderGraph } from '../../src/models/conditioning.ts';
 import type { LoraAdapter } from '../../src/models/lora.ts';
 import type { TextToImageModel } from '../../src/models/text-to-image.ts';
 
@@ -45,7 +46,7 @@ export function unetFlops(model: TextToImageModel, rows: number, lora: readonly 
 
 /** FLOPs of encoding `prompts` prompts with the text encoder. */
 export function textFlops(model: TextToImageModel, prompts: number): number {
-  return G.countFlops([textGraph(model, prompts)]);
+  return G.countFlops(Object.values(textEncoderGraph(model, prompts)));
 }
 
 /** GFLOP/s of a large fp32 MatMul on onnxruntime (best of 1024^3 and 2048^3): the yardstick of the ratios. */

@@ -1,7 +1,20 @@
 /** Process entry of the CLI: user errors print one clear line and exit 2; anything else exits 1. */
 import { runCli } from './cli.ts';
 
-const USER_ERRORS = new Set(['UsageError', 'StyleNameError', 'ImageInputError', 'ModelMissingError', 'StyleFileError', 'SafetensorsError', 'PortableStyleError']);
+const USER_ERRORS = new Set([
+  'UsageError',
+  'StyleNameError',
+  'ImageInputError',
+  'ModelMissingError',
+  'StyleFileError',
+  'SafetensorsError',
+  'PortableStyleError',
+  // The model settings: PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION values, a CUDA provider that is not
+  // installed, a checkpoint that is not a Stable Diffusion one PairStyle reads.
+  'ConfigError',
+  'DeviceUnavailableError',
+  'CheckpointError',
+]);
 
 export async function main(argv: string[]): Promise<number> {
   try {

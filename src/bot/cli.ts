@@ -5,9 +5,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { loadConfiguredModel } from '../../config/model.ts';
+import { loadConfiguredModel, modelRuntimeConfig, PRECISIONS } from '../../config/model.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
 import { SAMPLERS, type SamplerName } from '../diffusion/samplers.ts';
+import { checkDevice, DEVICES } from '../graph/providers.ts';
 import { gridPng } from '../images/grid.ts';
 import { imagePng, loadImage } from '../images/io.ts';
 import { unitToRgb } from '../models/pixel-codec.ts';
@@ -31,8 +32,12 @@ const USAGE = `usage: pairstyle <command> [options]
   delete NAME
   export NAME --out FILE.safetensors [--format pairstyle|kohya|diffusers]
 
-PAIRSTYLE_HOME chooses the registry directory (default ./data); PAIRSTYLE_MODEL a model folder
-(default: the embedded emoji-mini model).`;
+train, draw and blend also take --device cpu|cuda and --precision fp32|fp16 (default: PAIRSTYLE_DEVICE,
+PAIRSTYLE_PRECISION, else cpu and fp32; fp16 is for GPUs).
+
+PAIRSTYLE_HOME chooses the registry directory (default ./data); PAIRSTYLE_MODEL the model (default: the
+embedded emoji-mini model): a model folder, a diffusers Stable Diffusion folder, or a .safetensors
+checkpoint with PAIRSTYLE_TOKENIZER naming its tokenizer folder.`;
 
 interface Io {
   out: (s: string) => void;
@@ -56,6 +61,9 @@ function checkPrompt(p: string | undefined): string {
   return p.trim();
 }
 
+/** The commands that run the model take these beside their own options. */
+const RUNTIME_OPTIONS = { device: { type: 'string' }, precision: { type: 'string' } } as const;
+
 export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...rest] = argv;
   const home = env.PAIRSTYLE_HOME || './data';
@@ -66,6 +74,20 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+  };
+  /**
+   * The configured model on --device / --precision (default PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION).
+   * The device is checked before the model is read: a checkpoint takes a while to load.
+   */
+  const openModel = async (a: Record<string, unknown>) => {
+    const device = a.device as string | undefined;
+    const precision = a.precision as string | undefined;
+    if (device !== undefined && !(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device must be ${DEVICES.join(' or ')}, got '${device}'`);
+    if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision)) throw new UsageError(`--precision must be ${PRECISIONS.join(' or ')}, got '${precision}'`);
+    const modelEnv = { ...env, PAIRSTYLE_DEVICE: device ?? env.PAIRSTYLE_DEVICE, PAIRSTYLE_PRECISION: precision ?? env.PAIRSTYLE_PRECISION };
+    const runtime = modelRuntimeConfig(modelEnv);
+    checkDevice(runtime.device);
+    return { model: await loadConfiguredModel(modelEnv), runtime };
   };
   const json = (v: unknown) => io.out(JSON.stringify(v));
   switch (command) {
@@ -79,11 +101,12 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         seed: { type: 'string' },
         overwrite: { type: 'boolean' },
         json: { type: 'boolean' },
+        ...RUNTIME_OPTIONS,
       });
       if (!a.content || !a.style || !a.name) throw new UsageError('train needs --content A.png --style B.png --name NAME');
       const name = checkStyleName(a.name as string);
       if (!a.overwrite && (await registry.has(name))) throw new UsageError(`a style named '${name}' exists already: choose another name or add --overwrite`);
-      const model = await loadConfiguredModel(env);
+      const { model, runtime } = await openModel(a);
       const content = await loadImage(a.content as string, model.imageSize).catch((e) => {
         throw new UsageError(`--content ${a.content}: ${(e as Error).message}`);
       });
@@ -100,6 +123,8 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         subject: a.subject as string | undefined,
         steps,
         seed: num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true),
+        device: runtime.device,
+        precision: runtime.precision,
         onProgress: (p) => bar(p.step, p.steps, `loss ${p.loss.toFixed(4)}${p.phase === 'content' ? ' (content warm-up)' : ''}`),
       });
       const file = await registry.put(r.style, { overwrite: Boolean(a.overwrite) });
@@ -120,6 +145,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         'unstyled-out': { type: 'string' },
         scale: { type: 'string' },
         json: { type: 'boolean' },
+        ...RUNTIME_OPTIONS,
       });
       const prompt = checkPrompt(positionals[0]);
       const sampler = (a.sampler ?? 'ddim') as SamplerName;
@@ -135,8 +161,8 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         mode,
       };
       const scale = num(a.scale as string | undefined, 'scale', 8, 1, 32, true);
-      const model = await loadConfiguredModel(env);
-      const pipe = new DiffusionPipeline(model);
+      const { model, runtime } = await openModel(a);
+      const pipe = new DiffusionPipeline(model, runtime);
       const outFile = (a.out as string | undefined) ?? (a.style ? 'styled.png' : 'image.png');
       try {
         if (!a.style) {
@@ -172,6 +198,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         cfg: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean' },
+        ...RUNTIME_OPTIONS,
       });
       if (positionals.length !== 2) throw new UsageError('blend needs two style names: pairstyle blend NAME_A NAME_B --prompt "..." --out FILE.png');
       if (!a.out) throw new UsageError('blend needs --out FILE.png');
@@ -187,8 +214,8 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         steps: num(a.steps as string | undefined, 'steps', 30, 1, 200, true),
         cfg: num(a.cfg as string | undefined, 'cfg', 5, 0, 30),
       };
-      const model = await loadConfiguredModel(env);
-      const pipe = new DiffusionPipeline(model);
+      const { model, runtime } = await openModel(a);
+      const pipe = new DiffusionPipeline(model, runtime);
       try {
         let tiles: { image: Float32Array; label: string }[];
         let seconds: number;

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REST } from '@discordjs/rest';
 import { ConfigError, loadBotConfig, type BotConfig } from '../../config/bot.ts';
+import { checkDevice, DeviceUnavailableError } from '../graph/providers.ts';
 import { DEFAULT_COMMAND_LIMITS } from '../../commands/types.ts';
 import { UserRateLimiter } from '../../commands/rate-limit.ts';
 import { WorkerExecutor } from '../../workers/executor.ts';
@@ -44,7 +45,7 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
     cfg.queue.backend === 'bullmq'
       ? await BullmqQueue.open({ redisUrl: cfg.queue.redisUrl, prefix: cfg.queue.prefix, botId: cfg.queue.botId, limits: { maxQueued: cfg.maxQueued } })
       : new InProcessQueue({
-          executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { dir: cfg.modelDir } })),
+          executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { config: cfg.model } })),
           limits: { maxQueued: cfg.maxQueued },
           journal,
         });
@@ -128,8 +129,11 @@ async function main() {
   let cfg: BotConfig;
   try {
     cfg = loadBotConfig();
+    // Engine threads run here only with the in-process queue (BullMQ: the workers run the jobs). A
+    // GPU host without the CUDA provider fails now, with the cure, not on the first job.
+    if (cfg.queue.backend === 'in-process') checkDevice(cfg.model.device);
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof ConfigError || e instanceof DeviceUnavailableError) {
       console.error(`pairstyle: ${e.message}`);
       process.exit(2);
     }

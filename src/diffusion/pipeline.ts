@@ -8,10 +8,9 @@
  * the same UNet batch; the sampler steps all trajectories together.
  */
 import { emitOnnx, Graph, GraphSession, type Tensor } from '../graph/index.ts';
-import { clipTextModel } from '../models/clip-text.ts';
+import { conditionFeeds, modelUnet, textEncoderFeeds, textEncoderGraph, zeroEmptyPrompts, type Precision, type PromptConditioning } from '../models/conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
-import { unet2DConditionModel } from '../models/unet.ts';
 import { Rng } from './rng.ts';
 import { sample, type SamplerName } from './samplers.ts';
 
@@ -63,6 +62,8 @@ export interface GenerateResult {
 export interface PipelineOptions {
   threads?: number;
   device?: 'cpu' | 'cuda';
+  /** Network precision (default fp32); fp16 is for GPUs (onnxruntime's CPU kernels upcast most of it). */
+  precision?: Precision;
 }
 
 export class DiffusionPipeline {
@@ -74,14 +75,12 @@ export class DiffusionPipeline {
     private readonly opts: PipelineOptions = {},
   ) {}
 
-  /** Text-encoder hidden states [B, T, D] for the prompts. */
-  async encodeText(prompts: readonly string[]): Promise<Float32Array> {
+  /** The UNet conditioning of the prompts: states [B, T, cross_attention_dim] (and pooled, for SDXL). */
+  async encodeText(prompts: readonly string[]): Promise<PromptConditioning> {
     const { model } = this;
-    const t = model.contextLength;
-    const session = await this.cached(this.textSessions, prompts.length, () => ({ states: textGraph(model, prompts.length) }));
-    const ids = new BigInt64Array(prompts.length * t);
-    prompts.forEach((p, i) => model.tokenizer.encode(p, t).forEach((id, j) => (ids[i * t + j] = BigInt(id))));
-    return (await session.run({ input_ids: ids })).states as Float32Array;
+    const session = await this.cached(this.textSessions, prompts.length, () => textEncoderGraph(model, prompts.length, this.opts.precision));
+    const out = await session.run(textEncoderFeeds(model, prompts));
+    return zeroEmptyPrompts(model, prompts, { states: out.states as Float32Array, pooled: out.pooled as Float32Array | undefined });
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
@@ -95,10 +94,7 @@ export class DiffusionPipeline {
         if (!adapters.some((a) => a.name === name)) throw new Error(`generate: a term gates adapter '${name}', which the request does not give`);
       }
     }
-    const text = await this.encodeText(req.prompts);
-    const textRow = model.contextLength * model.text.hidden_size;
-    const states = new Float32Array(rows.length * textRow);
-    rows.forEach((r, i) => states.set(text.subarray(r.term.prompt * textRow, (r.term.prompt + 1) * textRow), i * textRow));
+    const cond = conditionFeeds(model, await this.encodeText(req.prompts), rows.map((r) => r.term.prompt));
     const gates: Record<string, Float32Array> = {};
     for (const a of adapters) gates[`lora_gate.${a.name}`] = Float32Array.from(rows, (r) => r.term.gates?.[a.name] ?? 0);
     const adapterParams = Object.assign({}, ...adapters.map((a) => a.params)) as Record<string, Float32Array>;
@@ -133,7 +129,7 @@ export class DiffusionPipeline {
       denoise: async (x, t) => {
         rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
         timestep.fill(t);
-        const out = (await session.run({ sample: sampleIn, timestep, encoder_hidden_states: states, ...gates, ...adapterParams })).out as Float32Array;
+        const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams })).out as Float32Array;
         const combined = new Float32Array(x.length);
         rows.forEach((r, i) => {
           const dst = combined.subarray(r.traj * latent, (r.traj + 1) * latent);
@@ -152,7 +148,7 @@ export class DiffusionPipeline {
   private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
     const { model } = this;
     const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}`).join(',')}`;
-    return this.cached(this.unetSessions, key, () => ({ out: unetGraph(model, batch, adapters.map((a) => ({ name: a.name, rank: a.rank }))) }));
+    return this.cached(this.unetSessions, key, () => ({ out: unetGraph(model, batch, adapters.map((a) => ({ name: a.name, rank: a.rank })), this.opts.precision) }));
   }
 
   private cached<K>(cache: Map<K, Promise<GraphSession>>, key: K, build: () => Record<string, Tensor>): Promise<GraphSession> {
@@ -175,25 +171,9 @@ export class DiffusionPipeline {
 
 /**
  * The denoiser graph the pipeline runs: the model's UNet over `rows` batch rows, frozen weights, with
- * the given LoRA adapters as fed parameters (inputs sample, timestep, encoder_hidden_states, lora_gate.*).
+ * the given LoRA adapters as fed parameters (inputs sample, timestep, the conditioning, lora_gate.*).
  */
-export function unetGraph(model: TextToImageModel, rows: number, lora: readonly LoraAdapter[] = []): Tensor {
+export function unetGraph(model: TextToImageModel, rows: number, lora: readonly LoraAdapter[] = [], precision: Precision = 'fp32'): Tensor {
   const g = new Graph({ paramMode: (n) => (n.includes('.lora_') ? 'fed' : 'frozen') });
-  const [c, h, w] = model.codec.latentShape;
-  return unet2DConditionModel(
-    g,
-    model.unet,
-    {
-      sample: g.input('sample', [rows, c, h, w]),
-      timestep: g.input('timestep', [rows]),
-      encoderHiddenStates: g.input('encoder_hidden_states', [rows, model.contextLength, model.text.hidden_size]),
-    },
-    { lora },
-  );
-}
-
-/** The text-encoder graph over `prompts` prompts (input input_ids). */
-export function textGraph(model: TextToImageModel, prompts: number): Tensor {
-  const g = new Graph({ paramMode: () => 'frozen' });
-  return clipTextModel(g, model.text, g.input('input_ids', [prompts, model.contextLength], 'int64'));
+  return modelUnet(g, model, rows, { lora, precision });
 }

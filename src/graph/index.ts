@@ -9,4 +9,5 @@ export * from './ops/nn.ts';
 export { grad, ancestors } from './autodiff.ts';
 export { emitOnnx, OPSET, DEFAULT_EXTERNAL_DATA_THRESHOLD, type OnnxModel, type ValueInfo, type EmitOptions, type ExternalData } from './onnx.ts';
 export { GraphSession, writeOnnxModel, type SessionOptions, type Outputs, type Feed } from './session.ts';
+export { checkDevice, cudaSessionError, ortBinaryDir, DeviceUnavailableError, DEVICES, type Device } from './providers.ts';
 export { countFlops } from './flops.ts';

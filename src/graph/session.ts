@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { OnnxModel, ValueInfo } from './onnx.ts';
+import { checkDevice, cudaSessionError, type Device } from './providers.ts';
 import type { ConstData, DType } from './tensor.ts';
 
 export type Feed = ConstData;
@@ -15,8 +16,11 @@ export type Outputs = Record<string, Float32Array | Float64Array | BigInt64Array
 export interface SessionOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
-  /** 'cpu' or 'cuda' (onnxruntime-node installed with --onnxruntime-node-install=cuda12). */
-  device?: 'cpu' | 'cuda';
+  /**
+   * 'cpu' (default) or 'cuda' (onnxruntime-node installed with --onnxruntime-node-install=cuda12); a
+   * CUDA provider that is missing or cannot load is a DeviceUnavailableError that says what to do.
+   */
+  device?: Device;
   /**
    * onnxruntime graph optimizations (default 'all'). 'basic' skips the fusions into com.microsoft ops,
    * some of which (QuickGelu) have float32-only kernels and so break float64 graphs.
@@ -68,21 +72,31 @@ export class GraphSession {
   ) {}
 
   static async create(model: OnnxModel, opts: SessionOptions = {}): Promise<GraphSession> {
+    const device = opts.device ?? 'cpu';
+    checkDevice(device);
     const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: [opts.device === 'cuda' ? 'cuda' : 'cpu'],
+      executionProviders: [device],
       graphOptimizationLevel: opts.optimization ?? 'all',
       intraOpNumThreads: opts.threads ?? 0,
       interOpNumThreads: 1,
       executionMode: 'sequential',
     };
-    if (!model.externalData) return new GraphSession(await ort.InferenceSession.create(model.bytes, options), model.inputs, model.outputs);
+    const open = async (create: () => Promise<ort.InferenceSession>) => {
+      try {
+        return new GraphSession(await create(), model.inputs, model.outputs);
+      } catch (e) {
+        // The provider libraries were there, yet CUDA, cuDNN or the GPU could not be loaded.
+        throw device === 'cuda' ? cudaSessionError(e) : e;
+      }
+    };
+    if (!model.externalData) return open(() => ort.InferenceSession.create(model.bytes, options));
     // External data: onnxruntime reads it from files next to a model path. The files can go once the
     // session holds the weights (it copies or maps them while it is created).
     const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pairstyle-onnx-'));
     try {
       const path = join(dir, 'model.onnx');
       await writeOnnxModel(model, path);
-      return new GraphSession(await ort.InferenceSession.create(path, options), model.inputs, model.outputs);
+      return await open(() => ort.InferenceSession.create(path, options));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@
  * Operation nodes are hash-consed: building the same op on the same inputs with the same attributes
  * returns the existing node, so common subexpressions (in forward and backward alike) are shared.
  */
+import { f32ToF16 } from './half.ts';
 import { opDef, type Attrs, type OutSpec } from './op.ts';
 
 export type DType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool';
@@ -178,7 +179,8 @@ export function typedArrayFor(dtype: DType, values: number[]): ConstData {
     case 'bool':
       return Uint8Array.from(values);
     case 'float16':
-      throw new GraphError('float16 constants must be given as Uint16Array bit patterns');
+      // Bit patterns, rounded to nearest even (a number out of range becomes ±Infinity).
+      return f32ToF16(Float32Array.from(values));
   }
 }
 

@@ -2,7 +2,8 @@
  * LoRA adapters on a linear projection, PEFT naming, with a per-sample gate:
  *   y = W x (+ b) + sum_a scale_a * gate_a[b] * B_a (A_a x)
  * Adapter `a` on module `m` declares `${m}.lora_A.${a}.weight` [rank, in] and `${m}.lora_B.${a}.weight`
- * [out, rank]. Its gate is the graph input `lora_gate.${a}` (float32 [batch]), shared by every module,
+ * [out, rank], in the model's dtype, but float32 in a float16 model (cast where used, so optimizers keep
+ * float32 master weights and gradients come back in float32). Its gate is the graph input `lora_gate.${a}` (float32 [batch]), shared by every module,
  * so one batched run can have an adapter on for some samples and off (gate 0) for others. Whether A
  * and B train is the Graph's paramMode's business, not this module's.
  */
@@ -50,8 +51,10 @@ export function loraLinear(x: Tensor, name: string, outDim: number, bias: boolea
   const inDim = x.shape[x.rank - 1];
   for (const a of opts.lora ?? []) {
     if (!Number.isInteger(a.rank) || a.rank < 1) throw new GraphError(`LoRA '${a.name}': rank must be a positive integer, got ${a.rank}`);
-    const A = g.param(`${name}.lora_A.${a.name}.weight`, [a.rank, inDim], x.dtype);
-    const B = g.param(`${name}.lora_B.${a.name}.weight`, [outDim, a.rank], x.dtype);
+    // Master weights at least float32: in a float16 model they are cast where used.
+    const master = x.dtype === 'float16' ? 'float32' : x.dtype;
+    const A = cast(g.param(`${name}.lora_A.${a.name}.weight`, [a.rank, inDim], master), x.dtype);
+    const B = cast(g.param(`${name}.lora_B.${a.name}.weight`, [outDim, a.rank], master), x.dtype);
     const gate = cast(loraGate(x, a), x.dtype);
     const scaled = (a.scale ?? 1) === 1 ? gate : mul(gate, a.scale!);
     const rowShape = [x.shape[0], ...x.shape.slice(1).map(() => 1)];

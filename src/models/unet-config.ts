@@ -28,6 +28,24 @@ export interface UNet2DConditionConfig {
   /** false (SD 1.x): proj_in/proj_out are 1x1 convs; true (SD 2.x, XL): nn.Linear. */
   use_linear_projection?: boolean;
   act_fn?: 'silu';
+  /**
+   * SDXL's added conditioning: 'text_time' adds to the time embedding an MLP (add_embedding) of the
+   * pooled text embedding [B, P] concatenated with sinusoids (addition_time_embed_dim wide, one per
+   * value) of the six size ids [original h, w, crop top, left, target h, w]; its input width is
+   * projection_class_embeddings_input_dim = P + 6 * addition_time_embed_dim (SDXL base: 1280 + 1536).
+   */
+  addition_embed_type?: 'text_time' | null;
+  addition_time_embed_dim?: number | null;
+  projection_class_embeddings_input_dim?: number | null;
+}
+
+/** Number of size ids in SDXL's text_time conditioning: original (h, w), crop (top, left), target (h, w). */
+export const TIME_IDS = 6;
+
+/** The width of the pooled text embedding a text_time UNet expects, or 0 for UNets without added conditioning. */
+export function pooledTextWidth(cfg: UNet2DConditionConfig): number {
+  if (cfg.addition_embed_type !== 'text_time') return 0;
+  return (cfg.projection_class_embeddings_input_dim ?? 0) - TIME_IDS * (cfg.addition_time_embed_dim ?? 0);
 }
 
 /** runwayml/stable-diffusion-v1-5, unet/config.json (fields that change the architecture). */
@@ -48,6 +66,36 @@ export const SD15_UNET_CONFIG: UNet2DConditionConfig = {
   freq_shift: 0,
   use_linear_projection: false,
   act_fn: 'silu',
+};
+
+/**
+ * stabilityai/stable-diffusion-xl-base-1.0, unet/config.json: three levels (the first without
+ * attention), 5/10/20 heads of width 64, 1/2/10 transformer blocks per attention (10 in the mid block),
+ * linear projections, 2048-wide cross-attention (CLIP ViT-L 768 + OpenCLIP ViT-bigG 1280 states), and
+ * text_time added conditioning. 2.57 G parameters.
+ */
+export const SDXL_UNET_CONFIG: UNet2DConditionConfig = {
+  sample_size: 128,
+  in_channels: 4,
+  out_channels: 4,
+  block_out_channels: [320, 640, 1280],
+  layers_per_block: 2,
+  down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'],
+  up_block_types: ['CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'],
+  mid_block_type: 'UNetMidBlock2DCrossAttn',
+  cross_attention_dim: 2048,
+  attention_head_dim: [5, 10, 20],
+  num_attention_heads: null,
+  transformer_layers_per_block: [1, 2, 10],
+  norm_num_groups: 32,
+  norm_eps: 1e-5,
+  flip_sin_to_cos: true,
+  freq_shift: 0,
+  use_linear_projection: true,
+  act_fn: 'silu',
+  addition_embed_type: 'text_time',
+  addition_time_embed_dim: 256,
+  projection_class_embeddings_input_dim: 2816,
 };
 
 /**

@@ -2,13 +2,13 @@
  * diffusers UNet2DConditionModel (SD 1.x/2.x layout) traced into the expression graph. Parameters are
  * named `${prefix}${diffusers state_dict name}`, so checkpoints load by name.
  */
-import { cast, concat, Graph, GraphError, silu, type Shape, type Tensor } from '../graph/index.ts';
+import { add, cast, concat, Graph, GraphError, reshape, silu, type Shape, type Tensor } from '../graph/index.ts';
 import { conv2dLayer, groupNormLayer } from './layers.ts';
 import type { LoraOptions } from './lora.ts';
 import { downsample2D, resnetBlock2D, upsample2D } from './resnet.ts';
 import { timestepEmbedding, timestepSinusoids } from './timestep-embedding.ts';
 import { transformer2DModel } from './transformer-2d.ts';
-import type { UNet2DConditionConfig } from './unet-config.ts';
+import { pooledTextWidth, TIME_IDS, type UNet2DConditionConfig } from './unet-config.ts';
 
 export * from './unet-config.ts';
 
@@ -19,6 +19,8 @@ export interface UNetInputs {
   timestep: Tensor;
   /** Text-encoder states [B, M, cross_attention_dim]. */
   encoderHiddenStates: Tensor;
+  /** For text_time UNets (SDXL): pooled text embeddings [B, P] and size ids [B, 6]. */
+  added?: { textEmbeds: Tensor; timeIds: Tensor };
 }
 
 export interface UNetOptions extends LoraOptions {
@@ -69,6 +71,8 @@ export function unet2DConditionModel(g: Graph, cfg: UNet2DConditionConfig, input
   const tembDim = channels[0] * 4;
   let temb = timestepSinusoids(inputs.timestep, channels[0], { flipSinToCos: cfg.flip_sin_to_cos, freqShift: cfg.freq_shift });
   temb = timestepEmbedding(cast(temb, sample.dtype), `${p}time_embedding`, tembDim);
+  if (cfg.addition_embed_type === 'text_time') temb = add(temb, textTimeEmbedding(cfg, inputs, `${p}add_embedding`, tembDim));
+  else if (inputs.added) throw new GraphError('UNet: added conditioning (text_embeds, time_ids) given, but the config has no addition_embed_type');
 
   // Down path; every resnet/attention output and every downsampler output is a skip.
   let h = conv2dLayer(sample, `${p}conv_in`, channels[0], 3);
@@ -111,6 +115,21 @@ export function unet2DConditionModel(g: Graph, cfg: UNet2DConditionConfig, input
   return conv2dLayer(h, `${p}conv_out`, cfg.out_channels, 3);
 }
 
+/** SDXL's aug_emb: add_embedding(concat(text_embeds, sinusoids of each size id)), in the sample's dtype. */
+function textTimeEmbedding(cfg: UNet2DConditionConfig, inputs: UNetInputs, name: string, tembDim: number): Tensor {
+  const b = inputs.sample.shape[0];
+  const pooled = pooledTextWidth(cfg);
+  const dim = cfg.addition_time_embed_dim ?? 0;
+  if (!inputs.added) throw new GraphError('UNet: this UNet (addition_embed_type text_time) needs text_embeds and time_ids');
+  const { textEmbeds, timeIds } = inputs.added;
+  if (pooled <= 0 || dim <= 0) throw new GraphError(`UNet config: text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim > ${TIME_IDS} x it`);
+  if (textEmbeds.shape.join() !== `${b},${pooled}`) throw new GraphError(`UNet: text_embeds must be [${b}, ${pooled}], got [${textEmbeds.shape}]`);
+  if (timeIds.shape.join() !== `${b},${TIME_IDS}`) throw new GraphError(`UNet: time_ids must be [${b}, ${TIME_IDS}], got [${timeIds.shape}]`);
+  const sizes = timestepSinusoids(reshape(timeIds, [b * TIME_IDS]), dim, { flipSinToCos: cfg.flip_sin_to_cos, freqShift: cfg.freq_shift });
+  const x = concat([cast(textEmbeds, 'float32'), reshape(sizes, [b, TIME_IDS * dim])], 1);
+  return timestepEmbedding(cast(x, inputs.sample.dtype), name, tembDim);
+}
+
 /**
  * Every parameter of the model (name -> shape), in declaration order, for a config and LoRA adapters:
  * traced symbolically at batch 1, nothing is run.
@@ -125,6 +144,7 @@ export function unetParamShapes(cfg: UNet2DConditionConfig, opts: UNetOptions = 
       sample: g.input('sample', [1, cfg.in_channels, s, s]),
       timestep: g.input('timestep', [1]),
       encoderHiddenStates: g.input('encoder_hidden_states', [1, 1, cfg.cross_attention_dim]),
+      added: cfg.addition_embed_type === 'text_time' ? { textEmbeds: g.input('text_embeds', [1, pooledTextWidth(cfg)]), timeIds: g.input('time_ids', [1, TIME_IDS]) } : undefined,
     },
     opts,
   );

@@ -14,7 +14,7 @@ import * as G from '../graph/index.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
 import { Rng } from '../diffusion/rng.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
-import { unet2DConditionModel } from '../models/unet.ts';
+import { conditionFeeds, modelUnet } from '../models/conditioning.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 import { flipVariants, PAIR_DEFAULTS, STYLE_TOKEN, type PairTrainResult } from './train.ts';
@@ -46,23 +46,14 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const prompt = styledPrompt(subject, STYLE_TOKEN);
 
   const pipe = new DiffusionPipeline(model, { threads: opts.threads });
-  const states = await pipe.encodeText([prompt]);
+  const cond = conditionFeeds(model, await pipe.encodeText([prompt]), [0]);
   await pipe.release();
 
   const [c, h, w] = model.codec.latentShape;
   const latent = c * h * w;
   const isLora = (n: string) => n.includes('.lora_A.') || n.includes('.lora_B.');
   const g = new G.Graph({ paramMode: (n) => (isLora(n) ? 'trainable' : 'frozen') });
-  const pred = unet2DConditionModel(
-    g,
-    model.unet,
-    {
-      sample: g.input('sample', [1, c, h, w]),
-      timestep: g.input('timestep', [1]),
-      encoderHiddenStates: g.input('encoder_hidden_states', [1, model.contextLength, model.text.hidden_size]),
-    },
-    { lora: [{ name: 'style', rank }] },
-  );
+  const pred = modelUnet(g, model, 1, { lora: [{ name: 'style', rank }] });
   const loss = G.mse(pred, g.input('target', [1, c, h, w]));
   const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads });
 
@@ -87,7 +78,7 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const latents = [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
   const rng = new Rng(seed + 1);
   const noise = new Float32Array(latent);
-  const feeds = { sample: new Float32Array(latent), target: new Float32Array(latent), timestep: new Float32Array(1), encoder_hidden_states: states, 'lora_gate.style': new Float32Array([1]) };
+  const feeds = { sample: new Float32Array(latent), target: new Float32Array(latent), timestep: new Float32Array(1), ...cond, 'lora_gate.style': new Float32Array([1]) };
   const losses: number[] = [];
   let stepMs = 0;
   for (let i = 0; i < steps; i++) {
@@ -122,5 +113,6 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
     losses,
     seconds,
     meanStepMs: stepMs / steps,
+    skippedSteps: 0,
   };
 }

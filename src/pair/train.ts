@@ -13,8 +13,9 @@
 import * as G from '../graph/index.ts';
 import { Rng } from '../diffusion/rng.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { conditionFeeds, modelUnet, type Precision } from '../models/conditioning.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
-import { unet2DConditionModel } from '../models/unet.ts';
+import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';
@@ -48,6 +49,9 @@ export interface PairTrainOptions {
   /** Train A too (no orthogonality): the ablation baseline (c). */
   trainableA?: boolean;
   threads?: number;
+  device?: 'cpu' | 'cuda';
+  /** fp16: the UNet runs in float16 with float32 LoRA master weights and dynamic loss scaling. */
+  precision?: Precision;
   onProgress?: (p: { step: number; steps: number; loss: number; phase: 'content' | 'joint' }) => void;
   shouldStop?: () => boolean;
 }
@@ -57,6 +61,8 @@ export interface PairTrainResult {
   losses: number[];
   seconds: number;
   meanStepMs: number;
+  /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
+  skippedSteps: number;
 }
 
 export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult> {
@@ -70,9 +76,10 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const contentPrompt = `${subject} ${CONTENT_TOKEN}`;
   const stylePrompt = styledPrompt(contentPrompt, STYLE_TOKEN);
 
-  // Frozen text states of the two prompts.
-  const pipe = new DiffusionPipeline(model, { threads: opts.threads });
-  const states = await pipe.encodeText([contentPrompt, stylePrompt]);
+  // Frozen text conditioning of the two prompts (row 0 the content prompt, row 1 the style prompt).
+  const runtime = { threads: opts.threads, device: opts.device, precision: opts.precision };
+  const pipe = new DiffusionPipeline(model, runtime);
+  const cond = conditionFeeds(model, await pipe.encodeText([contentPrompt, stylePrompt]), [0, 1]);
   await pipe.release();
 
   const [c, h, w] = model.codec.latentShape;
@@ -80,20 +87,12 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const isB = (n: string) => n.includes('.lora_B.');
   const isA = (n: string) => n.includes('.lora_A.');
   const g = new G.Graph({ paramMode: (n) => (isB(n) || (isA(n) && opts.trainableA) ? 'trainable' : isA(n) ? 'fed' : 'frozen') });
-  const pred = unet2DConditionModel(
-    g,
-    model.unet,
-    {
-      sample: g.input('sample', [2, c, h, w]),
-      timestep: g.input('timestep', [2]),
-      encoderHiddenStates: g.input('encoder_hidden_states', [2, model.contextLength, model.text.hidden_size]),
-    },
-    { lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] },
-  );
+  const pred = modelUnet(g, model, 2, { precision: opts.precision, lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] });
   const err = G.sub(pred, g.input('target', [2, c, h, w]));
   const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
   const loss = G.sumAll(G.mul(perRow, g.input('row_weight', [2])));
-  const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads });
+  const fp16 = opts.precision === 'fp16';
+  const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads, device: opts.device, lossScale: fp16 });
 
   // Adapter weights: A orthogonal (content rows 0..r-1, style rows r..2r-1), B zero.
   const params: Record<string, Float32Array> = {};
@@ -113,7 +112,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   }
   if (modules.length === 0) throw new Error('pair training: the model has no attention projections to adapt');
   const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? PAIR_DEFAULTS.lr, weightDecay: 0 }]);
-  const trainer = new Trainer(step, { params, optimizer });
+  const trainer = new Trainer(step, { params, optimizer, lossScaler: fp16 ? new DynamicLossScaler() : undefined });
 
   const images = [flipVariants(opts.content, model.imageSize), flipVariants(opts.style, model.imageSize)];
   const latents = await Promise.all(images.map(async ([plain, mirrored]) => [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)]));
@@ -125,7 +124,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     sample,
     target,
     timestep: new Float32Array(2),
-    encoder_hidden_states: states,
+    ...cond,
     row_weight: new Float32Array([1, 0]),
     'lora_gate.content': new Float32Array([1, 1]),
     'lora_gate.style': new Float32Array([0, 1]),
@@ -171,6 +170,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     losses,
     seconds,
     meanStepMs: stepMs / steps,
+    skippedSteps: trainer.opts.lossScaler?.skipped ?? 0,
   };
 }
 

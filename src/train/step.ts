@@ -3,8 +3,9 @@
  * parameters and returns the loss and the gradient of every trainable parameter. The `Trainer`
  * around it applies gradient clipping, AdamW and EMA in place on Float32Arrays.
  */
-import { emitOnnx, grad, GraphSession, GraphError, type ConstData, type Feed, type Outputs, type SessionOptions, type Tensor } from '../graph/index.ts';
+import { emitOnnx, grad, GraphSession, GraphError, mul, type ConstData, type Feed, type Outputs, type SessionOptions, type Tensor } from '../graph/index.ts';
 import type { EMA } from './ema.ts';
+import { LOSS_SCALE_INPUT, type DynamicLossScaler } from './loss-scale.ts';
 import { assertFiniteLoss } from './nan.ts';
 import { clipGradNorm, type AdamW } from './optim.ts';
 
@@ -13,6 +14,11 @@ export interface CompileStepOptions extends SessionOptions {
   weights?: (name: string) => ConstData | undefined;
   /** More tensors to return on every step (e.g. predictions for logging). */
   extraOutputs?: Record<string, Tensor>;
+  /**
+   * Differentiate loss x the float32 scalar input 'loss_scale' (float16 graphs; see loss-scale.ts). The
+   * 'loss' output stays unscaled; the gradients come back scaled.
+   */
+  lossScale?: boolean;
 }
 
 export interface StepResult {
@@ -37,7 +43,7 @@ export class StepFunction {
   static async compile(loss: Tensor, opts: CompileStepOptions = {}): Promise<StepFunction> {
     const params = loss.graph.trainableParams();
     if (params.length === 0) throw new GraphError('compile step: the graph has no trainable parameters');
-    const grads = grad(loss, params);
+    const grads = grad(opts.lossScale ? mul(loss, loss.graph.input(LOSS_SCALE_INPUT, [])) : loss, params);
     const outputs: Record<string, Tensor> = { loss, ...(opts.extraOutputs ?? {}) };
     params.forEach((p, i) => (outputs[`grad/${p.node.name}`] = grads[i]));
     const model = emitOnnx({ outputs, weights: opts.weights, name: 'train_step' });
@@ -72,6 +78,8 @@ export interface TrainerOptions {
   lrSchedule?: (step: number) => number;
   /** Steps already done (when resuming). */
   startStep?: number;
+  /** For steps compiled with lossScale: feeds the scale, unscales the gradients, skips overflowing steps. */
+  lossScaler?: DynamicLossScaler;
 }
 
 export interface TrainStepReport {
@@ -80,6 +88,8 @@ export interface TrainStepReport {
   gradNorm: number;
   lrScale: number;
   ortMs: number;
+  /** True when loss scaling found an overflow and the optimizer step was skipped. */
+  skipped: boolean;
   /** Wall time of the whole step, including the optimizer and copies. */
   totalMs: number;
   outputs: Outputs;
@@ -100,13 +110,19 @@ export class Trainer {
   /** One optimisation step on a batch (data inputs and fed parameters). */
   async trainStep(batch: Record<string, Feed>): Promise<TrainStepReport> {
     const t0 = performance.now();
-    const r = await this.stepFn.run({ ...batch, ...this.opts.params });
-    assertFiniteLoss(r.loss, this.step + 1);
-    const gradNorm = this.opts.clipNorm ? clipGradNorm(r.grads, this.opts.clipNorm) : NaN;
+    const scaler = this.opts.lossScaler;
+    const r = await this.stepFn.run({ ...batch, ...this.opts.params, ...(scaler ? { [LOSS_SCALE_INPUT]: Float32Array.of(scaler.scale) } : {}) });
     const lrScale = this.opts.lrSchedule ? this.opts.lrSchedule(this.step) : 1;
+    if (scaler) {
+      if (!scaler.unscale(r.loss, r.grads, this.step + 1)) {
+        this.step++;
+        return { step: this.step, loss: r.loss, gradNorm: NaN, lrScale, ortMs: r.ortMs, skipped: true, totalMs: performance.now() - t0, outputs: r.outputs };
+      }
+    } else assertFiniteLoss(r.loss, this.step + 1);
+    const gradNorm = this.opts.clipNorm ? clipGradNorm(r.grads, this.opts.clipNorm) : NaN;
     this.opts.optimizer.step(r.grads, { lrScale });
     this.opts.ema?.update();
     this.step++;
-    return { step: this.step, loss: r.loss, gradNorm, lrScale, ortMs: r.ortMs, totalMs: performance.now() - t0, outputs: r.outputs };
+    return { step: this.step, loss: r.loss, gradNorm, lrScale, ortMs: r.ortMs, skipped: false, totalMs: performance.now() - t0, outputs: r.outputs };
   }
 }

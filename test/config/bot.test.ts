@@ -14,7 +14,12 @@ describe('loadBotConfig', () => {
     expect(load({ SLACK_BOT_TOKEN: 'xoxp-1' })).toThrow(/starting with xoxb-[\s\S]*SLACK_SIGNING_SECRET \(HTTP events\) or SLACK_APP_TOKEN/);
     expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'nope' })).toThrow(/xapp-/);
     expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_DEVICES: '0' })).toThrow(/PAIRSTYLE_DEVICES must be a whole number from 1 to 16/);
-    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/nonexistent' })).toThrow(/PAIRSTYLE_MODEL=\/nonexistent is not a model folder/);
+    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/nonexistent' })).toThrow(/PAIRSTYLE_MODEL=\/nonexistent does not exist/);
+    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/models/sd15.safetensors' })).toThrow(/PAIRSTYLE_MODEL=\/models\/sd15.safetensors does not exist/);
+    // Device and precision are checked even where the model files are not (requireModel: false).
+    expect(load({ PAIRSTYLE_DEVICE: 'gpu', PAIRSTYLE_PRECISION: 'half' })).toThrow(
+      /the bot cannot start:\n {2}- PAIRSTYLE_DEVICE must be 'cpu' or 'cuda' \(got 'gpu'\)\n {2}- PAIRSTYLE_PRECISION must be 'fp32' or 'fp16' \(got 'half'\)/,
+    );
   });
 
   it('serves the playground when no platform is configured, or beside them with PAIRSTYLE_PLAYGROUND=1', () => {
@@ -36,5 +41,12 @@ describe('loadBotConfig', () => {
     expect(cfg.slack).toMatchObject({ appToken: 'xapp-1', signingSecret: undefined });
     expect(cfg.maxUploadBytes).toBe(4 * 1024 * 1024);
     expect(cfg.storeUrl).toBe('memory:');
+    expect(cfg.model).toMatchObject({ device: 'cpu', precision: 'fp32' });
+    expect(load({ PAIRSTYLE_MODEL: '/m/sd15.safetensors', PAIRSTYLE_TOKENIZER: '/m/tokenizer', PAIRSTYLE_DEVICE: 'cuda', PAIRSTYLE_PRECISION: 'fp16' })().model).toEqual({
+      path: '/m/sd15.safetensors',
+      tokenizerDir: '/m/tokenizer',
+      device: 'cuda',
+      precision: 'fp16',
+    });
   });
 });

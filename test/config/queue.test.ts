@@ -29,4 +29,10 @@ describe('queue configuration', () => {
     expect(loadWorkerConfig({ REDIS_URL: 'redis://h:1', PAIRSTYLE_LOCK_SECONDS: '6', PAIRSTYLE_DEVICES: '2' })).toMatchObject({ lockMs: 6000, stalledIntervalMs: 3000, devices: 2 });
     expect(() => loadWorkerConfig({ REDIS_URL: 'redis://h:1', PAIRSTYLE_LOCK_SECONDS: '1' })).toThrow(/PAIRSTYLE_LOCK_SECONDS must be a whole number from 2/);
   });
+
+  it('worker: the model setting, with its device and precision', () => {
+    expect(loadWorkerConfig({ REDIS_URL: 'redis://h:1', PAIRSTYLE_DEVICE: 'cuda', PAIRSTYLE_PRECISION: 'fp16' }).model).toMatchObject({ device: 'cuda', precision: 'fp16' });
+    expect(() => loadWorkerConfig({ REDIS_URL: 'redis://h:1', PAIRSTYLE_DEVICE: 'gpu' })).toThrow(/the worker cannot start:\n {2}- PAIRSTYLE_DEVICE must be 'cpu' or 'cuda' \(got 'gpu'\)/);
+    expect(() => loadWorkerConfig({ REDIS_URL: 'redis://h:1', PAIRSTYLE_MODEL: '/nonexistent' })).toThrow(/PAIRSTYLE_MODEL=\/nonexistent does not exist/);
+  });
 });

@@ -10,12 +10,15 @@ import {
   loadSingleFileCheckpoint,
   loadTextToImageModel,
   sameWeightShape,
+  SDXL_SCHEDULE,
   unetConfigFromJson,
   writeDiffusersPipeline,
   writeSingleFileCheckpoint,
+  type StableDiffusionModel,
 } from '../../src/models/checkpoint-layout.ts';
 import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/train/safetensors.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from './tiny-sd.ts';
+import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from './tiny-sdxl.ts';
 import { writeTinyClipTokenizerDir } from './tokenizers/tiny-clip-vocab.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pairstyle-ckpt-'));
@@ -69,7 +72,8 @@ describe('diffusers folder layout', () => {
   });
 
   it('refuses UNet variants it does not implement, and pickle weights, saying so', async () => {
-    expect(() => unetConfigFromJson({ ...TINY_SD_UNET, addition_embed_type: 'text_time' })).toThrow(/addition_embed_type="text_time"/);
+    expect(() => unetConfigFromJson({ ...TINY_SD_UNET, addition_embed_type: 'image' })).toThrow(/addition_embed_type="image" \(supported: null or "text_time"\)/);
+    expect(() => unetConfigFromJson({ ...TINY_SD_UNET, addition_embed_type: 'text_time' })).toThrow(/no "addition_time_embed_dim"/);
     const dir = join(root, 'diffusers-bin');
     await writeDiffusersPipeline(dir, { ...contents, tokenizerDir });
     rmSync(join(dir, 'unet/diffusion_pytorch_model.safetensors'));
@@ -142,3 +146,87 @@ describe('original single-file layout (SD 1.x)', () => {
   });
 });
 
+describe('original single-file layout (SDXL)', () => {
+  const tokenizer2Dir = writeTinyClipTokenizerDir('!');
+  afterAll(() => rmSync(tokenizer2Dir, { recursive: true, force: true }));
+  const sdxl = { unet: TINY_SDXL_UNET, text: TINY_SDXL_TEXT, text2: TINY_SDXL_TEXT_2, vae: TINY_SDXL_VAE };
+  const sdxlWeights = tinySdxlWeights();
+  const openClip = 'conditioner.embedders.1.model.';
+
+  it('writes the sgm layout (fused q/k/v, transposed text_projection) and reads it back to the same weights', async () => {
+    const file = join(root, 'tiny-sdxl.safetensors');
+    await writeSingleFileCheckpoint(file, { ...sdxl, weights: sdxlWeights });
+    const { tensors } = await readSafetensors(file);
+    // 3 layers: q/k/v weights and biases (6 parameters) are 2 tensors each.
+    expect(Object.keys(tensors).length).toBe(sdxlWeights.size - 3 * 4);
+    const inProj = tensors[`${openClip}transformer.resblocks.1.attn.in_proj_weight`];
+    expect(inProj.shape).toEqual([3 * 24, 24]);
+    expect(inProj.data.subarray(24 * 24, 2 * 24 * 24)).toEqual(sdxlWeights.get('text_encoder_2.text_model.encoder.layers.1.self_attn.k_proj.weight'));
+    const projection = tensors[`${openClip}text_projection`];
+    expect(projection.shape).toEqual([24, 20]);
+    // open_clip's [D, P] holds transformers' [P, D] transposed: row 3, column 7 is weight[7][3].
+    expect(projection.data[3 * 20 + 7]).toBe(sdxlWeights.get('text_encoder_2.text_projection.weight')![7 * 24 + 3]);
+    expect(tensors['model.diffusion_model.label_emb.0.0.weight'].data).toEqual(sdxlWeights.get('unet.add_embedding.linear_1.weight'));
+    expect(tensors['conditioner.embedders.0.transformer.text_model.final_layer_norm.bias'].shape).toEqual([16]);
+
+    const m = await loadSingleFileCheckpoint(file, { tokenizerDir, tokenizer2Dir, ...sdxl, threads: 1 });
+    for (const [k, v] of sdxlWeights) expect([k, m.weight(k)]).toEqual([k, v]);
+    expect(m.text2).toEqual(TINY_SDXL_TEXT_2);
+    expect(m.tokenizer2!.encode('a', 8)).not.toEqual(m.tokenizer.encode('a', 8)); // tokenizer_2 pads with '!'
+    expect(m.forceZerosForEmptyPrompt).toBe(true);
+    expect(m.schedule.config.timestepSpacing).toBe('leading');
+    expect(m.parameterCounts.text_encoder_2).toBe([...sdxlWeights].filter(([k]) => k.startsWith('text_encoder_2.')).reduce((a, [, v]) => a + v.length, 0));
+    await m.release();
+  });
+
+  it('draws the same images as the same weights in a diffusers folder', async () => {
+    const file = join(root, 'tiny-sdxl-draw.safetensors');
+    const dir = join(root, 'diffusers-sdxl');
+    await writeSingleFileCheckpoint(file, { ...sdxl, weights: sdxlWeights });
+    await writeDiffusersPipeline(dir, { ...sdxl, weights: sdxlWeights, tokenizerDir, tokenizer2Dir, schedule: SDXL_SCHEDULE });
+    const models = [await loadDiffusersPipeline(dir, { threads: 1 }), (await loadTextToImageModel(file, { tokenizerDir, tokenizer2Dir, ...sdxl, threads: 1 })) as StableDiffusionModel];
+    expect(models[1].schedule.config).toEqual(models[0].schedule.config);
+    const images: Float32Array[] = [];
+    for (const m of models) {
+      const pipe = new DiffusionPipeline(m, { threads: 1 });
+      images.push((await pipe.generate({ prompts: ['', 'a photo of a cat'], trajectories: [{ seed: 1, terms: cfgTerms(0, 1, 3) }], steps: 2 })).images);
+      await pipe.release();
+      await m.release();
+    }
+    expect(images[0].length).toBe(3 * 8 * 8);
+    expect(images[0].every(Number.isFinite)).toBe(true);
+    expect(images[1]).toEqual(images[0]);
+  });
+
+  it('is told apart by its keys, needs both tokenizer folders, ignores non-weight keys and lists fused tensors as one key', async () => {
+    const file = join(root, 'tiny-sdxl-broken.safetensors');
+    await writeSingleFileCheckpoint(file, { ...sdxl, weights: sdxlWeights });
+    // No configs given: the conditioner.* keys make it SDXL, which needs both tokenizers.
+    const noTokenizer2 = await loadSingleFileCheckpoint(file, { tokenizerDir }).catch((e: unknown) => e);
+    expect(noTokenizer2).toBeInstanceOf(CheckpointError);
+    expect((noTokenizer2 as Error).message).toMatch(/SDXL single-file checkpoint carries no tokenizers; pass tokenizerDir .* and tokenizer2Dir/);
+
+    const { tensors } = await readSafetensors(file);
+    tensors[`${openClip}transformer.resblocks.2.attn.in_proj_weight`] = { dtype: 'F32', shape: [70, 24], data: new Float32Array(70 * 24) };
+    delete tensors[`${openClip}transformer.resblocks.0.attn.in_proj_bias`];
+    delete tensors[`${openClip}text_projection`];
+    tensors['conditioner.embedders.0.model.ln_final.bias'] = { dtype: 'F32', shape: [24], data: new Float32Array(24) };
+    // What SDXL base 1.0 and sgm-saved files carry besides weights.
+    tensors[`${openClip}logit_scale`] = { dtype: 'F32', shape: [], data: new Float32Array([4.6055]) };
+    tensors['conditioner.embedders.0.transformer.text_model.embeddings.position_ids'] = { dtype: 'F32', shape: [1, 8], data: Float32Array.from({ length: 8 }, (_, i) => i) };
+    tensors['denoiser.sigmas'] = { dtype: 'F32', shape: [1000], data: new Float32Array(1000) };
+    await writeSafetensors(file, tensors);
+    const err = await loadSingleFileCheckpoint(file, { tokenizerDir, tokenizer2Dir, ...sdxl }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    const msg = (err as Error).message;
+    const layer = (n: number) => `text_encoder_2.text_model.encoder.layers.${n}.self_attn`;
+    expect(msg).toMatch(/2 missing, 1 unexpected, 1 mis-shaped, 0 of an unsupported dtype/);
+    expect(msg).toContain(
+      `mis-shaped  ${openClip}transformer.resblocks.2.attn.in_proj_weight is [70, 24], the config needs [72, 24] for ${layer(2)}.q_proj.weight + ${layer(2)}.k_proj.weight + ${layer(2)}.v_proj.weight`,
+    );
+    expect(msg).toContain(`missing     ${openClip}transformer.resblocks.0.attn.in_proj_bias [72] (${layer(0)}.q_proj.bias, ${layer(0)}.k_proj.bias, ${layer(0)}.v_proj.bias)`);
+    expect(msg).toContain(`missing     ${openClip}text_projection [24, 20] (text_encoder_2.text_projection.weight)`);
+    expect(msg).toContain('unexpected  conditioner.embedders.0.model.ln_final.bias');
+    expect(msg).toMatch(/SDXL refiner/);
+  });
+});

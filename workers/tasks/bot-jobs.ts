@@ -14,7 +14,7 @@ import type { BlendArgs, DrawArgs, JobProgress, JobResult, TrainArgs } from '../
 import type { TaskContext } from '../engine.ts';
 import { displayScale, loadModel, type ModelSource } from './model-cache.ts';
 
-/** Options the executor adds to every task (model choice; test knobs). */
+/** Options the executor adds to every task (model choice with its device and precision; test knobs). */
 export interface TaskOptions {
   model?: ModelSource;
   /** LoRA rank (small models need 2*rank <= the narrowest attention width). */
@@ -73,7 +73,7 @@ async function grid(tiles: Tile[], columns: number, size: number): Promise<Uint8
 
 export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: TaskContext): Promise<JobResult> {
   const t0 = performance.now();
-  const { model, pipe } = await loadModel(args.model);
+  const { model, pipe, runtime } = await loadModel(args.model);
   const size = model.imageSize;
   const [content, style] = await Promise.all([
     loadImage(args.job.content, size).catch((e) => {
@@ -92,6 +92,8 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     steps: args.job.steps,
     seed: args.job.seed,
     rank: args.rank,
+    device: runtime.device,
+    precision: runtime.precision,
     shouldStop: () => ctx?.cancelled ?? false,
     onProgress: (p) => ctx?.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' } satisfies JobProgress),
   });

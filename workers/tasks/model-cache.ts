@@ -1,18 +1,23 @@
 /**
  * The model of this engine thread, loaded once and kept with its pipeline (whose compiled sessions are
- * cached per batch shape). A source is a model folder, a module exporting a model factory (tests: a tiny
- * random-weight model), or, by default, the configured model (PAIRSTYLE_MODEL or the embedded one).
+ * cached per batch shape). A source is a model setting resolved by the bot or worker config (a model
+ * folder, a diffusers folder or a single-file checkpoint, with its device and precision), a model folder,
+ * a module exporting a model factory (tests: a tiny random-weight model), or, by default, the configured
+ * model (PAIRSTYLE_MODEL or the embedded one). Sources that carry no device and precision run on
+ * PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION.
  */
-import { loadConfiguredModel } from '../../config/model.ts';
+import { loadConfiguredModel, loadModelOf, modelRuntimeConfig, type ModelConfig, type ModelRuntimeConfig } from '../../config/model.ts';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
 import { loadModelFolder } from '../../src/models/model-folder.ts';
 import type { TextToImageModel } from '../../src/models/text-to-image.ts';
 
-export type ModelSource = { dir: string } | { module: string; exportName: string } | { configured: true };
+export type ModelSource = { config: ModelConfig } | { dir: string } | { module: string; exportName: string } | { configured: true };
 
 export interface LoadedModel {
   model: TextToImageModel;
   pipe: DiffusionPipeline;
+  /** Where the model runs: training takes the same device and precision as the pipeline. */
+  runtime: ModelRuntimeConfig;
 }
 
 const cache = new Map<string, Promise<LoadedModel>>();
@@ -22,15 +27,17 @@ export function loadModel(source: ModelSource = { configured: true }): Promise<L
   let hit = cache.get(key);
   if (!hit) {
     hit = (async () => {
+      const runtime: ModelRuntimeConfig = 'config' in source ? { device: source.config.device, precision: source.config.precision } : modelRuntimeConfig(process.env);
       let model: TextToImageModel;
-      if ('dir' in source) model = await loadModelFolder(source.dir);
+      if ('config' in source) model = await loadModelOf(source.config);
+      else if ('dir' in source) model = await loadModelFolder(source.dir);
       else if ('module' in source) {
         const mod = (await import(source.module)) as Record<string, () => Promise<TextToImageModel> | TextToImageModel>;
         const factory = mod[source.exportName];
         if (typeof factory !== 'function') throw new Error(`${source.module} has no model factory '${source.exportName}'`);
         model = await factory();
       } else model = await loadConfiguredModel();
-      return { model, pipe: new DiffusionPipeline(model) };
+      return { model, pipe: new DiffusionPipeline(model, runtime), runtime };
     })();
     cache.set(key, hit);
     hit.catch(() => cache.delete(key));

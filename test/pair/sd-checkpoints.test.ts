@@ -1,0 +1,126 @@
+/**
+ * Pair Customization end to end on checkpoints shaped like the real ones (issue 9): a random-weight
+ * SD-1.5-shaped and an SDXL-shaped model at reduced width, written as diffusers folders and loaded by
+ * the checkpoint loader (VAE codec, CLIP BPE tokenizers, SDXL's second encoder and text_time
+ * conditioning), then pair training and style-guided drawing, in fp32 and in fp16.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
+import { Graph } from '../../src/graph/index.ts';
+import { clipTextStates, eosMaskOf } from '../../src/models/clip-text.ts';
+import { textEncoderFeeds } from '../../src/models/conditioning.ts';
+import { loadDiffusersPipeline, writeDiffusersPipeline, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
+import { drawStyled } from '../../src/pair/draw.ts';
+import { trainPair } from '../../src/pair/train.ts';
+import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
+import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';
+import { runGraph } from '../models/run-graph.ts';
+import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'pairstyle-sd-pair-'));
+const tokenizerDir = writeTinyClipTokenizerDir();
+const tokenizer2Dir = writeTinyClipTokenizerDir('!');
+afterAll(() => [root, tokenizerDir, tokenizer2Dir].forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const image = (size: number, seed: number) => Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.37 + seed) * 0.9);
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+const models: Record<string, StableDiffusionModel> = {};
+beforeAll(async () => {
+  await writeDiffusersPipeline(join(root, 'sd15'), { unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE, weights: tinySdWeights(), tokenizerDir, dtype: 'F16' });
+  await writeDiffusersPipeline(join(root, 'sdxl'), {
+    unet: TINY_SDXL_UNET,
+    text: TINY_SDXL_TEXT,
+    text2: TINY_SDXL_TEXT_2,
+    vae: TINY_SDXL_VAE,
+    weights: tinySdxlWeights(),
+    tokenizerDir,
+    tokenizer2Dir,
+    dtype: 'F16',
+  });
+  models.sd15 = await loadDiffusersPipeline(join(root, 'sd15'), { threads: 1 });
+  models.sdxl = await loadDiffusersPipeline(join(root, 'sdxl'), { threads: 1 });
+});
+afterAll(async () => {
+  for (const m of Object.values(models)) await m.release();
+});
+
+describe('SDXL-shaped checkpoint', () => {
+  it('loads with two text encoders, the text_time UNet and force_zeros_for_empty_prompt', () => {
+    const m = models.sdxl;
+    expect(m.text2).toEqual(TINY_SDXL_TEXT_2);
+    expect(m.tokenizer2).toBeDefined();
+    expect(m.forceZerosForEmptyPrompt).toBe(true);
+    expect(m.unet.addition_embed_type).toBe('text_time');
+    expect(m.parameterCounts.text_encoder_2).toBeGreaterThan(0);
+    // add_embedding: [time_embed_dim = 4 x 8, pooled 20 + 6 size ids x 4 sinusoids].
+    expect(m.weight('unet.add_embedding.linear_1.weight')?.length).toBe(32 * (20 + 24));
+  });
+
+  it('conditions on both penultimate states, the projected pooled EOS state and zeros for an empty prompt', async () => {
+    const m = models.sdxl;
+    const pipe = new DiffusionPipeline(m, { threads: 1 });
+    const cond = await pipe.encodeText(['a cat', '', 'a dog']);
+    expect(cond.states.length).toBe(3 * 8 * 40);
+    expect(cond.pooled!.length).toBe(3 * 20);
+    expect(cond.states.subarray(8 * 40, 16 * 40).every((v) => v === 0)).toBe(true);
+    expect(cond.pooled!.subarray(20, 40).every((v) => v === 0)).toBe(true);
+    expect(maxDiff(cond.states.subarray(0, 320), cond.states.subarray(640, 960))).toBeGreaterThan(1e-3);
+    // pooled = text_projection(final_layer_norm(last state) at the first end-of-text token) of encoder 2,
+    // computed here from the last states and the projection weight.
+    const g = new Graph({ paramMode: () => 'frozen' });
+    const ids = textEncoderFeeds(m, ['a cat']).input_ids_2 as BigInt64Array;
+    const { last } = clipTextStates(g, m.text2!, g.input('ids', [1, 8], 'int64'), { prefix: 'text_encoder_2.' });
+    const states = (await runGraph(g, { last }, { ids }, (n) => m.weight(n)!)).last as Float32Array;
+    // states = [encoder 1's penultimate states (16 wide), encoder 2's (24 wide)] per token.
+    const g1 = new Graph({ paramMode: () => 'frozen' });
+    const { penultimate } = clipTextStates(g1, m.text, g1.input('ids', [1, 8], 'int64'));
+    const pen1 = (await runGraph(g1, { penultimate }, { ids: textEncoderFeeds(m, ['a cat']).input_ids as BigInt64Array }, (n) => m.weight(n)!)).penultimate as Float32Array;
+    for (let t = 0; t < 8; t++) expect(maxDiff(cond.states.subarray(t * 40, t * 40 + 16), pen1.subarray(t * 16, t * 16 + 16))).toBeLessThan(1e-5);
+    const eos = eosMaskOf(ids, 1, 8).indexOf(1);
+    expect(eos).toBe(m.tokenizer2!.encode('a cat', 8).indexOf(Math.max(...m.tokenizer2!.encode('a cat', 8))));
+    const proj = m.weight('text_encoder_2.text_projection.weight')!;
+    const expected = Array.from({ length: 20 }, (_, o) => states.subarray(eos * 24, eos * 24 + 24).reduce((acc, v, i) => acc + v * proj[o * 24 + i], 0));
+    expect(maxDiff(cond.pooled!.subarray(0, 20), expected)).toBeLessThan(1e-4);
+    await pipe.release();
+  });
+});
+
+for (const kind of ['sd15', 'sdxl'] as const) {
+  describe(`pair training and style-guided drawing on the ${kind === 'sd15' ? 'SD-1.5' : 'SDXL'}-shaped checkpoint`, () => {
+    for (const precision of ['fp32', 'fp16'] as const) {
+      it(`${precision}: trains StyleLoRA through the VAE and draws styled beside unstyled from one seed`, async () => {
+        const m = models[kind];
+        const r = await trainPair({ model: m, content: image(m.imageSize, 1), style: image(m.imageSize, 2), name: 'wavy', steps: 8, rank: 2, lr: 1e-2, precision, threads: 1 });
+        expect(r.losses.every(Number.isFinite)).toBe(true);
+        expect(r.skippedSteps).toBeLessThan(8);
+        expect(r.style.info).toMatchObject({ baseModel: kind, baseModelHash: m.hash });
+        expect(r.style.modules.some((mod) => mod.B.some((v) => v !== 0))).toBe(true);
+        const pipe = new DiffusionPipeline(m, { threads: 1, precision });
+        const opts = { prompt: 'a photo of a cat', seed: 3, steps: 3, cfg: 3 };
+        const zero = await drawStyled(pipe, [{ style: r.style, weight: 0 }], opts);
+        expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(precision === 'fp16' ? 1e-2 : 1e-5);
+        const styled = await drawStyled(pipe, [{ style: r.style, weight: 4 }], opts);
+        expect(styled.styled.length).toBe(3 * m.imageSize * m.imageSize);
+        expect(styled.styled.every(Number.isFinite)).toBe(true);
+        expect(maxDiff(styled.styled, styled.unstyled)).toBeGreaterThan(1e-3);
+        await pipe.release();
+      });
+    }
+
+    it('fp16 draws agree with fp32 draws', async () => {
+      const m = models[kind];
+      const images: Float32Array[] = [];
+      for (const precision of ['fp32', 'fp16'] as const) {
+        const pipe = new DiffusionPipeline(m, { threads: 1, precision });
+        const { images: out } = await pipe.generate({ prompts: ['', 'a cat'], trajectories: [{ seed: 2, terms: [{ prompt: 0, coef: -2 }, { prompt: 1, coef: 3 }] }], steps: 3 });
+        images.push(out);
+        await pipe.release();
+      }
+      expect(maxDiff(images[0], images[1])).toBeLessThan(2e-2);
+    });
+  });
+}
