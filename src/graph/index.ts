@@ -11,3 +11,4 @@ export { emitOnnx, OPSET, DEFAULT_EXTERNAL_DATA_THRESHOLD, type OnnxModel, type 
 export { GraphSession, writeOnnxModel, type SessionOptions, type Outputs, type Feed } from './session.ts';
 export { checkDevice, cudaSessionError, ortBinaryDir, DeviceUnavailableError, DEVICES, type Device } from './providers.ts';
 export { countFlops } from './flops.ts';
+export { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';

@@ -22,6 +22,9 @@ import { pooledTextWidth, TIME_IDS } from './unet-config.ts';
 
 export type Precision = 'fp32' | 'fp16';
 
+/** What building a model's UNet graph needs of it: its shapes, not its weights. */
+export type ModelShapes = Pick<TextToImageModel, 'unet' | 'contextLength' | 'imageSize'> & { codec: Pick<TextToImageModel['codec'], 'latentShape'> };
+
 export const dtypeOf = (p: Precision = 'fp32'): DType => (p === 'fp16' ? 'float16' : 'float32');
 
 /** Encoded prompts: states [prompts, T, cross_attention_dim] and, for text_time models, pooled [prompts, P]. */
@@ -81,7 +84,7 @@ export function zeroEmptyPrompts(model: TextToImageModel, prompts: readonly stri
 }
 
 /** The UNet's conditioning graph inputs for `rows` batch rows: encoder_hidden_states (and text_embeds, time_ids). */
-export function conditionInputs(g: Graph, model: TextToImageModel, rows: number) {
+export function conditionInputs(g: Graph, model: ModelShapes, rows: number) {
   const encoderHiddenStates = g.input('encoder_hidden_states', [rows, model.contextLength, model.unet.cross_attention_dim]);
   const pooled = pooledTextWidth(model.unet);
   if (model.unet.addition_embed_type !== 'text_time') return { encoderHiddenStates };
@@ -110,7 +113,7 @@ export function conditionFeeds(model: TextToImageModel, cond: PromptConditioning
  * The model's UNet over `rows` batch rows with its conditioning inputs (conditionInputs) and input
  * 'sample' [rows, ...latentShape], 'timestep' [rows]; float32 output whatever the precision.
  */
-export function modelUnet(g: Graph, model: TextToImageModel, rows: number, opts: { lora?: readonly LoraAdapter[]; precision?: Precision } = {}): Tensor {
+export function modelUnet(g: Graph, model: ModelShapes, rows: number, opts: { lora?: readonly LoraAdapter[]; precision?: Precision } = {}): Tensor {
   const dtype = dtypeOf(opts.precision);
   const [c, h, w] = model.codec.latentShape;
   const cond = conditionInputs(g, model, rows);

@@ -13,7 +13,7 @@
 import * as G from '../graph/index.ts';
 import { Rng } from '../diffusion/rng.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
-import { conditionFeeds, modelUnet, type Precision } from '../models/conditioning.ts';
+import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../models/conditioning.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
 import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
@@ -82,15 +82,9 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const cond = conditionFeeds(model, await pipe.encodeText([contentPrompt, stylePrompt]), [0, 1]);
   await pipe.release();
 
-  const [c, h, w] = model.codec.latentShape;
-  const latent = c * h * w;
-  const isB = (n: string) => n.includes('.lora_B.');
-  const isA = (n: string) => n.includes('.lora_A.');
-  const g = new G.Graph({ paramMode: (n) => (isB(n) || (isA(n) && opts.trainableA) ? 'trainable' : isA(n) ? 'fed' : 'frozen') });
-  const pred = modelUnet(g, model, 2, { precision: opts.precision, lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] });
-  const err = G.sub(pred, g.input('target', [2, c, h, w]));
-  const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
-  const loss = G.sumAll(G.mul(perRow, g.input('row_weight', [2])));
+  const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
+  const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false) });
+  const loss = pairTrainingLoss(g, model, rank, opts.precision);
   const fp16 = opts.precision === 'fp16';
   const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads, device: opts.device, lossScale: fp16 });
 
@@ -172,6 +166,28 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     meanStepMs: stepMs / steps,
     skippedSteps: trainer.opts.lossScaler?.skipped ?? 0,
   };
+}
+
+/** LoRA B trains; LoRA A trains only without orthogonality (baseline c), else it is fed; the model is frozen. */
+export const pairParamMode =
+  (trainableA: boolean) =>
+  (n: string): 'trainable' | 'fed' | 'frozen' => {
+    const isB = n.includes('.lora_B.');
+    const isA = n.includes('.lora_A.');
+    return isB || (isA && trainableA) ? 'trainable' : isA ? 'fed' : 'frozen';
+  };
+
+/**
+ * The pair-training loss on a graph (batch 2; inputs sample, timestep, the conditioning, target,
+ * row_weight, lora_gate.*, train_rows.content): row 0 trains ContentLoRA, row 1 StyleLoRA (see the top).
+ * Needs only the model's shapes, so memory planning can build it for checkpoints that are not loaded.
+ */
+export function pairTrainingLoss(g: G.Graph, model: ModelShapes, rank: number, precision?: Precision): G.Tensor {
+  const [c, h, w] = model.codec.latentShape;
+  const pred = modelUnet(g, model, 2, { precision, lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] });
+  const err = G.sub(pred, g.input('target', [2, c, h, w]));
+  const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
+  return G.sumAll(G.mul(perRow, g.input('row_weight', [2])));
 }
 
 /** [image, its mirror image], both [3, S, S]. */
