@@ -183,7 +183,8 @@ export function checkConfigsFit(where: string, cfg: StableDiffusionConfigs): voi
   if (cfg.text2 && cfg.text2.max_position_embeddings !== cfg.text.max_position_embeddings) throw new CheckpointError(`${where}: the two text encoders take ${cfg.text.max_position_embeddings} and ${cfg.text2.max_position_embeddings} tokens`);
 }
 
-function assemble(
+/** A StableDiffusionModel from configs, tokenizers, a schedule and weights by prefixed name (loaders, and the GPU check's random weights). */
+export function stableDiffusionModelOf(
   id: string,
   hash: string,
   cfg: StableDiffusionConfigs,
@@ -397,7 +398,7 @@ export async function loadDiffusersPipeline(dir: string, opts: LoadOptions = {})
   const hash = createHash('sha256');
   // The hash covers the UNet and text encoders (what a style is trained against), not the VAE.
   for (let i = 0; i < files.length; i++) await readPlanned(files[i].path, plans[i], weights, files[i].prefix !== 'vae.' ? hash : undefined);
-  return assemble(
+  return stableDiffusionModelOf(
     opts.id ?? basename(dir),
     hash.digest('hex').slice(0, 16),
     cfg,
@@ -522,7 +523,7 @@ export async function loadSingleFileCheckpoint(file: string, opts: SingleFileOpt
   for await (const t of iterateSafetensors(file, { select: (k) => plan.has(k), hash })) {
     for (const part of plan.get(t.name)!) weights.set(part.name, valuesOf(t.data, t.shape, part));
   }
-  return assemble(
+  return stableDiffusionModelOf(
     opts.id ?? basename(file).replace(/\.safetensors$/i, ''),
     hash.digest('hex').slice(0, 16),
     cfg,

@@ -41,9 +41,8 @@ export class DynamicLossScaler {
     let finite = Number.isFinite(loss);
     for (const g of Object.values(grads)) {
       for (let i = 0, n = g.length; i < n; i++) {
-        const v = g[i]! * inv;
-        if (!Number.isFinite(v)) finite = false;
-        g[i] = v;
+        g[i] = g[i]! * inv;
+        if (!Number.isFinite(g[i]!)) finite = false; // checked as stored: float32 overflows where a double would not
       }
     }
     if (!finite) {
