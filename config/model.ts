@@ -8,6 +8,8 @@
  *   PAIRSTYLE_TOKENIZER  a tokenizer folder (vocab.json + merges.txt, or tokenizer.json) for a single
  *                        file, which carries none (e.g. SD 1.5's tokenizer/); folders bring their own
  *   PAIRSTYLE_TOKENIZER_2  an SDXL single file's second tokenizer folder (SDXL base's tokenizer_2/)
+ *   PAIRSTYLE_IMAGE_SIZE  a Stable Diffusion checkpoint's working size in pixels, a multiple of 64
+ *                        (default: its own, SD 1.5 512, SDXL 1024; SDXL pair training fits 24 GB at 512)
  *   PAIRSTYLE_DEVICE     'cpu' (default) or 'cuda' (onnxruntime-node installed with
  *                        --onnxruntime-node-install=cuda12, CUDA 12 and cuDNN 9)
  *   PAIRSTYLE_PRECISION  'fp32' (default) or 'fp16': half-precision compute, meant for GPUs (accepted on
@@ -44,6 +46,7 @@ export interface ModelConfig extends ModelRuntimeConfig {
   path: string;
   tokenizerDir?: string;
   tokenizer2Dir?: string;
+  imageSize?: number;
 }
 
 /** The configured model's path: PAIRSTYLE_MODEL (a folder or a .safetensors file) or the embedded model's folder. */
@@ -93,6 +96,16 @@ function modelFileProblems(cfg: ModelConfig, env: NodeJS.ProcessEnv): string[] {
   return problems;
 }
 
+/** PAIRSTYLE_IMAGE_SIZE: undefined when unset; a bad value is added to `problems`. */
+function imageSizeOf(env: NodeJS.ProcessEnv, problems: string[]): number | undefined {
+  const v = env.PAIRSTYLE_IMAGE_SIZE?.trim();
+  if (!v) return undefined;
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (n >= 64 && n <= 2048 && n % 64 === 0) return n;
+  problems.push(`PAIRSTYLE_IMAGE_SIZE must be a multiple of 64 from 64 to 2048 pixels (got '${env.PAIRSTYLE_IMAGE_SIZE}')`);
+  return undefined;
+}
+
 /**
  * The model setting from the environment. Bad device / precision values and, with `checkFiles` (the
  * default), model files that are missing or of the wrong kind are added to `problems`.
@@ -102,6 +115,7 @@ export function modelConfig(env: NodeJS.ProcessEnv, problems: string[], opts: { 
     path: modelDir(env),
     tokenizerDir: env.PAIRSTYLE_TOKENIZER?.trim() || undefined,
     tokenizer2Dir: env.PAIRSTYLE_TOKENIZER_2?.trim() || undefined,
+    imageSize: imageSizeOf(env, problems),
     ...modelRuntimeConfig(env, problems),
   };
   if (opts.checkFiles !== false) problems.push(...modelFileProblems(cfg, env));
@@ -117,7 +131,7 @@ export async function loadModelOf(cfg: ModelConfig): Promise<TextToImageModel> {
   // (onnxruntime-node) with them, which only the processes that load a model need.
   const { isDiffusersPipelineDir, loadTextToImageModel } = await import('../src/models/checkpoint-layout.ts');
   const fp16Only = isDiffusersPipelineDir(cfg.path) && !existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.safetensors')) && existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
-  return loadTextToImageModel(cfg.path, { tokenizerDir: cfg.tokenizerDir, tokenizer2Dir: cfg.tokenizer2Dir, device: cfg.device, ...(fp16Only ? { variant: 'fp16' } : {}) });
+  return loadTextToImageModel(cfg.path, { tokenizerDir: cfg.tokenizerDir, tokenizer2Dir: cfg.tokenizer2Dir, imageSize: cfg.imageSize, device: cfg.device, ...(fp16Only ? { variant: 'fp16' } : {}) });
 }
 
 /** The configured model: ConfigError for bad device / precision values, ModelMissingError for model files that are not there. */

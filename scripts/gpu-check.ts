@@ -23,10 +23,9 @@ import { checkDevice, type Device } from '../src/graph/providers.ts';
 import { SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG } from '../src/models/clip-text.ts';
 import { loadTextToImageModel, SDXL_SCHEDULE, stableDiffusionInventory, stableDiffusionModelOf, type StableDiffusionConfigs, type StableDiffusionModel } from '../src/models/checkpoint-layout.ts';
 import type { Precision } from '../src/models/conditioning.ts';
-import type { TextToImageModel } from '../src/models/text-to-image.ts';
 import { ClipTokenizer } from '../src/models/tokenizers/clip-bpe.ts';
 import { SD15_UNET_CONFIG, SDXL_UNET_CONFIG } from '../src/models/unet-config.ts';
-import { SD_VAE_CONFIG, VaeCodec } from '../src/models/vae.ts';
+import { SD_VAE_CONFIG } from '../src/models/vae.ts';
 import { drawStyled } from '../src/pair/draw.ts';
 import { trainPair } from '../src/pair/train.ts';
 import { writeTinyClipTokenizerDir } from '../test/models/tokenizers/tiny-clip-vocab.ts';
@@ -108,30 +107,21 @@ async function randomModel(kind: string): Promise<StableDiffusionModel> {
   const tokenizers = { tokenizer: ClipTokenizer.fromDir(tokDir), tokenizer2: cfg.text2 ? ClipTokenizer.fromDir(tok2Dir) : undefined, forceZerosForEmptyPrompt: !!cfg.text2 };
   for (const d of [tokDir, tok2Dir]) rmSync(d, { recursive: true, force: true });
   const schedule = new NoiseSchedule(cfg.text2 ? SDXL_SCHEDULE : STABLE_DIFFUSION_SCHEDULE);
-  return stableDiffusionModelOf(`random-${kind}`, `random-${kind}`, cfg, tokenizers, schedule, weights, { threads, device });
+  return stableDiffusionModelOf(`random-${kind}`, `random-${kind}`, cfg, tokenizers, schedule, weights, load);
 }
 
 const t0 = performance.now();
-const model = (
-  a.model ? await loadTextToImageModel(a.model, { tokenizerDir: a.tokenizer, tokenizer2Dir: a.tokenizer2, threads, device }) : await randomModel(a.random ?? 'sd15')
-) as StableDiffusionModel;
+const load = { threads, device, imageSize: a.resolution ? Number(a.resolution) : undefined };
+const model = (a.model ? await loadTextToImageModel(a.model, { ...load, tokenizerDir: a.tokenizer, tokenizer2Dir: a.tokenizer2 }) : await randomModel(a.random ?? 'sd15')) as StableDiffusionModel;
 if (!('vae' in model)) throw new Error(`--model ${a.model}: not a Stable Diffusion checkpoint (no VAE)`);
 const loadSeconds = (performance.now() - t0) / 1000;
-// --resolution: train and draw below the model's size (a smaller latent through the same weights).
-const px = a.resolution ? Number(a.resolution) : model.imageSize;
-const run: TextToImageModel = px === model.imageSize ? model : resized(model, px);
-console.log(`model ${model.id}: ${px} px, latent [${run.codec.latentShape}], device ${device}, precision ${precision}, loaded in ${loadSeconds.toFixed(1)} s`);
-
-/** The same weights at another image size: a VAE codec for that size (the UNet graphs follow the latent shape). */
-function resized(m: StableDiffusionModel, size: number): TextToImageModel {
-  if (size % 64) throw new Error('--resolution: a multiple of 64 px');
-  return { ...m, imageSize: size, codec: new VaeCodec(m.vae, size, m.weight, { threads, device }) };
-}
+const px = model.imageSize;
+console.log(`model ${model.id}: ${px} px, latent [${model.codec.latentShape}], device ${device}, precision ${precision}, loaded in ${loadSeconds.toFixed(1)} s`);
 
 // ---- pair training
 const image = (seed: number) => Float32Array.from({ length: 3 * px * px }, (_, i) => Math.sin(i * 0.0137 + seed) * 0.8);
 const tTrain = performance.now();
-const trained = await trainPair({ model: run, content: image(1), style: image(2), name: 'gpu-check', steps: trainSteps, rank: Number(a.rank), device, precision, threads });
+const trained = await trainPair({ model, content: image(1), style: image(2), name: 'gpu-check', steps: trainSteps, rank: Number(a.rank), device, precision, threads });
 const trainSeconds = (performance.now() - tTrain) / 1000;
 const stepsPerSecond = 1000 / trained.meanStepMs;
 console.log(
@@ -141,7 +131,7 @@ console.log(
 );
 
 // ---- style-guided draw (styled beside unstyled, one seed)
-const pipe = new DiffusionPipeline(run, { threads, device, precision });
+const pipe = new DiffusionPipeline(model, { threads, device, precision });
 const opts = { prompt: 'a photo of a cat', seed: 1, steps: drawSteps, cfg: 5 };
 const w0 = performance.now();
 await drawStyled(pipe, [{ style: trained.style, weight: 3 }], { ...opts, steps: 2 });
@@ -162,5 +152,4 @@ console.log(`peak GPU memory: ${device === 'cuda' ? `${gpuPeakMiB} MiB` : '-'} (
 console.log(
   `gpu_check model=${model.id} device=${device} precision=${precision} px=${px} train_steps_per_s=${stepsPerSecond.toFixed(3)} draw_s_per_step=${(drawSeconds / drawSteps).toFixed(3)} peak_gpu_mib=${device === 'cuda' ? gpuPeakMiB : 'na'} max_rss_mib=${rssMiB.toFixed(0)}`,
 );
-if (run !== model) await (run.codec as VaeCodec).release();
 await model.release();

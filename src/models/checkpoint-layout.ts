@@ -61,6 +61,11 @@ export interface LoadOptions {
   /** For the VAE codec's onnxruntime sessions. */
   threads?: number;
   device?: 'cpu' | 'cuda';
+  /**
+   * The pixel size to train and draw at (default: the UNet's sample_size x the VAE's downscale: SD 1.5
+   * 512, SDXL 1024). SDXL's size conditioning follows it. Pair training at 512 px is what fits SDXL in 24 GB.
+   */
+  imageSize?: number;
 }
 
 export interface SingleFileOptions extends LoadOptions {
@@ -195,7 +200,9 @@ export function stableDiffusionModelOf(
 ): StableDiffusionModel {
   checkConfigsFit(id, cfg);
   if (cfg.text2 && !tokenizers.tokenizer2) throw new CheckpointError(`${id}: a second text encoder needs its tokenizer (tokenizer_2/)`);
-  const imageSize = cfg.unet.sample_size * vaeDownscale(cfg.vae);
+  const imageSize = opts.imageSize ?? cfg.unet.sample_size * vaeDownscale(cfg.vae);
+  const multiple = vaeDownscale(cfg.vae) * 2 ** (cfg.unet.block_out_channels.length - 1);
+  if (!Number.isInteger(imageSize / multiple) || imageSize < multiple) throw new CheckpointError(`${id}: image size ${imageSize} px must be a positive multiple of ${multiple} (the VAE's and UNet's downsampling)`);
   const weight = (name: string) => weights.get(name);
   const codec = new VaeCodec(cfg.vae, imageSize, weight, { threads: opts.threads, device: opts.device });
   return {
@@ -633,5 +640,6 @@ export async function loadTextToImageModel(path: string, opts: LoadOptions & Par
   if (/\.(ckpt|pt|pth|bin)$/i.test(path)) throw new CheckpointError(`${path}: PyTorch pickle checkpoints are not read; convert it to .safetensors`);
   if (isDiffusersPipelineDir(path)) return loadDiffusersPipeline(path, opts);
   const { loadModelFolder } = await import('./model-folder.ts');
+  if (opts.imageSize !== undefined) throw new CheckpointError(`${path}: a pixel-codec model draws at its own size; an image size applies to Stable Diffusion checkpoints`);
   return loadModelFolder(path);
 }

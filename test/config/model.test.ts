@@ -120,4 +120,20 @@ describe('device and precision', () => {
     });
     expect(unchecked).toEqual([]);
   });
+
+  it('PAIRSTYLE_IMAGE_SIZE and PAIRSTYLE_TOKENIZER_2 are read and checked', () => {
+    const problems: string[] = [];
+    expect(modelConfig({ PAIRSTYLE_MODEL: '/x.safetensors', PAIRSTYLE_IMAGE_SIZE: '512', PAIRSTYLE_TOKENIZER_2: '/tok2' }, problems, { checkFiles: false })).toMatchObject({
+      imageSize: 512,
+      tokenizer2Dir: '/tok2',
+    });
+    for (const bad of ['500', '0', '4096', '512px']) {
+      const found: string[] = [];
+      expect(modelConfig({ PAIRSTYLE_IMAGE_SIZE: bad }, found, { checkFiles: false }).imageSize).toBeUndefined();
+      expect(found).toEqual([`PAIRSTYLE_IMAGE_SIZE must be a multiple of 64 from 64 to 2048 pixels (got '${bad}')`]);
+    }
+    const missing: string[] = [];
+    modelConfig({ PAIRSTYLE_MODEL: '/x.safetensors', PAIRSTYLE_TOKENIZER_2: '/nonexistent-tok2' }, missing);
+    expect(missing).toContain('PAIRSTYLE_TOKENIZER_2=/nonexistent-tok2 is not a tokenizer folder (no vocab.json + merges.txt, no tokenizer.json)');
+  });
 });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
 import { Graph } from '../../src/graph/index.ts';
 import { clipTextStates, eosMaskOf } from '../../src/models/clip-text.ts';
-import { textEncoderFeeds } from '../../src/models/conditioning.ts';
+import { conditionFeeds, textEncoderFeeds } from '../../src/models/conditioning.ts';
 import { loadDiffusersPipeline, writeDiffusersPipeline, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
 import { drawStyled } from '../../src/pair/draw.ts';
 import { trainPair } from '../../src/pair/train.ts';
@@ -58,6 +58,19 @@ describe('SDXL-shaped checkpoint', () => {
     expect(m.parameterCounts.text_encoder_2).toBeGreaterThan(0);
     // add_embedding: [time_embed_dim = 4 x 8, pooled 20 + 6 size ids x 4 sinusoids].
     expect(m.weight('unet.add_embedding.linear_1.weight')?.length).toBe(32 * (20 + 24));
+  });
+
+  it('works at another image size: latents and size ids follow it; a size the VAE and UNet cannot divide is refused', async () => {
+    const m = await loadDiffusersPipeline(join(root, 'sdxl'), { threads: 1, imageSize: 16 });
+    expect([m.imageSize, m.codec.latentShape]).toEqual([16, [4, 8, 8]]);
+    const pipe = new DiffusionPipeline(m, { threads: 1 });
+    const feeds = conditionFeeds(m, await pipe.encodeText(['a cat']), [0]);
+    expect(Array.from(feeds.time_ids)).toEqual([16, 16, 0, 0, 16, 16]);
+    const { images } = await pipe.generate({ prompts: ['a cat'], trajectories: [{ seed: 1, terms: [{ prompt: 0, coef: 1 }] }], steps: 2 });
+    expect(images.length).toBe(3 * 16 * 16);
+    await pipe.release();
+    await m.release();
+    await expect(loadDiffusersPipeline(join(root, 'sdxl'), { imageSize: 12 })).rejects.toThrow(/image size 12 px must be a positive multiple of 8/);
   });
 
   it('conditions on both penultimate states, the projected pooled EOS state and zeros for an empty prompt', async () => {
@@ -111,6 +124,9 @@ for (const kind of ['sd15', 'sdxl'] as const) {
       });
     }
 
+    // On the CPU provider most float16 nodes run as float32 between casts (onnxruntime inserts them where
+    // it has no float16 kernel), so this checks the float16 graphs and weight conversion, not CUDA's
+    // float16 arithmetic error.
     it('fp16 draws agree with fp32 draws', async () => {
       const m = models[kind];
       const images: Float32Array[] = [];
