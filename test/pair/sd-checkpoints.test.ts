@@ -4,10 +4,12 @@
  * the checkpoint loader (VAE codec, CLIP BPE tokenizers, SDXL's second encoder and text_time
  * conditioning), then pair training and style-guided drawing, in fp32 and in fp16.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/bot/cli.ts';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
 import { Graph } from '../../src/graph/index.ts';
 import { clipTextStates, eosMaskOf } from '../../src/models/clip-text.ts';
@@ -15,6 +17,7 @@ import { conditionFeeds, textEncoderFeeds } from '../../src/models/conditioning.
 import { loadDiffusersPipeline, writeDiffusersPipeline, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
 import { drawStyled } from '../../src/pair/draw.ts';
 import { trainPair } from '../../src/pair/train.ts';
+import { readSafetensorsHeader } from '../../src/train/safetensors.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
 import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';
 import { runGraph } from '../models/run-graph.ts';
@@ -140,3 +143,25 @@ for (const kind of ['sd15', 'sdxl'] as const) {
     });
   });
 }
+
+describe('the pairstyle command on an SDXL-shaped checkpoint (PAIRSTYLE_MODEL)', () => {
+  it('trains a style from two pictures, draws with it beside the unstyled image, exports it for kohya loaders', async () => {
+    const work = join(root, 'cli');
+    const env = { PAIRSTYLE_MODEL: join(root, 'sdxl'), PAIRSTYLE_HOME: join(work, 'home') };
+    const out: string[] = [];
+    const cli = (...argv: string[]) => runCli(argv, { out: (t) => out.push(t), err: () => {}, isTTY: false }, env);
+    const svg = (fill: string) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="14" fill="${fill}"/></svg>`);
+    mkdirSync(work, { recursive: true });
+    await sharp(svg('#d22')).png().toFile(join(work, 'content.png'));
+    await sharp(svg('#22d')).png().toFile(join(work, 'style.png'));
+    expect(await cli('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.png'), '--name', 'blue', '--steps', '10', '--json')).toBe(0);
+    expect(JSON.parse(out.pop()!)).toMatchObject({ name: 'blue', steps: 10 });
+    expect(await cli('draw', 'a cat', '--style', 'blue', '--strength', '3', '--steps', '3', '--out', join(work, 'cat.png'), '--json')).toBe(0);
+    const drawn = JSON.parse(out.pop()!);
+    expect(drawn).toMatchObject({ style: 'blue', strength: 3, rowsPerStep: 5 });
+    for (const f of [drawn.out, drawn.unstyledOut]) expect((await sharp(f).metadata()).format).toBe('png');
+    expect(await cli('export', 'blue', '--format', 'kohya', '--out', join(work, 'blue.safetensors'))).toBe(0);
+    const header = await readSafetensorsHeader(join(work, 'blue.safetensors'));
+    expect(Object.keys(header.tensors)).toContain('lora_unet_input_blocks_3_1_transformer_blocks_0_attn2_to_k.lora_down.weight');
+  });
+});
