@@ -37,7 +37,7 @@ for (const key of a.models!.split(',')) {
     for (const precision of ['fp16', 'fp32'] as Precision[]) {
       const model = shapes(arch.unet, px);
       const train = new G.Graph({ paramMode: pairParamMode(false) });
-      const loss = pairTrainingLoss(train, model, rank, precision);
+      const loss = pairTrainingLoss(train, model, rank, { precision });
       const grads = G.grad(loss, train.trainableParams());
       const draw = new G.Graph({ paramMode: (n) => (n.includes('.lora_') ? 'fed' : 'frozen') });
       const out = modelUnet(draw, model, 5, { precision, lora: [{ name: 'style', rank }] });

@@ -2,7 +2,8 @@
  * A memory plan of a graph, without running it: the nodes that compute `roots` run one at a time in
  * graph order (the order emitOnnx writes and onnxruntime's sequential executor keeps); each output is
  * allocated when its node runs and freed after its last consumer, as onnxruntime's allocation planner
- * does. Reshape and StopGradient outputs alias their input. The peak is of the intermediate tensors
+ * does. Reshape and StopGradient outputs alias their input; a fused AttentionCore holds its scores and
+ * probabilities while it runs. The peak is of the intermediate tensors
  * ("activations", including everything the backward pass keeps alive); weights and inputs are counted
  * apart. onnxruntime's own fusions and in-place reuse can only lower the peak; its arena rounding and
  * per-kernel workspaces (cuDNN convolution, GEMM) come on top.
@@ -12,6 +13,10 @@ import type { DType, Node, Tensor } from './tensor.ts';
 
 const BYTES: Record<DType, number> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, bool: 1 };
 const ALIASES = new Set(['Reshape', 'StopGradient']);
+
+const out0 = (n: Node) => n.outputs[0];
+/** Elements of an attention core's score matrix [..., N, M]. */
+const attentionScores = (n: Node) => out0(n).size / out0(n).shape[out0(n).rank - 1] * n.inputs[1].shape[n.inputs[1].rank - 1];
 
 export const tensorBytes = (t: Tensor): number => BYTES[t.dtype] * t.size;
 
@@ -24,7 +29,7 @@ export interface MemoryPlan {
   peakActivationBytes: number;
   /** The op (and its output) running when the peak was reached. */
   peakAt: string;
-  /** Bytes of Softmax outputs alive at the peak (attention probabilities). */
+  /** Bytes of attention probabilities alive at the peak (Softmax outputs, and a running attention core's). */
   attentionAtPeak: number;
 }
 
@@ -65,10 +70,12 @@ export function planMemory(roots: readonly Tensor[]): MemoryPlan {
       live.set(out.id, { bytes, node: n });
       current += bytes;
     }
-    if (current > peak) {
-      peak = current;
+    // A fused attention core holds its scores and probabilities while it runs.
+    const transient = n.op === 'AttentionCore' ? 2 * BYTES[out0(n).dtype] * attentionScores(n) : 0;
+    if (current + transient > peak) {
+      peak = current + transient;
       peakAt = `${n.op} -> [${n.outputs[0].shape}]`;
-      attentionAtPeak = [...live.values()].reduce((a, l) => a + (l.node.op === 'Softmax' ? l.bytes : 0), 0);
+      attentionAtPeak = transient / 2 + [...live.values()].reduce((a, l) => a + (l.node.op === 'Softmax' ? l.bytes : 0), 0);
     }
     for (const id of freeAfter.get(step) ?? []) {
       const l = live.get(id);

@@ -115,6 +115,21 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
       initializers.push(tensorProto(name, out.shape, out.dtype, n.value!));
     } else {
       const e = opDef(n.op).emit(n);
+      if (e.steps) {
+        // Several ONNX nodes: step k writes t<id>_<k>, the last one the graph node's output.
+        const stepName = (k: number) => (k === e.steps!.length - 1 ? `t${out.id}` : `t${out.id}_${k}`);
+        e.steps.forEach((st, k) =>
+          protoNodes.push({
+            opType: st.opType,
+            name: `${n.op}_${n.id}_${k}`,
+            input: st.inputs.map((i) => ('step' in i ? stepName(i.step) : 'ints' in i ? intList(i) : nameOf(i as Tensor))),
+            output: [stepName(k)],
+            attribute: Object.entries(st.attrs ?? {}).map(([a, v]) => attribute(a, v)),
+          }),
+        );
+        names.set(out.id, `t${out.id}`);
+        continue;
+      }
       n.outputs.forEach((o) => names.set(o.id, `t${o.id}`));
       const outputNames = n.outputs.map((o) => `t${o.id}`);
       while (outputNames.length < (e.onnxOutputs ?? 0)) outputNames.push('');

@@ -23,6 +23,17 @@ export interface Emitted {
   attrs?: Attrs;
   /** ONNX outputs of the node; extra ones beyond the graph node's are left unnamed. */
   onnxOutputs?: number;
+  /**
+   * A node written as several ONNX nodes (opType and inputs above are then unused): each step's one
+   * output feeds later steps as { step: k }; the last step's output is the graph node's.
+   */
+  steps?: readonly EmittedStep[];
+}
+
+export interface EmittedStep {
+  opType: string;
+  inputs: readonly (Tensor | IntList | { step: number })[];
+  attrs?: Attrs;
 }
 
 export interface OpDef {

@@ -113,7 +113,7 @@ export function conditionFeeds(model: TextToImageModel, cond: PromptConditioning
  * The model's UNet over `rows` batch rows with its conditioning inputs (conditionInputs) and input
  * 'sample' [rows, ...latentShape], 'timestep' [rows]; float32 output whatever the precision.
  */
-export function modelUnet(g: Graph, model: ModelShapes, rows: number, opts: { lora?: readonly LoraAdapter[]; precision?: Precision } = {}): Tensor {
+export function modelUnet(g: Graph, model: ModelShapes, rows: number, opts: { lora?: readonly LoraAdapter[]; precision?: Precision; recomputeAttention?: boolean } = {}): Tensor {
   const dtype = dtypeOf(opts.precision);
   const [c, h, w] = model.codec.latentShape;
   const cond = conditionInputs(g, model, rows);
@@ -126,7 +126,7 @@ export function modelUnet(g: Graph, model: ModelShapes, rows: number, opts: { lo
       encoderHiddenStates: cast(cond.encoderHiddenStates, dtype),
       added: cond.added && { textEmbeds: cast(cond.added.textEmbeds, dtype), timeIds: cond.added.timeIds },
     },
-    { lora: opts.lora },
+    { lora: opts.lora, recomputeAttention: opts.recomputeAttention },
   );
   return cast(out, 'float32');
 }

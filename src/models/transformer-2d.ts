@@ -4,11 +4,11 @@
  * pre-LayerNorm and residual) -> proj_out -> + input.
  */
 import { add, geglu, reshape, transpose, type Tensor } from '../graph/index.ts';
-import { attention } from './attention.ts';
+import { attention, type AttentionOptions } from './attention.ts';
 import { conv1x1OnTokens, groupNormLayer, layerNormLayer, linearLayer } from './layers.ts';
 import type { LoraOptions } from './lora.ts';
 
-export interface Transformer2DOptions extends LoraOptions {
+export interface Transformer2DOptions extends LoraOptions, AttentionOptions {
   heads: number;
   /** Number of BasicTransformerBlocks (transformer_layers_per_block). */
   layers: number;
@@ -19,7 +19,7 @@ export interface Transformer2DOptions extends LoraOptions {
 }
 
 /** BasicTransformerBlock on tokens [B, N, dim], cross-attending to context [B, M, cross_dim]. */
-export function basicTransformerBlock(x: Tensor, context: Tensor, name: string, heads: number, opts: LoraOptions = {}): Tensor {
+export function basicTransformerBlock(x: Tensor, context: Tensor, name: string, heads: number, opts: LoraOptions & AttentionOptions = {}): Tensor {
   const dim = x.shape[2];
   let h = add(attention(layerNormLayer(x, `${name}.norm1`, 1e-5), undefined, `${name}.attn1`, heads, opts), x);
   h = add(attention(layerNormLayer(h, `${name}.norm2`, 1e-5), context, `${name}.attn2`, heads, opts), h);

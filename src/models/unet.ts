@@ -4,6 +4,7 @@
  */
 import { add, cast, concat, Graph, GraphError, reshape, silu, type Shape, type Tensor } from '../graph/index.ts';
 import { conv2dLayer, groupNormLayer } from './layers.ts';
+import type { AttentionOptions } from './attention.ts';
 import type { LoraOptions } from './lora.ts';
 import { downsample2D, resnetBlock2D, upsample2D } from './resnet.ts';
 import { timestepEmbedding, timestepSinusoids } from './timestep-embedding.ts';
@@ -23,7 +24,7 @@ export interface UNetInputs {
   added?: { textEmbeds: Tensor; timeIds: Tensor };
 }
 
-export interface UNetOptions extends LoraOptions {
+export interface UNetOptions extends LoraOptions, AttentionOptions {
   /** Parameter name prefix (default 'unet.'). */
   prefix?: string;
 }
@@ -64,6 +65,7 @@ export function unet2DConditionModel(g: Graph, cfg: UNet2DConditionConfig, input
       groups: cfg.norm_num_groups,
       useLinearProjection: cfg.use_linear_projection ?? false,
       lora: opts.lora,
+      recomputeAttention: opts.recomputeAttention,
     });
   };
 

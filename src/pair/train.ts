@@ -52,6 +52,8 @@ export interface PairTrainOptions {
   device?: 'cpu' | 'cuda';
   /** fp16: the UNet runs in float16 with float32 LoRA master weights and dynamic loss scaling. */
   precision?: Precision;
+  /** Recompute attention probabilities in the backward pass (default: from RECOMPUTE_ATTENTION_TOKENS latent pixels on). */
+  recomputeAttention?: boolean;
   onProgress?: (p: { step: number; steps: number; loss: number; phase: 'content' | 'joint' }) => void;
   shouldStop?: () => boolean;
 }
@@ -84,7 +86,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
 
   const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
   const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false) });
-  const loss = pairTrainingLoss(g, model, rank, opts.precision);
+  const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention: opts.recomputeAttention });
   const fp16 = opts.precision === 'fp16';
   const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads, device: opts.device, lossScale: fp16 });
 
@@ -168,6 +170,13 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   };
 }
 
+/**
+ * From this many latent pixels (tokens of the first attention level) on, training recomputes attention
+ * probabilities in the backward pass instead of keeping them: SD 1.5 and SDXL (64x64 latents at 512 px)
+ * yes, emoji-mini (16x16) no. Below it they are small and recomputing them only costs time.
+ */
+export const RECOMPUTE_ATTENTION_TOKENS = 1024;
+
 /** LoRA B trains; LoRA A trains only without orthogonality (baseline c), else it is fed; the model is frozen. */
 export const pairParamMode =
   (trainableA: boolean) =>
@@ -182,9 +191,10 @@ export const pairParamMode =
  * row_weight, lora_gate.*, train_rows.content): row 0 trains ContentLoRA, row 1 StyleLoRA (see the top).
  * Needs only the model's shapes, so memory planning can build it for checkpoints that are not loaded.
  */
-export function pairTrainingLoss(g: G.Graph, model: ModelShapes, rank: number, precision?: Precision): G.Tensor {
+export function pairTrainingLoss(g: G.Graph, model: ModelShapes, rank: number, opts: { precision?: Precision; recomputeAttention?: boolean } = {}): G.Tensor {
   const [c, h, w] = model.codec.latentShape;
-  const pred = modelUnet(g, model, 2, { precision, lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] });
+  const recomputeAttention = opts.recomputeAttention ?? h * w >= RECOMPUTE_ATTENTION_TOKENS;
+  const pred = modelUnet(g, model, 2, { precision: opts.precision, recomputeAttention, lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] });
   const err = G.sub(pred, g.input('target', [2, c, h, w]));
   const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
   return G.sumAll(G.mul(perRow, g.input('row_weight', [2])));
