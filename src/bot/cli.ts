@@ -36,8 +36,9 @@ train, draw and blend also take --device cpu|cuda and --precision fp32|fp16 (def
 PAIRSTYLE_PRECISION, else cpu and fp32; fp16 is for GPUs).
 
 PAIRSTYLE_HOME chooses the registry directory (default ./data); PAIRSTYLE_MODEL the model (default: the
-embedded emoji-mini model): a model folder, a diffusers Stable Diffusion folder, or a .safetensors
-checkpoint with PAIRSTYLE_TOKENIZER naming its tokenizer folder.`;
+embedded emoji-mini model): a model folder, a diffusers SD 1.x or SDXL folder, or a .safetensors
+checkpoint with PAIRSTYLE_TOKENIZER naming its tokenizer folder (SDXL: and PAIRSTYLE_TOKENIZER_2 its
+second); PAIRSTYLE_IMAGE_SIZE a checkpoint's working size in pixels (default its own).`;
 
 interface Io {
   out: (s: string) => void;

@@ -5,7 +5,8 @@
  * width, and the SD VAE classes; reduced widths throughout.
  */
 import type { CLIPTextConfig } from '../../src/models/clip-text.ts';
-import { stableDiffusionInventory } from '../../src/models/checkpoint-layout.ts';
+import { stableDiffusionInventory, writeDiffusersPipeline } from '../../src/models/checkpoint-layout.ts';
+import type { WritableDType } from '../../src/train/safetensors.ts';
 import type { UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { randomWeight } from './random-weights.ts';
 import { TINY_SD_TEXT, TINY_SD_VAE } from './tiny-sd.ts';
@@ -41,4 +42,9 @@ export const TINY_SDXL_VAE = { ...TINY_SD_VAE, scaling_factor: 0.13025 };
 export function tinySdxlWeights(seed = 1): Map<string, Float32Array> {
   const inv = stableDiffusionInventory(TINY_SDXL_UNET, TINY_SDXL_TEXT, TINY_SDXL_VAE, TINY_SDXL_TEXT_2);
   return new Map([...inv].map(([k, s]) => [k, randomWeight(k, s, seed)]));
+}
+
+/** The tiny SDXL as a diffusers folder (text_encoder_2/, tokenizer_2/, force_zeros_for_empty_prompt). */
+export function writeTinySdxlFolder(dir: string, tokenizers: { tokenizerDir: string; tokenizer2Dir: string }, dtype: WritableDType = 'F32'): Promise<void> {
+  return writeDiffusersPipeline(dir, { unet: TINY_SDXL_UNET, text: TINY_SDXL_TEXT, text2: TINY_SDXL_TEXT_2, vae: TINY_SDXL_VAE, weights: tinySdxlWeights(), ...tokenizers, dtype });
 }

@@ -14,7 +14,7 @@ import { loadDiffusersPipeline, writeDiffusersPipeline, type StableDiffusionMode
 import { drawStyled } from '../../src/pair/draw.ts';
 import { trainPair } from '../../src/pair/train.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
-import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';
+import { writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
 import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
 
 export const root = mkdtempSync(join(tmpdir(), 'pairstyle-sd-pair-'));
@@ -31,18 +31,7 @@ export const models: Record<string, StableDiffusionModel> = {};
 export function useCheckpoint(kind: 'sd15' | 'sdxl'): void {
   beforeAll(async () => {
     if (kind === 'sd15') await writeDiffusersPipeline(join(root, 'sd15'), { unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE, weights: tinySdWeights(), tokenizerDir, dtype: 'F16' });
-    else {
-      await writeDiffusersPipeline(join(root, 'sdxl'), {
-        unet: TINY_SDXL_UNET,
-        text: TINY_SDXL_TEXT,
-        text2: TINY_SDXL_TEXT_2,
-        vae: TINY_SDXL_VAE,
-        weights: tinySdxlWeights(),
-        tokenizerDir,
-        tokenizer2Dir,
-        dtype: 'F16',
-      });
-    }
+    else await writeTinySdxlFolder(join(root, 'sdxl'), { tokenizerDir, tokenizer2Dir }, 'F16');
     models[kind] = await loadDiffusersPipeline(join(root, kind), { threads: 1 });
   });
   afterAll(() => models[kind]?.release());

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDiffusersPipeline, stableDiffusionInventory, writeDiffusersPipeline, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
+import { loadDiffusersPipeline, stableDiffusionInventory, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
 import { ORIGINAL_UNET, originalKeyOf } from '../../src/models/sd-single-file-keys.ts';
 import { SDXL_UNET_CONFIG } from '../../src/models/unet-config.ts';
 import { unetParamShapes } from '../../src/models/unet.ts';
@@ -15,7 +15,7 @@ import { encodeStyleAs, kohyaModuleName, kohyaTensors } from '../../src/pair/por
 import type { Style } from '../../src/pair/style.ts';
 import { trainPair } from '../../src/pair/train.ts';
 import { decodeSafetensors } from '../../src/train/safetensors.ts';
-import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';
+import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
 import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
 
 /** An attention projection weight, in either layout. */
@@ -37,15 +37,7 @@ let model: StableDiffusionModel;
 let style: Style;
 beforeAll(async () => {
   const dir = join(root, 'sdxl');
-  await writeDiffusersPipeline(dir, {
-    unet: TINY_SDXL_UNET,
-    text: TINY_SDXL_TEXT,
-    text2: TINY_SDXL_TEXT_2,
-    vae: TINY_SDXL_VAE,
-    weights: tinySdxlWeights(),
-    tokenizerDir,
-    tokenizer2Dir,
-  });
+  await writeTinySdxlFolder(dir, { tokenizerDir, tokenizer2Dir });
   model = await loadDiffusersPipeline(dir, { threads: 1 });
   const s = model.imageSize;
   style = (await trainPair({ model, content: image(s, 1), style: image(s, 2), name: 'xl-wavy', steps: 4, rank: RANK, lr: 1e-2, styleStartShare: 0.25, threads: 1 })).style;
