@@ -15,7 +15,7 @@ import { unitToRgb } from '../models/pixel-codec.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
 import { checkStyleFitsModel } from '../pair/style-file.ts';
-import { PAIR_DEFAULTS, trainPair } from '../pair/train.ts';
+import { pairDefaultsFor, trainPair } from '../pair/train.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 
 export class UsageError extends Error {
@@ -114,7 +114,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       const style = await loadImage(a.style as string, model.imageSize).catch((e) => {
         throw new UsageError(`--style ${a.style}: ${(e as Error).message}`);
       });
-      const steps = num(a.steps as string | undefined, 'steps', PAIR_DEFAULTS.steps, 10, 5000, true);
+      const steps = num(a.steps as string | undefined, 'steps', pairDefaultsFor(model).steps, 10, 5000, true);
       const bar = progressBar(io, 'training');
       const r = await trainPair({
         model,

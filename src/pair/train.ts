@@ -15,6 +15,7 @@ import { Rng } from '../diffusion/rng.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
 import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../models/conditioning.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
+import { VaeCodec } from '../models/vae.ts';
 import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
@@ -33,6 +34,22 @@ export const STYLE_TOKEN = '<s1>';
  * - 300 steps, style branch from step 100: the official 1/3 warm-up share; about 30-60 s here.
  */
 export const PAIR_DEFAULTS = { rank: 8, lr: 1e-3, steps: 300, styleStartShare: 1 / 3, subject: 'picture', seed: 0 };
+
+/** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
+export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };
+
+/**
+ * The defaults for a model: the official ones for Stable Diffusion checkpoints (VAE latents), the
+ * embedded model's for pixel-codec models. The rank is capped so that content and style rows fit the
+ * narrowest attention input (2 x rank <= its width), which only small test models reach.
+ */
+export function pairDefaultsFor(model: Pick<TextToImageModel, 'unet' | 'codec'>): typeof PAIR_DEFAULTS {
+  const base = model.codec instanceof VaeCodec ? STABLE_DIFFUSION_PAIR_DEFAULTS : PAIR_DEFAULTS;
+  const u = model.unet;
+  const attentionWidths = u.block_out_channels.filter((_, i) => u.down_block_types[i] === 'CrossAttnDownBlock2D' || i === u.block_out_channels.length - 1);
+  const narrowest = Math.min(u.cross_attention_dim, ...attentionWidths);
+  return { ...base, rank: Math.max(1, Math.min(base.rank, Math.floor(narrowest / 2))) };
+}
 
 export interface PairTrainOptions {
   model: TextToImageModel;
@@ -70,11 +87,12 @@ export interface PairTrainResult {
 export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult> {
   const t0 = performance.now();
   const { model } = opts;
-  const rank = opts.rank ?? PAIR_DEFAULTS.rank;
-  const steps = opts.steps ?? PAIR_DEFAULTS.steps;
-  const seed = opts.seed ?? PAIR_DEFAULTS.seed;
-  const subject = (opts.subject ?? PAIR_DEFAULTS.subject).trim() || PAIR_DEFAULTS.subject;
-  const styleStart = Math.round(steps * (opts.styleStartShare ?? PAIR_DEFAULTS.styleStartShare));
+  const defaults = pairDefaultsFor(model);
+  const rank = opts.rank ?? defaults.rank;
+  const steps = opts.steps ?? defaults.steps;
+  const seed = opts.seed ?? defaults.seed;
+  const subject = (opts.subject ?? defaults.subject).trim() || defaults.subject;
+  const styleStart = Math.round(steps * (opts.styleStartShare ?? defaults.styleStartShare));
   const contentPrompt = `${subject} ${CONTENT_TOKEN}`;
   const stylePrompt = styledPrompt(contentPrompt, STYLE_TOKEN);
 
@@ -107,7 +125,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
   }
   if (modules.length === 0) throw new Error('pair training: the model has no attention projections to adapt');
-  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? PAIR_DEFAULTS.lr, weightDecay: 0 }]);
+  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? defaults.lr, weightDecay: 0 }]);
   const trainer = new Trainer(step, { params, optimizer, lossScaler: fp16 ? new DynamicLossScaler() : undefined });
 
   const images = [flipVariants(opts.content, model.imageSize), flipVariants(opts.style, model.imageSize)];
