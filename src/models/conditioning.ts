@@ -96,17 +96,19 @@ export const defaultTimeIds = (size: number): number[] => [size, size, 0, 0, siz
 
 /** Feeds for conditionInputs: row r conditioned on prompt promptOfRow[r] of `cond`. */
 export function conditionFeeds(model: TextToImageModel, cond: PromptConditioning, promptOfRow: readonly number[]): Record<string, Float32Array> {
-  const row = model.contextLength * model.unet.cross_attention_dim;
-  const states = new Float32Array(promptOfRow.length * row);
-  promptOfRow.forEach((p, i) => states.set(cond.states.subarray(p * row, (p + 1) * row), i * row));
+  const states = gatherRows(cond.states, model.contextLength * model.unet.cross_attention_dim, promptOfRow);
   if (model.unet.addition_embed_type !== 'text_time') return { encoder_hidden_states: states };
-  const width = pooledTextWidth(model.unet);
   if (!cond.pooled) throw new GraphError(`${model.id}: its UNet needs pooled text embeddings, and the prompts were encoded without them`);
-  const textEmbeds = new Float32Array(promptOfRow.length * width);
-  promptOfRow.forEach((p, i) => textEmbeds.set(cond.pooled!.subarray(p * width, (p + 1) * width), i * width));
-  const timeIds = new Float32Array(promptOfRow.length * TIME_IDS);
-  promptOfRow.forEach((_, i) => timeIds.set(defaultTimeIds(model.imageSize), i * TIME_IDS));
+  const textEmbeds = gatherRows(cond.pooled, pooledTextWidth(model.unet), promptOfRow);
+  const timeIds = gatherRows(Float32Array.from(defaultTimeIds(model.imageSize)), TIME_IDS, promptOfRow.map(() => 0));
   return { encoder_hidden_states: states, text_embeds: textEmbeds, time_ids: timeIds };
+}
+
+/** Rows of `width` values of `src`, row i of the result being row promptOfRow[i] of src. */
+function gatherRows(src: Float32Array, width: number, promptOfRow: readonly number[]): Float32Array {
+  const out = new Float32Array(promptOfRow.length * width);
+  promptOfRow.forEach((p, i) => out.set(src.subarray(p * width, (p + 1) * width), i * width));
+  return out;
 }
 
 /**
