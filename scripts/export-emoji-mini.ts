@@ -58,6 +58,7 @@ await writeModelFolder(
     smoothedLoss: extra.loss,
     trainingSeconds: extra.seconds,
     pictures: ds.count,
+    ...(chosen.length > 1 ? { averagedEma: { checkpoints: chosen.length, fromStep: chosen[0].step, toStep: last.step } } : {}),
   }),
 );
 const what = chosen.length === 1 ? `the EMA weights of step ${last.step}` : `the mean EMA weights of ${chosen.length} checkpoints, steps ${chosen[0].step}-${last.step}`;
