@@ -23,7 +23,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, samplePixels } from '../src/data/dataset.ts';
-import { PRETRAIN_SETS, styleOf, type PretrainSetId } from '../src/data/emoji-sets.ts';
+import { V1_SET_IDS, styleOf, type PretrainSetId } from '../src/data/emoji-sets.ts';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
 import { Rng } from '../src/diffusion/rng.ts';
 import type { SamplerName } from '../src/diffusion/samplers.ts';
@@ -72,7 +72,7 @@ for (let i = pool.length - 1; i > 0; i--) {
   const j = rng.int(i + 1);
   [pool[i], pool[j]] = [pool[j], pool[i]];
 }
-const setIds = PRETRAIN_SETS.map((s) => s.id as PretrainSetId);
+const setIds = [...V1_SET_IDS];
 const picks = pool.slice(0, n).map(({ it, i }) => {
   const own = setIds.indexOf(it.set as PretrainSetId);
   const other = setIds[(own + 1 + rng.int(setIds.length - 1)) % setIds.length];

@@ -1,20 +1,25 @@
 /**
  * Pretraining of the embedded model (npm run pretrain -- [--resume] [--steps N] [--batch B] ...).
  *
- * The schedule's objective (v-prediction for emoji-mini; see src/models/emoji-mini.ts) on the emoji dataset (data/emoji32.bin: noto, twemoji, fluent; never openmoji),
- * with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
+ * The schedule's objective (v-prediction for emoji-mini; see src/models/emoji-mini.ts) on a dataset built by
+ * `npm run data:build` (data/styles32.bin: the v2 emoji sets and icon manners; never openmoji), batches drawn
+ * with --emoji-share of their pictures from the emoji sets and the rest from the icon collections (uniform
+ * within each group), with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
  * decay, gradient clipping, EMA weights, a checkpoint every few minutes (resume with --resume), a
  * progress line with loss, steps/s and ETA, and a sample grid PNG every --sample-every steps.
  * When the last step is done, the EMA weights are exported to models/emoji-mini/ (fp16 safetensors).
+ * --init-from starts from a model folder's weights; token embeddings are carried over by word, so a new
+ * dataset's larger vocabulary keeps what the old words meant (new words start at the mean embedding).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as G from '../src/graph/index.ts';
-import { loadDataset, captionFor, mulberry32 } from '../src/data/dataset.ts';
+import { loadDataset, captionFor, itemSampler, mulberry32 } from '../src/data/dataset.ts';
+import { stylePhrases } from '../src/data/emoji-sets.ts';
 import { Rng } from '../src/diffusion/rng.ts';
 import { NoiseSchedule } from '../src/diffusion/schedule.ts';
 import { clipTextModel } from '../src/models/clip-text.ts';
-import { buildEmojiTokenizer, emojiMiniFolder, emojiMiniModel, emojiMiniTextConfigFor, writeSampleGrid, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE } from '../src/models/emoji-mini.ts';
+import { buildEmojiTokenizer, remapTokenEmbedding, emojiMiniFolder, emojiMiniModel, emojiMiniTextConfigFor, writeSampleGrid, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE } from '../src/models/emoji-mini.ts';
 import { pixelEncodeArray, rgbToUnit } from '../src/models/pixel-codec.ts';
 import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
@@ -23,6 +28,7 @@ import { AdamW, warmupCosine } from '../src/train/optim.ts';
 import { StepFunction, Trainer } from '../src/train/step.ts';
 import { initParams } from '../src/models/init.ts';
 import { loadModelFolder, writeModelFolder } from '../src/models/model-folder.ts';
+import type { WordTokenizer } from '../src/models/tokenizers/word.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,7 +39,9 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '500' },
     'ema-decay': { type: 'string', default: '0.999' },
     out: { type: 'string', default: 'runs/emoji-mini' },
-    data: { type: 'string', default: 'data/emoji32.bin' },
+    data: { type: 'string', default: 'data/styles32.bin' },
+    /** Share of each batch drawn from the emoji sets (the rest from the icon collections). */
+    'emoji-share': { type: 'string', default: '0.6' },
     'checkpoint-minutes': { type: 'string', default: '3' },
     'sample-every': { type: 'string', default: '1000' },
     'export-to': { type: 'string', default: 'models/emoji-mini' },
@@ -52,9 +60,10 @@ mkdirSync(`${args.out}/samples`, { recursive: true });
 
 // ---- data: every picture as a latent, plain and mirrored
 const ds = loadDataset(args.data!);
-const tokenizer = buildEmojiTokenizer(ds.items);
+const tokenizer = buildEmojiTokenizer(ds.items, stylePhrases(ds.sets));
 const textCfg = emojiMiniTextConfigFor(tokenizer);
-const [c, h, w] = [12, 16, 16];
+const [c, h, w] = [12, ds.height / 2, ds.width / 2];
+const pickItem = itemSampler(ds, Number(args['emoji-share']));
 const latent = c * h * w;
 const latents = new Float32Array(ds.count * latent);
 const flipped = new Float32Array(ds.count * latent);
@@ -71,7 +80,7 @@ const flipped = new Float32Array(ds.count * latent);
     flipped.set(pixelEncodeArray(rgbToUnit(mirror, ds.width, ds.height), dims), i * latent);
   }
 }
-console.log(`dataset: ${ds.count} pictures (${ds.sets.map((s) => s.id).join(', ')}), vocabulary ${tokenizer.vocabSize} tokens`);
+console.log(`dataset: ${ds.count} pictures of ${ds.height}x${ds.width} (${ds.sets.map((s) => s.id).join(', ')}), vocabulary ${tokenizer.vocabSize} tokens`);
 
 // ---- the training graph: text encoder + UNet, every parameter trainable
 const g = new G.Graph();
@@ -95,7 +104,8 @@ let params: Record<string, Float32Array> = ckpt ? ckpt.params : initParams(stepF
 if (!ckpt && args['init-from']) {
   const from = await loadModelFolder(args['init-from']);
   params = Object.fromEntries(Object.keys(stepFn.paramShapes).map((n) => [n, from.weight(n)!.slice()]));
-  console.log(`starting from the weights in ${args['init-from']}`);
+  const remapped = remapTokenEmbedding(params, from.tokenizer as WordTokenizer, tokenizer);
+  console.log(`starting from the weights in ${args['init-from']}${remapped ? ` (${remapped.kept} of ${tokenizer.vocabSize} token embeddings carried over by word)` : ''}`);
 }
 const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: Number(args.lr), weightDecay: 0.01 }]);
 const ema = new EMA(params, Number(args['ema-decay']), { warmup: true });
@@ -128,7 +138,7 @@ function makeBatch(step: number): void {
   const ts = schedule.randomTimesteps(batch, rng);
   rng.fillNormal(noise);
   for (let b = 0; b < batch; b++) {
-    const i = rng.int(ds.count);
+    const i = pickItem(rng.uniform());
     const src = rng.uniform() < 0.5 ? latents : flipped;
     x0.set(src.subarray(i * latent, (i + 1) * latent), b * latent);
     const caption = captionRng() < 0.1 ? '' : captionFor(ds.items[i], captionRng);

@@ -9,6 +9,7 @@ import {
   getSetDef,
   loadChars,
   loadIconSet,
+  variantBaseName,
   type PretrainSetId,
   type SetId,
 } from "./emoji-sets.ts";
@@ -59,6 +60,7 @@ export function listCandidates(set: SetId, iconSet: IconifyJSON = loadIconSet(se
   candidates: Candidate[];
   stats: CatalogStats;
 } {
+  if (getSetDef(set).kind === "icon") return listIconCandidates(set, iconSet);
   const chars = loadChars(set);
   const cpOf = new Map<string, string>();
   for (const [cp, name] of Object.entries(chars)) if (!cpOf.has(name)) cpOf.set(name, cp);
@@ -121,6 +123,37 @@ export function listCandidates(set: SetId, iconSet: IconifyJSON = loadIconSet(se
     };
     if (codepoints !== undefined) c.codepoints = codepoints;
     candidates.push(c);
+  }
+  return { candidates, stats };
+}
+
+/** Brand logos (trademarks, not drawings of a subject) are left out of the icon collections. */
+export function isBrandLogo(name: string): boolean {
+  return /^brand-|-logo$|^logo-/.test(name);
+}
+
+/**
+ * Candidates of an icon collection's manner: the names of this manner (variantBaseName), without
+ * brand logos; the subject is the base name in words, without a trailing variant number ("cat 2" ->
+ * "cat", the full name then a keyword). Aliases are not separate drawings and are skipped.
+ */
+function listIconCandidates(set: SetId, iconSet: IconifyJSON): { candidates: Candidate[]; stats: CatalogStats } {
+  const def = getSetDef(set);
+  const stats: CatalogStats = {
+    considered: 0,
+    aliasesFolded: Object.keys(iconSet.aliases ?? {}).length,
+    excluded: { "skin-tone": 0, "country-flag": 0 },
+    match: { codepoint: 0, label: 0, shortcode: 0, none: 0 },
+  };
+  const candidates: Candidate[] = [];
+  for (const name of Object.keys(iconSet.icons).sort(byCodeUnit)) {
+    const base = variantBaseName(def, name);
+    if (base === null || isBrandLogo(base)) continue;
+    stats.considered++;
+    stats.match.none++;
+    const full = normaliseName(base);
+    const subject = full.replace(/ \d+$/, "") || full;
+    candidates.push({ set, name, subject, info: null, match: "none", altNames: subject === full ? [] : [full] });
   }
   return { candidates, stats };
 }
@@ -249,7 +282,7 @@ async function mapPool<T, R>(xs: readonly T[], limit: number, fn: (x: T, i: numb
 /** Render and assemble the dataset in memory. Throws on held-out sets. */
 export async function buildDataset(opts: BuildOptions = {}): Promise<BuiltDataset> {
   const size = opts.size ?? 32;
-  const sets = opts.sets ?? PRETRAIN_SETS.map((s) => s.id as PretrainSetId);
+  const sets = opts.sets ?? PRETRAIN_SETS.map((s) => s.id);
   for (const id of sets) {
     if (getSetDef(id).heldOut) throw new Error(`set ${id} is held out and cannot be used for pretraining`);
   }

@@ -18,12 +18,13 @@
  *   32      N*H*W*C  pixels: uint8, sample-major, each sample HWC (row-major
  *                 RGB, flattened on white)
  *   ...     index length  JSON index, UTF-8:
- *                 { "sets":  [{ "id", "license", "style" }, ...],
+ *                 { "sets":  [{ "id", "license", "style", "manner" }, ...],
  *                   "items": [[setIndex, name, subject, [keyword, ...]], ...] }
  *                 items[i] describes pixels[i*H*W*C ..< (i+1)*H*W*C].
  *
  * Samples are ordered by set (PRETRAIN_SETS order) then icon name, so the file
- * is byte-identical across runs.
+ * is byte-identical across runs. "manner" is absent from files written before the v2 sets (it is then
+ * read from the set's definition).
  */
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -47,6 +48,8 @@ export interface SetMeta {
   id: SetId;
   license: string;
   style: string;
+  /** Words describing the set's manner ("glossy 3d emoji"). */
+  manner: string;
 }
 
 export interface Dataset {
@@ -74,7 +77,7 @@ export function encodeDataset(ds: Omit<Dataset, "sets"> & { sets?: SetMeta[] }):
     ds.sets ??
     setIds.map((id) => {
       const d = getSetDef(id);
-      return { id, license: d.license, style: d.style };
+      return { id, license: d.license, style: d.style, manner: d.manner };
     });
   const setIndex = new Map(sets.map((s, i) => [s.id, i] as const));
   const index = {
@@ -127,13 +130,15 @@ export function decodeDataset(bytes: Uint8Array): Dataset {
     throw new Error("dataset truncated or inconsistent offsets");
   }
   const index = JSON.parse(new TextDecoder().decode(bytes.subarray(indexOffset, indexOffset + indexLength))) as {
-    sets: SetMeta[];
+    sets: (Omit<SetMeta, "manner"> & { manner?: string })[];
     items: [number, string, string, string[]][];
   };
+  for (const s of index.sets) if (!isSetId(s.id)) throw new Error(`unknown set ${JSON.stringify(s.id)}`);
+  const sets: SetMeta[] = index.sets.map((s) => ({ ...s, manner: s.manner ?? getSetDef(s.id).manner }));
   if (index.items.length !== count) throw new Error(`index has ${index.items.length} items, header ${count}`);
   const items: DatasetItem[] = index.items.map(([si, name, subject, keywords]) => {
-    const set = index.sets[si]?.id;
-    if (set === undefined || !isSetId(set)) throw new Error(`bad set index ${si}`);
+    const set = sets[si]?.id;
+    if (set === undefined) throw new Error(`bad set index ${si}`);
     return { set, name, subject, keywords };
   });
   return {
@@ -143,7 +148,7 @@ export function decodeDataset(bytes: Uint8Array): Dataset {
     channels,
     pixels: bytes.subarray(pixelOffset, pixelOffset + pixelBytes),
     items,
-    sets: index.sets,
+    sets,
   };
 }
 
@@ -185,26 +190,63 @@ export function mulberry32(seed: number): Rng {
 }
 
 export interface CaptionOptions {
-  /** Probability of appending " in <set> style" (default 0.5). */
+  /** Probability of naming the set: " in <set> style" (default 0.3). */
   styleProb?: number;
+  /** Probability of describing the manner instead: ", <manner>" (default 0.35). */
+  mannerProb?: number;
   /** Probability of using a keyword instead of the subject (default 0.15). */
   keywordProb?: number;
 }
 
 /**
  * Training caption for an item: the subject, or (with keywordProb) one of its
- * keywords, followed on ~styleProb of the calls by " in <set> style", e.g.
- * "dog face", "puppy in noto style". Always consumes exactly 3 rng draws.
+ * keywords, followed on ~styleProb of the calls by " in <set> style" and on
+ * ~mannerProb by ", <manner>", e.g. "dog face", "puppy in noto style",
+ * "cat, thin line icon". Always consumes exactly 3 rng draws.
  */
 export function captionFor(item: DatasetItem, rng: Rng, opts: CaptionOptions = {}): string {
-  const styleProb = opts.styleProb ?? 0.5;
+  const styleProb = opts.styleProb ?? 0.3;
+  const mannerProb = opts.mannerProb ?? 0.35;
   const keywordProb = opts.keywordProb ?? 0.15;
   const useKeyword = rng() < keywordProb;
   const pick = rng();
-  const withStyle = rng() < styleProb;
+  const suffix = rng();
   let text = item.subject;
   if (useKeyword && item.keywords.length > 0) {
     text = item.keywords[Math.min(item.keywords.length - 1, Math.floor(pick * item.keywords.length))]!;
   }
-  return withStyle ? `${text} in ${getSetDef(item.set).style}` : text;
+  const set = getSetDef(item.set);
+  if (suffix < styleProb) return `${text} in ${set.style}`;
+  if (suffix < styleProb + mannerProb) return `${text}, ${set.manner}`;
+  return text;
+}
+
+/**
+ * Draws item indices so that `emojiShare` of the draws come from the emoji sets and the rest from the
+ * icon collections, uniformly within each group (all of one group when the other is empty). The
+ * returned function maps a uniform [0, 1) number to an item index.
+ */
+export function itemSampler(ds: Pick<Dataset, "items">, emojiShare: number): (u: number) => number {
+  if (!(emojiShare >= 0 && emojiShare <= 1)) throw new Error(`emoji share ${emojiShare} is not in [0, 1]`);
+  const isEmoji = ds.items.map((it) => getSetDef(it.set).kind === "emoji");
+  const emoji = isEmoji.filter(Boolean).length;
+  const icons = ds.items.length - emoji;
+  const share = emoji === 0 ? 0 : icons === 0 ? 1 : emojiShare;
+  const cumulative = new Float64Array(ds.items.length);
+  let total = 0;
+  isEmoji.forEach((e, i) => {
+    total += e ? share / emoji : (1 - share) / icons;
+    cumulative[i] = total;
+  });
+  return (u) => {
+    const x = u * total;
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! > x) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
 }

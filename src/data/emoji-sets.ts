@@ -1,24 +1,35 @@
 /**
- * Emoji icon sets used by the 32x32 text-to-image dataset.
+ * The art sets the embedded model's datasets are drawn from: npm-shipped iconify collections.
  *
- * Pretraining sets (go into data/emoji32.bin):
- *   - noto     @iconify-json/noto               Apache-2.0
- *   - twemoji  @iconify-json/twemoji            CC-BY-4.0
- *   - fluent   @iconify-json/fluent-emoji-flat  MIT
+ * Two datasets are defined over them:
+ *   - emoji32 (v1, `V1_SET_IDS`): noto, twemoji, fluent (flat): three emoji sets in similar flat manners.
+ *   - styles32 (v2, `PRETRAIN_SETS`): those three, three more emoji sets in other manners (glossy 3D,
+ *     black high-contrast, outlined), and icon collections that draw one subject in several manners
+ *     (phosphor's six weights, IconPark's outline/solid/two-tone, Pepicons' pencil/pop/print, Tabler's
+ *     outline/filled, Streamline Flex's line/remix/solid, Flat Color Icons). Each manner of an icon
+ *     collection is a set of its own here ("ph-thin"), so captions can name the manner.
  *
- * Held-out set (evaluation only, NEVER part of the pretraining dataset):
- *   - openmoji @iconify-json/openmoji           CC-BY-SA-4.0
+ * Held-out set (evaluation only, NEVER part of any pretraining dataset):
+ *   - openmoji @iconify-json/openmoji CC-BY-SA-4.0
  *
- * The held-out set is deliberately absent from PRETRAIN_SETS; it can only be
- * reached through `getSetDef("openmoji")` / `renderIcon("openmoji", ...)`.
+ * The held-out set is deliberately absent from PRETRAIN_SETS; it can only be reached through
+ * `getSetDef("openmoji")` / `renderIcon("openmoji", ...)`.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { IconifyJSON } from "@iconify/types";
 
-export type PretrainSetId = "noto" | "twemoji" | "fluent";
+export type SetId = string;
+export type PretrainSetId = SetId;
 export type HeldOutSetId = "openmoji";
-export type SetId = PretrainSetId | HeldOutSetId;
+
+/** How an icon collection spells one of its manners: a name suffix ("-thin"), or none of the others. */
+export interface VariantRule {
+  /** The suffix of this manner's names, "" for the unsuffixed (default) manner. */
+  readonly suffix: string;
+  /** For suffix "": the other manners' suffixes, whose names do not belong to this set. */
+  readonly others?: readonly string[];
+}
 
 export interface EmojiSetDef {
   readonly id: SetId;
@@ -26,43 +37,74 @@ export interface EmojiSetDef {
   readonly pkg: string;
   /** SPDX licence id of the artwork. */
   readonly license: string;
-  /** Style phrase used in captions, e.g. "noto style". */
+  /** Who drew it (attribution in the README). */
+  readonly author: string;
+  /** Style phrase naming the set in captions, e.g. "noto style". */
   readonly style: string;
+  /** Words describing the manner, used in captions: "cat face, glossy 3d emoji". */
+  readonly manner: string;
+  /** emoji: subjects from Unicode (emojibase labels); icon: subjects from the icon names. */
+  readonly kind: "emoji" | "icon";
+  /** For icon collections whose manners share one package: which names are this set's. */
+  readonly variant?: VariantRule;
   /** True for evaluation-only sets that must never be trained on. */
   readonly heldOut: boolean;
 }
 
-const NOTO: EmojiSetDef = Object.freeze({
-  id: "noto",
-  pkg: "@iconify-json/noto",
-  license: "Apache-2.0",
-  style: "noto style",
-  heldOut: false,
-});
-const TWEMOJI: EmojiSetDef = Object.freeze({
-  id: "twemoji",
-  pkg: "@iconify-json/twemoji",
-  license: "CC-BY-4.0",
-  style: "twemoji style",
-  heldOut: false,
-});
-const FLUENT: EmojiSetDef = Object.freeze({
-  id: "fluent",
-  pkg: "@iconify-json/fluent-emoji-flat",
-  license: "MIT",
-  style: "fluent style",
-  heldOut: false,
-});
-const OPENMOJI: EmojiSetDef = Object.freeze({
-  id: "openmoji",
-  pkg: "@iconify-json/openmoji",
-  license: "CC-BY-SA-4.0",
-  style: "openmoji style",
-  heldOut: true,
-});
+const def = (d: Omit<EmojiSetDef, "heldOut" | "kind"> & { kind?: "emoji" | "icon"; heldOut?: boolean }): EmojiSetDef =>
+  Object.freeze({ kind: "emoji", heldOut: false, ...d });
 
-/** Sets that make up the pretraining dataset, in dataset order. */
-export const PRETRAIN_SETS: readonly EmojiSetDef[] = Object.freeze([NOTO, TWEMOJI, FLUENT]);
+// ---- emoji sets
+const NOTO = def({ id: "noto", pkg: "@iconify-json/noto", license: "Apache-2.0", author: "Google", style: "noto style", manner: "shaded colour emoji" });
+const TWEMOJI = def({ id: "twemoji", pkg: "@iconify-json/twemoji", license: "CC-BY-4.0", author: "Twitter", style: "twemoji style", manner: "flat colour emoji" });
+const FLUENT = def({ id: "fluent", pkg: "@iconify-json/fluent-emoji-flat", license: "MIT", author: "Microsoft", style: "fluent style", manner: "flat colour emoji" });
+const FLUENT_3D = def({ id: "fluent-3d", pkg: "@iconify-json/fluent-emoji", license: "MIT", author: "Microsoft", style: "fluent 3d style", manner: "glossy 3d emoji" });
+const FLUENT_HC = def({ id: "fluent-hc", pkg: "@iconify-json/fluent-emoji-high-contrast", license: "MIT", author: "Microsoft", style: "high contrast style", manner: "black line emoji" });
+const STREAMLINE_EMOJI = def({ id: "streamline-emoji", pkg: "@iconify-json/streamline-emojis", license: "CC-BY-4.0", author: "Streamline", style: "streamline style", manner: "outlined colour emoji" });
+
+// ---- icon collections, one set per manner
+const PH_SUFFIXES = ["-thin", "-light", "-bold", "-fill", "-duotone"];
+const ph = (id: string, suffix: string, manner: string) =>
+  def({ id, pkg: "@iconify-json/ph", license: "MIT", author: "Phosphor Icons", style: "phosphor style", manner, kind: "icon", variant: suffix ? { suffix } : { suffix: "", others: PH_SUFFIXES } });
+const iconPark = (id: string, pkg: string, manner: string) =>
+  def({ id, pkg, license: "Apache-2.0", author: "ByteDance", style: "icon park style", manner, kind: "icon" });
+const pepicons = (id: string, pkg: string, manner: string) =>
+  def({ id, pkg, license: "CC-BY-4.0", author: "CyCraft", style: "pepicons style", manner, kind: "icon" });
+const TABLER_SUFFIXES = ["-filled"];
+const tabler = (id: string, suffix: string, manner: string) =>
+  def({ id, pkg: "@iconify-json/tabler", license: "MIT", author: "Paweł Kuna", style: "tabler style", manner, kind: "icon", variant: suffix ? { suffix } : { suffix: "", others: TABLER_SUFFIXES } });
+const FLEX_SUFFIXES = ["-remix", "-solid"];
+const flex = (id: string, suffix: string, manner: string) =>
+  def({ id, pkg: "@iconify-json/streamline-flex", license: "CC-BY-4.0", author: "Streamline", style: "streamline flex style", manner, kind: "icon", variant: suffix ? { suffix } : { suffix: "", others: FLEX_SUFFIXES } });
+
+const ICON_SETS: readonly EmojiSetDef[] = [
+  ph("ph-thin", "-thin", "thin line icon"),
+  ph("ph-light", "-light", "light line icon"),
+  ph("ph-regular", "", "line icon"),
+  ph("ph-bold", "-bold", "bold line icon"),
+  ph("ph-fill", "-fill", "filled icon"),
+  ph("ph-duotone", "-duotone", "duotone icon"),
+  iconPark("icon-park-outline", "@iconify-json/icon-park-outline", "bold line icon"),
+  iconPark("icon-park-solid", "@iconify-json/icon-park-solid", "filled icon"),
+  iconPark("icon-park-twotone", "@iconify-json/icon-park-twotone", "duotone icon"),
+  pepicons("pepicons-pencil", "@iconify-json/pepicons-pencil", "thin line icon"),
+  pepicons("pepicons-pop", "@iconify-json/pepicons-pop", "bold line icon"),
+  pepicons("pepicons-print", "@iconify-json/pepicons-print", "hand drawn icon"),
+  tabler("tabler-outline", "", "line icon"),
+  tabler("tabler-filled", "-filled", "filled icon"),
+  flex("flex-line", "", "line icon"),
+  flex("flex-remix", "-remix", "duotone icon"),
+  flex("flex-solid", "-solid", "filled icon"),
+  def({ id: "flat-color-icons", pkg: "@iconify-json/flat-color-icons", license: "MIT", author: "Icons8", style: "icons8 style", manner: "flat colour icon", kind: "icon" }),
+];
+
+const OPENMOJI = def({ id: "openmoji", pkg: "@iconify-json/openmoji", license: "CC-BY-SA-4.0", author: "OpenMoji", style: "openmoji style", manner: "outlined colour emoji", heldOut: true });
+
+/** Sets of the v2 pretraining dataset (styles32), in dataset order. */
+export const PRETRAIN_SETS: readonly EmojiSetDef[] = Object.freeze([NOTO, TWEMOJI, FLUENT, FLUENT_3D, FLUENT_HC, STREAMLINE_EMOJI, ...ICON_SETS]);
+
+/** The three sets of the v1 dataset (emoji32), on which today's eval:base judges. */
+export const V1_SET_IDS: readonly SetId[] = Object.freeze(["noto", "twemoji", "fluent"]);
 
 /** Evaluation-only sets. Never pass these to the dataset builder. */
 export const HELDOUT_SETS: readonly EmojiSetDef[] = Object.freeze([OPENMOJI]);
@@ -70,17 +112,17 @@ export const HELDOUT_SETS: readonly EmojiSetDef[] = Object.freeze([OPENMOJI]);
 const ALL_SETS: readonly EmojiSetDef[] = [...PRETRAIN_SETS, ...HELDOUT_SETS];
 
 export function pretrainSetIds(): PretrainSetId[] {
-  return PRETRAIN_SETS.map((s) => s.id as PretrainSetId);
+  return PRETRAIN_SETS.map((s) => s.id);
 }
 
-export function isSetId(id: string): id is SetId {
+export function isSetId(id: string): boolean {
   return ALL_SETS.some((s) => s.id === id);
 }
 
 export function getSetDef(id: SetId): EmojiSetDef {
-  const def = ALL_SETS.find((s) => s.id === id);
-  if (!def) throw new Error(`unknown emoji set: ${id}`);
-  return def;
+  const d = ALL_SETS.find((s) => s.id === id);
+  if (!d) throw new Error(`unknown art set: ${id}`);
+  return d;
 }
 
 /** Style phrase of a set ("noto style"). */
@@ -88,34 +130,55 @@ export function styleOf(id: SetId): string {
   return getSetDef(id).style;
 }
 
+/** Every caption phrase naming a set or a manner, for the tokenizer's vocabulary. */
+export function stylePhrases(sets: readonly { style: string; manner: string }[] = PRETRAIN_SETS): string[] {
+  return [...new Set(sets.flatMap((s) => [s.style, s.manner]))];
+}
+
+/**
+ * The base names of a set's icons when its package holds several manners: "cat-thin" -> "cat" for
+ * ph-thin; names of the other manners are left out of the default manner. Sets without a variant rule
+ * keep every name as it is.
+ */
+export function variantBaseName(set: EmojiSetDef, name: string): string | null {
+  const v = set.variant;
+  if (!v) return name;
+  if (v.suffix) return name.endsWith(v.suffix) && name.length > v.suffix.length ? name.slice(0, -v.suffix.length) : null;
+  return (v.others ?? []).some((s) => name.endsWith(s)) ? null : name;
+}
+
 const require = createRequire(import.meta.url);
-const iconCache = new Map<SetId, IconifyJSON>();
-const charsCache = new Map<SetId, Record<string, string>>();
+const iconCache = new Map<string, IconifyJSON>();
+const charsCache = new Map<string, Record<string, string>>();
 
 function readPkgJson<T>(pkg: string, file: string): T {
   const path = require.resolve(`${pkg}/${file}`);
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
-/** The iconify JSON of a set (cached). */
+/** The iconify JSON of a set's package (cached per package). */
 export function loadIconSet(id: SetId): IconifyJSON {
-  let data = iconCache.get(id);
+  const pkg = getSetDef(id).pkg;
+  let data = iconCache.get(pkg);
   if (!data) {
-    data = readPkgJson<IconifyJSON>(getSetDef(id).pkg, "icons.json");
-    iconCache.set(id, data);
+    data = readPkgJson<IconifyJSON>(pkg, "icons.json");
+    iconCache.set(pkg, data);
   }
   return data;
 }
 
 /**
  * The set's chars.json: lowercase hex codepoint sequence ("1f468-200d-1f4bb")
- * -> icon name. Inverted by callers to get a name's codepoints.
+ * -> icon name. Inverted by callers to get a name's codepoints. Icon collections map private-use
+ * codepoints of their fonts; only emoji sets' codepoints mean anything here.
  */
 export function loadChars(id: SetId): Record<string, string> {
-  let data = charsCache.get(id);
+  const d = getSetDef(id);
+  if (d.kind !== "emoji") return {};
+  let data = charsCache.get(d.pkg);
   if (!data) {
-    data = readPkgJson<Record<string, string>>(getSetDef(id).pkg, "chars.json");
-    charsCache.set(id, data);
+    data = readPkgJson<Record<string, string>>(d.pkg, "chars.json");
+    charsCache.set(d.pkg, data);
   }
   return data;
 }

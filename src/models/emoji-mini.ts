@@ -41,12 +41,15 @@ export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
   stepsOffset: 0,
   timestepSpacing: 'trailing',
 };
-/** The style phrases of the three pretraining sets (also words of the vocabulary). */
+/** The style phrases of the three v1 pretraining sets (also words of the vocabulary). */
 export const PRETRAINING_STYLE_PHRASES = ['noto style', 'twemoji style', 'fluent style'];
 
-/** The tokenizer vocabulary: every subject, keyword and style phrase of the pretraining captions. */
-export function buildEmojiTokenizer(items: readonly { subject: string; keywords: readonly string[] }[]): WordTokenizer {
-  const captions = [...PRETRAINING_STYLE_PHRASES, 'in'];
+/**
+ * The tokenizer vocabulary: every subject, keyword and style phrase of the pretraining captions
+ * (`stylePhrases`: the dataset's set names and manners; v1's three set names by default).
+ */
+export function buildEmojiTokenizer(items: readonly { subject: string; keywords: readonly string[] }[], stylePhrases: readonly string[] = PRETRAINING_STYLE_PHRASES): WordTokenizer {
+  const captions = [...stylePhrases, 'in'];
   for (const it of items) captions.push(it.subject, ...it.keywords);
   return WordTokenizer.fromCaptions(captions);
 }
@@ -77,9 +80,13 @@ export const SAMPLE_PROMPTS = [
   'rocket',
   'smiling face with sunglasses',
   'cat face in noto style',
-  'cat face in twemoji style',
-  'cat face in fluent style',
+  'cat face, glossy 3d emoji',
+  'cat face, outlined colour emoji',
+  'cat face, black line emoji',
   'pizza',
+  'cat, thin line icon',
+  'cat, filled icon',
+  'house, duotone icon',
 ];
 
 /** A grid of the sample prompts drawn with CFG 4, 25 DDIM steps, seeds 0..7. */
@@ -110,4 +117,36 @@ export function emojiMiniFolder(tokenizer: WordTokenizer, weights: ReadonlyMap<s
     weights,
     training,
   };
+}
+
+/** The text encoder's token embedding, [vocab, width]. */
+export const TOKEN_EMBEDDING = 'text_encoder.text_model.embeddings.token_embedding.weight';
+
+/**
+ * Carries a token embedding over to a new vocabulary by word: rows of words both vocabularies know
+ * keep their trained vectors, new words start at the mean of the old vectors. `params` holds the old
+ * embedding under TOKEN_EMBEDDING and is updated in place; returns how many rows were carried over,
+ * or null when the vocabularies are the same.
+ */
+export function remapTokenEmbedding(params: Record<string, Float32Array>, from: WordTokenizer, to: WordTokenizer): { kept: number } | null {
+  const old = params[TOKEN_EMBEDDING];
+  if (!old) throw new Error(`no ${TOKEN_EMBEDDING} to carry over`);
+  const same = from.vocabSize === to.vocabSize && from.tokens.every((t, i) => to.tokens[i] === t);
+  if (same) return null;
+  const width = old.length / from.vocabSize;
+  if (!Number.isInteger(width)) throw new Error(`token embedding of ${old.length} values does not match a vocabulary of ${from.vocabSize}`);
+  const mean = new Float32Array(width);
+  for (let r = 0; r < from.vocabSize; r++) for (let k = 0; k < width; k++) mean[k]! += old[r * width + k]! / from.vocabSize;
+  const out = new Float32Array(to.vocabSize * width);
+  let kept = 0;
+  to.tokens.forEach((t, r) => {
+    const o = from.id(t);
+    if (o === undefined) out.set(mean, r * width);
+    else {
+      out.set(old.subarray(o * width, (o + 1) * width), r * width);
+      kept++;
+    }
+  });
+  params[TOKEN_EMBEDDING] = out;
+  return { kept };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { HELDOUT_SETS, PRETRAIN_SETS, getSetDef, pretrainSetIds } from "../../src/data/emoji-sets.ts";
+import { HELDOUT_SETS, PRETRAIN_SETS, V1_SET_IDS, getSetDef, pretrainSetIds, variantBaseName } from "../../src/data/emoji-sets.ts";
 import { buildDataset, buildDatasetFile } from "../../src/data/build.ts";
 import {
   HEADER_SIZE,
@@ -10,6 +10,7 @@ import {
   decodeDataset,
   encodeDataset,
   loadDataset,
+  itemSampler,
   mulberry32,
   samplePixels,
   type DatasetItem,
@@ -19,11 +20,19 @@ const dir = mkdtempSync(join(tmpdir(), "emoji32-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("set definitions", () => {
-  it("pretraining sets are noto, twemoji, fluent; openmoji is held out", () => {
-    expect(pretrainSetIds()).toEqual(["noto", "twemoji", "fluent"]);
-    expect(PRETRAIN_SETS.map((s) => s.style)).toEqual(["noto style", "twemoji style", "fluent style"]);
+  it("v2 pretraining sets start with v1's noto, twemoji, fluent; openmoji is held out", () => {
+    expect(pretrainSetIds().slice(0, 3)).toEqual(["noto", "twemoji", "fluent"]);
+    expect(V1_SET_IDS).toEqual(["noto", "twemoji", "fluent"]);
+    expect(V1_SET_IDS.map((id) => getSetDef(id).style)).toEqual(["noto style", "twemoji style", "fluent style"]);
     expect(PRETRAIN_SETS.every((s) => !s.heldOut)).toBe(true);
     expect(PRETRAIN_SETS.map((s) => s.id)).not.toContain("openmoji");
+    expect(PRETRAIN_SETS.map((s) => s.pkg)).not.toContain("@iconify-json/openmoji");
+    expect(new Set(PRETRAIN_SETS.map((s) => s.id)).size).toBe(PRETRAIN_SETS.length);
+    for (const s of PRETRAIN_SETS) {
+      expect(s.license).toMatch(/^(MIT|Apache-2\.0|CC-BY-4\.0)$/);
+      expect(s.author.length).toBeGreaterThan(0);
+      expect(s.manner.split(" ").length).toBeLessThanOrEqual(3);
+    }
     expect(HELDOUT_SETS.map((s) => s.id)).toEqual(["openmoji"]);
     expect(getSetDef("openmoji").license).toBe("CC-BY-SA-4.0");
   });
@@ -35,7 +44,7 @@ describe("set definitions", () => {
 describe("dataset file", () => {
   it("builds ~20 icons through the script's code path and round-trips", async () => {
     const path = join(dir, "small.bin");
-    const built = await buildDatasetFile(path, { limitPerSet: 7 });
+    const built = await buildDatasetFile(path, { sets: V1_SET_IDS, limitPerSet: 7 });
     expect(built.count).toBe(21);
     const ds = loadDataset(path);
     expect(ds.count).toBe(built.count);
@@ -57,7 +66,7 @@ describe("dataset file", () => {
     expect(bytes.readUInt32LE(20)).toBe(HEADER_SIZE);
     // deterministic
     const again = join(dir, "small2.bin");
-    await buildDatasetFile(again, { limitPerSet: 7 });
+    await buildDatasetFile(again, { sets: V1_SET_IDS, limitPerSet: 7 });
     expect(readFileSync(again).equals(bytes)).toBe(true);
   });
 
@@ -68,6 +77,34 @@ describe("dataset file", () => {
     const fam = ds.items[1]!;
     expect(fam.keywords).toContain("family man girl");
     expect(ds.summary[0]!.duplicates).toBe(2);
+  });
+
+  it("splits an icon collection into its manners and captions the subject without the manner's suffix", async () => {
+    const ph = (id: string) => getSetDef(id);
+    expect(variantBaseName(ph("ph-thin"), "cat-thin")).toBe("cat");
+    expect(variantBaseName(ph("ph-thin"), "cat")).toBeNull();
+    expect(variantBaseName(ph("ph-regular"), "cat")).toBe("cat");
+    expect(variantBaseName(ph("ph-regular"), "cat-bold")).toBeNull();
+    const wanted = new Set(["cat", "cat-thin", "cat-fill", "dog-thin"]);
+    const ds = await buildDataset({ sets: ["ph-thin", "ph-regular", "ph-fill"], filter: (c) => wanted.has(c.name) });
+    expect(ds.items.map((i) => [i.set, i.name, i.subject])).toEqual([
+      ["ph-thin", "cat-thin", "cat"],
+      ["ph-thin", "dog-thin", "dog"],
+      ["ph-regular", "cat", "cat"],
+      ["ph-fill", "cat-fill", "cat"],
+    ]);
+    // Different manners of one subject are different pictures.
+    const px = (i: number) => Array.from(samplePixels({ ...ds, sets: [] }, i));
+    expect(px(0)).not.toEqual(px(2));
+    expect(px(2)).not.toEqual(px(3));
+  });
+
+  it("leaves brand logos out and drops a trailing variant number from icon subjects", async () => {
+    const ds = await buildDataset({ sets: ["tabler-outline"], filter: (c) => ["brand-github", "armchair", "armchair-2"].includes(c.name) });
+    expect(ds.items.map((i) => [i.name, i.subject, i.keywords])).toEqual([
+      ["armchair", "armchair", []],
+      ["armchair-2", "armchair", ["armchair 2"]],
+    ]);
   });
 
   it("encodes and decodes a synthetic dataset", () => {
@@ -90,19 +127,23 @@ describe("dataset file", () => {
 
 describe("captionFor", () => {
   const item: DatasetItem = { set: "twemoji", name: "dog-face", subject: "dog face", keywords: ["dog", "puppy"] };
-  it("appends the style on about half the samples and uses keywords occasionally", () => {
+  it("names the set on ~30% of the samples, the manner on ~35%, and uses keywords occasionally", () => {
     const rng = mulberry32(42);
     const n = 4000;
     let styled = 0;
+    let manner = 0;
     let keyword = 0;
     for (let i = 0; i < n; i++) {
       const c = captionFor(item, rng);
-      expect(c).toMatch(/^(dog face|dog|puppy)( in twemoji style)?$/);
+      expect(c).toMatch(/^(dog face|dog|puppy)( in twemoji style|, flat colour emoji)?$/);
       if (c.endsWith(" in twemoji style")) styled++;
+      if (c.endsWith(", flat colour emoji")) manner++;
       if (!c.startsWith("dog face")) keyword++;
     }
-    expect(styled / n).toBeGreaterThan(0.45);
-    expect(styled / n).toBeLessThan(0.55);
+    expect(styled / n).toBeGreaterThan(0.26);
+    expect(styled / n).toBeLessThan(0.34);
+    expect(manner / n).toBeGreaterThan(0.31);
+    expect(manner / n).toBeLessThan(0.39);
     expect(keyword / n).toBeGreaterThan(0.1);
     expect(keyword / n).toBeLessThan(0.2);
   });
@@ -112,7 +153,32 @@ describe("captionFor", () => {
     expect(a).toEqual(b);
     const rng = mulberry32(1);
     expect(captionFor(item, rng, { styleProb: 1, keywordProb: 0 })).toBe("dog face in twemoji style");
-    expect(captionFor(item, rng, { styleProb: 0, keywordProb: 0 })).toBe("dog face");
-    expect(captionFor({ ...item, keywords: [] }, rng, { styleProb: 0, keywordProb: 1 })).toBe("dog face");
+    expect(captionFor(item, rng, { styleProb: 0, mannerProb: 0, keywordProb: 0 })).toBe("dog face");
+    expect(captionFor(item, rng, { styleProb: 0, mannerProb: 1, keywordProb: 0 })).toBe("dog face, flat colour emoji");
+    expect(captionFor({ ...item, keywords: [] }, rng, { styleProb: 0, mannerProb: 0, keywordProb: 1 })).toBe("dog face");
+  });
+});
+
+describe("itemSampler", () => {
+  const items: DatasetItem[] = [
+    ...Array.from({ length: 3 }, (_, i) => ({ set: "noto", name: `e${i}`, subject: "e", keywords: [] })),
+    ...Array.from({ length: 30 }, (_, i) => ({ set: "ph-thin", name: `i${i}-thin`, subject: "i", keywords: [] })),
+  ];
+  it("draws the emoji share from the emoji sets whatever their size, uniformly within each group", () => {
+    const pick = itemSampler({ items }, 0.6);
+    const rng = mulberry32(3);
+    const counts = new Array<number>(items.length).fill(0);
+    const n = 30000;
+    for (let k = 0; k < n; k++) counts[pick(rng())]!++;
+    const emoji = counts.slice(0, 3).reduce((a, b) => a + b, 0) / n;
+    expect(emoji).toBeGreaterThan(0.58);
+    expect(emoji).toBeLessThan(0.62);
+    for (const c of counts.slice(0, 3)) expect(c / n).toBeCloseTo(0.2, 1);
+    for (const c of counts.slice(3)) expect(c / n).toBeCloseTo(0.4 / 30, 2);
+  });
+  it("uses the one group there is, and refuses a share outside [0, 1]", () => {
+    const pick = itemSampler({ items: items.slice(0, 3) }, 0.6);
+    expect([0, 0.5, 0.999].map(pick)).toEqual([0, 1, 2]);
+    expect(() => itemSampler({ items }, 1.5)).toThrow(/not in \[0, 1\]/);
   });
 });
