@@ -5,7 +5,7 @@
  * same code, so running this first only moves the one-time training cost.
  */
 import { parseArgs } from 'node:util';
-import { ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR } from '../src/eval/classifiers.ts';
+import { ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR, JUDGE_DATASET } from '../src/eval/classifiers.ts';
 import { formatTable, pct } from '../src/eval/generate.ts';
 
 const { values: a } = parseArgs({
@@ -14,7 +14,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string' },
     epochs: { type: 'string' },
     'refit-epochs': { type: 'string' },
-    data: { type: 'string', default: 'data/emoji32.bin' },
+    data: { type: 'string', default: JUDGE_DATASET },
     classifiers: { type: 'string', default: EVAL_DIR },
     only: { type: 'string' },
   },

@@ -2,8 +2,9 @@
  * Evaluation of Pair Customization against baselines (issue 5, item 5): npm run eval:pair -- [options]
  *
  *   --model DIR          model folder (default models/emoji-mini)
- *   --pairs N            training pairs (Noto drawing of X, OpenMoji drawing of X), default 8
- *   --subjects N         other subjects drawn per pair (the same for every pair, fixed seeds), default 24
+ *   --pairs N            training pairs per seed (Noto drawing of X, OpenMoji drawing of X), default 8
+ *   --subjects N         other subjects drawn per pair (the same for every pair of a seed, fixed seeds), default 24
+ *   --seeds LIST         independent draws of pairs, subjects and sampling seeds (default 0,1)
  *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
  *   --train-steps N      training steps of every adapter (default: the pair defaults, 300)
@@ -14,6 +15,13 @@
  *   --classifiers DIR    where the cached classifiers and OpenMoji pictures live (default data/eval); --retrain them
  *
  * Quick run (a few minutes): --pairs 1 --subjects 4 --strengths 2,4 --scales 0.5,1 --train-steps 100
+ *
+ * Judges (src/eval/classifiers.ts) never saw what they judge: pairs, drawn subjects and the OpenMoji
+ * reference drawings come from the evaluation half of the subjects, the artist judge trained on the
+ * other half only. Every figure has a 95% interval, a percentile bootstrap over the pairs (the
+ * independent units: each pair is its own training). The headline: P(openmoji) at the strength where
+ * identity agreement falls to 50% (linear interpolation along each method's curve; its largest style
+ * while agreement stays >= 50%).
  *
  * Methods, all on the same seeds:
  *   pair-guidance       the pair's StyleLoRA with style guidance (the method)
@@ -34,8 +42,9 @@ import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts'
 import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
 import { Rng } from '../src/diffusion/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
-import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR, loadOpenmoji } from '../src/eval/classifiers.ts';
+import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR, isEvaluationSubject, JUDGE_DATASET, loadOpenmoji } from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
+import { bootstrap, numInterval, pctInterval, separated, type Interval } from '../src/eval/stats.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
@@ -56,11 +65,11 @@ const { values: a } = parseArgs({
     methods: { type: 'string', default: 'pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance' },
     steps: { type: 'string', default: '30' },
     cfg: { type: 'string', default: '5' },
-    seed: { type: 'string', default: '0' },
+    seeds: { type: 'string', default: '0,1' },
     out: { type: 'string', default: `${EVAL_DIR}/pair.json` },
     plot: { type: 'string', default: `${EVAL_DIR}/pair-plot.png` },
     grid: { type: 'string', default: `${EVAL_DIR}/pair-grid.png` },
-    data: { type: 'string', default: 'data/emoji32.bin' },
+    data: { type: 'string', default: JUDGE_DATASET },
     classifiers: { type: 'string', default: EVAL_DIR },
     threads: { type: 'string' },
     retrain: { type: 'boolean', default: false },
@@ -75,7 +84,8 @@ const nSubjects = Number(a.subjects);
 const trainSteps = Number(a['train-steps']);
 const steps = Number(a.steps);
 const cfg = Number(a.cfg);
-const seed = Number(a.seed);
+const seedList = a.seeds!.split(',').map((v) => Number(v.trim()));
+if (seedList.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`--seeds: expected a list of integers >= 0, got '${a.seeds}'`);
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const log = (s: string) => console.error(s);
 
@@ -112,21 +122,32 @@ const pictureOf = (d: Dataset, set: string, subject: string) => {
   return i < 0 ? null : rgbToUnit(samplePixels(d, i), S, S);
 };
 
-// Subjects with a Noto and an OpenMoji drawing that the identity classifier knows; pairs first, then
-// the subjects drawn for every pair.
+// Subjects of the evaluation half with a Noto and an OpenMoji drawing that the identity judge knows;
+// per seed, its pairs first, then the subjects drawn for every pair of that seed.
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
 const omSubjects = new Set(om.items.map((it) => it.subject));
-const pool = [...new Set(ds.items.filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && classIndex.has(it.subject)).map((it) => it.subject))].sort();
-const rng = new Rng(seed + 4242);
-for (let i = pool.length - 1; i > 0; i--) {
-  const j = rng.int(i + 1);
-  [pool[i], pool[j]] = [pool[j], pool[i]];
+const pool = [...new Set(ds.items.filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && classIndex.has(it.subject) && isEvaluationSubject(it.subject)).map((it) => it.subject))].sort();
+interface Unit {
+  seed: number;
+  pair: string;
+  drawSubjects: string[];
+  drawSeeds: number[];
+  realOm: Float32Array[];
 }
-const pairSubjects = pool.slice(0, nPairs);
-const drawSubjects = pool.slice(nPairs, nPairs + nSubjects);
-const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
-const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y)!);
-log(`pairs: ${pairSubjects.join(', ')}\nsubjects drawn: ${drawSubjects.join(', ')}`);
+const units: Unit[] = seedList.flatMap((seed) => {
+  const shuffled = pool.slice();
+  const rng = new Rng(seed + 4242);
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+  }
+  const drawSubjects = shuffled.slice(nPairs, nPairs + nSubjects);
+  const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
+  const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y)!);
+  log(`seed ${seed}: pairs ${shuffled.slice(0, nPairs).join(', ')}\n  subjects drawn: ${drawSubjects.join(', ')}`);
+  return shuffled.slice(0, nPairs).map((pair) => ({ seed, pair, drawSubjects, drawSeeds, realOm }));
+});
+const pairSubjects = units.map((u) => u.pair);
 
 interface Sample {
   pair: number;
@@ -141,7 +162,7 @@ interface Sample {
   subjectTop5: boolean;
 }
 const samples: Sample[] = [];
-const unstyledStats: { pOpenmoji: number; leak: boolean; subjectTop5: boolean }[] = [];
+const unstyledStats: { pair: number; pOpenmoji: number; leak: boolean; subjectTop5: boolean }[] = [];
 const pairsReport: Record<string, unknown>[] = [];
 const gridTiles: Tile[] = [];
 const GRID_COLS = 2 + methods.length;
@@ -150,8 +171,8 @@ const pipe = new DiffusionPipeline(model, { threads });
 let trainSeconds = 0;
 let drawSeconds = 0;
 
-for (let p = 0; p < pairSubjects.length; p++) {
-  const x = pairSubjects[p];
+for (let p = 0; p < units.length; p++) {
+  const { seed, pair: x, drawSubjects, drawSeeds, realOm } = units[p];
   const content = pictureOf(ds, 'noto', x)!;
   const styleImg = pictureOf(om, 'openmoji', x)!;
   const tTrain = performance.now();
@@ -161,17 +182,17 @@ for (let p = 0; p < pairSubjects.length; p++) {
     if (q.step % 25 === 0 || q.step === q.steps) process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length} '${x}': ${what} step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
   };
   if (kinds.has('pair')) {
-    const r = await trainPair({ model, content, style: styleImg, name: `pair-${p}`, subject: x, steps: trainSteps, seed: seed + p, threads, onProgress: bar('pair') });
+    const r = await trainPair({ model, content, style: styleImg, name: `pair-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, onProgress: bar('pair') });
     styles.pair = r.style;
     trainInfo.pair = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   if (kinds.has('noOrtho')) {
-    const r = await trainPair({ model, content, style: styleImg, name: `no-ortho-${p}`, subject: x, steps: trainSteps, seed: seed + p, threads, trainableA: true, onProgress: bar('no-orthogonality') });
+    const r = await trainPair({ model, content, style: styleImg, name: `no-ortho-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, trainableA: true, onProgress: bar('no-orthogonality') });
     styles.noOrtho = r.style;
     trainInfo.noOrtho = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   if (kinds.has('dreambooth')) {
-    const r = await trainSingleImageLora({ model, image: styleImg, name: `dreambooth-${p}`, subject: x, steps: trainSteps, seed: seed + p, threads, onProgress: bar('DreamBooth-LoRA') });
+    const r = await trainSingleImageLora({ model, image: styleImg, name: `dreambooth-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, onProgress: bar('DreamBooth-LoRA') });
     styles.dreambooth = r.style;
     trainInfo.dreambooth = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
@@ -213,6 +234,7 @@ for (let p = 0; p < pairSubjects.length; p++) {
   const artProbs = await artist.probs(stack, order.length);
   const K = identity.classes.length;
   const omIndex = ARTIST_CLASSES.indexOf('openmoji');
+  const A = ARTIST_CLASSES.length;
   const top1 = (i: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 1)[0];
   const inTop5 = (i: number, c: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 5).includes(c);
   const xClass = classIndex.get(x)!;
@@ -221,7 +243,7 @@ for (let p = 0; p < pairSubjects.length; p++) {
     const yClass = classIndex.get(drawSubjects[o.j])!;
     if (o.method === null) {
       unstyledAt = i;
-      unstyledStats.push({ pOpenmoji: artProbs[i * 4 + omIndex], leak: top1(i) === xClass, subjectTop5: inTop5(i, yClass) });
+      unstyledStats.push({ pair: p, pOpenmoji: artProbs[i * A + omIndex], leak: top1(i) === xClass, subjectTop5: inTop5(i, yClass) });
       return;
     }
     const u = perSubject[o.j].unstyled;
@@ -230,7 +252,7 @@ for (let p = 0; p < pairSubjects.length; p++) {
       subject: o.j,
       method: o.method,
       weight: o.w,
-      pOpenmoji: artProbs[i * 4 + omIndex],
+      pOpenmoji: artProbs[i * A + omIndex],
       distRatio: rmse(o.img, realOm[o.j]) / Math.max(1e-6, rmse(u, realOm[o.j])),
       agree: top1(i) === top1(unstyledAt),
       ssim: ssim(o.img, u, S),
@@ -238,7 +260,7 @@ for (let p = 0; p < pairSubjects.length; p++) {
       subjectTop5: inTop5(i, yClass),
     });
   });
-  pairsReport.push({ subject: x, training: trainInfo });
+  pairsReport.push({ seed, subject: x, drawSubjects, training: trainInfo });
 
   // Grid: the first two pairs, the first 6 subjects each, at the middle strength of every method.
   if (p < 2) {
@@ -255,11 +277,27 @@ for (let p = 0; p < pairSubjects.length; p++) {
 }
 await pipe.release();
 
-// Aggregate per method and strength.
+// Aggregate per method and strength; intervals by resampling the pairs (each pair is one training).
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
 const share = (xs: boolean[]) => mean(xs.map(Number));
+const pairIds = units.map((_, p) => p);
+type Metric = 'pOpenmoji' | 'distRatio' | 'identityAgreement' | 'ssim' | 'leakage' | 'subjectTop5';
+const metricOf: Record<Metric, (q: Sample) => number> = {
+  pOpenmoji: (q) => q.pOpenmoji,
+  distRatio: (q) => q.distRatio,
+  identityAgreement: (q) => Number(q.agree),
+  ssim: (q) => q.ssim,
+  leakage: (q) => Number(q.leak),
+  subjectTop5: (q) => Number(q.subjectTop5),
+};
+/** Samples of a resample of the pairs (a pair drawn twice counts twice). */
+const byPair = new Map<number, Sample[]>(pairIds.map((p) => [p, samples.filter((q) => q.pair === p)]));
+const unstyledByPair = new Map<number, typeof unstyledStats>(pairIds.map((p) => [p, unstyledStats.filter((u) => u.pair === p)]));
+const metricOver = (pairs: readonly number[], method: string, w: number, m: Metric) => mean(pairs.flatMap((p) => byPair.get(p)!.filter((q) => q.method === method && q.weight === w).map(metricOf[m])));
+const interval = (stat: (pairs: readonly number[]) => number) => bootstrap(pairIds, stat, { seed: 7 });
 const unstyled = {
   pOpenmoji: mean(unstyledStats.map((u) => u.pOpenmoji)),
+  pOpenmojiInterval: interval((ps) => mean(ps.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pOpenmoji)))),
   distRatio: 1,
   identityAgreement: 1,
   ssim: 1,
@@ -270,20 +308,45 @@ const unstyled = {
 const table = methods.flatMap((m) =>
   m.weights.map((w) => {
     const s = samples.filter((q) => q.method === m.id && q.weight === w);
+    const intervals = Object.fromEntries((Object.keys(metricOf) as Metric[]).map((k) => [k, interval((ps) => metricOver(ps, m.id, w, k))])) as Record<Metric, Interval>;
     return {
       method: m.id,
       mode: m.mode,
       strength: w,
-      pOpenmoji: mean(s.map((q) => q.pOpenmoji)),
-      distRatio: mean(s.map((q) => q.distRatio)),
-      identityAgreement: share(s.map((q) => q.agree)),
-      ssim: mean(s.map((q) => q.ssim)),
-      leakage: share(s.map((q) => q.leak)),
-      subjectTop5: share(s.map((q) => q.subjectTop5)),
+      pOpenmoji: intervals.pOpenmoji.value,
+      distRatio: intervals.distRatio.value,
+      identityAgreement: intervals.identityAgreement.value,
+      ssim: intervals.ssim.value,
+      leakage: intervals.leakage.value,
+      subjectTop5: intervals.subjectTop5.value,
+      intervals,
       n: s.length,
     };
   }),
 );
+
+/**
+ * The headline of a method over some pairs: its style (P(openmoji)) where identity agreement falls to
+ * `floor`, walking its curve from the unstyled point (agreement 1) by increasing strength; the largest
+ * style seen while agreement >= floor, with linear interpolation on the segment that crosses it.
+ */
+function styleAtAgreement(method: Method, pairs: readonly number[], floor = 0.5): number {
+  const pts = [
+    { c: 1, s: mean(pairs.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pOpenmoji))) },
+    ...[...method.weights].sort((x, y) => x - y).map((w) => ({ c: metricOver(pairs, method.id, w, 'identityAgreement'), s: metricOver(pairs, method.id, w, 'pOpenmoji') })),
+  ];
+  let best = pts[0].s;
+  for (let k = 1; k < pts.length; k++) {
+    const [lo, hi] = [pts[k - 1], pts[k]];
+    if (hi.c >= floor) best = Math.max(best, hi.s);
+    else {
+      if (lo.c >= floor && lo.c !== hi.c) best = Math.max(best, lo.s + ((lo.c - floor) / (lo.c - hi.c)) * (hi.s - lo.s));
+      break;
+    }
+  }
+  return best;
+}
+const headline = methods.map((m) => ({ method: m.id, pOpenmojiAtAgreement50: interval((ps) => styleAtAgreement(m, ps)) }));
 
 /**
  * Does the method's curve dominate a baseline point? Linear interpolation of the method's style score
@@ -313,17 +376,29 @@ function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
 }
 const dominanceReport = kinds.has('pair') && methods.some((m) => m.id === 'pair-guidance') ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') } : null;
 
-console.log(`\nmodel ${a.model} (${model.hash}); ${pairSubjects.length} pairs x ${drawSubjects.length} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps`);
-console.log(`identity classifier held-out top-1 ${pct(identity.meta.info.heldOutTop1 as number)}; artist classifier held-out top-1 ${pct(artist.meta.info.heldOutTop1 as number)}\n`);
+console.log(`\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps`);
+const artistInfo = artist.meta.info as { heldOutTop1?: number; evaluationSubjectsTop1?: number; evaluationSubjectsOpenmojiRecall?: number };
+console.log(
+  `judges: identity held-out top-1 ${pct(identity.meta.info.heldOutTop1 as number)}; artist held-out top-1 ${pct(artistInfo.heldOutTop1)}, ` +
+    `on the evaluation subjects it never saw ${pct(artistInfo.evaluationSubjectsTop1)} (OpenMoji recall ${pct(artistInfo.evaluationSubjectsOpenmojiRecall)})`,
+);
+console.log('[95% intervals: bootstrap over the pairs]\n');
 console.log(
   formatTable(
     ['method', 'strength', 'P(openmoji)', 'dist ratio', 'id agree', 'SSIM', 'leakage', 'subj top-5', 'n'],
     [
-      ['unstyled', 0, unstyled.pOpenmoji, 1, 1, 1, pct(unstyled.leakage), pct(unstyled.subjectTop5), unstyled.n],
-      ...table.map((r) => [r.method, r.strength, r.pOpenmoji, r.distRatio, pct(r.identityAgreement), r.ssim, pct(r.leakage), pct(r.subjectTop5), r.n]),
+      ['unstyled', 0, numInterval(unstyled.pOpenmojiInterval), 1, 1, 1, pct(unstyled.leakage), pct(unstyled.subjectTop5), unstyled.n],
+      ...table.map((r) => [r.method, r.strength, numInterval(r.intervals.pOpenmoji), numInterval(r.intervals.distRatio, 2), pctInterval(r.intervals.identityAgreement), numInterval(r.intervals.ssim, 2), pct(r.leakage), pct(r.subjectTop5), r.n]),
     ],
   ),
 );
+console.log('\nheadline: P(openmoji) where identity agreement falls to 50%');
+const ours = headline.find((h) => h.method === 'pair-guidance');
+for (const h of headline) {
+  const vs = ours && h !== ours ? (separated(ours.pOpenmojiAtAgreement50, h.pOpenmojiAtAgreement50) ? (ours.pOpenmojiAtAgreement50.value > h.pOpenmojiAtAgreement50.value ? ' (pair-guidance is higher, intervals apart)' : ' (pair-guidance is lower, intervals apart)') : ' (inside the noise of pair-guidance)') : '';
+  console.log(`  ${h.method}: ${numInterval(h.pOpenmojiAtAgreement50)}${vs}`);
+}
+if (ours) console.log(`goal: P(openmoji) >= 0.5 there: ${ours.pOpenmojiAtAgreement50.value >= 0.5 ? 'met' : 'not met'}`);
 if (dominanceReport) {
   console.log('\nbaseline points dominated by the pair-guidance curve (P(openmoji) at equal content score):');
   for (const [k, v] of Object.entries(dominanceReport)) for (const d of v) console.log(`  ${k}: ${d.baseline}: ${d.dominatedByPairGuidance}/${d.points} dominated, ${d.outsideItsContentRange} outside its content range`);
@@ -342,18 +417,18 @@ const panels: Panel[] = [
   { title: 'distance to real OpenMoji (lower: closer)', xLabel: 'SSIM(stylized, unstyled)', yLabel: 'RMSE ratio stylized / unstyled', series: series('ssim', 'distRatio') },
 ];
 for (const f of [a.out!, a.plot!, a.grid!]) mkdirSync(dirname(f), { recursive: true });
-writeFileSync(a.plot!, await plotPng(panels, { title: `Pair Customization vs baselines: ${pairSubjects.length} pairs x ${drawSubjects.length} subjects (labels: strength)` }));
+writeFileSync(a.plot!, await plotPng(panels, { title: `Pair Customization vs baselines: ${units.length} pairs x ${nSubjects} subjects (labels: strength)` }));
 if (gridTiles.length) writeFileSync(a.grid!, await gridPng(gridTiles, { columns: GRID_COLS, scale: 3, labelHeight: 14 }));
 
 const report = {
   model: { dir: a.model, id: model.id, hash: model.hash },
-  settings: { pairs: pairSubjects.length, subjects: drawSubjects.length, strengths, scales, trainSteps, steps, cfg, seed, methods: methods.map((m) => m.id) },
+  settings: { pairs: units.length, pairsPerSeed: nPairs, subjects: nSubjects, seeds: seedList, strengths, scales, trainSteps, steps, cfg, methods: methods.map((m) => m.id) },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,
-  drawSubjects,
   pairs: pairsReport,
   unstyled,
   table,
+  headline,
   dominance: dominanceReport,
   seconds: { training: trainSeconds, drawing: drawSeconds, total: (performance.now() - t0) / 1000 },
 };

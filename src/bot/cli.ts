@@ -15,7 +15,7 @@ import { unitToRgb } from '../models/pixel-codec.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
 import { checkStyleFitsModel } from '../pair/style-file.ts';
-import { pairDefaultsFor, trainPair } from '../pair/train.ts';
+import { MAX_PAIRS, pairDefaultsFor, trainPair } from '../pair/train.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 
 export class UsageError extends Error {
@@ -24,7 +24,8 @@ export class UsageError extends Error {
 
 const USAGE = `usage: pairstyle <command> [options]
 
-  train --content A.png --style B.png --name NAME [--subject TEXT] [--steps N] [--seed N] [--overwrite] [--json]
+  train --content A.png --style B.png [--content C.png --style D.png ...] --name NAME [--subject TEXT] [--steps N]
+        [--seed N] [--overwrite] [--json]      (up to 4 pairs of one style: each --content with its --style)
   draw "PROMPT" [--style NAME --strength W] [--seed N] [--steps N] [--cfg W] [--sampler ddim|euler|dpmpp2m]
        [--mode guidance|lora-scale] [--out styled.png] [--unstyled-out plain.png] [--scale K] [--json]
   blend NAME_A NAME_B --prompt "PROMPT" [--weights WA,WB | --strip K] [--strength W] [--seed N] --out FILE.png [--json]
@@ -94,8 +95,8 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
   switch (command) {
     case 'train': {
       const { values: a } = parse({
-        content: { type: 'string' },
-        style: { type: 'string' },
+        content: { type: 'string', multiple: true },
+        style: { type: 'string', multiple: true },
         name: { type: 'string' },
         subject: { type: 'string' },
         steps: { type: 'string' },
@@ -104,22 +105,28 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         json: { type: 'boolean' },
         ...RUNTIME_OPTIONS,
       });
-      if (!a.content || !a.style || !a.name) throw new UsageError('train needs --content A.png --style B.png --name NAME');
+      const contents = (a.content as string[] | undefined) ?? [];
+      const styles = (a.style as string[] | undefined) ?? [];
+      if (!contents.length || !styles.length || !a.name) throw new UsageError('train needs --content A.png --style B.png --name NAME (repeat --content and --style for more pairs)');
+      if (contents.length !== styles.length) throw new UsageError(`train needs as many --style as --content images (one style image per pair): got ${contents.length} --content and ${styles.length} --style`);
+      if (contents.length > MAX_PAIRS) throw new UsageError(`train takes at most ${MAX_PAIRS} pairs; got ${contents.length}`);
       const name = checkStyleName(a.name as string);
       if (!a.overwrite && (await registry.has(name))) throw new UsageError(`a style named '${name}' exists already: choose another name or add --overwrite`);
       const { model, runtime } = await openModel(a);
-      const content = await loadImage(a.content as string, model.imageSize).catch((e) => {
-        throw new UsageError(`--content ${a.content}: ${(e as Error).message}`);
-      });
-      const style = await loadImage(a.style as string, model.imageSize).catch((e) => {
-        throw new UsageError(`--style ${a.style}: ${(e as Error).message}`);
-      });
+      const read = (flag: string, file: string) =>
+        loadImage(file, model.imageSize).catch((e) => {
+          throw new UsageError(`--${flag} ${file}: ${(e as Error).message}`);
+        });
+      const pairs = [];
+      for (let k = 0; k < contents.length; k++) pairs.push({ content: await read('content', contents[k]), style: await read('style', styles[k]) });
+      const [{ content, style }, ...extraPairs] = pairs;
       const steps = num(a.steps as string | undefined, 'steps', pairDefaultsFor(model).steps, 10, 5000, true);
       const bar = progressBar(io, 'training');
       const r = await trainPair({
         model,
         content,
         style,
+        extraPairs,
         name,
         subject: a.subject as string | undefined,
         steps,
@@ -130,7 +137,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       });
       const file = await registry.put(r.style, { overwrite: Boolean(a.overwrite) });
       if (a.json) json({ name, file, steps, seconds: r.seconds, meanStepMs: r.meanStepMs, finalLoss: r.losses.at(-1), info: r.style.info });
-      else io.out(`learned style '${name}' in ${r.seconds.toFixed(1)} s (${steps} steps, ${r.meanStepMs.toFixed(0)} ms/step): ${file}`);
+      else io.out(`learned style '${name}' from ${pairs.length === 1 ? 'one pair' : `${pairs.length} pairs`} in ${r.seconds.toFixed(1)} s (${steps} steps, ${r.meanStepMs.toFixed(0)} ms/step): ${file}`);
       return 0;
     }
     case 'draw': {

@@ -1,29 +1,50 @@
 /**
- * The two evaluation classifiers, their data and their cache (data/eval/, gitignored):
+ * The two evaluation classifiers (the judges), their data and their cache (data/eval/, gitignored).
+ * Neither judge sees a picture it is later asked about:
  *
- * - emoji identity: classes = subjects drawn by at least 2 of the 3 pretraining sets; trained on the
- *   pretraining pictures with one drawing per subject (a seeded pick among its sets) held out for
- *   accuracy, then refit for a few epochs on all of them (generated pictures may look like any set; the
- *   reported accuracy is the held-out one, measured before the refit).
- * - artist set: {noto, twemoji, fluent, openmoji}; trained on all four sets (OpenMoji rendered from
- *   @iconify-json/openmoji into data/eval/openmoji32.bin: evaluation only, never given to the
- *   generator), 15% of each set held out, class-balanced epochs.
+ * - Subjects are split in two halves by a hash of their words (`isEvaluationSubject`): judge subjects
+ *   and evaluation subjects. eval:pair takes its pairs, the subjects it draws and their OpenMoji
+ *   reference drawings from the evaluation half only.
+ * - artist set: classes = the six emoji sets of the v2 pretraining dataset and OpenMoji (ARTIST_CLASSES);
+ *   trained on pictures of judge subjects only (OpenMoji rendered from @iconify-json/openmoji into
+ *   data/eval/openmoji32.bin: evaluation only, never given to the generator), 15% of them held out,
+ *   class-balanced epochs, no refit. Its accuracy is also reported on the evaluation subjects' real
+ *   pictures, which it never saw.
+ * - emoji identity: classes = subjects drawn by at least 2 of the six emoji sets; one drawing per
+ *   subject, from one of the three v1 sets (noto, twemoji, fluent), is held out and never trained on
+ *   (no refit): eval:base asks the model for exactly those held-out (subject, set) drawings, so the
+ *   judge never saw the real picture of any caption it judges.
  *
- * Each is trained once and saved as safetensors; later runs load it (retrain: delete the file or pass
- * retrain).
+ * Each is trained once and saved as safetensors (file names carry the protocol version, so a cache of
+ * an older protocol is not reused); later runs load it (retrain: delete the file or pass retrain).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { listCandidates, dedupe } from '../data/build.ts';
 import { loadDataset, writeDataset, type Dataset, type DatasetItem } from '../data/dataset.ts';
-import { loadIconSet } from '../data/emoji-sets.ts';
+import { getSetDef, loadIconSet, V1_SET_IDS } from '../data/emoji-sets.ts';
+import { createHash } from 'node:crypto';
 import { renderIconFrom } from '../data/render.ts';
 import { Rng } from '../diffusion/rng.ts';
 import { rgbToUnit } from '../models/pixel-codec.ts';
-import { Classifier, DEFAULT_TRUNK, loadClassifier, saveClassifier, trainClassifier, type ClassifierConfig, type ClassifierMeta } from './classifier.ts';
+import { Classifier, DEFAULT_TRUNK, loadClassifier, saveClassifier, topK, trainClassifier, type ClassifierConfig, type ClassifierMeta } from './classifier.ts';
 
 export const EVAL_DIR = 'data/eval';
-export const ARTIST_CLASSES = ['noto', 'twemoji', 'fluent', 'openmoji'] as const;
+/** The artist judge's classes: every emoji set the v2 base model was pretrained on, and OpenMoji. */
+export const ARTIST_CLASSES = ['noto', 'twemoji', 'fluent', 'fluent-3d', 'fluent-hc', 'streamline-emoji', 'openmoji'] as const;
+/** The dataset the judges are trained from (the emoji sets of styles32). */
+export const JUDGE_DATASET = 'data/styles32.bin';
+/** Version of the judges' protocol, part of their cache file names. */
+const JUDGE_PROTOCOL = 'v2';
+
+/**
+ * True for the evaluation half of the subjects (pairs, drawn subjects, reference drawings), false for
+ * the judge half (the artist classifier's training pictures). A fixed hash of the subject's words, so
+ * the split does not depend on which sets or pictures a dataset holds.
+ */
+export function isEvaluationSubject(subject: string): boolean {
+  return (createHash('sha256').update(`pairstyle-eval-split:${subject}`).digest()[0]! & 1) === 1;
+}
 
 /** Pictures of a dataset as float32 [N, 3, S, S] in [-1, 1] (all, or the given items). */
 export function unitImages(ds: Dataset, items?: readonly number[]): Float32Array {
@@ -76,10 +97,14 @@ export interface LabelledSet {
   items: DatasetItem[];
 }
 
-/** Identity classes (subjects in >= 2 pretraining sets) and the one-drawing-per-subject held-out split. */
+/**
+ * Identity classes (subjects drawn by >= 2 emoji sets of the dataset) and the held-out split: one
+ * drawing per subject, picked (seeded) among its drawings in the v1 sets when it has any, never trained on.
+ */
 export function identityData(ds: Dataset, seed = 0): LabelledSet {
   const sets = new Map<string, number[]>();
   ds.items.forEach((it, i) => {
+    if (getSetDef(it.set).kind !== 'emoji') return;
     const list = sets.get(it.subject);
     if (list) list.push(i);
     else sets.set(it.subject, [i]);
@@ -92,9 +117,11 @@ export function identityData(ds: Dataset, seed = 0): LabelledSet {
   const heldOut: number[] = [];
   classes.forEach((subject, c) => {
     const members = sets.get(subject)!;
-    const out = rng.int(members.length);
-    members.forEach((i, j) => {
-      (j === out ? heldOut : train).push(chosen.length);
+    const v1 = members.filter((i) => V1_SET_IDS.includes(ds.items[i].set));
+    const candidates = v1.length > 0 ? v1 : members;
+    const out = candidates[rng.int(candidates.length)];
+    members.forEach((i) => {
+      (i === out ? heldOut : train).push(chosen.length);
       chosen.push(i);
       labels.push(c);
     });
@@ -102,12 +129,20 @@ export function identityData(ds: Dataset, seed = 0): LabelledSet {
   return { classes, imageSize: ds.height, images: unitImages(ds, chosen), labels: Int32Array.from(labels), train, heldOut, items: chosen.map((i) => ds.items[i]) };
 }
 
-/** Artist-set data: every picture of the three pretraining sets and of OpenMoji; 15% of each set held out. */
-export function artistData(ds: Dataset, openmoji: Dataset, seed = 0, heldOutShare = 0.15): LabelledSet {
+/**
+ * Artist-set data: the pictures of the ARTIST_CLASSES sets (the dataset's and OpenMoji's) whose
+ * subject is in the wanted half (`evaluationHalf` false: the judge half it trains on; true: the
+ * evaluation half, for a check on subjects it never saw); heldOutShare of them held out.
+ */
+export function artistData(ds: Dataset, openmoji: Dataset, seed = 0, heldOutShare = 0.15, evaluationHalf = false): LabelledSet {
   if (openmoji.height !== ds.height) throw new Error(`artist data: OpenMoji pictures are ${openmoji.height} px, the dataset's ${ds.height} px`);
   const rng = new Rng(seed);
-  const all = [...ds.items.map((it, i) => ({ it, ds, i })), ...openmoji.items.map((it, i) => ({ it, ds: openmoji, i }))];
-  const labels = Int32Array.from(all, (a) => ARTIST_CLASSES.indexOf(a.it.set as (typeof ARTIST_CLASSES)[number]));
+  const classOf = (set: string) => (ARTIST_CLASSES as readonly string[]).indexOf(set);
+  const all = [...ds.items.map((it, i) => ({ it, ds, i })), ...openmoji.items.map((it, i) => ({ it, ds: openmoji, i }))].filter(
+    (a) => classOf(a.it.set) >= 0 && isEvaluationSubject(a.it.subject) === evaluationHalf,
+  );
+  for (const c of ARTIST_CLASSES) if (!all.some((a) => a.it.set === c)) throw new Error(`artist data: no pictures of '${c}' (build the dataset with npm run data:build)`);
+  const labels = Int32Array.from(all, (a) => classOf(a.it.set));
   const s = ds.height;
   const px = 3 * s * s;
   const images = new Float32Array(all.length * px);
@@ -128,7 +163,14 @@ export interface EnsureOptions {
   log?: (s: string) => void;
 }
 
-async function ensure(kind: string, file: string, o: EnsureOptions, data: () => Promise<LabelledSet>, defaults: { epochs: number; refitEpochs: number; balance: boolean }): Promise<Classifier> {
+async function ensure(
+  kind: string,
+  file: string,
+  o: EnsureOptions,
+  data: () => Promise<LabelledSet>,
+  defaults: { epochs: number; refitEpochs: number; balance: boolean },
+  check?: (c: Classifier) => Promise<Record<string, unknown>>,
+): Promise<Classifier> {
   if (existsSync(file) && !o.retrain) return loadClassifier(file, { threads: o.threads });
   const d = await data();
   const config: ClassifierConfig = { ...DEFAULT_TRUNK, channels: [...DEFAULT_TRUNK.channels], imageSize: d.imageSize, classes: d.classes.length };
@@ -169,27 +211,55 @@ async function ensure(kind: string, file: string, o: EnsureOptions, data: () => 
       created: new Date().toISOString(),
     },
   };
+  const classifier = await Classifier.create(meta, r.params, { threads: o.threads });
+  if (check) Object.assign(meta.info, await check(classifier));
   mkdirSync(dirname(file), { recursive: true });
   await saveClassifier(file, meta, r.params);
   o.log?.(`saved ${file}: held-out top-1 ${(100 * (r.heldOut?.top1 ?? NaN)).toFixed(1)}%, top-5 ${(100 * (r.heldOut?.top5 ?? NaN)).toFixed(1)}% (${r.seconds.toFixed(0)} s)`);
-  return Classifier.create(meta, r.params, { threads: o.threads });
+  return classifier;
 }
 
-/** The emoji-identity classifier (trained on first use, then loaded from data/eval/identity-classifier.safetensors). */
+/** The emoji-identity classifier (trained on first use, then loaded from data/eval/identity-classifier-v2.safetensors). */
 export function ensureIdentityClassifier(o: EnsureOptions = {}): Promise<Classifier> {
-  const file = join(o.dir ?? EVAL_DIR, 'identity-classifier.safetensors');
-  return ensure('emoji-identity', file, o, async () => identityData(loadDataset(o.dataset ?? 'data/emoji32.bin')), { epochs: 40, refitEpochs: 8, balance: false });
+  const file = join(o.dir ?? EVAL_DIR, `identity-classifier-${JUDGE_PROTOCOL}.safetensors`);
+  return ensure('emoji-identity', file, o, async () => identityData(loadDataset(o.dataset ?? JUDGE_DATASET)), { epochs: 40, refitEpochs: 0, balance: false });
 }
 
-/** The artist-set classifier (noto/twemoji/fluent/openmoji), cached in data/eval/artist-classifier.safetensors. */
+/** Top-1 of a classifier on labelled pictures. */
+async function top1Of(c: Classifier, d: LabelledSet, idx: readonly number[]): Promise<number> {
+  const s = d.imageSize;
+  const px = 3 * s * s;
+  const x = new Float32Array(idx.length * px);
+  idx.forEach((i, j) => x.set(d.images.subarray(i * px, (i + 1) * px), j * px));
+  const probs = await c.probs(x, idx.length);
+  const k = d.classes.length;
+  return idx.filter((i, j) => topK(probs.subarray(j * k, (j + 1) * k), 1)[0] === d.labels[i]).length / Math.max(1, idx.length);
+}
+
+/** The artist-set classifier (ARTIST_CLASSES), cached in data/eval/artist-classifier-v2.safetensors. */
 export function ensureArtistClassifier(o: EnsureOptions = {}): Promise<Classifier> {
   const dir = o.dir ?? EVAL_DIR;
-  const file = join(dir, 'artist-classifier.safetensors');
+  const file = join(dir, `artist-classifier-${JUDGE_PROTOCOL}.safetensors`);
+  const both = async () => {
+    const ds = loadDataset(o.dataset ?? JUDGE_DATASET);
+    const om = await loadOpenmoji(join(dir, 'openmoji32.bin'), { log: o.log });
+    return { ds, om };
+  };
   return ensure(
     'artist-set',
     file,
     o,
-    async () => artistData(loadDataset(o.dataset ?? 'data/emoji32.bin'), await loadOpenmoji(join(dir, 'openmoji32.bin'), { log: o.log })),
-    { epochs: 24, refitEpochs: 2, balance: true },
+    async () => {
+      const { ds, om } = await both();
+      return artistData(ds, om);
+    },
+    { epochs: 24, refitEpochs: 0, balance: true },
+    async (c) => {
+      const { ds, om } = await both();
+      const unseen = artistData(ds, om, 0, 0, true);
+      const all = unseen.train;
+      const openmoji = all.filter((i) => unseen.items[i].set === 'openmoji');
+      return { evaluationSubjectsTop1: await top1Of(c, unseen, all), evaluationSubjectsOpenmojiRecall: await top1Of(c, unseen, openmoji), evaluationSubjectsPictures: all.length };
+    },
   );
 }

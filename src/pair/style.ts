@@ -28,6 +28,9 @@ export interface StyleInfo {
   seconds: number;
   seed: number;
   created: string;
+  /** How many pairs trained it, and what each showed (only when more than one). */
+  pairs?: number;
+  subjects?: string[];
 }
 
 export interface Style {

@@ -9,6 +9,10 @@
  *          only (ContentLoRA's B sees no gradient from this row); weight 0 during the warm-up share.
  * Both rows share the noise and the timestep; both images get the same random horizontal flip. The
  * regression target is the model's own (epsilon for SD 1.5, v for emoji-mini), the MSE as in the paper.
+ *
+ * Several pairs (the official code leaves this open): one ContentLoRA and one StyleLoRA for all of
+ * them; step i trains on pair i mod n (its content image and "<its subject> <v1>" prompt in row 0, its
+ * style image in row 1), so the StyleLoRA learns what the pairs' differences share.
  */
 import * as G from '../graph/index.ts';
 import { Rng } from '../diffusion/rng.ts';
@@ -51,11 +55,24 @@ export function pairDefaultsFor(model: Pick<TextToImageModel, 'unet' | 'codec'>)
   return { ...base, rank: Math.max(1, Math.min(base.rank, Math.floor(narrowest / 2))) };
 }
 
-export interface PairTrainOptions {
-  model: TextToImageModel;
-  /** Content and style images, float32 [3, S, S] in [-1, 1] at the model's image size. */
+/** One before/after pair: images float32 [3, S, S] in [-1, 1] at the model's image size. */
+export interface TrainingPair {
   content: Float32Array;
   style: Float32Array;
+  /** What the pair shows (default: the options' subject). */
+  subject?: string;
+}
+
+/** At most this many pairs train one style (the bot's and the CLI's limit too). */
+export const MAX_PAIRS = 4;
+
+export interface PairTrainOptions {
+  model: TextToImageModel;
+  /** The first pair's content and style images, float32 [3, S, S] in [-1, 1] at the model's image size. */
+  content: Float32Array;
+  style: Float32Array;
+  /** Further pairs of the same style (up to MAX_PAIRS in all). */
+  extraPairs?: readonly TrainingPair[];
   name: string;
   subject?: string;
   steps?: number;
@@ -93,13 +110,18 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const seed = opts.seed ?? defaults.seed;
   const subject = (opts.subject ?? defaults.subject).trim() || defaults.subject;
   const styleStart = Math.round(steps * (opts.styleStartShare ?? defaults.styleStartShare));
-  const contentPrompt = `${subject} ${CONTENT_TOKEN}`;
+  const pairs: TrainingPair[] = [{ content: opts.content, style: opts.style, subject }, ...(opts.extraPairs ?? [])];
+  if (pairs.length > MAX_PAIRS) throw new Error(`pair training: ${pairs.length} pairs; at most ${MAX_PAIRS}`);
+  const subjects = pairs.map((p) => (p.subject ?? subject).trim() || subject);
+  const contentPrompts = subjects.map((s) => `${s} ${CONTENT_TOKEN}`);
+  const contentPrompt = contentPrompts[0];
   const stylePrompt = styledPrompt(contentPrompt, STYLE_TOKEN);
 
-  // Frozen text conditioning of the two prompts (row 0 the content prompt, row 1 the style prompt).
+  // Frozen text conditioning per pair: row 0 its content prompt, row 1 its style prompt.
   const runtime = { threads: opts.threads, device: opts.device, precision: opts.precision };
   const pipe = new DiffusionPipeline(model, runtime);
-  const cond = conditionFeeds(model, await pipe.encodeText([contentPrompt, stylePrompt]), [0, 1]);
+  const encoded = await pipe.encodeText(contentPrompts.flatMap((p) => [p, styledPrompt(p, STYLE_TOKEN)]));
+  const conds = pairs.map((_, k) => conditionFeeds(model, encoded, [2 * k, 2 * k + 1]));
   await pipe.release();
 
   const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
@@ -128,8 +150,12 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? defaults.lr, weightDecay: 0 }]);
   const trainer = new Trainer(step, { params, optimizer, lossScaler: fp16 ? new DynamicLossScaler() : undefined });
 
-  const images = [flipVariants(opts.content, model.imageSize), flipVariants(opts.style, model.imageSize)];
-  const latents = await Promise.all(images.map(async ([plain, mirrored]) => [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)]));
+  const encodeBoth = async (img: Float32Array) => {
+    const [plain, mirrored] = flipVariants(img, model.imageSize);
+    return [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
+  };
+  // latents[k][row][flip]: pair k, row 0 content / 1 style.
+  const latents = await Promise.all(pairs.map(async (p) => [await encodeBoth(p.content), await encodeBoth(p.style)]));
   const rng = new Rng(seed + 1);
   const sample = new Float32Array(2 * latent);
   const target = new Float32Array(2 * latent);
@@ -138,7 +164,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     sample,
     target,
     timestep: new Float32Array(2),
-    ...cond,
+    ...conds[0],
     row_weight: new Float32Array([1, 0]),
     'lora_gate.content': new Float32Array([1, 1]),
     'lora_gate.style': new Float32Array([0, 1]),
@@ -152,8 +178,10 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     const t = Math.floor(rng.uniform() * model.schedule.betas.length);
     const flip = rng.uniform() < 0.5 ? 1 : 0;
     rng.fillNormal(noise);
+    const k = i % pairs.length;
+    Object.assign(feeds, conds[k]);
     for (let row = 0; row < 2; row++) {
-      const x0 = latents[row][flip];
+      const x0 = latents[k][row][flip];
       sample.set(model.schedule.addNoise(x0, noise, t), row * latent);
       target.set(model.schedule.target(x0, noise, t), row * latent);
     }
@@ -178,6 +206,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     steps,
     seconds,
     seed,
+    ...(pairs.length > 1 ? { pairs: pairs.length, subjects } : {}),
   });
   return {
     style,

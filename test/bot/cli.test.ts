@@ -1,6 +1,8 @@
 /** The pairstyle CLI end to end on a tiny random model folder: train, styles, draw, blend, export, delete, errors. */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +64,28 @@ describe('pairstyle CLI', () => {
     await cli('export', 'blocky', '--out', join(work, 'blocky.safetensors'));
     expect(decodeStyle(readFileSync(join(work, 'blocky.safetensors'))).info.name).toBe('blocky');
     expect((await cli('delete', 'roundy')).out).toMatch(/deleted/);
+  });
+
+  it('trains one style from several pairs, and refuses pairs that do not match up, through the CLI process', async () => {
+    const r = await cli('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--content', join(work, 'style.jpg'), '--style', join(work, 'content.png'), '--name', 'two-pairs', '--steps', '12');
+    expect(r.out).toMatch(/learned style 'two-pairs' from 2 pairs/);
+    const listed = JSON.parse((await cli('styles', '--json')).out) as { name: string; pairs?: number }[];
+    expect(listed.find((s) => s.name === 'two-pairs')).toBeDefined();
+    const file = decodeStyle(readFileSync(join(work, 'home', 'styles', 'two-pairs.safetensors')));
+    expect(file.info.pairs).toBe(2);
+    const bin = fileURLToPath(new URL('../../bin/pairstyle.mjs', import.meta.url));
+    const run = (...args: string[]) =>
+      new Promise<{ code: number | null; err: string }>((resolve) => {
+        execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (e, _out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? null) : 0, err }));
+      });
+    const odd = await run('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--content', join(work, 'style.jpg'), '--name', 'odd');
+    expect(odd.code).toBe(2);
+    expect(odd.err).toMatch(/as many --style as --content images .*got 2 --content and 1 --style/);
+    expect(odd.err).not.toMatch(/\n\s+at /);
+    const five = Array.from({ length: 5 }, () => ['--content', join(work, 'content.png'), '--style', join(work, 'style.jpg')]).flat();
+    const many = await run('train', ...five, '--name', 'many');
+    expect(many.code).toBe(2);
+    expect(many.err).toMatch(/at most 4 pairs; got 5/);
   });
 
   it('answers bad input with clear errors', async () => {

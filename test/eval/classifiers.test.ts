@@ -1,7 +1,7 @@
 /** Data of the evaluation classifiers: identity classes and split, artist-set labels. */
 import { describe, expect, it } from 'vitest';
 import type { Dataset, DatasetItem } from '../../src/data/dataset.ts';
-import { artistData, identityData } from '../../src/eval/classifiers.ts';
+import { ARTIST_CLASSES, artistData, identityData, isEvaluationSubject } from '../../src/eval/classifiers.ts';
 
 function fakeDataset(items: [DatasetItem['set'], string][], size = 4): Dataset {
   const px = size * size * 3;
@@ -27,6 +27,17 @@ describe('identityData', () => {
     ['twemoji', 'dog face'],
     ['fluent', 'cat face'],
   ]);
+  it('holds out a v1 drawing when the subject has one, and leaves icon collections out', () => {
+    const d2 = identityData(fakeDataset([
+      ['fluent-3d', 'cat face'],
+      ['streamline-emoji', 'cat face'],
+      ['twemoji', 'cat face'],
+      ['ph-thin', 'cat face'],
+    ]), 3);
+    expect(d2.classes).toEqual(['cat face']);
+    expect(d2.items.map((it) => it.set)).toEqual(['fluent-3d', 'streamline-emoji', 'twemoji']);
+    expect(d2.heldOut.map((i) => d2.items[i].set)).toEqual(['twemoji']);
+  });
   it('keeps subjects drawn by >= 2 sets and holds out exactly one drawing of each', () => {
     const d = identityData(ds, 1);
     expect(d.classes).toEqual(['cat face', 'dog face']);
@@ -43,14 +54,36 @@ describe('identityData', () => {
 });
 
 describe('artistData', () => {
-  it('labels pictures by set, OpenMoji included, and holds out about the given share', () => {
-    const ds = fakeDataset(Array.from({ length: 60 }, (_, i) => [(['noto', 'twemoji', 'fluent'] as const)[i % 3], `s${i}`]));
-    const om = fakeDataset(Array.from({ length: 20 }, (_, i) => ['openmoji', `s${i}`]));
+  const sets = ARTIST_CLASSES.filter((c) => c !== 'openmoji');
+  const ds = fakeDataset([
+    ...Array.from({ length: 120 }, (_, i) => [sets[i % sets.length], `s${i % 40}`] as [string, string]),
+    ['ph-thin', 's1'],
+  ]);
+  const om = fakeDataset(Array.from({ length: 40 }, (_, i) => ['openmoji', `s${i}`]));
+  it('labels pictures by set, OpenMoji included, trains only on the judge half of the subjects', () => {
     const d = artistData(ds, om, 0, 0.25);
-    expect(d.classes).toEqual(['noto', 'twemoji', 'fluent', 'openmoji']);
-    expect(d.labels.length).toBe(80);
-    expect(Array.from(d.labels.subarray(60))).toEqual(new Array(20).fill(3));
-    expect(d.heldOut.length).toBeGreaterThan(8);
-    expect(d.heldOut.length).toBeLessThan(35);
+    expect(d.classes).toEqual([...ARTIST_CLASSES]);
+    expect(d.items.every((it) => !isEvaluationSubject(it.subject))).toBe(true);
+    expect(d.items.some((it) => it.set === 'ph-thin')).toBe(false);
+    const judged = [...ds.items, ...om.items].filter((it) => ARTIST_CLASSES.includes(it.set as never) && !isEvaluationSubject(it.subject));
+    expect(d.labels.length).toBe(judged.length);
+    d.items.forEach((it, i) => expect(d.classes[d.labels[i]]).toBe(it.set));
+    expect(d.heldOut.length).toBeGreaterThan(0.1 * judged.length);
+    expect(d.heldOut.length).toBeLessThan(0.4 * judged.length);
+  });
+  it('gives the evaluation half (pictures the judge never saw) on request, disjoint from the judge half', () => {
+    const judge = artistData(ds, om, 0, 0.25);
+    const unseen = artistData(ds, om, 0, 0, true);
+    expect(unseen.items.every((it) => isEvaluationSubject(it.subject))).toBe(true);
+    const seen = new Set(judge.items.map((it) => it.subject));
+    expect(unseen.items.some((it) => seen.has(it.subject))).toBe(false);
+    expect(unseen.items.length + judge.items.length).toBe(120 + 40);
+  });
+  it('splits subjects about in half, by their words only', () => {
+    const subjects = Array.from({ length: 400 }, (_, i) => `subject ${i}`);
+    const share = subjects.filter(isEvaluationSubject).length / subjects.length;
+    expect(share).toBeGreaterThan(0.4);
+    expect(share).toBeLessThan(0.6);
+    expect(isEvaluationSubject('cat face')).toBe(isEvaluationSubject('cat face'));
   });
 });

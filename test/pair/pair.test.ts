@@ -41,6 +41,20 @@ describe('trainPair', () => {
     expect(r.style.modules.every((m) => m.B.every((v) => v === 0))).toBe(true);
   });
 
+  it('learns one style from several pairs: a repeated pair changes nothing, a different one does', async () => {
+    const one = await trainPair({ model, content: image(1), style: image(2), name: 'one', subject: 'cat face', steps: 6, lr: 1e-2 });
+    const same = await trainPair({ model, content: image(1), style: image(2), extraPairs: [{ content: image(1), style: image(2) }], name: 'same', subject: 'cat face', steps: 6, lr: 1e-2 });
+    expect(same.losses).toEqual(one.losses);
+    expect(same.style.modules.map((m) => Array.from(m.B))).toEqual(one.style.modules.map((m) => Array.from(m.B)));
+    const two = await trainPair({ model, content: image(1), style: image(2), extraPairs: [{ content: image(3), style: image(4), subject: 'dog face' }], name: 'two', subject: 'cat face', steps: 6, lr: 1e-2 });
+    expect(two.losses[0]).toBe(one.losses[0]);
+    expect(two.losses[1]).not.toBe(one.losses[1]);
+    expect(two.style.info).toMatchObject({ pairs: 2, subjects: ['cat face', 'dog face'], subject: 'cat face' });
+    expect(one.style.info.pairs).toBeUndefined();
+    const five = Array.from({ length: 4 }, (_, k) => ({ content: image(k), style: image(k + 1) }));
+    await expect(trainPair({ model, content: image(1), style: image(2), extraPairs: five, name: 'x', steps: 2 })).rejects.toThrow(/at most 4/);
+  });
+
   it('style files round-trip exactly in the diffusers LoRA key layout', () => {
     const back = decodeStyle(encodeStyle(style));
     expect(back.info).toEqual(style.info);
