@@ -7,7 +7,7 @@ const fmtTime = (s: number) => (s < 60 ? `${Math.max(1, Math.round(s))} s` : `${
 export function describeJob(job: Job): string {
   switch (job.kind) {
     case 'train':
-      return `training style '${job.args.name}'`;
+      return job.args.pairLabels?.length ? `training style '${job.args.name}' from ${job.args.pairLabels.length} pairs (${job.args.pairLabels.join('; ')})` : `training style '${job.args.name}'`;
     case 'draw':
       return job.args.styles.length ? `drawing '${job.args.prompt}' in ${job.args.styles.map((s) => `'${s.style.name}'`).join(' + ')}` : `drawing '${job.args.prompt}'`;
     case 'blend':

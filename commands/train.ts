@@ -1,13 +1,41 @@
-/** /pairstyle train content style name [subject] [steps] [overwrite]: learn a style from one pair. */
+/**
+ * /pairstyle train content style name [subject] [steps] [overwrite] [content2 style2 … content4 style4]:
+ * learn a style from one before/after pair, or from up to four pairs of the same style.
+ */
 import { checkStyleName } from '../src/store/style-directory.ts';
 import { aspectNotice, readImageUpload } from './attachments.ts';
+import { printable } from './options.ts';
 import { finalizeJob } from './finalize.ts';
 import { describeJob } from './render.ts';
-import { CommandError, type Command, type Attachment } from './types.ts';
+import { CommandError, type Command, type Attachment, type OptionSpec, type Options } from './types.ts';
+import { MAX_PAIRS } from '../src/pair/pairs.ts';
+
+/** The options of pairs 2..MAX_PAIRS: content2/style2 … (pair 1 is content/style). */
+const extraPairOptions: OptionSpec[] = Array.from({ length: MAX_PAIRS - 1 }, (_, i) => i + 2).flatMap((k) => [
+  { name: `content${k}`, type: 'attachment' as const, description: `pair ${k}: another "before" image of the same style (optional)` },
+  { name: `style${k}`, type: 'attachment' as const, description: `pair ${k}: its "after" image` },
+]);
+
+/** The pairs' attachments in order, refusing a half pair or a gap (pair 3 without pair 2). */
+export function pairAttachments(o: Options): { content: Attachment; style: Attachment; role: string }[] {
+  const pairs = [{ content: o.content as Attachment, style: o.style as Attachment, role: '' }];
+  let gap = 0;
+  for (let k = 2; k <= MAX_PAIRS; k++) {
+    const [c, s] = [o[`content${k}`] as Attachment | undefined, o[`style${k}`] as Attachment | undefined];
+    if (!c && !s) {
+      gap = gap || k;
+      continue;
+    }
+    if (!c || !s) throw new CommandError(`pair ${k} needs both images: content${k} (the "before") and style${k} (the "after")`);
+    if (gap) throw new CommandError(`pair ${k} is given but pair ${gap} is not: fill content${gap}/style${gap} first`);
+    pairs.push({ content: c, style: s, role: String(k) });
+  }
+  return pairs;
+}
 
 export const train: Command = {
   name: 'train',
-  description: 'Learn a style from one before/after pair of images',
+  description: 'Learn a style from a before/after pair of images (or up to 4 pairs of one style)',
   ephemeral: false,
   options: [
     { name: 'content', type: 'attachment', required: true, description: 'the "before" image (the plain picture)' },
@@ -16,6 +44,7 @@ export const train: Command = {
     { name: 'subject', type: 'string', maxLength: 60, description: 'what the pair shows, e.g. "cat face"' },
     { name: 'steps', type: 'integer', min: 10, max: 2000, description: 'training steps (default: 300 on the embedded model, 750 on Stable Diffusion)' },
     { name: 'overwrite', type: 'boolean', description: 'replace your style of the same name' },
+    ...extraPairOptions,
   ],
   async run(ctx, o) {
     const name = checkStyleName(o.name as string);
@@ -23,16 +52,22 @@ export const train: Command = {
     if (!overwrite && (await ctx.registry.has(ctx.who, name))) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
     const steps = o.steps as number | undefined;
     if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
-    const [before, after] = await Promise.all([
-      readImageUpload(o.content as Attachment, 'content', ctx.limits.maxUploadBytes),
-      readImageUpload(o.style as Attachment, 'style', ctx.limits.maxUploadBytes),
-    ]);
-    const [content, style] = [before.bytes, after.bytes];
+    const uploads = await Promise.all(
+      pairAttachments(o).map(async (p) => {
+        const [before, after] = await Promise.all([
+          readImageUpload(p.content, `content${p.role}`, ctx.limits.maxUploadBytes),
+          readImageUpload(p.style, `style${p.role}`, ctx.limits.maxUploadBytes),
+        ]);
+        return { before, after, label: `${printable(p.content.name, 40)} → ${printable(p.style.name, 40)}` };
+      }),
+    );
+    const [{ before, after }, ...more] = uploads;
     // Told with the result: an animated picture's first frame is used, a far-from-square pair is centre-cropped.
-    const notes = [...before.notices, ...after.notices, aspectNotice(before.check, after.check)].filter((n): n is string => !!n);
+    const notes = uploads.flatMap((u) => [...u.before.notices, ...u.after.notices, aspectNotice(u.before.check, u.after.check)]).filter((n): n is string => !!n);
+    const extra = more.length ? { extraPairs: more.map((u) => ({ content: u.before.bytes, style: u.after.bytes })), pairLabels: uploads.map((u) => u.label) } : {};
     const job = await ctx.queue.submit(
       ctx.who,
-      { kind: 'train', args: { content, style, name, subject: o.subject as string | undefined, steps, overwrite, ...(notes.length ? { notices: notes } : {}) } },
+      { kind: 'train', args: { content: before.bytes, style: after.bytes, name, subject: o.subject as string | undefined, steps, overwrite, ...extra, ...(notes.length ? { notices: notes } : {}) } },
       { route: ctx.route },
     );
     return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };

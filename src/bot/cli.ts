@@ -15,7 +15,8 @@ import { unitToRgb } from '../models/pixel-codec.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
 import { checkStyleFitsModel } from '../pair/style-file.ts';
-import { MAX_PAIRS, pairDefaultsFor, trainPair } from '../pair/train.ts';
+import { MAX_PAIRS } from '../pair/pairs.ts';
+import { pairDefaultsFor, trainPair } from '../pair/train.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 
 export class UsageError extends Error {

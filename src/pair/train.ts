@@ -24,6 +24,7 @@ import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';
+import { MAX_PAIRS } from './pairs.ts';
 import { collectStyle, styledPrompt, type Style } from './style.ts';
 
 export const CONTENT_TOKEN = '<v1>';
@@ -63,8 +64,6 @@ export interface TrainingPair {
   subject?: string;
 }
 
-/** At most this many pairs train one style (the bot's and the CLI's limit too). */
-export const MAX_PAIRS = 4;
 
 export interface PairTrainOptions {
   model: TextToImageModel;

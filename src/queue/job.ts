@@ -26,6 +26,10 @@ export interface TrainArgs {
   /** Image bytes as uploaded (any format sharp reads). */
   content: Uint8Array;
   style: Uint8Array;
+  /** Pairs 2..4 of the same style, image bytes as uploaded. */
+  extraPairs?: { content: Uint8Array; style: Uint8Array }[];
+  /** What each pair is, for the messages ("dog.png → dog-ink.png"), when there are several. */
+  pairLabels?: string[];
   name: string;
   subject?: string;
   steps?: number;

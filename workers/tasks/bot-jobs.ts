@@ -75,18 +75,22 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
   const t0 = performance.now();
   const { model, pipe, runtime } = await loadModel(args.model);
   const size = model.imageSize;
-  const [content, style] = await Promise.all([
-    loadImage(args.job.content, size).catch((e) => {
-      throw Object.assign(new Error(`the content image: ${(e as Error).message}`), { name: 'ImageInputError' });
+  const read = (bytes: Uint8Array, role: string) =>
+    loadImage(bytes, size).catch((e) => {
+      throw Object.assign(new Error(`the ${role} image: ${(e as Error).message}`), { name: 'ImageInputError' });
+    });
+  const pairs = await Promise.all(
+    [{ content: args.job.content, style: args.job.style }, ...(args.job.extraPairs ?? [])].map(async (p, k) => {
+      const n = k === 0 ? '' : String(k + 1);
+      return { content: await read(p.content, `content${n}`), style: await read(p.style, `style${n}`) };
     }),
-    loadImage(args.job.style, size).catch((e) => {
-      throw Object.assign(new Error(`the style image: ${(e as Error).message}`), { name: 'ImageInputError' });
-    }),
-  ]);
+  );
+  const [{ content, style }, ...extraPairs] = pairs;
   const r = await trainPair({
     model,
     content,
     style,
+    extraPairs,
     name: args.job.name,
     subject: args.job.subject,
     steps: args.job.steps,
@@ -98,7 +102,10 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     onProgress: (p) => ctx?.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' } satisfies JobProgress),
   });
   const prompts = args.job.samplePrompts ?? DEFAULT_SAMPLE_PROMPTS;
-  const tiles = [tile(content, size, 'content'), tile(style, size, 'style')];
+  const tiles = pairs.flatMap((p, k) => {
+    const n = pairs.length === 1 ? '' : ` ${k + 1}`;
+    return [tile(p.content, size, `content${n}`), tile(p.style, size, `style${n}`)];
+  });
   if (prompts.length) {
     // One batched run: for each prompt, its stylized image and the unstyled one from the same seed.
     const mixes = prompts.flatMap(() => [[], [{ style: r.style, weight: 3 }]]);

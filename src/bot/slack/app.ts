@@ -15,7 +15,8 @@ import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { afterPendingAcks } from '../after-acks.ts';
 import { slackBlocks } from './blocks.ts';
-import { pairFromChannel, type SlackFileAccess } from './files.ts';
+import { extraPairsFromIds, pairFromChannel, type SlackFileAccess } from './files.ts';
+import { MAX_PAIRS } from '../../pair/pairs.ts';
 import { parseSlackText } from './parse.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
 
@@ -137,6 +138,7 @@ export function createSlackApp(opts: SlackOptions): App {
         const pair = await pairFromChannel(client, access, { channel: command.channel_id, user: command.user_id }, { content: options.content as string | undefined, style: options.style as string | undefined });
         options.content = pair.content;
         options.style = pair.style;
+        Object.assign(options, await extraPairsFromIds(client, access, command.user_id, options, MAX_PAIRS));
       }
       const ctx = await context(client, who, subcommand === 'delete' || subcommand === 'unshare', command.channel_id);
       const outcome = await runCommand(ctx, subcommand, options);

@@ -1,8 +1,8 @@
 /**
  * Images for /pairstyle train on Slack: slash commands carry no files, so the pair is the two most recent
  * images the user shared in the channel (older = content/"before", newer = style/"after"), or the files
- * named by id (content:F0123 style:F0456). Downloaded from url_private_download with the bot token,
- * from Slack's file host only, size-capped.
+ * named by id (content:F0123 style:F0456; more pairs of the same style: content2:F… style2:F… up to 4).
+ * Downloaded from url_private_download with the bot token, from Slack's file host only, size-capped.
  */
 import type { webApi } from '@slack/bolt';
 
@@ -86,4 +86,19 @@ export async function pairFromChannel(
   const files = ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
   if (files.length < 2) throw new CommandError('share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>');
   return { content: attachmentOf(files[1], access), style: attachmentOf(files[0], access) };
+}
+
+/**
+ * Pairs 2..4 named by file id (content2:F… style2:F…, …) as attachments under the same option names;
+ * the command checks that pairs are whole and in order. Only the user's own uploads are used.
+ */
+export async function extraPairsFromIds(client: WebClient, access: SlackFileAccess, user: string, options: Record<string, unknown>, maxPairs: number): Promise<Record<string, Attachment>> {
+  const out: Record<string, Attachment> = {};
+  for (let k = 2; k <= maxPairs; k++) {
+    for (const role of [`content${k}`, `style${k}`]) {
+      const id = options[role];
+      if (typeof id === 'string') out[role] = attachmentOf(await fileInfo(client, id, role, user), access);
+    }
+  }
+  return out;
 }

@@ -23,7 +23,7 @@ export function parseSlackText(text: string): { subcommand: string; options: Rec
   const options: Record<string, OptionValue | undefined> = {};
   const words: string[] = [];
   for (const t of rest) {
-    const m = /^([a-z_]+)[:=](.*)$/s.exec(t);
+    const m = /^([a-z_][a-z0-9_]*)[:=](.*)$/s.exec(t);
     if (m && command.options.some((o) => o.name === m[1])) options[m[1]] = m[2];
     else if (m && !/^https?$/.test(m[1])) throw new CommandError(`unknown option '${m[1]}' for ${command.name} (options: ${command.options.map((o) => o.name).join(', ') || 'none'})`);
     else words.push(t);

@@ -138,6 +138,26 @@ describe('Discord HTTP interactions', () => {
     expect((await fake.waitFor(finalEdit(list.token))).json?.content).toMatch(/Your styles:\n• \*\*blues\*\*/);
   });
 
+  it('trains one style from two pairs (content2/style2) and lists the pairs while it trains; refuses a half pair', async () => {
+    for (const [n, c] of [['b1.png', '#d22'], ['a1.png', '#22d'], ['b2.png', '#2d2'], ['a2.png', '#dd2']] as const) fake.cdn.set(n, await pngOf(c, 40, 40));
+    const att = (id: string, name: string) => ({ id, filename: name, size: fake.cdn.get(name)!.length, url: `${fake.origin}/cdn/${name}`, content_type: 'image/png' });
+    const resolved = { attachments: { p1: att('p1', 'b1.png'), p2: att('p2', 'a1.png'), p3: att('p3', 'b2.png'), p4: att('p4', 'a2.png') } };
+    const opts = [
+      { type: 11, name: 'content', value: 'p1' },
+      { type: 11, name: 'style', value: 'p2' },
+      { type: 3, name: 'name', value: 'two-pairs' },
+      { type: 11, name: 'content2', value: 'p3' },
+      { type: 11, name: 'style2', value: 'p4' },
+    ];
+    const { token, body } = command('train', opts, 'u1', resolved);
+    await post(body);
+    await fake.waitFor((r) => r.method === 'PATCH' && r.path.includes(token) && /from 2 pairs \(b1\.png → a1\.png; b2\.png → a2\.png\)/.test(String(r.json?.content)));
+    expect((await fake.waitFor(finalEdit(token))).json?.content).toMatch(/learned style \*\*two-pairs\*\*/);
+    const half = command('train', [...opts.slice(0, 4), { type: 3, name: 'name', value: 'half' }].filter((o, i, a) => a.findIndex((x) => x.name === o.name) === i).map((o) => (o.name === 'name' ? { ...o, value: 'half' } : o)), 'u1', resolved);
+    await post(half.body);
+    expect((await fake.waitFor(finalEdit(half.token))).json?.content).toMatch(/pair 2 needs both images: content2 .* and style2/);
+  });
+
   it('refuses an attachment that is not on a Discord file host', async () => {
     const resolved = { attachments: { x: { id: 'x', filename: 'x.png', size: 10, url: 'http://127.0.0.2:9/x.png', content_type: 'image/png' } } };
     const { token, body } = command('train', [{ type: 11, name: 'content', value: 'x' }, { type: 11, name: 'style', value: 'x' }, { type: 3, name: 'name', value: 'evil' }], 'u1', resolved);

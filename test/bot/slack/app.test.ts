@@ -83,6 +83,16 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     expect(String((await fake.waitFor(responded(other.respondPath))).body.text)).toMatch(/no style named 'reds' that you can use/);
   });
 
+  it('trains one style from two pairs named by file id (content2:F… style2:F…)', async () => {
+    for (const [n, c, t] of [['FBEFORE1', '#d22', 3], ['FAFTER01', '#22d', 4], ['FBEFORE2', '#2d2', 5], ['FAFTER02', '#dd2', 6]] as const) fake.files.set(n, { bytes: await pngOf(c), user: 'U4', created: t, mimetype: 'image/png' });
+    await signed(slash('train name:duo content:FBEFORE1 style:FAFTER01 content2:FBEFORE2 style2:FAFTER02', 'U4').body);
+    await fake.waitFor((c) => c.method === 'chat.update' && /learned style \*duo\*/.test(String(c.body.text)));
+    expect(fake.calls.some((c) => /from 2 pairs \(FBEFORE1 → FAFTER01; FBEFORE2 → FAFTER02\)/.test(String(c.body.text)))).toBe(true);
+    const half = slash('train name:half content:FBEFORE1 style:FAFTER01 content2:FBEFORE2', 'U4');
+    await signed(half.body);
+    expect(String((await fake.waitFor(responded(half.respondPath))).body.text)).toMatch(/pair 2 needs both images/);
+  });
+
   it('answers a bad command with a clear ephemeral error', async () => {
     const bad = slash('draw cat strength:99');
     await signed(bad.body);
