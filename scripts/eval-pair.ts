@@ -5,9 +5,14 @@
  *   --pairs N            training pairs per seed (Noto drawing of X, OpenMoji drawing of X), default 8
  *   --subjects N         other subjects drawn per pair (the same for every pair of a seed, fixed seeds), default 24
  *   --seeds LIST         independent draws of pairs, subjects and sampling seeds (default 0,1)
+ *   --pairs-per-style K  each adapter learns from K pairs (its own subject and the next K-1; default 1), to
+ *                        measure whether more pairs make the style cleaner (1 vs 2 vs 4); the pair methods
+ *                        only (DreamBooth-LoRA keeps its one style image); leakage counts the first pair's subject
  *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
  *   --train-steps N      training steps of every adapter (default: the pair defaults, 300)
+ *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
+ *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance (default all)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
@@ -52,6 +57,7 @@ import { rgbToUnit } from '../src/models/pixel-codec.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
 import type { Style } from '../src/pair/style.ts';
+import { MAX_PAIRS } from '../src/pair/pairs.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
 
 const { values: a } = parseArgs({
@@ -62,6 +68,9 @@ const { values: a } = parseArgs({
     strengths: { type: 'string', default: '1,2,3,4.5' },
     scales: { type: 'string', default: '0.5,1,1.5,2' },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
+    convs: { type: 'boolean', default: PAIR_DEFAULTS.convs },
+    'pairs-per-style': { type: 'string', default: '1' },
+    'no-convs': { type: 'boolean', default: false },
     methods: { type: 'string', default: 'pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance' },
     steps: { type: 'string', default: '30' },
     cfg: { type: 'string', default: '5' },
@@ -82,6 +91,9 @@ const scales = list(a.scales!);
 const nPairs = Number(a.pairs);
 const nSubjects = Number(a.subjects);
 const trainSteps = Number(a['train-steps']);
+const convs = Boolean(a.convs) && !a['no-convs'];
+const perStyle = Number(a['pairs-per-style']);
+if (!Number.isInteger(perStyle) || perStyle < 1 || perStyle > MAX_PAIRS) throw new Error(`--pairs-per-style: expected 1 to ${MAX_PAIRS}, got '${a['pairs-per-style']}'`);
 const steps = Number(a.steps);
 const cfg = Number(a.cfg);
 const seedList = a.seeds!.split(',').map((v) => Number(v.trim()));
@@ -130,6 +142,8 @@ const pool = [...new Set(ds.items.filter((it) => it.set === 'noto' && omSubjects
 interface Unit {
   seed: number;
   pair: string;
+  /** The other subjects whose pairs train the same adapter (--pairs-per-style). */
+  morePairs: string[];
   drawSubjects: string[];
   drawSeeds: number[];
   realOm: Float32Array[];
@@ -141,11 +155,13 @@ const units: Unit[] = seedList.flatMap((seed) => {
     const j = rng.int(i + 1);
     [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
   }
-  const drawSubjects = shuffled.slice(nPairs, nPairs + nSubjects);
+  const used = nPairs * perStyle;
+  const drawSubjects = shuffled.slice(used, used + nSubjects);
   const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
   const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y)!);
-  log(`seed ${seed}: pairs ${shuffled.slice(0, nPairs).join(', ')}\n  subjects drawn: ${drawSubjects.join(', ')}`);
-  return shuffled.slice(0, nPairs).map((pair) => ({ seed, pair, drawSubjects, drawSeeds, realOm }));
+  const groups = Array.from({ length: nPairs }, (_, i) => shuffled.slice(i * perStyle, (i + 1) * perStyle));
+  log(`seed ${seed}: pairs ${groups.map((g) => g.join(' + ')).join(', ')}\n  subjects drawn: ${drawSubjects.join(', ')}`);
+  return groups.map(([pair, ...morePairs]) => ({ seed, pair, morePairs, drawSubjects, drawSeeds, realOm }));
 });
 const pairSubjects = units.map((u) => u.pair);
 
@@ -172,7 +188,8 @@ let trainSeconds = 0;
 let drawSeconds = 0;
 
 for (let p = 0; p < units.length; p++) {
-  const { seed, pair: x, drawSubjects, drawSeeds, realOm } = units[p];
+  const { seed, pair: x, morePairs, drawSubjects, drawSeeds, realOm } = units[p];
+  const extraPairs = morePairs.map((y) => ({ content: pictureOf(ds, 'noto', y)!, style: pictureOf(om, 'openmoji', y)!, subject: y }));
   const content = pictureOf(ds, 'noto', x)!;
   const styleImg = pictureOf(om, 'openmoji', x)!;
   const tTrain = performance.now();
@@ -182,17 +199,17 @@ for (let p = 0; p < units.length; p++) {
     if (q.step % 25 === 0 || q.step === q.steps) process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length} '${x}': ${what} step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
   };
   if (kinds.has('pair')) {
-    const r = await trainPair({ model, content, style: styleImg, name: `pair-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, onProgress: bar('pair') });
+    const r = await trainPair({ model, content, style: styleImg, name: `pair-${p}`, subject: x, extraPairs, steps: trainSteps, seed: seed * 1000 + p, threads, convs, onProgress: bar('pair') });
     styles.pair = r.style;
     trainInfo.pair = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   if (kinds.has('noOrtho')) {
-    const r = await trainPair({ model, content, style: styleImg, name: `no-ortho-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, trainableA: true, onProgress: bar('no-orthogonality') });
+    const r = await trainPair({ model, content, style: styleImg, name: `no-ortho-${p}`, subject: x, extraPairs, steps: trainSteps, seed: seed * 1000 + p, threads, trainableA: true, convs, onProgress: bar('no-orthogonality') });
     styles.noOrtho = r.style;
     trainInfo.noOrtho = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   if (kinds.has('dreambooth')) {
-    const r = await trainSingleImageLora({ model, image: styleImg, name: `dreambooth-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, onProgress: bar('DreamBooth-LoRA') });
+    const r = await trainSingleImageLora({ model, image: styleImg, name: `dreambooth-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, convs, onProgress: bar('DreamBooth-LoRA') });
     styles.dreambooth = r.style;
     trainInfo.dreambooth = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
@@ -376,7 +393,7 @@ function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
 }
 const dominanceReport = kinds.has('pair') && methods.some((m) => m.id === 'pair-guidance') ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') } : null;
 
-console.log(`\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps`);
+console.log(`\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`);
 const artistInfo = artist.meta.info as { heldOutTop1?: number; evaluationSubjectsTop1?: number; evaluationSubjectsOpenmojiRecall?: number };
 console.log(
   `judges: identity held-out top-1 ${pct(identity.meta.info.heldOutTop1 as number)}; artist held-out top-1 ${pct(artistInfo.heldOutTop1)}, ` +
@@ -422,7 +439,7 @@ if (gridTiles.length) writeFileSync(a.grid!, await gridPng(gridTiles, { columns:
 
 const report = {
   model: { dir: a.model, id: model.id, hash: model.hash },
-  settings: { pairs: units.length, pairsPerSeed: nPairs, subjects: nSubjects, seeds: seedList, strengths, scales, trainSteps, steps, cfg, methods: methods.map((m) => m.id) },
+  settings: { convs, pairsPerStyle: perStyle, pairs: units.length, pairsPerSeed: nPairs, subjects: nSubjects, seeds: seedList, strengths, scales, trainSteps, steps, cfg, methods: methods.map((m) => m.id) },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,
   pairs: pairsReport,

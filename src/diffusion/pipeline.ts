@@ -32,6 +32,8 @@ export interface Trajectory {
 export interface AdapterWeights {
   name: string;
   rank: number;
+  /** The adapter adapts the resnets' convolutions too (LoCon). */
+  convs?: boolean;
   params: Record<string, Float32Array>;
 }
 
@@ -147,8 +149,8 @@ export class DiffusionPipeline {
 
   private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
     const { model } = this;
-    const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}`).join(',')}`;
-    return this.cached(this.unetSessions, key, () => ({ out: unetGraph(model, batch, adapters.map((a) => ({ name: a.name, rank: a.rank })), this.opts.precision) }));
+    const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}${a.convs ? ':convs' : ''}`).join(',')}`;
+    return this.cached(this.unetSessions, key, () => ({ out: unetGraph(model, batch, adapters.map((a) => ({ name: a.name, rank: a.rank, convs: a.convs ?? false })), this.opts.precision) }));
   }
 
   private cached<K>(cache: Map<K, Promise<GraphSession>>, key: K, build: () => Record<string, Tensor>): Promise<GraphSession> {

@@ -1,8 +1,9 @@
 /** diffusers ResnetBlock2D (time_embedding_norm 'default', SiLU, output_scale_factor 1) and the 2x resamplers. */
 import { add, pad, reshape, silu, upsampleNearest2x, type Tensor } from '../graph/index.ts';
 import { conv2dLayer, groupNormLayer, linearLayer } from './layers.ts';
+import { loraConv2d, type LoraOptions } from './lora.ts';
 
-export interface ResnetOptions {
+export interface ResnetOptions extends LoraOptions {
   groups: number;
   eps: number;
 }
@@ -11,15 +12,15 @@ export interface ResnetOptions {
  * x [B, Cin, H, W], temb [B, T] -> [B, outCh, H, W]:
  * h = conv1(silu(norm1(x))) + time_emb_proj(silu(temb)); h = conv2(silu(norm2(h))); out = shortcut(x) + h,
  * the shortcut a 1x1 conv_shortcut when the channel count changes. Without temb (temb_channels=None,
- * as in the VAE) there is no time_emb_proj.
+ * as in the VAE) there is no time_emb_proj. Adapters with `convs` (opts.lora) adapt conv1 and conv2.
  */
 export function resnetBlock2D(x: Tensor, temb: Tensor | undefined, name: string, outCh: number, opts: ResnetOptions): Tensor {
-  let h = conv2dLayer(silu(groupNormLayer(x, `${name}.norm1`, opts.groups, opts.eps)), `${name}.conv1`, outCh, 3);
+  let h = loraConv2d(silu(groupNormLayer(x, `${name}.norm1`, opts.groups, opts.eps)), `${name}.conv1`, outCh, 3, opts);
   if (temb) {
     const t = linearLayer(silu(temb), `${name}.time_emb_proj`, outCh);
     h = add(h, reshape(t, [x.shape[0], outCh, 1, 1]));
   }
-  h = conv2dLayer(silu(groupNormLayer(h, `${name}.norm2`, opts.groups, opts.eps)), `${name}.conv2`, outCh, 3);
+  h = loraConv2d(silu(groupNormLayer(h, `${name}.norm2`, opts.groups, opts.eps)), `${name}.conv2`, outCh, 3, opts);
   const shortcut = x.shape[1] === outCh ? x : conv2dLayer(x, `${name}.conv_shortcut`, outCh, 1);
   return add(shortcut, h);
 }

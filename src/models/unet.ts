@@ -56,7 +56,7 @@ export function unet2DConditionModel(g: Graph, cfg: UNet2DConditionConfig, input
   const heads = perBlock(cfg.num_attention_heads ?? cfg.attention_head_dim, nBlocks, 'attention_head_dim');
   const layers = perBlock(cfg.layers_per_block, nBlocks, 'layers_per_block');
   const tLayers = perBlock(cfg.transformer_layers_per_block ?? 1, nBlocks, 'transformer_layers_per_block');
-  const res = { groups: cfg.norm_num_groups, eps: cfg.norm_eps };
+  const res = { groups: cfg.norm_num_groups, eps: cfg.norm_eps, lora: opts.lora };
   const attn = (x: Tensor, name: string, block: number, reversed = false) => {
     const i = reversed ? nBlocks - 1 - block : block;
     return transformer2DModel(x, ctx, name, {

@@ -32,6 +32,8 @@ export interface SingleImageLoraOptions {
   lr?: number;
   seed?: number;
   threads?: number;
+  /** Adapt the resnets' convolutions too, as the pair method's `convs` (compare like with like). */
+  convs?: boolean;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
 }
 
@@ -53,19 +55,19 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const latent = c * h * w;
   const isLora = (n: string) => n.includes('.lora_A.') || n.includes('.lora_B.');
   const g = new G.Graph({ paramMode: (n) => (isLora(n) ? 'trainable' : 'frozen') });
-  const pred = modelUnet(g, model, 1, { lora: [{ name: 'style', rank }] });
+  const pred = modelUnet(g, model, 1, { lora: [{ name: 'style', rank, convs: opts.convs ?? PAIR_DEFAULTS.convs }] });
   const loss = G.mse(pred, g.input('target', [1, c, h, w]));
   const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads });
 
   const initRng = new Rng(seed * 7919 + 17);
   const params: Record<string, Float32Array> = {};
-  const modules: { module: string; inDim: number; outDim: number }[] = [];
+  const modules: { module: string; inDim: number; outDim: number; kernel?: number }[] = [];
   for (const [name, t] of g.params) {
     const m = /^(.*)\.lora_A\.style\.weight$/.exec(name);
     if (!m) continue;
-    const inDim = t.shape[1];
+    const inDim = t.shape.slice(1).reduce((a, b) => a * b, 1);
     const outDim = g.params.get(`${m[1]}.lora_B.style.weight`)!.shape[0];
-    modules.push({ module: m[1], inDim, outDim });
+    modules.push({ module: m[1], inDim, outDim, ...(t.shape.length === 4 ? { kernel: t.shape[2] } : {}) });
     const bound = 1 / Math.sqrt(inDim);
     params[name] = Float32Array.from({ length: rank * inDim }, () => (initRng.uniform() * 2 - 1) * bound);
     params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);

@@ -7,7 +7,7 @@ import { cfgTerms, loraScaleTerms, styleGuidanceTerms } from '../diffusion/guida
 import type { DiffusionPipeline, StepCallback, Trajectory } from '../diffusion/pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import { checkStyleFitsModel } from './style-file.ts';
-import { adapterParams, styledPrompt, type Style } from './style.ts';
+import { adapterParams, adaptsConvs, styledPrompt, type Style } from './style.ts';
 
 export interface WeightedStyle {
   style: Style;
@@ -63,7 +63,7 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
     }));
     return { seed: opts.seed, terms: styleGuidanceTerms(0, 1, opts.cfg, terms) };
   });
-  const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, params: adapterParams(s, adapterOf.get(s)!) }));
+  const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, convs: adaptsConvs(s), params: adapterParams(s, adapterOf.get(s)!) }));
   const r = await pipe.generate({ prompts, trajectories, adapters, steps: opts.steps, sampler: opts.sampler, signal: opts.signal, onStep: opts.onStep });
   const px = r.images.length / mixes.length;
   const images = mixes.map((_, i) => r.images.slice(i * px, (i + 1) * px));

@@ -39,7 +39,7 @@ import { originalKeyOf, ORIGINAL_UNET } from '../models/sd-single-file-keys.ts';
 import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 import { SD_VAE_CONFIG } from '../models/vae.ts';
 import { encodeSafetensors, f16ToF32, f32ToF16, type TensorInput } from '../train/safetensors.ts';
-import type { Style } from './style.ts';
+import { loraShapes, type Style } from './style.ts';
 import { encodeStyle } from './style-file.ts';
 
 export const STYLE_FORMATS = ['pairstyle', 'kohya', 'diffusers'] as const;
@@ -91,8 +91,8 @@ export function kohyaTensors(style: Style, unet: UNet2DConditionConfig, opts: Po
   for (const m of style.modules) {
     const name = kohyaModuleName(m.module, unet);
     if (out[`${name}.alpha`]) throw new PortableStyleError(`${m.module}: two modules map to ${name}`);
-    out[`${name}.lora_down.weight`] = { shape: [rank, m.inDim], data: m.A };
-    out[`${name}.lora_up.weight`] = { shape: [m.outDim, rank], data: residual === 1 ? m.B : m.B.map((v) => v * residual) };
+    out[`${name}.lora_down.weight`] = { shape: loraShapes(m, rank).A, data: m.A };
+    out[`${name}.lora_up.weight`] = { shape: loraShapes(m, rank).B, data: residual === 1 ? m.B : m.B.map((v) => v * residual) };
     out[`${name}.alpha`] = { shape: [], data: new Float32Array([alpha]) };
   }
   return out;
@@ -123,8 +123,8 @@ export function encodeDiffusers(style: Style, opts: PortableOptions = {}): Uint8
   const tensors: Record<string, TensorInput> = {};
   for (const m of style.modules) {
     if (!m.module.startsWith('unet.')) throw new PortableStyleError(`${m.module}: expected a 'unet.' module`);
-    tensors[`${m.module}.lora_A.weight`] = { shape: [rank, m.inDim], data: m.A };
-    tensors[`${m.module}.lora_B.weight`] = { shape: [m.outDim, rank], data: scale === 1 ? m.B : m.B.map((v) => v * scale) };
+    tensors[`${m.module}.lora_A.weight`] = { shape: loraShapes(m, rank).A, data: m.A };
+    tensors[`${m.module}.lora_B.weight`] = { shape: loraShapes(m, rank).B, data: scale === 1 ? m.B : m.B.map((v) => v * scale) };
   }
   const adapter = {
     'unet.r': rank,

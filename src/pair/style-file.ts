@@ -5,7 +5,7 @@
  */
 import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from '../train/safetensors.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
-import type { LoraModuleWeights, Style, StyleInfo } from './style.ts';
+import { loraShapes, type LoraModuleWeights, type Style, type StyleInfo } from './style.ts';
 
 export class StyleFileError extends Error {
   override name = 'StyleFileError';
@@ -16,8 +16,9 @@ const META_KEY = 'pairstyle.style';
 function tensorsOf(style: Style) {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const m of style.modules) {
-    tensors[`${m.module}.lora_A.weight`] = { shape: [style.info.rank, m.inDim], data: m.A };
-    tensors[`${m.module}.lora_B.weight`] = { shape: [m.outDim, style.info.rank], data: m.B };
+    const shapes = loraShapes(m, style.info.rank);
+    tensors[`${m.module}.lora_A.weight`] = { shape: shapes.A, data: m.A };
+    tensors[`${m.module}.lora_B.weight`] = { shape: shapes.B, data: m.B };
   }
   return tensors;
 }
@@ -58,7 +59,12 @@ function styleFrom(tensors: Record<string, { shape: number[]; data: Float32Array
     const b = tensors[`${m[1]}.lora_B.weight`];
     if (!b) throw new StyleFileError(`${where}: ${key} has no matching lora_B`);
     if (a.shape[0] !== info.rank || b.shape[1] !== info.rank) throw new StyleFileError(`${where}: ${m[1]} does not have rank ${info.rank}`);
-    modules.push({ module: m[1], A: a.data, B: b.data, inDim: a.shape[1], outDim: b.shape[0] });
+    if (a.shape.length === 4) {
+      // A convolution's adapter (LoCon): A [rank, in, k, k], B [out, rank, 1, 1].
+      const k = a.shape[2];
+      if (a.shape[3] !== k || b.shape.length !== 4 || b.shape[2] !== 1 || b.shape[3] !== 1) throw new StyleFileError(`${where}: ${m[1]} is not a square-kernel convolution adapter`);
+      modules.push({ module: m[1], A: a.data, B: b.data, inDim: a.shape[1] * k * k, outDim: b.shape[0], kernel: k });
+    } else modules.push({ module: m[1], A: a.data, B: b.data, inDim: a.shape[1], outDim: b.shape[0] });
   }
   if (modules.length === 0) throw new StyleFileError(`${where}: no LoRA weights in the file`);
   return { info, modules };

@@ -38,7 +38,7 @@ export const STYLE_TOKEN = '<s1>';
  *   official 1e-5 is for SDXL with rank 64 and 750 steps.
  * - 300 steps, style branch from step 100: the official 1/3 warm-up share; about 30-60 s here.
  */
-export const PAIR_DEFAULTS = { rank: 8, lr: 1e-3, steps: 300, styleStartShare: 1 / 3, subject: 'picture', seed: 0 };
+export const PAIR_DEFAULTS = { rank: 8, lr: 1e-3, steps: 300, styleStartShare: 1 / 3, subject: 'picture', seed: 0, convs: false };
 
 /** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
 export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };
@@ -81,6 +81,8 @@ export interface PairTrainOptions {
   styleStartShare?: number;
   /** Train A too (no orthogonality): the ablation baseline (c). */
   trainableA?: boolean;
+  /** Adapt the resnets' 3x3 convolutions too (LoCon), not only the attention projections. */
+  convs?: boolean;
   threads?: number;
   device?: 'cpu' | 'cuda';
   /** fp16: the UNet runs in float16 with float32 LoRA master weights and dynamic loss scaling. */
@@ -125,20 +127,22 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
 
   const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
   const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false) });
-  const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention: opts.recomputeAttention });
+  const convs = opts.convs ?? defaults.convs;
+  const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention: opts.recomputeAttention, convs });
   const fp16 = opts.precision === 'fp16';
   const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads, device: opts.device, lossScale: fp16 });
 
   // Adapter weights: A orthogonal (content rows 0..r-1, style rows r..2r-1), B zero.
   const params: Record<string, Float32Array> = {};
   const fed: Record<string, Float32Array> = {};
-  const modules: { module: string; inDim: number; outDim: number }[] = [];
+  const modules: { module: string; inDim: number; outDim: number; kernel?: number }[] = [];
   for (const [name, t] of g.params) {
     const m = /^(.*)\.lora_A\.content\.weight$/.exec(name);
     if (!m) continue;
-    const inDim = t.shape[1];
+    // A convolution's A [rank, in, k, k] is the same rows as a projection's [rank, in*k*k].
+    const inDim = t.shape.slice(1).reduce((a, b) => a * b, 1);
     const outDim = g.params.get(`${m[1]}.lora_B.content.weight`)!.shape[0];
-    modules.push({ module: m[1], inDim, outDim });
+    modules.push({ module: m[1], inDim, outDim, ...(t.shape.length === 4 ? { kernel: t.shape[2] } : {}) });
     const { content, style } = orthogonalDownProjections(inDim, rank, seed);
     (opts.trainableA ? params : fed)[`${m[1]}.lora_A.content.weight`] = content.slice();
     (opts.trainableA ? params : fed)[`${m[1]}.lora_A.style.weight`] = style.slice();
@@ -237,10 +241,11 @@ export const pairParamMode =
  * row_weight, lora_gate.*, train_rows.content): row 0 trains ContentLoRA, row 1 StyleLoRA (see the top).
  * Needs only the model's shapes, so memory planning can build it for checkpoints that are not loaded.
  */
-export function pairTrainingLoss(g: G.Graph, model: ModelShapes, rank: number, opts: { precision?: Precision; recomputeAttention?: boolean } = {}): G.Tensor {
+export function pairTrainingLoss(g: G.Graph, model: ModelShapes, rank: number, opts: { precision?: Precision; recomputeAttention?: boolean; convs?: boolean } = {}): G.Tensor {
   const [c, h, w] = model.codec.latentShape;
   const recomputeAttention = opts.recomputeAttention ?? h * w >= RECOMPUTE_ATTENTION_TOKENS;
-  const pred = modelUnet(g, model, 2, { precision: opts.precision, recomputeAttention, lora: [{ name: 'content', rank, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank }] });
+  const convs = opts.convs ?? false;
+  const pred = modelUnet(g, model, 2, { precision: opts.precision, recomputeAttention, lora: [{ name: 'content', rank, convs, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank, convs }] });
   const err = G.sub(pred, g.input('target', [2, c, h, w]));
   const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
   return G.sumAll(G.mul(perRow, g.input('row_weight', [2])));

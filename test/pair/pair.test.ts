@@ -55,6 +55,26 @@ describe('trainPair', () => {
     await expect(trainPair({ model, content: image(1), style: image(2), extraPairs: five, name: 'x', steps: 2 })).rejects.toThrow(/at most 4/);
   });
 
+  it('adapts the resnet convolutions too with convs (LoCon): orthogonal conv A, files round-trip, draws mix with attention-only styles', async () => {
+    const r = await trainPair({ model, content: image(1), style: image(2), name: 'locon', subject: 'cat face', steps: 8, lr: 1e-2, convs: true });
+    const convMods = r.style.modules.filter((m) => m.kernel !== undefined);
+    expect(convMods.length).toBeGreaterThan(0);
+    expect(convMods.every((m) => /resnets\.\d+\.conv[12]$/.test(m.module) && m.kernel === 3)).toBe(true);
+    expect(r.style.modules.length).toBe(4 * 8 + convMods.length);
+    for (const m of convMods) expect(m.A).toEqual(orthogonalDownProjections(m.inDim, 8, 0).style);
+    expect(convMods.some((m) => m.B.some((v) => v !== 0))).toBe(true);
+    const back = decodeStyle(encodeStyle(r.style));
+    const m0 = back.modules.find((m) => m.module === convMods[0].module)!;
+    expect([m0.kernel, m0.inDim, m0.outDim]).toEqual([3, convMods[0].inDim, convMods[0].outDim]);
+    expect(m0.B).toEqual(convMods[0].B);
+    const pipe = new DiffusionPipeline(model);
+    const d = await drawMixes(pipe, [[], [{ style: back, weight: 3 }], [{ style: back, weight: 2 }, { style, weight: 2 }]], { prompt: 'dog', seed: 1, steps: 3, cfg: 3 });
+    await pipe.release();
+    expect(maxDiff(d.images[0], d.images[1])).toBeGreaterThan(1e-4);
+    expect(maxDiff(d.images[1], d.images[2])).toBeGreaterThan(1e-4);
+    expect(d.images.every((img) => img.every(Number.isFinite))).toBe(true);
+  });
+
   it('style files round-trip exactly in the diffusers LoRA key layout', () => {
     const back = decodeStyle(encodeStyle(style));
     expect(back.info).toEqual(style.info);
