@@ -33,6 +33,31 @@ describe('orthogonal LoRA down-projections', () => {
     expect(orthogonalDownProjections(32, 8, 4).content).not.toEqual(content);
   });
 
+  it('thin QR of a d x k matrix: orthonormal columns, R = Q^T A upper triangular, the same columns as the full Q', () => {
+    const d = 11;
+    const k = 4;
+    const full = Float64Array.from({ length: d * d }, (_, i) => Math.sin(i * 0.91) + 0.2 * Math.cos(3 * i));
+    const thinIn = Float64Array.from({ length: d * k }, (_, i) => full[Math.floor(i / k) * d + (i % k)]);
+    const q = householderQ(thinIn, d, k);
+    const qFull = householderQ(full, d);
+    for (let i = 0; i < d; i++) for (let j = 0; j < k; j++) expect(Math.abs(q[i * k + j] - qFull[i * d + j])).toBeLessThan(1e-12);
+    for (let a = 0; a < k; a++)
+      for (let b = 0; b < k; b++) {
+        let dot = 0;
+        for (let i = 0; i < d; i++) dot += q[i * k + a] * q[i * k + b];
+        expect(Math.abs(dot - (a === b ? 1 : 0))).toBeLessThan(1e-12);
+      }
+    expect(() => householderQ(thinIn, d, d)).toThrow(/11 x 11/);
+  });
+
+  it('gives orthogonal content and style rows at a convolution adapter\'s width (d = 256 channels x 3 x 3)', () => {
+    const { content, style } = orthogonalDownProjections(2304, 8, 0);
+    expect(content.length).toBe(8 * 2304);
+    let dot = 0;
+    for (let t = 0; t < 2304; t++) dot += content[t] * style[t];
+    expect(Math.abs(dot)).toBeLessThan(1e-5);
+  });
+
   it('refuses a rank that does not fit twice into the width', () => {
     expect(() => orthogonalDownProjections(12, 7, 0)).toThrow(/2\*rank <= input width/);
   });
