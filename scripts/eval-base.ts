@@ -17,7 +17,9 @@
  * The identity judge (src/eval/classifiers.ts) holds out one drawing per subject, from noto, twemoji
  * or fluent, and never trains on it. The captions are exactly those held-out drawings:
  * (a) "<subject> in <set> style" and (b) the same subject with the style phrase swapped to another of
- * the three sets. One picture each (seeded), and the judge's top-1 and top-5 recognition of the subject,
+ * the three sets (the judge trained on that set's drawing of the subject, so (b) is not a held-out figure:
+ * it says whether the style phrase costs recognition). One picture each (seeded), and the judge's top-1
+ * and top-5 recognition of the subject,
  * with 95% Wilson intervals over all seeds' pictures. The judge on the held-out real drawings gives the
  * ceiling. The artist-set judge says how often the picture is classified as the set named in the prompt.
  */
@@ -157,7 +159,7 @@ const resReal = await score(real, picks.map((p) => `real ${p.subject} (${p.set})
 const heldOut = identity.meta.info as { heldOutTop1?: number; heldOutTop5?: number };
 const rows = [
   ['(a) held-out drawings as captions', pctInterval(resA.top1Interval), pctInterval(resA.top5Interval), pct(resA.promptedSet)],
-  ['(b) style phrase swapped', pctInterval(resB.top1Interval), pctInterval(resB.top5Interval), pct(resB.promptedSet)],
+  ['(b) style phrase swapped (judge trained on these sets\' drawings)', pctInterval(resB.top1Interval), pctInterval(resB.top5Interval), pct(resB.promptedSet)],
   ['real pictures of (a), never seen by the judge', pctInterval(resReal.top1Interval), pctInterval(resReal.top5Interval), pct(resReal.promptedSet)],
   ['identity judge, all its held-out drawings', pct(heldOut.heldOutTop1), pct(heldOut.heldOutTop5), ''],
 ];
