@@ -7,7 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import { followJob, isUserError, runCommand, UserRateLimiter, type Outcome } from '../../commands/index.ts';
 import { isQuick, ownerKey, type Job } from '../../src/queue/job.ts';
-import { FakeExecutor } from '../queue/fake-executor.ts';
 import { attached, backend, png, seeded, who, type Seeded } from './fixture.ts';
 import { isClearMessage, reliabilityReport } from './report.ts';
 

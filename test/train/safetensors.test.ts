@@ -34,10 +34,6 @@ function u16le(...vals: number[]): Uint8Array {
   return b;
 }
 
-function f32Bits(x: number): number {
-  return new Uint32Array(new Float32Array([x]).buffer)[0]!;
-}
-
 function bitsF32(b: number): number {
   return new Float32Array(new Uint32Array([b]).buffer)[0]!;
 }
