@@ -1,5 +1,5 @@
 /**
- * Evaluation of a base text-to-image model (issue 4, item 5): npm run eval:base -- [options]
+ * Evaluation of a base text-to-image model: npm run eval:base -- [options]
  *
  *   --model DIR        model folder (default models/emoji-mini; e.g. a checkpoint exported with
  *                      npx tsx scripts/export-emoji-mini.ts --from /root/pairstyle-runs/emoji-mini --to scratch/model-ck)
@@ -145,7 +145,7 @@ const training = (JSON.parse(readFileSync(`${a.model}/model_index.json`, 'utf8')
 console.log(`\nmodel ${a.model} (${model.id}, ${model.hash}; training ${JSON.stringify(training)})`);
 console.log(`${picks.length} captions, ${steps} ${a.sampler} steps, CFG ${cfg}, ${identity.classes.length} identity classes\n`);
 console.log(formatTable(['', 'top-1', 'top-5', 'drawn in the prompted set'], rows));
-console.log(`\ngoal (issue 4): top-5 >= 60% on (a): ${resA.top5 >= 0.6 ? 'met' : 'not met'}`);
+console.log(`\ngoal: top-5 >= 60% on (a): ${resA.top5 >= 0.6 ? 'met' : 'not met'}`);
 
 // Grid: 16 subjects, generated (a) row above the real picture row, 8 per row.
 const gridN = Math.min(16, picks.length);

@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 1: every kind of bad input gets a clear answer meant for the user (a CommandError or
+ * Bad input: every kind of bad input gets a clear answer meant for the user (a CommandError or
  * another user error), never a crash, and nothing is queued or stored for it. Each case is a row of
  * docs/reliability.md.
  */

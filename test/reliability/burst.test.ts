@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 7 (c): a burst of 500 commands from 50 users through the real commands, the per-user
+ * Load: a burst of 500 commands from 50 users through the real commands, the per-user
  * rate limit and the real InProcessQueue over a fake executor. Caps hold at every moment (global
  * waiting cap, per-user draws and trainings), every command gets either a job or a clear refusal,
  * nothing is dropped silently, and every accepted job finishes with its final reply.
