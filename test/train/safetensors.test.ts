@@ -90,8 +90,8 @@ describe('half-precision conversion', () => {
     const f = f16ToF32(all);
     const back = f32ToF16(f);
     for (let i = 0; i < 65536; i++) {
-      const isNaN = (i & 0x7c00) === 0x7c00 && (i & 0x3ff) !== 0;
-      if (isNaN) expect(Number.isNaN(f[i])).toBe(true);
+      const nanPattern = (i & 0x7c00) === 0x7c00 && (i & 0x3ff) !== 0;
+      if (nanPattern) expect(Number.isNaN(f[i])).toBe(true);
       else if (back[i] !== i) throw new Error(`0x${i.toString(16)} -> ${f[i]} -> 0x${back[i]!.toString(16)}`);
     }
     expect(f[0x0001]).toBe(2 ** -24);
