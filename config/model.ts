@@ -21,7 +21,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEVICES, type Device } from '../src/graph/providers.ts';
 import type { Precision } from '../src/models/conditioning.ts';
-import { EMOJI_MINI_DIR } from '../src/models/emoji-mini.ts';
+import { EMOJI_MINI_DIR } from '../src/models/emoji-mini-dir.ts';
 import type { TextToImageModel } from '../src/models/text-to-image.ts';
 
 /** A missing or malformed setting (re-exported by config/bot.ts); the message lists every problem. */

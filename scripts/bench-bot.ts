@@ -1,5 +1,5 @@
 /**
- * Bot benchmark (issue 6, item 9): npm run bench:bot [-- --quick] [--commands 200] [--users 80] [--train-steps N]
+ * Bot benchmark: npm run bench:bot [-- --quick] [--commands 200] [--users 80] [--train-steps N]
  *
  * The real bot (startBot: Discord HTTP interactions endpoint + Slack Bolt HTTP receiver, SQLite store,
  * in-process queue, engine thread, the embedded emoji-mini model) runs in a child process, as it would

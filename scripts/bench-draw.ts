@@ -1,5 +1,5 @@
 /**
- * Draw benchmark (issue 4, item 6): npm run bench:draw -- [--model DIR] [--steps 30] [--cfg 5] [--threads N] [--seconds S]
+ * Draw benchmark: npm run bench:draw -- [--model DIR] [--steps 30] [--cfg 5] [--threads N] [--seconds S]
  *
  * In one run: onnxruntime's GEMM peak first; then a plain CFG draw at the model's size (32x32 for
  * emoji-mini) through the same DiffusionPipeline and drawMixes the CLI uses. The first draw, which

@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import * as G from '../src/graph/index.ts';
 import { AdamW } from '../src/train/optim.ts';
 import { StepFunction, Trainer } from '../src/train/step.ts';
-import { gemmPeak, medianMs, randn } from './lib/bench.ts';
+import { gemmPeak, medianMs, randomUniform } from './lib/bench.ts';
 
 const threads = Number(process.env.BENCH_THREADS ?? cpus().length);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -70,8 +70,8 @@ async function benchBlock(name: string, build: Build, peak: number): Promise<Blo
   // Forward: the loss with every parameter frozen (initializers), as in inference.
   const gf = new G.Graph({ paramMode: () => 'frozen' });
   const lossF = build(gf);
-  const values = new Map([...gf.params].map(([n, t]) => [n, n.endsWith('weight') && t.rank === 1 ? new Float32Array(t.size).fill(1) : randn(t.size, 0.05)]));
-  const batch = Object.fromEntries([...gf.inputs].map(([n, t]) => [n, randn(t.size)]));
+  const values = new Map([...gf.params].map(([n, t]) => [n, n.endsWith('weight') && t.rank === 1 ? new Float32Array(t.size).fill(1) : randomUniform(t.size, 0.05)]));
+  const batch = Object.fromEntries([...gf.inputs].map(([n, t]) => [n, randomUniform(t.size)]));
   const fwd = await G.GraphSession.create(G.emitOnnx({ outputs: { loss: lossF }, weights: (n) => values.get(n) }), { threads });
   const forwardFlops = G.countFlops([lossF]);
   const forwardMs = await time(() => fwd.run(batch));

@@ -1,6 +1,6 @@
 /**
  * Memory plan of pair training and style-guided drawing on the full-size Stable Diffusion
- * architectures (issue 9, item 2): npm run bench:memory -- [--rank 64] [--models sd15,sdxl]
+ * architectures: npm run bench:memory -- [--rank 64] [--models sd15,sdxl]
  *
  * Nothing is run and no weights are needed: the same graphs trainPair and DiffusionPipeline build are
  * traced for each architecture, resolution and precision, and planMemory (src/graph/memory.ts) replays

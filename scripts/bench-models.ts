@@ -15,7 +15,7 @@ import { clipTextModel, emojiMiniTextConfig, SD15_TEXT_CONFIG, type CLIPTextConf
 import type { LoraAdapter } from '../src/models/lora.ts';
 import { EMOJI_MINI_UNET_CONFIG, SD15_UNET_CONFIG, unet2DConditionModel, type UNet2DConditionConfig } from '../src/models/unet.ts';
 import { StepFunction } from '../src/train/step.ts';
-import { gemmPeak, medianMs, randn } from './lib/bench.ts';
+import { gemmPeak, medianMs, randomUniform } from './lib/bench.ts';
 
 const threads = Number(process.env.BENCH_THREADS ?? cpus().length);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -57,7 +57,7 @@ async function forward(key: string, label: string, build: (g: G.Graph) => G.Tens
   const g = new G.Graph({ paramMode: () => 'frozen' });
   const out = build(g);
   const s = await G.GraphSession.create(G.emitOnnx({ outputs: { out }, weights: (n) => randomWeight(n, g.params.get(n)!.shape) }), { threads });
-  const feeds = Object.fromEntries([...g.inputs].map(([n, t]) => [n, t.dtype === 'int64' ? BigInt64Array.from({ length: t.size }, (_, i) => BigInt(i % 300)) : randn(t.size)]));
+  const feeds = Object.fromEntries([...g.inputs].map(([n, t]) => [n, t.dtype === 'int64' ? BigInt64Array.from({ length: t.size }, (_, i) => BigInt(i % 300)) : randomUniform(t.size)]));
   report(key, label, await medianMs(() => s.run(feeds), seconds), G.countFlops([out]), peak);
   await s.release();
 }
@@ -83,8 +83,8 @@ async function loraStep(peak: number): Promise<void> {
   const step = await StepFunction.compile(loss, { weights: (n) => randomWeight(n, g.params.get(n)!.shape), threads });
   const flops = G.countFlops([loss, ...G.grad(loss, g.trainableParams())]);
   const feeds: Record<string, G.Feed> = {};
-  for (const [n, t] of g.inputs) feeds[n] = n.startsWith('lora_gate.') ? new Float32Array(t.size).fill(1) : randn(t.size);
-  for (const p of g.trainableParams()) feeds[p.node.name!] = randn(p.size, 0.01);
+  for (const [n, t] of g.inputs) feeds[n] = n.startsWith('lora_gate.') ? new Float32Array(t.size).fill(1) : randomUniform(t.size);
+  for (const p of g.trainableParams()) feeds[p.node.name!] = randomUniform(p.size, 0.01);
   const trainable = g.trainableParams().reduce((a, p) => a + p.size, 0);
   report('emoji_mini_unet_lora_step', `emoji-mini UNet forward+backward, LoRA B grads only (2 adapters r8, ${(trainable / 1e3).toFixed(0)} K trainable), batch 2`, await medianMs(() => step.run(feeds), seconds), flops, peak);
   await step.release();
@@ -109,7 +109,7 @@ async function sd15Unet(peak: number): Promise<void> {
   const s = await G.GraphSession.create(model, { threads });
   const createMs = performance.now() - t0;
   console.log(`SD 1.5 UNet: session created in ${(createMs / 1000).toFixed(1)} s (writing the external data to a temp folder included); rss ${gib(process.memoryUsage().rss)}`);
-  const feeds = { sample: randn(4 * 64 * 64), timestep: Float32Array.from([500]), encoder_hidden_states: randn(77 * 768) };
+  const feeds = { sample: randomUniform(4 * 64 * 64), timestep: Float32Array.from([500]), encoder_hidden_states: randomUniform(77 * 768) };
   t0 = performance.now();
   const y = (await s.run(feeds)).out as Float32Array;
   const runMs = performance.now() - t0;

@@ -1,5 +1,5 @@
 /**
- * Pair Customization benchmark (issue 5, item 6): npm run bench:pair -- [--model DIR] [--steps 30] [--threads N] [--rounds R]
+ * Pair Customization benchmark: npm run bench:pair -- [--model DIR] [--steps 30] [--threads N] [--rounds R]
  *
  * In one run, on one machine state:
  *   1. pair training with the defaults (PAIR_DEFAULTS: rank, lr, steps, warm-up) on (Noto dog face,

@@ -33,7 +33,7 @@ import { pctInterval, wilson } from '../src/eval/stats.ts';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
 import { Rng } from '../src/diffusion/rng.ts';
 import type { SamplerName } from '../src/diffusion/samplers.ts';
-import { topK, type Classifier } from '../src/eval/classifier.ts';
+import { topK } from '../src/eval/classifier.ts';
 import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR } from '../src/eval/classifiers.ts';
 import { drawCfgBatched, formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
 import { gridPng } from '../src/images/grid.ts';

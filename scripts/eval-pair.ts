@@ -1,5 +1,5 @@
 /**
- * Evaluation of Pair Customization against baselines (issue 5, item 5): npm run eval:pair -- [options]
+ * Evaluation of Pair Customization against baselines: npm run eval:pair -- [options]
  *
  *   --model DIR          model folder (default models/emoji-mini)
  *   --pairs N            training pairs per seed (Noto drawing of X, OpenMoji drawing of X), default 8

@@ -1,5 +1,5 @@
 /**
- * GPU check (issue 9, item 6): a short pair training and a style-guided draw on one device, with
+ * GPU check: a short pair training and a style-guided draw on one device, with
  * steps/s and peak memory. Meant for a CUDA host (onnxruntime-node's CUDA 12 provider installed, see
  * README "GPU hosts"); runs on the CPU too (--device cpu), which is how it is tested here.
  *

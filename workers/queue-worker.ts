@@ -27,7 +27,7 @@ import {
   type WireJobData,
   type WireReturn,
 } from '../src/queue/bullmq-wire.ts';
-import type { JobExecutor, JobKind, JobProgress } from '../src/queue/job.ts';
+import type { Job, JobExecutor, JobKind, JobProgress } from '../src/queue/job.ts';
 
 export interface QueueWorkerOptions {
   redisUrl: string;
@@ -106,7 +106,7 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
       opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: name });
       throw new UnrecoverableError(encodeFailure(name, message));
     };
-    let job;
+    let job: Job;
     try {
       job = await resolveStyles(decodeJobData(bj.data as WireJobData), loadStyle);
     } catch (e) {

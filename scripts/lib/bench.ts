@@ -9,7 +9,8 @@ import { textEncoderGraph } from '../../src/models/conditioning.ts';
 import type { LoraAdapter } from '../../src/models/lora.ts';
 import type { TextToImageModel } from '../../src/models/text-to-image.ts';
 
-export function randn(n: number, scale = 1): Float32Array {
+/** n values drawn uniformly from [-scale, scale): inputs whose values do not matter to a timing. */
+export function randomUniform(n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = (Math.random() * 2 - 1) * scale;
   return a;
@@ -56,7 +57,7 @@ export async function gemmPeak(threads: number, seconds = 3): Promise<number> {
     const g = new G.Graph();
     const y = G.matmul(g.input('a', [n, n]), g.input('b', [n, n]));
     const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y } }), { threads });
-    const feeds = { a: randn(n * n), b: randn(n * n) };
+    const feeds = { a: randomUniform(n * n), b: randomUniform(n * n) };
     const ms = await medianMs(() => s.run(feeds), seconds);
     best = Math.max(best, (2 * n ** 3) / (ms * 1e6));
     await s.release();

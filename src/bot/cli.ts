@@ -12,6 +12,7 @@ import { checkDevice, DEVICES } from '../graph/providers.ts';
 import { gridPng } from '../images/grid.ts';
 import { imagePng, loadImage } from '../images/io.ts';
 import { unitToRgb } from '../models/pixel-codec.ts';
+import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
 import { checkStyleFitsModel } from '../pair/style-file.ts';
@@ -59,6 +60,7 @@ const num = (v: string | undefined, name: string, def: number, min: number, max:
 
 function checkPrompt(p: string | undefined): string {
   if (p === undefined || !p.trim()) throw new UsageError('give a prompt, e.g. pairstyle draw "cat face"');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this does
   if (/[\u0000-\u001f\u007f]/.test(p)) throw new UsageError('the prompt contains control characters');
   if (p.length > 200) throw new UsageError(`the prompt is ${p.length} characters long; keep it under 200`);
   return p.trim();
@@ -279,7 +281,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       if (!STYLE_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${STYLE_FORMATS.join(', ')}`);
       const style = await registry.get(positionals[0]);
       if (!style) throw new UsageError(`no style named '${positionals[0]}'`);
-      let unet;
+      let unet: UNet2DConditionConfig | undefined;
       if (format === 'kohya') {
         // kohya keys name the base checkpoint's own modules: take them from the configured model, which must be the style's.
         const model = await loadConfiguredModel(env);

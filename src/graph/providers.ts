@@ -1,6 +1,6 @@
 /**
  * Execution providers: the CPU provider ships in the onnxruntime-node package; the CUDA provider's
- * libraries do not (too large for npm) and come only from installing onnxruntime-node with
+ * libraries do not (too large for npm) and come only from running onnxruntime-node's install script with
  * --onnxruntime-node-install=cuda12, which downloads them into the package's binary folder. ORT lists
  * 'cuda' among its backends either way (listSupportedBackends: bundled false), and a session asked for
  * it without them fails with "Failed to load shared library" and no hint of the cure, so a CUDA request
@@ -53,10 +53,8 @@ const CUDA_PROVIDER_LIBS: Partial<Record<NodeJS.Platform, string[]>> = {
 function cudaRemedy(): string {
   const host = `${process.platform}/${process.arch}`;
   return [
-    "To run on the GPU, install onnxruntime-node's CUDA 12 provider:",
-    '  npm ci --onnxruntime-node-install=cuda12   (or: npm install onnxruntime-node --onnxruntime-node-install=cuda12)',
-    '  An npm that applies package.json "allowScripts" skips onnxruntime-node\'s install script, which this',
-    '  project denies; there, run the script itself after npm ci:',
+    "To run on the GPU, install onnxruntime-node's CUDA 12 provider by running its install script (npm does",
+    "not run it: this project's package.json denies it in allowScripts):",
     `  node ${join(ortPackageDir(), 'script', 'install.js')} --onnxruntime-node-install=cuda12`,
     ...(host === 'linux/x64' ? [] : [`  (onnxruntime-node's cuda12 install is for linux/x64; this host is ${host})`]),
     'The CUDA provider also needs CUDA 12 and cuDNN 9 on the library path (LD_LIBRARY_PATH) and an NVIDIA driver.',

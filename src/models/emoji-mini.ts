@@ -9,7 +9,6 @@
  */
 import { NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
 import { emojiMiniTextConfig, type CLIPTextConfig } from './clip-text.ts';
-import { fileURLToPath } from 'node:url';
 import { writeFileSync } from 'node:fs';
 import { cfgTerms } from '../diffusion/guidance.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
@@ -22,7 +21,7 @@ import { EMOJI_MINI_UNET_CONFIG } from './unet-config.ts';
 
 export const EMOJI_MINI_ID = 'emoji-mini';
 /** The shipped model folder. */
-export const EMOJI_MINI_DIR = fileURLToPath(new URL('../../models/emoji-mini/', import.meta.url));
+export { EMOJI_MINI_DIR } from './emoji-mini-dir.ts';
 export const EMOJI_MINI_IMAGE_SIZE = 32;
 export const EMOJI_MINI_CONTEXT = 16;
 export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {

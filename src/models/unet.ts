@@ -1,5 +1,5 @@
 /**
- * diffusers UNet2DConditionModel (SD 1.x/2.x layout) traced into the expression graph. Parameters are
+ * diffusers UNet2DConditionModel (the SD 1.x/2.x and SDXL layouts) traced into the expression graph. Parameters are
  * named `${prefix}${diffusers state_dict name}`, so checkpoints load by name.
  */
 import { add, cast, concat, Graph, GraphError, reshape, silu, type Shape, type Tensor } from '../graph/index.ts';

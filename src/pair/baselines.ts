@@ -1,5 +1,5 @@
 /**
- * Baselines for the Pair Customization evaluation (issue 5, item 5).
+ * Baselines for the Pair Customization evaluation (scripts/eval-pair.ts).
  *
  * (a) DreamBooth-LoRA on the style image alone: one adapter on every attention projection of the UNet
  *     (the same modules as StyleLoRA), A initialised as PEFT does (kaiming-uniform, U(+-1/sqrt(in))) and

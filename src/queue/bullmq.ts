@@ -61,7 +61,6 @@ import {
   type WireJobData,
 } from './bullmq-wire.ts';
 import {
-  isQuick,
   JobNotFoundError,
   ownerKey,
   QueueLimitError,

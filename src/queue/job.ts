@@ -172,7 +172,7 @@ export interface SubmitOptions {
 /** Called for each job read back from the journal, so its adapter can follow it to the user again. */
 export type ResumeJob = (job: Job) => void;
 
-/** The queue interface the commands talk to (in-process today; BullMQ behind the same shape later). */
+/** The queue interface the commands talk to: InProcessQueue (in-process.ts) and BullMQQueue (bullmq.ts) implement it. */
 export interface JobQueue {
   /** Resolves once the job is recorded (journaled when the queue has a journal); rejects with QueueLimitError over a cap. */
   submit(owner: JobOwner, job: JobArgs, opts?: SubmitOptions): Promise<Job>;

@@ -3,8 +3,8 @@
  *   (unset)                 a SQLite file at ./data/pairstyle.sqlite
  *   sqlite:///abs/path.db   sqlite://./rel/path.db   or a plain file path: a SQLite file
  *   memory:                 a Map (tests, throwaway runs)
- *   redis://… / rediss://…  @keyv/redis (install it first)
- *   postgres://… / postgresql://…  @keyv/postgres (install it first)
+ *   redis://… / rediss://…  @keyv/redis (a dependency of this package)
+ *   postgres://… / postgresql://…  @keyv/postgres (not a dependency: install it first)
  */
 import Keyv from 'keyv';
 import { SqliteStore } from './sqlite-store.ts';

@@ -1,9 +1,9 @@
 /**
- * The playground page driven in headless Chromium by playwright-core (issue 6, item 8): help from the
+ * The playground page driven in headless Chromium by playwright-core: help from the
  * command line, a draw with its image, a training from the form's two file inputs, on the tiny model.
  * Needs Debian's chromium at /usr/bin/chromium and the playwright-core package; without either the
- * test is skipped, with the reason in its name (CI: `apt-get install -y chromium`, and playwright-core
- * in devDependencies).
+ * test is skipped, with the reason in its name (`npm test` installs chromium with apt-get when it can:
+ * test/install-prerequisites.ts; playwright-core is in devDependencies).
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';

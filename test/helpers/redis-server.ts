@@ -48,7 +48,7 @@ export class RedisServer {
     this.proc = p;
     const exited = new Promise<never>((_, reject) => {
       p.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${err}`)));
-      p.once('error', (e) => reject(new Error(`could not start redis-server (${e.message}): install it with 'apt-get install redis-server' (.ci/run does)`)));
+      p.once('error', (e) => reject(new Error(`could not start redis-server (${e.message}): install it with 'apt-get install redis-server' (npm test does when it can: test/install-prerequisites.ts)`)));
     });
     exited.catch(() => undefined);
     const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,6 @@
 /**
  * Shared by sd15-checkpoint.test.ts and sdxl-checkpoint.test.ts (two files, so they run in parallel).
- * Pair Customization end to end on checkpoints shaped like the real ones (issue 9): a random-weight
+ * Pair Customization end to end on checkpoints shaped like the real ones: a random-weight
  * SD-1.5-shaped and an SDXL-shaped model at reduced width, written as diffusers folders and loaded by
  * the checkpoint loader (VAE codec, CLIP BPE tokenizers, SDXL's second encoder and text_time
  * conditioning), then pair training and style-guided drawing, in fp32 and in fp16.

@@ -1,12 +1,12 @@
 /**
- * Issue #7, item 1: every kind of bad input gets a clear answer meant for the user (a CommandError or
+ * Bad input: every kind of bad input gets a clear answer meant for the user (a CommandError or
  * another user error), never a crash, and nothing is queued or stored for it. Each case is a row of
  * docs/reliability.md.
  */
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isUserError, runCommand, type Attachment, type CommandContext, type Outcome } from '../../commands/index.ts';
+import { isUserError, runCommand, type Attachment, type Outcome } from '../../commands/index.ts';
 import { FakeExecutor } from '../queue/fake-executor.ts';
 import { backend, animated, attached, jpeg, png, pngBomb, seeded, who } from './fixture.ts';
 import { reliabilityReport } from './report.ts';
@@ -49,7 +49,7 @@ async function refused(section: string, what: string, user: string, sub: string,
 const train = (what: string, content: Attachment, expected: RegExp, extra: Record<string, unknown> = {}) => refused('Bad input', what, 'u', 'train', { content, style: good, name: 'fresh', ...extra }, expected);
 
 /** Runs an accepted job to its end and returns its final reply text. */
-async function finish(ctx: CommandContext, out: Outcome): Promise<string> {
+async function finish(out: Outcome): Promise<string> {
   if (out.type !== 'job') throw new Error('expected a job');
   const done = await b.queue.finished(out.job.id);
   return (await out.finalize(done)).text;
@@ -105,14 +105,14 @@ describe('uploads', () => {
       const ctx = b.ctx(`anim-${format}`);
       const out = await runCommand(ctx, 'train', { content: attached(`moving.${format}`, await animated(format, 3), `image/${format}`), style: good, name: 'moving' });
       expect(out.type === 'job' && out.job.kind === 'train' && out.job.args.notices?.join('\n')).toMatch(/is animated \(3 frames\): I use its first frame only/);
-      const text = await finish(ctx, out);
+      const text = await finish(out);
       const pass = /learned style \*\*moving\*\*[\s\S]*the content image 'moving\.\w+' is animated \(3 frames\): I use its first frame only/.test(text);
       report.row({ section: 'Bad input', case: `an animated ${format.toUpperCase()} (3 frames) as the content image`, expected: 'accepted; its first frame is used and the reply says so', result: text.split('\n').at(-1)!, pass });
       expect(pass, text).toBe(true);
     }
     const ctx = b.ctx('wide');
     const out = await runCommand(ctx, 'train', { content: attached('wide.jpg', await jpeg(200, 40), 'image/jpeg'), style: good, name: 'wide' });
-    const text = await finish(ctx, out);
+    const text = await finish(out);
     const pass = /content 200x40, style 32x32\): both are centre-cropped to a square the same way/.test(text);
     report.row({ section: 'Bad input', case: 'a 200x40 content picture with a 32x32 style picture', expected: 'accepted; both centre-cropped alike, and the reply says so', result: text.split('\n').at(-1)!, pass });
     expect(pass, text).toBe(true);
@@ -194,7 +194,7 @@ describe('style names', () => {
     await refused('Bad input', "train with a name the user already has ('OpenMoji')", 'u', 'train', { content: good, style: good, name: 'OpenMoji' }, /you already have a style named 'openmoji': choose another name, or add overwrite:true/);
     const ctx = b.ctx('u');
     const out = await runCommand(ctx, 'train', { content: good, style: good, name: 'openmoji', overwrite: 'true' });
-    const text = await finish(ctx, out);
+    const text = await finish(out);
     const pass = /learned style \*\*openmoji\*\*/.test(text) && (await b.registry.list(ctx.who)).own.filter((e) => e.name === 'openmoji').length === 1;
     report.row({ section: 'Bad input', case: "train 'openmoji' again with overwrite:true", expected: 'accepted; the style is replaced (still one entry)', result: text.split('\n')[0].slice(0, 80), pass });
     expect(pass).toBe(true);

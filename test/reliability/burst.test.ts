@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 7 (c): a burst of 500 commands from 50 users through the real commands, the per-user
+ * Load: a burst of 500 commands from 50 users through the real commands, the per-user
  * rate limit and the real InProcessQueue over a fake executor. Caps hold at every moment (global
  * waiting cap, per-user draws and trainings), every command gets either a job or a clear refusal,
  * nothing is dropped silently, and every accepted job finishes with its final reply.
@@ -7,7 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import { followJob, isUserError, runCommand, UserRateLimiter, type Outcome } from '../../commands/index.ts';
 import { isQuick, ownerKey, type Job } from '../../src/queue/job.ts';
-import { FakeExecutor } from '../queue/fake-executor.ts';
 import { attached, backend, png, seeded, who, type Seeded } from './fixture.ts';
 import { isClearMessage, reliabilityReport } from './report.ts';
 

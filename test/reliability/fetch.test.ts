@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 2: attachments are fetched only from the platform's own file hosts (https, default
+ * Fetching: attachments are fetched only from the platform's own file hosts (https, default
  * port), without following redirects, with the size capped before (Content-Length) and during the
  * download (also after decompression), and with a timeout; never from an arbitrary URL. The platform
  * readers (Discord attachments, Slack files with the bot token) go through the same fetch, and the

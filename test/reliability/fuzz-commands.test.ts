@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 7 (a): fuzzing of command arguments. Random and mutated option values go through
+ * Fuzzing of command arguments. Random and mutated option values go through
  * runCommand (and runButton, autocomplete), through the Slack text parser and through Discord's raw
  * interaction parsing, against the real commands, registry and in-process queue (fake executor). No
  * input may crash: every call ends in an outcome or in an error meant for the user with a clear message.

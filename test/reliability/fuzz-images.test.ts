@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 7 (b): fuzzing of image decoding. Random bytes, random bytes behind a real format's
+ * Fuzzing of image decoding. Random bytes, random bytes behind a real format's
  * signature, and mutated real PNG / JPEG / WebP / GIF files (made with sharp here) go through the
  * upload check (checkImageBytes, and readImageUpload as a command sees it). No input may crash or hang:
  * each is accepted or refused with a clear ImageInputError / CommandError. Whatever the check accepts,

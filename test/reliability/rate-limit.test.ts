@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 4 (per-user rate limits): a token bucket per user (commands/rate-limit.ts), taken by
+ * Per-user rate limits: a token bucket per user (commands/rate-limit.ts), taken by
  * runCommand and runButton before anything else happens, with a clear "slow down … try again in N s";
  * configured by PAIRSTYLE_COMMANDS_PER_MINUTE (config/bot.ts), validated like the other limits.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #7, item 6: signed webhooks. Discord's Ed25519 interactions endpoint and Slack's HMAC-signed
+ * Signed webhooks. Discord's Ed25519 interactions endpoint and Slack's HMAC-signed
  * requests (Bolt's HTTP receiver) refuse wrong keys, altered bodies, stale and future timestamps,
  * missing or malformed headers, and replays of a validly signed request (also re-spelled: hex case,
  * a zero-padded timestamp), answering 401 and running nothing.

@@ -34,10 +34,6 @@ function u16le(...vals: number[]): Uint8Array {
   return b;
 }
 
-function f32Bits(x: number): number {
-  return new Uint32Array(new Float32Array([x]).buffer)[0]!;
-}
-
 function bitsF32(b: number): number {
   return new Float32Array(new Uint32Array([b]).buffer)[0]!;
 }
@@ -94,8 +90,8 @@ describe('half-precision conversion', () => {
     const f = f16ToF32(all);
     const back = f32ToF16(f);
     for (let i = 0; i < 65536; i++) {
-      const isNaN = (i & 0x7c00) === 0x7c00 && (i & 0x3ff) !== 0;
-      if (isNaN) expect(Number.isNaN(f[i])).toBe(true);
+      const nanPattern = (i & 0x7c00) === 0x7c00 && (i & 0x3ff) !== 0;
+      if (nanPattern) expect(Number.isNaN(f[i])).toBe(true);
       else if (back[i] !== i) throw new Error(`0x${i.toString(16)} -> ${f[i]} -> 0x${back[i]!.toString(16)}`);
     }
     expect(f[0x0001]).toBe(2 ** -24);

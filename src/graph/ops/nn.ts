@@ -270,7 +270,7 @@ defineOp('Upsample2x', {
 defineOp('AvgPool2x', {
   infer: ([x]) => [{ shape: [x.shape[0], x.shape[1], x.shape[2] / 2, x.shape[3] / 2], dtype: x.dtype }],
   emit: (n) => ({ opType: 'AveragePool', inputs: n.inputs, attrs: { kernel_shape: [2, 2], strides: [2, 2] } }),
-  backward: (n, [g]) => [mul(0.25, upsampleNearest2x(g!))],
+  backward: (_n, [g]) => [mul(0.25, upsampleNearest2x(g!))],
 });
 
 export function upsampleNearest2x(x: Tensor): Tensor {

@@ -55,7 +55,7 @@ describe('Discord gateway adapter (discord.js)', () => {
     // Only the new file is listed: the progress message's attachments are replaced, not appended to.
     expect(edit.json?.attachments).toEqual([{ id: '0' }]);
     expect(edit.files.map((f) => f.name)).toEqual(['draw.png']);
-    const ids = (edit.json?.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
+    const ids = (edit.json!.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
     // The reroll button runs a new draw with another seed, as a new deferred reply.
     const b = press(ids[0], 'u1');
     await fake.waitFor(callback(b.id, b.token));

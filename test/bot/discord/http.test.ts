@@ -86,7 +86,7 @@ describe('Discord HTTP interactions', () => {
     expect(edit.json?.content).toMatch(/'cat face', no style, seed 7/);
     expect(edit.files.map((f) => f.name)).toEqual(['draw.png']);
     expect(edit.json?.attachments).toEqual([{ id: 0, filename: 'draw.png' }]);
-    const buttons = (edit.json?.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
+    const buttons = (edit.json!.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
     expect(buttons[0]).toMatch(/^ps:reroll:/);
   });
 

@@ -1,2 +1,0 @@
-export * from './job.ts';
-export { InProcessQueue, DEFAULT_LIMITS, type QueueLimits, type InProcessQueueOptions } from './in-process.ts';
