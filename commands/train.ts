@@ -28,6 +28,9 @@ export const train: Command = {
       readImageUpload(o.style as Attachment, 'style', ctx.limits.maxUploadBytes),
     ]);
     const [content, style] = [before.bytes, after.bytes];
+    if (Buffer.from(content).equals(Buffer.from(style))) {
+      throw new CommandError('the content and style images are the same file: the style is what changes between them, so attach the picture redrawn in the new style as style');
+    }
     // Told with the result: an animated picture's first frame is used, a far-from-square pair is centre-cropped.
     const notes = [...before.notices, ...after.notices, aspectNotice(before.check, after.check)].filter((n): n is string => !!n);
     const job = await ctx.queue.submit(
