@@ -164,7 +164,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       } catch (e) {
         const problem = fileProblem(e);
         if (!problem) throw e;
-        throw new OutputPathError(`the training finished, but the style could not be stored in ${registry.dir}: ${problem}; free some space and train again`);
+        throw new OutputPathError(`the training finished, but the style could not be stored in ${registry.dir}: ${problem}; ${problem.startsWith('no space') || problem.startsWith('over') ? 'free some space' : 'fix that'} and train again`);
       }
       if (a.json) json({ name, file, steps, seconds: r.seconds, meanStepMs: r.meanStepMs, finalLoss: r.losses.at(-1), info: r.style.info });
       else io.out(`learned style '${name}' in ${r.seconds.toFixed(1)} s (${steps} steps, ${r.meanStepMs.toFixed(0)} ms/step): ${file}`);
