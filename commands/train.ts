@@ -28,11 +28,10 @@ export const train: Command = {
       readImageUpload(o.style as Attachment, 'style', ctx.limits.maxUploadBytes),
     ]);
     const [content, style] = [before.bytes, after.bytes];
-    if (Buffer.from(content).equals(Buffer.from(style))) {
-      throw new CommandError('the content and style images are the same file: the style is what changes between them, so attach the picture redrawn in the new style as style');
-    }
-    // Told with the result: an animated picture's first frame is used, a far-from-square pair is centre-cropped.
-    const notes = [...before.notices, ...after.notices, aspectNotice(before.check, after.check)].filter((n): n is string => !!n);
+    // Told with the result: an animated picture's first frame is used, a far-from-square pair is centre-cropped,
+    // the same picture twice teaches nothing.
+    const same = Buffer.from(content).equals(Buffer.from(style)) ? SAME_PICTURE_NOTICE : undefined;
+    const notes = [...before.notices, ...after.notices, aspectNotice(before.check, after.check), same].filter((n): n is string => !!n);
     const job = await ctx.queue.submit(
       ctx.who,
       { kind: 'train', args: { content, style, name, subject: o.subject as string | undefined, steps, overwrite, ...(notes.length ? { notices: notes } : {}) } },
@@ -41,5 +40,12 @@ export const train: Command = {
     return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
   },
 };
+
+/**
+ * The content and style images are one file: nothing changes between them, so there is no style to
+ * learn. Trained anyway (the person may be trying the bot out) with this warning in the reply; the
+ * command line, with no such reply, refuses the pair (src/bot/cli.ts).
+ */
+export const SAME_PICTURE_NOTICE = 'the content and style images are the same picture: the style is what changes between them, so this style changes nothing; train again with the picture redrawn in the new style as style';
 
 export { describeJob };
