@@ -13,7 +13,7 @@ import { imagePng, loadImage } from '../images/io.ts';
 import { unitToRgb } from '../models/pixel-codec.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
-import { checkStyleFitsModel } from '../pair/style-file.ts';
+import { checkStyleFitsModel } from '../pair/style-fit.ts';
 import { pairDefaultsFor, trainPair } from '../pair/train.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 import { parseDecimal, printable, textProblem, visibleText } from '../../commands/options.ts';

@@ -6,15 +6,13 @@
  *
  * Loading checks everything a damaged or forged file could get wrong before any weight is used: the
  * checksum (when the file has one: files written before it have none), the description, float dtypes,
- * finite values, matching A/B pairs and ranks, a rank no larger than the projection. checkStyleFitsModel
- * then checks the file against the model it will run on: the base model, and every attention projection
- * present with the model's widths. Every problem is a StyleFileError naming the style.
+ * finite values, matching A/B pairs and ranks, a rank no larger than the projection. style-fit.ts then
+ * checks a style against the model it will run on. Every problem is a StyleFileError naming the style.
+ * (No model code here: the bot's own process reads style names through this module's neighbours.)
  */
 import { createHash } from 'node:crypto';
-import { unetGraph } from '../diffusion/pipeline.ts';
 import { decodeSafetensors, encodeSafetensors, writeSafetensors, type NamedTensor } from '../train/safetensors.ts';
 import { readFile } from 'node:fs/promises';
-import type { TextToImageModel } from '../models/text-to-image.ts';
 import type { LoraModuleWeights, Style, StyleInfo } from './style.ts';
 
 export class StyleFileError extends Error {
@@ -127,41 +125,4 @@ export function decodeStyle(bytes: Uint8Array, where = 'style file'): Style {
 
 export async function readStyleFile(path: string, where = path): Promise<Style> {
   return decodeStyle(await readFile(path), where);
-}
-
-/** The LoRA-adapted projections of a model's UNet with their widths (from its graph; cached per model). */
-const projectionsByModel = new WeakMap<TextToImageModel, Map<string, { inDim: number; outDim: number }>>();
-export function loraProjectionsOf(model: TextToImageModel): Map<string, { inDim: number; outDim: number }> {
-  let found = projectionsByModel.get(model);
-  if (!found) {
-    const { graph } = unetGraph(model, 1, [{ name: 'probe', rank: 1 }]);
-    found = new Map();
-    for (const [name, t] of graph.params) {
-      const m = /^(.*)\.lora_A\.probe\.weight$/.exec(name);
-      if (m) found.set(m[1], { inDim: t.shape[1], outDim: graph.params.get(`${m[1]}.lora_B.probe.weight`)!.shape[0] });
-    }
-    projectionsByModel.set(model, found);
-  }
-  return found;
-}
-
-/** Refuses a style trained on another base model (its weights would be meaningless there). */
-export function checkStyleFitsModel(style: Style, model: TextToImageModel, where = `style '${style.info.name}'`): void {
-  if (style.info.baseModel !== model.id || style.info.baseModelHash !== model.hash) {
-    throw new StyleFileError(
-      `${where} was trained on ${style.info.baseModel} (${style.info.baseModelHash}), not on the loaded ${model.id} (${model.hash}); train it again on this model`,
-    );
-  }
-  // Same model: the file must still hold every projection, at the model's widths (a forged or cut file does not).
-  const projections = loraProjectionsOf(model);
-  const inFile = new Map(style.modules.map((m) => [m.module, m]));
-  for (const [module, want] of projections) {
-    const got = inFile.get(module);
-    if (!got) throw new StyleFileError(`${where} has no weights for ${module}: the file is incomplete; train it again`);
-    if (got.inDim !== want.inDim || got.outDim !== want.outDim) {
-      throw new StyleFileError(`${where} does not fit the model: its ${module} is ${got.inDim} wide (${got.outDim} out), the model's ${module} is ${want.inDim} wide (${want.outDim} out)`);
-    }
-  }
-  const extra = style.modules.find((m) => !projections.has(m.module));
-  if (extra) throw new StyleFileError(`${where} has weights for ${extra.module}, which the model does not have`);
 }
