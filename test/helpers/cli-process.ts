@@ -52,7 +52,7 @@ export function runPairstyle(args: readonly string[], opts: CliRunOptions = {}):
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
     child.on('error', fail);
     child.on('close', (code) => {
       clearTimeout(timer);
