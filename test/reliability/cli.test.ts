@@ -230,7 +230,7 @@ describe('arguments, prompts and pictures (item 10)', { timeout: CLI_TEST_MS }, 
     await refused('--strength "" (empty)', ['draw', 'cat', '--style', 'ink', '--strength', ''], /--strength must be a number from 0 to 10, got ''/);
     await refused('--seed 0x10 (hexadecimal)', ['draw', 'cat', '--seed', '0x10'], /--seed must be a whole number from 0 to 2147483647, got '0x10'/);
     await refused('--strength -1 (negative, looks like an option)', ['draw', 'cat', '--style', 'ink', '--strength', '-1'], /--strength must be a number from 0 to 10, got '-1'/);
-    await refused('--steps " 7 " is fine but --steps Infinity is not', ['draw', 'cat', '--steps', 'Infinity'], /--steps must be a whole number from 1 to 200/);
+    await refused('--steps Infinity', ['draw', 'cat', '--steps', 'Infinity'], /--steps must be a whole number from 1 to 200/);
   });
 
   it('prompts with C1 controls, bidi overrides, only zero-width characters or escape sequences', async () => {
