@@ -8,7 +8,7 @@ export default defineConfig({
     // onnxruntime sessions use native threads; forks isolate them per file.
     pool: 'forks',
     maxWorkers: 2,
-    // Rewrites docs/reliability.md after a run whose tests recorded reliability rows (test/reliability/report.ts).
-    globalSetup: ['test/reliability/global-setup.ts'],
+    // Reliability tests record their cases in .cache/reliability/; docs/reliability.md is written from
+    // them by `npm run report:reliability`, never by a test run.
   },
 });

@@ -6,11 +6,9 @@
  */
 import { checkImageBytes, ImageInputError, type ImageCheck } from '../src/images/io.ts';
 import { printable } from './options.ts';
+import { overLimitText } from './size-text.ts';
 import { CommandError, type Attachment } from './types.ts';
 
-/** Sizes and limits for people: '9.4 MB' / '8 MB', or kilobytes under a megabyte (as src/bot/fetch-capped.ts says them). */
-const sizeText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
-const limitText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(0)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
 
 /** Declared types worth refusing before downloading (an image type or an unspecific one is checked by its bytes instead). */
 const IMAGE_OR_UNSPECIFIC = /^(image\/|application\/octet-stream|binary\/octet-stream)/i;
@@ -25,7 +23,7 @@ export interface ImageUpload {
 
 export async function readImageUpload(a: Attachment, role: string, maxBytes: number): Promise<ImageUpload> {
   const label = `the ${role} image '${printable(a.name, 60)}'`;
-  if (a.size > maxBytes) throw new CommandError(`${label} is ${sizeText(a.size)}; the limit is ${limitText(maxBytes)}`);
+  if (a.size > maxBytes) throw new CommandError(`${label} is ${overLimitText(a.size, maxBytes)}`);
   if (a.contentType && !IMAGE_OR_UNSPECIFIC.test(a.contentType)) throw new CommandError(`the ${role} file '${printable(a.name, 60)}' is ${printable(a.contentType, 60)}, not an image`);
   let bytes: Uint8Array;
   try {
@@ -33,7 +31,7 @@ export async function readImageUpload(a: Attachment, role: string, maxBytes: num
   } catch (e) {
     throw new CommandError(`could not download ${label}: ${String((e as Error)?.message ?? e).slice(0, 200)}`);
   }
-  if (bytes.length > maxBytes) throw new CommandError(`${label} is ${sizeText(bytes.length)}; the limit is ${limitText(maxBytes)}`);
+  if (bytes.length > maxBytes) throw new CommandError(`${label} is ${overLimitText(bytes.length, maxBytes)}`);
   let check: ImageCheck;
   try {
     check = await checkImageBytes(bytes);

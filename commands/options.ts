@@ -11,6 +11,22 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const CONTROL = /\p{Cc}/u;
 const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
 const LONE_SURROGATE = /\p{Cs}/u;
+/** Characters that show nothing: zero-width space / joiners, word joiner, byte-order mark. */
+const INVISIBLE = /[\u200b-\u200d\u2060\ufeff]/g;
+
+/** A typed number (surrounding spaces allowed), NaN unless it is a plain decimal: '' , '0x10', 'Infinity' are not. */
+export const parseDecimal = (text: string): number => (DECIMAL.test(text.trim()) ? Number(text.trim()) : NaN);
+
+/** What is wrong with a piece of typed text (it "contains ..."), or undefined: controls, bidi overrides, broken characters. */
+export function textProblem(v: string): string | undefined {
+  if (CONTROL.test(v)) return 'contains control characters (such as line breaks or tabs); write it on one line';
+  if (BIDI.test(v)) return 'contains invisible text-direction characters; type it plainly';
+  if (LONE_SURROGATE.test(v)) return 'contains broken characters; type it again';
+  return undefined;
+}
+
+/** Text trimmed, or '' when nothing visible is left (only spaces and zero-width characters). */
+export const visibleText = (v: string): string => (v.replace(INVISIBLE, '').trim() ? v.trim() : '');
 
 /** A value quoted back in a message: short, on one line, nothing invisible (controls, bidi overrides, broken characters become '?'). */
 export const printable = (v: unknown, max = 40): string => String(v).replace(/[\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/gu, '?').slice(0, max);
@@ -41,7 +57,7 @@ export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, O
         break;
       case 'integer':
       case 'number': {
-        const n = typeof v === 'number' ? v : typeof v === 'string' && DECIMAL.test(v.trim()) ? Number(v.trim()) : NaN;
+        const n = typeof v === 'number' ? v : typeof v === 'string' ? parseDecimal(v) : NaN;
         const kind = s.type === 'integer' ? 'a whole number' : 'a number';
         if (typeof v === 'boolean' || isAttachment(v) || !Number.isFinite(n) || (s.type === 'integer' && !Number.isInteger(n)) || (s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
           const range = s.min !== undefined && s.max !== undefined ? ` from ${s.min} to ${s.max}` : '';
@@ -52,10 +68,9 @@ export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, O
       }
       case 'string': {
         if (typeof v !== 'string') throw new CommandError(`'${s.name}' must be text`);
-        if (CONTROL.test(v)) throw new CommandError(`'${s.name}' contains control characters (such as line breaks or tabs); write it on one line`);
-        if (BIDI.test(v)) throw new CommandError(`'${s.name}' contains invisible text-direction characters; type it plainly`);
-        if (LONE_SURROGATE.test(v)) throw new CommandError(`'${s.name}' contains broken characters; type it again`);
-        const t = v.trim();
+        const problem = textProblem(v);
+        if (problem) throw new CommandError(`'${s.name}' ${problem}`);
+        const t = visibleText(v);
         if (s.maxLength !== undefined && t.length > s.maxLength) throw new CommandError(`'${s.name}' is ${t.length} characters long; keep it under ${s.maxLength}`);
         if (!t && s.required) throw new CommandError(`'${s.name}' is required: ${s.description}`);
         if (t) out[s.name] = t;

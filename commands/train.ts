@@ -63,7 +63,10 @@ export const train: Command = {
     );
     const [{ before, after }, ...more] = uploads;
     // Told with the result: an animated picture's first frame is used, a far-from-square pair is centre-cropped.
-    const notes = uploads.flatMap((u) => [...u.before.notices, ...u.after.notices, aspectNotice(u.before.check, u.after.check)]).filter((n): n is string => !!n);
+    // the same picture twice teaches nothing.
+    const notes = uploads
+      .flatMap((u) => [...u.before.notices, ...u.after.notices, aspectNotice(u.before.check, u.after.check), Buffer.from(u.before.bytes).equals(Buffer.from(u.after.bytes)) ? SAME_PICTURE_NOTICE : undefined])
+      .filter((n): n is string => !!n);
     const extra = more.length ? { extraPairs: more.map((u) => ({ content: u.before.bytes, style: u.after.bytes })), pairLabels: uploads.map((u) => u.label) } : {};
     const job = await ctx.queue.submit(
       ctx.who,
@@ -73,5 +76,12 @@ export const train: Command = {
     return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
   },
 };
+
+/**
+ * The content and style images are one file: nothing changes between them, so there is no style to
+ * learn. Trained anyway (the person may be trying the bot out) with this warning in the reply; the
+ * command line, with no such reply, refuses the pair (src/bot/cli.ts).
+ */
+export const SAME_PICTURE_NOTICE = 'the content and style images are the same picture: the style is what changes between them, so this style changes nothing; train again with the picture redrawn in the new style as style';
 
 export { describeJob };

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { DEVICES, type Device } from '../src/graph/providers.ts';
 import type { Precision } from '../src/models/conditioning.ts';
 import { EMOJI_MINI_DIR } from '../src/models/emoji-mini-dir.ts';
+import { unreadableWeightsReason } from '../src/models/pytorch-sniff.ts';
 import type { TextToImageModel } from '../src/models/text-to-image.ts';
 
 /** A missing or malformed setting (re-exported by config/bot.ts); the message lists every problem. */
@@ -88,7 +89,7 @@ function modelFileProblems(cfg: ModelConfig, env: NodeJS.ProcessEnv): string[] {
   if (!existsSync(path)) problems.push(`${setting} does not exist: set it to a model folder, a diffusers Stable Diffusion folder or a .safetensors checkpoint`);
   else if (statSync(path).isDirectory()) {
     if (!existsSync(join(path, 'model_index.json'))) problems.push(`${setting} is not a model folder (no model_index.json)`);
-  } else if (/\.(ckpt|pt|pth|bin)$/i.test(path)) problems.push(`${setting} is a PyTorch pickle checkpoint, which is not read: convert it to .safetensors`);
+  } else if (/\.(ckpt|pt|pth|bin)$/i.test(path)) problems.push(`${setting} ${unreadableWeightsReason(path)}`);
   else if (!/\.safetensors$/i.test(path)) problems.push(`${setting} is neither a folder nor a .safetensors checkpoint`);
   else if (tokenizerDir === undefined) {
     problems.push(`${setting} is a single-file checkpoint, which carries no tokenizer: set PAIRSTYLE_TOKENIZER to a tokenizer folder (vocab.json + merges.txt, e.g. SD 1.5's tokenizer/)`);

@@ -1,8 +1,11 @@
 /** Process entry of the CLI: user errors print one clear line and exit 2; anything else exits 1. */
+import { printable } from '../../commands/options.ts';
 import { runCli } from './cli.ts';
 
 const USER_ERRORS = new Set([
   'UsageError',
+  // A path the command cannot write (checked before the work), or a write that failed (a full disk).
+  'OutputPathError',
   'StyleNameError',
   'ImageInputError',
   'ModelMissingError',
@@ -16,16 +19,22 @@ const USER_ERRORS = new Set([
   'CheckpointError',
 ]);
 
+/** An error the CLI answers with one line and exit status 2 (anything else is a bug: its stack trace, exit 1). */
+export const isCliUserError = (e: unknown): boolean => USER_ERRORS.has((e as Error)?.name);
+
 export async function main(argv: string[]): Promise<number> {
   try {
     return await runCli(argv, { out: (s) => console.log(s), err: (s) => process.stderr.write(s), isTTY: Boolean(process.stderr.isTTY) });
   } catch (e) {
     const err = e as Error;
-    if (USER_ERRORS.has(err.name)) {
-      console.error(`pairstyle: ${err.message}`);
+    if (isCliUserError(err)) {
+      console.error(`pairstyle: ${visible(err.message)}`);
       return 2;
     }
-    console.error(err.stack ?? String(err));
+    console.error(visible(err.stack ?? String(err)));
     return 1;
   }
 }
+
+/** Text for the terminal: what the user typed is quoted back, but never an escape sequence or another control character. */
+const visible = (s: string): string => s.split('\n').map((line) => printable(line, Infinity)).join('\n');

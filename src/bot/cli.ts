@@ -2,7 +2,6 @@
  * The pairstyle command line: train a style from a pair, draw with it, blend two styles, manage the
  * registry in PAIRSTYLE_HOME/styles (default ./data/styles).
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { loadConfiguredModel, modelRuntimeConfig, PRECISIONS } from '../../config/model.ts';
@@ -15,10 +14,13 @@ import { unitToRgb } from '../models/pixel-codec.ts';
 import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
-import { checkStyleFitsModel } from '../pair/style-file.ts';
+import { checkStyleFitsModel } from '../pair/style-fit.ts';
 import { MAX_PAIRS } from '../pair/pairs.ts';
 import { pairDefaultsFor, trainPair } from '../pair/train.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
+import { parseDecimal, printable, textProblem, visibleText } from '../../commands/options.ts';
+import { checkDistinctOutputs, checkOutputFile, checkWritableFolder, fileProblem, OutputPathError, writeOutputs } from './cli-files.ts';
+import { MIN_IMAGE_SIDE } from '../images/io.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -49,21 +51,38 @@ interface Io {
   isTTY: boolean;
 }
 
+/** A number option, read as the bot reads numbers (commands/options.ts parseDecimal): no '', no hex, no 'Infinity'. */
 const num = (v: string | undefined, name: string, def: number, min: number, max: number, integer = false): number => {
   if (v === undefined) return def;
-  const n = Number(v);
+  const n = parseDecimal(v);
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${v}'`);
+    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got '${printable(v)}'`);
   }
   return n;
 };
 
+/** A prompt, checked as the bot checks text (commands/options.ts): controls, bidi overrides, nothing visible. */
 function checkPrompt(p: string | undefined): string {
-  if (p === undefined || !p.trim()) throw new UsageError('give a prompt, e.g. pairstyle draw "cat face"');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this does
-  if (/[\u0000-\u001f\u007f]/.test(p)) throw new UsageError('the prompt contains control characters');
-  if (p.length > 200) throw new UsageError(`the prompt is ${p.length} characters long; keep it under 200`);
-  return p.trim();
+  const problem = p === undefined ? undefined : textProblem(p);
+  if (problem) throw new UsageError(`the prompt ${problem}`);
+  const text = p === undefined ? '' : visibleText(p);
+  if (!text) throw new UsageError('give a prompt, e.g. pairstyle draw "cat face"');
+  if (text.length > 200) throw new UsageError(`the prompt is ${text.length} characters long; keep it under 200`);
+  return text;
+}
+
+/**
+ * `--name -1` as `--name=-1` for the string options: parseArgs would take '-1' for an option, and the
+ * answer would be its "unknown option" instead of the option's own range message.
+ */
+function attachNegativeValues(args: readonly string[], options: ParseArgsOptionsConfig): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([\w-]+)$/.exec(args[i]);
+    if (m && options[m[1]]?.type === 'string' && i + 1 < args.length && /^-[\d.]/.test(args[i + 1])) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
 }
 
 /** The commands that run the model take these beside their own options. */
@@ -75,7 +94,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
   const registry = new StyleDirectory(join(home, 'styles'));
   const parse = (options: ParseArgsOptionsConfig) => {
     try {
-      return parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+      return parseArgs({ args: attachNegativeValues(rest, options), options, allowPositionals: true, strict: true });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -114,16 +133,29 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       if (contents.length !== styles.length) throw new UsageError(`train needs as many --style as --content images (one style image per pair): got ${contents.length} --content and ${styles.length} --style`);
       if (contents.length > MAX_PAIRS) throw new UsageError(`train takes at most ${MAX_PAIRS} pairs; got ${contents.length}`);
       const name = checkStyleName(a.name as string);
+      const seed = num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true);
+      if (a.subject !== undefined) {
+        const problem = textProblem(a.subject as string);
+        if (problem) throw new UsageError(`--subject ${problem}`);
+      }
+      // Where the style will go, before anything is trained.
+      await checkWritableFolder(registry.dir, `PAIRSTYLE_HOME (${home})`, 'set PAIRSTYLE_HOME to a folder you can write');
       if (!a.overwrite && (await registry.has(name))) throw new UsageError(`a style named '${name}' exists already: choose another name or add --overwrite`);
       const { model, runtime } = await openModel(a);
-      const read = (flag: string, file: string) =>
-        loadImage(file, model.imageSize).catch((e) => {
-          throw new UsageError(`--${flag} ${file}: ${(e as Error).message}`);
+      const steps = num(a.steps as string | undefined, 'steps', pairDefaultsFor(model).steps, 10, 5000, true);
+      const picture = (option: 'content' | 'style', file: string) =>
+        loadImage(file, model.imageSize, { minSide: MIN_IMAGE_SIDE }).catch((e) => {
+          throw new UsageError(`--${option} ${file}: ${(e as Error).message}`);
         });
       const pairs = [];
-      for (let k = 0; k < contents.length; k++) pairs.push({ content: await read('content', contents[k]), style: await read('style', styles[k]) });
+      for (let k = 0; k < contents.length; k++) {
+        const pair = { content: await picture('content', contents[k]), style: await picture('style', styles[k]) };
+        if (samePicture(pair.content, pair.style)) {
+          throw new UsageError(`the content and style pictures${contents.length > 1 ? ` of pair ${k + 1}` : ''} are the same at the model's ${model.imageSize}x${model.imageSize} pixels: the style is what changes between them, so give --style the picture redrawn in the new style`);
+        }
+        pairs.push(pair);
+      }
       const [{ content, style }, ...extraPairs] = pairs;
-      const steps = num(a.steps as string | undefined, 'steps', pairDefaultsFor(model).steps, 10, 5000, true);
       const bar = progressBar(io, 'training');
       const r = await trainPair({
         model,
@@ -131,14 +163,21 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         style,
         extraPairs,
         name,
-        subject: a.subject as string | undefined,
+        subject: visibleText((a.subject as string | undefined) ?? '') || undefined,
         steps,
-        seed: num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true),
+        seed,
         device: runtime.device,
         precision: runtime.precision,
         onProgress: (p) => bar(p.step, p.steps, `loss ${p.loss.toFixed(4)}${p.phase === 'content' ? ' (content warm-up)' : ''}`),
       });
-      const file = await registry.put(r.style, { overwrite: Boolean(a.overwrite) });
+      let file: string;
+      try {
+        file = await registry.put(r.style, { overwrite: Boolean(a.overwrite) });
+      } catch (e) {
+        const problem = fileProblem(e);
+        if (!problem) throw e;
+        throw new OutputPathError(`the training finished, but the style could not be stored in ${registry.dir}: ${problem}; ${problem.startsWith('no space') || problem.startsWith('over') ? 'free some space' : 'fix that'} and train again`);
+      }
       if (a.json) json({ name, file, steps, seconds: r.seconds, meanStepMs: r.meanStepMs, finalLoss: r.losses.at(-1), info: r.style.info });
       else io.out(`learned style '${name}' from ${pairs.length === 1 ? 'one pair' : `${pairs.length} pairs`} in ${r.seconds.toFixed(1)} s (${steps} steps, ${r.meanStepMs.toFixed(0)} ms/step): ${file}`);
       return 0;
@@ -172,25 +211,31 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         mode,
       };
       const scale = num(a.scale as string | undefined, 'scale', 8, 1, 32, true);
-      const { model, runtime } = await openModel(a);
-      const pipe = new DiffusionPipeline(model, runtime);
+      if (!a.style && a.strength !== undefined) throw new UsageError('--strength needs --style NAME');
+      const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
       const outFile = (a.out as string | undefined) ?? (a.style ? 'styled.png' : 'image.png');
+      const plainFile = (a['unstyled-out'] as string | undefined) ?? outFile.replace(/(\.png)?$/i, '.unstyled.png');
+      const outputs = a.style ? [{ option: '--out', path: outFile }, { option: '--unstyled-out', path: plainFile }] : [{ option: '--out', path: outFile }];
+      checkDistinctOutputs(outputs);
+      for (const o of outputs) await checkOutputFile(o.path, o.option);
+      const style = a.style ? await registry.get(a.style as string) : undefined;
+      if (a.style && !style) throw new UsageError(`no style named '${a.style}' (see: pairstyle styles)`);
+      const { model, runtime } = await openModel(a);
+      if (style) checkStyleFitsModel(style, model);
+      const pipe = new DiffusionPipeline(model, runtime);
       try {
-        if (!a.style) {
-          if (a.strength !== undefined) throw new UsageError('--strength needs --style NAME');
+        if (!style) {
           const r = await drawMixes(pipe, [[]], opts);
-          await writeFile(outFile, await imagePng(r.images[0], model.imageSize, scale));
+          await writeOutputs([{ ...outputs[0], bytes: await imagePng(r.images[0], model.imageSize, scale) }]);
           if (a.json) json({ out: outFile, seconds: r.seconds, ...opts });
           else io.out(`drew '${prompt}' (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile}`);
           return 0;
         }
-        const style = await registry.get(a.style as string);
-        if (!style) throw new UsageError(`no style named '${a.style}' (see: pairstyle styles)`);
-        const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
         const r = await drawStyled(pipe, [{ style, weight: strength }], opts);
-        const plainFile = (a['unstyled-out'] as string | undefined) ?? outFile.replace(/(\.png)?$/i, '.unstyled.png');
-        await writeFile(outFile, await imagePng(r.styled, model.imageSize, scale));
-        await writeFile(plainFile, await imagePng(r.unstyled, model.imageSize, scale));
+        await writeOutputs([
+          { ...outputs[0], bytes: await imagePng(r.styled, model.imageSize, scale) },
+          { ...outputs[1], bytes: await imagePng(r.unstyled, model.imageSize, scale) },
+        ]);
         if (a.json) json({ out: outFile, unstyledOut: plainFile, style: style.info.name, strength, seconds: r.seconds, rowsPerStep: r.rowsPerStep, ...opts });
         else io.out(`drew '${prompt}' in style '${style.info.name}' at strength ${strength} (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile} (unstyled: ${plainFile})`);
         return 0;
@@ -215,30 +260,33 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       if (!a.out) throw new UsageError('blend needs --out FILE.png');
       if (a.weights && a.strip) throw new UsageError('give --weights or --strip, not both');
       const prompt = checkPrompt(a.prompt as string | undefined);
-      const [sa, sb] = await Promise.all(positionals.map((n) => registry.get(n)));
-      positionals.forEach((n, i) => {
-        if (![sa, sb][i]) throw new UsageError(`no style named '${n}' (see: pairstyle styles)`);
-      });
       const opts = {
         prompt,
         seed: num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true),
         steps: num(a.steps as string | undefined, 'steps', 30, 1, 200, true),
         cfg: num(a.cfg as string | undefined, 'cfg', 5, 0, 30),
       };
+      const weights = a.weights ? (a.weights as string).split(',').map((v, i) => num(v, `weights[${i}]`, 0, 0, 10)) : undefined;
+      if (weights && weights.length !== 2) throw new UsageError('--weights takes two numbers: WA,WB');
+      const k = num(a.strip as string | undefined, 'strip', 5, 2, 12, true);
+      const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
+      const out = { option: '--out', path: a.out as string };
+      await checkOutputFile(out.path, out.option);
+      const [sa, sb] = await Promise.all(positionals.map((n) => registry.get(n)));
+      positionals.forEach((n, i) => {
+        if (![sa, sb][i]) throw new UsageError(`no style named '${n}' (see: pairstyle styles)`);
+      });
       const { model, runtime } = await openModel(a);
+      for (const s of [sa!, sb!]) checkStyleFitsModel(s, model);
       const pipe = new DiffusionPipeline(model, runtime);
       try {
         let tiles: { image: Float32Array; label: string }[];
         let seconds: number;
-        if (a.weights) {
-          const w = (a.weights as string).split(',').map((v, i) => num(v, `weights[${i}]`, 0, 0, 10));
-          if (w.length !== 2) throw new UsageError('--weights takes two numbers: WA,WB');
-          const r = await drawMixes(pipe, [[{ style: sa!, weight: w[0] }, { style: sb!, weight: w[1] }].filter((x) => x.weight > 0)], opts);
-          tiles = [{ image: r.images[0], label: `${w[0]} / ${w[1]}` }];
+        if (weights) {
+          const r = await drawMixes(pipe, [[{ style: sa!, weight: weights[0] }, { style: sb!, weight: weights[1] }].filter((x) => x.weight > 0)], opts);
+          tiles = [{ image: r.images[0], label: `${weights[0]} / ${weights[1]}` }];
           seconds = r.seconds;
         } else {
-          const k = num(a.strip as string | undefined, 'strip', 5, 2, 12, true);
-          const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
           const r = await blendStrip(pipe, sa!, sb!, strength, k, opts);
           tiles = r.images.map((image, i) => ({ image, label: `${(strength * (1 - i / (k - 1))).toFixed(1)} / ${((strength * i) / (k - 1)).toFixed(1)}` }));
           seconds = r.seconds;
@@ -251,7 +299,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
                 tiles.map((t) => ({ rgb: unitToRgb(t.image, size, size), width: size, height: size, label: t.label })),
                 { columns: tiles.length, scale: 4, labelHeight: 16 },
               );
-        await writeFile(a.out as string, png);
+        await writeOutputs([{ ...out, bytes: png }]);
         if (a.json) json({ out: a.out, images: tiles.length, seconds, ...opts });
         else io.out(`blended '${positionals[0]}' and '${positionals[1]}' (${tiles.length} image${tiles.length > 1 ? 's' : ''}) in ${seconds.toFixed(2)} s: ${a.out}`);
         return 0;
@@ -262,9 +310,15 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
     case 'styles': {
       const { values: a } = parse({ json: { type: 'boolean' } });
       const list = await registry.list();
-      if (a.json) json(list.map(({ name, subject, steps, seconds, created, baseModel }) => ({ name, subject, steps, seconds, created, baseModel })));
-      else if (list.length === 0) io.out(`no styles yet in ${registry.dir} (train one: pairstyle train --content A.png --style B.png --name NAME)`);
-      else for (const s of list) io.out(`${s.name.padEnd(20)} subject '${s.subject}', ${s.steps} steps, ${s.created.slice(0, 16)}`);
+      if (a.json) {
+        json(list.map((s) => (s.info ? { name: s.name, subject: s.info.subject, steps: s.info.steps, seconds: s.info.seconds, created: s.info.created, baseModel: s.info.baseModel } : { name: s.name, problem: s.problem })));
+      } else if (list.length === 0) io.out(`no styles yet in ${registry.dir} (train one: pairstyle train --content A.png --style B.png --name NAME)`);
+      else {
+        for (const s of list) {
+          if (!s.info) io.out(`${s.name.padEnd(20)} cannot be read: ${printable(s.problem, 200)}`);
+          else io.out(`${s.name.padEnd(20)} subject '${printable(s.info.subject ?? '?', 60)}', ${s.info.steps ?? '?'} steps, ${typeof s.info.created === 'string' ? printable(s.info.created.slice(0, 16)) : 'created unknown'}`);
+        }
+      }
       return 0;
     }
     case 'delete': {
@@ -279,6 +333,8 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       if (positionals.length !== 1 || !a.out) throw new UsageError('usage: pairstyle export NAME --out FILE.safetensors [--format pairstyle|kohya|diffusers]');
       const format = (a.format ?? 'pairstyle') as StyleFormat;
       if (!STYLE_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${STYLE_FORMATS.join(', ')}`);
+      const out = { option: '--out', path: a.out as string };
+      await checkOutputFile(out.path, out.option);
       const style = await registry.get(positionals[0]);
       if (!style) throw new UsageError(`no style named '${positionals[0]}'`);
       let unet: UNet2DConditionConfig | undefined;
@@ -288,7 +344,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         checkStyleFitsModel(style, model);
         unet = model.unet;
       }
-      await writeFile(a.out as string, encodeStyleAs(style, format, unet));
+      await writeOutputs([{ ...out, bytes: encodeStyleAs(style, format, unet) }]);
       io.out(`exported style '${style.info.name}' (${format} layout) to ${a.out}`);
       return 0;
     }
@@ -298,8 +354,17 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       io.out(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+      throw new UsageError(`unknown command '${command}' (commands: train, draw, blend, styles, delete, export; see: pairstyle help)`);
   }
+}
+
+/**
+ * Two pictures of a pair that are the same at the model's size (at most 1/255 apart in every value):
+ * nothing changes between them, so there is no style to learn.
+ */
+function samePicture(a: Float32Array, b: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 2 / 255) return false;
+  return a.length === b.length;
 }
 
 /** A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise. */

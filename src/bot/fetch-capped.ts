@@ -3,14 +3,12 @@
  * loopback tests), no redirects, a size cap checked against Content-Length and while streaming, and a
  * timeout. Never an arbitrary URL.
  */
+import { limitText, overLimitText } from '../../commands/size-text.ts';
+
 export class AttachmentFetchError extends Error {
   override name = 'AttachmentFetchError';
 }
 
-/** A size for people: '9.4 MB', or '40 KB' under a megabyte. */
-const sizeText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
-/** A limit for people: '8 MB', or '5 KB' under a megabyte. */
-const limitText = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(0)} MB` : `${Math.max(1, Math.round(n / 1e3))} KB`);
 
 export interface CappedFetchOptions {
   /** Hostnames allowed (exact, or a suffix starting with '.'). */
@@ -45,7 +43,7 @@ export async function fetchCapped(rawUrl: string, opts: CappedFetchOptions): Pro
     if (res.status >= 300 && res.status < 400) throw new AttachmentFetchError('the file host answered with a redirect, which is not followed');
     if (!res.ok) throw new AttachmentFetchError(`the file host answered ${res.status}`);
     const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${sizeText(declared)}; the limit is ${limitText(opts.maxBytes)}`);
+    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${overLimitText(declared, opts.maxBytes)}`);
     const chunks: Uint8Array[] = [];
     let total = 0;
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

@@ -12,6 +12,8 @@ export class ImageInputError extends Error {
 export interface LoadOptions {
   /** Reject inputs with more pixels than this (decompression bombs). */
   maxPixels?: number;
+  /** Reject inputs whose shorter side has fewer pixels than this (the command line's own files; uploads use checkImageBytes). */
+  minSide?: number;
 }
 
 /** The picture formats accepted from chat uploads (recognised by their first bytes, never by a declared type). */
@@ -122,6 +124,7 @@ export async function loadImage(input: string | Buffer | Uint8Array, size: numbe
   }
   if (!meta.width || !meta.height) throw new ImageInputError('the image has no size');
   const side = Math.min(meta.width, meta.height);
+  if (opts.minSide !== undefined && side < opts.minSide) throw new ImageInputError(`the image is only ${meta.width}x${meta.height} pixels; use at least ${opts.minSide}x${opts.minSide}`);
   try {
     const { data } = await img
       .flatten({ background: '#ffffff' })

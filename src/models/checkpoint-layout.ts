@@ -14,6 +14,7 @@
  * used: one CheckpointError lists every missing, unexpected and mis-shaped key. Pickle (.ckpt/.bin)
  * files are not read.
  */
+import { unreadableWeightsReason } from './pytorch-sniff.ts';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -355,7 +356,7 @@ function weightsFile(dir: string, sub: string, base: string, variant?: string): 
   const path = join(dir, sub, name);
   if (existsSync(path)) return path;
   const bin = join(dir, sub, variant ? `${base}.${variant}.bin` : `${base}.bin`);
-  if (existsSync(bin)) throw new CheckpointError(`${bin}: PyTorch pickle weights are not read; convert them to safetensors (${name})`);
+  if (existsSync(bin)) throw new CheckpointError(`${bin} ${unreadableWeightsReason(bin)} (${name})`);
   throw new CheckpointError(`${path}: not found${variant ? '' : " (fp16-only copies need { variant: 'fp16' })"}`);
 }
 
@@ -637,7 +638,7 @@ export async function writeSingleFileCheckpoint(file: string, c: CheckpointConte
  */
 export async function loadTextToImageModel(path: string, opts: LoadOptions & Partial<SingleFileOptions> = {}): Promise<TextToImageModel> {
   if (/\.safetensors$/i.test(path)) return loadSingleFileCheckpoint(path, { ...opts, tokenizerDir: opts.tokenizerDir ?? '' });
-  if (/\.(ckpt|pt|pth|bin)$/i.test(path)) throw new CheckpointError(`${path}: PyTorch pickle checkpoints are not read; convert it to .safetensors`);
+  if (/\.(ckpt|pt|pth|bin)$/i.test(path)) throw new CheckpointError(`${path} ${unreadableWeightsReason(path)}`);
   if (isDiffusersPipelineDir(path)) return loadDiffusersPipeline(path, opts);
   const { loadModelFolder } = await import('./model-folder.ts');
   if (opts.imageSize !== undefined) throw new CheckpointError(`${path}: a pixel-codec model draws at its own size; an image size applies to Stable Diffusion checkpoints`);

@@ -6,7 +6,7 @@
 import { cfgTerms, loraScaleTerms, styleGuidanceTerms } from '../diffusion/guidance.ts';
 import type { DiffusionPipeline, StepCallback, Trajectory } from '../diffusion/pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
-import { checkStyleFitsModel } from './style-file.ts';
+import { checkStyleFitsModel } from './style-fit.ts';
 import { adapterParams, adaptsConvs, styledPrompt, type Style } from './style.ts';
 
 export interface WeightedStyle {

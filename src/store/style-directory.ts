@@ -1,15 +1,26 @@
 /**
  * A style registry in a directory: one safetensors file per style (weights + description in its
- * metadata). A style appears only once its file is complete (written to a temp file, fsynced, renamed).
- * Used by the CLI (PAIRSTYLE_HOME/styles); the bot keeps per-user registries in Keyv.
+ * metadata). A style appears only once its file is complete (written to a temp file, fsynced, renamed);
+ * the temp files of writes that were killed are removed by the next put or list. Reading a style checks
+ * its file (src/pair/style-file.ts); listing shows every file, readable or not. Used by the CLI
+ * (PAIRSTYLE_HOME/styles); the bot keeps per-user registries in Keyv.
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSafetensorsHeader } from '../train/safetensors.ts';
-import { readStyleFile, writeStyleFile } from '../pair/style-file.ts';
+import { readSafetensorsHeader, removeStaleTemps } from '../train/safetensors.ts';
+import { readStyleFile, StyleFileError, writeStyleFile } from '../pair/style-file.ts';
 import type { Style, StyleInfo } from '../pair/style.ts';
 
 export const STYLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** One file of the directory as `list` sees it: its description, or why it cannot be read. */
+export interface ListedStyle {
+  name: string;
+  file: string;
+  /** The description in the file's metadata (fields may be missing in files from elsewhere). */
+  info?: Partial<StyleInfo>;
+  problem?: string;
+}
 
 export class StyleNameError extends Error {
   override name = 'StyleNameError';
@@ -37,9 +48,16 @@ export class StyleDirectory {
     );
   }
 
+  /** The style, its file checked (StyleFileError naming the style when it is damaged or forged). */
   async get(name: string): Promise<Style | undefined> {
     if (!(await this.has(name))) return undefined;
-    return readStyleFile(this.path(name));
+    const label = `style '${checkStyleName(name)}'`;
+    try {
+      return await readStyleFile(this.path(name), label);
+    } catch (e) {
+      if ((e as Error).name === 'SafetensorsError') throw new StyleFileError(`${label} cannot be read: ${this.path(name)} is not a valid style file (${(e as Error).message})`);
+      throw e;
+    }
   }
 
   /** Stores a style; refuses to replace an existing one unless `overwrite`. */
@@ -49,6 +67,7 @@ export class StyleDirectory {
       throw new StyleNameError(`a style named '${style.info.name}' exists already: choose another name, or delete it first`);
     }
     await mkdir(this.dir, { recursive: true });
+    await removeStaleTemps(this.dir);
     await writeStyleFile(path, style);
     return path;
   }
@@ -59,17 +78,25 @@ export class StyleDirectory {
     return true;
   }
 
-  /** Descriptions of every stored style (read from the file headers only). */
-  async list(): Promise<(StyleInfo & { file: string })[]> {
+  /**
+   * Every stored style by name, from the file headers only: its description, or why the file cannot be
+   * read (one bad file never hides the others). Removes temp files of killed writes on the way.
+   */
+  async list(): Promise<ListedStyle[]> {
+    await removeStaleTemps(this.dir);
     const files = await readdir(this.dir).catch(() => [] as string[]);
-    const out: (StyleInfo & { file: string })[] = [];
-    for (const f of files.filter((f) => f.endsWith('.safetensors')).sort()) {
+    const out: ListedStyle[] = [];
+    for (const f of files.filter((f) => f.endsWith('.safetensors') && !f.startsWith('.')).sort()) {
       const file = join(this.dir, f);
+      const name = f.replace(/\.safetensors$/, '');
       try {
-        const h = await readSafetensorsHeader(file);
-        out.push({ ...(JSON.parse(h.metadata['pairstyle.style']) as StyleInfo), name: f.replace(/\.safetensors$/, ''), file });
-      } catch {
-        // A file that is not a readable style is skipped, not fatal to listing.
+        const raw = (await readSafetensorsHeader(file)).metadata['pairstyle.style'];
+        if (raw === undefined) throw new Error("no 'pairstyle.style' metadata (not a PairStyle style file)");
+        const info = JSON.parse(raw) as unknown;
+        if (!info || typeof info !== 'object' || Array.isArray(info)) throw new Error('the style metadata is not an object');
+        out.push({ name, file, info: info as Partial<StyleInfo> });
+      } catch (e) {
+        out.push({ name, file, problem: String((e as Error)?.message ?? e).replace(`${file}: `, '') });
       }
     }
     return out;

@@ -7,7 +7,7 @@
  * Every tensor is exposed as a Float32Array. F32/F16/BF16 can be written; F64 and the integer
  * types are read-only and converted to float32 (I64/U64/I32/U32 lose precision beyond 2^24).
  */
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { f32ToF16, f16ToF32, f32ToBf16, bf16ToF32 } from '../graph/half.ts';
@@ -134,7 +134,7 @@ function parseHeader(json: Uint8Array, dataStart: number, dataLength: number, wh
         throw new SafetensorsError(`${where}bad header: "__metadata__" must be an object of strings`);
       }
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new SafetensorsError(`${where}bad header: "__metadata__" value for "${k}" is not a string`);
+        if (typeof v !== 'string') throw new SafetensorsError(`${where}bad header: "__metadata__" value for ${shown(k)} is not a string`);
         metadata[k] = v;
       }
       continue;
@@ -145,20 +145,26 @@ function parseHeader(json: Uint8Array, dataStart: number, dataLength: number, wh
   return { tensors, metadata, dataStart, dataLength };
 }
 
+/** A value from a header quoted in a message: JSON, cut short (headers come from strangers). */
+function shown(v: unknown, max = 60): string {
+  const s = v === undefined ? 'missing' : (JSON.stringify(v) ?? String(v));
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
 function parseEntry(name: string, entry: unknown, dataLength: number, where: string): TensorInfo {
-  const t = `${where}tensor "${name}": `;
+  const t = `${where}tensor ${shown(name, 120)}: `;
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
     throw new SafetensorsError(`${t}header entry is not an object`);
   }
   const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
   if (!isDType(dtype)) {
-    throw new SafetensorsError(`${t}unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZE).join(', ')})`);
+    throw new SafetensorsError(`${t}unknown dtype ${shown(dtype)} (supported: ${Object.keys(DTYPE_SIZE).join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new SafetensorsError(`${t}shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    throw new SafetensorsError(`${t}shape ${shown(shape)} is not a list of non-negative integers`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    throw new SafetensorsError(`${t}data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair of non-negative integers`);
+    throw new SafetensorsError(`${t}data_offsets ${shown(offsets)} is not a [begin, end] pair of non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw new SafetensorsError(`${t}data_offsets [${begin}, ${end}] end before begin`);
@@ -170,7 +176,7 @@ function parseEntry(name: string, entry: unknown, dataLength: number, where: str
   const expected = numel(shape as number[]) * DTYPE_SIZE[dtype];
   if (end - begin !== expected) {
     throw new SafetensorsError(
-      `${t}shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`,
+      `${t}shape ${shown(shape)} of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`,
     );
   }
   return { dtype, shape: (shape as number[]).slice(), dataOffsets: [begin, end] };
@@ -184,10 +190,10 @@ function checkLayout(tensors: Record<string, TensorInfo>, dataLength: number, wh
   for (const [name, info] of order) {
     const [begin, end] = info.dataOffsets;
     if (begin < pos) {
-      throw new SafetensorsError(`${where}tensor "${name}": data [${begin}, ${end}] overlaps tensor "${prev}" (which ends at ${pos})`);
+      throw new SafetensorsError(`${where}tensor ${shown(name, 120)}: data [${begin}, ${end}] overlaps tensor ${shown(prev, 120)} (which ends at ${pos})`);
     }
     if (begin > pos) {
-      throw new SafetensorsError(`${where}tensor "${name}": data starts at ${begin} leaving a ${begin - pos}-byte gap after ${prev ? `tensor "${prev}"` : 'the header'}`);
+      throw new SafetensorsError(`${where}tensor ${shown(name, 120)}: data starts at ${begin} leaving a ${begin - pos}-byte gap after ${prev ? `tensor ${shown(prev, 120)}` : 'the header'}`);
     }
     pos = end;
     prev = name;
@@ -388,35 +394,88 @@ export async function readSafetensors(path: string): Promise<{ tensors: Record<s
   return decodeSafetensors(bytes, `${path}: `);
 }
 
-/**
- * Write bytes to `path` atomically: write a temp file in the same directory, fsync it, rename it
- * over `path`, then fsync the directory (best effort). Readers never see a partial file.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+/** The temp file a write of `path` goes through: `.NAME.PID.RANDOM.tmp` beside it. */
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** True while process `pid` runs on this machine (EPERM: it runs, as another user). */
+function processAlive(pid: number): boolean {
   try {
-    const fh = await open(tmp, 'w');
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files that writes killed before their rename left in `dir` (those of processes that
+ * no longer run), of every file or only of `name`. Returns how many. A temp file of a live writer stays.
+ */
+export async function removeStaleTemps(dir: string, name?: string): Promise<number> {
+  const files = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const f of files) {
+    const m = TEMP_FILE.exec(f);
+    if (!m || (name !== undefined && m[1] !== name) || Number(m[2]) === process.pid || processAlive(Number(m[2]))) continue;
+    if (await unlink(join(dir, f)).then(() => true, () => false)) removed++;
+  }
+  return removed;
+}
+
+/**
+ * Writes `bytes` to a new temp file beside `path` and fsyncs it; returns the temp file's path (to be
+ * renamed over `path`). On any failure (a full disk) the temp file is removed and the error thrown.
+ */
+export async function writeTempFile(path: string, bytes: Uint8Array): Promise<string> {
+  const tmp = tempPathFor(path);
+  try {
+    const fh = await open(tmp, 'wx');
     try {
       await fh.writeFile(bytes);
       await fh.sync();
     } finally {
       await fh.close();
     }
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  return tmp;
+}
+
+/** fsyncs a directory after renames in it (best effort: not supported everywhere, e.g. Windows). */
+export async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // The rename itself already happened.
+  }
+}
+
+/**
+ * Write bytes to `path` atomically: write a temp file in the same directory, fsync it, rename it
+ * over `path`, then fsync the directory (best effort). Readers never see a partial file; temp files
+ * of earlier writes of `path` that were killed are removed first.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await removeStaleTemps(dirname(path), basename(path));
+  const tmp = await writeTempFile(path, bytes);
+  try {
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => {});
     throw e;
   }
-  try {
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // Directory fsync is not supported everywhere (e.g. Windows); the rename itself already happened.
-  }
+  await syncDirectory(dirname(path));
 }
 
 /** Encode and write a safetensors file atomically (see writeFileAtomic). */

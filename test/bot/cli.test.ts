@@ -93,7 +93,7 @@ describe('pairstyle CLI', () => {
     await expect(cli('draw', 'cat\u0007')).rejects.toThrow(/control characters/);
     await expect(cli('draw', 'cat', '--style', 'nope')).rejects.toThrow(/no style named 'nope'/);
     await expect(cli('draw', 'cat', '--style', 'blocky', '--strength', '11')).rejects.toThrow(/--strength must be a number from 0 to 10/);
-    await expect(cli('draw', 'cat', '--steps', '2.5')).rejects.toThrow(/--steps must be an integer/);
+    await expect(cli('draw', 'cat', '--steps', '2.5')).rejects.toThrow(/--steps must be a whole number/);
     await expect(cli('train', '--content', join(work, 'not-an-image.png'), '--style', join(work, 'style.jpg'), '--name', 'x')).rejects.toThrow(/--content .*not a readable image/);
     await expect(cli('train', '--content', 'a.png', '--style', 'b.png', '--name', 'bad name!')).rejects.toThrow(/not a valid style name/);
     await expect(cli('frobnicate')).rejects.toThrow(/unknown command/);

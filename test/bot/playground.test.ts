@@ -185,10 +185,10 @@ describe('the playground over HTTP (tiny model)', () => {
     big.set('name', 'big');
     big.set('content', new Blob([new Uint8Array(1_500_000)], { type: 'image/png' }), 'big.png');
     big.set('style', new Blob([(await pngOf('#22d')) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'b.png');
-    expect((await final(big)).text).toMatch(/the content image 'big.png' is 1.5 MB; the limit is 1 MB/);
+    expect((await final(big)).text).toMatch(/the content image 'big.png' is 1.5 MB; the limit is 1.05 MB/);
     const huge = await fetch(`${base}api/command`, { method: 'POST', body: new Blob([new Uint8Array(3_200_000)]), headers: { 'content-type': 'multipart/form-data; boundary=x' } });
     expect(huge.status).toBe(413);
-    expect(((await huge.json()) as { error: string }).error).toMatch(/the upload is 3.2 MB; the limit is 3 MB/);
+    expect(((await huge.json()) as { error: string }).error).toMatch(/the upload is 3.2 MB; the limit is 3.1 MB/);
 
     const foreign = await fetch(`${base}api/command`, { method: 'POST', body: line('list'), headers: { origin: 'https://evil.example' } });
     expect(foreign.status).toBe(403);

@@ -48,7 +48,11 @@ describe('the configured model', () => {
     );
     mkdirSync(join(work, 'empty'));
     await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: join(work, 'empty') })).rejects.toThrow(/empty is not a model folder \(no model_index.json\)/);
-    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: placeholder('sd15.ckpt') })).rejects.toThrow(/sd15.ckpt is a PyTorch pickle checkpoint, which is not read: convert it to .safetensors/);
+    // A real PyTorch file starts with a pickle stream (legacy torch.save) or a zip holding data.pkl; an empty .ckpt is neither.
+    const pickle = placeholder('sd15.ckpt');
+    writeFileSync(pickle, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]));
+    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: pickle })).rejects.toThrow(/sd15.ckpt is a PyTorch pickle checkpoint, which is not read: convert it to .safetensors/);
+    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: placeholder('empty.ckpt') })).rejects.toThrow(/empty.ckpt is not a model file PairStyle reads/);
     await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: placeholder('notes.txt') })).rejects.toThrow(/notes.txt is neither a folder nor a .safetensors checkpoint/);
   });
 

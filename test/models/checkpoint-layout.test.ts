@@ -77,8 +77,8 @@ describe('diffusers folder layout', () => {
     const dir = join(root, 'diffusers-bin');
     await writeDiffusersPipeline(dir, { ...contents, tokenizerDir });
     rmSync(join(dir, 'unet/diffusion_pytorch_model.safetensors'));
-    writeFileSync(join(dir, 'unet/diffusion_pytorch_model.bin'), 'pickle');
-    await expect(loadDiffusersPipeline(dir)).rejects.toThrow(/pickle weights are not read/);
+    writeFileSync(join(dir, 'unet/diffusion_pytorch_model.bin'), Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46]));
+    await expect(loadDiffusersPipeline(dir)).rejects.toThrow(/diffusion_pytorch_model.bin is a PyTorch pickle checkpoint, which is not read/);
   });
 });
 
@@ -107,7 +107,9 @@ describe('original single-file layout (SD 1.x)', () => {
     const m = await loadSingleFileCheckpoint(file, { tokenizerDir, unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE });
     expect(m.weight('unet.conv_out.bias')).toEqual(weights.get('unet.conv_out.bias'));
     await expect(loadSingleFileCheckpoint(file, { tokenizerDir: '' })).rejects.toThrow(/carries no tokenizer/);
-    await expect(loadTextToImageModel(join(root, 'x.ckpt'))).rejects.toThrow(/pickle checkpoints are not read/);
+    writeFileSync(join(root, 'x.ckpt'), Buffer.from([0x80, 0x04, 0x95, 0x10, 0, 0, 0, 0]));
+    await expect(loadTextToImageModel(join(root, 'x.ckpt'))).rejects.toThrow(/x.ckpt is a PyTorch pickle checkpoint, which is not read/);
+    await expect(loadTextToImageModel(join(root, 'missing.bin'))).rejects.toThrow(/missing.bin is not a model file PairStyle reads/);
   });
 
   it('reports every missing, unexpected and mis-shaped key in one error', async () => {

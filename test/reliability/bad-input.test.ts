@@ -90,10 +90,10 @@ describe('uploads', () => {
     await train('a PNG whose header claims 8000x6000 pixels (48 MP, just over the limit)', attached('big.png', await pngBomb(8000, 6000)), /the limit is 40 megapixels/);
     let downloaded = false;
     const announcedBig: Attachment = { name: 'huge.png', size: 50e6, contentType: 'image/png', download: async () => ((downloaded = true), new Uint8Array(0)) };
-    await train('a file announced as 50 MB (refused before downloading)', announcedBig, /is 50\.0 MB; the limit is 8 MB/);
+    await train('a file announced as 50 MB (refused before downloading)', announcedBig, /is 50\.0 MB; the limit is 8\.39 MB/);
     expect(downloaded).toBe(false);
     const lying: Attachment = { name: 'liar.png', size: 1000, contentType: 'image/png', download: async () => new Uint8Array(9 * 1024 * 1024) };
-    await train('a file announced as 1 KB that turns out to be 9 MB', lying, /is 9\.4 MB; the limit is 8 MB/);
+    await train('a file announced as 1 KB that turns out to be 9 MB', lying, /is 9\.4 MB; the limit is 8\.39 MB/);
     const failing: Attachment = { name: 'gone.png', size: 1000, contentType: 'image/png', download: async () => Promise.reject(new Error('the file host answered 404')) };
     await train('a file whose download fails (404)', failing, /could not download the content image 'gone.png': the file host answered 404/);
     await train('a 4x4 picture', attached('t.png', await png(4, 4)), /is only 4x4 pixels; send at least 16x16/);

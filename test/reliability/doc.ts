@@ -1,12 +1,11 @@
 /**
  * docs/reliability.md from the reliability test results. Test files record rows with
  * test/reliability/report.ts into .cache/reliability/<test file>.json (one file per test file, replaced
- * each time that file runs); this module renders every results file into one Markdown report. It runs
- * after the tests (vitest globalSetup teardown, test/reliability/global-setup.ts) whenever a results
- * file was written during the run, and by hand with `npm run report:reliability`. No vitest import:
- * it runs under plain tsx too.
+ * each time that file runs); this module renders every results file into one Markdown report. A test
+ * run never writes the tracked report: `npm run report:reliability` runs test/reliability and then this
+ * module. No vitest import: it runs under plain tsx too.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +14,7 @@ export const RESULTS_DIR = join(ROOT, '.cache/reliability');
 export const DOC_PATH = join(ROOT, 'docs/reliability.md');
 
 /** Table sections, in the report's order; other section names follow alphabetically. */
-export const SECTIONS = ['Bad input', 'Fuzzing', 'Fetching attachments', 'Signatures', 'Rate limits', 'Isolation', 'Load', 'Faults injected'] as const;
+export const SECTIONS = ['Bad input', 'Command line', 'Fuzzing', 'Fetching attachments', 'Signatures', 'Rate limits', 'Isolation', 'Load', 'Faults injected'] as const;
 export type Section = (typeof SECTIONS)[number] | (string & {});
 
 export interface ReliabilityRow {
@@ -27,6 +26,8 @@ export interface ReliabilityRow {
   /** What happened (the user-facing message, counts, timings rounded so the report is stable). */
   result: string;
   pass: boolean;
+  /** The test that ran the case ('describe > it'); report.ts fills it in. */
+  test?: string;
 }
 
 export interface ResultsFile {
@@ -50,12 +51,6 @@ export function readResults(dir = RESULTS_DIR): ResultsFile[] {
   return out;
 }
 
-/** Results files written at or after `since` (ms): did this run record anything? */
-export function resultsWrittenSince(since: number, dir = RESULTS_DIR): boolean {
-  if (!existsSync(dir)) return false;
-  return readdirSync(dir).some((f) => f.endsWith('.json') && statSync(join(dir, f)).mtimeMs >= since - 1000);
-}
-
 const cell = (s: string, max = 220) => {
   const t = String(s).replace(/[\r\n\t]+/g, ' ').replace(/\|/g, '\\|').replace(/`/g, "'").trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
@@ -73,9 +68,9 @@ export function renderReliabilityDoc(results: ResultsFile[]): string {
     '# Reliability report',
     '',
     '<!-- Generated from the test run by test/reliability/doc.ts: do not edit by hand. -->',
-    'Generated from the reliability tests (`test/reliability/`, and rows other tests record with',
-    '`test/reliability/report.ts`): every row is a case a test ran and checked. `npm test` rewrites this file',
-    'when those tests ran; `npm run report:reliability` rewrites it from the last results in `.cache/reliability/`.',
+    'Generated from the reliability tests (`test/reliability/`): every row is a case a test ran and checked,',
+    'with the test file and the test that checked it. `npm run report:reliability` runs those tests and rewrites',
+    'this file; `npm test` runs them too but leaves this file alone.',
     '',
     `**${passed} of ${rows.length} cases behaved as expected.**`,
     '',
@@ -89,7 +84,8 @@ export function renderReliabilityDoc(results: ResultsFile[]): string {
   for (const s of sections) {
     lines.push('', `## ${s}`, '', '| Case | Expected | Result | OK | Test |', '|---|---|---|:-:|---|');
     for (const r of rows.filter((r) => r.section === s)) {
-      lines.push(`| ${cell(r.case)} | ${cell(r.expected)} | ${cell(r.result, 300)} | ${r.pass ? '✅' : '❌'} | ${cell(r.file.replace(/^test\/reliability\//, ''))} |`);
+      const test = `${r.file.replace(/^test\/reliability\//, '')}${r.test ? `: ${r.test}` : ''}`;
+      lines.push(`| ${cell(r.case)} | ${cell(r.expected)} | ${cell(r.result, 300)} | ${r.pass ? '✅' : '❌'} | ${cell(test, 200)} |`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -22,6 +22,25 @@ export function seeded(seed: number) {
 }
 export type Seeded = ReturnType<typeof seeded>;
 
+/**
+ * The fuzzing budget. `npm test` runs every fuzzer with its fixed seed and count; `npm run fuzz` sets
+ * PAIRSTYLE_FUZZ_SCALE (counts and time limits times that) and PAIRSTYLE_FUZZ_SEED ('random': a fresh
+ * base seed, printed; a number: that base again, to replay a failure). Each fuzzer's seed is its fixed
+ * seed plus the base.
+ */
+export const FUZZ_SCALE = Math.max(1, Number(process.env.PAIRSTYLE_FUZZ_SCALE) || 1);
+const FUZZ_BASE = (() => {
+  const v = process.env.PAIRSTYLE_FUZZ_SEED;
+  if (!v) return 0;
+  const base = v === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(v) >>> 0;
+  console.log(`fuzzing with base seed ${base} (replay: PAIRSTYLE_FUZZ_SEED=${base} PAIRSTYLE_FUZZ_SCALE=${FUZZ_SCALE} npm run fuzz)`);
+  return base;
+})();
+export const fuzzSeed = (fixed: number): number => (fixed + FUZZ_BASE) >>> 0;
+export const fuzzCount = (n: number): number => Math.round(n * FUZZ_SCALE);
+/** A fuzz test's time limit (vitest's per-test timeout), scaled with its counts. */
+export const fuzzTimeout = (ms = 120_000): number => ms * FUZZ_SCALE;
+
 export const who = (user: string, workspace = 'w'): Scope => ({ platform: 'test', workspace, user });
 
 /** A registry in memory and the real in-process queue over a fake executor. */

@@ -10,8 +10,9 @@ import { autocompleteStyles, COMMANDS, errorText, isUserError, runButton, runCom
 import { parseRawInteraction } from '../../src/bot/discord/parse.ts';
 import { parseSlackText } from '../../src/bot/slack/parse.ts';
 import { FakeExecutor } from '../queue/fake-executor.ts';
-import { backend, detailed, png, seeded, who, type Seeded } from './fixture.ts';
-import { isClearMessage, reliabilityReport } from './report.ts';
+import { backend, detailed, fuzzCount, fuzzSeed, fuzzTimeout, png, seeded, who, type Seeded } from './fixture.ts';
+import { FuzzTally } from './fuzz-tally.ts';
+import { reliabilityReport } from './report.ts';
 
 const report = reliabilityReport(import.meta.url);
 let b: Awaited<ReturnType<typeof backend>>;
@@ -78,33 +79,10 @@ function randomOptions(r: Seeded, sub: string): Record<string, OptionValue | und
   return out;
 }
 
-/** The invariant: an outcome, or a user error with a clear message. */
-class Tally {
-  outcomes = 0;
-  refusals = 0;
-  readonly messages = new Set<string>();
-  readonly failures: string[] = [];
-
-  async run(input: () => string, attempt: () => Promise<unknown> | unknown): Promise<void> {
-    try {
-      await attempt();
-      this.outcomes++;
-    } catch (e) {
-      const message = (e as Error)?.message;
-      if (!isUserError(e) || !isClearMessage(message) || /something went wrong/.test(errorText(e))) {
-        this.failures.push(`${(e as Error)?.name}: ${String(message).slice(0, 200)} <- ${input().slice(0, 300)}`);
-      } else {
-        this.refusals++;
-        // Distinct kinds of answer: the message with its quoted values blanked.
-        this.messages.add(message.replace(/'[^']*'/g, "'…'").replace(/\d+(\.\d+)?/g, 'N'));
-      }
-    }
-  }
-
-  record(what: string, expected = 'no crash; every refusal a user error with a clear message') {
-    const result = `${this.outcomes + this.refusals + this.failures.length} tried: ${this.outcomes} accepted, ${this.refusals} refused (${this.messages.size} kinds of message), ${this.failures.length} crashes or unclear messages${this.failures.length ? `: ${this.failures[0]}` : ''}`;
-    report.row({ section: 'Fuzzing', case: what, expected, result, pass: this.failures.length === 0 });
-    expect(this.failures, this.failures.slice(0, 5).join('\n')).toEqual([]);
+/** The invariant: an outcome, or a user error (as the commands judge it) with a clear message. */
+class Tally extends FuzzTally {
+  constructor() {
+    super(report, (e) => isUserError(e) && !/something went wrong/.test(errorText(e)));
   }
 }
 
@@ -112,26 +90,30 @@ const SUBCOMMANDS = COMMANDS.map((c) => c.name);
 const show = (o: unknown) => JSON.stringify(o, (_k, v) => (typeof v === 'object' && v && 'download' in v ? `<attachment ${(v as Attachment).name.slice(0, 20)}>` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 
 describe('command argument fuzzing', () => {
-  it('runCommand: 400 random option sets over every subcommand (seed 101)', async () => {
-    const r = seeded(101);
+  it('runCommand: random option sets over every subcommand', { timeout: fuzzTimeout() }, async () => {
+    const seed = fuzzSeed(101);
+    const r = seeded(seed);
+    const n = fuzzCount(400);
     const t = new Tally();
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < n; i++) {
       const sub = r.chance(0.95) ? r.pick(SUBCOMMANDS) : randomText(r, 12);
       const opts = randomOptions(r, sub);
       const user = `f${r.int(0, 30)}`;
       await t.run(() => `${sub} ${show(opts)}`, () => runCommand(b.ctx(user, r.chance(0.2)), sub, opts));
     }
     expect(t.outcomes).toBeGreaterThan(10);
-    t.record('400 random option sets through runCommand, all subcommands (seed 101)');
+    t.record(`${n} random option sets through runCommand, all subcommands (seed ${seed})`);
   });
 
-  it('runButton and autocomplete: 200 random and mutated button ids and prefixes (seed 102)', async () => {
-    const r = seeded(102);
+  it('runButton and autocomplete: random and mutated button ids and prefixes', { timeout: fuzzTimeout() }, async () => {
+    const seed = fuzzSeed(102);
+    const r = seeded(seed);
+    const n = fuzzCount(200);
     const t = new Tally();
     const out = await runCommand(b.ctx('btn'), 'draw', { prompt: 'cat', style: 'ink' });
     const real = out.type === 'job' ? out.job.id : '00000000-0000-0000-0000-000000000000';
     await b.queue.finished(real).catch(() => undefined);
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < n; i++) {
       let id = `ps:${r.pick(['reroll', 'weaker', 'stronger', 'cancel', 'frob'])}:${real}`;
       for (let k = r.int(0, 3); k > 0; k--) {
         const at = r.int(0, id.length);
@@ -141,14 +123,16 @@ describe('command argument fuzzing', () => {
       await t.run(() => `button ${JSON.stringify(id)} by ${user}`, () => runButton(b.ctx(user), id));
       await t.run(() => `autocomplete ${JSON.stringify(id)}`, () => autocompleteStyles(b.ctx(user), randomText(r, 50)));
     }
-    t.record('200 random / mutated button ids through runButton, 200 random autocomplete prefixes (seed 102)');
+    t.record(`${n} random / mutated button ids through runButton, ${n} random autocomplete prefixes (seed ${seed})`);
   });
 
-  it('Slack text: 300 random and mutated command lines through parseSlackText, then runCommand (seed 103)', async () => {
-    const r = seeded(103);
+  it('Slack text: random and mutated command lines through parseSlackText, then runCommand', { timeout: fuzzTimeout() }, async () => {
+    const seed = fuzzSeed(103);
+    const r = seeded(seed);
+    const n = fuzzCount(300);
     const t = new Tally();
     const lines = ['draw dog face strength:4 seed=7', 'train name:ink subject:"cat face" content:F0123ABC style:F0456DEF', 'blend ink crayon ratio:0.5', 'draw “quoted prompt” style:openmoji steps:12', 'delete ink', 'share crayon', 'list', 'status', 'help', 'export openmoji'];
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < n; i++) {
       let text: string;
       if (r.chance(0.3)) text = randomText(r, 120);
       else {
@@ -169,14 +153,16 @@ describe('command argument fuzzing', () => {
         },
       );
     }
-    t.record('300 random / mutated Slack command lines through parseSlackText + runCommand (seed 103)');
+    t.record(`${n} random / mutated Slack command lines through parseSlackText + runCommand (seed ${seed})`);
   });
 
-  it('Discord: 200 raw interactions with random option types and values through parseRawInteraction, then runCommand (seed 104)', async () => {
-    const r = seeded(104);
+  it('Discord: raw interactions with random option types and values through parseRawInteraction, then runCommand', { timeout: fuzzTimeout() }, async () => {
+    const seed = fuzzSeed(104);
+    const r = seeded(seed);
+    const n = fuzzCount(200);
     const t = new Tally();
     const types = [3, 4, 10, 5, 11, 6, 7];
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < n; i++) {
       const sub = r.chance(0.9) ? r.pick(SUBCOMMANDS) : randomText(r, 10);
       const spec = COMMANDS.find((c) => c.name === sub)?.options ?? [];
       const options = spec
@@ -197,6 +183,6 @@ describe('command argument fuzzing', () => {
         },
       );
     }
-    t.record('200 raw Discord interactions with random option types / values / attachment URLs through parseRawInteraction + runCommand (seed 104)');
+    t.record(`${n} raw Discord interactions with random option types / values / attachment URLs through parseRawInteraction + runCommand (seed ${seed})`);
   });
 });

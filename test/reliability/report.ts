@@ -5,9 +5,9 @@
  *   report.row({ section: 'Faults injected', case: 'kill -9 of the worker mid-training', expected: 'retried once, style stored', result: 'retried, stored', pass: true });
  *   await report.refused('Bad input', 'an SVG posing as a PNG', () => runCommand(...), /is an SVG/);
  *
- * Rows go to .cache/reliability/<test file>.json at once (the file is replaced the first time a row is
- * recorded in a run, so it always holds that file's latest run); test/reliability/doc.ts renders all
- * of them. Keep results stable between runs (round timings, fixed seeds) so the report only changes
+ * Rows go to .cache/reliability/<test file>.json at once, each with the name of the test that recorded
+ * it (the file is replaced the first time a row is recorded in a run, so it always holds that file's
+ * latest run); test/reliability/doc.ts renders all of them (`npm run report:reliability`). Keep results stable between runs (round timings, fixed seeds) so the report only changes
  * when behaviour does.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -48,7 +48,7 @@ export function reliabilityReport(testFileUrl: string): ReliabilityReport {
   const report: ReliabilityReport = {
     rows,
     row(r) {
-      rows.push({ ...r });
+      rows.push({ ...r, test: r.test ?? expect.getState().currentTestName?.replace(/ > /g, ' › ') });
       flush();
       return r;
     },

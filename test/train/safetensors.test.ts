@@ -267,7 +267,7 @@ describe('decode errors', () => {
     ['shape/byte mismatch', build({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, eight), /tensor "x": shape \[3\] of F32 needs 12 bytes but data_offsets span 8/],
     ['bad shape', build({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 8] } }, eight), /tensor "x": shape \[-1\]/],
     ['end before begin', build({ x: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, eight), /tensor "x": data_offsets \[8, 4\] end before begin/],
-    ['missing offsets', build({ x: { dtype: 'F32', shape: [2] } }, eight), /tensor "x": data_offsets undefined/],
+    ['missing offsets', build({ x: { dtype: 'F32', shape: [2] } }, eight), /tensor "x": data_offsets missing/],
     [
       'overlap',
       build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, eight),

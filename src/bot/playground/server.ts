@@ -31,6 +31,7 @@ import type { Job, JobQueue } from '../../queue/job.ts';
 import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { parseSlackText } from '../slack/parse.ts';
+import { overLimitText } from '../../../commands/size-text.ts';
 
 export interface PlaygroundOptions {
   registry: StyleRegistry;
@@ -134,7 +135,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       n += c.length;
       if (n <= max) chunks.push(c);
     });
-    req.on('end', () => (n > max ? reject(new HttpError(413, `the upload is ${(n / 1e6).toFixed(1)} MB; the limit is ${(max / 1e6).toFixed(0)} MB`)) : resolve(Buffer.concat(chunks))));
+    req.on('end', () => (n > max ? reject(new HttpError(413, `the upload is ${overLimitText(n, max)}`)) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }
@@ -150,7 +151,7 @@ function fileAttachment(f: File): Attachment {
     size: f.size,
     contentType: f.type || undefined,
     download: async (maxBytes) => {
-      if (f.size > maxBytes) throw new Error(`the file is larger than ${(maxBytes / 1e6).toFixed(0)} MB`);
+      if (f.size > maxBytes) throw new Error(`the file is ${overLimitText(f.size, maxBytes)}`);
       return new Uint8Array(await f.arrayBuffer());
     },
   };
