@@ -1,13 +1,14 @@
 /**
  * Model benchmark (npm run bench:models). Prints, in one run on this machine:
- *   1. onnxruntime-node's own fp32 GEMM peak, measured first (the yardstick of every ratio below);
+ *   1. onnxruntime-node's own fp32 GEMM yardsticks, measured first (scripts/lib/bench.ts); every graph
+ *      below has constant (frozen) weights, so every ratio is to `packed` (a constant, pre-packed weight);
  *   2. the embedded model's (emoji-mini config) UNet forward at batch 2 (a CFG draw), its Pair
  *      Customization training step (forward + backward, gradients of LoRA B only: content + style
  *      adapters of rank 8 on every attention projection, batch 2), and its text encoder (batch 2 x 16);
  *   3. SD 1.5's text encoder (batch 1 x 77) and SD 1.5's UNet at a 64x64 latent, batch 1, forward only,
  *      one cold run, with random fp32 weights (3.4 GB: emitted as ONNX external data).
  * Times are medians over ~BENCH_SECONDS (default 4) unless marked one run. FLOPs count matrix products
- * and convolutions only (2 per multiply-add), as the GEMM peak does. BENCH_SKIP_SD15=1 skips part 3's UNet.
+ * and convolutions only (2 per multiply-add), as the GEMM yardsticks do. BENCH_SKIP_SD15=1 skips part 3's UNet.
  */
 import { cpus } from 'node:os';
 import * as G from '../src/graph/index.ts';
@@ -15,7 +16,7 @@ import { clipTextModel, emojiMiniTextConfig, SD15_TEXT_CONFIG, type CLIPTextConf
 import type { LoraAdapter } from '../src/models/lora.ts';
 import { EMOJI_MINI_UNET_CONFIG, SD15_UNET_CONFIG, unet2DConditionModel, type UNet2DConditionConfig } from '../src/models/unet.ts';
 import { StepFunction } from '../src/train/step.ts';
-import { gemmPeak, medianMs, randn } from './lib/bench.ts';
+import { describeYardsticks, gemmYardsticks, medianMs, randn } from './lib/bench.ts';
 
 const threads = Number(process.env.BENCH_THREADS ?? cpus().length);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -50,7 +51,7 @@ function report(key: string, label: string, ms: number, flops: number, peak: num
   const gflops = flops / (ms * 1e6);
   figures.push({ key, label, ms, gflop: flops / 1e9, runs });
   const time = ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
-  console.log(`${label}: ${time} (${runs}) | ${(flops / 1e9).toFixed(2)} GFLOP | ${gflops.toFixed(1)} GFLOP/s | ${(gflops / peak).toFixed(3)} of peak`);
+  console.log(`${label}: ${time} (${runs}) | ${(flops / 1e9).toFixed(2)} GFLOP | ${gflops.toFixed(1)} GFLOP/s | ${(gflops / peak).toFixed(3)} of packed`);
 }
 
 async function forward(key: string, label: string, build: (g: G.Graph) => G.Tensor, peak: number): Promise<void> {
@@ -120,8 +121,9 @@ async function sd15Unet(peak: number): Promise<void> {
 }
 
 const ort = await import('onnxruntime-node');
-const peak = await gemmPeak(threads);
-console.log(`onnxruntime-node ${ort.env.versions.node}, ${threads} threads on ${cpus().length} cores: GEMM peak ${peak.toFixed(1)} GFLOP/s (fp32 MatMul, best of 1024^3 and 2048^3)`);
+const yard = await gemmYardsticks(threads);
+const peak = yard.packed;
+console.log(`onnxruntime-node ${ort.env.versions.node} on ${cpus().length} cores, ${describeYardsticks(yard, threads)}`);
 const mini = EMOJI_MINI_UNET_CONFIG;
 await forward('emoji_mini_unet_forward', 'emoji-mini UNet forward, batch 2 (a CFG draw step)', (g) => unet2DConditionModel(g, mini, unetInputs(g, mini, 2, 16)), peak);
 await loraStep(peak);

@@ -1,6 +1,6 @@
 /**
  * Shared by the benchmarks: random inputs, median timing, thread count, onnxruntime's own fp32 GEMM
- * peak (the yardstick of every ratio), and FLOPs of the graphs the pipeline runs.
+ * yardsticks (fed and pre-packed weights), and FLOPs of the graphs the pipeline runs.
  */
 import { cpus } from 'node:os';
 import * as G from '../../src/graph/index.ts';
@@ -49,17 +49,39 @@ export function textFlops(model: TextToImageModel, prompts: number): number {
   return G.countFlops(Object.values(textEncoderGraph(model, prompts)));
 }
 
-/** GFLOP/s of a large fp32 MatMul on onnxruntime (best of 1024^3 and 2048^3): the yardstick of the ratios. */
-export async function gemmPeak(threads: number, seconds = 3): Promise<number> {
-  let best = 0;
+/**
+ * onnxruntime's own fp32 GEMM speed, the yardsticks of every ratio (GFLOP/s, best of 1024^3 and 2048^3):
+ * - `fed`: both matrices are graph inputs, as in a training step whose weights are fed to the session;
+ * - `packed`: the right-hand matrix is a constant initializer, which onnxruntime pre-packs once, as the
+ *   weights of inference graphs and the frozen base weights of a LoRA step are. It is the larger of the
+ *   pre-packed and the fed GEMM, so that nothing with constant weights can exceed it.
+ */
+export interface GemmYardsticks {
+  fed: number;
+  packed: number;
+}
+
+export async function gemmYardsticks(threads: number, seconds = 3): Promise<GemmYardsticks> {
+  let fed = 0;
+  let packed = 0;
   for (const n of [1024, 2048]) {
-    const g = new G.Graph();
-    const y = G.matmul(g.input('a', [n, n]), g.input('b', [n, n]));
-    const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y } }), { threads });
-    const feeds = { a: randn(n * n), b: randn(n * n) };
-    const ms = await medianMs(() => s.run(feeds), seconds);
-    best = Math.max(best, (2 * n ** 3) / (ms * 1e6));
-    await s.release();
+    for (const constant of [false, true]) {
+      const g = new G.Graph({ paramMode: () => 'frozen' });
+      const b = constant ? g.param('b', [n, n]) : g.input('b', [n, n]);
+      const y = G.matmul(g.input('a', [n, n]), b);
+      const weight = randn(n * n);
+      const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y }, weights: () => weight }), { threads });
+      const feeds: Record<string, Float32Array> = constant ? { a: randn(n * n) } : { a: randn(n * n), b: weight };
+      const gflops = (2 * n ** 3) / ((await medianMs(() => s.run(feeds), seconds)) * 1e6);
+      if (constant) packed = Math.max(packed, gflops);
+      else fed = Math.max(fed, gflops);
+      await s.release();
+    }
   }
-  return best;
+  return { fed, packed: Math.max(packed, fed) };
+}
+
+/** The line every benchmark prints first. */
+export function describeYardsticks(y: GemmYardsticks, threads: number): string {
+  return `${threads} threads: GEMM yardsticks (fp32 MatMul, best of 1024^3 and 2048^3): fed ${y.fed.toFixed(1)} GFLOP/s (both operands inputs: training steps with fed weights), packed ${y.packed.toFixed(1)} GFLOP/s (constant pre-packed weight: inference and frozen-weight steps)`;
 }
