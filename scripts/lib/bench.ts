@@ -81,6 +81,15 @@ export async function gemmYardsticks(threads: number, seconds = 3): Promise<Gemm
   return { fed, packed: Math.max(packed, fed) };
 }
 
+/**
+ * The larger of two measurements of each yardstick. The benchmarks measure the yardsticks before and
+ * after their work and divide by the larger: on a machine shared with other work a yardstick measured
+ * in a busy moment would otherwise let a ratio measured in a quieter one exceed 1.
+ */
+export function maxYardsticks(a: GemmYardsticks, b: GemmYardsticks): GemmYardsticks {
+  return { fed: Math.max(a.fed, b.fed), packed: Math.max(a.packed, b.packed) };
+}
+
 /** The line every benchmark prints first. */
 export function describeYardsticks(y: GemmYardsticks, threads: number): string {
   return `${threads} threads: GEMM yardsticks (fp32 MatMul, best of 1024^3 and 2048^3): fed ${y.fed.toFixed(1)} GFLOP/s (both operands inputs: training steps with fed weights), packed ${y.packed.toFixed(1)} GFLOP/s (constant pre-packed weight: inference and frozen-weight steps)`;
