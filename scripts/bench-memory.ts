@@ -43,7 +43,7 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 console.log(`part 1: measured (a fresh process per case, ${threads} threads, onnxruntime CPU) beside the planner's prediction`);
 console.log('case                                         measured MiB (run 1, run 2)   predicted MiB   error');
 const cases: MemoryCase[] = [];
-for (const px of a.sizes!.split(',').map(Number)) for (const kind of ['pair-training', 'draw'] as const) cases.push({ kind, arch: 'emoji-mini', px, rank: 8 });
+for (const px of a.sizes!.split(',').filter(Boolean).map(Number)) for (const kind of ['pair-training', 'draw'] as const) cases.push({ kind, arch: 'emoji-mini', px, rank: 8 });
 if (a.sd15) for (const kind of ['pair-training', 'draw'] as const) cases.push({ kind, arch: 'sd15', px: 128, rank: 8 });
 let worst = 0;
 for (const c of cases) {
