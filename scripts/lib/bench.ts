@@ -15,8 +15,14 @@ export function randn(n: number, scale = 1): Float32Array {
   return a;
 }
 
-/** Median wall time in ms of `fn` over repeated runs for about `seconds` (after one warm-up run; at least 3 runs). */
-export async function medianMs(fn: () => Promise<unknown>, seconds: number): Promise<number> {
+/** Wall times in ms of repeated runs: the median, and the fastest run (the least disturbed one on a shared machine). */
+export interface Timing {
+  median: number;
+  best: number;
+}
+
+/** Times `fn` over repeated runs for about `seconds` (after one warm-up run; at least 3 runs). */
+export async function timeMs(fn: () => Promise<unknown>, seconds: number): Promise<Timing> {
   await fn();
   const times: number[] = [];
   const end = performance.now() + seconds * 1000;
@@ -25,7 +31,14 @@ export async function medianMs(fn: () => Promise<unknown>, seconds: number): Pro
     await fn();
     times.push(performance.now() - t0);
   }
-  return median(times);
+  return timing(times);
+}
+
+export const timing = (times: readonly number[]): Timing => ({ median: median(times), best: Math.min(...times) });
+
+/** Median wall time in ms of `fn` over repeated runs for about `seconds` (after one warm-up run; at least 3 runs). */
+export async function medianMs(fn: () => Promise<unknown>, seconds: number): Promise<number> {
+  return (await timeMs(fn, seconds)).median;
 }
 
 export function median(xs: readonly number[]): number {
@@ -49,24 +62,11 @@ export function textFlops(model: TextToImageModel, prompts: number): number {
   return G.countFlops(Object.values(textEncoderGraph(model, prompts)));
 }
 
-/** Shortest wall time in ms of `fn` over repeated runs for about `seconds` (after one warm-up run; at least 3 runs). */
-export async function bestMs(fn: () => Promise<unknown>, seconds: number): Promise<number> {
-  await fn();
-  let best = Infinity;
-  const end = performance.now() + seconds * 1000;
-  for (let runs = 0; runs < 3 || (performance.now() < end && runs < 200); runs++) {
-    const t0 = performance.now();
-    await fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
-
 /**
  * onnxruntime's own fp32 GEMM speed, the yardsticks of every ratio: GFLOP/s of the fastest run of
  * n x n x n products, best over n = 512, 1024 and 2048. Fastest run and several sizes, because on a
- * machine shared with other work a short benchmark can run in a quiet moment that a long GEMM
- * never gets; the benchmarks themselves report medians, so a ratio stays below 1.
+ * machine shared with other work the medians measure the other work as much as onnxruntime. The
+ * benchmarks divide their own fastest run by these: the least disturbed moments of both.
  * - `fed`: both matrices are graph inputs, as in a training step whose weights are fed to the session;
  * - `packed`: the right-hand matrix is a constant initializer, which onnxruntime pre-packs once, as the
  *   weights of inference graphs and the frozen base weights of a LoRA step are. It is the larger of the
@@ -90,7 +90,7 @@ export async function gemmYardsticks(threads: number, seconds = 3): Promise<Gemm
       const weight = randn(n * n);
       const s = await G.GraphSession.create(G.emitOnnx({ outputs: { y }, weights: () => weight }), { threads });
       const feeds: Record<string, Float32Array> = constant ? { a: randn(n * n) } : { a: randn(n * n), b: weight };
-      const gflops = (2 * n ** 3) / ((await bestMs(() => s.run(feeds), seconds)) * 1e6);
+      const gflops = (2 * n ** 3) / ((await timeMs(() => s.run(feeds), seconds)).best * 1e6);
       if (constant) packed = Math.max(packed, gflops);
       else fed = Math.max(fed, gflops);
       await s.release();
