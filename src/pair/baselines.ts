@@ -82,8 +82,9 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const noise = new Float32Array(latent);
   const feeds = { sample: new Float32Array(latent), target: new Float32Array(latent), timestep: new Float32Array(1), ...cond, 'lora_gate.style': new Float32Array([1]) };
   const losses: number[] = [];
-  let stepMs = 0;
+  const stepMs: number[] = [];
   for (let i = 0; i < steps; i++) {
+    const stepStart = performance.now();
     const t = Math.floor(rng.uniform() * model.schedule.betas.length);
     const flip = rng.uniform() < 0.5 ? 1 : 0;
     rng.fillNormal(noise);
@@ -91,7 +92,7 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
     feeds.target.set(model.schedule.target(latents[flip], noise, t));
     feeds.timestep[0] = t;
     const r = await trainer.trainStep(feeds);
-    stepMs += r.totalMs;
+    stepMs.push(performance.now() - stepStart);
     losses.push(r.loss);
     opts.onProgress?.({ step: i + 1, steps, loss: r.loss });
   }
@@ -114,7 +115,8 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
     style,
     losses,
     seconds,
-    meanStepMs: stepMs / steps,
+    meanStepMs: stepMs.reduce((a, b) => a + b, 0) / steps,
+    stepMs,
     skippedSteps: 0,
   };
 }

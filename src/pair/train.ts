@@ -98,6 +98,8 @@ export interface PairTrainResult {
   losses: number[];
   seconds: number;
   meanStepMs: number;
+  /** Wall time of each step (noise and targets, forward+backward, optimizer), in ms. */
+  stepMs: number[];
   /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
   skippedSteps: number;
 }
@@ -175,9 +177,10 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     ...fed,
   };
   const losses: number[] = [];
-  let stepMs = 0;
+  const stepMs: number[] = [];
   for (let i = 0; i < steps; i++) {
     if (opts.shouldStop?.()) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    const stepStart = performance.now();
     const t = Math.floor(rng.uniform() * model.schedule.betas.length);
     const flip = rng.uniform() < 0.5 ? 1 : 0;
     rng.fillNormal(noise);
@@ -191,7 +194,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     feeds.timestep.fill(t);
     feeds.row_weight[1] = i >= styleStart ? 1 : 0;
     const r = await trainer.trainStep(feeds);
-    stepMs += r.totalMs;
+    stepMs.push(performance.now() - stepStart);
     losses.push(r.loss);
     opts.onProgress?.({ step: i + 1, steps, loss: r.loss, phase: i >= styleStart ? 'joint' : 'content' });
   }
@@ -215,7 +218,8 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     style,
     losses,
     seconds,
-    meanStepMs: stepMs / steps,
+    meanStepMs: stepMs.reduce((a, b) => a + b, 0) / steps,
+    stepMs,
     skippedSteps: trainer.opts.lossScaler?.skipped ?? 0,
   };
 }

@@ -1,4 +1,9 @@
 /** The fused attention core: same values and gradients as MatMul-Softmax-MatMul, probabilities recomputed, less memory kept. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import * as G from '../../src/graph/index.ts';
 import { gradCheck } from './gradcheck.ts';
@@ -45,5 +50,32 @@ describe('attentionCore', () => {
     const g = new G.Graph({ paramMode: () => 'frozen' });
     const out = G.attentionCore(g.input('q', [1, 4, 2]), g.input('kt', [1, 2, 4]), g.input('v', [1, 4, 2]), g.input('mask', [4, 4]));
     expect(G.emitOnnx({ outputs: { out } }).nodeCount).toBe(4 + 1); // + the output Identity
+  });
+
+  it("survives onnxruntime's optimisers: the optimised training graph still computes q kT again in the backward pass", async () => {
+    const layers = 3;
+    const g = new G.Graph();
+    let h = g.input('x', [1, 2, 16, 8]);
+    for (let i = 0; i < layers; i++) h = G.add(h, G.attentionCore(G.mul(h, g.param(`w${i}`, [8])), G.transposeLast2(h), h));
+    const loss = G.sumAll(G.mul(h, h));
+    const outputs = Object.fromEntries([['loss', loss], ...G.grad(loss, g.trainableParams()).map((t, i) => [`g${i}`, t])]);
+    const dir = mkdtempSync(join(tmpdir(), 'pairstyle-attn-opt-'));
+    // Matrix products (MatMul, or FusedMatMul with a transpose folded in) after onnxruntime's optimisers.
+    const products = async (level: 'disabled' | 'basic' | 'all') => {
+      const path = join(dir, `${level}.onnx`);
+      const session = await ort.InferenceSession.create(G.emitOnnx({ outputs }).bytes, { graphOptimizationLevel: level, optimizedModelFilePath: path });
+      await session.release();
+      return onnxProto.onnx.ModelProto.decode(readFileSync(path)).graph!.node!.filter((n) => n.opType === 'MatMul' || n.opType === 'FusedMatMul').length;
+    };
+    try {
+      // Common-subexpression elimination runs from 'basic' on; GraphSession uses 'all'. Merged into the
+      // forward's, the recomputed scores would keep the forward's [N, M] scores alive until the backward.
+      const plain = await products('disabled');
+      // Forward q kT and p v; backward q kT again, dp and dq, and dkT and dv except in the first layer (x has no gradient).
+      expect(plain).toBe(2 * layers + 3 * layers + 2 * (layers - 1));
+      for (const level of ['basic', 'all'] as const) expect(await products(level), `matrix products after '${level}' optimisation`).toBe(plain);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

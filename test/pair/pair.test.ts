@@ -39,6 +39,10 @@ describe('trainPair', () => {
   it('leaves StyleLoRA at zero while the style branch is still warming up', async () => {
     const r = await trainPair({ model, content: image(1), style: image(2), name: 'w', steps: 4, styleStartShare: 1 });
     expect(r.style.modules.every((m) => m.B.every((v) => v === 0))).toBe(true);
+    // Each step's wall time (what bench:engine's headline times), summing to the mean's total.
+    expect(r.stepMs).toHaveLength(4);
+    expect(r.stepMs.every((ms) => ms > 0)).toBe(true);
+    expect(r.meanStepMs).toBeCloseTo(r.stepMs.reduce((a, b) => a + b, 0) / 4, 6);
   });
 
   it('learns one style from several pairs: a repeated pair changes nothing, a different one does', async () => {

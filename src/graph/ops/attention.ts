@@ -11,7 +11,7 @@ import type { Tensor } from '../tensor.ts';
 import { add, mul, sub } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { softmax } from './nn.ts';
-import { broadcastShapes, reduceSum, unbroadcast } from './reduce.ts';
+import { broadcastShapes, reduceMax, reduceSum, unbroadcast } from './reduce.ts';
 import { transposeLast2 } from './shape.ts';
 
 defineOp('AttentionCore', {
@@ -38,8 +38,14 @@ defineOp('AttentionCore', {
   },
   backward(node, [g], needs) {
     const [q, kt, v, mask] = node.inputs;
-    // New nodes (the forward is this one fused node, so nothing is shared): they run in the backward pass.
-    const scores = matmul(q, kt);
+    // New nodes, made to run in the backward pass: q + 0 with the 0 read from this layer's incoming
+    // gradient (max - max of its rows). Without that, onnxruntime's common-subexpression elimination
+    // (at every optimisation level but 'disabled') merges MatMul(q, kT) and Softmax into the forward's,
+    // which then keeps the probabilities alive until here, and nothing is saved. The 0 is exact for
+    // finite gradients (max, unlike a sum, cannot overflow in fp16); a gradient with an Inf or NaN
+    // makes dq, dk and dv non-finite anyway.
+    const rowMax = reduceMax(g!, -1, true);
+    const scores = matmul(add(q, sub(rowMax, rowMax)), kt);
     const p = softmax(mask ? add(scores, mask) : scores);
     const dp = matmul(g!, transposeLast2(v));
     const ds = mul(p, sub(dp, reduceSum(mul(dp, p), -1, true)));

@@ -2,11 +2,10 @@
  * CLIP's byte-level BPE tokenizer (openai/CLIP simple_tokenizer.py; transformers' CLIPTokenizer), read
  * from a checkpoint's tokenizer/ files: vocab.json + merges.txt (what SD 1.x/2.x ship), or
  * tokenizer.json. Same ids as the reference for the same files:
- *   1. clean: NFC, control characters (Cc, and the BOM) dropped, whitespace runs -> one space,
- *      trimmed, lowercased: the original CLIP tokenizer that SD's text encoder was trained with (less
- *      ftfy's mojibake repair) and transformers' fast CLIPTokenizer. (transformers' slow CLIPTokenizer
- *      without ftfy installed also puts spaces around CJK ideographs and drops every C* character, ZWJ
- *      included; we follow the original.);
+ *   1. clean as the original CLIP tokenizer that SD's text encoder was trained with (clip-clean.ts:
+ *      ftfy's fixes less its mojibake repair, HTML unescaped twice, Python's whitespace runs -> one
+ *      space, trimmed, lowercased). (transformers' slow CLIPTokenizer without ftfy installed also puts
+ *      spaces around CJK ideographs and drops every C* character, ZWJ included; we follow the original.);
  *   2. split with CLIP's pattern: <|startoftext|>, <|endoftext|>, 's 't 're 've 'm 'll 'd, letter
  *      runs, single digits, runs of other non-space characters;
  *   3. each piece as bytes mapped to printable characters (GPT-2's bytes_to_unicode), its last
@@ -19,6 +18,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cleanText } from './clip-clean.ts';
+
+export { cleanText };
 
 export const CLIP_BOS = '<|startoftext|>';
 export const CLIP_EOS = '<|endoftext|>';
@@ -34,16 +36,6 @@ export const BYTE_TO_CHAR: readonly string[] = (() => {
   return out;
 })();
 const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
-
-/** Step 1: the text as CLIP sees it before splitting. */
-export function cleanText(text: string): string {
-  let out = '';
-  for (const ch of text.normalize('NFC')) {
-    if (/[ \t\n\r\p{Zs}]/u.test(ch)) out += ' ';
-    else if (!/\p{Cc}|\uFEFF/u.test(ch)) out += ch;
-  }
-  return out.replace(/\s+/gu, ' ').trim().toLowerCase();
-}
 
 export interface ClipTokenizerOptions {
   /** Padding token (default <|endoftext|>). */

@@ -1,0 +1,61 @@
+/**
+ * The graphs whose memory bench:memory and bench:attention measure and predict, by a plain description
+ * (so a child process can rebuild exactly the graph its parent planned):
+ * - pair-training: trainPair's loss and LoRA-B gradients (pairTrainingLoss, batch 2, content and style
+ *   adapters), recompute of attention as trainPair decides it for the size;
+ * - draw: a style-guided draw's UNet call (5 rows: styled and unstyled, CFG), the style LoRA fed;
+ * - attention: `layers` residual attention layers over x [1, heads, tokens, 64] (q = x * w, k = v = x),
+ *   their loss and the gradients of the w's, with the fused core (probabilities recomputed) or kept.
+ * UNet cases use the emoji-mini architecture (or SD 1.5's) at `px` pixels, all in float32.
+ */
+import * as G from '../../src/graph/index.ts';
+import { modelUnet, type ModelShapes } from '../../src/models/conditioning.ts';
+import { EMOJI_MINI_UNET_CONFIG, SD15_UNET_CONFIG, type UNet2DConditionConfig } from '../../src/models/unet-config.ts';
+import { pairParamMode, pairTrainingLoss } from '../../src/pair/train.ts';
+
+export type MemoryCase =
+  | { kind: 'pair-training' | 'draw'; arch: 'emoji-mini' | 'sd15'; px: number; rank: number }
+  | { kind: 'attention'; layers: number; tokens: number; heads: number; recompute: boolean };
+
+const ARCHS: Record<'emoji-mini' | 'sd15', { unet: UNet2DConditionConfig; contextLength: number; latent: (px: number) => [number, number, number] }> = {
+  'emoji-mini': { unet: EMOJI_MINI_UNET_CONFIG, contextLength: 16, latent: (px) => [12, px / 2, px / 2] },
+  sd15: { unet: SD15_UNET_CONFIG, contextLength: 77, latent: (px) => [4, px / 8, px / 8] },
+};
+
+export function modelShapes(arch: 'emoji-mini' | 'sd15', px: number): ModelShapes {
+  const a = ARCHS[arch];
+  return { unet: a.unet, contextLength: a.contextLength, imageSize: px, codec: { latentShape: a.latent(px) } };
+}
+
+export function describeCase(c: MemoryCase): string {
+  if (c.kind === 'attention') return `attention ${c.layers} layers 1x${c.heads}x${c.tokens}x${c.tokens}, ${c.recompute ? 'fused (recomputed)' : 'kept'}`;
+  return `${c.arch} ${c.px} px ${c.kind === 'draw' ? 'draw (5 rows)' : `pair training (rank ${c.rank})`}`;
+}
+
+/** The case's graph and the tensors a session computes (loss and gradients, or the UNet output). */
+export function buildCase(c: MemoryCase): { graph: G.Graph; outputs: Record<string, G.Tensor> } {
+  if (c.kind === 'attention') {
+    const graph = new G.Graph();
+    const x = graph.input('x', [1, c.heads, c.tokens, 64]);
+    let h = x;
+    for (let i = 0; i < c.layers; i++) {
+      const q = G.mul(h, graph.param(`w${i}`, [64]));
+      const kt = G.transposeLast2(h);
+      h = G.add(h, c.recompute ? G.attentionCore(q, kt, h) : G.matmul(G.softmax(G.matmul(q, kt)), h));
+    }
+    const loss = G.sumAll(G.mul(h, h));
+    return { graph, outputs: gradientOutputs(graph, loss) };
+  }
+  const model = modelShapes(c.arch, c.px);
+  if (c.kind === 'pair-training') {
+    const graph = new G.Graph({ paramMode: pairParamMode(false) });
+    return { graph, outputs: gradientOutputs(graph, pairTrainingLoss(graph, model, c.rank)) };
+  }
+  const graph = new G.Graph({ paramMode: (n) => (n.includes('.lora_') ? 'fed' : 'frozen') });
+  return { graph, outputs: { out: modelUnet(graph, model, 5, { lora: [{ name: 'style', rank: c.rank }] }) } };
+}
+
+function gradientOutputs(graph: G.Graph, loss: G.Tensor): Record<string, G.Tensor> {
+  const params = graph.trainableParams();
+  return Object.fromEntries([['loss', loss], ...G.grad(loss, params).map((t, i) => [`grad/${params[i].node.name}`, t])]);
+}
