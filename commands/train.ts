@@ -8,7 +8,7 @@ import { printable } from './options.ts';
 import { finalizeJob } from './finalize.ts';
 import { describeJob } from './render.ts';
 import { CommandError, type Command, type Attachment, type OptionSpec, type Options } from './types.ts';
-import { MAX_PAIRS } from '../src/pair/pairs.ts';
+import { MAX_PAIRS } from '../src/queue/job.ts';
 
 /** The options of pairs 2..MAX_PAIRS: content2/style2 … (pair 1 is content/style). */
 const extraPairOptions: OptionSpec[] = Array.from({ length: MAX_PAIRS - 1 }, (_, i) => i + 2).flatMap((k) => [

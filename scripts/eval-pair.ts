@@ -57,7 +57,7 @@ import { rgbToUnit } from '../src/models/pixel-codec.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
 import type { Style } from '../src/pair/style.ts';
-import { MAX_PAIRS } from '../src/pair/pairs.ts';
+import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
 
 const { values: a } = parseArgs({

@@ -15,7 +15,7 @@ import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
 import { checkStyleFitsModel } from '../pair/style-fit.ts';
-import { MAX_PAIRS } from '../pair/pairs.ts';
+import { MAX_PAIRS } from '../queue/job.ts';
 import { pairDefaultsFor, trainPair } from '../pair/train.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 import { parseDecimal, printable, textProblem, visibleText } from '../../commands/options.ts';

@@ -24,7 +24,6 @@ import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';
-import { MAX_PAIRS } from './pairs.ts';
 import { collectStyle, styledPrompt, type Style } from './style.ts';
 
 export const CONTENT_TOKEN = '<v1>';
@@ -70,7 +69,7 @@ export interface PairTrainOptions {
   /** The first pair's content and style images, float32 [3, S, S] in [-1, 1] at the model's image size. */
   content: Float32Array;
   style: Float32Array;
-  /** Further pairs of the same style (up to MAX_PAIRS in all). */
+  /** Further pairs of the same style. */
   extraPairs?: readonly TrainingPair[];
   name: string;
   subject?: string;
@@ -114,7 +113,6 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const subject = (opts.subject ?? defaults.subject).trim() || defaults.subject;
   const styleStart = Math.round(steps * (opts.styleStartShare ?? defaults.styleStartShare));
   const pairs: TrainingPair[] = [{ content: opts.content, style: opts.style, subject }, ...(opts.extraPairs ?? [])];
-  if (pairs.length > MAX_PAIRS) throw new Error(`pair training: ${pairs.length} pairs; at most ${MAX_PAIRS}`);
   const subjects = pairs.map((p) => (p.subject ?? subject).trim() || subject);
   const contentPrompts = subjects.map((s) => `${s} ${CONTENT_TOKEN}`);
   const contentPrompt = contentPrompts[0];

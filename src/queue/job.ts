@@ -22,6 +22,9 @@ export interface StyleRef {
   bytes: Uint8Array;
 }
 
+/** At most this many before/after pairs train one style (what the commands and the CLI accept). */
+export const MAX_PAIRS = 4;
+
 export interface TrainArgs {
   /** Image bytes as uploaded (any format sharp reads). */
   content: Uint8Array;

@@ -16,7 +16,7 @@ import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { afterPendingAcks } from '../after-acks.ts';
 import { slackBlocks } from './blocks.ts';
 import { extraPairsFromIds, pairFromChannel, type SlackFileAccess } from './files.ts';
-import { MAX_PAIRS } from '../../pair/pairs.ts';
+import { MAX_PAIRS } from '../../queue/job.ts';
 import { parseSlackText } from './parse.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
 
