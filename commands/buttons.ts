@@ -1,5 +1,9 @@
-/** Buttons under results: `ps:<action>:<jobId>` — reroll, weaker / stronger style, cancel. */
-import type { DrawArgs } from '../src/queue/job.ts';
+/**
+ * Buttons under results: `ps:<action>:<jobId>` — reroll, weaker / stronger style, cancel. A button
+ * never reuses the style bytes copied into the old job: every press looks each style up again by name
+ * with the presser's rights now, so a style its owner has since unshared or deleted is refused.
+ */
+import type { DrawArgs, StyleRef } from '../src/queue/job.ts';
 import { submitBlend } from './blend.ts';
 import { submitDraw } from './draw.ts';
 import { randomSeed } from './options.ts';
@@ -26,13 +30,22 @@ export async function runButton(ctx: CommandContext, id: string): Promise<Outcom
   if (job.owner.platform !== ctx.who.platform || job.owner.workspace !== ctx.who.workspace || job.owner.user !== ctx.who.user) {
     throw new CommandError('only the person who ran this command can use its buttons; run /pairstyle draw yourself');
   }
-  if (job.kind === 'blend') return submitBlend(ctx, { ...job.args, seed: randomSeed() });
+  if (job.kind === 'blend') return submitBlend(ctx, { ...job.args, a: await currentStyle(ctx, job.args.a), b: await currentStyle(ctx, job.args.b), seed: randomSeed() });
   if (job.kind !== 'draw') throw new CommandError('this button only works on drawings');
-  const args: DrawArgs = { ...job.args };
+  const args: DrawArgs = { ...job.args, styles: await Promise.all(job.args.styles.map(async (s) => ({ ...s, style: await currentStyle(ctx, s.style) }))) };
   if (b.action === 'reroll') args.seed = randomSeed();
   else {
     const delta = b.action === 'stronger' ? 1 : -1;
     args.styles = args.styles.map((s) => ({ ...s, weight: Math.max(0, Math.min(10, s.weight + delta)) }));
   }
   return submitDraw(ctx, args);
+}
+
+/** A style of the old job as the presser may use it now (own first, else shared in their workspace), with its current bytes. */
+async function currentStyle(ctx: CommandContext, ref: StyleRef): Promise<StyleRef> {
+  if (!(await ctx.registry.resolve(ctx.who, ref.name))) {
+    throw new CommandError(`the style '${ref.name}' is no longer available to you (its owner deleted it or stopped sharing it): this button cannot use it`);
+  }
+  const { entry, bytes } = await ctx.registry.load(ctx.who, ref.name);
+  return { name: entry.name, bytes };
 }

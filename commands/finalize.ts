@@ -1,9 +1,14 @@
 /**
  * A finished job's final reply, made from the job alone (its arguments and result), so the same reply
  * can be made by the command that queued it or, after a restart, by whichever adapter resumes it. A
- * train job stores its style here: the style becomes visible when its reply is made.
+ * train job stores its style here: the style becomes visible when its reply is made. Storing is
+ * idempotent (the registry records the job's id with the style), so finalising a job again after a
+ * crash finds the style stored and gives the same answer. A finished training that cannot be stored
+ * (the store is full, the per-user limit was reached meanwhile, the name was taken meanwhile) is not
+ * thrown away: the reply says why and carries the style file.
  */
 import type { Job } from '../src/queue/job.ts';
+import { isStoreFull } from '../src/store/store-full.ts';
 import type { StyleRegistry } from '../src/store/style-registry.ts';
 import { unfinishedReply } from './render.ts';
 import type { Button, Reply } from './types.ts';
@@ -20,7 +25,17 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
   switch (job.kind) {
     case 'train': {
       const name = job.args.name;
-      await registry.put(job.owner, name, r.style!.bytes, r.style!.info, { overwrite: job.args.overwrite });
+      try {
+        await registry.put(job.owner, name, r.style!.bytes, r.style!.info, { overwrite: job.args.overwrite, jobId: job.id });
+      } catch (e) {
+        const why = notStoredReason(e);
+        if (!why) throw e;
+        return {
+          text: `⚠️ learned style **${name}** in ${r.seconds.toFixed(0)} s, but could not save it: ${why}. Nothing is lost: its weights are attached as ${name}.safetensors (LoRA, diffusers layout); keep the file.`,
+          images: r.images,
+          files: [{ name: `${name}.safetensors`, data: r.style!.bytes }],
+        };
+      }
       const notices = (job.args.notices ?? []).map((n) => `\nℹ️ ${n}`).join('');
       return {
         text: `✅ learned style **${name}** in ${r.seconds.toFixed(0)} s. The pair, then sample prompts unstyled and in the style. Draw with \`/pairstyle draw prompt:… style:${name}\`${notices}`,
@@ -42,4 +57,12 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
       return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: r.images, buttons: drawButtons(job) };
     }
   }
+}
+
+/** Why a finished training could not be stored, for its user; undefined for an unexpected failure. */
+function notStoredReason(e: unknown): string | undefined {
+  if (isStoreFull(e)) return "the bot's style storage is full (tell the bot's operator; train again once there is room)";
+  const err = e as Error;
+  if (err?.name === 'RegistryError' || err?.name === 'StoreBusyError' || err?.name === 'StoreUnavailableError') return err.message.replace(/[.\s]+$/, '');
+  return undefined;
 }

@@ -1,6 +1,6 @@
 /** /pairstyle list | delete | share | unshare | export: the user's style registry. */
 import { loadStyle, withStyleSuggestions } from './style-names.ts';
-import { reply, type Command } from './types.ts';
+import { CommandError, reply, type Command } from './types.ts';
 
 const nameOption = (description: string) => [{ name: 'name', type: 'string' as const, required: true, autocomplete: true, maxLength: 32, description }];
 
@@ -55,11 +55,13 @@ export const unshare: Command = {
 
 export const exportStyle: Command = {
   name: 'export',
-  description: "Download a style's LoRA weights (safetensors)",
+  description: "Download one of your styles' LoRA weights (safetensors)",
   ephemeral: true,
   options: nameOption('the style to export'),
   async run(ctx, o) {
     const { entry, bytes } = await loadStyle(ctx, o.name as string);
+    // Sharing lends a style for drawing in the workspace; a copy would outlive an unshare.
+    if (!ctx.registry.isOwner(ctx.who, entry)) throw new CommandError(`'${entry.name}' is shared with you for drawing only: only its owner can export it`);
     const info = entry.info;
     return reply(`📦 style '${entry.name}' (rank ${String(info.rank ?? '?')}, base model ${String(info.baseModel ?? '?')}): LoRA weights in diffusers' safetensors layout`, { files: [{ name: `${entry.name}.safetensors`, data: bytes }] });
   },

@@ -1,5 +1,6 @@
 /**
- * Per-user command rate limit: a token bucket per platform + workspace + user. Each command (and each
+ * Per-user command rate limit: a token bucket per person (platform + user: the same person in several
+ * servers, workspaces or DMs has one bucket). Each command (and each
  * button) takes tokens; the bucket holds `perMinute` tokens and refills at `perMinute` a minute, so a
  * user may send a burst of up to `perMinute` commands, then one every 60/perMinute seconds. Past that
  * the command is refused with "slow down … try again in N s" before anything else is done (no
@@ -32,7 +33,7 @@ export interface UserRateOptions {
 /** A training downloads and decodes two pictures before the queue sees it. */
 export const COMMAND_COST: Record<string, number> = { train: 3 };
 
-const keyOf = (s: Scope) => [s.platform, s.workspace, s.user].map(encodeURIComponent).join(':');
+const keyOf = (s: Scope) => [s.platform, s.user].map(encodeURIComponent).join(':');
 
 export class UserRateLimiter {
   readonly perMinute: number;

@@ -42,7 +42,7 @@ export function unfinishedReply(job: Job): Reply {
   return { text: `⚠️ ${describeJob(job)} failed: ${job.error?.message ?? 'unknown error'}` };
 }
 
-const USER_ERRORS = new Set(['CommandError', 'RegistryError', 'StyleNameError', 'QueueLimitError', 'CorruptStyleError', 'JobNotFoundError', 'ImageInputError', 'StyleFileError', 'ModelMissingError', 'RateLimitError', 'StoreUnavailableError']);
+const USER_ERRORS = new Set(['CommandError', 'RegistryError', 'StyleNameError', 'QueueLimitError', 'CorruptStyleError', 'JobNotFoundError', 'ImageInputError', 'StyleFileError', 'ModelMissingError', 'RateLimitError', 'StoreUnavailableError', 'StoreFullError', 'StoreBusyError']);
 
 /** The text for an error thrown by a command: its message if it is the user's, a generic line otherwise. */
 export function errorText(e: unknown): string {

@@ -49,7 +49,10 @@ export const train: Command = {
   async run(ctx, o) {
     const name = checkStyleName(o.name as string);
     const overwrite = o.overwrite === true;
-    if (!overwrite && (await ctx.registry.has(ctx.who, name))) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
+    const exists = await ctx.registry.has(ctx.who, name);
+    if (!overwrite && exists) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
+    const room = await ctx.registry.roomFor(ctx.who);
+    if (!exists && room.full) throw new CommandError(`you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`);
     const steps = o.steps as number | undefined;
     if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
     const uploads = await Promise.all(

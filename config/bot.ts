@@ -22,6 +22,7 @@
  *   PAIRSTYLE_DEVICES      engine threads, one job each (default 1)
  *   PAIRSTYLE_MAX_QUEUED   global queue cap (default 50); PAIRSTYLE_MAX_UPLOAD_MB (default 8)
  *   PAIRSTYLE_COMMANDS_PER_MINUTE  per-user command rate limit (default 20; a training counts as 3)
+ *   PAIRSTYLE_MAX_STYLES_PER_USER  styles one person may keep, over all servers/workspaces (default 50)
  *   PAIRSTYLE_PORT         the local playground's port on 127.0.0.1 (default 8080); the playground serves
  *                          when no platform is configured, or with PAIRSTYLE_PLAYGROUND=1 beside them
  *                          (PAIRSTYLE_PLAYGROUND=0 turns it off)
@@ -46,6 +47,8 @@ export interface BotConfig {
   maxUploadBytes: number;
   /** Per-user command rate limit: commands a minute (commands/rate-limit.ts). */
   commandsPerMinute: number;
+  /** Styles one person (platform + user) may keep (src/store/style-registry.ts). */
+  maxStylesPerUser: number;
 }
 
 /** A whole-number setting within [min, max] (default when unset); a bad value is added to `problems`. */
@@ -87,6 +90,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
     maxQueued: int(env, 'PAIRSTYLE_MAX_QUEUED', 50, 1, 10_000, problems),
     maxUploadBytes: int(env, 'PAIRSTYLE_MAX_UPLOAD_MB', 8, 1, 100, problems) * 1024 * 1024,
     commandsPerMinute: int(env, 'PAIRSTYLE_COMMANDS_PER_MINUTE', 20, 1, 600, problems),
+    maxStylesPerUser: int(env, 'PAIRSTYLE_MAX_STYLES_PER_USER', 50, 1, 100_000, problems),
   };
 
   if (has('DISCORD_TOKEN') || has('DISCORD_APP_ID') || has('DISCORD_PUBLIC_KEY')) {

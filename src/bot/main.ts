@@ -37,7 +37,7 @@ export interface BotOverrides {
 }
 
 export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
-  const registry = new StyleRegistry(await openKeyv(cfg.storeUrl));
+  const registry = new StyleRegistry(await openKeyv(cfg.storeUrl), { maxStylesPerUser: cfg.maxStylesPerUser });
   // In-process: engine threads here, a journal in the store for restarts. BullMQ: worker processes run
   // the jobs and Redis is the durable record (src/queue/bullmq.ts).
   const journal = cfg.queue.backend === 'in-process' ? new JobJournal(await openKeyv(cfg.storeUrl, 'pairstyle-jobs')) : undefined;

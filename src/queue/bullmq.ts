@@ -63,6 +63,7 @@ import {
 import {
   JobNotFoundError,
   ownerKey,
+  personKey,
   QueueLimitError,
   type Job,
   type JobArgs,
@@ -164,7 +165,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
     const job = { ...request, id: randomUUID(), owner: { ...owner }, status: 'queued', createdAt: Date.now(), ...(opts.route ? { route: opts.route } : {}) } as Job;
     const cls = classOf(job.kind);
-    const setKey = this.keys.outstanding(cls, ownerKey(owner));
+    const setKey = this.keys.outstanding(cls, personKey(owner));
     let admitted = false;
     try {
       await this.checkGlobalCap();
@@ -431,7 +432,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     if (TERMINAL.has(job.status)) return;
     job.status = 'cancelled';
     job.finishedAt = Date.now();
-    void this.redis.zrem(this.keys.outstanding(classOf(job.kind), ownerKey(job.owner)), job.id).catch(() => undefined);
+    void this.redis.zrem(this.keys.outstanding(classOf(job.kind), personKey(job.owner)), job.id).catch(() => undefined);
     this.finish(job);
   }
 
@@ -439,7 +440,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     this.positions.delete(job.id);
     super.finish(job);
     // Frees the user's slot at once (admission would also prune it).
-    void this.redis.zrem(this.keys.outstanding(classOf(job.kind), ownerKey(job.owner)), job.id).catch(() => undefined);
+    void this.redis.zrem(this.keys.outstanding(classOf(job.kind), personKey(job.owner)), job.id).catch(() => undefined);
   }
 
   private async beat(): Promise<void> {

@@ -20,6 +20,7 @@ import {
   isQuick,
   JobNotFoundError,
   ownerKey,
+  personKey,
   QueueLimitError,
   type Job,
   type JobArgs,
@@ -87,7 +88,7 @@ export class InProcessQueue extends JobBook implements JobQueue {
 
   private admit(owner: JobOwner, request: JobArgs): void {
     if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
-    const mine = [...this.pending, ...[...this.running.values()].map((r) => r.job)].filter((j) => ownerKey(j.owner) === ownerKey(owner));
+    const mine = [...this.pending, ...[...this.running.values()].map((r) => r.job)].filter((j) => personKey(j.owner) === personKey(owner));
     if (request.kind === 'train') {
       if (mine.filter((j) => j.kind === 'train').length >= this.limits.perUserTrainings) {
         throw new QueueLimitError(`you already have ${this.limits.perUserTrainings === 1 ? 'a training' : `${this.limits.perUserTrainings} trainings`} in the queue: wait for it to finish, or cancel it (/pairstyle status)`);

@@ -136,6 +136,20 @@ export const ownerKey = (o: JobOwner): string => {
   return k;
 };
 
+const personKeys = new WeakMap<JobOwner, string>();
+/**
+ * `platform:user`: the person, whichever server, workspace or DM they write from (Discord and Slack user
+ * ids are the same person everywhere on their platform). Per-user caps and limits count by it.
+ */
+export const personKey = (o: JobOwner): string => {
+  let k = personKeys.get(o);
+  if (k === undefined) {
+    k = [o.platform, o.user].map(encodeURIComponent).join(':');
+    personKeys.set(o, k);
+  }
+  return k;
+};
+
 /** Runs one job on one device. Injected into the queue: the worker executor in production, fakes in tests. */
 export interface JobExecutor {
   execute(job: Job, ctx: { signal: AbortSignal; onProgress: (p: JobProgress) => void }): Promise<JobResult>;

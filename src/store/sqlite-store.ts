@@ -2,15 +2,19 @@
  * A Keyv store on a SQLite file (better-sqlite3, WAL mode, synchronous=NORMAL): one table of
  * key -> (value, expires). Writes are single statements, so each key is replaced atomically; the
  * registry builds all-or-nothing visibility on top (bytes first, then the entry that points at them).
+ * `compareAndSwap` changes several keys in one IMMEDIATE transaction, only if none changed since read:
+ * the registry's updates stay whole with several processes on one file (src/store/atomic.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { KeyChange } from './atomic.ts';
 
 export class SqliteStore {
   readonly opts = { dialect: 'sqlite' };
   namespace?: string;
-  private readonly db: Database.Database;
+  /** The connection (maintenance, and fault injection in tests: e.g. PRAGMA max_page_count for a full disk). */
+  readonly db: Database.Database;
   private readonly stmts;
 
   constructor(readonly path: string) {
@@ -42,6 +46,19 @@ export class SqliteStore {
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     this.stmts.set.run(key, text, ttl ? Date.now() + ttl : null);
     return true;
+  }
+
+  /** Applies `changes` in one transaction if every key still holds its expected text; false (nothing written) otherwise. */
+  compareAndSwap(changes: KeyChange[]): boolean {
+    const swap = this.db.transaction(() => {
+      for (const c of changes) if ((this.stmts.get.get(c.key)?.value ?? undefined) !== c.expected) return false;
+      for (const c of changes) {
+        if (typeof c.next === 'string') this.stmts.set.run(c.key, c.next, null);
+        else if (c.next === undefined) this.stmts.delete.run(c.key);
+      }
+      return true;
+    });
+    return swap.immediate();
   }
 
   async delete(key: string): Promise<boolean> {

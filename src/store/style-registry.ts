@@ -3,19 +3,29 @@
  *
  * Keys (each id part URI-encoded, so ':' in an id cannot collide):
  *   entry:<platform>:<workspace>:<user>:<name>   -> StyleEntry (metadata + where the bytes are + their hash)
- *   blob:<platform>:<workspace>:<user>:<name>:<uuid> -> the style file, base64
+ *   blob:<platform>:<workspace>:<user>:<name>:<id> -> the style file, base64 (<id>: the training job's id, else random)
  *   names:<platform>:<workspace>:<user>          -> the user's style names
  *   shared:<platform>:<workspace>                -> [{user, name}] shared in that workspace
  *   last:<platform>:<workspace>:<user>           -> the user's last trained style
+ *   owned:<platform>:<user>                      -> ["<workspace>:<name>"] the person's styles in every workspace
+ *                                                   (the per-user limit counts them; styles stored before
+ *                                                   this index existed are not counted)
  *
- * A style becomes visible only when complete: its bytes are written under a fresh blob key first and the
+ * A style becomes visible only when complete: its bytes are written under a blob key first and the
  * entry (which names that key and the bytes' sha256) last; a reader that finds an entry finds its bytes,
  * and a corrupt blob is detected by its hash and reported, never loaded. Private by default; `share`
- * makes a style usable (never deletable) by everyone in its workspace. Mutations are serialised in
- * this process; several bot processes on one store need a store-level lock (not built).
+ * makes a style usable (never deletable) by everyone in its workspace.
+ *
+ * Several bot processes on one store: every change of an entry and the lists that index it is one
+ * atomic compare-and-swap over those keys (src/store/atomic.ts), retried when another process changed
+ * them first, so no share, save or overwrite is lost and a replaced style's bytes are deleted exactly
+ * once. A style stored by a training job records the job's id: storing it again for the same job (a
+ * restart that finalises the job once more) finds it stored and changes nothing.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
+import { transact } from './atomic.ts';
+import { isStoreFull, StoreFullError } from './store-full.ts';
 import { checkStyleName } from './style-directory.ts';
 
 export interface Scope {
@@ -33,6 +43,13 @@ export interface StyleEntry {
   sha256: string;
   size: number;
   createdAt: string;
+  /** The training job that stored it (absent for styles stored otherwise or before this field). */
+  jobId?: string;
+}
+
+export interface RegistryOptions {
+  /** Styles one person (platform + user, over all workspaces) may keep; none when absent. */
+  maxStylesPerUser?: number;
 }
 
 export class RegistryError extends Error {
@@ -48,11 +65,29 @@ const userKey = (s: Scope) => enc(s.platform, s.workspace, s.user);
 const wsKey = (s: Scope) => enc(s.platform, s.workspace);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const sameUser = (a: Scope, b: Scope) => userKey(a) === userKey(b);
+const entryKey = (s: Scope, name: string) => `entry:${userKey(s)}:${encodeURIComponent(name)}`;
+const namesKey = (s: Scope) => `names:${userKey(s)}`;
+const sharedKey = (s: Scope) => `shared:${wsKey(s)}`;
+const ownedKey = (s: Scope) => `owned:${enc(s.platform, s.user)}`;
+const ownedItem = (s: Scope, name: string) => enc(s.workspace, name);
+
+/** A write that failed because the store is full becomes a StoreFullError (a message for the user). */
+async function orFull<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isStoreFull(e)) throw new StoreFullError("the bot's style storage is full, so nothing could be saved; tell the bot's operator", { cause: e });
+    throw e;
+  }
+}
 
 export class StyleRegistry {
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly keyv: Keyv) {}
+  constructor(
+    readonly keyv: Keyv,
+    readonly opts: RegistryOptions = {},
+  ) {}
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.chain.then(fn);
@@ -61,37 +96,73 @@ export class StyleRegistry {
   }
 
   private async names(owner: Scope): Promise<string[]> {
-    return ((await this.keyv.get(`names:${userKey(owner)}`)) as string[] | undefined) ?? [];
+    return ((await this.keyv.get(namesKey(owner))) as string[] | undefined) ?? [];
   }
 
   private async sharedList(scope: Scope): Promise<{ user: string; name: string }[]> {
-    return ((await this.keyv.get(`shared:${wsKey(scope)}`)) as { user: string; name: string }[] | undefined) ?? [];
+    return ((await this.keyv.get(sharedKey(scope))) as { user: string; name: string }[] | undefined) ?? [];
   }
 
   private entry(owner: Scope, name: string): Promise<StyleEntry | undefined> {
-    return this.keyv.get(`entry:${userKey(owner)}:${encodeURIComponent(name)}`) as Promise<StyleEntry | undefined>;
+    return this.keyv.get(entryKey(owner, name)) as Promise<StyleEntry | undefined>;
   }
 
   async has(owner: Scope, name: string): Promise<boolean> {
     return (await this.entry(owner, checkStyleName(name))) !== undefined;
   }
 
-  /** Stores a style for its owner; refuses to replace one unless `overwrite`. */
-  async put(owner: Scope, nameIn: string, bytes: Uint8Array, info: Record<string, unknown>, opts: { overwrite?: boolean } = {}): Promise<StyleEntry> {
+  /**
+   * Stores a style for its owner; refuses to replace one unless `overwrite`, and a new one past the
+   * per-user limit. With `jobId`: a style this job already stored is found and returned unchanged.
+   */
+  async put(owner: Scope, nameIn: string, bytes: Uint8Array, info: Record<string, unknown>, opts: { overwrite?: boolean; jobId?: string } = {}): Promise<StyleEntry> {
     const name = checkStyleName(nameIn);
     return this.serial(async () => {
-      const old = await this.entry(owner, name);
-      if (old && !opts.overwrite) throw new RegistryError(`you already have a style named '${name}': choose another name, or train with overwrite:true`);
-      const blob = `blob:${userKey(owner)}:${encodeURIComponent(name)}:${randomUUID()}`;
-      await this.keyv.set(blob, Buffer.from(bytes).toString('base64'));
-      const entry: StyleEntry = { name, owner: { ...owner }, shared: old?.shared ?? false, info, blob, sha256: sha256(bytes), size: bytes.length, createdAt: new Date().toISOString() };
-      await this.keyv.set(`entry:${userKey(owner)}:${encodeURIComponent(name)}`, entry);
-      const names = await this.names(owner);
-      if (!names.includes(name)) await this.keyv.set(`names:${userKey(owner)}`, [...names, name].sort());
-      await this.keyv.set(`last:${userKey(owner)}`, name);
-      if (old) await this.keyv.delete(old.blob);
-      return entry;
+      // The bytes first, under a key of their own (the job's id: storing again for the same job rewrites the same key).
+      const blob = `blob:${userKey(owner)}:${encodeURIComponent(name)}:${opts.jobId ?? randomUUID()}`;
+      await orFull(this.keyv.set(blob, Buffer.from(bytes).toString('base64')));
+      const fresh: StyleEntry = { name, owner: { ...owner }, shared: false, info, blob, sha256: sha256(bytes), size: bytes.length, createdAt: new Date().toISOString(), ...(opts.jobId ? { jobId: opts.jobId } : {}) };
+      const eKey = entryKey(owner, name);
+      const limit = this.opts.maxStylesPerUser;
+      let outcome: { entry: StyleEntry; replaced?: StyleEntry; already?: boolean };
+      try {
+        // Then, at once: the entry, the user's names, their last style and the person's count.
+        outcome = await orFull(
+          transact(this.keyv, [eKey, namesKey(owner), `last:${userKey(owner)}`, ownedKey(owner)], (tx) => {
+            const old = tx.get<StyleEntry>(eKey);
+            if (old && opts.jobId && old.jobId === opts.jobId) return { entry: old, already: true };
+            if (old && !opts.overwrite) throw new RegistryError(`you already have a style named '${name}': choose another name, or train with overwrite:true`);
+            const owned = tx.get<string[]>(ownedKey(owner)) ?? [];
+            const item = ownedItem(owner, name);
+            if (!old && limit !== undefined && !owned.includes(item) && owned.length >= limit) {
+              throw new RegistryError(`you already keep ${owned.length} styles, the most one person may keep here (${limit}): delete one (/pairstyle delete) first`);
+            }
+            const entry = { ...fresh, shared: old?.shared ?? false };
+            tx.set(eKey, entry);
+            const names = tx.get<string[]>(namesKey(owner)) ?? [];
+            if (!names.includes(name)) tx.set(namesKey(owner), [...names, name].sort());
+            tx.set(`last:${userKey(owner)}`, name);
+            if (!owned.includes(item)) tx.set(ownedKey(owner), [...owned, item]);
+            return { entry, replaced: old };
+          }),
+        );
+      } catch (e) {
+        // Not stored: its bytes go too (unless they are the stored entry's own, written by this job before).
+        if (!opts.jobId || (await this.entry(owner, name).catch(() => undefined))?.blob !== blob) await this.keyv.delete(blob).catch(() => undefined);
+        throw e;
+      }
+      if (outcome.already && outcome.entry.blob !== blob) await this.keyv.delete(blob).catch(() => undefined);
+      // The replaced style's bytes (exactly once: only the process whose swap replaced it gets it here).
+      if (outcome.replaced && outcome.replaced.blob !== blob) await this.keyv.delete(outcome.replaced.blob).catch(() => undefined);
+      return outcome.entry;
     });
+  }
+
+  /** Whether the person `who` (platform + user, any workspace) may store one more style. */
+  async roomFor(who: Scope): Promise<{ count: number; limit?: number; full: boolean }> {
+    const limit = this.opts.maxStylesPerUser;
+    const count = (((await this.keyv.get(ownedKey(who))) as string[] | undefined) ?? []).length;
+    return { count, limit, full: limit !== undefined && count >= limit };
   }
 
   /**
@@ -149,17 +220,26 @@ export class StyleRegistry {
   async delete(requester: Scope, nameIn: string, opts: { isAdmin?: boolean } = {}): Promise<StyleEntry> {
     const name = checkStyleName(nameIn);
     return this.serial(async () => {
-      let entry = await this.entry(requester, name);
-      if (!entry && opts.isAdmin) entry = await this.resolve(requester, name);
-      if (!entry) {
+      let found = await this.entry(requester, name);
+      if (!found && opts.isAdmin) found = await this.resolve(requester, name);
+      if (!found) {
         const sharedByOther = await this.resolve(requester, name).catch(() => undefined);
         throw new RegistryError(sharedByOther ? `'${name}' belongs to someone else: only its owner or an admin can delete it` : `you have no style named '${name}'`);
       }
-      const owner = entry.owner;
-      await this.keyv.delete(`entry:${userKey(owner)}:${encodeURIComponent(name)}`);
-      await this.keyv.delete(entry.blob);
-      await this.keyv.set(`names:${userKey(owner)}`, (await this.names(owner)).filter((n) => n !== name));
-      if (entry.shared) await this.keyv.set(`shared:${wsKey(owner)}`, (await this.sharedList(owner)).filter((s) => !(s.user === owner.user && s.name === name)));
+      const owner = found.owner;
+      const eKey = entryKey(owner, name);
+      const entry = await transact(this.keyv, [eKey, namesKey(owner), sharedKey(owner), ownedKey(owner)], (tx) => {
+        const e = tx.get<StyleEntry>(eKey);
+        if (!e) throw new RegistryError(`there is no style named '${name}' any more (it was just deleted)`);
+        tx.delete(eKey);
+        tx.set(namesKey(owner), (tx.get<string[]>(namesKey(owner)) ?? []).filter((n) => n !== name));
+        const shared = tx.get<{ user: string; name: string }[]>(sharedKey(owner)) ?? [];
+        if (shared.some((s) => s.user === owner.user && s.name === name)) tx.set(sharedKey(owner), shared.filter((s) => !(s.user === owner.user && s.name === name)));
+        const owned = tx.get<string[]>(ownedKey(owner)) ?? [];
+        if (owned.includes(ownedItem(owner, name))) tx.set(ownedKey(owner), owned.filter((x) => x !== ownedItem(owner, name)));
+        return e;
+      });
+      await this.keyv.delete(entry.blob).catch(() => undefined);
       return entry;
     });
   }
@@ -168,15 +248,22 @@ export class StyleRegistry {
   async setShared(requester: Scope, nameIn: string, shared: boolean, opts: { isAdmin?: boolean } = {}): Promise<StyleEntry> {
     const name = checkStyleName(nameIn);
     return this.serial(async () => {
-      let entry = await this.entry(requester, name);
-      if (!entry && !shared && opts.isAdmin) entry = await this.resolve(requester, name);
-      if (!entry) throw new RegistryError(`you have no style named '${name}'${shared ? '' : ' (only its owner or an admin can unshare a style)'}`);
-      const owner = entry.owner;
-      const next = { ...entry, shared };
-      await this.keyv.set(`entry:${userKey(owner)}:${encodeURIComponent(name)}`, next);
-      const list = (await this.sharedList(owner)).filter((s) => !(s.user === owner.user && s.name === name));
-      await this.keyv.set(`shared:${wsKey(owner)}`, shared ? [...list, { user: owner.user, name }] : list);
-      return next;
+      let found = await this.entry(requester, name);
+      if (!found && !shared && opts.isAdmin) found = await this.resolve(requester, name);
+      if (!found) throw new RegistryError(`you have no style named '${name}'${shared ? '' : ' (only its owner or an admin can unshare a style)'}`);
+      const owner = found.owner;
+      const eKey = entryKey(owner, name);
+      return orFull(
+        transact(this.keyv, [eKey, sharedKey(owner)], (tx) => {
+          const e = tx.get<StyleEntry>(eKey);
+          if (!e) throw new RegistryError(`there is no style named '${name}' any more (it was just deleted)`);
+          const next = { ...e, shared };
+          tx.set(eKey, next);
+          const list = (tx.get<{ user: string; name: string }[]>(sharedKey(owner)) ?? []).filter((s) => !(s.user === owner.user && s.name === name));
+          tx.set(sharedKey(owner), shared ? [...list, { user: owner.user, name }] : list);
+          return next;
+        }),
+      );
     });
   }
 

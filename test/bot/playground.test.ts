@@ -11,10 +11,13 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBotConfig } from '../../config/bot.ts';
 import { startBot } from '../../src/bot/main.ts';
-import type { PlaygroundMessage } from '../../src/bot/playground/server.ts';
+import { PLAYGROUND_SCOPE, type PlaygroundMessage } from '../../src/bot/playground/server.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
+import { reliabilityReport } from '../reliability/report.ts';
+
+const report = reliabilityReport(import.meta.url);
 
 let bot: Awaited<ReturnType<typeof startBot>>;
 let base: string;
@@ -22,13 +25,16 @@ const events = new AbortController();
 /** Every message state seen on /api/events, in order. */
 const seen: PlaygroundMessage[] = [];
 let wake: (() => void)[] = [];
+/** The request token the page carries (sent by its own script with every POST). */
+let pageToken = '';
+const tokenHeader = () => ({ 'x-pairstyle-token': pageToken });
 
 async function readEvents() {
-  const res = await fetch(`${base}api/events`, { signal: events.signal });
-  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const decoder = new TextDecoder();
   let buf = '';
   try {
+    const res = await fetch(`${base}api/events`, { signal: events.signal });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buf += decoder.decode(chunk, { stream: true });
       let i: number;
@@ -59,7 +65,7 @@ async function until(pred: (m: PlaygroundMessage) => boolean, timeoutMs = 20_000
 }
 
 async function command(body: FormData | Record<string, unknown>): Promise<{ command: PlaygroundMessage; reply: PlaygroundMessage }> {
-  const res = await fetch(`${base}api/command`, body instanceof FormData ? { method: 'POST', body } : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${base}api/command`, body instanceof FormData ? { method: 'POST', body, headers: tokenHeader() } : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...tokenHeader() } });
   expect(res.status).toBe(200);
   return (await res.json()) as { command: PlaygroundMessage; reply: PlaygroundMessage };
 }
@@ -86,6 +92,7 @@ beforeAll(async () => {
   const env = {
     PAIRSTYLE_PORT: '0',
     PAIRSTYLE_MAX_UPLOAD_MB: '1',
+    PAIRSTYLE_COMMANDS_PER_MINUTE: '600',
     PAIRSTYLE_MODEL: await writeTinyModelFolder(),
     PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pg-')), 'pg.sqlite')}`,
   };
@@ -94,6 +101,7 @@ beforeAll(async () => {
   bot = await startBot(cfg, { task: { sampleSteps: 2, previewEveryMs: 0 }, minEditIntervalMs: 0 });
   base = bot.playgroundUrl!;
   expect(base).toBe(`http://127.0.0.1:${bot.ports.playground}/`);
+  pageToken = /<meta name="pairstyle-token" content="([^"]+)">/.exec(await (await fetch(base)).text())?.[1] ?? '';
   void readEvents();
 });
 afterAll(async () => {
@@ -108,7 +116,7 @@ describe('the playground over HTTP (tiny model)', () => {
     expect(await page.text()).toMatch(/PairStyle playground/);
     const { commands } = (await (await fetch(`${base}api/commands`)).json()) as { commands: { name: string; options: { name: string; type: string }[] }[] };
     expect(commands.map((c) => c.name)).toEqual(['train', 'draw', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
-    expect(commands[0].options.filter((o) => o.type === 'attachment').map((o) => o.name)).toEqual(['content', 'style']);
+    expect(commands[0].options.filter((o) => o.type === 'attachment').map((o) => o.name)).toEqual(['content', 'style', 'content2', 'style2', 'content3', 'style3', 'content4', 'style4']);
   });
 
   it('trains from two uploaded files, draws following progress, presses a button, exports', async () => {
@@ -142,7 +150,7 @@ describe('the playground over HTTP (tiny model)', () => {
     expect((await sharp(img.bytes).metadata()).format).toBe('png');
 
     const stronger = drawn.buttons.find((b) => b.label === 'Strength +')!;
-    const pressed = (await (await fetch(`${base}api/button`, { method: 'POST', body: JSON.stringify({ id: stronger.id }), headers: { 'content-type': 'application/json' } })).json()) as { reply: PlaygroundMessage };
+    const pressed = (await (await fetch(`${base}api/button`, { method: 'POST', body: JSON.stringify({ id: stronger.id }), headers: { 'content-type': 'application/json', ...tokenHeader() } })).json()) as { reply: PlaygroundMessage };
     expect((await until((m) => m.id === pressed.reply.id && m.final)).text).toMatch(/strength 4, seed 1/);
 
     const list = await final({ text: 'list' });
@@ -186,15 +194,44 @@ describe('the playground over HTTP (tiny model)', () => {
     big.set('content', new Blob([new Uint8Array(1_500_000)], { type: 'image/png' }), 'big.png');
     big.set('style', new Blob([(await pngOf('#22d')) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'b.png');
     expect((await final(big)).text).toMatch(/the content image 'big.png' is 1.5 MB; the limit is 1.05 MB/);
-    const huge = await fetch(`${base}api/command`, { method: 'POST', body: new Blob([new Uint8Array(3_200_000)]), headers: { 'content-type': 'multipart/form-data; boundary=x' } });
+    const huge = await fetch(`${base}api/command`, { method: 'POST', body: new Blob([new Uint8Array(3_200_000)]), headers: { 'content-type': 'multipart/form-data; boundary=x', ...tokenHeader() } });
     expect(huge.status).toBe(413);
     expect(((await huge.json()) as { error: string }).error).toMatch(/the upload is 3.2 MB; the limit is 3.1 MB/);
 
-    const foreign = await fetch(`${base}api/command`, { method: 'POST', body: line('list'), headers: { origin: 'https://evil.example' } });
+    const foreign = await fetch(`${base}api/command`, { method: 'POST', body: line('list'), headers: { origin: 'https://evil.example', ...tokenHeader() } });
     expect(foreign.status).toBe(403);
     expect(((await foreign.json()) as { error: string }).error).toMatch(/other sites/);
-    const wrongType = await fetch(`${base}api/command`, { method: 'POST', body: 'list', headers: { 'content-type': 'text/plain' } });
+    const wrongType = await fetch(`${base}api/command`, { method: 'POST', body: 'list', headers: { 'content-type': 'text/plain', ...tokenHeader() } });
     expect(wrongType.status).toBe(415);
     expect((await fetch(`${base}api/files/9999/0`)).status).toBe(404);
+  });
+
+  it('refuses cross-site requests: Origin null, a plain form post, a malformed Origin, a missing or wrong token', async () => {
+    // A style of the playground's user that the forged requests try to delete.
+    await bot.registry.put(PLAYGROUND_SCOPE, 'kept', new Uint8Array([1, 2, 3]), {});
+    const attack = async (what: string, init: RequestInit & { headers?: Record<string, string> }, path = 'api/command') => {
+      const res = await fetch(`${base}${path}`, { method: 'POST', ...init });
+      const body = (await res.json().catch(() => ({}))) as { error?: string };
+      const pass = res.status === 403 && typeof body.error === 'string';
+      report.row({ section: 'Cross-site requests', case: what, expected: 'refused with 403 and a message; nothing runs', result: `${res.status}: ${body.error ?? '(no message)'}`, pass });
+      expect(res.status, what).toBe(403);
+      expect(body.error).toMatch(/playground page|other sites|Origin/);
+    };
+    const form = () => new URLSearchParams({ text: '/pairstyle delete kept' });
+    // What a page in a sandboxed iframe sends: a form post with Origin: null.
+    await attack('a form post from a sandboxed iframe (Origin: null) deleting a style', { body: form(), headers: { origin: 'null' } });
+    await attack('Origin: null with the right token', { body: form(), headers: { origin: 'null', ...tokenHeader() } });
+    await attack('a plain form post with no Origin (an older browser) and no token', { body: form() });
+    await attack('a multipart form post from this origin without the token', { body: line('delete kept'), headers: { origin: base.replace(/\/$/, '') } });
+    await attack('a post with a wrong token', { body: form(), headers: { 'x-pairstyle-token': 'x'.repeat(32) } });
+    await attack('a malformed Origin header (http://[)', { body: form(), headers: { origin: 'http://[', ...tokenHeader() } });
+    await attack('a button press without the token', { body: JSON.stringify({ id: 'ps:reroll:00000000-0000-0000-0000-000000000000' }), headers: { 'content-type': 'application/json' } }, 'api/button');
+    // Nothing ran: no message was posted, and the style is still there.
+    expect(seen.filter((m) => m.from === 'you' && /delete|reroll/.test(m.text))).toEqual([]);
+    expect(await bot.registry.has(PLAYGROUND_SCOPE, 'kept')).toBe(true);
+    // The page carries a fresh token per server, and its own script sends it.
+    expect(pageToken).toMatch(/^[\w-]{32,}$/);
+    const page = await (await fetch(base)).text();
+    expect(page).toMatch(/'x-pairstyle-token'/);
   });
 });

@@ -94,6 +94,9 @@ describe('BullMQ backend', () => {
     // Caps, whichever bot process asks: 3 draws, 1 training per user.
     await expect(b.submit(owner('ann'), draw('a4'))).rejects.toThrow(/already have 3 draws/);
     await expect(a.submit(owner('ann'), train('s2'))).rejects.toThrow(/already have a training/);
+    // The same person writing from another server or a DM: the same caps.
+    await expect(a.submit({ ...owner('ann'), workspace: 'dm' }, draw('a4'))).rejects.toThrow(/already have 3 draws/);
+    await expect(b.submit({ ...owner('ann'), workspace: 'other-server' }, train('s2'))).rejects.toThrow(/already have a training/);
     // Positions of the jobs this bot took (ann2 went through the other one): the order below.
     expect(a.jobsOf(owner('ann')).map((j) => j.position)).toEqual([1, 6, 7]);
     const exec = new FakeExecutor({ auto: true });

@@ -51,8 +51,9 @@ describe('InProcessQueue', () => {
     await q.submit(user('c'), draw());
     // 1 running + 5 waiting: the global cap answers with a wait in minutes.
     await expect(q.submit(user('d'), draw())).rejects.toThrow(/busy \(5 jobs waiting\); try again in about \d+ min/);
-    // Another workspace's user with the same id is another user.
-    await expect(q.submit(user('a', 'w2'), train())).rejects.toThrow(/busy/);
+    // The same user id in another workspace (server, DM) is the same person: their cap holds there too.
+    await expect(q.submit(user('a', 'w2'), train())).rejects.toThrow(/already have a training/);
+    await expect(q.submit({ ...user('a'), platform: 'other' }, train())).rejects.toThrow(/busy/);
     await q.close();
   });
 

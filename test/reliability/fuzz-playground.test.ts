@@ -17,6 +17,7 @@ import { isClearMessage, reliabilityReport } from './report.ts';
 const report = reliabilityReport(import.meta.url);
 let server: Server;
 let url: string;
+let pageToken = '';
 let picture: Uint8Array<ArrayBuffer>;
 
 beforeAll(async () => {
@@ -24,6 +25,8 @@ beforeAll(async () => {
   const started = await startPlayground({ registry: b.registry, queue: b.queue, limits: { ...b.limits, maxUploadBytes: 64_000 }, log: () => {} }, 0);
   server = started.server;
   url = started.url.replace(/\/?$/, '/');
+  // The page's request token: posts without it are refused as cross-site before they are parsed.
+  pageToken = /<meta name="pairstyle-token" content="([^"]+)">/.exec(await (await fetch(url)).text())?.[1] ?? '';
   picture = new Uint8Array(await png(32, 32));
 });
 afterAll(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
@@ -97,7 +100,7 @@ describe('playground form post fuzzing', () => {
     const failures: string[] = [];
     for (let i = 0; i < n; i++) {
       const m = mutate(r, await validPost(r));
-      const headers: Record<string, string> = m.type ? { 'content-type': m.type } : {};
+      const headers: Record<string, string> = { 'x-pairstyle-token': pageToken, ...(m.type ? { 'content-type': m.type } : {}) };
       let status = 0;
       let answer: { error?: unknown; reply?: unknown } = {};
       try {

@@ -5,7 +5,8 @@
  * or on another platform never collide. A stored style whose bytes were damaged is reported, not loaded.
  */
 import { describe, expect, it } from 'vitest';
-import { autocompleteStyles, isUserError, runCommand, type CommandContext } from '../../commands/index.ts';
+import { autocompleteStyles, isUserError, runButton, runCommand, type CommandContext, type Outcome } from '../../commands/index.ts';
+import { FakeExecutor } from '../queue/fake-executor.ts';
 import type { Scope } from '../../src/store/style-registry.ts';
 import { backend } from './fixture.ts';
 import { reliabilityReport } from './report.ts';
@@ -79,5 +80,63 @@ describe('isolation between users, workspaces and platforms', () => {
     report.row({ section: 'Faults injected', case: "one byte of a stored style's data changed in the store", expected: 'detected by its hash and reported; not loaded', result: msg, pass });
     expect(pass).toBe(true);
     await b.queue.close();
+  });
+
+  it("buttons re-check the style with the presser's rights on every press; only the owner exports", async () => {
+    const b = await backend({ executor: new FakeExecutor({ auto: true }) });
+    const alice = b.ctx('alice');
+    const bob = b.ctx('bob');
+    await b.registry.put(alice.who, 'open', STYLE, { subject: 'cat face' });
+    await runCommand(alice, 'share', { name: 'open' });
+    const finished = async (o: Outcome) => {
+      if (o.type !== 'job') throw new Error('expected a job');
+      return b.queue.finished(o.job.id);
+    };
+    const drawn = await finished(await runCommand(bob, 'draw', { prompt: 'dog face', style: 'open', seed: 1 }));
+    const blended = await finished(await runCommand(bob, 'blend', { style_a: 'open', style_b: 'open', seed: 1 }));
+    // While shared, bob's buttons work.
+    const again = await finished(await runButton(bob, `ps:reroll:${drawn.id}`));
+    expect(again.status).toBe('done');
+
+    const pressRefused = async (what: string, ctx: CommandContext, id: string, expected: RegExp) => {
+      let error: unknown;
+      const queued = b.queue.stats.queued + b.queue.stats.running;
+      try {
+        await runButton(ctx, id);
+      } catch (e) {
+        error = e;
+      }
+      const msg = (error as Error | undefined)?.message ?? '(accepted: a job was queued)';
+      const pass = isUserError(error) && expected.test(msg) && b.queue.stats.queued + b.queue.stats.running === queued;
+      report.row({ section: 'Isolation', case: what, expected: `refused: ${expected.source.replace(/\\/g, '')}`, result: msg, pass });
+      expect(pass, `${what}: ${msg}`).toBe(true);
+    };
+    await runCommand(alice, 'unshare', { name: 'open' });
+    const gone = /the style 'open' is no longer available to you/;
+    await pressRefused("bob presses Reroll under his drawing after alice unshared its style", bob, `ps:reroll:${drawn.id}`, gone);
+    await pressRefused("bob presses Strength + under his drawing after alice unshared its style", bob, `ps:stronger:${drawn.id}`, gone);
+    await pressRefused("bob presses Reroll under his blend after alice unshared its style", bob, `ps:reroll:${blended.id}`, gone);
+    await runCommand(alice, 'share', { name: 'open' });
+    await runCommand(alice, 'delete', { name: 'open' });
+    await pressRefused("bob presses Strength − under his drawing after alice deleted its style", bob, `ps:weaker:${drawn.id}`, gone);
+
+    // Export: sharing lets others draw with a style, not take a copy of it.
+    await b.registry.put(alice.who, 'lent', STYLE, {});
+    await runCommand(alice, 'share', { name: 'lent' });
+    await refusedExport(bob, alice);
+    await b.queue.close();
+
+    async function refusedExport(other: CommandContext, owner: CommandContext) {
+      let msg = '(exported)';
+      try {
+        await runCommand(other, 'export', { name: 'lent' });
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      const own = await runCommand(owner, 'export', { name: 'lent' });
+      const pass = /only its owner can export it/.test(msg) && own.type === 'reply' && own.reply.files?.length === 1;
+      report.row({ section: 'Isolation', case: "bob exports the style alice shared in their workspace", expected: 'refused: only its owner can export it (sharing lends a style for drawing; unsharing takes it back)', result: msg, pass });
+      expect(pass, msg).toBe(true);
+    }
   });
 });

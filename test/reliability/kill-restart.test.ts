@@ -3,7 +3,9 @@
  * on the same SQLite store: the journaled jobs run again and every user gets their answer through
  * Discord (the real HTTP interactions endpoint and @discordjs/rest against the loopback fake), the
  * trained style is stored once and intact. A third start after a second kill under the same training
- * tells its user the job was given up.
+ * tells its user the job was given up. Killed at every point of a training's finalisation (style about
+ * to be stored, bytes written, stored, reply sent): after the restart its user reads that the style
+ * was learned, never "you already have a style named …", and the style is stored once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -11,12 +13,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StyleRegistry } from '../../src/store/style-registry.ts';
 import { openKeyv } from '../../src/store/open-keyv.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
+import { CRASH_POINTS, type CrashPoint } from '../helpers/crash-points.ts';
 import { FakeDiscord, type Recorded } from '../helpers/fake-discord.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { reliabilityReport } from './report.ts';
@@ -30,6 +34,8 @@ let env: Record<string, string>;
 let child: ChildProcess | undefined;
 let port = 0;
 let n = 0;
+/** Resolves with the point where the process started with `crashAt` stopped for its kill. */
+let stopped: Promise<string> = Promise.resolve('');
 
 interface Ready {
   ports: { discord: number };
@@ -37,15 +43,21 @@ interface Ready {
 }
 
 /** Starts the bot process and waits for its READY line (bounded). */
-async function startBotProcess(): Promise<Ready> {
-  const arg = JSON.stringify({ env, overrides: { discordApi: discord.api, fileOrigins: [discord.origin], task: { sampleSteps: 2 }, minEditIntervalMs: 100, host: '127.0.0.1' } });
+async function startBotProcess(crashAt?: { point: CrashPoint; name: string }): Promise<Ready> {
+  const arg = JSON.stringify({ env, crashAt, overrides: { discordApi: discord.api, fileOrigins: [discord.origin], task: { sampleSteps: 2 }, minEditIntervalMs: 100, host: '127.0.0.1' } });
   const p = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/bot-process.ts', arg], { stdio: ['ignore', 'pipe', 'pipe'] });
   child = p;
   let errText = '';
   p.stderr!.on('data', (d: Buffer) => (errText = (errText + d.toString()).slice(-4000)));
   const lines = createInterface({ input: p.stdout! });
+  stopped = new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no crash point reached in 300 s: ${errText}`)), 300_000);
+    lines.on('line', (line) => line.startsWith('CRASHPOINT ') && (clearTimeout(t), resolve(line.slice(11))));
+    p.once('exit', () => clearTimeout(t));
+  });
+  stopped.catch(() => undefined);
   return new Promise<Ready>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`bot process not ready in 60 s: ${errText}`)), 60_000);
+    const t = setTimeout(() => reject(new Error(`bot process not ready in 240 s: ${errText}`)), 240_000);
     p.once('exit', (code) => reject(new Error(`bot process exited (${code}): ${errText}`)));
     lines.on('line', (line) => {
       if (!line.startsWith('READY ')) return;
@@ -170,4 +182,48 @@ describe('kill -9 and restart', () => {
     await kill9();
     report.row({ section: 'Faults injected', pass: true, case: 'kill -9 twice under the same training', expected: 'the third start tells the user the job was given up', result: `third start answers: "${String(told.json?.content).slice(0, 120)}"` });
   }, 300_000);
+
+  it("killed at every point of a training's finalisation: after the restart its user reads that the style was learned, and it is stored once", async () => {
+    // Each start stops the training of the next point's style at that point; the start after it finishes
+    // the previous one (from the journal) and then stops the next.
+    const names = CRASH_POINTS.map((p) => `s-${p}`);
+    const owner = (i: number) => ({ platform: 'discord', workspace: 'g1', user: `fin-${CRASH_POINTS[i]}` });
+    let train = '';
+    let before = 0;
+    for (let i = 0; i <= CRASH_POINTS.length; i++) {
+      await startBotProcess(i < CRASH_POINTS.length ? { point: CRASH_POINTS[i], name: names[i] } : undefined);
+      if (i > 0) await checkFinished(i - 1, train, before);
+      if (i === CRASH_POINTS.length) break;
+      train = await trainCommand(owner(i).user, names[i], 10);
+      expect(await stopped).toBe(CRASH_POINTS[i]);
+      await kill9();
+      before = discord.requests.length;
+    }
+    await kill9();
+
+    /** After the restart: the user of point i was told the style was learned (and nothing else); it is stored once. */
+    async function checkFinished(i: number, token: string, since: number) {
+      const point = CRASH_POINTS[i];
+      const told = await discord.waitFor((r) => discord.requests.indexOf(r) >= since && finalEdit(token)(r), 300_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const afterRestart = discord.requests.filter((r, k) => k >= since && finalEdit(token)(r)).map((r) => String(r.json?.content));
+      const registry = new StyleRegistry(await openKeyv(`sqlite://${storePath}`));
+      const stored = await registry.load(owner(i), names[i]).then((s) => decodeStyle(s.bytes).info.name === names[i], () => false);
+      const listed = (await registry.list(owner(i))).own.map((e) => e.name);
+      await registry.close();
+      const db = new Database(storePath, { readonly: true });
+      const copies = Number(db.prepare('SELECT count(*) FROM keyv WHERE key LIKE ?').pluck().get(`pairstyle:blob:discord:g1:${owner(i).user}:${names[i]}:%`));
+      db.close();
+      const pass = afterRestart.length >= 1 && afterRestart.every((t) => /learned style \*\*/.test(t)) && stored && listed.join() === names[i] && copies === 1;
+      report.row({
+        section: 'Faults injected',
+        case: `kill -9 of the bot process in a training's finalisation: ${point}`,
+        expected: "after the restart the user reads that the style was learned (never 'you already have a style named …'); stored once",
+        result: `after restart: "${String(told.json?.content).replace(/ in \d+ s\./, '.').slice(0, 60)}…"; stored: ${stored ? 'yes' : 'no'}, listed ${listed.length}x, ${copies} stored cop${copies === 1 ? 'y' : 'ies'}`,
+        pass,
+      });
+      expect(afterRestart.filter((t) => !/learned style \*\*/.test(t)), point).toEqual([]);
+      expect([stored, listed, copies], point).toEqual([true, [names[i]], 1]);
+    }
+  }, 1_800_000);
 });

@@ -13,7 +13,7 @@ import { reliabilityReport } from './report.ts';
 const report = reliabilityReport(import.meta.url);
 
 describe('UserRateLimiter', () => {
-  it('allows a burst of perMinute commands, then one every 60/perMinute s, per user and workspace', () => {
+  it('allows a burst of perMinute commands, then one every 60/perMinute s, per person (platform + user)', () => {
     let t = 0;
     const rl = new UserRateLimiter({ perMinute: 6, now: () => t });
     for (let i = 0; i < 6; i++) rl.take(who('a'), 'draw');
@@ -26,7 +26,8 @@ describe('UserRateLimiter', () => {
     }
     expect(message).toBe('slow down: you can send 6 commands a minute; try again in 10 s');
     rl.take(who('b'), 'draw');
-    rl.take(who('a', 'other-workspace'), 'draw');
+    rl.take({ ...who('a'), platform: 'other-platform' }, 'draw');
+    expect(() => rl.take(who('a', 'other-workspace'), 'draw')).toThrow(/slow down/);
     t = 10_000;
     rl.take(who('a'), 'draw');
     expect(() => rl.take(who('a'), 'draw')).toThrow(/try again in 10 s/);
@@ -34,7 +35,7 @@ describe('UserRateLimiter', () => {
     for (let i = 0; i < 6; i++) rl.take(who('a'), 'list');
     expect(() => rl.take(who('a'), 'list')).toThrow(/slow down/);
     expect(() => rl.take(who('a'), 'train')).toThrow(/\(a train counts as 3\); try again in 30 s/);
-    report.row({ section: 'Rate limits', case: '7 commands at once from one user, limit 6 a minute', expected: 'the 7th refused with when to try again; other users and workspaces unaffected; refills at 1 per 10 s', result: message, pass: true });
+    report.row({ section: 'Rate limits', case: '7 commands at once from one user, limit 6 a minute', expected: 'the 7th refused with when to try again, in every workspace of that user; other users unaffected; refills at 1 per 10 s', result: message, pass: true });
   });
 
   it('keeps at most maxUsers buckets (a flood of distinct users cannot grow memory)', () => {
@@ -68,6 +69,33 @@ describe('through the commands', () => {
     expect(again.type).toBe('reply');
     await runCommand(b.ctx('someone-else'), 'help', {});
     await b.queue.close();
+  });
+
+  it('counts one person in several servers and direct messages as one: rate limit and queue caps', async () => {
+    const b = await backend({ executor: new FakeExecutor(), limits: { userRate: new UserRateLimiter({ perMinute: 4, now: () => 0 }) } });
+    const places = ['server-1', 'server-2', 'server-3', 'dm'];
+    const as = (workspace: string) => ({ ...b.ctx('u'), who: who('u', workspace) });
+    let accepted = 0;
+    for (let i = 0; i < 16; i++) {
+      if (await runCommand(as(places[i % 4]), 'help', {}).then(() => true, () => false)) accepted++;
+    }
+    report.row({ section: 'Rate limits', case: 'one user sends 16 commands from 3 servers and a DM at once (limit 4 a minute)', expected: '4 served, 12 refused', result: `${accepted} served, ${16 - accepted} refused`, pass: accepted === 4 });
+    expect(accepted).toBe(4);
+
+    const q = await backend({ executor: new FakeExecutor() });
+    const at = (workspace: string) => ({ ...q.ctx('u'), who: who('u', workspace) });
+    const outcome = (p: Promise<unknown>) => p.then(() => 'queued', (e: Error) => e.message);
+    const trainings = [];
+    for (const w of places) trainings.push(await outcome(runCommand(at(w), 'train', { content: attached('a.png', await png()), style: attached('b.png', await png()), name: `t-${w}` })));
+    const draws = [];
+    for (let i = 0; i < 12; i++) draws.push(await outcome(runCommand(at(places[i % 4]), 'draw', { prompt: 'cat', strength: 0 })));
+    const trained = trainings.filter((t) => t === 'queued').length;
+    const drawn = draws.filter((d) => d === 'queued').length;
+    report.row({ section: 'Rate limits', case: 'one user queues 4 trainings and 12 draws from 3 servers and a DM (caps 1 training + 3 draws)', expected: '1 training and 3 draws queued; the rest refused with the cap', result: `${trained} training(s), ${drawn} draws queued; then: ${trainings.find((t) => t !== 'queued') ?? '-'}`, pass: trained === 1 && drawn === 3 });
+    expect([trained, drawn]).toEqual([1, 3]);
+    expect(trainings[1]).toMatch(/you already have a training in the queue/);
+    await b.queue.close();
+    await q.queue.close();
   });
 
   it('is configured by PAIRSTYLE_COMMANDS_PER_MINUTE, validated', () => {

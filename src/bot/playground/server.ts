@@ -19,8 +19,13 @@
  *                                a job's reply is then updated through /api/events until `final`).
  *   POST /api/button             { id }: a reply button (reroll, strength -/+, cancel)
  * Requests from another origin (or with a Host other than the loopback one) are refused: the page is
- * for the person at this machine.
+ * for the person at this machine. Cross-site request forgery: every POST must carry the header
+ * `x-pairstyle-token` with this server's random token, which is written into the page it serves (a
+ * page elsewhere can neither read it nor, without a CORS preflight this server never grants, send a
+ * custom header; a plain HTML form can send no header at all). `Origin: null` (sandboxed frames,
+ * file: pages) and an Origin that is not a URL are refused with 403.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -217,11 +222,32 @@ function parseCommand(fields: Map<string, string>, files: Map<string, File>, ech
   return { subcommand, options };
 }
 
+/** Refuses a request sent by a page of another origin, by an opaque origin (`null`) or with an Origin that is not a URL. */
+function checkOrigin(origin: string | undefined, host: string): void {
+  if (origin === undefined) return;
+  let from: string;
+  try {
+    from = new URL(origin).host;
+  } catch {
+    throw new HttpError(403, `requests from other sites are refused (the Origin header '${origin.slice(0, 60)}' is not a web address)`);
+  }
+  if (origin === 'null' || from !== host) throw new HttpError(403, 'requests from other sites are refused');
+}
+
+/** A state-changing request must carry the page's token (header `x-pairstyle-token`). */
+function checkToken(sent: string | string[] | undefined, token: string): void {
+  const a = Buffer.from(typeof sent === 'string' ? sent : '');
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(403, 'this request did not come from the playground page (reload the page and try again)');
+}
+
 export function playgroundHandler(opts: PlaygroundOptions) {
   const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[playground] ${m}`, e ?? ''));
   const channel = new Channel(opts.history ?? 200);
   const ctx: CommandContext = { who: PLAYGROUND_SCOPE, isAdmin: true, registry: opts.registry, queue: opts.queue, limits: opts.limits, route: { platform: 'playground' } };
-  const page = readFileSync(PAGE);
+  /** The page's request token (fresh per server; see the file comment). */
+  const token = randomBytes(24).toString('base64url');
+  const page = Buffer.from(readFileSync(PAGE, 'utf8').replace('__PAIRSTYLE_TOKEN__', token));
   const jobs = new Set<Promise<void>>();
 
   /** Posts the outcome's first reply; a job's reply is then updated until final. */
@@ -328,8 +354,8 @@ export function playgroundHandler(opts: PlaygroundOptions) {
     try {
       const host = String(req.headers.host ?? '');
       if (!/^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i.test(host)) throw new HttpError(403, 'the playground answers on 127.0.0.1 / localhost only');
-      const origin = req.headers.origin;
-      if (origin && origin !== 'null' && new URL(origin).host !== host) throw new HttpError(403, 'requests from other sites are refused');
+      checkOrigin(req.headers.origin, host);
+      if (req.method !== 'GET' && req.method !== 'HEAD') checkToken(req.headers['x-pairstyle-token'], token);
       await routes(req, res, new URL(req.url ?? '/', `http://${host}`));
     } catch (e) {
       if (res.headersSent) return void res.end();

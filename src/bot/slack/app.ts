@@ -14,7 +14,7 @@ import type { Job, JobQueue, ReplyRoute } from '../../queue/job.ts';
 import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { afterPendingAcks } from '../after-acks.ts';
-import { slackBlocks } from './blocks.ts';
+import { slackBlocks, slackText } from './blocks.ts';
 import { extraPairsFromIds, pairFromChannel, type SlackFileAccess } from './files.ts';
 import { MAX_PAIRS } from '../../queue/job.ts';
 import { parseSlackText } from './parse.ts';
@@ -145,7 +145,7 @@ export function createSlackApp(opts: SlackOptions): App {
       await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('command failed', e);
-      await respond({ response_type: 'ephemeral', text: errorText(e) }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)) }).catch((err) => log('could not respond', err));
     }
   });
 
@@ -161,7 +161,7 @@ export function createSlackApp(opts: SlackOptions): App {
       await deliver(opts, client, outcome, { channel: b.channel.id, user: b.user.id, ephemeral: true }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('button failed', e);
-      await respond({ response_type: 'ephemeral', text: errorText(e), replace_original: false }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)), replace_original: false }).catch((err) => log('could not respond', err));
     }
   });
 

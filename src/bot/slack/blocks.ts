@@ -5,8 +5,19 @@ import type { Reply } from '../../../commands/types.ts';
 /** Discord-flavoured markdown -> Slack mrkdwn (bold). */
 export const mrkdwn = (s: string) => s.replace(/\*\*(.+?)\*\*/g, '*$1*');
 
+/**
+ * Slack's three control characters escaped (https://api.slack.com/reference/surfaces/formatting#escaping):
+ * a prompt, style subject or name typed as `<!channel>`, `<@U…>` or `<https://…|…>` is shown as typed
+ * instead of pinging, mentioning or linking. The bot's own texts use no Slack `<…>` syntax, so the whole
+ * text is escaped: no user-supplied part can be missed.
+ */
+export const escapeSlack = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A reply text (or an error line) as a Slack message text: escaped, then mrkdwn, within Slack's length. */
+export const slackText = (s: string) => mrkdwn(escapeSlack(s)).slice(0, 2900);
+
 export function slackBlocks(reply: Reply) {
-  const text = mrkdwn(reply.text).slice(0, 2900);
+  const text = slackText(reply.text);
   const blocks: types.KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
   if (reply.buttons?.length) {
     blocks.push({

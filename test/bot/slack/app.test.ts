@@ -8,6 +8,9 @@ import { createSlackApp } from '../../../src/bot/slack/app.ts';
 import { parseSlackText } from '../../../src/bot/slack/parse.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
 import { FakeSlack, type SlackCall } from '../../helpers/fake-slack.ts';
+import { reliabilityReport } from '../../reliability/report.ts';
+
+const report = reliabilityReport(import.meta.url);
 
 const SECRET = 'test-signing-secret';
 const BOT = 'xoxb-test';
@@ -99,6 +102,32 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     const r = await fake.waitFor(responded(bad.respondPath));
     expect(r.body).toMatchObject({ response_type: 'ephemeral' });
     expect(String(r.body.text)).toMatch(/'strength' must be a number from 0 to 10/);
+  });
+
+  it("escapes &, < and > of the user's text in every message (no @channel, mention or link reaches the channel)", async () => {
+    const prompt = '<!channel> hi <@U999> & <https://evil.example|click>';
+    const { body } = slash(`draw prompt:"${prompt}" seed:3`, 'U7');
+    await signed(body);
+    const posted = await fake.waitFor((c) => c.method === 'chat.postMessage' && String(c.body.text).includes('hi &lt;@U999&gt;'));
+    const done = await fake.waitFor((c) => c.method === 'chat.update' && /seed 3/.test(String(c.body.text)) && String(c.body.text).includes('hi &lt;@U999&gt;'));
+    // The drawing's image is uploaded after its final message: wait for it, so no call of this test comes later.
+    await fake.waitFor((c) => c.method === 'files.completeUploadExternal' && fake.calls.indexOf(c) > fake.calls.indexOf(done));
+    const bad = slash('<!here> draw cat', 'U7');
+    await signed(bad.body);
+    const refusal = await fake.waitFor(responded(bad.respondPath));
+    const messages = [
+      ['the prompt in the progress message', posted],
+      ['the prompt in the final message', done],
+      ['an unknown subcommand in the ephemeral error', refusal],
+    ] as const;
+    for (const [what, call] of messages) {
+      const text = `${String(call.body.text)} ${String(call.body.blocks ?? '')}`;
+      const pass = !/<!|<@|<https?:/.test(text) && /&lt;!(channel|here)&gt;/.test(text);
+      report.row({ section: 'Bad input', case: `Slack: ${what} carries <!channel> / <!here>, <@U999>, <https://…|…> and &`, expected: 'shown as typed, escaped (&amp; &lt; &gt;): no ping, no mention, no link', result: String(call.body.text).slice(0, 160), pass });
+      expect(text, what).not.toMatch(/<!|<@|<https?:/);
+      expect(text).toMatch(/&lt;!(channel|here)&gt;/);
+    }
+    expect(String(done.body.text)).toContain(`'&lt;!channel&gt; hi &lt;@U999&gt; &amp; &lt;https://evil.example|click&gt;'`);
   });
 
   it('refuses a wrong signing secret, an altered body and a stale timestamp with 401', async () => {

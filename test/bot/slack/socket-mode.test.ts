@@ -69,7 +69,8 @@ describe('Slack adapter (Bolt, Socket Mode)', () => {
     expect(ms).toBeLessThan(3000);
     const r = await fake.waitFor((c) => c.method === respondPath.slice(1));
     expect(r.body).toMatchObject({ response_type: 'ephemeral' });
-    expect(String(r.body.text)).toMatch(/\/pairstyle draw prompt:<text>/);
+    // Escaped for Slack (shown as `prompt:<text>`; a raw `<text>` would be read as a Slack link).
+    expect(String(r.body.text)).toMatch(/\/pairstyle draw prompt:&lt;text&gt;/);
   });
 
   it('answers /pairstyle list (no styles yet) and a bad command ephemerally', async () => {
