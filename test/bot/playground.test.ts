@@ -160,6 +160,21 @@ describe('the playground over HTTP (tiny model)', () => {
     expect(decodeStyle((await fetchBytes(exported.files[0].url)).bytes).info.name).toBe('blue');
   });
 
+  it('trains one style from two uploaded pairs (content2/style2)', async () => {
+    const form = new FormData();
+    form.set('subcommand', 'train');
+    form.set('name', 'duo');
+    form.set('steps', '10');
+    const png = async (c: string, name: string) => [new Blob([(await pngOf(c, 32, 32)) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), name] as const;
+    form.set('content', ...(await png('#d22', 'b1.png')));
+    form.set('style', ...(await png('#22d', 'a1.png')));
+    form.set('content2', ...(await png('#2d2', 'b2.png')));
+    form.set('style2', ...(await png('#dd2', 'a2.png')));
+    const { reply: first } = await command(form);
+    const trained = await until((m) => m.id === first.id && m.final, 60_000);
+    expect(trained.text).toMatch(/learned style \*\*duo\*\*/);
+  });
+
   it('shows a preview of the drawing in its progress, replaced by the result', async () => {
     const { reply } = await command(line('/pairstyle draw prompt:"dog face" steps:12 seed:2'));
     const drawn = await until((m) => m.id === reply.id && m.final);
