@@ -9,10 +9,8 @@ import { printable } from './options.ts';
 import { overLimitText } from './size-text.ts';
 import { CommandError, type Attachment } from './types.ts';
 
-
 /** Declared types worth refusing before downloading (an image type or an unspecific one is checked by its bytes instead). */
 const IMAGE_OR_UNSPECIFIC = /^(image\/|application\/octet-stream|binary\/octet-stream)/i;
-
 
 export interface ImageUpload {
   bytes: Uint8Array;
@@ -24,7 +22,8 @@ export interface ImageUpload {
 export async function readImageUpload(a: Attachment, role: string, maxBytes: number): Promise<ImageUpload> {
   const label = `the ${role} image '${printable(a.name, 60)}'`;
   if (a.size > maxBytes) throw new CommandError(`${label} is ${overLimitText(a.size, maxBytes)}`);
-  if (a.contentType && !IMAGE_OR_UNSPECIFIC.test(a.contentType)) throw new CommandError(`the ${role} file '${printable(a.name, 60)}' is ${printable(a.contentType, 60)}, not an image`);
+  if (a.contentType && !IMAGE_OR_UNSPECIFIC.test(a.contentType))
+    throw new CommandError(`the ${role} file '${printable(a.name, 60)}' is ${printable(a.contentType, 60)}, not an image`);
   let bytes: Uint8Array;
   try {
     bytes = await a.download(maxBytes);

@@ -30,7 +30,8 @@ export async function runButton(ctx: CommandContext, id: string): Promise<Outcom
   if (job.owner.platform !== ctx.who.platform || job.owner.workspace !== ctx.who.workspace || job.owner.user !== ctx.who.user) {
     throw new CommandError('only the person who ran this command can use its buttons; run /pairstyle draw yourself');
   }
-  if (job.kind === 'blend') return submitBlend(ctx, { ...job.args, a: await currentStyle(ctx, job.args.a), b: await currentStyle(ctx, job.args.b), seed: randomSeed() });
+  if (job.kind === 'blend')
+    return submitBlend(ctx, { ...job.args, a: await currentStyle(ctx, job.args.a), b: await currentStyle(ctx, job.args.b), seed: randomSeed() });
   if (job.kind !== 'draw') throw new CommandError('this button only works on drawings');
   const args: DrawArgs = { ...job.args, styles: await Promise.all(job.args.styles.map(async (s) => ({ ...s, style: await currentStyle(ctx, s.style) }))) };
   if (b.action === 'reroll') args.seed = randomSeed();

@@ -15,7 +15,8 @@ import type { Button, Reply } from './types.ts';
 
 export function drawButtons(job: Job): Button[] {
   const buttons: Button[] = [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
-  if (job.kind === 'draw' && job.args.styles.length) buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
+  if (job.kind === 'draw' && job.args.styles.length)
+    buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
   return buttons;
 }
 
@@ -53,7 +54,10 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
     }
     case 'blend': {
       const args = job.args;
-      const how = args.ratio !== undefined ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}` : `from ${args.a.name} (left) to ${args.b.name} (right)`;
+      const how =
+        args.ratio !== undefined
+          ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}`
+          : `from ${args.a.name} (left) to ${args.b.name} (right)`;
       return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: r.images, buttons: drawButtons(job) };
     }
   }

@@ -12,7 +12,8 @@ export const list: Command = {
   async run(ctx) {
     const { own, shared } = await ctx.registry.list(ctx.who);
     if (!own.length && !shared.length) return reply('You have no styles yet. Train one: `/pairstyle train content:<image> style:<image> name:<name>`');
-    const line = (e: (typeof own)[number]) => `• **${e.name}** — subject '${String(e.info.subject ?? '?')}', ${String(e.info.steps ?? '?')} steps, ${e.createdAt.slice(0, 10)}${e.shared ? ' (shared)' : ''}`;
+    const line = (e: (typeof own)[number]) =>
+      `• **${e.name}** — subject '${String(e.info.subject ?? '?')}', ${String(e.info.steps ?? '?')} steps, ${e.createdAt.slice(0, 10)}${e.shared ? ' (shared)' : ''}`;
     const parts = [];
     if (own.length) parts.push(`Your styles:\n${own.map(line).join('\n')}`);
     if (shared.length) parts.push(`Shared here by others:\n${shared.map((e) => `• **${e.name}** (by ${e.owner.user})`).join('\n')}`);
@@ -63,6 +64,9 @@ export const exportStyle: Command = {
     // Sharing lends a style for drawing in the workspace; a copy would outlive an unshare.
     if (!ctx.registry.isOwner(ctx.who, entry)) throw new CommandError(`'${entry.name}' is shared with you for drawing only: only its owner can export it`);
     const info = entry.info;
-    return reply(`📦 style '${entry.name}' (rank ${String(info.rank ?? '?')}, base model ${String(info.baseModel ?? '?')}): LoRA weights in diffusers' safetensors layout`, { files: [{ name: `${entry.name}.safetensors`, data: bytes }] });
+    return reply(
+      `📦 style '${entry.name}' (rank ${String(info.rank ?? '?')}, base model ${String(info.baseModel ?? '?')}): LoRA weights in diffusers' safetensors layout`,
+      { files: [{ name: `${entry.name}.safetensors`, data: bytes }] },
+    );
   },
 };

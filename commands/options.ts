@@ -29,14 +29,18 @@ export function textProblem(v: string): string | undefined {
 export const visibleText = (v: string): string => (v.replace(INVISIBLE, '').trim() ? v.trim() : '');
 
 /** A value quoted back in a message: short, on one line, nothing invisible (controls, bidi overrides, broken characters become '?'). */
-export const printable = (v: unknown, max = 40): string => String(v).replace(/[\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/gu, '?').slice(0, max);
+export const printable = (v: unknown, max = 40): string =>
+  String(v)
+    .replace(/[\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/gu, '?')
+    .slice(0, max);
 const shown = printable;
 
 /** Checks raw option values (strings from Slack text, typed values from Discord) against the spec. */
 export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, OptionValue | undefined>): Options {
   const out: Options = {};
   for (const key of Object.keys(raw)) {
-    if (!specs.some((s) => s.name === key)) throw new CommandError(`unknown option '${shown(key, 30)}' (options: ${specs.map((s) => s.name).join(', ') || 'none'})`);
+    if (!specs.some((s) => s.name === key))
+      throw new CommandError(`unknown option '${shown(key, 30)}' (options: ${specs.map((s) => s.name).join(', ') || 'none'})`);
   }
   for (const s of specs) {
     const v = raw[s.name];
@@ -59,7 +63,14 @@ export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, O
       case 'number': {
         const n = typeof v === 'number' ? v : typeof v === 'string' ? parseDecimal(v) : NaN;
         const kind = s.type === 'integer' ? 'a whole number' : 'a number';
-        if (typeof v === 'boolean' || isAttachment(v) || !Number.isFinite(n) || (s.type === 'integer' && !Number.isInteger(n)) || (s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
+        if (
+          typeof v === 'boolean' ||
+          isAttachment(v) ||
+          !Number.isFinite(n) ||
+          (s.type === 'integer' && !Number.isInteger(n)) ||
+          (s.min !== undefined && n < s.min) ||
+          (s.max !== undefined && n > s.max)
+        ) {
           const range = s.min !== undefined && s.max !== undefined ? ` from ${s.min} to ${s.max}` : '';
           throw new CommandError(`'${s.name}' must be ${kind}${range}, got '${shown(isAttachment(v) ? v.name : v)}'`);
         }
@@ -71,7 +82,8 @@ export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, O
         const problem = textProblem(v);
         if (problem) throw new CommandError(`'${s.name}' ${problem}`);
         const t = visibleText(v);
-        if (s.maxLength !== undefined && t.length > s.maxLength) throw new CommandError(`'${s.name}' is ${t.length} characters long; keep it under ${s.maxLength}`);
+        if (s.maxLength !== undefined && t.length > s.maxLength)
+          throw new CommandError(`'${s.name}' is ${t.length} characters long; keep it under ${s.maxLength}`);
         if (!t && s.required) throw new CommandError(`'${s.name}' is required: ${s.description}`);
         if (t) out[s.name] = t;
         break;

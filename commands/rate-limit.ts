@@ -64,7 +64,10 @@ export class UserRateLimiter {
       return;
     }
     const wait = Math.max(1, Math.ceil(((cost - b.tokens) * 60) / this.perMinute));
-    throw new RateLimitError(`slow down: you can send ${this.perMinute} commands a minute${cost > 1 ? ` (a ${command} counts as ${cost})` : ''}; try again in ${wait} s`, wait);
+    throw new RateLimitError(
+      `slow down: you can send ${this.perMinute} commands a minute${cost > 1 ? ` (a ${command} counts as ${cost})` : ''}; try again in ${wait} s`,
+      wait,
+    );
   }
 
   /** Users with a bucket now (tests, metrics). */

@@ -7,9 +7,13 @@ const fmtTime = (s: number) => (s < 60 ? `${Math.max(1, Math.round(s))} s` : `${
 export function describeJob(job: Job): string {
   switch (job.kind) {
     case 'train':
-      return job.args.pairLabels?.length ? `training style '${job.args.name}' from ${job.args.pairLabels.length} pairs (${job.args.pairLabels.join('; ')})` : `training style '${job.args.name}'`;
+      return job.args.pairLabels?.length
+        ? `training style '${job.args.name}' from ${job.args.pairLabels.length} pairs (${job.args.pairLabels.join('; ')})`
+        : `training style '${job.args.name}'`;
     case 'draw':
-      return job.args.styles.length ? `drawing '${job.args.prompt}' in ${job.args.styles.map((s) => `'${s.style.name}'`).join(' + ')}` : `drawing '${job.args.prompt}'`;
+      return job.args.styles.length
+        ? `drawing '${job.args.prompt}' in ${job.args.styles.map((s) => `'${s.style.name}'`).join(' + ')}`
+        : `drawing '${job.args.prompt}'`;
     case 'blend':
       return `blending '${job.args.a.name}' and '${job.args.b.name}' for '${job.args.prompt}'`;
   }
@@ -42,7 +46,21 @@ export function unfinishedReply(job: Job): Reply {
   return { text: `⚠️ ${describeJob(job)} failed: ${job.error?.message ?? 'unknown error'}` };
 }
 
-const USER_ERRORS = new Set(['CommandError', 'RegistryError', 'StyleNameError', 'QueueLimitError', 'CorruptStyleError', 'JobNotFoundError', 'ImageInputError', 'StyleFileError', 'ModelMissingError', 'RateLimitError', 'StoreUnavailableError', 'StoreFullError', 'StoreBusyError']);
+const USER_ERRORS = new Set([
+  'CommandError',
+  'RegistryError',
+  'StyleNameError',
+  'QueueLimitError',
+  'CorruptStyleError',
+  'JobNotFoundError',
+  'ImageInputError',
+  'StyleFileError',
+  'ModelMissingError',
+  'RateLimitError',
+  'StoreUnavailableError',
+  'StoreFullError',
+  'StoreBusyError',
+]);
 
 /** The text for an error thrown by a command: its message if it is the user's, a generic line otherwise. */
 export function errorText(e: unknown): string {

@@ -16,7 +16,9 @@ export const status: Command = {
         ? `• ${describeJob(job)}: running${job.progress ? ` (${job.progress.step}/${job.progress.steps})` : ''}, about ${fmt(etaSeconds)} left`
         : `• ${describeJob(job)}: #${position} in the queue, starts in about ${fmt(etaSeconds)}`,
     );
-    return reply(lines.join('\n'), { buttons: jobs.slice(0, 5).map(({ job }) => ({ id: `ps:cancel:${job.id}`, label: `Cancel ${job.kind}`, style: 'danger' as const })) });
+    return reply(lines.join('\n'), {
+      buttons: jobs.slice(0, 5).map(({ job }) => ({ id: `ps:cancel:${job.id}`, label: `Cancel ${job.kind}`, style: 'danger' as const })),
+    });
   },
 };
 

@@ -36,7 +36,10 @@ export function closeNames(typed: string, candidates: readonly string[], limit =
   const max = Math.max(1, Math.min(3, Math.floor(t.length / 3)));
   return [...new Set(candidates)]
     .filter((c) => c !== t)
-    .map((c) => ({ c, d: Math.min(t.length, c.length) >= 3 && (c.includes(t) || t.includes(c)) ? Math.min(editDistance(t, c, max), max) - 0.5 : editDistance(t, c, max) }))
+    .map((c) => ({
+      c,
+      d: Math.min(t.length, c.length) >= 3 && (c.includes(t) || t.includes(c)) ? Math.min(editDistance(t, c, max), max) - 0.5 : editDistance(t, c, max),
+    }))
     .filter((x) => x.d <= max)
     .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
     .slice(0, limit)

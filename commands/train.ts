@@ -52,7 +52,10 @@ export const train: Command = {
     const exists = await ctx.registry.has(ctx.who, name);
     if (!overwrite && exists) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
     const room = await ctx.registry.roomFor(ctx.who);
-    if (!exists && room.full) throw new CommandError(`you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`);
+    if (!exists && room.full)
+      throw new CommandError(
+        `you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`,
+      );
     const steps = o.steps as number | undefined;
     if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
     const uploads = await Promise.all(
@@ -68,12 +71,31 @@ export const train: Command = {
     // Told with the result: an animated picture's first frame is used, a far-from-square pair is centre-cropped.
     // the same picture twice teaches nothing.
     const notes = uploads
-      .flatMap((u) => [...u.before.notices, ...u.after.notices, aspectNotice(u.before.check, u.after.check), Buffer.from(u.before.bytes).equals(Buffer.from(u.after.bytes)) ? SAME_PICTURE_NOTICE : undefined])
+      .flatMap((u) => [
+        ...u.before.notices,
+        ...u.after.notices,
+        aspectNotice(u.before.check, u.after.check),
+        Buffer.from(u.before.bytes).equals(Buffer.from(u.after.bytes)) ? SAME_PICTURE_NOTICE : undefined,
+      ])
       .filter((n): n is string => !!n);
-    const extra = more.length ? { extraPairs: more.map((u) => ({ content: u.before.bytes, style: u.after.bytes })), pairLabels: uploads.map((u) => u.label) } : {};
+    const extra = more.length
+      ? { extraPairs: more.map((u) => ({ content: u.before.bytes, style: u.after.bytes })), pairLabels: uploads.map((u) => u.label) }
+      : {};
     const job = await ctx.queue.submit(
       ctx.who,
-      { kind: 'train', args: { content: before.bytes, style: after.bytes, name, subject: o.subject as string | undefined, steps, overwrite, ...extra, ...(notes.length ? { notices: notes } : {}) } },
+      {
+        kind: 'train',
+        args: {
+          content: before.bytes,
+          style: after.bytes,
+          name,
+          subject: o.subject as string | undefined,
+          steps,
+          overwrite,
+          ...extra,
+          ...(notes.length ? { notices: notes } : {}),
+        },
+      },
       { route: ctx.route },
     );
     return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
@@ -85,6 +107,7 @@ export const train: Command = {
  * learn. Trained anyway (the person may be trying the bot out) with this warning in the reply; the
  * command line, with no such reply, refuses the pair (src/bot/cli.ts).
  */
-export const SAME_PICTURE_NOTICE = 'the content and style images are the same picture: the style is what changes between them, so this style changes nothing; train again with the picture redrawn in the new style as style';
+export const SAME_PICTURE_NOTICE =
+  'the content and style images are the same picture: the style is what changes between them, so this style changes nothing; train again with the picture redrawn in the new style as style';
 
 export { describeJob };

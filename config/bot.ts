@@ -103,23 +103,39 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
       if (!has('DISCORD_PUBLIC_KEY')) problems.push('DISCORD_PUBLIC_KEY is missing: DISCORD_MODE=http needs the application public key (64 hex characters)');
       else if (!/^[0-9a-fA-F]{64}$/.test(env.DISCORD_PUBLIC_KEY!.trim())) problems.push('DISCORD_PUBLIC_KEY must be 64 hex characters');
     }
-    cfg.discord = { token: env.DISCORD_TOKEN?.trim() ?? '', appId: env.DISCORD_APP_ID?.trim() ?? '', mode, publicKey: env.DISCORD_PUBLIC_KEY?.trim(), port: int(env, 'DISCORD_HTTP_PORT', 8787, 0, 65535, problems) };
+    cfg.discord = {
+      token: env.DISCORD_TOKEN?.trim() ?? '',
+      appId: env.DISCORD_APP_ID?.trim() ?? '',
+      mode,
+      publicKey: env.DISCORD_PUBLIC_KEY?.trim(),
+      port: int(env, 'DISCORD_HTTP_PORT', 8787, 0, 65535, problems),
+    };
   }
 
   if (has('SLACK_BOT_TOKEN') || has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN')) {
     if (!has('SLACK_BOT_TOKEN')) problems.push('SLACK_BOT_TOKEN is missing: the xoxb- bot token (OAuth & Permissions)');
     else if (!env.SLACK_BOT_TOKEN!.trim().startsWith('xoxb-')) problems.push('SLACK_BOT_TOKEN must be a bot token starting with xoxb-');
-    if (!has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) problems.push('Slack needs SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode, xapp-)');
-    if (has('SLACK_APP_TOKEN') && !env.SLACK_APP_TOKEN!.trim().startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp-');
-    cfg.slack = { botToken: env.SLACK_BOT_TOKEN?.trim() ?? '', signingSecret: env.SLACK_SIGNING_SECRET?.trim() || undefined, appToken: env.SLACK_APP_TOKEN?.trim() || undefined, port: int(env, 'SLACK_PORT', 3000, 0, 65535, problems) };
+    if (!has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN'))
+      problems.push('Slack needs SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode, xapp-)');
+    if (has('SLACK_APP_TOKEN') && !env.SLACK_APP_TOKEN!.trim().startsWith('xapp-'))
+      problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp-');
+    cfg.slack = {
+      botToken: env.SLACK_BOT_TOKEN?.trim() ?? '',
+      signingSecret: env.SLACK_SIGNING_SECRET?.trim() || undefined,
+      appToken: env.SLACK_APP_TOKEN?.trim() || undefined,
+      port: int(env, 'SLACK_PORT', 3000, 0, 65535, problems),
+    };
   }
 
   const playground = env.PAIRSTYLE_PLAYGROUND?.trim() ?? '';
-  if (playground && !/^[01]$/.test(playground)) problems.push(`PAIRSTYLE_PLAYGROUND must be 1 (serve the playground) or 0 (do not) (got '${env.PAIRSTYLE_PLAYGROUND}')`);
+  if (playground && !/^[01]$/.test(playground))
+    problems.push(`PAIRSTYLE_PLAYGROUND must be 1 (serve the playground) or 0 (do not) (got '${env.PAIRSTYLE_PLAYGROUND}')`);
   const platforms = Boolean(cfg.discord || cfg.slack);
   if (playground === '1' || (!platforms && playground !== '0')) cfg.playground = { port: int(env, 'PAIRSTYLE_PORT', 8080, 0, 65535, problems) };
   if (!platforms && !cfg.playground) {
-    problems.push('nothing to serve: PAIRSTYLE_PLAYGROUND=0 and no chat platform is configured: set DISCORD_TOKEN + DISCORD_APP_ID (Discord) and/or SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (Slack), or drop PAIRSTYLE_PLAYGROUND=0');
+    problems.push(
+      'nothing to serve: PAIRSTYLE_PLAYGROUND=0 and no chat platform is configured: set DISCORD_TOKEN + DISCORD_APP_ID (Discord) and/or SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (Slack), or drop PAIRSTYLE_PLAYGROUND=0',
+    );
   }
   if (problems.length) throw new ConfigError(`the bot cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return cfg;

@@ -77,13 +77,17 @@ function modelFileProblems(cfg: ModelConfig, env: NodeJS.ProcessEnv): string[] {
   const { path, tokenizerDir } = cfg;
   const setting = `PAIRSTYLE_MODEL=${path}`;
   const problems: string[] = [];
-  for (const [name, dir] of [['PAIRSTYLE_TOKENIZER', tokenizerDir], ['PAIRSTYLE_TOKENIZER_2', cfg.tokenizer2Dir]] as const) {
+  for (const [name, dir] of [
+    ['PAIRSTYLE_TOKENIZER', tokenizerDir],
+    ['PAIRSTYLE_TOKENIZER_2', cfg.tokenizer2Dir],
+  ] as const) {
     if (dir !== undefined && !existsSync(join(dir, 'tokenizer.json')) && !(existsSync(join(dir, 'vocab.json')) && existsSync(join(dir, 'merges.txt')))) {
       problems.push(`${name}=${dir} is not a tokenizer folder (no vocab.json + merges.txt, no tokenizer.json)`);
     }
   }
   if (!env.PAIRSTYLE_MODEL) {
-    if (!existsSync(join(path, 'model_index.json'))) problems.push(`the embedded model is missing from ${path}: build it with 'npm run data:build && npm run pretrain', or set PAIRSTYLE_MODEL`);
+    if (!existsSync(join(path, 'model_index.json')))
+      problems.push(`the embedded model is missing from ${path}: build it with 'npm run data:build && npm run pretrain', or set PAIRSTYLE_MODEL`);
     return problems;
   }
   if (!existsSync(path)) problems.push(`${setting} does not exist: set it to a model folder, a diffusers Stable Diffusion folder or a .safetensors checkpoint`);
@@ -92,7 +96,9 @@ function modelFileProblems(cfg: ModelConfig, env: NodeJS.ProcessEnv): string[] {
   } else if (/\.(ckpt|pt|pth|bin)$/i.test(path)) problems.push(`${setting} ${unreadableWeightsReason(path)}`);
   else if (!/\.safetensors$/i.test(path)) problems.push(`${setting} is neither a folder nor a .safetensors checkpoint`);
   else if (tokenizerDir === undefined) {
-    problems.push(`${setting} is a single-file checkpoint, which carries no tokenizer: set PAIRSTYLE_TOKENIZER to a tokenizer folder (vocab.json + merges.txt, e.g. SD 1.5's tokenizer/)`);
+    problems.push(
+      `${setting} is a single-file checkpoint, which carries no tokenizer: set PAIRSTYLE_TOKENIZER to a tokenizer folder (vocab.json + merges.txt, e.g. SD 1.5's tokenizer/)`,
+    );
   }
   return problems;
 }
@@ -131,8 +137,17 @@ export async function loadModelOf(cfg: ModelConfig): Promise<TextToImageModel> {
   // Imported here: the bot and worker configs import this module, and the loaders bring the engine
   // (onnxruntime-node) with them, which only the processes that load a model need.
   const { isDiffusersPipelineDir, loadTextToImageModel } = await import('../src/models/checkpoint-layout.ts');
-  const fp16Only = isDiffusersPipelineDir(cfg.path) && !existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.safetensors')) && existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
-  return loadTextToImageModel(cfg.path, { tokenizerDir: cfg.tokenizerDir, tokenizer2Dir: cfg.tokenizer2Dir, imageSize: cfg.imageSize, device: cfg.device, ...(fp16Only ? { variant: 'fp16' } : {}) });
+  const fp16Only =
+    isDiffusersPipelineDir(cfg.path) &&
+    !existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.safetensors')) &&
+    existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
+  return loadTextToImageModel(cfg.path, {
+    tokenizerDir: cfg.tokenizerDir,
+    tokenizer2Dir: cfg.tokenizer2Dir,
+    imageSize: cfg.imageSize,
+    device: cfg.device,
+    ...(fp16Only ? { variant: 'fp16' } : {}),
+  });
 }
 
 /** The configured model: ConfigError for bad device / precision values, ModelMissingError for model files that are not there. */

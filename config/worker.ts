@@ -28,7 +28,8 @@ export interface WorkerConfig {
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const problems: string[] = [];
-  if (!env.REDIS_URL?.trim()) problems.push('REDIS_URL is missing: the worker takes its jobs from BullMQ on that Redis (the same URL as the bots), e.g. redis://127.0.0.1:6379');
+  if (!env.REDIS_URL?.trim())
+    problems.push('REDIS_URL is missing: the worker takes its jobs from BullMQ on that Redis (the same URL as the bots), e.g. redis://127.0.0.1:6379');
   const queue = queueConfig({ ...env, PAIRSTYLE_QUEUE: 'bullmq' }, env.REDIS_URL?.trim() ? problems : []);
   const lockSeconds = int(env, 'PAIRSTYLE_LOCK_SECONDS', 30, 2, 3600, problems);
   const cfg: WorkerConfig = {

@@ -12,7 +12,14 @@ import * as G from '../src/graph/index.ts';
 import { buildCase, describeCase, type MemoryCase } from './lib/memory-cases.ts';
 import { measurePeak } from './lib/measure-memory.ts';
 
-const { values: a } = parseArgs({ options: { layers: { type: 'string', default: '10' }, tokens: { type: 'string', default: '1024' }, heads: { type: 'string', default: '8' }, threads: { type: 'string' } } });
+const { values: a } = parseArgs({
+  options: {
+    layers: { type: 'string', default: '10' },
+    tokens: { type: 'string', default: '1024' },
+    heads: { type: 'string', default: '8' },
+    threads: { type: 'string' },
+  },
+});
 const threads = Number(a.threads ?? process.env.BENCH_THREADS ?? cpus().length);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 

@@ -50,8 +50,17 @@ function eldStats(h: ReturnType<typeof monitorEventLoopDelay>): EldStats {
   return { p50: ms(h.percentile(50)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean), samples: h.count };
 }
 
-type ToChild = { type: 'start'; env: Record<string, string>; overrides: Record<string, unknown> } | { type: 'eld-reset' } | { type: 'eld-read' } | { type: 'stop' };
-type FromChild = { type: 'ready'; ports: { discord?: number; slack?: number } } | { type: 'eld-reset' } | { type: 'eld'; stats: EldStats; serverAckMs: number[] } | { type: 'stopped' } | { type: 'error'; message: string };
+type ToChild =
+  | { type: 'start'; env: Record<string, string>; overrides: Record<string, unknown> }
+  | { type: 'eld-reset' }
+  | { type: 'eld-read' }
+  | { type: 'stop' };
+type FromChild =
+  | { type: 'ready'; ports: { discord?: number; slack?: number } }
+  | { type: 'eld-reset' }
+  | { type: 'eld'; stats: EldStats; serverAckMs: number[] }
+  | { type: 'stopped' }
+  | { type: 'error'; message: string };
 
 // ---------------------------------------------------------------------------------------------------
 // The bot process.
@@ -224,7 +233,12 @@ async function main(): Promise<void> {
   const execArgv = [...process.execArgv, ...(a['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${a['cpu-prof']}`] : [])];
   const c = fork(fileURLToPath(import.meta.url), ['--bot-child'], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   child = c;
-  const prefix = (chunk: Buffer) => String(chunk).replace(/\n$/, '').split('\n').map((l) => `  [bot] ${l}`).join('\n');
+  const prefix = (chunk: Buffer) =>
+    String(chunk)
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => `  [bot] ${l}`)
+      .join('\n');
   c.stdout!.on('data', (d: Buffer) => console.log(prefix(d)));
   c.stderr!.on('data', (d: Buffer) => console.error(prefix(d)));
   const exited = new Promise<void>((r) => c.once('exit', () => r()));
@@ -233,7 +247,7 @@ async function main(): Promise<void> {
       const t = setTimeout(() => (c.off('message', on), reject(new Error(`the bot process did not answer '${m.type}' within ${ms / 1000} s`))), ms);
       const on = (r: FromChild) => {
         if (r.type === 'error') return void (clearTimeout(t), c.off('message', on), reject(new Error(`bot process: ${r.message}`)));
-        if (r.type === answer) (clearTimeout(t), c.off('message', on), resolve(r as Extract<FromChild, { type: T }>));
+        if (r.type === answer) clearTimeout(t), c.off('message', on), resolve(r as Extract<FromChild, { type: T }>);
       };
       c.on('message', on);
       c.send(m);
@@ -246,7 +260,11 @@ async function main(): Promise<void> {
 
   let failed = false;
   try {
-    const { ports } = await ask({ type: 'start', env, overrides: { discordApi: discord.api, slackApiUrl: slack.apiUrl, fileOrigins: [discord.origin, slack.origin], host: '127.0.0.1' } }, 'ready', 60_000);
+    const { ports } = await ask(
+      { type: 'start', env, overrides: { discordApi: discord.api, slackApiUrl: slack.apiUrl, fileOrigins: [discord.origin, slack.origin], host: '127.0.0.1' } },
+      'ready',
+      60_000,
+    );
     const discordUrl = `http://127.0.0.1:${ports.discord}/`;
     const slackUrl = `http://127.0.0.1:${ports.slack}/slack/events`;
     log(`bot up: Discord interactions on :${ports.discord}, Slack events on :${ports.slack}`);
@@ -254,23 +272,50 @@ async function main(): Promise<void> {
     let n = 0;
     const discordRequest = (type: number, data: unknown, user: string) => {
       const token = `bench-${++n}-${Math.random().toString(36).slice(2)}`;
-      const body = JSON.stringify({ id: `i${n}`, application_id: APP_ID, token, version: 1, type, guild_id: 'g1', channel_id: 'c1', channel: { id: 'c1', type: 0 }, member: { user: { id: user, username: user }, permissions: '0' }, data });
+      const body = JSON.stringify({
+        id: `i${n}`,
+        application_id: APP_ID,
+        token,
+        version: 1,
+        type,
+        guild_id: 'g1',
+        channel_id: 'c1',
+        channel: { id: 'c1', type: 0 },
+        member: { user: { id: user, username: user }, permissions: '0' },
+        data,
+      });
       const ts = String(Math.floor(Date.now() / 1000));
-      const headers = { 'content-type': 'application/json', 'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts };
+      const headers = {
+        'content-type': 'application/json',
+        'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
+        'x-signature-timestamp': ts,
+      };
       return { token, body, headers };
     };
     const discordCommand = (sub: string, options: unknown[], user: string, resolved?: unknown) =>
       discordRequest(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) }, user);
-    const postDiscord = (r: { body: string; headers: Record<string, string> }) => fetch(discordUrl, { method: 'POST', headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
+    const postDiscord = (r: { body: string; headers: Record<string, string> }) =>
+      fetch(discordUrl, { method: 'POST', headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
     const edits = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${token}/messages/@original`;
     const text = (r: Recorded) => String(r.json?.content ?? '');
 
     // 1. One training, from two uploads; the burst starts once its training steps run.
     const { renderIcon } = await import('../src/data/render.ts');
-    const png = async (set: 'noto' | 'twemoji') => new Uint8Array(await sharp(Buffer.from(await renderIcon(set, 'dog-face', 32)), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+    const png = async (set: 'noto' | 'twemoji') =>
+      new Uint8Array(
+        await sharp(Buffer.from(await renderIcon(set, 'dog-face', 32)), { raw: { width: 32, height: 32, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
     discord.cdn.set('before.png', await png('noto'));
     discord.cdn.set('after.png', await png('twemoji'));
-    const att = (id: string, name: string) => ({ id, filename: name, size: discord.cdn.get(name)!.length, url: `${discord.origin}/cdn/${name}`, content_type: 'image/png' });
+    const att = (id: string, name: string) => ({
+      id,
+      filename: name,
+      size: discord.cdn.get(name)!.length,
+      url: `${discord.origin}/cdn/${name}`,
+      content_type: 'image/png',
+    });
     const trainOptions = [
       { type: 11, name: 'content', value: 'a' },
       { type: 11, name: 'style', value: 'b' },
@@ -291,7 +336,13 @@ async function main(): Promise<void> {
       const prompt = PROMPTS[Math.abs(i) % PROMPTS.length];
       if (platform === 'discord') {
         const user = `d${u}`;
-        const opts = kind === 'draw' ? [{ type: 3, name: 'prompt', value: prompt }, { type: 4, name: 'seed', value: Math.abs(i) }] : [];
+        const opts =
+          kind === 'draw'
+            ? [
+                { type: 3, name: 'prompt', value: prompt },
+                { type: 4, name: 'seed', value: Math.abs(i) },
+              ]
+            : [];
         const r = discordCommand(kind, opts, user);
         return { i, platform, kind, user, url: discordUrl, headers: r.headers, body: r.body, token: r.token };
       }
@@ -299,10 +350,33 @@ async function main(): Promise<void> {
       const respondPath = `/respond/bench${i < 0 ? `w${-i}` : i}`;
       const channel = i < 0 ? `CW${-i}` : `C${i}`;
       const line = kind === 'draw' ? `draw ${prompt} seed:${Math.abs(i)}` : kind;
-      const body = new URLSearchParams({ command: '/pairstyle', text: line, user_id: user, user_name: user, team_id: 'T1', team_domain: 'bench', channel_id: channel, channel_name: 'bench', response_url: `${slack.origin}${respondPath}`, trigger_id: `tr${i}`, token: 'x', api_app_id: 'A1' }).toString();
+      const body = new URLSearchParams({
+        command: '/pairstyle',
+        text: line,
+        user_id: user,
+        user_name: user,
+        team_id: 'T1',
+        team_domain: 'bench',
+        channel_id: channel,
+        channel_name: 'bench',
+        response_url: `${slack.origin}${respondPath}`,
+        trigger_id: `tr${i}`,
+        token: 'x',
+        api_app_id: 'A1',
+      }).toString();
       const ts = String(Math.floor(Date.now() / 1000));
       const sig = `v0=${createHmac('sha256', SLACK_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
-      return { i, platform, kind, user, url: slackUrl, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts }, body, respondPath, channel };
+      return {
+        i,
+        platform,
+        kind,
+        user,
+        url: slackUrl,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts },
+        body,
+        respondPath,
+        channel,
+      };
     };
     /** The command's first follow-up, timed when the fake receives it (never rejects). */
     const followUp = (cmd: Cmd, ms: number): Promise<void> => {
@@ -310,9 +384,16 @@ async function main(): Promise<void> {
         cmd.replyMs = performance.now() - cmd.sentAt!;
         cmd.replyText = textOf;
       };
-      if (cmd.platform === 'discord') return discord.waitFor(edits(cmd.token!), ms).then((r) => seen(text(r)), () => undefined);
+      if (cmd.platform === 'discord')
+        return discord.waitFor(edits(cmd.token!), ms).then(
+          (r) => seen(text(r)),
+          () => undefined,
+        );
       const mine = (c: SlackCall) => c.method === cmd.respondPath!.slice(1) || (c.method === 'chat.postMessage' && c.body.channel === cmd.channel);
-      return slack.waitFor(mine, ms).then((c) => seen(String(c.body.text ?? '')), () => undefined);
+      return slack.waitFor(mine, ms).then(
+        (c) => seen(String(c.body.text ?? '')),
+        () => undefined,
+      );
     };
     const fire = async (cmd: Cmd): Promise<void> => {
       cmd.sentAt = performance.now();
@@ -334,7 +415,7 @@ async function main(): Promise<void> {
     let warmed = 0;
     for (const platform of ['discord', 'slack'] as const) {
       for (const kind of ['help', 'list', 'status', 'draw'] as const) {
-        const cmd = makeCommand(-(++warmed), platform, kind, 'warm');
+        const cmd = makeCommand(-++warmed, platform, kind, 'warm');
         const replied = followUp(cmd, 20_000);
         await fire(cmd);
         await replied;
@@ -353,7 +434,11 @@ async function main(): Promise<void> {
     const followUps = cmds.map((cmd) => followUp(cmd, (deadlineS + 60) * 1000));
 
     // 3. The burst.
-    const trainAtBurst = /(\d+)\/(\d+)/.exec(text(discord.requests.filter(edits(train.token)).at(-1)!))?.slice(1).join('/') ?? '?';
+    const trainAtBurst =
+      /(\d+)\/(\d+)/
+        .exec(text(discord.requests.filter(edits(train.token)).at(-1)!))
+        ?.slice(1)
+        .join('/') ?? '?';
     const clientEld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
     await ask({ type: 'eld-reset' }, 'eld-reset', 10_000);
     clientEld.enable();
@@ -381,7 +466,9 @@ async function main(): Promise<void> {
 
     // 4. Cancel the training with its button, then stop (the cleanups).
     const lastTrainEdit = discord.requests.filter(edits(train.token)).at(-1);
-    const cancelId = ((lastTrainEdit?.json?.components as { components: { custom_id: string }[] }[] | undefined) ?? []).flatMap((row) => row.components.map((b) => b.custom_id)).find((id) => id.startsWith('ps:cancel:'));
+    const cancelId = ((lastTrainEdit?.json?.components as { components: { custom_id: string }[] }[] | undefined) ?? [])
+      .flatMap((row) => row.components.map((b) => b.custom_id))
+      .find((id) => id.startsWith('ps:cancel:'));
     let trainEnd = 'finished before the cleanup';
     if (!trainFinishedEarly && !discord.requests.some((r) => edits(train.token)(r) && !/^(⏳|⚙️)/.test(text(r)))) {
       if (!cancelId) trainEnd = 'no Cancel button found';
@@ -389,7 +476,11 @@ async function main(): Promise<void> {
         const press = discordRequest(3, { custom_id: cancelId, component_type: 2 }, 'trainer');
         await postDiscord(press);
         const end = await discord.waitFor((r) => edits(train.token)(r) && !/^(⏳|⚙️)/.test(text(r)), 60_000).catch(() => undefined);
-        trainEnd = end ? (/cancelled/.test(text(end)) ? 'cancelled with its button' : `ended: ${text(end).slice(0, 60)}`) : 'cancel pressed; no final edit within 60 s';
+        trainEnd = end
+          ? /cancelled/.test(text(end))
+            ? 'cancelled with its button'
+            : `ended: ${text(end).slice(0, 60)}`
+          : 'cancel pressed; no final edit within 60 s';
       }
     }
     log(`training ${trainEnd}`);
@@ -408,27 +499,43 @@ async function main(): Promise<void> {
       ['  draws queued', ack((c) => c.outcome === 'queued')],
       ['  draws refused by the caps', ack((c) => c.outcome === 'refused')],
     ];
-    const line = (label: string, s: ReturnType<typeof summary>) => `${label.padEnd(46)}${String(s.n).padStart(5)}${[s.p50, s.p90, s.p99, s.max].map((x) => f1(x).padStart(9)).join('')}`;
-    const eldLine = (label: string, e: EldStats) => `${label.padEnd(46)}${String(e.samples).padStart(5)}${[e.p50, e.p90, e.p99, e.max].map((x) => (e.samples ? f1(x) : '-').padStart(9)).join('')}`;
+    const line = (label: string, s: ReturnType<typeof summary>) =>
+      `${label.padEnd(46)}${String(s.n).padStart(5)}${[s.p50, s.p90, s.p99, s.max].map((x) => f1(x).padStart(9)).join('')}`;
+    const eldLine = (label: string, e: EldStats) =>
+      `${label.padEnd(46)}${String(e.samples).padStart(5)}${[e.p50, e.p90, e.p99, e.max].map((x) => (e.samples ? f1(x) : '-').padStart(9)).join('')}`;
     const goalMet = ackFailures.length === 0 && all.p99 < 200;
     console.log('');
-    console.log(`PairStyle bot benchmark${quick ? ' (--quick)' : ''}: ${N} concurrent /pairstyle commands from ${perPlatform * 2} users on loopback while a pair training runs`);
+    console.log(
+      `PairStyle bot benchmark${quick ? ' (--quick)' : ''}: ${N} concurrent /pairstyle commands from ${perPlatform * 2} users on loopback while a pair training runs`,
+    );
     console.log(`mix: 40% draw, 20% list, 20% status, 20% help, half Discord, half Slack; global queue cap ${maxQueued}, per user 1 training + 3 draws`);
-    console.log(`model: embedded emoji-mini; machine: ${cpus().length} CPUs, Node ${process.version}; training at step ${trainAtBurst} (last progress edit) when the burst began, ${trainFinishedEarly ? 'FINISHED during the burst' : 'still running after it'}`);
+    console.log(
+      `model: embedded emoji-mini; machine: ${cpus().length} CPUs, Node ${process.version}; training at step ${trainAtBurst} (last progress edit) when the burst began, ${trainFinishedEarly ? 'FINISHED during the burst' : 'still running after it'}`,
+    );
     console.log('');
     console.log(`${'acknowledgment latency, ms'.padEnd(46)}${'n'.padStart(5)}${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(9)).join('')}`);
     for (const [label, s] of rows) console.log(line(label, s));
     console.log(line('as the bot sees it (arrival to response sent)', serverAck));
     console.log('');
-    console.log(line('first follow-up after the POST, ms', reply((c) => c.replyMs !== undefined)));
+    console.log(
+      line(
+        'first follow-up after the POST, ms',
+        reply((c) => c.replyMs !== undefined),
+      ),
+    );
     console.log('');
-    console.log(`${`event-loop delay, ms beyond ${ELD_RESOLUTION_MS} ms sampling`.padEnd(46)}${'samp.'.padStart(5)}${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(9)).join('')}`);
+    console.log(
+      `${`event-loop delay, ms beyond ${ELD_RESOLUTION_MS} ms sampling`.padEnd(46)}${'samp.'.padStart(5)}${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(9)).join('')}`,
+    );
     console.log(eldLine(`bot, during the burst (${burstMs.toFixed(0)} ms)`, botBurstEld));
     console.log(eldLine('bot, during the follow-ups after it', botFollowEld));
     console.log(eldLine('load generator + fakes, during the burst', clientBurstEld));
     console.log('');
-    console.log(`outcomes: ${N} acked (${ackFailures.length} not: ${ackFailures.map((c) => `#${c.i} ${c.ackStatus ?? c.ackError}`).join(', ') || 'none'}); draws queued ${count('queued')}, refused by caps ${count('refused')}; list/status/help answered ${count('answered')}; errors ${count('error')}; no follow-up ${count('no reply')}`);
-    for (const cmd of cmds.filter((c) => c.outcome === 'error').slice(0, 3)) console.log(`  error example: #${cmd.i} ${cmd.platform} ${cmd.kind}: ${cmd.replyText?.slice(0, 120)}`);
+    console.log(
+      `outcomes: ${N} acked (${ackFailures.length} not: ${ackFailures.map((c) => `#${c.i} ${c.ackStatus ?? c.ackError}`).join(', ') || 'none'}); draws queued ${count('queued')}, refused by caps ${count('refused')}; list/status/help answered ${count('answered')}; errors ${count('error')}; no follow-up ${count('no reply')}`,
+    );
+    for (const cmd of cmds.filter((c) => c.outcome === 'error').slice(0, 3))
+      console.log(`  error example: #${cmd.i} ${cmd.platform} ${cmd.kind}: ${cmd.replyText?.slice(0, 120)}`);
     console.log(`goal p99 < 200 ms: ${goalMet ? 'met' : 'NOT met'}`);
     console.log(
       JSON.stringify({

@@ -56,7 +56,11 @@ const flops = steps * unetFlops(model, 2) + textFlops(model, 2);
 const gflops = flops / Math.min(...times) / 1e9;
 console.log(`model ${a.model} (${model.id}), ${model.imageSize}x${model.imageSize}, ${steps} ${a.sampler} steps, CFG ${opts.cfg} (2 UNet rows per step)`);
 console.log(`warm-up (first draw, creates the sessions): ${warmup.toFixed(2)} s`);
-console.log(`draw: median ${draw.toFixed(3)} s over ${times.length} draws (min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}); ${(1000 * draw / steps).toFixed(1)} ms per step`);
-console.log(`work: ${(flops / 1e9).toFixed(2)} GFLOP per draw -> fastest draw ${gflops.toFixed(1)} GFLOP/s = ${(gflops / peak).toFixed(3)} of the packed GEMM (${peak.toFixed(1)} GFLOP/s, its fastest run)`);
+console.log(
+  `draw: median ${draw.toFixed(3)} s over ${times.length} draws (min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}); ${((1000 * draw) / steps).toFixed(1)} ms per step`,
+);
+console.log(
+  `work: ${(flops / 1e9).toFixed(2)} GFLOP per draw -> fastest draw ${gflops.toFixed(1)} GFLOP/s = ${(gflops / peak).toFixed(3)} of the packed GEMM (${peak.toFixed(1)} GFLOP/s, its fastest run)`,
+);
 console.log(`goal <= 0.5 s: ${draw <= 0.5 ? 'met' : 'not met'}`);
 console.log(`draw_seconds=${draw.toFixed(3)} draw_peak_ratio=${(gflops / peak).toFixed(3)}`);

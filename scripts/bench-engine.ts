@@ -85,7 +85,9 @@ async function benchBlock(name: string, build: Build): Promise<BlockFigures> {
   // Forward: the loss with every parameter frozen (initializers), as in inference.
   const gf = new G.Graph({ paramMode: () => 'frozen' });
   const lossF = build(gf);
-  const values = new Map([...gf.params].map(([n, t]) => [n, n.endsWith('weight') && t.rank === 1 ? new Float32Array(t.size).fill(1) : randomUniform(t.size, 0.05)]));
+  const values = new Map(
+    [...gf.params].map(([n, t]) => [n, n.endsWith('weight') && t.rank === 1 ? new Float32Array(t.size).fill(1) : randomUniform(t.size, 0.05)]),
+  );
   const batch = Object.fromEntries([...gf.inputs].map(([n, t]) => [n, randomUniform(t.size)]));
   const fwd = await G.GraphSession.create(G.emitOnnx({ outputs: { loss: lossF }, weights: (n) => values.get(n) }), { threads });
   const forwardFlops = G.countFlops([lossF]);
@@ -151,7 +153,12 @@ const after = await gemmYardsticks(threads);
 console.log(`after: ${describeYardsticks(after, threads)}`);
 const yard = maxYardsticks(before, after);
 console.log(`ratios, fastest run to the larger measurement of each yardstick (fed ${yard.fed.toFixed(1)}, packed ${yard.packed.toFixed(1)} GFLOP/s):`);
-console.log(`engine_train_efficiency=${(product / yard.packed).toFixed(3)} yardstick=packed ${yard.packed.toFixed(1)} GFLOP/s (the product's pair-training step)`);
+console.log(
+  `engine_train_efficiency=${(product / yard.packed).toFixed(3)} yardstick=packed ${yard.packed.toFixed(1)} GFLOP/s (the product's pair-training step)`,
+);
 console.log('secondary, synthetic blocks:');
-for (const f of [a, b]) console.log(`${f.name}: forward ${(f.forwardGflops / yard.packed).toFixed(3)} of packed | train step ${(f.stepGflops / yard.fed).toFixed(3)} of fed`);
-console.log(`synthetic_train_efficiency=${Math.sqrt((a.stepGflops / yard.fed) * (b.stepGflops / yard.fed)).toFixed(3)} yardstick=fed ${yard.fed.toFixed(1)} GFLOP/s`);
+for (const f of [a, b])
+  console.log(`${f.name}: forward ${(f.forwardGflops / yard.packed).toFixed(3)} of packed | train step ${(f.stepGflops / yard.fed).toFixed(3)} of fed`);
+console.log(
+  `synthetic_train_efficiency=${Math.sqrt((a.stepGflops / yard.fed) * (b.stepGflops / yard.fed)).toFixed(3)} yardstick=fed ${yard.fed.toFixed(1)} GFLOP/s`,
+);

@@ -43,7 +43,8 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 console.log(`part 1: measured (a fresh process per case, ${threads} threads, onnxruntime CPU) beside the planner's prediction`);
 console.log('case                                         measured MiB (run 1, run 2)   predicted MiB   error');
 const cases: MemoryCase[] = [];
-for (const px of a.sizes!.split(',').filter(Boolean).map(Number)) for (const kind of ['pair-training', 'draw'] as const) cases.push({ kind, arch: 'emoji-mini', px, rank: 8 });
+for (const px of a.sizes!.split(',').filter(Boolean).map(Number))
+  for (const kind of ['pair-training', 'draw'] as const) cases.push({ kind, arch: 'emoji-mini', px, rank: 8 });
 if (a.sd15) for (const kind of ['pair-training', 'draw'] as const) cases.push({ kind, arch: 'sd15', px: 128, rank: 8 });
 let worst = 0;
 for (const c of cases) {
@@ -51,13 +52,18 @@ for (const c of cases) {
   const m = await measurePeak(c, threads);
   const error = (predicted - m.peakBytes) / m.peakBytes;
   worst = Math.max(worst, Math.abs(error));
-  console.log(`${describeCase(c).padEnd(44)} ${mib(m.peakBytes).padStart(8)} (${m.runs.map(mib).join(', ')})`.padEnd(76) + `${mib(predicted).padStart(10)}   ${error >= 0 ? '+' : ''}${(100 * error).toFixed(1)}%`);
+  console.log(
+    `${describeCase(c).padEnd(44)} ${mib(m.peakBytes).padStart(8)} (${m.runs.map(mib).join(', ')})`.padEnd(76) +
+      `${mib(predicted).padStart(10)}   ${error >= 0 ? '+' : ''}${(100 * error).toFixed(1)}%`,
+  );
 }
 console.log(`memory_plan_error=${worst.toFixed(3)}\n`);
 const validated = worst <= 0.2;
 console.log(
   `part 2: full-size architectures, predicted only (the planner; traced, not run): ${
-    validated ? `validated in part 1 to within ${(100 * worst).toFixed(0)}% on smaller graphs of the same ops` : `NOT validated: the planner missed part 1's measurements by up to ${(100 * worst).toFixed(0)}%, so these are no memory figures to rely on (the FLOPs are exact counts)`
+    validated
+      ? `validated in part 1 to within ${(100 * worst).toFixed(0)}% on smaller graphs of the same ops`
+      : `NOT validated: the planner missed part 1's measurements by up to ${(100 * worst).toFixed(0)}%, so these are no memory figures to rely on (the FLOPs are exact counts)`
   }`,
 );
 const ARCHS: Record<string, { name: string; unet: UNet2DConditionConfig; sizes: number[]; budgetGiB: number }> = {
@@ -65,7 +71,12 @@ const ARCHS: Record<string, { name: string; unet: UNet2DConditionConfig; sizes: 
   sdxl: { name: 'SDXL', unet: SDXL_UNET_CONFIG, sizes: [512, 1024], budgetGiB: 24 },
 };
 const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-const shapes = (unet: UNet2DConditionConfig, px: number): ModelShapes => ({ unet, contextLength: 77, imageSize: px, codec: { latentShape: [unet.in_channels, px / 8, px / 8] } });
+const shapes = (unet: UNet2DConditionConfig, px: number): ModelShapes => ({
+  unet,
+  contextLength: 77,
+  imageSize: px,
+  codec: { latentShape: [unet.in_channels, px / 8, px / 8] },
+});
 
 console.log(`pair training: batch 2 (content + style rows), ContentLoRA and StyleLoRA rank ${rank} on every attention projection, LoRA B trained`);
 console.log('style-guided draw: one styled image beside its unstyled counterpart = 5 UNet rows per step (no gradients)\n');

@@ -59,7 +59,9 @@ async function forward(key: string, label: string, build: (g: G.Graph) => G.Tens
   const g = new G.Graph({ paramMode: () => 'frozen' });
   const out = build(g);
   const s = await G.GraphSession.create(G.emitOnnx({ outputs: { out }, weights: (n) => randomWeight(n, g.params.get(n)!.shape) }), { threads });
-  const feeds = Object.fromEntries([...g.inputs].map(([n, t]) => [n, t.dtype === 'int64' ? BigInt64Array.from({ length: t.size }, (_, i) => BigInt(i % 300)) : randomUniform(t.size)]));
+  const feeds = Object.fromEntries(
+    [...g.inputs].map(([n, t]) => [n, t.dtype === 'int64' ? BigInt64Array.from({ length: t.size }, (_, i) => BigInt(i % 300)) : randomUniform(t.size)]),
+  );
   report(key, label, await timeMs(() => s.run(feeds), seconds), G.countFlops([out]));
   await s.release();
 }
@@ -88,7 +90,12 @@ async function loraStep(): Promise<void> {
   for (const [n, t] of g.inputs) feeds[n] = n.startsWith('lora_gate.') ? new Float32Array(t.size).fill(1) : randomUniform(t.size);
   for (const p of g.trainableParams()) feeds[p.node.name!] = randomUniform(p.size, 0.01);
   const trainable = g.trainableParams().reduce((a, p) => a + p.size, 0);
-  report('emoji_mini_unet_lora_step', `emoji-mini UNet forward+backward, LoRA B grads only (2 adapters r8, ${(trainable / 1e3).toFixed(0)} K trainable), batch 2`, await timeMs(() => step.run(feeds), seconds), flops);
+  report(
+    'emoji_mini_unet_lora_step',
+    `emoji-mini UNet forward+backward, LoRA B grads only (2 adapters r8, ${(trainable / 1e3).toFixed(0)} K trainable), batch 2`,
+    await timeMs(() => step.run(feeds), seconds),
+    flops,
+  );
   await step.release();
 }
 
@@ -110,7 +117,9 @@ async function sd15Unet(): Promise<void> {
   t0 = performance.now();
   const s = await G.GraphSession.create(model, { threads });
   const createMs = performance.now() - t0;
-  console.log(`SD 1.5 UNet: session created in ${(createMs / 1000).toFixed(1)} s (writing the external data to a temp folder included); rss ${gib(process.memoryUsage().rss)}`);
+  console.log(
+    `SD 1.5 UNet: session created in ${(createMs / 1000).toFixed(1)} s (writing the external data to a temp folder included); rss ${gib(process.memoryUsage().rss)}`,
+  );
   const feeds = { sample: randomUniform(4 * 64 * 64), timestep: Float32Array.from([500]), encoder_hidden_states: randomUniform(77 * 768) };
   t0 = performance.now();
   const y = (await s.run(feeds)).out as Float32Array;
@@ -125,7 +134,9 @@ const ort = await import('onnxruntime-node');
 const before = await gemmYardsticks(threads);
 console.log(`onnxruntime-node ${ort.env.versions.node} on ${cpus().length} cores, before: ${describeYardsticks(before, threads)}`);
 const mini = EMOJI_MINI_UNET_CONFIG;
-await forward('emoji_mini_unet_forward', 'emoji-mini UNet forward, batch 2 (a CFG draw step)', (g) => unet2DConditionModel(g, mini, unetInputs(g, mini, 2, 16)));
+await forward('emoji_mini_unet_forward', 'emoji-mini UNet forward, batch 2 (a CFG draw step)', (g) =>
+  unet2DConditionModel(g, mini, unetInputs(g, mini, 2, 16)),
+);
 await loraStep();
 await forward('emoji_mini_text_encoder', 'emoji-mini text encoder, batch 2 x 16 tokens', text(emojiMiniTextConfig(2000), 2, 16));
 await forward('sd15_text_encoder', 'SD 1.5 text encoder (CLIP ViT-L/14), batch 1 x 77 tokens', text(SD15_TEXT_CONFIG, 1, 77));

@@ -40,7 +40,15 @@ const S = model.imageSize;
 const content = rgbToUnit(await renderIcon('noto', a.subject!, S), S, S);
 const styleImg = rgbToUnit(await renderIcon('openmoji', a.subject!, S), S, S);
 
-const train = await trainPair({ model, content, style: styleImg, name: 'bench', subject: a.subject!.replace(/-/g, ' '), steps: Number(a['train-steps']), threads });
+const train = await trainPair({
+  model,
+  content,
+  style: styleImg,
+  name: 'bench',
+  subject: a.subject!.replace(/-/g, ' '),
+  steps: Number(a['train-steps']),
+  threads,
+});
 const style = train.style;
 const second: Style = { info: { ...style.info, name: 'bench-b' }, modules: style.modules.map((m) => ({ ...m })) };
 
@@ -51,7 +59,17 @@ const configs = {
   plain: (seed: number) => drawMixes(pipe, [[]], { ...base, seed }),
   styleGuided: (seed: number) => drawMixes(pipe, [[{ style, weight: w }]], { ...base, seed }),
   styledAndUnstyled: (seed: number) => drawStyled(pipe, [{ style, weight: w }], { ...base, seed }),
-  blend: (seed: number) => drawMixes(pipe, [[{ style, weight: w / 2 }, { style: second, weight: w / 2 }]], { ...base, seed }),
+  blend: (seed: number) =>
+    drawMixes(
+      pipe,
+      [
+        [
+          { style, weight: w / 2 },
+          { style: second, weight: w / 2 },
+        ],
+      ],
+      { ...base, seed },
+    ),
 };
 const warmup: Record<string, number> = {};
 for (const [k, f] of Object.entries(configs)) {
@@ -71,7 +89,8 @@ await pipe.release();
 const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof configs, number>;
 const rows = { plain: 2, styleGuided: 3, styledAndUnstyled: 5, blend: 4 };
 const lora = [{ name: 'style0', rank: style.info.rank }];
-const flopsRatio = (rowsN: number, adapters: number) => unetFlops(model, rowsN, adapters ? [...lora, ...(adapters > 1 ? [{ name: 'style1', rank: style.info.rank }] : [])] : []) / unetFlops(model, 2);
+const flopsRatio = (rowsN: number, adapters: number) =>
+  unetFlops(model, rowsN, adapters ? [...lora, ...(adapters > 1 ? [{ name: 'style1', rank: style.info.rank }] : [])] : []) / unetFlops(model, 2);
 
 console.log(`model ${a.model} (${model.id}), ${threads} threads, ${base.steps} steps, CFG ${base.cfg}, style strength ${w}`);
 const defaults = style.info.steps === PAIR_DEFAULTS.steps;
@@ -79,7 +98,11 @@ console.log(
   `pair training, ${defaults ? 'defaults' : 'NOT the default steps'} (rank ${style.info.rank}, ${style.info.steps} steps): ${train.seconds.toFixed(1)} s (${train.meanStepMs.toFixed(0)} ms/step)` +
     (defaults ? `; goal <= 60 s: ${train.seconds <= 60 ? 'met' : 'not met'}` : ''),
 );
-console.log(`warm-ups (session creation + first draw, excluded): ${Object.entries(warmup).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
+console.log(
+  `warm-ups (session creation + first draw, excluded): ${Object.entries(warmup)
+    .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
+    .join(', ')}`,
+);
 const line = (k: keyof typeof configs, label: string, goal?: number) => {
   const ratio = med[k] / med.plain;
   console.log(
@@ -92,4 +115,6 @@ line('plain', 'plain CFG draw');
 const sg = line('styleGuided', 'style-guided draw (stylized only)', 1.25);
 const both = line('styledAndUnstyled', 'style-guided + unstyled counterpart (CLI)');
 const bl = line('blend', 'two-style blend', 1.6);
-console.log(`pair_train_seconds=${train.seconds.toFixed(1)} style_draw_ratio=${sg.toFixed(2)} styled_and_unstyled_ratio=${both.toFixed(2)} blend_ratio=${bl.toFixed(2)}`);
+console.log(
+  `pair_train_seconds=${train.seconds.toFixed(1)} style_draw_ratio=${sg.toFixed(2)} styled_and_unstyled_ratio=${both.toFixed(2)} blend_ratio=${bl.toFixed(2)}`,
+);

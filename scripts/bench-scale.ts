@@ -27,7 +27,9 @@ const value = (name: string, def: string) => {
 const quick = flag('quick');
 const JOBS = Number(value('jobs', quick ? '4' : '24'));
 const STEPS = Number(value('steps', quick ? '2' : '25'));
-const WORKERS = value('workers', quick ? '1,2' : '1,2,3').split(',').map(Number);
+const WORKERS = value('workers', quick ? '1,2' : '1,2,3')
+  .split(',')
+  .map(Number);
 
 function startWorker(redisUrl: string): { p: ChildProcess; ready: Promise<void>; done: { count: number } } {
   const arg = JSON.stringify({ env: { REDIS_URL: redisUrl, PAIRSTYLE_MODEL: modelDir(), PAIRSTYLE_QUEUE_PREFIX: 'bench' }, overrides: {} });
@@ -84,7 +86,9 @@ async function runWith(workers: number): Promise<{ seconds: number; jobsPerSecon
   }
 }
 
-console.log(`bench:scale: ${JOBS} plain draws of ${STEPS} steps on ${modelDir()} per run, workers ${WORKERS.join(', ')}${quick ? ' (--quick: a smoke run, not a measurement)' : ''}`);
+console.log(
+  `bench:scale: ${JOBS} plain draws of ${STEPS} steps on ${modelDir()} per run, workers ${WORKERS.join(', ')}${quick ? ' (--quick: a smoke run, not a measurement)' : ''}`,
+);
 const rows: { workers: number; seconds: number; jobsPerSecond: number }[] = [];
 for (const w of WORKERS) {
   const r = await runWith(w);
@@ -94,5 +98,7 @@ for (const w of WORKERS) {
 const base = rows.find((r) => r.workers === 1)?.jobsPerSecond ?? rows[0].jobsPerSecond;
 console.log('\n| workers | jobs/s | vs 1 worker |\n|---|---|---|');
 for (const r of rows) console.log(`| ${r.workers} | ${r.jobsPerSecond.toFixed(2)} | ${(r.jobsPerSecond / base).toFixed(2)}x |`);
-console.log(`\nThis machine has ${(await import('node:os')).availableParallelism()} cores: the workers share them, so the speed-up is capped by the cores, not by the queue. With one GPU per worker, expect close to linear scaling.`);
+console.log(
+  `\nThis machine has ${(await import('node:os')).availableParallelism()} cores: the workers share them, so the speed-up is capped by the cores, not by the queue. With one GPU per worker, expect close to linear scaling.`,
+);
 for (const r of rows) console.log(`bench_scale_jobs_per_s_${r.workers}=${r.jobsPerSecond.toFixed(3)}`);

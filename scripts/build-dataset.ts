@@ -10,22 +10,22 @@
  * name; the same inputs give the same bytes (sha256 printed at the end).
  * The held-out openmoji set is never included.
  */
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import sharp from "sharp";
-import { buildDatasetFile } from "../src/data/build.ts";
-import { V1_SET_IDS, pretrainSetIds } from "../src/data/emoji-sets.ts";
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { buildDatasetFile } from '../src/data/build.ts';
+import { V1_SET_IDS, pretrainSetIds } from '../src/data/emoji-sets.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const setsArg = arg("--sets") ?? "v2";
-const sets = setsArg === "v2" ? pretrainSetIds() : setsArg === "v1" ? [...V1_SET_IDS] : setsArg.split(",");
-const size = Number(arg("--size") ?? "32");
-const out = arg("--out") ?? (setsArg === "v1" ? `data/emoji${size}.bin` : `data/styles${size}.bin`);
-const limit = arg("--limit");
+const setsArg = arg('--sets') ?? 'v2';
+const sets = setsArg === 'v2' ? pretrainSetIds() : setsArg === 'v1' ? [...V1_SET_IDS] : setsArg.split(',');
+const size = Number(arg('--size') ?? '32');
+const out = arg('--out') ?? (setsArg === 'v1' ? `data/emoji${size}.bin` : `data/styles${size}.bin`);
+const limit = arg('--limit');
 sharp.cache(false);
 
 const t0 = performance.now();
@@ -36,15 +36,15 @@ const ds = await buildDatasetFile(out, {
   concurrency: 2,
   onProgress: (done, total) => process.stderr.write(`\rrendered ${done}/${total}`),
 });
-process.stderr.write("\n");
+process.stderr.write('\n');
 const secs = (performance.now() - t0) / 1000;
 
 const rows = ds.summary.map((s) => ({
   set: s.set,
   considered: s.catalog.considered,
   aliasesFolded: s.catalog.aliasesFolded,
-  skinTone: s.catalog.excluded["skin-tone"],
-  countryFlag: s.catalog.excluded["country-flag"],
+  skinTone: s.catalog.excluded['skin-tone'],
+  countryFlag: s.catalog.excluded['country-flag'],
   duplicate: s.duplicates,
   nearDup: s.nearDuplicates,
   blank: s.blank,
@@ -52,7 +52,7 @@ const rows = ds.summary.map((s) => ({
   emojibase: `${s.catalog.match.codepoint}cp/${s.catalog.match.label}lbl/${s.catalog.match.shortcode}sc/${s.catalog.match.none}none`,
 }));
 console.table(rows);
-const sha = createHash("sha256").update(readFileSync(out)).digest("hex");
+const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
 const withKw = ds.items.filter((i) => i.keywords.length > 0).length;
 console.log(
   `total ${ds.count} samples (${ds.height}x${ds.width}x${ds.channels}), ${withKw} with keywords; ` +

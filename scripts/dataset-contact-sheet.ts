@@ -6,19 +6,19 @@
  *
  * --captions also prints one sampled caption per tile (row-major).
  */
-import sharp from "sharp";
-import { captionFor, loadDataset, mulberry32, samplePixels } from "../src/data/dataset.ts";
+import sharp from 'sharp';
+import { captionFor, loadDataset, mulberry32, samplePixels } from '../src/data/dataset.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 }
 
-const inPath = arg("--in", "data/emoji32.bin");
-const outPath = arg("--out", "data/emoji32-sheet.png");
-const grid = Number(arg("--grid", "16"));
-const scale = Number(arg("--scale", "2"));
-const rng = mulberry32(Number(arg("--seed", "1")));
+const inPath = arg('--in', 'data/emoji32.bin');
+const outPath = arg('--out', 'data/emoji32-sheet.png');
+const grid = Number(arg('--grid', '16'));
+const scale = Number(arg('--scale', '2'));
+const rng = mulberry32(Number(arg('--seed', '1')));
 
 const ds = loadDataset(inPath);
 const { height: h, width: w, channels: c } = ds;
@@ -40,10 +40,10 @@ picks.forEach((idx, k) => {
   }
 });
 await sharp(sheet, { raw: { width: sheetW, height: sheetH, channels: 3 } })
-  .resize(sheetW * scale, sheetH * scale, { kernel: "nearest" })
+  .resize(sheetW * scale, sheetH * scale, { kernel: 'nearest' })
   .png()
   .toFile(outPath);
 console.log(`${outPath}: ${grid}x${grid} samples of ${ds.count}, ${scale}x`);
-if (process.argv.includes("--captions")) {
+if (process.argv.includes('--captions')) {
   picks.forEach((idx, k) => console.log(`${k}\t${ds.items[idx]!.set}:${ds.items[idx]!.name}\t${captionFor(ds.items[idx]!, rng)}`));
 }

@@ -21,7 +21,9 @@ const result = await engine.run<FitDemoResult>(
 await engine.terminate();
 const first = result.losses[0];
 const last = result.losses.slice(-20).reduce((a, b) => a + b, 0) / Math.min(20, result.losses.length);
-console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s: loss ${first.toFixed(4)} -> ${last.toFixed(4)} (${(first / last).toFixed(0)}x lower), ${result.meanStepMs.toFixed(2)} ms/step`);
+console.log(
+  `done in ${((performance.now() - t0) / 1000).toFixed(1)} s: loss ${first.toFixed(4)} -> ${last.toFixed(4)} (${(first / last).toFixed(0)}x lower), ${result.meanStepMs.toFixed(2)} ms/step`,
+);
 if (!(last < first / 10)) {
   console.error('the loss did not fall enough: the engine is broken');
   process.exit(1);

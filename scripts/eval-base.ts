@@ -88,7 +88,15 @@ const picks = seedList.flatMap((seed) => {
   return pool.slice(0, n).map((it, k) => {
     const own = setIds.indexOf(it.set);
     const other = setIds[(own + 1 + rng.int(setIds.length - 1)) % setIds.length];
-    return { seed, drawSeed: seed * 100_003 + k, item: itemIndex.get(`${it.set}\u0000${it.name}`)!, subject: it.subject, set: it.set as PretrainSetId, swappedSet: other, label: classIndex.get(it.subject)! };
+    return {
+      seed,
+      drawSeed: seed * 100_003 + k,
+      item: itemIndex.get(`${it.set}\u0000${it.name}`)!,
+      subject: it.subject,
+      set: it.set as PretrainSetId,
+      swappedSet: other,
+      label: classIndex.get(it.subject)!,
+    };
   });
 });
 const captionsA = picks.map((p) => `${p.subject} in ${styleOf(p.set)}`);
@@ -98,8 +106,15 @@ const seeds = picks.map((p) => p.drawSeed);
 const pipe = new DiffusionPipeline(model, { threads });
 const drawStart = performance.now();
 const batch = Math.max(1, Math.min(Number(a.batch), picks.length));
-const progress = (what: string) => (done: number, total: number) => process.stderr.write(`\r${what}: ${done}/${total} pictures (${((performance.now() - drawStart) / 1000).toFixed(0)} s)`);
-const imagesA = await drawCfgBatched(pipe, captionsA, seeds, { steps, cfg, batch, sampler: a.sampler as SamplerName, onBatch: progress('(a) training captions') });
+const progress = (what: string) => (done: number, total: number) =>
+  process.stderr.write(`\r${what}: ${done}/${total} pictures (${((performance.now() - drawStart) / 1000).toFixed(0)} s)`);
+const imagesA = await drawCfgBatched(pipe, captionsA, seeds, {
+  steps,
+  cfg,
+  batch,
+  sampler: a.sampler as SamplerName,
+  onBatch: progress('(a) training captions'),
+});
 process.stderr.write('\n');
 const imagesB = await drawCfgBatched(pipe, captionsB, seeds, { steps, cfg, batch, sampler: a.sampler as SamplerName, onBatch: progress('(b) style swapped') });
 process.stderr.write('\n');
@@ -136,39 +151,68 @@ async function score(images: Float32Array, captions: string[], sets: PretrainSet
       artistName = ARTIST_CLASSES[topK(art.subarray(i * kArt, (i + 1) * kArt), 1)[0]];
       if (artistName === sets[i]) promptedSet++;
     }
-    return { caption: captions[i], top5: best.map((c) => identity.classes[c]), rank: rank >= 0 ? rank + 1 : null, ...(artistName ? { artist: artistName } : {}) };
+    return {
+      caption: captions[i],
+      top5: best.map((c) => identity.classes[c]),
+      rank: rank >= 0 ? rank + 1 : null,
+      ...(artistName ? { artist: artistName } : {}),
+    };
   });
   const m = picks.length;
   const perSeed = seedList.map((seed) => {
     const mine = perCaption.filter((_, i) => picks[i].seed === seed);
     return { seed, top1: mine.filter((c) => c.rank === 1).length / mine.length, top5: mine.filter((c) => c.rank !== null).length / mine.length };
   });
-  return { top1: top1 / m, top5: top5 / m, top1Interval: wilson(top1, m), top5Interval: wilson(top5, m), perSeed, ...(art ? { promptedSet: promptedSet / m } : {}), perCaption };
+  return {
+    top1: top1 / m,
+    top5: top5 / m,
+    top1Interval: wilson(top1, m),
+    top5Interval: wilson(top5, m),
+    perSeed,
+    ...(art ? { promptedSet: promptedSet / m } : {}),
+    perCaption,
+  };
 }
 
-const resA = await score(imagesA, captionsA, picks.map((p) => p.set));
-const resB = await score(imagesB, captionsB, picks.map((p) => p.swappedSet));
+const resA = await score(
+  imagesA,
+  captionsA,
+  picks.map((p) => p.set),
+);
+const resB = await score(
+  imagesB,
+  captionsB,
+  picks.map((p) => p.swappedSet),
+);
 
 // The same judges on the real pictures of the (a) items: drawings the identity judge never saw (its
 // held-out accuracy on them is the ceiling of what a generated picture can score).
 const s = ds.height;
 const real = new Float32Array(picks.length * 3 * s * s);
 picks.forEach((p, i) => real.set(rgbToUnit(samplePixels(ds, p.item), s, s), i * 3 * s * s));
-const resReal = await score(real, picks.map((p) => `real ${p.subject} (${p.set})`), picks.map((p) => p.set));
+const resReal = await score(
+  real,
+  picks.map((p) => `real ${p.subject} (${p.set})`),
+  picks.map((p) => p.set),
+);
 
 const heldOut = identity.meta.info as { heldOutTop1?: number; heldOutTop5?: number };
 const rows = [
   ['(a) held-out drawings as captions', pctInterval(resA.top1Interval), pctInterval(resA.top5Interval), pct(resA.promptedSet)],
-  ['(b) style phrase swapped (judge trained on these sets\' drawings)', pctInterval(resB.top1Interval), pctInterval(resB.top5Interval), pct(resB.promptedSet)],
+  ["(b) style phrase swapped (judge trained on these sets' drawings)", pctInterval(resB.top1Interval), pctInterval(resB.top5Interval), pct(resB.promptedSet)],
   ['real pictures of (a), never seen by the judge', pctInterval(resReal.top1Interval), pctInterval(resReal.top5Interval), pct(resReal.promptedSet)],
   ['identity judge, all its held-out drawings', pct(heldOut.heldOutTop1), pct(heldOut.heldOutTop5), ''],
 ];
 const training = (JSON.parse(readFileSync(`${a.model}/model_index.json`, 'utf8')) as { training?: Record<string, unknown> }).training ?? {};
 console.log(`\nmodel ${a.model} (${model.id}, ${model.hash}; training ${JSON.stringify(training)})`);
-console.log(`${picks.length} captions (${n} per seed, seeds ${seedList.join(', ')}), ${steps} ${a.sampler} steps, CFG ${cfg}, ${identity.classes.length} identity classes; [95% Wilson interval]\n`);
+console.log(
+  `${picks.length} captions (${n} per seed, seeds ${seedList.join(', ')}), ${steps} ${a.sampler} steps, CFG ${cfg}, ${identity.classes.length} identity classes; [95% Wilson interval]\n`,
+);
 console.log(formatTable(['', 'top-1', 'top-5', 'drawn in the prompted set'], rows));
 console.log(`\nper seed (a) top-5: ${resA.perSeed.map((r) => `${r.seed}: ${pct(r.top5)}`).join(', ')}`);
-console.log(`goal: top-5 >= 75% on (a): ${resA.top5 >= 0.75 ? (resA.top5Interval.low >= 0.75 ? 'met (the interval is above it)' : 'met by the estimate, inside the noise') : 'not met'}`);
+console.log(
+  `goal: top-5 >= 75% on (a): ${resA.top5 >= 0.75 ? (resA.top5Interval.low >= 0.75 ? 'met (the interval is above it)' : 'met by the estimate, inside the noise') : 'not met'}`,
+);
 
 // Grid: 16 subjects, generated (a) row above the real picture row, 8 per row.
 const gridN = Math.min(16, picks.length);
@@ -196,6 +240,8 @@ const report = {
 };
 mkdirSync(dirname(a.out!), { recursive: true });
 writeFileSync(a.out!, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\nwrote ${a.out} and ${a.grid}; drawing ${drawSeconds.toFixed(1)} s (${((1000 * drawSeconds) / (2 * picks.length)).toFixed(0)} ms per picture), total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `\nwrote ${a.out} and ${a.grid}; drawing ${drawSeconds.toFixed(1)} s (${((1000 * drawSeconds) / (2 * picks.length)).toFixed(0)} ms per picture), total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 await identity.release();
 await artist?.release();

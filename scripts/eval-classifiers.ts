@@ -35,8 +35,24 @@ for (const [kind, ensure] of [
 ] as const) {
   if (a.only && a.only !== kind) continue;
   const c = await ensure(opts);
-  const i = c.meta.info as { heldOutTop1?: number; heldOutTop5?: number; train?: number; heldOut?: number; epochs?: number; refitEpochs?: number; seconds?: number };
-  rows.push([c.meta.kind, String(c.classes.length), `${i.train} / ${i.heldOut}`, pct(i.heldOutTop1), pct(i.heldOutTop5), `${i.epochs} + ${i.refitEpochs}`, `${Math.round(i.seconds ?? 0)} s`]);
+  const i = c.meta.info as {
+    heldOutTop1?: number;
+    heldOutTop5?: number;
+    train?: number;
+    heldOut?: number;
+    epochs?: number;
+    refitEpochs?: number;
+    seconds?: number;
+  };
+  rows.push([
+    c.meta.kind,
+    String(c.classes.length),
+    `${i.train} / ${i.heldOut}`,
+    pct(i.heldOutTop1),
+    pct(i.heldOutTop5),
+    `${i.epochs} + ${i.refitEpochs}`,
+    `${Math.round(i.seconds ?? 0)} s`,
+  ]);
   await c.release();
 }
 console.log(formatTable(['classifier', 'classes', 'train / held-out', 'held-out top-1', 'top-5', 'epochs', 'training'], rows));

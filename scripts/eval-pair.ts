@@ -47,7 +47,15 @@ import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts'
 import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
 import { Rng } from '../src/diffusion/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
-import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR, isEvaluationSubject, JUDGE_DATASET, loadOpenmoji } from '../src/eval/classifiers.ts';
+import {
+  ARTIST_CLASSES,
+  ensureArtistClassifier,
+  ensureIdentityClassifier,
+  EVAL_DIR,
+  isEvaluationSubject,
+  JUDGE_DATASET,
+  loadOpenmoji,
+} from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
 import { bootstrap, numInterval, pctInterval, separated, type Interval } from '../src/eval/stats.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
@@ -85,7 +93,11 @@ const { values: a } = parseArgs({
   },
 });
 const t0 = performance.now();
-const list = (s: string) => s.split(',').map((v) => Number(v.trim())).filter((v) => Number.isFinite(v) && v > 0);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((v) => Number(v.trim()))
+    .filter((v) => Number.isFinite(v) && v > 0);
 const strengths = list(a.strengths!);
 const scales = list(a.scales!);
 const nPairs = Number(a.pairs);
@@ -93,7 +105,8 @@ const nSubjects = Number(a.subjects);
 const trainSteps = Number(a['train-steps']);
 const convs = Boolean(a.convs) && !a['no-convs'];
 const perStyle = Number(a['pairs-per-style']);
-if (!Number.isInteger(perStyle) || perStyle < 1 || perStyle > MAX_PAIRS) throw new Error(`--pairs-per-style: expected 1 to ${MAX_PAIRS}, got '${a['pairs-per-style']}'`);
+if (!Number.isInteger(perStyle) || perStyle < 1 || perStyle > MAX_PAIRS)
+  throw new Error(`--pairs-per-style: expected 1 to ${MAX_PAIRS}, got '${a['pairs-per-style']}'`);
 const steps = Number(a.steps);
 const cfg = Number(a.cfg);
 const seedList = a.seeds!.split(',').map((v) => Number(v.trim()));
@@ -117,7 +130,8 @@ const ALL_METHODS: Method[] = [
   { id: 'no-ortho-guidance', label: '(c) no orthogonality + style guidance', mode: 'guidance', style: 'noOrtho', weights: strengths, dashed: true },
 ];
 const wanted = a.methods!.split(',').map((s) => s.trim());
-for (const w of wanted) if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
+for (const w of wanted)
+  if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
 const methods = ALL_METHODS.filter((m) => wanted.includes(m.id));
 const kinds = new Set(methods.map((m) => m.style));
 
@@ -138,7 +152,13 @@ const pictureOf = (d: Dataset, set: string, subject: string) => {
 // per seed, its pairs first, then the subjects drawn for every pair of that seed.
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
 const omSubjects = new Set(om.items.map((it) => it.subject));
-const pool = [...new Set(ds.items.filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && classIndex.has(it.subject) && isEvaluationSubject(it.subject)).map((it) => it.subject))].sort();
+const pool = [
+  ...new Set(
+    ds.items
+      .filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && classIndex.has(it.subject) && isEvaluationSubject(it.subject))
+      .map((it) => it.subject),
+  ),
+].sort();
 interface Unit {
   seed: number;
   pair: string;
@@ -196,20 +216,56 @@ for (let p = 0; p < units.length; p++) {
   const styles: Partial<Record<StyleKind, Style>> = {};
   const trainInfo: Record<string, unknown> = {};
   const bar = (what: string) => (q: { step: number; steps: number; loss: number }) => {
-    if (q.step % 25 === 0 || q.step === q.steps) process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length} '${x}': ${what} step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
+    if (q.step % 25 === 0 || q.step === q.steps)
+      process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length} '${x}': ${what} step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
   };
   if (kinds.has('pair')) {
-    const r = await trainPair({ model, content, style: styleImg, name: `pair-${p}`, subject: x, extraPairs, steps: trainSteps, seed: seed * 1000 + p, threads, convs, onProgress: bar('pair') });
+    const r = await trainPair({
+      model,
+      content,
+      style: styleImg,
+      name: `pair-${p}`,
+      subject: x,
+      extraPairs,
+      steps: trainSteps,
+      seed: seed * 1000 + p,
+      threads,
+      convs,
+      onProgress: bar('pair'),
+    });
     styles.pair = r.style;
     trainInfo.pair = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   if (kinds.has('noOrtho')) {
-    const r = await trainPair({ model, content, style: styleImg, name: `no-ortho-${p}`, subject: x, extraPairs, steps: trainSteps, seed: seed * 1000 + p, threads, trainableA: true, convs, onProgress: bar('no-orthogonality') });
+    const r = await trainPair({
+      model,
+      content,
+      style: styleImg,
+      name: `no-ortho-${p}`,
+      subject: x,
+      extraPairs,
+      steps: trainSteps,
+      seed: seed * 1000 + p,
+      threads,
+      trainableA: true,
+      convs,
+      onProgress: bar('no-orthogonality'),
+    });
     styles.noOrtho = r.style;
     trainInfo.noOrtho = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   if (kinds.has('dreambooth')) {
-    const r = await trainSingleImageLora({ model, image: styleImg, name: `dreambooth-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, convs, onProgress: bar('DreamBooth-LoRA') });
+    const r = await trainSingleImageLora({
+      model,
+      image: styleImg,
+      name: `dreambooth-${p}`,
+      subject: x,
+      steps: trainSteps,
+      seed: seed * 1000 + p,
+      threads,
+      convs,
+      onProgress: bar('DreamBooth-LoRA'),
+    });
     styles.dreambooth = r.style;
     trainInfo.dreambooth = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
@@ -231,10 +287,16 @@ for (let p = 0; p < units.length; p++) {
       const r = await drawMixes(pipe, mixes, { ...opts, mode });
       let k = 0;
       if (!unstyled) unstyled = r.images[k++];
-      for (const m of ms) styled.set(m.id, m.weights.map(() => r.images[k++]));
+      for (const m of ms)
+        styled.set(
+          m.id,
+          m.weights.map(() => r.images[k++]),
+        );
     }
     perSubject.push({ unstyled: unstyled!, styled });
-    process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length}: drew subject ${j + 1}/${drawSubjects.length} (${((performance.now() - tDraw) / 1000).toFixed(0)} s)   `);
+    process.stderr.write(
+      `\r  pair ${p + 1}/${pairSubjects.length}: drew subject ${j + 1}/${drawSubjects.length} (${((performance.now() - tDraw) / 1000).toFixed(0)} s)   `,
+    );
   }
   drawSeconds += (performance.now() - tDraw) / 1000;
   process.stderr.write('\n');
@@ -287,7 +349,9 @@ for (let p = 0; p < units.length; p++) {
       gridTiles.push(tileOf(s.unstyled, 0, S, drawSubjects[j]), tileOf(realOm[j], 0, S, 'real openmoji'));
       for (const m of methods) {
         const wi = Math.floor((m.weights.length - 1) / 2);
-        gridTiles.push(tileOf(s.styled.get(m.id)![wi], 0, S, `${m.id.replace('-guidance', ' w').replace('-lora-scale', ' s').replace('-lora', ' s')}=${m.weights[wi]}`));
+        gridTiles.push(
+          tileOf(s.styled.get(m.id)![wi], 0, S, `${m.id.replace('-guidance', ' w').replace('-lora-scale', ' s').replace('-lora', ' s')}=${m.weights[wi]}`),
+        );
       }
     });
   }
@@ -310,7 +374,15 @@ const metricOf: Record<Metric, (q: Sample) => number> = {
 /** Samples of a resample of the pairs (a pair drawn twice counts twice). */
 const byPair = new Map<number, Sample[]>(pairIds.map((p) => [p, samples.filter((q) => q.pair === p)]));
 const unstyledByPair = new Map<number, typeof unstyledStats>(pairIds.map((p) => [p, unstyledStats.filter((u) => u.pair === p)]));
-const metricOver = (pairs: readonly number[], method: string, w: number, m: Metric) => mean(pairs.flatMap((p) => byPair.get(p)!.filter((q) => q.method === method && q.weight === w).map(metricOf[m])));
+const metricOver = (pairs: readonly number[], method: string, w: number, m: Metric) =>
+  mean(
+    pairs.flatMap((p) =>
+      byPair
+        .get(p)!
+        .filter((q) => q.method === method && q.weight === w)
+        .map(metricOf[m]),
+    ),
+  );
 const interval = (stat: (pairs: readonly number[]) => number) => bootstrap(pairIds, stat, { seed: 7 });
 const unstyled = {
   pOpenmoji: mean(unstyledStats.map((u) => u.pOpenmoji)),
@@ -325,7 +397,10 @@ const unstyled = {
 const table = methods.flatMap((m) =>
   m.weights.map((w) => {
     const s = samples.filter((q) => q.method === m.id && q.weight === w);
-    const intervals = Object.fromEntries((Object.keys(metricOf) as Metric[]).map((k) => [k, interval((ps) => metricOver(ps, m.id, w, k))])) as Record<Metric, Interval>;
+    const intervals = Object.fromEntries((Object.keys(metricOf) as Metric[]).map((k) => [k, interval((ps) => metricOver(ps, m.id, w, k))])) as Record<
+      Metric,
+      Interval
+    >;
     return {
       method: m.id,
       mode: m.mode,
@@ -350,7 +425,9 @@ const table = methods.flatMap((m) =>
 function styleAtAgreement(method: Method, pairs: readonly number[], floor = 0.5): number {
   const pts = [
     { c: 1, s: mean(pairs.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pOpenmoji))) },
-    ...[...method.weights].sort((x, y) => x - y).map((w) => ({ c: metricOver(pairs, method.id, w, 'identityAgreement'), s: metricOver(pairs, method.id, w, 'pOpenmoji') })),
+    ...[...method.weights]
+      .sort((x, y) => x - y)
+      .map((w) => ({ c: metricOver(pairs, method.id, w, 'identityAgreement'), s: metricOver(pairs, method.id, w, 'pOpenmoji') })),
   ];
   let best = pts[0].s;
   for (let k = 1; k < pts.length; k++) {
@@ -383,7 +460,10 @@ function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
           outside++;
           continue;
         }
-        const k = Math.max(1, ours.findIndex((q) => q.c >= c));
+        const k = Math.max(
+          1,
+          ours.findIndex((q) => q.c >= c),
+        );
         const [lo, hi] = [ours[k - 1], ours[k]];
         const sAt = hi.c === lo.c ? Math.max(lo.s, hi.s) : lo.s + ((c - lo.c) / (hi.c - lo.c)) * (hi.s - lo.s);
         if (sAt >= r[style] - 1e-9) dominated++;
@@ -391,9 +471,14 @@ function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
       return { baseline: m.id, points: pts.length, dominatedByPairGuidance: dominated, outsideItsContentRange: outside };
     });
 }
-const dominanceReport = kinds.has('pair') && methods.some((m) => m.id === 'pair-guidance') ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') } : null;
+const dominanceReport =
+  kinds.has('pair') && methods.some((m) => m.id === 'pair-guidance')
+    ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') }
+    : null;
 
-console.log(`\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`);
+console.log(
+  `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`,
+);
 const artistInfo = artist.meta.info as { heldOutTop1?: number; evaluationSubjectsTop1?: number; evaluationSubjectsOpenmojiRecall?: number };
 console.log(
   `judges: identity held-out top-1 ${pct(identity.meta.info.heldOutTop1 as number)}; artist held-out top-1 ${pct(artistInfo.heldOutTop1)}, ` +
@@ -405,20 +490,39 @@ console.log(
     ['method', 'strength', 'P(openmoji)', 'dist ratio', 'id agree', 'SSIM', 'leakage', 'subj top-5', 'n'],
     [
       ['unstyled', 0, numInterval(unstyled.pOpenmojiInterval), 1, 1, 1, pct(unstyled.leakage), pct(unstyled.subjectTop5), unstyled.n],
-      ...table.map((r) => [r.method, r.strength, numInterval(r.intervals.pOpenmoji), numInterval(r.intervals.distRatio, 2), pctInterval(r.intervals.identityAgreement), numInterval(r.intervals.ssim, 2), pct(r.leakage), pct(r.subjectTop5), r.n]),
+      ...table.map((r) => [
+        r.method,
+        r.strength,
+        numInterval(r.intervals.pOpenmoji),
+        numInterval(r.intervals.distRatio, 2),
+        pctInterval(r.intervals.identityAgreement),
+        numInterval(r.intervals.ssim, 2),
+        pct(r.leakage),
+        pct(r.subjectTop5),
+        r.n,
+      ]),
     ],
   ),
 );
 console.log('\nheadline: P(openmoji) where identity agreement falls to 50%');
 const ours = headline.find((h) => h.method === 'pair-guidance');
 for (const h of headline) {
-  const vs = ours && h !== ours ? (separated(ours.pOpenmojiAtAgreement50, h.pOpenmojiAtAgreement50) ? (ours.pOpenmojiAtAgreement50.value > h.pOpenmojiAtAgreement50.value ? ' (pair-guidance is higher, intervals apart)' : ' (pair-guidance is lower, intervals apart)') : ' (inside the noise of pair-guidance)') : '';
+  const vs =
+    ours && h !== ours
+      ? separated(ours.pOpenmojiAtAgreement50, h.pOpenmojiAtAgreement50)
+        ? ours.pOpenmojiAtAgreement50.value > h.pOpenmojiAtAgreement50.value
+          ? ' (pair-guidance is higher, intervals apart)'
+          : ' (pair-guidance is lower, intervals apart)'
+        : ' (inside the noise of pair-guidance)'
+      : '';
   console.log(`  ${h.method}: ${numInterval(h.pOpenmojiAtAgreement50)}${vs}`);
 }
 if (ours) console.log(`goal: P(openmoji) >= 0.5 there: ${ours.pOpenmojiAtAgreement50.value >= 0.5 ? 'met' : 'not met'}`);
 if (dominanceReport) {
   console.log('\nbaseline points dominated by the pair-guidance curve (P(openmoji) at equal content score):');
-  for (const [k, v] of Object.entries(dominanceReport)) for (const d of v) console.log(`  ${k}: ${d.baseline}: ${d.dominatedByPairGuidance}/${d.points} dominated, ${d.outsideItsContentRange} outside its content range`);
+  for (const [k, v] of Object.entries(dominanceReport))
+    for (const d of v)
+      console.log(`  ${k}: ${d.baseline}: ${d.dominatedByPairGuidance}/${d.points} dominated, ${d.outsideItsContentRange} outside its content range`);
 }
 
 // Plot: style vs content trade-off curves, each starting at the unstyled point.
@@ -426,12 +530,25 @@ const series = (content: 'ssim' | 'identityAgreement', style: 'pOpenmoji' | 'dis
   methods.map((m) => ({
     name: m.label,
     dashed: m.dashed,
-    points: [{ x: unstyled[content], y: unstyled[style], label: '0' }, ...table.filter((r) => r.method === m.id).map((r) => ({ x: r[content], y: r[style], label: String(r.strength) }))],
+    points: [
+      { x: unstyled[content], y: unstyled[style], label: '0' },
+      ...table.filter((r) => r.method === m.id).map((r) => ({ x: r[content], y: r[style], label: String(r.strength) })),
+    ],
   }));
 const panels: Panel[] = [
   { title: 'style fidelity vs structure', xLabel: 'SSIM(stylized, unstyled)', yLabel: 'mean P(openmoji)', series: series('ssim', 'pOpenmoji') },
-  { title: 'style fidelity vs identity', xLabel: 'identity agreement with unstyled', yLabel: 'mean P(openmoji)', series: series('identityAgreement', 'pOpenmoji') },
-  { title: 'distance to real OpenMoji (lower: closer)', xLabel: 'SSIM(stylized, unstyled)', yLabel: 'RMSE ratio stylized / unstyled', series: series('ssim', 'distRatio') },
+  {
+    title: 'style fidelity vs identity',
+    xLabel: 'identity agreement with unstyled',
+    yLabel: 'mean P(openmoji)',
+    series: series('identityAgreement', 'pOpenmoji'),
+  },
+  {
+    title: 'distance to real OpenMoji (lower: closer)',
+    xLabel: 'SSIM(stylized, unstyled)',
+    yLabel: 'RMSE ratio stylized / unstyled',
+    series: series('ssim', 'distRatio'),
+  },
 ];
 for (const f of [a.out!, a.plot!, a.grid!]) mkdirSync(dirname(f), { recursive: true });
 writeFileSync(a.plot!, await plotPng(panels, { title: `Pair Customization vs baselines: ${units.length} pairs x ${nSubjects} subjects (labels: strength)` }));
@@ -439,7 +556,20 @@ if (gridTiles.length) writeFileSync(a.grid!, await gridPng(gridTiles, { columns:
 
 const report = {
   model: { dir: a.model, id: model.id, hash: model.hash },
-  settings: { convs, pairsPerStyle: perStyle, pairs: units.length, pairsPerSeed: nPairs, subjects: nSubjects, seeds: seedList, strengths, scales, trainSteps, steps, cfg, methods: methods.map((m) => m.id) },
+  settings: {
+    convs,
+    pairsPerStyle: perStyle,
+    pairs: units.length,
+    pairsPerSeed: nPairs,
+    subjects: nSubjects,
+    seeds: seedList,
+    strengths,
+    scales,
+    trainSteps,
+    steps,
+    cfg,
+    methods: methods.map((m) => m.id),
+  },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,
   pairs: pairsReport,
@@ -450,6 +580,8 @@ const report = {
   seconds: { training: trainSeconds, drawing: drawSeconds, total: (performance.now() - t0) / 1000 },
 };
 writeFileSync(a.out!, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\nwrote ${a.out}, ${a.plot}, ${a.grid}; training ${trainSeconds.toFixed(0)} s, drawing ${drawSeconds.toFixed(0)} s, total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+console.log(
+  `\nwrote ${a.out}, ${a.plot}, ${a.grid}; training ${trainSeconds.toFixed(0)} s, drawing ${drawSeconds.toFixed(0)} s, total ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+);
 await identity.release();
 await artist.release();

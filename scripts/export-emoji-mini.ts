@@ -61,5 +61,6 @@ await writeModelFolder(
     ...(chosen.length > 1 ? { averagedEma: { checkpoints: chosen.length, fromStep: chosen[0].step, toStep: last.step } } : {}),
   }),
 );
-const what = chosen.length === 1 ? `the EMA weights of step ${last.step}` : `the mean EMA weights of ${chosen.length} checkpoints, steps ${chosen[0].step}-${last.step}`;
+const what =
+  chosen.length === 1 ? `the EMA weights of step ${last.step}` : `the mean EMA weights of ${chosen.length} checkpoints, steps ${chosen[0].step}-${last.step}`;
 console.log(`exported ${what} from ${dir} to ${a.to}`);

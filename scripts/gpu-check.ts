@@ -21,7 +21,14 @@ import { NoiseSchedule, STABLE_DIFFUSION_SCHEDULE } from '../src/diffusion/sched
 import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
 import { checkDevice, type Device } from '../src/graph/providers.ts';
 import { SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG } from '../src/models/clip-text.ts';
-import { loadTextToImageModel, SDXL_SCHEDULE, stableDiffusionInventory, stableDiffusionModelOf, type StableDiffusionConfigs, type StableDiffusionModel } from '../src/models/checkpoint-layout.ts';
+import {
+  loadTextToImageModel,
+  SDXL_SCHEDULE,
+  stableDiffusionInventory,
+  stableDiffusionModelOf,
+  type StableDiffusionConfigs,
+  type StableDiffusionModel,
+} from '../src/models/checkpoint-layout.ts';
 import type { Precision } from '../src/models/conditioning.ts';
 import { ClipTokenizer } from '../src/models/tokenizers/clip-bpe.ts';
 import { SD15_UNET_CONFIG, SDXL_UNET_CONFIG } from '../src/models/unet-config.ts';
@@ -100,11 +107,17 @@ async function randomModel(kind: string): Promise<StableDiffusionModel> {
   const weights = new Map<string, Float32Array>();
   let i = 0;
   for (const [name, shape] of stableDiffusionInventory(cfg.unet, cfg.text, cfg.vae, cfg.text2)) weights.set(name, randomTensor(name, shape, 0x9e3779b9 * ++i));
-  console.log(`random ${kind} weights: ${[...weights.values()].reduce((s, w) => s + w.length, 0).toLocaleString('en')} parameters in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `random ${kind} weights: ${[...weights.values()].reduce((s, w) => s + w.length, 0).toLocaleString('en')} parameters in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   // A small CLIP BPE vocabulary: its ids are valid rows of the 49,408-token embedding.
   const tokDir = writeTinyClipTokenizerDir();
   const tok2Dir = writeTinyClipTokenizerDir('!');
-  const tokenizers = { tokenizer: ClipTokenizer.fromDir(tokDir), tokenizer2: cfg.text2 ? ClipTokenizer.fromDir(tok2Dir) : undefined, forceZerosForEmptyPrompt: !!cfg.text2 };
+  const tokenizers = {
+    tokenizer: ClipTokenizer.fromDir(tokDir),
+    tokenizer2: cfg.text2 ? ClipTokenizer.fromDir(tok2Dir) : undefined,
+    forceZerosForEmptyPrompt: !!cfg.text2,
+  };
   for (const d of [tokDir, tok2Dir]) rmSync(d, { recursive: true, force: true });
   const schedule = new NoiseSchedule(cfg.text2 ? SDXL_SCHEDULE : STABLE_DIFFUSION_SCHEDULE);
   return stableDiffusionModelOf(`random-${kind}`, `random-${kind}`, cfg, tokenizers, schedule, weights, load);
@@ -112,16 +125,30 @@ async function randomModel(kind: string): Promise<StableDiffusionModel> {
 
 const t0 = performance.now();
 const load = { threads, device, imageSize: a.resolution ? Number(a.resolution) : undefined };
-const model = (a.model ? await loadTextToImageModel(a.model, { ...load, tokenizerDir: a.tokenizer, tokenizer2Dir: a.tokenizer2 }) : await randomModel(a.random ?? 'sd15')) as StableDiffusionModel;
+const model = (
+  a.model ? await loadTextToImageModel(a.model, { ...load, tokenizerDir: a.tokenizer, tokenizer2Dir: a.tokenizer2 }) : await randomModel(a.random ?? 'sd15')
+) as StableDiffusionModel;
 if (!('vae' in model)) throw new Error(`--model ${a.model}: not a Stable Diffusion checkpoint (no VAE)`);
 const loadSeconds = (performance.now() - t0) / 1000;
 const px = model.imageSize;
-console.log(`model ${model.id}: ${px} px, latent [${model.codec.latentShape}], device ${device}, precision ${precision}, loaded in ${loadSeconds.toFixed(1)} s`);
+console.log(
+  `model ${model.id}: ${px} px, latent [${model.codec.latentShape}], device ${device}, precision ${precision}, loaded in ${loadSeconds.toFixed(1)} s`,
+);
 
 // ---- pair training
 const image = (seed: number) => Float32Array.from({ length: 3 * px * px }, (_, i) => Math.sin(i * 0.0137 + seed) * 0.8);
 const tTrain = performance.now();
-const trained = await trainPair({ model, content: image(1), style: image(2), name: 'gpu-check', steps: trainSteps, rank: Number(a.rank), device, precision, threads });
+const trained = await trainPair({
+  model,
+  content: image(1),
+  style: image(2),
+  name: 'gpu-check',
+  steps: trainSteps,
+  rank: Number(a.rank),
+  device,
+  precision,
+  threads,
+});
 const trainSeconds = (performance.now() - tTrain) / 1000;
 const stepsPerSecond = 1000 / trained.meanStepMs;
 console.log(
@@ -139,7 +166,9 @@ const warmup = (performance.now() - w0) / 1000;
 const d0 = performance.now();
 const drawn = await drawStyled(pipe, [{ style: trained.style, weight: 3 }], opts);
 const drawSeconds = (performance.now() - d0) / 1000;
-console.log(`style-guided draw: ${drawSteps} steps x ${drawn.rowsPerStep} UNet rows in ${drawSeconds.toFixed(2)} s (${((drawSeconds / drawSteps) * 1000).toFixed(0)} ms/step; first draw with session creation ${warmup.toFixed(1)} s)`);
+console.log(
+  `style-guided draw: ${drawSteps} steps x ${drawn.rowsPerStep} UNet rows in ${drawSeconds.toFixed(2)} s (${((drawSeconds / drawSteps) * 1000).toFixed(0)} ms/step; first draw with session creation ${warmup.toFixed(1)} s)`,
+);
 await pipe.release();
 
 if (sampler) {

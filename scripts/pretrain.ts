@@ -19,7 +19,16 @@ import { stylePhrases } from '../src/data/emoji-sets.ts';
 import { Rng } from '../src/diffusion/rng.ts';
 import { NoiseSchedule } from '../src/diffusion/schedule.ts';
 import { clipTextModel } from '../src/models/clip-text.ts';
-import { buildEmojiTokenizer, remapTokenEmbedding, emojiMiniFolder, emojiMiniModel, emojiMiniTextConfigFor, writeSampleGrid, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE } from '../src/models/emoji-mini.ts';
+import {
+  buildEmojiTokenizer,
+  remapTokenEmbedding,
+  emojiMiniFolder,
+  emojiMiniModel,
+  emojiMiniTextConfigFor,
+  writeSampleGrid,
+  EMOJI_MINI_CONTEXT,
+  EMOJI_MINI_SCHEDULE,
+} from '../src/models/emoji-mini.ts';
 import { pixelEncodeArray, rgbToUnit } from '../src/models/pixel-codec.ts';
 import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
@@ -75,8 +84,7 @@ const flipped = new Float32Array(ds.count * latent);
     const dims = { batch: 1, channels: 3, height: ds.height, width: ds.width };
     latents.set(pixelEncodeArray(rgbToUnit(rgb, ds.width, ds.height), dims), i * latent);
     for (let y = 0; y < ds.height; y++)
-      for (let x = 0; x < ds.width; x++)
-        for (let k = 0; k < 3; k++) mirror[(y * ds.width + x) * 3 + k] = rgb[(y * ds.width + (ds.width - 1 - x)) * 3 + k];
+      for (let x = 0; x < ds.width; x++) for (let k = 0; k < 3; k++) mirror[(y * ds.width + x) * 3 + k] = rgb[(y * ds.width + (ds.width - 1 - x)) * 3 + k];
     flipped.set(pixelEncodeArray(rgbToUnit(mirror, ds.width, ds.height), dims), i * latent);
   }
 }
@@ -105,7 +113,9 @@ if (!ckpt && args['init-from']) {
   const from = await loadModelFolder(args['init-from']);
   params = Object.fromEntries(Object.keys(stepFn.paramShapes).map((n) => [n, from.weight(n)!.slice()]));
   const remapped = remapTokenEmbedding(params, from.tokenizer as WordTokenizer, tokenizer);
-  console.log(`starting from the weights in ${args['init-from']}${remapped ? ` (${remapped.kept} of ${tokenizer.vocabSize} token embeddings carried over by word)` : ''}`);
+  console.log(
+    `starting from the weights in ${args['init-from']}${remapped ? ` (${remapped.kept} of ${tokenizer.vocabSize} token embeddings carried over by word)` : ''}`,
+  );
 }
 const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: Number(args.lr), weightDecay: 0.01 }]);
 const ema = new EMA(params, Number(args['ema-decay']), { warmup: true });
@@ -157,7 +167,13 @@ const stopAfter = Number(args['stop-after-minutes']) * 60_000;
 const secondsBefore = Number((ckpt?.extra as { seconds?: number } | undefined)?.seconds ?? 0);
 const checkpoint = async () => {
   const seconds = secondsBefore + (performance.now() - t0) / 1000;
-  const path = await saveCheckpoint(ckptDir, { params, optimizerState: optimizer.state(), ema: ema.state(), step: trainer.step, extra: { loss: smoothLoss, batch, seconds, predictionType: schedule.config.predictionType } });
+  const path = await saveCheckpoint(ckptDir, {
+    params,
+    optimizerState: optimizer.state(),
+    ema: ema.state(),
+    step: trainer.step,
+    extra: { loss: smoothLoss, batch, seconds, predictionType: schedule.config.predictionType },
+  });
   lastCkpt = performance.now();
   console.log(`checkpoint ${path}`);
 };
@@ -190,7 +206,13 @@ if (trainer.step >= totalSteps) {
   const seconds = (performance.now() - t0) / 1000;
   await writeModelFolder(
     args['export-to']!,
-    emojiMiniFolder(tokenizer, new Map(Object.entries(ema.shadow)), { steps: totalSteps, batch, smoothedLoss: smoothLoss, trainingSeconds: secondsBefore + seconds, pictures: ds.count }),
+    emojiMiniFolder(tokenizer, new Map(Object.entries(ema.shadow)), {
+      steps: totalSteps,
+      batch,
+      smoothedLoss: smoothLoss,
+      trainingSeconds: secondsBefore + seconds,
+      pictures: ds.count,
+    }),
   );
   console.log(`exported EMA weights to ${args['export-to']}`);
 }

@@ -17,31 +17,55 @@ import { gridPng, type Tile } from '../src/images/grid.ts';
 const { values: a } = parseArgs({ options: { strength: { type: 'string', default: '3' }, seed: { type: 'string', default: '1' } } });
 const PROMPTS = ['cat face', 'red apple', 'rocket', 'smiling face with sunglasses'];
 const home = mkdtempSync(join(tmpdir(), 'pairstyle-readme-'));
-const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/pairstyle.mjs', ...args], { env: { ...process.env, PAIRSTYLE_HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const cli = (...args: string[]) =>
+  execFileSync(process.execPath, ['bin/pairstyle.mjs', ...args], {
+    env: { ...process.env, PAIRSTYLE_HOME: home },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString();
 const rgbOf = async (file: string): Promise<Tile> => {
   const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { rgb: new Uint8Array(data), width: info.width, height: info.height };
 };
 try {
   mkdirSync('docs/example', { recursive: true });
-  const pngOf = async (set: 'noto' | 'openmoji', file: string) => writeFileSync(file, await sharp(await renderIcon(set, 'dog-face', 128), { raw: { width: 128, height: 128, channels: 3 } }).png().toBuffer());
+  const pngOf = async (set: 'noto' | 'openmoji', file: string) =>
+    writeFileSync(
+      file,
+      await sharp(await renderIcon(set, 'dog-face', 128), { raw: { width: 128, height: 128, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
   await pngOf('noto', 'docs/example/dog-noto.png');
   await pngOf('openmoji', 'docs/example/dog-openmoji.png');
-  const trained = JSON.parse(cli('train', '--content', 'docs/example/dog-noto.png', '--style', 'docs/example/dog-openmoji.png', '--name', 'openmoji', '--subject', 'dog face', '--json')) as { seconds?: number };
+  const trained = JSON.parse(
+    cli('train', '--content', 'docs/example/dog-noto.png', '--style', 'docs/example/dog-openmoji.png', '--name', 'openmoji', '--subject', 'dog face', '--json'),
+  ) as { seconds?: number };
   console.log(`trained in ${trained.seconds?.toFixed(1) ?? '?'} s`);
   const tiles: Tile[] = [];
-  for (const [file, label] of [['docs/example/dog-noto.png', 'content (Noto)'], ['docs/example/dog-openmoji.png', 'style (OpenMoji)']] as const) {
+  for (const [file, label] of [
+    ['docs/example/dog-noto.png', 'content (Noto)'],
+    ['docs/example/dog-openmoji.png', 'style (OpenMoji)'],
+  ] as const) {
     const t = await rgbOf(file);
-    const small = await sharp(Buffer.from(t.rgb), { raw: { width: t.width, height: t.height, channels: 3 } }).resize(32, 32).raw().toBuffer();
+    const small = await sharp(Buffer.from(t.rgb), { raw: { width: t.width, height: t.height, channels: 3 } })
+      .resize(32, 32)
+      .raw()
+      .toBuffer();
     tiles.push({ rgb: new Uint8Array(small), width: 32, height: 32, label });
   }
   for (const prompt of PROMPTS) {
     const out = join(home, 'styled.png');
     const plain = join(home, 'plain.png');
     cli('draw', prompt, '--style', 'openmoji', '--strength', a.strength!, '--seed', a.seed!, '--out', out, '--unstyled-out', plain);
-    for (const [file, label] of [[plain, prompt], [out, `${prompt}, styled`]] as const) {
+    for (const [file, label] of [
+      [plain, prompt],
+      [out, `${prompt}, styled`],
+    ] as const) {
       const t = await rgbOf(file);
-      const small = await sharp(Buffer.from(t.rgb), { raw: { width: t.width, height: t.height, channels: 3 } }).resize(32, 32, { kernel: 'nearest' }).raw().toBuffer();
+      const small = await sharp(Buffer.from(t.rgb), { raw: { width: t.width, height: t.height, channels: 3 } })
+        .resize(32, 32, { kernel: 'nearest' })
+        .raw()
+        .toBuffer();
       tiles.push({ rgb: new Uint8Array(small), width: 32, height: 32, label });
     }
   }

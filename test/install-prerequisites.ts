@@ -40,7 +40,12 @@ function onPath(command: string): boolean {
 
 const PREREQUISITES: readonly Prerequisite[] = [
   { aptPackage: 'redis-server', usedBy: 'the BullMQ tests start their own redis-server on 127.0.0.1', required: true, present: () => onPath('redis-server') },
-  { aptPackage: 'chromium', usedBy: "the playground's browser test drives /usr/bin/chromium (skipped without it)", required: false, present: () => isExecutable('/usr/bin/chromium') },
+  {
+    aptPackage: 'chromium',
+    usedBy: "the playground's browser test drives /usr/bin/chromium (skipped without it)",
+    required: false,
+    present: () => isExecutable('/usr/bin/chromium'),
+  },
 ];
 
 /** How apt-get can run here (as root, or through password-less sudo), or why it cannot. */
@@ -69,7 +74,8 @@ if (missing.length > 0) {
   } else {
     console.log(`Installing ${packages.join(' ')} from the system's packages with apt-get (nothing else is downloaded):`);
     if (run([...apt.argv, 'update', '-qq'], apt.env)) run([...apt.argv, 'install', '-y', '-qq', ...packages], apt.env);
-    if (packages.includes('redis-server')) console.log("(Debian's redis-server package may also start a Redis service on 127.0.0.1:6379; the tests do not use it.)");
+    if (packages.includes('redis-server'))
+      console.log("(Debian's redis-server package may also start a Redis service on 127.0.0.1:6379; the tests do not use it.)");
   }
   let stop = false;
   for (const p of missing.filter((m) => !m.present())) {

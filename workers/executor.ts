@@ -23,7 +23,11 @@ export class WorkerExecutor implements JobExecutor {
     this.engine ??= new EngineWorker();
     const engine = this.engine;
     try {
-      return await engine.run<JobResult>(TASK_OF[job.kind], { job: job.args, ...this.options }, { signal: ctx.signal, onProgress: (d) => ctx.onProgress(d as JobProgress) });
+      return await engine.run<JobResult>(
+        TASK_OF[job.kind],
+        { job: job.args, ...this.options },
+        { signal: ctx.signal, onProgress: (d) => ctx.onProgress(d as JobProgress) },
+      );
     } catch (e) {
       // A thread that died (native crash, out of memory) is replaced for the next job; the queue may
       // start this one again.

@@ -46,8 +46,12 @@ async function main() {
     }
     throw e;
   }
-  const worker = await startWorker(cfg, { onEvent: (e) => console.log(`${e.type} ${e.kind} ${e.id} (device ${e.device}, attempt ${e.attempt})${e.reason ? `: ${e.reason}` : ''}`) });
-  console.log(`worker: ${cfg.devices} device(s) on ${redactUrl(cfg.redisUrl)} (prefix ${cfg.prefix}), model ${cfg.model.path} on ${cfg.model.device} (${cfg.model.precision})`);
+  const worker = await startWorker(cfg, {
+    onEvent: (e) => console.log(`${e.type} ${e.kind} ${e.id} (device ${e.device}, attempt ${e.attempt})${e.reason ? `: ${e.reason}` : ''}`),
+  });
+  console.log(
+    `worker: ${cfg.devices} device(s) on ${redactUrl(cfg.redisUrl)} (prefix ${cfg.prefix}), model ${cfg.model.path} on ${cfg.model.device} (${cfg.model.precision})`,
+  );
   const stop = async () => {
     console.log('stopping: finishing the running job…');
     await worker.close();

@@ -99,70 +99,73 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
     return bytes;
   };
 
-  const processor = (executor: JobExecutor, device: number) => async (bj: BullJob): Promise<WireReturn> => {
-    const attempt = bj.attemptsStarted;
-    let kind = bj.name;
-    const fail = (name: string, message: string): never => {
-      opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: name });
-      throw new UnrecoverableError(encodeFailure(name, message));
-    };
-    let job: Job;
-    try {
-      job = await resolveStyles(decodeJobData(bj.data as WireJobData), loadStyle);
-    } catch (e) {
-      return fail((e as Error).name ?? 'Error', (e as Error).message);
-    }
-    kind = job.kind;
-    opts.onEvent?.({ type: 'start', id: job.id, kind, device, attempt });
-    if (await redis.exists(keys.cancel(job.id))) return fail('CancelledError', 'cancelled');
-    const abort = new AbortController();
-    running.set(job.id, abort);
-    const timeout = setTimeout(() => abort.abort(new Error('timeout')), timeouts[job.kind] * 1000);
-    // Progress: the newest state at most every progressEveryMs; a phase change goes out at once.
-    const every = opts.progressEveryMs ?? 500;
-    let last = 0;
-    let lastPhase: string | undefined;
-    let pending: JobProgress | undefined;
-    let flush: NodeJS.Timeout | undefined;
-    const send = (p: JobProgress) => {
-      last = Date.now();
-      lastPhase = p.phase;
-      pending = undefined;
-      void bj.updateProgress(encodeProgress(p)).catch(() => undefined);
-    };
-    const onProgress = (p: JobProgress) => {
-      if (abort.signal.aborted) return;
-      if (p.phase !== lastPhase || Date.now() - last >= every) return send(p);
-      pending = p;
-      flush ??= setTimeout(() => {
-        flush = undefined;
-        if (pending && !abort.signal.aborted) send(pending);
-      }, every);
-    };
-    try {
-      const result = await executor.execute(job, { signal: abort.signal, onProgress });
-      if (abort.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
-      await redis.set(keys.result(job.id), encodeResult(result), 'EX', RESULT_TTL_SECONDS);
-      opts.onEvent?.({ type: 'done', id: job.id, kind, device, attempt });
-      return { stored: true, seconds: result.seconds };
-    } catch (e) {
-      const err = e as Error;
-      const reason = abort.signal.reason as Error | undefined;
-      if (reason?.message === 'timeout') return fail('TimeoutError', `the ${job.kind} took longer than ${Math.round(timeouts[job.kind] / 60)} min and was stopped`);
-      if (abort.signal.aborted || err.name === 'CancelledError') return fail('CancelledError', 'cancelled');
-      if (err.name === 'EngineCrashError') {
-        // Retried by BullMQ (attempts, backoff); the bot words the final failure.
-        opts.onEvent?.({ type: 'failed', id: job.id, kind, device, attempt, reason: err.name });
-        throw new Error(encodeFailure(err.name, err.message));
+  const processor =
+    (executor: JobExecutor, device: number) =>
+    async (bj: BullJob): Promise<WireReturn> => {
+      const attempt = bj.attemptsStarted;
+      let kind = bj.name;
+      const fail = (name: string, message: string): never => {
+        opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: name });
+        throw new UnrecoverableError(encodeFailure(name, message));
+      };
+      let job: Job;
+      try {
+        job = await resolveStyles(decodeJobData(bj.data as WireJobData), loadStyle);
+      } catch (e) {
+        return fail((e as Error).name ?? 'Error', (e as Error).message);
       }
-      return fail(err.name || 'Error', err.message || String(e));
-    } finally {
-      clearTimeout(timeout);
-      if (flush) clearTimeout(flush);
-      running.delete(job.id);
-      await redis.del(keys.cancel(job.id)).catch(() => undefined);
-    }
-  };
+      kind = job.kind;
+      opts.onEvent?.({ type: 'start', id: job.id, kind, device, attempt });
+      if (await redis.exists(keys.cancel(job.id))) return fail('CancelledError', 'cancelled');
+      const abort = new AbortController();
+      running.set(job.id, abort);
+      const timeout = setTimeout(() => abort.abort(new Error('timeout')), timeouts[job.kind] * 1000);
+      // Progress: the newest state at most every progressEveryMs; a phase change goes out at once.
+      const every = opts.progressEveryMs ?? 500;
+      let last = 0;
+      let lastPhase: string | undefined;
+      let pending: JobProgress | undefined;
+      let flush: NodeJS.Timeout | undefined;
+      const send = (p: JobProgress) => {
+        last = Date.now();
+        lastPhase = p.phase;
+        pending = undefined;
+        void bj.updateProgress(encodeProgress(p)).catch(() => undefined);
+      };
+      const onProgress = (p: JobProgress) => {
+        if (abort.signal.aborted) return;
+        if (p.phase !== lastPhase || Date.now() - last >= every) return send(p);
+        pending = p;
+        flush ??= setTimeout(() => {
+          flush = undefined;
+          if (pending && !abort.signal.aborted) send(pending);
+        }, every);
+      };
+      try {
+        const result = await executor.execute(job, { signal: abort.signal, onProgress });
+        if (abort.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+        await redis.set(keys.result(job.id), encodeResult(result), 'EX', RESULT_TTL_SECONDS);
+        opts.onEvent?.({ type: 'done', id: job.id, kind, device, attempt });
+        return { stored: true, seconds: result.seconds };
+      } catch (e) {
+        const err = e as Error;
+        const reason = abort.signal.reason as Error | undefined;
+        if (reason?.message === 'timeout')
+          return fail('TimeoutError', `the ${job.kind} took longer than ${Math.round(timeouts[job.kind] / 60)} min and was stopped`);
+        if (abort.signal.aborted || err.name === 'CancelledError') return fail('CancelledError', 'cancelled');
+        if (err.name === 'EngineCrashError') {
+          // Retried by BullMQ (attempts, backoff); the bot words the final failure.
+          opts.onEvent?.({ type: 'failed', id: job.id, kind, device, attempt, reason: err.name });
+          throw new Error(encodeFailure(err.name, err.message));
+        }
+        return fail(err.name || 'Error', err.message || String(e));
+      } finally {
+        clearTimeout(timeout);
+        if (flush) clearTimeout(flush);
+        running.delete(job.id);
+        await redis.del(keys.cancel(job.id)).catch(() => undefined);
+      }
+    };
 
   const lockDuration = opts.lockMs ?? 30_000;
   const workers = opts.executors.map((executor, device) => {

@@ -43,7 +43,14 @@ export function measurePeak(c: MemoryCase, threads: number): Promise<MeasuredPea
 }
 
 function procStatus(): { rss: number; hwm: number } {
-  const kib = (key: string) => Number(/\s(\d+)\s*kB/.exec(readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(key)) ?? '')?.[1]) * 1024;
+  const kib = (key: string) =>
+    Number(
+      /\s(\d+)\s*kB/.exec(
+        readFileSync('/proc/self/status', 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith(key)) ?? '',
+      )?.[1],
+    ) * 1024;
   return { rss: kib('VmRSS:'), hwm: kib('VmHWM:') };
 }
 

@@ -42,7 +42,11 @@ export function fileProblem(e: unknown): string | undefined {
 }
 
 const statOf = (p: string) => stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
-const writable = (p: string) => access(p, constants.W_OK).then(() => undefined, (e: unknown) => fileProblem(e) ?? String(e));
+const writable = (p: string) =>
+  access(p, constants.W_OK).then(
+    () => undefined,
+    (e: unknown) => fileProblem(e) ?? String(e),
+  );
 
 /**
  * Checks that `path` (given with `option`, e.g. '--out') can be written: not a folder, in a folder that
@@ -124,7 +128,16 @@ export async function writeOutputs(outputs: readonly { option: string; path: str
       await rename(temps[i], o.path);
     } catch (e) {
       await Promise.all(temps.slice(i).map((t) => unlink(t).catch(() => {})));
-      fail(o, e, i === 0 ? 'no output was written' : `only ${outputs.slice(0, i).map((x) => x.path).join(', ')} was written`);
+      fail(
+        o,
+        e,
+        i === 0
+          ? 'no output was written'
+          : `only ${outputs
+              .slice(0, i)
+              .map((x) => x.path)
+              .join(', ')} was written`,
+      );
     }
   }
   for (const dir of new Set(outputs.map((o) => dirname(resolve(o.path))))) await syncDirectory(dir);

@@ -37,4 +37,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Text for the terminal: what the user typed is quoted back, but never an escape sequence or another control character. */
-const visible = (s: string): string => s.split('\n').map((line) => printable(line, Infinity)).join('\n');
+const visible = (s: string): string =>
+  s
+    .split('\n')
+    .map((line) => printable(line, Infinity))
+    .join('\n');

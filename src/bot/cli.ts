@@ -106,8 +106,10 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
   const openModel = async (a: Record<string, unknown>) => {
     const device = a.device as string | undefined;
     const precision = a.precision as string | undefined;
-    if (device !== undefined && !(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device must be ${DEVICES.join(' or ')}, got '${device}'`);
-    if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision)) throw new UsageError(`--precision must be ${PRECISIONS.join(' or ')}, got '${precision}'`);
+    if (device !== undefined && !(DEVICES as readonly string[]).includes(device))
+      throw new UsageError(`--device must be ${DEVICES.join(' or ')}, got '${device}'`);
+    if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision))
+      throw new UsageError(`--precision must be ${PRECISIONS.join(' or ')}, got '${precision}'`);
     const modelEnv = { ...env, PAIRSTYLE_DEVICE: device ?? env.PAIRSTYLE_DEVICE, PAIRSTYLE_PRECISION: precision ?? env.PAIRSTYLE_PRECISION };
     const runtime = modelRuntimeConfig(modelEnv);
     checkDevice(runtime.device);
@@ -129,8 +131,12 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       });
       const contents = (a.content as string[] | undefined) ?? [];
       const styles = (a.style as string[] | undefined) ?? [];
-      if (!contents.length || !styles.length || !a.name) throw new UsageError('train needs --content A.png --style B.png --name NAME (repeat --content and --style for more pairs)');
-      if (contents.length !== styles.length) throw new UsageError(`train needs as many --style as --content images (one style image per pair): got ${contents.length} --content and ${styles.length} --style`);
+      if (!contents.length || !styles.length || !a.name)
+        throw new UsageError('train needs --content A.png --style B.png --name NAME (repeat --content and --style for more pairs)');
+      if (contents.length !== styles.length)
+        throw new UsageError(
+          `train needs as many --style as --content images (one style image per pair): got ${contents.length} --content and ${styles.length} --style`,
+        );
       if (contents.length > MAX_PAIRS) throw new UsageError(`train takes at most ${MAX_PAIRS} pairs; got ${contents.length}`);
       const name = checkStyleName(a.name as string);
       const seed = num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true);
@@ -151,7 +157,9 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       for (let k = 0; k < contents.length; k++) {
         const pair = { content: await picture('content', contents[k]), style: await picture('style', styles[k]) };
         if (samePicture(pair.content, pair.style)) {
-          throw new UsageError(`the content and style pictures${contents.length > 1 ? ` of pair ${k + 1}` : ''} are the same at the model's ${model.imageSize}x${model.imageSize} pixels: the style is what changes between them, so give --style the picture redrawn in the new style`);
+          throw new UsageError(
+            `the content and style pictures${contents.length > 1 ? ` of pair ${k + 1}` : ''} are the same at the model's ${model.imageSize}x${model.imageSize} pixels: the style is what changes between them, so give --style the picture redrawn in the new style`,
+          );
         }
         pairs.push(pair);
       }
@@ -176,10 +184,15 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       } catch (e) {
         const problem = fileProblem(e);
         if (!problem) throw e;
-        throw new OutputPathError(`the training finished, but the style could not be stored in ${registry.dir}: ${problem}; ${problem.startsWith('no space') || problem.startsWith('over') ? 'free some space' : 'fix that'} and train again`);
+        throw new OutputPathError(
+          `the training finished, but the style could not be stored in ${registry.dir}: ${problem}; ${problem.startsWith('no space') || problem.startsWith('over') ? 'free some space' : 'fix that'} and train again`,
+        );
       }
       if (a.json) json({ name, file, steps, seconds: r.seconds, meanStepMs: r.meanStepMs, finalLoss: r.losses.at(-1), info: r.style.info });
-      else io.out(`learned style '${name}' from ${pairs.length === 1 ? 'one pair' : `${pairs.length} pairs`} in ${r.seconds.toFixed(1)} s (${steps} steps, ${r.meanStepMs.toFixed(0)} ms/step): ${file}`);
+      else
+        io.out(
+          `learned style '${name}' from ${pairs.length === 1 ? 'one pair' : `${pairs.length} pairs`} in ${r.seconds.toFixed(1)} s (${steps} steps, ${r.meanStepMs.toFixed(0)} ms/step): ${file}`,
+        );
       return 0;
     }
     case 'draw': {
@@ -215,7 +228,12 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
       const outFile = (a.out as string | undefined) ?? (a.style ? 'styled.png' : 'image.png');
       const plainFile = (a['unstyled-out'] as string | undefined) ?? outFile.replace(/(\.png)?$/i, '.unstyled.png');
-      const outputs = a.style ? [{ option: '--out', path: outFile }, { option: '--unstyled-out', path: plainFile }] : [{ option: '--out', path: outFile }];
+      const outputs = a.style
+        ? [
+            { option: '--out', path: outFile },
+            { option: '--unstyled-out', path: plainFile },
+          ]
+        : [{ option: '--out', path: outFile }];
       checkDistinctOutputs(outputs);
       for (const o of outputs) await checkOutputFile(o.path, o.option);
       const style = a.style ? await registry.get(a.style as string) : undefined;
@@ -237,7 +255,10 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
           { ...outputs[1], bytes: await imagePng(r.unstyled, model.imageSize, scale) },
         ]);
         if (a.json) json({ out: outFile, unstyledOut: plainFile, style: style.info.name, strength, seconds: r.seconds, rowsPerStep: r.rowsPerStep, ...opts });
-        else io.out(`drew '${prompt}' in style '${style.info.name}' at strength ${strength} (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile} (unstyled: ${plainFile})`);
+        else
+          io.out(
+            `drew '${prompt}' in style '${style.info.name}' at strength ${strength} (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile} (unstyled: ${plainFile})`,
+          );
         return 0;
       } finally {
         await pipe.release();
@@ -283,7 +304,16 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         let tiles: { image: Float32Array; label: string }[];
         let seconds: number;
         if (weights) {
-          const r = await drawMixes(pipe, [[{ style: sa!, weight: weights[0] }, { style: sb!, weight: weights[1] }].filter((x) => x.weight > 0)], opts);
+          const r = await drawMixes(
+            pipe,
+            [
+              [
+                { style: sa!, weight: weights[0] },
+                { style: sb!, weight: weights[1] },
+              ].filter((x) => x.weight > 0),
+            ],
+            opts,
+          );
           tiles = [{ image: r.images[0], label: `${weights[0]} / ${weights[1]}` }];
           seconds = r.seconds;
         } else {
@@ -301,7 +331,10 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
               );
         await writeOutputs([{ ...out, bytes: png }]);
         if (a.json) json({ out: a.out, images: tiles.length, seconds, ...opts });
-        else io.out(`blended '${positionals[0]}' and '${positionals[1]}' (${tiles.length} image${tiles.length > 1 ? 's' : ''}) in ${seconds.toFixed(2)} s: ${a.out}`);
+        else
+          io.out(
+            `blended '${positionals[0]}' and '${positionals[1]}' (${tiles.length} image${tiles.length > 1 ? 's' : ''}) in ${seconds.toFixed(2)} s: ${a.out}`,
+          );
         return 0;
       } finally {
         await pipe.release();
@@ -311,12 +344,21 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       const { values: a } = parse({ json: { type: 'boolean' } });
       const list = await registry.list();
       if (a.json) {
-        json(list.map((s) => (s.info ? { name: s.name, subject: s.info.subject, steps: s.info.steps, seconds: s.info.seconds, created: s.info.created, baseModel: s.info.baseModel } : { name: s.name, problem: s.problem })));
+        json(
+          list.map((s) =>
+            s.info
+              ? { name: s.name, subject: s.info.subject, steps: s.info.steps, seconds: s.info.seconds, created: s.info.created, baseModel: s.info.baseModel }
+              : { name: s.name, problem: s.problem },
+          ),
+        );
       } else if (list.length === 0) io.out(`no styles yet in ${registry.dir} (train one: pairstyle train --content A.png --style B.png --name NAME)`);
       else {
         for (const s of list) {
           if (!s.info) io.out(`${s.name.padEnd(20)} cannot be read: ${printable(s.problem, 200)}`);
-          else io.out(`${s.name.padEnd(20)} subject '${printable(s.info.subject ?? '?', 60)}', ${s.info.steps ?? '?'} steps, ${typeof s.info.created === 'string' ? printable(s.info.created.slice(0, 16)) : 'created unknown'}`);
+          else
+            io.out(
+              `${s.name.padEnd(20)} subject '${printable(s.info.subject ?? '?', 60)}', ${s.info.steps ?? '?'} steps, ${typeof s.info.created === 'string' ? printable(s.info.created.slice(0, 16)) : 'created unknown'}`,
+            );
         }
       }
       return 0;

@@ -9,7 +9,6 @@ export class AttachmentFetchError extends Error {
   override name = 'AttachmentFetchError';
 }
 
-
 export interface CappedFetchOptions {
   /** Hostnames allowed (exact, or a suffix starting with '.'). */
   hosts: readonly string[];

@@ -108,7 +108,9 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
   });
   const total = recovered.queued + recovered.retried + recovered.failed + recovered.finished;
   if (total || recovered.unreadable) {
-    console.log(`recovered ${total} journaled jobs: ${recovered.queued} queued, ${recovered.retried} interrupted and started again, ${recovered.failed} failed after a second interruption, ${recovered.finished} finished but not yet delivered${recovered.unreadable ? `; ${recovered.unreadable} unreadable records dropped` : ''}`);
+    console.log(
+      `recovered ${total} journaled jobs: ${recovered.queued} queued, ${recovered.retried} interrupted and started again, ${recovered.failed} failed after a second interruption, ${recovered.finished} finished but not yet delivered${recovered.unreadable ? `; ${recovered.unreadable} unreadable records dropped` : ''}`,
+    );
   }
   return {
     registry,

@@ -13,7 +13,11 @@ export class ReplayCache {
 
   /** The key of a signed request: what its signature covers. */
   static keyOf(timestamp: number | string, body: Buffer | string): string {
-    return createHash('sha256').update(String(Number(timestamp))).update('\0').update(body).digest('hex');
+    return createHash('sha256')
+      .update(String(Number(timestamp)))
+      .update('\0')
+      .update(body)
+      .digest('hex');
   }
 
   /** True the first time `key` is offered before `expiresAt` (ms); false for a replay. */

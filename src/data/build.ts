@@ -2,17 +2,9 @@
  * Deterministic builder for the emoji32 pretraining dataset.
  * Used by scripts/build-dataset.ts and by the tests (same code path).
  */
-import { createHash } from "node:crypto";
-import type { IconifyJSON } from "@iconify/types";
-import {
-  PRETRAIN_SETS,
-  getSetDef,
-  loadChars,
-  loadIconSet,
-  variantBaseName,
-  type PretrainSetId,
-  type SetId,
-} from "./emoji-sets.ts";
+import { createHash } from 'node:crypto';
+import type { IconifyJSON } from '@iconify/types';
+import { PRETRAIN_SETS, getSetDef, loadChars, loadIconSet, variantBaseName, type PretrainSetId, type SetId } from './emoji-sets.ts';
 import {
   buildKeywords,
   excludeReason,
@@ -23,9 +15,9 @@ import {
   type EmojiInfo,
   type ExcludeReason,
   type MatchKind,
-} from "./captions.ts";
-import { renderIconFrom } from "./render.ts";
-import { writeDataset, type Dataset, type DatasetItem } from "./dataset.ts";
+} from './captions.ts';
+import { renderIconFrom } from './render.ts';
+import { writeDataset, type Dataset, type DatasetItem } from './dataset.ts';
 
 export interface Candidate {
   set: SetId;
@@ -56,11 +48,14 @@ const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * the icon; aliases with a transformation (fluent's hFlip'ed
  * "backhand-index-pointing-right") are icons of their own.
  */
-export function listCandidates(set: SetId, iconSet: IconifyJSON = loadIconSet(set)): {
+export function listCandidates(
+  set: SetId,
+  iconSet: IconifyJSON = loadIconSet(set),
+): {
   candidates: Candidate[];
   stats: CatalogStats;
 } {
-  if (getSetDef(set).kind === "icon") return listIconCandidates(set, iconSet);
+  if (getSetDef(set).kind === 'icon') return listIconCandidates(set, iconSet);
   const chars = loadChars(set);
   const cpOf = new Map<string, string>();
   for (const [cp, name] of Object.entries(chars)) if (!cpOf.has(name)) cpOf.set(name, cp);
@@ -69,7 +64,7 @@ export function listCandidates(set: SetId, iconSet: IconifyJSON = loadIconSet(se
 
   const isPureAlias = (n: string) => {
     const a = aliases[n];
-    return a !== undefined && Object.keys(a).every((k) => k === "parent");
+    return a !== undefined && Object.keys(a).every((k) => k === 'parent');
   };
   const rootOf = (n: string): string => {
     let cur = n;
@@ -80,7 +75,7 @@ export function listCandidates(set: SetId, iconSet: IconifyJSON = loadIconSet(se
   const stats: CatalogStats = {
     considered: 0,
     aliasesFolded: 0,
-    excluded: { "skin-tone": 0, "country-flag": 0 },
+    excluded: { 'skin-tone': 0, 'country-flag': 0 },
     match: { codepoint: 0, label: 0, shortcode: 0, none: 0 },
   };
   const altNames = new Map<string, string[]>();
@@ -112,7 +107,7 @@ export function listCandidates(set: SetId, iconSet: IconifyJSON = loadIconSet(se
     // icons "person-elf", "man-deaf" where the others say "elf", "deaf man"),
     // else the normalised icon name. The name then becomes a keyword.
     const fromName = normaliseName(name);
-    const subject = kind === "codepoint" && info && /^[a-z0-9 ]+$/.test(info.label) ? info.label : fromName;
+    const subject = kind === 'codepoint' && info && /^[a-z0-9 ]+$/.test(info.label) ? info.label : fromName;
     const c: Candidate = {
       set,
       name,
@@ -142,7 +137,7 @@ function listIconCandidates(set: SetId, iconSet: IconifyJSON): { candidates: Can
   const stats: CatalogStats = {
     considered: 0,
     aliasesFolded: Object.keys(iconSet.aliases ?? {}).length,
-    excluded: { "skin-tone": 0, "country-flag": 0 },
+    excluded: { 'skin-tone': 0, 'country-flag': 0 },
     match: { codepoint: 0, label: 0, shortcode: 0, none: 0 },
   };
   const candidates: Candidate[] = [];
@@ -152,8 +147,8 @@ function listIconCandidates(set: SetId, iconSet: IconifyJSON): { candidates: Can
     stats.considered++;
     stats.match.none++;
     const full = normaliseName(base);
-    const subject = full.replace(/ \d+$/, "") || full;
-    candidates.push({ set, name, subject, info: null, match: "none", altNames: subject === full ? [] : [full] });
+    const subject = full.replace(/ \d+$/, '') || full;
+    candidates.push({ set, name, subject, info: null, match: 'none', altNames: subject === full ? [] : [full] });
   }
   return { candidates, stats };
 }
@@ -213,10 +208,7 @@ function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
  * NEAR_DUPLICATE_MAD of a codepoint icon's raster join that icon's group.
  * All-white renders are dropped.
  */
-export function dedupe(
-  candidates: readonly Candidate[],
-  px: readonly Uint8Array[],
-): { rep: Map<number, number[]>; blank: number; nearDuplicates: number } {
+export function dedupe(candidates: readonly Candidate[], px: readonly Uint8Array[]): { rep: Map<number, number[]>; blank: number; nearDuplicates: number } {
   const groups = new Map<string, number[]>();
   let blank = 0;
   for (let i = 0; i < candidates.length; i++) {
@@ -225,7 +217,7 @@ export function dedupe(
       blank++;
       continue;
     }
-    const h = createHash("sha1").update(p).digest("hex");
+    const h = createHash('sha1').update(p).digest('hex');
     const g = groups.get(h);
     if (g) g.push(i);
     else groups.set(h, [i]);
@@ -336,10 +328,7 @@ export async function buildDataset(opts: BuildOptions = {}): Promise<BuiltDatase
 }
 
 /** Build and write a dataset file; returns the in-memory dataset and file size. */
-export async function buildDatasetFile(
-  path: string,
-  opts: BuildOptions = {},
-): Promise<BuiltDataset & { bytes: number }> {
+export async function buildDatasetFile(path: string, opts: BuildOptions = {}): Promise<BuiltDataset & { bytes: number }> {
   const ds = await buildDataset(opts);
   const bytes = writeDataset(path, ds);
   return { ...ds, bytes };

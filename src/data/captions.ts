@@ -46,16 +46,12 @@
  *     circles/squares, "a button", ...) are kept: they exist in all three
  *     sets, are cheap and teach colour and shape words.
  */
-import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
 /** "dog-face" -> "dog face"; "1st-place-medal" -> "1st place medal". */
 export function normaliseName(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/[-_]+/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
+  return name.toLowerCase().replace(/[-_]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -65,15 +61,15 @@ export function normaliseName(name: string): string {
  */
 export function normaliseLabel(label: string): string {
   return label
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
-    .replace(/[’']/g, "")
-    .replace(/[^a-z0-9#*]+/g, " ")
+    .replace(/[’']/g, '')
+    .replace(/[^a-z0-9#*]+/g, ' ')
     .trim();
 }
 
-const TONE = "(?:light|medium-light|medium|medium-dark|dark)";
+const TONE = '(?:light|medium-light|medium|medium-dark|dark)';
 const SKIN_TONE_RE = new RegExp(`(?:^|-)${TONE}-skin-tone(?:-|$)`);
 const NOTO_TONE_RE = /-tone[1-5]$/;
 const FLUENT_SUFFIX_RE = /-(?:medium-dark|medium-light|dark|light|medium)$/;
@@ -85,22 +81,18 @@ const FITZPATRICK_RE = /(?:^|-)1f3f[b-f](?:-|$)/;
  * ("thumbs-up-medium-dark" when "thumbs-up" exists); `codepoints` (lowercase
  * hex sequence) enables the Fitzpatrick-modifier rule.
  */
-export function isSkinToneVariant(
-  name: string,
-  siblings?: ReadonlySet<string>,
-  codepoints?: string,
-): boolean {
+export function isSkinToneVariant(name: string, siblings?: ReadonlySet<string>, codepoints?: string): boolean {
   if (SKIN_TONE_RE.test(name) || NOTO_TONE_RE.test(name)) return true;
   if (codepoints && FITZPATRICK_RE.test(codepoints)) return true;
   if (siblings && FLUENT_SUFFIX_RE.test(name)) {
     let base = name;
-    while (FLUENT_SUFFIX_RE.test(base)) base = base.replace(FLUENT_SUFFIX_RE, "");
+    while (FLUENT_SUFFIX_RE.test(base)) base = base.replace(FLUENT_SUFFIX_RE, '');
     if (base !== name && siblings.has(base)) return true;
   }
   return false;
 }
 
-const RI = "1f1(?:e[6-9a-f]|f[0-9a-f])";
+const RI = '1f1(?:e[6-9a-f]|f[0-9a-f])';
 /** A pair of regional indicators (a country flag); single ones are noto's "letter-a".."letter-z", kept. */
 const REGIONAL_INDICATOR_RE = new RegExp(`(?:^|-)${RI}-${RI}(?:-|$)`);
 const TAG_SEQUENCE_RE = /(?:^|-)e00[67][0-9a-f](?:-|$)/;
@@ -114,17 +106,13 @@ export function isCountryFlag(name: string, codepoints?: string): boolean {
   return /^flag-for-/.test(name) || (!codepoints && /^flag-/.test(name) && !GENERIC_FLAGS.has(name));
 }
 
-const GENERIC_FLAGS = new Set(["flag-in-hole"]);
+const GENERIC_FLAGS = new Set(['flag-in-hole']);
 
-export type ExcludeReason = "skin-tone" | "country-flag";
+export type ExcludeReason = 'skin-tone' | 'country-flag';
 
-export function excludeReason(
-  name: string,
-  siblings?: ReadonlySet<string>,
-  codepoints?: string,
-): ExcludeReason | null {
-  if (isSkinToneVariant(name, siblings, codepoints)) return "skin-tone";
-  if (isCountryFlag(name, codepoints)) return "country-flag";
+export function excludeReason(name: string, siblings?: ReadonlySet<string>, codepoints?: string): ExcludeReason | null {
+  if (isSkinToneVariant(name, siblings, codepoints)) return 'skin-tone';
+  if (isCountryFlag(name, codepoints)) return 'country-flag';
   return null;
 }
 
@@ -133,9 +121,9 @@ export function normaliseCodepoints(seq: string): string {
   return seq
     .toLowerCase()
     .split(/[-\s]+/)
-    .filter((cp) => cp !== "fe0f" && cp !== "")
-    .map((cp) => cp.replace(/^0+(?=.)/, ""))
-    .join("-");
+    .filter((cp) => cp !== 'fe0f' && cp !== '')
+    .map((cp) => cp.replace(/^0+(?=.)/, ''))
+    .join('-');
 }
 
 // ---------------------------------------------------------------------------
@@ -167,9 +155,9 @@ let emojibaseCache: EmojibaseIndex | null = null;
 export function loadEmojibase(): EmojibaseIndex {
   if (emojibaseCache) return emojibaseCache;
   const require = createRequire(import.meta.url);
-  const read = <T>(p: string): T => JSON.parse(readFileSync(require.resolve(p), "utf8")) as T;
-  const data = read<EmojibaseEntry[]>("emojibase-data/en/data.json");
-  const github = read<Record<string, string | string[]>>("emojibase-data/en/shortcodes/github.json");
+  const read = <T>(p: string): T => JSON.parse(readFileSync(require.resolve(p), 'utf8')) as T;
+  const data = read<EmojibaseEntry[]>('emojibase-data/en/data.json');
+  const github = read<Record<string, string | string[]>>('emojibase-data/en/shortcodes/github.json');
   const byCodepoints = new Map<string, EmojiInfo>();
   const byLabel = new Map<string, EmojiInfo>();
   const byShortcode = new Map<string, EmojiInfo>();
@@ -189,30 +177,26 @@ export function loadEmojibase(): EmojibaseIndex {
     // Name matching by shortcode only for multi-word shortcodes: single words
     // are ambiguous (noto's "pound" is the # sign, github :pound: the banknote;
     // openmoji "cake" vs :cake: shortcake).
-    for (const s of shortcodes) if (s.includes(" ") && !byShortcode.has(s)) byShortcode.set(s, info);
+    for (const s of shortcodes) if (s.includes(' ') && !byShortcode.has(s)) byShortcode.set(s, info);
   }
   emojibaseCache = { byCodepoints, byLabel, byShortcode };
   return emojibaseCache;
 }
 
-export type MatchKind = "codepoint" | "label" | "shortcode" | "none";
+export type MatchKind = 'codepoint' | 'label' | 'shortcode' | 'none';
 
 /** Find the emojibase entry of an icon. */
-export function matchEmojibase(
-  index: EmojibaseIndex,
-  name: string,
-  codepoints?: string,
-): { info: EmojiInfo | null; kind: MatchKind } {
+export function matchEmojibase(index: EmojibaseIndex, name: string, codepoints?: string): { info: EmojiInfo | null; kind: MatchKind } {
   if (codepoints) {
     const hit = index.byCodepoints.get(normaliseCodepoints(codepoints));
-    if (hit) return { info: hit, kind: "codepoint" };
+    if (hit) return { info: hit, kind: 'codepoint' };
   }
   const n = normaliseName(name);
   const byLabel = index.byLabel.get(n);
-  if (byLabel) return { info: byLabel, kind: "label" };
+  if (byLabel) return { info: byLabel, kind: 'label' };
   const bySc = index.byShortcode.get(n);
-  if (bySc) return { info: bySc, kind: "shortcode" };
-  return { info: null, kind: "none" };
+  if (bySc) return { info: bySc, kind: 'shortcode' };
+  return { info: null, kind: 'none' };
 }
 
 /**

@@ -26,11 +26,11 @@
  * is byte-identical across runs. "manner" is absent from files written before the v2 sets (it is then
  * read from the set's definition).
  */
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { getSetDef, isSetId, type SetId } from "./emoji-sets.ts";
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { getSetDef, isSetId, type SetId } from './emoji-sets.ts';
 
-export const MAGIC = "PSDS";
+export const MAGIC = 'PSDS';
 export const FORMAT_VERSION = 1;
 export const HEADER_SIZE = 32;
 
@@ -64,7 +64,7 @@ export interface Dataset {
 }
 
 /** Serialise a dataset to the documented binary layout. */
-export function encodeDataset(ds: Omit<Dataset, "sets"> & { sets?: SetMeta[] }): Uint8Array {
+export function encodeDataset(ds: Omit<Dataset, 'sets'> & { sets?: SetMeta[] }): Uint8Array {
   const { count, height, width, channels, pixels, items } = ds;
   const sample = height * width * channels;
   if (items.length !== count) throw new Error(`items (${items.length}) != count (${count})`);
@@ -91,7 +91,7 @@ export function encodeDataset(ds: Omit<Dataset, "sets"> & { sets?: SetMeta[] }):
   const json = new TextEncoder().encode(JSON.stringify(index));
   const pixelOffset = HEADER_SIZE;
   const indexOffset = pixelOffset + pixels.length;
-  if (indexOffset + json.length > 0xffffffff) throw new Error("dataset too large for v1 layout");
+  if (indexOffset + json.length > 0xffffffff) throw new Error('dataset too large for v1 layout');
   const out = new Uint8Array(indexOffset + json.length);
   const dv = new DataView(out.buffer);
   out.set(new TextEncoder().encode(MAGIC), 0);
@@ -112,7 +112,7 @@ export function encodeDataset(ds: Omit<Dataset, "sets"> & { sets?: SetMeta[] }):
 
 /** Parse a dataset file's bytes. Pixels are a view into `bytes` (no copy). */
 export function decodeDataset(bytes: Uint8Array): Dataset {
-  if (bytes.length < HEADER_SIZE) throw new Error("dataset truncated (header)");
+  if (bytes.length < HEADER_SIZE) throw new Error('dataset truncated (header)');
   const magic = new TextDecoder().decode(bytes.subarray(0, 4));
   if (magic !== MAGIC) throw new Error(`bad magic ${JSON.stringify(magic)}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -127,10 +127,10 @@ export function decodeDataset(bytes: Uint8Array): Dataset {
   const indexLength = dv.getUint32(28, true);
   const pixelBytes = count * height * width * channels;
   if (indexOffset !== pixelOffset + pixelBytes || indexOffset + indexLength > bytes.length) {
-    throw new Error("dataset truncated or inconsistent offsets");
+    throw new Error('dataset truncated or inconsistent offsets');
   }
   const index = JSON.parse(new TextDecoder().decode(bytes.subarray(indexOffset, indexOffset + indexLength))) as {
-    sets: (Omit<SetMeta, "manner"> & { manner?: string })[];
+    sets: (Omit<SetMeta, 'manner'> & { manner?: string })[];
     items: [number, string, string, string[]][];
   };
   for (const s of index.sets) if (!isSetId(s.id)) throw new Error(`unknown set ${JSON.stringify(s.id)}`);
@@ -152,7 +152,7 @@ export function decodeDataset(bytes: Uint8Array): Dataset {
   };
 }
 
-export function writeDataset(path: string, ds: Omit<Dataset, "sets"> & { sets?: SetMeta[] }): number {
+export function writeDataset(path: string, ds: Omit<Dataset, 'sets'> & { sets?: SetMeta[] }): number {
   const bytes = encodeDataset(ds);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, bytes);
@@ -226,9 +226,9 @@ export function captionFor(item: DatasetItem, rng: Rng, opts: CaptionOptions = {
  * icon collections, uniformly within each group (all of one group when the other is empty). The
  * returned function maps a uniform [0, 1) number to an item index.
  */
-export function itemSampler(ds: Pick<Dataset, "items">, emojiShare: number): (u: number) => number {
+export function itemSampler(ds: Pick<Dataset, 'items'>, emojiShare: number): (u: number) => number {
   if (!(emojiShare >= 0 && emojiShare <= 1)) throw new Error(`emoji share ${emojiShare} is not in [0, 1]`);
-  const isEmoji = ds.items.map((it) => getSetDef(it.set).kind === "emoji");
+  const isEmoji = ds.items.map((it) => getSetDef(it.set).kind === 'emoji');
   const emoji = isEmoji.filter(Boolean).length;
   const icons = ds.items.length - emoji;
   const share = emoji === 0 ? 0 : icons === 0 ? 1 : emojiShare;

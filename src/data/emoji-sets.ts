@@ -15,13 +15,13 @@
  * The held-out set is deliberately absent from PRETRAIN_SETS; it can only be reached through
  * `getSetDef("openmoji")` / `renderIcon("openmoji", ...)`.
  */
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import type { IconifyJSON } from "@iconify/types";
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { IconifyJSON } from '@iconify/types';
 
 export type SetId = string;
 export type PretrainSetId = SetId;
-export type HeldOutSetId = "openmoji";
+export type HeldOutSetId = 'openmoji';
 
 /** How an icon collection spells one of its manners: a name suffix ("-thin"), or none of the others. */
 export interface VariantRule {
@@ -44,67 +44,145 @@ export interface EmojiSetDef {
   /** Words describing the manner, used in captions: "cat face, glossy 3d emoji". */
   readonly manner: string;
   /** emoji: subjects from Unicode (emojibase labels); icon: subjects from the icon names. */
-  readonly kind: "emoji" | "icon";
+  readonly kind: 'emoji' | 'icon';
   /** For icon collections whose manners share one package: which names are this set's. */
   readonly variant?: VariantRule;
   /** True for evaluation-only sets that must never be trained on. */
   readonly heldOut: boolean;
 }
 
-const def = (d: Omit<EmojiSetDef, "heldOut" | "kind"> & { kind?: "emoji" | "icon"; heldOut?: boolean }): EmojiSetDef =>
-  Object.freeze({ kind: "emoji", heldOut: false, ...d });
+const def = (d: Omit<EmojiSetDef, 'heldOut' | 'kind'> & { kind?: 'emoji' | 'icon'; heldOut?: boolean }): EmojiSetDef =>
+  Object.freeze({ kind: 'emoji', heldOut: false, ...d });
 
 // ---- emoji sets
-const NOTO = def({ id: "noto", pkg: "@iconify-json/noto", license: "Apache-2.0", author: "Google", style: "noto style", manner: "shaded colour emoji" });
-const TWEMOJI = def({ id: "twemoji", pkg: "@iconify-json/twemoji", license: "CC-BY-4.0", author: "Twitter", style: "twemoji style", manner: "flat colour emoji" });
-const FLUENT = def({ id: "fluent", pkg: "@iconify-json/fluent-emoji-flat", license: "MIT", author: "Microsoft", style: "fluent style", manner: "flat colour emoji" });
-const FLUENT_3D = def({ id: "fluent-3d", pkg: "@iconify-json/fluent-emoji", license: "MIT", author: "Microsoft", style: "fluent 3d style", manner: "glossy 3d emoji" });
-const FLUENT_HC = def({ id: "fluent-hc", pkg: "@iconify-json/fluent-emoji-high-contrast", license: "MIT", author: "Microsoft", style: "high contrast style", manner: "black line emoji" });
-const STREAMLINE_EMOJI = def({ id: "streamline-emoji", pkg: "@iconify-json/streamline-emojis", license: "CC-BY-4.0", author: "Streamline", style: "streamline style", manner: "outlined colour emoji" });
+const NOTO = def({ id: 'noto', pkg: '@iconify-json/noto', license: 'Apache-2.0', author: 'Google', style: 'noto style', manner: 'shaded colour emoji' });
+const TWEMOJI = def({
+  id: 'twemoji',
+  pkg: '@iconify-json/twemoji',
+  license: 'CC-BY-4.0',
+  author: 'Twitter',
+  style: 'twemoji style',
+  manner: 'flat colour emoji',
+});
+const FLUENT = def({
+  id: 'fluent',
+  pkg: '@iconify-json/fluent-emoji-flat',
+  license: 'MIT',
+  author: 'Microsoft',
+  style: 'fluent style',
+  manner: 'flat colour emoji',
+});
+const FLUENT_3D = def({
+  id: 'fluent-3d',
+  pkg: '@iconify-json/fluent-emoji',
+  license: 'MIT',
+  author: 'Microsoft',
+  style: 'fluent 3d style',
+  manner: 'glossy 3d emoji',
+});
+const FLUENT_HC = def({
+  id: 'fluent-hc',
+  pkg: '@iconify-json/fluent-emoji-high-contrast',
+  license: 'MIT',
+  author: 'Microsoft',
+  style: 'high contrast style',
+  manner: 'black line emoji',
+});
+const STREAMLINE_EMOJI = def({
+  id: 'streamline-emoji',
+  pkg: '@iconify-json/streamline-emojis',
+  license: 'CC-BY-4.0',
+  author: 'Streamline',
+  style: 'streamline style',
+  manner: 'outlined colour emoji',
+});
 
 // ---- icon collections, one set per manner
-const PH_SUFFIXES = ["-thin", "-light", "-bold", "-fill", "-duotone"];
+const PH_SUFFIXES = ['-thin', '-light', '-bold', '-fill', '-duotone'];
 const ph = (id: string, suffix: string, manner: string) =>
-  def({ id, pkg: "@iconify-json/ph", license: "MIT", author: "Phosphor Icons", style: "phosphor style", manner, kind: "icon", variant: suffix ? { suffix } : { suffix: "", others: PH_SUFFIXES } });
+  def({
+    id,
+    pkg: '@iconify-json/ph',
+    license: 'MIT',
+    author: 'Phosphor Icons',
+    style: 'phosphor style',
+    manner,
+    kind: 'icon',
+    variant: suffix ? { suffix } : { suffix: '', others: PH_SUFFIXES },
+  });
 const iconPark = (id: string, pkg: string, manner: string) =>
-  def({ id, pkg, license: "Apache-2.0", author: "ByteDance", style: "icon park style", manner, kind: "icon" });
+  def({ id, pkg, license: 'Apache-2.0', author: 'ByteDance', style: 'icon park style', manner, kind: 'icon' });
 const pepicons = (id: string, pkg: string, manner: string) =>
-  def({ id, pkg, license: "CC-BY-4.0", author: "CyCraft", style: "pepicons style", manner, kind: "icon" });
-const TABLER_SUFFIXES = ["-filled"];
+  def({ id, pkg, license: 'CC-BY-4.0', author: 'CyCraft', style: 'pepicons style', manner, kind: 'icon' });
+const TABLER_SUFFIXES = ['-filled'];
 const tabler = (id: string, suffix: string, manner: string) =>
-  def({ id, pkg: "@iconify-json/tabler", license: "MIT", author: "Paweł Kuna", style: "tabler style", manner, kind: "icon", variant: suffix ? { suffix } : { suffix: "", others: TABLER_SUFFIXES } });
-const FLEX_SUFFIXES = ["-remix", "-solid"];
+  def({
+    id,
+    pkg: '@iconify-json/tabler',
+    license: 'MIT',
+    author: 'Paweł Kuna',
+    style: 'tabler style',
+    manner,
+    kind: 'icon',
+    variant: suffix ? { suffix } : { suffix: '', others: TABLER_SUFFIXES },
+  });
+const FLEX_SUFFIXES = ['-remix', '-solid'];
 const flex = (id: string, suffix: string, manner: string) =>
-  def({ id, pkg: "@iconify-json/streamline-flex", license: "CC-BY-4.0", author: "Streamline", style: "streamline flex style", manner, kind: "icon", variant: suffix ? { suffix } : { suffix: "", others: FLEX_SUFFIXES } });
+  def({
+    id,
+    pkg: '@iconify-json/streamline-flex',
+    license: 'CC-BY-4.0',
+    author: 'Streamline',
+    style: 'streamline flex style',
+    manner,
+    kind: 'icon',
+    variant: suffix ? { suffix } : { suffix: '', others: FLEX_SUFFIXES },
+  });
 
 const ICON_SETS: readonly EmojiSetDef[] = [
-  ph("ph-thin", "-thin", "thin line icon"),
-  ph("ph-light", "-light", "light line icon"),
-  ph("ph-regular", "", "line icon"),
-  ph("ph-bold", "-bold", "bold line icon"),
-  ph("ph-fill", "-fill", "filled icon"),
-  ph("ph-duotone", "-duotone", "duotone icon"),
-  iconPark("icon-park-outline", "@iconify-json/icon-park-outline", "bold line icon"),
-  iconPark("icon-park-solid", "@iconify-json/icon-park-solid", "filled icon"),
-  iconPark("icon-park-twotone", "@iconify-json/icon-park-twotone", "duotone icon"),
-  pepicons("pepicons-pencil", "@iconify-json/pepicons-pencil", "thin line icon"),
-  pepicons("pepicons-pop", "@iconify-json/pepicons-pop", "bold line icon"),
-  pepicons("pepicons-print", "@iconify-json/pepicons-print", "hand drawn icon"),
-  tabler("tabler-outline", "", "line icon"),
-  tabler("tabler-filled", "-filled", "filled icon"),
-  flex("flex-line", "", "line icon"),
-  flex("flex-remix", "-remix", "duotone icon"),
-  flex("flex-solid", "-solid", "filled icon"),
-  def({ id: "flat-color-icons", pkg: "@iconify-json/flat-color-icons", license: "MIT", author: "Icons8", style: "icons8 style", manner: "flat colour icon", kind: "icon" }),
+  ph('ph-thin', '-thin', 'thin line icon'),
+  ph('ph-light', '-light', 'light line icon'),
+  ph('ph-regular', '', 'line icon'),
+  ph('ph-bold', '-bold', 'bold line icon'),
+  ph('ph-fill', '-fill', 'filled icon'),
+  ph('ph-duotone', '-duotone', 'duotone icon'),
+  iconPark('icon-park-outline', '@iconify-json/icon-park-outline', 'bold line icon'),
+  iconPark('icon-park-solid', '@iconify-json/icon-park-solid', 'filled icon'),
+  iconPark('icon-park-twotone', '@iconify-json/icon-park-twotone', 'duotone icon'),
+  pepicons('pepicons-pencil', '@iconify-json/pepicons-pencil', 'thin line icon'),
+  pepicons('pepicons-pop', '@iconify-json/pepicons-pop', 'bold line icon'),
+  pepicons('pepicons-print', '@iconify-json/pepicons-print', 'hand drawn icon'),
+  tabler('tabler-outline', '', 'line icon'),
+  tabler('tabler-filled', '-filled', 'filled icon'),
+  flex('flex-line', '', 'line icon'),
+  flex('flex-remix', '-remix', 'duotone icon'),
+  flex('flex-solid', '-solid', 'filled icon'),
+  def({
+    id: 'flat-color-icons',
+    pkg: '@iconify-json/flat-color-icons',
+    license: 'MIT',
+    author: 'Icons8',
+    style: 'icons8 style',
+    manner: 'flat colour icon',
+    kind: 'icon',
+  }),
 ];
 
-const OPENMOJI = def({ id: "openmoji", pkg: "@iconify-json/openmoji", license: "CC-BY-SA-4.0", author: "OpenMoji", style: "openmoji style", manner: "outlined colour emoji", heldOut: true });
+const OPENMOJI = def({
+  id: 'openmoji',
+  pkg: '@iconify-json/openmoji',
+  license: 'CC-BY-SA-4.0',
+  author: 'OpenMoji',
+  style: 'openmoji style',
+  manner: 'outlined colour emoji',
+  heldOut: true,
+});
 
 /** Sets of the v2 pretraining dataset (styles32), in dataset order. */
 export const PRETRAIN_SETS: readonly EmojiSetDef[] = Object.freeze([NOTO, TWEMOJI, FLUENT, FLUENT_3D, FLUENT_HC, STREAMLINE_EMOJI, ...ICON_SETS]);
 
 /** The three sets of the v1 dataset (emoji32), on which today's eval:base judges. */
-export const V1_SET_IDS: readonly SetId[] = Object.freeze(["noto", "twemoji", "fluent"]);
+export const V1_SET_IDS: readonly SetId[] = Object.freeze(['noto', 'twemoji', 'fluent']);
 
 /** Evaluation-only sets. Never pass these to the dataset builder. */
 export const HELDOUT_SETS: readonly EmojiSetDef[] = Object.freeze([OPENMOJI]);
@@ -153,7 +231,7 @@ const charsCache = new Map<string, Record<string, string>>();
 
 function readPkgJson<T>(pkg: string, file: string): T {
   const path = require.resolve(`${pkg}/${file}`);
-  return JSON.parse(readFileSync(path, "utf8")) as T;
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
 /** The iconify JSON of a set's package (cached per package). */
@@ -161,7 +239,7 @@ export function loadIconSet(id: SetId): IconifyJSON {
   const pkg = getSetDef(id).pkg;
   let data = iconCache.get(pkg);
   if (!data) {
-    data = readPkgJson<IconifyJSON>(pkg, "icons.json");
+    data = readPkgJson<IconifyJSON>(pkg, 'icons.json');
     iconCache.set(pkg, data);
   }
   return data;
@@ -174,10 +252,10 @@ export function loadIconSet(id: SetId): IconifyJSON {
  */
 export function loadChars(id: SetId): Record<string, string> {
   const d = getSetDef(id);
-  if (d.kind !== "emoji") return {};
+  if (d.kind !== 'emoji') return {};
   let data = charsCache.get(d.pkg);
   if (!data) {
-    data = readPkgJson<Record<string, string>>(d.pkg, "chars.json");
+    data = readPkgJson<Record<string, string>>(d.pkg, 'chars.json');
     charsCache.set(d.pkg, data);
   }
   return data;

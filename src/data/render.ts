@@ -9,10 +9,10 @@
  * Rendering at 4x and downscaling with a proper kernel avoids the aliasing you
  * get when librsvg rasterises thin strokes directly at 32 px.
  */
-import sharp from "sharp";
-import { getIconData, iconToHTML, iconToSVG } from "@iconify/utils";
-import type { IconifyJSON } from "@iconify/types";
-import { loadIconSet, type SetId } from "./emoji-sets.ts";
+import sharp from 'sharp';
+import { getIconData, iconToHTML, iconToSVG } from '@iconify/utils';
+import type { IconifyJSON } from '@iconify/types';
+import { loadIconSet, type SetId } from './emoji-sets.ts';
 
 /** Supersampling factor: the SVG is rasterised at size * SUPERSAMPLE. */
 export const SUPERSAMPLE = 4;
@@ -40,15 +40,15 @@ export function iconSvg(set: SetId, name: string, px: number): string {
  * any other size works too (it is fitted with `contain` on white).
  */
 export async function rasteriseSvg(svg: string, size: number): Promise<Uint8Array> {
-  const { data, info } = await sharp(Buffer.from(svg, "utf8"))
+  const { data, info } = await sharp(Buffer.from(svg, 'utf8'))
     .resize(size, size, {
-      kernel: "lanczos3",
-      fit: "contain",
+      kernel: 'lanczos3',
+      fit: 'contain',
       background: { r: 255, g: 255, b: 255, alpha: 0 },
     })
     .flatten({ background: { r: 255, g: 255, b: 255 } })
     .removeAlpha()
-    .toColourspace("srgb")
+    .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.width !== size || info.height !== size || info.channels !== 3) {
@@ -67,11 +67,7 @@ export async function renderIcon(set: SetId, name: string, size = 32): Promise<U
 }
 
 /** Same as renderIcon but from an already loaded iconify set. */
-export async function renderIconFrom(
-  iconSet: IconifyJSON,
-  name: string,
-  size = 32,
-): Promise<Uint8Array | null> {
+export async function renderIconFrom(iconSet: IconifyJSON, name: string, size = 32): Promise<Uint8Array | null> {
   const svg = iconSvgFrom(iconSet, name, size * SUPERSAMPLE);
   return svg === null ? null : rasteriseSvg(svg, size);
 }

@@ -8,7 +8,15 @@
  * the same UNet batch; the sampler steps all trajectories together.
  */
 import { emitOnnx, Graph, GraphSession, type Tensor } from '../graph/index.ts';
-import { conditionFeeds, modelUnet, textEncoderFeeds, textEncoderGraph, zeroEmptyPrompts, type Precision, type PromptConditioning } from '../models/conditioning.ts';
+import {
+  conditionFeeds,
+  modelUnet,
+  textEncoderFeeds,
+  textEncoderGraph,
+  zeroEmptyPrompts,
+  type Precision,
+  type PromptConditioning,
+} from '../models/conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
 import { Rng } from './rng.ts';
@@ -96,7 +104,11 @@ export class DiffusionPipeline {
         if (!adapters.some((a) => a.name === name)) throw new Error(`generate: a term gates adapter '${name}', which the request does not give`);
       }
     }
-    const cond = conditionFeeds(model, await this.encodeText(req.prompts), rows.map((r) => r.term.prompt));
+    const cond = conditionFeeds(
+      model,
+      await this.encodeText(req.prompts),
+      rows.map((r) => r.term.prompt),
+    );
     const gates: Record<string, Float32Array> = {};
     for (const a of adapters) gates[`lora_gate.${a.name}`] = Float32Array.from(rows, (r) => r.term.gates?.[a.name] ?? 0);
     const adapterParams = Object.assign({}, ...adapters.map((a) => a.params)) as Record<string, Float32Array>;
@@ -150,7 +162,14 @@ export class DiffusionPipeline {
   private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
     const { model } = this;
     const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}${a.convs ? ':convs' : ''}`).join(',')}`;
-    return this.cached(this.unetSessions, key, () => ({ out: unetGraph(model, batch, adapters.map((a) => ({ name: a.name, rank: a.rank, convs: a.convs ?? false })), this.opts.precision) }));
+    return this.cached(this.unetSessions, key, () => ({
+      out: unetGraph(
+        model,
+        batch,
+        adapters.map((a) => ({ name: a.name, rank: a.rank, convs: a.convs ?? false })),
+        this.opts.precision,
+      ),
+    }));
   }
 
   private cached<K>(cache: Map<K, Promise<GraphSession>>, key: K, build: () => Record<string, Tensor>): Promise<GraphSession> {

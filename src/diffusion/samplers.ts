@@ -48,7 +48,11 @@ export class DdimStepper implements Stepper {
   private readonly eta: number;
   private readonly rng: Rng | undefined;
 
-  constructor(private readonly schedule: NoiseSchedule, steps: number, opts: StepperOptions = {}) {
+  constructor(
+    private readonly schedule: NoiseSchedule,
+    steps: number,
+    opts: StepperOptions = {},
+  ) {
     this.timesteps = ddimTimesteps(steps, schedule.config);
     this.eta = opts.eta ?? 0;
     if (!(this.eta >= 0)) throw new Error(`eta must be >= 0, got ${this.eta}`);
@@ -96,7 +100,10 @@ export class EulerStepper implements Stepper {
   readonly initNoiseSigma: number;
   readonly sigmas: readonly number[];
 
-  constructor(private readonly schedule: NoiseSchedule, steps: number) {
+  constructor(
+    private readonly schedule: NoiseSchedule,
+    steps: number,
+  ) {
     const c = schedule.config;
     this.timesteps = eulerTimesteps(steps, c);
     this.sigmas = stepSigmas(schedule, this.timesteps);
@@ -135,7 +142,10 @@ export class DpmSolverPP2MStepper implements Stepper {
   readonly sigmas: readonly number[];
   private prevX0: Float32Array | null = null;
 
-  constructor(private readonly schedule: NoiseSchedule, steps: number) {
+  constructor(
+    private readonly schedule: NoiseSchedule,
+    steps: number,
+  ) {
     this.timesteps = dpmTimesteps(steps, schedule.config);
     this.sigmas = stepSigmas(schedule, this.timesteps);
   }

@@ -118,7 +118,8 @@ export class NoiseSchedule {
 
   constructor(config: Partial<ScheduleConfig> = {}) {
     const c: ScheduleConfig = { ...DIFFUSERS_DEFAULTS, ...config };
-    if (!Number.isInteger(c.numTrainTimesteps) || c.numTrainTimesteps < 2) throw new Error(`num_train_timesteps must be an integer >= 2, got ${c.numTrainTimesteps}`);
+    if (!Number.isInteger(c.numTrainTimesteps) || c.numTrainTimesteps < 2)
+      throw new Error(`num_train_timesteps must be an integer >= 2, got ${c.numTrainTimesteps}`);
     if (c.predictionType !== 'epsilon' && c.predictionType !== 'v_prediction') {
       throw new Error(`prediction_type "${String(c.predictionType)}" is not supported; use epsilon or v_prediction`);
     }

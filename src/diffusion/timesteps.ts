@@ -46,7 +46,9 @@ function spaced(steps: number, c: SpacingConfig, spacing: TimestepSpacing, round
   const T = c.numTrainTimesteps;
   switch (spacing) {
     case 'linspace':
-      return linspace(0, T - 1, steps).map(roundLinspace).reverse();
+      return linspace(0, T - 1, steps)
+        .map(roundLinspace)
+        .reverse();
     case 'leading': {
       const ratio = Math.floor(T / steps);
       return Array.from({ length: steps }, (_, k) => (steps - 1 - k) * ratio + c.stepsOffset);
@@ -65,7 +67,10 @@ export function dpmTimesteps(steps: number, c: SpacingConfig): number[] {
   const spacing: TimestepSpacing = c.timestepSpacing ?? 'linspace';
   switch (spacing) {
     case 'linspace':
-      return linspace(0, T - 1, steps + 1).map(roundHalfEven).reverse().slice(0, steps);
+      return linspace(0, T - 1, steps + 1)
+        .map(roundHalfEven)
+        .reverse()
+        .slice(0, steps);
     case 'leading': {
       const ratio = Math.floor(T / (steps + 1));
       return Array.from({ length: steps }, (_, k) => (steps - k) * ratio + c.stepsOffset);

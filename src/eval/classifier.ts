@@ -38,7 +38,8 @@ export function classifierLogits(g: G.Graph, cfg: ClassifierConfig, images: G.Te
   if (c !== 3 || h !== cfg.imageSize || w !== cfg.imageSize) {
     throw new G.GraphError(`classifier: expects [B, 3, ${cfg.imageSize}, ${cfg.imageSize}] images, got [${images.shape}]`);
   }
-  if (cfg.imageSize % 2 ** (cfg.channels.length - 1)) throw new G.GraphError(`classifier: ${cfg.imageSize} px cannot be pooled ${cfg.channels.length - 1} times`);
+  if (cfg.imageSize % 2 ** (cfg.channels.length - 1))
+    throw new G.GraphError(`classifier: ${cfg.imageSize} px cannot be pooled ${cfg.channels.length - 1} times`);
   let x = images;
   cfg.channels.forEach((ch, l) => {
     if (l > 0) x = G.avgPool2x(x);
@@ -145,7 +146,8 @@ export class Classifier {
     const { session } = await forwardSession(meta.config, batch, opts.threads);
     for (const [name, shape] of Object.entries(classifierParamShapes(meta.config))) {
       const v = params[name];
-      if (!v || v.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`classifier '${meta.kind}': weight ${name} is missing or mis-shaped (expected [${shape}])`);
+      if (!v || v.length !== shape.reduce((a, b) => a * b, 1))
+        throw new Error(`classifier '${meta.kind}': weight ${name} is missing or mis-shaped (expected [${shape}])`);
     }
     return new Classifier(meta, params, session, batch);
   }
@@ -221,7 +223,14 @@ async function forwardSession(cfg: ClassifierConfig, batch: number, threads?: nu
   return { session: await G.GraphSession.create(G.emitOnnx({ outputs: { logits }, name: 'classifier' }), { threads }) };
 }
 
-async function runForward(session: G.GraphSession, params: Record<string, Float32Array>, cfg: ClassifierConfig, batch: number, images: Float32Array, n: number): Promise<Float32Array> {
+async function runForward(
+  session: G.GraphSession,
+  params: Record<string, Float32Array>,
+  cfg: ClassifierConfig,
+  batch: number,
+  images: Float32Array,
+  n: number,
+): Promise<Float32Array> {
   const px = 3 * cfg.imageSize * cfg.imageSize;
   if (images.length < n * px) throw new Error(`classifier: ${images.length} values for ${n} pictures of ${px}`);
   const out = new Float32Array(n * cfg.classes);
@@ -287,7 +296,9 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const loss = G.softmaxCrossEntropy(logits, g.input('targets', [batch, k]));
   const step = await StepFunction.compile(loss, { threads: o.threads, extraOutputs: { logits } });
   const params = initParams(classifierParamShapes(cfg), o.seed ?? 0);
-  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: o.lr ?? 3e-3, weightDecay: o.weightDecay ?? 0.1 }]);
+  const optimizer = new AdamW([
+    { params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: o.lr ?? 3e-3, weightDecay: o.weightDecay ?? 0.1 },
+  ]);
 
   const byClass = (pool: readonly number[]) => {
     const m = new Map<number, number[]>();
@@ -302,7 +313,10 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     if (!o.balance) return shuffle([...pool], rng);
     const classes = byClass(pool);
     const cap = Math.round(pool.length / classes.size);
-    return shuffle([...classes.values()].flatMap((idx) => shuffle([...idx], rng).slice(0, cap)), rng);
+    return shuffle(
+      [...classes.values()].flatMap((idx) => shuffle([...idx], rng).slice(0, cap)),
+      rng,
+    );
   };
   const epochSize = (pool: readonly number[]) => {
     if (!o.balance) return pool.length;
@@ -316,7 +330,8 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     params,
     optimizer,
     clipNorm: 5,
-    lrSchedule: (i) => (i < mainSteps ? warmupCosine(i, { warmup: Math.min(200, Math.ceil(mainSteps / 10)), total: mainSteps, minRatio: 0.02 }) : (o.refitLrScale ?? 0.3)),
+    lrSchedule: (i) =>
+      i < mainSteps ? warmupCosine(i, { warmup: Math.min(200, Math.ceil(mainSteps / 10)), total: mainSteps, minRatio: 0.02 }) : (o.refitLrScale ?? 0.3),
   });
 
   const images = new Float32Array(batch * px);
@@ -330,7 +345,11 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     o.heldOut.forEach((idx, j) => x.set(o.images.subarray(idx * px, (idx + 1) * px), j * px));
     const scores = await runForward(session, params, cfg, 128, x, o.heldOut.length);
     await session.release();
-    return accuracy(scores, o.heldOut.map((i) => o.labels[i]), k);
+    return accuracy(
+      scores,
+      o.heldOut.map((i) => o.labels[i]),
+      k,
+    );
   };
 
   const totalEpochs = o.epochs + (o.refitEpochs ?? 0);
@@ -356,7 +375,14 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     epochLosses.push(lossSum / Math.max(1, steps));
     const last = epoch === o.epochs - 1;
     if (last) heldOut = await evalHeldOut();
-    o.onEpoch?.({ epoch: epoch + 1, epochs: totalEpochs, loss: lossSum / Math.max(1, steps), trainAcc: correct / Math.max(1, steps * batch), heldOut: last ? (heldOut ?? undefined) : undefined, seconds: (performance.now() - t0) / 1000 });
+    o.onEpoch?.({
+      epoch: epoch + 1,
+      epochs: totalEpochs,
+      loss: lossSum / Math.max(1, steps),
+      trainAcc: correct / Math.max(1, steps * batch),
+      heldOut: last ? (heldOut ?? undefined) : undefined,
+      seconds: (performance.now() - t0) / 1000,
+    });
   }
   await step.release();
   return { params, epochLosses, heldOut, seconds: (performance.now() - t0) / 1000 };

@@ -126,7 +126,15 @@ export function identityData(ds: Dataset, seed = 0): LabelledSet {
       labels.push(c);
     });
   });
-  return { classes, imageSize: ds.height, images: unitImages(ds, chosen), labels: Int32Array.from(labels), train, heldOut, items: chosen.map((i) => ds.items[i]) };
+  return {
+    classes,
+    imageSize: ds.height,
+    images: unitImages(ds, chosen),
+    labels: Int32Array.from(labels),
+    train,
+    heldOut,
+    items: chosen.map((i) => ds.items[i]),
+  };
 }
 
 /**
@@ -141,7 +149,8 @@ export function artistData(ds: Dataset, openmoji: Dataset, seed = 0, heldOutShar
   const all = [...ds.items.map((it, i) => ({ it, ds, i })), ...openmoji.items.map((it, i) => ({ it, ds: openmoji, i }))].filter(
     (a) => classOf(a.it.set) >= 0 && isEvaluationSubject(a.it.subject) === evaluationHalf,
   );
-  for (const c of ARTIST_CLASSES) if (!all.some((a) => a.it.set === c)) throw new Error(`artist data: no pictures of '${c}' (build the dataset with npm run data:build)`);
+  for (const c of ARTIST_CLASSES)
+    if (!all.some((a) => a.it.set === c)) throw new Error(`artist data: no pictures of '${c}' (build the dataset with npm run data:build)`);
   const labels = Int32Array.from(all, (a) => classOf(a.it.set));
   const s = ds.height;
   const px = 3 * s * s;
@@ -176,7 +185,9 @@ async function ensure(
   const config: ClassifierConfig = { ...DEFAULT_TRUNK, channels: [...DEFAULT_TRUNK.channels], imageSize: d.imageSize, classes: d.classes.length };
   const epochs = o.epochs ?? defaults.epochs;
   const refitEpochs = o.refitEpochs ?? defaults.refitEpochs;
-  o.log?.(`training the ${kind} classifier: ${d.classes.length} classes, ${d.train.length} training / ${d.heldOut.length} held-out pictures, ${epochs} + ${refitEpochs} refit epochs ...`);
+  o.log?.(
+    `training the ${kind} classifier: ${d.classes.length} classes, ${d.train.length} training / ${d.heldOut.length} held-out pictures, ${epochs} + ${refitEpochs} refit epochs ...`,
+  );
   const r = await trainClassifier({
     config,
     images: d.images,
@@ -215,7 +226,9 @@ async function ensure(
   if (check) Object.assign(meta.info, await check(classifier));
   mkdirSync(dirname(file), { recursive: true });
   await saveClassifier(file, meta, r.params);
-  o.log?.(`saved ${file}: held-out top-1 ${(100 * (r.heldOut?.top1 ?? NaN)).toFixed(1)}%, top-5 ${(100 * (r.heldOut?.top5 ?? NaN)).toFixed(1)}% (${r.seconds.toFixed(0)} s)`);
+  o.log?.(
+    `saved ${file}: held-out top-1 ${(100 * (r.heldOut?.top1 ?? NaN)).toFixed(1)}%, top-5 ${(100 * (r.heldOut?.top5 ?? NaN)).toFixed(1)}% (${r.seconds.toFixed(0)} s)`,
+  );
   return classifier;
 }
 
@@ -259,7 +272,11 @@ export function ensureArtistClassifier(o: EnsureOptions = {}): Promise<Classifie
       const unseen = artistData(ds, om, 0, 0, true);
       const all = unseen.train;
       const openmoji = all.filter((i) => unseen.items[i].set === 'openmoji');
-      return { evaluationSubjectsTop1: await top1Of(c, unseen, all), evaluationSubjectsOpenmojiRecall: await top1Of(c, unseen, openmoji), evaluationSubjectsPictures: all.length };
+      return {
+        evaluationSubjectsTop1: await top1Of(c, unseen, all),
+        evaluationSubjectsOpenmojiRecall: await top1Of(c, unseen, openmoji),
+        evaluationSubjectsPictures: all.length,
+      };
     },
   );
 }

@@ -30,7 +30,12 @@ export interface BatchedDrawOptions {
 }
 
 /** Plain CFG draws of many prompts, several per UNet run: images [n, 3, S, S] in [-1, 1]; seed i for prompt i. */
-export async function drawCfgBatched(pipe: DiffusionPipeline, prompts: readonly string[], seeds: readonly number[], o: BatchedDrawOptions): Promise<Float32Array> {
+export async function drawCfgBatched(
+  pipe: DiffusionPipeline,
+  prompts: readonly string[],
+  seeds: readonly number[],
+  o: BatchedDrawOptions,
+): Promise<Float32Array> {
   const s = pipe.model.imageSize;
   const px = 3 * s * s;
   const out = new Float32Array(prompts.length * px);

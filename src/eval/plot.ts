@@ -104,7 +104,9 @@ function panelSvg(p: Panel, left: number, top: number, width: number, height: nu
     const color = s.color ?? colors.get(s.name) ?? '#333';
     const pts = s.points.filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y));
     if (pts.length > 1) {
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6,4"' : ''} points="${pts.map((q) => `${X(q.x).toFixed(1)},${Y(q.y).toFixed(1)}`).join(' ')}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6,4"' : ''} points="${pts.map((q) => `${X(q.x).toFixed(1)},${Y(q.y).toFixed(1)}`).join(' ')}"/>`,
+      );
     }
     for (const q of pts) {
       parts.push(`<circle cx="${X(q.x).toFixed(1)}" cy="${Y(q.y).toFixed(1)}" r="3.5" fill="${color}"/>`);
@@ -139,7 +141,9 @@ export function plotSvg(panels: readonly Panel[], opts: PlotOptions = {}): strin
   names.forEach((n, i) => {
     const x = 20 + (i % 3) * colW;
     const y = titleH + rows * ph + 14 + Math.floor(i / 3) * 18;
-    parts.push(`<line x1="${x}" y1="${y - 4}" x2="${x + 26}" y2="${y - 4}" stroke="${colors.get(n)}" stroke-width="2.5"${dashed.has(n) ? ' stroke-dasharray="6,4"' : ''}/>`);
+    parts.push(
+      `<line x1="${x}" y1="${y - 4}" x2="${x + 26}" y2="${y - 4}" stroke="${colors.get(n)}" stroke-width="2.5"${dashed.has(n) ? ' stroke-dasharray="6,4"' : ''}/>`,
+    );
     parts.push(`<circle cx="${x + 13}" cy="${y - 4}" r="3.5" fill="${colors.get(n)}"/>`);
     parts.push(`<text x="${x + 32}" y="${y}" font-size="11">${esc(n)}</text>`);
   });
@@ -149,5 +153,7 @@ export function plotSvg(panels: readonly Panel[], opts: PlotOptions = {}): strin
 
 /** The figure as a PNG. */
 export async function plotPng(panels: readonly Panel[], opts: PlotOptions = {}): Promise<Buffer> {
-  return sharp(Buffer.from(plotSvg(panels, opts))).png().toBuffer();
+  return sharp(Buffer.from(plotSvg(panels, opts)))
+    .png()
+    .toBuffer();
 }

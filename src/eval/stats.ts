@@ -25,7 +25,10 @@ export function wilson(k: number, n: number, z = 1.959964): Interval {
 }
 
 /** Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom; 1.96 beyond. */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069,
+  2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 /** Mean of independent values with its 95% t interval. */
 export function meanInterval(xs: readonly number[]): Interval {
@@ -64,7 +67,11 @@ export function pctInterval(i: Interval): string {
 
 /** "0.126 [0.101, 0.150]". */
 export function numInterval(i: Interval, digits = 3): string {
-  return Number.isFinite(i.low) ? `${i.value.toFixed(digits)} [${i.low.toFixed(digits)}, ${i.high.toFixed(digits)}]` : Number.isFinite(i.value) ? i.value.toFixed(digits) : 'n/a';
+  return Number.isFinite(i.low)
+    ? `${i.value.toFixed(digits)} [${i.low.toFixed(digits)}, ${i.high.toFixed(digits)}]`
+    : Number.isFinite(i.value)
+      ? i.value.toFixed(digits)
+      : 'n/a';
 }
 
 /** True when two intervals do not overlap (the difference is outside the noise at this resolution). */

@@ -23,7 +23,7 @@ const ALIASES = new Set(['Reshape', 'StopGradient']);
 
 const out0 = (n: Node) => n.outputs[0];
 /** Elements of an attention core's score matrix [..., N, M]. */
-const attentionScores = (n: Node) => out0(n).size / out0(n).shape[out0(n).rank - 1] * n.inputs[1].shape[n.inputs[1].rank - 1];
+const attentionScores = (n: Node) => (out0(n).size / out0(n).shape[out0(n).rank - 1]) * n.inputs[1].shape[n.inputs[1].rank - 1];
 
 export const tensorBytes = (t: Tensor): number => BYTES[t.dtype] * t.size;
 

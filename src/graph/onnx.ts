@@ -89,7 +89,14 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
     if (!name) {
       name = `ints_${intConsts.size}`;
       intConsts.set(key, name);
-      initializers.push(tensorProto(name, [l.ints.length], 'int64', BigInt64Array.from(l.ints, (v) => BigInt(v))));
+      initializers.push(
+        tensorProto(
+          name,
+          [l.ints.length],
+          'int64',
+          BigInt64Array.from(l.ints, (v) => BigInt(v)),
+        ),
+      );
     }
     return name;
   };
@@ -150,7 +157,11 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
     protoNodes.push({ opType: 'Identity', name: `out_${name}`, input: [nameOf(t)], output: [name] });
     outputs.push({ name, shape: [...t.shape], dtype: t.dtype });
   }
-  const externalData = moveToExternalData(initializers, opts.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD, `${(opts.name ?? 'graph').replace(/[^\w.-]/g, '_')}.weights`);
+  const externalData = moveToExternalData(
+    initializers,
+    opts.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD,
+    `${(opts.name ?? 'graph').replace(/[^\w.-]/g, '_')}.weights`,
+  );
   const model = onnx.ModelProto.create({
     irVersion: 10,
     producerName: 'pairstyle',

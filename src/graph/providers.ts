@@ -90,11 +90,14 @@ export function checkDevice(device: Device): void {
  * (ORT throws "OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library" and logs
  * the library it missed), as opposed to a model or memory error.
  */
-const CUDA_LOAD_FAILURE = /AppendExecutionProvider_Cuda|Failed to load (shared )?library|cannot open shared object|lib(cudart|cudnn|cublas)|no CUDA-capable device|CUDA driver version is insufficient/i;
+const CUDA_LOAD_FAILURE =
+  /AppendExecutionProvider_Cuda|Failed to load (shared )?library|cannot open shared object|lib(cudart|cudnn|cublas)|no CUDA-capable device|CUDA driver version is insufficient/i;
 
 /** A DeviceUnavailableError with the remedy for an ORT error that says CUDA could not be loaded; any other error as it is. */
 export function cudaSessionError(e: unknown): unknown {
   const message = e instanceof Error ? e.message : String(e);
   if (!CUDA_LOAD_FAILURE.test(message)) return e;
-  return new DeviceUnavailableError(`CUDA was asked for, but onnxruntime could not start its CUDA provider: ${message.split('\n')[0]}\n${cudaRemedy()}`, { cause: e });
+  return new DeviceUnavailableError(`CUDA was asked for, but onnxruntime could not start its CUDA provider: ${message.split('\n')[0]}\n${cudaRemedy()}`, {
+    cause: e,
+  });
 }

@@ -48,13 +48,21 @@ function ftypBrands(b: Uint8Array): string[] {
 /** Why a file that is not an accepted raster image is refused, in words for its sender. */
 function notRasterReason(b: Uint8Array): string {
   if (b.length === 0) return 'is empty';
-  const head = new TextDecoder('utf-8', { fatal: false }).decode(b.subarray(0, 1024)).replace(/^\uFEFF/, '').trimStart().toLowerCase();
-  if (/<svg[\s>]/.test(head) || (head.startsWith('<?xml') && head.includes('<svg'))) return `is an SVG drawing, which is not accepted: send a ${RASTER_FORMATS} picture`;
-  if (head.startsWith('<!doctype html') || head.startsWith('<html') || /<(head|body|script)[\s>]/.test(head)) return `is a web page (HTML), not a picture: send a ${RASTER_FORMATS} file`;
+  const head = new TextDecoder('utf-8', { fatal: false })
+    .decode(b.subarray(0, 1024))
+    .replace(/^\uFEFF/, '')
+    .trimStart()
+    .toLowerCase();
+  if (/<svg[\s>]/.test(head) || (head.startsWith('<?xml') && head.includes('<svg')))
+    return `is an SVG drawing, which is not accepted: send a ${RASTER_FORMATS} picture`;
+  if (head.startsWith('<!doctype html') || head.startsWith('<html') || /<(head|body|script)[\s>]/.test(head))
+    return `is a web page (HTML), not a picture: send a ${RASTER_FORMATS} file`;
   if (head.startsWith('<')) return `is a text/XML file, not a picture: send a ${RASTER_FORMATS} file`;
   if (startsWith(b, [0x1f, 0x8b])) return `is a compressed (gzip) file, not a picture: send a ${RASTER_FORMATS} file`;
-  if (ascii(b, 4, 8) === 'ftyp' && /^(heic|heix|hevc|heim|heis|mif1|msf1)$/.test(ascii(b, 8, 12))) return 'is a HEIC photo, which is not supported: export it as JPEG or PNG';
-  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a])) return `is a TIFF file, which is not accepted: send a ${RASTER_FORMATS} picture`;
+  if (ascii(b, 4, 8) === 'ftyp' && /^(heic|heix|hevc|heim|heis|mif1|msf1)$/.test(ascii(b, 8, 12)))
+    return 'is a HEIC photo, which is not supported: export it as JPEG or PNG';
+  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a]))
+    return `is a TIFF file, which is not accepted: send a ${RASTER_FORMATS} picture`;
   if (ascii(b, 0, 2) === 'BM') return `is a BMP file, which is not accepted: send a ${RASTER_FORMATS} picture`;
   return `is not an image I can read (send a ${RASTER_FORMATS} file)`;
 }
@@ -91,7 +99,9 @@ export async function checkImageBytes(bytes: Uint8Array, opts: { maxPixels?: num
   const { width, height } = meta;
   if (!width || !height) throw new ImageInputError(`is a ${format.toUpperCase()} file without a size`);
   if (width * height > maxPixels) {
-    throw new ImageInputError(`is ${width}x${height} pixels (${(width * height / 1e6).toFixed(0)} megapixels); the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels`);
+    throw new ImageInputError(
+      `is ${width}x${height} pixels (${((width * height) / 1e6).toFixed(0)} megapixels); the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels`,
+    );
   }
   if (Math.min(width, height) < minSide) throw new ImageInputError(`is only ${width}x${height} pixels; send at least ${minSide}x${minSide}`);
   try {
@@ -106,7 +116,10 @@ export async function checkImageBytes(bytes: Uint8Array, opts: { maxPixels?: num
 
 /** The first line of a sharp / libvips error, without the library's prefixes. */
 function shortSharpMessage(e: unknown): string {
-  const line = String((e as Error)?.message ?? e).split('\n')[0].replace(/^(Input (buffer|file) (has corrupt header|contains unsupported image format):\s*)/i, '').replace(/^\w+load(_buffer)?:\s*|^vips\w*:\s*|^VipsJpeg:\s*/i, '');
+  const line = String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .replace(/^(Input (buffer|file) (has corrupt header|contains unsupported image format):\s*)/i, '')
+    .replace(/^\w+load(_buffer)?:\s*|^vips\w*:\s*|^VipsJpeg:\s*/i, '');
   return line.slice(0, 100) || 'unreadable';
 }
 
@@ -124,7 +137,8 @@ export async function loadImage(input: string | Buffer | Uint8Array, size: numbe
   }
   if (!meta.width || !meta.height) throw new ImageInputError('the image has no size');
   const side = Math.min(meta.width, meta.height);
-  if (opts.minSide !== undefined && side < opts.minSide) throw new ImageInputError(`the image is only ${meta.width}x${meta.height} pixels; use at least ${opts.minSide}x${opts.minSide}`);
+  if (opts.minSide !== undefined && side < opts.minSide)
+    throw new ImageInputError(`the image is only ${meta.width}x${meta.height} pixels; use at least ${opts.minSide}x${opts.minSide}`);
   try {
     const { data } = await img
       .flatten({ background: '#ffffff' })

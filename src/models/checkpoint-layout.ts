@@ -20,7 +20,14 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { basename, join } from 'node:path';
 import { fromSchedulerConfig, NoiseSchedule, STABLE_DIFFUSION_SCHEDULE, type ScheduleConfig } from '../diffusion/schedule.ts';
 import type { Shape } from '../graph/index.ts';
-import { iterateSafetensors, readSafetensorsHeader, writeSafetensors, type ByteSink, type SafetensorsHeader, type WritableDType } from '../train/safetensors.ts';
+import {
+  iterateSafetensors,
+  readSafetensorsHeader,
+  writeSafetensors,
+  type ByteSink,
+  type SafetensorsHeader,
+  type WritableDType,
+} from '../train/safetensors.ts';
 import { clipTextParamShapes, SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG, type CLIPTextConfig } from './clip-text.ts';
 import {
   diffusersPartsOf,
@@ -87,7 +94,12 @@ export interface SingleFileOptions extends LoadOptions {
 }
 
 /** Every parameter the configs define, prefixed 'unet.' / 'text_encoder.' / 'vae.' (and 'text_encoder_2.' for SDXL). */
-export function stableDiffusionInventory(unet: UNet2DConditionConfig, text: CLIPTextConfig, vae: AutoencoderKLConfig, text2?: CLIPTextConfig): Map<string, Shape> {
+export function stableDiffusionInventory(
+  unet: UNet2DConditionConfig,
+  text: CLIPTextConfig,
+  vae: AutoencoderKLConfig,
+  text2?: CLIPTextConfig,
+): Map<string, Shape> {
   const second = text2 ? clipTextParamShapes(text2, { prefix: 'text_encoder_2.' }) : [];
   return new Map([...unetParamShapes(unet), ...clipTextParamShapes(text), ...second, ...vaeParamShapes(vae)]);
 }
@@ -159,7 +171,8 @@ async function planFile(
     }
     seen.add(name);
     if (!FLOAT_DTYPES.has(info.dtype)) p.unreadable.push(`${label}${key} is ${info.dtype}; weights must be F32, F16 or BF16`);
-    else if (!sameWeightShape(shape, info.shape)) p.misshaped.push(`${label}${key} is ${fmt(info.shape)}, the config needs ${fmt(shape)}${name !== key ? ` for ${name}` : ''}`);
+    else if (!sameWeightShape(shape, info.shape))
+      p.misshaped.push(`${label}${key} is ${fmt(info.shape)}, the config needs ${fmt(shape)}${name !== key ? ` for ${name}` : ''}`);
     else plan.set(key, name);
   }
   return plan;
@@ -178,15 +191,21 @@ const countParams = (w: ReadonlyMap<string, Float32Array>, prefix: string) => [.
 /** Checks that the configs fit together (before any weight is read). */
 export function checkConfigsFit(where: string, cfg: StableDiffusionConfigs): void {
   const textWidth = cfg.text.hidden_size + (cfg.text2?.hidden_size ?? 0);
-  if (cfg.unet.in_channels !== cfg.vae.latent_channels) throw new CheckpointError(`${where}: the UNet takes ${cfg.unet.in_channels} channels but the VAE makes ${cfg.vae.latent_channels}`);
+  if (cfg.unet.in_channels !== cfg.vae.latent_channels)
+    throw new CheckpointError(`${where}: the UNet takes ${cfg.unet.in_channels} channels but the VAE makes ${cfg.vae.latent_channels}`);
   if (cfg.unet.cross_attention_dim !== textWidth) {
-    throw new CheckpointError(`${where}: the UNet cross-attends to width ${cfg.unet.cross_attention_dim} but the text encoder${cfg.text2 ? 's give' : ' is'} ${textWidth}${cfg.text2 ? ` (${cfg.text.hidden_size} + ${cfg.text2.hidden_size})` : ' wide'}`);
+    throw new CheckpointError(
+      `${where}: the UNet cross-attends to width ${cfg.unet.cross_attention_dim} but the text encoder${cfg.text2 ? 's give' : ' is'} ${textWidth}${cfg.text2 ? ` (${cfg.text.hidden_size} + ${cfg.text2.hidden_size})` : ' wide'}`,
+    );
   }
   const pooled = pooledTextWidth(cfg.unet);
   if (cfg.unet.addition_embed_type === 'text_time' && (!cfg.text2 || cfg.text2.projection_dim !== pooled)) {
-    throw new CheckpointError(`${where}: the UNet's text_time conditioning needs a ${pooled}-wide pooled text embedding, which needs a second text encoder with projection_dim ${pooled}${cfg.text2 ? ` (text_encoder_2 has ${cfg.text2.projection_dim ?? 'none'})` : ''}`);
+    throw new CheckpointError(
+      `${where}: the UNet's text_time conditioning needs a ${pooled}-wide pooled text embedding, which needs a second text encoder with projection_dim ${pooled}${cfg.text2 ? ` (text_encoder_2 has ${cfg.text2.projection_dim ?? 'none'})` : ''}`,
+    );
   }
-  if (cfg.text2 && cfg.text2.max_position_embeddings !== cfg.text.max_position_embeddings) throw new CheckpointError(`${where}: the two text encoders take ${cfg.text.max_position_embeddings} and ${cfg.text2.max_position_embeddings} tokens`);
+  if (cfg.text2 && cfg.text2.max_position_embeddings !== cfg.text.max_position_embeddings)
+    throw new CheckpointError(`${where}: the two text encoders take ${cfg.text.max_position_embeddings} and ${cfg.text2.max_position_embeddings} tokens`);
 }
 
 /** A StableDiffusionModel from configs, tokenizers, a schedule and weights by prefixed name (loaders, and the GPU check's random weights). */
@@ -203,7 +222,8 @@ export function stableDiffusionModelOf(
   if (cfg.text2 && !tokenizers.tokenizer2) throw new CheckpointError(`${id}: a second text encoder needs its tokenizer (tokenizer_2/)`);
   const imageSize = opts.imageSize ?? cfg.unet.sample_size * vaeDownscale(cfg.vae);
   const multiple = vaeDownscale(cfg.vae) * 2 ** (cfg.unet.block_out_channels.length - 1);
-  if (!Number.isInteger(imageSize / multiple) || imageSize < multiple) throw new CheckpointError(`${id}: image size ${imageSize} px must be a positive multiple of ${multiple} (the VAE's and UNet's downsampling)`);
+  if (!Number.isInteger(imageSize / multiple) || imageSize < multiple)
+    throw new CheckpointError(`${id}: image size ${imageSize} px must be a positive multiple of ${multiple} (the VAE's and UNet's downsampling)`);
   const weight = (name: string) => weights.get(name);
   const codec = new VaeCodec(cfg.vae, imageSize, weight, { threads: opts.threads, device: opts.device });
   return {
@@ -370,7 +390,10 @@ export function isDiffusersPipelineDir(dir: string): boolean {
 export async function loadDiffusersPipeline(dir: string, opts: LoadOptions = {}): Promise<StableDiffusionModel> {
   const index = readJson(join(dir, 'model_index.json'));
   for (const part of ['unet', 'text_encoder', 'vae', 'tokenizer', 'scheduler']) {
-    if (!(part in index)) throw new CheckpointError(`${join(dir, 'model_index.json')}: no "${part}"; expected a Stable Diffusion pipeline (unet, text_encoder, vae, tokenizer, scheduler)`);
+    if (!(part in index))
+      throw new CheckpointError(
+        `${join(dir, 'model_index.json')}: no "${part}"; expected a Stable Diffusion pipeline (unet, text_encoder, vae, tokenizer, scheduler)`,
+      );
   }
   const sdxl = 'text_encoder_2' in index;
   if (sdxl && !('tokenizer_2' in index)) throw new CheckpointError(`${join(dir, 'model_index.json')}: "text_encoder_2" without "tokenizer_2"`);
@@ -383,7 +406,9 @@ export async function loadDiffusersPipeline(dir: string, opts: LoadOptions = {})
   checkConfigsFit(dir, cfg);
   const expected = stableDiffusionInventory(cfg.unet, cfg.text, cfg.vae, cfg.text2);
   const textRename = (prefix: string) => (k: string) =>
-    /^(text_model\.)?embeddings\.position_ids$/.test(k) ? null : `${prefix}${k.startsWith('text_model.') || k === 'text_projection.weight' ? k : `text_model.${k}`}`;
+    /^(text_model\.)?embeddings\.position_ids$/.test(k)
+      ? null
+      : `${prefix}${k.startsWith('text_model.') || k === 'text_projection.weight' ? k : `text_model.${k}`}`;
   const files = [
     { path: weightsFile(dir, 'unet', 'diffusion_pytorch_model', opts.variant), prefix: 'unet.', rename: (k: string) => `unet.${k}` },
     { path: weightsFile(dir, 'text_encoder', 'model', opts.variant), prefix: 'text_encoder.', rename: textRename('text_encoder.') },
@@ -391,7 +416,8 @@ export async function loadDiffusersPipeline(dir: string, opts: LoadOptions = {})
     {
       path: weightsFile(dir, 'vae', 'diffusion_pytorch_model', opts.variant),
       prefix: 'vae.',
-      rename: (k: string) => `vae.${k.replace(/(mid_block\.attentions\.0)\.(query|key|value|proj_attn)\./, (_, m: string, old: string) => `${m}.${DEPRECATED_VAE_ATTENTION[old]}.`)}`,
+      rename: (k: string) =>
+        `vae.${k.replace(/(mid_block\.attentions\.0)\.(query|key|value|proj_attn)\./, (_, m: string, old: string) => `${m}.${DEPRECATED_VAE_ATTENTION[old]}.`)}`,
     },
   ];
   const p: Problems = { missing: [], unexpected: [], misshaped: [], unreadable: [] };
@@ -513,7 +539,10 @@ export async function loadSingleFileCheckpoint(file: string, opts: SingleFileOpt
       `${file}: an SDXL single-file checkpoint carries no tokenizers; pass tokenizerDir (CLIP ViT-L's: SDXL base's tokenizer/ folder) and tokenizer2Dir (OpenCLIP ViT-bigG's: its tokenizer_2/ folder)`,
     );
   }
-  if (!opts.tokenizerDir) throw new CheckpointError(`${file}: a single-file checkpoint carries no tokenizer; pass tokenizerDir (a folder with vocab.json + merges.txt, e.g. an SD 1.5 tokenizer/ folder)`);
+  if (!opts.tokenizerDir)
+    throw new CheckpointError(
+      `${file}: a single-file checkpoint carries no tokenizer; pass tokenizerDir (a folder with vocab.json + merges.txt, e.g. an SD 1.5 tokenizer/ folder)`,
+    );
   const cfg: StableDiffusionConfigs = sdxl
     ? { unet: opts.unet ?? SDXL_UNET_CONFIG, text: opts.text ?? SDXL_TEXT_CONFIG, text2: opts.text2 ?? SDXL_TEXT_2_CONFIG, vae: opts.vae ?? SDXL_VAE_CONFIG }
     : { unet: opts.unet ?? SD15_UNET_CONFIG, text: opts.text ?? SD15_TEXT_CONFIG, vae: opts.vae ?? SD_VAE_CONFIG };
@@ -556,7 +585,12 @@ export interface CheckpointContents extends StableDiffusionConfigs {
   dtype?: WritableDType;
 }
 
-function component(c: CheckpointContents, prefix: string, rename: (name: string) => string = (n) => n.slice(prefix.length), reshape = (_n: string, s: Shape) => [...s]) {
+function component(
+  c: CheckpointContents,
+  prefix: string,
+  rename: (name: string) => string = (n) => n.slice(prefix.length),
+  reshape = (_n: string, s: Shape) => [...s],
+) {
   const out: Record<string, { data: Float32Array; shape: number[] }> = {};
   for (const [name, shape] of stableDiffusionInventory(c.unet, c.text, c.vae, c.text2)) {
     if (!name.startsWith(prefix)) continue;
@@ -591,7 +625,10 @@ export async function writeDiffusersPipeline(
     cpSync(c.tokenizer2Dir!, join(dir, 'tokenizer_2'), { recursive: true });
   }
   writeFileSync(join(dir, 'vae/config.json'), json({ _class_name: 'AutoencoderKL', ...c.vae }));
-  writeFileSync(join(dir, 'scheduler/scheduler_config.json'), json({ _class_name: 'DDIMScheduler', ...new NoiseSchedule(c.schedule ?? STABLE_DIFFUSION_SCHEDULE).toSchedulerConfig() }));
+  writeFileSync(
+    join(dir, 'scheduler/scheduler_config.json'),
+    json({ _class_name: 'DDIMScheduler', ...new NoiseSchedule(c.schedule ?? STABLE_DIFFUSION_SCHEDULE).toSchedulerConfig() }),
+  );
   cpSync(c.tokenizerDir, join(dir, 'tokenizer'), { recursive: true });
   writeFileSync(
     join(dir, 'model_index.json'),
@@ -600,7 +637,13 @@ export async function writeDiffusersPipeline(
       scheduler: ['diffusers', 'DDIMScheduler'],
       text_encoder: ['transformers', 'CLIPTextModel'],
       tokenizer: ['transformers', 'CLIPTokenizer'],
-      ...(c.text2 ? { text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'], tokenizer_2: ['transformers', 'CLIPTokenizer'], force_zeros_for_empty_prompt: c.forceZerosForEmptyPrompt ?? true } : {}),
+      ...(c.text2
+        ? {
+            text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'],
+            tokenizer_2: ['transformers', 'CLIPTokenizer'],
+            force_zeros_for_empty_prompt: c.forceZerosForEmptyPrompt ?? true,
+          }
+        : {}),
       unet: ['diffusers', 'UNet2DConditionModel'],
       vae: ['diffusers', 'AutoencoderKL'],
     }),
@@ -641,6 +684,7 @@ export async function loadTextToImageModel(path: string, opts: LoadOptions & Par
   if (/\.(ckpt|pt|pth|bin)$/i.test(path)) throw new CheckpointError(`${path} ${unreadableWeightsReason(path)}`);
   if (isDiffusersPipelineDir(path)) return loadDiffusersPipeline(path, opts);
   const { loadModelFolder } = await import('./model-folder.ts');
-  if (opts.imageSize !== undefined) throw new CheckpointError(`${path}: a pixel-codec model draws at its own size; an image size applies to Stable Diffusion checkpoints`);
+  if (opts.imageSize !== undefined)
+    throw new CheckpointError(`${path}: a pixel-codec model draws at its own size; an image size applies to Stable Diffusion checkpoints`);
   return loadModelFolder(path);
 }

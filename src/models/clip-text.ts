@@ -3,7 +3,23 @@
  * encoder layers with causal self-attention, final LayerNorm -> last_hidden_state. Parameters are named
  * `${prefix}text_model.…` as in the transformers state dict (prefix default 'text_encoder.').
  */
-import { add, cast, gather, Graph, GraphError, linear, mul, reduceSum, sigmoid, gelu, slice, unsqueeze, type DType, type Shape, type Tensor } from '../graph/index.ts';
+import {
+  add,
+  cast,
+  gather,
+  Graph,
+  GraphError,
+  linear,
+  mul,
+  reduceSum,
+  sigmoid,
+  gelu,
+  slice,
+  unsqueeze,
+  type DType,
+  type Shape,
+  type Tensor,
+} from '../graph/index.ts';
 import { f32ToF16 } from '../graph/half.ts';
 import { multiHeadAttention } from './attention.ts';
 import { layerNormLayer, linearLayer } from './layers.ts';
@@ -94,13 +110,19 @@ export interface CLIPTextStates {
  * Token ids int64 [B, T] (T <= max_position_embeddings) -> the encoder's states. `eosMask` (float32
  * [B, T], one-hot at each row's first end-of-text token) selects the pooled token.
  */
-export function clipTextStates(g: Graph, cfg: CLIPTextConfig, inputIds: Tensor, opts: CLIPTextOptions & { eosMask?: Tensor; dtype?: DType } = {}): CLIPTextStates {
+export function clipTextStates(
+  g: Graph,
+  cfg: CLIPTextConfig,
+  inputIds: Tensor,
+  opts: CLIPTextOptions & { eosMask?: Tensor; dtype?: DType } = {},
+): CLIPTextStates {
   const prefix = opts.prefix ?? 'text_encoder.';
   const p = `${prefix}text_model`;
   const [b, t] = inputIds.shape;
   const d = cfg.hidden_size;
   if (inputIds.graph !== g) throw new GraphError('CLIP text: input_ids belong to another graph');
-  if (inputIds.rank !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) throw new GraphError(`CLIP text: input_ids must be int64 [B, T], got ${inputIds}`);
+  if (inputIds.rank !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32'))
+    throw new GraphError(`CLIP text: input_ids must be int64 [B, T], got ${inputIds}`);
   if (t > cfg.max_position_embeddings) throw new GraphError(`CLIP text: ${t} tokens, but max_position_embeddings is ${cfg.max_position_embeddings}`);
   if (d % cfg.num_attention_heads) throw new GraphError(`CLIP text: hidden_size ${d} does not split into ${cfg.num_attention_heads} heads`);
   if (cfg.num_hidden_layers < 1) throw new GraphError('CLIP text: num_hidden_layers must be at least 1');

@@ -36,7 +36,8 @@ export interface PromptConditioning {
 const SECOND = 'text_encoder_2.';
 
 function checkSecondEncoder(model: TextToImageModel): void {
-  if (!model.text2 || !model.tokenizer2) throw new GraphError(`${model.id}: its UNet needs pooled text embeddings, which only a second text encoder with a projection gives`);
+  if (!model.text2 || !model.tokenizer2)
+    throw new GraphError(`${model.id}: its UNet needs pooled text embeddings, which only a second text encoder with a projection gives`);
   if (!model.text2.projection_dim) throw new GraphError(`${model.id}: text_encoder_2 has no projection_dim (it must be a CLIPTextModelWithProjection)`);
 }
 
@@ -49,7 +50,11 @@ export function textEncoderGraph(model: TextToImageModel, prompts: number, preci
   if (!model.text2) return { states: cast(clipTextStates(g, model.text, ids, { dtype }).last, 'float32') };
   checkSecondEncoder(model);
   const first = clipTextStates(g, model.text, ids, { dtype });
-  const second = clipTextStates(g, model.text2, g.input('input_ids_2', [prompts, t], 'int64'), { prefix: SECOND, dtype, eosMask: g.input('eos_mask_2', [prompts, t]) });
+  const second = clipTextStates(g, model.text2, g.input('input_ids_2', [prompts, t], 'int64'), {
+    prefix: SECOND,
+    dtype,
+    eosMask: g.input('eos_mask_2', [prompts, t]),
+  });
   return { states: cast(concat([first.penultimate, second.penultimate], 2), 'float32'), pooled: cast(second.pooled!, 'float32') };
 }
 
@@ -100,7 +105,11 @@ export function conditionFeeds(model: TextToImageModel, cond: PromptConditioning
   if (model.unet.addition_embed_type !== 'text_time') return { encoder_hidden_states: states };
   if (!cond.pooled) throw new GraphError(`${model.id}: its UNet needs pooled text embeddings, and the prompts were encoded without them`);
   const textEmbeds = gatherRows(cond.pooled, pooledTextWidth(model.unet), promptOfRow);
-  const timeIds = gatherRows(Float32Array.from(defaultTimeIds(model.imageSize)), TIME_IDS, promptOfRow.map(() => 0));
+  const timeIds = gatherRows(
+    Float32Array.from(defaultTimeIds(model.imageSize)),
+    TIME_IDS,
+    promptOfRow.map(() => 0),
+  );
   return { encoder_hidden_states: states, text_embeds: textEmbeds, time_ids: timeIds };
 }
 
@@ -115,7 +124,12 @@ function gatherRows(src: Float32Array, width: number, promptOfRow: readonly numb
  * The model's UNet over `rows` batch rows with its conditioning inputs (conditionInputs) and input
  * 'sample' [rows, ...latentShape], 'timestep' [rows]; float32 output whatever the precision.
  */
-export function modelUnet(g: Graph, model: ModelShapes, rows: number, opts: { lora?: readonly LoraAdapter[]; precision?: Precision; recomputeAttention?: boolean } = {}): Tensor {
+export function modelUnet(
+  g: Graph,
+  model: ModelShapes,
+  rows: number,
+  opts: { lora?: readonly LoraAdapter[]; precision?: Precision; recomputeAttention?: boolean } = {},
+): Tensor {
   const dtype = dtypeOf(opts.precision);
   const [c, h, w] = model.codec.latentShape;
   const cond = conditionInputs(g, model, rows);

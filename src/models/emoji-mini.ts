@@ -47,7 +47,10 @@ export const PRETRAINING_STYLE_PHRASES = ['noto style', 'twemoji style', 'fluent
  * The tokenizer vocabulary: every subject, keyword and style phrase of the pretraining captions
  * (`stylePhrases`: the dataset's set names and manners; v1's three set names by default).
  */
-export function buildEmojiTokenizer(items: readonly { subject: string; keywords: readonly string[] }[], stylePhrases: readonly string[] = PRETRAINING_STYLE_PHRASES): WordTokenizer {
+export function buildEmojiTokenizer(
+  items: readonly { subject: string; keywords: readonly string[] }[],
+  stylePhrases: readonly string[] = PRETRAINING_STYLE_PHRASES,
+): WordTokenizer {
   const captions = [...stylePhrases, 'in'];
   for (const it of items) captions.push(it.subject, ...it.keywords);
   return WordTokenizer.fromCaptions(captions);

@@ -62,7 +62,14 @@ export async function writeModelFolder(dir: string, m: ModelFolderContents): Pro
   writeFileSync(join(dir, 'scheduler/scheduler_config.json'), json({ _class_name: 'DDIMScheduler', ...new NoiseSchedule(m.schedule).toSchedulerConfig() }));
   writeFileSync(
     join(dir, 'model_index.json'),
-    json({ _class_name: 'PairStyleTextToImage', id: m.id, image_codec: 'pixel_unshuffle_2', image_size: m.imageSize, context_length: m.contextLength, training: m.training ?? {} }),
+    json({
+      _class_name: 'PairStyleTextToImage',
+      id: m.id,
+      image_codec: 'pixel_unshuffle_2',
+      image_size: m.imageSize,
+      context_length: m.contextLength,
+      training: m.training ?? {},
+    }),
   );
 }
 

@@ -77,8 +77,7 @@ export function unitToRgb(chw: Float32Array, width: number, height: number): Uin
   const plane = width * height;
   if (chw.length !== 3 * plane) throw new Error(`unitToRgb: ${chw.length} values for 3x${height}x${width}`);
   const out = new Uint8Array(3 * plane);
-  for (let k = 0; k < plane; k++)
-    for (let c = 0; c < 3; c++) out[k * 3 + c] = Math.min(255, Math.max(0, Math.round((chw[c * plane + k] + 1) * 127.5)));
+  for (let k = 0; k < plane; k++) for (let c = 0; c < 3; c++) out[k * 3 + c] = Math.min(255, Math.max(0, Math.round((chw[c * plane + k] + 1) * 127.5)));
   return out;
 }
 

@@ -81,7 +81,9 @@ const VAE_ATTN_FROM_ORIGINAL = Object.fromEntries(Object.entries(VAE_ATTN_TO_ORI
  */
 export function isIgnoredOriginalKey(key: string): boolean {
   return (
-    /^(betas|alphas_cumprod|alphas_cumprod_prev|sqrt_alphas_cumprod|sqrt_one_minus_alphas_cumprod|log_one_minus_alphas_cumprod|sqrt_recip_alphas_cumprod|sqrt_recipm1_alphas_cumprod|posterior_variance|posterior_log_variance_clipped|posterior_mean_coef1|posterior_mean_coef2|logvar|lvlb_weights)$/.test(key) ||
+    /^(betas|alphas_cumprod|alphas_cumprod_prev|sqrt_alphas_cumprod|sqrt_one_minus_alphas_cumprod|log_one_minus_alphas_cumprod|sqrt_recip_alphas_cumprod|sqrt_recipm1_alphas_cumprod|posterior_variance|posterior_log_variance_clipped|posterior_mean_coef1|posterior_mean_coef2|logvar|lvlb_weights)$/.test(
+      key,
+    ) ||
     key.startsWith('model_ema.') ||
     key.startsWith(`${ORIGINAL_VAE}loss.`) ||
     /^(cond_stage_model\.transformer|conditioner\.embedders\.0\.transformer)\.(text_model\.)?embeddings\.position_ids$/.test(key) ||
@@ -221,7 +223,8 @@ function vaeOriginal(k: string, cfg: AutoencoderKLConfig): string {
   const resnet = (s: string) => s.replace(/^conv_shortcut\./, 'nin_shortcut.');
   let m: RegExpMatchArray | null;
   if ((m = k.match(/^(encoder|decoder)\.mid_block\.resnets\.(\d)\.(.*)$/))) return `${m[1]}.mid.block_${Number(m[2]) + 1}.${resnet(m[3])}`;
-  if ((m = k.match(/^(encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/))) return `${m[1]}.mid.attn_1.${VAE_ATTN_TO_ORIGINAL[m[2]]}.${m[3]}`;
+  if ((m = k.match(/^(encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/)))
+    return `${m[1]}.mid.attn_1.${VAE_ATTN_TO_ORIGINAL[m[2]]}.${m[3]}`;
   if ((m = k.match(/^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$/))) return `encoder.down.${m[1]}.block.${m[2]}.${resnet(m[3])}`;
   if ((m = k.match(/^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)$/))) return `encoder.down.${m[1]}.downsample.conv.${m[2]}`;
   if ((m = k.match(/^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$/))) return `decoder.up.${n - 1 - Number(m[1])}.block.${m[2]}.${resnet(m[3])}`;
@@ -231,7 +234,8 @@ function vaeOriginal(k: string, cfg: AutoencoderKLConfig): string {
 }
 
 /** True for the VAE attention weights stored as 1x1 convs in the original layout. */
-export const isVaeAttentionWeight = (name: string): boolean => /^vae\.(encoder|decoder)\.mid_block\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)\.weight$/.test(name);
+export const isVaeAttentionWeight = (name: string): boolean =>
+  /^vae\.(encoder|decoder)\.mid_block\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)\.weight$/.test(name);
 
 /** The shape a diffusers parameter held whole has in the original checkpoint. */
 export function originalShapeOf(name: string, shape: Shape): number[] {
@@ -286,9 +290,16 @@ function unetDiffusers(k: string, cfg: UNet2DConditionConfig): string | undefine
     return m ? `${RESNET_FROM_ORIGINAL[m[1]]}.${m[2]}` : undefined;
   };
   let m: RegExpMatchArray | null;
-  const simple: Record<string, string> = { 'time_embed.0': 'time_embedding.linear_1', 'time_embed.2': 'time_embedding.linear_2', 'input_blocks.0.0': 'conv_in', 'out.0': 'conv_norm_out', 'out.2': 'conv_out' };
+  const simple: Record<string, string> = {
+    'time_embed.0': 'time_embedding.linear_1',
+    'time_embed.2': 'time_embedding.linear_2',
+    'input_blocks.0.0': 'conv_in',
+    'out.0': 'conv_norm_out',
+    'out.2': 'conv_out',
+  };
   if ((m = k.match(/^(time_embed\.[02]|input_blocks\.0\.0|out\.[02])\.(weight|bias)$/))) return `${simple[m[1]]}.${m[2]}`;
-  if ((m = k.match(/^label_emb\.0\.([02])\.(weight|bias)$/))) return cfg.addition_embed_type === 'text_time' ? `add_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}` : undefined;
+  if ((m = k.match(/^label_emb\.0\.([02])\.(weight|bias)$/)))
+    return cfg.addition_embed_type === 'text_time' ? `add_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}` : undefined;
   if ((m = k.match(/^input_blocks\.(\d+)\.(\d)\.(.*)$/))) {
     const id = Number(m[1]) - 1;
     const [block, inBlock] = [Math.floor(id / (layers + 1)), id % (layers + 1)];
@@ -327,7 +338,8 @@ function vaeDiffusers(k: string, cfg: AutoencoderKLConfig): string | undefined {
   const resnet = (s: string) => s.replace(/^nin_shortcut\./, 'conv_shortcut.');
   let m: RegExpMatchArray | null;
   if ((m = k.match(/^(encoder|decoder)\.mid\.block_([12])\.(.*)$/))) return `${m[1]}.mid_block.resnets.${Number(m[2]) - 1}.${resnet(m[3])}`;
-  if ((m = k.match(/^(encoder|decoder)\.mid\.attn_1\.(norm|q|k|v|proj_out)\.(weight|bias)$/))) return `${m[1]}.mid_block.attentions.0.${VAE_ATTN_FROM_ORIGINAL[m[2]]}.${m[3]}`;
+  if ((m = k.match(/^(encoder|decoder)\.mid\.attn_1\.(norm|q|k|v|proj_out)\.(weight|bias)$/)))
+    return `${m[1]}.mid_block.attentions.0.${VAE_ATTN_FROM_ORIGINAL[m[2]]}.${m[3]}`;
   if ((m = k.match(/^encoder\.down\.(\d+)\.block\.(\d+)\.(.*)$/))) return `encoder.down_blocks.${m[1]}.resnets.${m[2]}.${resnet(m[3])}`;
   if ((m = k.match(/^encoder\.down\.(\d+)\.downsample\.conv\.(.*)$/))) return `encoder.down_blocks.${m[1]}.downsamplers.0.conv.${m[2]}`;
   if ((m = k.match(/^decoder\.up\.(\d+)\.block\.(\d+)\.(.*)$/))) return `decoder.up_blocks.${n - 1 - Number(m[1])}.resnets.${m[2]}.${resnet(m[3])}`;

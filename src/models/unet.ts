@@ -44,13 +44,17 @@ export function unet2DConditionModel(g: Graph, cfg: UNet2DConditionConfig, input
   if (cfg.down_block_types.length !== nBlocks || cfg.up_block_types.length !== nBlocks) {
     throw new GraphError(`UNet config: ${nBlocks} block_out_channels but ${cfg.down_block_types.length} down and ${cfg.up_block_types.length} up block types`);
   }
-  if ((cfg.mid_block_type ?? 'UNetMidBlock2DCrossAttn') !== 'UNetMidBlock2DCrossAttn') throw new GraphError(`UNet config: mid_block_type ${cfg.mid_block_type} is not supported`);
+  if ((cfg.mid_block_type ?? 'UNetMidBlock2DCrossAttn') !== 'UNetMidBlock2DCrossAttn')
+    throw new GraphError(`UNet config: mid_block_type ${cfg.mid_block_type} is not supported`);
   if ((cfg.act_fn ?? 'silu') !== 'silu') throw new GraphError(`UNet config: act_fn ${cfg.act_fn} is not supported (only silu)`);
   if (sample.shape[1] !== cfg.in_channels) throw new GraphError(`UNet: sample has ${sample.shape[1]} channels, config says in_channels ${cfg.in_channels}`);
-  if (ctx.shape[2] !== cfg.cross_attention_dim) throw new GraphError(`UNet: encoder_hidden_states width ${ctx.shape[2]}, config says cross_attention_dim ${cfg.cross_attention_dim}`);
-  if (inputs.timestep.shape.join() !== String(sample.shape[0])) throw new GraphError(`UNet: timestep must be [${sample.shape[0]}], got [${inputs.timestep.shape}]`);
+  if (ctx.shape[2] !== cfg.cross_attention_dim)
+    throw new GraphError(`UNet: encoder_hidden_states width ${ctx.shape[2]}, config says cross_attention_dim ${cfg.cross_attention_dim}`);
+  if (inputs.timestep.shape.join() !== String(sample.shape[0]))
+    throw new GraphError(`UNet: timestep must be [${sample.shape[0]}], got [${inputs.timestep.shape}]`);
   const downs = 2 ** (nBlocks - 1);
-  if (sample.shape[2] % downs || sample.shape[3] % downs) throw new GraphError(`UNet: sample ${sample.shape[2]}x${sample.shape[3]} is not divisible by ${downs}`);
+  if (sample.shape[2] % downs || sample.shape[3] % downs)
+    throw new GraphError(`UNet: sample ${sample.shape[2]}x${sample.shape[3]} is not divisible by ${downs}`);
 
   const channels = cfg.block_out_channels;
   const heads = perBlock(cfg.num_attention_heads ?? cfg.attention_head_dim, nBlocks, 'attention_head_dim');
@@ -124,7 +128,8 @@ function textTimeEmbedding(cfg: UNet2DConditionConfig, inputs: UNetInputs, name:
   const dim = cfg.addition_time_embed_dim ?? 0;
   if (!inputs.added) throw new GraphError('UNet: this UNet (addition_embed_type text_time) needs text_embeds and time_ids');
   const { textEmbeds, timeIds } = inputs.added;
-  if (pooled <= 0 || dim <= 0) throw new GraphError(`UNet config: text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim > ${TIME_IDS} x it`);
+  if (pooled <= 0 || dim <= 0)
+    throw new GraphError(`UNet config: text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim > ${TIME_IDS} x it`);
   if (textEmbeds.shape.join() !== `${b},${pooled}`) throw new GraphError(`UNet: text_embeds must be [${b}, ${pooled}], got [${textEmbeds.shape}]`);
   if (timeIds.shape.join() !== `${b},${TIME_IDS}`) throw new GraphError(`UNet: time_ids must be [${b}, ${TIME_IDS}], got [${timeIds.shape}]`);
   const sizes = timestepSinusoids(reshape(timeIds, [b * TIME_IDS]), dim, { flipSinToCos: cfg.flip_sin_to_cos, freqShift: cfg.freq_shift });
@@ -146,7 +151,10 @@ export function unetParamShapes(cfg: UNet2DConditionConfig, opts: UNetOptions = 
       sample: g.input('sample', [1, cfg.in_channels, s, s]),
       timestep: g.input('timestep', [1]),
       encoderHiddenStates: g.input('encoder_hidden_states', [1, 1, cfg.cross_attention_dim]),
-      added: cfg.addition_embed_type === 'text_time' ? { textEmbeds: g.input('text_embeds', [1, pooledTextWidth(cfg)]), timeIds: g.input('time_ids', [1, TIME_IDS]) } : undefined,
+      added:
+        cfg.addition_embed_type === 'text_time'
+          ? { textEmbeds: g.input('text_embeds', [1, pooledTextWidth(cfg)]), timeIds: g.input('time_ids', [1, TIME_IDS]) }
+          : undefined,
     },
     opts,
   );

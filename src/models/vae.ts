@@ -103,7 +103,8 @@ export function vaeEncoder(images: Tensor, cfg: AutoencoderKLConfig, opts: VaeOp
   checkConfig(cfg);
   const p = `${opts.prefix ?? 'vae.'}encoder`;
   const f = vaeDownscale(cfg);
-  if (images.shape[1] !== cfg.in_channels) throw new GraphError(`VAE encoder: images have ${images.shape[1]} channels, config says in_channels ${cfg.in_channels}`);
+  if (images.shape[1] !== cfg.in_channels)
+    throw new GraphError(`VAE encoder: images have ${images.shape[1]} channels, config says in_channels ${cfg.in_channels}`);
   if (images.shape[2] % f || images.shape[3] % f) throw new GraphError(`VAE encoder: image ${images.shape[2]}x${images.shape[3]} is not divisible by ${f}`);
   const ch = cfg.block_out_channels;
   const res = { groups: cfg.norm_num_groups, eps: VAE_EPS };
@@ -115,7 +116,7 @@ export function vaeEncoder(images: Tensor, cfg: AutoencoderKLConfig, opts: VaeOp
   h = midBlock(h, `${p}.mid_block`, cfg);
   h = silu(groupNormLayer(h, `${p}.conv_norm_out`, cfg.norm_num_groups, VAE_EPS));
   h = conv2dLayer(h, `${p}.conv_out`, 2 * cfg.latent_channels, 3);
-  return cfg.use_quant_conv ?? true ? conv2dLayer(h, `${opts.prefix ?? 'vae.'}quant_conv`, 2 * cfg.latent_channels, 1) : h;
+  return (cfg.use_quant_conv ?? true) ? conv2dLayer(h, `${opts.prefix ?? 'vae.'}quant_conv`, 2 * cfg.latent_channels, 1) : h;
 }
 
 /** post_quant_conv + decoder: latents [B, latent, h, w] (unscaled) -> images [B, out_channels, h*f, w*f]. */
@@ -123,10 +124,11 @@ export function vaeDecoder(latents: Tensor, cfg: AutoencoderKLConfig, opts: VaeO
   checkConfig(cfg);
   const prefix = opts.prefix ?? 'vae.';
   const p = `${prefix}decoder`;
-  if (latents.shape[1] !== cfg.latent_channels) throw new GraphError(`VAE decoder: latents have ${latents.shape[1]} channels, config says latent_channels ${cfg.latent_channels}`);
+  if (latents.shape[1] !== cfg.latent_channels)
+    throw new GraphError(`VAE decoder: latents have ${latents.shape[1]} channels, config says latent_channels ${cfg.latent_channels}`);
   const rev = [...cfg.block_out_channels].reverse();
   const res = { groups: cfg.norm_num_groups, eps: VAE_EPS };
-  let h = cfg.use_post_quant_conv ?? true ? conv2dLayer(latents, `${prefix}post_quant_conv`, cfg.latent_channels, 1) : latents;
+  let h = (cfg.use_post_quant_conv ?? true) ? conv2dLayer(latents, `${prefix}post_quant_conv`, cfg.latent_channels, 1) : latents;
   h = conv2dLayer(h, `${p}.conv_in`, rev[0], 3);
   h = midBlock(h, `${p}.mid_block`, cfg);
   for (let i = 0; i < rev.length; i++) {
@@ -190,7 +192,9 @@ export class VaeCodec implements ImageCodec {
       const shift = cfg.shift_factor ?? 0;
       let outputs: Record<string, Tensor>;
       if (kind === 'encode') {
-        const { mean, logvar } = splitMoments(vaeEncoder(g.input('images', [batch, cfg.in_channels, this.imageSize, this.imageSize]), cfg, { prefix: this.prefix }));
+        const { mean, logvar } = splitMoments(
+          vaeEncoder(g.input('images', [batch, cfg.in_channels, this.imageSize, this.imageSize]), cfg, { prefix: this.prefix }),
+        );
         outputs = { latents: mul(shift ? add(mean, -shift) : mean, cfg.scaling_factor), logvar };
       } else {
         const z = mul(g.input('latents', [batch, c, h, w]), 1 / cfg.scaling_factor);

@@ -80,7 +80,13 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const latents = [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
   const rng = new Rng(seed + 1);
   const noise = new Float32Array(latent);
-  const feeds = { sample: new Float32Array(latent), target: new Float32Array(latent), timestep: new Float32Array(1), ...cond, 'lora_gate.style': new Float32Array([1]) };
+  const feeds = {
+    sample: new Float32Array(latent),
+    target: new Float32Array(latent),
+    timestep: new Float32Array(1),
+    ...cond,
+    'lora_gate.style': new Float32Array([1]),
+  };
   const losses: number[] = [];
   const stepMs: number[] = [];
   for (let i = 0; i < steps; i++) {

@@ -54,7 +54,15 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
     if (mix.length === 0) return { seed: opts.seed, terms: cfgTerms(0, 1, opts.cfg) };
     if (opts.mode === 'lora-scale') {
       const styled = promptIndex(styledPrompt(opts.prompt, mix[0].style.info.styleToken));
-      return { seed: opts.seed, terms: loraScaleTerms(0, styled, opts.cfg, mix.map((w) => ({ adapter: adapterOf.get(w.style)!, weight: w.weight }))) };
+      return {
+        seed: opts.seed,
+        terms: loraScaleTerms(
+          0,
+          styled,
+          opts.cfg,
+          mix.map((w) => ({ adapter: adapterOf.get(w.style)!, weight: w.weight })),
+        ),
+      };
     }
     const terms = mix.map((w) => ({
       adapter: adapterOf.get(w.style)!,

@@ -82,7 +82,8 @@ function infoFrom(raw: string | undefined, where: string): StyleInfo {
   for (const key of ['name', 'baseModel', 'baseModelHash', 'styleToken'] as const) {
     if (typeof i[key] !== 'string' || !i[key]) throw new StyleFileError(`${where}: the style metadata has no '${key}'`);
   }
-  if (!Number.isSafeInteger(i.rank) || (i.rank as number) < 1) throw new StyleFileError(`${where}: the style metadata gives rank ${JSON.stringify(i.rank)}, not a positive whole number`);
+  if (!Number.isSafeInteger(i.rank) || (i.rank as number) < 1)
+    throw new StyleFileError(`${where}: the style metadata gives rank ${JSON.stringify(i.rank)}, not a positive whole number`);
   return info as StyleInfo;
 }
 
@@ -90,14 +91,17 @@ function styleFrom(tensors: Record<string, NamedTensor>, metadata: Record<string
   const info = infoFrom(metadata[META_KEY], where);
   for (const [key, t] of Object.entries(tensors)) {
     if (!FLOAT_DTYPES.has(t.dtype)) throw new StyleFileError(`${where}: ${key} holds ${t.dtype} values, not float weights (F32, F16 or BF16)`);
-    if (t.shape.length !== 2 && t.shape.length !== 4) throw new StyleFileError(`${where}: ${key} has shape [${t.shape.join(', ')}], not a LoRA matrix or convolution kernel`);
+    if (t.shape.length !== 2 && t.shape.length !== 4)
+      throw new StyleFileError(`${where}: ${key} has shape [${t.shape.join(', ')}], not a LoRA matrix or convolution kernel`);
   }
   const sum = metadata[CHECKSUM_KEY];
   if (sum !== undefined && sum !== checksumOf(metadata[META_KEY], tensors)) {
     throw new StyleFileError(`${where} is damaged (its data does not match its checksum): train it again`);
   }
   for (const [key, t] of Object.entries(tensors)) {
-    for (const v of t.data) if (!Number.isFinite(v)) throw new StyleFileError(`${where}: ${key} holds values that are not finite (NaN or infinity): the file is damaged; train it again`);
+    for (const v of t.data)
+      if (!Number.isFinite(v))
+        throw new StyleFileError(`${where}: ${key} holds values that are not finite (NaN or infinity): the file is damaged; train it again`);
   }
   const modules: LoraModuleWeights[] = [];
   for (const [key, a] of Object.entries(tensors)) {
@@ -109,13 +113,16 @@ function styleFrom(tensors: Record<string, NamedTensor>, metadata: Record<string
     if (a.shape.length === 4) {
       // A convolution's adapter (LoCon): A [rank, in, k, k], B [out, rank, 1, 1].
       const k = a.shape[2];
-      if (a.shape[3] !== k || b.shape.length !== 4 || b.shape[2] !== 1 || b.shape[3] !== 1) throw new StyleFileError(`${where}: ${m[1]} is not a square-kernel convolution adapter`);
-      if (info.rank > Math.min(a.shape[1] * k * k, b.shape[0])) throw new StyleFileError(`${where}: rank ${info.rank} is larger than ${m[1]} itself: not a LoRA of it`);
+      if (a.shape[3] !== k || b.shape.length !== 4 || b.shape[2] !== 1 || b.shape[3] !== 1)
+        throw new StyleFileError(`${where}: ${m[1]} is not a square-kernel convolution adapter`);
+      if (info.rank > Math.min(a.shape[1] * k * k, b.shape[0]))
+        throw new StyleFileError(`${where}: rank ${info.rank} is larger than ${m[1]} itself: not a LoRA of it`);
       modules.push({ module: m[1], A: a.data, B: b.data, inDim: a.shape[1] * k * k, outDim: b.shape[0], kernel: k });
       continue;
     }
     const [inDim, outDim] = [a.shape[1], b.shape[0]];
-    if (info.rank > Math.min(inDim, outDim)) throw new StyleFileError(`${where}: rank ${info.rank} is larger than ${m[1]} itself (${inDim} in, ${outDim} out): not a LoRA of it`);
+    if (info.rank > Math.min(inDim, outDim))
+      throw new StyleFileError(`${where}: rank ${info.rank} is larger than ${m[1]} itself (${inDim} in, ${outDim} out): not a LoRA of it`);
     modules.push({ module: m[1], A: a.data, B: b.data, inDim, outDim });
   }
   for (const key of Object.keys(tensors)) {

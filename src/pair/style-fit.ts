@@ -50,7 +50,9 @@ export function checkStyleFitsModel(style: Style, model: TextToImageModel, where
     const got = inFile.get(module);
     if (!got) throw new StyleFileError(`${where} has no weights for ${module}: the file is incomplete; train it again`);
     if (got.inDim !== want.inDim || got.outDim !== want.outDim) {
-      throw new StyleFileError(`${where} does not fit the model: its ${module} is ${got.inDim} wide (${got.outDim} out), the model's ${module} is ${want.inDim} wide (${want.outDim} out)`);
+      throw new StyleFileError(
+        `${where} does not fit the model: its ${module} is ${got.inDim} wide (${got.outDim} out), the model's ${module} is ${want.inDim} wide (${want.outDim} out)`,
+      );
     }
   }
   const extra = style.modules.find((m) => !projections.has(m.module));

@@ -63,7 +63,6 @@ export interface TrainingPair {
   subject?: string;
 }
 
-
 export interface PairTrainOptions {
   model: TextToImageModel;
   /** The first pair's content and style images, float32 [3, S, S] in [-1, 1] at the model's image size. */
@@ -243,11 +242,23 @@ export const pairParamMode =
  * row_weight, lora_gate.*, train_rows.content): row 0 trains ContentLoRA, row 1 StyleLoRA (see the top).
  * Needs only the model's shapes, so memory planning can build it for checkpoints that are not loaded.
  */
-export function pairTrainingLoss(g: G.Graph, model: ModelShapes, rank: number, opts: { precision?: Precision; recomputeAttention?: boolean; convs?: boolean } = {}): G.Tensor {
+export function pairTrainingLoss(
+  g: G.Graph,
+  model: ModelShapes,
+  rank: number,
+  opts: { precision?: Precision; recomputeAttention?: boolean; convs?: boolean } = {},
+): G.Tensor {
   const [c, h, w] = model.codec.latentShape;
   const recomputeAttention = opts.recomputeAttention ?? h * w >= RECOMPUTE_ATTENTION_TOKENS;
   const convs = opts.convs ?? false;
-  const pred = modelUnet(g, model, 2, { precision: opts.precision, recomputeAttention, lora: [{ name: 'content', rank, convs, trainRows: g.input('train_rows.content', [2]) }, { name: 'style', rank, convs }] });
+  const pred = modelUnet(g, model, 2, {
+    precision: opts.precision,
+    recomputeAttention,
+    lora: [
+      { name: 'content', rank, convs, trainRows: g.input('train_rows.content', [2]) },
+      { name: 'style', rank, convs },
+    ],
+  });
   const err = G.sub(pred, g.input('target', [2, c, h, w]));
   const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
   return G.sumAll(G.mul(perRow, g.input('row_weight', [2])));
@@ -257,7 +268,6 @@ export function pairTrainingLoss(g: G.Graph, model: ModelShapes, rank: number, o
 export function flipVariants(img: Float32Array, size: number): [Float32Array, Float32Array] {
   const m = new Float32Array(img.length);
   for (let ch = 0; ch < 3; ch++)
-    for (let y = 0; y < size; y++)
-      for (let x = 0; x < size; x++) m[(ch * size + y) * size + x] = img[(ch * size + y) * size + (size - 1 - x)];
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) m[(ch * size + y) * size + x] = img[(ch * size + y) * size + (size - 1 - x)];
   return [img, m];
 }

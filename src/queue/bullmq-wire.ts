@@ -95,8 +95,14 @@ export async function resolveStyles(job: Job, load: (sha: string) => Promise<Uin
   for (const r of refs) {
     if (bytes.has(r.sha256)) continue;
     const b = await load(r.sha256);
-    if (!b) throw Object.assign(new Error(`the style '${r.name}' is no longer in the shared store (it expired); run the command again`), { name: 'StyleMissingError' });
-    if (sha256Hex(b) !== r.sha256) throw Object.assign(new Error(`the style '${r.name}' is damaged in the shared store (its data does not match its checksum); run the command again`), { name: 'CorruptStyleError' });
+    if (!b)
+      throw Object.assign(new Error(`the style '${r.name}' is no longer in the shared store (it expired); run the command again`), {
+        name: 'StyleMissingError',
+      });
+    if (sha256Hex(b) !== r.sha256)
+      throw Object.assign(new Error(`the style '${r.name}' is damaged in the shared store (its data does not match its checksum); run the command again`), {
+        name: 'CorruptStyleError',
+      });
     bytes.set(r.sha256, b);
   }
   return swapStyles(job, (s) => ({ name: s.name, bytes: bytes.get((s as unknown as WireStyleRef).sha256)! }));
@@ -105,7 +111,9 @@ export async function resolveStyles(job: Job, load: (sha: string) => Promise<Uin
 const B64 = '$b64';
 const toWire = (_k: string, v: unknown) => (v instanceof Uint8Array ? { [B64]: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') } : v);
 const fromWire = (_k: string, v: unknown) =>
-  v && typeof v === 'object' && B64 in v && Object.keys(v).length === 1 ? new Uint8Array(Buffer.from(String((v as Record<string, unknown>)[B64]), 'base64')) : v;
+  v && typeof v === 'object' && B64 in v && Object.keys(v).length === 1
+    ? new Uint8Array(Buffer.from(String((v as Record<string, unknown>)[B64]), 'base64'))
+    : v;
 
 /** JSON with bytes as base64, for results and progress. */
 export const encodeBytesJson = (value: unknown): string => JSON.stringify(value, toWire);
@@ -126,7 +134,8 @@ export function decodeFailure(reason: string | undefined): { name: string; messa
   const m = /^\[([A-Za-z]\w*)\] ([\s\S]*)$/.exec(reason ?? '');
   if (m) return { name: m[1], message: m[2] };
   // BullMQ's own reasons: a worker vanished under the job too often, or something unexpected.
-  if (/stalled/i.test(reason ?? '')) return { name: 'InterruptedError', message: 'a worker stopped twice while running this job, so it was not started a third time; please run it again' };
+  if (/stalled/i.test(reason ?? ''))
+    return { name: 'InterruptedError', message: 'a worker stopped twice while running this job, so it was not started a third time; please run it again' };
   return { name: 'Error', message: reason || 'the job failed' };
 }
 

@@ -163,7 +163,14 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
     if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
-    const job = { ...request, id: randomUUID(), owner: { ...owner }, status: 'queued', createdAt: Date.now(), ...(opts.route ? { route: opts.route } : {}) } as Job;
+    const job = {
+      ...request,
+      id: randomUUID(),
+      owner: { ...owner },
+      status: 'queued',
+      createdAt: Date.now(),
+      ...(opts.route ? { route: opts.route } : {}),
+    } as Job;
     const cls = classOf(job.kind);
     const setKey = this.keys.outstanding(cls, personKey(owner));
     let admitted = false;
@@ -487,7 +494,11 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   get stats() {
     const all = [...this.jobs.values()];
-    return { queued: all.filter((j) => j.status === 'queued').length, running: all.filter((j) => j.status === 'running').length, estimates: { ...this.estimates } };
+    return {
+      queued: all.filter((j) => j.status === 'queued').length,
+      running: all.filter((j) => j.status === 'running').length,
+      estimates: { ...this.estimates },
+    };
   }
 
   /** Stops following jobs: they stay open in Redis, and another bot (or this one restarted) adopts them. */

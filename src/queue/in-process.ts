@@ -65,7 +65,14 @@ export class InProcessQueue extends JobBook implements JobQueue {
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
     this.admit(owner, request);
-    const job = { ...request, id: randomUUID(), owner: { ...owner }, status: 'queued', createdAt: Date.now(), ...(opts.route ? { route: opts.route } : {}) } as Job;
+    const job = {
+      ...request,
+      id: randomUUID(),
+      owner: { ...owner },
+      status: 'queued',
+      createdAt: Date.now(),
+      ...(opts.route ? { route: opts.route } : {}),
+    } as Job;
     const journal = this.opts.journal;
     if (journal) {
       try {
@@ -91,7 +98,9 @@ export class InProcessQueue extends JobBook implements JobQueue {
     const mine = [...this.pending, ...[...this.running.values()].map((r) => r.job)].filter((j) => personKey(j.owner) === personKey(owner));
     if (request.kind === 'train') {
       if (mine.filter((j) => j.kind === 'train').length >= this.limits.perUserTrainings) {
-        throw new QueueLimitError(`you already have ${this.limits.perUserTrainings === 1 ? 'a training' : `${this.limits.perUserTrainings} trainings`} in the queue: wait for it to finish, or cancel it (/pairstyle status)`);
+        throw new QueueLimitError(
+          `you already have ${this.limits.perUserTrainings === 1 ? 'a training' : `${this.limits.perUserTrainings} trainings`} in the queue: wait for it to finish, or cancel it (/pairstyle status)`,
+        );
       }
     } else if (mine.filter((j) => isQuick(j.kind)).length >= this.limits.perUserDraws) {
       throw new QueueLimitError(`you already have ${this.limits.perUserDraws} draws in the queue: wait for one to finish (/pairstyle status)`);
@@ -138,7 +147,10 @@ export class InProcessQueue extends JobBook implements JobQueue {
         } else {
           job.status = 'failed';
           job.finishedAt = Date.now();
-          job.error = { name: 'InterruptedError', message: 'the bot stopped twice while this job was running, so it was not started a third time; please run it again' };
+          job.error = {
+            name: 'InterruptedError',
+            message: 'the bot stopped twice while this job was running, so it was not started a third time; please run it again',
+          };
           counts.failed++;
         }
         await journal.update(job).catch((e) => this.log('could not journal a job', e));
@@ -300,12 +312,18 @@ export class InProcessQueue extends JobBook implements JobQueue {
       const timedOut = abort.signal.reason instanceof Error && abort.signal.reason.message === 'timeout';
       if (timedOut) {
         job.status = 'failed';
-        job.error = { name: 'TimeoutError', message: `the ${job.kind} took longer than ${Math.round(this.limits.timeoutSeconds[job.kind] / 60)} min and was stopped` };
+        job.error = {
+          name: 'TimeoutError',
+          message: `the ${job.kind} took longer than ${Math.round(this.limits.timeoutSeconds[job.kind] / 60)} min and was stopped`,
+        };
       } else if (abort.signal.aborted || err.name === 'CancelledError') {
         job.status = 'cancelled';
       } else if (err.name === 'EngineCrashError') {
         job.status = 'failed';
-        job.error = { name: err.name, message: `the engine crashed twice while running this job (${err.message}); please try again, perhaps with smaller settings` };
+        job.error = {
+          name: err.name,
+          message: `the engine crashed twice while running this job (${err.message}); please try again, perhaps with smaller settings`,
+        };
       } else {
         job.status = 'failed';
         job.error = { name: err.name ?? 'Error', message: err.message ?? String(e) };

@@ -67,10 +67,7 @@ export interface BlendArgs {
   cfg: number;
 }
 
-export type JobArgs =
-  | { kind: 'train'; args: TrainArgs }
-  | { kind: 'draw'; args: DrawArgs }
-  | { kind: 'blend'; args: BlendArgs };
+export type JobArgs = { kind: 'train'; args: TrainArgs } | { kind: 'draw'; args: DrawArgs } | { kind: 'blend'; args: BlendArgs };
 
 export interface JobProgress {
   step: number;

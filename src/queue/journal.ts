@@ -19,12 +19,15 @@ const BYTES = '$bytes';
 export function jobToJson(job: Job): string {
   // Progress (with its preview image) is for the live message only; a resumed job starts afresh.
   const { progress: _progress, ...kept } = job;
-  return JSON.stringify(kept, (_k, v: unknown) => (v instanceof Uint8Array ? { [BYTES]: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') } : v));
+  return JSON.stringify(kept, (_k, v: unknown) =>
+    v instanceof Uint8Array ? { [BYTES]: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') } : v,
+  );
 }
 
 export function jobFromJson(text: string): Job {
   return JSON.parse(text, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && BYTES in v && Object.keys(v).length === 1) return new Uint8Array(Buffer.from(String((v as Record<string, unknown>)[BYTES]), 'base64'));
+    if (v && typeof v === 'object' && BYTES in v && Object.keys(v).length === 1)
+      return new Uint8Array(Buffer.from(String((v as Record<string, unknown>)[BYTES]), 'base64'));
     return v;
   }) as Job;
 }
@@ -87,7 +90,11 @@ export class JobJournal {
           unreadable.push(id);
         }
       }
-      if (unreadable.length) await this.keyv.set('open', (await this.ids()).filter((x) => !unreadable.includes(x)));
+      if (unreadable.length)
+        await this.keyv.set(
+          'open',
+          (await this.ids()).filter((x) => !unreadable.includes(x)),
+        );
       return { jobs, unreadable };
     });
   }

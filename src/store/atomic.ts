@@ -42,7 +42,8 @@ interface RedisLikeStore {
   namespace?: string;
 }
 
-const isRedisStore = (s: unknown): s is RedisLikeStore => typeof (s as RedisLikeStore)?.getClient === 'function' && typeof (s as RedisLikeStore)?.createKeyPrefix === 'function';
+const isRedisStore = (s: unknown): s is RedisLikeStore =>
+  typeof (s as RedisLikeStore)?.getClient === 'function' && typeof (s as RedisLikeStore)?.createKeyPrefix === 'function';
 
 /** KEYS: the keys; ARGV per key: expected flag ('0' absent, '1' text), expected text, next flag ('0' delete, '1' set, '2' keep), next text. */
 const CAS_SCRIPT = `
@@ -77,7 +78,12 @@ async function compareAndSwap(store: unknown, changes: KeyChange[]): Promise<boo
   if (isRedisStore(store)) {
     const client = await store.getClient();
     const keys = changes.map((c) => store.createKeyPrefix(c.key, store.namespace));
-    const args = changes.flatMap((c) => [c.expected === undefined ? '0' : '1', c.expected ?? '', c.next === KEEP ? '2' : c.next === undefined ? '0' : '1', typeof c.next === 'string' ? c.next : '']);
+    const args = changes.flatMap((c) => [
+      c.expected === undefined ? '0' : '1',
+      c.expected ?? '',
+      c.next === KEEP ? '2' : c.next === undefined ? '0' : '1',
+      typeof c.next === 'string' ? c.next : '',
+    ]);
     try {
       return Number(await client.sendCommand(['EVAL', CAS_SCRIPT, String(keys.length), ...keys, ...args])) === 1;
     } catch (e) {
@@ -105,10 +111,12 @@ export async function transact<T>(keyv: Keyv, keys: string[], fn: (tx: Transacti
   const store = keyv.store as { get(k: string): Promise<unknown> };
   const attempts = opts.attempts ?? 200;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const raw = await Promise.all(keys.map(async (k) => {
-      const v = await store.get(storeKey(keyv, k));
-      return v === undefined || v === null ? undefined : String(v);
-    }));
+    const raw = await Promise.all(
+      keys.map(async (k) => {
+        const v = await store.get(storeKey(keyv, k));
+        return v === undefined || v === null ? undefined : String(v);
+      }),
+    );
     const values = new Map<string, unknown>();
     for (const [i, k] of keys.entries()) values.set(k, raw[i] === undefined ? undefined : (await keyv.deserializeData<unknown>(raw[i]!))?.value);
     const writes = new Map<string, { value: unknown } | undefined>();

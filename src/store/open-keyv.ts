@@ -20,7 +20,9 @@ async function optionalStore(pkg: string, url: string): Promise<unknown> {
     const mod = (await import(pkg)) as { default: new (url: string) => unknown };
     return new mod.default(url);
   } catch (e) {
-    throw new StoreConfigError(`PAIRSTYLE_STORE_URL=${url.replace(/\/\/[^@]*@/, '//***@')} needs the package ${pkg}: npm install ${pkg} (${(e as Error).message})`);
+    throw new StoreConfigError(
+      `PAIRSTYLE_STORE_URL=${url.replace(/\/\/[^@]*@/, '//***@')} needs the package ${pkg}: npm install ${pkg} (${(e as Error).message})`,
+    );
   }
 }
 
@@ -33,7 +35,9 @@ async function redisStore(url: string): Promise<unknown> {
   try {
     mod = (await import('@keyv/redis')) as typeof mod;
   } catch (e) {
-    throw new StoreConfigError(`PAIRSTYLE_STORE_URL=${url.replace(/\/\/[^@]*@/, '//***@')} needs the package @keyv/redis: npm install @keyv/redis (${(e as Error).message})`);
+    throw new StoreConfigError(
+      `PAIRSTYLE_STORE_URL=${url.replace(/\/\/[^@]*@/, '//***@')} needs the package @keyv/redis: npm install @keyv/redis (${(e as Error).message})`,
+    );
   }
   const store = new mod.default(
     { url, disableOfflineQueue: true, socket: { connectTimeout: 5000, reconnectStrategy: (n: number) => Math.min(100 * 2 ** n, 2000) } },
@@ -53,7 +57,13 @@ async function redisStore(url: string): Promise<unknown> {
       if (typeof v !== 'function' || prop === 'on' || prop === 'once' || prop === 'emit' || prop === 'off') return v;
       return (...args: unknown[]) => {
         const r = (v as (...a: unknown[]) => unknown).apply(target, args);
-        return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(new StoreUnavailableError(`the style store is unavailable right now (its Redis server does not answer); try again in a minute`, { cause: e }))) : r;
+        return r instanceof Promise
+          ? r.catch((e: unknown) =>
+              Promise.reject(
+                new StoreUnavailableError(`the style store is unavailable right now (its Redis server does not answer); try again in a minute`, { cause: e }),
+              ),
+            )
+          : r;
       };
     },
   });
@@ -71,7 +81,8 @@ export async function openKeyv(url: string | undefined, namespace = 'pairstyle')
   else if (/^rediss?:\/\//.test(u)) store = await redisStore(u);
   else if (/^postgres(ql)?:\/\//.test(u)) store = await optionalStore('@keyv/postgres', u);
   else if (u.startsWith('sqlite://')) store = new SqliteStore(u.slice('sqlite://'.length) || DEFAULT_STORE_PATH);
-  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) throw new StoreConfigError(`PAIRSTYLE_STORE_URL: unsupported scheme in '${u.split('://')[0]}://…' (use sqlite://, redis://, postgres:// or memory:)`);
+  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u))
+    throw new StoreConfigError(`PAIRSTYLE_STORE_URL: unsupported scheme in '${u.split('://')[0]}://…' (use sqlite://, redis://, postgres:// or memory:)`);
   else store = new SqliteStore(u);
   // A failed read or write must reach the caller: a style or a job that silently was not stored is
   // exactly what the registry and the journal promise never to do.

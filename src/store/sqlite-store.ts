@@ -25,7 +25,9 @@ export class SqliteStore {
     this.db.exec('CREATE TABLE IF NOT EXISTS keyv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER)');
     this.stmts = {
       get: this.db.prepare<[string], { value: string; expires: number | null }>('SELECT value, expires FROM keyv WHERE key = ?'),
-      set: this.db.prepare<[string, string, number | null]>('INSERT INTO keyv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires'),
+      set: this.db.prepare<[string, string, number | null]>(
+        'INSERT INTO keyv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires',
+      ),
       delete: this.db.prepare<[string]>('DELETE FROM keyv WHERE key = ?'),
       clearPrefix: this.db.prepare<[string]>("DELETE FROM keyv WHERE key LIKE ? ESCAPE '\\'"),
       clearAll: this.db.prepare('DELETE FROM keyv'),

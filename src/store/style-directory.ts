@@ -55,7 +55,8 @@ export class StyleDirectory {
     try {
       return await readStyleFile(this.path(name), label);
     } catch (e) {
-      if ((e as Error).name === 'SafetensorsError') throw new StyleFileError(`${label} cannot be read: ${this.path(name)} is not a valid style file (${(e as Error).message})`);
+      if ((e as Error).name === 'SafetensorsError')
+        throw new StyleFileError(`${label} cannot be read: ${this.path(name)} is not a valid style file (${(e as Error).message})`);
       throw e;
     }
   }

@@ -115,13 +115,29 @@ export class StyleRegistry {
    * Stores a style for its owner; refuses to replace one unless `overwrite`, and a new one past the
    * per-user limit. With `jobId`: a style this job already stored is found and returned unchanged.
    */
-  async put(owner: Scope, nameIn: string, bytes: Uint8Array, info: Record<string, unknown>, opts: { overwrite?: boolean; jobId?: string } = {}): Promise<StyleEntry> {
+  async put(
+    owner: Scope,
+    nameIn: string,
+    bytes: Uint8Array,
+    info: Record<string, unknown>,
+    opts: { overwrite?: boolean; jobId?: string } = {},
+  ): Promise<StyleEntry> {
     const name = checkStyleName(nameIn);
     return this.serial(async () => {
       // The bytes first, under a key of their own (the job's id: storing again for the same job rewrites the same key).
       const blob = `blob:${userKey(owner)}:${encodeURIComponent(name)}:${opts.jobId ?? randomUUID()}`;
       await orFull(this.keyv.set(blob, Buffer.from(bytes).toString('base64')));
-      const fresh: StyleEntry = { name, owner: { ...owner }, shared: false, info, blob, sha256: sha256(bytes), size: bytes.length, createdAt: new Date().toISOString(), ...(opts.jobId ? { jobId: opts.jobId } : {}) };
+      const fresh: StyleEntry = {
+        name,
+        owner: { ...owner },
+        shared: false,
+        info,
+        blob,
+        sha256: sha256(bytes),
+        size: bytes.length,
+        createdAt: new Date().toISOString(),
+        ...(opts.jobId ? { jobId: opts.jobId } : {}),
+      };
       const eKey = entryKey(owner, name);
       const limit = this.opts.maxStylesPerUser;
       let outcome: { entry: StyleEntry; replaced?: StyleEntry; already?: boolean };
@@ -135,7 +151,9 @@ export class StyleRegistry {
             const owned = tx.get<string[]>(ownedKey(owner)) ?? [];
             const item = ownedItem(owner, name);
             if (!old && limit !== undefined && !owned.includes(item) && owned.length >= limit) {
-              throw new RegistryError(`you already keep ${owned.length} styles, the most one person may keep here (${limit}): delete one (/pairstyle delete) first`);
+              throw new RegistryError(
+                `you already keep ${owned.length} styles, the most one person may keep here (${limit}): delete one (/pairstyle delete) first`,
+              );
             }
             const entry = { ...fresh, shared: old?.shared ?? false };
             tx.set(eKey, entry);
@@ -176,7 +194,10 @@ export class StyleRegistry {
     if (own) return own;
     const shared = (await this.sharedList(requester)).filter((s) => s.name === name);
     const entries = (await Promise.all(shared.map((s) => this.entry({ ...requester, user: s.user }, name)))).filter((e): e is StyleEntry => !!e?.shared);
-    if (entries.length > 1) throw new RegistryError(`${entries.length} people share a style named '${name}' (${entries.map((e) => e.owner.user).join(', ')}); ask one of them to rename theirs`);
+    if (entries.length > 1)
+      throw new RegistryError(
+        `${entries.length} people share a style named '${name}' (${entries.map((e) => e.owner.user).join(', ')}); ask one of them to rename theirs`,
+      );
     return entries[0];
   }
 
@@ -186,7 +207,8 @@ export class StyleRegistry {
     if (!entry) throw new RegistryError(`no style named '${checkStyleName(name)}' that you can use (see /pairstyle list)`);
     const b64 = (await this.keyv.get(entry.blob)) as string | undefined;
     const bytes = b64 === undefined ? undefined : new Uint8Array(Buffer.from(b64, 'base64'));
-    if (!bytes || sha256(bytes) !== entry.sha256) throw new CorruptStyleError(`the stored style '${entry.name}' is damaged (its data does not match its checksum): train it again`);
+    if (!bytes || sha256(bytes) !== entry.sha256)
+      throw new CorruptStyleError(`the stored style '${entry.name}' is damaged (its data does not match its checksum): train it again`);
     return { entry, bytes };
   }
 
@@ -194,7 +216,9 @@ export class StyleRegistry {
   async list(requester: Scope): Promise<{ own: StyleEntry[]; shared: StyleEntry[] }> {
     const own = (await Promise.all((await this.names(requester)).map((n) => this.entry(requester, n)))).filter((e): e is StyleEntry => !!e);
     const shared = (
-      await Promise.all((await this.sharedList(requester)).filter((s) => s.user !== requester.user).map((s) => this.entry({ ...requester, user: s.user }, s.name)))
+      await Promise.all(
+        (await this.sharedList(requester)).filter((s) => s.user !== requester.user).map((s) => this.entry({ ...requester, user: s.user }, s.name)),
+      )
     ).filter((e): e is StyleEntry => !!e?.shared);
     return { own, shared };
   }
@@ -224,7 +248,9 @@ export class StyleRegistry {
       if (!found && opts.isAdmin) found = await this.resolve(requester, name);
       if (!found) {
         const sharedByOther = await this.resolve(requester, name).catch(() => undefined);
-        throw new RegistryError(sharedByOther ? `'${name}' belongs to someone else: only its owner or an admin can delete it` : `you have no style named '${name}'`);
+        throw new RegistryError(
+          sharedByOther ? `'${name}' belongs to someone else: only its owner or an admin can delete it` : `you have no style named '${name}'`,
+        );
       }
       const owner = found.owner;
       const eKey = entryKey(owner, name);
@@ -232,11 +258,22 @@ export class StyleRegistry {
         const e = tx.get<StyleEntry>(eKey);
         if (!e) throw new RegistryError(`there is no style named '${name}' any more (it was just deleted)`);
         tx.delete(eKey);
-        tx.set(namesKey(owner), (tx.get<string[]>(namesKey(owner)) ?? []).filter((n) => n !== name));
+        tx.set(
+          namesKey(owner),
+          (tx.get<string[]>(namesKey(owner)) ?? []).filter((n) => n !== name),
+        );
         const shared = tx.get<{ user: string; name: string }[]>(sharedKey(owner)) ?? [];
-        if (shared.some((s) => s.user === owner.user && s.name === name)) tx.set(sharedKey(owner), shared.filter((s) => !(s.user === owner.user && s.name === name)));
+        if (shared.some((s) => s.user === owner.user && s.name === name))
+          tx.set(
+            sharedKey(owner),
+            shared.filter((s) => !(s.user === owner.user && s.name === name)),
+          );
         const owned = tx.get<string[]>(ownedKey(owner)) ?? [];
-        if (owned.includes(ownedItem(owner, name))) tx.set(ownedKey(owner), owned.filter((x) => x !== ownedItem(owner, name)));
+        if (owned.includes(ownedItem(owner, name)))
+          tx.set(
+            ownedKey(owner),
+            owned.filter((x) => x !== ownedItem(owner, name)),
+          );
         return e;
       });
       await this.keyv.delete(entry.blob).catch(() => undefined);

@@ -14,9 +14,7 @@ const FORMAT = 'pairstyle-train-checkpoint/1';
 const FILE_RE = /^checkpoint-(\d+)\.safetensors$/;
 
 /** Parameters by name: flat arrays, or {shape, data} to record a shape. */
-export type CheckpointParams =
-  | Record<string, Float32Array | TensorInput>
-  | { name: string; data: Float32Array; shape?: number[] }[];
+export type CheckpointParams = Record<string, Float32Array | TensorInput> | { name: string; data: Float32Array; shape?: number[] }[];
 
 export interface CheckpointInput {
   params: CheckpointParams;
@@ -48,9 +46,7 @@ function checkpointName(step: number): string {
 
 function normaliseParams(params: CheckpointParams): Record<string, TensorInput> {
   const out: Record<string, TensorInput> = {};
-  const list = Array.isArray(params)
-    ? params.map((p) => [p.name, p.shape ? { shape: p.shape, data: p.data } : p.data] as const)
-    : Object.entries(params);
+  const list = Array.isArray(params) ? params.map((p) => [p.name, p.shape ? { shape: p.shape, data: p.data } : p.data] as const) : Object.entries(params);
   for (const [name, p] of list) {
     out[name] = p instanceof Float32Array ? { shape: [p.length], data: p } : p;
   }

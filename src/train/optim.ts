@@ -119,7 +119,10 @@ export class AdamW {
   loadState(state: AdamWState): void {
     if (!Number.isSafeInteger(state.step) || state.step < 0) throw new Error(`AdamW.loadState: invalid step ${state.step}`);
     for (const s of this.byName.values()) {
-      for (const [kind, src] of [['m', state.m[s.name]], ['v', state.v[s.name]]] as const) {
+      for (const [kind, src] of [
+        ['m', state.m[s.name]],
+        ['v', state.v[s.name]],
+      ] as const) {
         if (!src) throw new Error(`AdamW.loadState: missing ${kind} for parameter "${s.name}"`);
         if (src.length !== s.p.length) {
           throw new Error(`AdamW.loadState: ${kind} for "${s.name}" has ${src.length} elements, parameter has ${s.p.length}`);

@@ -169,15 +169,11 @@ function parseEntry(name: string, entry: unknown, dataLength: number, where: str
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw new SafetensorsError(`${t}data_offsets [${begin}, ${end}] end before begin`);
   if (end > dataLength) {
-    throw new SafetensorsError(
-      `${t}data_offsets [${begin}, ${end}] out of range: data section has only ${dataLength} bytes (truncated file?)`,
-    );
+    throw new SafetensorsError(`${t}data_offsets [${begin}, ${end}] out of range: data section has only ${dataLength} bytes (truncated file?)`);
   }
   const expected = numel(shape as number[]) * DTYPE_SIZE[dtype];
   if (end - begin !== expected) {
-    throw new SafetensorsError(
-      `${t}shape ${shown(shape)} of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`,
-    );
+    throw new SafetensorsError(`${t}shape ${shown(shape)} of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`);
   }
   return { dtype, shape: (shape as number[]).slice(), dataOffsets: [begin, end] };
 }
@@ -193,7 +189,9 @@ function checkLayout(tensors: Record<string, TensorInfo>, dataLength: number, wh
       throw new SafetensorsError(`${where}tensor ${shown(name, 120)}: data [${begin}, ${end}] overlaps tensor ${shown(prev, 120)} (which ends at ${pos})`);
     }
     if (begin > pos) {
-      throw new SafetensorsError(`${where}tensor ${shown(name, 120)}: data starts at ${begin} leaving a ${begin - pos}-byte gap after ${prev ? `tensor ${shown(prev, 120)}` : 'the header'}`);
+      throw new SafetensorsError(
+        `${where}tensor ${shown(name, 120)}: data starts at ${begin} leaving a ${begin - pos}-byte gap after ${prev ? `tensor ${shown(prev, 120)}` : 'the header'}`,
+      );
     }
     pos = end;
     prev = name;
@@ -212,19 +210,32 @@ function toFloat32(dtype: DType, raw: Uint8Array): Float32Array {
   if (!LITTLE_ENDIAN) swapBytes(bytes, DTYPE_SIZE[dtype]);
   const buf = bytes.buffer;
   switch (dtype) {
-    case 'F32': return new Float32Array(buf);
-    case 'F16': return f16ToF32(new Uint16Array(buf));
-    case 'BF16': return bf16ToF32(new Uint16Array(buf));
-    case 'F64': return Float32Array.from(new Float64Array(buf));
-    case 'I64': return Float32Array.from(new BigInt64Array(buf), Number);
-    case 'U64': return Float32Array.from(new BigUint64Array(buf), Number);
-    case 'I32': return Float32Array.from(new Int32Array(buf));
-    case 'U32': return Float32Array.from(new Uint32Array(buf));
-    case 'I16': return Float32Array.from(new Int16Array(buf));
-    case 'U16': return Float32Array.from(new Uint16Array(buf));
-    case 'I8': return Float32Array.from(new Int8Array(buf));
-    case 'U8': return Float32Array.from(bytes);
-    case 'BOOL': return Float32Array.from(bytes, (b) => (b ? 1 : 0));
+    case 'F32':
+      return new Float32Array(buf);
+    case 'F16':
+      return f16ToF32(new Uint16Array(buf));
+    case 'BF16':
+      return bf16ToF32(new Uint16Array(buf));
+    case 'F64':
+      return Float32Array.from(new Float64Array(buf));
+    case 'I64':
+      return Float32Array.from(new BigInt64Array(buf), Number);
+    case 'U64':
+      return Float32Array.from(new BigUint64Array(buf), Number);
+    case 'I32':
+      return Float32Array.from(new Int32Array(buf));
+    case 'U32':
+      return Float32Array.from(new Uint32Array(buf));
+    case 'I16':
+      return Float32Array.from(new Int16Array(buf));
+    case 'U16':
+      return Float32Array.from(new Uint16Array(buf));
+    case 'I8':
+      return Float32Array.from(new Int8Array(buf));
+    case 'U8':
+      return Float32Array.from(bytes);
+    case 'BOOL':
+      return Float32Array.from(bytes, (b) => (b ? 1 : 0));
   }
 }
 
@@ -421,7 +432,13 @@ export async function removeStaleTemps(dir: string, name?: string): Promise<numb
   for (const f of files) {
     const m = TEMP_FILE.exec(f);
     if (!m || (name !== undefined && m[1] !== name) || Number(m[2]) === process.pid || processAlive(Number(m[2]))) continue;
-    if (await unlink(join(dir, f)).then(() => true, () => false)) removed++;
+    if (
+      await unlink(join(dir, f)).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed++;
   }
   return removed;
 }

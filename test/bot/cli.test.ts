@@ -39,7 +39,9 @@ describe('pairstyle CLI', () => {
     expect(r.err).toMatch(/training \[#+\] 12\/12/);
     const listed = await cli('styles', '--json');
     expect(JSON.parse(listed.out).map((s: { name: string }) => s.name)).toEqual(['blocky']);
-    await expect(cli('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--name', 'blocky')).rejects.toThrow(/exists already/);
+    await expect(cli('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--name', 'blocky')).rejects.toThrow(
+      /exists already/,
+    );
   });
 
   it('draws the stylized image and its unstyled counterpart as upscaled PNGs', async () => {
@@ -67,7 +69,21 @@ describe('pairstyle CLI', () => {
   });
 
   it('trains one style from several pairs, and refuses pairs that do not match up, through the CLI process', async () => {
-    const r = await cli('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--content', join(work, 'style.jpg'), '--style', join(work, 'content.png'), '--name', 'two-pairs', '--steps', '12');
+    const r = await cli(
+      'train',
+      '--content',
+      join(work, 'content.png'),
+      '--style',
+      join(work, 'style.jpg'),
+      '--content',
+      join(work, 'style.jpg'),
+      '--style',
+      join(work, 'content.png'),
+      '--name',
+      'two-pairs',
+      '--steps',
+      '12',
+    );
     expect(r.out).toMatch(/learned style 'two-pairs' from 2 pairs/);
     const listed = JSON.parse((await cli('styles', '--json')).out) as { name: string; pairs?: number }[];
     expect(listed.find((s) => s.name === 'two-pairs')).toBeDefined();
@@ -76,9 +92,21 @@ describe('pairstyle CLI', () => {
     const bin = fileURLToPath(new URL('../../bin/pairstyle.mjs', import.meta.url));
     const run = (...args: string[]) =>
       new Promise<{ code: number | null; err: string }>((resolve) => {
-        execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (e, _out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? null) : 0, err }));
+        execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (e, _out, err) =>
+          resolve({ code: e ? ((e as { code?: number }).code ?? null) : 0, err }),
+        );
       });
-    const odd = await run('train', '--content', join(work, 'content.png'), '--style', join(work, 'style.jpg'), '--content', join(work, 'style.jpg'), '--name', 'odd');
+    const odd = await run(
+      'train',
+      '--content',
+      join(work, 'content.png'),
+      '--style',
+      join(work, 'style.jpg'),
+      '--content',
+      join(work, 'style.jpg'),
+      '--name',
+      'odd',
+    );
     expect(odd.code).toBe(2);
     expect(odd.err).toMatch(/as many --style as --content images .*got 2 --content and 1 --style/);
     expect(odd.err).not.toMatch(/\n\s+at /);
@@ -94,7 +122,9 @@ describe('pairstyle CLI', () => {
     await expect(cli('draw', 'cat', '--style', 'nope')).rejects.toThrow(/no style named 'nope'/);
     await expect(cli('draw', 'cat', '--style', 'blocky', '--strength', '11')).rejects.toThrow(/--strength must be a number from 0 to 10/);
     await expect(cli('draw', 'cat', '--steps', '2.5')).rejects.toThrow(/--steps must be a whole number/);
-    await expect(cli('train', '--content', join(work, 'not-an-image.png'), '--style', join(work, 'style.jpg'), '--name', 'x')).rejects.toThrow(/--content .*not a readable image/);
+    await expect(cli('train', '--content', join(work, 'not-an-image.png'), '--style', join(work, 'style.jpg'), '--name', 'x')).rejects.toThrow(
+      /--content .*not a readable image/,
+    );
     await expect(cli('train', '--content', 'a.png', '--style', 'b.png', '--name', 'bad name!')).rejects.toThrow(/not a valid style name/);
     await expect(cli('frobnicate')).rejects.toThrow(/unknown command/);
     await expect(cli('delete', 'ghost')).rejects.toThrow(/no style named 'ghost'/);

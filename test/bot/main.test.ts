@@ -38,7 +38,14 @@ beforeAll(async () => {
     PAIRSTYLE_MODEL: await writeTinyModelFolder(),
     PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-bot-')), 'bot.sqlite')}`,
   };
-  bot = await startBot(loadBotConfig(env), { discordApi: discord.api, slackApiUrl: slack.apiUrl, fileOrigins: [discord.origin, slack.origin], task: { sampleSteps: 2 }, minEditIntervalMs: 0, host: '127.0.0.1' });
+  bot = await startBot(loadBotConfig(env), {
+    discordApi: discord.api,
+    slackApiUrl: slack.apiUrl,
+    fileOrigins: [discord.origin, slack.origin],
+    task: { sampleSteps: 2 },
+    minEditIntervalMs: 0,
+    host: '127.0.0.1',
+  });
 });
 afterAll(async () => {
   await bot?.stop();
@@ -48,30 +55,81 @@ afterAll(async () => {
 
 async function discordCommand(sub: string, options: unknown[], resolved?: unknown) {
   const token = `e2e${++n}`;
-  const body = JSON.stringify({ id: `i${n}`, application_id: '123456789012345678', token, version: 1, type: 2, guild_id: 'g1', channel_id: 'c1', member: { user: { id: 'u1', username: 'u1' }, permissions: '0' }, data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) } });
+  const body = JSON.stringify({
+    id: `i${n}`,
+    application_id: '123456789012345678',
+    token,
+    version: 1,
+    type: 2,
+    guild_id: 'g1',
+    channel_id: 'c1',
+    member: { user: { id: 'u1', username: 'u1' }, permissions: '0' },
+    data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) },
+  });
   const ts = String(Math.floor(Date.now() / 1000));
-  const res = await fetch(`http://127.0.0.1:${bot.ports.discord}/`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts }, body });
+  const res = await fetch(`http://127.0.0.1:${bot.ports.discord}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
+      'x-signature-timestamp': ts,
+    },
+    body,
+  });
   expect(res.status).toBe(200);
-  return discord.waitFor((r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`) && !/⏳|⚙️/.test(String(r.json?.content)), 60_000);
+  return discord.waitFor(
+    (r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`) && !/⏳|⚙️/.test(String(r.json?.content)),
+    60_000,
+  );
 }
 
 describe('the bot end to end (tiny model, loopback platforms)', () => {
   it('trains from two uploads, draws, blends and exports on Discord', async () => {
     discord.cdn.set('before.png', await pngOf('#d22', 40, 30));
-    discord.cdn.set('after.jpg', new Uint8Array(await sharp({ create: { width: 30, height: 30, channels: 3, background: '#22d' } }).jpeg().toBuffer()));
-    const att = (id: string, name: string, type: string) => ({ id, filename: name, size: discord.cdn.get(name)!.length, url: `${discord.origin}/cdn/${name}`, content_type: type });
-    const trained = await discordCommand('train', [{ type: 11, name: 'content', value: 'a' }, { type: 11, name: 'style', value: 'b' }, { type: 3, name: 'name', value: 'blue' }, { type: 4, name: 'steps', value: 10 }], {
-      attachments: { a: att('a', 'before.png', 'image/png'), b: att('b', 'after.jpg', 'image/jpeg') },
+    discord.cdn.set(
+      'after.jpg',
+      new Uint8Array(
+        await sharp({ create: { width: 30, height: 30, channels: 3, background: '#22d' } })
+          .jpeg()
+          .toBuffer(),
+      ),
+    );
+    const att = (id: string, name: string, type: string) => ({
+      id,
+      filename: name,
+      size: discord.cdn.get(name)!.length,
+      url: `${discord.origin}/cdn/${name}`,
+      content_type: type,
     });
+    const trained = await discordCommand(
+      'train',
+      [
+        { type: 11, name: 'content', value: 'a' },
+        { type: 11, name: 'style', value: 'b' },
+        { type: 3, name: 'name', value: 'blue' },
+        { type: 4, name: 'steps', value: 10 },
+      ],
+      {
+        attachments: { a: att('a', 'before.png', 'image/png'), b: att('b', 'after.jpg', 'image/jpeg') },
+      },
+    );
     expect(trained.json?.content).toMatch(/learned style \*\*blue\*\*/);
     expect(trained.files[0].name).toBe('blue-pair.png');
     expect((await sharp(trained.files[0].data).metadata()).width).toBeGreaterThanOrEqual(512);
 
-    const drawn = await discordCommand('draw', [{ type: 3, name: 'prompt', value: 'cat face' }, { type: 4, name: 'steps', value: 2 }, { type: 4, name: 'seed', value: 1 }]);
+    const drawn = await discordCommand('draw', [
+      { type: 3, name: 'prompt', value: 'cat face' },
+      { type: 4, name: 'steps', value: 2 },
+      { type: 4, name: 'seed', value: 1 },
+    ]);
     expect(drawn.json?.content).toMatch(/'cat face', style \*\*blue\*\* at strength 3, seed 1/);
     expect(drawn.files.map((f) => f.name)).toEqual(['styled.png']);
 
-    const blended = await discordCommand('blend', [{ type: 3, name: 'style_a', value: 'blue' }, { type: 3, name: 'style_b', value: 'blue' }, { type: 3, name: 'prompt', value: 'rocket' }]);
+    const blended = await discordCommand('blend', [
+      { type: 3, name: 'style_a', value: 'blue' },
+      { type: 3, name: 'style_b', value: 'blue' },
+      { type: 3, name: 'prompt', value: 'rocket' },
+    ]);
     expect(blended.json?.content).toMatch(/blended from blue \(left\) to blue \(right\)/);
     expect(blended.files.map((f) => f.name)).toEqual(['blend-strip.png']);
 
@@ -80,11 +138,25 @@ describe('the bot end to end (tiny model, loopback platforms)', () => {
   });
 
   it('keeps platforms apart and draws on Slack with an upload', async () => {
-    const body = new URLSearchParams({ command: '/pairstyle', text: 'draw cat face style:blue steps:2', user_id: 'u1', team_id: 'g1', channel_id: 'C1', response_url: `${slack.origin}/respond/x1`, trigger_id: 't', token: 'x', api_app_id: 'A' }).toString();
+    const body = new URLSearchParams({
+      command: '/pairstyle',
+      text: 'draw cat face style:blue steps:2',
+      user_id: 'u1',
+      team_id: 'g1',
+      channel_id: 'C1',
+      response_url: `${slack.origin}/respond/x1`,
+      trigger_id: 't',
+      token: 'x',
+      api_app_id: 'A',
+    }).toString();
     const post = async (b: string) => {
       const ts = String(Math.floor(Date.now() / 1000));
       const sig = `v0=${createHmac('sha256', 'e2e-secret').update(`v0:${ts}:${b}`).digest('hex')}`;
-      return fetch(`http://127.0.0.1:${bot.ports.slack}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts }, body: b });
+      return fetch(`http://127.0.0.1:${bot.ports.slack}/slack/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts },
+        body: b,
+      });
     };
     expect((await post(body)).status).toBe(200);
     // Same ids on another platform: the Discord style is not reachable.

@@ -66,7 +66,11 @@ if (reason) {
     let page: Page;
 
     beforeAll(async () => {
-      const env = { PAIRSTYLE_PORT: '0', PAIRSTYLE_MODEL: await writeTinyModelFolder(), PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pgb-')), 'pg.sqlite')}` };
+      const env = {
+        PAIRSTYLE_PORT: '0',
+        PAIRSTYLE_MODEL: await writeTinyModelFolder(),
+        PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pgb-')), 'pg.sqlite')}`,
+      };
       bot = await startBot(loadBotConfig(env), { task: { sampleSteps: 2 }, minEditIntervalMs: 0 });
       const pw = (await import(PLAYWRIGHT)) as Playwright;
       browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true });
@@ -92,8 +96,12 @@ if (reason) {
 
     it('trains from the form with two files, then draws and shows the image', async () => {
       await page.locator('aside button.sub[data-name="train"]').click();
-      await page.locator('#form input[name="content"]').setInputFiles({ name: 'before.png', mimeType: 'image/png', buffer: Buffer.from(await pngOf('#d22', 40, 30)) });
-      await page.locator('#form input[name="style"]').setInputFiles({ name: 'after.png', mimeType: 'image/png', buffer: Buffer.from(await pngOf('#22d', 30, 30)) });
+      await page
+        .locator('#form input[name="content"]')
+        .setInputFiles({ name: 'before.png', mimeType: 'image/png', buffer: Buffer.from(await pngOf('#d22', 40, 30)) });
+      await page
+        .locator('#form input[name="style"]')
+        .setInputFiles({ name: 'after.png', mimeType: 'image/png', buffer: Buffer.from(await pngOf('#22d', 30, 30)) });
       await page.locator('#form input[name="name"]').fill('blue');
       await page.locator('#form input[name="steps"]').fill('10');
       await page.locator('#form button[type="submit"]').click();

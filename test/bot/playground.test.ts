@@ -65,7 +65,12 @@ async function until(pred: (m: PlaygroundMessage) => boolean, timeoutMs = 20_000
 }
 
 async function command(body: FormData | Record<string, unknown>): Promise<{ command: PlaygroundMessage; reply: PlaygroundMessage }> {
-  const res = await fetch(`${base}api/command`, body instanceof FormData ? { method: 'POST', body, headers: tokenHeader() } : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...tokenHeader() } });
+  const res = await fetch(
+    `${base}api/command`,
+    body instanceof FormData
+      ? { method: 'POST', body, headers: tokenHeader() }
+      : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...tokenHeader() } },
+  );
   expect(res.status).toBe(200);
   return (await res.json()) as { command: PlaygroundMessage; reply: PlaygroundMessage };
 }
@@ -116,7 +121,16 @@ describe('the playground over HTTP (tiny model)', () => {
     expect(await page.text()).toMatch(/PairStyle playground/);
     const { commands } = (await (await fetch(`${base}api/commands`)).json()) as { commands: { name: string; options: { name: string; type: string }[] }[] };
     expect(commands.map((c) => c.name)).toEqual(['train', 'draw', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
-    expect(commands[0].options.filter((o) => o.type === 'attachment').map((o) => o.name)).toEqual(['content', 'style', 'content2', 'style2', 'content3', 'style3', 'content4', 'style4']);
+    expect(commands[0].options.filter((o) => o.type === 'attachment').map((o) => o.name)).toEqual([
+      'content',
+      'style',
+      'content2',
+      'style2',
+      'content3',
+      'style3',
+      'content4',
+      'style4',
+    ]);
   });
 
   it('trains from two uploaded files, draws following progress, presses a button, exports', async () => {
@@ -125,7 +139,20 @@ describe('the playground over HTTP (tiny model)', () => {
     form.set('name', 'blue');
     form.set('steps', '10');
     form.set('content', new Blob([(await pngOf('#d22', 40, 30)) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'before.png');
-    form.set('style', new Blob([new Uint8Array(await sharp({ create: { width: 30, height: 30, channels: 3, background: '#22d' } }).jpeg().toBuffer())], { type: 'image/jpeg' }), 'after.jpg');
+    form.set(
+      'style',
+      new Blob(
+        [
+          new Uint8Array(
+            await sharp({ create: { width: 30, height: 30, channels: 3, background: '#22d' } })
+              .jpeg()
+              .toBuffer(),
+          ),
+        ],
+        { type: 'image/jpeg' },
+      ),
+      'after.jpg',
+    );
     const { command: echoed, reply: first } = await command(form);
     expect(echoed.text).toBe('/pairstyle train name:blue steps:10 content:📎before.png style:📎after.jpg');
     expect(first.final).toBe(false);
@@ -150,7 +177,13 @@ describe('the playground over HTTP (tiny model)', () => {
     expect((await sharp(img.bytes).metadata()).format).toBe('png');
 
     const stronger = drawn.buttons.find((b) => b.label === 'Strength +')!;
-    const pressed = (await (await fetch(`${base}api/button`, { method: 'POST', body: JSON.stringify({ id: stronger.id }), headers: { 'content-type': 'application/json', ...tokenHeader() } })).json()) as { reply: PlaygroundMessage };
+    const pressed = (await (
+      await fetch(`${base}api/button`, {
+        method: 'POST',
+        body: JSON.stringify({ id: stronger.id }),
+        headers: { 'content-type': 'application/json', ...tokenHeader() },
+      })
+    ).json()) as { reply: PlaygroundMessage };
     expect((await until((m) => m.id === pressed.reply.id && m.final)).text).toMatch(/strength 4, seed 1/);
 
     const list = await final({ text: 'list' });
@@ -209,7 +242,11 @@ describe('the playground over HTTP (tiny model)', () => {
     big.set('content', new Blob([new Uint8Array(1_500_000)], { type: 'image/png' }), 'big.png');
     big.set('style', new Blob([(await pngOf('#22d')) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'b.png');
     expect((await final(big)).text).toMatch(/the content image 'big.png' is 1.5 MB; the limit is 1.05 MB/);
-    const huge = await fetch(`${base}api/command`, { method: 'POST', body: new Blob([new Uint8Array(3_200_000)]), headers: { 'content-type': 'multipart/form-data; boundary=x', ...tokenHeader() } });
+    const huge = await fetch(`${base}api/command`, {
+      method: 'POST',
+      body: new Blob([new Uint8Array(3_200_000)]),
+      headers: { 'content-type': 'multipart/form-data; boundary=x', ...tokenHeader() },
+    });
     expect(huge.status).toBe(413);
     expect(((await huge.json()) as { error: string }).error).toMatch(/the upload is 3.2 MB; the limit is 3.1 MB/);
 
@@ -228,7 +265,13 @@ describe('the playground over HTTP (tiny model)', () => {
       const res = await fetch(`${base}${path}`, { method: 'POST', ...init });
       const body = (await res.json().catch(() => ({}))) as { error?: string };
       const pass = res.status === 403 && typeof body.error === 'string';
-      report.row({ section: 'Cross-site requests', case: what, expected: 'refused with 403 and a message; nothing runs', result: `${res.status}: ${body.error ?? '(no message)'}`, pass });
+      report.row({
+        section: 'Cross-site requests',
+        case: what,
+        expected: 'refused with 403 and a message; nothing runs',
+        result: `${res.status}: ${body.error ?? '(no message)'}`,
+        pass,
+      });
       expect(res.status, what).toBe(403);
       expect(body.error).toMatch(/playground page|other sites|Origin/);
     };
@@ -240,7 +283,11 @@ describe('the playground over HTTP (tiny model)', () => {
     await attack('a multipart form post from this origin without the token', { body: line('delete kept'), headers: { origin: base.replace(/\/$/, '') } });
     await attack('a post with a wrong token', { body: form(), headers: { 'x-pairstyle-token': 'x'.repeat(32) } });
     await attack('a malformed Origin header (http://[)', { body: form(), headers: { origin: 'http://[', ...tokenHeader() } });
-    await attack('a button press without the token', { body: JSON.stringify({ id: 'ps:reroll:00000000-0000-0000-0000-000000000000' }), headers: { 'content-type': 'application/json' } }, 'api/button');
+    await attack(
+      'a button press without the token',
+      { body: JSON.stringify({ id: 'ps:reroll:00000000-0000-0000-0000-000000000000' }), headers: { 'content-type': 'application/json' } },
+      'api/button',
+    );
     // Nothing ran: no message was posted, and the style is still there.
     expect(seen.filter((m) => m.from === 'you' && /delete|reroll/.test(m.text))).toEqual([]);
     expect(await bot.registry.has(PLAYGROUND_SCOPE, 'kept')).toBe(true);

@@ -8,8 +8,18 @@ import { openKeyv } from '../../src/store/open-keyv.ts';
 import { StyleRegistry, type Scope } from '../../src/store/style-registry.ts';
 import { FakeExecutor } from '../queue/fake-executor.ts';
 
-const file = (name: string, bytes: Uint8Array, contentType = 'image/png'): Attachment => ({ name, size: bytes.length, contentType, download: async () => bytes });
-const png = async (w = 32, h = 32) => new Uint8Array(await sharp({ create: { width: w, height: h, channels: 3, background: '#888' } }).png().toBuffer());
+const file = (name: string, bytes: Uint8Array, contentType = 'image/png'): Attachment => ({
+  name,
+  size: bytes.length,
+  contentType,
+  download: async () => bytes,
+});
+const png = async (w = 32, h = 32) =>
+  new Uint8Array(
+    await sharp({ create: { width: w, height: h, channels: 3, background: '#888' } })
+      .png()
+      .toBuffer(),
+  );
 const who = (user: string): Scope => ({ platform: 'test', workspace: 'w', user });
 
 let executor: FakeExecutor;
@@ -27,7 +37,9 @@ describe('commands', () => {
     const good = file('a.png', await png());
     const train = (content: Attachment) => runCommand(ctx('u'), 'train', { content, style: good, name: 'x' });
     await expect(train(file('a.png', new TextEncoder().encode('hello')))).rejects.toThrow(/not an image I can read/);
-    await expect(train(file('a.svg', new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"/>')))).rejects.toThrow(/is an SVG/);
+    await expect(train(file('a.svg', new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"/>')))).rejects.toThrow(
+      /is an SVG/,
+    );
     await expect(train(file('t.png', await png(4, 4)))).rejects.toThrow(/only 4x4/);
     await expect(train({ ...good, size: 50e6 })).rejects.toThrow(/limit is 8\.39 MB/);
     await expect(train(file('a.html', new Uint8Array(10), 'text/html'))).rejects.toThrow(/text\/html, not an image/);
@@ -63,7 +75,9 @@ describe('commands', () => {
     executor.release(out.job.id);
     const done = await ctx('u').queue.finished(out.job.id);
     expect((await out.finalize(done)).text).toMatch(/learned style \*\*mine\*\*/);
-    await expect(runCommand(ctx('u'), 'train', { content: file('a.png', await png()), style: file('b.png', await png()), name: 'mine' })).rejects.toThrow(/already have a style named 'mine'/);
+    await expect(runCommand(ctx('u'), 'train', { content: file('a.png', await png()), style: file('b.png', await png()), name: 'mine' })).rejects.toThrow(
+      /already have a style named 'mine'/,
+    );
     const draw = await runCommand(ctx('u'), 'draw', { prompt: 'cat' });
     expect(draw.type === 'job' && draw.job.kind === 'draw' && draw.job.args.styles[0].style.name).toBe('mine');
     await expect(runCommand(ctx('v'), 'draw', { prompt: 'cat', style: 'mine' })).rejects.toThrow(/no style named 'mine' that you can use/);

@@ -17,7 +17,10 @@ class SteppingExecutor implements JobExecutor {
 describe('followJob', () => {
   it('sends at most one update per interval, one at a time, and the final one last', async () => {
     const queue = new InProcessQueue({ executors: [new SteppingExecutor()] });
-    const job = await queue.submit({ platform: 't', workspace: 'w', user: 'u' }, { kind: 'draw', args: { prompt: 'p', styles: [], seed: 0, steps: 30, cfg: 5 } });
+    const job = await queue.submit(
+      { platform: 't', workspace: 'w', user: 'u' },
+      { kind: 'draw', args: { prompt: 'p', styles: [], seed: 0, steps: 30, cfg: 5 } },
+    );
     const sent: { at: number; text: string; final: boolean }[] = [];
     let inFlight = 0;
     let overlapped = false;

@@ -6,16 +6,24 @@ const load = (env: Record<string, string>) => () => loadBotConfig(env, { require
 
 describe('loadBotConfig', () => {
   it('names what is missing', () => {
-    expect(load({ PAIRSTYLE_PLAYGROUND: '0' })).toThrow(/nothing to serve: PAIRSTYLE_PLAYGROUND=0 and no chat platform is configured: set DISCORD_TOKEN \+ DISCORD_APP_ID/);
+    expect(load({ PAIRSTYLE_PLAYGROUND: '0' })).toThrow(
+      /nothing to serve: PAIRSTYLE_PLAYGROUND=0 and no chat platform is configured: set DISCORD_TOKEN \+ DISCORD_APP_ID/,
+    );
     expect(load({ PAIRSTYLE_PLAYGROUND: 'yes' })).toThrow(/PAIRSTYLE_PLAYGROUND must be 1/);
     expect(load({ PAIRSTYLE_PORT: '99999' })).toThrow(/PAIRSTYLE_PORT must be a whole number from 0 to 65535/);
     expect(load({ DISCORD_TOKEN: 't' })).toThrow(/DISCORD_APP_ID is missing/);
     expect(load({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '123456789012345678', DISCORD_MODE: 'http' })).toThrow(/DISCORD_PUBLIC_KEY is missing/);
     expect(load({ SLACK_BOT_TOKEN: 'xoxp-1' })).toThrow(/starting with xoxb-[\s\S]*SLACK_SIGNING_SECRET \(HTTP events\) or SLACK_APP_TOKEN/);
     expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'nope' })).toThrow(/xapp-/);
-    expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_DEVICES: '0' })).toThrow(/PAIRSTYLE_DEVICES must be a whole number from 1 to 16/);
-    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/nonexistent' })).toThrow(/PAIRSTYLE_MODEL=\/nonexistent does not exist/);
-    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/models/sd15.safetensors' })).toThrow(/PAIRSTYLE_MODEL=\/models\/sd15.safetensors does not exist/);
+    expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_DEVICES: '0' })).toThrow(
+      /PAIRSTYLE_DEVICES must be a whole number from 1 to 16/,
+    );
+    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/nonexistent' })).toThrow(
+      /PAIRSTYLE_MODEL=\/nonexistent does not exist/,
+    );
+    expect(() => loadBotConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PAIRSTYLE_MODEL: '/models/sd15.safetensors' })).toThrow(
+      /PAIRSTYLE_MODEL=\/models\/sd15.safetensors does not exist/,
+    );
     // Device and precision are checked even where the model files are not (requireModel: false).
     expect(load({ PAIRSTYLE_DEVICE: 'gpu', PAIRSTYLE_PRECISION: 'half' })).toThrow(
       /the bot cannot start:\n {2}- PAIRSTYLE_DEVICE must be 'cpu' or 'cuda' \(got 'gpu'\)\n {2}- PAIRSTYLE_PRECISION must be 'fp32' or 'fp16' \(got 'half'\)/,
@@ -34,7 +42,14 @@ describe('loadBotConfig', () => {
 
   it('reads a complete configuration', () => {
     const cfg = loadBotConfig(
-      { DISCORD_TOKEN: 't', DISCORD_APP_ID: '123456789012345678', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', PAIRSTYLE_STORE_URL: 'memory:', PAIRSTYLE_MAX_UPLOAD_MB: '4' },
+      {
+        DISCORD_TOKEN: 't',
+        DISCORD_APP_ID: '123456789012345678',
+        SLACK_BOT_TOKEN: 'xoxb-1',
+        SLACK_APP_TOKEN: 'xapp-1',
+        PAIRSTYLE_STORE_URL: 'memory:',
+        PAIRSTYLE_MAX_UPLOAD_MB: '4',
+      },
       { requireModel: false },
     );
     expect(cfg.discord).toMatchObject({ mode: 'gateway', appId: '123456789012345678' });
@@ -42,7 +57,9 @@ describe('loadBotConfig', () => {
     expect(cfg.maxUploadBytes).toBe(4 * 1024 * 1024);
     expect(cfg.storeUrl).toBe('memory:');
     expect(cfg.model).toMatchObject({ device: 'cpu', precision: 'fp32' });
-    expect(load({ PAIRSTYLE_MODEL: '/m/sd15.safetensors', PAIRSTYLE_TOKENIZER: '/m/tokenizer', PAIRSTYLE_DEVICE: 'cuda', PAIRSTYLE_PRECISION: 'fp16' })().model).toEqual({
+    expect(
+      load({ PAIRSTYLE_MODEL: '/m/sd15.safetensors', PAIRSTYLE_TOKENIZER: '/m/tokenizer', PAIRSTYLE_DEVICE: 'cuda', PAIRSTYLE_PRECISION: 'fp16' })().model,
+    ).toEqual({
       path: '/m/sd15.safetensors',
       tokenizerDir: '/m/tokenizer',
       device: 'cuda',

@@ -51,9 +51,13 @@ describe('the configured model', () => {
     // A real PyTorch file starts with a pickle stream (legacy torch.save) or a zip holding data.pkl; an empty .ckpt is neither.
     const pickle = placeholder('sd15.ckpt');
     writeFileSync(pickle, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]));
-    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: pickle })).rejects.toThrow(/sd15.ckpt is a PyTorch pickle checkpoint, which is not read: convert it to .safetensors/);
+    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: pickle })).rejects.toThrow(
+      /sd15.ckpt is a PyTorch pickle checkpoint, which is not read: convert it to .safetensors/,
+    );
     await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: placeholder('empty.ckpt') })).rejects.toThrow(/empty.ckpt is not a model file PairStyle reads/);
-    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: placeholder('notes.txt') })).rejects.toThrow(/notes.txt is neither a folder nor a .safetensors checkpoint/);
+    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: placeholder('notes.txt') })).rejects.toThrow(
+      /notes.txt is neither a folder nor a .safetensors checkpoint/,
+    );
   });
 
   it('needs PAIRSTYLE_TOKENIZER for a single-file checkpoint, and a real tokenizer folder there', async () => {
@@ -63,7 +67,9 @@ describe('the configured model', () => {
     expect((err as Error).message).toBe(
       `PAIRSTYLE_MODEL=${file} is a single-file checkpoint, which carries no tokenizer: set PAIRSTYLE_TOKENIZER to a tokenizer folder (vocab.json + merges.txt, e.g. SD 1.5's tokenizer/)`,
     );
-    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: file, PAIRSTYLE_TOKENIZER: work })).rejects.toThrow(`PAIRSTYLE_TOKENIZER=${work} is not a tokenizer folder (no vocab.json + merges.txt, no tokenizer.json)`);
+    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: file, PAIRSTYLE_TOKENIZER: work })).rejects.toThrow(
+      `PAIRSTYLE_TOKENIZER=${work} is not a tokenizer folder (no vocab.json + merges.txt, no tokenizer.json)`,
+    );
   });
 
   it('loads a diffusers Stable Diffusion folder, also one that holds only the fp16 weight variant', async () => {
@@ -74,7 +80,11 @@ describe('the configured model', () => {
     expect(model.unet.block_out_channels).toEqual(TINY_SD_UNET.block_out_channels);
     await model.release();
 
-    for (const [sub, base] of [['unet', 'diffusion_pytorch_model'], ['text_encoder', 'model'], ['vae', 'diffusion_pytorch_model']]) {
+    for (const [sub, base] of [
+      ['unet', 'diffusion_pytorch_model'],
+      ['text_encoder', 'model'],
+      ['vae', 'diffusion_pytorch_model'],
+    ]) {
       renameSync(join(dir, sub, `${base}.safetensors`), join(dir, sub, `${base}.fp16.safetensors`));
     }
     const fp16 = (await loadConfiguredModel({ PAIRSTYLE_MODEL: dir })) as StableDiffusionModel;
@@ -86,7 +96,9 @@ describe('the configured model', () => {
     const file = join(work, 'tiny-sd.safetensors');
     await writeSingleFileCheckpoint(file, { unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE, weights: tinySdWeights() });
     await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: file, PAIRSTYLE_TOKENIZER: tokenizerDir })).rejects.toThrow(CheckpointError);
-    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: file, PAIRSTYLE_TOKENIZER: tokenizerDir })).rejects.toThrow(/the weights do not match the model configs/);
+    await expect(loadConfiguredModel({ PAIRSTYLE_MODEL: file, PAIRSTYLE_TOKENIZER: tokenizerDir })).rejects.toThrow(
+      /the weights do not match the model configs/,
+    );
   });
 });
 
@@ -127,7 +139,9 @@ describe('device and precision', () => {
 
   it('PAIRSTYLE_IMAGE_SIZE and PAIRSTYLE_TOKENIZER_2 are read and checked', () => {
     const problems: string[] = [];
-    expect(modelConfig({ PAIRSTYLE_MODEL: '/x.safetensors', PAIRSTYLE_IMAGE_SIZE: '512', PAIRSTYLE_TOKENIZER_2: '/tok2' }, problems, { checkFiles: false })).toMatchObject({
+    expect(
+      modelConfig({ PAIRSTYLE_MODEL: '/x.safetensors', PAIRSTYLE_IMAGE_SIZE: '512', PAIRSTYLE_TOKENIZER_2: '/tok2' }, problems, { checkFiles: false }),
+    ).toMatchObject({
       imageSize: 512,
       tokenizer2Dir: '/tok2',
     });

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { renderIcon, SUPERSAMPLE, iconSvg } from "../../src/data/render.ts";
-import type { SetId } from "../../src/data/emoji-sets.ts";
+import { describe, expect, it } from 'vitest';
+import { renderIcon, SUPERSAMPLE, iconSvg } from '../../src/data/render.ts';
+import type { SetId } from '../../src/data/emoji-sets.ts';
 
 const SIZE = 32;
 
@@ -9,11 +9,11 @@ function pixel(px: Uint8Array, x: number, y: number): [number, number, number] {
   return [px[i]!, px[i + 1]!, px[i + 2]!];
 }
 
-describe("renderIcon", () => {
-  const sets: SetId[] = ["noto", "twemoji", "fluent", "openmoji"];
+describe('renderIcon', () => {
+  const sets: SetId[] = ['noto', 'twemoji', 'fluent', 'openmoji'];
   for (const set of sets) {
     it(`renders ${set}:dog-face to 32x32 RGB on white`, async () => {
-      const px = await renderIcon(set, "dog-face", SIZE);
+      const px = await renderIcon(set, 'dog-face', SIZE);
       expect(px).toBeInstanceOf(Uint8Array);
       expect(px.length).toBe(SIZE * SIZE * 3);
       for (const [x, y] of [
@@ -37,19 +37,17 @@ describe("renderIcon", () => {
   }
 
   it("renders fluent's flipped alias (backhand-index-pointing-right) as the mirror of left", async () => {
-    const left = await renderIcon("fluent", "backhand-index-pointing-left", SIZE);
-    const right = await renderIcon("fluent", "backhand-index-pointing-right", SIZE);
+    const left = await renderIcon('fluent', 'backhand-index-pointing-left', SIZE);
+    const right = await renderIcon('fluent', 'backhand-index-pointing-right', SIZE);
     let diff = 0;
     for (let y = 0; y < SIZE; y++)
-      for (let x = 0; x < SIZE; x++)
-        for (let c = 0; c < 3; c++)
-          diff += Math.abs(left[(y * SIZE + x) * 3 + c]! - right[(y * SIZE + (SIZE - 1 - x)) * 3 + c]!);
+      for (let x = 0; x < SIZE; x++) for (let c = 0; c < 3; c++) diff += Math.abs(left[(y * SIZE + x) * 3 + c]! - right[(y * SIZE + (SIZE - 1 - x)) * 3 + c]!);
     expect(diff / left.length).toBeLessThan(3);
   });
 
-  it("builds an SVG at the supersampled size and rejects unknown icons", () => {
-    const svg = iconSvg("noto", "dog-face", SIZE * SUPERSAMPLE);
+  it('builds an SVG at the supersampled size and rejects unknown icons', () => {
+    const svg = iconSvg('noto', 'dog-face', SIZE * SUPERSAMPLE);
     expect(svg).toMatch(/^<svg [^>]*width="128" height="128"/);
-    expect(() => iconSvg("noto", "no-such-icon-xyz", 128)).toThrow(/not found/);
+    expect(() => iconSvg('noto', 'no-such-icon-xyz', 128)).toThrow(/not found/);
   });
 });

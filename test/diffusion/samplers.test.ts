@@ -132,12 +132,19 @@ describe('samplers match diffusers full-loop reference values', () => {
   });
 
   it('Euler (test_scheduler_euler.py, whose loop feeds the scaled sample back into step)', () => {
-    for (const [predictionType, expected] of [['epsilon', 10.0807], ['v_prediction', 0.0002]] as const) {
+    for (const [predictionType, expected] of [
+      ['epsilon', 10.0807],
+      ['v_prediction', 0.0002],
+    ] as const) {
       const st = new EulerStepper(new NoiseSchedule({ numTrainTimesteps: 1100, predictionType }), 10);
       let x: Float32Array = deter.map((v) => v * st.initNoiseSigma);
       st.timesteps.forEach((t, i) => {
         x = st.scaleModelInput(x, i);
-        x = st.step(x.map((v) => (v * t) / (t + 1)), i, x);
+        x = st.step(
+          x.map((v) => (v * t) / (t + 1)),
+          i,
+          x,
+        );
       });
       expect(Math.abs(absSum(x) - expected)).toBeLessThan(1e-2);
     }
@@ -195,17 +202,15 @@ describe('sample()', () => {
 
     let called = false;
     const pre = AbortSignal.abort(new Error('user cancelled'));
-    await expect(sample({ sampler: 'euler', steps: 5, schedule, noise: z, signal: pre, denoise: (x, t, i) => ((called = true), denoise(x, t, i)) })).rejects.toThrow(
-      'user cancelled',
-    );
+    await expect(
+      sample({ sampler: 'euler', steps: 5, schedule, noise: z, signal: pre, denoise: (x, t, i) => ((called = true), denoise(x, t, i)) }),
+    ).rejects.toThrow('user cancelled');
     expect(called).toBe(false);
   });
 
   it('explains bad input', async () => {
     await expect(sample({ sampler: 'euler', steps: 5, schedule, denoise })).rejects.toThrow(/noise.*size/);
-    await expect(sample({ sampler: 'euler', steps: 5, schedule, noise: z, denoise: async () => new Float32Array(3) })).rejects.toThrow(
-      /returned 3 values/,
-    );
+    await expect(sample({ sampler: 'euler', steps: 5, schedule, noise: z, denoise: async () => new Float32Array(3) })).rejects.toThrow(/returned 3 values/);
     await expect(sample({ sampler: 'heun' as SamplerName, steps: 5, schedule, noise: z, denoise })).rejects.toThrow(/unknown sampler/);
   });
 });

@@ -34,8 +34,7 @@ function toySet(n: number, seed: number): { images: Float32Array; labels: Int32A
     const oy = rng.int(3);
     const [w, h] = c === 0 ? [4, 4] : c === 1 ? [6, 2] : [2, 2];
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let ch = 0; ch < 3; ch++) images[i * 3 * s * s + ch * s * s + (oy + y) * s + ox + x] = ch === c ? 0.9 : -0.8;
+      for (let x = 0; x < w; x++) for (let ch = 0; ch < 3; ch++) images[i * 3 * s * s + ch * s * s + (oy + y) * s + ox + x] = ch === c ? 0.9 : -0.8;
   }
   return { images, labels };
 }
@@ -58,7 +57,18 @@ describe('classifier training', () => {
     const { images, labels } = toySet(96, 1);
     const train = Array.from({ length: 72 }, (_, i) => i);
     const heldOut = Array.from({ length: 24 }, (_, i) => 72 + i);
-    const r = await trainClassifier({ config: CFG, images, labels, train, heldOut, epochs: 12, batch: 12, lr: 1e-2, threads: 1, augment: { flip: true, shift: 1, blur: 0 } });
+    const r = await trainClassifier({
+      config: CFG,
+      images,
+      labels,
+      train,
+      heldOut,
+      epochs: 12,
+      batch: 12,
+      lr: 1e-2,
+      threads: 1,
+      augment: { flip: true, shift: 1, blur: 0 },
+    });
     expect(r.epochLosses).toHaveLength(12);
     expect(r.epochLosses.at(-1)!).toBeLessThan(0.6 * r.epochLosses[0]);
     expect(r.heldOut!.top1).toBeGreaterThan(0.6);

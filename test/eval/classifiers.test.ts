@@ -28,12 +28,15 @@ describe('identityData', () => {
     ['fluent', 'cat face'],
   ]);
   it('holds out a v1 drawing when the subject has one, and leaves icon collections out', () => {
-    const d2 = identityData(fakeDataset([
-      ['fluent-3d', 'cat face'],
-      ['streamline-emoji', 'cat face'],
-      ['twemoji', 'cat face'],
-      ['ph-thin', 'cat face'],
-    ]), 3);
+    const d2 = identityData(
+      fakeDataset([
+        ['fluent-3d', 'cat face'],
+        ['streamline-emoji', 'cat face'],
+        ['twemoji', 'cat face'],
+        ['ph-thin', 'cat face'],
+      ]),
+      3,
+    );
     expect(d2.classes).toEqual(['cat face']);
     expect(d2.items.map((it) => it.set)).toEqual(['fluent-3d', 'streamline-emoji', 'twemoji']);
     expect(d2.heldOut.map((i) => d2.items[i].set)).toEqual(['twemoji']);
@@ -55,10 +58,7 @@ describe('identityData', () => {
 
 describe('artistData', () => {
   const sets = ARTIST_CLASSES.filter((c) => c !== 'openmoji');
-  const ds = fakeDataset([
-    ...Array.from({ length: 120 }, (_, i) => [sets[i % sets.length], `s${i % 40}`] as [string, string]),
-    ['ph-thin', 's1'],
-  ]);
+  const ds = fakeDataset([...Array.from({ length: 120 }, (_, i) => [sets[i % sets.length], `s${i % 40}`] as [string, string]), ['ph-thin', 's1']]);
   const om = fakeDataset(Array.from({ length: 40 }, (_, i) => ['openmoji', `s${i}`]));
   it('labels pictures by set, OpenMoji included, trains only on the judge half of the subjects', () => {
     const d = artistData(ds, om, 0, 0.25);

@@ -7,8 +7,22 @@ const panel = {
   xLabel: 'SSIM',
   yLabel: 'P(openmoji)',
   series: [
-    { name: 'method <a>', points: [{ x: 1, y: 0.1, label: '0' }, { x: 0.8, y: 0.5, label: '2' }] },
-    { name: 'baseline', dashed: true, points: [{ x: 1, y: 0.1 }, { x: 0.6, y: 0.3 }, { x: 0.4, y: Number.NaN }] },
+    {
+      name: 'method <a>',
+      points: [
+        { x: 1, y: 0.1, label: '0' },
+        { x: 0.8, y: 0.5, label: '2' },
+      ],
+    },
+    {
+      name: 'baseline',
+      dashed: true,
+      points: [
+        { x: 1, y: 0.1 },
+        { x: 0.6, y: 0.3 },
+        { x: 0.4, y: Number.NaN },
+      ],
+    },
   ],
 };
 

@@ -17,7 +17,18 @@ const unfused = (q: G.Tensor, kt: G.Tensor, v: G.Tensor, mask?: G.Tensor) => {
 describe('attentionCore', () => {
   it('gradients match central differences (float64), with and without a mask, v of another width', async () => {
     await gradCheck((g, d) => G.attentionCore(g.param('q', [2, 3, 5, 4], d), g.param('kt', [2, 3, 4, 6], d), g.param('v', [2, 3, 6, 3], d)));
-    await gradCheck((g, d) => G.attentionCore(g.param('q', [1, 2, 4, 4], d), g.param('kt', [1, 2, 4, 4], d), g.param('v', [1, 2, 4, 4], d), g.constant(Float64Array.from({ length: 16 }, (_, i) => (i % 4 > i >> 2 ? -1e9 : 0)), [4, 4], d)));
+    await gradCheck((g, d) =>
+      G.attentionCore(
+        g.param('q', [1, 2, 4, 4], d),
+        g.param('kt', [1, 2, 4, 4], d),
+        g.param('v', [1, 2, 4, 4], d),
+        g.constant(
+          Float64Array.from({ length: 16 }, (_, i) => (i % 4 > i >> 2 ? -1e9 : 0)),
+          [4, 4],
+          d,
+        ),
+      ),
+    );
   });
 
   it('gives the unfused values and gradients, keeps no [N, M] tensor from forward to backward', async () => {

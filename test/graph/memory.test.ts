@@ -15,7 +15,10 @@ describe('planMemory', () => {
   });
 
   it('frees what is no longer read: a chain holds two buffers at a time; float16 halves them', () => {
-    for (const [dtype, bytes] of [['float32', 4], ['float16', 2]] as const) {
+    for (const [dtype, bytes] of [
+      ['float32', 4],
+      ['float16', 2],
+    ] as const) {
       const g = new Graph();
       let h = cast(g.input('x', [256]), dtype); // 256 x bytes
       for (let i = 0; i < 10; i++) h = add(h, 1);

@@ -36,23 +36,34 @@ describe('gradients match central differences (float64 graphs: atol 1e-7, rtol 1
     ['squeeze / unsqueeze', (g, d) => G.add(G.squeeze(g.param('a', [3, 1], d), 1), G.unsqueeze(g.param('b', [3], d), 0))],
     ['expand', (g, d) => G.mul(G.expand(g.param('a', [3, 1], d), [2, 3, 4]), g.param('b', [2, 3, 4], d))],
     ['concat', (g, d) => G.mul(G.concat([g.param('a', [2, 2], d), g.param('b', [2, 3], d)], 1), g.param('c', [2, 5], d))],
-    ['split (one part unused)', (g, d) => {
-      const [p, , q] = G.split(g.param('a', [2, 7], d), 1, [2, 3, 2]);
-      return G.mul(p, q);
-    }],
+    [
+      'split (one part unused)',
+      (g, d) => {
+        const [p, , q] = G.split(g.param('a', [2, 7], d), 1, [2, 3, 2]);
+        return G.mul(p, q);
+      },
+    ],
     ['slice', (g, d) => G.slice(g.param('a', [4, 5], d), [1, 2], [3, 5], [0, 1])],
     ['pad', (g, d) => G.mul(G.pad(g.param('a', [2, 3], d), [1, 0, 0, 2]), g.param('b', [3, 5], d))],
-    ['gather (embedding, repeated rows)', (g, d) =>
-      G.gather(g.param('table', [5, 3], d), g.constant(BigInt64Array.from([0n, 3n, 3n, 1n, 4n, 3n]), [2, 3], 'int64'))],
-    ['where', (g, d) =>
-      G.where(g.constant(Uint8Array.from([1, 0, 1, 1, 0, 0]), [2, 3], 'bool'), g.param('a', [2, 3], d), g.param('b', [3], d))],
+    [
+      'gather (embedding, repeated rows)',
+      (g, d) => G.gather(g.param('table', [5, 3], d), g.constant(BigInt64Array.from([0n, 3n, 3n, 1n, 4n, 3n]), [2, 3], 'int64')),
+    ],
+    ['where', (g, d) => G.where(g.constant(Uint8Array.from([1, 0, 1, 1, 0, 0]), [2, 3], 'bool'), g.param('a', [2, 3], d), g.param('b', [3], d))],
     ['softmax', (g, d) => G.softmax(g.param('a', [2, 3, 5], d))],
     ['layerNorm', (g, d) => G.layerNorm(g.param('x', [2, 3, 6], d), g.param('s', [6], d), g.param('b', [6], d))],
     ['groupNorm', (g, d) => G.groupNorm(g.param('x', [2, 4, 3, 3], d), g.param('s', [4], d), g.param('b', [4], d), 2)],
     ['mse', (g, d) => G.mse(g.param('a', [2, 5], d), g.param('b', [2, 5], d))],
     ['logSoftmax (max shift without gradient)', (g, d) => G.logSoftmax(G.mul(g.param('a', [3, 5], d), 4))],
-    ['softmaxCrossEntropy (soft targets, row weights)', (g, d) =>
-      G.softmaxCrossEntropy(g.param('a', [3, 4], d), g.constant(Float64Array.from([0.7, 0.1, 0.1, 0.1, 0, 1, 0, 0, 0.25, 0.25, 0.25, 0.25]), [3, 4], d), g.param('w', [3], d))],
+    [
+      'softmaxCrossEntropy (soft targets, row weights)',
+      (g, d) =>
+        G.softmaxCrossEntropy(
+          g.param('a', [3, 4], d),
+          g.constant(Float64Array.from([0.7, 0.1, 0.1, 0.1, 0, 1, 0, 0, 0.25, 0.25, 0.25, 0.25]), [3, 4], d),
+          g.param('w', [3], d),
+        ),
+    ],
   ];
   for (const [name, build, opts] of cases) {
     it(name, async () => {
@@ -76,8 +87,7 @@ describe('gradients of float32-only kernels (float32 graphs, 4th-order differenc
     gradCheck((g, d) => G.conv2d(g.param('x', [1, 2, 6, 6], d), g.param('w', [3, 2, 3, 3], d), undefined, { stride: 2, padding: 1 }), F32));
   it('conv2d 3x3, stride 2, padding 0 (odd input)', () =>
     gradCheck((g, d) => G.conv2d(g.param('x', [1, 2, 7, 7], d), g.param('w', [2, 2, 3, 3], d), undefined, { stride: 2 }), F32));
-  it('conv2d 1x1 shortcut', () =>
-    gradCheck((g, d) => G.conv2d(g.param('x', [2, 3, 4, 4], d), g.param('w', [5, 3, 1, 1], d), g.param('b', [5], d)), F32));
+  it('conv2d 1x1 shortcut', () => gradCheck((g, d) => G.conv2d(g.param('x', [2, 3, 4, 4], d), g.param('w', [5, 3, 1, 1], d), g.param('b', [5], d)), F32));
   it('nearest 2x upsample', () => gradCheck((g, d) => G.upsampleNearest2x(g.param('x', [1, 2, 3, 3], d)), F32));
   it('2x2 average pool', () => gradCheck((g, d) => G.avgPool2x(g.param('x', [1, 2, 4, 4], d)), F32));
 });
@@ -115,20 +125,17 @@ describe('composite blocks (float32 graphs, 4th-order differences with step 3e-2
   });
 
   it('conv residual block: group norm, SiLU, conv, time embedding, nearest upsample, 1x1 shortcut', async () => {
-    const r = await gradCheck(
-      (g, d) => {
-        const x = G.upsampleNearest2x(g.param('x', [2, 4, 3, 3], d));
-        const temb = g.param('temb', [2, 5], d);
-        let h = G.silu(G.groupNorm(x, g.param('norm1.weight', [4], d), g.param('norm1.bias', [4], d), 2));
-        h = G.conv2d(h, g.param('conv1.weight', [6, 4, 3, 3], d), g.param('conv1.bias', [6], d), { padding: 1 });
-        const t = G.linear(G.silu(temb), g.param('time_emb_proj.weight', [6, 5], d), g.param('time_emb_proj.bias', [6], d));
-        h = G.add(h, G.reshape(t, [2, 6, 1, 1]));
-        h = G.silu(G.groupNorm(h, g.param('norm2.weight', [6], d), g.param('norm2.bias', [6], d), 3));
-        h = G.conv2d(h, g.param('conv2.weight', [6, 6, 3, 3], d), g.param('conv2.bias', [6], d), { padding: 1 });
-        return G.add(G.conv2d(x, g.param('conv_shortcut.weight', [6, 4, 1, 1], d)), h);
-      },
-      COMPOSITE,
-    );
+    const r = await gradCheck((g, d) => {
+      const x = G.upsampleNearest2x(g.param('x', [2, 4, 3, 3], d));
+      const temb = g.param('temb', [2, 5], d);
+      let h = G.silu(G.groupNorm(x, g.param('norm1.weight', [4], d), g.param('norm1.bias', [4], d), 2));
+      h = G.conv2d(h, g.param('conv1.weight', [6, 4, 3, 3], d), g.param('conv1.bias', [6], d), { padding: 1 });
+      const t = G.linear(G.silu(temb), g.param('time_emb_proj.weight', [6, 5], d), g.param('time_emb_proj.bias', [6], d));
+      h = G.add(h, G.reshape(t, [2, 6, 1, 1]));
+      h = G.silu(G.groupNorm(h, g.param('norm2.weight', [6], d), g.param('norm2.bias', [6], d), 3));
+      h = G.conv2d(h, g.param('conv2.weight', [6, 6, 3, 3], d), g.param('conv2.bias', [6], d), { padding: 1 });
+      return G.add(G.conv2d(x, g.param('conv_shortcut.weight', [6, 4, 1, 1], d)), h);
+    }, COMPOSITE);
     expect(r.checked).toBeGreaterThan(100);
   });
 });

@@ -7,7 +7,11 @@ import { StyleRegistry } from '../../src/store/style-registry.ts';
 import { FakeExecutor } from '../queue/fake-executor.ts';
 
 export async function pngOf(color: string, w = 32, h = 32): Promise<Uint8Array> {
-  return new Uint8Array(await sharp({ create: { width: w, height: h, channels: 3, background: color } }).png().toBuffer());
+  return new Uint8Array(
+    await sharp({ create: { width: w, height: h, channels: 3, background: color } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 export async function botBackend() {

@@ -9,7 +9,11 @@ import { loadBotConfig } from '../../config/bot.ts';
 import { startBot, type BotOverrides } from '../../src/bot/main.ts';
 import { installCrashPoint, type CrashPoint } from './crash-points.ts';
 
-const { env, overrides, crashAt } = JSON.parse(process.argv[2] ?? '{}') as { env: NodeJS.ProcessEnv; overrides: BotOverrides; crashAt?: { point: CrashPoint; name: string } };
+const { env, overrides, crashAt } = JSON.parse(process.argv[2] ?? '{}') as {
+  env: NodeJS.ProcessEnv;
+  overrides: BotOverrides;
+  crashAt?: { point: CrashPoint; name: string };
+};
 if (crashAt) installCrashPoint(crashAt);
 const bot = await startBot(loadBotConfig(env), overrides);
 process.stdout.write(`READY ${JSON.stringify({ ports: bot.ports, recovered: bot.recovered })}\n`);

@@ -43,7 +43,8 @@ export function runPairstyle(args: readonly string[], opts: CliRunOptions = {}):
   // Only the settings the test gives: nothing of the developer's own PAIRSTYLE_* environment.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PAIRSTYLE_')));
   const env: NodeJS.ProcessEnv = { ...base, ...opts.env };
-  if (opts.fullDisk) Object.assign(env, { PAIRSTYLE_TEST_FULL_DISK_DIR: resolve(opts.fullDisk.dir), PAIRSTYLE_TEST_FULL_DISK_FREE: String(opts.fullDisk.freeBytes) });
+  if (opts.fullDisk)
+    Object.assign(env, { PAIRSTYLE_TEST_FULL_DISK_DIR: resolve(opts.fullDisk.dir), PAIRSTYLE_TEST_FULL_DISK_FREE: String(opts.fullDisk.freeBytes) });
   const drop = opts.unprivileged && runsAsRoot() ? { uid: NOBODY, gid: NOBODY } : {};
   const argv = [...(opts.fullDisk ? ['--import', FULL_DISK] : []), BIN, ...args];
   return new Promise((done, fail) => {

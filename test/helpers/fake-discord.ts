@@ -44,7 +44,13 @@ export class FakeDiscord {
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': f.length });
         return void res.end(f);
       }
-      const rec: Recorded = { method: req.method!, path: decodeURIComponent(url.pathname).replace(/^\/api\/v10/, ''), query: url.search, auth: req.headers.authorization, files: [] };
+      const rec: Recorded = {
+        method: req.method!,
+        path: decodeURIComponent(url.pathname).replace(/^\/api\/v10/, ''),
+        query: url.search,
+        auth: req.headers.authorization,
+        files: [],
+      };
       const type = req.headers['content-type'] ?? '';
       if (type.startsWith('multipart/form-data')) {
         const form = await new Response(body, { headers: { 'content-type': type } }).formData();
@@ -101,7 +107,10 @@ export class FakeDiscord {
     const hit = this.requests.find(pred);
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`fake Discord: no matching request within ${ms} ms; got ${this.requests.map((r) => `${r.method} ${r.path}`).join(', ')}`)), ms);
+      const t = setTimeout(
+        () => reject(new Error(`fake Discord: no matching request within ${ms} ms; got ${this.requests.map((r) => `${r.method} ${r.path}`).join(', ')}`)),
+        ms,
+      );
       this.waiters.push({ pred, resolve: (r) => (clearTimeout(t), resolve(r)) });
     });
   }

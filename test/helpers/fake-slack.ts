@@ -68,7 +68,15 @@ export class FakeSlack {
       this.waiters = this.waiters.filter((w) => (w.pred(call) ? (w.resolve(call), false) : true));
       const fileOf = (name: string) => {
         const f = this.files.get(name)!;
-        return { id: name, name, user: f.user, size: f.bytes.length, mimetype: f.mimetype, created: f.created, url_private_download: `${this.origin}/files/${name}` };
+        return {
+          id: name,
+          name,
+          user: f.user,
+          size: f.bytes.length,
+          mimetype: f.mimetype,
+          created: f.created,
+          url_private_download: `${this.origin}/files/${name}`,
+        };
       };
       switch (method) {
         case 'apps.connections.open':
@@ -93,7 +101,8 @@ export class FakeSlack {
         case 'conversations.open':
           return send({ ok: true, channel: { id: 'D1' } });
         default:
-          if (method.startsWith('upload/') || url.pathname.startsWith('/upload/') || url.pathname.startsWith('/respond/')) return void res.writeHead(200).end('OK');
+          if (method.startsWith('upload/') || url.pathname.startsWith('/upload/') || url.pathname.startsWith('/respond/'))
+            return void res.writeHead(200).end('OK');
           return send({ ok: false, error: 'unknown_method' });
       }
     });

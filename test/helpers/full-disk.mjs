@@ -8,7 +8,7 @@ import { resolve, sep } from 'node:path';
 
 const dir = resolve(process.env.PAIRSTYLE_TEST_FULL_DISK_DIR ?? '/nonexistent');
 let free = Number(process.env.PAIRSTYLE_TEST_FULL_DISK_FREE ?? 0);
-const onDisk = (p) => typeof p === 'string' || p instanceof URL ? (resolve(String(p instanceof URL ? p.pathname : p)) + sep).startsWith(dir + sep) : false;
+const onDisk = (p) => (typeof p === 'string' || p instanceof URL ? (resolve(String(p instanceof URL ? p.pathname : p)) + sep).startsWith(dir + sep) : false);
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
 const bytesOf = (data) => (typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 

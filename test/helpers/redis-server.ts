@@ -42,13 +42,23 @@ export class RedisServer {
   async start(timeoutMs = 15_000): Promise<this> {
     if (!this.port) this.port = await freePort();
     let err = '';
-    const p = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--protected-mode', 'yes'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     p.stdout!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     this.proc = p;
     const exited = new Promise<never>((_, reject) => {
       p.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${err}`)));
-      p.once('error', (e) => reject(new Error(`could not start redis-server (${e.message}): install it with 'apt-get install redis-server' (npm test does when it can: test/install-prerequisites.ts)`)));
+      p.once('error', (e) =>
+        reject(
+          new Error(
+            `could not start redis-server (${e.message}): install it with 'apt-get install redis-server' (npm test does when it can: test/install-prerequisites.ts)`,
+          ),
+        ),
+      );
     });
     exited.catch(() => undefined);
     const deadline = Date.now() + timeoutMs;

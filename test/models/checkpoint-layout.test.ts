@@ -60,7 +60,10 @@ describe('diffusers folder layout', () => {
     const vaeFile = join(dir, 'vae/diffusion_pytorch_model.safetensors');
     const { tensors } = await readSafetensors(vaeFile);
     const renamed = Object.fromEntries(
-      Object.entries(tensors).map(([k, t]) => [k.replace('to_q.', 'query.').replace('to_k.', 'key.').replace('to_v.', 'value.').replace('to_out.0.', 'proj_attn.'), t]),
+      Object.entries(tensors).map(([k, t]) => [
+        k.replace('to_q.', 'query.').replace('to_k.', 'key.').replace('to_v.', 'value.').replace('to_out.0.', 'proj_attn.'),
+        t,
+      ]),
     );
     expect(Object.keys(renamed)).toContain('encoder.mid_block.attentions.0.proj_attn.weight');
     await writeSafetensors(vaeFile, renamed);
@@ -72,7 +75,9 @@ describe('diffusers folder layout', () => {
   });
 
   it('refuses UNet variants it does not implement, and pickle weights, saying so', async () => {
-    expect(() => unetConfigFromJson({ ...TINY_SD_UNET, addition_embed_type: 'image' })).toThrow(/addition_embed_type="image" \(supported: null or "text_time"\)/);
+    expect(() => unetConfigFromJson({ ...TINY_SD_UNET, addition_embed_type: 'image' })).toThrow(
+      /addition_embed_type="image" \(supported: null or "text_time"\)/,
+    );
     expect(() => unetConfigFromJson({ ...TINY_SD_UNET, addition_embed_type: 'text_time' })).toThrow(/no "addition_time_embed_dim"/);
     const dir = join(root, 'diffusers-bin');
     await writeDiffusersPipeline(dir, { ...contents, tokenizerDir });
@@ -103,7 +108,12 @@ describe('original single-file layout (SD 1.x)', () => {
     await writeSingleFileCheckpoint(file, contents);
     const { tensors } = await readSafetensors(file);
     const one = { shape: [1], data: new Float32Array(1) };
-    await writeSafetensors(file, { ...tensors, alphas_cumprod: { shape: [1000], data: new Float32Array(1000) }, 'model_ema.decay': one, 'cond_stage_model.transformer.text_model.embeddings.position_ids': { shape: [1, 8], data: new Float32Array(8) } });
+    await writeSafetensors(file, {
+      ...tensors,
+      alphas_cumprod: { shape: [1000], data: new Float32Array(1000) },
+      'model_ema.decay': one,
+      'cond_stage_model.transformer.text_model.embeddings.position_ids': { shape: [1, 8], data: new Float32Array(8) },
+    });
     const m = await loadSingleFileCheckpoint(file, { tokenizerDir, unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE });
     expect(m.weight('unet.conv_out.bias')).toEqual(weights.get('unet.conv_out.bias'));
     await expect(loadSingleFileCheckpoint(file, { tokenizerDir: '' })).rejects.toThrow(/carries no tokenizer/);
@@ -186,7 +196,10 @@ describe('original single-file layout (SDXL)', () => {
     const dir = join(root, 'diffusers-sdxl');
     await writeSingleFileCheckpoint(file, { ...sdxl, weights: sdxlWeights });
     await writeDiffusersPipeline(dir, { ...sdxl, weights: sdxlWeights, tokenizerDir, tokenizer2Dir, schedule: SDXL_SCHEDULE });
-    const models = [await loadDiffusersPipeline(dir, { threads: 1 }), (await loadTextToImageModel(file, { tokenizerDir, tokenizer2Dir, ...sdxl, threads: 1 })) as StableDiffusionModel];
+    const models = [
+      await loadDiffusersPipeline(dir, { threads: 1 }),
+      (await loadTextToImageModel(file, { tokenizerDir, tokenizer2Dir, ...sdxl, threads: 1 })) as StableDiffusionModel,
+    ];
     expect(models[1].schedule.config).toEqual(models[0].schedule.config);
     const images: Float32Array[] = [];
     for (const m of models) {
@@ -215,7 +228,11 @@ describe('original single-file layout (SDXL)', () => {
     tensors['conditioner.embedders.0.model.ln_final.bias'] = { dtype: 'F32', shape: [24], data: new Float32Array(24) };
     // What SDXL base 1.0 and sgm-saved files carry besides weights.
     tensors[`${openClip}logit_scale`] = { dtype: 'F32', shape: [], data: new Float32Array([4.6055]) };
-    tensors['conditioner.embedders.0.transformer.text_model.embeddings.position_ids'] = { dtype: 'F32', shape: [1, 8], data: Float32Array.from({ length: 8 }, (_, i) => i) };
+    tensors['conditioner.embedders.0.transformer.text_model.embeddings.position_ids'] = {
+      dtype: 'F32',
+      shape: [1, 8],
+      data: Float32Array.from({ length: 8 }, (_, i) => i),
+    };
     tensors['denoiser.sigmas'] = { dtype: 'F32', shape: [1000], data: new Float32Array(1000) };
     await writeSafetensors(file, tensors);
     const err = await loadSingleFileCheckpoint(file, { tokenizerDir, tokenizer2Dir, ...sdxl }).catch((e: unknown) => e);
@@ -226,7 +243,9 @@ describe('original single-file layout (SDXL)', () => {
     expect(msg).toContain(
       `mis-shaped  ${openClip}transformer.resblocks.2.attn.in_proj_weight is [70, 24], the config needs [72, 24] for ${layer(2)}.q_proj.weight + ${layer(2)}.k_proj.weight + ${layer(2)}.v_proj.weight`,
     );
-    expect(msg).toContain(`missing     ${openClip}transformer.resblocks.0.attn.in_proj_bias [72] (${layer(0)}.q_proj.bias, ${layer(0)}.k_proj.bias, ${layer(0)}.v_proj.bias)`);
+    expect(msg).toContain(
+      `missing     ${openClip}transformer.resblocks.0.attn.in_proj_bias [72] (${layer(0)}.q_proj.bias, ${layer(0)}.k_proj.bias, ${layer(0)}.v_proj.bias)`,
+    );
     expect(msg).toContain(`missing     ${openClip}text_projection [24, 20] (text_encoder_2.text_projection.weight)`);
     expect(msg).toContain('unexpected  conditioner.embedders.0.model.ln_final.bias');
     expect(msg).toMatch(/SDXL refiner/);

@@ -3,7 +3,13 @@ import { TOKEN_EMBEDDING, buildEmojiTokenizer, remapTokenEmbedding } from '../..
 
 describe('remapTokenEmbedding', () => {
   const from = buildEmojiTokenizer([{ subject: 'cat face', keywords: ['kitten'] }]);
-  const to = buildEmojiTokenizer([{ subject: 'cat', keywords: ['kitten', 'cat face'] }, { subject: 'thin line icon', keywords: [] }], ['noto style', 'thin line icon']);
+  const to = buildEmojiTokenizer(
+    [
+      { subject: 'cat', keywords: ['kitten', 'cat face'] },
+      { subject: 'thin line icon', keywords: [] },
+    ],
+    ['noto style', 'thin line icon'],
+  );
   const width = 3;
   const oldRows = Float32Array.from({ length: from.vocabSize * width }, (_, i) => i);
 

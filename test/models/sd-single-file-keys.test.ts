@@ -85,7 +85,10 @@ describe('SD 1.x single-file key map (LDM names <-> diffusers names)', () => {
 
   it('knows diffusers convert_from_ckpt pairs', () => {
     const pairs: [string, string][] = [
-      ['unet.up_blocks.1.attentions.2.transformer_blocks.0.attn2.to_v.weight', 'model.diffusion_model.output_blocks.5.1.transformer_blocks.0.attn2.to_v.weight'],
+      [
+        'unet.up_blocks.1.attentions.2.transformer_blocks.0.attn2.to_v.weight',
+        'model.diffusion_model.output_blocks.5.1.transformer_blocks.0.attn2.to_v.weight',
+      ],
       ['unet.down_blocks.2.resnets.1.time_emb_proj.bias', 'model.diffusion_model.input_blocks.8.0.emb_layers.1.bias'],
       ['unet.up_blocks.3.resnets.2.conv_shortcut.weight', 'model.diffusion_model.output_blocks.11.0.skip_connection.weight'],
       ['unet.mid_block.attentions.0.proj_out.bias', 'model.diffusion_model.middle_block.1.proj_out.bias'],
@@ -100,11 +103,21 @@ describe('SD 1.x single-file key map (LDM names <-> diffusers names)', () => {
   });
 
   it('leaves buffers and EMA copies aside, reads old text-encoder keys, and rejects keys of other models', () => {
-    for (const k of ['alphas_cumprod', 'betas', 'posterior_mean_coef2', 'model_ema.decay', 'model_ema.diffusion_modelinput_blocks00weight', 'cond_stage_model.transformer.text_model.embeddings.position_ids', 'first_stage_model.loss.logvar']) {
+    for (const k of [
+      'alphas_cumprod',
+      'betas',
+      'posterior_mean_coef2',
+      'model_ema.decay',
+      'model_ema.diffusion_modelinput_blocks00weight',
+      'cond_stage_model.transformer.text_model.embeddings.position_ids',
+      'first_stage_model.loss.logvar',
+    ]) {
       expect([k, isIgnoredOriginalKey(k)]).toEqual([k, true]);
     }
     expect(isIgnoredOriginalKey('model.diffusion_model.out.2.weight')).toBe(false);
-    expect(diffusersKeyOf('cond_stage_model.transformer.embeddings.token_embedding.weight', cfgs)).toBe('text_encoder.text_model.embeddings.token_embedding.weight');
+    expect(diffusersKeyOf('cond_stage_model.transformer.embeddings.token_embedding.weight', cfgs)).toBe(
+      'text_encoder.text_model.embeddings.token_embedding.weight',
+    );
     for (const k of [
       'model.diffusion_model.label_emb.0.0.weight', // SDXL
       'model.diffusion_model.input_blocks.3.1.proj_in.weight', // a downsampler slot has no attention

@@ -19,7 +19,14 @@
 import { describe, expect, it } from 'vitest';
 import { stableDiffusionInventory } from '../../src/models/checkpoint-layout.ts';
 import { SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG } from '../../src/models/clip-text.ts';
-import { diffusersKeyOf, diffusersPartsOf, isIgnoredOriginalKey, originalKeyOf, originalSlotOf, originalTensorShape } from '../../src/models/sd-single-file-keys.ts';
+import {
+  diffusersKeyOf,
+  diffusersPartsOf,
+  isIgnoredOriginalKey,
+  originalKeyOf,
+  originalSlotOf,
+  originalTensorShape,
+} from '../../src/models/sd-single-file-keys.ts';
 import { SDXL_UNET_CONFIG } from '../../src/models/unet-config.ts';
 import { SD_VAE_CONFIG } from '../../src/models/vae.ts';
 
@@ -29,7 +36,11 @@ const inventory = stableDiffusionInventory(SDXL_UNET_CONFIG, SDXL_TEXT_CONFIG, S
 const original = new Map<string, number[]>();
 for (const name of inventory.keys()) {
   const key = originalKeyOf(name, cfgs);
-  if (!original.has(key)) original.set(key, originalTensorShape(diffusersPartsOf(key, cfgs)!, (n) => inventory.get(n)!));
+  if (!original.has(key))
+    original.set(
+      key,
+      originalTensorShape(diffusersPartsOf(key, cfgs)!, (n) => inventory.get(n)!),
+    );
 }
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const COMPONENTS = ['model.diffusion_model.', 'conditioner.embedders.0.transformer.text_model.', 'conditioner.embedders.1.model.', 'first_stage_model.'];
@@ -120,7 +131,10 @@ describe('SDXL single-file key map (sgm names <-> diffusers names)', () => {
     const pairs: [string, string][] = [
       ['unet.add_embedding.linear_1.weight', 'model.diffusion_model.label_emb.0.0.weight'],
       ['unet.add_embedding.linear_2.bias', 'model.diffusion_model.label_emb.0.2.bias'],
-      ['unet.down_blocks.2.attentions.1.transformer_blocks.9.attn1.to_q.weight', 'model.diffusion_model.input_blocks.8.1.transformer_blocks.9.attn1.to_q.weight'],
+      [
+        'unet.down_blocks.2.attentions.1.transformer_blocks.9.attn1.to_q.weight',
+        'model.diffusion_model.input_blocks.8.1.transformer_blocks.9.attn1.to_q.weight',
+      ],
       ['unet.up_blocks.1.upsamplers.0.conv.weight', 'model.diffusion_model.output_blocks.5.2.conv.weight'],
       ['unet.up_blocks.2.resnets.2.conv_shortcut.weight', 'model.diffusion_model.output_blocks.8.0.skip_connection.weight'],
       ['unet.mid_block.attentions.0.transformer_blocks.4.attn2.to_v.weight', 'model.diffusion_model.middle_block.1.transformer_blocks.4.attn2.to_v.weight'],
@@ -141,13 +155,20 @@ describe('SDXL single-file key map (sgm names <-> diffusers names)', () => {
       { name: `${layer}.k_proj.weight`, rows: [1280, 2560] },
       { name: `${layer}.v_proj.weight`, rows: [2560, 3840] },
     ]);
-    expect(originalSlotOf(`${layer}.v_proj.bias`, cfgs)).toEqual({ key: 'conditioner.embedders.1.model.transformer.resblocks.7.attn.in_proj_bias', rows: [2560, 3840] });
+    expect(originalSlotOf(`${layer}.v_proj.bias`, cfgs)).toEqual({
+      key: 'conditioner.embedders.1.model.transformer.resblocks.7.attn.in_proj_bias',
+      rows: [2560, 3840],
+    });
     expect(originalSlotOf('text_encoder_2.text_projection.weight', cfgs)).toEqual({ key: 'conditioner.embedders.1.model.text_projection', transpose: true });
     expect(diffusersKeyOf('conditioner.embedders.1.model.text_projection', cfgs)).toBeUndefined(); // not held whole
   });
 
   it("ignores the file's non-weight keys and rejects keys of other models", () => {
-    for (const k of ['conditioner.embedders.0.transformer.text_model.embeddings.position_ids', 'conditioner.embedders.1.model.logit_scale', 'denoiser.sigmas']) {
+    for (const k of [
+      'conditioner.embedders.0.transformer.text_model.embeddings.position_ids',
+      'conditioner.embedders.1.model.logit_scale',
+      'denoiser.sigmas',
+    ]) {
       expect([k, isIgnoredOriginalKey(k)]).toEqual([k, true]);
     }
     expect(isIgnoredOriginalKey('conditioner.embedders.1.model.text_projection')).toBe(false);

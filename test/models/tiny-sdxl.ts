@@ -12,7 +12,15 @@ import { randomWeight } from './random-weights.ts';
 import { TINY_SD_TEXT, TINY_SD_VAE } from './tiny-sd.ts';
 
 export const TINY_SDXL_TEXT: CLIPTextConfig = { ...TINY_SD_TEXT, num_hidden_layers: 3 };
-export const TINY_SDXL_TEXT_2: CLIPTextConfig = { ...TINY_SD_TEXT, hidden_size: 24, intermediate_size: 48, num_hidden_layers: 3, num_attention_heads: 3, hidden_act: 'gelu', projection_dim: 20 };
+export const TINY_SDXL_TEXT_2: CLIPTextConfig = {
+  ...TINY_SD_TEXT,
+  hidden_size: 24,
+  intermediate_size: 48,
+  num_hidden_layers: 3,
+  num_attention_heads: 3,
+  hidden_act: 'gelu',
+  projection_dim: 20,
+};
 export const TINY_SDXL_UNET: UNet2DConditionConfig = {
   sample_size: 4,
   in_channels: 4,
@@ -46,5 +54,13 @@ export function tinySdxlWeights(seed = 1): Map<string, Float32Array> {
 
 /** The tiny SDXL as a diffusers folder (text_encoder_2/, tokenizer_2/, force_zeros_for_empty_prompt). */
 export function writeTinySdxlFolder(dir: string, tokenizers: { tokenizerDir: string; tokenizer2Dir: string }, dtype: WritableDType = 'F32'): Promise<void> {
-  return writeDiffusersPipeline(dir, { unet: TINY_SDXL_UNET, text: TINY_SDXL_TEXT, text2: TINY_SDXL_TEXT_2, vae: TINY_SDXL_VAE, weights: tinySdxlWeights(), ...tokenizers, dtype });
+  return writeDiffusersPipeline(dir, {
+    unet: TINY_SDXL_UNET,
+    text: TINY_SDXL_TEXT,
+    text2: TINY_SDXL_TEXT_2,
+    vae: TINY_SDXL_VAE,
+    weights: tinySdxlWeights(),
+    ...tokenizers,
+    dtype,
+  });
 }

@@ -41,6 +41,7 @@ export const feeds = {
   ctx: randomArray(B * TOKENS * 16, 12),
 };
 /** LoRA B values: random (as after some training) or zero (as initialised). */
-export const weights = (g: Graph, zeroB = false) => (name: string) =>
-  zeroB && name.includes('.lora_B.') ? new Float32Array(g.params.get(name)!.size) : randomWeight(name, g.params.get(name)!.shape);
-
+export const weights =
+  (g: Graph, zeroB = false) =>
+  (name: string) =>
+    zeroB && name.includes('.lora_B.') ? new Float32Array(g.params.get(name)!.size) : randomWeight(name, g.params.get(name)!.shape);

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Graph, GraphError } from '../../src/graph/index.ts';
 import { sinusoidFrequencies, timestepSinusoids } from '../../src/models/timestep-embedding.ts';
-import {
-  EMOJI_MINI_UNET_CONFIG,
-  SD15_UNET_CONFIG,
-  unet2DConditionModel,
-  unetParamShapes,
-  type UNet2DConditionConfig,
-} from '../../src/models/unet.ts';
+import { EMOJI_MINI_UNET_CONFIG, SD15_UNET_CONFIG, unet2DConditionModel, unetParamShapes, type UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { randomArray } from './random-weights.ts';
 import { runGraph } from './run-graph.ts';
 
@@ -76,7 +70,10 @@ describe('timestep sinusoids (diffusers get_timestep_embedding)', () => {
     const ts = [0, 1, 999];
     const out = await runGraph(g, { flipped, plain }, { t: Float32Array.from(ts) });
     const half = 4;
-    for (const [name, shift, flip] of [['flipped', 0, true], ['plain', 1, false]] as const) {
+    for (const [name, shift, flip] of [
+      ['flipped', 0, true],
+      ['plain', 1, false],
+    ] as const) {
       const got = out[name] as Float32Array;
       ts.forEach((tv, b) => {
         for (let i = 0; i < half; i++) {
@@ -126,11 +123,16 @@ describe('UNet forward on onnxruntime (random weights)', () => {
       use_linear_projection: true,
     };
     const g = new Graph({ paramMode: () => 'fed' });
-    const out = unet2DConditionModel(g, cfg, {
-      sample: g.input('sample', [1, 12, 8, 8]),
-      timestep: g.input('timestep', [1], 'int64'),
-      encoderHiddenStates: g.input('ctx', [1, 5, 24]),
-    }, { prefix: 'm.' });
+    const out = unet2DConditionModel(
+      g,
+      cfg,
+      {
+        sample: g.input('sample', [1, 12, 8, 8]),
+        timestep: g.input('timestep', [1], 'int64'),
+        encoderHiddenStates: g.input('ctx', [1, 5, 24]),
+      },
+      { prefix: 'm.' },
+    );
     expect(g.params.has('m.down_blocks.0.attentions.1.transformer_blocks.1.attn2.to_k.weight')).toBe(true);
     expect(g.params.get('m.up_blocks.1.resnets.2.conv1.weight')!.shape).toEqual([16, 32, 3, 3]); // 16 + skip 16 (conv_in)
     expect(g.params.get('m.up_blocks.0.resnets.0.conv1.weight')!.shape).toEqual([32, 64, 3, 3]);

@@ -75,7 +75,12 @@ describe('VAE on onnxruntime (tiny config, random weights)', () => {
     const moments = vaeEncoder(g.input('images', [2, 3, 16, 16]), TINY_VAE);
     const { mean, logvar } = splitMoments(moments);
     const decoded = vaeDecoder(g.input('latents', [2, 4, 8, 8]), TINY_VAE);
-    expect([moments.shape, mean.shape, logvar.shape, decoded.shape]).toEqual([[2, 8, 8, 8], [2, 4, 8, 8], [2, 4, 8, 8], [2, 3, 16, 16]]);
+    expect([moments.shape, mean.shape, logvar.shape, decoded.shape]).toEqual([
+      [2, 8, 8, 8],
+      [2, 4, 8, 8],
+      [2, 4, 8, 8],
+      [2, 3, 16, 16],
+    ]);
     const out = await runGraph(g, { moments, decoded }, { images: randomArray(2 * 3 * 256, 1), latents: randomArray(2 * 4 * 64, 2) }, weight(g));
     expect((out.moments as Float32Array).every(Number.isFinite)).toBe(true);
     expect((out.decoded as Float32Array).every(Number.isFinite)).toBe(true);

@@ -23,7 +23,9 @@ describe('orthogonal LoRA down-projections', () => {
 
   it('content and style rows are orthonormal and mutually orthogonal; deterministic per seed', () => {
     const { content, style } = orthogonalDownProjections(32, 8, 3);
-    const rows = [...Array(8).keys()].map((i) => content.subarray(i * 32, (i + 1) * 32)).concat([...Array(8).keys()].map((i) => style.subarray(i * 32, (i + 1) * 32)));
+    const rows = [...Array(8).keys()]
+      .map((i) => content.subarray(i * 32, (i + 1) * 32))
+      .concat([...Array(8).keys()].map((i) => style.subarray(i * 32, (i + 1) * 32)));
     for (let i = 0; i < 16; i++)
       for (let j = 0; j < 16; j++) {
         const dot = rows[i].reduce((s, v, k) => s + v * rows[j][k], 0);
@@ -50,7 +52,7 @@ describe('orthogonal LoRA down-projections', () => {
     expect(() => householderQ(thinIn, d, d)).toThrow(/11 x 11/);
   });
 
-  it('gives orthogonal content and style rows at a convolution adapter\'s width (d = 256 channels x 3 x 3)', () => {
+  it("gives orthogonal content and style rows at a convolution adapter's width (d = 256 channels x 3 x 3)", () => {
     const { content, style } = orthogonalDownProjections(2304, 8, 0);
     expect(content.length).toBe(8 * 2304);
     let dot = 0;

@@ -47,10 +47,28 @@ describe('trainPair', () => {
 
   it('learns one style from several pairs: a repeated pair changes nothing, a different one does', async () => {
     const one = await trainPair({ model, content: image(1), style: image(2), name: 'one', subject: 'cat face', steps: 6, lr: 1e-2 });
-    const same = await trainPair({ model, content: image(1), style: image(2), extraPairs: [{ content: image(1), style: image(2) }], name: 'same', subject: 'cat face', steps: 6, lr: 1e-2 });
+    const same = await trainPair({
+      model,
+      content: image(1),
+      style: image(2),
+      extraPairs: [{ content: image(1), style: image(2) }],
+      name: 'same',
+      subject: 'cat face',
+      steps: 6,
+      lr: 1e-2,
+    });
     expect(same.losses).toEqual(one.losses);
     expect(same.style.modules.map((m) => Array.from(m.B))).toEqual(one.style.modules.map((m) => Array.from(m.B)));
-    const two = await trainPair({ model, content: image(1), style: image(2), extraPairs: [{ content: image(3), style: image(4), subject: 'dog face' }], name: 'two', subject: 'cat face', steps: 6, lr: 1e-2 });
+    const two = await trainPair({
+      model,
+      content: image(1),
+      style: image(2),
+      extraPairs: [{ content: image(3), style: image(4), subject: 'dog face' }],
+      name: 'two',
+      subject: 'cat face',
+      steps: 6,
+      lr: 1e-2,
+    });
     expect(two.losses[0]).toBe(one.losses[0]);
     expect(two.losses[1]).not.toBe(one.losses[1]);
     expect(two.style.info).toMatchObject({ pairs: 2, subjects: ['cat face', 'dog face'], subject: 'cat face' });
@@ -70,7 +88,18 @@ describe('trainPair', () => {
     expect([m0.kernel, m0.inDim, m0.outDim]).toEqual([3, convMods[0].inDim, convMods[0].outDim]);
     expect(m0.B).toEqual(convMods[0].B);
     const pipe = new DiffusionPipeline(model);
-    const d = await drawMixes(pipe, [[], [{ style: back, weight: 3 }], [{ style: back, weight: 2 }, { style, weight: 2 }]], { prompt: 'dog', seed: 1, steps: 3, cfg: 3 });
+    const d = await drawMixes(
+      pipe,
+      [
+        [],
+        [{ style: back, weight: 3 }],
+        [
+          { style: back, weight: 2 },
+          { style, weight: 2 },
+        ],
+      ],
+      { prompt: 'dog', seed: 1, steps: 3, cfg: 3 },
+    );
     await pipe.release();
     expect(maxDiff(d.images[0], d.images[1])).toBeGreaterThan(1e-4);
     expect(maxDiff(d.images[1], d.images[2])).toBeGreaterThan(1e-4);

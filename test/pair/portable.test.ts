@@ -50,10 +50,11 @@ function constructStyle(unet: UNet2DConditionConfig, rank = 4, model = { id: 'te
 /** up [out, r] @ down [r, in], row-major. */
 function matmul(up: Float32Array, down: Float32Array, out: number, r: number, inDim: number): Float32Array {
   const y = new Float32Array(out * inDim);
-  for (let o = 0; o < out; o++) for (let k = 0; k < r; k++) {
-    const u = up[o * r + k];
-    for (let i = 0; i < inDim; i++) y[o * inDim + i] += u * down[k * inDim + i];
-  }
+  for (let o = 0; o < out; o++)
+    for (let k = 0; k < r; k++) {
+      const u = up[o * r + k];
+      for (let i = 0; i < inDim; i++) y[o * inDim + i] += u * down[k * inDim + i];
+    }
   return y;
 }
 
@@ -91,7 +92,9 @@ describe('kohya layout (A1111 / ComfyUI)', () => {
     expect(style.modules.length).toBe(32); // 4 transformer blocks (down 0, mid, 2 in up 1) x 2 attentions x 4 projections
     const tensors = checkKohyaDelta(style, TINY_SD_UNET, 1);
     for (const k of Object.keys(tensors)) {
-      expect(k).toMatch(/^lora_unet_(input_blocks|middle_block|output_blocks)_\d+(_\d+)?_transformer_blocks_\d+_attn[12]_(to_q|to_k|to_v|to_out_0)\.(lora_down\.weight|lora_up\.weight|alpha)$/);
+      expect(k).toMatch(
+        /^lora_unet_(input_blocks|middle_block|output_blocks)_\d+(_\d+)?_transformer_blocks_\d+_attn[12]_(to_q|to_k|to_v|to_out_0)\.(lora_down\.weight|lora_up\.weight|alpha)$/,
+      );
     }
     expect(tensors['lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.alpha'].data[0]).toBe(4); // alpha = rank: scale 1
     // A scale whose alpha is not exact in fp16 (4 * 0.3 = 1.2): the rounding is made up in lora_up.
@@ -174,10 +177,16 @@ describe('pairstyle export --format', () => {
     await cli('export', 'inky', '--out', join(work, 'k.safetensors'), '--format', 'kohya');
     const k = decodeSafetensorsHeader(readFileSync(join(work, 'k.safetensors')));
     expect(Object.keys(k.tensors).length).toBe(3 * style.modules.length);
-    expect(Object.keys(k.tensors).every((n) => n.startsWith('lora_unet_input_blocks_') || n.startsWith('lora_unet_middle_block_') || n.startsWith('lora_unet_output_blocks_'))).toBe(true);
+    expect(
+      Object.keys(k.tensors).every(
+        (n) => n.startsWith('lora_unet_input_blocks_') || n.startsWith('lora_unet_middle_block_') || n.startsWith('lora_unet_output_blocks_'),
+      ),
+    ).toBe(true);
     await cli('export', 'inky', '--out', join(work, 'd.safetensors'), '--format', 'diffusers');
     expect(decodeSafetensorsHeader(readFileSync(join(work, 'd.safetensors'))).metadata.lora_adapter_metadata).toBeDefined();
-    await expect(cli('export', 'inky', '--out', join(work, 'x.safetensors'), '--format', 'a1111')).rejects.toThrow(/--format must be one of pairstyle, kohya, diffusers/);
+    await expect(cli('export', 'inky', '--out', join(work, 'x.safetensors'), '--format', 'a1111')).rejects.toThrow(
+      /--format must be one of pairstyle, kohya, diffusers/,
+    );
     // A style of another base model is refused for kohya (its module names would be another model's).
     await new StyleDirectory(join(work, 'home', 'styles')).put({ ...style, info: { ...style.info, name: 'alien', baseModelHash: 'other' } });
     await expect(cli('export', 'alien', '--out', join(work, 'y.safetensors'), '--format', 'kohya')).rejects.toThrow(/train it again on this model/);

@@ -30,7 +30,15 @@ export const models: Record<string, StableDiffusionModel> = {};
 /** Writes the tiny checkpoint of `kind` as a diffusers folder (fp16 weights) and loads it before the file's tests. */
 export function useCheckpoint(kind: 'sd15' | 'sdxl'): void {
   beforeAll(async () => {
-    if (kind === 'sd15') await writeDiffusersPipeline(join(root, 'sd15'), { unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE, weights: tinySdWeights(), tokenizerDir, dtype: 'F16' });
+    if (kind === 'sd15')
+      await writeDiffusersPipeline(join(root, 'sd15'), {
+        unet: TINY_SD_UNET,
+        text: TINY_SD_TEXT,
+        vae: TINY_SD_VAE,
+        weights: tinySdWeights(),
+        tokenizerDir,
+        dtype: 'F16',
+      });
     else await writeTinySdxlFolder(join(root, 'sdxl'), { tokenizerDir, tokenizer2Dir }, 'F16');
     models[kind] = await loadDiffusersPipeline(join(root, kind), { threads: 1 });
   });
@@ -43,7 +51,17 @@ export function pairSuite(kind: 'sd15' | 'sdxl'): void {
     for (const precision of ['fp32', 'fp16'] as const) {
       it(`${precision}: trains StyleLoRA through the VAE and draws styled beside unstyled from one seed`, async () => {
         const m = models[kind];
-        const r = await trainPair({ model: m, content: image(m.imageSize, 1), style: image(m.imageSize, 2), name: 'wavy', steps: 8, rank: 2, lr: 1e-2, precision, threads: 1 });
+        const r = await trainPair({
+          model: m,
+          content: image(m.imageSize, 1),
+          style: image(m.imageSize, 2),
+          name: 'wavy',
+          steps: 8,
+          rank: 2,
+          lr: 1e-2,
+          precision,
+          threads: 1,
+        });
         expect(r.losses.every(Number.isFinite)).toBe(true);
         expect(r.skippedSteps).toBeLessThan(8);
         expect(r.style.info).toMatchObject({ baseModel: kind, baseModelHash: m.hash });
@@ -66,7 +84,18 @@ export function pairSuite(kind: 'sd15' | 'sdxl'): void {
     it('recomputing attention probabilities in the backward pass trains exactly as keeping them', async () => {
       const m = models[kind];
       const train = (recomputeAttention: boolean) =>
-        trainPair({ model: m, content: image(m.imageSize, 1), style: image(m.imageSize, 2), name: 'w', steps: 3, styleStartShare: 0, rank: 2, lr: 1e-2, threads: 1, recomputeAttention });
+        trainPair({
+          model: m,
+          content: image(m.imageSize, 1),
+          style: image(m.imageSize, 2),
+          name: 'w',
+          steps: 3,
+          styleStartShare: 0,
+          rank: 2,
+          lr: 1e-2,
+          threads: 1,
+          recomputeAttention,
+        });
       const [kept, recomputed] = [await train(false), await train(true)];
       expect(maxDiff(recomputed.losses, kept.losses)).toBeLessThan(1e-5);
       expect(maxDiff(recomputed.style.modules[0].B, kept.style.modules[0].B)).toBeLessThan(1e-5);
@@ -78,7 +107,19 @@ export function pairSuite(kind: 'sd15' | 'sdxl'): void {
       const images: Float32Array[] = [];
       for (const precision of ['fp32', 'fp16'] as const) {
         const pipe = new DiffusionPipeline(m, { threads: 1, precision });
-        const { images: out } = await pipe.generate({ prompts: ['', 'a cat'], trajectories: [{ seed: 2, terms: [{ prompt: 0, coef: -2 }, { prompt: 1, coef: 3 }] }], steps: 3 });
+        const { images: out } = await pipe.generate({
+          prompts: ['', 'a cat'],
+          trajectories: [
+            {
+              seed: 2,
+              terms: [
+                { prompt: 0, coef: -2 },
+                { prompt: 1, coef: 3 },
+              ],
+            },
+          ],
+          steps: 3,
+        });
         images.push(out);
         await pipe.release();
       }
@@ -86,4 +127,3 @@ export function pairSuite(kind: 'sd15' | 'sdxl'): void {
     });
   });
 }
-

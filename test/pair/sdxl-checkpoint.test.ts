@@ -60,7 +60,8 @@ describe('SDXL-shaped checkpoint', () => {
     // states = [encoder 1's penultimate states (16 wide), encoder 2's (24 wide)] per token.
     const g1 = new Graph({ paramMode: () => 'frozen' });
     const { penultimate } = clipTextStates(g1, m.text, g1.input('ids', [1, 8], 'int64'));
-    const pen1 = (await runGraph(g1, { penultimate }, { ids: textEncoderFeeds(m, ['a cat']).input_ids as BigInt64Array }, (n) => m.weight(n)!)).penultimate as Float32Array;
+    const pen1 = (await runGraph(g1, { penultimate }, { ids: textEncoderFeeds(m, ['a cat']).input_ids as BigInt64Array }, (n) => m.weight(n)!))
+      .penultimate as Float32Array;
     for (let t = 0; t < 8; t++) expect(maxDiff(cond.states.subarray(t * 40, t * 40 + 16), pen1.subarray(t * 16, t * 16 + 16))).toBeLessThan(1e-5);
     const eos = eosMaskOf(ids, 1, 8).indexOf(1);
     expect(eos).toBe(m.tokenizer2!.encode('a cat', 8).indexOf(Math.max(...m.tokenizer2!.encode('a cat', 8))));
@@ -77,7 +78,8 @@ describe('the pairstyle command on an SDXL-shaped checkpoint (PAIRSTYLE_MODEL)',
     const env = { PAIRSTYLE_MODEL: join(root, 'sdxl'), PAIRSTYLE_HOME: join(work, 'home') };
     const out: string[] = [];
     const cli = (...argv: string[]) => runCli(argv, { out: (t) => out.push(t), err: () => {}, isTTY: false }, env);
-    const svg = (fill: string) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="14" fill="${fill}"/></svg>`);
+    const svg = (fill: string) =>
+      Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="14" fill="${fill}"/></svg>`);
     mkdirSync(work, { recursive: true });
     await sharp(svg('#d22')).png().toFile(join(work, 'content.png'));
     await sharp(svg('#22d')).png().toFile(join(work, 'style.png'));

@@ -40,7 +40,9 @@ beforeAll(async () => {
   await writeTinySdxlFolder(dir, { tokenizerDir, tokenizer2Dir });
   model = await loadDiffusersPipeline(dir, { threads: 1 });
   const s = model.imageSize;
-  style = (await trainPair({ model, content: image(s, 1), style: image(s, 2), name: 'xl-wavy', steps: 4, rank: RANK, lr: 1e-2, styleStartShare: 0.25, threads: 1 })).style;
+  style = (
+    await trainPair({ model, content: image(s, 1), style: image(s, 2), name: 'xl-wavy', steps: 4, rank: RANK, lr: 1e-2, styleStartShare: 0.25, threads: 1 })
+  ).style;
 }, 60_000);
 afterAll(async () => {
   await model?.release();
@@ -79,8 +81,12 @@ describe('a style trained on the tiny SDXL-shaped checkpoint', () => {
     expect(kohyaModules).toContain('lora_unet_middle_block_1_transformer_blocks_1_attn2_to_out_0');
     expect(kohyaModules).toContain('lora_unet_output_blocks_1_1_transformer_blocks_1_attn1_to_v');
     expect(kohyaModules).toContain('lora_unet_output_blocks_3_1_transformer_blocks_0_attn2_to_q');
-    expect(kohyaModuleName('unet.down_blocks.2.attentions.0.transformer_blocks.1.attn2.to_k', model.unet)).toBe('lora_unet_input_blocks_5_1_transformer_blocks_1_attn2_to_k');
-    expect(kohyaModuleName('unet.up_blocks.1.attentions.1.transformer_blocks.0.attn2.to_out.0', model.unet)).toBe('lora_unet_output_blocks_3_1_transformer_blocks_0_attn2_to_out_0');
+    expect(kohyaModuleName('unet.down_blocks.2.attentions.0.transformer_blocks.1.attn2.to_k', model.unet)).toBe(
+      'lora_unet_input_blocks_5_1_transformer_blocks_1_attn2_to_k',
+    );
+    expect(kohyaModuleName('unet.up_blocks.1.attentions.1.transformer_blocks.0.attn2.to_out.0', model.unet)).toBe(
+      'lora_unet_output_blocks_3_1_transformer_blocks_0_attn2_to_out_0',
+    );
 
     // Each trained module: its kohya name is the original key of its diffusers weight; down = A [r, in],
     // up = B [out, r] (fp16), alpha = rank (scale 1).
@@ -111,7 +117,8 @@ describe('a style trained on the tiny SDXL-shaped checkpoint', () => {
   it('exports in the diffusers/PEFT layout with unet.-prefixed keys for the same modules', () => {
     const { tensors, metadata } = decodeSafetensors(encodeStyleAs(style, 'diffusers'));
     expect(Object.keys(tensors)).toHaveLength(2 * style.modules.length);
-    for (const k of Object.keys(tensors)) expect(k).toMatch(/^unet\.(down_blocks|mid_block|up_blocks)\..*\.attn[12]\.(to_q|to_k|to_v|to_out\.0)\.lora_[AB]\.weight$/);
+    for (const k of Object.keys(tensors))
+      expect(k).toMatch(/^unet\.(down_blocks|mid_block|up_blocks)\..*\.attn[12]\.(to_q|to_k|to_v|to_out\.0)\.lora_[AB]\.weight$/);
     const modules = new Set(Object.keys(tensors).map((k) => k.replace(/\.lora_[AB]\.weight$/, '')));
     expect(modules).toEqual(new Set(style.modules.map((m) => m.module)));
     // The same modules as the kohya file, one to one.
@@ -137,9 +144,14 @@ describe('kohya module names for the full-size SDXL UNet', () => {
     expect(unique.size).toBe(560);
     expect(unique).toContain('lora_unet_input_blocks_4_1_transformer_blocks_1_attn2_to_k');
     expect(unique).toContain('lora_unet_middle_block_1_transformer_blocks_9_attn1_to_out_0');
-    expect(kohyaModuleName('unet.down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k', SDXL_UNET_CONFIG)).toBe('lora_unet_input_blocks_4_1_transformer_blocks_1_attn2_to_k');
-    expect(kohyaModuleName('unet.mid_block.attentions.0.transformer_blocks.9.attn1.to_out.0', SDXL_UNET_CONFIG)).toBe('lora_unet_middle_block_1_transformer_blocks_9_attn1_to_out_0');
-    for (const n of names) expect(n).toMatch(/^lora_unet_(input_blocks_[4578]_1|middle_block_1|output_blocks_[0-5]_1)_transformer_blocks_\d_attn[12]_(to_q|to_k|to_v|to_out_0)$/);
+    expect(kohyaModuleName('unet.down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k', SDXL_UNET_CONFIG)).toBe(
+      'lora_unet_input_blocks_4_1_transformer_blocks_1_attn2_to_k',
+    );
+    expect(kohyaModuleName('unet.mid_block.attentions.0.transformer_blocks.9.attn1.to_out.0', SDXL_UNET_CONFIG)).toBe(
+      'lora_unet_middle_block_1_transformer_blocks_9_attn1_to_out_0',
+    );
+    for (const n of names)
+      expect(n).toMatch(/^lora_unet_(input_blocks_[4578]_1|middle_block_1|output_blocks_[0-5]_1)_transformer_blocks_\d_attn[12]_(to_q|to_k|to_v|to_out_0)$/);
     // Per level: down 1 (2 attentions x 2 blocks), down 2 (2 x 10), mid (10), up 0 (3 x 10), up 1 (3 x 2).
     const blocks = (re: RegExp) => new Set(names.filter((n) => re.test(n)).map((n) => n.replace(/_attn[12]_.*$/, ''))).size;
     expect(blocks(/^lora_unet_input_blocks_[45]_/)).toBe(4);

@@ -32,7 +32,10 @@ afterEach(async () => {
 });
 
 const owner = (user: string): JobOwner => ({ platform: 'test', workspace: 'w', user });
-const draw = (prompt: string, styles: { name: string; bytes: Uint8Array }[] = []): JobArgs => ({ kind: 'draw', args: { prompt, styles: styles.map((s) => ({ style: s, weight: 3 })), seed: 1, steps: 2, cfg: 5 } });
+const draw = (prompt: string, styles: { name: string; bytes: Uint8Array }[] = []): JobArgs => ({
+  kind: 'draw',
+  args: { prompt, styles: styles.map((s) => ({ style: s, weight: 3 })), seed: 1, steps: 2, cfg: 5 },
+});
 const train = (name: string): JobArgs => ({ kind: 'train', args: { content: new Uint8Array([1, 2, 3]), style: new Uint8Array([4, 5, 6]), name } });
 
 async function bot(extra: Partial<Parameters<typeof BullmqQueue.open>[0]> = {}): Promise<BullmqQueue> {
@@ -65,7 +68,9 @@ describe('BullMQ backend', () => {
     };
     await workers([exec]);
     const progress: JobProgress[] = [];
-    const job = await q.submit(owner('ann'), draw('cat face', [{ name: 'ink', bytes: style }]), { listener: (e) => e.type === 'progress' && progress.push(e.progress) });
+    const job = await q.submit(owner('ann'), draw('cat face', [{ name: 'ink', bytes: style }]), {
+      listener: (e) => e.type === 'progress' && progress.push(e.progress),
+    });
     const done = await q.finished(job.id);
     expect(done.status).toBe('done');
     expect(done.result!.images[0].png).toEqual(png);
@@ -134,7 +139,9 @@ describe('BullMQ backend', () => {
     expect((await q.finished(running.id)).status).toBe('cancelled');
     expect(exec.started.map((j) => j.id)).toEqual([running.id]);
 
-    const failing: JobExecutor = { execute: async () => Promise.reject(Object.assign(new Error('the content image: not an image'), { name: 'ImageInputError' })) };
+    const failing: JobExecutor = {
+      execute: async () => Promise.reject(Object.assign(new Error('the content image: not an image'), { name: 'ImageInputError' })),
+    };
     await opened.pop()!.close();
     await workers([failing]);
     const bad = await q.submit(owner('cy'), train('x'));

@@ -35,7 +35,11 @@ function capWatch(queue: Awaited<ReturnType<typeof backend>>['queue']) {
   return peak;
 }
 
-type Answer = { kind: 'job'; job: Job; outcome: Outcome & { type: 'job' } } | { kind: 'reply' } | { kind: 'refused'; name: string; message: string } | { kind: 'crash'; message: string };
+type Answer =
+  | { kind: 'job'; job: Job; outcome: Outcome & { type: 'job' } }
+  | { kind: 'reply' }
+  | { kind: 'refused'; name: string; message: string }
+  | { kind: 'crash'; message: string };
 
 async function answer(p: () => Promise<Outcome>): Promise<Answer> {
   try {
@@ -51,7 +55,8 @@ async function answer(p: () => Promise<Outcome>): Promise<Answer> {
 async function mix(r: Seeded, good: ReturnType<typeof attached>) {
   const STYLES = ['ink', 'crayon', 'nope'];
   const roll = r.next();
-  if (roll < 0.55) return { sub: 'draw', options: { prompt: `thing ${r.int(0, 999)}`, ...(r.chance(0.5) ? { style: r.pick(STYLES) } : {}), seed: r.int(0, 1000) } };
+  if (roll < 0.55)
+    return { sub: 'draw', options: { prompt: `thing ${r.int(0, 999)}`, ...(r.chance(0.5) ? { style: r.pick(STYLES) } : {}), seed: r.int(0, 1000) } };
   if (roll < 0.65) return { sub: 'train', options: { content: good, style: good, name: `style${r.int(0, 9)}`, overwrite: true } };
   if (roll < 0.75) return { sub: 'blend', options: { style_a: 'ink', style_b: 'crayon', prompt: 'cat' } };
   if (roll < 0.85) return { sub: r.pick(['list', 'status', 'help']), options: {} };
@@ -83,7 +88,10 @@ async function finishAll(b: Awaited<ReturnType<typeof backend>>, jobs: (Answer &
 
 async function setup(perMinute: number) {
   const b = await backend({ queue: CAPS, limits: { userRate: new UserRateLimiter({ perMinute, now: () => 0 }) } });
-  for (const [user, name] of [['owner1', 'ink'], ['owner2', 'crayon']] as const) {
+  for (const [user, name] of [
+    ['owner1', 'ink'],
+    ['owner2', 'crayon'],
+  ] as const) {
     await b.registry.put(who(user), name, new Uint8Array([1]), { subject: 'dog' });
     await b.registry.setShared(who(user), name, true);
   }
@@ -110,7 +118,15 @@ describe('burst of 500 commands from 50 users', () => {
     const finals = await finishAll(b, jobs);
     const allDone = jobs.every((a) => a.job.status === 'done') && jobs.every((a) => /^(🎨|✅)/u.test(finals.get(a.job.id) ?? ''));
     const answered = jobs.length + answers.filter((a) => a.kind === 'reply').length + refused.length + crashes.length;
-    const pass = answered === 500 && crashes.length === 0 && allDone && peak.waiting <= CAPS.maxQueued && peak.quick <= CAPS.perUserDraws && peak.train <= CAPS.perUserTrainings && b.queue.stats.queued === 0 && b.queue.stats.running === 0;
+    const pass =
+      answered === 500 &&
+      crashes.length === 0 &&
+      allDone &&
+      peak.waiting <= CAPS.maxQueued &&
+      peak.quick <= CAPS.perUserDraws &&
+      peak.train <= CAPS.perUserTrainings &&
+      b.queue.stats.queued === 0 &&
+      b.queue.stats.running === 0;
     report.row({
       section: 'Load',
       case: '500 commands back to back from 50 users (draw, train, blend, list/status/help, bad values; seed 301), 1 fake device, rate limit 8/min, caps: 50 waiting, 3 draws + 1 training per user',
@@ -143,13 +159,22 @@ describe('burst of 500 commands from 50 users', () => {
     const jobs = answers.filter((a): a is Answer & { kind: 'job' } => a.kind === 'job');
     const crashes = answers.filter((a) => a.kind === 'crash');
     const finals = await finishAll(b, jobs);
-    const pass = answers.length === 500 && crashes.length === 0 && finals.size === jobs.length && jobs.every((a) => a.job.status === 'done') && peak.waiting <= CAPS.maxQueued && peak.quick <= CAPS.perUserDraws && peak.train <= CAPS.perUserTrainings;
+    const pass =
+      answers.length === 500 &&
+      crashes.length === 0 &&
+      finals.size === jobs.length &&
+      jobs.every((a) => a.job.status === 'done') &&
+      peak.waiting <= CAPS.maxQueued &&
+      peak.quick <= CAPS.perUserDraws &&
+      peak.train <= CAPS.perUserTrainings;
     // Counts vary with interleaving; the report states the guarantees only.
     report.row({
       section: 'Load',
       case: '500 commands from 50 users all at once (concurrent; seed 302), same caps and rate limit',
       expected: 'the same guarantees under interleaving',
-      result: pass ? 'all 500 answered (job or clear refusal), no crash, caps never exceeded, every job finished with one final reply' : `FAILED: ${crashes.length} crashes, ${finals.size}/${jobs.length} final replies, peaks ${JSON.stringify(peak)}`,
+      result: pass
+        ? 'all 500 answered (job or clear refusal), no crash, caps never exceeded, every job finished with one final reply'
+        : `FAILED: ${crashes.length} crashes, ${finals.size}/${jobs.length} final replies, peaks ${JSON.stringify(peak)}`,
       pass,
     });
     expect(crashes).toEqual([]);

@@ -14,7 +14,17 @@ export const RESULTS_DIR = join(ROOT, '.cache/reliability');
 export const DOC_PATH = join(ROOT, 'docs/reliability.md');
 
 /** Table sections, in the report's order; other section names follow alphabetically. */
-export const SECTIONS = ['Bad input', 'Command line', 'Fuzzing', 'Fetching attachments', 'Signatures', 'Rate limits', 'Isolation', 'Load', 'Faults injected'] as const;
+export const SECTIONS = [
+  'Bad input',
+  'Command line',
+  'Fuzzing',
+  'Fetching attachments',
+  'Signatures',
+  'Rate limits',
+  'Isolation',
+  'Load',
+  'Faults injected',
+] as const;
 export type Section = (typeof SECTIONS)[number] | (string & {});
 
 export interface ReliabilityRow {
@@ -39,7 +49,9 @@ export interface ResultsFile {
 export function readResults(dir = RESULTS_DIR): ResultsFile[] {
   if (!existsSync(dir)) return [];
   const out: ResultsFile[] = [];
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     try {
       const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as ResultsFile;
       // Results of a test file that no longer exists are stale.
@@ -52,7 +64,11 @@ export function readResults(dir = RESULTS_DIR): ResultsFile[] {
 }
 
 const cell = (s: string, max = 220) => {
-  const t = String(s).replace(/[\r\n\t]+/g, ' ').replace(/\|/g, '\\|').replace(/`/g, "'").trim();
+  const t = String(s)
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/\|/g, '\\|')
+    .replace(/`/g, "'")
+    .trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 };
 

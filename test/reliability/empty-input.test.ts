@@ -20,7 +20,18 @@ describe('pairs with nothing to learn', () => {
     if (out.type !== 'job') throw new Error('expected a job');
     const text = (await out.finalize(await b.queue.finished(out.job.id))).text;
     const pass = /the content and style images are the same picture: .*this style changes nothing/.test(text);
-    report.row({ section: 'Bad input', case: 'train with the same picture as content and style', expected: 'trained, with a warning in the reply that the style changes nothing', result: text.split('\n').filter((l) => /same picture/.test(l)).join(' ').slice(0, 200) || text.slice(0, 120), pass });
+    report.row({
+      section: 'Bad input',
+      case: 'train with the same picture as content and style',
+      expected: 'trained, with a warning in the reply that the style changes nothing',
+      result:
+        text
+          .split('\n')
+          .filter((l) => /same picture/.test(l))
+          .join(' ')
+          .slice(0, 200) || text.slice(0, 120),
+      pass,
+    });
     expect(pass, text).toBe(true);
   });
 
@@ -30,12 +41,22 @@ describe('pairs with nothing to learn', () => {
     b.queue.on((e) => void (e.type === 'queued' && queued++));
     const dot = await png(1, 1);
     const style = await detailed('png');
-    await report.refused('Bad input', 'train with a 1x1 content picture', () => runCommand(b.ctx('u'), 'train', { name: 'dot', content: attached('dot.png', dot), style: attached('b.png', style) }), /is only 1x1 pixels; send at least 16x16/);
+    await report.refused(
+      'Bad input',
+      'train with a 1x1 content picture',
+      () => runCommand(b.ctx('u'), 'train', { name: 'dot', content: attached('dot.png', dot), style: attached('b.png', style) }),
+      /is only 1x1 pixels; send at least 16x16/,
+    );
     expect(queued).toBe(0);
   });
 
   it('a prompt of only zero-width characters is no prompt', async () => {
     const b = await backend({ executor: new FakeExecutor({ auto: true }) });
-    await report.refused('Bad input', 'draw with a prompt of only a zero-width space and a word joiner', () => runCommand(b.ctx('u'), 'draw', { prompt: '\u200b\u2060' }), /'prompt' is required/);
+    await report.refused(
+      'Bad input',
+      'draw with a prompt of only a zero-width space and a word joiner',
+      () => runCommand(b.ctx('u'), 'draw', { prompt: '\u200b\u2060' }),
+      /'prompt' is required/,
+    );
   });
 });

@@ -79,7 +79,13 @@ async function refusedFetch(what: string, url: string, expected: RegExp, extra: 
 describe('fetchCapped', () => {
   it('reads an allowed file', async () => {
     const got = await fetchCapped(`${origin}/ok.png`, opts());
-    report.row({ section: 'Fetching attachments', case: 'a 32x32 PNG on an allowed host', expected: 'downloaded', result: `${got.length} bytes`, pass: got.length === picture.length });
+    report.row({
+      section: 'Fetching attachments',
+      case: 'a 32x32 PNG on an allowed host',
+      expected: 'downloaded',
+      result: `${got.length} bytes`,
+      pass: got.length === picture.length,
+    });
     expect(got.length).toBe(picture.length);
   });
 
@@ -109,11 +115,18 @@ describe('fetchCapped', () => {
   it('follows no redirect, caps the size before, during and after decompression, and times out', async () => {
     await refusedFetch('a redirect to a cloud metadata address', `${origin}/redirect-away`, /answered with a redirect, which is not followed/);
     await refusedFetch('a redirect to the same host', `${origin}/redirect-same`, /answered with a redirect/);
-    await refusedFetch('Content-Length 20,000 over a 5,000-byte cap (refused before reading)', `${origin}/big-declared`, /the file is 20 KB; the limit is 5 KB/);
+    await refusedFetch(
+      'Content-Length 20,000 over a 5,000-byte cap (refused before reading)',
+      `${origin}/big-declared`,
+      /the file is 20 KB; the limit is 5 KB/,
+    );
     await refusedFetch('40,000 bytes without Content-Length over a 5,000-byte cap', `${origin}/big-chunked`, /the file is larger than/);
     await refusedFetch('a gzip bomb: 20 KB on the wire, 20 MB decompressed', `${origin}/gzip-bomb`, /the file is larger than/, { maxBytes: 1_000_000 });
     await refusedFetch('a host that sends no answer for 10 s (timeout 1 s)', `${origin}/slow-headers`, /the download timed out/, { timeoutMs: 1000 });
-    await refusedFetch('a host that drips one byte every 50 ms (timeout 1 s)', `${origin}/slow-body`, /the download timed out/, { maxBytes: 1_000_000, timeoutMs: 1000 });
+    await refusedFetch('a host that drips one byte every 50 ms (timeout 1 s)', `${origin}/slow-body`, /the download timed out/, {
+      maxBytes: 1_000_000,
+      timeoutMs: 1000,
+    });
     await refusedFetch('a host answering 500', `${origin}/error`, /the file host answered 500/);
   });
 });
@@ -121,19 +134,42 @@ describe('fetchCapped', () => {
 describe('platform readers', () => {
   it('Discord: attachment URLs are read from the Discord CDN only, the size cap applies, the picture is checked', async () => {
     const offHost = discordAttachment({ filename: 'x.png', size: 100, url: 'https://evil.example/x.png', content_type: 'image/png' });
-    await report.refused('Fetching attachments', 'a Discord attachment whose URL is not on the Discord CDN', () => readImageUpload(offHost, 'content', 8 << 20), /could not download the content image 'x\.png': files are only read from cdn\.discordapp\.com/);
+    await report.refused(
+      'Fetching attachments',
+      'a Discord attachment whose URL is not on the Discord CDN',
+      () => readImageUpload(offHost, 'content', 8 << 20),
+      /could not download the content image 'x\.png': files are only read from cdn\.discordapp\.com/,
+    );
     const loop = { allowInsecureOrigins: [origin] };
     const big = discordAttachment({ filename: 'big.png', size: 100, url: `${origin}/big-chunked`, content_type: 'image/png' }, loop);
-    await report.refused('Fetching attachments', 'a Discord attachment announced as 100 bytes that streams 40,000 (cap 5,000)', () => readImageUpload(big, 'style', 5000), /could not download the style image 'big\.png': the file is larger than/);
+    await report.refused(
+      'Fetching attachments',
+      'a Discord attachment announced as 100 bytes that streams 40,000 (cap 5,000)',
+      () => readImageUpload(big, 'style', 5000),
+      /could not download the style image 'big\.png': the file is larger than/,
+    );
     const ok = discordAttachment({ filename: 'ok.png', size: picture.length, url: `${origin}/ok.png`, content_type: 'image/png' }, loop);
     const up = await readImageUpload(ok, 'content', 8 << 20);
-    report.row({ section: 'Fetching attachments', case: 'a Discord attachment on the (loopback) CDN', expected: 'downloaded and checked', result: `${up.check.format} ${up.check.width}x${up.check.height}`, pass: up.check.width === 32 });
+    report.row({
+      section: 'Fetching attachments',
+      case: 'a Discord attachment on the (loopback) CDN',
+      expected: 'downloaded and checked',
+      result: `${up.check.format} ${up.check.width}x${up.check.height}`,
+      pass: up.check.width === 32,
+    });
   });
 
-  it('Slack: files come from files.slack.com with the bot token, only the asking user\'s own uploads, and the token goes nowhere else', async () => {
+  it("Slack: files come from files.slack.com with the bot token, only the asking user's own uploads, and the token goes nowhere else", async () => {
     const files: Record<string, Record<string, unknown>> = {
       FMINE0001: { id: 'FMINE0001', name: 'a.png', user: 'U1', size: picture.length, mimetype: 'image/png', url_private_download: `${origin}/ok.png` },
-      FMINE0002: { id: 'FMINE0002', name: 'b.png', user: 'U1', size: picture.length, mimetype: 'image/png', url_private_download: 'https://evil.example/b.png' },
+      FMINE0002: {
+        id: 'FMINE0002',
+        name: 'b.png',
+        user: 'U1',
+        size: picture.length,
+        mimetype: 'image/png',
+        url_private_download: 'https://evil.example/b.png',
+      },
       FOTHER001: { id: 'FOTHER001', name: 'secret.png', user: 'U2', size: picture.length, mimetype: 'image/png', url_private_download: `${origin}/ok.png` },
     };
     const client = {
@@ -148,18 +184,49 @@ describe('platform readers', () => {
     const access = { botToken: 'xoxb-secret', allowInsecureOrigins: [origin] };
     const where = { channel: 'C1', user: 'U1' };
     const pair = (content: string, style: string) => pairFromChannel(client as never, access, where, { content, style });
-    await report.refused('Fetching attachments', "Slack: a file id of another user's upload (the bot could read it)", () => pair('FMINE0001', 'FOTHER001'), /the style file FOTHER001 was not shared by you/);
+    await report.refused(
+      'Fetching attachments',
+      "Slack: a file id of another user's upload (the bot could read it)",
+      () => pair('FMINE0001', 'FOTHER001'),
+      /the style file FOTHER001 was not shared by you/,
+    );
     await report.refused('Fetching attachments', 'Slack: a file id that does not exist', () => pair('FMINE0001', 'FNOPE0001'), /Slack cannot find that file/);
-    await report.refused('Fetching attachments', 'Slack: something that is not a file id', () => pair('FMINE0001', '../../etc/passwd'), /'style' must be a Slack file id like F0123ABCD/);
-    await report.refused('Fetching attachments', 'Slack: only one of the two file ids', () => pairFromChannel(client as never, access, where, { content: 'FMINE0001' }), /give both content:<file id> and style:<file id>, or neither/);
-    await report.refused('Fetching attachments', 'Slack: no images shared in the channel yet', () => pairFromChannel(client as never, access, where, {}), /share two images in this channel first/);
+    await report.refused(
+      'Fetching attachments',
+      'Slack: something that is not a file id',
+      () => pair('FMINE0001', '../../etc/passwd'),
+      /'style' must be a Slack file id like F0123ABCD/,
+    );
+    await report.refused(
+      'Fetching attachments',
+      'Slack: only one of the two file ids',
+      () => pairFromChannel(client as never, access, where, { content: 'FMINE0001' }),
+      /give both content:<file id> and style:<file id>, or neither/,
+    );
+    await report.refused(
+      'Fetching attachments',
+      'Slack: no images shared in the channel yet',
+      () => pairFromChannel(client as never, access, where, {}),
+      /share two images in this channel first/,
+    );
     const before = seen.length;
     const { content, style } = await pair('FMINE0001', 'FMINE0002');
-    await report.refused('Fetching attachments', "Slack: a file whose download URL is not on files.slack.com", () => readImageUpload(style, 'style', 8 << 20), /could not download the style image 'b\.png': files are only read from files\.slack\.com/);
+    await report.refused(
+      'Fetching attachments',
+      'Slack: a file whose download URL is not on files.slack.com',
+      () => readImageUpload(style, 'style', 8 << 20),
+      /could not download the style image 'b\.png': files are only read from files\.slack\.com/,
+    );
     const up = await readImageUpload(content, 'content', 8 << 20);
     const requests = seen.slice(before);
     const pass = up.check.width === 32 && requests.length === 1 && requests[0].headers.authorization === 'Bearer xoxb-secret';
-    report.row({ section: 'Fetching attachments', case: "Slack: the user's own upload on the (loopback) file host", expected: 'downloaded with the bot token; the token sent to that host only', result: `${requests.length} request, with the token: ${requests[0]?.headers.authorization === 'Bearer xoxb-secret'}; picture ${up.check.width}x${up.check.height}`, pass });
+    report.row({
+      section: 'Fetching attachments',
+      case: "Slack: the user's own upload on the (loopback) file host",
+      expected: 'downloaded with the bot token; the token sent to that host only',
+      result: `${requests.length} request, with the token: ${requests[0]?.headers.authorization === 'Bearer xoxb-secret'}; picture ${up.check.width}x${up.check.height}`,
+      pass,
+    });
     expect(pass).toBe(true);
   });
 });

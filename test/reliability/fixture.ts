@@ -54,7 +54,12 @@ export async function backend(opts: { limits?: Partial<CommandLimits>; queue?: P
 }
 
 /** An attachment whose bytes are already here (the platform download is tested in fetch.test.ts). */
-export const attached = (name: string, bytes: Uint8Array, contentType: string | undefined = 'image/png', size = bytes.length): Attachment => ({ name, size, contentType, download: async () => bytes });
+export const attached = (name: string, bytes: Uint8Array, contentType: string | undefined = 'image/png', size = bytes.length): Attachment => ({
+  name,
+  size,
+  contentType,
+  download: async () => bytes,
+});
 
 const solid = (w: number, h: number, color = '#c44') => sharp({ create: { width: w, height: h, channels: 3, background: color } });
 export const png = async (w = 32, h = 32, color?: string) => new Uint8Array(await solid(w, h, color).png().toBuffer());
@@ -66,13 +71,27 @@ export const gif = async (w = 32, h = 32) => new Uint8Array(await solid(w, h).gi
 export async function detailed(format: 'png' | 'jpeg' | 'webp' | 'gif', w = 40, h = 32): Promise<Uint8Array> {
   const raw = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([(x * 37) & 255, (y * 53) & 255, ((x ^ y) * 29) & 255], (y * w + x) * 3);
-  return new Uint8Array(await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).toFormat(format).toBuffer());
+  return new Uint8Array(
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .toFormat(format)
+      .toBuffer(),
+  );
 }
 
 /** An animated GIF or WebP of `frames` frames. */
 export async function animated(format: 'gif' | 'webp', frames = 3, side = 32): Promise<Uint8Array> {
-  const pages = await Promise.all(Array.from({ length: frames }, (_, i) => solid(side, side, ['#e33', '#3e3', '#33e', '#ee3'][i % 4]).png().toBuffer()));
-  return new Uint8Array(await sharp(pages, { join: { animated: true } }).toFormat(format).toBuffer());
+  const pages = await Promise.all(
+    Array.from({ length: frames }, (_, i) =>
+      solid(side, side, ['#e33', '#3e3', '#33e', '#ee3'][i % 4])
+        .png()
+        .toBuffer(),
+    ),
+  );
+  return new Uint8Array(
+    await sharp(pages, { join: { animated: true } })
+      .toFormat(format)
+      .toBuffer(),
+  );
 }
 
 /**

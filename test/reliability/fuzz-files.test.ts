@@ -31,8 +31,28 @@ beforeAll(async () => {
   const rank = 2;
   const r = seeded(7);
   style = {
-    info: { name: 'fuzz', baseModel: model.id, baseModelHash: model.hash, rank, styleToken: '<s1>', contentToken: '<c1>', subject: 'cat face', contentPrompt: 'cat face <c1>', stylePrompt: 'cat face <c1> in <s1> style', steps: 10, seconds: 1, seed: 0, created: '2026-01-01T00:00:00.000Z' },
-    modules: [...loraProjectionsOf(model)].map(([module, { inDim, outDim }]) => ({ module, inDim, outDim, A: Float32Array.from({ length: rank * inDim }, () => r.next() - 0.5), B: Float32Array.from({ length: outDim * rank }, () => r.next() - 0.5) })),
+    info: {
+      name: 'fuzz',
+      baseModel: model.id,
+      baseModelHash: model.hash,
+      rank,
+      styleToken: '<s1>',
+      contentToken: '<c1>',
+      subject: 'cat face',
+      contentPrompt: 'cat face <c1>',
+      stylePrompt: 'cat face <c1> in <s1> style',
+      steps: 10,
+      seconds: 1,
+      seed: 0,
+      created: '2026-01-01T00:00:00.000Z',
+    },
+    modules: [...loraProjectionsOf(model)].map(([module, { inDim, outDim }]) => ({
+      module,
+      inDim,
+      outDim,
+      A: Float32Array.from({ length: rank * inDim }, () => r.next() - 0.5),
+      B: Float32Array.from({ length: outDim * rank }, () => r.next() - 0.5),
+    })),
   };
   styleBytes = encodeStyle(style);
 });
@@ -68,7 +88,33 @@ function splitHeader(bytes: Uint8Array): { header: Record<string, unknown>; rebu
   };
 }
 
-const WEIRD_VALUES: unknown[] = [null, true, -1, 0, 1, 2.5, 2 ** 53, 1e308, -1e308, '', 'F32', 'I32', 'F64', 'U8', 'BOOL', 'x'.repeat(600), [], [0], [1, 2], [-1, 4], [2 ** 40, 2 ** 40], [1e308], {}, { a: 1 }, '\u202e\u0000'];
+const WEIRD_VALUES: unknown[] = [
+  null,
+  true,
+  -1,
+  0,
+  1,
+  2.5,
+  2 ** 53,
+  1e308,
+  -1e308,
+  '',
+  'F32',
+  'I32',
+  'F64',
+  'U8',
+  'BOOL',
+  'x'.repeat(600),
+  [],
+  [0],
+  [1, 2],
+  [-1, 4],
+  [2 ** 40, 2 ** 40],
+  [1e308],
+  {},
+  { a: 1 },
+  '\u202e\u0000',
+];
 
 /** One structural change of the header: a tensor's dtype / shape / offsets, a metadata field, a key. */
 function mutateHeader(r: Seeded, header: Record<string, unknown>): { header: unknown; how: string } {
@@ -103,7 +149,7 @@ function mutateHeader(r: Seeded, header: Record<string, unknown>): { header: unk
       return { header: r.pick(WEIRD_VALUES), how: 'the whole header replaced' };
     case 5: {
       const k = r.pick(tensors);
-      h[k.replace('lora_A', 'lora_B').replace(/lora_B(?=[^]*$)/, r.pick(['lora_A', 'lora_C', 'alpha']))] = h[k];
+      h[k.replace('lora_A', 'lora_B').replace(/lora_B(?=[\s\S]*$)/, r.pick(['lora_A', 'lora_C', 'alpha']))] = h[k];
       return { header: h, how: `${k} duplicated under another name` };
     }
     case 6: {
@@ -157,10 +203,16 @@ describe('style file fuzzing', () => {
     const { header, rebuild } = splitHeader(styleBytes);
     for (let i = 0; i < n; i++) {
       const m = r.chance(0.5) ? (({ header: h, how }) => ({ bytes: rebuild(h), how }))(mutateHeader(r, header)) : mutateBytes(r, styleBytes);
-      await t.run(() => `${m.how}, i=${i}`, () => loadStyle(m.bytes));
+      await t.run(
+        () => `${m.how}, i=${i}`,
+        () => loadStyle(m.bytes),
+      );
     }
     expect(t.refusals).toBeGreaterThan(n / 2);
-    t.record(`${n} mutated style files (header fields, metadata, bit flips, cuts, length prefixes) through decodeStyle + checkStyleFitsModel (seed ${seed})`, 'no crash; accepted files have finite weights that fit the model; every refusal a StyleFileError / SafetensorsError with a clear message');
+    t.record(
+      `${n} mutated style files (header fields, metadata, bit flips, cuts, length prefixes) through decodeStyle + checkStyleFitsModel (seed ${seed})`,
+      'no crash; accepted files have finite weights that fit the model; every refusal a StyleFileError / SafetensorsError with a clear message',
+    );
   });
 
   it('forged style files: valid checksums over wrong contents', { timeout: fuzzTimeout() }, async () => {
@@ -185,15 +237,83 @@ describe('style file fuzzing', () => {
       } catch {
         continue; // Our own writer refuses it (e.g. shapes that do not match their data): nothing to load.
       }
-      await t.run(() => `${how} ${m.module}, i=${i}`, () => loadStyle(bytes));
+      await t.run(
+        () => `${how} ${m.module}, i=${i}`,
+        () => loadStyle(bytes),
+      );
     }
     expect(t.outcomes).toBe(0);
-    t.record(`${n} forged style files with valid checksums (NaN / infinite weights, a module dropped or added, a wider input, a bad rank, another model) (seed ${seed})`, 'every one refused with a clear StyleFileError');
+    t.record(
+      `${n} forged style files with valid checksums (NaN / infinite weights, a module dropped or added, a wider input, a bad rank, another model) (seed ${seed})`,
+      'every one refused with a clear StyleFileError',
+    );
   });
 });
 
-const OPTION_NAMES = ['content', 'style', 'name', 'subject', 'steps', 'seed', 'overwrite', 'json', 'device', 'precision', 'strength', 'cfg', 'sampler', 'mode', 'out', 'unstyled-out', 'scale', 'prompt', 'weights', 'strip', 'format', 'frob'];
-const VALUES = ['', ' ', '0', '-1', '-0.5', '1e1', '1e400', '0x10', '0b1', 'NaN', 'Infinity', '3.5', '2147483648', '7 ', '.5', '5.', '+3', '1,2', '1,2,3', ',', 'ink', 'cat face', 'cuda', 'cpu', 'fp16', 'kohya', 'ddim', 'lora-scale', '\u001b[2J', '\u202eevil', '\u200b', 'a\u0085b', '\ud800', '../../etc/passwd', '--json', '-', '--', 'x'.repeat(300)];
+const OPTION_NAMES = [
+  'content',
+  'style',
+  'name',
+  'subject',
+  'steps',
+  'seed',
+  'overwrite',
+  'json',
+  'device',
+  'precision',
+  'strength',
+  'cfg',
+  'sampler',
+  'mode',
+  'out',
+  'unstyled-out',
+  'scale',
+  'prompt',
+  'weights',
+  'strip',
+  'format',
+  'frob',
+];
+const VALUES = [
+  '',
+  ' ',
+  '0',
+  '-1',
+  '-0.5',
+  '1e1',
+  '1e400',
+  '0x10',
+  '0b1',
+  'NaN',
+  'Infinity',
+  '3.5',
+  '2147483648',
+  '7 ',
+  '.5',
+  '5.',
+  '+3',
+  '1,2',
+  '1,2,3',
+  ',',
+  'ink',
+  'cat face',
+  'cuda',
+  'cpu',
+  'fp16',
+  'kohya',
+  'ddim',
+  'lora-scale',
+  '\u001b[2J',
+  '\u202eevil',
+  '\u200b',
+  'a\u0085b',
+  '\ud800',
+  '../../etc/passwd',
+  '--json',
+  '-',
+  '--',
+  'x'.repeat(300),
+];
 
 describe('command line fuzzing', () => {
   it('random command lines through runCli (no model: every one ends before drawing)', { timeout: fuzzTimeout() }, async () => {
@@ -203,7 +323,9 @@ describe('command line fuzzing', () => {
     const work = mkdtempSync(join(tmpdir(), 'pairstyle-fuzz-cli-'));
     mkdirSync(join(work, 'home', 'styles'), { recursive: true });
     // Outputs only ever inside the test's folder (or nowhere): never a relative path in the repository.
-    const outs = [join(work, 'out.png'), join(work, 'missing', 'x.png'), work, join(work, 'out.png'), '', '\u001b[2J.png'].map((p) => (p && !p.startsWith('/') ? join(work, p) : p));
+    const outs = [join(work, 'out.png'), join(work, 'missing', 'x.png'), work, join(work, 'out.png'), '', '\u001b[2J.png'].map((p) =>
+      p && !p.startsWith('/') ? join(work, p) : p,
+    );
     const env = { PAIRSTYLE_MODEL: join(work, 'no-model'), PAIRSTYLE_HOME: join(work, 'home') };
     const t = new FuzzTally(report, isCliUserError);
     for (let i = 0; i < n; i++) {
@@ -225,6 +347,9 @@ describe('command line fuzzing', () => {
         },
       );
     }
-    t.record(`${n} random command lines (commands, options, negative / hex / empty numbers, escape sequences, paths) through runCli (seed ${seed})`, 'no crash; every refusal an error the CLI prints as one line with exit 2');
+    t.record(
+      `${n} random command lines (commands, options, negative / hex / empty numbers, escape sequences, paths) through runCli (seed ${seed})`,
+      'no crash; every refusal an error the CLI prints as one line with exit 2',
+    );
   });
 });

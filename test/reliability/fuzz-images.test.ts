@@ -159,7 +159,13 @@ describe('image decoding fuzzing', () => {
         else bad.push(`${(e as Error).name}: ${m} <- ${how}`);
       }
     }
-    report.row({ section: 'Fuzzing', case: `${n} mutated uploads through readImageUpload (seed ${seed})`, expected: "every refusal a CommandError starting \"the style file '<name>' …\"", result: `${refused} refused as expected, ${n - refused - bad.length} accepted, ${bad.length} otherwise${bad.length ? `: ${bad[0]}` : ''}`, pass: bad.length === 0 });
+    report.row({
+      section: 'Fuzzing',
+      case: `${n} mutated uploads through readImageUpload (seed ${seed})`,
+      expected: 'every refusal a CommandError starting "the style file \'<name>\' …"',
+      result: `${refused} refused as expected, ${n - refused - bad.length} accepted, ${bad.length} otherwise${bad.length ? `: ${bad[0]}` : ''}`,
+      pass: bad.length === 0,
+    });
     expect(bad).toEqual([]);
   });
 });

@@ -31,12 +31,29 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
 
-const LINES = ['draw cat face strength:3 seed:7', 'train name:ink subject:"cat face"', 'list', 'help', 'blend ink crayon', 'delete ink', 'draw “quoted” steps:12', 'status'];
+const LINES = [
+  'draw cat face strength:3 seed:7',
+  'train name:ink subject:"cat face"',
+  'list',
+  'help',
+  'blend ink crayon',
+  'delete ink',
+  'draw “quoted” steps:12',
+  'status',
+];
 
 /** A valid command post as a browser sends it: its body bytes and content type. */
 async function validPost(r: Seeded): Promise<{ body: Uint8Array; type: string }> {
   const kind = r.int(0, 3);
-  if (kind === 3) return { body: new TextEncoder().encode(JSON.stringify(r.chance(0.5) ? { text: r.pick(LINES) } : { subcommand: r.pick(['draw', 'train', 'list']), options: { prompt: 'cat', name: 'ink', steps: 3 } })), type: 'application/json' };
+  if (kind === 3)
+    return {
+      body: new TextEncoder().encode(
+        JSON.stringify(
+          r.chance(0.5) ? { text: r.pick(LINES) } : { subcommand: r.pick(['draw', 'train', 'list']), options: { prompt: 'cat', name: 'ink', steps: 3 } },
+        ),
+      ),
+      type: 'application/json',
+    };
   if (kind === 2) return { body: new TextEncoder().encode(new URLSearchParams({ text: r.pick(LINES) }).toString()), type: 'application/x-www-form-urlencoded' };
   const form = new FormData();
   if (kind === 0) form.set('text', r.pick(LINES));
@@ -50,7 +67,22 @@ async function validPost(r: Seeded): Promise<{ body: Uint8Array; type: string }>
   return { body: new Uint8Array(await req.arrayBuffer()), type: req.headers.get('content-type')! };
 }
 
-const ALPHABET = ['\r\n', '\n', '--', '"', ';', ':', '=', 'Content-Disposition: form-data; name="text"', 'filename="x.png"', '\u0000', 'é', '\r\n\r\n', ' ', 'boundary='];
+const ALPHABET = [
+  '\r\n',
+  '\n',
+  '--',
+  '"',
+  ';',
+  ':',
+  '=',
+  'Content-Disposition: form-data; name="text"',
+  'filename="x.png"',
+  '\u0000',
+  'é',
+  '\r\n\r\n',
+  ' ',
+  'boundary=',
+];
 
 function mutate(r: Seeded, post: { body: Uint8Array; type: string }): { body: Uint8Array; type: string; how: string } {
   let text = Buffer.from(post.body).toString('latin1');
@@ -76,7 +108,19 @@ function mutate(r: Seeded, post: { body: Uint8Array; type: string }): { body: Ui
         hows.push('line ends changed');
         break;
       case 4:
-        type = r.pick(['multipart/form-data', 'multipart/form-data; boundary=', `multipart/form-data; boundary=${'x'.repeat(200)}`, 'multipart/form-data; boundary="unterminated', 'application/json', 'application/x-www-form-urlencoded', 'text/plain', '', 'multipart/mixed; boundary=a', type.toUpperCase(), `${type}; charset=utf-16`]);
+        type = r.pick([
+          'multipart/form-data',
+          'multipart/form-data; boundary=',
+          `multipart/form-data; boundary=${'x'.repeat(200)}`,
+          'multipart/form-data; boundary="unterminated',
+          'application/json',
+          'application/x-www-form-urlencoded',
+          'text/plain',
+          '',
+          'multipart/mixed; boundary=a',
+          type.toUpperCase(),
+          `${type}; charset=utf-16`,
+        ]);
         hows.push(`content type '${type.slice(0, 40)}'`);
         break;
       case 5:
@@ -115,7 +159,13 @@ describe('playground form post fuzzing', () => {
       else if (status >= 400 && status < 500 && isClearMessage(answer.error)) counts.refused++;
       else failures.push(`${status} ${JSON.stringify(answer).slice(0, 200)} <- ${m.how}, i=${i}`);
     }
-    report.row({ section: 'Fuzzing', case: `${n} mutated command posts (multipart, urlencoded, JSON: boundaries, part headers, line ends, cuts, random bytes, content types) to the playground over HTTP (seed ${seed})`, expected: 'every answer a 200 with a reply or a 4xx with a clear message; no 500, no hang', result: `${n} sent: ${counts.ok} answered, ${counts.refused} refused with a clear message, ${failures.length} otherwise${failures.length ? `: ${failures[0]}` : ''}`, pass: failures.length === 0 });
+    report.row({
+      section: 'Fuzzing',
+      case: `${n} mutated command posts (multipart, urlencoded, JSON: boundaries, part headers, line ends, cuts, random bytes, content types) to the playground over HTTP (seed ${seed})`,
+      expected: 'every answer a 200 with a reply or a 4xx with a clear message; no 500, no hang',
+      result: `${n} sent: ${counts.ok} answered, ${counts.refused} refused with a clear message, ${failures.length} otherwise${failures.length ? `: ${failures[0]}` : ''}`,
+      pass: failures.length === 0,
+    });
     expect(failures, failures.slice(0, 5).join('\n')).toEqual([]);
     // Some posts must get through: a fuzzer whose every request is turned away at the door tests nothing.
     expect(counts.ok).toBeGreaterThan(n / 10);

@@ -17,7 +17,10 @@ const STYLE = new Uint8Array([7, 7, 7, 7]);
 describe('isolation between users, workspaces and platforms', () => {
   it('keeps private styles private through every command, shares within a workspace, lets owners and admins manage', async () => {
     const b = await backend();
-    const as = (user: string, workspace = 'w', platform = 'test', isAdmin = false): CommandContext => ({ ...b.ctx(user, isAdmin), who: { platform, workspace, user } satisfies Scope });
+    const as = (user: string, workspace = 'w', platform = 'test', isAdmin = false): CommandContext => ({
+      ...b.ctx(user, isAdmin),
+      who: { platform, workspace, user } satisfies Scope,
+    });
     const alice = as('alice');
     await b.registry.put(alice.who, 'secret', STYLE, { subject: 'cat face' });
     await b.registry.put(alice.who, 'open', STYLE, { subject: 'cat face' });
@@ -41,25 +44,49 @@ describe('isolation between users, workspaces and platforms', () => {
     await refusedFor("bob deletes alice's private style", bob, 'delete', { name: 'secret' }, /no style named 'secret'/);
     await refusedFor("bob shares alice's private style", bob, 'share', { name: 'secret' }, /no style named 'secret'/);
     const bobSees = await autocompleteStyles(bob, '');
-    report.row({ section: 'Isolation', case: "autocomplete for bob while alice has 2 private styles", expected: 'nothing of alice', result: `${bobSees.length} choices`, pass: bobSees.length === 0 });
+    report.row({
+      section: 'Isolation',
+      case: 'autocomplete for bob while alice has 2 private styles',
+      expected: 'nothing of alice',
+      result: `${bobSees.length} choices`,
+      pass: bobSees.length === 0,
+    });
     expect(bobSees).toEqual([]);
 
     await runCommand(alice, 'share', { name: 'open' });
     const drawn = await runCommand(bob, 'draw', { prompt: 'dog face', style: 'open' });
     const usable = drawn.type === 'job' && drawn.job.kind === 'draw' && drawn.job.args.styles[0]?.style.name === 'open';
-    report.row({ section: 'Isolation', case: "bob draws with the style alice shared in their workspace", expected: 'allowed', result: usable ? 'queued with the shared style' : 'refused', pass: usable });
+    report.row({
+      section: 'Isolation',
+      case: 'bob draws with the style alice shared in their workspace',
+      expected: 'allowed',
+      result: usable ? 'queued with the shared style' : 'refused',
+      pass: usable,
+    });
     expect(usable).toBe(true);
     await refusedFor("bob deletes alice's shared style", bob, 'delete', { name: 'open' }, /belongs to someone else: only its owner or an admin can delete it/);
     await refusedFor("bob unshares alice's shared style", bob, 'unshare', { name: 'open' }, /only its owner or an admin can unshare/);
     const elsewhere = as('bob', 'other-workspace');
-    await refusedFor('a user of another workspace draws with a style shared in the first', elsewhere, 'draw', { prompt: 'dog face', style: 'open' }, /no style named 'open' that you can use/);
+    await refusedFor(
+      'a user of another workspace draws with a style shared in the first',
+      elsewhere,
+      'draw',
+      { prompt: 'dog face', style: 'open' },
+      /no style named 'open' that you can use/,
+    );
     const samePeopleOtherPlatform = as('alice', 'w', 'other-platform');
     await refusedFor('the same user and workspace ids on another platform', samePeopleOtherPlatform, 'export', { name: 'secret' }, /no style named 'secret'/);
 
     const admin = as('admin', 'w', 'test', true);
     await runCommand(admin, 'unshare', { name: 'open' });
     const unshared = !(await b.registry.resolve(bob.who, 'open'));
-    report.row({ section: 'Isolation', case: "a workspace admin unshares alice's shared style", expected: 'allowed; others lose it, alice keeps it', result: unshared && (await b.registry.has(alice.who, 'open')) ? 'unshared; still alice’s' : 'not unshared', pass: unshared });
+    report.row({
+      section: 'Isolation',
+      case: "a workspace admin unshares alice's shared style",
+      expected: 'allowed; others lose it, alice keeps it',
+      result: unshared && (await b.registry.has(alice.who, 'open')) ? 'unshared; still alice’s' : 'not unshared',
+      pass: unshared,
+    });
     expect(unshared).toBe(true);
     await refusedFor("a workspace admin deletes alice's private style", admin, 'delete', { name: 'secret' }, /no style named 'secret'/);
     await b.queue.close();
@@ -77,7 +104,13 @@ describe('isolation between users, workspaces and platforms', () => {
       msg = (e as Error).message;
     }
     const pass = /the stored style 'fragile' is damaged/.test(msg);
-    report.row({ section: 'Faults injected', case: "one byte of a stored style's data changed in the store", expected: 'detected by its hash and reported; not loaded', result: msg, pass });
+    report.row({
+      section: 'Faults injected',
+      case: "one byte of a stored style's data changed in the store",
+      expected: 'detected by its hash and reported; not loaded',
+      result: msg,
+      pass,
+    });
     expect(pass).toBe(true);
     await b.queue.close();
   });
@@ -113,12 +146,12 @@ describe('isolation between users, workspaces and platforms', () => {
     };
     await runCommand(alice, 'unshare', { name: 'open' });
     const gone = /the style 'open' is no longer available to you/;
-    await pressRefused("bob presses Reroll under his drawing after alice unshared its style", bob, `ps:reroll:${drawn.id}`, gone);
-    await pressRefused("bob presses Strength + under his drawing after alice unshared its style", bob, `ps:stronger:${drawn.id}`, gone);
-    await pressRefused("bob presses Reroll under his blend after alice unshared its style", bob, `ps:reroll:${blended.id}`, gone);
+    await pressRefused('bob presses Reroll under his drawing after alice unshared its style', bob, `ps:reroll:${drawn.id}`, gone);
+    await pressRefused('bob presses Strength + under his drawing after alice unshared its style', bob, `ps:stronger:${drawn.id}`, gone);
+    await pressRefused('bob presses Reroll under his blend after alice unshared its style', bob, `ps:reroll:${blended.id}`, gone);
     await runCommand(alice, 'share', { name: 'open' });
     await runCommand(alice, 'delete', { name: 'open' });
-    await pressRefused("bob presses Strength − under his drawing after alice deleted its style", bob, `ps:weaker:${drawn.id}`, gone);
+    await pressRefused('bob presses Strength − under his drawing after alice deleted its style', bob, `ps:weaker:${drawn.id}`, gone);
 
     // Export: sharing lets others draw with a style, not take a copy of it.
     await b.registry.put(alice.who, 'lent', STYLE, {});
@@ -135,7 +168,13 @@ describe('isolation between users, workspaces and platforms', () => {
       }
       const own = await runCommand(owner, 'export', { name: 'lent' });
       const pass = /only its owner can export it/.test(msg) && own.type === 'reply' && own.reply.files?.length === 1;
-      report.row({ section: 'Isolation', case: "bob exports the style alice shared in their workspace", expected: 'refused: only its owner can export it (sharing lends a style for drawing; unsharing takes it back)', result: msg, pass });
+      report.row({
+        section: 'Isolation',
+        case: 'bob exports the style alice shared in their workspace',
+        expected: 'refused: only its owner can export it (sharing lends a style for drawing; unsharing takes it back)',
+        result: msg,
+        pass,
+      });
       expect(pass, msg).toBe(true);
     }
   });

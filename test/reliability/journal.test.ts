@@ -10,7 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InProcessQueue } from '../../src/queue/in-process.ts';
-import { EngineCrashError, type DrawArgs, type Job, type JobArgs, type JobExecutor, type JobOwner, type JobProgress, type JobResult } from '../../src/queue/job.ts';
+import {
+  EngineCrashError,
+  type DrawArgs,
+  type Job,
+  type JobArgs,
+  type JobExecutor,
+  type JobOwner,
+  type JobProgress,
+  type JobResult,
+} from '../../src/queue/job.ts';
 import { JobJournal, jobFromJson, jobToJson } from '../../src/queue/journal.ts';
 import { openKeyv } from '../../src/store/open-keyv.ts';
 import { FakeExecutor, tick } from '../queue/fake-executor.ts';
@@ -88,7 +97,13 @@ describe('job journal', () => {
     expect(await q3.recover((j) => again.push(j))).toMatchObject({ queued: 0, retried: 0, finished: 1 });
     expect(again.map((j) => [j.id, j.status])).toEqual([[t.id, 'done']]);
     expect(again[0].result?.style?.bytes).toEqual(new Uint8Array([1, 2, 3]));
-    report.row({ section: 'Faults injected', pass: true, case: 'process killed with 1 training running and 2 draws waiting (journal on SQLite)', expected: 'all three run after the restart, the training once more; nothing runs twice once done', result: 'after restart the draws ran, then the training (attempt 2); finished but undelivered results were handed over without running again' });
+    report.row({
+      section: 'Faults injected',
+      pass: true,
+      case: 'process killed with 1 training running and 2 draws waiting (journal on SQLite)',
+      expected: 'all three run after the restart, the training once more; nothing runs twice once done',
+      result: 'after restart the draws ran, then the training (attempt 2); finished but undelivered results were handed over without running again',
+    });
   });
 
   it('a job interrupted twice is not started a third time: its user is told', async () => {
@@ -107,7 +122,13 @@ describe('job journal', () => {
     const j = await q3.finished(t.id);
     expect(j.status).toBe('failed');
     expect(j.error?.message).toMatch(/stopped twice while this job was running/);
-    report.row({ section: 'Faults injected', pass: true, case: 'process killed twice under the same training', expected: 'not started a third time; its user is told', result: `third start reports to the user: "${j.error?.message}"` });
+    report.row({
+      section: 'Faults injected',
+      pass: true,
+      case: 'process killed twice under the same training',
+      expected: 'not started a third time; its user is told',
+      result: `third start reports to the user: "${j.error?.message}"`,
+    });
   });
 
   it('a graceful stop leaves waiting and running jobs for the next start, without using up the retry', async () => {
@@ -130,7 +151,8 @@ describe('job journal', () => {
     const flaky: JobExecutor = {
       async execute(job: Job, ctx: { onProgress: (p: JobProgress) => void }) {
         ctx.onProgress({ step: 1, steps: 2 });
-        if (job.kind === 'draw' && job.args.prompt.startsWith('crash') && crashes++ < (job.args.prompt === 'crash-twice' ? 2 : 1)) throw new EngineCrashError('engine thread exited (code 1)');
+        if (job.kind === 'draw' && job.args.prompt.startsWith('crash') && crashes++ < (job.args.prompt === 'crash-twice' ? 2 : 1))
+          throw new EngineCrashError('engine thread exited (code 1)');
         return { images: [], seconds: 0 };
       },
     };
@@ -143,7 +165,13 @@ describe('job journal', () => {
     const bad = await q.finished(twice.id);
     expect(bad.status).toBe('failed');
     expect(bad.error?.message).toMatch(/engine crashed twice/);
-    report.row({ section: 'Faults injected', pass: true, case: 'engine thread dies under a draw (once / twice)', expected: 'started once more; a second crash fails it with a clear message', result: `once: started again and done (attempt 2); twice: "${bad.error?.message}"` });
+    report.row({
+      section: 'Faults injected',
+      pass: true,
+      case: 'engine thread dies under a draw (once / twice)',
+      expected: 'started once more; a second crash fails it with a clear message',
+      result: `once: started again and done (attempt 2); twice: "${bad.error?.message}"`,
+    });
   });
 
   it('refuses a job it cannot record, with a message, and keeps the queue empty', async () => {
@@ -152,6 +180,12 @@ describe('job journal', () => {
     await journal.close(); // the database is gone
     await expect(q.submit(user('a'), draw('x'))).rejects.toThrow(/could not record your job/);
     expect(q.stats.queued + q.stats.running).toBe(0);
-    report.row({ section: 'Faults injected', pass: true, case: 'job storage unavailable at submit', expected: 'the command is refused with a message; nothing is queued unrecorded', result: 'the command is refused with "could not record your job … try again in a minute"; nothing queued' });
+    report.row({
+      section: 'Faults injected',
+      pass: true,
+      case: 'job storage unavailable at submit',
+      expected: 'the command is refused with a message; nothing is queued unrecorded',
+      result: 'the command is refused with "could not record your job … try again in a minute"; nothing queued',
+    });
   });
 });

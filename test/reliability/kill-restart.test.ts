@@ -44,7 +44,11 @@ interface Ready {
 
 /** Starts the bot process and waits for its READY line (bounded). */
 async function startBotProcess(crashAt?: { point: CrashPoint; name: string }): Promise<Ready> {
-  const arg = JSON.stringify({ env, crashAt, overrides: { discordApi: discord.api, fileOrigins: [discord.origin], task: { sampleSteps: 2 }, minEditIntervalMs: 100, host: '127.0.0.1' } });
+  const arg = JSON.stringify({
+    env,
+    crashAt,
+    overrides: { discordApi: discord.api, fileOrigins: [discord.origin], task: { sampleSteps: 2 }, minEditIntervalMs: 100, host: '127.0.0.1' },
+  });
   const p = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/bot-process.ts', arg], { stdio: ['ignore', 'pipe', 'pipe'] });
   child = p;
   let errText = '';
@@ -80,9 +84,28 @@ async function kill9(): Promise<void> {
 /** Sends a signed /pairstyle command as `user`; returns its interaction token. */
 async function command(user: string, sub: string, options: unknown[], resolved?: unknown): Promise<string> {
   const token = `kill${++n}`;
-  const body = JSON.stringify({ id: `i${n}`, application_id: '123456789012345678', token, version: 1, type: 2, guild_id: 'g1', channel_id: 'c1', member: { user: { id: user, username: user }, permissions: '0' }, data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) } });
+  const body = JSON.stringify({
+    id: `i${n}`,
+    application_id: '123456789012345678',
+    token,
+    version: 1,
+    type: 2,
+    guild_id: 'g1',
+    channel_id: 'c1',
+    member: { user: { id: user, username: user }, permissions: '0' },
+    data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) },
+  });
   const ts = String(Math.floor(Date.now() / 1000));
-  const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts }, body, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`http://127.0.0.1:${port}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
+      'x-signature-timestamp': ts,
+    },
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
   expect(res.status).toBe(200);
   return token;
 }
@@ -92,16 +115,39 @@ const finalEdit = (token: string) => (r: Recorded) => edits(token)(r) && !/⏳|�
 const progressWith = (token: string, re: RegExp) => (r: Recorded) => edits(token)(r) && re.test(String(r.json?.content));
 
 async function trainCommand(user: string, name: string, steps: number) {
-  const att = (id: string, file: string) => ({ id, filename: file, size: discord.cdn.get(file)!.length, url: `${discord.origin}/cdn/${file}`, content_type: 'image/png' });
-  return command(user, 'train', [{ type: 11, name: 'content', value: 'a' }, { type: 11, name: 'style', value: 'b' }, { type: 3, name: 'name', value: name }, { type: 4, name: 'steps', value: steps }], {
-    attachments: { a: att('a', 'before.png'), b: att('b', 'after.png') },
+  const att = (id: string, file: string) => ({
+    id,
+    filename: file,
+    size: discord.cdn.get(file)!.length,
+    url: `${discord.origin}/cdn/${file}`,
+    content_type: 'image/png',
   });
+  return command(
+    user,
+    'train',
+    [
+      { type: 11, name: 'content', value: 'a' },
+      { type: 11, name: 'style', value: 'b' },
+      { type: 3, name: 'name', value: name },
+      { type: 4, name: 'steps', value: steps },
+    ],
+    {
+      attachments: { a: att('a', 'before.png'), b: att('b', 'after.png') },
+    },
+  );
 }
 
 beforeAll(async () => {
   await discord.start();
   discord.cdn.set('before.png', await pngOf('#d22', 24, 24));
-  discord.cdn.set('after.png', new Uint8Array(await sharp({ create: { width: 24, height: 24, channels: 3, background: '#22d' } }).png().toBuffer()));
+  discord.cdn.set(
+    'after.png',
+    new Uint8Array(
+      await sharp({ create: { width: 24, height: 24, channels: 3, background: '#22d' } })
+        .png()
+        .toBuffer(),
+    ),
+  );
   env = {
     DISCORD_TOKEN: 'bot-token',
     DISCORD_APP_ID: '123456789012345678',
@@ -123,7 +169,11 @@ describe('kill -9 and restart', () => {
     await startBotProcess();
     const train = await trainCommand('alice', 'blue', 400);
     await discord.waitFor(progressWith(train, /training/), 60_000);
-    const draw = await command('bob', 'draw', [{ type: 3, name: 'prompt', value: 'cat face' }, { type: 4, name: 'steps', value: 2 }, { type: 4, name: 'seed', value: 7 }]);
+    const draw = await command('bob', 'draw', [
+      { type: 3, name: 'prompt', value: 'cat face' },
+      { type: 4, name: 'steps', value: 2 },
+      { type: 4, name: 'seed', value: 7 },
+    ]);
     await discord.waitFor(progressWith(draw, /in the queue/), 10_000);
     await kill9();
 
@@ -142,13 +192,23 @@ describe('kill -9 and restart', () => {
     const stored = await registry.load({ platform: 'discord', workspace: 'g1', user: 'alice' }, 'blue');
     expect(decodeStyle(stored.bytes).info.name).toBe('blue');
     await registry.close();
-    report.row({ section: 'Faults injected', pass: true, case: 'kill -9 of the bot process mid-training (400 steps), a draw from another user waiting', expected: 'both run after the restart and both users are answered; the style is stored once, intact', result: 'restart: draw answered first, training started again and answered; the style stored once and loads (hash checked)' });
+    report.row({
+      section: 'Faults injected',
+      pass: true,
+      case: 'kill -9 of the bot process mid-training (400 steps), a draw from another user waiting',
+      expected: 'both run after the restart and both users are answered; the style is stored once, intact',
+      result: 'restart: draw answered first, training started again and answered; the style stored once and loads (hash checked)',
+    });
   }, 300_000);
 
   it('mid-draw: the draw is answered after the restart', async () => {
     const ready0 = await startBotProcess();
     expect(ready0.recovered).toMatchObject({ queued: 0, retried: 0 });
-    const draw = await command('carol', 'draw', [{ type: 3, name: 'prompt', value: 'rocket' }, { type: 4, name: 'steps', value: 100 }, { type: 4, name: 'seed', value: 3 }]);
+    const draw = await command('carol', 'draw', [
+      { type: 3, name: 'prompt', value: 'rocket' },
+      { type: 4, name: 'steps', value: 100 },
+      { type: 4, name: 'seed', value: 3 },
+    ]);
     await discord.waitFor(progressWith(draw, /drawing|starting/), 30_000);
     await kill9();
     const ready = await startBotProcess();
@@ -180,7 +240,13 @@ describe('kill -9 and restart', () => {
     const told = await discord.waitFor(finalEdit(train), 20_000);
     expect(told.json?.content).toMatch(/failed: the bot stopped twice while this job was running/);
     await kill9();
-    report.row({ section: 'Faults injected', pass: true, case: 'kill -9 twice under the same training', expected: 'the third start tells the user the job was given up', result: `third start answers: "${String(told.json?.content).slice(0, 120)}"` });
+    report.row({
+      section: 'Faults injected',
+      pass: true,
+      case: 'kill -9 twice under the same training',
+      expected: 'the third start tells the user the job was given up',
+      result: `third start answers: "${String(told.json?.content).slice(0, 120)}"`,
+    });
   }, 300_000);
 
   it("killed at every point of a training's finalisation: after the restart its user reads that the style was learned, and it is stored once", async () => {
@@ -208,21 +274,34 @@ describe('kill -9 and restart', () => {
       await new Promise((r) => setTimeout(r, 500));
       const afterRestart = discord.requests.filter((r, k) => k >= since && finalEdit(token)(r)).map((r) => String(r.json?.content));
       const registry = new StyleRegistry(await openKeyv(`sqlite://${storePath}`));
-      const stored = await registry.load(owner(i), names[i]).then((s) => decodeStyle(s.bytes).info.name === names[i], () => false);
+      const stored = await registry.load(owner(i), names[i]).then(
+        (s) => decodeStyle(s.bytes).info.name === names[i],
+        () => false,
+      );
       const listed = (await registry.list(owner(i))).own.map((e) => e.name);
       await registry.close();
       const db = new Database(storePath, { readonly: true });
-      const copies = Number(db.prepare('SELECT count(*) FROM keyv WHERE key LIKE ?').pluck().get(`pairstyle:blob:discord:g1:${owner(i).user}:${names[i]}:%`));
+      const copies = Number(
+        db
+          .prepare('SELECT count(*) FROM keyv WHERE key LIKE ?')
+          .pluck()
+          .get(`pairstyle:blob:discord:g1:${owner(i).user}:${names[i]}:%`),
+      );
       db.close();
       const pass = afterRestart.length >= 1 && afterRestart.every((t) => /learned style \*\*/.test(t)) && stored && listed.join() === names[i] && copies === 1;
       report.row({
         section: 'Faults injected',
         case: `kill -9 of the bot process in a training's finalisation: ${point}`,
         expected: "after the restart the user reads that the style was learned (never 'you already have a style named …'); stored once",
-        result: `after restart: "${String(told.json?.content).replace(/ in \d+ s\./, '.').slice(0, 60)}…"; stored: ${stored ? 'yes' : 'no'}, listed ${listed.length}x, ${copies} stored cop${copies === 1 ? 'y' : 'ies'}`,
+        result: `after restart: "${String(told.json?.content)
+          .replace(/ in \d+ s\./, '.')
+          .slice(0, 60)}…"; stored: ${stored ? 'yes' : 'no'}, listed ${listed.length}x, ${copies} stored cop${copies === 1 ? 'y' : 'ies'}`,
         pass,
       });
-      expect(afterRestart.filter((t) => !/learned style \*\*/.test(t)), point).toEqual([]);
+      expect(
+        afterRestart.filter((t) => !/learned style \*\*/.test(t)),
+        point,
+      ).toEqual([]);
       expect([stored, listed, copies], point).toEqual([true, [names[i]], 1]);
     }
   }, 1_800_000);

@@ -69,7 +69,10 @@ function spawnHelper(script: string, arg: unknown): Proc {
 const sharedEnv = () => ({ REDIS_URL: redis.url, PAIRSTYLE_MODEL: modelDir, PAIRSTYLE_QUEUE_PREFIX: 'mp' });
 
 function startWorker(): Proc {
-  return spawnHelper('test/helpers/worker-process.ts', { env: { ...sharedEnv(), PAIRSTYLE_LOCK_SECONDS: '5', PAIRSTYLE_STALLED_CHECK_SECONDS: '1' }, overrides: { task: { sampleSteps: 2 } } });
+  return spawnHelper('test/helpers/worker-process.ts', {
+    env: { ...sharedEnv(), PAIRSTYLE_LOCK_SECONDS: '5', PAIRSTYLE_STALLED_CHECK_SECONDS: '1' },
+    overrides: { task: { sampleSteps: 2 } },
+  });
 }
 
 function startBot(): Proc {
@@ -84,16 +87,38 @@ function startBot(): Proc {
     PAIRSTYLE_COMMANDS_PER_MINUTE: '600',
     PAIRSTYLE_MAX_QUEUED: '500',
   };
-  return spawnHelper('test/helpers/bot-process.ts', { env, overrides: { discordApi: discord.api, fileOrigins: [discord.origin], minEditIntervalMs: 200, host: '127.0.0.1' } });
+  return spawnHelper('test/helpers/bot-process.ts', {
+    env,
+    overrides: { discordApi: discord.api, fileOrigins: [discord.origin], minEditIntervalMs: 200, host: '127.0.0.1' },
+  });
 }
 
 let n = 0;
 /** Sends a signed /pairstyle command to bot `bot` as `user`; returns its interaction token. */
 async function command(bot: number, user: string, sub: string, options: unknown[], resolved?: unknown): Promise<string> {
   const token = `mp${++n}`;
-  const body = JSON.stringify({ id: `i${n}`, application_id: '123456789012345678', token, version: 1, type: 2, guild_id: 'g1', channel_id: 'c1', member: { user: { id: user, username: user }, permissions: '0' }, data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) } });
+  const body = JSON.stringify({
+    id: `i${n}`,
+    application_id: '123456789012345678',
+    token,
+    version: 1,
+    type: 2,
+    guild_id: 'g1',
+    channel_id: 'c1',
+    member: { user: { id: user, username: user }, permissions: '0' },
+    data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) },
+  });
   const ts = String(Math.floor(Date.now() / 1000));
-  const res = await fetch(`http://127.0.0.1:${botPorts[bot]}/`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts }, body, signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(`http://127.0.0.1:${botPorts[bot]}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
+      'x-signature-timestamp': ts,
+    },
+    body,
+    signal: AbortSignal.timeout(15_000),
+  });
   expect(res.status).toBe(200);
   return token;
 }
@@ -103,10 +128,18 @@ const isFinal = (token: string) => (r: Recorded) => edits(token)(r) && !/⏳|⚙
 const finalOf = (token: string, ms = 120_000) => discord.waitFor(isFinal(token), ms).then((r) => String(r.json?.content));
 
 const opt = (name: string, value: unknown, type = 3) => ({ type, name, value });
-const att = (id: string, file: string) => ({ id, filename: file, size: discord.cdn.get(file)!.length, url: `${discord.origin}/cdn/${file}`, content_type: 'image/png' });
+const att = (id: string, file: string) => ({
+  id,
+  filename: file,
+  size: discord.cdn.get(file)!.length,
+  url: `${discord.origin}/cdn/${file}`,
+  content_type: 'image/png',
+});
 
 function train(bot: number, user: string, name: string, steps: number) {
-  return command(bot, user, 'train', [opt('content', 'a', 11), opt('style', 'b', 11), opt('name', name), opt('steps', steps, 4)], { attachments: { a: att('a', 'before.png'), b: att('b', 'after.png') } });
+  return command(bot, user, 'train', [opt('content', 'a', 11), opt('style', 'b', 11), opt('name', name), opt('steps', steps, 4)], {
+    attachments: { a: att('a', 'before.png'), b: att('b', 'after.png') },
+  });
 }
 
 /** One job of the workload: its command and what its final reply must say. */
@@ -121,7 +154,14 @@ beforeAll(async () => {
   modelDir = await writeTinyModelFolder();
   await discord.start();
   discord.cdn.set('before.png', await pngOf('#d22', 24, 24));
-  discord.cdn.set('after.png', new Uint8Array(await sharp({ create: { width: 24, height: 24, channels: 3, background: '#22d' } }).png().toBuffer()));
+  discord.cdn.set(
+    'after.png',
+    new Uint8Array(
+      await sharp({ create: { width: 24, height: 24, channels: 3, background: '#22d' } })
+        .png()
+        .toBuffer(),
+    ),
+  );
   const workers = [startWorker(), startWorker(), startWorker()];
   const bots = [startBot(), startBot()];
   for (const w of workers) workerPids.push(Number((await w.ready).pid));
@@ -157,10 +197,23 @@ describe('2 bots + 3 workers on one Redis', () => {
         sent.push(s);
         return finalOf(s.token, 150_000);
       };
-      const draw = (i: number, extra: unknown[]) => run(command(bot(), who, 'draw', [opt('prompt', 'cat face'), opt('steps', 2, 4), opt('seed', seed(i), 4), ...extra]), new RegExp(`'cat face', .*seed ${seed(i)}, 2 steps`));
-      const blend = (i: number, extra: unknown[]) => run(command(bot(), who, 'blend', [opt('style_a', 'one'), opt('style_b', 'two'), opt('prompt', 'rocket'), opt('seed', seed(i), 4), ...extra]), new RegExp(`'rocket' blended .*seed ${seed(i)}`));
+      const draw = (i: number, extra: unknown[]) =>
+        run(
+          command(bot(), who, 'draw', [opt('prompt', 'cat face'), opt('steps', 2, 4), opt('seed', seed(i), 4), ...extra]),
+          new RegExp(`'cat face', .*seed ${seed(i)}, 2 steps`),
+        );
+      const blend = (i: number, extra: unknown[]) =>
+        run(
+          command(bot(), who, 'blend', [opt('style_a', 'one'), opt('style_b', 'two'), opt('prompt', 'rocket'), opt('seed', seed(i), 4), ...extra]),
+          new RegExp(`'rocket' blended .*seed ${seed(i)}`),
+        );
       await run(train(bot(), who, 'one', 10), /learned style \*\*one\*\*/);
-      await Promise.all([run(train(bot(), who, 'two', 10), /learned style \*\*two\*\*/), draw(1, [opt('style', 'one')]), draw(2, [opt('style', 'one'), opt('strength', 5, 10)]), draw(3, [opt('style', 'one')])]);
+      await Promise.all([
+        run(train(bot(), who, 'two', 10), /learned style \*\*two\*\*/),
+        draw(1, [opt('style', 'one')]),
+        draw(2, [opt('style', 'one'), opt('strength', 5, 10)]),
+        draw(3, [opt('style', 'one')]),
+      ]);
       await Promise.all([blend(4, [opt('ratio', 0.5, 10)]), blend(5, []), draw(6, [opt('style', 'two')])]);
       await Promise.all([draw(7, [opt('strength', 0, 10)]), draw(8, [opt('style', 'two'), opt('strength', 8, 10)])]);
     };

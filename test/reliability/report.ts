@@ -25,7 +25,13 @@ export interface ReliabilityReport {
    * Runs `attempt`, which must be refused with an error meant for the user (isUserError) whose message
    * matches `expected`; records the case with the message, then asserts it. Returns the message.
    */
-  refused(section: Section, what: string, attempt: () => Promise<unknown> | unknown, expected: RegExp, opts?: { expected?: string; isUserError?: (e: unknown) => boolean }): Promise<string>;
+  refused(
+    section: Section,
+    what: string,
+    attempt: () => Promise<unknown> | unknown,
+    expected: RegExp,
+    opts?: { expected?: string; isUserError?: (e: unknown) => boolean },
+  ): Promise<string>;
   readonly rows: readonly ReliabilityRow[];
 }
 
@@ -63,7 +69,13 @@ export function reliabilityReport(testFileUrl: string): ReliabilityReport {
       const userError = opts.isUserError ?? defaultIsUserError;
       const message = error === undefined ? `accepted (${summarize(value)})` : String((error as Error)?.message ?? error);
       const pass = error !== undefined && userError(error) && expected.test(message) && isClearMessage(message);
-      report.row({ section, case: what, expected: opts.expected ?? `refused: ${expected.source.replace(/\\/g, '')}`, result: error === undefined ? message : `${(error as Error)?.name ?? 'Error'}: ${message}`, pass });
+      report.row({
+        section,
+        case: what,
+        expected: opts.expected ?? `refused: ${expected.source.replace(/\\/g, '')}`,
+        result: error === undefined ? message : `${(error as Error)?.name ?? 'Error'}: ${message}`,
+        pass,
+      });
       expect(error, `${what}: expected a refusal, got ${message}`).toBeDefined();
       expect(userError(error), `${what}: not a user error: ${(error as Error)?.name} ${message}`).toBe(true);
       expect(message).toMatch(expected);
@@ -74,7 +86,19 @@ export function reliabilityReport(testFileUrl: string): ReliabilityReport {
   return report;
 }
 
-const USER_ERROR_NAMES = new Set(['CommandError', 'RegistryError', 'StyleNameError', 'QueueLimitError', 'CorruptStyleError', 'JobNotFoundError', 'ImageInputError', 'StyleFileError', 'ModelMissingError', 'RateLimitError', 'AttachmentFetchError']);
+const USER_ERROR_NAMES = new Set([
+  'CommandError',
+  'RegistryError',
+  'StyleNameError',
+  'QueueLimitError',
+  'CorruptStyleError',
+  'JobNotFoundError',
+  'ImageInputError',
+  'StyleFileError',
+  'ModelMissingError',
+  'RateLimitError',
+  'AttachmentFetchError',
+]);
 const defaultIsUserError = (e: unknown) => USER_ERROR_NAMES.has((e as Error)?.name);
 
 function summarize(v: unknown): string {

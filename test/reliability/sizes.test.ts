@@ -22,7 +22,12 @@ function shown(text: string): [number, number] {
 
 describe('sizes over a limit', () => {
   it('an 18 MB upload against a limit just under 18 MB reads as over the limit', async () => {
-    const message = await report.refused('Bad input', 'an attachment announced as 18,000,000 bytes against a limit of 17,980,000', () => readImageUpload(attached('big.png', new Uint8Array(0), 'image/png', 18_000_000), 'content', 17_980_000), /is 18\.0 MB; the limit is 17\.98 MB/);
+    const message = await report.refused(
+      'Bad input',
+      'an attachment announced as 18,000,000 bytes against a limit of 17,980,000',
+      () => readImageUpload(attached('big.png', new Uint8Array(0), 'image/png', 18_000_000), 'content', 17_980_000),
+      /is 18\.0 MB; the limit is 17\.98 MB/,
+    );
     expect(message).not.toMatch(/18\.0 MB; the limit is 18 MB/);
   });
 
@@ -37,7 +42,13 @@ describe('sizes over a limit', () => {
         if (!(size > max)) bad.push(`${limit + extra} over ${limit}: '${text}'`);
       }
     }
-    report.row({ section: 'Bad input', case: `${tried} sizes just past 10 limits (1 KB to 100 MiB) in words`, expected: 'the size shown is always larger than the limit shown', result: `${tried - bad.length} of ${tried} read as over the limit${bad.length ? `; e.g. ${bad[0]}` : ''}`, pass: bad.length === 0 });
+    report.row({
+      section: 'Bad input',
+      case: `${tried} sizes just past 10 limits (1 KB to 100 MiB) in words`,
+      expected: 'the size shown is always larger than the limit shown',
+      result: `${tried - bad.length} of ${tried} read as over the limit${bad.length ? `; e.g. ${bad[0]}` : ''}`,
+      pass: bad.length === 0,
+    });
     expect(bad).toEqual([]);
   });
 });

@@ -27,13 +27,23 @@ async function sqliteBackend(opts: { maxStylesPerUser?: number } = {}) {
   const keyv = await openKeyv(`sqlite://${file}`);
   const registry = new StyleRegistry(keyv, opts);
   const queue = new InProcessQueue({ executors: [new FakeExecutor({ auto: true })] });
-  const ctx = (user: string, workspace = 'w'): CommandContext => ({ who: who(user, workspace), isAdmin: false, registry, queue, limits: DEFAULT_COMMAND_LIMITS });
+  const ctx = (user: string, workspace = 'w'): CommandContext => ({
+    who: who(user, workspace),
+    isAdmin: false,
+    registry,
+    queue,
+    limits: DEFAULT_COMMAND_LIMITS,
+  });
   return { registry, queue, ctx, db: (keyv.store as SqliteStore).db };
 }
 
 /** Trains `name` for ctx through the command and returns its final reply (the adapters' path). */
 async function train(ctx: CommandContext, name: string): Promise<Reply> {
-  const outcome: Outcome = await runCommand(ctx, 'train', { content: attached('a.png', await png()), style: attached('b.png', await png(32, 32, '#22d')), name });
+  const outcome: Outcome = await runCommand(ctx, 'train', {
+    content: attached('a.png', await png()),
+    style: attached('b.png', await png(32, 32, '#22d')),
+    name,
+  });
   if (outcome.type !== 'job') throw new Error('expected a job');
   return outcome.finalize(await ctx.queue.finished(outcome.job.id));
 }
@@ -65,8 +75,20 @@ describe('the style store full or at its limit', () => {
     const text = reply?.text ?? `${(error as Error)?.name}: ${(error as Error)?.message}`;
     const file = reply?.files?.find((f) => f.name === 'blue.safetensors');
     const blobs = Number(b.db.prepare("SELECT count(*) FROM keyv WHERE key LIKE 'pairstyle:blob:%'").pluck().get());
-    const pass = !error && /could not save it: the bot's style storage is full/.test(text) && !/database or disk is full/.test(text) && file?.data.length === 3 && !(await b.registry.has(ctx.who, 'blue')) && blobs === 1;
-    report.row({ section: 'Faults injected', case: 'the style store (SQLite) is full when a finished training is stored', expected: 'a clear message, the style file attached; nothing half-stored', result: `${text.slice(0, 200)} [file: ${file ? file.name : 'none'}; stored copies: ${blobs}]`, pass });
+    const pass =
+      !error &&
+      /could not save it: the bot's style storage is full/.test(text) &&
+      !/database or disk is full/.test(text) &&
+      file?.data.length === 3 &&
+      !(await b.registry.has(ctx.who, 'blue')) &&
+      blobs === 1;
+    report.row({
+      section: 'Faults injected',
+      case: 'the style store (SQLite) is full when a finished training is stored',
+      expected: 'a clear message, the style file attached; nothing half-stored',
+      result: `${text.slice(0, 200)} [file: ${file ? file.name : 'none'}; stored copies: ${blobs}]`,
+      pass,
+    });
     expect(error).toBeUndefined();
     expect(text).toMatch(/could not save it: the bot's style storage is full/);
     expect(text).not.toMatch(/database or disk is full/);
@@ -84,19 +106,39 @@ describe('the style store full or at its limit', () => {
     const b = await sqliteBackend({ maxStylesPerUser: 2 });
     expect((await train(b.ctx('ann', 'server-1'), 'one')).text).toMatch(/learned style/);
     expect((await train(b.ctx('ann', 'server-2'), 'two')).text).toMatch(/learned style/);
-    await report.refused('Rate limits', 'a 3rd style from another server of the same person (limit 2 per person)', () => train(b.ctx('ann', 'dm'), 'three'), /you already keep 2 styles, the most one person may keep here \(2\): delete one/);
+    await report.refused(
+      'Rate limits',
+      'a 3rd style from another server of the same person (limit 2 per person)',
+      () => train(b.ctx('ann', 'dm'), 'three'),
+      /you already keep 2 styles, the most one person may keep here \(2\): delete one/,
+    );
     // Retraining one of them (overwrite) adds nothing: allowed.
-    const again = await runCommand(b.ctx('ann', 'server-1'), 'train', { content: attached('a.png', await png()), style: attached('b.png', await png()), name: 'one', overwrite: true });
+    const again = await runCommand(b.ctx('ann', 'server-1'), 'train', {
+      content: attached('a.png', await png()),
+      style: attached('b.png', await png()),
+      name: 'one',
+      overwrite: true,
+    });
     expect(again.type).toBe('job');
     if (again.type === 'job') await b.queue.finished(again.job.id);
     // Deleting one makes room; a training whose slot was taken meanwhile (another bot process) keeps its file.
     await runCommand(b.ctx('ann', 'server-2'), 'delete', { name: 'two' });
-    const outcome = await runCommand(b.ctx('ann', 'dm'), 'train', { content: attached('a.png', await png()), style: attached('b.png', await png()), name: 'late' });
+    const outcome = await runCommand(b.ctx('ann', 'dm'), 'train', {
+      content: attached('a.png', await png()),
+      style: attached('b.png', await png()),
+      name: 'late',
+    });
     if (outcome.type !== 'job') throw new Error('expected a job');
     await b.registry.put(who('ann', 'server-3'), 'meanwhile', new Uint8Array([9]), {});
     const reply = await outcome.finalize(await b.queue.finished(outcome.job.id));
     const pass = /could not save it: you already keep 2 styles/.test(reply.text) && reply.files?.[0]?.name === 'late.safetensors';
-    report.row({ section: 'Rate limits', case: 'the per-person style limit is reached by another bot process while a training runs', expected: 'the training is answered with why it was not saved and its style file', result: reply.text.slice(0, 200), pass });
+    report.row({
+      section: 'Rate limits',
+      case: 'the per-person style limit is reached by another bot process while a training runs',
+      expected: 'the training is answered with why it was not saved and its style file',
+      result: reply.text.slice(0, 200),
+      pass,
+    });
     expect(pass, reply.text).toBe(true);
     await b.queue.close();
     await b.registry.close();
@@ -106,6 +148,8 @@ describe('the style store full or at its limit', () => {
     const env = { PAIRSTYLE_PLAYGROUND: '1' };
     expect(loadBotConfig(env, { requireModel: false }).maxStylesPerUser).toBe(50);
     expect(loadBotConfig({ ...env, PAIRSTYLE_MAX_STYLES_PER_USER: '3' }, { requireModel: false }).maxStylesPerUser).toBe(3);
-    expect(() => loadBotConfig({ ...env, PAIRSTYLE_MAX_STYLES_PER_USER: '0' }, { requireModel: false })).toThrow(/PAIRSTYLE_MAX_STYLES_PER_USER must be a whole number from 1 to 100000/);
+    expect(() => loadBotConfig({ ...env, PAIRSTYLE_MAX_STYLES_PER_USER: '0' }, { requireModel: false })).toThrow(
+      /PAIRSTYLE_MAX_STYLES_PER_USER must be a whole number from 1 to 100000/,
+    );
   });
 });

@@ -33,7 +33,9 @@ afterAll(async () => {
 /** Runs the registry processes on `url` together; resolves when all printed DONE (bounded). */
 async function runProcesses(url: string): Promise<void> {
   const procs = Array.from({ length: PROCESSES }, (_, index) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/registry-process.ts', JSON.stringify({ url, index, rounds: ROUNDS })], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/registry-process.ts', JSON.stringify({ url, index, rounds: ROUNDS })], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     const lines = createInterface({ input: p.stdout! });
@@ -65,15 +67,38 @@ async function check(kind: string, url: string, blobCount: (pattern: string) => 
   // Saves for one user: every process saved ROUNDS styles.
   const same = await registry.list(who('same'));
   let usable = 0;
-  for (let i = 0; i < PROCESSES; i++) for (let k = 0; k < ROUNDS; k++) if (await registry.load(who('same'), `p${i}-${k}`).then(() => true, () => false)) usable++;
+  for (let i = 0; i < PROCESSES; i++)
+    for (let k = 0; k < ROUNDS; k++)
+      if (
+        await registry.load(who('same'), `p${i}-${k}`).then(
+          () => true,
+          () => false,
+        )
+      )
+        usable++;
   // Overwrites of one style: one entry, one stored copy.
   const hotCopies = await blobCount('blob:test:w:hot:hot:');
   await registry.close();
   const want = PROCESSES * ROUNDS;
   const rows = [
-    { case: `${PROCESSES} processes share ${ROUNDS} styles each in one workspace at once (${kind})`, expected: `all ${want} shared`, result: `${shares} of ${want} in the workspace's shared list`, pass: shares === want },
-    { case: `${PROCESSES} processes save ${ROUNDS} styles each for one user at once (${kind})`, expected: `all ${want} listed and usable`, result: `${same.own.length} listed, ${usable} usable`, pass: same.own.length === want && usable === want },
-    { case: `${PROCESSES} processes overwrite one style ${ROUNDS} times each at once (${kind})`, expected: 'exactly one stored copy left (every replaced copy deleted)', result: `${hotCopies} stored copies`, pass: hotCopies === 1 },
+    {
+      case: `${PROCESSES} processes share ${ROUNDS} styles each in one workspace at once (${kind})`,
+      expected: `all ${want} shared`,
+      result: `${shares} of ${want} in the workspace's shared list`,
+      pass: shares === want,
+    },
+    {
+      case: `${PROCESSES} processes save ${ROUNDS} styles each for one user at once (${kind})`,
+      expected: `all ${want} listed and usable`,
+      result: `${same.own.length} listed, ${usable} usable`,
+      pass: same.own.length === want && usable === want,
+    },
+    {
+      case: `${PROCESSES} processes overwrite one style ${ROUNDS} times each at once (${kind})`,
+      expected: 'exactly one stored copy left (every replaced copy deleted)',
+      result: `${hotCopies} stored copies`,
+      pass: hotCopies === 1,
+    },
   ];
   for (const r of rows) report.row({ section: 'Several machines', ...r });
   expect(rows.filter((r) => !r.pass).map((r) => `${r.case}: ${r.result}`)).toEqual([]);
@@ -96,7 +121,7 @@ describe('several bot processes on one style store', () => {
     await runProcesses(url);
     await check('Redis', url, async (prefix) => {
       const keyv = await openKeyv(url);
-      const client = (await (keyv.store as { getClient(): Promise<{ keys(p: string): Promise<string[]> }> }).getClient());
+      const client = await (keyv.store as { getClient(): Promise<{ keys(p: string): Promise<string[]> }> }).getClient();
       const n = (await client.keys(`*${prefix}*`)).length;
       await keyv.disconnect();
       return n;

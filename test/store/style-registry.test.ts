@@ -12,7 +12,7 @@ const who = (user: string, workspace = 'guild1', platform = 'discord'): Scope =>
 const bytes = (n: number) => new Uint8Array([n, n + 1, n + 2]);
 
 describe('StyleRegistry on a SQLite file', () => {
-  it("keeps private styles private, including from autocomplete, and shares within one workspace only", async () => {
+  it('keeps private styles private, including from autocomplete, and shares within one workspace only', async () => {
     const reg = new StyleRegistry(await openKeyv(`sqlite://${join(dir, 'a.sqlite')}`));
     await reg.put(who('alice'), 'ink', bytes(1), { name: 'ink' });
     await reg.put(who('alice'), 'inky-secret', bytes(2), { name: 'inky-secret' });

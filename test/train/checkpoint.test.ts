@@ -18,7 +18,15 @@ afterEach(async () => {
 function setup() {
   const w = new Float32Array([1, 2, 3, 4, 5, 6]);
   const b = new Float32Array([0.5]);
-  const opt = new AdamW([{ params: [{ name: 'layer.w', data: w }, { name: 'layer.b', data: b }], lr: 0.01 }]);
+  const opt = new AdamW([
+    {
+      params: [
+        { name: 'layer.w', data: w },
+        { name: 'layer.b', data: b },
+      ],
+      lr: 0.01,
+    },
+  ]);
   const ema = new EMA({ 'layer.w': w, 'layer.b': b }, 0.9);
   const train = (steps: number) => {
     for (let i = 0; i < steps; i++) {
@@ -51,7 +59,14 @@ describe('checkpoints', () => {
 
     const header = await readSafetensorsHeader(path);
     expect(Object.keys(header.tensors).sort()).toEqual([
-      'adam_m/layer.b', 'adam_m/layer.w', 'adam_v/layer.b', 'adam_v/layer.w', 'ema/layer.b', 'ema/layer.w', 'param/layer.b', 'param/layer.w',
+      'adam_m/layer.b',
+      'adam_m/layer.w',
+      'adam_v/layer.b',
+      'adam_v/layer.w',
+      'ema/layer.b',
+      'ema/layer.w',
+      'param/layer.b',
+      'param/layer.w',
     ]);
     expect(header.tensors['adam_m/layer.w']!.shape).toEqual([2, 3]);
     expect(header.metadata.step).toBe('3');

@@ -130,11 +130,12 @@ function lossOf(dtype: 'float32' | 'float16'): Tensor {
 /** y = X @ W0 in float64 (exact). */
 function forward(): number[] {
   const y: number[] = [];
-  for (let b = 0; b < B; b++) for (let n = 0; n < N; n++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += X[b * K + k] * W0[k * N + n];
-    y.push(s);
-  }
+  for (let b = 0; b < B; b++)
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += X[b * K + k] * W0[k * N + n];
+      y.push(s);
+    }
   return y;
 }
 
@@ -143,11 +144,12 @@ function referenceGrad(t: Float32Array): number[] {
   const y = forward();
   const dy = y.map((v, i) => (2 * (v - t[i])) / (B * N));
   const gw: number[] = [];
-  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) {
-    let s = 0;
-    for (let b = 0; b < B; b++) s += X[b * K + k] * dy[b * N + n];
-    gw.push(s);
-  }
+  for (let k = 0; k < K; k++)
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let b = 0; b < B; b++) s += X[b * K + k] * dy[b * N + n];
+      gw.push(s);
+    }
   return gw;
 }
 
@@ -192,7 +194,12 @@ describe('loss scaling in the training step (float16 graph, float32 master weigh
       // dL/dy is held in float16: its rounding shows, at float16 precision (2^-11 relative).
       expect(relErr(r1.grads.w, r32.grads.w)).toBeGreaterThan(0);
       expect(relErr(r1.grads.w, r32.grads.w)).toBeLessThan(2e-3);
-      expect(relErr(Array.from(r64.grads.w, (v) => v / 64), r32.grads.w)).toBeLessThan(2e-3);
+      expect(
+        relErr(
+          Array.from(r64.grads.w, (v) => v / 64),
+          r32.grads.w,
+        ),
+      ).toBeLessThan(2e-3);
     } finally {
       await step.release();
       await ref.release();

@@ -46,7 +46,13 @@ describe('AdamW', () => {
     const data = new Float32Array(p0);
     const opt = new AdamW([{ params: [{ name: 'w', data }], lr: 0.1, weightDecay: 0.1 }]);
     opt.step({ w: new Float32Array(grads[0]!) });
-    expectClose(data, [1 * 0.99 - (0.1 * 0.1) / (0.1 + 1e-8), -0.5 * 0.99 + (0.1 * 0.2) / (0.2 + 1e-8), 0, 2 * 0.99 - (0.1 * 3) / (3 + 1e-8), 0.25 * 0.99 + (0.1 * 1e-3) / (1e-3 + 1e-8)]);
+    expectClose(data, [
+      1 * 0.99 - (0.1 * 0.1) / (0.1 + 1e-8),
+      -0.5 * 0.99 + (0.1 * 0.2) / (0.2 + 1e-8),
+      0,
+      2 * 0.99 - (0.1 * 3) / (3 + 1e-8),
+      0.25 * 0.99 + (0.1 * 1e-3) / (1e-3 + 1e-8),
+    ]);
     expect(opt.stepCount).toBe(1);
   });
 
@@ -60,7 +66,14 @@ describe('AdamW', () => {
     const scales = [0.25, 0.5, 1, 0.75];
     grads.forEach((g, k) => opt.step({ a: new Float32Array(g), b: new Float32Array(g.map((x) => -2 * x)) }, { lrScale: scales[k] }));
     expectClose(a, referenceAdamW(p0, grads, { lr: 0.01, wd: 0.05, b1: 0.9, b2: 0.999, eps: 1e-8, lrScales: scales }));
-    expectClose(b, referenceAdamW(p0, grads.map((g) => g.map((x) => -2 * x)), { lr: 0.003, wd: 0, b1: 0.8, b2: 0.99, eps: 1e-6, lrScales: scales }));
+    expectClose(
+      b,
+      referenceAdamW(
+        p0,
+        grads.map((g) => g.map((x) => -2 * x)),
+        { lr: 0.003, wd: 0, b1: 0.8, b2: 0.99, eps: 1e-6, lrScales: scales },
+      ),
+    );
   });
 
   it('weight decay is decoupled from the gradient', () => {
@@ -86,12 +99,31 @@ describe('AdamW', () => {
 
   it('rejects missing or mis-sized gradients without changing state', () => {
     const data = new Float32Array([1, 2]);
-    const opt = new AdamW([{ params: [{ name: 'w', data }, { name: 'u', data: new Float32Array(1) }], lr: 0.1 }]);
+    const opt = new AdamW([
+      {
+        params: [
+          { name: 'w', data },
+          { name: 'u', data: new Float32Array(1) },
+        ],
+        lr: 0.1,
+      },
+    ]);
     expect(() => opt.step({ w: new Float32Array(2) })).toThrow(/missing gradient for parameter "u"/);
     expect(() => opt.step({ w: new Float32Array(3), u: new Float32Array(1) })).toThrow(/"w" has 3 elements, parameter has 2/);
     expect(opt.stepCount).toBe(0);
     expect(Array.from(data)).toEqual([1, 2]);
-    expect(() => new AdamW([{ params: [{ name: 'w', data }, { name: 'w', data }], lr: 0.1 }])).toThrow(/more than once/);
+    expect(
+      () =>
+        new AdamW([
+          {
+            params: [
+              { name: 'w', data },
+              { name: 'w', data },
+            ],
+            lr: 0.1,
+          },
+        ]),
+    ).toThrow(/more than once/);
     expect(() => new AdamW([{ params: [], lr: 0.1, betas: [1, 0.9] }])).toThrow(/beta1/);
   });
 

@@ -51,9 +51,7 @@ function randomFloats(n: number, seed = 1): Float32Array {
 describe('half-precision conversion', () => {
   it('f16 known bit patterns', () => {
     const vals = new Float32Array([1, -2, 65504, 2 ** -24, 0, -0, Infinity, -Infinity, 2 ** -14, 2 ** -14 - 2 ** -24, 0.1]);
-    expect(Array.from(f32ToF16(vals))).toEqual([
-      0x3c00, 0xc000, 0x7bff, 0x0001, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x0400, 0x03ff, 0x2e66,
-    ]);
+    expect(Array.from(f32ToF16(vals))).toEqual([0x3c00, 0xc000, 0x7bff, 0x0001, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x0400, 0x03ff, 0x2e66]);
   });
 
   it('f16 rounds to nearest even, overflows to Infinity, underflows to zero', () => {
@@ -141,7 +139,13 @@ describe('half-precision conversion', () => {
 
   it('bf16 known bits, rounding, inf and NaN', () => {
     const x = new Float32Array([
-      1, -2, Math.PI, 0, -0, Infinity, -Infinity,
+      1,
+      -2,
+      Math.PI,
+      0,
+      -0,
+      Infinity,
+      -Infinity,
       bitsF32(0x3f808000), // tie -> even (down to 0x3f80)
       bitsF32(0x3f818000), // tie -> even (up to 0x3f82)
       bitsF32(0x3f808001), // above tie -> up
@@ -155,9 +159,7 @@ describe('half-precision conversion', () => {
     const nan = f32ToBf16(new Float32Array([NaN, bitsF32(0x7f800001), bitsF32(0xff800001)]));
     expect(Array.from(bf16ToF32(nan)).every(Number.isNaN)).toBe(true);
     expect(nan[2]! & 0x8000).toBe(0x8000);
-    expect(Array.from(bf16ToF32(new Uint16Array([0x3f80, 0xc000, 0x4049, 0x0001])))).toEqual([
-      1, -2, 3.140625, bitsF32(0x00010000),
-    ]);
+    expect(Array.from(bf16ToF32(new Uint16Array([0x3f80, 0xc000, 0x4049, 0x0001])))).toEqual([1, -2, 3.140625, bitsF32(0x00010000)]);
   });
 });
 
@@ -259,12 +261,36 @@ describe('decode errors', () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ['short prefix', new Uint8Array(5), /truncated file: 5 bytes/],
     ['header longer than file', build(ok, eight).subarray(0, 20), /truncated file: header declares/],
-    ['huge header length', (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 1n << 40n, true); return b; })(), /exceeds/],
-    ['bad JSON', (() => { const b = build({}, []); b.set(new TextEncoder().encode('{"x":'), 8); return b; })(), /bad header JSON/],
+    [
+      'huge header length',
+      (() => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setBigUint64(0, 1n << 40n, true);
+        return b;
+      })(),
+      /exceeds/,
+    ],
+    [
+      'bad JSON',
+      (() => {
+        const b = build({}, []);
+        b.set(new TextEncoder().encode('{"x":'), 8);
+        return b;
+      })(),
+      /bad header JSON/,
+    ],
     ['non-object JSON', build([1, 2]), /bad header JSON: expected an object/],
-    ['truncated data', build(ok, eight).subarray(0, build(ok, eight).length - 3), /tensor "x": data_offsets \[0, 8\] out of range: data section has only 5 bytes/],
+    [
+      'truncated data',
+      build(ok, eight).subarray(0, build(ok, eight).length - 3),
+      /tensor "x": data_offsets \[0, 8\] out of range: data section has only 5 bytes/,
+    ],
     ['unknown dtype', build({ x: { dtype: 'F8_E9', shape: [2], data_offsets: [0, 2] } }, [0, 0]), /tensor "x": unknown dtype "F8_E9"/],
-    ['shape/byte mismatch', build({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, eight), /tensor "x": shape \[3\] of F32 needs 12 bytes but data_offsets span 8/],
+    [
+      'shape/byte mismatch',
+      build({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, eight),
+      /tensor "x": shape \[3\] of F32 needs 12 bytes but data_offsets span 8/,
+    ],
     ['bad shape', build({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 8] } }, eight), /tensor "x": shape \[-1\]/],
     ['end before begin', build({ x: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, eight), /tensor "x": data_offsets \[8, 4\] end before begin/],
     ['missing offsets', build({ x: { dtype: 'F32', shape: [2] } }, eight), /tensor "x": data_offsets missing/],
@@ -297,7 +323,11 @@ describe('files', () => {
     try {
       const path = join(dir, 'm.safetensors');
       const w = randomFloats(12);
-      await writeSafetensors(path, { w: { shape: [3, 4], data: w }, b: { shape: [2], data: new Float32Array([1, 2]) } }, { dtype: 'BF16', metadata: { k: 'v' } });
+      await writeSafetensors(
+        path,
+        { w: { shape: [3, 4], data: w }, b: { shape: [2], data: new Float32Array([1, 2]) } },
+        { dtype: 'BF16', metadata: { k: 'v' } },
+      );
       expect(await readdir(dir)).toEqual(['m.safetensors']); // no temp file left
       const h = await readSafetensorsHeader(path);
       expect(h.metadata).toEqual({ k: 'v' });

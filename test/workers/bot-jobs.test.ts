@@ -14,8 +14,16 @@ let style: Uint8Array;
 
 beforeAll(async () => {
   queue = new InProcessQueue({ executors: [new WorkerExecutor({ model: { dir: await writeTinyModelFolder() }, sampleSteps: 2 })] });
-  content = new Uint8Array(await sharp({ create: { width: 40, height: 30, channels: 3, background: '#d22' } }).png().toBuffer());
-  style = new Uint8Array(await sharp({ create: { width: 24, height: 24, channels: 3, background: '#22d' } }).jpeg().toBuffer());
+  content = new Uint8Array(
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#d22' } })
+      .png()
+      .toBuffer(),
+  );
+  style = new Uint8Array(
+    await sharp({ create: { width: 24, height: 24, channels: 3, background: '#22d' } })
+      .jpeg()
+      .toBuffer(),
+  );
 });
 afterAll(() => queue.close());
 
@@ -27,7 +35,11 @@ const size = async (png: Uint8Array) => {
 describe('bot jobs in the engine thread', () => {
   it('trains a style (progress, pair + sample grid, style bytes), draws with it, blends two styles', async () => {
     const events: JobEvent[] = [];
-    const t = await queue.submit(owner, { kind: 'train', args: { content, style, name: 'reds', steps: 6, samplePrompts: ['cat face'] } }, { listener: (e) => events.push(e) });
+    const t = await queue.submit(
+      owner,
+      { kind: 'train', args: { content, style, name: 'reds', steps: 6, samplePrompts: ['cat face'] } },
+      { listener: (e) => events.push(e) },
+    );
     const trained = await queue.finished(t.id);
     expect(trained.error).toBeUndefined();
     expect(trained.status).toBe('done');
@@ -38,16 +50,24 @@ describe('bot jobs in the engine thread', () => {
     expect(fmt).toBe('png');
     expect(w).toBeGreaterThanOrEqual(2 * 256);
 
-    const d = await queue.submit(owner, { kind: 'draw', args: { prompt: 'cat face', styles: [{ style: { name: 'reds', bytes }, weight: 3 }], seed: 1, steps: 2, cfg: 5 } });
+    const d = await queue.submit(owner, {
+      kind: 'draw',
+      args: { prompt: 'cat face', styles: [{ style: { name: 'reds', bytes }, weight: 3 }], seed: 1, steps: 2, cfg: 5 },
+    });
     const drawn = await queue.finished(d.id);
     expect(drawn.status).toBe('done');
     expect((await size(drawn.result!.images[0].png))[1]).toBeGreaterThanOrEqual(512);
 
     const ref = { name: 'reds', bytes };
-    const strip = await queue.finished((await queue.submit(owner, { kind: 'blend', args: { prompt: 'rocket', a: ref, b: ref, strength: 3, strip: 3, seed: 0, steps: 2, cfg: 5 } })).id);
+    const strip = await queue.finished(
+      (await queue.submit(owner, { kind: 'blend', args: { prompt: 'rocket', a: ref, b: ref, strength: 3, strip: 3, seed: 0, steps: 2, cfg: 5 } })).id,
+    );
     expect(strip.status).toBe('done');
     expect((await size(strip.result!.images[0].png))[1]).toBeGreaterThanOrEqual(3 * 256);
-    const one = await queue.finished((await queue.submit(owner, { kind: 'blend', args: { prompt: 'rocket', a: ref, b: ref, ratio: 0.5, strength: 3, strip: 5, seed: 0, steps: 2, cfg: 5 } })).id);
+    const one = await queue.finished(
+      (await queue.submit(owner, { kind: 'blend', args: { prompt: 'rocket', a: ref, b: ref, ratio: 0.5, strength: 3, strip: 5, seed: 0, steps: 2, cfg: 5 } }))
+        .id,
+    );
     expect(await size(one.result!.images[0].png)).toEqual(['png', 256, 256]);
   });
 

@@ -32,7 +32,10 @@ describe('the pipeline preview', () => {
     const previews: Float32Array[] = [];
     const r = await pipe.generate({
       prompts: ['', 'cat face'],
-      trajectories: [{ seed: 3, terms: cfgTerms(0, 1, 5) }, { seed: 4, terms: cfgTerms(0, 1, 5) }],
+      trajectories: [
+        { seed: 3, terms: cfgTerms(0, 1, 5) },
+        { seed: 4, terms: cfgTerms(0, 1, 5) },
+      ],
       steps: 4,
       sampler,
       onStep: async (_i, _total, preview) => void previews.push(await preview()),

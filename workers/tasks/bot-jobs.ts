@@ -99,7 +99,8 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     device: runtime.device,
     precision: runtime.precision,
     shouldStop: () => ctx?.cancelled ?? false,
-    onProgress: (p) => ctx?.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' } satisfies JobProgress),
+    onProgress: (p) =>
+      ctx?.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' } satisfies JobProgress),
   });
   const prompts = args.job.samplePrompts ?? DEFAULT_SAMPLE_PROMPTS;
   const tiles = pairs.flatMap((p, k) => {
@@ -111,7 +112,13 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     const mixes = prompts.flatMap(() => [[], [{ style: r.style, weight: 3 }]]);
     const samples = await Promise.all(
       prompts.map((prompt, i) =>
-        drawMixes(pipe, mixes.slice(2 * i, 2 * i + 2), { prompt, seed: i, steps: args.sampleSteps ?? 25, cfg: 5, onStep: stepper(ctx, `drawing sample ${i + 1}/${prompts.length}`, previewPlan(model, args, 1)) }),
+        drawMixes(pipe, mixes.slice(2 * i, 2 * i + 2), {
+          prompt,
+          seed: i,
+          steps: args.sampleSteps ?? 25,
+          cfg: 5,
+          onStep: stepper(ctx, `drawing sample ${i + 1}/${prompts.length}`, previewPlan(model, args, 1)),
+        }),
       ),
     );
     samples.forEach((s, i) => tiles.push(tile(s.images[0], size, prompts[i]), tile(s.images[1], size, `${prompts[i]} (styled)`)));
@@ -132,7 +139,10 @@ export async function draw(args: { job: DrawArgs } & TaskOptions, ctx?: TaskCont
   const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'drawing', previewPlan(model, args, 0)) };
   if (job.styles.length === 0) {
     const r = await drawMixes(pipe, [[]], opts);
-    return { images: [{ name: 'image.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }], seconds: (performance.now() - t0) / 1000 };
+    return {
+      images: [{ name: 'image.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }],
+      seconds: (performance.now() - t0) / 1000,
+    };
   }
   const styles = job.styles.map((s) => ({ style: decodeStyle(s.style.bytes, `style '${s.style.name}'`), weight: s.weight }));
   const r = await drawStyled(pipe, styles, opts);
@@ -151,13 +161,25 @@ export async function blend(args: { job: BlendArgs } & TaskOptions, ctx?: TaskCo
   const a = decodeStyle(job.a.bytes, `style '${job.a.name}'`);
   const b = decodeStyle(job.b.bytes, `style '${job.b.name}'`);
   // One blended image (ratio) or a strip: preview its middle picture.
-  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'blending', previewPlan(model, args, job.ratio !== undefined ? 0 : Math.floor((job.strip - 1) / 2))) };
+  const opts = {
+    prompt: job.prompt,
+    seed: job.seed,
+    steps: job.steps,
+    cfg: job.cfg,
+    onStep: stepper(ctx, 'blending', previewPlan(model, args, job.ratio !== undefined ? 0 : Math.floor((job.strip - 1) / 2))),
+  };
   if (job.ratio !== undefined) {
     const wa = job.strength * (1 - job.ratio);
     const wb = job.strength * job.ratio;
-    const mix = [{ style: a, weight: wa }, { style: b, weight: wb }].filter((w) => w.weight > 0);
+    const mix = [
+      { style: a, weight: wa },
+      { style: b, weight: wb },
+    ].filter((w) => w.weight > 0);
     const r = await drawMixes(pipe, [mix], opts);
-    return { images: [{ name: 'blend.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }], seconds: (performance.now() - t0) / 1000 };
+    return {
+      images: [{ name: 'blend.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }],
+      seconds: (performance.now() - t0) / 1000,
+    };
   }
   const k = job.strip;
   const r = await blendStrip(pipe, a, b, job.strength, k, opts);

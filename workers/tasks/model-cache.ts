@@ -27,7 +27,8 @@ export function loadModel(source: ModelSource = { configured: true }): Promise<L
   let hit = cache.get(key);
   if (!hit) {
     hit = (async () => {
-      const runtime: ModelRuntimeConfig = 'config' in source ? { device: source.config.device, precision: source.config.precision } : modelRuntimeConfig(process.env);
+      const runtime: ModelRuntimeConfig =
+        'config' in source ? { device: source.config.device, precision: source.config.precision } : modelRuntimeConfig(process.env);
       let model: TextToImageModel;
       if ('config' in source) model = await loadModelOf(source.config);
       else if ('dir' in source) model = await loadModelFolder(source.dir);

@@ -9,7 +9,10 @@ export interface DiscordFileAccess {
   allowInsecureOrigins?: readonly string[];
 }
 
-export function discordAttachment(a: { filename?: string; name?: string; size: number; url: string; content_type?: string | null; contentType?: string | null }, access: DiscordFileAccess = {}): Attachment {
+export function discordAttachment(
+  a: { filename?: string; name?: string; size: number; url: string; content_type?: string | null; contentType?: string | null },
+  access: DiscordFileAccess = {},
+): Attachment {
   return {
     name: a.filename ?? a.name ?? 'file',
     size: a.size,

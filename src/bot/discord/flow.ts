@@ -4,7 +4,19 @@
  * final images. An interaction token lives 15 minutes: past `tokenLifetimeMs` (or when an edit is
  * refused as expired) updates go to the channel as new bot messages instead.
  */
-import { autocompleteStyles, errorText, followJob, isUserError, runButton, runCommand, findCommand, type CommandContext, type OptionValue, type Outcome, type Reply } from '../../../commands/index.ts';
+import {
+  autocompleteStyles,
+  errorText,
+  followJob,
+  isUserError,
+  runButton,
+  runCommand,
+  findCommand,
+  type CommandContext,
+  type OptionValue,
+  type Outcome,
+  type Reply,
+} from '../../../commands/index.ts';
 import type { REST } from '@discordjs/rest';
 import { Routes } from 'discord-api-types/v10';
 import type { Job, JobQueue, ReplyRoute } from '../../queue/job.ts';
@@ -39,7 +51,11 @@ export type ParsedInteraction =
   | { kind: 'autocomplete'; who: Scope; value: string };
 
 /** The style scope of a Discord user: the guild, or a private scope in DMs. */
-export const discordScope = (guildId: string | undefined | null, userId: string): Scope => ({ platform: 'discord', workspace: guildId ?? `dm-${userId}`, user: userId });
+export const discordScope = (guildId: string | undefined | null, userId: string): Scope => ({
+  platform: 'discord',
+  workspace: guildId ?? `dm-${userId}`,
+  user: userId,
+});
 
 /** Bitfield: ADMINISTRATOR (1 << 3) or MANAGE_GUILD (1 << 5). */
 export const isGuildAdmin = (permissions: string | bigint | undefined | null): boolean => {
@@ -135,7 +151,14 @@ export function resumeDiscordJob(deps: DiscordDeps, rest: REST, job: Job): Promi
 }
 
 /** Progress edits through the interaction while its token lives; after that only the final result, in the channel. */
-async function followDiscordJob(deps: DiscordDeps, job: Job, finalize: (j: Job) => Promise<Reply>, r: DiscordResponder, user: string, t0: number): Promise<void> {
+async function followDiscordJob(
+  deps: DiscordDeps,
+  job: Job,
+  finalize: (j: Job) => Promise<Reply>,
+  r: DiscordResponder,
+  user: string,
+  t0: number,
+): Promise<void> {
   const log = deps.log ?? ((m, e) => console.error(`[discord] ${m}`, e ?? ''));
   const lifetime = deps.tokenLifetimeMs ?? 14 * 60_000;
   let tokenDead = false;

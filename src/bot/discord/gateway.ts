@@ -7,7 +7,16 @@
 import { Client, Events, GatewayIntentBits, MessageFlags, Routes, type ChatInputCommandInteraction, type Interaction } from 'discord.js';
 import type { OptionValue } from '../../../commands/types.ts';
 import { discordAttachment, type DiscordFileAccess } from './attachments.ts';
-import { autocompleteChoices, discordRoute, discordScope, handleInteraction, isGuildAdmin, type DiscordDeps, type DiscordResponder, type ParsedInteraction } from './flow.ts';
+import {
+  autocompleteChoices,
+  discordRoute,
+  discordScope,
+  handleInteraction,
+  isGuildAdmin,
+  type DiscordDeps,
+  type DiscordResponder,
+  type ParsedInteraction,
+} from './flow.ts';
 import { discordMessage, restMessage } from './messages.ts';
 
 export interface DiscordGatewayOptions extends DiscordDeps {
@@ -57,7 +66,13 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
     },
     edit: async (reply) => {
       const m = discordMessage(reply);
-      await i.editReply({ content: m.content, components: m.components, files: m.files.map((f) => ({ attachment: f.data, name: f.name })), attachments: [], allowedMentions: m.allowedMentions });
+      await i.editReply({
+        content: m.content,
+        components: m.components,
+        files: m.files.map((f) => ({ attachment: f.data, name: f.name })),
+        attachments: [],
+        allowedMentions: m.allowedMentions,
+      });
     },
     channelSend: async (reply) => {
       if (!channelId) throw new Error('no channel to post the late result in');

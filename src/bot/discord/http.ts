@@ -52,7 +52,8 @@ export function discordInteractionsHandler(opts: DiscordHttpOptions) {
     if (!body) return json(res, 413, { error: 'body too large' });
     const sig = req.headers['x-signature-ed25519'];
     const ts = req.headers['x-signature-timestamp'];
-    if (!verifier.check(typeof sig === 'string' ? sig : undefined, typeof ts === 'string' ? ts : undefined, body)) return json(res, 401, { error: 'invalid request signature' });
+    if (!verifier.check(typeof sig === 'string' ? sig : undefined, typeof ts === 'string' ? ts : undefined, body))
+      return json(res, 401, { error: 'invalid request signature' });
     let interaction: APIInteraction;
     try {
       interaction = JSON.parse(body.toString('utf8')) as APIInteraction;

@@ -21,7 +21,10 @@ export function discordMessage(reply: Reply): DiscordMessage {
       components: buttons.slice(i, i + 5).map((b) => ({ type: ComponentType.Button, custom_id: b.id, label: b.label, style: STYLE[b.style ?? 'secondary'] })),
     });
   }
-  const files = [...(reply.images ?? []).map((i) => ({ name: i.name, data: Buffer.from(i.png) })), ...(reply.files ?? []).map((f) => ({ name: f.name, data: Buffer.from(f.data) }))];
+  const files = [
+    ...(reply.images ?? []).map((i) => ({ name: i.name, data: Buffer.from(i.png) })),
+    ...(reply.files ?? []).map((f) => ({ name: f.name, data: Buffer.from(f.data) })),
+  ];
   const content = reply.text.length > 2000 ? `${reply.text.slice(0, 1990)}…` : reply.text;
   return { content, components, files, allowedMentions: { parse: [], users: reply.mentions ?? [] } };
 }
@@ -30,7 +33,12 @@ export function discordMessage(reply: Reply): DiscordMessage {
 export function restMessage(reply: Reply) {
   const m = discordMessage(reply);
   return {
-    body: { content: m.content, components: m.components, attachments: m.files.map((f, i) => ({ id: i, filename: f.name })), allowed_mentions: m.allowedMentions },
+    body: {
+      content: m.content,
+      components: m.components,
+      attachments: m.files.map((f, i) => ({ id: i, filename: f.name })),
+      allowed_mentions: m.allowedMentions,
+    },
     files: m.files.map((f) => ({ name: f.name, data: f.data })),
   };
 }

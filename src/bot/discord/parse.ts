@@ -19,7 +19,11 @@ export function parseRawInteraction(i: APIInteraction, access: DiscordFileAccess
   const isAdmin = isGuildAdmin(i.member?.permissions);
   if (i.type === InteractionType.MessageComponent) return { kind: 'button', who, isAdmin, customId: i.data.custom_id };
   if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return undefined;
-  const data = i.data as unknown as { name: string; options?: RawOption[]; resolved?: { attachments?: Record<string, { filename: string; size: number; url: string; content_type?: string }> } };
+  const data = i.data as unknown as {
+    name: string;
+    options?: RawOption[];
+    resolved?: { attachments?: Record<string, { filename: string; size: number; url: string; content_type?: string }> };
+  };
   const sub = data.options?.find((o) => o.type === ApplicationCommandOptionType.Subcommand);
   if (!sub) return undefined;
   if (i.type === InteractionType.ApplicationCommandAutocomplete) {

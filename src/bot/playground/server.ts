@@ -29,7 +29,22 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { autocompleteStyles, COMMANDS, errorText, findCommand, followJob, isUserError, runButton, runCommand, type Attachment, type Button, type CommandContext, type OptionValue, type Outcome, type Reply } from '../../../commands/index.ts';
+import {
+  autocompleteStyles,
+  COMMANDS,
+  errorText,
+  findCommand,
+  followJob,
+  isUserError,
+  runButton,
+  runCommand,
+  type Attachment,
+  type Button,
+  type CommandContext,
+  type OptionValue,
+  type Outcome,
+  type Reply,
+} from '../../../commands/index.ts';
 import { progressReply } from '../../../commands/render.ts';
 import type { CommandLimits } from '../../../commands/types.ts';
 import type { Job, JobQueue } from '../../queue/job.ts';
@@ -102,7 +117,10 @@ class Channel {
   }
 
   private set(m: PlaygroundMessage, reply: Reply, final: boolean, error: boolean): PlaygroundMessage {
-    const blobs = [...(reply.images ?? []).map((i) => ({ name: i.name, data: i.png, type: 'image/png' })), ...(reply.files ?? []).map((f) => ({ name: f.name, data: f.data, type: 'application/octet-stream' }))];
+    const blobs = [
+      ...(reply.images ?? []).map((i) => ({ name: i.name, data: i.png, type: 'image/png' })),
+      ...(reply.files ?? []).map((f) => ({ name: f.name, data: f.data, type: 'application/octet-stream' })),
+    ];
     const images = reply.images?.length ?? 0;
     if (blobs.length && this.messages.includes(m)) this.blobs.set(m.id, blobs);
     else if (final) this.blobs.delete(m.id);
@@ -194,13 +212,20 @@ async function readCommandRequest(req: IncomingMessage, body: Buffer): Promise<{
 }
 
 /** Fields and files -> the echoed command line, the subcommand and its raw options (CommandError when wrong). */
-function parseCommand(fields: Map<string, string>, files: Map<string, File>, echoed: { echo: string }): { subcommand: string; options: Record<string, OptionValue | undefined> } {
+function parseCommand(
+  fields: Map<string, string>,
+  files: Map<string, File>,
+  echoed: { echo: string },
+): { subcommand: string; options: Record<string, OptionValue | undefined> } {
   let subcommand: string;
   let options: Record<string, OptionValue | undefined>;
   let echo: string;
   const text = fields.get('text');
   if (text !== undefined) {
-    const line = text.trim().replace(/^\/?pairstyle\b/i, '').trim();
+    const line = text
+      .trim()
+      .replace(/^\/?pairstyle\b/i, '')
+      .trim();
     echoed.echo = echo = `/pairstyle ${line}`.trim();
     ({ subcommand, options } = parseSlackText(line));
   } else {
@@ -238,13 +263,21 @@ function checkOrigin(origin: string | undefined, host: string): void {
 function checkToken(sent: string | string[] | undefined, token: string): void {
   const a = Buffer.from(typeof sent === 'string' ? sent : '');
   const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(403, 'this request did not come from the playground page (reload the page and try again)');
+  if (a.length !== b.length || !timingSafeEqual(a, b))
+    throw new HttpError(403, 'this request did not come from the playground page (reload the page and try again)');
 }
 
 export function playgroundHandler(opts: PlaygroundOptions) {
   const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[playground] ${m}`, e ?? ''));
   const channel = new Channel(opts.history ?? 200);
-  const ctx: CommandContext = { who: PLAYGROUND_SCOPE, isAdmin: true, registry: opts.registry, queue: opts.queue, limits: opts.limits, route: { platform: 'playground' } };
+  const ctx: CommandContext = {
+    who: PLAYGROUND_SCOPE,
+    isAdmin: true,
+    registry: opts.registry,
+    queue: opts.queue,
+    limits: opts.limits,
+    route: { platform: 'playground' },
+  };
   /** The page's request token (fresh per server; see the file comment). */
   const token = randomBytes(24).toString('base64url');
   const page = Buffer.from(readFileSync(PAGE, 'utf8').replace('__PAIRSTYLE_TOKEN__', token));
@@ -260,7 +293,11 @@ export function playgroundHandler(opts: PlaygroundOptions) {
   const follow = (job: Job, finalize: (j: Job) => Promise<Reply>): PlaygroundMessage => {
     // The job's state now (followJob's own first update arrives a tick later and replaces it).
     const mine = opts.queue.jobsOf(job.owner).find((j) => j.job.id === job.id);
-    const target = channel.post('bot', mine || job.status === 'queued' || job.status === 'running' ? progressReply(job, mine?.position ?? 0, mine?.etaSeconds ?? 0) : { text: '…' }, false);
+    const target = channel.post(
+      'bot',
+      mine || job.status === 'queued' || job.status === 'running' ? progressReply(job, mine?.position ?? 0, mine?.etaSeconds ?? 0) : { text: '…' },
+      false,
+    );
     const p: Promise<void> = followJob(opts.queue, job, finalize, {
       minIntervalMs: opts.minEditIntervalMs ?? 500,
       onError: (e) => log('job reply failed', e),
@@ -312,7 +349,13 @@ export function playgroundHandler(opts: PlaygroundOptions) {
       const b = channel.blob(Number(file[1]), Number(file[2]));
       if (!b) return json(res, 404, { error: 'no such file (it may have scrolled out of the playground history)' });
       const disposition = b.type === 'image/png' ? 'inline' : 'attachment';
-      res.writeHead(200, { 'content-type': b.type, 'content-length': b.data.length, 'content-disposition': `${disposition}; filename="${b.name.replace(/[^\w.-]/g, '_')}"`, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': b.type,
+        'content-length': b.data.length,
+        'content-disposition': `${disposition}; filename="${b.name.replace(/[^\w.-]/g, '_')}"`,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
+      });
       res.end(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength));
       return;
     }
@@ -375,7 +418,11 @@ export function playgroundHandler(opts: PlaygroundOptions) {
   });
 }
 
-export async function startPlayground(opts: PlaygroundOptions, port: number, host = '127.0.0.1'): Promise<{ server: Server; port: number; url: string; resume: (job: Job) => void }> {
+export async function startPlayground(
+  opts: PlaygroundOptions,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ server: Server; port: number; url: string; resume: (job: Job) => void }> {
   const handler = playgroundHandler(opts);
   const server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve, reject) => {

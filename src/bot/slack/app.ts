@@ -8,7 +8,17 @@ import { App, LogLevel, type AppOptions } from '@slack/bolt';
 import type { webApi } from '@slack/bolt';
 
 type WebClient = webApi.WebClient;
-import { errorText, followJob, isUserError, runButton, runCommand, findCommand, type CommandContext, type Outcome, type Reply } from '../../../commands/index.ts';
+import {
+  errorText,
+  followJob,
+  isUserError,
+  runButton,
+  runCommand,
+  findCommand,
+  type CommandContext,
+  type Outcome,
+  type Reply,
+} from '../../../commands/index.ts';
 import type { CommandLimits } from '../../../commands/types.ts';
 import type { Job, JobQueue, ReplyRoute } from '../../queue/job.ts';
 import { finalizeJob } from '../../../commands/finalize.ts';
@@ -49,13 +59,22 @@ async function isWorkspaceAdmin(client: WebClient, user: string): Promise<boolea
 }
 
 async function uploadFiles(client: WebClient, channel: string, reply: Reply): Promise<void> {
-  const files = [...(reply.images ?? []).map((i) => ({ file: Buffer.from(i.png), filename: i.name })), ...(reply.files ?? []).map((f) => ({ file: Buffer.from(f.data), filename: f.name }))];
+  const files = [
+    ...(reply.images ?? []).map((i) => ({ file: Buffer.from(i.png), filename: i.name })),
+    ...(reply.files ?? []).map((f) => ({ file: Buffer.from(f.data), filename: f.name })),
+  ];
   if (!files.length) return;
   await client.files.uploadV2({ channel_id: channel, file_uploads: files });
 }
 
 /** Runs an outcome: replies go back through respond (ephemeral or not), jobs get a live message in the channel. */
-async function deliver(opts: SlackOptions, client: WebClient, outcome: Outcome, where: { channel: string; user: string; ephemeral: boolean }, respond: Respond): Promise<void> {
+async function deliver(
+  opts: SlackOptions,
+  client: WebClient,
+  outcome: Outcome,
+  where: { channel: string; user: string; ephemeral: boolean },
+  respond: Respond,
+): Promise<void> {
   if (outcome.type === 'reply') {
     await respond({ response_type: where.ephemeral ? 'ephemeral' : 'in_channel', text: slackBlocks(outcome.reply).text });
     if (outcome.reply.files?.length || outcome.reply.images?.length) {
@@ -106,7 +125,8 @@ async function followSlackJob(opts: SlackOptions, client: WebClient, job: Job, f
 export function createSlackApp(opts: SlackOptions): App {
   const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[slack] ${m}`, e ?? ''));
   const socketMode = Boolean(opts.appToken) && !opts.signingSecret;
-  if (!socketMode && !opts.signingSecret) throw new Error('Slack over HTTP needs the signing secret (SLACK_SIGNING_SECRET), or use Socket Mode (SLACK_APP_TOKEN)');
+  if (!socketMode && !opts.signingSecret)
+    throw new Error('Slack over HTTP needs the signing secret (SLACK_SIGNING_SECRET), or use Socket Mode (SLACK_APP_TOKEN)');
   const app = new App({
     token: opts.botToken,
     // HTTP: Bolt's signature check, plus replay refusal (src/bot/slack/replay.ts).
@@ -135,7 +155,12 @@ export function createSlackApp(opts: SlackOptions): App {
       const { subcommand, options } = parseSlackText(command.text ?? '');
       ephemeral = findCommand(subcommand).ephemeral;
       if (subcommand === 'train') {
-        const pair = await pairFromChannel(client, access, { channel: command.channel_id, user: command.user_id }, { content: options.content as string | undefined, style: options.style as string | undefined });
+        const pair = await pairFromChannel(
+          client,
+          access,
+          { channel: command.channel_id, user: command.user_id },
+          { content: options.content as string | undefined, style: options.style as string | undefined },
+        );
         options.content = pair.content;
         options.style = pair.style;
         Object.assign(options, await extraPairsFromIds(client, access, command.user_id, options, MAX_PAIRS));

@@ -37,7 +37,12 @@ function attachmentOf(f: SlackFile, access: SlackFileAccess): Attachment {
     contentType: f.mimetype,
     download: async (maxBytes) => {
       if (!url) throw new Error('the file has no download link (is it an external file?)');
-      return fetchCapped(url, { hosts: SLACK_FILE_HOSTS, maxBytes, headers: { Authorization: `Bearer ${access.botToken}` }, allowInsecureOrigins: access.allowInsecureOrigins });
+      return fetchCapped(url, {
+        hosts: SLACK_FILE_HOSTS,
+        maxBytes,
+        headers: { Authorization: `Bearer ${access.botToken}` },
+        allowInsecureOrigins: access.allowInsecureOrigins,
+      });
     },
   };
 }
@@ -48,13 +53,20 @@ const FILE_ID = /^F[A-Z0-9]{5,20}$/;
 /** A Slack Web API refusal (file_not_found, missing_scope, …) as a message for the user. */
 function slackRefusal(e: unknown, what: string): CommandError {
   const code = (e as { data?: { error?: string } })?.data?.error;
-  if (code === 'file_not_found' || code === 'file_deleted') return new CommandError(`${what}: Slack cannot find that file (was it deleted, or shared where I cannot see it?)`);
-  if (code === 'missing_scope' || code === 'not_allowed_token_type') return new CommandError(`${what}: this app is not allowed to read files here (it needs the files:read scope); ask a workspace admin`);
+  if (code === 'file_not_found' || code === 'file_deleted')
+    return new CommandError(`${what}: Slack cannot find that file (was it deleted, or shared where I cannot see it?)`);
+  if (code === 'missing_scope' || code === 'not_allowed_token_type')
+    return new CommandError(`${what}: this app is not allowed to read files here (it needs the files:read scope); ask a workspace admin`);
   return new CommandError(`${what}: Slack answered ${code ? `'${String(code).slice(0, 40)}'` : 'with an error'}; try again in a moment`);
 }
 
 async function fileInfo(client: WebClient, id: string, role: string, user: string): Promise<SlackFile> {
-  if (!FILE_ID.test(String(id))) throw new CommandError(`'${role}' must be a Slack file id like F0123ABCD (got '${String(id).replace(/[^\w-]/g, '?').slice(0, 30)}')`);
+  if (!FILE_ID.test(String(id)))
+    throw new CommandError(
+      `'${role}' must be a Slack file id like F0123ABCD (got '${String(id)
+        .replace(/[^\w-]/g, '?')
+        .slice(0, 30)}')`,
+    );
   let file: SlackFile;
   try {
     file = (await client.files.info({ file: id })).file as SlackFile;
@@ -73,7 +85,8 @@ export async function pairFromChannel(
   ids: { content?: string; style?: string },
 ): Promise<{ content: Attachment; style: Attachment }> {
   if (ids.content || ids.style) {
-    if (!ids.content || !ids.style) throw new CommandError('give both content:<file id> and style:<file id>, or neither (then your two latest images here are used)');
+    if (!ids.content || !ids.style)
+      throw new CommandError('give both content:<file id> and style:<file id>, or neither (then your two latest images here are used)');
     const [c, s] = await Promise.all([fileInfo(client, ids.content, 'content', where.user), fileInfo(client, ids.style, 'style', where.user)]);
     return { content: attachmentOf(c, access), style: attachmentOf(s, access) };
   }
@@ -84,7 +97,8 @@ export async function pairFromChannel(
     throw slackRefusal(e, 'listing your images in this channel');
   }
   const files = ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
-  if (files.length < 2) throw new CommandError('share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>');
+  if (files.length < 2)
+    throw new CommandError('share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>');
   return { content: attachmentOf(files[1], access), style: attachmentOf(files[0], access) };
 }
 
@@ -92,7 +106,13 @@ export async function pairFromChannel(
  * Pairs 2..4 named by file id (content2:F… style2:F…, …) as attachments under the same option names;
  * the command checks that pairs are whole and in order. Only the user's own uploads are used.
  */
-export async function extraPairsFromIds(client: WebClient, access: SlackFileAccess, user: string, options: Record<string, unknown>, maxPairs: number): Promise<Record<string, Attachment>> {
+export async function extraPairsFromIds(
+  client: WebClient,
+  access: SlackFileAccess,
+  user: string,
+  options: Record<string, unknown>,
+  maxPairs: number,
+): Promise<Record<string, Attachment>> {
   const out: Record<string, Attachment> = {};
   for (let k = 2; k <= maxPairs; k++) {
     for (const role of [`content${k}`, `style${k}`]) {

@@ -25,7 +25,8 @@ export function parseSlackText(text: string): { subcommand: string; options: Rec
   for (const t of rest) {
     const m = /^([a-z_][a-z0-9_]*)[:=](.*)$/s.exec(t);
     if (m && command.options.some((o) => o.name === m[1])) options[m[1]] = m[2];
-    else if (m && !/^https?$/.test(m[1])) throw new CommandError(`unknown option '${m[1]}' for ${command.name} (options: ${command.options.map((o) => o.name).join(', ') || 'none'})`);
+    else if (m && !/^https?$/.test(m[1]))
+      throw new CommandError(`unknown option '${m[1]}' for ${command.name} (options: ${command.options.map((o) => o.name).join(', ') || 'none'})`);
     else words.push(t);
   }
   const slots = command.options.filter((o) => o.required && o.type === 'string' && options[o.name] === undefined);
@@ -33,7 +34,8 @@ export function parseSlackText(text: string): { subcommand: string; options: Rec
     if (slots.length === 0) throw new CommandError(`'${words.join(' ').slice(0, 40)}': ${command.name} takes no free text; use key:value options`);
     if (slots.length === 1) options[slots[0].name] = words.join(' ');
     else {
-      if (words.length > slots.length) throw new CommandError(`${command.name} takes ${slots.map((s) => s.name).join(' ')}; put longer text in quotes or use key:"value"`);
+      if (words.length > slots.length)
+        throw new CommandError(`${command.name} takes ${slots.map((s) => s.name).join(' ')}; put longer text in quotes or use key:"value"`);
       words.forEach((w, i) => (options[slots[i].name] = w));
     }
   }

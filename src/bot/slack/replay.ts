@@ -52,7 +52,8 @@ export function refuseReplays(cache = new ReplayCache(), now: () => number = Dat
     const signed = context.pairstyleSignedRequest as SignedRequest | undefined;
     if (signed) {
       const t = now();
-      if (!Number.isFinite(signed.timestamp) || signed.timestamp * 1000 > t + SLACK_MAX_SKEW_SECONDS * 1000) throw new ReplayedRequestError('request timestamp is in the future');
+      if (!Number.isFinite(signed.timestamp) || signed.timestamp * 1000 > t + SLACK_MAX_SKEW_SECONDS * 1000)
+        throw new ReplayedRequestError('request timestamp is in the future');
       // Remembered until Bolt's own check would refuse it as stale.
       if (!cache.firstSeen(signed.key, signed.timestamp * 1000 + SLACK_MAX_SKEW_SECONDS * 1000 + 1000, t)) throw new ReplayedRequestError('request replayed');
     }

@@ -23,17 +23,31 @@ defineOp('AttentionCore', {
     const [d2, m] = kt.shape.slice(-2);
     const [m2, dv] = v.shape.slice(-2);
     if (d !== d2 || m !== m2) throw new ShapeError('attentionCore', `q [.., ${n}, ${d}], k^T [.., ${d2}, ${m}] and v [.., ${m2}, ${dv}] do not chain`, inputs);
-    const batch = broadcastShapes('attentionCore', broadcastShapes('attentionCore', q.shape.slice(0, -2), kt.shape.slice(0, -2), inputs), v.shape.slice(0, -2), inputs);
+    const batch = broadcastShapes(
+      'attentionCore',
+      broadcastShapes('attentionCore', q.shape.slice(0, -2), kt.shape.slice(0, -2), inputs),
+      v.shape.slice(0, -2),
+      inputs,
+    );
     if (mask) broadcastShapes('attentionCore', mask.shape, [...batch, n, m], inputs);
     return [{ shape: [...batch, n, dv], dtype: q.dtype }];
   },
   emit(node) {
     const [q, kt, v, mask] = node.inputs;
-    const scores = mask ? [{ opType: 'MatMul', inputs: [q, kt] }, { opType: 'Add', inputs: [{ step: 0 }, mask] }] : [{ opType: 'MatMul', inputs: [q, kt] }];
+    const scores = mask
+      ? [
+          { opType: 'MatMul', inputs: [q, kt] },
+          { opType: 'Add', inputs: [{ step: 0 }, mask] },
+        ]
+      : [{ opType: 'MatMul', inputs: [q, kt] }];
     return {
       opType: 'MatMul',
       inputs: [],
-      steps: [...scores, { opType: 'Softmax', inputs: [{ step: scores.length - 1 }], attrs: { axis: -1 } }, { opType: 'MatMul', inputs: [{ step: scores.length }, v] }],
+      steps: [
+        ...scores,
+        { opType: 'Softmax', inputs: [{ step: scores.length - 1 }], attrs: { axis: -1 } },
+        { opType: 'MatMul', inputs: [{ step: scores.length }, v] },
+      ],
     };
   },
   backward(node, [g], needs) {

@@ -27,10 +27,7 @@ defineOp('Add', {
 defineOp('Sub', {
   infer: binaryInfer('sub'),
   emit: plain('Sub'),
-  backward: (n, [g], needs) => [
-    needs[0] ? unbroadcast(g!, n.inputs[0].shape) : undefined,
-    needs[1] ? unbroadcast(neg(g!), n.inputs[1].shape) : undefined,
-  ],
+  backward: (n, [g], needs) => [needs[0] ? unbroadcast(g!, n.inputs[0].shape) : undefined, needs[1] ? unbroadcast(neg(g!), n.inputs[1].shape) : undefined],
 });
 defineOp('Mul', {
   infer: binaryInfer('mul'),
@@ -46,10 +43,7 @@ defineOp('Div', {
   backward: (n, [g], needs) => {
     const [a, b] = n.inputs;
     const y = n.outputs[0];
-    return [
-      needs[0] ? unbroadcast(div(g!, b), a.shape) : undefined,
-      needs[1] ? unbroadcast(neg(div(mul(g!, y), b)), b.shape) : undefined,
-    ];
+    return [needs[0] ? unbroadcast(div(g!, b), a.shape) : undefined, needs[1] ? unbroadcast(neg(div(mul(g!, y), b)), b.shape) : undefined];
   },
 });
 defineOp('Pow', {
@@ -107,7 +101,10 @@ for (const [name, grad] of unary) {
     backward: (n, [g]) => [grad(n.inputs[0], n.outputs[0], g!)],
   });
 }
-const un = (op: string) => (x: Tensor): Tensor => x.graph.apply(op, [x])[0];
+const un =
+  (op: string) =>
+  (x: Tensor): Tensor =>
+    x.graph.apply(op, [x])[0];
 export const neg = un('Neg');
 export const sqrt = un('Sqrt');
 export const exp = un('Exp');
@@ -143,11 +140,7 @@ defineOp('Where', {
   emit: plain('Where'),
   backward: (n, [g], needs) => {
     const [c, a, b] = n.inputs;
-    return [
-      undefined,
-      needs[1] ? unbroadcast(where(c, g!, 0), a.shape) : undefined,
-      needs[2] ? unbroadcast(where(c, 0, g!), b.shape) : undefined,
-    ];
+    return [undefined, needs[1] ? unbroadcast(where(c, g!, 0), a.shape) : undefined, needs[2] ? unbroadcast(where(c, 0, g!), b.shape) : undefined];
   },
 });
 export const where = (cond: Tensor, a: Operand, b: Operand): Tensor => {

@@ -41,7 +41,8 @@ export function logSoftmax(x: Tensor): Tensor {
  * by B all the same, so a weight 0 drops a padding row).
  */
 export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, weights?: Tensor): Tensor {
-  if (!sameShape(logits.shape, targets.shape) || logits.rank !== 2) throw new ShapeError('softmaxCrossEntropy', 'logits and targets must both be [B, K]', [logits, targets]);
+  if (!sameShape(logits.shape, targets.shape) || logits.rank !== 2)
+    throw new ShapeError('softmaxCrossEntropy', 'logits and targets must both be [B, K]', [logits, targets]);
   let perRow = neg(reduceSum(mul(targets, logSoftmax(logits)), -1));
   if (weights) perRow = mul(perRow, weights);
   return div(sumAll(perRow), logits.shape[0]);
@@ -93,7 +94,11 @@ defineOp('GroupNorm', {
     if (!sameShape(s.shape, [c]) || !sameShape(b.shape, [c])) throw new ShapeError('groupNorm', `scale and bias must be [${c}]`, [x, s, b]);
     return [{ shape: x.shape, dtype: x.dtype }];
   },
-  emit: (n) => ({ opType: 'GroupNormalization', inputs: n.inputs, attrs: { num_groups: n.attrs.groups, epsilon: n.attrs.epsilon, stash_type: stashType(n.inputs[0].dtype) } }),
+  emit: (n) => ({
+    opType: 'GroupNormalization',
+    inputs: n.inputs,
+    attrs: { num_groups: n.attrs.groups, epsilon: n.attrs.epsilon, stash_type: stashType(n.inputs[0].dtype) },
+  }),
   backward(n, [g], needs) {
     const [x, scale] = n.inputs;
     const groups = n.attrs.groups as number;
@@ -112,11 +117,7 @@ defineOp('GroupNorm', {
       const inner = sub(sub(gxh, reduceMean(gxh, -1, true)), mul(xhg, reduceMean(mul(gxh, xhg), -1, true)));
       gx = reshape(mul(invStd, inner), x.shape);
     }
-    return [
-      gx,
-      needs[1] ? reduceSum(mul(g!, xh), spatialAndBatch) : undefined,
-      needs[2] ? reduceSum(g!, spatialAndBatch) : undefined,
-    ];
+    return [gx, needs[1] ? reduceSum(mul(g!, xh), spatialAndBatch) : undefined, needs[2] ? reduceSum(g!, spatialAndBatch) : undefined];
   },
 });
 
@@ -180,7 +181,11 @@ defineOp('Conv', {
     const [x, w] = n.inputs;
     const [s, p] = [n.attrs.stride as number, n.attrs.pad as number];
     if (((n.attrs.dilation as number) ?? 1) !== 1) throw new Error('conv2d backward: dilation > 1 is not supported');
-    return [needs[0] ? convInputGrad(g!, x, w, s, p) : undefined, needs[1] ? convWeightGrad(g!, x, w, s, p) : undefined, needs[2] ? reduceSum(g!, [0, 2, 3]) : undefined];
+    return [
+      needs[0] ? convInputGrad(g!, x, w, s, p) : undefined,
+      needs[1] ? convWeightGrad(g!, x, w, s, p) : undefined,
+      needs[2] ? reduceSum(g!, [0, 2, 3]) : undefined,
+    ];
   },
 });
 

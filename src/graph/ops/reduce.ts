@@ -82,8 +82,14 @@ export function reduceMax(x: Tensor, axes: number | readonly number[], keepdims 
 
 /** Sum (or mean) of every element, as a scalar. */
 export function sumAll(x: Tensor): Tensor {
-  return reduceSum(x, x.shape.map((_, i) => i));
+  return reduceSum(
+    x,
+    x.shape.map((_, i) => i),
+  );
 }
 export function meanAll(x: Tensor): Tensor {
-  return reduceMean(x, x.shape.map((_, i) => i));
+  return reduceMean(
+    x,
+    x.shape.map((_, i) => i),
+  );
 }

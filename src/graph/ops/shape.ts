@@ -72,7 +72,10 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 export function squeeze(x: Tensor, axis: number): Tensor {
   const a = normAxis('squeeze', axis, x.rank, [x]);
   if (x.shape[a] !== 1) throw new ShapeError('squeeze', `axis ${axis} has size ${x.shape[a]}, not 1`, [x]);
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 defineOp('Expand', {
@@ -198,7 +201,14 @@ defineOp('Pad', {
     const x = n.inputs[0];
     const pads = ints(n.attrs, 'pads');
     const axes = x.shape.map((_, i) => i);
-    return [slice(g!, axes.map((i) => pads[i]), axes.map((i) => pads[i] + x.shape[i]), axes)];
+    return [
+      slice(
+        g!,
+        axes.map((i) => pads[i]),
+        axes.map((i) => pads[i] + x.shape[i]),
+        axes,
+      ),
+    ];
   },
 });
 

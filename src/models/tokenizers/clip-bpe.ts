@@ -86,7 +86,8 @@ export class ClipTokenizer {
    */
   static fromDir(dir: string): ClipTokenizer {
     const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
-    const tokenName = (v: unknown) => (typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : undefined);
+    const tokenName = (v: unknown) =>
+      typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : undefined;
     let pad: string | undefined;
     for (const f of ['special_tokens_map.json', 'tokenizer_config.json']) {
       if (pad === undefined && existsSync(join(dir, f))) pad = tokenName(read(f).pad_token);
@@ -175,7 +176,7 @@ export class ClipTokenizer {
       if (id === this.eosId) break;
       const t = this.tokens.get(id);
       if (t === undefined) throw new Error(`token id ${id} is outside the vocabulary (size ${this.vocabSize})`);
-      for (const ch of t.replaceAll(END_OF_WORD, ' ')) bytes.push(ch === ' ' ? 0x20 : CHAR_TO_BYTE.get(ch) ?? 0x3f);
+      for (const ch of t.replaceAll(END_OF_WORD, ' ')) bytes.push(ch === ' ' ? 0x20 : (CHAR_TO_BYTE.get(ch) ?? 0x3f));
     }
     return new TextDecoder().decode(Uint8Array.from(bytes)).trim();
   }

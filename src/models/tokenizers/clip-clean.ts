@@ -99,12 +99,14 @@ const splitLigature = (ch: string) => (ch === '\ufb05' ? '\u017ft' : ch.normaliz
 const WIDTH_FORMS = /[\u3000\uff01-\uffef]/g;
 const normalWidth = (ch: string) => (ch === '\u3000' ? ' ' : ch.normalize('NFKC'));
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal escapes is what this does
 const TERMINAL_ESCAPE = /\x1b\[[\d;]*[a-zA-Z]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing invisible control characters is what this does
 const INVISIBLE_CONTROLS = /[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g;
 
 /** One pass of ftfy's fixers over a segment, in ftfy's order. */
-function ftfyPass(segment: string, unescape: boolean): string {
-  let s = unescape ? ftfyUnescape(segment) : segment;
+function ftfyPass(segment: string, unescapeEntities: boolean): string {
+  let s = unescapeEntities ? ftfyUnescape(segment) : segment;
   s = s.replace(/[\x80-\x9f]/g, (ch) => CP1252_C1[ch.charCodeAt(0) - 0x80]);
   s = s.replace(LATIN_LIGATURES, splitLigature);
   s = s.replace(WIDTH_FORMS, normalWidth);
@@ -119,11 +121,11 @@ function ftfyPass(segment: string, unescape: boolean): string {
 /** ftfy.fix_text with its defaults, less mojibake repair (see the header). */
 export function fixText(text: string): string {
   let out = '';
-  let unescape = true;
+  let unescapeEntities = true;
   for (const segment of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
-    if (segment.includes('<')) unescape = false;
+    if (segment.includes('<')) unescapeEntities = false;
     let s = segment;
-    for (let prev = ''; prev !== s; ) [prev, s] = [s, ftfyPass(s, unescape)];
+    for (let prev = ''; prev !== s; ) [prev, s] = [s, ftfyPass(s, unescapeEntities)];
     out += s;
   }
   return out;

@@ -33,10 +33,14 @@ const WORD_RE = /^[\p{L}\p{N}]+$/u;
 export function splitWords(text: string): string[] {
   const out: string[] = [];
   // split() with a capturing group: odd pieces are the reserved tokens themselves.
-  text.normalize('NFKC').toLowerCase().split(RESERVED_RE).forEach((piece, i) => {
-    if (i % 2 === 1) out.push(piece);
-    else for (const w of piece.split(/[^\p{L}\p{N}]+/u)) if (w) out.push(w);
-  });
+  text
+    .normalize('NFKC')
+    .toLowerCase()
+    .split(RESERVED_RE)
+    .forEach((piece, i) => {
+      if (i % 2 === 1) out.push(piece);
+      else for (const w of piece.split(/[^\p{L}\p{N}]+/u)) if (w) out.push(w);
+    });
   return out;
 }
 

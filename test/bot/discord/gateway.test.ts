@@ -33,20 +33,66 @@ afterAll(async () => {
 function dispatch(type: number, data: unknown, user = 'u1', permissions = '0', extra: Record<string, unknown> = {}) {
   const id = String(100000 + ++n);
   const token = `gtok${n}`;
-  const raw = { id, application_id: 'app1', token, version: 1, type, guild_id: 'g1', channel_id: 'c1', channel: { id: 'c1', type: 0, guild_id: 'g1', name: 'art' }, member: { user: { id: user, username: user, discriminator: '0', avatar: null, global_name: null }, permissions, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 }, locale: 'en-US', app_permissions: '0', entitlements: [], authorizing_integration_owners: {}, data, ...extra };
+  const raw = {
+    id,
+    application_id: 'app1',
+    token,
+    version: 1,
+    type,
+    guild_id: 'g1',
+    channel_id: 'c1',
+    channel: { id: 'c1', type: 0, guild_id: 'g1', name: 'art' },
+    member: {
+      user: { id: user, username: user, discriminator: '0', avatar: null, global_name: null },
+      permissions,
+      roles: [],
+      joined_at: new Date().toISOString(),
+      deaf: false,
+      mute: false,
+      flags: 0,
+    },
+    locale: 'en-US',
+    app_permissions: '0',
+    entitlements: [],
+    authorizing_integration_owners: {},
+    data,
+    ...extra,
+  };
   (client as unknown as { actions: { InteractionCreate: { handle(d: unknown): void } } }).actions.InteractionCreate.handle(raw);
   return { id, token };
 }
-const message = { id: '999', channel_id: 'c1', type: 0, content: 'result', author: { id: 'app1', username: 'pairstyle', discriminator: '0', avatar: null, bot: true, global_name: null }, attachments: [], embeds: [], components: [], mentions: [], mention_roles: [], mention_everyone: false, pinned: false, tts: false, timestamp: new Date().toISOString(), edited_timestamp: null, flags: 0 };
+const message = {
+  id: '999',
+  channel_id: 'c1',
+  type: 0,
+  content: 'result',
+  author: { id: 'app1', username: 'pairstyle', discriminator: '0', avatar: null, bot: true, global_name: null },
+  attachments: [],
+  embeds: [],
+  components: [],
+  mentions: [],
+  mention_roles: [],
+  mention_everyone: false,
+  pinned: false,
+  tts: false,
+  timestamp: new Date().toISOString(),
+  edited_timestamp: null,
+  flags: 0,
+};
 const press = (customId: string, user: string) => dispatch(3, { custom_id: customId, component_type: 2 }, user, '0', { message });
-const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0') => dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions);
+const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0') =>
+  dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions);
 const callback = (id: string, token: string) => (r: Recorded) => r.method === 'POST' && r.path === `/interactions/${id}/${token}/callback`;
-const final = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
+const final = (token: string) => (r: Recorded) =>
+  r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
 
 describe('Discord gateway adapter (discord.js)', () => {
   it('defers within 3 s, then replaces the progress message with the image (attachments replaced, buttons)', async () => {
     const t0 = performance.now();
-    const { id, token } = cmd('draw', [{ type: 3, name: 'prompt', value: 'red apple' }, { type: 4, name: 'seed', value: 3 }]);
+    const { id, token } = cmd('draw', [
+      { type: 3, name: 'prompt', value: 'red apple' },
+      { type: 4, name: 'seed', value: 3 },
+    ]);
     const defer = await fake.waitFor(callback(id, token));
     expect(performance.now() - t0).toBeLessThan(3000);
     expect(defer.json).toMatchObject({ type: 5 });
@@ -70,7 +116,10 @@ describe('Discord gateway adapter (discord.js)', () => {
     const h = cmd('help');
     expect((await fake.waitFor(callback(h.id, h.token))).json).toMatchObject({ type: 5, data: { flags: 64 } });
     expect((await fake.waitFor(final(h.token))).json?.content).toMatch(/PairStyle/);
-    const bad = cmd('draw', [{ type: 3, name: 'prompt', value: 'x' }, { type: 10, name: 'strength', value: 42 }]);
+    const bad = cmd('draw', [
+      { type: 3, name: 'prompt', value: 'x' },
+      { type: 10, name: 'strength', value: 42 },
+    ]);
     expect((await fake.waitFor(final(bad.token))).json?.content).toMatch(/'strength' must be a number from 0 to 10/);
   });
 

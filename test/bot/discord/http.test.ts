@@ -21,7 +21,11 @@ let n = 0;
 
 async function endpoint(extra: Record<string, unknown> = {}) {
   const rest = new REST({ api: fake.api, version: '10', retries: 0, timeout: 5000 }).setToken('bot-token');
-  const { server, port } = await startDiscordHttp({ ...backend, publicKey: rawHex(keys.publicKey), applicationId: 'app1', rest, fileAccess: { allowInsecureOrigins: [fake.origin] }, ...extra }, 0, '127.0.0.1');
+  const { server, port } = await startDiscordHttp(
+    { ...backend, publicKey: rawHex(keys.publicKey), applicationId: 'app1', rest, fileAccess: { allowInsecureOrigins: [fake.origin] }, ...extra },
+    0,
+    '127.0.0.1',
+  );
   servers.push(server);
   return `http://127.0.0.1:${port}/`;
 }
@@ -42,19 +46,37 @@ function post(body: string, opts: { key?: KeyObject; ts?: number; alter?: (b: st
   const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
   const sig = sign(null, Buffer.from(ts + body), opts.key ?? keys.privateKey).toString('hex');
   const sent = opts.alter ? opts.alter(body) : body;
-  return fetch(opts.to ?? url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': sig, 'x-signature-timestamp': ts }, body: sent, signal: AbortSignal.timeout(5000) });
+  return fetch(opts.to ?? url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature-ed25519': sig, 'x-signature-timestamp': ts },
+    body: sent,
+    signal: AbortSignal.timeout(5000),
+  });
 }
 
 const interaction = (type: number, data: unknown, user = 'u1', extra: Record<string, unknown> = {}) => {
   const token = `tok${++n}`;
   return {
     token,
-    body: JSON.stringify({ id: `i${n}`, application_id: 'app1', token, version: 1, type, guild_id: 'g1', channel_id: 'c1', channel: { id: 'c1', type: 0 }, member: { user: { id: user, username: user }, permissions: '0' }, data, ...extra }),
+    body: JSON.stringify({
+      id: `i${n}`,
+      application_id: 'app1',
+      token,
+      version: 1,
+      type,
+      guild_id: 'g1',
+      channel_id: 'c1',
+      channel: { id: 'c1', type: 0 },
+      member: { user: { id: user, username: user }, permissions: '0' },
+      data,
+      ...extra,
+    }),
   };
 };
 const command = (sub: string, options: unknown[] = [], user = 'u1', resolved?: unknown) =>
   interaction(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) }, user);
-const finalEdit = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
+const finalEdit = (token: string) => (r: Recorded) =>
+  r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
 
 describe('Discord HTTP interactions', () => {
   it('answers PING with PONG', async () => {
@@ -76,7 +98,10 @@ describe('Discord HTTP interactions', () => {
   });
 
   it('defers a draw (type 5) and replaces the progress with the image through @discordjs/rest', async () => {
-    const { token, body } = command('draw', [{ type: 3, name: 'prompt', value: 'cat face' }, { type: 4, name: 'seed', value: 7 }]);
+    const { token, body } = command('draw', [
+      { type: 3, name: 'prompt', value: 'cat face' },
+      { type: 4, name: 'seed', value: 7 },
+    ]);
     const t0 = performance.now();
     const res = await post(body);
     expect(performance.now() - t0).toBeLessThan(3000);
@@ -128,7 +153,16 @@ describe('Discord HTTP interactions', () => {
         a2: { id: 'a2', filename: 'after.png', size: fake.cdn.get('after.png')!.length, url: `${fake.origin}/cdn/after.png`, content_type: 'image/png' },
       },
     };
-    const { token, body } = command('train', [{ type: 11, name: 'content', value: 'a1' }, { type: 11, name: 'style', value: 'a2' }, { type: 3, name: 'name', value: 'Blues' }], 'u1', resolved);
+    const { token, body } = command(
+      'train',
+      [
+        { type: 11, name: 'content', value: 'a1' },
+        { type: 11, name: 'style', value: 'a2' },
+        { type: 3, name: 'name', value: 'Blues' },
+      ],
+      'u1',
+      resolved,
+    );
     await post(body);
     const edit = await fake.waitFor(finalEdit(token));
     expect(edit.json?.content).toMatch(/learned style \*\*blues\*\*/);
@@ -139,8 +173,20 @@ describe('Discord HTTP interactions', () => {
   });
 
   it('trains one style from two pairs (content2/style2) and lists the pairs while it trains; refuses a half pair', async () => {
-    for (const [n, c] of [['b1.png', '#d22'], ['a1.png', '#22d'], ['b2.png', '#2d2'], ['a2.png', '#dd2']] as const) fake.cdn.set(n, await pngOf(c, 40, 40));
-    const att = (id: string, name: string) => ({ id, filename: name, size: fake.cdn.get(name)!.length, url: `${fake.origin}/cdn/${name}`, content_type: 'image/png' });
+    for (const [n, c] of [
+      ['b1.png', '#d22'],
+      ['a1.png', '#22d'],
+      ['b2.png', '#2d2'],
+      ['a2.png', '#dd2'],
+    ] as const)
+      fake.cdn.set(n, await pngOf(c, 40, 40));
+    const att = (id: string, name: string) => ({
+      id,
+      filename: name,
+      size: fake.cdn.get(name)!.length,
+      url: `${fake.origin}/cdn/${name}`,
+      content_type: 'image/png',
+    });
     const resolved = { attachments: { p1: att('p1', 'b1.png'), p2: att('p2', 'a1.png'), p3: att('p3', 'b2.png'), p4: att('p4', 'a2.png') } };
     const opts = [
       { type: 11, name: 'content', value: 'p1' },
@@ -151,16 +197,34 @@ describe('Discord HTTP interactions', () => {
     ];
     const { token, body } = command('train', opts, 'u1', resolved);
     await post(body);
-    await fake.waitFor((r) => r.method === 'PATCH' && r.path.includes(token) && /from 2 pairs \(b1\.png → a1\.png; b2\.png → a2\.png\)/.test(String(r.json?.content)));
+    await fake.waitFor(
+      (r) => r.method === 'PATCH' && r.path.includes(token) && /from 2 pairs \(b1\.png → a1\.png; b2\.png → a2\.png\)/.test(String(r.json?.content)),
+    );
     expect((await fake.waitFor(finalEdit(token))).json?.content).toMatch(/learned style \*\*two-pairs\*\*/);
-    const half = command('train', [...opts.slice(0, 4), { type: 3, name: 'name', value: 'half' }].filter((o, i, a) => a.findIndex((x) => x.name === o.name) === i).map((o) => (o.name === 'name' ? { ...o, value: 'half' } : o)), 'u1', resolved);
+    const half = command(
+      'train',
+      [...opts.slice(0, 4), { type: 3, name: 'name', value: 'half' }]
+        .filter((o, i, a) => a.findIndex((x) => x.name === o.name) === i)
+        .map((o) => (o.name === 'name' ? { ...o, value: 'half' } : o)),
+      'u1',
+      resolved,
+    );
     await post(half.body);
     expect((await fake.waitFor(finalEdit(half.token))).json?.content).toMatch(/pair 2 needs both images: content2 .* and style2/);
   });
 
   it('refuses an attachment that is not on a Discord file host', async () => {
     const resolved = { attachments: { x: { id: 'x', filename: 'x.png', size: 10, url: 'http://127.0.0.2:9/x.png', content_type: 'image/png' } } };
-    const { token, body } = command('train', [{ type: 11, name: 'content', value: 'x' }, { type: 11, name: 'style', value: 'x' }, { type: 3, name: 'name', value: 'evil' }], 'u1', resolved);
+    const { token, body } = command(
+      'train',
+      [
+        { type: 11, name: 'content', value: 'x' },
+        { type: 11, name: 'style', value: 'x' },
+        { type: 3, name: 'name', value: 'evil' },
+      ],
+      'u1',
+      resolved,
+    );
     await post(body);
     expect((await fake.waitFor(finalEdit(token))).json?.content).toMatch(/only read from cdn.discordapp.com/);
   });
@@ -171,13 +235,24 @@ describe('Discord HTTP interactions', () => {
     await backend.registry.put({ platform: 'discord', workspace: 'g1', user: 'carol' }, 'shared-ink', png, {});
     await backend.registry.setShared({ platform: 'discord', workspace: 'g1', user: 'carol' }, 'shared-ink', true);
     await backend.registry.put({ platform: 'discord', workspace: 'g1', user: 'bob' }, 'bob-ink', png, {});
-    const { body } = interaction(4, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: 'draw', options: [{ type: 3, name: 'style', value: '', focused: true }] }] }, 'bob');
+    const { body } = interaction(
+      4,
+      { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: 'draw', options: [{ type: 3, name: 'style', value: '', focused: true }] }] },
+      'bob',
+    );
     const res = await post(body);
     const out = (await res.json()) as { type: number; data: { choices: { value: string }[] } };
     expect(out.type).toBe(8);
     expect(out.data.choices.map((c) => c.value)).toEqual(['bob-ink', 'shared-ink']);
     // Drawing with alice's private style by name is refused as unknown.
-    const d = command('draw', [{ type: 3, name: 'prompt', value: 'cat' }, { type: 3, name: 'style', value: 'secret-ink' }], 'bob');
+    const d = command(
+      'draw',
+      [
+        { type: 3, name: 'prompt', value: 'cat' },
+        { type: 3, name: 'style', value: 'secret-ink' },
+      ],
+      'bob',
+    );
     await post(d.body);
     expect((await fake.waitFor(finalEdit(d.token))).json?.content).toMatch(/no style named 'secret-ink' that you can use/);
   });

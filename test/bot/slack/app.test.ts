@@ -23,7 +23,14 @@ let n = 0;
 beforeAll(async () => {
   await fake.start(BOT);
   backend = await botBackend();
-  app = createSlackApp({ ...backend, botToken: BOT, signingSecret: SECRET, clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } }, tokenVerificationEnabled: false, allowInsecureFileOrigins: [fake.origin] });
+  app = createSlackApp({
+    ...backend,
+    botToken: BOT,
+    signingSecret: SECRET,
+    clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
+    tokenVerificationEnabled: false,
+    allowInsecureFileOrigins: [fake.origin],
+  });
   const server = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
 });
@@ -35,13 +42,33 @@ afterAll(async () => {
 
 function signed(body: string, opts: { secret?: string; ts?: number; alter?: (b: string) => string } = {}) {
   const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
-  const sig = `v0=${createHmac('sha256', opts.secret ?? SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts }, body: opts.alter ? opts.alter(body) : body, signal: AbortSignal.timeout(5000) });
+  const sig = `v0=${createHmac('sha256', opts.secret ?? SECRET)
+    .update(`v0:${ts}:${body}`)
+    .digest('hex')}`;
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts },
+    body: opts.alter ? opts.alter(body) : body,
+    signal: AbortSignal.timeout(5000),
+  });
 }
 
 function slash(text: string, user = 'U1') {
   const respondPath = `/respond/${++n}`;
-  const body = new URLSearchParams({ command: '/pairstyle', text, user_id: user, user_name: user, team_id: 'T1', team_domain: 't', channel_id: 'C1', channel_name: 'art', response_url: `${fake.origin}${respondPath}`, trigger_id: `tr${n}`, token: 'x', api_app_id: 'A1' }).toString();
+  const body = new URLSearchParams({
+    command: '/pairstyle',
+    text,
+    user_id: user,
+    user_name: user,
+    team_id: 'T1',
+    team_domain: 't',
+    channel_id: 'C1',
+    channel_name: 'art',
+    response_url: `${fake.origin}${respondPath}`,
+    trigger_id: `tr${n}`,
+    token: 'x',
+    api_app_id: 'A1',
+  }).toString();
   return { body, respondPath };
 }
 const responded = (path: string) => (c: SlackCall) => c.method === path.slice(1);
@@ -87,7 +114,13 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
   });
 
   it('trains one style from two pairs named by file id (content2:F… style2:F…)', async () => {
-    for (const [n, c, t] of [['FBEFORE1', '#d22', 3], ['FAFTER01', '#22d', 4], ['FBEFORE2', '#2d2', 5], ['FAFTER02', '#dd2', 6]] as const) fake.files.set(n, { bytes: await pngOf(c), user: 'U4', created: t, mimetype: 'image/png' });
+    for (const [n, c, t] of [
+      ['FBEFORE1', '#d22', 3],
+      ['FAFTER01', '#22d', 4],
+      ['FBEFORE2', '#2d2', 5],
+      ['FAFTER02', '#dd2', 6],
+    ] as const)
+      fake.files.set(n, { bytes: await pngOf(c), user: 'U4', created: t, mimetype: 'image/png' });
     await signed(slash('train name:duo content:FBEFORE1 style:FAFTER01 content2:FBEFORE2 style2:FAFTER02', 'U4').body);
     await fake.waitFor((c) => c.method === 'chat.update' && /learned style \*duo\*/.test(String(c.body.text)));
     expect(fake.calls.some((c) => /from 2 pairs \(FBEFORE1 → FAFTER01; FBEFORE2 → FAFTER02\)/.test(String(c.body.text)))).toBe(true);
@@ -109,7 +142,9 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     const { body } = slash(`draw prompt:"${prompt}" seed:3`, 'U7');
     await signed(body);
     const posted = await fake.waitFor((c) => c.method === 'chat.postMessage' && String(c.body.text).includes('hi &lt;@U999&gt;'));
-    const done = await fake.waitFor((c) => c.method === 'chat.update' && /seed 3/.test(String(c.body.text)) && String(c.body.text).includes('hi &lt;@U999&gt;'));
+    const done = await fake.waitFor(
+      (c) => c.method === 'chat.update' && /seed 3/.test(String(c.body.text)) && String(c.body.text).includes('hi &lt;@U999&gt;'),
+    );
     // The drawing's image is uploaded after its final message: wait for it, so no call of this test comes later.
     await fake.waitFor((c) => c.method === 'files.completeUploadExternal' && fake.calls.indexOf(c) > fake.calls.indexOf(done));
     const bad = slash('<!here> draw cat', 'U7');
@@ -123,7 +158,13 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     for (const [what, call] of messages) {
       const text = `${String(call.body.text)} ${String(call.body.blocks ?? '')}`;
       const pass = !/<!|<@|<https?:/.test(text) && /&lt;!(channel|here)&gt;/.test(text);
-      report.row({ section: 'Bad input', case: `Slack: ${what} carries <!channel> / <!here>, <@U999>, <https://…|…> and &`, expected: 'shown as typed, escaped (&amp; &lt; &gt;): no ping, no mention, no link', result: String(call.body.text).slice(0, 160), pass });
+      report.row({
+        section: 'Bad input',
+        case: `Slack: ${what} carries <!channel> / <!here>, <@U999>, <https://…|…> and &`,
+        expected: 'shown as typed, escaped (&amp; &lt; &gt;): no ping, no mention, no link',
+        result: String(call.body.text).slice(0, 160),
+        pass,
+      });
       expect(text, what).not.toMatch(/<!|<@|<https?:/);
       expect(text).toMatch(/&lt;!(channel|here)&gt;/);
     }

@@ -25,11 +25,25 @@ const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 beforeAll(async () => {
   await fake.start(BOT);
   backend = await botBackend();
-  app = createSlackApp({ ...backend, botToken: BOT, appToken: APP_TOKEN, clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } }, tokenVerificationEnabled: false, allowInsecureFileOrigins: [fake.origin] });
+  app = createSlackApp({
+    ...backend,
+    botToken: BOT,
+    appToken: APP_TOKEN,
+    clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
+    tokenVerificationEnabled: false,
+    allowInsecureFileOrigins: [fake.origin],
+  });
   // start() resolves only once Slack says hello on the socket.
   const started = app.start();
   socket = await fake.waitForSocket();
-  socket.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'applink-fake', build_number: 1, approximate_connection_time: 18060 }, connection_info: { app_id: 'A1' } }));
+  socket.send(
+    JSON.stringify({
+      type: 'hello',
+      num_connections: 1,
+      debug_info: { host: 'applink-fake', build_number: 1, approximate_connection_time: 18060 },
+      connection_info: { app_id: 'A1' },
+    }),
+  );
   await within(started, 10_000, 'app.start() in Socket Mode');
 });
 afterAll(async () => {
@@ -46,7 +60,21 @@ async function slash(text: string, user = 'U7') {
   socket.send(
     JSON.stringify({
       envelope_id: envelopeId,
-      payload: { token: 'x', team_id: 'T1', team_domain: 'fake', channel_id: 'C1', channel_name: 'art', user_id: user, user_name: user, command: '/pairstyle', text, api_app_id: 'A1', is_enterprise_install: 'false', response_url: `${fake.origin}${respondPath}`, trigger_id: `tr${n}` },
+      payload: {
+        token: 'x',
+        team_id: 'T1',
+        team_domain: 'fake',
+        channel_id: 'C1',
+        channel_name: 'art',
+        user_id: user,
+        user_name: user,
+        command: '/pairstyle',
+        text,
+        api_app_id: 'A1',
+        is_enterprise_install: 'false',
+        response_url: `${fake.origin}${respondPath}`,
+        trigger_id: `tr${n}`,
+      },
       type: 'slash_commands',
       accepts_response_payload: true,
     }),

@@ -59,7 +59,8 @@ describe('CLIP BPE tokenizer (hand-made vocabulary)', () => {
   });
 
   it('decode() inverts encode() up to cleaning (pieces end words)', () => {
-    for (const text of ['a photo of a cat and a dog', 'hello world', 'café 2', '猫の写真', '👩\u200d🎨']) expect(tok.decode(tok.encode(text))).toBe(cleanText(text));
+    for (const text of ['a photo of a cat and a dog', 'hello world', 'café 2', '猫の写真', '👩\u200d🎨'])
+      expect(tok.decode(tok.encode(text))).toBe(cleanText(text));
   });
 
   it('reads a tokenizer/ folder (vocab.json + merges.txt) and the pad token of special_tokens_map.json', () => {
@@ -80,7 +81,10 @@ describe('CLIP BPE tokenizer (hand-made vocabulary)', () => {
     writeFileSync(
       join(dir, 'tokenizer.json'),
       JSON.stringify({
-        added_tokens: [{ id: bos, content: '<|startoftext|>' }, { id: eos, content: '<|endoftext|>' }],
+        added_tokens: [
+          { id: bos, content: '<|startoftext|>' },
+          { id: eos, content: '<|endoftext|>' },
+        ],
         model: { type: 'BPE', end_of_word_suffix: '</w>', vocab: plain, merges: TINY_MERGES.map((m) => m.split(' ')) },
       }),
     );

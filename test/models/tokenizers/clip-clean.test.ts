@@ -28,7 +28,7 @@ const CLEANING: [what: string, input: string, cleaned: string][] = [
   ['\\x85 and other C1 controls read as Windows-1252', 'a\x85b \x93quoted\x94', 'a…b "quoted"'],
   ["Python's other whitespace", 'a\xa0b\u1680c\u2000d\u200ae\u2028f\u2029g\u202fh\u205fi\u3000j', 'a b c d e f g h i j'],
   ['zero-width space is not whitespace; the BOM is removed', 'a\u200bb\ufeffc', 'a\u200bbc'],
-  ['curly quotes', '\u201cHello\u201d \u2018world\u2019 it\u02bcs', '"hello" \'world\' it\'s'],
+  ['curly quotes', '\u201cHello\u201d \u2018world\u2019 it\u02bcs', "\"hello\" 'world' it's"],
   ['full-width and half-width forms', '\uff21\uff22\uff23 \uff11\uff12\uff01 \uff71\uff9d', 'abc 12! アン'],
   ['Latin ligatures and digraphs (not æ)', '\ufb01sh \ufb02ower \ufb03 \ufb05 \u0133 \u01c4 æ', 'fish flower ffi ſt ij dž æ'],
   ['terminal colour codes', '\x1b[31mred\x1b[0m cat', 'red cat'],

@@ -7,7 +7,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BYTE_TO_CHAR } from '../../../src/models/tokenizers/clip-bpe.ts';
 
-export const TINY_MERGES = ['h e', 'l l', 'he ll', 'hell o</w>', 'c a', 'ca t</w>', 'd o', 'do g</w>', "' s</w>", 'a n', 'an d</w>', 'p h', 'ph o', 'pho to</w>', 't o</w>', 's *</w>'];
+export const TINY_MERGES = [
+  'h e',
+  'l l',
+  'he ll',
+  'hell o</w>',
+  'c a',
+  'ca t</w>',
+  'd o',
+  'do g</w>',
+  "' s</w>",
+  'a n',
+  'an d</w>',
+  'p h',
+  'ph o',
+  'pho to</w>',
+  't o</w>',
+  's *</w>',
+];
 
 export function tinyClipVocab(): Record<string, number> {
   const tokens = [...BYTE_TO_CHAR, ...BYTE_TO_CHAR.map((c) => `${c}</w>`)];
@@ -23,7 +40,12 @@ export function writeTinyClipTokenizerDir(pad = '<|endoftext|>'): string {
   writeFileSync(join(dir, 'merges.txt'), ['#version: 0.2', ...TINY_MERGES].join('\n') + '\n');
   writeFileSync(
     join(dir, 'special_tokens_map.json'),
-    JSON.stringify({ bos_token: { content: '<|startoftext|>' }, eos_token: { content: '<|endoftext|>' }, pad_token: pad, unk_token: { content: '<|endoftext|>' } }),
+    JSON.stringify({
+      bos_token: { content: '<|startoftext|>' },
+      eos_token: { content: '<|endoftext|>' },
+      pad_token: pad,
+      unk_token: { content: '<|endoftext|>' },
+    }),
   );
   return dir;
 }

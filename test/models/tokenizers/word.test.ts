@@ -1,15 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BOS_ID,
-  EOS_ID,
-  FIXED_TOKENS,
-  PAD_ID,
-  S_TOKENS,
-  splitWords,
-  UNK_ID,
-  V_TOKENS,
-  WordTokenizer,
-} from '../../../src/models/tokenizers/word.ts';
+import { BOS_ID, EOS_ID, FIXED_TOKENS, PAD_ID, S_TOKENS, splitWords, UNK_ID, V_TOKENS, WordTokenizer } from '../../../src/models/tokenizers/word.ts';
 
 const captions = ['dog face', 'Cat face', 'grinning face with big eyes', 'hot-dog', 'dog', '1st place medal', 'café'];
 const tok = WordTokenizer.fromCaptions(captions);
