@@ -41,9 +41,45 @@ export function signedHttpReceiver(signingSecret: string): HTTPReceiver {
         args.response.end();
         return true;
       }
+      // A malformed interactive payload (signed, but not what Slack sends) is the sender's mistake: 400, not 500.
+      const problem = interactivePayloadProblem((args.request as { rawBody?: Buffer }).rawBody);
+      if (problem && !args.response.headersSent) {
+        args.response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+        args.response.end(`malformed Slack payload: ${problem}`);
+        return true;
+      }
       return HTTPModuleFunctions.defaultProcessEventErrorHandler(args);
     },
   });
+}
+
+/**
+ * What is wrong with an interactive payload (`payload=<json>`, form-encoded) for the handlers here, or
+ * null when it has the shape Slack sends (or is not an interactive payload at all): an object of
+ * type block_actions (the only interactive payload this app takes: button presses) with a `user` with a
+ * string id and a non-empty list of actions, each with a string action_id. Only consulted when handling
+ * the request failed.
+ */
+export function interactivePayloadProblem(rawBody: Buffer | string | undefined): string | null {
+  if (rawBody === undefined) return null;
+  const form = new URLSearchParams(typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8'));
+  const raw = form.get('payload');
+  if (raw === null) return null;
+  let p: unknown;
+  try {
+    p = JSON.parse(raw);
+  } catch {
+    return 'the payload is not JSON';
+  }
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return 'the payload is not an object';
+  const o = p as { type?: unknown; user?: { id?: unknown }; actions?: unknown };
+  if (typeof o.type !== 'string') return 'no type';
+  if (o.type !== 'block_actions') return `a ${o.type.slice(0, 40)} payload, which this app does not take`;
+  if (typeof o.user !== 'object' || o.user === null || typeof o.user.id !== 'string') return 'no user id';
+  if (!Array.isArray(o.actions) || o.actions.length === 0) return 'no actions';
+  if (!o.actions.every((a) => typeof a === 'object' && a !== null && typeof (a as { action_id?: unknown }).action_id === 'string'))
+    return 'an action without an action_id';
+  return null;
 }
 
 /** Global middleware: a signed request is processed once, and only within 5 minutes of its timestamp either way. */
