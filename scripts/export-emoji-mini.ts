@@ -2,7 +2,8 @@
  * Exports the EMA weights of a pretraining run as a model folder:
  *   npx tsx scripts/export-emoji-mini.ts [--from runs/emoji-mini] [--to models/emoji-mini] [--average-from STEP] [--checkpoints DIR]
  * The pretraining script exports the last EMA itself when it finishes; this ships a model from a run
- * that is still going, or averages several checkpoints.
+ * that is still going, or averages several checkpoints. --data names the dataset the run trained on
+ * (default data/styles32.bin); the vocabulary is rebuilt from it as pretraining builds it.
  *
  * --average-from STEP: the mean of the EMA weights of every checkpoint in the folder at or after STEP
  * (uniform over the saved snapshots, which are evenly spaced in time). An EMA of decay 0.999 averages
@@ -13,6 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/dataset.ts';
+import { stylePhrases } from '../src/data/emoji-sets.ts';
 import { buildEmojiTokenizer, emojiMiniFolder } from '../src/models/emoji-mini.ts';
 import { writeModelFolder } from '../src/models/model-folder.ts';
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.ts';
@@ -22,7 +24,7 @@ const { values: a } = parseArgs({
     from: { type: 'string', default: 'runs/emoji-mini' },
     checkpoints: { type: 'string' },
     to: { type: 'string', default: 'models/emoji-mini' },
-    data: { type: 'string', default: 'data/emoji32.bin' },
+    data: { type: 'string', default: 'data/styles32.bin' },
     'average-from': { type: 'string' },
   },
 });
@@ -52,7 +54,7 @@ const ds = loadDataset(a.data!);
 const extra = last.extra as { loss?: number; batch?: number; seconds?: number };
 await writeModelFolder(
   a.to!,
-  emojiMiniFolder(buildEmojiTokenizer(ds.items), weights, {
+  emojiMiniFolder(buildEmojiTokenizer(ds.items, stylePhrases(ds.sets)), weights, {
     steps: last.step,
     batch: extra.batch,
     smoothedLoss: extra.loss,
