@@ -1,6 +1,9 @@
 /**
  * The playground page driven in headless Chromium by playwright-core: help from the
- * command line, a draw with its image, a training from the form's two file inputs, on the tiny model.
+ * command line, a draw with its image, a training from the form's two file inputs, on the tiny model;
+ * at a desktop width (1280 px) and a phone-sized window (420 px): no request of the page fails (the
+ * favicon), nothing is wider than the window, the newest result is in view once its picture has loaded,
+ * and a refused training keeps its form and the files chosen in it.
  * Needs Debian's chromium at /usr/bin/chromium and the playwright-core package; without either the
  * test is skipped, with the reason in its name (`npm test` installs chromium with apt-get when it can:
  * test/install-prerequisites.ts; playwright-core is in devDependencies).
@@ -40,9 +43,17 @@ interface Locator {
   setInputFiles(f: { name: string; mimeType: string; buffer: Buffer }): Promise<void>;
   last(): Locator;
 }
+interface Response {
+  status(): number;
+  url(): string;
+}
 interface Page {
   goto(url: string): Promise<unknown>;
   locator(selector: string): Locator;
+  setViewportSize(size: { width: number; height: number }): Promise<void>;
+  on(event: 'response', fn: (r: Response) => void): void;
+  /** Runs the expression in the page (a string: this project's TypeScript has no DOM types). */
+  evaluate<T>(expression: string): Promise<T>;
 }
 interface Browser {
   newPage(): Promise<Page>;
@@ -64,6 +75,8 @@ if (reason) {
     let bot: Awaited<ReturnType<typeof startBot>>;
     let browser: Browser;
     let page: Page;
+    /** Every response of the page's own requests with a status of 400 or more (the favicon included). */
+    const failed: string[] = [];
 
     beforeAll(async () => {
       const env = {
@@ -75,6 +88,10 @@ if (reason) {
       const pw = (await import(PLAYWRIGHT)) as Playwright;
       browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true });
       page = await browser.newPage();
+      page.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      await page.setViewportSize({ width: 1280, height: 720 });
       await page.goto(bot.playgroundUrl!);
       await page.locator('aside button.sub[data-name="train"]').waitFor();
     });
@@ -88,10 +105,36 @@ if (reason) {
       await page.locator('#line').press('Enter');
     };
     const lastFinalBot = () => page.locator('.msg[data-final="true"]:has(.from.bot)').last();
+    const png = async (color: string) => ({ name: `${color.slice(1)}.png`, mimeType: 'image/png', buffer: Buffer.from(await pngOf(color, 40, 30)) });
+    /** How far the newest picture's bottom edge lies below the bottom of the visible message list (<= 0: in view). */
+    const newestImageBelowView = () =>
+      page.evaluate<number>(`(() => {
+        const list = document.querySelector('#messages').getBoundingClientRect();
+        const imgs = document.querySelectorAll('#messages img');
+        const img = imgs[imgs.length - 1];
+        return img.complete && img.naturalWidth > 0 ? img.getBoundingClientRect().bottom - list.bottom : Infinity;
+      })()`);
+
+    it('loads with no failed request (the favicon included)', async () => {
+      expect(await page.evaluate<number>(`fetch('/favicon.ico').then((r) => r.status)`)).toBe(200);
+      expect(await page.evaluate<string>(`document.querySelector('link[rel=icon]')?.href ?? ''`)).toMatch(/favicon/);
+      expect(failed).toEqual([]);
+    });
 
     it('answers help typed in the command line', async () => {
       await send('/pairstyle help');
       await page.locator('.msg:has-text("learns a style from ONE before/after pair")').waitFor({ timeout: 10_000 });
+    });
+
+    it('brings the newest picture fully into view once it has loaded', async () => {
+      await page.setViewportSize({ width: 1280, height: 420 });
+      for (let i = 0; i < 6; i++) await send('/pairstyle help');
+      await send('draw prompt:"dog face" steps:2 seed:2');
+      await page.locator('.msg[data-final="true"]:has-text("\'dog face\'") img').waitFor({ timeout: 30_000 });
+      // Tall enough that showing only its top (the old behaviour) would leave it partly out of view.
+      expect(await page.evaluate<number>(`[...document.querySelectorAll('#messages img')].pop().naturalHeight`)).toBeGreaterThan(8);
+      await expect.poll(newestImageBelowView, { timeout: 10_000 }).toBeLessThanOrEqual(1);
+      await page.setViewportSize({ width: 1280, height: 720 });
     });
 
     it('trains from the form with two files, then draws and shows the image', async () => {
@@ -112,6 +155,42 @@ if (reason) {
       const img = page.locator('.msg[data-final="true"] img').last();
       await expect.poll(() => img.evaluate((el) => (el as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
       expect(await lastFinalBot().textContent()).toMatch(/Reroll/);
+      // A training that was accepted closes its form.
+      expect(await page.evaluate<number>(`document.querySelectorAll('#form input').length`)).toBe(0);
+    });
+
+    it('keeps the form and both chosen files when a training is refused', async () => {
+      await page.locator('aside button.sub[data-name="train"]').click();
+      await page
+        .locator('#form input[name="content"]')
+        .setInputFiles({ name: 'before.png', mimeType: 'image/png', buffer: Buffer.from('this is not a picture') });
+      await page.locator('#form input[name="style"]').setInputFiles(await png('#22d'));
+      await page.locator('#form input[name="name"]').fill('refused');
+      await page.locator('#form button[type="submit"]').click();
+      await page.locator('.msg.error').last().waitFor({ timeout: 20_000 });
+      const kept = await page.evaluate<string[]>(`[...document.querySelectorAll('#form input[type="file"]')].map((i) => i.files[0]?.name ?? '')`);
+      expect(kept.slice(0, 2)).toEqual(['before.png', '22d.png']);
+      await page.locator('#closeform').click();
+    });
+
+    it('fits a 420 px window: nothing wider than the window, the commands and the command line usable', async () => {
+      await page.setViewportSize({ width: 420, height: 800 });
+      const widths = await page.evaluate<Record<string, number>>(`({
+        page: document.documentElement.scrollWidth,
+        body: document.body.scrollWidth,
+        line: document.querySelector('#line').getBoundingClientRect().right,
+        draw: document.querySelector('aside button.sub[data-name="draw"]').getBoundingClientRect().right,
+      })`);
+      expect(widths.page).toBeLessThanOrEqual(420);
+      expect(widths.body).toBeLessThanOrEqual(420);
+      expect(widths.line).toBeLessThanOrEqual(420);
+      expect(widths.draw).toBeLessThanOrEqual(420);
+      await page.locator('aside button.sub[data-name="draw"]').click();
+      const form = await page.evaluate<number>(`document.querySelector('#form').getBoundingClientRect().right`);
+      expect(form).toBeLessThanOrEqual(420);
+      await send('/pairstyle help');
+      await page.locator('.msg:has-text("learns a style from ONE before/after pair")').last().waitFor({ timeout: 10_000 });
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(420);
     });
   });
 }

@@ -7,6 +7,7 @@
  *
  * API (JSON unless noted):
  *   GET  /                       the page
+ *   GET  /favicon.svg            the page's icon (also at /favicon.ico)
  *   GET  /api/commands           the command specs (name, description, options)
  *   GET  /api/messages           the channel so far
  *   GET  /api/events             Server-Sent Events: `message` with each new or updated message
@@ -80,6 +81,10 @@ export interface PlaygroundMessage {
 }
 
 const PAGE = new URL('./page.html', import.meta.url);
+/** The page's icon: a before/after pair of squares, the plain one and its styled counterpart. */
+const FAVICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect x="2" y="8" width="13" height="16" rx="3" fill="#949ba4"/>' +
+  '<rect x="17" y="8" width="13" height="16" rx="3" fill="#5865f2"/></svg>';
 
 /** The channel: messages in order, their binary parts, and the SSE listeners. */
 class Channel {
@@ -323,6 +328,11 @@ export function playgroundHandler(opts: PlaygroundOptions) {
     if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
       res.end(page);
+      return;
+    }
+    if (req.method === 'GET' && (path === '/favicon.svg' || path === '/favicon.ico')) {
+      res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=86400' });
+      res.end(FAVICON);
       return;
     }
     if (req.method === 'GET' && path === '/api/commands') {
