@@ -51,6 +51,8 @@ export interface AdapterTrainingResult {
   losses: number[];
   /** Wall time of each step (noise and targets, forward+backward, optimizer), in ms. */
   stepMs: number[];
+  /** Of each step, the time inside onnxruntime's run() (forward+backward, its copies of the gradients), in ms. */
+  stepOrtMs: number[];
   /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
   skippedSteps: number;
 }
@@ -82,6 +84,7 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
     const rng = new Rng(o.seed + 1);
     const losses: number[] = [];
     const stepMs: number[] = [];
+    const stepOrtMs: number[] = [];
     for (let i = 0; i < o.steps; i++) {
       if (o.shouldStop?.()) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const stepStart = performance.now();
@@ -99,10 +102,11 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
       o.beforeStep?.(i, feeds);
       const r = await trainer.trainStep(feeds);
       stepMs.push(performance.now() - stepStart);
+      stepOrtMs.push(r.ortMs);
       losses.push(r.loss);
       o.onStep?.(i + 1, r.loss);
     }
-    return { losses, stepMs, skippedSteps: lossScaler?.skipped ?? 0 };
+    return { losses, stepMs, stepOrtMs, skippedSteps: lossScaler?.skipped ?? 0 };
   } finally {
     await step.release();
   }

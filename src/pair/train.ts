@@ -95,6 +95,8 @@ export interface PairTrainResult {
   meanStepMs: number;
   /** Wall time of each step (noise and targets, forward+backward, optimizer), in ms. */
   stepMs: number[];
+  /** Of each step, the time inside onnxruntime's run(), in ms (the rest: noise and targets, optimizer). */
+  stepOrtMs: number[];
   /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
   skippedSteps: number;
 }
