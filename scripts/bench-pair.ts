@@ -94,8 +94,10 @@ const flopsRatio = (rowsN: number, adapters: number) =>
 
 console.log(`model ${a.model} (${model.id}), ${threads} threads, ${base.steps} steps, CFG ${base.cfg}, style strength ${w}`);
 const defaults = style.info.steps === PAIR_DEFAULTS.steps;
+const sum = (xs: number[]) => xs.reduce((p, x) => p + x, 0);
+const outsideOrt = (100 * (sum(train.stepMs) - sum(train.stepOrtMs))) / sum(train.stepMs);
 console.log(
-  `pair training, ${defaults ? 'defaults' : 'NOT the default steps'} (rank ${style.info.rank}, ${style.info.steps} steps): ${train.seconds.toFixed(1)} s (${train.meanStepMs.toFixed(0)} ms/step)` +
+  `pair training, ${defaults ? 'defaults' : 'NOT the default steps'} (rank ${style.info.rank}, ${style.info.steps} steps): ${train.seconds.toFixed(1)} s (${train.meanStepMs.toFixed(0)} ms/step, ${outsideOrt.toFixed(1)}% of it outside onnxruntime)` +
     (defaults ? `; goal <= 60 s: ${train.seconds <= 60 ? 'met' : 'not met'}` : ''),
 );
 console.log(

@@ -6,7 +6,9 @@
  * with --emoji-share of their pictures from the emoji sets and the rest from the icon collections (uniform
  * within each group), with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
  * decay, gradient clipping, EMA weights, a checkpoint every few minutes (resume with --resume), a
- * progress line with loss, steps/s and ETA, and a sample grid PNG every --sample-every steps.
+ * progress line every 20 steps with loss, steps/s over those steps, the training step's time and its share
+ * outside onnxruntime, and ETA, a sample grid PNG every --sample-every steps, and at the end the
+ * throughput of the whole run (steps/s, without the first step).
  * When the last step is done, the EMA weights are exported to models/emoji-mini/ (fp16 safetensors).
  * --init-from starts from a model folder's weights; token embeddings are carried over by word, so a new
  * dataset's larger vocabulary keeps what the old words meant (new words start at the mean embedding).
@@ -101,7 +103,7 @@ const pred = unet2DConditionModel(g, EMOJI_MINI_UNET_CONFIG, {
 });
 const loss = G.mse(pred, g.input('target', [batch, c, h, w]));
 const threads = Number(args.threads);
-const stepFn = await StepFunction.compile(loss, threads ? { threads } : {});
+const stepFn = await StepFunction.compile(loss, { gradNorm: true, ...(threads ? { threads } : {}) });
 const paramCount = Object.values(stepFn.paramShapes).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
 const flops = G.countFlops([loss, ...G.grad(loss, g.trainableParams())]);
 console.log(`model: ${(paramCount / 1e6).toFixed(2)} M parameters; training step ${(flops / 1e9).toFixed(1)} GFLOP at batch ${batch}`);
@@ -141,6 +143,11 @@ const timestep = new Float32Array(batch);
 let target: Float32Array = noise;
 const inputIds = new BigInt64Array(batch * EMOJI_MINI_CONTEXT);
 
+/** The share of the training steps' time spent outside onnxruntime's run(), as a percentage. */
+function outsideShare(w: { stepMs: number; ortMs: number }): string {
+  return `${((100 * (w.stepMs - w.ortMs)) / w.stepMs).toFixed(1)}%`;
+}
+
 function makeBatch(step: number): void {
   // Deterministic per step, so a resumed run sees the batches it would have seen.
   const rng = new Rng(seed * 1_000_003 + step);
@@ -163,6 +170,10 @@ const t0 = performance.now();
 const startStep = trainer.step;
 let lastCkpt = performance.now();
 let smoothLoss = NaN;
+/** Since the last progress line: steps, wall time, the training steps' own time and their time inside onnxruntime. */
+const recent = { steps: 0, since: performance.now(), stepMs: 0, ortMs: 0 };
+/** The same over the whole run but its first step (onnxruntime's first run is slower). */
+const wholeRun = { steps: 0, since: NaN, stepMs: 0, ortMs: 0 };
 const stopAfter = Number(args['stop-after-minutes']) * 60_000;
 const secondsBefore = Number((ckpt?.extra as { seconds?: number } | undefined)?.seconds ?? 0);
 const checkpoint = async () => {
@@ -182,16 +193,30 @@ while (trainer.step < totalSteps) {
   makeBatch(trainer.step);
   const r = await trainer.trainStep({ sample: sampleIn, timestep, input_ids: inputIds, target });
   smoothLoss = Number.isNaN(smoothLoss) ? r.loss : 0.98 * smoothLoss + 0.02 * r.loss;
+  recent.steps++;
+  recent.stepMs += r.totalMs;
+  recent.ortMs += r.ortMs;
+  if (r.step === startStep + 1) wholeRun.since = performance.now();
+  else {
+    wholeRun.steps++;
+    wholeRun.stepMs += r.totalMs;
+    wholeRun.ortMs += r.ortMs;
+  }
   if (r.step % 20 === 0 || r.step === startStep + 1) {
-    const elapsed = (performance.now() - t0) / 1000;
-    const rate = (r.step - startStep) / elapsed;
+    const now = performance.now();
+    const rate = (r.step - startStep) / ((now - t0) / 1000);
     const eta = (totalSteps - r.step) / rate;
     const frac = r.step / totalSteps;
     const bar = '='.repeat(Math.floor(frac * 30)).padEnd(30, ' ');
     const fmt = (s: number) => `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+    // Throughput over the steps since the last line (the loop: batch, step, checkpoints, samples), and
+    // the training step's own time with its share outside onnxruntime (optimizer, EMA, feeding).
+    const rateRecent = recent.steps / ((now - recent.since) / 1000);
     console.log(
-      `step ${r.step}/${totalSteps} [${bar}] ${(100 * frac).toFixed(1)}% loss ${smoothLoss.toFixed(4)} |g| ${r.gradNorm.toFixed(2)} lr x${r.lrScale.toFixed(2)} ${rate.toFixed(2)} step/s ETA ${fmt(eta)}`,
+      `step ${r.step}/${totalSteps} [${bar}] ${(100 * frac).toFixed(1)}% loss ${smoothLoss.toFixed(4)} |g| ${r.gradNorm.toFixed(2)} lr x${r.lrScale.toFixed(2)} ` +
+        `${rateRecent.toFixed(3)} step/s (step ${(recent.stepMs / recent.steps).toFixed(0)} ms, ${outsideShare(recent)} outside onnxruntime) ETA ${fmt(eta)}`,
     );
+    Object.assign(recent, { steps: 0, since: now, stepMs: 0, ortMs: 0 });
   }
   if (performance.now() - lastCkpt > Number(args['checkpoint-minutes']) * 60_000) await checkpoint();
   if (r.step % Number(args['sample-every']) === 0 || r.step === totalSteps) {
@@ -200,6 +225,13 @@ while (trainer.step < totalSteps) {
     console.log(`samples ${file}`);
   }
   if (stopAfter && performance.now() - t0 > stopAfter) break;
+}
+if (wholeRun.steps > 0) {
+  const seconds = (performance.now() - wholeRun.since) / 1000;
+  console.log(
+    `throughput: ${(wholeRun.steps / seconds).toFixed(3)} step/s over steps ${startStep + 2}-${trainer.step} at batch ${batch} ` +
+      `(training step ${(wholeRun.stepMs / wholeRun.steps).toFixed(1)} ms mean, ${outsideShare(wholeRun)} of it outside onnxruntime)`,
+  );
 }
 await checkpoint();
 if (trainer.step >= totalSteps) {

@@ -65,6 +65,13 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
 };
 
 export class GraphSession {
+  /**
+   * The onnxruntime tensor made for each fed array, reused while the same array is fed again (a training
+   * step's parameters, the batch's buffers): onnxruntime reads the array in place, so the wrapper stays
+   * current as the array changes.
+   */
+  private readonly wrappers = new WeakMap<Feed, ort.Tensor>();
+
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly inputs: ValueInfo[],
@@ -110,7 +117,12 @@ export class GraphSession {
       if (!data) throw new Error(`run: missing input '${v.name}' [${v.shape}]`);
       const n = v.shape.reduce((a, b) => a * b, 1);
       if (data.length !== n) throw new Error(`run: input '${v.name}' has ${data.length} values, expected ${n} for [${v.shape}]`);
-      ortFeeds[v.name] = new ort.Tensor(ORT_TYPE[v.dtype], data as never, v.shape);
+      let t = this.wrappers.get(data);
+      if (!t || t.type !== ORT_TYPE[v.dtype] || !sameDims(t.dims, v.shape)) {
+        t = new ort.Tensor(ORT_TYPE[v.dtype], data as never, v.shape);
+        this.wrappers.set(data, t);
+      }
+      ortFeeds[v.name] = t;
     }
     const result = await this.session.run(ortFeeds);
     const out: Outputs = {};
@@ -121,4 +133,8 @@ export class GraphSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -14,10 +14,9 @@ import * as G from '../graph/index.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
 import { Rng } from '../diffusion/rng.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
-import { conditionFeeds, modelUnet } from '../models/conditioning.ts';
-import { AdamW } from '../train/optim.ts';
-import { StepFunction, Trainer } from '../train/step.ts';
-import { flipVariants, PAIR_DEFAULTS, STYLE_TOKEN, type PairTrainResult } from './train.ts';
+import { conditionFeeds, modelUnet, type Precision } from '../models/conditioning.ts';
+import { trainAdapters } from './adapter-training.ts';
+import { PAIR_DEFAULTS, STYLE_TOKEN, type PairTrainResult } from './train.ts';
 import { collectStyle, styledPrompt } from './style.ts';
 
 export interface SingleImageLoraOptions {
@@ -32,9 +31,13 @@ export interface SingleImageLoraOptions {
   lr?: number;
   seed?: number;
   threads?: number;
+  device?: 'cpu' | 'cuda';
+  /** fp16: the UNet runs in float16 with float32 LoRA master weights and dynamic loss scaling, as trainPair's. */
+  precision?: Precision;
   /** Adapt the resnets' convolutions too, as the pair method's `convs` (compare like with like). */
   convs?: boolean;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+  shouldStop?: () => boolean;
 }
 
 /** Baseline (a): a DreamBooth-style LoRA trained on one image with the prompt "<subject> in <s1> style". */
@@ -47,17 +50,16 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const subject = (opts.subject ?? PAIR_DEFAULTS.subject).trim() || PAIR_DEFAULTS.subject;
   const prompt = styledPrompt(subject, STYLE_TOKEN);
 
-  const pipe = new DiffusionPipeline(model, { threads: opts.threads });
+  const runtime = { threads: opts.threads, device: opts.device, precision: opts.precision };
+  const pipe = new DiffusionPipeline(model, runtime);
   const cond = conditionFeeds(model, await pipe.encodeText([prompt]), [0]);
   await pipe.release();
 
   const [c, h, w] = model.codec.latentShape;
-  const latent = c * h * w;
   const isLora = (n: string) => n.includes('.lora_A.') || n.includes('.lora_B.');
   const g = new G.Graph({ paramMode: (n) => (isLora(n) ? 'trainable' : 'frozen') });
-  const pred = modelUnet(g, model, 1, { lora: [{ name: 'style', rank, convs: opts.convs ?? PAIR_DEFAULTS.convs }] });
+  const pred = modelUnet(g, model, 1, { precision: opts.precision, lora: [{ name: 'style', rank, convs: opts.convs ?? PAIR_DEFAULTS.convs }] });
   const loss = G.mse(pred, g.input('target', [1, c, h, w]));
-  const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads });
 
   const initRng = new Rng(seed * 7919 + 17);
   const params: Record<string, Float32Array> = {};
@@ -73,36 +75,20 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
     params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
   }
   if (modules.length === 0) throw new Error('single-image LoRA: the model has no attention projections to adapt');
-  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? PAIR_DEFAULTS.lr, weightDecay: 0 }]);
-  const trainer = new Trainer(step, { params, optimizer });
 
-  const [plain, mirrored] = flipVariants(opts.image, model.imageSize);
-  const latents = [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
-  const rng = new Rng(seed + 1);
-  const noise = new Float32Array(latent);
-  const feeds = {
-    sample: new Float32Array(latent),
-    target: new Float32Array(latent),
-    timestep: new Float32Array(1),
-    ...cond,
-    'lora_gate.style': new Float32Array([1]),
-  };
-  const losses: number[] = [];
-  const stepMs: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const stepStart = performance.now();
-    const t = Math.floor(rng.uniform() * model.schedule.betas.length);
-    const flip = rng.uniform() < 0.5 ? 1 : 0;
-    rng.fillNormal(noise);
-    feeds.sample.set(model.schedule.addNoise(latents[flip], noise, t));
-    feeds.target.set(model.schedule.target(latents[flip], noise, t));
-    feeds.timestep[0] = t;
-    const r = await trainer.trainStep(feeds);
-    stepMs.push(performance.now() - stepStart);
-    losses.push(r.loss);
-    opts.onProgress?.({ step: i + 1, steps, loss: r.loss });
-  }
-  await step.release();
+  const trained = await trainAdapters({
+    model,
+    loss,
+    params,
+    feeds: { 'lora_gate.style': new Float32Array([1]) },
+    items: [{ rows: [opts.image], conditioning: cond }],
+    steps,
+    lr: opts.lr ?? PAIR_DEFAULTS.lr,
+    seed,
+    ...runtime,
+    onStep: (step, loss) => opts.onProgress?.({ step, steps, loss }),
+    shouldStop: opts.shouldStop,
+  });
 
   const seconds = (performance.now() - t0) / 1000;
   const style = collectStyle(model, modules, 'style', (n) => params[n], {
@@ -117,12 +103,5 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
     seconds,
     seed,
   });
-  return {
-    style,
-    losses,
-    seconds,
-    meanStepMs: stepMs.reduce((a, b) => a + b, 0) / steps,
-    stepMs,
-    skippedSteps: 0,
-  };
+  return { style, seconds, meanStepMs: trained.stepMs.reduce((a, b) => a + b, 0) / steps, ...trained };
 }

@@ -15,14 +15,11 @@
  * style image in row 1), so the StyleLoRA learns what the pairs' differences share.
  */
 import * as G from '../graph/index.ts';
-import { Rng } from '../diffusion/rng.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
 import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../models/conditioning.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
 import { VaeCodec } from '../models/vae.ts';
-import { DynamicLossScaler } from '../train/loss-scale.ts';
-import { AdamW } from '../train/optim.ts';
-import { StepFunction, Trainer } from '../train/step.ts';
+import { trainAdapters } from './adapter-training.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';
 import { collectStyle, styledPrompt, type Style } from './style.ts';
 
@@ -98,6 +95,8 @@ export interface PairTrainResult {
   meanStepMs: number;
   /** Wall time of each step (noise and targets, forward+backward, optimizer), in ms. */
   stepMs: number[];
+  /** Of each step, the time inside onnxruntime's run(), in ms (the rest: noise and targets, optimizer). */
+  stepOrtMs: number[];
   /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
   skippedSteps: number;
 }
@@ -124,12 +123,9 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const conds = pairs.map((_, k) => conditionFeeds(model, encoded, [2 * k, 2 * k + 1]));
   await pipe.release();
 
-  const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
   const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false) });
   const convs = opts.convs ?? defaults.convs;
   const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention: opts.recomputeAttention, convs });
-  const fp16 = opts.precision === 'fp16';
-  const step = await StepFunction.compile(loss, { weights: (n) => model.weight(n), threads: opts.threads, device: opts.device, lossScale: fp16 });
 
   // Adapter weights: A orthogonal (content rows 0..r-1, style rows r..2r-1), B zero.
   const params: Record<string, Float32Array> = {};
@@ -149,53 +145,29 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
   }
   if (modules.length === 0) throw new Error('pair training: the model has no attention projections to adapt');
-  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: opts.lr ?? defaults.lr, weightDecay: 0 }]);
-  const trainer = new Trainer(step, { params, optimizer, lossScaler: fp16 ? new DynamicLossScaler() : undefined });
 
-  const encodeBoth = async (img: Float32Array) => {
-    const [plain, mirrored] = flipVariants(img, model.imageSize);
-    return [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
-  };
-  // latents[k][row][flip]: pair k, row 0 content / 1 style.
-  const latents = await Promise.all(pairs.map(async (p) => [await encodeBoth(p.content), await encodeBoth(p.style)]));
-  const rng = new Rng(seed + 1);
-  const sample = new Float32Array(2 * latent);
-  const target = new Float32Array(2 * latent);
-  const noise = new Float32Array(latent);
-  const feeds = {
-    sample,
-    target,
-    timestep: new Float32Array(2),
-    ...conds[0],
-    row_weight: new Float32Array([1, 0]),
-    'lora_gate.content': new Float32Array([1, 1]),
-    'lora_gate.style': new Float32Array([0, 1]),
-    'train_rows.content': new Float32Array([1, 0]),
-    ...fed,
-  };
-  const losses: number[] = [];
-  const stepMs: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    if (opts.shouldStop?.()) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
-    const stepStart = performance.now();
-    const t = Math.floor(rng.uniform() * model.schedule.betas.length);
-    const flip = rng.uniform() < 0.5 ? 1 : 0;
-    rng.fillNormal(noise);
-    const k = i % pairs.length;
-    Object.assign(feeds, conds[k]);
-    for (let row = 0; row < 2; row++) {
-      const x0 = latents[k][row][flip];
-      sample.set(model.schedule.addNoise(x0, noise, t), row * latent);
-      target.set(model.schedule.target(x0, noise, t), row * latent);
-    }
-    feeds.timestep.fill(t);
-    feeds.row_weight[1] = i >= styleStart ? 1 : 0;
-    const r = await trainer.trainStep(feeds);
-    stepMs.push(performance.now() - stepStart);
-    losses.push(r.loss);
-    opts.onProgress?.({ step: i + 1, steps, loss: r.loss, phase: i >= styleStart ? 'joint' : 'content' });
-  }
-  await step.release();
+  const rowWeight = new Float32Array([1, 0]);
+  const trained = await trainAdapters({
+    model,
+    loss,
+    params,
+    feeds: {
+      row_weight: rowWeight,
+      'lora_gate.content': new Float32Array([1, 1]),
+      'lora_gate.style': new Float32Array([0, 1]),
+      'train_rows.content': new Float32Array([1, 0]),
+      ...fed,
+    },
+    // Pair k: row 0 its content image, row 1 its style image.
+    items: pairs.map((p, k) => ({ rows: [p.content, p.style], conditioning: conds[k] })),
+    steps,
+    lr: opts.lr ?? defaults.lr,
+    seed,
+    ...runtime,
+    beforeStep: (i) => (rowWeight[1] = i >= styleStart ? 1 : 0),
+    onStep: (step, loss) => opts.onProgress?.({ step, steps, loss, phase: step > styleStart ? 'joint' : 'content' }),
+    shouldStop: opts.shouldStop,
+  });
 
   const seconds = (performance.now() - t0) / 1000;
   const style = collectStyle(model, modules, 'style', (n) => params[n] ?? fed[n], {
@@ -211,14 +183,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     seed,
     ...(pairs.length > 1 ? { pairs: pairs.length, subjects } : {}),
   });
-  return {
-    style,
-    losses,
-    seconds,
-    meanStepMs: stepMs.reduce((a, b) => a + b, 0) / steps,
-    stepMs,
-    skippedSteps: trainer.opts.lossScaler?.skipped ?? 0,
-  };
+  return { style, seconds, meanStepMs: trained.stepMs.reduce((a, b) => a + b, 0) / steps, ...trained };
 }
 
 /**
@@ -262,12 +227,4 @@ export function pairTrainingLoss(
   const err = G.sub(pred, g.input('target', [2, c, h, w]));
   const perRow = G.reduceMean(G.mul(err, err), [1, 2, 3]);
   return G.sumAll(G.mul(perRow, g.input('row_weight', [2])));
-}
-
-/** [image, its mirror image], both [3, S, S]. */
-export function flipVariants(img: Float32Array, size: number): [Float32Array, Float32Array] {
-  const m = new Float32Array(img.length);
-  for (let ch = 0; ch < 3; ch++)
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) m[(ch * size + y) * size + x] = img[(ch * size + y) * size + (size - 1 - x)];
-  return [img, m];
 }

@@ -60,6 +60,21 @@ export class EMA {
     this.n++;
   }
 
+  /**
+   * Counts an update as done and returns its decay, for an optimizer that folds the average into its own
+   * pass over the weights (AdamW.step's `ema`); the caller then sets every shadow to d*shadow + (1-d)*param.
+   */
+  advance(): number {
+    const d = this.currentDecay();
+    this.n++;
+    return d;
+  }
+
+  /** The averaged parameters: name -> the live array the average follows. */
+  tracked(): ReadonlyMap<string, Float32Array> {
+    return new Map(this.params);
+  }
+
   /** Copy the averaged weights into `target` (same names and lengths), e.g. for evaluation/export. */
   copyTo(target: NamedArrays): void {
     for (const [name, data] of entries(target)) {

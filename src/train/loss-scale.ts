@@ -1,7 +1,7 @@
 /**
  * Dynamic loss scaling for float16 graphs (the scheme of torch.cuda.amp.GradScaler). Small gradients
- * underflow to zero in float16, so the step graph differentiates loss x scale; the Trainer divides the
- * float32 gradients by the scale before the optimizer sees them. A step whose loss or gradients are not
+ * underflow to zero in float16, so the step graph differentiates loss x scale; the optimizer uses the
+ * float32 gradients times 1/scale. A step whose loss or gradients are not
  * finite (float16 overflow) is skipped and the scale halved; after `growthInterval` good steps in a row
  * it doubles. A scale that falls below `minScale` means the model itself overflows, not the gradients.
  */
@@ -34,7 +34,8 @@ export class DynamicLossScaler {
 
   /**
    * Unscales `grads` in place and says whether the step may be applied. On overflow the scale backs off
-   * and the caller skips the optimizer step.
+   * and the caller skips the optimizer step. (The Trainer does not unscale in place: it checks the
+   * step graph's sum of squares with `record` and hands 1/scale to the optimizer as its gradScale.)
    */
   unscale(loss: number, grads: Record<string, Float32Array>, step: number): boolean {
     const inv = 1 / this.scale;
@@ -45,6 +46,15 @@ export class DynamicLossScaler {
         if (!Number.isFinite(g[i]!)) finite = false; // checked as stored: float32 overflows where a double would not
       }
     }
+    return this.record(finite, loss, step);
+  }
+
+  /**
+   * Records whether a step's loss and scaled gradients were all finite and says whether the step may be
+   * applied: on overflow the scale backs off (NonFiniteLossError below minScale) and the caller skips
+   * the optimizer step; after growthInterval good steps in a row the scale grows.
+   */
+  record(finite: boolean, loss: number, step: number): boolean {
     if (!finite) {
       this.skipped++;
       this.goodSteps = 0;

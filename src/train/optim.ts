@@ -1,7 +1,10 @@
 /**
  * AdamW (PyTorch semantics), gradient-norm clipping and learning-rate schedules.
- * Parameters are Float32Arrays updated in place; state is float32 like PyTorch's.
+ * Parameters are Float32Arrays updated in place; state is float32 like PyTorch's. One step is one pass
+ * over each parameter that also applies the gradient's scale (loss-scale inverse x clipping factor)
+ * and, when given, folds the new weights into an EMA: no separate passes over gradients or weights.
  */
+import type { EMA } from './ema.ts';
 
 /** A named trainable parameter, updated in place. */
 export interface Param {
@@ -18,6 +21,15 @@ export interface ParamGroup {
   betas?: [number, number];
   /** Added to sqrt(v_hat), default 1e-8. */
   eps?: number;
+}
+
+export interface StepOptions {
+  /** Multiplies every group's lr (schedules). */
+  lrScale?: number;
+  /** Multiplies every gradient before use (1 / loss scale, x the clipping factor). Default 1. */
+  gradScale?: number;
+  /** An average of exactly these parameters, updated with the new weights in the same pass. */
+  ema?: EMA;
 }
 
 /** Checkpointable optimizer state: first/second moments per parameter and the step count. */
@@ -56,6 +68,7 @@ export class AdamW {
   readonly groups: Group[];
   private t = 0;
   private readonly byName = new Map<string, Slot>();
+  private readonly averaged = new WeakMap<EMA, boolean>();
 
   constructor(groups: ParamGroup[]) {
     this.groups = groups.map((g, gi) => {
@@ -80,10 +93,17 @@ export class AdamW {
 
   /**
    * One update. `grads` must hold a gradient of matching length for every parameter (extra
-   * entries are ignored). `lrScale` multiplies every group's lr (for schedules).
+   * entries are ignored). `lrScale` multiplies every group's lr (for schedules). The gradient used is
+   * `grads[name] x gradScale` (unscaling and clipping without a pass of their own). With `ema`, which must
+   * average exactly this optimizer's parameters (see `averages`), the average takes the new weights in
+   * the same pass, as `ema.update()` after the step would.
    */
-  step(grads: Record<string, Float32Array>, opts: { lrScale?: number } = {}): void {
+  step(grads: Record<string, Float32Array>, opts: StepOptions = {}): void {
     const lrScale = opts.lrScale ?? 1;
+    const gradScale = opts.gradScale ?? 1;
+    if (!Number.isFinite(gradScale)) throw new Error(`AdamW.step: invalid gradScale ${gradScale}`);
+    const ema = opts.ema;
+    if (ema && !this.averages(ema)) throw new Error('AdamW.step: the EMA does not average exactly the parameters of this optimizer');
     // Validate everything before touching any parameter, so a bad call leaves state intact.
     for (const slot of this.byName.values()) {
       const g = grads[slot.name];
@@ -93,6 +113,7 @@ export class AdamW {
       }
     }
     const t = ++this.t;
+    const emaDecay = ema ? ema.advance() : 0;
     for (const group of this.groups) {
       const { beta1: b1, beta2: b2, eps } = group;
       const lr = group.lr * lrScale;
@@ -100,8 +121,23 @@ export class AdamW {
       const stepSize = lr / (1 - b1 ** t);
       const invBc2Sqrt = 1 / Math.sqrt(1 - b2 ** t);
       // p -= stepSize * m / (sqrt(v) * invBc2Sqrt + eps), with invBc2Sqrt folded into the constants.
-      for (const { name, p, m, v } of group.slots) adamwKernel(p, grads[name]!, m, v, b1, b2, decay, stepSize / invBc2Sqrt, eps / invBc2Sqrt);
+      for (const { name, p, m, v } of group.slots) {
+        const g = grads[name]!;
+        if (ema) adamwEmaKernel(p, g, m, v, ema.shadow[name]!, gradScale, b1, b2, decay, stepSize / invBc2Sqrt, eps / invBc2Sqrt, emaDecay);
+        else adamwKernel(p, g, m, v, gradScale, b1, b2, decay, stepSize / invBc2Sqrt, eps / invBc2Sqrt);
+      }
     }
+  }
+
+  /** True when `ema` averages exactly this optimizer's parameters (the same arrays under the same names). */
+  averages(ema: EMA): boolean {
+    let cached = this.averaged.get(ema);
+    if (cached === undefined) {
+      const tracked = ema.tracked();
+      cached = tracked.size === this.byName.size && [...this.byName.values()].every((s) => tracked.get(s.name) === s.p);
+      this.averaged.set(ema, cached);
+    }
+    return cached;
   }
 
   /** Live references to the moment buffers plus the step count (copy them to keep a snapshot). */
@@ -186,12 +222,13 @@ export function warmupConstant(step: number, o: { warmup: number }): number {
   return step < o.warmup ? (step + 1) / o.warmup : 1;
 }
 
-/** The per-element AdamW update: one pass over the parameter, its gradient and both moments. */
+/** The per-element AdamW update: one pass over the parameter, its gradient (times `gs`) and both moments. */
 function adamwKernel(
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
+  gs: number,
   b1: number,
   b2: number,
   decay: number,
@@ -201,11 +238,41 @@ function adamwKernel(
   const c1 = 1 - b1;
   const c2 = 1 - b2;
   for (let i = 0, n = p.length; i < n; i++) {
-    const gi = g[i];
+    const gi = g[i] * gs;
     const mi = b1 * m[i] + c1 * gi;
     const vi = b2 * v[i] + c2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
     p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) + eps);
+  }
+}
+
+/** adamwKernel, then the EMA of the stored (float32) new weight: s = d*s + (1-d)*p, in the same pass. */
+function adamwEmaKernel(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  s: Float32Array,
+  gs: number,
+  b1: number,
+  b2: number,
+  decay: number,
+  stepSize: number,
+  eps: number,
+  d: number,
+): void {
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  const cd = 1 - d;
+  for (let i = 0, n = p.length; i < n; i++) {
+    const gi = g[i] * gs;
+    const mi = b1 * m[i] + c1 * gi;
+    const vi = b2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const pi = Math.fround(p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) + eps));
+    p[i] = pi;
+    s[i] = d * s[i] + cd * pi;
   }
 }

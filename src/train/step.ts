@@ -1,13 +1,38 @@
 /**
  * A training step compiled from a scalar loss: one ONNX graph that takes the batch and the trainable
- * parameters and returns the loss and the gradient of every trainable parameter. The `Trainer`
- * around it applies gradient clipping, AdamW and EMA in place on Float32Arrays.
+ * parameters and returns the loss, the gradient of every trainable parameter and (with `gradNorm`) the
+ * sum of the gradients' squares. The `Trainer` around it feeds the same parameter arrays every step
+ * (onnxruntime reads them in place) and runs one pass per parameter outside onnxruntime: AdamW with the
+ * loss-scale inverse and the clipping factor folded into the gradient, and the EMA folded into the
+ * same pass.
+ *
+ * Why the optimizer is not in the graph: onnxruntime-node (1.30) has no IO binding on the CPU and copies
+ * every output into a new JavaScript buffer, even into preallocated outputs (see session.ts), so state
+ * cannot stay resident in onnxruntime between runs. An optimizer in the graph would return the weights,
+ * both moments and the average every step (four copies of the parameters instead of one of the
+ * gradients), and its ~16 unfused element-wise kernels per parameter read and write memory ~5x as
+ * often as the single JavaScript pass.
  */
-import { emitOnnx, grad, GraphSession, GraphError, mul, type ConstData, type Feed, type Outputs, type SessionOptions, type Tensor } from '../graph/index.ts';
+import {
+  emitOnnx,
+  grad,
+  GraphSession,
+  GraphError,
+  mul,
+  sumOfSquares,
+  type ConstData,
+  type Feed,
+  type Outputs,
+  type SessionOptions,
+  type Tensor,
+} from '../graph/index.ts';
 import type { EMA } from './ema.ts';
 import { LOSS_SCALE_INPUT, type DynamicLossScaler } from './loss-scale.ts';
 import { assertFiniteLoss } from './nan.ts';
-import { clipGradNorm, type AdamW } from './optim.ts';
+import type { AdamW } from './optim.ts';
+
+/** Name of the step graph's output with Σ g² over every gradient (as the graph computes them: scaled under lossScale). */
+export const GRAD_SUMSQ_OUTPUT = 'grad_sumsq';
 
 export interface CompileStepOptions extends SessionOptions {
   /** Values of frozen parameters (they become initializers). */
@@ -19,13 +44,20 @@ export interface CompileStepOptions extends SessionOptions {
    * 'loss' output stays unscaled; the gradients come back scaled.
    */
   lossScale?: boolean;
+  /**
+   * Also return Σ g² over every gradient (output GRAD_SUMSQ_OUTPUT), for clipping and the loss scaler's
+   * overflow check without a pass over the gradients outside onnxruntime. On with lossScale.
+   */
+  gradNorm?: boolean;
 }
 
 export interface StepResult {
   loss: number;
   grads: Record<string, Float32Array>;
+  /** Σ g² over every gradient, from the graph (compiled with gradNorm or lossScale), else undefined. */
+  gradSumSq?: number;
   outputs: Outputs;
-  /** Milliseconds spent inside onnxruntime's run(). */
+  /** Milliseconds spent inside onnxruntime's run() (including its copies of the outputs). */
   ortMs: number;
 }
 
@@ -38,6 +70,8 @@ export class StepFunction {
     /** The ONNX model size in bytes and node count, for reports. */
     readonly modelBytes: number,
     readonly nodeCount: number,
+    /** Whether the graph returns GRAD_SUMSQ_OUTPUT. */
+    readonly hasGradSumSq: boolean,
   ) {}
 
   static async compile(loss: Tensor, opts: CompileStepOptions = {}): Promise<StepFunction> {
@@ -46,10 +80,13 @@ export class StepFunction {
     const grads = grad(opts.lossScale ? mul(loss, loss.graph.input(LOSS_SCALE_INPUT, [])) : loss, params);
     const outputs: Record<string, Tensor> = { loss, ...(opts.extraOutputs ?? {}) };
     params.forEach((p, i) => (outputs[`grad/${p.node.name}`] = grads[i]));
+    const withSumSq = opts.gradNorm === true || opts.lossScale === true;
+    if (withSumSq) outputs[GRAD_SUMSQ_OUTPUT] = sumOfSquares(grads);
     const model = emitOnnx({ outputs, weights: opts.weights, name: 'train_step' });
     const session = await GraphSession.create(model, opts);
     const names = params.map((p) => p.node.name!);
-    return new StepFunction(session, names, Object.fromEntries(params.map((p) => [p.node.name!, [...p.shape]])), model.bytes.length, model.nodeCount);
+    const shapes = Object.fromEntries(params.map((p) => [p.node.name!, [...p.shape]]));
+    return new StepFunction(session, names, shapes, model.bytes.length, model.nodeCount, withSumSq);
   }
 
   /** Runs one forward+backward. `feeds` holds the batch and every trainable (and fed) parameter. */
@@ -59,7 +96,8 @@ export class StepFunction {
     const ortMs = performance.now() - t0;
     const grads: Record<string, Float32Array> = {};
     for (const n of this.paramNames) grads[n] = outputs[`grad/${n}`] as Float32Array;
-    return { loss: Number((outputs.loss as Float32Array)[0]), grads, outputs, ortMs };
+    const gradSumSq = this.hasGradSumSq ? Number((outputs[GRAD_SUMSQ_OUTPUT] as Float32Array)[0]) : undefined;
+    return { loss: Number((outputs.loss as Float32Array)[0]), grads, gradSumSq, outputs, ortMs };
   }
 
   release(): Promise<void> {
@@ -97,6 +135,12 @@ export interface TrainStepReport {
 
 export class Trainer {
   step: number;
+  /** What every run is fed: the batch's arrays (replaced per step), the parameters and the loss scale (the same arrays every step). */
+  private readonly feeds: Record<string, Feed>;
+  private readonly scaleFeed = new Float32Array(1);
+  /** Whether the EMA is folded into the optimizer's pass (it averages exactly the optimizer's parameters). */
+  private readonly emaInOptimizer: boolean;
+
   constructor(
     readonly stepFn: StepFunction,
     readonly opts: TrainerOptions,
@@ -105,24 +149,56 @@ export class Trainer {
     for (const n of stepFn.paramNames) {
       if (!opts.params[n]) throw new GraphError(`trainer: no value for trainable parameter '${n}'`);
     }
+    this.feeds = { ...opts.params, ...(opts.lossScaler ? { [LOSS_SCALE_INPUT]: this.scaleFeed } : {}) };
+    this.emaInOptimizer = opts.ema !== undefined && opts.optimizer.averages(opts.ema);
   }
 
   /** One optimisation step on a batch (data inputs and fed parameters). */
   async trainStep(batch: Record<string, Feed>): Promise<TrainStepReport> {
     const t0 = performance.now();
-    const scaler = this.opts.lossScaler;
-    const r = await this.stepFn.run({ ...batch, ...this.opts.params, ...(scaler ? { [LOSS_SCALE_INPUT]: Float32Array.of(scaler.scale) } : {}) });
+    const { optimizer, ema, clipNorm, lossScaler: scaler } = this.opts;
+    Object.assign(this.feeds, batch);
+    if (scaler) this.scaleFeed[0] = scaler.scale;
+    const r = await this.stepFn.run(this.feeds);
     const lrScale = this.opts.lrSchedule ? this.opts.lrSchedule(this.step) : 1;
+    const inv = scaler ? 1 / scaler.scale : 1;
+    // Σ g² of the gradients as the graph returned them, from the graph when it has it.
+    const sumSq = clipNorm || scaler ? (r.gradSumSq ?? sumOfSquaresOf(r.grads)) : NaN;
     if (scaler) {
-      if (!scaler.unscale(r.loss, r.grads, this.step + 1)) {
+      if (!scaler.record(Number.isFinite(r.loss) && finiteWhenScaled(sumSq, r.grads, inv), r.loss, this.step + 1)) {
         this.step++;
         return { step: this.step, loss: r.loss, gradNorm: NaN, lrScale, ortMs: r.ortMs, skipped: true, totalMs: performance.now() - t0, outputs: r.outputs };
       }
     } else assertFiniteLoss(r.loss, this.step + 1);
-    const gradNorm = this.opts.clipNorm ? clipGradNorm(r.grads, this.opts.clipNorm) : NaN;
-    this.opts.optimizer.step(r.grads, { lrScale });
-    this.opts.ema?.update();
+    let gradScale = inv;
+    let gradNorm = NaN;
+    if (clipNorm) {
+      // A float32 sum that overflowed while every gradient is finite: the exact norm in float64.
+      gradNorm = (Number.isFinite(sumSq) ? Math.sqrt(sumSq) : Math.sqrt(sumOfSquaresOf(r.grads))) * inv;
+      const coef = clipNorm / (gradNorm + 1e-6); // torch clip_grad_norm_; a non-finite norm leaves the gradients as they are
+      if (coef < 1) gradScale *= coef;
+    }
+    optimizer.step(r.grads, { lrScale, gradScale, ema: this.emaInOptimizer ? ema : undefined });
+    if (ema && !this.emaInOptimizer) ema.update();
     this.step++;
     return { step: this.step, loss: r.loss, gradNorm, lrScale, ortMs: r.ortMs, skipped: false, totalMs: performance.now() - t0, outputs: r.outputs };
   }
+}
+
+/** Σ g² in float64 (for steps compiled without gradNorm). */
+function sumOfSquaresOf(grads: Record<string, Float32Array>): number {
+  let sum = 0;
+  for (const g of Object.values(grads)) for (let i = 0, n = g.length; i < n; i++) sum += g[i] * g[i];
+  return sum;
+}
+
+/**
+ * Whether every gradient x inv is finite as float32 (the loss scaler's overflow test). Every |g| is at
+ * most sqrt(Σ g²), so a finite bound settles it; otherwise (an overflow, or a float32 sum that overflowed)
+ * the gradients are checked one by one.
+ */
+function finiteWhenScaled(sumSq: number, grads: Record<string, Float32Array>, inv: number): boolean {
+  if (Number.isFinite(sumSq) && Number.isFinite(Math.fround(Math.sqrt(sumSq) * inv))) return true;
+  for (const g of Object.values(grads)) for (let i = 0, n = g.length; i < n; i++) if (!Number.isFinite(Math.fround(g[i] * inv))) return false;
+  return true;
 }

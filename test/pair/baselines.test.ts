@@ -1,6 +1,9 @@
 /** Baseline (a) of the pair evaluation: a single-image LoRA, applied by LoRA scale. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
+import { DeviceUnavailableError, ortBinaryDir } from '../../src/graph/index.ts';
 import type { TextToImageModel } from '../../src/models/text-to-image.ts';
 import { trainSingleImageLora } from '../../src/pair/baselines.ts';
 import { drawMixes } from '../../src/pair/draw.ts';
@@ -10,6 +13,7 @@ import { tinyModel } from '../helpers/tiny-model.ts';
 let model: TextToImageModel;
 const image = (seed: number) => Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.37 + seed) * 0.9);
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const cudaInstalled = existsSync(join(ortBinaryDir(), 'libonnxruntime_providers_cuda.so'));
 
 beforeAll(async () => {
   model = await tinyModel();
@@ -41,5 +45,41 @@ describe('trainSingleImageLora (DreamBooth-LoRA baseline)', () => {
     const b = await trainSingleImageLora({ model, image: image(2), name: 'b', steps: 3, threads: 1 });
     expect(a.losses).toEqual(b.losses);
     expect(a.style.modules[0].A).toEqual(b.style.modules[0].A);
+  });
+
+  it('runs the training loop of the pair method: shouldStop ends it with a CancelledError', async () => {
+    const seen: number[] = [];
+    let checks = 0;
+    const err = await trainSingleImageLora({
+      model,
+      image: image(2),
+      name: 'stop',
+      steps: 6,
+      threads: 1,
+      onProgress: (p) => seen.push(p.step),
+      shouldStop: () => ++checks > 2,
+    }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.name).toBe('CancelledError');
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('fp16: the UNet runs in float16 with float32 LoRA weights and loss scaling; the losses follow fp32 to float16 precision', async () => {
+    const fp32 = await trainSingleImageLora({ model, image: image(2), name: 'a', steps: 4, threads: 1 });
+    const fp16 = await trainSingleImageLora({ model, image: image(2), name: 'b', steps: 4, threads: 1, precision: 'fp16' });
+    expect(fp16.skippedSteps).toBe(0);
+    expect(fp16.losses).not.toEqual(fp32.losses);
+    fp16.losses.forEach((l, i) => expect(Math.abs(l - fp32.losses[i]) / fp32.losses[i]).toBeLessThan(2e-2));
+    expect(fp16.style.modules.some((m) => m.B.some((v) => v !== 0))).toBe(true);
+  });
+
+  it.skipIf(cudaInstalled)('device cuda without the CUDA provider is a DeviceUnavailableError, as for the pair method', async () => {
+    const err = await trainSingleImageLora({ model, image: image(2), name: 'gpu', steps: 2, threads: 1, device: 'cuda' }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(DeviceUnavailableError);
   });
 });

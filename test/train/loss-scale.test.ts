@@ -164,14 +164,14 @@ function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return err / peak;
 }
 
-/** A Trainer around `step` whose optimizer records (a copy of) the gradients it is given. */
+/** A Trainer around `step` whose optimizer records (a copy of) the gradients it uses: those it is given times gradScale. */
 function trainerFor(step: StepFunction, scaler?: DynamicLossScaler) {
   const w = W0.slice();
   const optimizer = new AdamW([{ params: [{ name: 'w', data: w }], lr: 1e-3, weightDecay: 0 }]);
   const seen: Float32Array[] = [];
   const orig = optimizer.step.bind(optimizer);
   vi.spyOn(optimizer, 'step').mockImplementation((grads, o) => {
-    seen.push(grads.w.slice());
+    seen.push(grads.w.map((v) => v * (o?.gradScale ?? 1)));
     orig(grads, o);
   });
   const trainer = new Trainer(step, { params: { w }, optimizer, lossScaler: scaler });

@@ -1,0 +1,127 @@
+/**
+ * The one training loop of the pair method and its baselines: adapters on a frozen model, trained on the
+ * model's own denoising objective. Each step draws a timestep, a horizontal flip and the noise (shared
+ * by every row), takes the next training item (item i mod n), writes the noised latents and targets of
+ * its rows into the batch buffers and runs the compiled step (forward, backward, AdamW).
+ *
+ * The caller brings the loss graph (which rows, which adapters, which loss), the adapters' weights and
+ * the conditioning of each item; this module compiles the step on the chosen device and precision
+ * (float16: dynamic loss scaling), encodes the pictures, and runs the steps with cancellation, progress
+ * and timing.
+ */
+import type * as G from '../graph/index.ts';
+import { Rng } from '../diffusion/rng.ts';
+import type { Precision } from '../models/conditioning.ts';
+import type { TextToImageModel } from '../models/text-to-image.ts';
+import { DynamicLossScaler } from '../train/loss-scale.ts';
+import { AdamW } from '../train/optim.ts';
+import { StepFunction, Trainer } from '../train/step.ts';
+
+/** One training item: the pictures of its rows (float32 [3, S, S] in [-1, 1]) and its conditioning feeds. */
+export interface TrainingItem {
+  rows: readonly Float32Array[];
+  conditioning: Record<string, G.Feed>;
+}
+
+export interface AdapterTrainingOptions {
+  model: TextToImageModel;
+  /** The scalar loss over the batch (one batch row per item row; inputs sample, target, timestep, the conditioning and `feeds`). */
+  loss: G.Tensor;
+  /** The trained arrays (by parameter name), updated in place. */
+  params: Record<string, Float32Array>;
+  /** Other inputs of the loss graph that the caller owns: frozen adapter weights, gates, row weights (changed in beforeStep). */
+  feeds: Record<string, G.Feed>;
+  items: readonly TrainingItem[];
+  steps: number;
+  lr: number;
+  /** The loop's random stream (timesteps, flips, noise) is seeded with seed + 1. */
+  seed: number;
+  threads?: number;
+  device?: 'cpu' | 'cuda';
+  /** fp16: the graph runs in float16 with float32 adapter weights; the step then uses dynamic loss scaling. */
+  precision?: Precision;
+  /** Called before step i (0-based) runs, with the feeds it will get. */
+  beforeStep?: (i: number, feeds: Record<string, G.Feed>) => void;
+  onStep?: (step: number, loss: number) => void;
+  /** Checked before every step; true ends training with a CancelledError. */
+  shouldStop?: () => boolean;
+}
+
+export interface AdapterTrainingResult {
+  losses: number[];
+  /** Wall time of each step (noise and targets, forward+backward, optimizer), in ms. */
+  stepMs: number[];
+  /** Of each step, the time inside onnxruntime's run() (forward+backward, its copies of the gradients), in ms. */
+  stepOrtMs: number[];
+  /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
+  skippedSteps: number;
+}
+
+export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterTrainingResult> {
+  const { model, items } = o;
+  if (items.length === 0) throw new Error('adapter training: no training items');
+  const rows = items[0].rows.length;
+  const fp16 = o.precision === 'fp16';
+  const step = await StepFunction.compile(o.loss, { weights: (n) => model.weight(n), threads: o.threads, device: o.device, lossScale: fp16 });
+  try {
+    const optimizer = new AdamW([{ params: Object.entries(o.params).map(([name, data]) => ({ name, data })), lr: o.lr, weightDecay: 0 }]);
+    const lossScaler = fp16 ? new DynamicLossScaler() : undefined;
+    const trainer = new Trainer(step, { params: o.params, optimizer, lossScaler });
+
+    // latents[item][row][flip]: the picture and its mirror image, encoded once.
+    const latents: [Float32Array, Float32Array][][] = [];
+    for (const it of items) {
+      const encoded: [Float32Array, Float32Array][] = [];
+      for (const img of it.rows) encoded.push(await encodeBothFlips(model, img));
+      latents.push(encoded);
+    }
+    const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
+    const sample = new Float32Array(rows * latent);
+    const target = new Float32Array(rows * latent);
+    const timestep = new Float32Array(rows);
+    const noise = new Float32Array(latent);
+    const feeds: Record<string, G.Feed> = { ...o.feeds, sample, target, timestep };
+    const rng = new Rng(o.seed + 1);
+    const losses: number[] = [];
+    const stepMs: number[] = [];
+    const stepOrtMs: number[] = [];
+    for (let i = 0; i < o.steps; i++) {
+      if (o.shouldStop?.()) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      const stepStart = performance.now();
+      const t = Math.floor(rng.uniform() * model.schedule.betas.length);
+      const flip = rng.uniform() < 0.5 ? 1 : 0;
+      rng.fillNormal(noise);
+      const k = i % items.length;
+      Object.assign(feeds, items[k].conditioning);
+      for (let row = 0; row < rows; row++) {
+        const x0 = latents[k][row][flip];
+        sample.set(model.schedule.addNoise(x0, noise, t), row * latent);
+        target.set(model.schedule.target(x0, noise, t), row * latent);
+      }
+      timestep.fill(t);
+      o.beforeStep?.(i, feeds);
+      const r = await trainer.trainStep(feeds);
+      stepMs.push(performance.now() - stepStart);
+      stepOrtMs.push(r.ortMs);
+      losses.push(r.loss);
+      o.onStep?.(i + 1, r.loss);
+    }
+    return { losses, stepMs, stepOrtMs, skippedSteps: lossScaler?.skipped ?? 0 };
+  } finally {
+    await step.release();
+  }
+}
+
+/** [a picture's latent, its mirror image's latent]. */
+async function encodeBothFlips(model: TextToImageModel, img: Float32Array): Promise<[Float32Array, Float32Array]> {
+  const [plain, mirrored] = flipVariants(img, model.imageSize);
+  return [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
+}
+
+/** [image, its mirror image], both [3, S, S]. */
+export function flipVariants(img: Float32Array, size: number): [Float32Array, Float32Array] {
+  const m = new Float32Array(img.length);
+  for (let ch = 0; ch < 3; ch++)
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) m[(ch * size + y) * size + x] = img[(ch * size + y) * size + (size - 1 - x)];
+  return [img, m];
+}
