@@ -117,7 +117,10 @@ function checkPrerequisites(threads: number): PeerInfo {
     fail(`cannot run ${PYTHON} (${r.error?.message ?? r.stderr.trim()}). Install Debian's Python and PyTorch: ${INSTALL} (or set PEER_PYTHON)`);
   const info = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as PeerInfo;
   if (!info.torch) fail(`PyTorch is not importable by ${info.python} (${info.error}). Install it: ${INSTALL}, or set PEER_PYTHON to a python3 that has torch`);
-  const optimized = info.blasInfo === 'mkl' || info.blasLibraries.some((l) => /openblas|blis|mkl/i.test(l));
+  // Built against MKL or OpenBLAS directly, or (Debian: BLAS_INFO=generic) through libblas.so.3, which
+  // must resolve to an optimized library and not to the reference one (blas/libblas.so.3).
+  const libblas = info.blasLibraries.find((l) => l.endsWith('/libblas.so.3'));
+  const optimized = info.blasInfo === 'mkl' || info.blasInfo === 'open' || (libblas !== undefined && /openblas|blis|mkl/i.test(libblas));
   if (!optimized)
     fail(
       `torch ${info.torch} runs on the reference BLAS (${info.blasLibraries.join(', ') || 'no BLAS library found'}), ~25x slower than OpenBLAS and no yardstick. ` +
