@@ -5,6 +5,7 @@
  */
 import type { Job, JobQueue, ReplyRoute, ResultImage } from '../src/queue/job.ts';
 import type { Scope, StyleRegistry } from '../src/store/style-registry.ts';
+import { UserError } from '../src/errors/user-error.ts';
 import type { UserRateLimiter } from './rate-limit.ts';
 
 /** A file the user attached; `download` enforces the size cap and the platform's own hosts. */
@@ -88,8 +89,8 @@ export interface Command {
   run(ctx: CommandContext, options: Options): Promise<Outcome>;
 }
 
-/** An error meant for the person who typed the command. */
-export class CommandError extends Error {
+/** An error meant for the person who typed the command (see src/errors/user-error.ts for the kinds). */
+export class CommandError extends UserError {
   override name = 'CommandError';
 }
 
