@@ -64,6 +64,15 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
     defer: async (ephemeral) => {
       await i.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     },
+    refuse: async (text) => {
+      await i.reply({ content: text, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    },
+    followUpPrivately: async (text) => {
+      await i.followUp({ content: text, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    },
+    deleteOriginal: async () => {
+      await i.deleteReply();
+    },
     edit: async (reply) => {
       const m = discordMessage(reply);
       await i.editReply({

@@ -158,12 +158,20 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
       return { body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), respondPath };
     }
     /** The refusal came back through the response URL as ephemeral, and no message in the channel says it. */
-    async function refusedPrivately(sent: { body: string; respondPath: string }, text: RegExp) {
+    async function refusedPrivately(what: string, sent: { body: string; respondPath: string }, text: RegExp) {
       expect((await signed(sent.body)).status).toBe(200);
       const r = await fake.waitFor(responded(sent.respondPath));
-      expect(r.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(text) });
+      const inChannel = () => fake.calls.filter((c) => c.method.startsWith('chat.') && text.test(String(c.body.text)));
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(fake.calls.filter((c) => c.method.startsWith('chat.') && text.test(String(c.body.text)))).toEqual([]);
+      report.row({
+        section: 'Isolation',
+        case: `Slack: ${what}`,
+        expected: 'refused in an ephemeral response: only its user sees it; nothing in the channel',
+        result: `${String(r.body.response_type)}: ${String(r.body.text).slice(0, 120)}`,
+        pass: r.body.response_type === 'ephemeral' && text.test(String(r.body.text)) && inChannel().length === 0,
+      });
+      expect(r.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(text) });
+      expect(inChannel()).toEqual([]);
     }
 
     it("a bad option, an unknown style, the rate limit, a queue cap, a foreign button press and a cancel of another's job", async () => {
@@ -181,17 +189,21 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
       const main = url;
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
       try {
-        await refusedPrivately(slash('draw cat strength:99', 'S1'), /'strength' must be a number from 0 to 10/);
-        await refusedPrivately(slash('draw cat style:nope-ink', 'S1'), /no style named 'nope-ink' that you can use/);
+        await refusedPrivately('a bad option (strength 99)', slash('draw cat strength:99', 'S1'), /'strength' must be a number from 0 to 10/);
+        await refusedPrivately('a style the user cannot use', slash('draw cat style:nope-ink', 'S1'), /no style named 'nope-ink' that you can use/);
         // Three draws are accepted, in public; the fourth is over the cap.
         for (let i = 0; i < 3; i++) await signed(slash('draw cat', 'S1').body);
         await expect.poll(() => queue.jobsOf({ platform: 'slack', workspace: 'T1', user: 'S1' }).length).toBe(3);
-        await refusedPrivately(slash('draw cat', 'S1'), /you already have 3 draws in the queue/);
+        await refusedPrivately('a fourth draw over the per-user cap', slash('draw cat', 'S1'), /you already have 3 draws in the queue/);
         // S1 has used 6 commands this minute.
-        await refusedPrivately(slash('draw cat', 'S1'), /slow down: you can send 6 commands a minute/);
+        await refusedPrivately('a draw over the rate limit', slash('draw cat', 'S1'), /slow down: you can send 6 commands a minute/);
         const job = queue.jobsOf({ platform: 'slack', workspace: 'T1', user: 'S1' })[0].job;
-        await refusedPrivately(press(`ps:reroll:${job.id}`, 'S2'), /only the person who ran this command can use its buttons/);
-        await refusedPrivately(press(`ps:cancel:${job.id}`, 'S2'), /that job is not yours to cancel/);
+        await refusedPrivately(
+          'another user presses the reroll button',
+          press(`ps:reroll:${job.id}`, 'S2'),
+          /only the person who ran this command can use its buttons/,
+        );
+        await refusedPrivately('another user presses the cancel button', press(`ps:cancel:${job.id}`, 'S2'), /that job is not yours to cancel/);
         expect(queue.get(job.id)?.status).toBe('running');
       } finally {
         url = main;
