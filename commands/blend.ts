@@ -3,10 +3,10 @@ import type { BlendArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
 import { randomSeed } from './options.ts';
 import { loadStyle } from './style-names.ts';
-import type { Command, CommandContext, Outcome } from './types.ts';
+import { defineCommand, type CommandContext, type Outcome } from './types.ts';
 import { DRAW_DEFAULTS } from './draw.ts';
 
-export const blend: Command = {
+export const blend = defineCommand({
   name: 'blend',
   description: 'Blend two styles: one image at a ratio, or a strip moving from A to B',
   ephemeral: false,
@@ -19,22 +19,22 @@ export const blend: Command = {
     { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed' },
   ],
   async run(ctx, o) {
-    const a = await loadStyle(ctx, o.style_a as string);
-    const b = await loadStyle(ctx, o.style_b as string);
+    const a = await loadStyle(ctx, o.style_a);
+    const b = await loadStyle(ctx, o.style_b);
     const args: BlendArgs = {
-      prompt: (o.prompt as string | undefined) ?? String(a.entry.info.subject ?? 'picture'),
+      prompt: o.prompt ?? String(a.entry.info.subject ?? 'picture'),
       a: { name: a.entry.name, bytes: a.bytes },
       b: { name: b.entry.name, bytes: b.bytes },
-      ratio: o.ratio as number | undefined,
-      strength: (o.strength as number | undefined) ?? DRAW_DEFAULTS.strength,
+      ratio: o.ratio,
+      strength: o.strength ?? DRAW_DEFAULTS.strength,
       strip: 5,
-      seed: (o.seed as number | undefined) ?? randomSeed(),
+      seed: o.seed ?? randomSeed(),
       steps: Math.min(DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
       cfg: DRAW_DEFAULTS.cfg,
     };
     return submitBlend(ctx, args);
   },
-};
+});
 
 export async function submitBlend(ctx: CommandContext, args: BlendArgs): Promise<Outcome> {
   const job = await ctx.queue.submit(ctx.who, { kind: 'blend', args }, { route: ctx.route });

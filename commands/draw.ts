@@ -3,11 +3,11 @@ import type { DrawArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
 import { randomSeed } from './options.ts';
 import { loadStyle } from './style-names.ts';
-import type { Command, CommandContext, Outcome } from './types.ts';
+import { defineCommand, type CommandContext, type Outcome } from './types.ts';
 
 export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
 
-export const draw: Command = {
+export const draw = defineCommand({
   name: 'draw',
   description: 'Draw a prompt in one of your styles (or a style shared here)',
   ephemeral: false,
@@ -19,20 +19,20 @@ export const draw: Command = {
     { name: 'steps', type: 'integer', min: 1, max: 100, description: 'sampler steps (default 30)' },
   ],
   async run(ctx, o) {
-    const styleName = (o.style as string | undefined) ?? (await ctx.registry.lastTrained(ctx.who));
-    const strength = (o.strength as number | undefined) ?? DRAW_DEFAULTS.strength;
+    const styleName = o.style ?? (await ctx.registry.lastTrained(ctx.who));
+    const strength = o.strength ?? DRAW_DEFAULTS.strength;
     const loaded = styleName && strength > 0 ? await loadStyle(ctx, styleName) : undefined;
     const styles = loaded ? [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }] : [];
     const args: DrawArgs = {
-      prompt: o.prompt as string,
+      prompt: o.prompt,
       styles,
-      seed: (o.seed as number | undefined) ?? randomSeed(),
-      steps: Math.min((o.steps as number | undefined) ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
+      seed: o.seed ?? randomSeed(),
+      steps: Math.min(o.steps ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
       cfg: DRAW_DEFAULTS.cfg,
     };
     return submitDraw(ctx, args);
   },
-};
+});
 
 export async function submitDraw(ctx: CommandContext, args: DrawArgs): Promise<Outcome> {
   const job = await ctx.queue.submit(ctx.who, { kind: 'draw', args }, { route: ctx.route });

@@ -5,9 +5,14 @@
  */
 import { blend } from './blend.ts';
 import { draw } from './draw.ts';
-import { del, exportStyle, list, share, unshare } from './manage.ts';
+import { del } from './delete.ts';
+import { exportStyle } from './export.ts';
+import { help } from './help.ts';
+import { list } from './list.ts';
+import { share } from './share.ts';
+import { unshare } from './unshare.ts';
 import { checkOptions, printable } from './options.ts';
-import { help, status } from './status.ts';
+import { status } from './status.ts';
 import { train } from './train.ts';
 import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
 
@@ -37,5 +42,5 @@ export * from './types.ts';
 export { followJob } from './follow.ts';
 export { errorText, isUserError } from './render.ts';
 export { runButton, parseButton, BUTTON_PREFIX } from './buttons.ts';
-export { HELP } from './status.ts';
+export { HELP } from './help.ts';
 export { RateLimitError, UserRateLimiter } from './rate-limit.ts';

@@ -7,15 +7,14 @@
  * download, no registry read, no job). A training costs more (it downloads and decodes two pictures).
  * Used by runCommand / runButton when CommandLimits.userRate is set; the queue's own caps come after.
  */
+import { UserError } from '../src/errors/user-error.ts';
 import type { Scope } from '../src/store/style-registry.ts';
 
-export class RateLimitError extends Error {
+export class RateLimitError extends UserError {
   override name = 'RateLimitError';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
+  declare readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, 'limit', { retryAfterSeconds });
   }
 }
 

@@ -1,4 +1,5 @@
 /** Reply texts shared by every adapter: progress, final results, errors. */
+import { isUserError } from '../src/errors/user-error.ts';
 import type { Job, JobProgress } from '../src/queue/job.ts';
 import type { Button, Reply } from './types.ts';
 
@@ -46,27 +47,10 @@ export function unfinishedReply(job: Job): Reply {
   return { text: `⚠️ ${describeJob(job)} failed: ${job.error?.message ?? 'unknown error'}` };
 }
 
-const USER_ERRORS = new Set([
-  'CommandError',
-  'RegistryError',
-  'StyleNameError',
-  'QueueLimitError',
-  'CorruptStyleError',
-  'JobNotFoundError',
-  'ImageInputError',
-  'StyleFileError',
-  'ModelMissingError',
-  'RateLimitError',
-  'StoreUnavailableError',
-  'StoreFullError',
-  'StoreBusyError',
-]);
-
-/** The text for an error thrown by a command: its message if it is the user's, a generic line otherwise. */
+/** The text for an error thrown by a command: its message if it is the user's (a UserError), a generic line otherwise. */
 export function errorText(e: unknown): string {
-  const err = e as Error;
-  if (err && USER_ERRORS.has(err.name)) return `⚠️ ${err.message}`;
+  if (isUserError(e)) return `⚠️ ${(e as Error).message}`;
   return '⚠️ something went wrong on our side; please try again (the error was logged)';
 }
 
-export const isUserError = (e: unknown): boolean => USER_ERRORS.has((e as Error)?.name);
+export { isUserError };

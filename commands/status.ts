@@ -1,8 +1,8 @@
-/** /pairstyle status and /pairstyle help. */
+/** /pairstyle status: the user's jobs, with their queue position and time left, and a cancel button each. */
 import { describeJob } from './render.ts';
-import { reply, type Command } from './types.ts';
+import { defineCommand, reply } from './types.ts';
 
-export const status: Command = {
+export const status = defineCommand({
   name: 'status',
   description: 'Your jobs: queue position and time left',
   ephemeral: true,
@@ -20,21 +20,4 @@ export const status: Command = {
       buttons: jobs.slice(0, 5).map(({ job }) => ({ id: `ps:cancel:${job.id}`, label: `Cancel ${job.kind}`, style: 'danger' as const })),
     });
   },
-};
-
-export const HELP = `**PairStyle** learns a style from ONE before/after pair and draws anything in it.
-• \`/pairstyle train content:<image> style:<image> name:<name> [subject:<text>]\` — learn a style (a minute or two)
-• \`/pairstyle draw prompt:<text> [style:<name>] [strength:0-10] [seed] [steps]\` — styled beside unstyled, same seed
-• \`/pairstyle blend style_a:<name> style_b:<name> [prompt] [ratio:0-1]\` — a mix, or a strip from A to B
-• \`/pairstyle list\` · \`delete name\` · \`share name\` · \`unshare name\` · \`export name\` · \`status\`
-Styles are private to you until you share them in this server/workspace.`;
-
-export const help: Command = {
-  name: 'help',
-  description: 'How to use PairStyle',
-  ephemeral: true,
-  options: [],
-  async run() {
-    return reply(HELP);
-  },
-};
+});

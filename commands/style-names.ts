@@ -7,6 +7,10 @@
 import { checkStyleName } from '../src/store/style-directory.ts';
 import type { CommandContext } from './types.ts';
 
+/** The `name` option of the commands that act on one style (delete, share, unshare, export). */
+export const styleNameOption = (description: string) =>
+  ({ name: 'name', type: 'string', required: true, autocomplete: true, maxLength: 32, description }) as const;
+
 /** Edit distance with transpositions (optimal string alignment), stopping early past `max`. */
 export function editDistance(a: string, b: string, max = Infinity): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;

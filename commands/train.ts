@@ -7,21 +7,24 @@ import { aspectNotice, readImageUpload } from './attachments.ts';
 import { printable } from './options.ts';
 import { finalizeJob } from './finalize.ts';
 import { describeJob } from './render.ts';
-import { CommandError, type Command, type Attachment, type OptionSpec, type Options } from './types.ts';
+import { CommandError, defineCommand, type Attachment } from './types.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 
 /** The options of pairs 2..MAX_PAIRS: content2/style2 … (pair 1 is content/style). */
-const extraPairOptions: OptionSpec[] = Array.from({ length: MAX_PAIRS - 1 }, (_, i) => i + 2).flatMap((k) => [
-  { name: `content${k}`, type: 'attachment' as const, description: `pair ${k}: another "before" image of the same style (optional)` },
-  { name: `style${k}`, type: 'attachment' as const, description: `pair ${k}: its "after" image` },
+const extraPairOptions = Array.from({ length: MAX_PAIRS - 1 }, (_, i) => i + 2).flatMap((k) => [
+  { name: `content${k}` as `content${number}`, type: 'attachment' as const, description: `pair ${k}: another "before" image of the same style (optional)` },
+  { name: `style${k}` as `style${number}`, type: 'attachment' as const, description: `pair ${k}: its "after" image` },
 ]);
 
+/** The pairs of a training's options: pair 1 always, pairs 2..MAX_PAIRS when given. */
+type PairOptions = { content: Attachment; style: Attachment } & { [k: `content${number}` | `style${number}`]: Attachment | undefined };
+
 /** The pairs' attachments in order, refusing a half pair or a gap (pair 3 without pair 2). */
-export function pairAttachments(o: Options): { content: Attachment; style: Attachment; role: string }[] {
-  const pairs = [{ content: o.content as Attachment, style: o.style as Attachment, role: '' }];
+export function pairAttachments(o: PairOptions): { content: Attachment; style: Attachment; role: string }[] {
+  const pairs = [{ content: o.content, style: o.style, role: '' }];
   let gap = 0;
   for (let k = 2; k <= MAX_PAIRS; k++) {
-    const [c, s] = [o[`content${k}`] as Attachment | undefined, o[`style${k}`] as Attachment | undefined];
+    const [c, s] = [o[`content${k}`], o[`style${k}`]];
     if (!c && !s) {
       gap = gap || k;
       continue;
@@ -33,10 +36,14 @@ export function pairAttachments(o: Options): { content: Attachment; style: Attac
   return pairs;
 }
 
-export const train: Command = {
+export const train = defineCommand({
   name: 'train',
   description: 'Learn a style from a before/after pair of images (or up to 4 pairs of one style)',
   ephemeral: false,
+  recentUploads: {
+    options: ['content', 'style'],
+    missing: 'share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>',
+  },
   options: [
     { name: 'content', type: 'attachment', required: true, description: 'the "before" image (the plain picture)' },
     { name: 'style', type: 'attachment', required: true, description: 'the "after" image (the same picture in the new style)' },
@@ -47,7 +54,7 @@ export const train: Command = {
     ...extraPairOptions,
   ],
   async run(ctx, o) {
-    const name = checkStyleName(o.name as string);
+    const name = checkStyleName(o.name);
     const overwrite = o.overwrite === true;
     const exists = await ctx.registry.has(ctx.who, name);
     if (!overwrite && exists) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
@@ -56,7 +63,7 @@ export const train: Command = {
       throw new CommandError(
         `you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`,
       );
-    const steps = o.steps as number | undefined;
+    const steps = o.steps;
     if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
     const uploads = await Promise.all(
       pairAttachments(o).map(async (p) => {
@@ -89,7 +96,7 @@ export const train: Command = {
           content: before.bytes,
           style: after.bytes,
           name,
-          subject: o.subject as string | undefined,
+          subject: o.subject,
           steps,
           overwrite,
           ...extra,
@@ -100,7 +107,7 @@ export const train: Command = {
     );
     return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
   },
-};
+});
 
 /**
  * The content and style images are one file: nothing changes between them, so there is no style to

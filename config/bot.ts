@@ -5,6 +5,9 @@
  *   DISCORD_PUBLIC_KEY + DISCORD_MODE=http Discord over HTTP interactions instead (DISCORD_HTTP_PORT, default 8787)
  *   SLACK_BOT_TOKEN (xoxb-) with SLACK_SIGNING_SECRET (HTTP receiver on SLACK_PORT, default 3000)
  *                          or with SLACK_APP_TOKEN (xapp-, Socket Mode)
+ *   DISCORD_API_URL        the Discord REST API the bot talks to (default https://discord.com/api), e.g.
+ *                          a compatible endpoint or a proxy; SLACK_API_URL likewise for Slack's Web API
+ *                          (default https://slack.com/api/)
  *   PAIRSTYLE_STORE_URL    style registries (default: SQLite file ./data/pairstyle.sqlite; with the BullMQ
  *                          queue, the same Redis as REDIS_URL, so that every bot process sees every style)
  *   REDIS_URL              redis://[user:password@]host:port[/db]: jobs go to BullMQ on this Redis, run by
@@ -36,8 +39,10 @@ export type QueueConfig = { backend: 'in-process' } | { backend: 'bullmq'; redis
 
 export interface BotConfig {
   queue: QueueConfig;
-  discord?: { token: string; appId: string; mode: 'gateway' | 'http'; publicKey?: string; port: number };
-  slack?: { botToken: string; signingSecret?: string; appToken?: string; port: number };
+  /** `apiUrl`: DISCORD_API_URL, when set (else the real service). */
+  discord?: { token: string; appId: string; mode: 'gateway' | 'http'; publicKey?: string; port: number; apiUrl?: string };
+  /** `apiUrl`: SLACK_API_URL, when set (else the real service). */
+  slack?: { botToken: string; signingSecret?: string; appToken?: string; port: number; apiUrl?: string };
   /** The local playground web page (src/bot/playground). */
   playground?: { port: number };
   storeUrl?: string;
@@ -59,6 +64,20 @@ export const int = (env: NodeJS.ProcessEnv, name: string, def: number, min: numb
   if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be a whole number from ${min} to ${max} (got '${v}')`);
   return n;
 };
+
+/** An API base URL setting (http or https), undefined when unset; a bad value is added to `problems`. */
+export function apiUrl(env: NodeJS.ProcessEnv, name: string, problems: string[]): string | undefined {
+  const v = env[name]?.trim();
+  if (!v) return undefined;
+  let protocol = '';
+  try {
+    protocol = new URL(v).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') problems.push(`${name} must be an http:// or https:// URL (got '${v.slice(0, 80)}')`);
+  return v;
+}
 
 /** REDIS_URL / PAIRSTYLE_QUEUE / PAIRSTYLE_QUEUE_PREFIX / PAIRSTYLE_BOT_ID (shared with config/worker.ts). */
 export function queueConfig(env: NodeJS.ProcessEnv, problems: string[]): QueueConfig {
@@ -110,6 +129,8 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
       publicKey: env.DISCORD_PUBLIC_KEY?.trim(),
       port: int(env, 'DISCORD_HTTP_PORT', 8787, 0, 65535, problems),
     };
+    const api = apiUrl(env, 'DISCORD_API_URL', problems);
+    if (api) cfg.discord.apiUrl = api;
   }
 
   if (has('SLACK_BOT_TOKEN') || has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN')) {
@@ -125,6 +146,8 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env, opts: { requ
       appToken: env.SLACK_APP_TOKEN?.trim() || undefined,
       port: int(env, 'SLACK_PORT', 3000, 0, 65535, problems),
     };
+    const api = apiUrl(env, 'SLACK_API_URL', problems);
+    if (api) cfg.slack.apiUrl = api;
   }
 
   const playground = env.PAIRSTYLE_PLAYGROUND?.trim() ?? '';

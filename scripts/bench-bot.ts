@@ -10,11 +10,12 @@
  *   2. all commands are signed first (Ed25519 for Discord, HMAC v0 for Slack), then fired at once, half
  *      on each platform, from many users: 40% draw, 20% list, 20% status, 20% help;
  *   3. each command's acknowledgment latency is the time until the HTTP response to its POST arrives
- *      (Discord: the deferred type-5 response; Slack: Bolt's ack), the goal is p99 < 200 ms; the bot's
- *      event-loop delay (perf_hooks.monitorEventLoopDelay, in the child) is read for the burst and for
- *      the follow-ups after it; the first follow-up of each command (Discord: the edit of the deferred
- *      reply; Slack: response_url or the job's chat.postMessage) says whether a draw was queued or
- *      refused by the caps (per user, global "busy", rate limit): refusals must be acked as fast;
+ *      (Discord: the deferred type-5 response after the command's checks, or its refusal as the
+ *      ephemeral type-4 response; Slack: Bolt's ack), the goal is p99 < 200 ms; the bot's event-loop
+ *      delay (perf_hooks.monitorEventLoopDelay, in the child) is read for the burst and for the
+ *      follow-ups after it; the first answer of each command (Discord: the refusal in the response, or
+ *      the edit of the deferred reply; Slack: response_url or the job's chat.postMessage) says whether
+ *      a draw was queued or refused by the caps (per user, global "busy", rate limit);
  *   4. the training is cancelled with its Cancel button, the bot stopped, everything removed.
  * Every wait is bounded; the run fails (exit 1) when a deadline passes. --quick: 40 commands, 16 users;
  * --cpu-prof DIR: a V8 CPU profile of the bot process (to find what blocks its event loop).
@@ -166,6 +167,8 @@ interface Cmd {
   replyMs?: number;
   replyText?: string;
   outcome?: 'queued' | 'refused' | 'answered' | 'error' | 'no reply';
+  /** Discord: a refusal answered in the POST's response itself. */
+  answeredInAck?: (text: string) => void;
 }
 
 async function main(): Promise<void> {
@@ -385,10 +388,16 @@ async function main(): Promise<void> {
         cmd.replyText = textOf;
       };
       if (cmd.platform === 'discord')
-        return discord.waitFor(edits(cmd.token!), ms).then(
-          (r) => seen(text(r)),
-          () => undefined,
-        );
+        // A refusal is the POST's own response (ephemeral, flags 64), else the first edit of the deferred reply.
+        return Promise.race([
+          discord.waitFor(edits(cmd.token!), ms).then((r) => seen(text(r))),
+          new Promise<void>((resolve) => {
+            cmd.answeredInAck = (t) => {
+              seen(t);
+              resolve();
+            };
+          }),
+        ]).catch(() => undefined);
       const mine = (c: SlackCall) => c.method === cmd.respondPath!.slice(1) || (c.method === 'chat.postMessage' && c.body.channel === cmd.channel);
       return slack.waitFor(mine, ms).then(
         (c) => seen(String(c.body.text ?? '')),
@@ -402,7 +411,13 @@ async function main(): Promise<void> {
         const body = await res.text();
         cmd.ackMs = performance.now() - cmd.sentAt;
         cmd.ackStatus = res.status;
-        cmd.ackOk = res.status === 200 && (cmd.platform === 'slack' || (JSON.parse(body) as { type?: number }).type === 5);
+        if (cmd.platform === 'slack') cmd.ackOk = res.status === 200;
+        else {
+          const answer = JSON.parse(body) as { type?: number; data?: { content?: string; flags?: number } };
+          const privateRefusal = answer.type === 4 && answer.data?.flags === 64;
+          cmd.ackOk = res.status === 200 && (answer.type === 5 || privateRefusal);
+          if (privateRefusal) cmd.answeredInAck?.(String(answer.data?.content ?? ''));
+        }
       } catch (e) {
         cmd.ackError = (e as Error).message;
         cmd.ackOk = false;

@@ -4,6 +4,7 @@
  * `(args, ctx) => result` of a module; the thread imports the module and runs one task at a time.
  */
 import { parentPort } from 'node:worker_threads';
+import { cancelled, errorRecord } from '../src/errors/user-error.ts';
 import type { TaskContext } from './engine.ts';
 import type { ToThread, FromThread } from './protocol.ts';
 
@@ -20,7 +21,7 @@ port.on('message', async (m: ToThread) => {
       return Atomics.load(flag, 0) !== 0;
     },
     throwIfCancelled() {
-      if (Atomics.load(flag, 0) !== 0) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      if (Atomics.load(flag, 0) !== 0) throw cancelled();
     },
   };
   try {
@@ -30,7 +31,6 @@ port.on('message', async (m: ToThread) => {
     const result = await fn(m.args, ctx);
     send({ type: 'done', id: m.id, result });
   } catch (e) {
-    const err = e as Error;
-    send({ type: 'error', id: m.id, name: err.name ?? 'Error', message: err.message ?? String(e), stack: err.stack });
+    send({ type: 'error', id: m.id, ...errorRecord(e), stack: (e as Error)?.stack });
   }
 });

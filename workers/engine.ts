@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { cancelled, userErrorOf } from '../src/errors/user-error.ts';
 import type { FromThread, ToThread } from './protocol.ts';
 
 export interface TaskContext {
@@ -72,7 +73,7 @@ export class EngineWorker {
     const cancelFlag = new SharedArrayBuffer(4);
     const flag = new Int32Array(cancelFlag);
     return new Promise<R>((resolve, reject) => {
-      if (opts.signal?.aborted) return reject(new TaskError('CancelledError', 'cancelled'));
+      if (opts.signal?.aborted) return reject(cancelled());
       const onAbort = () => Atomics.store(flag, 0, 1);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => opts.signal?.removeEventListener('abort', onAbort);
@@ -93,7 +94,8 @@ export class EngineWorker {
     else {
       this.pending.delete(m.id);
       if (m.type === 'done') p.resolve(m.result);
-      else p.reject(new TaskError(m.name, m.message, m.stack));
+      // A user error comes back as one, of the same kind; anything else as a TaskError with the thread's stack.
+      else p.reject(userErrorOf(m) ?? new TaskError(m.name, m.message, m.stack));
     }
   }
 

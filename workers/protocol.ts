@@ -1,4 +1,6 @@
 /** Messages between the main thread and the engine thread. */
+import type { ErrorRecord } from '../src/errors/user-error.ts';
+
 export type ToThread = {
   type: 'run';
   id: number;
@@ -13,4 +15,5 @@ export type ToThread = {
 export type FromThread =
   | { type: 'progress'; id: number; data: unknown }
   | { type: 'done'; id: number; result: unknown }
-  | { type: 'error'; id: number; name: string; message: string; stack?: string };
+  /** A failed task: its error as a record (a user error keeps its kind), and the thread's stack. */
+  | ({ type: 'error'; id: number; stack?: string } & ErrorRecord);

@@ -6,8 +6,10 @@
  * `progressEveryMs`, always the first and the last of a phase); the result is written under
  * result:<jobId> for the bot that follows the job (bytes stay out of BullMQ's event stream).
  *
- * Failures: a cancelled, timed-out or invalid job fails at once with an UnrecoverableError (retrying
- * would fail the same way); an engine-thread crash is retried by BullMQ with backoff. A worker process
+ * The job itself runs through runJob (src/queue/run-job.ts), as in the in-process queue. Failures: a
+ * cancelled, timed-out or invalid job fails at once with an UnrecoverableError (retrying would fail the
+ * same way; a user error keeps its kind on the wire); an engine-thread crash is retried by BullMQ with
+ * backoff. A worker process
  * that dies leaves its job's lock to expire: BullMQ's stalled check in the other workers requeues it.
  */
 import { Redis } from 'ioredis';
@@ -28,6 +30,8 @@ import {
   type WireReturn,
 } from '../src/queue/bullmq-wire.ts';
 import type { Job, JobExecutor, JobKind, JobProgress } from '../src/queue/job.ts';
+import { runJob } from '../src/queue/run-job.ts';
+import { cancelled, errorRecord, type ErrorRecord } from '../src/errors/user-error.ts';
 
 export interface QueueWorkerOptions {
   redisUrl: string;
@@ -104,22 +108,21 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
     async (bj: BullJob): Promise<WireReturn> => {
       const attempt = bj.attemptsStarted;
       let kind = bj.name;
-      const fail = (name: string, message: string): never => {
-        opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: name });
-        throw new UnrecoverableError(encodeFailure(name, message));
+      const fail = (error: ErrorRecord): never => {
+        opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: error.name });
+        throw new UnrecoverableError(encodeFailure(error));
       };
       let job: Job;
       try {
         job = await resolveStyles(decodeJobData(bj.data as WireJobData), loadStyle);
       } catch (e) {
-        return fail((e as Error).name ?? 'Error', (e as Error).message);
+        return fail(errorRecord(e));
       }
       kind = job.kind;
       opts.onEvent?.({ type: 'start', id: job.id, kind, device, attempt });
-      if (await redis.exists(keys.cancel(job.id))) return fail('CancelledError', 'cancelled');
+      if (await redis.exists(keys.cancel(job.id))) return fail(errorRecord(cancelled()));
       const abort = new AbortController();
       running.set(job.id, abort);
-      const timeout = setTimeout(() => abort.abort(new Error('timeout')), timeouts[job.kind] * 1000);
       // Progress: the newest state at most every progressEveryMs; a phase change goes out at once.
       const every = opts.progressEveryMs ?? 500;
       let last = 0;
@@ -142,25 +145,18 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
         }, every);
       };
       try {
-        const result = await executor.execute(job, { signal: abort.signal, onProgress });
-        if (abort.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
-        await redis.set(keys.result(job.id), encodeResult(result), 'EX', RESULT_TTL_SECONDS);
-        opts.onEvent?.({ type: 'done', id: job.id, kind, device, attempt });
-        return { stored: true, seconds: result.seconds };
-      } catch (e) {
-        const err = e as Error;
-        const reason = abort.signal.reason as Error | undefined;
-        if (reason?.message === 'timeout')
-          return fail('TimeoutError', `the ${job.kind} took longer than ${Math.round(timeouts[job.kind] / 60)} min and was stopped`);
-        if (abort.signal.aborted || err.name === 'CancelledError') return fail('CancelledError', 'cancelled');
-        if (err.name === 'EngineCrashError') {
+        const outcome = await runJob(executor, job, { abort, timeoutSeconds: timeouts[job.kind], onProgress });
+        if (outcome.status === 'cancelled') return fail(errorRecord(cancelled()));
+        if (outcome.status === 'failed') {
+          if (!outcome.crashed) return fail(outcome.error);
           // Retried by BullMQ (attempts, backoff); the bot words the final failure.
-          opts.onEvent?.({ type: 'failed', id: job.id, kind, device, attempt, reason: err.name });
-          throw new Error(encodeFailure(err.name, err.message));
+          opts.onEvent?.({ type: 'failed', id: job.id, kind, device, attempt, reason: outcome.error.name });
+          throw new Error(encodeFailure(outcome.error));
         }
-        return fail(err.name || 'Error', err.message || String(e));
+        await redis.set(keys.result(job.id), encodeResult(outcome.result), 'EX', RESULT_TTL_SECONDS);
+        opts.onEvent?.({ type: 'done', id: job.id, kind, device, attempt });
+        return { stored: true, seconds: outcome.result.seconds };
       } finally {
-        clearTimeout(timeout);
         if (flush) clearTimeout(flush);
         running.delete(job.id);
         await redis.del(keys.cancel(job.id)).catch(() => undefined);

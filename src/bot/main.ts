@@ -25,7 +25,7 @@ import { startDiscordHttp } from './discord/http.ts';
 import { startPlayground } from './playground/server.ts';
 import { createSlackApp, resumeSlackJob } from './slack/app.ts';
 
-/** Test seams: loopback fakes of the platform APIs, faster engine settings. */
+/** Test seams: loopback fakes of the platform APIs (over DISCORD_API_URL / SLACK_API_URL, with test client settings), faster engine settings. */
 export interface BotOverrides {
   discordApi?: string;
   slackApiUrl?: string;
@@ -57,12 +57,13 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
   let playgroundUrl: string | undefined;
   const stops: (() => Promise<unknown>)[] = [];
   if (cfg.discord?.mode === 'gateway') {
-    const client = await startDiscordGateway(cfg.discord.token, deps);
+    const client = await startDiscordGateway(cfg.discord.token, deps, o.discordApi ?? cfg.discord.apiUrl);
     stops.push(() => client.destroy());
     resumers.set('discord', (job) => void resumeDiscordJob(deps, client.rest, job));
     console.log(`discord: gateway connected as ${client.user?.tag ?? '?'}`);
   } else if (cfg.discord) {
-    const rest = new REST({ version: '10', ...(o.discordApi ? { api: o.discordApi } : {}) }).setToken(cfg.discord.token);
+    const api = o.discordApi ?? cfg.discord.apiUrl;
+    const rest = new REST({ version: '10', ...(api ? { api } : {}) }).setToken(cfg.discord.token);
     const { server, port } = await startDiscordHttp(
       { ...deps, publicKey: cfg.discord.publicKey!, applicationId: cfg.discord.appId, rest, fileAccess: { allowInsecureOrigins: o.fileOrigins } },
       cfg.discord.port,
@@ -77,6 +78,7 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
     const slackOptions = {
       ...deps,
       ...cfg.slack,
+      ...(cfg.slack.apiUrl ? { clientOptions: { slackApiUrl: cfg.slack.apiUrl } } : {}),
       ...(o.slackApiUrl ? { clientOptions: { slackApiUrl: o.slackApiUrl, retryConfig: { retries: 0 } }, tokenVerificationEnabled: false } : {}),
       allowInsecureFileOrigins: o.fileOrigins,
     };

@@ -4,8 +4,9 @@
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { rgbToUnit, unitToRgb } from '../models/pixel-codec.ts';
+import { UserError } from '../errors/user-error.ts';
 
-export class ImageInputError extends Error {
+export class ImageInputError extends UserError {
   override name = 'ImageInputError';
 }
 

@@ -11,6 +11,7 @@
  */
 import type * as G from '../graph/index.ts';
 import { Rng } from '../diffusion/rng.ts';
+import { cancelled } from '../errors/user-error.ts';
 import type { Precision } from '../models/conditioning.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
 import { DynamicLossScaler } from '../train/loss-scale.ts';
@@ -86,7 +87,7 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
     const stepMs: number[] = [];
     const stepOrtMs: number[] = [];
     for (let i = 0; i < o.steps; i++) {
-      if (o.shouldStop?.()) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      if (o.shouldStop?.()) throw cancelled();
       const stepStart = performance.now();
       const t = Math.floor(rng.uniform() * model.schedule.betas.length);
       const flip = rng.uniform() < 0.5 ? 1 : 0;

@@ -14,8 +14,9 @@ import { createHash } from 'node:crypto';
 import { decodeSafetensors, encodeSafetensors, writeSafetensors, type NamedTensor } from '../train/safetensors.ts';
 import { readFile } from 'node:fs/promises';
 import { loraShapes, type LoraModuleWeights, type Style, type StyleInfo } from './style.ts';
+import { UserError } from '../errors/user-error.ts';
 
-export class StyleFileError extends Error {
+export class StyleFileError extends UserError {
   override name = 'StyleFileError';
 }
 

@@ -14,6 +14,7 @@
  *   cancel:<jobId>             set when a running job is to stop; also published on channel `cancel`
  */
 import { createHash } from 'node:crypto';
+import { USER_ERROR_KINDS, type ErrorRecord } from '../errors/user-error.ts';
 import { jobFromJson, jobToJson } from './journal.ts';
 import type { Job, JobArgs, JobKind, JobProgress, JobResult, StyleRef } from './job.ts';
 
@@ -127,12 +128,15 @@ export const decodeProgress = (data: unknown): JobProgress | undefined =>
 export const encodeResult = (r: JobResult): string => encodeBytesJson(r);
 export const decodeResult = (text: string): JobResult => decodeBytesJson<JobResult>(text);
 
-/** A job's failure as BullMQ's failedReason: `[ErrorName] message for the user`. */
-export const encodeFailure = (name: string, message: string): string => `[${name}] ${message}`;
+/** A job's failure as BullMQ's failedReason: `[ErrorName] message for the user`, or `[ErrorName:kind] …` for a user error. */
+export const encodeFailure = (e: ErrorRecord): string => `[${e.name}${e.kind ? `:${e.kind}` : ''}] ${e.message}`;
 
-export function decodeFailure(reason: string | undefined): { name: string; message: string } {
-  const m = /^\[([A-Za-z]\w*)\] ([\s\S]*)$/.exec(reason ?? '');
-  if (m) return { name: m[1], message: m[2] };
+export function decodeFailure(reason: string | undefined): ErrorRecord {
+  const m = /^\[([A-Za-z]\w*)(?::([a-z-]+))?\] ([\s\S]*)$/.exec(reason ?? '');
+  if (m) {
+    const kind = USER_ERROR_KINDS.find((k) => k === m[2]);
+    return kind ? { name: m[1], message: m[3], kind } : { name: m[1], message: m[3] };
+  }
   // BullMQ's own reasons: a worker vanished under the job too often, or something unexpected.
   if (/stalled/i.test(reason ?? ''))
     return { name: 'InterruptedError', message: 'a worker stopped twice while running this job, so it was not started a third time; please run it again' };

@@ -41,7 +41,9 @@
 import { randomUUID } from 'node:crypto';
 import { Job as BullJob, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
+import { isCancelled } from '../errors/user-error.ts';
 import { JobBook, TERMINAL, type JobBookOptions } from './job-book.ts';
+import { engineCrashedError } from './run-job.ts';
 import {
   classOf,
   decodeFailure,
@@ -163,14 +165,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
     if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
-    const job = {
-      ...request,
-      id: randomUUID(),
-      owner: { ...owner },
-      status: 'queued',
-      createdAt: Date.now(),
-      ...(opts.route ? { route: opts.route } : {}),
-    } as Job;
+    const job = this.newJob(owner, request, opts);
     const cls = classOf(job.kind);
     const setKey = this.keys.outstanding(cls, personKey(owner));
     let admitted = false;
@@ -215,7 +210,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
       }
       if (e instanceof QueueLimitError) throw e;
       this.log('could not queue a job', e);
-      throw new QueueLimitError('the job queue is unavailable right now (its Redis server does not answer); try again in a minute', 60);
+      throw new QueueLimitError('the job queue is unavailable right now (its Redis server does not answer); try again in a minute', 60, 'unavailable');
     }
     this.trimHistory();
     await this.refreshPositions().catch(() => undefined);
@@ -265,7 +260,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
   cancel(id: string, by?: JobOwner): Job {
     const job = this.jobs.get(id);
     if (!job) throw new JobNotFoundError('no such job (it may have finished long ago)');
-    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel');
+    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel', 'not-allowed');
     if (TERMINAL.has(job.status)) return job;
     void (async () => {
       // A waiting job is removed from the queue; a running one (or one that just started) is told to
@@ -424,15 +419,13 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   private applyFailure(job: Job, reason: string | undefined): void {
     const err = decodeFailure(reason);
-    if (err.name === 'CancelledError') {
+    if (isCancelled(err) || err.name === 'CancelledError') {
       job.status = 'cancelled';
       return;
     }
     job.status = 'failed';
-    job.error =
-      err.name === 'EngineCrashError'
-        ? { name: err.name, message: `the engine crashed twice while running this job (${err.message}); please try again, perhaps with smaller settings` }
-        : err;
+    // An engine crash reaches here only after BullMQ's retry failed too.
+    job.error = err.name === 'EngineCrashError' ? engineCrashedError(err) : err;
   }
 
   private settleCancelled(job: Job): void {

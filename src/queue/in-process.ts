@@ -12,10 +12,10 @@
  * whose engine thread crashes is started once more; close() then leaves waiting and running jobs to the
  * next start instead of cancelling them.
  */
-import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import { JobBook, type JobBookOptions } from './job-book.ts';
 import type { JobJournal } from './journal.ts';
+import { engineCrashedError, runJob } from './run-job.ts';
 import {
   isQuick,
   JobNotFoundError,
@@ -65,21 +65,14 @@ export class InProcessQueue extends JobBook implements JobQueue {
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
     this.admit(owner, request);
-    const job = {
-      ...request,
-      id: randomUUID(),
-      owner: { ...owner },
-      status: 'queued',
-      createdAt: Date.now(),
-      ...(opts.route ? { route: opts.route } : {}),
-    } as Job;
+    const job = this.newJob(owner, request, opts);
     const journal = this.opts.journal;
     if (journal) {
       try {
         await journal.record(job);
       } catch (e) {
         this.log('could not journal a job', e);
-        throw new QueueLimitError('the bot could not record your job (its storage is unavailable); try again in a minute', 60);
+        throw new QueueLimitError('the bot could not record your job (its storage is unavailable); try again in a minute', 60, 'unavailable');
       }
       // The caps again: other submissions may have been admitted while this one was being written.
       try {
@@ -189,7 +182,7 @@ export class InProcessQueue extends JobBook implements JobQueue {
   cancel(id: string, by?: JobOwner): Job {
     const job = this.jobs.get(id);
     if (!job) throw new JobNotFoundError('no such job (it may have finished long ago)');
-    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel');
+    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel', 'not-allowed');
     if (job.status === 'queued') {
       this.pending.splice(this.pending.indexOf(job), 1);
       this.orderCache = undefined;
@@ -289,49 +282,29 @@ export class InProcessQueue extends JobBook implements JobQueue {
     job.attempts = (job.attempts ?? 0) + 1;
     await this.opts.journal?.update(job).catch((e) => this.log('could not journal a job', e));
     this.emit({ type: 'started', job });
-    const timeout = setTimeout(() => abort.abort(new Error('timeout')), this.limits.timeoutSeconds[job.kind] * 1000);
-    let again = false;
-    try {
-      const result = await executor.execute(job, {
-        signal: abort.signal,
-        onProgress: (progress) => {
-          if (job.status !== 'running') return;
-          job.progress = progress;
-          this.emit({ type: 'progress', job, progress });
-        },
-      });
-      if (abort.signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    const outcome = await runJob(executor, job, {
+      abort,
+      timeoutSeconds: this.limits.timeoutSeconds[job.kind],
+      onProgress: (progress) => {
+        if (job.status !== 'running') return;
+        job.progress = progress;
+        this.emit({ type: 'progress', job, progress });
+      },
+    });
+    this.running.delete(job.id);
+    this.free.push(executor);
+    // Not the job's fault: it runs again, after the restart (shutdown) or now (the thread crashed).
+    const again =
+      (outcome.status === 'cancelled' && outcome.reason === SHUTDOWN) || (outcome.status === 'failed' && outcome.crashed && job.attempts! < MAX_ATTEMPTS);
+    if (outcome.status === 'done') {
       job.status = 'done';
-      job.result = result;
+      job.result = outcome.result;
       const seconds = (Date.now() - job.startedAt) / 1000;
       this.estimates[job.kind] = 0.7 * this.estimates[job.kind] + 0.3 * seconds;
-    } catch (e) {
-      const err = e as Error;
-      // Not the job's fault: it runs again, after the restart (shutdown) or now (the thread crashed).
-      again = abort.signal.reason === SHUTDOWN || (err.name === 'EngineCrashError' && job.attempts! < MAX_ATTEMPTS && !abort.signal.aborted);
-      const timedOut = abort.signal.reason instanceof Error && abort.signal.reason.message === 'timeout';
-      if (timedOut) {
-        job.status = 'failed';
-        job.error = {
-          name: 'TimeoutError',
-          message: `the ${job.kind} took longer than ${Math.round(this.limits.timeoutSeconds[job.kind] / 60)} min and was stopped`,
-        };
-      } else if (abort.signal.aborted || err.name === 'CancelledError') {
-        job.status = 'cancelled';
-      } else if (err.name === 'EngineCrashError') {
-        job.status = 'failed';
-        job.error = {
-          name: err.name,
-          message: `the engine crashed twice while running this job (${err.message}); please try again, perhaps with smaller settings`,
-        };
-      } else {
-        job.status = 'failed';
-        job.error = { name: err.name ?? 'Error', message: err.message ?? String(e) };
-      }
-    } finally {
-      clearTimeout(timeout);
-      this.running.delete(job.id);
-      this.free.push(executor);
+    } else if (outcome.status === 'cancelled') job.status = 'cancelled';
+    else {
+      job.status = 'failed';
+      job.error = outcome.crashed ? engineCrashedError(outcome.error) : outcome.error;
     }
     if (again) {
       job.status = 'queued';

@@ -4,7 +4,8 @@
  * estimates behind ETAs. The in-process queue and the BullMQ queue extend it; they differ in where jobs
  * wait and run, not in how their followers hear about them.
  */
-import type { Job, JobEvent, JobKind, JobStatus } from './job.ts';
+import { randomUUID } from 'node:crypto';
+import type { Job, JobArgs, JobEvent, JobKind, JobOwner, JobStatus, SubmitOptions } from './job.ts';
 import { JobNotFoundError } from './job.ts';
 
 export interface QueueLimits {
@@ -47,6 +48,18 @@ export abstract class JobBook {
   protected constructor(private readonly bookOpts: JobBookOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...bookOpts.limits, timeoutSeconds: { ...DEFAULT_LIMITS.timeoutSeconds, ...bookOpts.limits?.timeoutSeconds } };
     this.estimates = { train: 60, draw: 5, blend: 8, ...bookOpts.estimates };
+  }
+
+  /** A new job as every backend makes it: a fresh id, its own copy of the owner, queued now, with its reply route. */
+  protected newJob(owner: JobOwner, request: JobArgs, opts: Pick<SubmitOptions, 'route'> = {}): Job {
+    return {
+      ...request,
+      id: randomUUID(),
+      owner: { ...owner },
+      status: 'queued',
+      createdAt: Date.now(),
+      ...(opts.route ? { route: opts.route } : {}),
+    };
   }
 
   on(listener: (e: JobEvent) => void): () => void {

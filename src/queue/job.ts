@@ -4,6 +4,7 @@
  * Arguments and results are plain structured-cloneable data (bytes as Uint8Array), so a job crosses a
  * worker-thread boundary or a Redis queue unchanged.
  */
+import { UserError, type ErrorRecord, type UserErrorKind } from '../errors/user-error.ts';
 
 export type JobKind = 'train' | 'draw' | 'blend';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -116,7 +117,8 @@ export type Job = JobArgs & {
   finishedAt?: number;
   progress?: JobProgress;
   result?: JobResult;
-  error?: { name: string; message: string };
+  /** Why it failed; a user error keeps its kind (src/errors/user-error.ts). */
+  error?: ErrorRecord;
 };
 
 /** Draw and blend jobs are short: they run ahead of trainings. */
@@ -162,19 +164,20 @@ export type JobEvent =
   | { type: 'failed'; job: Job }
   | { type: 'cancelled'; job: Job };
 
-/** A user error of the queue: the message is meant for the person who asked. */
-export class QueueLimitError extends Error {
+/** A user error of the queue (a cap, a queue that cannot take jobs now): the message is meant for the person who asked. */
+export class QueueLimitError extends UserError {
   override name = 'QueueLimitError';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
+  constructor(message: string, retryAfterSeconds?: number, kind: UserErrorKind = 'limit') {
+    super(message, kind, { retryAfterSeconds });
   }
 }
 
-export class JobNotFoundError extends Error {
+/** No such job for this user ('not-found'), or not theirs ('not-allowed'). */
+export class JobNotFoundError extends UserError {
   override name = 'JobNotFoundError';
+  constructor(message: string, kind: UserErrorKind = 'not-found') {
+    super(message, kind);
+  }
 }
 
 export interface SubmitOptions {

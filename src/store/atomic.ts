@@ -15,6 +15,7 @@
 import type Keyv from 'keyv';
 import { StoreUnavailableError } from './open-keyv.ts';
 import { SqliteStore } from './sqlite-store.ts';
+import { UserError } from '../errors/user-error.ts';
 
 /** One key's expected stored text (undefined: absent) and its next value (undefined: delete; KEEP: unchanged). */
 export interface KeyChange {
@@ -25,8 +26,11 @@ export interface KeyChange {
 export const KEEP = Symbol('keep');
 
 /** Another process kept changing the same keys (only under extreme contention). */
-export class StoreBusyError extends Error {
+export class StoreBusyError extends UserError {
   override name = 'StoreBusyError';
+  constructor(message: string) {
+    super(message, 'unavailable');
+  }
 }
 
 /** What `fn` sees: the keys' values as read, and the writes it wants. */

@@ -8,6 +8,7 @@
  */
 import Keyv from 'keyv';
 import { SqliteStore } from './sqlite-store.ts';
+import { UserError } from '../errors/user-error.ts';
 
 export class StoreConfigError extends Error {
   override name = 'StoreConfigError';
@@ -70,8 +71,11 @@ async function redisStore(url: string): Promise<unknown> {
 }
 
 /** The shared store (Redis) did not answer: a message for the user. */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends UserError {
   override name = 'StoreUnavailableError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, 'unavailable', options);
+  }
 }
 
 export async function openKeyv(url: string | undefined, namespace = 'pairstyle'): Promise<Keyv> {

@@ -4,8 +4,13 @@
  * to fix, and the user must hear it plainly (and keep what they were about to lose), not read a raw
  * "database or disk is full".
  */
-export class StoreFullError extends Error {
+import { UserError } from '../errors/user-error.ts';
+
+export class StoreFullError extends UserError {
   override name = 'StoreFullError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, 'unavailable', options);
+  }
 }
 
 /** Whether `e` (or an error in its cause chain) says the store is out of space. */

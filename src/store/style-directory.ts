@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { readSafetensorsHeader, removeStaleTemps } from '../train/safetensors.ts';
 import { readStyleFile, StyleFileError, writeStyleFile } from '../pair/style-file.ts';
 import type { Style, StyleInfo } from '../pair/style.ts';
+import { UserError } from '../errors/user-error.ts';
 
 export const STYLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
@@ -22,7 +23,7 @@ export interface ListedStyle {
   problem?: string;
 }
 
-export class StyleNameError extends Error {
+export class StyleNameError extends UserError {
   override name = 'StyleNameError';
 }
 

@@ -27,6 +27,7 @@ import type Keyv from 'keyv';
 import { transact } from './atomic.ts';
 import { isStoreFull, StoreFullError } from './store-full.ts';
 import { checkStyleName } from './style-directory.ts';
+import { UserError } from '../errors/user-error.ts';
 
 export interface Scope {
   platform: string;
@@ -52,11 +53,11 @@ export interface RegistryOptions {
   maxStylesPerUser?: number;
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends UserError {
   override name = 'RegistryError';
 }
 
-export class CorruptStyleError extends Error {
+export class CorruptStyleError extends UserError {
   override name = 'CorruptStyleError';
 }
 

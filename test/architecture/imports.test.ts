@@ -19,24 +19,28 @@ const graph = importGraph(ROOT);
 
 const ENGINE = ['src/graph', 'src/train', 'src/models', 'src/diffusion', 'src/images', 'src/pair'];
 
+/** Leaf layers every layer but src/graph may import: the error vocabulary (src/errors/user-error.ts). */
+const LEAVES = ['src/errors'];
+
 /** Which other layers each layer may import (its own always). A layer not listed here may import anything. */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/graph': [],
-  'src/train': ['src/graph'],
-  'src/models': ['src/graph'],
-  'src/diffusion': ['src/graph'],
-  'src/images': [],
-  'src/data': [],
-  'src/queue': [],
-  'src/store': ['src/pair', 'src/train'],
-  'src/pair': ['src/graph', 'src/train', 'src/models', 'src/diffusion', 'src/images'],
-  'src/eval': [...ENGINE, 'src/data'],
-  config: [],
-  commands: ['src/queue', 'src/store', 'src/images'],
-  workers: [...ENGINE, 'src/queue', 'config'],
-  'src/bot': [...ENGINE, 'src/queue', 'src/store', 'commands', 'workers', 'config'],
+  'src/errors': [],
+  'src/train': ['src/graph', ...LEAVES],
+  'src/models': ['src/graph', ...LEAVES],
+  'src/diffusion': ['src/graph', ...LEAVES],
+  'src/images': [...LEAVES],
+  'src/data': [...LEAVES],
+  'src/queue': [...LEAVES],
+  'src/store': ['src/pair', 'src/train', ...LEAVES],
+  'src/pair': ['src/graph', 'src/train', 'src/models', 'src/diffusion', 'src/images', ...LEAVES],
+  'src/eval': [...ENGINE, 'src/data', ...LEAVES],
+  config: [...LEAVES],
+  commands: ['src/queue', 'src/store', 'src/images', ...LEAVES],
+  workers: [...ENGINE, 'src/queue', 'config', ...LEAVES],
+  'src/bot': [...ENGINE, 'src/queue', 'src/store', 'commands', 'workers', 'config', ...LEAVES],
   bin: ['src/bot'],
-  scripts: [...ENGINE, 'src/data', 'src/eval', 'src/queue', 'src/store', 'src/bot', 'commands', 'workers', 'config'],
+  scripts: [...ENGINE, 'src/data', 'src/eval', 'src/queue', 'src/store', 'src/bot', 'commands', 'workers', 'config', ...LEAVES],
 };
 
 /** Imports that break MAY_IMPORT today: importing file -> imported layer (docs/architecture.md, "Where the code does not follow them yet"). */

@@ -1,7 +1,7 @@
 /**
  * The whole bot end to end on a tiny random model folder: config -> startBot (Discord HTTP endpoint +
  * Slack Bolt, SQLite registry, in-process queue, engine thread) against loopback fakes of both
- * platforms. Train from uploads, draw, blend, export on Discord; platform isolation and a draw on Slack.
+ * platforms, reached through DISCORD_API_URL and SLACK_API_URL. Train from uploads, draw, blend, export on Discord; platform isolation and a draw on Slack.
  */
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -37,10 +37,11 @@ beforeAll(async () => {
     SLACK_PORT: '0',
     PAIRSTYLE_MODEL: await writeTinyModelFolder(),
     PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-bot-')), 'bot.sqlite')}`,
+    // The platforms' APIs are the loopback fakes, through the bot's own settings.
+    DISCORD_API_URL: discord.api,
+    SLACK_API_URL: slack.apiUrl,
   };
   bot = await startBot(loadBotConfig(env), {
-    discordApi: discord.api,
-    slackApiUrl: slack.apiUrl,
     fileOrigins: [discord.origin, slack.origin],
     task: { sampleSteps: 2 },
     minEditIntervalMs: 0,

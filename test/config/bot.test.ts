@@ -40,6 +40,15 @@ describe('loadBotConfig', () => {
     expect(load({ ...slack, PAIRSTYLE_PLAYGROUND: '1' })()).toMatchObject({ playground: { port: 8080 }, slack: { botToken: 'xoxb-1' } });
   });
 
+  it('reads DISCORD_API_URL and SLACK_API_URL, and names a value that is not an http(s) URL', () => {
+    const base = { DISCORD_TOKEN: 't', DISCORD_APP_ID: '123456789012345678', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' };
+    const cfg = load({ ...base, DISCORD_API_URL: 'http://127.0.0.1:9999/api', SLACK_API_URL: 'https://slack.example/api/' })();
+    expect([cfg.discord?.apiUrl, cfg.slack?.apiUrl]).toEqual(['http://127.0.0.1:9999/api', 'https://slack.example/api/']);
+    expect(load({ ...base, DISCORD_API_URL: 'discord.com/api', SLACK_API_URL: 'ftp://x/' })).toThrow(
+      /DISCORD_API_URL must be an http:\/\/ or https:\/\/ URL \(got 'discord.com\/api'\)\n {2}- SLACK_API_URL must be an http:\/\/ or https:\/\/ URL \(got 'ftp:\/\/x\/'\)/,
+    );
+  });
+
   it('reads a complete configuration', () => {
     const cfg = loadBotConfig(
       {
@@ -54,6 +63,8 @@ describe('loadBotConfig', () => {
     );
     expect(cfg.discord).toMatchObject({ mode: 'gateway', appId: '123456789012345678' });
     expect(cfg.slack).toMatchObject({ appToken: 'xapp-1', signingSecret: undefined });
+    // The real services unless DISCORD_API_URL / SLACK_API_URL name another compatible endpoint.
+    expect([cfg.discord?.apiUrl, cfg.slack?.apiUrl]).toEqual([undefined, undefined]);
     expect(cfg.maxUploadBytes).toBe(4 * 1024 * 1024);
     expect(cfg.storeUrl).toBe('memory:');
     expect(cfg.model).toMatchObject({ device: 'cpu', precision: 'fp32' });

@@ -12,6 +12,8 @@ import { QueueLimitError, type Job, type JobArgs, type JobExecutor, type JobOwne
 import { startQueueWorkers, type QueueWorkers } from '../../workers/queue-worker.ts';
 import { FakeExecutor } from './fake-executor.ts';
 import { RedisServer } from '../helpers/redis-server.ts';
+import { isUserError, userErrorOf } from '../../src/errors/user-error.ts';
+import { ImageInputError } from '../../src/images/io.ts';
 import { openKeyv } from '../../src/store/open-keyv.ts';
 import { StyleRegistry } from '../../src/store/style-registry.ts';
 
@@ -124,7 +126,7 @@ describe('BullMQ backend', () => {
     expect(err.message).toMatch(/busy \(2 jobs waiting\); try again in about \d+ min/);
   });
 
-  it('cancels a waiting job and a running one; a failure is kept for inspection with its message', async () => {
+  it('cancels a waiting job and a running one; a failure is kept for inspection with its message, a user error with its kind', async () => {
     prefix = `t${++n}`;
     const q = await bot();
     const exec = new FakeExecutor();
@@ -140,14 +142,16 @@ describe('BullMQ backend', () => {
     expect(exec.started.map((j) => j.id)).toEqual([running.id]);
 
     const failing: JobExecutor = {
-      execute: async () => Promise.reject(Object.assign(new Error('the content image: not an image'), { name: 'ImageInputError' })),
+      execute: async () => Promise.reject(new ImageInputError('the content image: not an image')),
     };
     await opened.pop()!.close();
     await workers([failing]);
     const bad = await q.submit(owner('cy'), train('x'));
     const failed = await q.finished(bad.id);
     expect(failed.status).toBe('failed');
-    expect(failed.error).toEqual({ name: 'ImageInputError', message: 'the content image: not an image' });
+    // Through the worker, BullMQ's failure reason and back, the user error keeps its name and kind.
+    expect(failed.error).toEqual({ name: 'ImageInputError', message: 'the content image: not an image', kind: 'invalid' });
+    expect(isUserError(userErrorOf(failed.error))).toBe(true);
     const inspect = new Queue(QUEUE_NAME, { prefix, connection: { url: redis.url } });
     const kept = await inspect.getFailed();
     expect(kept.map((j) => j.id)).toContain(bad.id);

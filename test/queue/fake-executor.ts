@@ -1,4 +1,5 @@
 /** A controllable executor for queue and adapter tests: each job waits until released (or runs at once). */
+import { cancelled } from '../../src/errors/user-error.ts';
 import type { Job, JobExecutor, JobProgress, JobResult } from '../../src/queue/job.ts';
 
 export class FakeExecutor implements JobExecutor {
@@ -13,7 +14,7 @@ export class FakeExecutor implements JobExecutor {
     if (!this.opts.auto) {
       await new Promise<void>((resolve, reject) => {
         this.gates.set(job.id, resolve);
-        ctx.signal.addEventListener('abort', () => reject(Object.assign(new Error('cancelled'), { name: 'CancelledError' })), { once: true });
+        ctx.signal.addEventListener('abort', () => reject(cancelled()), { once: true });
       });
     }
     const png = this.opts.png ?? new Uint8Array([137, 80, 78, 71]);

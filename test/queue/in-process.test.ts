@@ -1,7 +1,7 @@
 /** Queue policy: draws first, round-robin between users, caps, cancellation, progress events. */
 import { describe, expect, it } from 'vitest';
 import { InProcessQueue } from '../../src/queue/in-process.ts';
-import type { DrawArgs, JobArgs, JobEvent, JobOwner } from '../../src/queue/job.ts';
+import { JobNotFoundError, QueueLimitError, type DrawArgs, type JobArgs, type JobEvent, type JobOwner } from '../../src/queue/job.ts';
 import { FakeExecutor, tick } from './fake-executor.ts';
 
 const user = (u: string, workspace = 'w1'): JobOwner => ({ platform: 'test', workspace, user: u });
@@ -88,6 +88,22 @@ describe('InProcessQueue', () => {
     const f = await q.finished(j.id);
     expect(f.status).toBe('failed');
     expect(f.error?.message).toMatch(/took longer than/);
+    await q.close();
+  });
+
+  it("keeps a user error's kind on the failed job, and any other error's name and message (one runner: src/queue/run-job.ts)", async () => {
+    const errors = [new QueueLimitError('try later', 30), new JobNotFoundError('not yours', 'not-allowed'), new RangeError('bad index')];
+    const q = new InProcessQueue({ executors: [{ execute: async (job) => Promise.reject(errors[Number(job.kind === 'draw' && job.args.seed)]) }] });
+    const failed = await Promise.all(
+      errors.map(async (_, i) =>
+        q.finished((await q.submit(user(`u${i}`), { kind: 'draw', args: { prompt: 'x', styles: [], seed: i, steps: 1, cfg: 5 } })).id),
+      ),
+    );
+    expect(failed.map((j) => [j.status, j.error])).toEqual([
+      ['failed', { name: 'QueueLimitError', message: 'try later', kind: 'limit' }],
+      ['failed', { name: 'JobNotFoundError', message: 'not yours', kind: 'not-allowed' }],
+      ['failed', { name: 'RangeError', message: 'bad index' }],
+    ]);
     await q.close();
   });
 

@@ -6,7 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isUserError, runCommand, type Attachment, type Outcome } from '../../commands/index.ts';
+import { CommandError, isUserError, runCommand, type Attachment, type Outcome } from '../../commands/index.ts';
 import { FakeExecutor } from '../queue/fake-executor.ts';
 import { backend, animated, attached, jpeg, png, pngBomb, seeded, who } from './fixture.ts';
 import { reliabilityReport } from './report.ts';
@@ -396,6 +396,6 @@ describe('style names', () => {
   it('answers every refusal above as a user error (no generic "something went wrong")', () => {
     expect(report.rows.length).toBeGreaterThan(50);
     expect(report.rows.every((r) => r.pass)).toBe(true);
-    expect(isUserError(Object.assign(new Error('x'), { name: 'CommandError' }))).toBe(true);
+    expect(isUserError(new CommandError('x'))).toBe(true);
   });
 });

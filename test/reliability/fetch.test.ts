@@ -13,7 +13,9 @@ import { isUserError } from '../../commands/index.ts';
 import { readImageUpload } from '../../commands/attachments.ts';
 import { discordAttachment } from '../../src/bot/discord/attachments.ts';
 import { fetchCapped } from '../../src/bot/fetch-capped.ts';
-import { pairFromChannel } from '../../src/bot/slack/files.ts';
+import { slackAttachments } from '../../src/bot/slack/files.ts';
+import { train } from '../../commands/train.ts';
+import type { Attachment } from '../../commands/types.ts';
 import { png } from './fixture.ts';
 import { reliabilityReport } from './report.ts';
 
@@ -183,7 +185,8 @@ describe('platform readers', () => {
     };
     const access = { botToken: 'xoxb-secret', allowInsecureOrigins: [origin] };
     const where = { channel: 'C1', user: 'U1' };
-    const pair = (content: string, style: string) => pairFromChannel(client as never, access, where, { content, style });
+    const attachments = (ids: Record<string, string>) => slackAttachments(client as never, access, where, train, ids);
+    const pair = async (content: string, style: string) => (await attachments({ content, style })) as { content: Attachment; style: Attachment };
     await report.refused(
       'Fetching attachments',
       "Slack: a file id of another user's upload (the bot could read it)",
@@ -200,15 +203,10 @@ describe('platform readers', () => {
     await report.refused(
       'Fetching attachments',
       'Slack: only one of the two file ids',
-      () => pairFromChannel(client as never, access, where, { content: 'FMINE0001' }),
+      () => attachments({ content: 'FMINE0001' }),
       /give both content:<file id> and style:<file id>, or neither/,
     );
-    await report.refused(
-      'Fetching attachments',
-      'Slack: no images shared in the channel yet',
-      () => pairFromChannel(client as never, access, where, {}),
-      /share two images in this channel first/,
-    );
+    await report.refused('Fetching attachments', 'Slack: no images shared in the channel yet', () => attachments({}), /share two images in this channel first/);
     const before = seen.length;
     const { content, style } = await pair('FMINE0001', 'FMINE0002');
     await report.refused(

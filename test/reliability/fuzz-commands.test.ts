@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { autocompleteStyles, COMMANDS, errorText, isUserError, runButton, runCommand, type Attachment, type OptionValue } from '../../commands/index.ts';
 import { parseRawInteraction } from '../../src/bot/discord/parse.ts';
-import { parseSlackText } from '../../src/bot/slack/parse.ts';
+import { parseCommandText } from '../../commands/text.ts';
 import { FakeExecutor } from '../queue/fake-executor.ts';
 import { backend, detailed, fuzzCount, fuzzSeed, fuzzTimeout, png, seeded, who, type Seeded } from './fixture.ts';
 import { FuzzTally } from './fuzz-tally.ts';
@@ -212,7 +212,7 @@ describe('command argument fuzzing', () => {
     t.record(`${n} random / mutated button ids through runButton, ${n} random autocomplete prefixes (seed ${seed})`);
   });
 
-  it('Slack text: random and mutated command lines through parseSlackText, then runCommand', { timeout: fuzzTimeout() }, async () => {
+  it('Slack text: random and mutated command lines through parseCommandText, then runCommand', { timeout: fuzzTimeout() }, async () => {
     const seed = fuzzSeed(103);
     const r = seeded(seed);
     const n = fuzzCount(300);
@@ -250,12 +250,12 @@ describe('command argument fuzzing', () => {
       await t.run(
         () => `slack ${JSON.stringify(text)}`,
         async () => {
-          const p = parseSlackText(text);
+          const p = parseCommandText(text);
           return runCommand(b.ctx(user), p.subcommand, p.options);
         },
       );
     }
-    t.record(`${n} random / mutated Slack command lines through parseSlackText + runCommand (seed ${seed})`);
+    t.record(`${n} random / mutated Slack command lines through parseCommandText + runCommand (seed ${seed})`);
   });
 
   it('Discord: raw interactions with random option types and values through parseRawInteraction, then runCommand', { timeout: fuzzTimeout() }, async () => {

@@ -94,6 +94,8 @@ function startBot(): Proc {
 }
 
 let n = 0;
+/** Refusals answered in the POST's own response (ephemeral, seen only by the user), by interaction token. */
+const refusals = new Map<string, string>();
 /** Sends a signed /pairstyle command to bot `bot` as `user`; returns its interaction token. */
 async function command(bot: number, user: string, sub: string, options: unknown[], resolved?: unknown): Promise<string> {
   const token = `mp${++n}`;
@@ -120,12 +122,15 @@ async function command(bot: number, user: string, sub: string, options: unknown[
     signal: AbortSignal.timeout(15_000),
   });
   expect(res.status).toBe(200);
+  const answer = (await res.json()) as { type: number; data?: { content?: string; flags?: number } };
+  if (answer.type === 4 && answer.data?.flags === 64) refusals.set(token, String(answer.data.content));
   return token;
 }
 
 const edits = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`);
 const isFinal = (token: string) => (r: Recorded) => edits(token)(r) && !/⏳|⚙️/.test(String(r.json?.content));
-const finalOf = (token: string, ms = 120_000) => discord.waitFor(isFinal(token), ms).then((r) => String(r.json?.content));
+/** The command's last answer: its refusal (the first answer, ephemeral), or the final edit of its deferred reply. */
+const finalOf = async (token: string, ms = 120_000) => refusals.get(token) ?? discord.waitFor(isFinal(token), ms).then((r) => String(r.json?.content));
 
 const opt = (name: string, value: unknown, type = 3) => ({ type, name, value });
 const att = (id: string, file: string) => ({

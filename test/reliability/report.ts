@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { isUserError } from '../../src/errors/user-error.ts';
 import { RESULTS_DIR, ROOT, type ReliabilityRow, type ResultsFile, type Section } from './doc.ts';
 
 export type { ReliabilityRow, Section };
@@ -86,20 +87,8 @@ export function reliabilityReport(testFileUrl: string): ReliabilityReport {
   return report;
 }
 
-const USER_ERROR_NAMES = new Set([
-  'CommandError',
-  'RegistryError',
-  'StyleNameError',
-  'QueueLimitError',
-  'CorruptStyleError',
-  'JobNotFoundError',
-  'ImageInputError',
-  'StyleFileError',
-  'ModelMissingError',
-  'RateLimitError',
-  'AttachmentFetchError',
-]);
-const defaultIsUserError = (e: unknown) => USER_ERROR_NAMES.has((e as Error)?.name);
+/** A refusal meant for the user: a UserError, or the download refusal of src/bot/fetch-capped.ts (which the commands wrap in one). */
+const defaultIsUserError = (e: unknown) => isUserError(e) || (e as Error)?.name === 'AttachmentFetchError';
 
 function summarize(v: unknown): string {
   if (v && typeof v === 'object' && 'type' in v) return `outcome ${(v as { type: string }).type}`;

@@ -3,6 +3,8 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineWorker, type TaskRef } from '../../workers/engine.ts';
+import { errorText } from '../../commands/index.ts';
+import { isCancelled, UserError } from '../../src/errors/user-error.ts';
 
 const fitDemo: TaskRef = { module: new URL('../../workers/tasks/fit-demo.ts', import.meta.url), exportName: 'fitDemo' };
 const engine = new EngineWorker();
@@ -74,6 +76,17 @@ describe('EngineWorker', () => {
     // The thread is still usable afterwards.
     const r = await engine.run<{ losses: number[] }>(fitDemo, { steps: 3 });
     expect(r.losses).toHaveLength(3);
+  });
+
+  it('returns a user error thrown in the thread as a user error of the same name and kind; a cancellation as cancelled()', async () => {
+    const refuse: TaskRef = { module: new URL('./user-error-task.ts', import.meta.url), exportName: 'refuse' };
+    const err = await engine.run<string>(refuse, { name: 'no spaces allowed' }).catch((e: UserError) => e);
+    expect([err instanceof UserError, (err as UserError).name, (err as UserError).kind]).toEqual([true, 'StyleNameError', 'invalid']);
+    expect(errorText(err)).toMatch(/^⚠️ 'no spaces allowed' is not a valid style name/);
+    const ac = new AbortController();
+    ac.abort();
+    const stopped = await engine.run(fitDemo, { steps: 3 }, { signal: ac.signal }).catch((e) => e);
+    expect(isCancelled(stopped)).toBe(true);
   });
 
   it('reports a task error with its name and message', async () => {

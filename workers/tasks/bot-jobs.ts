@@ -3,6 +3,7 @@
  * Inputs and outputs are plain data: image bytes in, PNG bytes and style-file bytes out (styles travel
  * as encodeStyle bytes). Progress goes through ctx.progress; cancellation is checked every step.
  */
+import { cancelled } from '../../src/errors/user-error.ts';
 import { gridPng, type Tile } from '../../src/images/grid.ts';
 import { imagePng, loadImage } from '../../src/images/io.ts';
 import { PixelCodec, unitToRgb } from '../../src/models/pixel-codec.ts';
@@ -26,8 +27,6 @@ export interface TaskOptions {
 }
 
 export const DEFAULT_SAMPLE_PROMPTS = ['dog face', 'red apple', 'rocket'];
-
-const cancelled = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
 
 /** Previews of trajectory `show` of a sampling run (undefined: none). */
 interface PreviewPlan {

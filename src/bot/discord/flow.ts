@@ -1,8 +1,13 @@
 /**
  * What happens to a Discord interaction after it is parsed, whichever way it arrived (gateway or HTTP):
- * acknowledge (defer) at once, run the command, then edit the deferred reply with progress and the
- * final images. An interaction token lives 15 minutes: past `tokenLifetimeMs` (or when an edit is
- * refused as expired) updates go to the channel as new bot messages instead.
+ * run the command first, then acknowledge: a refusal (bad options, a style the user cannot use, the rate
+ * limit, a queue cap, someone else's button) is the interaction's first answer, ephemeral (flags 64),
+ * so only its user sees it; an accepted command is deferred (publicly unless the command is ephemeral)
+ * and its reply edited in with progress and the final images. Discord wants the first answer within 3 s:
+ * a command still running after `ackDeadlineMs` is deferred then, and a refusal that comes after a
+ * public deferral goes to its user as an ephemeral follow-up while the public placeholder ("thinking…")
+ * is deleted. An interaction token lives 15 minutes: past `tokenLifetimeMs` (or when an edit is refused
+ * as expired) updates go to the channel as new bot messages instead.
  */
 import {
   autocompleteStyles,
@@ -18,7 +23,7 @@ import {
   type Reply,
 } from '../../../commands/index.ts';
 import type { REST } from '@discordjs/rest';
-import { Routes } from 'discord-api-types/v10';
+import { MessageFlags, Routes } from 'discord-api-types/v10';
 import type { Job, JobQueue, ReplyRoute } from '../../queue/job.ts';
 import { finalizeJob } from '../../../commands/finalize.ts';
 import { restMessage } from './messages.ts';
@@ -33,12 +38,21 @@ export interface DiscordDeps {
   minEditIntervalMs?: number;
   /** When to stop using the interaction token (default 14 min: Discord's 15 minus a margin). */
   tokenLifetimeMs?: number;
+  /** A command still running this long after the interaction arrived is acknowledged (deferred) anyway (default 2000 ms; Discord allows 3 s). */
+  ackDeadlineMs?: number;
   log?: (msg: string, e?: unknown) => void;
 }
 
 /** How a reply reaches Discord: the gateway and HTTP adapters each implement this. */
 export interface DiscordResponder {
+  /** The first answer: "thinking…", replaced later by edit(). */
   defer(ephemeral: boolean): Promise<void>;
+  /** The first answer instead of defer(): a refusal only the user sees. */
+  refuse(text: string): Promise<void>;
+  /** After a public defer(): a refusal only the user sees (an ephemeral follow-up message). */
+  followUpPrivately(text: string): Promise<void>;
+  /** Deletes the deferred reply (the public placeholder of a command refused after it). */
+  deleteOriginal(): Promise<void>;
   /** Edits the deferred reply; replaces its files. */
   edit(reply: Reply): Promise<void>;
   /** A new message in the channel with the bot token (after the token expired). */
@@ -103,10 +117,31 @@ export const discordRoute = (applicationId: string, token: string, channelId: st
   at,
 });
 
-/** Replies through REST: the interaction's webhook (no auth), the channel with the bot token. */
-export function restResponder(rest: REST, route: Pick<DiscordRoute, 'applicationId' | 'token' | 'channelId'>): DiscordResponder {
+/** The first answer to an interaction received over HTTP: the body of the POST's response. */
+export interface InitialResponse {
+  defer(ephemeral: boolean): Promise<void>;
+  refuse(text: string): Promise<void>;
+}
+
+/**
+ * Replies through REST: the interaction's webhook (no auth), the channel with the bot token. The first
+ * answer goes through `initial` (the HTTP endpoint's response); without one (a job resumed after a
+ * restart), the interaction was answered long ago.
+ */
+export function restResponder(rest: REST, route: Pick<DiscordRoute, 'applicationId' | 'token' | 'channelId'>, initial?: InitialResponse): DiscordResponder {
+  const answered = async () => undefined;
   return {
-    defer: async () => undefined,
+    defer: initial ? (ephemeral) => initial.defer(ephemeral) : answered,
+    refuse: initial ? (text) => initial.refuse(text) : answered,
+    followUpPrivately: async (text) => {
+      await rest.post(Routes.webhook(route.applicationId, route.token), {
+        body: { content: text, flags: MessageFlags.Ephemeral, allowed_mentions: { parse: [] } },
+        auth: false,
+      });
+    },
+    deleteOriginal: async () => {
+      await rest.delete(Routes.webhookMessage(route.applicationId, route.token, '@original'), { auth: false });
+    },
     edit: async (reply) => {
       const m = restMessage(reply);
       await rest.patch(Routes.webhookMessage(route.applicationId, route.token), { body: m.body, files: m.files, auth: false });
@@ -123,25 +158,46 @@ export async function handleInteraction(
   deps: DiscordDeps,
   p: ParsedInteraction & { kind: 'command' | 'button' },
   r: DiscordResponder,
-  opts: { deferred?: boolean; route?: DiscordRoute } = {},
+  opts: { route?: DiscordRoute } = {},
 ): Promise<void> {
   const log = deps.log ?? ((m, e) => console.error(`[discord] ${m}`, e ?? ''));
   const t0 = opts.route?.at ?? Date.now();
-  if (!opts.deferred) await r.defer(ephemeralFor(p));
+  const ephemeral = ephemeralFor(p);
+  // The command runs before the first answer, so that a refusal can be that answer; past the deadline
+  // the interaction is deferred while it runs on.
+  let deferred: Promise<void> | undefined;
+  const defer = () => (deferred ??= r.defer(ephemeral));
+  const deadline = setTimeout(() => void defer().catch((e) => log('could not acknowledge', e)), Math.max(0, (deps.ackDeadlineMs ?? 2000) - (Date.now() - t0)));
   const ctx: CommandContext = { who: p.who, isAdmin: p.isAdmin, registry: deps.registry, queue: deps.queue, limits: deps.limits, route: opts.route };
   let outcome: Outcome;
   try {
     outcome = p.kind === 'command' ? await runCommand(ctx, p.subcommand, p.options) : await runButton(ctx, p.customId);
   } catch (e) {
+    clearTimeout(deadline);
     if (!isUserError(e)) log('command failed', e);
-    await r.edit({ text: errorText(e) }).catch((err) => log('could not send an error reply', err));
+    await refusePrivately(r, errorText(e), ephemeral, deferred).catch((err) => log('could not send an error reply', err));
     return;
   }
+  clearTimeout(deadline);
+  await defer();
   if (outcome.type === 'reply') {
     await r.edit(outcome.reply).catch((err) => log('could not send a reply', err));
     return;
   }
   await followDiscordJob(deps, outcome.job, outcome.finalize, r, p.who.user, t0);
+}
+
+/**
+ * A refusal only its user sees: the first answer when the interaction is not acknowledged yet; after an
+ * ephemeral deferral, the edit of that private reply; after a public one, an ephemeral follow-up, then
+ * the public placeholder is deleted (so the channel keeps no trace of the refused command).
+ */
+async function refusePrivately(r: DiscordResponder, text: string, ephemeral: boolean, deferred: Promise<void> | undefined): Promise<void> {
+  if (!deferred) return r.refuse(text);
+  await deferred;
+  if (ephemeral) return r.edit({ text });
+  await r.followUpPrivately(text);
+  await r.deleteOriginal();
 }
 
 /** Follows a job to its user on Discord, after a restart: through the journaled route. */

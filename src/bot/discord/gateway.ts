@@ -64,6 +64,15 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
     defer: async (ephemeral) => {
       await i.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     },
+    refuse: async (text) => {
+      await i.reply({ content: text, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    },
+    followUpPrivately: async (text) => {
+      await i.followUp({ content: text, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    },
+    deleteOriginal: async () => {
+      await i.deleteReply();
+    },
     edit: async (reply) => {
       const m = discordMessage(reply);
       await i.editReply({
@@ -84,9 +93,10 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
   await handleInteraction(opts, parsed, responder, { route });
 }
 
-/** A logged-in gateway client with PairStyle attached. */
-export async function startDiscordGateway(token: string, opts: DiscordGatewayOptions): Promise<Client> {
-  const client = new Client({ intents: [GatewayIntentBits.Guilds] });
+/** A logged-in gateway client with PairStyle attached (REST at `api` when given). */
+export async function startDiscordGateway(token: string, opts: DiscordGatewayOptions, api?: string): Promise<Client> {
+  // `api`: another Discord-compatible REST API (DISCORD_API_URL); the gateway's address comes from it.
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], ...(api ? { rest: { api } } : {}) });
   attachPairStyle(client, opts);
   await client.login(token);
   return client;

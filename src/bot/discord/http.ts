@@ -67,13 +67,32 @@ export function discordInteractionsHandler(opts: DiscordHttpOptions) {
       const choices = await autocompleteChoices(opts, parsed.who, parsed.value).catch(() => []);
       return json(res, 200, { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices } });
     }
-    const ephemeral = ephemeralFor(parsed);
-    json(res, 200, { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: ephemeral ? MessageFlags.Ephemeral : 0 } });
     const channelId = interaction.channel?.id ?? (interaction as { channel_id?: string }).channel_id;
     const route = discordRoute(opts.applicationId, interaction.token, channelId, parsed.who.user);
-    void afterPendingAcks()
-      .then(() => handleInteraction(opts, parsed, restResponder(opts.rest, route), { deferred: true, route }))
-      .catch((e) => log('interaction failed', e));
+    // The first answer is this request's response: a deferral, or a refusal only the user sees
+    // (flow.ts runs the command first, within its acknowledgment deadline).
+    const initial = {
+      defer: async (ephemeral: boolean) => {
+        if (!res.headersSent)
+          json(res, 200, { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: ephemeral ? MessageFlags.Ephemeral : 0 } });
+      },
+      refuse: async (text: string) => {
+        if (!res.headersSent)
+          json(res, 200, {
+            type: InteractionResponseType.ChannelMessageWithSource,
+            data: { content: text, flags: MessageFlags.Ephemeral, allowed_mentions: { parse: [] } },
+          });
+      },
+    };
+    try {
+      await afterPendingAcks();
+      await handleInteraction(opts, parsed, restResponder(opts.rest, route, initial), { route });
+    } catch (e) {
+      log('interaction failed', e);
+    } finally {
+      // Never leave Discord without an answer.
+      await initial.defer(ephemeralFor(parsed));
+    }
   };
 }
 

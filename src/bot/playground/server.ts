@@ -51,7 +51,7 @@ import type { CommandLimits } from '../../../commands/types.ts';
 import type { Job, JobQueue } from '../../queue/job.ts';
 import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
-import { parseSlackText } from '../slack/parse.ts';
+import { parseCommandText } from '../../../commands/text.ts';
 import { overLimitText } from '../../../commands/size-text.ts';
 
 export interface PlaygroundOptions {
@@ -232,7 +232,7 @@ function parseCommand(
       .replace(/^\/?pairstyle\b/i, '')
       .trim();
     echoed.echo = echo = `/pairstyle ${line}`.trim();
-    ({ subcommand, options } = parseSlackText(line));
+    ({ subcommand, options } = parseCommandText(line));
   } else {
     options = {};
     for (const [k, v] of fields) if (k !== 'subcommand' && v.trim() !== '') options[k] = v;

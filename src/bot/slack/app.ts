@@ -25,9 +25,8 @@ import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { afterPendingAcks } from '../after-acks.ts';
 import { slackBlocks, slackText } from './blocks.ts';
-import { extraPairsFromIds, pairFromChannel, type SlackFileAccess } from './files.ts';
-import { MAX_PAIRS } from '../../queue/job.ts';
-import { parseSlackText } from './parse.ts';
+import { slackAttachments, type SlackFileAccess } from './files.ts';
+import { parseCommandText } from '../../../commands/text.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
 
 export interface SlackOptions {
@@ -152,21 +151,12 @@ export function createSlackApp(opts: SlackOptions): App {
     const who: Scope = { platform: 'slack', workspace: command.team_id, user: command.user_id };
     let ephemeral = true;
     try {
-      const { subcommand, options } = parseSlackText(command.text ?? '');
-      ephemeral = findCommand(subcommand).ephemeral;
-      if (subcommand === 'train') {
-        const pair = await pairFromChannel(
-          client,
-          access,
-          { channel: command.channel_id, user: command.user_id },
-          { content: options.content as string | undefined, style: options.style as string | undefined },
-        );
-        options.content = pair.content;
-        options.style = pair.style;
-        Object.assign(options, await extraPairsFromIds(client, access, command.user_id, options, MAX_PAIRS));
-      }
-      const ctx = await context(client, who, subcommand === 'delete' || subcommand === 'unshare', command.channel_id);
-      const outcome = await runCommand(ctx, subcommand, options);
+      const { subcommand, options } = parseCommandText(command.text ?? '');
+      const spec = findCommand(subcommand);
+      ephemeral = spec.ephemeral;
+      const files = await slackAttachments(client, access, { channel: command.channel_id, user: command.user_id }, spec, options);
+      const ctx = await context(client, who, spec.needsAdmin ?? false, command.channel_id);
+      const outcome = await runCommand(ctx, subcommand, files);
       await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('command failed', e);

@@ -1,14 +1,14 @@
 /**
- * Images for /pairstyle train on Slack: slash commands carry no files, so the pair is the two most recent
- * images the user shared in the channel (older = content/"before", newer = style/"after"), or the files
- * named by id (content:F0123 style:F0456; more pairs of the same style: content2:F… style2:F… up to 4).
+ * Images for commands on Slack: slash commands carry no files, so a command's files are named by id
+ * (content:F0123 style:F0456; a training's further pairs content2:F… style2:F… up to 4) or, for a
+ * command that takes recent uploads (/pairstyle train), are the most recent images the user shared in
+ * the channel (older = content/"before", newer = style/"after").
  * Downloaded from url_private_download with the bot token, from Slack's file host only, size-capped.
  */
 import type { webApi } from '@slack/bolt';
 
 type WebClient = webApi.WebClient;
-import type { Attachment } from '../../../commands/types.ts';
-import { CommandError } from '../../../commands/types.ts';
+import { CommandError, type Attachment, type Command, type OptionValue } from '../../../commands/types.ts';
 import { fetchCapped } from '../fetch-capped.ts';
 
 export const SLACK_FILE_HOSTS = ['files.slack.com'];
@@ -78,47 +78,52 @@ async function fileInfo(client: WebClient, id: string, role: string, user: strin
   return file;
 }
 
-export async function pairFromChannel(
+/**
+ * The files of a command on Slack, as attachments under their option names: every attachment option
+ * given a file id (content:F0123) is that file; a command that takes recent uploads (the Command's
+ * `recentUploads`) gets, when none of those options is given, the user's latest images in the channel,
+ * oldest first. Only the user's own uploads are used. Options that are not files are returned as given.
+ */
+export async function slackAttachments(
   client: WebClient,
   access: SlackFileAccess,
   where: { channel: string; user: string },
-  ids: { content?: string; style?: string },
-): Promise<{ content: Attachment; style: Attachment }> {
-  if (ids.content || ids.style) {
-    if (!ids.content || !ids.style)
-      throw new CommandError('give both content:<file id> and style:<file id>, or neither (then your two latest images here are used)');
-    const [c, s] = await Promise.all([fileInfo(client, ids.content, 'content', where.user), fileInfo(client, ids.style, 'style', where.user)]);
-    return { content: attachmentOf(c, access), style: attachmentOf(s, access) };
+  command: Pick<Command, 'options' | 'recentUploads'>,
+  options: Record<string, OptionValue | undefined>,
+): Promise<Record<string, OptionValue | undefined>> {
+  const out = { ...options };
+  const recent = command.recentUploads;
+  if (recent) {
+    const given = recent.options.filter((o) => options[o] !== undefined);
+    if (given.length > 0 && given.length < recent.options.length) {
+      const ids = recent.options.map((o) => `${o}:<file id>`);
+      throw new CommandError(
+        recent.options.length === 2
+          ? `give both ${ids[0]} and ${ids[1]}, or neither (then your two latest images here are used)`
+          : `give all of ${ids.join(', ')}, or none (then your ${recent.options.length} latest images here are used)`,
+      );
+    }
+    if (given.length === 0) {
+      const latest = await latestImages(client, where);
+      if (latest.length < recent.options.length) throw new CommandError(recent.missing);
+      // Oldest first: the newest image fills the last option.
+      recent.options.forEach((o, i) => (out[o] = attachmentOf(latest[recent.options.length - 1 - i], access)));
+    }
   }
+  for (const spec of command.options) {
+    const id = out[spec.name];
+    if (spec.type === 'attachment' && typeof id === 'string') out[spec.name] = attachmentOf(await fileInfo(client, id, spec.name, where.user), access);
+  }
+  return out;
+}
+
+/** The user's images in the channel, newest first. */
+async function latestImages(client: WebClient, where: { channel: string; user: string }): Promise<SlackFile[]> {
   let res: Awaited<ReturnType<WebClient['files']['list']>>;
   try {
     res = await client.files.list({ channel: where.channel, user: where.user, types: 'images', count: 10 });
   } catch (e) {
     throw slackRefusal(e, 'listing your images in this channel');
   }
-  const files = ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
-  if (files.length < 2)
-    throw new CommandError('share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>');
-  return { content: attachmentOf(files[1], access), style: attachmentOf(files[0], access) };
-}
-
-/**
- * Pairs 2..4 named by file id (content2:F… style2:F…, …) as attachments under the same option names;
- * the command checks that pairs are whole and in order. Only the user's own uploads are used.
- */
-export async function extraPairsFromIds(
-  client: WebClient,
-  access: SlackFileAccess,
-  user: string,
-  options: Record<string, unknown>,
-  maxPairs: number,
-): Promise<Record<string, Attachment>> {
-  const out: Record<string, Attachment> = {};
-  for (let k = 2; k <= maxPairs; k++) {
-    for (const role of [`content${k}`, `style${k}`]) {
-      const id = options[role];
-      if (typeof id === 'string') out[role] = attachmentOf(await fileInfo(client, id, role, user), access);
-    }
-  }
-  return out;
+  return ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
 }

@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slashCommands } from '../../../src/bot/discord/definitions.ts';
 import { attachPairStyle } from '../../../src/bot/discord/gateway.ts';
 import { registerCommands } from '../../../src/bot/discord/register.ts';
+import { UserRateLimiter } from '../../../commands/index.ts';
+import { InProcessQueue } from '../../../src/queue/in-process.ts';
+import type { JobQueue } from '../../../src/queue/job.ts';
 import { botBackend } from '../../helpers/bot-fixture.ts';
+import { FakeExecutor } from '../../queue/fake-executor.ts';
 import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
 
 const fake = new FakeDiscord();
@@ -30,7 +34,7 @@ afterAll(async () => {
   await fake.close();
 });
 
-function dispatch(type: number, data: unknown, user = 'u1', permissions = '0', extra: Record<string, unknown> = {}) {
+function dispatch(type: number, data: unknown, user = 'u1', permissions = '0', extra: Record<string, unknown> = {}, to: Client = client) {
   const id = String(100000 + ++n);
   const token = `gtok${n}`;
   const raw = {
@@ -58,7 +62,7 @@ function dispatch(type: number, data: unknown, user = 'u1', permissions = '0', e
     data,
     ...extra,
   };
-  (client as unknown as { actions: { InteractionCreate: { handle(d: unknown): void } } }).actions.InteractionCreate.handle(raw);
+  (to as unknown as { actions: { InteractionCreate: { handle(d: unknown): void } } }).actions.InteractionCreate.handle(raw);
   return { id, token };
 }
 const message = {
@@ -79,9 +83,9 @@ const message = {
   edited_timestamp: null,
   flags: 0,
 };
-const press = (customId: string, user: string) => dispatch(3, { custom_id: customId, component_type: 2 }, user, '0', { message });
-const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0') =>
-  dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions);
+const press = (customId: string, user: string, to: Client = client) => dispatch(3, { custom_id: customId, component_type: 2 }, user, '0', { message }, to);
+const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0', to: Client = client) =>
+  dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions, {}, to);
 const callback = (id: string, token: string) => (r: Recorded) => r.method === 'POST' && r.path === `/interactions/${id}/${token}/callback`;
 const final = (token: string) => (r: Recorded) =>
   r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
@@ -107,9 +111,12 @@ describe('Discord gateway adapter (discord.js)', () => {
     await fake.waitFor(callback(b.id, b.token));
     const reroll = await fake.waitFor((r) => final(b.token)(r) && r.files.length > 0);
     expect(reroll.json?.content).toMatch(/'red apple', no style, seed \d+/);
-    // Someone else pressing it is told no.
+    // Someone else pressing it is told no, and only they see it.
     const c = press(ids[0], 'u9');
-    expect((await fake.waitFor(final(c.token))).json?.content).toMatch(/only the person who ran this command/);
+    expect((await fake.waitFor(callback(c.id, c.token))).json).toMatchObject({
+      type: 4,
+      data: { content: expect.stringMatching(/only the person who ran this command/), flags: 64 },
+    });
   });
 
   it('answers ephemerally for list/help, and reports bad options clearly', async () => {
@@ -120,7 +127,10 @@ describe('Discord gateway adapter (discord.js)', () => {
       { type: 3, name: 'prompt', value: 'x' },
       { type: 10, name: 'strength', value: 42 },
     ]);
-    expect((await fake.waitFor(final(bad.token))).json?.content).toMatch(/'strength' must be a number from 0 to 10/);
+    expect((await fake.waitFor(callback(bad.id, bad.token))).json).toMatchObject({
+      type: 4,
+      data: { content: expect.stringMatching(/'strength' must be a number from 0 to 10/), flags: 64 },
+    });
   });
 
   it('lets an admin delete a shared style, not a member', async () => {
@@ -128,7 +138,10 @@ describe('Discord gateway adapter (discord.js)', () => {
     await backend.registry.put(owner, 'wavy', new Uint8Array([1]), {});
     await backend.registry.setShared(owner, 'wavy', true);
     const member = cmd('delete', [{ type: 3, name: 'name', value: 'wavy' }], 'dave');
-    expect((await fake.waitFor(final(member.token))).json?.content).toMatch(/belongs to someone else/);
+    expect((await fake.waitFor(callback(member.id, member.token))).json).toMatchObject({
+      type: 4,
+      data: { content: expect.stringMatching(/belongs to someone else/), flags: 64 },
+    });
     const admin = cmd('delete', [{ type: 3, name: 'name', value: 'wavy' }], 'mod', String(1 << 5));
     expect((await fake.waitFor(final(admin.token))).json?.content).toMatch(/deleted style 'wavy' \(owned by carol\)/);
   });
@@ -144,6 +157,95 @@ describe('Discord gateway adapter (discord.js)', () => {
     } finally {
       fake.failWebhooks = false;
     }
+  });
+
+  describe('refusals are seen only by their user (ephemeral, flags 64); results stay public', () => {
+    /** A second client on its own backend (a queue that holds jobs until released, a rate limit). */
+    async function otherClient(deps: Partial<Parameters<typeof attachPairStyle>[1]>) {
+      const c = new Client({ intents: [], rest: { api: fake.api, version: '10', retries: 0, timeout: 5000 } });
+      c.rest.setToken('bot-token');
+      attachPairStyle(c, { ...backend, ...deps });
+      return c;
+    }
+    const refusedPrivately = async (at: { id: string; token: string }, text: RegExp) => {
+      expect((await fake.waitFor(callback(at.id, at.token))).json).toEqual({
+        type: 4,
+        data: expect.objectContaining({ content: expect.stringMatching(text), flags: 64, allowed_mentions: { parse: [] } }),
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fake.requests.filter((r) => r.path.includes(at.token)).map((r) => `${r.method} ${r.path}`)).toEqual([
+        `POST /interactions/${at.id}/${at.token}/callback`,
+      ]);
+    };
+
+    it('a style the user cannot use, and the rate limit', async () => {
+      await refusedPrivately(
+        cmd(
+          'draw',
+          [
+            { type: 3, name: 'prompt', value: 'cat' },
+            { type: 3, name: 'style', value: 'nope-ink' },
+          ],
+          'u7',
+        ),
+        /no style named 'nope-ink'/,
+      );
+      const limited = await otherClient({ limits: { ...backend.limits, userRate: new UserRateLimiter({ perMinute: 1 }) } });
+      try {
+        cmd('help', [], 'rl', '0', limited);
+        await refusedPrivately(cmd('draw', [{ type: 3, name: 'prompt', value: 'cat' }], 'rl', '0', limited), /slow down: you can send 1 commands a minute/);
+      } finally {
+        await limited.destroy();
+      }
+    });
+
+    it("the queue caps and a cancel of another's job; the accepted draws stay public", async () => {
+      const queue = new InProcessQueue({ executors: [new FakeExecutor()] });
+      const held = await otherClient({ queue });
+      try {
+        const draws = [1, 2, 3].map(() => cmd('draw', [{ type: 3, name: 'prompt', value: 'cat' }], 'capped', '0', held));
+        for (const d of draws) expect((await fake.waitFor(callback(d.id, d.token))).json).toMatchObject({ type: 5, data: { flags: 0 } });
+        await refusedPrivately(cmd('draw', [{ type: 3, name: 'prompt', value: 'cat' }], 'capped', '0', held), /you already have 3 draws in the queue/);
+        const job = queue.jobsOf({ platform: 'discord', workspace: 'g1', user: 'capped' })[0].job;
+        await refusedPrivately(press(`ps:cancel:${job.id}`, 'stranger', held), /that job is not yours to cancel/);
+      } finally {
+        await held.destroy();
+        await queue.close();
+      }
+    });
+
+    it('a refusal known only after the public acknowledgment: an ephemeral follow-up, and the public placeholder deleted', async () => {
+      // A queue that answers slowly (as Redis does, over the network) and the deadline at 0: the draw is
+      // deferred publicly before the queue refuses it over the cap.
+      const queue = new InProcessQueue({ executors: [new FakeExecutor()] });
+      const slow: JobQueue = {
+        submit: async (...a) => {
+          await new Promise((r) => setTimeout(r, 50));
+          return queue.submit(...a);
+        },
+        get: (id) => queue.get(id),
+        jobsOf: (o) => queue.jobsOf(o),
+        cancel: (id, by) => queue.cancel(id, by),
+        finished: (id) => queue.finished(id),
+        on: (l) => queue.on(l),
+        delivered: (id) => queue.delivered(id),
+        close: () => queue.close(),
+      };
+      const late = await otherClient({ queue: slow, ackDeadlineMs: 0 });
+      try {
+        const owner = { platform: 'discord', workspace: 'g1', user: 'late' };
+        for (let i = 0; i < 3; i++) await queue.submit(owner, { kind: 'draw', args: { prompt: 'x', styles: [], seed: i, steps: 1, cfg: 5 } });
+        const { id, token } = cmd('draw', [{ type: 3, name: 'prompt', value: 'cat' }], 'late', '0', late);
+        expect((await fake.waitFor(callback(id, token))).json).toMatchObject({ type: 5, data: { flags: 0 } });
+        const followUp = await fake.waitFor((r) => r.method === 'POST' && r.path === `/webhooks/app1/${token}`);
+        expect(followUp.json).toMatchObject({ content: expect.stringMatching(/^⚠️ you already have 3 draws in the queue/), flags: 64 });
+        await fake.waitFor((r) => r.method === 'DELETE' && r.path === `/webhooks/app1/${token}/messages/@original`);
+        expect(fake.requests.some((r) => r.method === 'PATCH' && r.path.includes(token))).toBe(false);
+      } finally {
+        await late.destroy();
+        await queue.close();
+      }
+    });
   });
 
   it('registers the slash command (guild) with every subcommand', async () => {

@@ -6,8 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDiscordHttp } from '../../../src/bot/discord/http.ts';
 import { InProcessQueue } from '../../../src/queue/in-process.ts';
 import type { JobExecutor } from '../../../src/queue/job.ts';
+import { UserRateLimiter } from '../../../commands/index.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
+import { FakeExecutor } from '../../queue/fake-executor.ts';
 import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
+import { reliabilityReport } from '../../reliability/report.ts';
+
+const report = reliabilityReport(import.meta.url);
 
 const keys = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
@@ -209,8 +214,9 @@ describe('Discord HTTP interactions', () => {
       'u1',
       resolved,
     );
-    await post(half.body);
-    expect((await fake.waitFor(finalEdit(half.token))).json?.content).toMatch(/pair 2 needs both images: content2 .* and style2/);
+    const refusal = (await (await post(half.body)).json()) as { type: number; data: { content: string; flags: number } };
+    expect([refusal.type, refusal.data.flags]).toEqual([4, 64]);
+    expect(refusal.data.content).toMatch(/pair 2 needs both images: content2 .* and style2/);
   });
 
   it('refuses an attachment that is not on a Discord file host', async () => {
@@ -225,8 +231,10 @@ describe('Discord HTTP interactions', () => {
       'u1',
       resolved,
     );
-    await post(body);
-    expect((await fake.waitFor(finalEdit(token))).json?.content).toMatch(/only read from cdn.discordapp.com/);
+    const refusal = (await (await post(body)).json()) as { type: number; data: { content: string; flags: number } };
+    expect([refusal.type, refusal.data.flags]).toEqual([4, 64]);
+    expect(refusal.data.content).toMatch(/only read from cdn.discordapp.com/);
+    expect(fake.requests.some((r) => r.path.includes(token))).toBe(false);
   });
 
   it("autocompletes own and shared styles, never another user's private one", async () => {
@@ -253,8 +261,98 @@ describe('Discord HTTP interactions', () => {
       ],
       'bob',
     );
-    await post(d.body);
-    expect((await fake.waitFor(finalEdit(d.token))).json?.content).toMatch(/no style named 'secret-ink' that you can use/);
+    const refusal = (await (await post(d.body)).json()) as { type: number; data: { content: string; flags: number } };
+    expect([refusal.type, refusal.data.flags]).toEqual([4, 64]);
+    expect(refusal.data.content).toMatch(/no style named 'secret-ink' that you can use/);
+  });
+
+  describe('refusals are seen only by their user (ephemeral, flags 64); results stay public', () => {
+    const refusedPrivately = async (what: string, res: Response, token: string, text: RegExp) => {
+      const answer = (await res.json()) as { type: number; data?: { content?: string; flags?: number } };
+      report.row({
+        section: 'Isolation',
+        case: `Discord: ${what}`,
+        expected: 'refused in the first answer, ephemeral (flags 64): only its user sees it; nothing in the channel',
+        result: `type ${answer.type}, flags ${answer.data?.flags}: ${String(answer.data?.content).slice(0, 120)}`,
+        pass: answer.type === 4 && answer.data?.flags === 64 && text.test(String(answer.data?.content)),
+      });
+      expect(answer).toEqual({ type: 4, data: { content: expect.stringMatching(text), flags: 64, allowed_mentions: { parse: [] } } });
+      // Nothing public: no deferred message was made, so nothing is edited or posted.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fake.requests.filter((r) => r.path.includes(token))).toEqual([]);
+    };
+
+    it('a bad option, a style the user cannot use, and an unknown subcommand', async () => {
+      const bad = command('draw', [
+        { type: 3, name: 'prompt', value: 'x' },
+        { type: 10, name: 'strength', value: 42 },
+      ]);
+      await refusedPrivately('a bad option (strength 42)', await post(bad.body), bad.token, /'strength' must be a number from 0 to 10/);
+      const unknown = command('draw', [
+        { type: 3, name: 'prompt', value: 'cat' },
+        { type: 3, name: 'style', value: 'nope-ink' },
+      ]);
+      await refusedPrivately('a style the user cannot use', await post(unknown.body), unknown.token, /no style named 'nope-ink' that you can use/);
+      const sub = command('frobnicate');
+      await refusedPrivately('an unknown subcommand', await post(sub.body), sub.token, /unknown subcommand 'frobnicate'/);
+    });
+
+    it("the rate limit's answer", async () => {
+      const to = await endpoint({ limits: { ...backend.limits, userRate: new UserRateLimiter({ perMinute: 2 }) } });
+      for (let i = 0; i < 2; i++) await post(command('help', [], 'rl').body, { to });
+      const d = command('draw', [{ type: 3, name: 'prompt', value: 'cat' }], 'rl');
+      await refusedPrivately('a draw over the rate limit', await post(d.body, { to }), d.token, /slow down: you can send 2 commands a minute/);
+    });
+
+    it("the queue caps, a foreign button press and a cancel of another's job; the accepted draw stays public", async () => {
+      const executor = new FakeExecutor();
+      const queue = new InProcessQueue({ executors: [executor] });
+      try {
+        const to = await endpoint({ queue });
+        const draws = [1, 2, 3].map(() => command('draw', [{ type: 3, name: 'prompt', value: 'cat' }], 'capped'));
+        for (const d of draws) expect(await (await post(d.body, { to })).json()).toEqual({ type: 5, data: { flags: 0 } });
+        const fourth = command('draw', [{ type: 3, name: 'prompt', value: 'cat' }], 'capped');
+        await refusedPrivately('a fourth draw over the per-user cap', await post(fourth.body, { to }), fourth.token, /you already have 3 draws in the queue/);
+        const progress = await fake.waitFor((r) => r.method === 'PATCH' && r.path.includes(draws[0].token) && /⏳|⚙️/.test(String(r.json?.content)));
+        const cancelId = (progress.json!.components as { components: { custom_id: string }[] }[])[0].components[0].custom_id;
+        const jobId = cancelId.replace('ps:cancel:', '');
+        const reroll = interaction(3, { custom_id: `ps:reroll:${jobId}`, component_type: 2 }, 'stranger');
+        await refusedPrivately(
+          'another user presses the reroll button',
+          await post(reroll.body, { to }),
+          reroll.token,
+          /only the person who ran this command can use its buttons/,
+        );
+        const cancel = interaction(3, { custom_id: cancelId, component_type: 2 }, 'stranger');
+        await refusedPrivately('another user presses the cancel button', await post(cancel.body, { to }), cancel.token, /that job is not yours to cancel/);
+        expect(queue.get(jobId)?.status).toBe('running');
+      } finally {
+        await queue.close();
+      }
+    });
+
+    it('a refusal known only after the public acknowledgment: an ephemeral follow-up, and the public placeholder deleted', async () => {
+      // No time to check before acknowledging (deadline 0): the training is deferred publicly, then its
+      // picture turns out not to be one.
+      const to = await endpoint({ ackDeadlineMs: 0 });
+      fake.cdn.set('not-a-picture.png', new TextEncoder().encode('hello, not a png'));
+      const att = { id: 'n1', filename: 'not-a-picture.png', size: 16, url: `${fake.origin}/cdn/not-a-picture.png`, content_type: 'image/png' };
+      const { token, body } = command(
+        'train',
+        [
+          { type: 11, name: 'content', value: 'n1' },
+          { type: 11, name: 'style', value: 'n1' },
+          { type: 3, name: 'name', value: 'late-refusal' },
+        ],
+        'late',
+        { attachments: { n1: att } },
+      );
+      expect(await (await post(body, { to })).json()).toEqual({ type: 5, data: { flags: 0 } });
+      const followUp = await fake.waitFor((r) => r.method === 'POST' && r.path === `/webhooks/app1/${token}`);
+      expect(followUp.json).toMatchObject({ content: expect.stringMatching(/^⚠️ the content file 'not-a-picture.png' /), flags: 64 });
+      await fake.waitFor((r) => r.method === 'DELETE' && r.path === `/webhooks/app1/${token}/messages/@original`);
+      expect(fake.requests.some((r) => r.method === 'PATCH' && r.path.includes(token))).toBe(false);
+    });
   });
 
   it('posts the result to the channel with the bot token once the interaction token has expired', async () => {

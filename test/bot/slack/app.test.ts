@@ -5,8 +5,11 @@ import type { AddressInfo } from 'node:net';
 import type { App } from '@slack/bolt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackApp } from '../../../src/bot/slack/app.ts';
-import { parseSlackText } from '../../../src/bot/slack/parse.ts';
+import { parseCommandText } from '../../../commands/text.ts';
+import { UserRateLimiter } from '../../../commands/index.ts';
+import { InProcessQueue } from '../../../src/queue/in-process.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
+import { FakeExecutor } from '../../queue/fake-executor.ts';
 import { FakeSlack, type SlackCall } from '../../helpers/fake-slack.ts';
 import { reliabilityReport } from '../../reliability/report.ts';
 
@@ -137,6 +140,79 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     expect(String(r.body.text)).toMatch(/'strength' must be a number from 0 to 10/);
   });
 
+  describe('refusals are seen only by their user (ephemeral responses); results stay public', () => {
+    function press(actionId: string, user: string) {
+      const respondPath = `/respond/${++n}`;
+      const payload = {
+        type: 'block_actions',
+        team: { id: 'T1', domain: 't' },
+        user: { id: user, team_id: 'T1' },
+        api_app_id: 'A1',
+        token: 'x',
+        trigger_id: `tr${n}`,
+        channel: { id: 'C1', name: 'art' },
+        container: { type: 'message', message_ts: '1.1', channel_id: 'C1' },
+        response_url: `${fake.origin}${respondPath}`,
+        actions: [{ type: 'button', action_id: actionId, block_id: 'b', value: 'v', action_ts: '1.2' }],
+      };
+      return { body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), respondPath };
+    }
+    /** The refusal came back through the response URL as ephemeral, and no message in the channel says it. */
+    async function refusedPrivately(what: string, sent: { body: string; respondPath: string }, text: RegExp) {
+      expect((await signed(sent.body)).status).toBe(200);
+      const r = await fake.waitFor(responded(sent.respondPath));
+      const inChannel = () => fake.calls.filter((c) => c.method.startsWith('chat.') && text.test(String(c.body.text)));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      report.row({
+        section: 'Isolation',
+        case: `Slack: ${what}`,
+        expected: 'refused in an ephemeral response: only its user sees it; nothing in the channel',
+        result: `${String(r.body.response_type)}: ${String(r.body.text).slice(0, 120)}`,
+        pass: r.body.response_type === 'ephemeral' && text.test(String(r.body.text)) && inChannel().length === 0,
+      });
+      expect(r.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(text) });
+      expect(inChannel()).toEqual([]);
+    }
+
+    it("a bad option, an unknown style, the rate limit, a queue cap, a foreign button press and a cancel of another's job", async () => {
+      const queue = new InProcessQueue({ executors: [new FakeExecutor()] });
+      const held = createSlackApp({
+        ...backend,
+        queue,
+        limits: { ...backend.limits, userRate: new UserRateLimiter({ perMinute: 6 }) },
+        botToken: BOT,
+        signingSecret: SECRET,
+        clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
+        tokenVerificationEnabled: false,
+      });
+      const server = (await held.start({ port: 0, host: '127.0.0.1' })) as Server;
+      const main = url;
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+      try {
+        await refusedPrivately('a bad option (strength 99)', slash('draw cat strength:99', 'S1'), /'strength' must be a number from 0 to 10/);
+        await refusedPrivately('a style the user cannot use', slash('draw cat style:nope-ink', 'S1'), /no style named 'nope-ink' that you can use/);
+        // Three draws are accepted, in public; the fourth is over the cap.
+        for (let i = 0; i < 3; i++) await signed(slash('draw cat', 'S1').body);
+        await expect.poll(() => queue.jobsOf({ platform: 'slack', workspace: 'T1', user: 'S1' }).length).toBe(3);
+        await refusedPrivately('a fourth draw over the per-user cap', slash('draw cat', 'S1'), /you already have 3 draws in the queue/);
+        // S1 has used 6 commands this minute.
+        await refusedPrivately('a draw over the rate limit', slash('draw cat', 'S1'), /slow down: you can send 6 commands a minute/);
+        const job = queue.jobsOf({ platform: 'slack', workspace: 'T1', user: 'S1' })[0].job;
+        await refusedPrivately(
+          'another user presses the reroll button',
+          press(`ps:reroll:${job.id}`, 'S2'),
+          /only the person who ran this command can use its buttons/,
+        );
+        await refusedPrivately('another user presses the cancel button', press(`ps:cancel:${job.id}`, 'S2'), /that job is not yours to cancel/);
+        expect(queue.get(job.id)?.status).toBe('running');
+      } finally {
+        url = main;
+        await held.stop();
+        await queue.close();
+      }
+    });
+  });
+
   it("escapes &, < and > of the user's text in every message (no @channel, mention or link reaches the channel)", async () => {
     const prompt = '<!channel> hi <@U999> & <https://evil.example|click>';
     const { body } = slash(`draw prompt:"${prompt}" seed:3`, 'U7');
@@ -185,11 +261,11 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
 
 describe('Slack text parsing', () => {
   it('fills prompts, names and pairs from free words; key:value and quotes for the rest', () => {
-    expect(parseSlackText('draw dog face strength:4 seed=7')).toEqual({ subcommand: 'draw', options: { prompt: 'dog face', strength: '4', seed: '7' } });
-    expect(parseSlackText('blend ink wavy ratio:0.5')).toEqual({ subcommand: 'blend', options: { style_a: 'ink', style_b: 'wavy', ratio: '0.5' } });
-    expect(parseSlackText('train name:ink subject:"cat face"').options).toEqual({ name: 'ink', subject: 'cat face' });
-    expect(parseSlackText('').subcommand).toBe('help');
-    expect(() => parseSlackText('draw x colour:red')).toThrow(/unknown option 'colour'/);
-    expect(() => parseSlackText('frobnicate')).toThrow(/unknown subcommand/);
+    expect(parseCommandText('draw dog face strength:4 seed=7')).toEqual({ subcommand: 'draw', options: { prompt: 'dog face', strength: '4', seed: '7' } });
+    expect(parseCommandText('blend ink wavy ratio:0.5')).toEqual({ subcommand: 'blend', options: { style_a: 'ink', style_b: 'wavy', ratio: '0.5' } });
+    expect(parseCommandText('train name:ink subject:"cat face"').options).toEqual({ name: 'ink', subject: 'cat face' });
+    expect(parseCommandText('').subcommand).toBe('help');
+    expect(() => parseCommandText('draw x colour:red')).toThrow(/unknown option 'colour'/);
+    expect(() => parseCommandText('frobnicate')).toThrow(/unknown subcommand/);
   });
 });

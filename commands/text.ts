@@ -1,10 +1,12 @@
 /**
- * Slack slash-command text -> subcommand + options: `/pairstyle draw dog face strength:4 seed:7`.
+ * A typed command line -> subcommand + raw options, for adapters whose users type commands as text
+ * (Slack's slash command, the playground's command line): `draw dog face strength:4 seed:7`.
  * `key:value` (or key=value, quotes for spaces: subject:"cat face") sets an option; the remaining words
- * fill the command's required text options (all of them into one when it takes one, e.g. the prompt).
+ * fill the command's text options (`textOptionsOf`: all of them into one when it takes one, e.g. the
+ * prompt; one word each when it takes several, e.g. blend's two styles).
  */
-import { findCommand } from '../../../commands/index.ts';
-import { CommandError, type OptionValue } from '../../../commands/types.ts';
+import { findCommand } from './index.ts';
+import { CommandError, textOptionsOf, type OptionValue } from './types.ts';
 
 export function tokenize(text: string): string[] {
   const out: string[] = [];
@@ -14,10 +16,10 @@ export function tokenize(text: string): string[] {
 }
 
 /** Longer command texts are refused before parsing (Slack itself sends at most a few thousand characters). */
-export const MAX_SLACK_TEXT = 4000;
+export const MAX_COMMAND_TEXT = 4000;
 
-export function parseSlackText(text: string): { subcommand: string; options: Record<string, OptionValue | undefined> } {
-  if (text.length > MAX_SLACK_TEXT) throw new CommandError(`the command is ${text.length} characters long; keep it under ${MAX_SLACK_TEXT}`);
+export function parseCommandText(text: string): { subcommand: string; options: Record<string, OptionValue | undefined> } {
+  if (text.length > MAX_COMMAND_TEXT) throw new CommandError(`the command is ${text.length} characters long; keep it under ${MAX_COMMAND_TEXT}`);
   const [sub = 'help', ...rest] = tokenize(text.trim());
   const command = findCommand(sub.toLowerCase());
   const options: Record<string, OptionValue | undefined> = {};
@@ -29,7 +31,9 @@ export function parseSlackText(text: string): { subcommand: string; options: Rec
       throw new CommandError(`unknown option '${m[1]}' for ${command.name} (options: ${command.options.map((o) => o.name).join(', ') || 'none'})`);
     else words.push(t);
   }
-  const slots = command.options.filter((o) => o.required && o.type === 'string' && options[o.name] === undefined);
+  const slots = textOptionsOf(command)
+    .filter((name) => options[name] === undefined)
+    .map((name) => ({ name }));
   if (words.length) {
     if (slots.length === 0) throw new CommandError(`'${words.join(' ').slice(0, 40)}': ${command.name} takes no free text; use key:value options`);
     if (slots.length === 1) options[slots[0].name] = words.join(' ');

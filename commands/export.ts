@@ -1,0 +1,20 @@
+/** /pairstyle export name: one of the user's styles as a LoRA file (diffusers' safetensors layout). */
+import { loadStyle, styleNameOption } from './style-names.ts';
+import { CommandError, defineCommand, reply } from './types.ts';
+
+export const exportStyle = defineCommand({
+  name: 'export',
+  description: "Download one of your styles' LoRA weights (safetensors)",
+  ephemeral: true,
+  options: [styleNameOption('the style to export')],
+  async run(ctx, o) {
+    const { entry, bytes } = await loadStyle(ctx, o.name);
+    // Sharing lends a style for drawing in the workspace; a copy would outlive an unshare.
+    if (!ctx.registry.isOwner(ctx.who, entry)) throw new CommandError(`'${entry.name}' is shared with you for drawing only: only its owner can export it`);
+    const info = entry.info;
+    return reply(
+      `📦 style '${entry.name}' (rank ${String(info.rank ?? '?')}, base model ${String(info.baseModel ?? '?')}): LoRA weights in diffusers' safetensors layout`,
+      { files: [{ name: `${entry.name}.safetensors`, data: bytes }] },
+    );
+  },
+});

@@ -1,0 +1,15 @@
+/** /pairstyle unshare name: makes a shared style private again (its owner, or an admin of the server / workspace). */
+import { styleNameOption, withStyleSuggestions } from './style-names.ts';
+import { defineCommand, reply } from './types.ts';
+
+export const unshare = defineCommand({
+  name: 'unshare',
+  description: 'Make a shared style private again',
+  ephemeral: true,
+  needsAdmin: true,
+  options: [styleNameOption('the style to make private')],
+  async run(ctx, o) {
+    const e = await withStyleSuggestions(ctx, o.name, () => ctx.registry.setShared(ctx.who, o.name, false, { isAdmin: ctx.isAdmin }));
+    return reply(`🔒 '${e.name}' is private again`);
+  },
+});

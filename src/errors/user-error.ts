@@ -1,0 +1,80 @@
+/**
+ * The one error vocabulary: an error meant for the person who asked is a `UserError` (or a subclass
+ * that names its module's concern: CommandError, QueueLimitError, RegistryError, ImageInputError, …).
+ * Its `kind` says what sort of refusal it is, as plain data, so that it survives every boundary a job
+ * crosses (the engine thread's messages, a BullMQ failure reason, the journal) and comes back as the
+ * same kind: `errorRecord` writes it, `userErrorOf` reads it back. Anything that is not a UserError is
+ * the bot's own failure, shown to users as "something went wrong on our side".
+ *
+ * A leaf module: it imports nothing, and every layer may import it.
+ */
+
+export const USER_ERROR_KINDS = [
+  /** The request is wrong (an option, an image, a style name, a style file): the user fixes it. */
+  'invalid',
+  /** What it names does not exist for this user (a style, a job). */
+  'not-found',
+  /** It exists, but this user may not do that to it (another's style or job). */
+  'not-allowed',
+  /** A limit was reached (rate, queue caps, styles kept): try again later, or free something. */
+  'limit',
+  /** The bot cannot serve it right now (a store or queue that does not answer, a full store, a missing model). */
+  'unavailable',
+  /** Stopped on purpose: a cancelled job. */
+  'cancelled',
+] as const;
+
+export type UserErrorKind = (typeof USER_ERROR_KINDS)[number];
+
+const KINDS: ReadonlySet<string> = new Set(USER_ERROR_KINDS);
+
+export class UserError extends Error {
+  override name = 'UserError';
+  readonly kind: UserErrorKind;
+  /** Seconds after which trying again makes sense (rate limits, a busy queue). */
+  readonly retryAfterSeconds?: number;
+
+  constructor(message: string, kind: UserErrorKind = 'invalid', options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = kind;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** A job that was stopped on purpose (the user's cancel, a shutdown), from any layer: engine thread, training loop, queue. */
+export const cancelled = (): UserError => Object.assign(new UserError('cancelled', 'cancelled'), { name: 'CancelledError' });
+
+/** An error as plain data: how a failure travels (job.error, the engine thread's message, a BullMQ reason). */
+export interface ErrorRecord {
+  name: string;
+  message: string;
+  /** Present for user errors only. */
+  kind?: UserErrorKind;
+}
+
+const kindOf = (e: unknown): UserErrorKind | undefined => {
+  const k = (e as { kind?: unknown } | null | undefined)?.kind;
+  return typeof k === 'string' && KINDS.has(k) ? (k as UserErrorKind) : undefined;
+};
+
+/** Whether `e` is meant for its user: a UserError, or one that came back over a boundary with its kind. */
+export const isUserError = (e: unknown): boolean => e instanceof UserError || (e instanceof Error && kindOf(e) !== undefined);
+
+/** A cancellation, thrown here or read back from a record. */
+export const isCancelled = (e: unknown): boolean => kindOf(e) === 'cancelled';
+
+/** `e` as a record: name and message, and the kind of a user error. */
+export function errorRecord(e: unknown): ErrorRecord {
+  const err = e as Partial<Error> | null | undefined;
+  const name = typeof err?.name === 'string' && err.name ? err.name : 'Error';
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  const kind = isUserError(e) ? kindOf(e) : undefined;
+  return kind ? { name, message, kind } : { name, message };
+}
+
+/** A record read back as the error it was: a UserError of the same name and kind, or undefined when it was not a user error. */
+export function userErrorOf(record: ErrorRecord | undefined): UserError | undefined {
+  const kind = kindOf(record);
+  if (!record || !kind) return undefined;
+  return Object.assign(new UserError(record.message, kind), { name: record.name });
+}
