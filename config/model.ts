@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { DEVICES, type Device } from '../src/graph/providers.ts';
 import type { Precision } from '../src/models/conditioning.ts';
 import { EMOJI_MINI_DIR } from '../src/models/emoji-mini-dir.ts';
-import { unreadableWeightsReason } from '../src/models/pytorch-sniff.ts';
+import { unreadableWeightsReason } from '../src/formats/pytorch-sniff.ts';
 import type { TextToImageModel } from '../src/models/text-to-image.ts';
 
 /** A missing or malformed setting (re-exported by config/bot.ts); the message lists every problem. */

@@ -31,7 +31,7 @@ import { V1_SET_IDS, styleOf, type PretrainSetId } from '../src/data/emoji-sets.
 import { identityData, JUDGE_DATASET } from '../src/eval/classifiers.ts';
 import { pctInterval, wilson } from '../src/eval/stats.ts';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
-import { Rng } from '../src/diffusion/rng.ts';
+import { Rng } from '../src/graph/rng.ts';
 import type { SamplerName } from '../src/diffusion/samplers.ts';
 import { topK } from '../src/eval/classifier.ts';
 import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR } from '../src/eval/classifiers.ts';

@@ -45,7 +45,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
-import { Rng } from '../src/diffusion/rng.ts';
+import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
 import {
   ARTIST_CLASSES,

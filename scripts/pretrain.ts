@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import * as G from '../src/graph/index.ts';
 import { loadDataset, captionFor, itemSampler, mulberry32 } from '../src/data/dataset.ts';
 import { stylePhrases } from '../src/data/emoji-sets.ts';
-import { Rng } from '../src/diffusion/rng.ts';
+import { Rng } from '../src/graph/rng.ts';
 import { NoiseSchedule } from '../src/diffusion/schedule.ts';
 import { clipTextModel } from '../src/models/clip-text.ts';
 import {

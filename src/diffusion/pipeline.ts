@@ -19,7 +19,7 @@ import {
 } from '../models/conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../graph/rng.ts';
 import { sample, type SamplerName } from './samplers.ts';
 
 export interface Term {

@@ -6,7 +6,7 @@
  * The sampler never calls a model: `denoise(x, t, i)` returns the model output (eps or v, per the
  * schedule's prediction_type) for model input x at model timestep t, so guidance composes outside.
  */
-import { Rng } from './rng.ts';
+import { Rng } from '../graph/rng.ts';
 import type { NoiseSchedule, PredictionType } from './schedule.ts';
 import { ddimTimesteps, dpmTimesteps, eulerTimesteps } from './timesteps.ts';
 

@@ -6,7 +6,7 @@
  *
  * Arithmetic is float64 (diffusers: float32 torch tensors); values agree to ~1e-7.
  */
-import type { Rng } from './rng.ts';
+import type { Rng } from '../graph/rng.ts';
 import { parseSchedulerConfig } from './scheduler-config.ts';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';

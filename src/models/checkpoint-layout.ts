@@ -14,7 +14,7 @@
  * used: one CheckpointError lists every missing, unexpected and mis-shaped key. Pickle (.ckpt/.bin)
  * files are not read.
  */
-import { unreadableWeightsReason } from './pytorch-sniff.ts';
+import { unreadableWeightsReason } from '../formats/pytorch-sniff.ts';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -27,7 +27,7 @@ import {
   type ByteSink,
   type SafetensorsHeader,
   type WritableDType,
-} from '../train/safetensors.ts';
+} from '../formats/safetensors.ts';
 import { clipTextParamShapes, SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG, type CLIPTextConfig } from './clip-text.ts';
 import {
   diffusersPartsOf,

@@ -20,7 +20,7 @@ import {
   type Shape,
   type Tensor,
 } from '../graph/index.ts';
-import { f32ToF16 } from '../graph/half.ts';
+import { f32ToF16 } from '../formats/float16.ts';
 import { multiHeadAttention } from './attention.ts';
 import { layerNormLayer, linearLayer } from './layers.ts';
 

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromSchedulerConfig, NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
-import { readSafetensors, writeSafetensors } from '../train/safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import { clipTextParamShapes, type CLIPTextConfig } from './clip-text.ts';
 import { PixelCodec } from './pixel-codec.ts';
 import type { TextToImageModel } from './text-to-image.ts';

@@ -8,7 +8,7 @@
  * All group norms and resnets here use eps 1e-6 (diffusers hard-codes it for the VAE).
  */
 import { add, Graph, GraphError, mul, reshape, silu, slice, transpose, emitOnnx, GraphSession, type Shape, type Tensor } from '../graph/index.ts';
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 import { multiHeadAttention } from './attention.ts';
 import { conv2dLayer, groupNormLayer, linearLayer } from './layers.ts';
 import { downsample2D, resnetBlock2D, upsample2D } from './resnet.ts';

@@ -12,7 +12,7 @@
  */
 import * as G from '../graph/index.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';
 import { conditionFeeds, modelUnet } from '../models/conditioning.ts';
 import { AdamW } from '../train/optim.ts';

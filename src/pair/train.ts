@@ -15,7 +15,7 @@
  * style image in row 1), so the StyleLoRA learns what the pairs' differences share.
  */
 import * as G from '../graph/index.ts';
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline.ts';
 import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../models/conditioning.ts';
 import type { TextToImageModel } from '../models/text-to-image.ts';

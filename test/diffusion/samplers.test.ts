@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { randn } from '../../src/diffusion/rng.ts';
+import { randn } from '../../src/graph/rng.ts';
 import { createStepper, EulerStepper, sample, SAMPLERS, type Denoiser, type SamplerName } from '../../src/diffusion/samplers.ts';
 import { NoiseSchedule, STABLE_DIFFUSION_SCHEDULE, type ScheduleConfig } from '../../src/diffusion/schedule.ts';
 

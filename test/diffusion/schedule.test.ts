@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/diffusion/rng.ts';
+import { Rng } from '../../src/graph/rng.ts';
 import { fromSchedulerConfig, NoiseSchedule, STABLE_DIFFUSION_SCHEDULE } from '../../src/diffusion/schedule.ts';
 import { parseSchedulerConfig } from '../../src/diffusion/scheduler-config.ts';
 

@@ -16,7 +16,7 @@ import {
   writeSingleFileCheckpoint,
   type StableDiffusionModel,
 } from '../../src/models/checkpoint-layout.ts';
-import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/train/safetensors.ts';
+import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/formats/safetensors.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from './tiny-sd.ts';
 import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from './tiny-sdxl.ts';
 import { writeTinyClipTokenizerDir } from './tokenizers/tiny-clip-vocab.ts';

@@ -12,7 +12,7 @@ import { encodeDiffusers, encodeKohya, encodeStyleAs, kohyaModuleName } from '..
 import type { Style } from '../../src/pair/style.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { StyleDirectory } from '../../src/store/style-directory.ts';
-import { decodeSafetensors, decodeSafetensorsHeader } from '../../src/train/safetensors.ts';
+import { decodeSafetensors, decodeSafetensorsHeader } from '../../src/formats/safetensors.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { randomArray } from '../models/random-weights.ts';
 import { TINY_SD_UNET } from '../models/tiny-sd.ts';

@@ -9,7 +9,7 @@ import { Graph } from '../../src/graph/index.ts';
 import { clipTextStates, eosMaskOf } from '../../src/models/clip-text.ts';
 import { conditionFeeds, textEncoderFeeds } from '../../src/models/conditioning.ts';
 import { loadDiffusersPipeline } from '../../src/models/checkpoint-layout.ts';
-import { readSafetensorsHeader } from '../../src/train/safetensors.ts';
+import { readSafetensorsHeader } from '../../src/formats/safetensors.ts';
 import { TINY_SDXL_TEXT_2 } from '../models/tiny-sdxl.ts';
 import { runGraph } from '../models/run-graph.ts';
 import { maxDiff, models, pairSuite, root, useCheckpoint } from './sd-checkpoints.ts';

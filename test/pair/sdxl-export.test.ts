@@ -14,7 +14,7 @@ import { unetParamShapes } from '../../src/models/unet.ts';
 import { encodeStyleAs, kohyaModuleName, kohyaTensors } from '../../src/pair/portable.ts';
 import type { Style } from '../../src/pair/style.ts';
 import { trainPair } from '../../src/pair/train.ts';
-import { decodeSafetensors } from '../../src/train/safetensors.ts';
+import { decodeSafetensors } from '../../src/formats/safetensors.ts';
 import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
 import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
 
