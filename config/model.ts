@@ -20,10 +20,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEVICES, type Device } from '../src/graph/providers.ts';
-import type { Precision } from '../src/models/conditioning.ts';
+import type { Precision } from '../src/pipeline/conditioning.ts';
 import { EMOJI_MINI_DIR } from '../src/models/emoji-mini-dir.ts';
 import { unreadableWeightsReason } from '../src/formats/pytorch-sniff.ts';
-import type { TextToImageModel } from '../src/models/text-to-image.ts';
+import type { TextToImageModel } from '../src/pipeline/text-to-image.ts';
 
 /** A missing or malformed setting (re-exported by config/bot.ts); the message lists every problem. */
 export class ConfigError extends Error {
@@ -136,7 +136,7 @@ export function modelConfig(env: NodeJS.ProcessEnv, problems: string[], opts: { 
 export async function loadModelOf(cfg: ModelConfig): Promise<TextToImageModel> {
   // Imported here: the bot and worker configs import this module, and the loaders bring the engine
   // (onnxruntime-node) with them, which only the processes that load a model need.
-  const { isDiffusersPipelineDir, loadTextToImageModel } = await import('../src/models/checkpoint-layout.ts');
+  const { isDiffusersPipelineDir, loadTextToImageModel } = await import('../src/pipeline/stable-diffusion.ts');
   const fp16Only =
     isDiffusersPipelineDir(cfg.path) &&
     !existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.safetensors')) &&

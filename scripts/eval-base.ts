@@ -30,7 +30,7 @@ import { loadDataset, samplePixels } from '../src/data/dataset.ts';
 import { V1_SET_IDS, styleOf, type PretrainSetId } from '../src/data/emoji-sets.ts';
 import { identityData, JUDGE_DATASET } from '../src/eval/classifiers.ts';
 import { pctInterval, wilson } from '../src/eval/stats.ts';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { Rng } from '../src/graph/rng.ts';
 import type { SamplerName } from '../src/diffusion/samplers.ts';
 import { topK } from '../src/eval/classifier.ts';

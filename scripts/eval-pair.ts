@@ -44,7 +44,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
 import {

@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NoiseSchedule, STABLE_DIFFUSION_SCHEDULE } from '../src/diffusion/schedule.ts';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { checkDevice, type Device } from '../src/graph/providers.ts';
 import { SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG } from '../src/models/clip-text.ts';
 import {
@@ -28,8 +28,8 @@ import {
   stableDiffusionModelOf,
   type StableDiffusionConfigs,
   type StableDiffusionModel,
-} from '../src/models/checkpoint-layout.ts';
-import type { Precision } from '../src/models/conditioning.ts';
+} from '../src/pipeline/stable-diffusion.ts';
+import type { Precision } from '../src/pipeline/conditioning.ts';
 import { ClipTokenizer } from '../src/models/tokenizers/clip-bpe.ts';
 import { SD15_UNET_CONFIG, SDXL_UNET_CONFIG } from '../src/models/unet-config.ts';
 import { SD_VAE_CONFIG } from '../src/models/vae.ts';

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfiguredModel } from '../config/model.ts';
-import { writeSampleGrid } from '../src/models/emoji-mini.ts';
+import { writeSampleGrid } from '../src/pipeline/emoji-mini.ts';
 
 const { values: a } = parseArgs({ options: { model: { type: 'string' }, out: { type: 'string', default: 'docs/emoji-mini-samples.png' } } });
 const model = await loadConfiguredModel(a.model ? { PAIRSTYLE_MODEL: a.model } : {});

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { loadConfiguredModel, modelRuntimeConfig, PRECISIONS } from '../../config/model.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
 import { SAMPLERS, type SamplerName } from '../diffusion/samplers.ts';
 import { checkDevice, DEVICES } from '../graph/providers.ts';
 import { gridPng } from '../images/grid.ts';

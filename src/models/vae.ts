@@ -12,7 +12,7 @@ import { Rng } from '../graph/rng.ts';
 import { multiHeadAttention } from './attention.ts';
 import { conv2dLayer, groupNormLayer, linearLayer } from './layers.ts';
 import { downsample2D, resnetBlock2D, upsample2D } from './resnet.ts';
-import type { ImageCodec } from './text-to-image.ts';
+import type { ImageCodec } from '../pipeline/text-to-image.ts';
 
 /** AutoencoderKL configuration, with diffusers' vae/config.json field names. */
 export interface AutoencoderKLConfig {

@@ -11,10 +11,10 @@
  * (c) the pair method without orthogonality: trainPair({ trainableA: true }).
  */
 import * as G from '../graph/index.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
 import { Rng } from '../graph/rng.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
-import { conditionFeeds, modelUnet } from '../models/conditioning.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
+import { conditionFeeds, modelUnet } from '../pipeline/conditioning.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 import { flipVariants, PAIR_DEFAULTS, STYLE_TOKEN, type PairTrainResult } from './train.ts';

@@ -5,8 +5,8 @@
  * style-file.ts because it builds the model's UNet graph (src/diffusion), which the bot's own process
  * never loads.
  */
-import { unetGraph } from '../diffusion/pipeline.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
+import { unetGraph } from '../pipeline/diffusion-pipeline.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { StyleFileError } from './style-file.ts';
 import { adaptsConvs, type Style } from './style.ts';
 

@@ -16,9 +16,9 @@
  */
 import * as G from '../graph/index.ts';
 import { Rng } from '../graph/rng.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
-import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../models/conditioning.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
+import { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
+import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../pipeline/conditioning.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { VaeCodec } from '../models/vae.ts';
 import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';

@@ -1,7 +1,7 @@
 /** Baseline (a) of the pair evaluation: a single-image LoRA, applied by LoRA scale. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { trainSingleImageLora } from '../../src/pair/baselines.ts';
 import { drawMixes } from '../../src/pair/draw.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';

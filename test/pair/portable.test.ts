@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/bot/cli.ts';
-import { loadModelFolder } from '../../src/models/model-folder.ts';
+import { loadModelFolder } from '../../src/pipeline/model-folder.ts';
 import { diffusersKeyOf, originalKeyOf, originalShapeOf } from '../../src/models/sd-single-file-keys.ts';
 import { SD15_UNET_CONFIG, unetParamShapes, type UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { SD_VAE_CONFIG } from '../../src/models/vae.ts';

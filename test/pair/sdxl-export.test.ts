@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDiffusersPipeline, stableDiffusionInventory, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
+import { loadDiffusersPipeline, stableDiffusionInventory, type StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
 import { ORIGINAL_UNET, originalKeyOf } from '../../src/models/sd-single-file-keys.ts';
 import { SDXL_UNET_CONFIG } from '../../src/models/unet-config.ts';
 import { unetParamShapes } from '../../src/models/unet.ts';

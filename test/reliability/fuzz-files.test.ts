@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/bot/cli.ts';
 import { isCliUserError } from '../../src/bot/cli-main.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import { checkStyleFitsModel, loraProjectionsOf } from '../../src/pair/style-fit.ts';
 import type { Style } from '../../src/pair/style.ts';

@@ -6,7 +6,7 @@
 import { gridPng, type Tile } from '../../src/images/grid.ts';
 import { imagePng, loadImage } from '../../src/images/io.ts';
 import { PixelCodec, unitToRgb } from '../../src/models/pixel-codec.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import { trainPair } from '../../src/pair/train.ts';

@@ -7,9 +7,9 @@
  * PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION.
  */
 import { loadConfiguredModel, loadModelOf, modelRuntimeConfig, type ModelConfig, type ModelRuntimeConfig } from '../../config/model.ts';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import { loadModelFolder } from '../../src/models/model-folder.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import { loadModelFolder } from '../../src/pipeline/model-folder.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 
 export type ModelSource = { config: ModelConfig } | { dir: string } | { module: string; exportName: string } | { configured: true };
 

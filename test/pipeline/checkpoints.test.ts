@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cfgTerms } from '../../src/diffusion/guidance.ts';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
+import { cfgTerms } from '../../src/pipeline/guidance.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import {
   CheckpointError,
   loadDiffusersPipeline,
@@ -15,11 +15,11 @@ import {
   writeDiffusersPipeline,
   writeSingleFileCheckpoint,
   type StableDiffusionModel,
-} from '../../src/models/checkpoint-layout.ts';
+} from '../../src/pipeline/stable-diffusion.ts';
 import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/formats/safetensors.ts';
-import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from './tiny-sd.ts';
-import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from './tiny-sdxl.ts';
-import { writeTinyClipTokenizerDir } from './tokenizers/tiny-clip-vocab.ts';
+import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
+import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';
+import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pairstyle-ckpt-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -14,11 +14,11 @@
  * float32 inputs and outputs; LoRA parameters stay float32 (lora.ts casts them where they are used).
  */
 import { cast, concat, Graph, GraphError, type DType, type Feed, type Tensor } from '../graph/index.ts';
-import { clipTextStates, eosMaskOf } from './clip-text.ts';
-import type { LoraAdapter } from './lora.ts';
+import { clipTextStates, eosMaskOf } from '../models/clip-text.ts';
+import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from './text-to-image.ts';
-import { unet2DConditionModel } from './unet.ts';
-import { pooledTextWidth, TIME_IDS } from './unet-config.ts';
+import { unet2DConditionModel } from '../models/unet.ts';
+import { pooledTextWidth, TIME_IDS } from '../models/unet-config.ts';
 
 export type Precision = 'fp32' | 'fp16';
 

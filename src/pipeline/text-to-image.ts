@@ -5,8 +5,8 @@
  * Diffusion checkpoints both load into this shape.
  */
 import type { NoiseSchedule } from '../diffusion/schedule.ts';
-import type { CLIPTextConfig } from './clip-text.ts';
-import type { UNet2DConditionConfig } from './unet-config.ts';
+import type { CLIPTextConfig } from '../models/clip-text.ts';
+import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 
 export interface PromptTokenizer {
   encode(text: string, contextLength: number): number[];

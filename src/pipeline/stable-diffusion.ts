@@ -28,7 +28,7 @@ import {
   type SafetensorsHeader,
   type WritableDType,
 } from '../formats/safetensors.ts';
-import { clipTextParamShapes, SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG, type CLIPTextConfig } from './clip-text.ts';
+import { clipTextParamShapes, SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG, type CLIPTextConfig } from '../models/clip-text.ts';
 import {
   diffusersPartsOf,
   isIgnoredOriginalKey,
@@ -39,12 +39,12 @@ import {
   type DiffusersPart,
   type Placement,
   type SingleFileConfigs,
-} from './sd-single-file-keys.ts';
+} from '../models/sd-single-file-keys.ts';
 import type { TextToImageModel } from './text-to-image.ts';
-import { ClipTokenizer } from './tokenizers/clip-bpe.ts';
-import { unetParamShapes } from './unet.ts';
-import { pooledTextWidth, SD15_UNET_CONFIG, SDXL_UNET_CONFIG, type UNet2DConditionConfig } from './unet-config.ts';
-import { SD_VAE_CONFIG, VaeCodec, vaeDownscale, vaeParamShapes, type AutoencoderKLConfig } from './vae.ts';
+import { ClipTokenizer } from '../models/tokenizers/clip-bpe.ts';
+import { unetParamShapes } from '../models/unet.ts';
+import { pooledTextWidth, SD15_UNET_CONFIG, SDXL_UNET_CONFIG, type UNet2DConditionConfig } from '../models/unet-config.ts';
+import { SD_VAE_CONFIG, VaeCodec, vaeDownscale, vaeParamShapes, type AutoencoderKLConfig } from '../models/vae.ts';
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';

@@ -16,11 +16,11 @@ import {
   zeroEmptyPrompts,
   type Precision,
   type PromptConditioning,
-} from '../models/conditioning.ts';
+} from './conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
+import type { TextToImageModel } from './text-to-image.ts';
 import { Rng } from '../graph/rng.ts';
-import { sample, type SamplerName } from './samplers.ts';
+import { sample, type SamplerName } from '../diffusion/samplers.ts';
 
 export interface Term {
   /** Index into the request's prompts. */

@@ -8,20 +8,20 @@
  * itself there (v = alpha eps - sigma x0), which is what the early sampler steps need.
  */
 import { NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
-import { emojiMiniTextConfig, type CLIPTextConfig } from './clip-text.ts';
+import { emojiMiniTextConfig, type CLIPTextConfig } from '../models/clip-text.ts';
 import { writeFileSync } from 'node:fs';
-import { cfgTerms } from '../diffusion/guidance.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { cfgTerms } from './guidance.ts';
+import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { gridPng } from '../images/grid.ts';
-import { PixelCodec, unitToRgb } from './pixel-codec.ts';
+import { PixelCodec, unitToRgb } from '../models/pixel-codec.ts';
 import type { ModelFolderContents } from './model-folder.ts';
 import type { PromptTokenizer, TextToImageModel } from './text-to-image.ts';
-import { WordTokenizer } from './tokenizers/word.ts';
-import { EMOJI_MINI_UNET_CONFIG } from './unet-config.ts';
+import { WordTokenizer } from '../models/tokenizers/word.ts';
+import { EMOJI_MINI_UNET_CONFIG } from '../models/unet-config.ts';
 
 export const EMOJI_MINI_ID = 'emoji-mini';
 /** The shipped model folder. */
-export { EMOJI_MINI_DIR } from './emoji-mini-dir.ts';
+export { EMOJI_MINI_DIR } from '../models/emoji-mini-dir.ts';
 export const EMOJI_MINI_IMAGE_SIZE = 32;
 export const EMOJI_MINI_CONTEXT = 16;
 export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {

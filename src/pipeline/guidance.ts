@@ -6,7 +6,7 @@
  *   LoRA scale:       the usual practice, for comparison: CFG on the model with adapter gates = scale,
  *                     prompt c_i for both terms.
  */
-import type { Term } from './pipeline.ts';
+import type { Term } from './diffusion-pipeline.ts';
 
 /** Term list of plain classifier-free guidance. `neg` and `cond` index the request's prompts. */
 export function cfgTerms(neg: number, cond: number, cfg: number): Term[] {
