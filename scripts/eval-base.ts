@@ -37,7 +37,7 @@ import { topK } from '../src/eval/classifier.ts';
 import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR } from '../src/eval/classifiers.ts';
 import { drawCfgBatched, formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
 import { gridPng } from '../src/images/grid.ts';
-import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 
 const { values: a } = parseArgs({
   options: {

@@ -61,7 +61,7 @@ import { bootstrap, numInterval, pctInterval, separated, type Interval } from '.
 import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
-import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
 import type { Style } from '../src/pair/style.ts';

@@ -25,11 +25,12 @@ import {
   emojiMiniFolder,
   emojiMiniModel,
   emojiMiniTextConfigFor,
-  writeSampleGrid,
   EMOJI_MINI_CONTEXT,
   EMOJI_MINI_SCHEDULE,
 } from '../src/pipeline/emoji-mini.ts';
-import { pixelEncodeArray, rgbToUnit } from '../src/models/pixel-codec.ts';
+import { writeSampleGrid } from './lib/sample-grid.ts';
+import { pixelEncodeArray } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { EMA } from '../src/train/ema.ts';

@@ -6,7 +6,7 @@ import type { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import type { Tile } from '../images/grid.ts';
 import { loadModelFolder } from '../pipeline/model-folder.ts';
-import { unitToRgb } from '../models/pixel-codec.ts';
+import { unitToRgb } from '../formats/pixels.ts';
 import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 
 /** Loads a model folder, with a message that says how to get one when it is missing. */

@@ -17,7 +17,8 @@
 import * as G from '../graph/index.ts';
 import { Rng } from '../graph/rng.ts';
 import { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
-import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../pipeline/conditioning.ts';
+import type { Precision } from '../graph/device.ts';
+import { conditionFeeds, modelUnet, type ModelShapes } from '../pipeline/conditioning.ts';
 import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { VaeCodec } from '../models/vae.ts';
 import { DynamicLossScaler } from '../train/loss-scale.ts';

@@ -7,16 +7,9 @@
  * and blends are all just coefficient lists (see guidance.ts). Every term of every trajectory runs in
  * the same UNet batch; the sampler steps all trajectories together.
  */
+import type { Precision } from '../graph/device.ts';
 import { emitOnnx, Graph, GraphSession, type Tensor } from '../graph/index.ts';
-import {
-  conditionFeeds,
-  modelUnet,
-  textEncoderFeeds,
-  textEncoderGraph,
-  zeroEmptyPrompts,
-  type Precision,
-  type PromptConditioning,
-} from './conditioning.ts';
+import { conditionFeeds, modelUnet, textEncoderFeeds, textEncoderGraph, zeroEmptyPrompts, type PromptConditioning } from './conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from './text-to-image.ts';
 import { Rng } from '../graph/rng.ts';

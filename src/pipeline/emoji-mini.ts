@@ -9,19 +9,13 @@
  */
 import { NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
 import { emojiMiniTextConfig, type CLIPTextConfig } from '../models/clip-text.ts';
-import { writeFileSync } from 'node:fs';
-import { cfgTerms } from './guidance.ts';
-import { DiffusionPipeline } from './diffusion-pipeline.ts';
-import { gridPng } from '../images/grid.ts';
-import { PixelCodec, unitToRgb } from '../models/pixel-codec.ts';
+import { PixelCodec } from '../models/pixel-codec.ts';
 import type { ModelFolderContents } from './model-folder.ts';
 import type { PromptTokenizer, TextToImageModel } from './text-to-image.ts';
 import { WordTokenizer } from '../models/tokenizers/word.ts';
 import { EMOJI_MINI_UNET_CONFIG } from '../models/unet-config.ts';
 
 export const EMOJI_MINI_ID = 'emoji-mini';
-/** The shipped model folder. */
-export { EMOJI_MINI_DIR } from '../models/emoji-mini-dir.ts';
 export const EMOJI_MINI_IMAGE_SIZE = 32;
 export const EMOJI_MINI_CONTEXT = 16;
 export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
@@ -74,36 +68,6 @@ export function emojiMiniModel(tokenizer: WordTokenizer & PromptTokenizer, weigh
     codec: new PixelCodec(EMOJI_MINI_IMAGE_SIZE),
     weight: (name) => weights.get(name),
   };
-}
-
-export const SAMPLE_PROMPTS = [
-  'dog face',
-  'red apple',
-  'rocket',
-  'smiling face with sunglasses',
-  'cat face in noto style',
-  'cat face, glossy 3d emoji',
-  'cat face, outlined colour emoji',
-  'cat face, black line emoji',
-  'pizza',
-  'cat, thin line icon',
-  'cat, filled icon',
-  'house, duotone icon',
-];
-
-/** A grid of the sample prompts drawn with CFG 4, 25 DDIM steps, seeds 0..7. */
-export async function writeSampleGrid(file: string, model: TextToImageModel, prompts: readonly string[] = SAMPLE_PROMPTS): Promise<void> {
-  const pipe = new DiffusionPipeline(model);
-  const { images } = await pipe.generate({
-    prompts: ['', ...prompts],
-    trajectories: prompts.map((_, i) => ({ seed: i, terms: cfgTerms(0, i + 1, 4) })),
-    steps: 25,
-  });
-  await pipe.release();
-  const s = model.imageSize;
-  const px = 3 * s * s;
-  const tiles = prompts.map((p, i) => ({ rgb: unitToRgb(images.subarray(i * px, (i + 1) * px), s, s), width: s, height: s, label: p }));
-  writeFileSync(file, await gridPng(tiles, { columns: 4, scale: 4, labelHeight: 16 }));
 }
 
 /** What the emoji-mini model folder holds, for writeModelFolder. */

@@ -5,7 +5,8 @@
  * width, and the SD VAE classes; reduced widths throughout.
  */
 import type { CLIPTextConfig } from '../../src/models/clip-text.ts';
-import { stableDiffusionInventory, writeDiffusersPipeline } from '../../src/pipeline/stable-diffusion.ts';
+import { stableDiffusionInventory } from '../../src/pipeline/stable-diffusion.ts';
+import { writeDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
 import type { WritableDType } from '../../src/formats/safetensors.ts';
 import type { UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { randomWeight } from './random-weights.ts';

@@ -8,7 +8,7 @@ import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import { Graph } from '../../src/graph/index.ts';
 import { clipTextStates, eosMaskOf } from '../../src/models/clip-text.ts';
 import { conditionFeeds, textEncoderFeeds } from '../../src/pipeline/conditioning.ts';
-import { loadDiffusersPipeline } from '../../src/pipeline/stable-diffusion.ts';
+import { loadDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
 import { readSafetensorsHeader } from '../../src/formats/safetensors.ts';
 import { TINY_SDXL_TEXT_2 } from '../models/tiny-sdxl.ts';
 import { runGraph } from '../models/run-graph.ts';

@@ -4,18 +4,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cfgTerms } from '../../src/pipeline/guidance.ts';
 import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
-import {
-  CheckpointError,
-  loadDiffusersPipeline,
-  loadSingleFileCheckpoint,
-  loadTextToImageModel,
-  sameWeightShape,
-  SDXL_SCHEDULE,
-  unetConfigFromJson,
-  writeDiffusersPipeline,
-  writeSingleFileCheckpoint,
-  type StableDiffusionModel,
-} from '../../src/pipeline/stable-diffusion.ts';
+import { CheckpointError } from '../../src/models/checkpoint-error.ts';
+import { loadDiffusersPipeline, writeDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
+import { loadSingleFileCheckpoint, SDXL_SCHEDULE, writeSingleFileCheckpoint } from '../../src/pipeline/single-file.ts';
+import { loadTextToImageModel } from '../../src/pipeline/load-model.ts';
+import { sameWeightShape } from '../../src/pipeline/checkpoint-check.ts';
+import { unetConfigFromJson } from '../../src/models/unet-config.ts';
+import type { StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
 import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/formats/safetensors.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
 import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';

@@ -5,7 +5,8 @@
  */
 import { gridPng, type Tile } from '../../src/images/grid.ts';
 import { imagePng, loadImage } from '../../src/images/io.ts';
-import { PixelCodec, unitToRgb } from '../../src/models/pixel-codec.ts';
+import { PixelCodec } from '../../src/models/pixel-codec.ts';
+import { unitToRgb } from '../../src/formats/pixels.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
