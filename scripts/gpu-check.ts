@@ -30,7 +30,7 @@ import { SD15_UNET_CONFIG, SDXL_UNET_CONFIG } from '../src/models/unet-config.ts
 import { SD_VAE_CONFIG } from '../src/models/vae.ts';
 import { drawStyled } from '../src/pair/draw.ts';
 import { trainPair } from '../src/pair/train.ts';
-import { writeTinyClipTokenizerDir } from '../test/models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../testing/tiny-clip-vocab.ts';
 
 const { values: a } = parseArgs({
   options: {

@@ -13,8 +13,8 @@ import { loadBotConfig } from '../../config/bot.ts';
 import { startBot } from '../../src/bot/main.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
-import { FakeDiscord, type Recorded } from '../helpers/fake-discord.ts';
-import { FakeSlack } from '../helpers/fake-slack.ts';
+import { FakeDiscord, type Recorded } from '../../testing/fake-discord.ts';
+import { FakeSlack } from '../../testing/fake-slack.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
 const keys = generateKeyPairSync('ed25519');

@@ -16,7 +16,7 @@ import { writeSingleFileCheckpoint } from '../../src/pipeline/single-file.ts';
 import type { StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
 import { drawMixes } from '../../src/pair/draw.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
-import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
 
 /** What the CLI and the engine threads do: the setting checked by config/model.ts, the model loaded by the pipeline layer. */
 const loadConfiguredModel = async (env: NodeJS.ProcessEnv) => loadModelOf(checkedModelConfig(env));

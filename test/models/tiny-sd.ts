@@ -4,7 +4,7 @@ import { stableDiffusionInventory } from '../../src/pipeline/stable-diffusion.ts
 import type { UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { SD_VAE_CONFIG, type AutoencoderKLConfig } from '../../src/models/vae.ts';
 import { randomWeight } from './random-weights.ts';
-import { tinyClipVocab } from './tokenizers/tiny-clip-vocab.ts';
+import { tinyClipVocab } from '../../testing/tiny-clip-vocab.ts';
 
 export const TINY_SD_UNET: UNet2DConditionConfig = {
   sample_size: 4,

@@ -16,7 +16,7 @@ import { drawStyled } from '../../src/pair/draw.ts';
 import { trainPair } from '../../src/pair/train.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
 import { writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
-import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
 
 export const root = mkdtempSync(join(tmpdir(), 'pairstyle-sd-pair-'));
 const tokenizerDir = writeTinyClipTokenizerDir();

@@ -17,7 +17,7 @@ import type { Style } from '../../src/pair/style.ts';
 import { trainPair } from '../../src/pair/train.ts';
 import { decodeSafetensors } from '../../src/formats/safetensors.ts';
 import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
-import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
 
 /** An attention projection weight, in either layout. */
 const PROJECTION = /\.attn[12]\.(to_q|to_k|to_v|to_out\.0)\.weight$/;

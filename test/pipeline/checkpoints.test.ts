@@ -14,7 +14,7 @@ import type { StableDiffusionModel } from '../../src/pipeline/stable-diffusion.t
 import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/formats/safetensors.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
 import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';
-import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pairstyle-ckpt-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -13,7 +13,7 @@ import type { App } from '@slack/bolt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackApp } from '../../src/bot/slack/app.ts';
 import { botBackend } from '../helpers/bot-fixture.ts';
-import { FakeSlack } from '../helpers/fake-slack.ts';
+import { FakeSlack } from '../../testing/fake-slack.ts';
 import { fuzzCount, fuzzSeed, fuzzTimeout, seeded, type Seeded } from './fixture.ts';
 import { reliabilityReport } from './report.ts';
 

@@ -21,7 +21,7 @@ import { openKeyv } from '../../src/store/open-keyv.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
 import { CRASH_POINTS, type CrashPoint } from '../helpers/crash-points.ts';
-import { FakeDiscord, type Recorded } from '../helpers/fake-discord.ts';
+import { FakeDiscord, type Recorded } from '../../testing/fake-discord.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { reliabilityReport } from './report.ts';
 

@@ -15,8 +15,8 @@ import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngOf } from '../helpers/bot-fixture.ts';
-import { FakeDiscord, type Recorded } from '../helpers/fake-discord.ts';
-import { RedisServer } from '../helpers/redis-server.ts';
+import { FakeDiscord, type Recorded } from '../../testing/fake-discord.ts';
+import { RedisServer } from '../../testing/redis-server.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { reliabilityReport } from './report.ts';
 
@@ -69,7 +69,7 @@ function spawnHelper(script: string, arg: unknown): Proc {
 const sharedEnv = () => ({ REDIS_URL: redis.url, PAIRSTYLE_MODEL: modelDir, PAIRSTYLE_QUEUE_PREFIX: 'mp' });
 
 function startWorker(): Proc {
-  return spawnHelper('test/helpers/worker-process.ts', {
+  return spawnHelper('testing/worker-process.ts', {
     env: { ...sharedEnv(), PAIRSTYLE_LOCK_SECONDS: '5', PAIRSTYLE_STALLED_CHECK_SECONDS: '1' },
     overrides: { task: { sampleSteps: 2 } },
   });

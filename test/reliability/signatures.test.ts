@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discordInteractionsHandler } from '../../src/bot/discord/http.ts';
 import { createSlackApp } from '../../src/bot/slack/app.ts';
 import { botBackend } from '../helpers/bot-fixture.ts';
-import { FakeSlack } from '../helpers/fake-slack.ts';
+import { FakeSlack } from '../../testing/fake-slack.ts';
 import { reliabilityReport } from './report.ts';
 
 const report = reliabilityReport(import.meta.url);

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeyv } from '../../src/store/open-keyv.ts';
 import { StyleRegistry, type Scope } from '../../src/store/style-registry.ts';
-import { RedisServer } from '../helpers/redis-server.ts';
+import { RedisServer } from '../../testing/redis-server.ts';
 import { reliabilityReport } from './report.ts';
 
 const report = reliabilityReport(import.meta.url);

@@ -10,7 +10,7 @@ import { slashCommands } from '../../../src/bot/discord/definitions.ts';
 import { attachPairStyle } from '../../../src/bot/discord/gateway.ts';
 import { registerCommands } from '../../../src/bot/discord/register.ts';
 import { botBackend } from '../../helpers/bot-fixture.ts';
-import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
+import { FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
 
 const fake = new FakeDiscord();
 let client: Client;

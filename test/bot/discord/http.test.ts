@@ -7,7 +7,7 @@ import { startDiscordHttp } from '../../../src/bot/discord/http.ts';
 import { InProcessQueue } from '../../../src/queue/in-process.ts';
 import type { JobExecutor } from '../../../src/queue/job.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
-import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
+import { FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
 
 const keys = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');

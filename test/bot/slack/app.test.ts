@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackApp } from '../../../src/bot/slack/app.ts';
 import { parseSlackText } from '../../../src/bot/slack/parse.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
-import { FakeSlack, type SlackCall } from '../../helpers/fake-slack.ts';
+import { FakeSlack, type SlackCall } from '../../../testing/fake-slack.ts';
 import { reliabilityReport } from '../../reliability/report.ts';
 
 const report = reliabilityReport(import.meta.url);
