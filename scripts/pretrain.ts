@@ -173,7 +173,7 @@ const checkpoint = async () => {
     optimizerState: optimizer.state(),
     ema: ema.state(),
     step: trainer.step,
-    extra: { loss: smoothLoss, batch, seconds, predictionType: schedule.config.predictionType },
+    extra: { loss: smoothLoss, batch, seconds, predictionType: schedule.config.prediction_type },
   });
   lastCkpt = performance.now();
   console.log(`checkpoint ${path}`);

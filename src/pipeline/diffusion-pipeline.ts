@@ -117,7 +117,7 @@ export class DiffusionPipeline {
       if (!last) throw new Error('preview: no sampler step has run yet');
       const a = model.schedule.alphaBarAt(last.t);
       const [sa, sb] = [Math.sqrt(a), Math.sqrt(1 - a)];
-      const v = model.schedule.config.predictionType === 'v_prediction';
+      const v = model.schedule.config.prediction_type === 'v_prediction';
       const { x, out } = last;
       const est = new Float32Array(x.length);
       for (let k = 0; k < x.length; k++) est[k] = v ? sa * x[k] - sb * out[k] : (x[k] - sb * out[k]) / sa;

@@ -19,20 +19,20 @@ export const EMOJI_MINI_ID = 'emoji-mini';
 export const EMOJI_MINI_IMAGE_SIZE = 32;
 export const EMOJI_MINI_CONTEXT = 16;
 export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
-  numTrainTimesteps: 1000,
-  betaStart: 1e-4,
-  betaEnd: 0.02,
-  betaSchedule: 'linear',
-  predictionType: 'v_prediction',
+  num_train_timesteps: 1000,
+  beta_start: 1e-4,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  prediction_type: 'v_prediction',
   // No x0 clipping in DDIM: with classifier-free guidance the guided x0 estimate leaves [-1, 1] at high
   // noise, and DDIM clips x0 but keeps the unclipped noise direction (diffusers' default), which drove
   // CFG-5 draws into saturated noise with coloured backgrounds. Unclipped, DDIM gives the same pictures
   // as Euler and DPM++ (2M) (the same ODE); checked on the step-9,594 weights.
-  clipSample: false,
-  clipSampleRange: 1,
-  setAlphaToOne: true,
-  stepsOffset: 0,
-  timestepSpacing: 'trailing',
+  clip_sample: false,
+  clip_sample_range: 1,
+  set_alpha_to_one: true,
+  steps_offset: 0,
+  timestep_spacing: 'trailing',
 };
 /** The style phrases of the three v1 pretraining sets (also words of the vocabulary). */
 export const PRETRAINING_STYLE_PHRASES = ['noto style', 'twemoji style', 'fluent style'];

@@ -62,7 +62,7 @@ const SDXL_VAE_CONFIG: AutoencoderKLConfig = { ...SD_VAE_CONFIG, scaling_factor:
  * SDXL base's schedule (its scheduler/scheduler_config.json, which diffusers also assumes for SDXL
  * single files): SD 1.x's betas with 'leading' timestep spacing.
  */
-export const SDXL_SCHEDULE: Partial<ScheduleConfig> = Object.freeze({ ...STABLE_DIFFUSION_SCHEDULE, timestepSpacing: 'leading' });
+export const SDXL_SCHEDULE: Partial<ScheduleConfig> = Object.freeze({ ...STABLE_DIFFUSION_SCHEDULE, timestep_spacing: 'leading' });
 
 /** Hints for unexpected keys of the models this loader does not read. */
 const OTHER_MODELS: [prefix: string, hint: string][] = [

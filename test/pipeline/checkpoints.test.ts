@@ -35,7 +35,7 @@ describe('diffusers folder layout', () => {
     expect(m.unet).toEqual(TINY_SD_UNET);
     expect(m.text).toEqual(TINY_SD_TEXT);
     expect(m.vae.block_out_channels).toEqual([8, 16]);
-    expect(m.schedule.config.betaSchedule).toBe('scaled_linear');
+    expect(m.schedule.config.beta_schedule).toBe('scaled_linear');
     for (const [k, v] of weights) expect([k, m.weight(k)]).toEqual([k, rounded.F16(v)]);
     expect(m.parameterCounts.vae).toBe([...weights].filter(([k]) => k.startsWith('vae.')).reduce((a, [, v]) => a + v.length, 0));
     expect(m.tokenizer.encode('a cat', 8).length).toBe(8);
@@ -94,7 +94,7 @@ describe('original single-file layout (SD 1.x)', () => {
       const m = await loadSingleFileCheckpoint(file, { tokenizerDir, unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE });
       for (const [k, v] of weights) expect([k, m.weight(k)]).toEqual([k, rounded[dtype](v)]);
       expect(m.hash).toMatch(/^[0-9a-f]{16}$/);
-      expect(m.schedule.config.stepsOffset).toBe(1);
+      expect(m.schedule.config.steps_offset).toBe(1);
     });
   }
 
@@ -181,7 +181,7 @@ describe('original single-file layout (SDXL)', () => {
     expect(m.text2).toEqual(TINY_SDXL_TEXT_2);
     expect(m.tokenizer2!.encode('a', 8)).not.toEqual(m.tokenizer.encode('a', 8)); // tokenizer_2 pads with '!'
     expect(m.forceZerosForEmptyPrompt).toBe(true);
-    expect(m.schedule.config.timestepSpacing).toBe('leading');
+    expect(m.schedule.config.timestep_spacing).toBe('leading');
     expect(m.parameterCounts.text_encoder_2).toBe([...sdxlWeights].filter(([k]) => k.startsWith('text_encoder_2.')).reduce((a, [, v]) => a + v.length, 0));
     await m.release();
   });
