@@ -1,5 +1,5 @@
 /**
- * Issue #19, "Also": fuzzing of the files and options a stranger hands PairStyle. Mutated and forged
+ * Fuzzing of the files and options a stranger hands PairStyle. Mutated and forged
  * safetensors style files go through the style loader (decodeStyle: the bot's worker and the CLI read
  * styles with it) and the model check (checkStyleFitsModel); random command lines go through the CLI
  * (runCli, as src/bot/cli-main.ts calls it). No input may crash: a style file is accepted with finite

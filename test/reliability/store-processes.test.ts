@@ -1,5 +1,5 @@
 /**
- * Several bot processes on one style store (issue 19, item 4): 4 registry processes, each its own
+ * Several bot processes on one style store: 4 registry processes, each its own
  * `node --import tsx` process, on one SQLite file and on one redis-server, all starting together:
  * concurrent shares in one workspace, concurrent saves for one user, concurrent overwrites of one
  * style. Nothing may be lost: every share is in the workspace's list, every saved style is listed and
