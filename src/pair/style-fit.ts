@@ -2,7 +2,7 @@
  * Does a style fit the model it is about to run on? Its base model (id and weight hash), and every
  * LoRA-adapted attention projection of the model's UNet present in the style at the model's widths
  * (a cut or forged file that passed style-file.ts's checks still fails here). Kept apart from
- * style-file.ts because it builds the model's UNet graph (src/diffusion), which the bot's own process
+ * style-file.ts because it builds the model's UNet graph (src/pipeline), which the bot's own process
  * never loads.
  */
 import { unetGraph } from '../pipeline/diffusion-pipeline.ts';

@@ -1,5 +1,5 @@
 /**
- * Guidance schemes as coefficient lists over terms (see pipeline.ts):
+ * Guidance schemes as coefficient lists over terms (see diffusion-pipeline.ts):
  *   classifier-free:  eps = e(neg) + w_cfg (e(c) - e(neg))
  *   style guidance:   eps = e(neg) + w_cfg (e(c) - e(neg)) + sum_i w_i (e_{+style_i}(c_i) - e(c)),
  *                     c_i = c + " in <S*_i> style" (Pair Customization, Jones et al. 2024)
