@@ -29,7 +29,7 @@ export async function loadTextToImageModel(path: string, opts: LoadOptions & Par
 }
 
 /** What loadModelOf needs of a model setting (config/model.ts's ModelConfig). */
-export interface ModelSource {
+export interface ModelSetting {
   path: string;
   tokenizerDir?: string;
   tokenizer2Dir?: string;
@@ -41,7 +41,7 @@ export interface ModelSource {
  * Loads a model setting's model. A diffusers folder that holds only the fp16 weight variant
  * (*.fp16.safetensors, as many published copies do) is read in that variant.
  */
-export async function loadModelOf(cfg: ModelSource): Promise<TextToImageModel> {
+export async function loadModelOf(cfg: ModelSetting): Promise<TextToImageModel> {
   const fp16Only =
     isDiffusersPipelineDir(cfg.path) &&
     !existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.safetensors')) &&
