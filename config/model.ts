@@ -16,14 +16,14 @@
  *                        the CPU too)
  *
  * ConfigError lives here, the config module the others import, so that this one imports none of them.
+ * This module reads and checks the setting and loads nothing: src/pipeline/load-model.ts loads the
+ * model a setting names (`loadModelOf(checkedModelConfig())`).
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEVICES, type Device } from '../src/graph/providers.ts';
-import type { Precision } from '../src/models/conditioning.ts';
-import { EMOJI_MINI_DIR } from '../src/models/emoji-mini-dir.ts';
-import { unreadableWeightsReason } from '../src/models/pytorch-sniff.ts';
-import type { TextToImageModel } from '../src/models/text-to-image.ts';
+import { fileURLToPath } from 'node:url';
+import { unreadableWeightsReason } from '../src/formats/pytorch-sniff.ts';
+import { DEVICES, PRECISIONS, type Device, type Precision } from '../src/graph/device.ts';
 
 /** A missing or malformed setting (re-exported by config/bot.ts); the message lists every problem. */
 export class ConfigError extends Error {
@@ -34,7 +34,8 @@ export class ModelMissingError extends Error {
   override name = 'ModelMissingError';
 }
 
-export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16'];
+/** Where the embedded default model ships (the default of PAIRSTYLE_MODEL). */
+export const EMOJI_MINI_DIR = fileURLToPath(new URL('../models/emoji-mini/', import.meta.url));
 
 /** Where the model's sessions run: what DiffusionPipeline and trainPair take as device / precision. */
 export interface ModelRuntimeConfig {
@@ -129,32 +130,11 @@ export function modelConfig(env: NodeJS.ProcessEnv, problems: string[], opts: { 
   return cfg;
 }
 
-/**
- * Loads a model setting's model. A diffusers folder that holds only the fp16 weight variant
- * (*.fp16.safetensors, as many published copies do) is read in that variant.
- */
-export async function loadModelOf(cfg: ModelConfig): Promise<TextToImageModel> {
-  // Imported here: the bot and worker configs import this module, and the loaders bring the engine
-  // (onnxruntime-node) with them, which only the processes that load a model need.
-  const { isDiffusersPipelineDir, loadTextToImageModel } = await import('../src/models/checkpoint-layout.ts');
-  const fp16Only =
-    isDiffusersPipelineDir(cfg.path) &&
-    !existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.safetensors')) &&
-    existsSync(join(cfg.path, 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
-  return loadTextToImageModel(cfg.path, {
-    tokenizerDir: cfg.tokenizerDir,
-    tokenizer2Dir: cfg.tokenizer2Dir,
-    imageSize: cfg.imageSize,
-    device: cfg.device,
-    ...(fp16Only ? { variant: 'fp16' } : {}),
-  });
-}
-
-/** The configured model: ConfigError for bad device / precision values, ModelMissingError for model files that are not there. */
-export async function loadConfiguredModel(env: NodeJS.ProcessEnv = process.env): Promise<TextToImageModel> {
+/** The model setting: ConfigError for bad device / precision values, ModelMissingError for model files that are not there. */
+export function checkedModelConfig(env: NodeJS.ProcessEnv = process.env): ModelConfig {
   modelRuntimeConfig(env); // bad values throw their ConfigError here, so what follows is only about files
   const problems: string[] = [];
   const cfg = modelConfig(env, problems);
   if (problems.length) throw new ModelMissingError(problems.join('; '));
-  return loadModelOf(cfg);
+  return cfg;
 }

@@ -31,8 +31,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { FakeDiscord, type Recorded } from '../test/helpers/fake-discord.ts';
-import { FakeSlack, type SlackCall } from '../test/helpers/fake-slack.ts';
+import { FakeDiscord, type Recorded } from '../testing/fake-discord.ts';
+import { FakeSlack, type SlackCall } from '../testing/fake-slack.ts';
 
 /** Event-loop delay sampling interval (ms); reported delays are the lateness beyond it. */
 const ELD_RESOLUTION_MS = 2;

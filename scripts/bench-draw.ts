@@ -10,7 +10,7 @@
  * the model's are). Goal: <= 0.5 s per 30-step CFG draw. Last line: draw_seconds=<median>.
  */
 import { parseArgs } from 'node:util';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../src/diffusion/samplers.ts';
 import { loadEvalModel } from '../src/eval/generate.ts';
 import { drawMixes } from '../src/pair/draw.ts';

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { renderIcon } from '../src/data/render.ts';
 import { loadEvalModel } from '../src/eval/generate.ts';
 import * as G from '../src/graph/index.ts';
-import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 import { pairDefaultsFor, pairParamMode, pairTrainingLoss, trainPair } from '../src/pair/train.ts';
 import { AdamW } from '../src/train/optim.ts';
 import { StepFunction, Trainer } from '../src/train/step.ts';

@@ -21,7 +21,8 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as G from '../src/graph/index.ts';
-import { modelUnet, type ModelShapes, type Precision } from '../src/models/conditioning.ts';
+import type { Precision } from '../src/graph/device.ts';
+import { modelUnet, type ModelShapes } from '../src/pipeline/conditioning.ts';
 import { SD15_UNET_CONFIG, SDXL_UNET_CONFIG, type UNet2DConditionConfig } from '../src/models/unet-config.ts';
 import { pairParamMode, pairTrainingLoss } from '../src/pair/train.ts';
 import { buildCase, describeCase, type MemoryCase } from './lib/memory-cases.ts';

@@ -14,9 +14,9 @@
  */
 import { parseArgs } from 'node:util';
 import { renderIcon } from '../src/data/render.ts';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { loadEvalModel } from '../src/eval/generate.ts';
-import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 import { drawMixes, drawStyled } from '../src/pair/draw.ts';
 import type { Style } from '../src/pair/style.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { modelDir } from '../config/model.ts';
 import { BullmqQueue } from '../src/queue/bullmq.ts';
 import type { JobArgs } from '../src/queue/job.ts';
-import { RedisServer } from '../test/helpers/redis-server.ts';
+import { RedisServer } from '../testing/redis-server.ts';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -33,7 +33,7 @@ const WORKERS = value('workers', quick ? '1,2' : '1,2,3')
 
 function startWorker(redisUrl: string): { p: ChildProcess; ready: Promise<void>; done: { count: number } } {
   const arg = JSON.stringify({ env: { REDIS_URL: redisUrl, PAIRSTYLE_MODEL: modelDir(), PAIRSTYLE_QUEUE_PREFIX: 'bench' }, overrides: {} });
-  const p = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/worker-process.ts', arg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', 'testing/worker-process.ts', arg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
   const done = { count: 0 };

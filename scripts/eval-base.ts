@@ -30,14 +30,14 @@ import { loadDataset, samplePixels } from '../src/data/dataset.ts';
 import { V1_SET_IDS, styleOf, type PretrainSetId } from '../src/data/emoji-sets.ts';
 import { identityData, JUDGE_DATASET } from '../src/eval/classifiers.ts';
 import { pctInterval, wilson } from '../src/eval/stats.ts';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
-import { Rng } from '../src/diffusion/rng.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
+import { Rng } from '../src/graph/rng.ts';
 import type { SamplerName } from '../src/diffusion/samplers.ts';
 import { topK } from '../src/eval/classifier.ts';
 import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR } from '../src/eval/classifiers.ts';
 import { drawCfgBatched, formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
 import { gridPng } from '../src/images/grid.ts';
-import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 
 const { values: a } = parseArgs({
   options: {

@@ -44,8 +44,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
-import { Rng } from '../src/diffusion/rng.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
+import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
 import {
   ARTIST_CLASSES,
@@ -61,7 +61,7 @@ import { bootstrap, numInterval, pctInterval, separated, type Interval } from '.
 import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
-import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
 import type { Style } from '../src/pair/style.ts';

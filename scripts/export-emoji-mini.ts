@@ -15,8 +15,8 @@
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/dataset.ts';
 import { stylePhrases } from '../src/data/emoji-sets.ts';
-import { buildEmojiTokenizer, emojiMiniFolder } from '../src/models/emoji-mini.ts';
-import { writeModelFolder } from '../src/models/model-folder.ts';
+import { buildEmojiTokenizer, emojiMiniFolder } from '../src/pipeline/emoji-mini.ts';
+import { writeModelFolder } from '../src/pipeline/model-folder.ts';
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.ts';
 
 const { values: a } = parseArgs({

@@ -18,24 +18,19 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NoiseSchedule, STABLE_DIFFUSION_SCHEDULE } from '../src/diffusion/schedule.ts';
-import { DiffusionPipeline } from '../src/diffusion/pipeline.ts';
-import { checkDevice, type Device } from '../src/graph/providers.ts';
+import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
+import type { Device, Precision } from '../src/graph/device.ts';
+import { checkDevice } from '../src/graph/providers.ts';
 import { SD15_TEXT_CONFIG, SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG } from '../src/models/clip-text.ts';
-import {
-  loadTextToImageModel,
-  SDXL_SCHEDULE,
-  stableDiffusionInventory,
-  stableDiffusionModelOf,
-  type StableDiffusionConfigs,
-  type StableDiffusionModel,
-} from '../src/models/checkpoint-layout.ts';
-import type { Precision } from '../src/models/conditioning.ts';
+import { loadTextToImageModel } from '../src/pipeline/load-model.ts';
+import { SDXL_SCHEDULE } from '../src/pipeline/single-file.ts';
+import { stableDiffusionInventory, stableDiffusionModelOf, type StableDiffusionConfigs, type StableDiffusionModel } from '../src/pipeline/stable-diffusion.ts';
 import { ClipTokenizer } from '../src/models/tokenizers/clip-bpe.ts';
 import { SD15_UNET_CONFIG, SDXL_UNET_CONFIG } from '../src/models/unet-config.ts';
 import { SD_VAE_CONFIG } from '../src/models/vae.ts';
 import { drawStyled } from '../src/pair/draw.ts';
 import { trainPair } from '../src/pair/train.ts';
-import { writeTinyClipTokenizerDir } from '../test/models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../testing/tiny-clip-vocab.ts';
 
 const { values: a } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 /**
  * Pretraining of the embedded model (npm run pretrain -- [--resume] [--steps N] [--batch B] ...).
  *
- * The schedule's objective (v-prediction for emoji-mini; see src/models/emoji-mini.ts) on a dataset built by
+ * The schedule's objective (v-prediction for emoji-mini; see src/pipeline/emoji-mini.ts) on a dataset built by
  * `npm run data:build` (data/styles32.bin: the v2 emoji sets and icon manners; never openmoji), batches drawn
  * with --emoji-share of their pictures from the emoji sets and the rest from the icon collections (uniform
  * within each group), with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import * as G from '../src/graph/index.ts';
 import { loadDataset, captionFor, itemSampler, mulberry32 } from '../src/data/dataset.ts';
 import { stylePhrases } from '../src/data/emoji-sets.ts';
-import { Rng } from '../src/diffusion/rng.ts';
+import { Rng } from '../src/graph/rng.ts';
 import { NoiseSchedule } from '../src/diffusion/schedule.ts';
 import { clipTextModel } from '../src/models/clip-text.ts';
 import {
@@ -27,18 +27,19 @@ import {
   emojiMiniFolder,
   emojiMiniModel,
   emojiMiniTextConfigFor,
-  writeSampleGrid,
   EMOJI_MINI_CONTEXT,
   EMOJI_MINI_SCHEDULE,
-} from '../src/models/emoji-mini.ts';
-import { pixelEncodeArray, rgbToUnit } from '../src/models/pixel-codec.ts';
+} from '../src/pipeline/emoji-mini.ts';
+import { writeSampleGrid } from './lib/sample-grid.ts';
+import { pixelEncodeArray } from '../src/models/pixel-codec.ts';
+import { rgbToUnit } from '../src/formats/pixels.ts';
 import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { EMA } from '../src/train/ema.ts';
 import { AdamW, warmupCosine } from '../src/train/optim.ts';
 import { StepFunction, Trainer } from '../src/train/step.ts';
 import { initParams } from '../src/models/init.ts';
-import { loadModelFolder, writeModelFolder } from '../src/models/model-folder.ts';
+import { loadModelFolder, writeModelFolder } from '../src/pipeline/model-folder.ts';
 import type { WordTokenizer } from '../src/models/tokenizers/word.ts';
 
 const { values: args } = parseArgs({
@@ -183,7 +184,7 @@ const checkpoint = async () => {
     optimizerState: optimizer.state(),
     ema: ema.state(),
     step: trainer.step,
-    extra: { loss: smoothLoss, batch, seconds, predictionType: schedule.config.predictionType },
+    extra: { loss: smoothLoss, batch, seconds, predictionType: schedule.config.prediction_type },
   });
   lastCkpt = performance.now();
   console.log(`checkpoint ${path}`);

@@ -2,7 +2,7 @@
  * `npm test`'s set-up, run by npm as the `pretest` script: what the tests run besides Node and the npm
  * packages, installed when it is missing, so that the README's test command passes on a fresh machine.
  *
- *   redis-server  the BullMQ tests start their own throwaway server on 127.0.0.1 (test/helpers/redis-server.ts)
+ *   redis-server  the BullMQ tests start their own throwaway server on 127.0.0.1 (testing/redis-server.ts)
  *   chromium      the playground's browser test drives /usr/bin/chromium (test/bot/playground.browser.test.ts)
  *
  * When both are there this does nothing. Otherwise it says what is missing and installs exactly those

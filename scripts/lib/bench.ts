@@ -4,10 +4,10 @@
  */
 import { cpus } from 'node:os';
 import * as G from '../../src/graph/index.ts';
-import { unetGraph } from '../../src/diffusion/pipeline.ts';
-import { textEncoderGraph } from '../../src/models/conditioning.ts';
+import { unetGraph } from '../../src/pipeline/diffusion-pipeline.ts';
+import { textEncoderGraph } from '../../src/pipeline/conditioning.ts';
 import type { LoraAdapter } from '../../src/models/lora.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 
 /** Uniform values in [-scale, scale) (benchmark inputs; the values do not matter, only their count). */
 export function randomUniform(n: number, scale = 1): Float32Array {

@@ -9,7 +9,7 @@
  * UNet cases use the emoji-mini architecture (or SD 1.5's) at `px` pixels, all in float32.
  */
 import * as G from '../../src/graph/index.ts';
-import { modelUnet, type ModelShapes } from '../../src/models/conditioning.ts';
+import { modelUnet, type ModelShapes } from '../../src/pipeline/conditioning.ts';
 import { EMOJI_MINI_UNET_CONFIG, SD15_UNET_CONFIG, type UNet2DConditionConfig } from '../../src/models/unet-config.ts';
 import { pairParamMode, pairTrainingLoss } from '../../src/pair/train.ts';
 

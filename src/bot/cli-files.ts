@@ -8,7 +8,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { removeStaleTemps, syncDirectory, writeTempFile } from '../train/safetensors.ts';
+import { removeStaleTemps, syncDirectory, writeTempFile } from '../formats/safetensors.ts';
 
 export class OutputPathError extends Error {
   override name = 'OutputPathError';

@@ -4,13 +4,15 @@
  */
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { loadConfiguredModel, modelRuntimeConfig, PRECISIONS } from '../../config/model.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { checkedModelConfig, modelRuntimeConfig } from '../../config/model.ts';
+import { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
+import { loadModelOf } from '../pipeline/load-model.ts';
 import { SAMPLERS, type SamplerName } from '../diffusion/samplers.ts';
-import { checkDevice, DEVICES } from '../graph/providers.ts';
+import { DEVICES, PRECISIONS } from '../graph/device.ts';
+import { checkDevice } from '../graph/providers.ts';
 import { gridPng } from '../images/grid.ts';
 import { imagePng, loadImage } from '../images/io.ts';
-import { unitToRgb } from '../models/pixel-codec.ts';
+import { unitToRgb } from '../formats/pixels.ts';
 import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
@@ -113,7 +115,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
     const modelEnv = { ...env, PAIRSTYLE_DEVICE: device ?? env.PAIRSTYLE_DEVICE, PAIRSTYLE_PRECISION: precision ?? env.PAIRSTYLE_PRECISION };
     const runtime = modelRuntimeConfig(modelEnv);
     checkDevice(runtime.device);
-    return { model: await loadConfiguredModel(modelEnv), runtime };
+    return { model: await loadModelOf(checkedModelConfig(modelEnv)), runtime };
   };
   const json = (v: unknown) => io.out(JSON.stringify(v));
   switch (command) {
@@ -382,7 +384,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       let unet: UNet2DConditionConfig | undefined;
       if (format === 'kohya') {
         // kohya keys name the base checkpoint's own modules: take them from the configured model, which must be the style's.
-        const model = await loadConfiguredModel(env);
+        const model = await loadModelOf(checkedModelConfig(env));
         checkStyleFitsModel(style, model);
         unet = model.unet;
       }

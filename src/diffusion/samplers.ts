@@ -6,7 +6,7 @@
  * The sampler never calls a model: `denoise(x, t, i)` returns the model output (eps or v, per the
  * schedule's prediction_type) for model input x at model timestep t, so guidance composes outside.
  */
-import { Rng } from './rng.ts';
+import { Rng } from '../graph/rng.ts';
 import type { NoiseSchedule, PredictionType } from './schedule.ts';
 import { ddimTimesteps, dpmTimesteps, eulerTimesteps } from './timesteps.ts';
 
@@ -68,20 +68,20 @@ export class DdimStepper implements Stepper {
     const s = this.schedule;
     const c = s.config;
     const t = this.timesteps[i]!;
-    const prevT = t - Math.floor(c.numTrainTimesteps / this.timesteps.length);
+    const prevT = t - Math.floor(c.num_train_timesteps / this.timesteps.length);
     const aT = s.alphaBar(t);
-    const aPrev = prevT >= 0 ? s.alphaBar(prevT) : c.setAlphaToOne ? 1 : s.alphaBar(0);
+    const aPrev = prevT >= 0 ? s.alphaBar(prevT) : c.set_alpha_to_one ? 1 : s.alphaBar(0);
     const a = Math.sqrt(aT);
     const b = Math.sqrt(1 - aT);
     const variance = ((1 - aPrev) / (1 - aT)) * (1 - aT / aPrev);
     const std = this.eta * Math.sqrt(variance);
     const dirCoef = Math.sqrt(Math.max(0, 1 - aPrev - std * std));
     const x0Coef = Math.sqrt(aPrev);
-    const r = c.clipSampleRange;
+    const r = c.clip_sample_range;
     const next = new Float32Array(x.length);
     for (let k = 0; k < x.length; k++) {
-      let [x0, eps] = predict(c.predictionType, out[k]!, x[k]!, a, b);
-      if (c.clipSample) x0 = Math.min(r, Math.max(-r, x0));
+      let [x0, eps] = predict(c.prediction_type, out[k]!, x[k]!, a, b);
+      if (c.clip_sample) x0 = Math.min(r, Math.max(-r, x0));
       next[k] = x0Coef * x0 + dirCoef * eps + (std > 0 ? std * this.rng!.normal() : 0);
     }
     return next;
@@ -90,7 +90,7 @@ export class DdimStepper implements Stepper {
 
 /** Euler/DPM++ noise levels at the step timesteps, plus the final one (0, or sigma at t=0). */
 function stepSigmas(schedule: NoiseSchedule, timesteps: readonly number[]): number[] {
-  const last = schedule.config.finalSigmasType === 'sigma_min' ? schedule.sigmas[0]! : 0;
+  const last = schedule.config.final_sigmas_type === 'sigma_min' ? schedule.sigmas[0]! : 0;
   return [...timesteps.map((t) => schedule.sigmaAt(t)), last].map(Math.fround);
 }
 
@@ -108,7 +108,7 @@ export class EulerStepper implements Stepper {
     this.timesteps = eulerTimesteps(steps, c);
     this.sigmas = stepSigmas(schedule, this.timesteps);
     const max = Math.max(...this.sigmas);
-    const spacing = c.timestepSpacing ?? 'linspace';
+    const spacing = c.timestep_spacing ?? 'linspace';
     this.initNoiseSigma = spacing === 'linspace' || spacing === 'trailing' ? max : Math.sqrt(max * max + 1);
   }
 
@@ -123,7 +123,7 @@ export class EulerStepper implements Stepper {
   step(out: Float32Array, i: number, x: Float32Array): Float32Array {
     const sigma = this.sigmas[i]!;
     const dt = this.sigmas[i + 1]! - sigma;
-    const v = this.schedule.config.predictionType === 'v_prediction';
+    const v = this.schedule.config.prediction_type === 'v_prediction';
     const vOut = -sigma / Math.sqrt(sigma * sigma + 1);
     const vX = 1 / (sigma * sigma + 1);
     const next = new Float32Array(x.length);
@@ -168,9 +168,9 @@ export class DpmSolverPP2MStepper implements Stepper {
     const s0 = this.coefs(i);
     const t = this.coefs(i + 1);
     const x0 = new Float32Array(x.length);
-    for (let k = 0; k < x.length; k++) x0[k] = predict(c.predictionType, out[k]!, x[k]!, s0.alpha, s0.sigma)[0];
+    for (let k = 0; k < x.length; k++) x0[k] = predict(c.prediction_type, out[k]!, x[k]!, s0.alpha, s0.sigma)[0];
 
-    const lowerOrderFinal = i === n - 1 && ((c.lowerOrderFinal && n < 15) || c.finalSigmasType === 'zero');
+    const lowerOrderFinal = i === n - 1 && ((c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
     const firstOrder = this.prevX0 === null || i === 0 || lowerOrderFinal;
     const next = new Float32Array(x.length);
     if (t.sigma === 0) {

@@ -6,58 +6,59 @@
  *
  * Arithmetic is float64 (diffusers: float32 torch tensors); values agree to ~1e-7.
  */
-import type { Rng } from './rng.ts';
+import type { Rng } from '../graph/rng.ts';
 import { parseSchedulerConfig } from './scheduler-config.ts';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type PredictionType = 'epsilon' | 'v_prediction';
 export type TimestepSpacing = 'leading' | 'trailing' | 'linspace';
 
+/** The schedule's settings, with diffusers' scheduler_config.json field names (as the model configs keep theirs). */
 export interface ScheduleConfig {
-  numTrainTimesteps: number;
-  betaStart: number;
-  betaEnd: number;
-  betaSchedule: BetaSchedule;
-  /** Explicit betas (length numTrainTimesteps); overrides betaStart/betaEnd/betaSchedule. */
-  trainedBetas?: number[];
-  predictionType: PredictionType;
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: BetaSchedule;
+  /** Explicit betas (length num_train_timesteps); overrides beta_start/beta_end/beta_schedule. */
+  trained_betas?: number[];
+  prediction_type: PredictionType;
   /** Undefined: each sampler uses its diffusers class default (DDIM 'leading', Euler and DPM++ 'linspace'). */
-  timestepSpacing?: TimestepSpacing;
-  stepsOffset: number;
+  timestep_spacing?: TimestepSpacing;
+  steps_offset: number;
   /** DDIM: the step after the last uses abar = 1 (true) or abar[0] (false). */
-  setAlphaToOne: boolean;
-  /** DDIM: clamp the predicted x0 to [-clipSampleRange, clipSampleRange]. */
-  clipSample: boolean;
-  clipSampleRange: number;
+  set_alpha_to_one: boolean;
+  /** DDIM: clamp the predicted x0 to [-clip_sample_range, clip_sample_range]. */
+  clip_sample: boolean;
+  clip_sample_range: number;
   /** Euler, DPM++: the noise level after the last step, 0 or sigma(t=0). */
-  finalSigmasType: 'zero' | 'sigma_min';
+  final_sigmas_type: 'zero' | 'sigma_min';
   /** DPM++(2M): first-order final step when fewer than 15 steps. */
-  lowerOrderFinal: boolean;
+  lower_order_final: boolean;
 }
 
 /** diffusers' constructor defaults (DDPMScheduler / DDIMScheduler). */
 export const DIFFUSERS_DEFAULTS: Readonly<ScheduleConfig> = Object.freeze({
-  numTrainTimesteps: 1000,
-  betaStart: 0.0001,
-  betaEnd: 0.02,
-  betaSchedule: 'linear',
-  predictionType: 'epsilon',
-  stepsOffset: 0,
-  setAlphaToOne: true,
-  clipSample: true,
-  clipSampleRange: 1,
-  finalSigmasType: 'zero',
-  lowerOrderFinal: true,
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  prediction_type: 'epsilon',
+  steps_offset: 0,
+  set_alpha_to_one: true,
+  clip_sample: true,
+  clip_sample_range: 1,
+  final_sigmas_type: 'zero',
+  lower_order_final: true,
 });
 
 /** Stable Diffusion 1.x / 2.x-base / XL, as in their scheduler_config.json. */
 export const STABLE_DIFFUSION_SCHEDULE: Partial<ScheduleConfig> = Object.freeze({
-  betaStart: 0.00085,
-  betaEnd: 0.012,
-  betaSchedule: 'scaled_linear',
-  stepsOffset: 1,
-  setAlphaToOne: false,
-  clipSample: false,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  steps_offset: 1,
+  set_alpha_to_one: false,
+  clip_sample: false,
 });
 
 /** Glide cosine schedule (betas_for_alpha_bar, max_beta 0.999). */
@@ -78,20 +79,20 @@ export function linspace(start: number, stop: number, num: number): number[] {
 }
 
 function makeBetas(c: ScheduleConfig): number[] {
-  const n = c.numTrainTimesteps;
-  if (c.trainedBetas) {
-    if (c.trainedBetas.length !== n) throw new Error(`trained_betas has ${c.trainedBetas.length} values; num_train_timesteps is ${n}`);
-    return c.trainedBetas.slice();
+  const n = c.num_train_timesteps;
+  if (c.trained_betas) {
+    if (c.trained_betas.length !== n) throw new Error(`trained_betas has ${c.trained_betas.length} values; num_train_timesteps is ${n}`);
+    return c.trained_betas.slice();
   }
-  switch (c.betaSchedule) {
+  switch (c.beta_schedule) {
     case 'linear':
-      return linspace(c.betaStart, c.betaEnd, n);
+      return linspace(c.beta_start, c.beta_end, n);
     case 'scaled_linear':
-      return linspace(Math.sqrt(c.betaStart), Math.sqrt(c.betaEnd), n).map((b) => b * b);
+      return linspace(Math.sqrt(c.beta_start), Math.sqrt(c.beta_end), n).map((b) => b * b);
     case 'squaredcos_cap_v2':
       return cosineBetas(n);
     default:
-      throw new Error(`beta_schedule "${String(c.betaSchedule)}" is not supported; use linear, scaled_linear or squaredcos_cap_v2`);
+      throw new Error(`beta_schedule "${String(c.beta_schedule)}" is not supported; use linear, scaled_linear or squaredcos_cap_v2`);
   }
 }
 
@@ -118,10 +119,10 @@ export class NoiseSchedule {
 
   constructor(config: Partial<ScheduleConfig> = {}) {
     const c: ScheduleConfig = { ...DIFFUSERS_DEFAULTS, ...config };
-    if (!Number.isInteger(c.numTrainTimesteps) || c.numTrainTimesteps < 2)
-      throw new Error(`num_train_timesteps must be an integer >= 2, got ${c.numTrainTimesteps}`);
-    if (c.predictionType !== 'epsilon' && c.predictionType !== 'v_prediction') {
-      throw new Error(`prediction_type "${String(c.predictionType)}" is not supported; use epsilon or v_prediction`);
+    if (!Number.isInteger(c.num_train_timesteps) || c.num_train_timesteps < 2)
+      throw new Error(`num_train_timesteps must be an integer >= 2, got ${c.num_train_timesteps}`);
+    if (c.prediction_type !== 'epsilon' && c.prediction_type !== 'v_prediction') {
+      throw new Error(`prediction_type "${String(c.prediction_type)}" is not supported; use epsilon or v_prediction`);
     }
     this.config = Object.freeze(c);
     const betas = makeBetas(c);
@@ -139,7 +140,7 @@ export class NoiseSchedule {
   }
 
   get numTrainTimesteps(): number {
-    return this.config.numTrainTimesteps;
+    return this.config.num_train_timesteps;
   }
 
   /** abar at an integer training timestep. */
@@ -188,7 +189,7 @@ export class NoiseSchedule {
 
   /** The regression target for this schedule's prediction_type: the noise, or the velocity. */
   target(x0: Float32Array, noise: Float32Array, timesteps: number | ArrayLike<number>): Float32Array {
-    if (this.config.predictionType === 'v_prediction') return this.velocity(x0, noise, timesteps);
+    if (this.config.prediction_type === 'v_prediction') return this.velocity(x0, noise, timesteps);
     checkSameLength(x0, noise);
     return noise.slice();
   }
@@ -200,23 +201,23 @@ export class NoiseSchedule {
     return out;
   }
 
-  /** diffusers scheduler_config.json fields for this schedule. */
+  /** diffusers scheduler_config.json fields for this schedule (in the order the files on disk have). */
   toSchedulerConfig(): Record<string, unknown> {
     const c = this.config;
     return {
-      num_train_timesteps: c.numTrainTimesteps,
-      beta_start: c.betaStart,
-      beta_end: c.betaEnd,
-      beta_schedule: c.betaSchedule,
-      trained_betas: c.trainedBetas ?? null,
-      prediction_type: c.predictionType,
-      ...(c.timestepSpacing ? { timestep_spacing: c.timestepSpacing } : {}),
-      steps_offset: c.stepsOffset,
-      set_alpha_to_one: c.setAlphaToOne,
-      clip_sample: c.clipSample,
-      clip_sample_range: c.clipSampleRange,
-      final_sigmas_type: c.finalSigmasType,
-      lower_order_final: c.lowerOrderFinal,
+      num_train_timesteps: c.num_train_timesteps,
+      beta_start: c.beta_start,
+      beta_end: c.beta_end,
+      beta_schedule: c.beta_schedule,
+      trained_betas: c.trained_betas ?? null,
+      prediction_type: c.prediction_type,
+      ...(c.timestep_spacing ? { timestep_spacing: c.timestep_spacing } : {}),
+      steps_offset: c.steps_offset,
+      set_alpha_to_one: c.set_alpha_to_one,
+      clip_sample: c.clip_sample,
+      clip_sample_range: c.clip_sample_range,
+      final_sigmas_type: c.final_sigmas_type,
+      lower_order_final: c.lower_order_final,
     };
   }
 }

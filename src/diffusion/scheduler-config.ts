@@ -1,7 +1,8 @@
 /**
  * Reads a diffusers scheduler_config.json (DDPM, DDIM, PNDM, Euler, DPM-Solver++ all share the
- * field names) into ScheduleConfig fields. Missing fields are left out, so diffusers' constructor
- * defaults apply. `fromSchedulerConfig` in schedule.ts builds the NoiseSchedule.
+ * field names) into a ScheduleConfig, which keeps those names: each field is checked, none renamed.
+ * Missing fields are left out, so diffusers' constructor defaults apply. `fromSchedulerConfig` in
+ * schedule.ts builds the NoiseSchedule.
  */
 import type { ScheduleConfig } from './schedule.ts';
 
@@ -43,7 +44,7 @@ function oneOf<T extends string>(key: string, v: string | undefined, allowed: re
   return v as T;
 }
 
-/** Validates a scheduler_config.json object (or its text) and maps it to ScheduleConfig fields. */
+/** Validates a scheduler_config.json object (or its text) and keeps the ScheduleConfig fields it sets. */
 export function parseSchedulerConfig(json: string | Record<string, unknown>): ParsedSchedulerConfig {
   const j = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('scheduler config: expected a JSON object');
@@ -62,19 +63,19 @@ export function parseSchedulerConfig(json: string | Record<string, unknown>): Pa
     throw new Error('scheduler config: "trained_betas" should be a list of numbers or null');
   }
   const c: Partial<ScheduleConfig> = {
-    numTrainTimesteps: field(o, 'num_train_timesteps', 'number'),
-    betaStart: field(o, 'beta_start', 'number'),
-    betaEnd: field(o, 'beta_end', 'number'),
-    betaSchedule: oneOf('beta_schedule', field(o, 'beta_schedule', 'string'), ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const),
-    trainedBetas: Array.isArray(trained) ? (trained as number[]) : undefined,
-    predictionType: oneOf('prediction_type', field(o, 'prediction_type', 'string'), ['epsilon', 'v_prediction'] as const),
-    timestepSpacing: oneOf('timestep_spacing', field(o, 'timestep_spacing', 'string'), ['leading', 'trailing', 'linspace'] as const),
-    stepsOffset: field(o, 'steps_offset', 'number'),
-    setAlphaToOne: field(o, 'set_alpha_to_one', 'boolean'),
-    clipSample: field(o, 'clip_sample', 'boolean'),
-    clipSampleRange: field(o, 'clip_sample_range', 'number'),
-    finalSigmasType: oneOf('final_sigmas_type', field(o, 'final_sigmas_type', 'string'), ['zero', 'sigma_min'] as const),
-    lowerOrderFinal: field(o, 'lower_order_final', 'boolean'),
+    num_train_timesteps: field(o, 'num_train_timesteps', 'number'),
+    beta_start: field(o, 'beta_start', 'number'),
+    beta_end: field(o, 'beta_end', 'number'),
+    beta_schedule: oneOf('beta_schedule', field(o, 'beta_schedule', 'string'), ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const),
+    trained_betas: Array.isArray(trained) ? (trained as number[]) : undefined,
+    prediction_type: oneOf('prediction_type', field(o, 'prediction_type', 'string'), ['epsilon', 'v_prediction'] as const),
+    timestep_spacing: oneOf('timestep_spacing', field(o, 'timestep_spacing', 'string'), ['leading', 'trailing', 'linspace'] as const),
+    steps_offset: field(o, 'steps_offset', 'number'),
+    set_alpha_to_one: field(o, 'set_alpha_to_one', 'boolean'),
+    clip_sample: field(o, 'clip_sample', 'boolean'),
+    clip_sample_range: field(o, 'clip_sample_range', 'number'),
+    final_sigmas_type: oneOf('final_sigmas_type', field(o, 'final_sigmas_type', 'string'), ['zero', 'sigma_min'] as const),
+    lower_order_final: field(o, 'lower_order_final', 'boolean'),
   };
   for (const k of Object.keys(c) as (keyof ScheduleConfig)[]) if (c[k] === undefined) delete c[k];
   return { config: c, ignored };

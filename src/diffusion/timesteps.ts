@@ -6,7 +6,7 @@
  */
 import { linspace, type ScheduleConfig, type TimestepSpacing } from './schedule.ts';
 
-type SpacingConfig = Pick<ScheduleConfig, 'numTrainTimesteps' | 'stepsOffset' | 'timestepSpacing'>;
+type SpacingConfig = Pick<ScheduleConfig, 'num_train_timesteps' | 'steps_offset' | 'timestep_spacing'>;
 
 /** numpy's round: halves go to the even neighbour. */
 export function roundHalfEven(x: number): number {
@@ -31,19 +31,19 @@ function unknownSpacing(s: never): never {
 
 /** DDIMScheduler.set_timesteps: integers, descending. */
 export function ddimTimesteps(steps: number, c: SpacingConfig): number[] {
-  checkSteps(steps, c.numTrainTimesteps);
-  return spaced(steps, c, c.timestepSpacing ?? 'leading', roundHalfEven);
+  checkSteps(steps, c.num_train_timesteps);
+  return spaced(steps, c, c.timestep_spacing ?? 'leading', roundHalfEven);
 }
 
 /** EulerDiscreteScheduler.set_timesteps: float32 values, fractional for 'linspace'. */
 export function eulerTimesteps(steps: number, c: SpacingConfig): number[] {
-  checkSteps(steps, c.numTrainTimesteps);
-  return spaced(steps, c, c.timestepSpacing ?? 'linspace', Math.fround);
+  checkSteps(steps, c.num_train_timesteps);
+  return spaced(steps, c, c.timestep_spacing ?? 'linspace', Math.fround);
 }
 
 /** The leading / trailing / linspace rules DDIM and Euler share; they differ in how linspace rounds. */
 function spaced(steps: number, c: SpacingConfig, spacing: TimestepSpacing, roundLinspace: (x: number) => number): number[] {
-  const T = c.numTrainTimesteps;
+  const T = c.num_train_timesteps;
   switch (spacing) {
     case 'linspace':
       return linspace(0, T - 1, steps)
@@ -51,7 +51,7 @@ function spaced(steps: number, c: SpacingConfig, spacing: TimestepSpacing, round
         .reverse();
     case 'leading': {
       const ratio = Math.floor(T / steps);
-      return Array.from({ length: steps }, (_, k) => (steps - 1 - k) * ratio + c.stepsOffset);
+      return Array.from({ length: steps }, (_, k) => (steps - 1 - k) * ratio + c.steps_offset);
     }
     case 'trailing':
       return arange(T, 0, -T / steps).map((t) => roundHalfEven(t) - 1);
@@ -62,9 +62,9 @@ function spaced(steps: number, c: SpacingConfig, spacing: TimestepSpacing, round
 
 /** DPMSolverMultistepScheduler.set_timesteps (lambda_min_clipped = -inf): integers, n+1 points with the last dropped. */
 export function dpmTimesteps(steps: number, c: SpacingConfig): number[] {
-  const T = c.numTrainTimesteps;
+  const T = c.num_train_timesteps;
   checkSteps(steps, T);
-  const spacing: TimestepSpacing = c.timestepSpacing ?? 'linspace';
+  const spacing: TimestepSpacing = c.timestep_spacing ?? 'linspace';
   switch (spacing) {
     case 'linspace':
       return linspace(0, T - 1, steps + 1)
@@ -73,7 +73,7 @@ export function dpmTimesteps(steps: number, c: SpacingConfig): number[] {
         .slice(0, steps);
     case 'leading': {
       const ratio = Math.floor(T / (steps + 1));
-      return Array.from({ length: steps }, (_, k) => (steps - k) * ratio + c.stepsOffset);
+      return Array.from({ length: steps }, (_, k) => (steps - k) * ratio + c.steps_offset);
     }
     case 'trailing':
       return arange(T, 0, -T / steps).map((t) => roundHalfEven(t) - 1);

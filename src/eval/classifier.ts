@@ -10,10 +10,10 @@
  * accuracies in the metadata.
  */
 import * as G from '../graph/index.ts';
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 import { initParams } from '../models/init.ts';
 import { AdamW, warmupCosine } from '../train/optim.ts';
-import { readSafetensors, writeSafetensors } from '../train/safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 
 export interface ClassifierConfig {

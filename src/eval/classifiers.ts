@@ -25,8 +25,8 @@ import { loadDataset, writeDataset, type Dataset, type DatasetItem } from '../da
 import { getSetDef, loadIconSet, V1_SET_IDS } from '../data/emoji-sets.ts';
 import { createHash } from 'node:crypto';
 import { renderIconFrom } from '../data/render.ts';
-import { Rng } from '../diffusion/rng.ts';
-import { rgbToUnit } from '../models/pixel-codec.ts';
+import { Rng } from '../graph/rng.ts';
+import { rgbToUnit } from '../formats/pixels.ts';
 import { Classifier, DEFAULT_TRUNK, loadClassifier, saveClassifier, topK, trainClassifier, type ClassifierConfig, type ClassifierMeta } from './classifier.ts';
 
 export const EVAL_DIR = 'data/eval';

@@ -1,13 +1,13 @@
 /** Helpers shared by the evaluation scripts: loading a model folder, batched CFG drawing, picture tiles. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cfgTerms } from '../diffusion/guidance.ts';
-import type { DiffusionPipeline } from '../diffusion/pipeline.ts';
+import { cfgTerms } from '../pipeline/guidance.ts';
+import type { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import type { Tile } from '../images/grid.ts';
-import { loadModelFolder } from '../models/model-folder.ts';
-import { unitToRgb } from '../models/pixel-codec.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
+import { loadModelFolder } from '../pipeline/model-folder.ts';
+import { unitToRgb } from '../formats/pixels.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 
 /** Loads a model folder, with a message that says how to get one when it is missing. */
 export async function loadEvalModel(dir: string): Promise<TextToImageModel> {

@@ -6,7 +6,7 @@
  * - bootstrap: any statistic of clustered data, by resampling the units (pairs) with replacement;
  *   the percentile interval.
  */
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 
 export interface Interval {
   value: number;

@@ -11,6 +11,7 @@ export { sumOfSquares } from './ops/sum-of-squares.ts';
 export { grad, ancestors } from './autodiff.ts';
 export { emitOnnx, OPSET, DEFAULT_EXTERNAL_DATA_THRESHOLD, type OnnxModel, type ValueInfo, type EmitOptions, type ExternalData } from './onnx.ts';
 export { GraphSession, writeOnnxModel, type SessionOptions, type Outputs, type Feed } from './session.ts';
-export { checkDevice, cudaSessionError, ortBinaryDir, DeviceUnavailableError, DEVICES, type Device } from './providers.ts';
+export { checkDevice, cudaSessionError, ortBinaryDir, DeviceUnavailableError } from './providers.ts';
+export { DEVICES, PRECISIONS, type Device, type Precision } from './device.ts';
 export { countFlops } from './flops.ts';
 export { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';

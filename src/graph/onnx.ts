@@ -12,7 +12,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { ancestors } from './autodiff.ts';
-import { f32ToF16 } from './half.ts';
+import { f32ToF16 } from '../formats/float16.ts';
 import { opDef, type AttrValue, type IntList } from './op.ts';
 import { onnxDTypeCode } from './ops/shape.ts';
 import { GraphError, type ConstData, type DType, type Tensor } from './tensor.ts';

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { OnnxModel, ValueInfo } from './onnx.ts';
-import { checkDevice, cudaSessionError, type Device } from './providers.ts';
+import type { Device } from './device.ts';
+import { checkDevice, cudaSessionError } from './providers.ts';
 import type { ConstData, DType } from './tensor.ts';
 
 export type Feed = ConstData;

@@ -6,7 +6,7 @@
  * Operation nodes are hash-consed: building the same op on the same inputs with the same attributes
  * returns the existing node, so common subexpressions (in forward and backward alike) are shared.
  */
-import { f32ToF16 } from './half.ts';
+import { f32ToF16 } from '../formats/float16.ts';
 import { opDef, type Attrs, type OutSpec } from './op.ts';
 
 export type DType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool';

@@ -3,7 +3,7 @@
  * centre-cropped to a square and resized to the model's size, the same way for both images of a pair.
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
-import { rgbToUnit, unitToRgb } from '../models/pixel-codec.ts';
+import { rgbToUnit, unitToRgb } from '../formats/pixels.ts';
 import { UserError } from '../errors/user-error.ts';
 
 export class ImageInputError extends UserError {

@@ -20,9 +20,10 @@ import {
   type Shape,
   type Tensor,
 } from '../graph/index.ts';
-import { f32ToF16 } from '../graph/half.ts';
+import { f32ToF16 } from '../formats/float16.ts';
 import { multiHeadAttention } from './attention.ts';
 import { layerNormLayer, linearLayer } from './layers.ts';
+import { CheckpointError } from './checkpoint-error.ts';
 
 export interface CLIPTextConfig {
   vocab_size: number;
@@ -176,4 +177,29 @@ export function clipTextParamShapes(cfg: CLIPTextConfig, opts: CLIPTextOptions =
   const t = cfg.max_position_embeddings;
   clipTextStates(g, cfg, g.input('input_ids', [1, t], 'int64'), { ...opts, eosMask: cfg.projection_dim ? g.input('eos_mask', [1, t]) : undefined });
   return new Map([...g.params].map(([name, t]) => [name, t.shape]));
+}
+
+/**
+ * text_encoder/config.json (transformers CLIPTextConfig) -> CLIPTextConfig. projection_dim is kept only
+ * for CLIPTextModelWithProjection (every CLIP text config has the field, plain CLIPTextModel ignores it).
+ */
+export function textConfigFromJson(j: Record<string, unknown>, where = 'text_encoder/config.json'): CLIPTextConfig {
+  const num = (k: string, fallback?: number) => {
+    const v = j[k] ?? fallback;
+    if (typeof v !== 'number') throw new CheckpointError(`${where}: no number "${k}"`);
+    return v;
+  };
+  const act = (j.hidden_act ?? 'quick_gelu') as CLIPTextConfig['hidden_act'];
+  if (act !== 'quick_gelu' && act !== 'gelu') throw new CheckpointError(`${where}: hidden_act ${JSON.stringify(act)} is not supported (quick_gelu, gelu)`);
+  return {
+    vocab_size: num('vocab_size', 49408),
+    hidden_size: num('hidden_size', 512),
+    intermediate_size: num('intermediate_size', 2048),
+    num_hidden_layers: num('num_hidden_layers', 12),
+    num_attention_heads: num('num_attention_heads', 8),
+    max_position_embeddings: num('max_position_embeddings', 77),
+    hidden_act: act,
+    layer_norm_eps: num('layer_norm_eps', 1e-5),
+    ...(Array.isArray(j.architectures) && j.architectures.includes('CLIPTextModelWithProjection') ? { projection_dim: num('projection_dim') } : {}),
+  };
 }

@@ -3,7 +3,7 @@
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)); normalisation scales 1 and shifts 0; CLIP embeddings N(0, 0.02)
  * (positions N(0, 0.01)). Deterministic for a seed.
  */
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 
 const isNorm = (name: string) => /(^|\.)(norm\w*|layer_norm\d?|final_layer_norm|conv_norm_out)\.(weight|bias)$/.test(name);
 

@@ -2,7 +2,7 @@
  * The embedded model's lossless "VAE": space-to-depth by 2. Images [B, 3, 32, 32] in [-1, 1] <->
  * latents [B, 12, 16, 16]; latent channel c*4 + dy*2 + dx holds image channel c at pixel offset (dy, dx)
  * of each 2x2 block (torch.nn.functional.pixel_unshuffle / pixel_shuffle order). As graph functions and
- * as plain JS on Float32Array, exact inverses of each other; plus uint8 RGB <-> [-1, 1] helpers.
+ * as plain JS on Float32Array, exact inverses of each other. (uint8 RGB <-> [-1, 1]: src/formats/pixels.ts.)
  */
 import { GraphError, reshape, transpose, type Tensor } from '../graph/index.ts';
 
@@ -59,25 +59,6 @@ function permute(src: Float32Array, { batch, channels, height, width }: ImageDim
           if (encode) out[j] = src[i];
           else out[i] = src[j];
         }
-  return out;
-}
-
-/** Interleaved uint8 pixels (HWC; RGB, or RGBA whose alpha is ignored) -> float32 [3, H, W] in [-1, 1]. */
-export function rgbToUnit(pixels: Uint8Array, width: number, height: number, channels = 3): Float32Array {
-  if (channels < 3) throw new Error(`rgbToUnit: need at least 3 channels, got ${channels}`);
-  if (pixels.length !== width * height * channels) throw new Error(`rgbToUnit: ${pixels.length} bytes for ${width}x${height}x${channels}`);
-  const out = new Float32Array(3 * width * height);
-  const plane = width * height;
-  for (let k = 0; k < plane; k++) for (let c = 0; c < 3; c++) out[c * plane + k] = pixels[k * channels + c] / 127.5 - 1;
-  return out;
-}
-
-/** float32 [3, H, W] in [-1, 1] -> interleaved uint8 RGB (HWC), rounded and clamped. */
-export function unitToRgb(chw: Float32Array, width: number, height: number): Uint8Array {
-  const plane = width * height;
-  if (chw.length !== 3 * plane) throw new Error(`unitToRgb: ${chw.length} values for 3x${height}x${width}`);
-  const out = new Uint8Array(3 * plane);
-  for (let k = 0; k < plane; k++) for (let c = 0; c < 3; c++) out[k * 3 + c] = Math.min(255, Math.max(0, Math.round((chw[c * plane + k] + 1) * 127.5)));
   return out;
 }
 

@@ -1,5 +1,7 @@
 /** UNet2DConditionModel configuration, with diffusers' config.json field names, and the shipped configs. */
 
+import { CheckpointError } from './checkpoint-error.ts';
+
 export type DownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
 export type UpBlockType = 'CrossAttnUpBlock2D' | 'UpBlock2D';
 
@@ -121,3 +123,59 @@ export const EMOJI_MINI_UNET_CONFIG: UNet2DConditionConfig = {
   use_linear_projection: false,
   act_fn: 'silu',
 };
+
+/** unet/config.json -> UNet2DConditionConfig, refusing the variants these models do not implement. */
+export function unetConfigFromJson(j: Record<string, unknown>, where = 'unet/config.json'): UNet2DConditionConfig {
+  const unsupported: string[] = [];
+  const must = (field: string, ok: (v: unknown) => boolean, what: string) => {
+    if (field in j && !ok(j[field])) unsupported.push(`${field}=${JSON.stringify(j[field])} (supported: ${what})`);
+  };
+  const nullish = (v: unknown) => v === null || v === undefined;
+  must('class_embed_type', nullish, 'null');
+  must('addition_embed_type', (v) => nullish(v) || v === 'text_time', 'null or "text_time"');
+  must('encoder_hid_dim', nullish, 'null');
+  must('resnet_time_scale_shift', (v) => v === 'default', '"default"');
+  must('time_embedding_type', (v) => v === 'positional', '"positional"');
+  must('center_input_sample', (v) => v === false, 'false');
+  must('only_cross_attention', (v) => v === false, 'false');
+  must('dual_cross_attention', (v) => v === false, 'false');
+  must('downsample_padding', (v) => v === 1, '1');
+  must('mid_block_scale_factor', (v) => v === 1, '1');
+  must('act_fn', (v) => v === 'silu', '"silu"');
+  must('mid_block_type', (v) => v === 'UNetMidBlock2DCrossAttn' || v === null, '"UNetMidBlock2DCrossAttn"');
+  must('conv_in_kernel', (v) => v === 3, '3');
+  must('conv_out_kernel', (v) => v === 3, '3');
+  if (unsupported.length) throw new CheckpointError(`${where}: this UNet variant is not supported:\n  ${unsupported.join('\n  ')}`);
+  const pick = <K extends keyof UNet2DConditionConfig>(k: K, fallback?: UNet2DConditionConfig[K]) => {
+    const v = (j[k] ?? fallback) as UNet2DConditionConfig[K];
+    if (v === undefined) throw new CheckpointError(`${where}: no "${k}"`);
+    return v;
+  };
+  return {
+    sample_size: pick('sample_size'),
+    in_channels: pick('in_channels', 4),
+    out_channels: pick('out_channels', 4),
+    block_out_channels: pick('block_out_channels'),
+    layers_per_block: pick('layers_per_block', 2),
+    down_block_types: pick('down_block_types'),
+    up_block_types: pick('up_block_types'),
+    mid_block_type: 'UNetMidBlock2DCrossAttn',
+    cross_attention_dim: pick('cross_attention_dim'),
+    attention_head_dim: pick('attention_head_dim', 8),
+    num_attention_heads: (j.num_attention_heads ?? null) as UNet2DConditionConfig['num_attention_heads'],
+    transformer_layers_per_block: pick('transformer_layers_per_block', 1),
+    norm_num_groups: pick('norm_num_groups', 32),
+    norm_eps: pick('norm_eps', 1e-5),
+    flip_sin_to_cos: pick('flip_sin_to_cos', true),
+    freq_shift: pick('freq_shift', 0),
+    use_linear_projection: pick('use_linear_projection', false),
+    act_fn: 'silu',
+    ...(j.addition_embed_type === 'text_time'
+      ? {
+          addition_embed_type: 'text_time' as const,
+          addition_time_embed_dim: pick('addition_time_embed_dim'),
+          projection_class_embeddings_input_dim: pick('projection_class_embeddings_input_dim'),
+        }
+      : {}),
+  };
+}

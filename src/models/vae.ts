@@ -8,11 +8,12 @@
  * All group norms and resnets here use eps 1e-6 (diffusers hard-codes it for the VAE).
  */
 import { add, Graph, GraphError, mul, reshape, silu, slice, transpose, emitOnnx, GraphSession, type Shape, type Tensor } from '../graph/index.ts';
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 import { multiHeadAttention } from './attention.ts';
 import { conv2dLayer, groupNormLayer, linearLayer } from './layers.ts';
 import { downsample2D, resnetBlock2D, upsample2D } from './resnet.ts';
-import type { ImageCodec } from './text-to-image.ts';
+import type { ImageCodec } from './image-codec.ts';
+import { CheckpointError } from './checkpoint-error.ts';
 
 /** AutoencoderKL configuration, with diffusers' vae/config.json field names. */
 export interface AutoencoderKLConfig {
@@ -235,4 +236,28 @@ export class VaeCodec implements ImageCodec {
     for (const s of this.sessions.values()) await (await s).release();
     this.sessions.clear();
   }
+}
+
+/** vae/config.json -> AutoencoderKLConfig (diffusers defaults where a field is absent). */
+export function vaeConfigFromJson(j: Record<string, unknown>, where = 'vae/config.json'): AutoencoderKLConfig {
+  const boc = j.block_out_channels as number[] | undefined;
+  if (!Array.isArray(boc)) throw new CheckpointError(`${where}: no "block_out_channels"`);
+  const n = boc.length;
+  return {
+    in_channels: (j.in_channels as number) ?? 3,
+    out_channels: (j.out_channels as number) ?? 3,
+    down_block_types: (j.down_block_types as AutoencoderKLConfig['down_block_types']) ?? new Array(n).fill('DownEncoderBlock2D'),
+    up_block_types: (j.up_block_types as AutoencoderKLConfig['up_block_types']) ?? new Array(n).fill('UpDecoderBlock2D'),
+    block_out_channels: boc,
+    layers_per_block: (j.layers_per_block as number) ?? 1,
+    act_fn: 'silu',
+    latent_channels: (j.latent_channels as number) ?? 4,
+    norm_num_groups: (j.norm_num_groups as number) ?? 32,
+    sample_size: (j.sample_size as number) ?? 32,
+    scaling_factor: (j.scaling_factor as number) ?? 0.18215,
+    shift_factor: (j.shift_factor as number | null) ?? null,
+    mid_block_add_attention: (j.mid_block_add_attention as boolean) ?? true,
+    use_quant_conv: (j.use_quant_conv as boolean) ?? true,
+    use_post_quant_conv: (j.use_post_quant_conv as boolean) ?? true,
+  };
 }

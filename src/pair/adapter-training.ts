@@ -10,10 +10,10 @@
  * and timing.
  */
 import type * as G from '../graph/index.ts';
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 import { cancelled } from '../errors/user-error.ts';
-import type { Precision } from '../models/conditioning.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
+import type { Precision } from '../graph/device.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';

@@ -11,10 +11,11 @@
  * (c) the pair method without orthogonality: trainPair({ trainableA: true }).
  */
 import * as G from '../graph/index.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
-import { Rng } from '../diffusion/rng.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
-import { conditionFeeds, modelUnet, type Precision } from '../models/conditioning.ts';
+import { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
+import { Rng } from '../graph/rng.ts';
+import type { Precision } from '../graph/device.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
+import { conditionFeeds, modelUnet } from '../pipeline/conditioning.ts';
 import { trainAdapters } from './adapter-training.ts';
 import { PAIR_DEFAULTS, STYLE_TOKEN, type PairTrainResult } from './train.ts';
 import { collectStyle, styledPrompt } from './style.ts';

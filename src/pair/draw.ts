@@ -3,8 +3,8 @@
  * and LoRA-scale mode (the usual practice) for comparison. The unstyled image comes from the same seed
  * and runs in the same batched UNet calls as the styled one.
  */
-import { cfgTerms, loraScaleTerms, styleGuidanceTerms } from '../diffusion/guidance.ts';
-import type { DiffusionPipeline, StepCallback, Trajectory } from '../diffusion/pipeline.ts';
+import { cfgTerms, loraScaleTerms, styleGuidanceTerms } from '../pipeline/guidance.ts';
+import type { DiffusionPipeline, StepCallback, Trajectory } from '../pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
 import { adapterParams, adaptsConvs, styledPrompt, type Style } from './style.ts';

@@ -8,7 +8,7 @@
  * path, 23,040 in Stable Diffusion's), where the d x d QR would take minutes. Householder QR in
  * float64; deterministic for (d, rank, seed).
  */
-import { Rng } from '../diffusion/rng.ts';
+import { Rng } from '../graph/rng.ts';
 
 /**
  * Q of the QR decomposition of a d x k matrix (row-major, k <= d), computed by Householder

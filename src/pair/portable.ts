@@ -38,7 +38,7 @@
 import { originalKeyOf, ORIGINAL_UNET } from '../models/sd-single-file-keys.ts';
 import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 import { SD_VAE_CONFIG } from '../models/vae.ts';
-import { encodeSafetensors, f16ToF32, f32ToF16, type TensorInput } from '../train/safetensors.ts';
+import { encodeSafetensors, f16ToF32, f32ToF16, type TensorInput } from '../formats/safetensors.ts';
 import { loraShapes, type Style } from './style.ts';
 import { encodeStyle } from './style-file.ts';
 

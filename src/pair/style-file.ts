@@ -11,7 +11,7 @@
  * (No model code here: the bot's own process reads style names through this module's neighbours.)
  */
 import { createHash } from 'node:crypto';
-import { decodeSafetensors, encodeSafetensors, writeSafetensors, type NamedTensor } from '../train/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, writeSafetensors, type NamedTensor } from '../formats/safetensors.ts';
 import { readFile } from 'node:fs/promises';
 import { loraShapes, type LoraModuleWeights, type Style, type StyleInfo } from './style.ts';
 import { UserError } from '../errors/user-error.ts';

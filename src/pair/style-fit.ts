@@ -2,11 +2,11 @@
  * Does a style fit the model it is about to run on? Its base model (id and weight hash), and every
  * LoRA-adapted attention projection of the model's UNet present in the style at the model's widths
  * (a cut or forged file that passed style-file.ts's checks still fails here). Kept apart from
- * style-file.ts because it builds the model's UNet graph (src/diffusion), which the bot's own process
+ * style-file.ts because it builds the model's UNet graph (src/pipeline), which the bot's own process
  * never loads.
  */
-import { unetGraph } from '../diffusion/pipeline.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
+import { unetGraph } from '../pipeline/diffusion-pipeline.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { StyleFileError } from './style-file.ts';
 import { adaptsConvs, type Style } from './style.ts';
 

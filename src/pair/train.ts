@@ -15,9 +15,10 @@
  * style image in row 1), so the StyleLoRA learns what the pairs' differences share.
  */
 import * as G from '../graph/index.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
-import { conditionFeeds, modelUnet, type ModelShapes, type Precision } from '../models/conditioning.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
+import { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
+import type { Precision } from '../graph/device.ts';
+import { conditionFeeds, modelUnet, type ModelShapes } from '../pipeline/conditioning.ts';
+import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { VaeCodec } from '../models/vae.ts';
 import { trainAdapters } from './adapter-training.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';

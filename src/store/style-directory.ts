@@ -7,7 +7,7 @@
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSafetensorsHeader, removeStaleTemps } from '../train/safetensors.ts';
+import { readSafetensorsHeader, removeStaleTemps } from '../formats/safetensors.ts';
 import { readStyleFile, StyleFileError, writeStyleFile } from '../pair/style-file.ts';
 import type { Style, StyleInfo } from '../pair/style.ts';
 import { UserError } from '../errors/user-error.ts';

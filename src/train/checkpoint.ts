@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, type TensorInput } from './safetensors.ts';
+import { readSafetensors, writeSafetensors, type TensorInput } from '../formats/safetensors.ts';
 import type { AdamWState } from './optim.ts';
 import type { EMAState } from './ema.ts';
 

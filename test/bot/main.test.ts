@@ -3,7 +3,7 @@
  * Slack Bolt, SQLite registry, in-process queue, engine thread) against loopback fakes of both
  * platforms, reached through DISCORD_API_URL and SLACK_API_URL. Train from uploads, draw, blend, export on Discord; platform isolation and a draw on Slack.
  */
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,10 @@ import { loadBotConfig } from '../../config/bot.ts';
 import { startBot } from '../../src/bot/main.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
-import { FakeDiscord, type Recorded } from '../helpers/fake-discord.ts';
-import { FakeSlack } from '../helpers/fake-slack.ts';
+import { discordHttpEnv, finalReplyEdit, postDiscordCommand } from '../helpers/discord-interactions.ts';
+import { postSignedToSlack } from '../helpers/slack-app.ts';
+import { FakeDiscord } from '../../testing/fake-discord.ts';
+import { FakeSlack } from '../../testing/fake-slack.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
 const keys = generateKeyPairSync('ed25519');
@@ -27,11 +29,7 @@ beforeAll(async () => {
   await discord.start();
   await slack.start('xoxb-e2e');
   const env = {
-    DISCORD_TOKEN: 'bot-token',
-    DISCORD_APP_ID: '123456789012345678',
-    DISCORD_MODE: 'http',
-    DISCORD_PUBLIC_KEY: keys.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
-    DISCORD_HTTP_PORT: '0',
+    ...discordHttpEnv(keys.publicKey),
     SLACK_BOT_TOKEN: 'xoxb-e2e',
     SLACK_SIGNING_SECRET: 'e2e-secret',
     SLACK_PORT: '0',
@@ -56,32 +54,9 @@ afterAll(async () => {
 
 async function discordCommand(sub: string, options: unknown[], resolved?: unknown) {
   const token = `e2e${++n}`;
-  const body = JSON.stringify({
-    id: `i${n}`,
-    application_id: '123456789012345678',
-    token,
-    version: 1,
-    type: 2,
-    guild_id: 'g1',
-    channel_id: 'c1',
-    member: { user: { id: 'u1', username: 'u1' }, permissions: '0' },
-    data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) },
-  });
-  const ts = String(Math.floor(Date.now() / 1000));
-  const res = await fetch(`http://127.0.0.1:${bot.ports.discord}/`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
-      'x-signature-timestamp': ts,
-    },
-    body,
-  });
+  const res = await postDiscordCommand(`http://127.0.0.1:${bot.ports.discord}/`, keys.privateKey, { token, user: 'u1', sub, options, resolved }, 30_000);
   expect(res.status).toBe(200);
-  return discord.waitFor(
-    (r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`) && !/⏳|⚙️/.test(String(r.json?.content)),
-    60_000,
-  );
+  return discord.waitFor(finalReplyEdit(token), 60_000);
 }
 
 describe('the bot end to end (tiny model, loopback platforms)', () => {
@@ -150,15 +125,7 @@ describe('the bot end to end (tiny model, loopback platforms)', () => {
       token: 'x',
       api_app_id: 'A',
     }).toString();
-    const post = async (b: string) => {
-      const ts = String(Math.floor(Date.now() / 1000));
-      const sig = `v0=${createHmac('sha256', 'e2e-secret').update(`v0:${ts}:${b}`).digest('hex')}`;
-      return fetch(`http://127.0.0.1:${bot.ports.slack}/slack/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts },
-        body: b,
-      });
-    };
+    const post = (b: string) => postSignedToSlack(`http://127.0.0.1:${bot.ports.slack}/slack/events`, 'e2e-secret', b, { timeoutMs: 30_000 });
     expect((await post(body)).status).toBe(200);
     // Same ids on another platform: the Discord style is not reachable.
     expect(String((await slack.waitFor((c) => c.method === 'respond/x1')).body.text)).toMatch(/no style named 'blue'/);

@@ -7,12 +7,19 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfiguredModel, modelConfig, modelRuntimeConfig, ModelMissingError } from '../../config/model.ts';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import { CheckpointError, writeDiffusersPipeline, writeSingleFileCheckpoint, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
+import { checkedModelConfig, ConfigError, modelConfig, modelRuntimeConfig, ModelMissingError } from '../../config/model.ts';
+import { loadModelOf } from '../../src/pipeline/load-model.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import { CheckpointError } from '../../src/models/checkpoint-error.ts';
+import { writeDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
+import { writeSingleFileCheckpoint } from '../../src/pipeline/single-file.ts';
+import type { StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
 import { drawMixes } from '../../src/pair/draw.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
-import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
+
+/** What the CLI and the engine threads do: the setting checked by config/model.ts, the model loaded by the pipeline layer. */
+const loadConfiguredModel = async (env: NodeJS.ProcessEnv) => loadModelOf(checkedModelConfig(env));
 
 const work = mkdtempSync(join(tmpdir(), 'pairstyle-model-config-'));
 const tokenizerDir = writeTinyClipTokenizerDir();

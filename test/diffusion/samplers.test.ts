@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { randn } from '../../src/diffusion/rng.ts';
+import { randn } from '../../src/graph/rng.ts';
 import { createStepper, EulerStepper, sample, SAMPLERS, type Denoiser, type SamplerName } from '../../src/diffusion/samplers.ts';
 import { NoiseSchedule, STABLE_DIFFUSION_SCHEDULE, type ScheduleConfig } from '../../src/diffusion/schedule.ts';
 
@@ -14,7 +14,7 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
  * E[x0 | x_t] = mu + a s^2 / (a^2 s^2 + b^2) (x_t - a mu), eps = (x_t - a E[x0|x_t]) / b, v = a eps - b x0.
  */
 function gaussianDenoiser(schedule: NoiseSchedule, mu: Float32Array, s: number): Denoiser {
-  const v = schedule.config.predictionType === 'v_prediction';
+  const v = schedule.config.prediction_type === 'v_prediction';
   return async (x, t) => {
     const ab = schedule.alphaBarAt(t);
     const a = Math.sqrt(ab);
@@ -42,7 +42,7 @@ function exactEndpoint(sampler: SamplerName, schedule: NoiseSchedule, steps: num
   // Euler starts in EDM space (x = z * initNoiseSigma); DDIM and DPM++ in VP space (y = x / sqrt(abar)).
   const y0 = sampler === 'euler' ? z.map((v) => v * st.initNoiseSigma) : z.map((v) => v * Math.sqrt(1 + sigma0 * sigma0));
   // DDIM with set_alpha_to_one false ends at abar[0], not at 0 noise, and returns VP x there.
-  const ddimStopsEarly = sampler === 'ddim' && !schedule.config.setAlphaToOne;
+  const ddimStopsEarly = sampler === 'ddim' && !schedule.config.set_alpha_to_one;
   const sigmaEnd = ddimStopsEarly ? schedule.sigmas[0]! : 0;
   const aEnd = ddimStopsEarly ? Math.sqrt(schedule.alphasCumprod[0]!) : 1;
   const r = Math.sqrt(s * s + sigmaEnd * sigmaEnd) / Math.sqrt(s * s + sigma0 * sigma0);
@@ -54,11 +54,11 @@ const mu = Float32Array.from({ length: D }, (_, k) => 0.8 * Math.sin(k + 1));
 const z = randn(D, 11);
 
 const configs: [string, Partial<ScheduleConfig>][] = [
-  ['linear eps', { clipSample: false }],
+  ['linear eps', { clip_sample: false }],
   ['SD eps', STABLE_DIFFUSION_SCHEDULE],
-  ['SD v_prediction', { ...STABLE_DIFFUSION_SCHEDULE, predictionType: 'v_prediction' }],
-  ['cosine v_prediction', { betaSchedule: 'squaredcos_cap_v2', predictionType: 'v_prediction', clipSample: false }],
-  ['SD trailing', { ...STABLE_DIFFUSION_SCHEDULE, timestepSpacing: 'trailing' }],
+  ['SD v_prediction', { ...STABLE_DIFFUSION_SCHEDULE, prediction_type: 'v_prediction' }],
+  ['cosine v_prediction', { beta_schedule: 'squaredcos_cap_v2', prediction_type: 'v_prediction', clip_sample: false }],
+  ['SD trailing', { ...STABLE_DIFFUSION_SCHEDULE, timestep_spacing: 'trailing' }],
 ];
 
 describe('samplers with an analytic denoiser', () => {
@@ -69,7 +69,7 @@ describe('samplers with an analytic denoiser', () => {
         const x = await sample({ sampler, steps: 20, schedule, noise: z, denoise: gaussianDenoiser(schedule, mu, 0) });
         // Exact up to float32 rounding: x0 is predicted exactly at every step.
         expect(maxAbsDiff(x, exactEndpoint(sampler, schedule, 20, z, mu, 0))).toBeLessThan(1e-5);
-        if (sampler === 'ddim' && !schedule.config.setAlphaToOne) {
+        if (sampler === 'ddim' && !schedule.config.set_alpha_to_one) {
           // diffusers' DDIM stops at abar[0]: sqrt(1 - abar[0]) = 0.029 of the (unit) noise remains in SD.
           expect(maxAbsDiff(x, mu)).toBeLessThan(0.1);
         } else {
@@ -85,7 +85,7 @@ describe('samplers with an analytic denoiser', () => {
   // final first-order step from t=20 (sigma 0.14) to 0, exactly as diffusers does it.
   const tolerance50: Record<SamplerName, number> = { ddim: 0.12, euler: 0.12, dpmpp2m: 0.003 };
   for (const predictionType of ['epsilon', 'v_prediction'] as const) {
-    const schedule = new NoiseSchedule({ clipSample: false, predictionType });
+    const schedule = new NoiseSchedule({ clip_sample: false, prediction_type: predictionType });
     for (const sampler of SAMPLERS) {
       it(`${sampler}, ${predictionType}: Gaussian data lands on the exact ODE solution, converging with steps`, async () => {
         const denoise = gaussianDenoiser(schedule, mu, 0.5);
@@ -102,7 +102,7 @@ describe('samplers with an analytic denoiser', () => {
   }
 
   it('DDIM with many steps converges to the ODE solution (first order)', async () => {
-    const schedule = new NoiseSchedule({ clipSample: false });
+    const schedule = new NoiseSchedule({ clip_sample: false });
     const x = await sample({ sampler: 'ddim', steps: 500, schedule, noise: z, denoise: gaussianDenoiser(schedule, mu, 0.5) });
     expect(maxAbsDiff(x, exactEndpoint('ddim', schedule, 500, z, mu, 0.5))).toBeLessThan(0.015);
   });
@@ -120,15 +120,15 @@ describe('samplers match diffusers full-loop reference values', () => {
 
   it('DDIM (test_scheduler_ddim.py)', async () => {
     expect(Math.abs((await run('ddim', {})) - 172.0067)).toBeLessThan(1e-2);
-    expect(Math.abs((await run('ddim', { predictionType: 'v_prediction' })) - 52.5302)).toBeLessThan(1e-2);
-    expect(Math.abs((await run('ddim', { setAlphaToOne: true, betaStart: 0.01 })) - 149.8295)).toBeLessThan(1e-2);
-    expect(Math.abs((await run('ddim', { setAlphaToOne: false, betaStart: 0.01 })) - 149.0784)).toBeLessThan(1e-2);
+    expect(Math.abs((await run('ddim', { prediction_type: 'v_prediction' })) - 52.5302)).toBeLessThan(1e-2);
+    expect(Math.abs((await run('ddim', { set_alpha_to_one: true, beta_start: 0.01 })) - 149.8295)).toBeLessThan(1e-2);
+    expect(Math.abs((await run('ddim', { set_alpha_to_one: false, beta_start: 0.01 })) - 149.0784)).toBeLessThan(1e-2);
   });
 
   it('DPM-Solver++(2M) (test_scheduler_dpm_multi.py: final sigma_min, lower_order_final false)', async () => {
-    const cfg: Partial<ScheduleConfig> = { finalSigmasType: 'sigma_min', lowerOrderFinal: false };
+    const cfg: Partial<ScheduleConfig> = { final_sigmas_type: 'sigma_min', lower_order_final: false };
     expect(Math.abs((await run('dpmpp2m', cfg)) / N - 0.3301)).toBeLessThan(1e-3);
-    expect(Math.abs((await run('dpmpp2m', { ...cfg, predictionType: 'v_prediction' })) / N - 0.2251)).toBeLessThan(1e-3);
+    expect(Math.abs((await run('dpmpp2m', { ...cfg, prediction_type: 'v_prediction' })) / N - 0.2251)).toBeLessThan(1e-3);
   });
 
   it('Euler (test_scheduler_euler.py, whose loop feeds the scaled sample back into step)', () => {
@@ -136,7 +136,7 @@ describe('samplers match diffusers full-loop reference values', () => {
       ['epsilon', 10.0807],
       ['v_prediction', 0.0002],
     ] as const) {
-      const st = new EulerStepper(new NoiseSchedule({ numTrainTimesteps: 1100, predictionType }), 10);
+      const st = new EulerStepper(new NoiseSchedule({ num_train_timesteps: 1100, prediction_type: predictionType }), 10);
       let x: Float32Array = deter.map((v) => v * st.initNoiseSigma);
       st.timesteps.forEach((t, i) => {
         x = st.scaleModelInput(x, i);

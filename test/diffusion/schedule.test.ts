@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/diffusion/rng.ts';
+import { Rng } from '../../src/graph/rng.ts';
 import { fromSchedulerConfig, NoiseSchedule, STABLE_DIFFUSION_SCHEDULE } from '../../src/diffusion/schedule.ts';
 import { parseSchedulerConfig } from '../../src/diffusion/scheduler-config.ts';
 
@@ -15,7 +15,7 @@ describe('NoiseSchedule', () => {
     expect(rel(sd.alphasCumprod[0]!, 0.99915)).toBeLessThan(1e-12);
     expect(rel(sd.alphasCumprod[499]!, 0.27766965045646763)).toBeLessThan(1e-9);
     expect(rel(sd.alphasCumprod[999]!, 0.004660098513077238)).toBeLessThan(1e-9);
-    const cos = new NoiseSchedule({ betaSchedule: 'squaredcos_cap_v2' });
+    const cos = new NoiseSchedule({ beta_schedule: 'squaredcos_cap_v2' });
     expect(rel(cos.alphasCumprod[0]!, 0.999958715775178)).toBeLessThan(1e-9);
     expect(rel(cos.alphasCumprod[499]!, 0.4938435904406382)).toBeLessThan(1e-9);
     expect(cos.betas[999]).toBe(0.999); // capped
@@ -47,7 +47,7 @@ describe('NoiseSchedule', () => {
     const x0 = Float32Array.from([1, -1]);
     const eps = Float32Array.from([0.3, 0.7]);
     expect(Array.from(new NoiseSchedule().target(x0, eps, 5))).toEqual(Array.from(eps));
-    const v = new NoiseSchedule({ predictionType: 'v_prediction' });
+    const v = new NoiseSchedule({ prediction_type: 'v_prediction' });
     expect(Array.from(v.target(x0, eps, 5))).toEqual(Array.from(v.velocity(x0, eps, 5)));
   });
 
@@ -87,16 +87,16 @@ describe('fromSchedulerConfig', () => {
   it('reads diffusers field names; missing ones take diffusers defaults', () => {
     const s = fromSchedulerConfig(JSON.stringify(sd15));
     expect(s.config).toMatchObject(STABLE_DIFFUSION_SCHEDULE);
-    expect(s.config.predictionType).toBe('epsilon');
-    expect(s.config.timestepSpacing).toBeUndefined();
+    expect(s.config.prediction_type).toBe('epsilon');
+    expect(s.config.timestep_spacing).toBeUndefined();
     expect(Array.from(s.alphasCumprod)).toEqual(Array.from(new NoiseSchedule(STABLE_DIFFUSION_SCHEDULE).alphasCumprod));
     const v = fromSchedulerConfig({ ...sd15, prediction_type: 'v_prediction', timestep_spacing: 'trailing' });
-    expect(v.config.predictionType).toBe('v_prediction');
-    expect(v.config.timestepSpacing).toBe('trailing');
+    expect(v.config.prediction_type).toBe('v_prediction');
+    expect(v.config.timestep_spacing).toBe('trailing');
   });
 
   it('round-trips through toSchedulerConfig', () => {
-    const s = new NoiseSchedule({ ...STABLE_DIFFUSION_SCHEDULE, timestepSpacing: 'leading', predictionType: 'v_prediction' });
+    const s = new NoiseSchedule({ ...STABLE_DIFFUSION_SCHEDULE, timestep_spacing: 'leading', prediction_type: 'v_prediction' });
     expect(fromSchedulerConfig(s.toSchedulerConfig()).config).toEqual(s.config);
   });
 

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/diffusion/rng.ts';
+import { Rng } from '../../src/graph/rng.ts';
 import {
   accuracy,
   augment,

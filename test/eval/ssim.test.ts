@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/diffusion/rng.ts';
+import { Rng } from '../../src/graph/rng.ts';
 import { rmse, ssim } from '../../src/eval/ssim.ts';
 
 const picture = (seed: number, s = 16) => {

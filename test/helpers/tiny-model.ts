@@ -7,8 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clipTextParamShapes, type CLIPTextConfig } from '../../src/models/clip-text.ts';
-import { loadModelFolder, writeModelFolder } from '../../src/models/model-folder.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { loadModelFolder, writeModelFolder } from '../../src/pipeline/model-folder.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { WordTokenizer } from '../../src/models/tokenizers/word.ts';
 import { unetParamShapes, type UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { randomWeight } from '../models/random-weights.ts';
@@ -49,14 +49,14 @@ export async function writeTinyModelFolder(dir = mkdtempSync(join(tmpdir(), 'pai
     text,
     tokenizer,
     schedule: {
-      betaSchedule: 'linear',
-      betaStart: 1e-4,
-      betaEnd: 0.02,
-      numTrainTimesteps: 1000,
-      clipSample: true,
-      setAlphaToOne: true,
-      stepsOffset: 0,
-      timestepSpacing: 'trailing',
+      beta_schedule: 'linear',
+      beta_start: 1e-4,
+      beta_end: 0.02,
+      num_train_timesteps: 1000,
+      clip_sample: true,
+      set_alpha_to_one: true,
+      steps_offset: 0,
+      timestep_spacing: 'trailing',
     },
     imageSize: 8,
     contextLength: 8,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/graph/index.ts';
-import { pixelDecode, pixelDecodeArray, pixelEncode, pixelEncodeArray, rgbToUnit, unitToRgb } from '../../src/models/pixel-codec.ts';
+import { pixelDecode, pixelDecodeArray, pixelEncode, pixelEncodeArray } from '../../src/models/pixel-codec.ts';
+import { rgbToUnit, unitToRgb } from '../../src/formats/pixels.ts';
 import { randomArray } from './random-weights.ts';
 import { runGraph } from './run-graph.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SD15_TEXT_CONFIG } from '../../src/models/clip-text.ts';
-import { stableDiffusionInventory } from '../../src/models/checkpoint-layout.ts';
+import { stableDiffusionInventory } from '../../src/pipeline/stable-diffusion.ts';
 import { diffusersKeyOf, isIgnoredOriginalKey, originalKeyOf, originalShapeOf } from '../../src/models/sd-single-file-keys.ts';
 import { SD15_UNET_CONFIG } from '../../src/models/unet.ts';
 import { SD_VAE_CONFIG } from '../../src/models/vae.ts';

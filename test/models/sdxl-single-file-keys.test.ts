@@ -17,7 +17,7 @@
  *   conditioner.embedders.1.model.logit_scale (a scalar), 2,515 keys in all.
  */
 import { describe, expect, it } from 'vitest';
-import { stableDiffusionInventory } from '../../src/models/checkpoint-layout.ts';
+import { stableDiffusionInventory } from '../../src/pipeline/stable-diffusion.ts';
 import { SDXL_TEXT_2_CONFIG, SDXL_TEXT_CONFIG } from '../../src/models/clip-text.ts';
 import {
   diffusersKeyOf,

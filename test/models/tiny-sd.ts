@@ -1,10 +1,10 @@
 /** A tiny Stable Diffusion (UNet, CLIP text, VAE by the SD classes) with random weights, for checkpoint tests. */
 import type { CLIPTextConfig } from '../../src/models/clip-text.ts';
-import { stableDiffusionInventory } from '../../src/models/checkpoint-layout.ts';
+import { stableDiffusionInventory } from '../../src/pipeline/stable-diffusion.ts';
 import type { UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { SD_VAE_CONFIG, type AutoencoderKLConfig } from '../../src/models/vae.ts';
 import { randomWeight } from './random-weights.ts';
-import { tinyClipVocab } from './tokenizers/tiny-clip-vocab.ts';
+import { tinyClipVocab } from '../../testing/tiny-clip-vocab.ts';
 
 export const TINY_SD_UNET: UNet2DConditionConfig = {
   sample_size: 4,

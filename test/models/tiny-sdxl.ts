@@ -5,8 +5,9 @@
  * width, and the SD VAE classes; reduced widths throughout.
  */
 import type { CLIPTextConfig } from '../../src/models/clip-text.ts';
-import { stableDiffusionInventory, writeDiffusersPipeline } from '../../src/models/checkpoint-layout.ts';
-import type { WritableDType } from '../../src/train/safetensors.ts';
+import { stableDiffusionInventory } from '../../src/pipeline/stable-diffusion.ts';
+import { writeDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
+import type { WritableDType } from '../../src/formats/safetensors.ts';
 import type { UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { randomWeight } from './random-weights.ts';
 import { TINY_SD_TEXT, TINY_SD_VAE } from './tiny-sd.ts';

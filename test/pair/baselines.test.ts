@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import { DeviceUnavailableError, ortBinaryDir } from '../../src/graph/index.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { trainSingleImageLora } from '../../src/pair/baselines.ts';
 import { drawMixes } from '../../src/pair/draw.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';

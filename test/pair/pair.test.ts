@@ -1,7 +1,7 @@
 /** Pair Customization on a tiny random model through the real engine: training, style files, drawing. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
 import { orthogonalDownProjections } from '../../src/pair/orthogonal.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/bot/cli.ts';
-import { loadModelFolder } from '../../src/models/model-folder.ts';
+import { loadModelFolder } from '../../src/pipeline/model-folder.ts';
 import { diffusersKeyOf, originalKeyOf, originalShapeOf } from '../../src/models/sd-single-file-keys.ts';
 import { SD15_UNET_CONFIG, unetParamShapes, type UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { SD_VAE_CONFIG } from '../../src/models/vae.ts';
@@ -12,7 +12,7 @@ import { encodeDiffusers, encodeKohya, encodeStyleAs, kohyaModuleName } from '..
 import type { Style } from '../../src/pair/style.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { StyleDirectory } from '../../src/store/style-directory.ts';
-import { decodeSafetensors, decodeSafetensorsHeader } from '../../src/train/safetensors.ts';
+import { decodeSafetensors, decodeSafetensorsHeader } from '../../src/formats/safetensors.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { randomArray } from '../models/random-weights.ts';
 import { TINY_SD_UNET } from '../models/tiny-sd.ts';

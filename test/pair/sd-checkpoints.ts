@@ -9,13 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import { loadDiffusersPipeline, writeDiffusersPipeline, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import { loadDiffusersPipeline, writeDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
+import type { StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
 import { drawStyled } from '../../src/pair/draw.ts';
 import { trainPair } from '../../src/pair/train.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
 import { writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
-import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
 
 export const root = mkdtempSync(join(tmpdir(), 'pairstyle-sd-pair-'));
 const tokenizerDir = writeTinyClipTokenizerDir();

@@ -7,16 +7,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDiffusersPipeline, stableDiffusionInventory, type StableDiffusionModel } from '../../src/models/checkpoint-layout.ts';
+import { loadDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
+import { stableDiffusionInventory, type StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
 import { ORIGINAL_UNET, originalKeyOf } from '../../src/models/sd-single-file-keys.ts';
 import { SDXL_UNET_CONFIG } from '../../src/models/unet-config.ts';
 import { unetParamShapes } from '../../src/models/unet.ts';
 import { encodeStyleAs, kohyaModuleName, kohyaTensors } from '../../src/pair/portable.ts';
 import type { Style } from '../../src/pair/style.ts';
 import { trainPair } from '../../src/pair/train.ts';
-import { decodeSafetensors } from '../../src/train/safetensors.ts';
+import { decodeSafetensors } from '../../src/formats/safetensors.ts';
 import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
-import { writeTinyClipTokenizerDir } from '../models/tokenizers/tiny-clip-vocab.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
 
 /** An attention projection weight, in either layout. */
 const PROJECTION = /\.attn[12]\.(to_q|to_k|to_v|to_out\.0)\.weight$/;

@@ -11,7 +11,7 @@ import { QUEUE_NAME } from '../../src/queue/bullmq-wire.ts';
 import { QueueLimitError, type Job, type JobArgs, type JobExecutor, type JobOwner, type JobProgress, type JobResult } from '../../src/queue/job.ts';
 import { startQueueWorkers, type QueueWorkers } from '../../workers/queue-worker.ts';
 import { FakeExecutor } from './fake-executor.ts';
-import { RedisServer } from '../helpers/redis-server.ts';
+import { RedisServer } from '../../testing/redis-server.ts';
 import { isUserError, userErrorOf } from '../../src/errors/user-error.ts';
 import { ImageInputError } from '../../src/images/io.ts';
 import { openKeyv } from '../../src/store/open-keyv.ts';

@@ -1,5 +1,5 @@
 /**
- * Issue #19, items 6, 7, 8 and 10: the pairstyle command line under bad paths, full disks, forged
+ * The pairstyle command line under bad paths, full disks, forged
  * style files and bad arguments. Every case runs the real command in a child process
  * (test/helpers/cli-process.ts) on a tiny model; a refusal must be exit status 2 with one line on
  * stderr ("pairstyle: ..."), no stack trace, no escape sequence, nothing half-written left behind.
@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import type { Style } from '../../src/pair/style.ts';
-import { decodeSafetensors } from '../../src/train/safetensors.ts';
+import { decodeSafetensors } from '../../src/formats/safetensors.ts';
 import { runPairstyle, shareWithNobody, type CliRun, type CliRunOptions } from '../helpers/cli-process.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { reliabilityReport } from './report.ts';

@@ -1,5 +1,5 @@
 /**
- * Issue #19, item 10: input with nothing in it. A pair with nothing to learn: the same file as content
+ * Input with nothing in it. A pair with nothing to learn: the same file as content
  * and style is trained with a warning in the reply (the command line, which has no reply to warn in,
  * refuses it: cli.test.ts); a 1x1 picture is refused, as every picture under 16x16 is. A prompt of only
  * invisible characters is no prompt.

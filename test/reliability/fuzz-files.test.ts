@@ -1,5 +1,5 @@
 /**
- * Issue #19, "Also": fuzzing of the files and options a stranger hands PairStyle. Mutated and forged
+ * Fuzzing of the files and options a stranger hands PairStyle. Mutated and forged
  * safetensors style files go through the style loader (decodeStyle: the bot's worker and the CLI read
  * styles with it) and the model check (checkStyleFitsModel); random command lines go through the CLI
  * (runCli, as src/bot/cli-main.ts calls it). No input may crash: a style file is accepted with finite
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/bot/cli.ts';
 import { isCliUserError } from '../../src/bot/cli-main.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import { checkStyleFitsModel, loraProjectionsOf } from '../../src/pair/style-fit.ts';
 import type { Style } from '../../src/pair/style.ts';

@@ -1,5 +1,5 @@
 /**
- * Issue #19, "Also": fuzzing of the playground's form posts over HTTP. Valid multipart/form-data,
+ * Fuzzing of the playground's form posts over HTTP. Valid multipart/form-data,
  * urlencoded and JSON command posts (built by the platform's own FormData, with real pictures) are
  * mutated (boundaries, part headers, line ends, cuts, random bytes, content types) and sent to the real
  * playground server on 127.0.0.1 (real commands, registry and in-process queue, fake executor). No

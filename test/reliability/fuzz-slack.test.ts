@@ -6,14 +6,9 @@
  * answer is 200 (acknowledged) or a 4xx, never a 500, and the bot still answers a command afterwards.
  * Seeded (fixture.ts fuzzSeed).
  */
-import { createHmac } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { App } from '@slack/bolt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlackApp } from '../../src/bot/slack/app.ts';
-import { botBackend } from '../helpers/bot-fixture.ts';
-import { FakeSlack } from '../helpers/fake-slack.ts';
+import { postSignedToSlack, startSlackApp, type SlackAppFixture } from '../helpers/slack-app.ts';
+import { FakeSlack } from '../../testing/fake-slack.ts';
 import { fuzzCount, fuzzSeed, fuzzTimeout, seeded, type Seeded } from './fixture.ts';
 import { reliabilityReport } from './report.ts';
 
@@ -21,41 +16,14 @@ const report = reliabilityReport(import.meta.url);
 const SECRET = 'fuzz-signing-secret';
 const BOT = 'xoxb-fuzz';
 const fake = new FakeSlack();
-let app: App;
-let url = '';
-let backend: Awaited<ReturnType<typeof botBackend>>;
+let slack: SlackAppFixture;
 
 beforeAll(async () => {
-  await fake.start(BOT);
-  backend = await botBackend();
-  app = createSlackApp({
-    ...backend,
-    botToken: BOT,
-    signingSecret: SECRET,
-    clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
-    tokenVerificationEnabled: false,
-    allowInsecureFileOrigins: [fake.origin],
-    log: () => {},
-  });
-  const server = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+  slack = await startSlackApp(fake, { botToken: BOT, signingSecret: SECRET });
 });
-afterAll(async () => {
-  await app.stop();
-  await backend.queue.close();
-  await fake.close();
-});
+afterAll(() => slack.close());
 
-function post(body: string, type = 'application/x-www-form-urlencoded') {
-  const ts = String(Math.floor(Date.now() / 1000));
-  const sig = `v0=${createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': type, 'x-slack-signature': sig, 'x-slack-request-timestamp': ts },
-    body,
-    signal: AbortSignal.timeout(15_000),
-  });
-}
+const post = (body: string, contentType?: string) => postSignedToSlack(slack.url, SECRET, body, { contentType, timeoutMs: 15_000 });
 
 const ACTION_IDS = ['ps:reroll:', 'ps:stronger:', 'ps:weaker:', 'ps:cancel:', 'ps:', 'ps:reroll:job-1', 'ps:cancel:../../x', 'other', ''];
 

@@ -7,12 +7,11 @@
  * to be stored, bytes written, stored, reply sent): after the restart its user reads that the style
  * was learned, never "you already have a style named …", and the style is stored once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +19,10 @@ import { StyleRegistry } from '../../src/store/style-registry.ts';
 import { openKeyv } from '../../src/store/open-keyv.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
+import { discordHttpEnv, finalReplyEdit, postDiscordCommand, replyEdit } from '../helpers/discord-interactions.ts';
+import { kill9 as killProcess, spawnHelperProcess } from '../helpers/helper-process.ts';
 import { CRASH_POINTS, type CrashPoint } from '../helpers/crash-points.ts';
-import { FakeDiscord, type Recorded } from '../helpers/fake-discord.ts';
+import { FakeDiscord, type Recorded } from '../../testing/fake-discord.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { reliabilityReport } from './report.ts';
 
@@ -44,75 +45,41 @@ interface Ready {
 
 /** Starts the bot process and waits for its READY line (bounded). */
 async function startBotProcess(crashAt?: { point: CrashPoint; name: string }): Promise<Ready> {
-  const arg = JSON.stringify({
-    env,
-    crashAt,
-    overrides: { discordApi: discord.api, fileOrigins: [discord.origin], task: { sampleSteps: 2 }, minEditIntervalMs: 100, host: '127.0.0.1' },
-  });
-  const p = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/bot-process.ts', arg], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child = p;
-  let errText = '';
-  p.stderr!.on('data', (d: Buffer) => (errText = (errText + d.toString()).slice(-4000)));
-  const lines = createInterface({ input: p.stdout! });
+  const h = spawnHelperProcess(
+    'test/helpers/bot-process.ts',
+    {
+      env,
+      crashAt,
+      overrides: { discordApi: discord.api, fileOrigins: [discord.origin], task: { sampleSteps: 2 }, minEditIntervalMs: 100, host: '127.0.0.1' },
+    },
+    240_000,
+  );
+  child = h.p;
   stopped = new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no crash point reached in 300 s: ${errText}`)), 300_000);
-    lines.on('line', (line) => line.startsWith('CRASHPOINT ') && (clearTimeout(t), resolve(line.slice(11))));
-    p.once('exit', () => clearTimeout(t));
+    const t = setTimeout(() => reject(new Error(`no crash point reached in 300 s: ${h.stderr()}`)), 300_000);
+    h.lines.on('line', (line) => line.startsWith('CRASHPOINT ') && (clearTimeout(t), resolve(line.slice(11))));
+    h.p.once('exit', () => clearTimeout(t));
   });
   stopped.catch(() => undefined);
-  return new Promise<Ready>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`bot process not ready in 240 s: ${errText}`)), 240_000);
-    p.once('exit', (code) => reject(new Error(`bot process exited (${code}): ${errText}`)));
-    lines.on('line', (line) => {
-      if (!line.startsWith('READY ')) return;
-      clearTimeout(t);
-      const ready = JSON.parse(line.slice(6)) as Ready;
-      port = ready.ports.discord;
-      resolve(ready);
-    });
-  });
+  const ready = (await h.ready) as unknown as Ready;
+  port = ready.ports.discord;
+  return ready;
 }
 
 async function kill9(): Promise<void> {
-  const p = child!;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGKILL');
-  await exited;
+  await killProcess(child!);
   child = undefined;
 }
 
 /** Sends a signed /pairstyle command as `user`; returns its interaction token. */
 async function command(user: string, sub: string, options: unknown[], resolved?: unknown): Promise<string> {
   const token = `kill${++n}`;
-  const body = JSON.stringify({
-    id: `i${n}`,
-    application_id: '123456789012345678',
-    token,
-    version: 1,
-    type: 2,
-    guild_id: 'g1',
-    channel_id: 'c1',
-    member: { user: { id: user, username: user }, permissions: '0' },
-    data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) },
-  });
-  const ts = String(Math.floor(Date.now() / 1000));
-  const res = await fetch(`http://127.0.0.1:${port}/`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
-      'x-signature-timestamp': ts,
-    },
-    body,
-    signal: AbortSignal.timeout(10_000),
-  });
+  const res = await postDiscordCommand(`http://127.0.0.1:${port}/`, keys.privateKey, { token, user, sub, options, resolved }, 10_000);
   expect(res.status).toBe(200);
   return token;
 }
 
-const edits = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`);
-const finalEdit = (token: string) => (r: Recorded) => edits(token)(r) && !/⏳|⚙️/.test(String(r.json?.content));
-const progressWith = (token: string, re: RegExp) => (r: Recorded) => edits(token)(r) && re.test(String(r.json?.content));
+const progressWith = (token: string, re: RegExp) => (r: Recorded) => replyEdit(token)(r) && re.test(String(r.json?.content));
 
 async function trainCommand(user: string, name: string, steps: number) {
   const att = (id: string, file: string) => ({
@@ -149,11 +116,7 @@ beforeAll(async () => {
     ),
   );
   env = {
-    DISCORD_TOKEN: 'bot-token',
-    DISCORD_APP_ID: '123456789012345678',
-    DISCORD_MODE: 'http',
-    DISCORD_PUBLIC_KEY: keys.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
-    DISCORD_HTTP_PORT: '0',
+    ...discordHttpEnv(keys.publicKey),
     PAIRSTYLE_MODEL: await writeTinyModelFolder(),
     PAIRSTYLE_STORE_URL: `sqlite://${storePath}`,
     PAIRSTYLE_PLAYGROUND: '0',
@@ -179,14 +142,14 @@ describe('kill -9 and restart', () => {
 
     const ready = await startBotProcess();
     expect(ready.recovered).toMatchObject({ retried: 1, queued: 1, failed: 0 });
-    const drawn = await discord.waitFor(finalEdit(draw), 60_000);
+    const drawn = await discord.waitFor(finalReplyEdit(draw), 60_000);
     expect(drawn.json?.content).toMatch(/'cat face', no style, seed 7/);
     expect(drawn.files.map((f) => f.name)).toEqual(['image.png']);
-    const trained = await discord.waitFor(finalEdit(train), 120_000);
+    const trained = await discord.waitFor(finalReplyEdit(train), 120_000);
     expect(trained.json?.content).toMatch(/learned style \*\*blue\*\*/);
     // The style is stored once, intact, for its owner.
     const listed = await command('alice', 'list', []);
-    expect(String((await discord.waitFor(finalEdit(listed), 10_000)).json?.content)).toMatch(/blue/);
+    expect(String((await discord.waitFor(finalReplyEdit(listed), 10_000)).json?.content)).toMatch(/blue/);
     await kill9();
     const registry = new StyleRegistry(await openKeyv(`sqlite://${storePath}`));
     const stored = await registry.load({ platform: 'discord', workspace: 'g1', user: 'alice' }, 'blue');
@@ -214,7 +177,7 @@ describe('kill -9 and restart', () => {
     const ready = await startBotProcess();
     // Killed while drawing (started again) or just after it finished (delivered without running again).
     expect(ready.recovered.retried + ready.recovered.finished).toBe(1);
-    const drawn = await discord.waitFor(finalEdit(draw), 60_000);
+    const drawn = await discord.waitFor(finalReplyEdit(draw), 60_000);
     expect(drawn.json?.content).toMatch(/'rocket', no style, seed 3, 100 steps/);
     await kill9();
     report.row({
@@ -237,7 +200,7 @@ describe('kill -9 and restart', () => {
     await kill9();
     const ready = await startBotProcess();
     expect(ready.recovered.failed).toBe(1);
-    const told = await discord.waitFor(finalEdit(train), 20_000);
+    const told = await discord.waitFor(finalReplyEdit(train), 20_000);
     expect(told.json?.content).toMatch(/failed: the bot stopped twice while this job was running/);
     await kill9();
     report.row({
@@ -270,9 +233,9 @@ describe('kill -9 and restart', () => {
     /** After the restart: the user of point i was told the style was learned (and nothing else); it is stored once. */
     async function checkFinished(i: number, token: string, since: number) {
       const point = CRASH_POINTS[i];
-      const told = await discord.waitFor((r) => discord.requests.indexOf(r) >= since && finalEdit(token)(r), 300_000);
+      const told = await discord.waitFor((r) => discord.requests.indexOf(r) >= since && finalReplyEdit(token)(r), 300_000);
       await new Promise((r) => setTimeout(r, 500));
-      const afterRestart = discord.requests.filter((r, k) => k >= since && finalEdit(token)(r)).map((r) => String(r.json?.content));
+      const afterRestart = discord.requests.filter((r, k) => k >= since && finalReplyEdit(token)(r)).map((r) => String(r.json?.content));
       const registry = new StyleRegistry(await openKeyv(`sqlite://${storePath}`));
       const stored = await registry.load(owner(i), names[i]).then(
         (s) => decodeStyle(s.bytes).info.name === names[i],

@@ -9,14 +9,14 @@
  *  - Redis stopped: both bots answer with a clear "unavailable, try again" line; once it is back they
  *    take and finish jobs again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { generateKeyPairSync } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngOf } from '../helpers/bot-fixture.ts';
-import { FakeDiscord, type Recorded } from '../helpers/fake-discord.ts';
-import { RedisServer } from '../helpers/redis-server.ts';
+import { discordHttpEnv, finalReplyEdit, postDiscordCommand, replyEdit } from '../helpers/discord-interactions.ts';
+import { spawnHelperProcess, type HelperProcess } from '../helpers/helper-process.ts';
+import { FakeDiscord } from '../../testing/fake-discord.ts';
+import { RedisServer } from '../../testing/redis-server.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 import { reliabilityReport } from './report.ts';
 
@@ -33,56 +33,33 @@ interface WorkerEvent {
   reason?: string;
 }
 
-interface Proc {
-  p: ChildProcess;
-  ready: Promise<Record<string, unknown>>;
-}
-
-const procs: Proc[] = [];
+const procs: HelperProcess[] = [];
 const botPorts: number[] = [];
 const workerPids: number[] = [];
 const events: WorkerEvent[] = [];
 let modelDir = '';
 
-/** Spawns a helper process and resolves with its READY line's JSON (bounded). */
-function spawnHelper(script: string, arg: unknown): Proc {
-  const p = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let errText = '';
-  p.stderr!.on('data', (d: Buffer) => (errText = (errText + d.toString()).slice(-4000)));
-  const lines = createInterface({ input: p.stdout! });
-  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${script} not ready in 120 s: ${errText}`)), 120_000);
-    p.once('exit', (code) => reject(new Error(`${script} exited (${code}): ${errText}`)));
-    lines.on('line', (line) => {
-      if (line.startsWith('READY ')) {
-        clearTimeout(t);
-        resolve(JSON.parse(line.slice(6)) as Record<string, unknown>);
-      } else if (line.startsWith('EVENT ')) events.push(JSON.parse(line.slice(6)) as WorkerEvent);
-    });
-  });
-  ready.catch(() => undefined);
-  const proc = { p, ready };
+/** Spawns a helper process (bounded READY wait) and records its worker events. */
+function spawnHelper(script: string, arg: unknown): HelperProcess {
+  const proc = spawnHelperProcess(script, arg);
+  proc.lines.on('line', (line) => line.startsWith('EVENT ') && events.push(JSON.parse(line.slice(6)) as WorkerEvent));
   procs.push(proc);
   return proc;
 }
 
 const sharedEnv = () => ({ REDIS_URL: redis.url, PAIRSTYLE_MODEL: modelDir, PAIRSTYLE_QUEUE_PREFIX: 'mp' });
 
-function startWorker(): Proc {
-  return spawnHelper('test/helpers/worker-process.ts', {
+function startWorker(): HelperProcess {
+  return spawnHelper('testing/worker-process.ts', {
     env: { ...sharedEnv(), PAIRSTYLE_LOCK_SECONDS: '5', PAIRSTYLE_STALLED_CHECK_SECONDS: '1' },
     overrides: { task: { sampleSteps: 2 } },
   });
 }
 
-function startBot(): Proc {
+function startBot(): HelperProcess {
   const env = {
     ...sharedEnv(),
-    DISCORD_TOKEN: 'bot-token',
-    DISCORD_APP_ID: '123456789012345678',
-    DISCORD_MODE: 'http',
-    DISCORD_PUBLIC_KEY: keys.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
-    DISCORD_HTTP_PORT: '0',
+    ...discordHttpEnv(keys.publicKey),
     PAIRSTYLE_PLAYGROUND: '0',
     PAIRSTYLE_COMMANDS_PER_MINUTE: '600',
     PAIRSTYLE_MAX_QUEUED: '500',
@@ -99,38 +76,15 @@ const refusals = new Map<string, string>();
 /** Sends a signed /pairstyle command to bot `bot` as `user`; returns its interaction token. */
 async function command(bot: number, user: string, sub: string, options: unknown[], resolved?: unknown): Promise<string> {
   const token = `mp${++n}`;
-  const body = JSON.stringify({
-    id: `i${n}`,
-    application_id: '123456789012345678',
-    token,
-    version: 1,
-    type: 2,
-    guild_id: 'g1',
-    channel_id: 'c1',
-    member: { user: { id: user, username: user }, permissions: '0' },
-    data: { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) },
-  });
-  const ts = String(Math.floor(Date.now() / 1000));
-  const res = await fetch(`http://127.0.0.1:${botPorts[bot]}/`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
-      'x-signature-timestamp': ts,
-    },
-    body,
-    signal: AbortSignal.timeout(15_000),
-  });
+  const res = await postDiscordCommand(`http://127.0.0.1:${botPorts[bot]}/`, keys.privateKey, { token, user, sub, options, resolved });
   expect(res.status).toBe(200);
   const answer = (await res.json()) as { type: number; data?: { content?: string; flags?: number } };
   if (answer.type === 4 && answer.data?.flags === 64) refusals.set(token, String(answer.data.content));
   return token;
 }
 
-const edits = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path.includes(`/${token}/messages/@original`);
-const isFinal = (token: string) => (r: Recorded) => edits(token)(r) && !/⏳|⚙️/.test(String(r.json?.content));
 /** The command's last answer: its refusal (the first answer, ephemeral), or the final edit of its deferred reply. */
-const finalOf = async (token: string, ms = 120_000) => refusals.get(token) ?? discord.waitFor(isFinal(token), ms).then((r) => String(r.json?.content));
+const finalOf = async (token: string, ms = 120_000) => refusals.get(token) ?? discord.waitFor(finalReplyEdit(token), ms).then((r) => String(r.json?.content));
 
 const opt = (name: string, value: unknown, type = 3) => ({ type, name, value });
 const att = (id: string, file: string) => ({
@@ -227,7 +181,7 @@ describe('2 bots + 3 workers on one Redis', () => {
     expect(sent.length).toBe(100);
     // Every reply at its own interaction, saying what that job asked for.
     for (const s of sent) {
-      const finals = discord.requests.filter(isFinal(s.token));
+      const finals = discord.requests.filter(finalReplyEdit(s.token));
       expect(finals.length, `final replies of ${s.token}`).toBe(1);
       expect(String(finals[0].json?.content)).toMatch(s.expect);
       expect(finals[0].files.length).toBeGreaterThan(0);
@@ -251,7 +205,7 @@ describe('2 bots + 3 workers on one Redis', () => {
   it('kill -9 of the worker running a training: the job completes on another worker', async () => {
     const before = events.length;
     const token = await train(0, 'victim', 'survivor', 400);
-    await discord.waitFor((r) => edits(token)(r) && /training/.test(String(r.json?.content)), 60_000);
+    await discord.waitFor((r) => replyEdit(token)(r) && /training/.test(String(r.json?.content)), 60_000);
     // The worker's own 'start' line travels over its stdout pipe and may arrive after the progress edit.
     let start: WorkerEvent | undefined;
     for (let t0 = Date.now(); !start && Date.now() - t0 < 20_000; await new Promise((r) => setTimeout(r, 50))) {
@@ -267,7 +221,7 @@ describe('2 bots + 3 workers on one Redis', () => {
     const doneBy = events.slice(before).filter((e) => e.type === 'done' && e.id === start!.id);
     expect(doneBy.length).toBe(1);
     expect(doneBy[0].pid).not.toBe(start!.pid);
-    expect(discord.requests.filter(isFinal(token)).length).toBe(1);
+    expect(discord.requests.filter(finalReplyEdit(token)).length).toBe(1);
     report.row({
       section: 'Several machines',
       pass: true,

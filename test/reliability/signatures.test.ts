@@ -4,15 +4,14 @@
  * missing or malformed headers, and replays of a validly signed request (also re-spelled: hex case,
  * a zero-padded timestamp), answering 401 and running nothing.
  */
-import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { App } from '@slack/bolt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discordInteractionsHandler } from '../../src/bot/discord/http.ts';
-import { createSlackApp } from '../../src/bot/slack/app.ts';
 import { botBackend } from '../helpers/bot-fixture.ts';
-import { FakeSlack } from '../helpers/fake-slack.ts';
+import { FakeSlack } from '../../testing/fake-slack.ts';
+import { slackSignature, startSlackApp, type SlackAppFixture } from '../helpers/slack-app.ts';
 import { reliabilityReport } from './report.ts';
 
 const report = reliabilityReport(import.meta.url);
@@ -128,30 +127,13 @@ describe('Discord Ed25519 interactions', () => {
 describe('Slack HMAC requests (Bolt HTTP receiver)', () => {
   const SECRET = 'reliability-signing-secret';
   const fake = new FakeSlack();
-  let app: App;
-  let url = '';
-  let backend: Awaited<ReturnType<typeof botBackend>>;
+  let slack: SlackAppFixture;
   let n = 0;
 
   beforeAll(async () => {
-    await fake.start('xoxb-test');
-    backend = await botBackend();
-    app = createSlackApp({
-      ...backend,
-      botToken: 'xoxb-test',
-      signingSecret: SECRET,
-      clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
-      tokenVerificationEnabled: false,
-      allowInsecureFileOrigins: [fake.origin],
-    });
-    const server = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+    slack = await startSlackApp(fake, { botToken: 'xoxb-test', signingSecret: SECRET });
   });
-  afterAll(async () => {
-    await app.stop();
-    await backend.queue.close();
-    await fake.close();
-  });
+  afterAll(() => slack.close());
 
   const slash = (text: string) => {
     const path = `/respond/rel${++n}`;
@@ -173,9 +155,9 @@ describe('Slack HMAC requests (Bolt HTTP receiver)', () => {
       }).toString(),
     };
   };
-  const hmac = (ts: string, body: string, secret = SECRET) => `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;
+  const hmac = (ts: string, body: string, secret = SECRET) => slackSignature(secret, ts, body);
   const post = (body: string, headers: Record<string, string>) =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body, signal: AbortSignal.timeout(8000) });
+    fetch(slack.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body, signal: AbortSignal.timeout(8000) });
   const responses = (path: string) => fake.calls.filter((c) => c.method === path.slice(1)).length;
 
   async function expectStatus(what: string, res: Promise<Response>, status: number, ran?: { path: string; times: number }) {

@@ -1,5 +1,5 @@
 /**
- * Issue #19, item 10: a size refused for being over a limit is never shown as if it were within it
+ * A size refused for being over a limit is never shown as if it were within it
  * ("the upload is 18.0 MB; the limit is 18 MB"). Through the command path (readImageUpload, the
  * announced size of an attachment) and over every size just past a range of limits.
  */

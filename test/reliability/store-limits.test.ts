@@ -1,5 +1,5 @@
 /**
- * Issue 19, item 5: the style store's limits. A finished training meets a full store (SQLite filled to
+ * The style store's limits. A finished training meets a full store (SQLite filled to
  * its page cap: SQLite's own "database or disk is full"): the user reads a clear message and gets the
  * style file, and nothing half-stored is left; with room again, training works. One person may keep at
  * most PAIRSTYLE_MAX_STYLES_PER_USER styles over all their servers: refused up front with a message,

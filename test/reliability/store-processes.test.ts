@@ -1,5 +1,5 @@
 /**
- * Several bot processes on one style store (issue 19, item 4): 4 registry processes, each its own
+ * Several bot processes on one style store: 4 registry processes, each its own
  * `node --import tsx` process, on one SQLite file and on one redis-server, all starting together:
  * concurrent shares in one workspace, concurrent saves for one user, concurrent overwrites of one
  * style. Nothing may be lost: every share is in the workspace's list, every saved style is listed and
@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeyv } from '../../src/store/open-keyv.ts';
 import { StyleRegistry, type Scope } from '../../src/store/style-registry.ts';
-import { RedisServer } from '../helpers/redis-server.ts';
+import { RedisServer } from '../../testing/redis-server.ts';
 import { reliabilityReport } from './report.ts';
 
 const report = reliabilityReport(import.meta.url);

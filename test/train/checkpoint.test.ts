@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listCheckpoints, loadLatestCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.ts';
-import { readSafetensorsHeader } from '../../src/train/safetensors.ts';
+import { readSafetensorsHeader } from '../../src/formats/safetensors.ts';
 import { AdamW } from '../../src/train/optim.ts';
 import { EMA } from '../../src/train/ema.ts';
 

@@ -4,8 +4,8 @@
  */
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import { cfgTerms } from '../../src/diffusion/guidance.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import { cfgTerms } from '../../src/pipeline/guidance.ts';
 import type { JobProgress } from '../../src/queue/job.ts';
 import type { TaskContext } from '../../workers/engine.ts';
 import { draw } from '../../workers/tasks/bot-jobs.ts';

@@ -6,8 +6,9 @@
 import { cancelled } from '../../src/errors/user-error.ts';
 import { gridPng, type Tile } from '../../src/images/grid.ts';
 import { imagePng, loadImage } from '../../src/images/io.ts';
-import { PixelCodec, unitToRgb } from '../../src/models/pixel-codec.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { PixelCodec } from '../../src/models/pixel-codec.ts';
+import { unitToRgb } from '../../src/formats/pixels.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import { trainPair } from '../../src/pair/train.ts';

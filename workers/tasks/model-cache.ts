@@ -6,10 +6,11 @@
  * model (PAIRSTYLE_MODEL or the embedded one). Sources that carry no device and precision run on
  * PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION.
  */
-import { loadConfiguredModel, loadModelOf, modelRuntimeConfig, type ModelConfig, type ModelRuntimeConfig } from '../../config/model.ts';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import { loadModelFolder } from '../../src/models/model-folder.ts';
-import type { TextToImageModel } from '../../src/models/text-to-image.ts';
+import { checkedModelConfig, modelRuntimeConfig, type ModelConfig, type ModelRuntimeConfig } from '../../config/model.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import { loadModelOf } from '../../src/pipeline/load-model.ts';
+import { loadModelFolder } from '../../src/pipeline/model-folder.ts';
+import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 
 export type ModelSource = { config: ModelConfig } | { dir: string } | { module: string; exportName: string } | { configured: true };
 
@@ -37,7 +38,7 @@ export function loadModel(source: ModelSource = { configured: true }): Promise<L
         const factory = mod[source.exportName];
         if (typeof factory !== 'function') throw new Error(`${source.module} has no model factory '${source.exportName}'`);
         model = await factory();
-      } else model = await loadConfiguredModel();
+      } else model = await loadModelOf(checkedModelConfig());
       return { model, pipe: new DiffusionPipeline(model, runtime), runtime };
     })();
     cache.set(key, hit);

@@ -14,7 +14,7 @@ import { InProcessQueue } from '../../../src/queue/in-process.ts';
 import type { JobQueue } from '../../../src/queue/job.ts';
 import { botBackend } from '../../helpers/bot-fixture.ts';
 import { FakeExecutor } from '../../queue/fake-executor.ts';
-import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
+import { FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
 
 const fake = new FakeDiscord();
 let client: Client;

@@ -9,7 +9,7 @@ import type { JobExecutor } from '../../../src/queue/job.ts';
 import { UserRateLimiter } from '../../../commands/index.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
 import { FakeExecutor } from '../../queue/fake-executor.ts';
-import { FakeDiscord, type Recorded } from '../../helpers/fake-discord.ts';
+import { FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
 import { reliabilityReport } from '../../reliability/report.ts';
 
 const report = reliabilityReport(import.meta.url);

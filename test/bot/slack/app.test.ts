@@ -1,16 +1,15 @@
 /** The Bolt adapter over its HTTP receiver with real signed requests, talking to a loopback fake Slack Web API. */
-import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { App } from '@slack/bolt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackApp } from '../../../src/bot/slack/app.ts';
 import { parseCommandText } from '../../../commands/text.ts';
 import { UserRateLimiter } from '../../../commands/index.ts';
 import { InProcessQueue } from '../../../src/queue/in-process.ts';
-import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
+import { pngOf } from '../../helpers/bot-fixture.ts';
 import { FakeExecutor } from '../../queue/fake-executor.ts';
-import { FakeSlack, type SlackCall } from '../../helpers/fake-slack.ts';
+import { postSignedToSlack, startSlackApp, type SignedPostOptions, type SlackAppFixture } from '../../helpers/slack-app.ts';
+import { FakeSlack, type SlackCall } from '../../../testing/fake-slack.ts';
 import { reliabilityReport } from '../../reliability/report.ts';
 
 const report = reliabilityReport(import.meta.url);
@@ -18,43 +17,18 @@ const report = reliabilityReport(import.meta.url);
 const SECRET = 'test-signing-secret';
 const BOT = 'xoxb-test';
 const fake = new FakeSlack();
-let app: App;
+let slack: SlackAppFixture;
+/** Where signed requests go: the app of startSlackApp, or a test's own app for a while. */
 let url = '';
-let backend: Awaited<ReturnType<typeof botBackend>>;
 let n = 0;
 
 beforeAll(async () => {
-  await fake.start(BOT);
-  backend = await botBackend();
-  app = createSlackApp({
-    ...backend,
-    botToken: BOT,
-    signingSecret: SECRET,
-    clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
-    tokenVerificationEnabled: false,
-    allowInsecureFileOrigins: [fake.origin],
-  });
-  const server = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+  slack = await startSlackApp(fake, { botToken: BOT, signingSecret: SECRET });
+  url = slack.url;
 });
-afterAll(async () => {
-  await app.stop();
-  await backend.queue.close();
-  await fake.close();
-});
+afterAll(() => slack.close());
 
-function signed(body: string, opts: { secret?: string; ts?: number; alter?: (b: string) => string } = {}) {
-  const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
-  const sig = `v0=${createHmac('sha256', opts.secret ?? SECRET)
-    .update(`v0:${ts}:${body}`)
-    .digest('hex')}`;
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-signature': sig, 'x-slack-request-timestamp': ts },
-    body: opts.alter ? opts.alter(body) : body,
-    signal: AbortSignal.timeout(5000),
-  });
-}
+const signed = (body: string, opts: SignedPostOptions & { secret?: string } = {}) => postSignedToSlack(url, opts.secret ?? SECRET, body, opts);
 
 function slash(text: string, user = 'U1') {
   const respondPath = `/respond/${++n}`;
@@ -177,9 +151,9 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     it("a bad option, an unknown style, the rate limit, a queue cap, a foreign button press and a cancel of another's job", async () => {
       const queue = new InProcessQueue({ executors: [new FakeExecutor()] });
       const held = createSlackApp({
-        ...backend,
+        ...slack.backend,
         queue,
-        limits: { ...backend.limits, userRate: new UserRateLimiter({ perMinute: 6 }) },
+        limits: { ...slack.backend.limits, userRate: new UserRateLimiter({ perMinute: 6 }) },
         botToken: BOT,
         signingSecret: SECRET,
         clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
@@ -253,7 +227,7 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     expect((await signed(body, { secret: 'wrong' })).status).toBe(401);
     expect((await signed(body, { alter: (b) => b.replace('help', 'list') })).status).toBe(401);
     expect((await signed(body, { ts: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
-    expect((await fetch(url, { method: 'POST', body })).status).toBe(401);
+    expect((await fetch(slack.url, { method: 'POST', body })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 100));
     expect(fake.calls.length).toBe(before);
   });

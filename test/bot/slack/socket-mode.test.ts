@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackApp } from '../../../src/bot/slack/app.ts';
 import { botBackend } from '../../helpers/bot-fixture.ts';
-import { FakeSlack } from '../../helpers/fake-slack.ts';
+import { FakeSlack } from '../../../testing/fake-slack.ts';
 
 const BOT = 'xoxb-socket';
 const APP_TOKEN = 'xapp-1-A1-socket';

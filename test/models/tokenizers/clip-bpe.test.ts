@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BYTE_TO_CHAR, cleanText, ClipTokenizer } from '../../../src/models/tokenizers/clip-bpe.ts';
-import { tinyClipVocab, TINY_MERGES, writeTinyClipTokenizerDir } from './tiny-clip-vocab.ts';
+import { tinyClipVocab, TINY_MERGES, writeTinyClipTokenizerDir } from '../../../testing/tiny-clip-vocab.ts';
 
 const vocab = tinyClipVocab();
 const tok = new ClipTokenizer(vocab, ['#version: 0.2', ...TINY_MERGES]);

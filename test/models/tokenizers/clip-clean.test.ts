@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BYTE_TO_CHAR, cleanText, ClipTokenizer } from '../../../src/models/tokenizers/clip-bpe.ts';
-import { tinyClipVocab, TINY_MERGES } from './tiny-clip-vocab.ts';
+import { tinyClipVocab, TINY_MERGES } from '../../../testing/tiny-clip-vocab.ts';
 
 const tok = new ClipTokenizer(tinyClipVocab(), TINY_MERGES);
 /** A piece no merge touches: its UTF-8 bytes as characters, the last one ending the word. */

@@ -12,13 +12,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromSchedulerConfig, NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
-import { readSafetensors, writeSafetensors } from '../train/safetensors.ts';
-import { clipTextParamShapes, type CLIPTextConfig } from './clip-text.ts';
-import { PixelCodec } from './pixel-codec.ts';
+import { readSafetensors, writeSafetensors } from '../formats/safetensors.ts';
+import { clipTextParamShapes, type CLIPTextConfig } from '../models/clip-text.ts';
+import { PixelCodec } from '../models/pixel-codec.ts';
 import type { TextToImageModel } from './text-to-image.ts';
-import { WordTokenizer } from './tokenizers/word.ts';
-import { unetParamShapes } from './unet.ts';
-import type { UNet2DConditionConfig } from './unet-config.ts';
+import { WordTokenizer } from '../models/tokenizers/word.ts';
+import { unetParamShapes } from '../models/unet.ts';
+import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 
 export class ModelFolderError extends Error {
   override name = 'ModelFolderError';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TOKEN_EMBEDDING, buildEmojiTokenizer, remapTokenEmbedding } from '../../src/models/emoji-mini.ts';
+import { TOKEN_EMBEDDING, buildEmojiTokenizer, remapTokenEmbedding } from '../../src/pipeline/emoji-mini.ts';
 
 describe('remapTokenEmbedding', () => {
   const from = buildEmojiTokenizer([{ subject: 'cat face', keywords: ['kitten'] }]);

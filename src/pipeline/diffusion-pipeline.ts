@@ -7,20 +7,13 @@
  * and blends are all just coefficient lists (see guidance.ts). Every term of every trajectory runs in
  * the same UNet batch; the sampler steps all trajectories together.
  */
+import type { Precision } from '../graph/device.ts';
 import { emitOnnx, Graph, GraphSession, type Tensor } from '../graph/index.ts';
-import {
-  conditionFeeds,
-  modelUnet,
-  textEncoderFeeds,
-  textEncoderGraph,
-  zeroEmptyPrompts,
-  type Precision,
-  type PromptConditioning,
-} from '../models/conditioning.ts';
+import { conditionFeeds, modelUnet, textEncoderFeeds, textEncoderGraph, zeroEmptyPrompts, type PromptConditioning } from './conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
-import type { TextToImageModel } from '../models/text-to-image.ts';
-import { Rng } from './rng.ts';
-import { sample, type SamplerName } from './samplers.ts';
+import type { TextToImageModel } from './text-to-image.ts';
+import { Rng } from '../graph/rng.ts';
+import { sample, type SamplerName } from '../diffusion/samplers.ts';
 
 export interface Term {
   /** Index into the request's prompts. */
@@ -124,7 +117,7 @@ export class DiffusionPipeline {
       if (!last) throw new Error('preview: no sampler step has run yet');
       const a = model.schedule.alphaBarAt(last.t);
       const [sa, sb] = [Math.sqrt(a), Math.sqrt(1 - a)];
-      const v = model.schedule.config.predictionType === 'v_prediction';
+      const v = model.schedule.config.prediction_type === 'v_prediction';
       const { x, out } = last;
       const est = new Float32Array(x.length);
       for (let k = 0; k < x.length; k++) est[k] = v ? sa * x[k] - sb * out[k] : (x[k] - sb * out[k]) / sa;

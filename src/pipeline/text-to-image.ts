@@ -5,20 +5,12 @@
  * Diffusion checkpoints both load into this shape.
  */
 import type { NoiseSchedule } from '../diffusion/schedule.ts';
-import type { CLIPTextConfig } from './clip-text.ts';
-import type { UNet2DConditionConfig } from './unet-config.ts';
+import type { CLIPTextConfig } from '../models/clip-text.ts';
+import type { ImageCodec } from '../models/image-codec.ts';
+import type { UNet2DConditionConfig } from '../models/unet-config.ts';
 
 export interface PromptTokenizer {
   encode(text: string, contextLength: number): number[];
-}
-
-export interface ImageCodec {
-  /** Latent [channels, height, width] of one image. */
-  readonly latentShape: readonly [number, number, number];
-  /** Images [B, 3, H, W] in [-1, 1] -> latents [B, ...latentShape]. */
-  encode(images: Float32Array, batch: number): Promise<Float32Array>;
-  /** Latents -> images [B, 3, H, W] in [-1, 1]. */
-  decode(latents: Float32Array, batch: number): Promise<Float32Array>;
 }
 
 export interface TextToImageModel {

@@ -1,12 +1,12 @@
 /**
- * Guidance schemes as coefficient lists over terms (see pipeline.ts):
+ * Guidance schemes as coefficient lists over terms (see diffusion-pipeline.ts):
  *   classifier-free:  eps = e(neg) + w_cfg (e(c) - e(neg))
  *   style guidance:   eps = e(neg) + w_cfg (e(c) - e(neg)) + sum_i w_i (e_{+style_i}(c_i) - e(c)),
  *                     c_i = c + " in <S*_i> style" (Pair Customization, Jones et al. 2024)
  *   LoRA scale:       the usual practice, for comparison: CFG on the model with adapter gates = scale,
  *                     prompt c_i for both terms.
  */
-import type { Term } from './pipeline.ts';
+import type { Term } from './diffusion-pipeline.ts';
 
 /** Term list of plain classifier-free guidance. `neg` and `cond` index the request's prompts. */
 export function cfgTerms(neg: number, cond: number, cfg: number): Term[] {

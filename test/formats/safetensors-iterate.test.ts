@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { f16ToF32, f32ToF16, iterateSafetensors, writeSafetensors } from '../../src/train/safetensors.ts';
+import { f16ToF32, f32ToF16, iterateSafetensors, writeSafetensors } from '../../src/formats/safetensors.ts';
 
 describe('iterateSafetensors (tensor by tensor, for multi-GB checkpoints)', () => {
   it('yields the selected tensors in data order, decoded; the hash sink sees the whole file', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, randn } from '../../src/diffusion/rng.ts';
+import { Rng, randn } from '../../src/graph/rng.ts';
 
 describe('Rng / randn', () => {
   it('the same seed gives the same numbers, another seed different ones', () => {

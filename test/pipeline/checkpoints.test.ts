@@ -2,24 +2,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cfgTerms } from '../../src/diffusion/guidance.ts';
-import { DiffusionPipeline } from '../../src/diffusion/pipeline.ts';
-import {
-  CheckpointError,
-  loadDiffusersPipeline,
-  loadSingleFileCheckpoint,
-  loadTextToImageModel,
-  sameWeightShape,
-  SDXL_SCHEDULE,
-  unetConfigFromJson,
-  writeDiffusersPipeline,
-  writeSingleFileCheckpoint,
-  type StableDiffusionModel,
-} from '../../src/models/checkpoint-layout.ts';
-import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/train/safetensors.ts';
-import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from './tiny-sd.ts';
-import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from './tiny-sdxl.ts';
-import { writeTinyClipTokenizerDir } from './tokenizers/tiny-clip-vocab.ts';
+import { cfgTerms } from '../../src/pipeline/guidance.ts';
+import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
+import { CheckpointError } from '../../src/models/checkpoint-error.ts';
+import { loadDiffusersPipeline, writeDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
+import { loadSingleFileCheckpoint, SDXL_SCHEDULE, writeSingleFileCheckpoint } from '../../src/pipeline/single-file.ts';
+import { loadTextToImageModel } from '../../src/pipeline/load-model.ts';
+import { sameWeightShape } from '../../src/pipeline/checkpoint-check.ts';
+import { unetConfigFromJson } from '../../src/models/unet-config.ts';
+import type { StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
+import { f32ToBf16, bf16ToF32, f16ToF32, f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/formats/safetensors.ts';
+import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
+import { TINY_SDXL_TEXT, TINY_SDXL_TEXT_2, TINY_SDXL_UNET, TINY_SDXL_VAE, tinySdxlWeights } from '../models/tiny-sdxl.ts';
+import { writeTinyClipTokenizerDir } from '../../testing/tiny-clip-vocab.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pairstyle-ckpt-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -40,7 +35,7 @@ describe('diffusers folder layout', () => {
     expect(m.unet).toEqual(TINY_SD_UNET);
     expect(m.text).toEqual(TINY_SD_TEXT);
     expect(m.vae.block_out_channels).toEqual([8, 16]);
-    expect(m.schedule.config.betaSchedule).toBe('scaled_linear');
+    expect(m.schedule.config.beta_schedule).toBe('scaled_linear');
     for (const [k, v] of weights) expect([k, m.weight(k)]).toEqual([k, rounded.F16(v)]);
     expect(m.parameterCounts.vae).toBe([...weights].filter(([k]) => k.startsWith('vae.')).reduce((a, [, v]) => a + v.length, 0));
     expect(m.tokenizer.encode('a cat', 8).length).toBe(8);
@@ -99,7 +94,7 @@ describe('original single-file layout (SD 1.x)', () => {
       const m = await loadSingleFileCheckpoint(file, { tokenizerDir, unet: TINY_SD_UNET, text: TINY_SD_TEXT, vae: TINY_SD_VAE });
       for (const [k, v] of weights) expect([k, m.weight(k)]).toEqual([k, rounded[dtype](v)]);
       expect(m.hash).toMatch(/^[0-9a-f]{16}$/);
-      expect(m.schedule.config.stepsOffset).toBe(1);
+      expect(m.schedule.config.steps_offset).toBe(1);
     });
   }
 
@@ -186,7 +181,7 @@ describe('original single-file layout (SDXL)', () => {
     expect(m.text2).toEqual(TINY_SDXL_TEXT_2);
     expect(m.tokenizer2!.encode('a', 8)).not.toEqual(m.tokenizer.encode('a', 8)); // tokenizer_2 pads with '!'
     expect(m.forceZerosForEmptyPrompt).toBe(true);
-    expect(m.schedule.config.timestepSpacing).toBe('leading');
+    expect(m.schedule.config.timestep_spacing).toBe('leading');
     expect(m.parameterCounts.text_encoder_2).toBe([...sdxlWeights].filter(([k]) => k.startsWith('text_encoder_2.')).reduce((a, [, v]) => a + v.length, 0));
     await m.release();
   });

@@ -10,7 +10,7 @@
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { f32ToF16, f16ToF32, f32ToBf16, bf16ToF32 } from '../graph/half.ts';
+import { f32ToF16, f16ToF32, f32ToBf16, bf16ToF32 } from './float16.ts';
 
 export { f32ToF16, f16ToF32, f32ToBf16, bf16ToF32 };
 

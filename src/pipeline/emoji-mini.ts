@@ -8,37 +8,31 @@
  * itself there (v = alpha eps - sigma x0), which is what the early sampler steps need.
  */
 import { NoiseSchedule, type ScheduleConfig } from '../diffusion/schedule.ts';
-import { emojiMiniTextConfig, type CLIPTextConfig } from './clip-text.ts';
-import { writeFileSync } from 'node:fs';
-import { cfgTerms } from '../diffusion/guidance.ts';
-import { DiffusionPipeline } from '../diffusion/pipeline.ts';
-import { gridPng } from '../images/grid.ts';
-import { PixelCodec, unitToRgb } from './pixel-codec.ts';
+import { emojiMiniTextConfig, type CLIPTextConfig } from '../models/clip-text.ts';
+import { PixelCodec } from '../models/pixel-codec.ts';
 import type { ModelFolderContents } from './model-folder.ts';
 import type { PromptTokenizer, TextToImageModel } from './text-to-image.ts';
-import { WordTokenizer } from './tokenizers/word.ts';
-import { EMOJI_MINI_UNET_CONFIG } from './unet-config.ts';
+import { WordTokenizer } from '../models/tokenizers/word.ts';
+import { EMOJI_MINI_UNET_CONFIG } from '../models/unet-config.ts';
 
 export const EMOJI_MINI_ID = 'emoji-mini';
-/** The shipped model folder. */
-export { EMOJI_MINI_DIR } from './emoji-mini-dir.ts';
 export const EMOJI_MINI_IMAGE_SIZE = 32;
 export const EMOJI_MINI_CONTEXT = 16;
 export const EMOJI_MINI_SCHEDULE: Partial<ScheduleConfig> = {
-  numTrainTimesteps: 1000,
-  betaStart: 1e-4,
-  betaEnd: 0.02,
-  betaSchedule: 'linear',
-  predictionType: 'v_prediction',
+  num_train_timesteps: 1000,
+  beta_start: 1e-4,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  prediction_type: 'v_prediction',
   // No x0 clipping in DDIM: with classifier-free guidance the guided x0 estimate leaves [-1, 1] at high
   // noise, and DDIM clips x0 but keeps the unclipped noise direction (diffusers' default), which drove
   // CFG-5 draws into saturated noise with coloured backgrounds. Unclipped, DDIM gives the same pictures
   // as Euler and DPM++ (2M) (the same ODE); checked on the step-9,594 weights.
-  clipSample: false,
-  clipSampleRange: 1,
-  setAlphaToOne: true,
-  stepsOffset: 0,
-  timestepSpacing: 'trailing',
+  clip_sample: false,
+  clip_sample_range: 1,
+  set_alpha_to_one: true,
+  steps_offset: 0,
+  timestep_spacing: 'trailing',
 };
 /** The style phrases of the three v1 pretraining sets (also words of the vocabulary). */
 export const PRETRAINING_STYLE_PHRASES = ['noto style', 'twemoji style', 'fluent style'];
@@ -74,36 +68,6 @@ export function emojiMiniModel(tokenizer: WordTokenizer & PromptTokenizer, weigh
     codec: new PixelCodec(EMOJI_MINI_IMAGE_SIZE),
     weight: (name) => weights.get(name),
   };
-}
-
-export const SAMPLE_PROMPTS = [
-  'dog face',
-  'red apple',
-  'rocket',
-  'smiling face with sunglasses',
-  'cat face in noto style',
-  'cat face, glossy 3d emoji',
-  'cat face, outlined colour emoji',
-  'cat face, black line emoji',
-  'pizza',
-  'cat, thin line icon',
-  'cat, filled icon',
-  'house, duotone icon',
-];
-
-/** A grid of the sample prompts drawn with CFG 4, 25 DDIM steps, seeds 0..7. */
-export async function writeSampleGrid(file: string, model: TextToImageModel, prompts: readonly string[] = SAMPLE_PROMPTS): Promise<void> {
-  const pipe = new DiffusionPipeline(model);
-  const { images } = await pipe.generate({
-    prompts: ['', ...prompts],
-    trajectories: prompts.map((_, i) => ({ seed: i, terms: cfgTerms(0, i + 1, 4) })),
-    steps: 25,
-  });
-  await pipe.release();
-  const s = model.imageSize;
-  const px = 3 * s * s;
-  const tiles = prompts.map((p, i) => ({ rgb: unitToRgb(images.subarray(i * px, (i + 1) * px), s, s), width: s, height: s, label: p }));
-  writeFileSync(file, await gridPng(tiles, { columns: 4, scale: 4, labelHeight: 16 }));
 }
 
 /** What the emoji-mini model folder holds, for writeModelFolder. */

@@ -1,11 +1,11 @@
 /**
  * A queue worker as its own process, for tests that kill it (kill -9): `node --import tsx
- * test/helpers/worker-process.ts '<json>'` with { env, overrides } (see workers/main.ts startWorker).
+ * testing/worker-process.ts '<json>'` with { env, overrides } (see workers/main.ts startWorker).
  * Prints `READY {}` once consuming, then one `EVENT {...}` line per job start / done / failure;
  * SIGTERM stops it cleanly.
  */
-import { loadWorkerConfig } from '../../config/worker.ts';
-import { startWorker, type WorkerOverrides } from '../../workers/main.ts';
+import { loadWorkerConfig } from '../config/worker.ts';
+import { startWorker, type WorkerOverrides } from '../workers/main.ts';
 
 const { env, overrides } = JSON.parse(process.argv[2] ?? '{}') as { env: NodeJS.ProcessEnv; overrides: WorkerOverrides };
 const worker = await startWorker(loadWorkerConfig(env), {

@@ -13,7 +13,7 @@ import {
   readSafetensors,
   readSafetensorsHeader,
   writeSafetensors,
-} from '../../src/train/safetensors.ts';
+} from '../../src/formats/safetensors.ts';
 
 /** Build a safetensors file by hand: header object (serialised as given) + raw data bytes. */
 function build(header: unknown, data: Uint8Array | number[] = [], pad = true): Uint8Array {

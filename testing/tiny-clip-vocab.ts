@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BYTE_TO_CHAR } from '../../../src/models/tokenizers/clip-bpe.ts';
+import { BYTE_TO_CHAR } from '../src/models/tokenizers/clip-bpe.ts';
 
 export const TINY_MERGES = [
   'h e',

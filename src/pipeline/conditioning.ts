@@ -13,14 +13,13 @@
  * Precision: 'fp16' runs the networks in float16 (weights converted when the graph is emitted) between
  * float32 inputs and outputs; LoRA parameters stay float32 (lora.ts casts them where they are used).
  */
+import type { Precision } from '../graph/device.ts';
 import { cast, concat, Graph, GraphError, type DType, type Feed, type Tensor } from '../graph/index.ts';
-import { clipTextStates, eosMaskOf } from './clip-text.ts';
-import type { LoraAdapter } from './lora.ts';
+import { clipTextStates, eosMaskOf } from '../models/clip-text.ts';
+import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from './text-to-image.ts';
-import { unet2DConditionModel } from './unet.ts';
-import { pooledTextWidth, TIME_IDS } from './unet-config.ts';
-
-export type Precision = 'fp32' | 'fp16';
+import { unet2DConditionModel } from '../models/unet.ts';
+import { pooledTextWidth, TIME_IDS } from '../models/unet-config.ts';
 
 /** What building a model's UNet graph needs of it: its shapes, not its weights. */
 export type ModelShapes = Pick<TextToImageModel, 'unet' | 'contextLength' | 'imageSize'> & { codec: Pick<TextToImageModel['codec'], 'latentShape'> };
