@@ -70,13 +70,13 @@ for (const c of cases) {
       `${mib(predicted).padStart(8)}   ${error >= 0 ? '+' : ''}${(100 * error).toFixed(1)}%${counted ? '' : ' (not checked: under 20 MiB)'}`,
   );
 }
-if (cases.length && !checked) throw new Error('bench:memory: no case reached 20 MiB; pass larger --sizes');
 if (checked) console.log(`memory_plan_error=${worst.toFixed(3)}  (${checked} cases checked)\n`);
+else if (cases.length) console.log('memory_plan_error: none checked (no case reached 20 MiB; pass larger --sizes)\n');
 const validated = checked > 0 && worst <= 0.2;
 console.log(
   `part 2: full-size architectures, predicted only (the planner; traced, not run), fp32 on onnxruntime's CPU provider: ${
     !checked
-      ? "part 1 did not run (--sizes ''), so this run validates nothing: the planner's figures are printed as they are"
+      ? "part 1 checked no case (--sizes '', or every case under 20 MiB), so this run validates nothing: the planner's figures are printed as they are"
       : validated
         ? `predicted by the planner, validated in part 1 to within ${(100 * worst).toFixed(0)}% on smaller graphs of the same ops`
         : `NOT validated: the planner missed part 1's measurements by up to ${(100 * worst).toFixed(0)}%, so only the FLOPs (exact counts) are printed`

@@ -2,7 +2,8 @@
  * Measured memory of one graph run: measurePeak(case) starts fresh Node processes (this file, with
  * --child), each of which builds the case's graph (memory-cases.ts), emits it with random weights,
  * opens a GraphSession with the product's options (CPU, onnxruntime's arena, no memory pattern, 'all'
- * optimisations; a probe may turn the arena off), prepares its feeds, collects garbage and reads its resident set: the baseline. Then
+ * optimisations; a probe may turn the arena off), prepares its feeds, and collects garbage until its
+ * resident set holds still (V8 returns freed pages late): the baseline. Then
  * it runs the graph three times, resetting the kernel's resident-set high-water mark before each run
  * (writing 5 to /proc/self/clear_refs, Linux) and reading it (VmHWM) after. The peak of a process is
  * the highest mark minus the baseline: what running adds to the loaded session and its inputs
@@ -97,9 +98,16 @@ async function child(c: MemoryCase, threads: number, probe: ProbeOptions): Promi
   const feeds = Object.fromEntries(session.inputs.map((v) => [v.name, feedFor(v)]));
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('memory probe: run with --expose-gc');
-  gc();
-  gc();
-  const baselineBytes = procStatus().rss;
+  // V8 gives freed pages back some time after a collection: wait until the resident set holds still.
+  let baselineBytes = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 20; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const rss = procStatus().rss;
+    const settled = Math.abs(rss - baselineBytes) < 2 ** 18;
+    baselineBytes = rss;
+    if (settled) break;
+  }
   const runs: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     writeFileSync('/proc/self/clear_refs', '5');
