@@ -204,14 +204,21 @@ export function planMemory(roots: readonly Tensor[]): MemoryPlan {
   }
   if (peakStep < 0) return { weightBytes, inputBytes, peakActivationBytes: 0, peakAt: '', attentionAtPeak: 0 };
   const s = steps[peakStep];
-  const attentionAtPeak = buffers
-    .filter((b) => b.from <= peakStep && b.to >= peakStep)
-    .reduce((a, b) => a + (b.values.some((v) => v.softmax && bufferOf.get(v) === b) ? b.bytes : 0), 0);
+  // Probabilities alive at the peak: Softmax outputs made at or before it and read at or after it.
+  const lastRead = new Map<Value, number>();
+  steps.forEach((st, i) => {
+    for (const v of st.reads) lastRead.set(v, i);
+  });
+  const attentionAtPeak = steps
+    .slice(0, peakStep + 1)
+    .flatMap((st) => st.writes)
+    .filter((v) => v.softmax && (rootValues.has(v) || (lastRead.get(v) ?? -1) >= peakStep))
+    .reduce((a, v) => a + v.bytes, 0);
   return {
     weightBytes,
     inputBytes,
     peakActivationBytes: peak,
-    peakAt: `${s.op === 'alias' ? s.node.op : s.node.op} -> [${s.node.outputs[0].shape}]`,
+    peakAt: `${s.node.op} -> [${s.node.outputs[0].shape}]`,
     attentionAtPeak,
   };
 }
