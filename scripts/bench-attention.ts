@@ -2,8 +2,8 @@
  * Attention recompute, measured (npm run bench:attention -- [--layers 10] [--tokens 1024] [--heads 8]):
  * the peak memory of one forward+backward of `layers` residual attention layers over [1, heads, tokens,
  * 64] (scripts/lib/memory-cases.ts), with the fused core (probabilities recomputed in the backward
- * pass, src/graph/ops/attention.ts) and with the probabilities kept, each run in its own process
- * (scripts/lib/measure-memory.ts: resident-set high-water mark over the run), beside the planner's
+ * pass, src/graph/ops/attention.ts) and with the probabilities kept, each in three fresh processes
+ * (scripts/lib/measure-memory.ts: resident-set high-water mark over three runs), beside the planner's
  * prediction (src/graph/memory.ts). Last line: attention_recompute_memory_ratio=<fused / kept, measured>.
  */
 import { cpus } from 'node:os';
@@ -30,6 +30,8 @@ for (const recompute of [true, false]) {
   const predicted = G.planMemory(Object.values(outputs)).peakActivationBytes;
   const m = await measurePeak(c, threads);
   peaks[recompute ? 'fused' : 'kept'] = m.peakBytes;
-  console.log(`${describeCase(c)}: measured ${mib(m.peakBytes)} (runs ${m.runs.map(mib).join(', ')}), planner ${mib(predicted)}`);
+  console.log(
+    `${describeCase(c)}: measured ${mib(m.peakBytes)} (median of ${m.processes.length} processes; ${m.processes.map(mib).join(', ')}), planner ${mib(predicted)}`,
+  );
 }
 console.log(`attention_recompute_memory_ratio=${(peaks.fused / peaks.kept).toFixed(3)}`);

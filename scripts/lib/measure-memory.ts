@@ -1,12 +1,19 @@
 /**
- * Measured memory of one graph run: measurePeak(case) starts a fresh Node process (this file, with
- * --child), which builds the case's graph (memory-cases.ts), emits it with random weights, opens a
- * GraphSession with the product's options (CPU, onnxruntime's arena, 'all' optimisations), prepares
- * its feeds, and then runs it twice. Before each run it resets the kernel's resident-set high-water mark
- * (writing 5 to /proc/self/clear_refs, Linux) and reads the resident set; after it, the high-water mark
- * (VmHWM). The peak of a run is their difference: what the run added on top of the loaded session and
- * its inputs (intermediate tensors, onnxruntime's arena growth and kernel workspaces, the outputs). A
- * fresh process per case keeps peaks of different cases from mixing.
+ * Measured memory of one graph run: measurePeak(case) starts fresh Node processes (this file, with
+ * --child), each of which builds the case's graph (memory-cases.ts), emits it with random weights,
+ * opens a GraphSession with the product's options (CPU, onnxruntime's arena, no memory pattern, 'all'
+ * optimisations; a probe may turn the arena off), prepares its feeds, and collects garbage until its
+ * resident set holds still (V8 returns freed pages late): the baseline. Then
+ * it runs the graph three times, resetting the kernel's resident-set high-water mark before each run
+ * (writing 5 to /proc/self/clear_refs, Linux) and reading it (VmHWM) after. The peak of a process is
+ * the highest mark minus the baseline: what running adds to the loaded session and its inputs
+ * (intermediate tensors, onnxruntime's arena and what it keeps between runs, kernel workspaces, the
+ * outputs), as it stands after the third run.
+ *
+ * The child runs with glibc's mmap threshold fixed at 64 KiB (MALLOC_MMAP_THRESHOLD_): every larger
+ * block, the arena's regions included, is then fresh memory from the kernel, so memory that building
+ * the graph and the session freed (and glibc kept) cannot hide what the run allocates. A fresh process
+ * per measurement keeps cases from mixing; `repeats` processes give the spread.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,21 +21,39 @@ import { fileURLToPath } from 'node:url';
 import * as G from '../../src/graph/index.ts';
 import { buildCase, type MemoryCase } from './memory-cases.ts';
 
+/** Runs per process: the first grows the arena; the later ones show whether it keeps growing. */
+const RUNS = 3;
+
 export interface MeasuredPeak {
-  /** Resident bytes added by each of the two runs (the first also grows onnxruntime's arena). */
-  runs: [number, number];
-  /** The larger of the two. */
+  /** The peak of each process (bytes added by running, over its runs), in the order measured. */
+  processes: number[];
+  /** Their median. */
   peakBytes: number;
-  /** Resident bytes once the session is open and the feeds are made. */
-  loadedBytes: number;
+  /** Their smallest and largest. */
+  spread: [number, number];
+}
+
+interface ChildResult {
+  /** Each run's high-water mark minus the baseline. */
+  runs: number[];
+  /** Resident bytes once the session is open, the feeds are made and garbage is collected. */
+  baselineBytes: number;
 }
 
 const here = fileURLToPath(import.meta.url);
 
-/** Measures `c` in a child process with `threads` intra-op threads. */
-export function measurePeak(c: MemoryCase, threads: number): Promise<MeasuredPeak> {
+/** What a measurement changes of the product's session options. */
+export interface ProbeOptions {
+  /** onnxruntime's CPU arena (default: on, as the product runs). */
+  arena?: boolean;
+}
+
+function measureOnce(c: MemoryCase, threads: number, probe: ProbeOptions): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', here, '--child', JSON.stringify(c), String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', here, '--child', JSON.stringify(c), String(threads), JSON.stringify(probe)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '65536' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -37,20 +62,22 @@ export function measurePeak(c: MemoryCase, threads: number): Promise<MeasuredPea
     child.on('close', (code) => {
       const last = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || !last.startsWith('{')) return reject(new Error(`memory probe of ${JSON.stringify(c)} failed (exit ${code}): ${err.slice(-2000)}`));
-      resolve(JSON.parse(last) as MeasuredPeak);
+      resolve(JSON.parse(last) as ChildResult);
     });
   });
 }
 
+/** Measures `c` in `repeats` fresh child processes, one after the other, with `threads` intra-op threads. */
+export async function measurePeak(c: MemoryCase, threads: number, repeats = 3, probe: ProbeOptions = {}): Promise<MeasuredPeak> {
+  const processes: number[] = [];
+  for (let i = 0; i < repeats; i++) processes.push(Math.max(...(await measureOnce(c, threads, probe)).runs));
+  const sorted = [...processes].sort((a, b) => a - b);
+  return { processes, peakBytes: sorted[(sorted.length - 1) >> 1], spread: [sorted[0], sorted.at(-1)!] };
+}
+
 function procStatus(): { rss: number; hwm: number } {
-  const kib = (key: string) =>
-    Number(
-      /\s(\d+)\s*kB/.exec(
-        readFileSync('/proc/self/status', 'utf8')
-          .split('\n')
-          .find((l) => l.startsWith(key)) ?? '',
-      )?.[1],
-    ) * 1024;
+  const status = readFileSync('/proc/self/status', 'utf8').split('\n');
+  const kib = (key: string) => Number(/\s(\d+)\s*kB/.exec(status.find((l) => l.startsWith(key)) ?? '')?.[1]) * 1024;
   return { rss: kib('VmRSS:'), hwm: kib('VmHWM:') };
 }
 
@@ -61,28 +88,38 @@ function feedFor(v: G.ValueInfo): G.Feed {
   return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.1);
 }
 
-async function child(c: MemoryCase, threads: number): Promise<MeasuredPeak> {
+async function child(c: MemoryCase, threads: number, probe: ProbeOptions): Promise<ChildResult> {
   const { graph, outputs } = buildCase(c);
   const weight = (name: string) => {
     const size = graph.params.get(name)!.size;
     return Float32Array.from({ length: size }, (_, i) => Math.sin(i * 78.233 + name.length) * 0.02);
   };
-  const model = G.emitOnnx({ outputs, weights: weight });
-  const session = await G.GraphSession.create(model, { threads });
-  const feeds = Object.fromEntries(model.inputs.map((v) => [v.name, feedFor(v)]));
-  const loadedBytes = procStatus().rss;
+  const session = await G.GraphSession.create(G.emitOnnx({ outputs, weights: weight }), { threads, memoryArena: probe.arena ?? true });
+  const feeds = Object.fromEntries(session.inputs.map((v) => [v.name, feedFor(v)]));
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('memory probe: run with --expose-gc');
+  // V8 gives freed pages back some time after a collection: wait until the resident set holds still.
+  let baselineBytes = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 20; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const rss = procStatus().rss;
+    const settled = Math.abs(rss - baselineBytes) < 2 ** 18;
+    baselineBytes = rss;
+    if (settled) break;
+  }
   const runs: number[] = [];
-  for (let r = 0; r < 2; r++) {
-    const before = procStatus().rss;
+  for (let r = 0; r < RUNS; r++) {
     writeFileSync('/proc/self/clear_refs', '5');
     await session.run(feeds);
-    runs.push(procStatus().hwm - before);
+    runs.push(procStatus().hwm - baselineBytes);
   }
   await session.release();
-  return { runs: runs as [number, number], peakBytes: Math.max(...runs), loadedBytes };
+  return { runs, baselineBytes };
 }
 
 if (process.argv[1] === here && process.argv[2] === '--child') {
-  const result = await child(JSON.parse(process.argv[3]) as MemoryCase, Number(process.argv[4]));
+  const [c, threads, probe] = process.argv.slice(3);
+  const result = await child(JSON.parse(c) as MemoryCase, Number(threads), JSON.parse(probe ?? '{}') as ProbeOptions);
   console.log(JSON.stringify(result));
 }

@@ -6,6 +6,9 @@
  * - draw: a style-guided draw's UNet call (5 rows: styled and unstyled, CFG), the style LoRA fed;
  * - attention: `layers` residual attention layers over x [1, heads, tokens, 64] (q = x * w, k = v = x),
  *   their loss and the gradients of the w's, with the fused core (probabilities recomputed) or kept.
+ * - buffer-reuse: three outer products u vᵀ, each summed at once: [n, n], then [n/2, 2n] (as many
+ *   bytes, another shape), then [n, n] again. onnxruntime hands the third the first one's buffer, so
+ *   it keeps that buffer allocated while the second runs (two n x n buffers at the peak, not one).
  * UNet cases use the emoji-mini architecture (or SD 1.5's) at `px` pixels, all in float32.
  */
 import * as G from '../../src/graph/index.ts';
@@ -15,7 +18,8 @@ import { pairParamMode, pairTrainingLoss } from '../../src/pair/train.ts';
 
 export type MemoryCase =
   | { kind: 'pair-training' | 'draw'; arch: 'emoji-mini' | 'sd15'; px: number; rank: number }
-  | { kind: 'attention'; layers: number; tokens: number; heads: number; recompute: boolean };
+  | { kind: 'attention'; layers: number; tokens: number; heads: number; recompute: boolean }
+  | { kind: 'buffer-reuse'; n: number };
 
 const ARCHS: Record<'emoji-mini' | 'sd15', { unet: UNet2DConditionConfig; contextLength: number; latent: (px: number) => [number, number, number] }> = {
   'emoji-mini': { unet: EMOJI_MINI_UNET_CONFIG, contextLength: 16, latent: (px) => [12, px / 2, px / 2] },
@@ -28,12 +32,24 @@ export function modelShapes(arch: 'emoji-mini' | 'sd15', px: number): ModelShape
 }
 
 export function describeCase(c: MemoryCase): string {
+  if (c.kind === 'buffer-reuse') return `buffer reuse, outer products ${c.n}x${c.n}, ${c.n / 2}x${2 * c.n}, ${c.n}x${c.n}`;
   if (c.kind === 'attention') return `attention ${c.layers} layers 1x${c.heads}x${c.tokens}x${c.tokens}, ${c.recompute ? 'fused (recomputed)' : 'kept'}`;
   return `${c.arch} ${c.px} px ${c.kind === 'draw' ? 'draw (5 rows)' : `pair training (rank ${c.rank})`}`;
 }
 
 /** The case's graph and the tensors a session computes (loss and gradients, or the UNet output). */
 export function buildCase(c: MemoryCase): { graph: G.Graph; outputs: Record<string, G.Tensor> } {
+  if (c.kind === 'buffer-reuse') {
+    const graph = new G.Graph();
+    // Each product reads the previous sum, so the three run in this order whatever the scheduler.
+    let previous: G.Tensor | undefined;
+    const outer = (i: number, rows: number, cols: number) => {
+      const v = graph.input(`v${i}`, [1, cols]);
+      previous = G.slice(G.add(graph.input(`u${i}`, [rows, 1]), previous ? G.mul(v, previous) : v), [0, 0], [1, 1], [0, 1]);
+      return previous;
+    };
+    return { graph, outputs: { first: outer(0, c.n, c.n), second: outer(1, c.n / 2, 2 * c.n), third: outer(2, c.n, c.n) } };
+  }
   if (c.kind === 'attention') {
     const graph = new G.Graph();
     const x = graph.input('x', [1, c.heads, c.tokens, 64]);

@@ -32,6 +32,21 @@ export interface SessionOptions {
    * a fresh folder under this one (default: the OS temp folder), removed once the session is made.
    */
   tempDir?: string;
+  /**
+   * onnxruntime's memory pattern (default false). With it, the second run of a session allocates one
+   * block for all its intermediate tensors while the arena still holds the chunks of the first run, so
+   * a session's memory is about twice its run's peak (measured, CPU, pair training at 128 px: 455 MiB
+   * with it, 208 MiB without; scripts/lib/measure-memory.ts). Without it, every run reuses the arena's
+   * chunks, and the peak is what src/graph/memory.ts predicts.
+   */
+  memoryPattern?: boolean;
+  /**
+   * onnxruntime's CPU memory arena (default true). Without it every tensor is its own allocation,
+   * freed when the allocation planner frees it, so the resident memory of a run shows the planner's
+   * buffers one for one (scripts/lib/measure-memory.ts uses this to check src/graph/memory.ts); runs
+   * are slower.
+   */
+  memoryArena?: boolean;
 }
 
 /**
@@ -88,6 +103,8 @@ export class GraphSession {
       intraOpNumThreads: opts.threads ?? 0,
       interOpNumThreads: 1,
       executionMode: 'sequential',
+      enableMemPattern: opts.memoryPattern ?? false,
+      enableCpuMemArena: opts.memoryArena ?? true,
     };
     const open = async (create: () => Promise<ort.InferenceSession>) => {
       try {
