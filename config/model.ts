@@ -9,7 +9,7 @@
  *                        file, which carries none (e.g. SD 1.5's tokenizer/); folders bring their own
  *   PAIRSTYLE_TOKENIZER_2  an SDXL single file's second tokenizer folder (SDXL base's tokenizer_2/)
  *   PAIRSTYLE_IMAGE_SIZE  a Stable Diffusion checkpoint's working size in pixels, a multiple of 64
- *                        (default: its own, SD 1.5 512, SDXL 1024; SDXL pair training fits 24 GB at 512)
+ *                        (default: its own, SD 1.5 512, SDXL 1024)
  *   PAIRSTYLE_DEVICE     'cpu' (default) or 'cuda' (onnxruntime-node installed with
  *                        --onnxruntime-node-install=cuda12, CUDA 12 and cuDNN 9)
  *   PAIRSTYLE_PRECISION  'fp32' (default) or 'fp16': half-precision compute, meant for GPUs (accepted on
@@ -22,6 +22,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UserError } from '../src/errors/user-error.ts';
 import { unreadableWeightsReason } from '../src/formats/pytorch-sniff.ts';
 import { DEVICES, PRECISIONS, type Device, type Precision } from '../src/graph/device.ts';
 
@@ -30,8 +31,12 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export class ModelMissingError extends Error {
+/** Model files that are not there: the bot cannot serve until they are (a user error of kind 'unavailable'). */
+export class ModelMissingError extends UserError {
   override name = 'ModelMissingError';
+  constructor(message: string) {
+    super(message, 'unavailable');
+  }
 }
 
 /** Where the embedded default model ships (the default of PAIRSTYLE_MODEL). */

@@ -8,9 +8,11 @@
 import { constants } from 'node:fs';
 import { access, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { UserError } from '../errors/user-error.ts';
 import { removeStaleTemps, syncDirectory, writeTempFile } from '../formats/safetensors.ts';
 
-export class OutputPathError extends Error {
+/** A path the command cannot write (checked before the work), or a write that failed (a full disk). */
+export class OutputPathError extends UserError {
   override name = 'OutputPathError';
 }
 

@@ -1,26 +1,18 @@
 /** Process entry of the CLI: user errors print one clear line and exit 2; anything else exits 1. */
 import { printable } from '../../commands/options.ts';
+import { isUserError } from '../errors/user-error.ts';
 import { runCli } from './cli.ts';
 
-const USER_ERRORS = new Set([
-  'UsageError',
-  // A path the command cannot write (checked before the work), or a write that failed (a full disk).
-  'OutputPathError',
-  'StyleNameError',
-  'ImageInputError',
-  'ModelMissingError',
-  'StyleFileError',
-  'SafetensorsError',
-  'PortableStyleError',
-  // The model settings: PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION values, a CUDA provider that is not
-  // installed, a checkpoint that is not a Stable Diffusion one PairStyle reads.
-  'ConfigError',
-  'DeviceUnavailableError',
-  'CheckpointError',
-]);
+/**
+ * Beside every UserError, what the person at the command line answers for and a chat user does not:
+ * the operator's own files and settings (a safetensors or kohya/diffusers file that cannot be read,
+ * PAIRSTYLE_DEVICE / PAIRSTYLE_PRECISION values, a CUDA provider that is not installed, a checkpoint
+ * that is not a Stable Diffusion one PairStyle reads). In the bot these stay the operator's failures.
+ */
+const OPERATOR_ERRORS = new Set(['SafetensorsError', 'PortableStyleError', 'ConfigError', 'DeviceUnavailableError', 'CheckpointError']);
 
 /** An error the CLI answers with one line and exit status 2 (anything else is a bug: its stack trace, exit 1). */
-export const isCliUserError = (e: unknown): boolean => USER_ERRORS.has((e as Error)?.name);
+export const isCliUserError = (e: unknown): boolean => isUserError(e) || OPERATOR_ERRORS.has((e as Error)?.name);
 
 export async function main(argv: string[]): Promise<number> {
   try {
