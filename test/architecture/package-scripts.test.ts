@@ -38,7 +38,7 @@ const ISSUE_WORD = /\bissues?\s*#?\d+/i;
 const BARE_NUMBER = /(?:^|[\s([])#\d{1,5}(?=[\s).,:;\]]|$)/m;
 
 /** The lines of `text` that cite an issue number. */
-export function issueCitations(text: string, scriptFile: boolean): string[] {
+function issueCitations(text: string, scriptFile: boolean): string[] {
   return text.split('\n').filter((line) => ISSUE_WORD.test(line) || (scriptFile && BARE_NUMBER.test(line)));
 }
 
