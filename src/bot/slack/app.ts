@@ -25,7 +25,7 @@ import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { afterPendingAcks } from '../after-acks.ts';
 import { slackBlocks, slackText } from './blocks.ts';
-import { extraPairsFromIds, pairFromChannel, type SlackFileAccess } from './files.ts';
+import { extraPairsFromIds, pairFromChannel, pictureFromChannel, type SlackFileAccess } from './files.ts';
 import { MAX_PAIRS } from '../../queue/job.ts';
 import { parseSlackText } from './parse.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
@@ -165,6 +165,8 @@ export function createSlackApp(opts: SlackOptions): App {
         options.style = pair.style;
         Object.assign(options, await extraPairsFromIds(client, access, command.user_id, options, MAX_PAIRS));
       }
+      if (subcommand === 'stylize')
+        options.image = await pictureFromChannel(client, access, { channel: command.channel_id, user: command.user_id }, options.image as string | undefined);
       const ctx = await context(client, who, subcommand === 'delete' || subcommand === 'unshare', command.channel_id);
       const outcome = await runCommand(ctx, subcommand, options);
       await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);

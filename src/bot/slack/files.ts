@@ -90,16 +90,34 @@ export async function pairFromChannel(
     const [c, s] = await Promise.all([fileInfo(client, ids.content, 'content', where.user), fileInfo(client, ids.style, 'style', where.user)]);
     return { content: attachmentOf(c, access), style: attachmentOf(s, access) };
   }
+  const files = await latestImages(client, where);
+  if (files.length < 2)
+    throw new CommandError('share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>');
+  return { content: attachmentOf(files[1], access), style: attachmentOf(files[0], access) };
+}
+
+/** The user's images in the channel, newest first (at most 10). */
+async function latestImages(client: WebClient, where: { channel: string; user: string }): Promise<SlackFile[]> {
   let res: Awaited<ReturnType<WebClient['files']['list']>>;
   try {
     res = await client.files.list({ channel: where.channel, user: where.user, types: 'images', count: 10 });
   } catch (e) {
     throw slackRefusal(e, 'listing your images in this channel');
   }
-  const files = ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
-  if (files.length < 2)
-    throw new CommandError('share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>');
-  return { content: attachmentOf(files[1], access), style: attachmentOf(files[0], access) };
+  return ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
+}
+
+/** The picture for /pairstyle stylize: the file named by id (image:F…), else the user's latest image in the channel. */
+export async function pictureFromChannel(
+  client: WebClient,
+  access: SlackFileAccess,
+  where: { channel: string; user: string },
+  id?: string,
+): Promise<Attachment> {
+  if (id) return attachmentOf(await fileInfo(client, id, 'image', where.user), access);
+  const [latest] = await latestImages(client, where);
+  if (!latest) throw new CommandError('share a picture in this channel first, then run /pairstyle stylize style:<name>');
+  return attachmentOf(latest, access);
 }
 
 /**
