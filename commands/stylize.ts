@@ -15,7 +15,7 @@ export const stylize: Command = {
     { name: 'image', type: 'attachment', required: true, description: 'the picture to redraw' },
     { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: 'style name (default: your last trained)' },
     { name: 'strength', type: 'number', min: 0, max: 10, description: `style strength 0-10 (default ${DRAW_DEFAULTS.strength})` },
-    { name: 'keep', type: 'number', min: 0, max: 0.95, description: 'how much of the picture to keep, 0-0.95 (default 0.2; more keeps more of its shapes)' },
+    { name: 'keep', type: 'number', min: 0, max: 0.95, description: 'how much of the picture to keep, 0-0.95 (default 0.8; more keeps more of its shapes)' },
   ],
   async run(ctx, o) {
     const styleName = (o.style as string | undefined) ?? (await ctx.registry.lastTrained(ctx.who));

@@ -11,6 +11,7 @@
  *   --scales LIST      LoRA scales of the baselines (default 0.5,1,1.5,2)
  *   --keeps LIST       keep values of the method at the default strength (default: the default keep only)
  *   --keep K           keep of every method's strength sweep (default: the stylize default)
+ *   --style FILE       use this style file for every pair instead of training one per pair (a quick sweep of settings)
  *   --steps N          sampler steps (default: the stylize default); --train-steps N (default: the pair defaults)
  *   --out FILE --plot FILE --grid FILE   default data/eval/stylize.json, stylize-plot.png, stylize-grid.png
  *   --threads N        onnxruntime threads; --classifiers DIR where the cached judges live (default data/eval)
@@ -25,7 +26,7 @@
  * the artist judge's P(openmoji), and its gain over the input's. 95% intervals: percentile bootstrap
  * over the pairs (each pair is its own training). Judges never saw what they judge (src/eval/classifiers.ts).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts';
@@ -47,6 +48,7 @@ import { ssim } from '../src/eval/ssim.ts';
 import { bootstrap, numInterval, pctInterval, type Interval } from '../src/eval/stats.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 import { rgbToUnit } from '../src/models/pixel-codec.ts';
+import { decodeStyle } from '../src/pair/style-file.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
 import { STYLIZE_DEFAULTS, stylizeMixes, stylizeStart } from '../src/pair/stylize.ts';
 
@@ -60,6 +62,7 @@ const { values: a } = parseArgs({
     scales: { type: 'string', default: '0.5,1,1.5,2' },
     keeps: { type: 'string', default: '' },
     keep: { type: 'string', default: String(STYLIZE_DEFAULTS.keep) },
+    style: { type: 'string' },
     steps: { type: 'string', default: String(STYLIZE_DEFAULTS.steps) },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
     out: { type: 'string', default: `${EVAL_DIR}/stylize.json` },
@@ -183,20 +186,22 @@ const omIndex = ARTIST_CLASSES.indexOf('openmoji');
 for (let p = 0; p < units.length; p++) {
   const { seed, pair: x, pictures } = units[p];
   const tTrain = performance.now();
-  const { style } = await trainPair({
-    model,
-    content: pictureOf(ds, 'noto', x)!,
-    style: pictureOf(om, 'openmoji', x)!,
-    name: `pair-${p}`,
-    subject: x,
-    steps: trainSteps,
-    seed: seed * 1000 + p,
-    threads,
-    onProgress: (q) => {
-      if (q.step % 25 === 0 || q.step === q.steps)
-        process.stderr.write(`\r  pair ${p + 1}/${units.length} '${x}': step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
-    },
-  });
+  const { style } = a.style
+    ? { style: decodeStyle(readFileSync(a.style), a.style) }
+    : await trainPair({
+        model,
+        content: pictureOf(ds, 'noto', x)!,
+        style: pictureOf(om, 'openmoji', x)!,
+        name: `pair-${p}`,
+        subject: x,
+        steps: trainSteps,
+        seed: seed * 1000 + p,
+        threads,
+        onProgress: (q) => {
+          if (q.step % 25 === 0 || q.step === q.steps)
+            process.stderr.write(`\r  pair ${p + 1}/${units.length} '${x}': step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
+        },
+      });
   trainSeconds += (performance.now() - tTrain) / 1000;
   process.stderr.write('\n');
   for (let j = 0; j < pictures.length; j++) {

@@ -19,7 +19,7 @@ import { checkStyleFitsModel } from './style-fit.ts';
 import { adapterParams, adaptsConvs, styledPrompt } from './style.ts';
 
 /** Defaults measured on the embedded model (README, "Stylize your own picture"). */
-export const STYLIZE_DEFAULTS = { strength: 3, keep: 0.2, steps: 30, refine: 1 };
+export const STYLIZE_DEFAULTS = { strength: 3, keep: 0.8, steps: 30, refine: 1 };
 
 export interface StylizeOptions {
   /** The neutral prompt the picture is inverted and reconstructed under (default ''). */
