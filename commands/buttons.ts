@@ -6,6 +6,7 @@
 import type { DrawArgs, StyleRef } from '../src/queue/job.ts';
 import { submitBlend } from './blend.ts';
 import { submitDraw } from './draw.ts';
+import { submitStylize } from './stylize.ts';
 import { randomSeed } from './options.ts';
 import { reply, CommandError, type CommandContext, type Outcome } from './types.ts';
 
@@ -32,6 +33,14 @@ export async function runButton(ctx: CommandContext, id: string): Promise<Outcom
   }
   if (job.kind === 'blend')
     return submitBlend(ctx, { ...job.args, a: await currentStyle(ctx, job.args.a), b: await currentStyle(ctx, job.args.b), seed: randomSeed() });
+  if (job.kind === 'stylize') {
+    if (b.action === 'reroll') throw new CommandError('a stylized picture has nothing to reroll: the same settings give the same picture');
+    const delta = b.action === 'stronger' ? 1 : -1;
+    const styles = await Promise.all(
+      job.args.styles.map(async (s) => ({ style: await currentStyle(ctx, s.style), weight: Math.max(0, Math.min(10, s.weight + delta)) })),
+    );
+    return submitStylize(ctx, { ...job.args, styles });
+  }
   if (job.kind !== 'draw') throw new CommandError('this button only works on drawings');
   const args: DrawArgs = { ...job.args, styles: await Promise.all(job.args.styles.map(async (s) => ({ ...s, style: await currentStyle(ctx, s.style) }))) };
   if (b.action === 'reroll') args.seed = randomSeed();

@@ -14,8 +14,9 @@ import { unfinishedReply } from './render.ts';
 import type { Button, Reply } from './types.ts';
 
 export function drawButtons(job: Job): Button[] {
-  const buttons: Button[] = [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
-  if (job.kind === 'draw' && job.args.styles.length)
+  // A stylization is deterministic (DDIM inversion): rerolling would give the same picture.
+  const buttons: Button[] = job.kind === 'stylize' ? [] : [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
+  if ((job.kind === 'draw' || job.kind === 'stylize') && job.args.styles.length)
     buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
   return buttons;
 }
@@ -59,6 +60,16 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
           ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}`
           : `from ${args.a.name} (left) to ${args.b.name} (right)`;
       return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: r.images, buttons: drawButtons(job) };
+    }
+    case 'stylize': {
+      const args = job.args;
+      const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
+      const notices = (args.notices ?? []).map((n) => `\nℹ️ ${n}`).join('');
+      return {
+        text: `🖌️ '${args.imageName}' in ${s}${r.text ? `, ${r.text}` : ''} (${r.seconds.toFixed(1)} s): ${args.styles.length ? 'plain reconstruction | styled' : 'plain reconstruction'}${notices}`,
+        images: r.images,
+        buttons: drawButtons(job),
+      };
     }
   }
 }

@@ -13,10 +13,11 @@ import { share } from './share.ts';
 import { unshare } from './unshare.ts';
 import { checkOptions, printable } from './options.ts';
 import { status } from './status.ts';
+import { stylize } from './stylize.ts';
 import { train } from './train.ts';
 import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
 
-export const COMMANDS: readonly Command[] = [train, draw, blend, list, del, share, unshare, exportStyle, status, help];
+export const COMMANDS: readonly Command[] = [train, draw, stylize, blend, list, del, share, unshare, exportStyle, status, help];
 export const ROOT_COMMAND = { name: 'pairstyle', description: 'Learn a style from one image pair and draw in it' };
 
 export function findCommand(name: string): Command {

@@ -17,6 +17,8 @@ export function describeJob(job: Job): string {
         : `drawing '${job.args.prompt}'`;
     case 'blend':
       return `blending '${job.args.a.name}' and '${job.args.b.name}' for '${job.args.prompt}'`;
+    case 'stylize':
+      return `stylizing '${job.args.imageName}'${job.args.styles.length ? ` in ${job.args.styles.map((s) => `'${s.style.name}'`).join(' + ')}` : ''}`;
   }
 }
 

@@ -9,6 +9,9 @@
  *      each configuration is warmed up once (session creation excluded), then the configurations are
  *      timed in interleaved rounds and the medians compared: style-guided / plain (goal <= 1.25x),
  *      blend / plain (goal <= 1.6x).
+ *   3. stylizing a picture (the Noto dog face) at the stylize defaults (keep, refinement) with the
+ *      same steps: DDIM inversion (1 row per model call, 1 + refine calls per inverted step), then the
+ *      styled picture beside the plain reconstruction (3 rows per step), against the plain draw.
  * The blend's second style is a copy of the first under another adapter name: a blend's cost does not
  * depend on the adapter's values, and this keeps the run one training long.
  */
@@ -18,6 +21,7 @@ import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { loadEvalModel } from '../src/eval/generate.ts';
 import { rgbToUnit } from '../src/formats/pixels.ts';
 import { drawMixes, drawStyled } from '../src/pair/draw.ts';
+import { STYLIZE_DEFAULTS, stylizeImage } from '../src/pair/stylize.ts';
 import type { Style } from '../src/pair/style.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
 import { benchThreads, median, unetFlops } from './lib/bench.ts';
@@ -70,6 +74,7 @@ const configs = {
       ],
       { ...base, seed },
     ),
+  stylize: (_seed: number) => stylizeImage(pipe, content, [{ style, weight: w }], { steps: base.steps, keep: STYLIZE_DEFAULTS.keep }),
 };
 const warmup: Record<string, number> = {};
 for (const [k, f] of Object.entries(configs)) {
@@ -87,7 +92,7 @@ for (let r = 0; r < Number(a.rounds); r++) {
 }
 await pipe.release();
 const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof configs, number>;
-const rows = { plain: 2, styleGuided: 3, styledAndUnstyled: 5, blend: 4 };
+const rows = { plain: 2, styleGuided: 3, styledAndUnstyled: 5, blend: 4, stylize: 3 };
 const lora = [{ name: 'style0', rank: style.info.rank }];
 const flopsRatio = (rowsN: number, adapters: number) =>
   unetFlops(model, rowsN, adapters ? [...lora, ...(adapters > 1 ? [{ name: 'style1', rank: style.info.rank }] : [])] : []) / unetFlops(model, 2);
@@ -117,6 +122,7 @@ line('plain', 'plain CFG draw');
 const sg = line('styleGuided', 'style-guided draw (stylized only)', 1.25);
 const both = line('styledAndUnstyled', 'style-guided + unstyled counterpart (CLI)');
 const bl = line('blend', 'two-style blend', 1.6);
+const st = line('stylize', `stylize a picture (keep ${STYLIZE_DEFAULTS.keep}, refine ${STYLIZE_DEFAULTS.refine}; + inversion)`);
 console.log(
-  `pair_train_seconds=${train.seconds.toFixed(1)} style_draw_ratio=${sg.toFixed(2)} styled_and_unstyled_ratio=${both.toFixed(2)} blend_ratio=${bl.toFixed(2)}`,
+  `pair_train_seconds=${train.seconds.toFixed(1)} style_draw_ratio=${sg.toFixed(2)} styled_and_unstyled_ratio=${both.toFixed(2)} blend_ratio=${bl.toFixed(2)} stylize_ratio=${st.toFixed(2)}`,
 );

@@ -12,6 +12,7 @@ const TASK_OF: Record<Job['kind'], TaskRef> = {
   train: { module: TASKS, exportName: 'trainStyle' },
   draw: { module: TASKS, exportName: 'draw' },
   blend: { module: TASKS, exportName: 'blend' },
+  stylize: { module: TASKS, exportName: 'stylize' },
 };
 
 export class WorkerExecutor implements JobExecutor {

@@ -19,6 +19,7 @@ import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable
 import { checkStyleFitsModel } from '../pair/style-fit.ts';
 import { MAX_PAIRS } from '../queue/job.ts';
 import { pairDefaultsFor, trainPair } from '../pair/train.ts';
+import { STYLIZE_DEFAULTS, stylizeImage } from '../pair/stylize.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 import { parseDecimal, printable, textProblem, visibleText } from '../../commands/options.ts';
 import { checkDistinctOutputs, checkOutputFile, checkWritableFolder, fileProblem, OutputPathError, writeOutputs } from './cli-files.ts';
@@ -35,12 +36,14 @@ const USAGE = `usage: pairstyle <command> [options]
         [--seed N] [--overwrite] [--json]      (up to 4 pairs of one style: each --content with its --style)
   draw "PROMPT" [--style NAME --strength W] [--seed N] [--steps N] [--cfg W] [--sampler ddim|euler|dpmpp2m]
        [--mode guidance|lora-scale] [--out styled.png] [--unstyled-out plain.png] [--scale K] [--json]
+  stylize IMAGE --style NAME [--strength W] [--keep K] [--steps N] --out styled.png [--unstyled-out plain.png]
+          [--scale K] [--json]      (IMAGE redrawn in the style; keep 0-0.95: how much of its structure to keep)
   blend NAME_A NAME_B --prompt "PROMPT" [--weights WA,WB | --strip K] [--strength W] [--seed N] --out FILE.png [--json]
   styles [--json]
   delete NAME
   export NAME --out FILE.safetensors [--format pairstyle|kohya|diffusers]
 
-train, draw and blend also take --device cpu|cuda and --precision fp32|fp16 (default: PAIRSTYLE_DEVICE,
+train, draw, stylize and blend also take --device cpu|cuda and --precision fp32|fp16 (default: PAIRSTYLE_DEVICE,
 PAIRSTYLE_PRECISION, else cpu and fp32; fp16 is for GPUs).
 
 PAIRSTYLE_HOME chooses the registry directory (default ./data); PAIRSTYLE_MODEL the model (default: the
@@ -152,10 +155,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       if (!a.overwrite && (await registry.has(name))) throw new UsageError(`a style named '${name}' exists already: choose another name or add --overwrite`);
       const { model, runtime } = await openModel(a);
       const steps = num(a.steps as string | undefined, 'steps', pairDefaultsFor(model).steps, 10, 5000, true);
-      const picture = (option: 'content' | 'style', file: string) =>
-        loadImage(file, model.imageSize, { minSide: MIN_IMAGE_SIDE }).catch((e) => {
-          throw new UsageError(`--${option} ${file}: ${(e as Error).message}`);
-        });
+      const picture = (option: 'content' | 'style', file: string) => readPicture(`--${option} ${file}`, file, model.imageSize);
       const pairs = [];
       for (let k = 0; k < contents.length; k++) {
         const pair = { content: await picture('content', contents[k]), style: await picture('style', styles[k]) };
@@ -261,6 +261,72 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         else
           io.out(
             `drew '${prompt}' in style '${style.info.name}' at strength ${strength} (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile} (unstyled: ${plainFile})`,
+          );
+        return 0;
+      } finally {
+        await pipe.release();
+      }
+    }
+    case 'stylize': {
+      const { values: a, positionals } = parse({
+        style: { type: 'string' },
+        strength: { type: 'string' },
+        keep: { type: 'string' },
+        steps: { type: 'string' },
+        out: { type: 'string' },
+        'unstyled-out': { type: 'string' },
+        scale: { type: 'string' },
+        json: { type: 'boolean' },
+        ...RUNTIME_OPTIONS,
+      });
+      if (positionals.length !== 1 || !a.style || !a.out)
+        throw new UsageError('usage: pairstyle stylize IMAGE --style NAME --out styled.png (see: pairstyle help)');
+      const file = positionals[0];
+      const strength = num(a.strength as string | undefined, 'strength', STYLIZE_DEFAULTS.strength, 0, 10);
+      const keep = num(a.keep as string | undefined, 'keep', STYLIZE_DEFAULTS.keep, 0, 0.95);
+      const steps = num(a.steps as string | undefined, 'steps', STYLIZE_DEFAULTS.steps, 1, 200, true);
+      const scale = num(a.scale as string | undefined, 'scale', 8, 1, 32, true);
+      const outFile = a.out as string;
+      const plainFile = (a['unstyled-out'] as string | undefined) ?? outFile.replace(/(\.png)?$/i, '.unstyled.png');
+      const outputs = [
+        { option: '--out', path: outFile },
+        { option: '--unstyled-out', path: plainFile },
+      ];
+      checkDistinctOutputs(outputs);
+      for (const o of outputs) await checkOutputFile(o.path, o.option);
+      const style = await registry.get(a.style as string);
+      if (!style) throw new UsageError(`no style named '${a.style}' (see: pairstyle styles)`);
+      const { model, runtime } = await openModel(a);
+      checkStyleFitsModel(style, model);
+      const image = await readPicture(file, file, model.imageSize);
+      const pipe = new DiffusionPipeline(model, runtime);
+      try {
+        const bar = progressBar(io, 'stylizing');
+        const r = await stylizeImage(pipe, image, [{ style, weight: strength }], {
+          keep,
+          steps,
+          onInvertStep: (done, total) => bar(done, total, '(inverting the picture)'),
+          onStep: (i, total) => bar(i + 1, total, '(denoising in the style)'),
+        });
+        await writeOutputs([
+          { ...outputs[0], bytes: await imagePng(r.styled, model.imageSize, scale) },
+          { ...outputs[1], bytes: await imagePng(r.unstyled, model.imageSize, scale) },
+        ]);
+        if (a.json)
+          json({
+            out: outFile,
+            unstyledOut: plainFile,
+            image: file,
+            style: style.info.name,
+            strength,
+            keep,
+            steps,
+            startStep: r.startStep,
+            seconds: r.seconds,
+          });
+        else
+          io.out(
+            `stylized ${file} in style '${style.info.name}' at strength ${strength}, keep ${keep} (${steps} steps) in ${r.seconds.toFixed(2)} s: ${outFile} (plain reconstruction: ${plainFile})`,
           );
         return 0;
       } finally {
@@ -399,8 +465,15 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       io.out(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command '${command}' (commands: train, draw, blend, styles, delete, export; see: pairstyle help)`);
+      throw new UsageError(`unknown command '${command}' (commands: train, draw, stylize, blend, styles, delete, export; see: pairstyle help)`);
   }
+}
+
+/** A picture file at the model's size; anything sharp cannot read as a picture is a UsageError naming `label`. */
+function readPicture(label: string, file: string, size: number): Promise<Float32Array> {
+  return loadImage(file, size, { minSide: MIN_IMAGE_SIDE }).catch((e) => {
+    throw new UsageError(`${label}: ${(e as Error).message}`);
+  });
 }
 
 /**

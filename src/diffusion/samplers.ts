@@ -216,6 +216,11 @@ export interface SampleOptions {
   denoise: Denoiser;
   /** Unit-variance initial noise (the sampler scales it by initNoiseSigma). Or give `size` and `seed`. */
   noise?: Float32Array;
+  /**
+   * Start at step `step` from latents `x` at that step's noise level (e.g. an inverted image), instead
+   * of from noise at step 0; `noise`, `size` and the initial noise scale are then unused.
+   */
+  start?: { x: Float32Array; step: number };
   /** Number of values to draw when `noise` is not given. */
   size?: number;
   /** Seed of the initial noise (when `noise` is not given) and of DDIM's eta noise. Default 0. */
@@ -236,16 +241,22 @@ export interface SampleOptions {
 export async function sample(opts: SampleOptions): Promise<Float32Array> {
   const seed = opts.seed ?? 0;
   const rng = new Rng(seed);
-  let noise = opts.noise;
-  if (!noise) {
-    if (opts.size === undefined) throw new Error('sample: give either `noise` or `size` (with `seed`)');
-    noise = rng.fillNormal(new Float32Array(opts.size));
-  }
   const stepper = createStepper(opts.sampler, opts.schedule, opts.steps, { eta: opts.eta, rng });
-  const scale = stepper.initNoiseSigma;
-  let x: Float32Array = noise.map((v) => v * scale);
   const total = stepper.timesteps.length;
-  for (let i = 0; i < total; i++) {
+  const first = opts.start?.step ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first >= total) throw new Error(`sample: start step must be an integer in [0, ${total - 1}], got ${first}`);
+  let x: Float32Array;
+  if (opts.start) x = opts.start.x.slice();
+  else {
+    let noise = opts.noise;
+    if (!noise) {
+      if (opts.size === undefined) throw new Error('sample: give either `noise` or `size` (with `seed`)');
+      noise = rng.fillNormal(new Float32Array(opts.size));
+    }
+    const scale = stepper.initNoiseSigma;
+    x = noise.map((v) => v * scale);
+  }
+  for (let i = first; i < total; i++) {
     opts.signal?.throwIfAborted();
     const out = await opts.denoise(stepper.scaleModelInput(x, i), stepper.timesteps[i]!, i);
     if (out.length !== x.length) throw new Error(`denoiser returned ${out.length} values for an input of ${x.length}`);

@@ -12,8 +12,9 @@ import { emitOnnx, Graph, GraphSession, type Tensor } from '../graph/index.ts';
 import { conditionFeeds, modelUnet, textEncoderFeeds, textEncoderGraph, zeroEmptyPrompts, type PromptConditioning } from './conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from './text-to-image.ts';
+import { ddimInvert } from '../diffusion/inversion.ts';
 import { Rng } from '../graph/rng.ts';
-import { sample, type SamplerName } from '../diffusion/samplers.ts';
+import { sample, type Denoiser, type SamplerName } from '../diffusion/samplers.ts';
 
 export interface Term {
   /** Index into the request's prompts. */
@@ -53,6 +54,26 @@ export interface GenerateRequest {
   sampler?: SamplerName;
   signal?: AbortSignal;
   onStep?: StepCallback;
+  /**
+   * Start from these latents (one per trajectory, e.g. from `invert`) at sampler step `step`, instead
+   * of from each trajectory's seeded noise at step 0.
+   */
+  init?: { latents: Float32Array; step: number };
+}
+
+export interface InvertRequest {
+  prompts: string[];
+  trajectories: Trajectory[];
+  adapters?: AdapterWeights[];
+  /** [trajectories, 3, H, W] in [-1, 1], at the model's image size. */
+  images: Float32Array;
+  /** The DDIM schedule's step count, and the step to invert up to (0: all the way). */
+  steps: number;
+  toStep: number;
+  /** Fixed-point iterations per inversion step (src/diffusion/inversion.ts; default 0). */
+  refine?: number;
+  signal?: AbortSignal;
+  onStep?: (done: number, total: number) => void | Promise<void>;
 }
 
 export interface GenerateResult {
@@ -88,8 +109,73 @@ export class DiffusionPipeline {
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const { model } = this;
-    const [c, h, w] = model.codec.latentShape;
-    const latent = c * h * w;
+    const latent = latentSize(model);
+    const { denoise, rowsPerStep } = await this.batchedDenoiser(req);
+    const n = req.trajectories.length;
+    if (req.init && req.init.latents.length !== n * latent)
+      throw new Error(`generate: init has ${req.init.latents.length} latent values, expected ${n * latent} (one latent per trajectory)`);
+    const noise = new Float32Array(n * latent);
+    if (!req.init) req.trajectories.forEach((tr, j) => new Rng(tr.seed).fillNormal(noise.subarray(j * latent, (j + 1) * latent)));
+    // The last model input / combined output (VP space for every sampler), for previews of the x0 estimate.
+    let last: { x: Float32Array; out: Float32Array; t: number } | undefined;
+    const preview = async (): Promise<Float32Array> => {
+      if (!last) throw new Error('preview: no sampler step has run yet');
+      const a = model.schedule.alphaBarAt(last.t);
+      const [sa, sb] = [Math.sqrt(a), Math.sqrt(1 - a)];
+      const v = model.schedule.config.prediction_type === 'v_prediction';
+      const { x, out } = last;
+      const est = new Float32Array(x.length);
+      for (let k = 0; k < x.length; k++) est[k] = v ? sa * x[k] - sb * out[k] : (x[k] - sb * out[k]) / sa;
+      return this.decode(est, n);
+    };
+    const x0 = await sample({
+      sampler: req.sampler ?? 'ddim',
+      steps: req.steps,
+      schedule: model.schedule,
+      noise,
+      start: req.init ? { x: req.init.latents, step: req.init.step } : undefined,
+      seed: req.trajectories[0]?.seed ?? 0,
+      signal: req.signal,
+      onStep: req.onStep ? (i, total) => req.onStep!(i, total, preview) : undefined,
+      denoise: async (x, t, i) => {
+        const combined = await denoise(x, t, i);
+        if (req.onStep) last = { x, out: combined, t };
+        return combined;
+      },
+    });
+    return { images: await this.decode(x0, n), rowsPerStep };
+  }
+
+  /**
+   * DDIM inversion (src/diffusion/inversion.ts) of images [trajectories, 3, H, W] in [-1, 1], each with
+   * its trajectory's terms (the plain model: one term of coefficient 1 on a neutral prompt): the latents
+   * at step `toStep` of the DDIM schedule of `steps` steps, to start `generate` from (`init`).
+   */
+  async invert(req: InvertRequest): Promise<Float32Array> {
+    const x0 = await this.model.codec.encode(req.images, req.trajectories.length);
+    const { denoise } = await this.batchedDenoiser(req);
+    return ddimInvert({
+      schedule: this.model.schedule,
+      steps: req.steps,
+      toStep: req.toStep,
+      refine: req.refine,
+      x0,
+      denoise,
+      signal: req.signal,
+      onStep: req.onStep,
+    });
+  }
+
+  private async decode(latents: Float32Array, batch: number): Promise<Float32Array> {
+    const images = await this.model.codec.decode(latents, batch);
+    for (let i = 0; i < images.length; i++) images[i] = Math.max(-1, Math.min(1, images[i]));
+    return images;
+  }
+
+  /** The model output of every trajectory: all terms of all trajectories in one UNet batch, summed with their coefficients. */
+  private async batchedDenoiser(req: Pick<GenerateRequest, 'prompts' | 'trajectories' | 'adapters'>): Promise<{ denoise: Denoiser; rowsPerStep: number }> {
+    const { model } = this;
+    const latent = latentSize(model);
     const rows = req.trajectories.flatMap((tr, j) => tr.terms.map((term) => ({ traj: j, term })));
     const adapters = req.adapters ?? [];
     for (const r of rows) {
@@ -105,51 +191,22 @@ export class DiffusionPipeline {
     const gates: Record<string, Float32Array> = {};
     for (const a of adapters) gates[`lora_gate.${a.name}`] = Float32Array.from(rows, (r) => r.term.gates?.[a.name] ?? 0);
     const adapterParams = Object.assign({}, ...adapters.map((a) => a.params)) as Record<string, Float32Array>;
-
     const session = await this.unetSession(rows.length, adapters);
-    const noise = new Float32Array(req.trajectories.length * latent);
-    req.trajectories.forEach((tr, j) => new Rng(tr.seed).fillNormal(noise.subarray(j * latent, (j + 1) * latent)));
     const sampleIn = new Float32Array(rows.length * latent);
     const timestep = new Float32Array(rows.length);
-    // The last model input / combined output (VP space for every sampler), for previews of the x0 estimate.
-    let last: { x: Float32Array; out: Float32Array; t: number } | undefined;
-    const preview = async (): Promise<Float32Array> => {
-      if (!last) throw new Error('preview: no sampler step has run yet');
-      const a = model.schedule.alphaBarAt(last.t);
-      const [sa, sb] = [Math.sqrt(a), Math.sqrt(1 - a)];
-      const v = model.schedule.config.prediction_type === 'v_prediction';
-      const { x, out } = last;
-      const est = new Float32Array(x.length);
-      for (let k = 0; k < x.length; k++) est[k] = v ? sa * x[k] - sb * out[k] : (x[k] - sb * out[k]) / sa;
-      const images = await model.codec.decode(est, req.trajectories.length);
-      for (let i = 0; i < images.length; i++) images[i] = Math.max(-1, Math.min(1, images[i]));
-      return images;
+    const denoise: Denoiser = async (x, t) => {
+      rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
+      timestep.fill(t);
+      const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams })).out as Float32Array;
+      const combined = new Float32Array(x.length);
+      rows.forEach((r, i) => {
+        const dst = combined.subarray(r.traj * latent, (r.traj + 1) * latent);
+        const src = out.subarray(i * latent, (i + 1) * latent);
+        for (let k = 0; k < latent; k++) dst[k] += r.term.coef * src[k];
+      });
+      return combined;
     };
-    const x0 = await sample({
-      sampler: req.sampler ?? 'ddim',
-      steps: req.steps,
-      schedule: model.schedule,
-      noise,
-      seed: req.trajectories[0]?.seed ?? 0,
-      signal: req.signal,
-      onStep: req.onStep ? (i, total) => req.onStep!(i, total, preview) : undefined,
-      denoise: async (x, t) => {
-        rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
-        timestep.fill(t);
-        const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams })).out as Float32Array;
-        const combined = new Float32Array(x.length);
-        rows.forEach((r, i) => {
-          const dst = combined.subarray(r.traj * latent, (r.traj + 1) * latent);
-          const src = out.subarray(i * latent, (i + 1) * latent);
-          for (let k = 0; k < latent; k++) dst[k] += r.term.coef * src[k];
-        });
-        if (req.onStep) last = { x, out: combined, t };
-        return combined;
-      },
-    });
-    const images = await model.codec.decode(x0, req.trajectories.length);
-    for (let i = 0; i < images.length; i++) images[i] = Math.max(-1, Math.min(1, images[i]));
-    return { images, rowsPerStep: rows.length };
+    return { denoise, rowsPerStep: rows.length };
   }
 
   private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
@@ -182,6 +239,8 @@ export class DiffusionPipeline {
     this.unetSessions.clear();
   }
 }
+
+const latentSize = (model: TextToImageModel): number => model.codec.latentShape.reduce((a, b) => a * b, 1);
 
 /**
  * The denoiser graph the pipeline runs: the model's UNet over `rows` batch rows, frozen weights, with

@@ -66,13 +66,14 @@ export interface WireJobData {
 
 /** The styles a job carries, for uploading (bot) or resolving (worker). */
 export function stylesOf(job: JobArgs): StyleRef[] {
-  if (job.kind === 'draw') return job.args.styles.map((s) => s.style);
+  if (job.kind === 'draw' || job.kind === 'stylize') return job.args.styles.map((s) => s.style);
   if (job.kind === 'blend') return [job.args.a, job.args.b];
   return [];
 }
 
 const swapStyles = (job: Job, swap: (s: StyleRef) => StyleRef): Job => {
   if (job.kind === 'draw') return { ...job, args: { ...job.args, styles: job.args.styles.map((s) => ({ ...s, style: swap(s.style) })) } };
+  if (job.kind === 'stylize') return { ...job, args: { ...job.args, styles: job.args.styles.map((s) => ({ ...s, style: swap(s.style) })) } };
   if (job.kind === 'blend') return { ...job, args: { ...job.args, a: swap(job.args.a), b: swap(job.args.b) } };
   return job;
 };

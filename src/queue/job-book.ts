@@ -23,7 +23,7 @@ export const DEFAULT_LIMITS: QueueLimits = {
   perUserTrainings: 1,
   perUserDraws: 3,
   maxQueued: 50,
-  timeoutSeconds: { train: 30 * 60, draw: 5 * 60, blend: 5 * 60 },
+  timeoutSeconds: { train: 30 * 60, draw: 5 * 60, blend: 5 * 60, stylize: 5 * 60 },
 };
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set<JobStatus>(['done', 'failed', 'cancelled']);
@@ -47,7 +47,7 @@ export abstract class JobBook {
 
   protected constructor(private readonly bookOpts: JobBookOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...bookOpts.limits, timeoutSeconds: { ...DEFAULT_LIMITS.timeoutSeconds, ...bookOpts.limits?.timeoutSeconds } };
-    this.estimates = { train: 60, draw: 5, blend: 8, ...bookOpts.estimates };
+    this.estimates = { train: 60, draw: 5, blend: 8, stylize: 8, ...bookOpts.estimates };
   }
 
   /** A new job as every backend makes it: a fresh id, its own copy of the owner, queued now, with its reply route. */

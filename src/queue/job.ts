@@ -6,7 +6,7 @@
  */
 import { UserError, type ErrorRecord, type UserErrorKind } from '../errors/user-error.ts';
 
-export type JobKind = 'train' | 'draw' | 'blend';
+export type JobKind = 'train' | 'draw' | 'blend' | 'stylize';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobOwner {
@@ -68,7 +68,27 @@ export interface BlendArgs {
   cfg: number;
 }
 
-export type JobArgs = { kind: 'train'; args: TrainArgs } | { kind: 'draw'; args: DrawArgs } | { kind: 'blend'; args: BlendArgs };
+/** A picture the user gave, redrawn in styles (src/pair/stylize.ts). */
+export interface StylizeArgs {
+  /** Image bytes as uploaded (any format sharp reads). */
+  image: Uint8Array;
+  /** What the picture was called, for the messages. */
+  imageName: string;
+  /** Empty: the plain reconstruction only. */
+  styles: { style: StyleRef; weight: number }[];
+  /** Share of the schedule kept from the picture (the start step), in [0, 1); absent: the engine's default. */
+  keep?: number;
+  /** Sampler steps; absent: the engine's default. */
+  steps?: number;
+  /** Told with the result (e.g. an animated picture's first frame was used). */
+  notices?: string[];
+}
+
+export type JobArgs =
+  | { kind: 'train'; args: TrainArgs }
+  | { kind: 'draw'; args: DrawArgs }
+  | { kind: 'blend'; args: BlendArgs }
+  | { kind: 'stylize'; args: StylizeArgs };
 
 export interface JobProgress {
   step: number;

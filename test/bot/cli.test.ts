@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/bot/cli.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
+import { runPairstyle } from '../helpers/cli-process.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'pairstyle-cli-'));
@@ -57,6 +58,44 @@ describe('pairstyle CLI', () => {
     const plain = await cli('draw', 'cat face', '--steps', '3', '--out', join(work, 'plain.png'));
     expect(plain.out).toMatch(/drew 'cat face'/);
   });
+
+  it('stylizes a picture of its own in the process: the styled picture and its plain reconstruction; refuses no picture, a bad one, an unknown style', async () => {
+    const styled = join(work, 'stylized.png');
+    const r = await runPairstyle(
+      ['stylize', join(work, 'content.png'), '--style', 'blocky', '--strength', '4', '--keep', '0.3', '--steps', '4', '--out', styled, '--json'],
+      {
+        env,
+      },
+    );
+    expect(r.stderr).toMatch(/stylizing \[#+\] 4\/4/);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res).toMatchObject({
+      out: styled,
+      unstyledOut: join(work, 'stylized.unstyled.png'),
+      style: 'blocky',
+      strength: 4,
+      keep: 0.3,
+      steps: 4,
+      startStep: 1,
+    });
+    for (const f of [res.out, res.unstyledOut]) {
+      const meta = await sharp(readFileSync(f)).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', 64, 64]);
+    }
+    expect(readFileSync(res.out).equals(readFileSync(res.unstyledOut))).toBe(false);
+    const refusals: [string[], RegExp][] = [
+      [['stylize', '--style', 'blocky', '--out', styled], /usage: pairstyle stylize IMAGE --style NAME --out/],
+      [['stylize', join(work, 'not-an-image.png'), '--style', 'blocky', '--out', styled], /not-an-image\.png: .*not a readable image/],
+      [['stylize', join(work, 'missing.png'), '--style', 'blocky', '--out', styled], /missing\.png: /],
+      [['stylize', join(work, 'content.png'), '--style', 'nope', '--out', styled], /no style named 'nope'/],
+      [['stylize', join(work, 'content.png'), '--style', 'blocky', '--keep', '1', '--out', styled], /--keep must be a number from 0 to 0\.95/],
+    ];
+    for (const [args, message] of refusals) {
+      const refused = await runPairstyle(args, { env });
+      expect([refused.code, refused.stderr]).toEqual([2, expect.stringMatching(message)]);
+    }
+  }, 600_000);
 
   it('blends two styles into a strip and exports a style file', async () => {
     await cli('train', '--content', join(work, 'style.jpg'), '--style', join(work, 'content.png'), '--name', 'roundy', '--steps', '12', '--seed', '3');

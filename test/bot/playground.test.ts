@@ -120,7 +120,7 @@ describe('the playground over HTTP (tiny model)', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toMatch(/PairStyle playground/);
     const { commands } = (await (await fetch(`${base}api/commands`)).json()) as { commands: { name: string; options: { name: string; type: string }[] }[] };
-    expect(commands.map((c) => c.name)).toEqual(['train', 'draw', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
+    expect(commands.map((c) => c.name)).toEqual(['train', 'draw', 'stylize', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
     expect(commands[0].options.filter((o) => o.type === 'attachment').map((o) => o.name)).toEqual([
       'content',
       'style',
@@ -192,6 +192,33 @@ describe('the playground over HTTP (tiny model)', () => {
     expect(exported.files[0].name).toBe('blue.safetensors');
     expect(decodeStyle((await fetchBytes(exported.files[0].url)).bytes).info.name).toBe('blue');
   });
+
+  it('stylizes an uploaded picture in a style (picture | plain | styled, strength buttons); refuses no picture, a bad one, an unknown style', async () => {
+    const form = new FormData();
+    form.set('subcommand', 'stylize');
+    form.set('style', 'blue');
+    form.set('keep', '0.5');
+    form.set('image', new Blob([(await pngOf('#dd2', 30, 30)) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'mine.png');
+    const { command: echoed, reply } = await command(form);
+    expect(echoed.text).toBe('/pairstyle stylize style:blue keep:0.5 image:📎mine.png');
+    const done = await until((m) => m.id === reply.id && m.final, 120_000);
+    expect(done.text).toMatch(/'mine\.png' in style \*\*blue\*\* at strength 3, keep 0\.5, 30 steps/);
+    expect(done.images.map((i) => i.name)).toEqual(['stylized.png']);
+    expect((await sharp((await fetchBytes(done.images[0].url)).bytes).metadata()).width).toBeGreaterThanOrEqual(3 * 256);
+    expect(done.buttons.map((b) => b.label)).toEqual(['Strength −', 'Strength +']);
+
+    expect((await final(line('stylize style:blue'))).text).toMatch(/'image' is required/);
+    const bad = new FormData();
+    bad.set('subcommand', 'stylize');
+    bad.set('style', 'blue');
+    bad.set('image', new Blob(['hello'], { type: 'image/png' }), 'notes.png');
+    expect((await final(bad)).text).toMatch(/the picture file 'notes\.png' is not an image I can read/);
+    const unknown = new FormData();
+    unknown.set('subcommand', 'stylize');
+    unknown.set('style', 'bleu');
+    unknown.set('image', new Blob([(await pngOf('#dd2', 30, 30)) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'mine.png');
+    expect((await final(unknown)).text).toMatch(/no style named 'bleu'/);
+  }, 180_000);
 
   it('trains one style from two uploaded pairs (content2/style2)', async () => {
     const form = new FormData();

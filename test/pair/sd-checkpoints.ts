@@ -13,6 +13,7 @@ import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import { loadDiffusersPipeline, writeDiffusersPipeline } from '../../src/pipeline/diffusers-folder.ts';
 import type { StableDiffusionModel } from '../../src/pipeline/stable-diffusion.ts';
 import { drawStyled } from '../../src/pair/draw.ts';
+import { stylizeImage } from '../../src/pair/stylize.ts';
 import { trainPair } from '../../src/pair/train.ts';
 import { TINY_SD_TEXT, TINY_SD_UNET, TINY_SD_VAE, tinySdWeights } from '../models/tiny-sd.ts';
 import { writeTinySdxlFolder } from '../models/tiny-sdxl.ts';
@@ -78,6 +79,34 @@ export function pairSuite(kind: 'sd15' | 'sdxl'): void {
         await pipe.release();
       });
     }
+
+    it('stylizes a given picture through the VAE: inversion, then styled beside the plain reconstruction', async () => {
+      const m = models[kind];
+      const r = await trainPair({
+        model: m,
+        content: image(m.imageSize, 1),
+        style: image(m.imageSize, 2),
+        name: 'wavy',
+        steps: 4,
+        rank: 2,
+        lr: 1e-2,
+        threads: 1,
+      });
+      const pipe = new DiffusionPipeline(m, { threads: 1 });
+      const opts = { steps: 4, keep: 0.25 };
+      const zero = await stylizeImage(pipe, image(m.imageSize, 5), [{ style: r.style, weight: 0 }], opts);
+      expect(zero.startStep).toBe(1);
+      expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(1e-5);
+      const styled = await stylizeImage(pipe, image(m.imageSize, 5), [{ style: r.style, weight: 4 }], opts);
+      expect(styled.styled.length).toBe(3 * m.imageSize * m.imageSize);
+      expect(styled.styled.every(Number.isFinite)).toBe(true);
+      expect(maxDiff(styled.unstyled, zero.unstyled)).toBeLessThan(1e-5);
+      expect(maxDiff(styled.styled, styled.unstyled)).toBeGreaterThan(1e-3);
+      // Another picture inverts to another latent, so its reconstruction differs.
+      const other = await stylizeImage(pipe, image(m.imageSize, 9), [], opts);
+      expect(maxDiff(other.unstyled, zero.unstyled)).toBeGreaterThan(1e-3);
+      await pipe.release();
+    });
 
     // On the CPU provider most float16 nodes run as float32 between casts (onnxruntime inserts them where
     // it has no float16 kernel), so this checks the float16 graphs and weight conversion, not CUDA's

@@ -83,7 +83,7 @@ describe('InProcessQueue', () => {
 
   it('stops a job that runs past its timeout and reports it', async () => {
     const ex = new FakeExecutor();
-    const q = new InProcessQueue({ executors: [ex], limits: { timeoutSeconds: { train: 1, draw: 0.05, blend: 1 } } });
+    const q = new InProcessQueue({ executors: [ex], limits: { timeoutSeconds: { train: 1, draw: 0.05, blend: 1, stylize: 1 } } });
     const j = await q.submit(user('a'), draw());
     const f = await q.finished(j.id);
     expect(f.status).toBe('failed');

@@ -71,6 +71,31 @@ describe('bot jobs in the engine thread', () => {
     expect(await size(one.result!.images[0].png)).toEqual(['png', 256, 256]);
   });
 
+  it('stylizes a picture in the engine thread: inversion then denoising progress, picture | plain | styled, the settings in the result', async () => {
+    const t = await queue.submit(owner, { kind: 'train', args: { content, style, name: 'blues', steps: 6, samplePrompts: [] } });
+    const bytes = (await queue.finished(t.id)).result!.style!.bytes;
+    const events: JobEvent[] = [];
+    const s = await queue.submit(
+      owner,
+      { kind: 'stylize', args: { image: content, imageName: 'red.png', styles: [{ style: { name: 'blues', bytes }, weight: 3 }], keep: 0.5, steps: 4 } },
+      { listener: (e) => events.push(e) },
+    );
+    const done = await queue.finished(s.id);
+    expect(done.error).toBeUndefined();
+    expect(done.status).toBe('done');
+    const phases = events.flatMap((e) => (e.type === 'progress' ? [e.progress.phase] : []));
+    expect(phases).toContain('inverting the picture');
+    expect(phases.at(-1)).toBe('stylizing');
+    expect(done.result!.text).toBe('keep 0.5, 4 steps');
+    expect(await size(done.result!.images[0].png)).toEqual(['png', expect.any(Number), expect.any(Number)]);
+    expect((await size(done.result!.images[0].png))[1]).toBeGreaterThanOrEqual(3 * 256);
+    const bad = await queue.finished(
+      (await queue.submit(owner, { kind: 'stylize', args: { image: new Uint8Array([1, 2, 3]), imageName: 'x.png', styles: [] } })).id,
+    );
+    expect(bad.status).toBe('failed');
+    expect(bad.error?.message).toMatch(/the picture: not a readable image/);
+  });
+
   it('reports an unreadable upload as a clear failure and keeps serving', async () => {
     const t = await queue.submit(owner, { kind: 'train', args: { content: new Uint8Array([1, 2, 3]), style, name: 'x', steps: 2, samplePrompts: [] } });
     const j = await queue.finished(t.id);

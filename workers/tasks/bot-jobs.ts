@@ -1,5 +1,6 @@
 /**
- * Engine-thread tasks of the bot: train a style from a pair, draw with styles, blend two styles.
+ * Engine-thread tasks of the bot: train a style from a pair, draw with styles, blend two styles,
+ * stylize a given picture.
  * Inputs and outputs are plain data: image bytes in, PNG bytes and style-file bytes out (styles travel
  * as encodeStyle bytes). Progress goes through ctx.progress; cancellation is checked every step.
  */
@@ -11,8 +12,9 @@ import { unitToRgb } from '../../src/formats/pixels.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
+import { STYLIZE_DEFAULTS, stylizeImage } from '../../src/pair/stylize.ts';
 import { trainPair } from '../../src/pair/train.ts';
-import type { BlendArgs, DrawArgs, JobProgress, JobResult, TrainArgs } from '../../src/queue/job.ts';
+import type { BlendArgs, DrawArgs, JobProgress, JobResult, StylizeArgs, TrainArgs } from '../../src/queue/job.ts';
 import type { TaskContext } from '../engine.ts';
 import { displayScale, loadModel, type ModelSource } from './model-cache.ts';
 
@@ -185,4 +187,33 @@ export async function blend(args: { job: BlendArgs } & TaskOptions, ctx?: TaskCo
   const r = await blendStrip(pipe, a, b, job.strength, k, opts);
   const tiles = r.images.map((img, i) => tile(img, size, `${(job.strength * (1 - i / (k - 1))).toFixed(1)}/${((job.strength * i) / (k - 1)).toFixed(1)}`));
   return { images: [{ name: 'blend-strip.png', png: await grid(tiles, k, size) }], seconds: (performance.now() - t0) / 1000 };
+}
+
+export async function stylize(args: { job: StylizeArgs } & TaskOptions, ctx?: TaskContext): Promise<JobResult> {
+  const t0 = performance.now();
+  const { model, pipe } = await loadModel(args.model);
+  const size = model.imageSize;
+  const { job } = args;
+  const picture = await loadImage(job.image, size).catch((e) => {
+    throw Object.assign(new Error(`the picture: ${(e as Error).message}`), { name: 'ImageInputError' });
+  });
+  const styles = job.styles.map((s) => ({ style: decodeStyle(s.style.bytes, `style '${s.style.name}'`), weight: s.weight }));
+  const keep = job.keep ?? STYLIZE_DEFAULTS.keep;
+  const steps = job.steps ?? STYLIZE_DEFAULTS.steps;
+  const inverting = stepper(ctx, 'inverting the picture');
+  const r = await stylizeImage(pipe, picture, styles, {
+    keep,
+    steps,
+    onInvertStep: (done, total) => inverting(done, total),
+    // stylizeImage's trajectories are [styled, unstyled]: preview the styled one.
+    onStep: stepper(ctx, 'stylizing', previewPlan(model, args, 0)),
+  });
+  const label = job.styles.map((s) => `${s.style.name} ${s.weight}`).join(' + ') || 'plain';
+  return {
+    images: [
+      { name: 'stylized.png', png: await grid([tile(picture, size, 'picture'), tile(r.unstyled, size, 'plain'), tile(r.styled, size, label)], 3, size) },
+    ],
+    text: `keep ${keep}, ${steps} steps`,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

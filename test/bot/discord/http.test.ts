@@ -177,6 +177,59 @@ describe('Discord HTTP interactions', () => {
     expect((await fake.waitFor(finalEdit(list.token))).json?.content).toMatch(/Your styles:\n• \*\*blues\*\*/);
   });
 
+  it('stylizes an uploaded picture in a style: deferred, then picture and strength buttons; refuses a bad picture and an unknown style', async () => {
+    fake.cdn.set('mine.png', await pngOf('#dd2', 40, 40));
+    fake.cdn.set('broken.png', new TextEncoder().encode('not a picture'));
+    const file = (id: string, name: string) => ({
+      id,
+      filename: name,
+      size: fake.cdn.get(name)!.length,
+      url: `${fake.origin}/cdn/${name}`,
+      content_type: 'image/png',
+    });
+    const resolved = { attachments: { a5: file('a5', 'mine.png'), a6: file('a6', 'broken.png') } };
+    const { token, body } = command(
+      'stylize',
+      [
+        { type: 11, name: 'image', value: 'a5' },
+        { type: 3, name: 'style', value: 'blues' },
+      ],
+      'u1',
+      resolved,
+    );
+    expect(await (await post(body)).json()).toEqual({ type: 5, data: { flags: 0 } });
+    const edit = await fake.waitFor((r) => finalEdit(token)(r) && r.files.length > 0);
+    expect(edit.json?.content).toMatch(/'mine\.png' in style \*\*blues\*\* at strength 3/);
+    const buttons = (edit.json!.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
+    expect(buttons.map((b) => b.split(':')[1])).toEqual(['weaker', 'stronger']);
+    const stronger = interaction(3, { custom_id: buttons[1], component_type: 2 });
+    await post(stronger.body);
+    expect((await fake.waitFor((r) => finalEdit(stronger.token)(r) && r.files.length > 0)).json?.content).toMatch(/at strength 4/);
+
+    const refusals: [unknown[], RegExp][] = [
+      [
+        [
+          { type: 11, name: 'image', value: 'a6' },
+          { type: 3, name: 'style', value: 'blues' },
+        ],
+        /the picture file 'broken\.png' is not an image I can read/,
+      ],
+      [
+        [
+          { type: 11, name: 'image', value: 'a5' },
+          { type: 3, name: 'style', value: 'bluez' },
+        ],
+        /no style named 'bluez'.*Did you mean 'blues'\?/,
+      ],
+      [[{ type: 3, name: 'style', value: 'blues' }], /'image' is required/],
+    ];
+    for (const [options, message] of refusals) {
+      const c = command('stylize', options, 'u1', resolved);
+      await post(c.body);
+      expect((await fake.waitFor(finalEdit(c.token))).json?.content).toMatch(message);
+    }
+  });
+
   it('trains one style from two pairs (content2/style2) and lists the pairs while it trains; refuses a half pair', async () => {
     for (const [n, c] of [
       ['b1.png', '#d22'],

@@ -90,6 +90,27 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     expect(String((await fake.waitFor(responded(other.respondPath))).body.text)).toMatch(/no style named 'reds' that you can use/);
   });
 
+  it("stylizes the user's latest picture in the channel; refuses no picture, a bad one, an unknown style", async () => {
+    fake.files.set('mine.png', { bytes: await pngOf('#dd2'), user: 'U2', created: 3, mimetype: 'image/png' });
+    await signed(slash('stylize style:reds strength:2', 'U2').body);
+    const done = await fake.waitFor((c) => c.method === 'chat.update' && /'mine\.png' in style \*reds\* at strength 2/.test(String(c.body.text)));
+    expect(JSON.stringify(done.body.blocks)).toMatch(/ps:stronger:/);
+    expect(JSON.stringify(done.body.blocks)).not.toMatch(/ps:reroll:/);
+    fake.files.set('notes.png', { bytes: new TextEncoder().encode('not a picture'), user: 'U2', created: 4, mimetype: 'image/png' });
+    const refusals: [string, string, RegExp][] = [
+      ['stylize style:reds', 'U5', /share a picture in this channel first/],
+      ['stylize style:reds', 'U2', /the picture file 'notes\.png' is not an image I can read/],
+      ['stylize style:redz', 'U2', /no style named 'redz'.*Did you mean 'reds'\?/],
+    ];
+    for (const [text, user, message] of refusals) {
+      const c = slash(text, user);
+      await signed(c.body);
+      const r = await fake.waitFor(responded(c.respondPath));
+      expect(r.body).toMatchObject({ response_type: 'ephemeral' });
+      expect(String(r.body.text)).toMatch(message);
+    }
+  });
+
   it('trains one style from two pairs named by file id (content2:F… style2:F…)', async () => {
     for (const [n, c, t] of [
       ['FBEFORE1', '#d22', 3],
