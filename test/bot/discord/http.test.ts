@@ -223,10 +223,11 @@ describe('Discord HTTP interactions', () => {
       ],
       [[{ type: 3, name: 'style', value: 'blues' }], /'image' is required/],
     ];
+    // Each refusal is the first answer, seen only by its user (ephemeral).
     for (const [options, message] of refusals) {
       const c = command('stylize', options, 'u1', resolved);
-      await post(c.body);
-      expect((await fake.waitFor(finalEdit(c.token))).json?.content).toMatch(message);
+      const answer = (await (await post(c.body)).json()) as { type: number; data?: { content?: string; flags?: number } };
+      expect(answer).toMatchObject({ type: 4, data: { content: expect.stringMatching(message), flags: 64 } });
     }
   });
 
