@@ -43,7 +43,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts';
+import { loadDataset } from '../src/data/dataset.ts';
 import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
@@ -56,12 +56,11 @@ import {
   JUDGE_DATASET,
   loadOpenmoji,
 } from '../src/eval/classifiers.ts';
-import { formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
+import { formatTable, loadEvalModel, numberList, pictureOf, pct, tileOf } from '../src/eval/generate.ts';
 import { bootstrap, numInterval, pctInterval, separated, type Interval } from '../src/eval/stats.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
-import { rgbToUnit } from '../src/formats/pixels.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
 import type { Style } from '../src/pair/style.ts';
@@ -93,11 +92,7 @@ const { values: a } = parseArgs({
   },
 });
 const t0 = performance.now();
-const list = (s: string) =>
-  s
-    .split(',')
-    .map((v) => Number(v.trim()))
-    .filter((v) => Number.isFinite(v) && v > 0);
+const list = (s: string) => numberList(s).filter((v) => v > 0);
 const strengths = list(a.strengths!);
 const scales = list(a.scales!);
 const nPairs = Number(a.pairs);
@@ -143,10 +138,6 @@ const om = await loadOpenmoji(`${a.classifiers}/openmoji32.bin`, { log });
 const S = model.imageSize;
 if (ds.height !== S) throw new Error(`the dataset is ${ds.height} px, the model draws ${S} px`);
 const PX = 3 * S * S;
-const pictureOf = (d: Dataset, set: string, subject: string) => {
-  const i = d.items.findIndex((it) => it.set === set && it.subject === subject);
-  return i < 0 ? null : rgbToUnit(samplePixels(d, i), S, S);
-};
 
 // Subjects of the evaluation half with a Noto and an OpenMoji drawing that the identity judge knows;
 // per seed, its pairs first, then the subjects drawn for every pair of that seed.
@@ -178,7 +169,7 @@ const units: Unit[] = seedList.flatMap((seed) => {
   const used = nPairs * perStyle;
   const drawSubjects = shuffled.slice(used, used + nSubjects);
   const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
-  const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y)!);
+  const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y, S)!);
   const groups = Array.from({ length: nPairs }, (_, i) => shuffled.slice(i * perStyle, (i + 1) * perStyle));
   log(`seed ${seed}: pairs ${groups.map((g) => g.join(' + ')).join(', ')}\n  subjects drawn: ${drawSubjects.join(', ')}`);
   return groups.map(([pair, ...morePairs]) => ({ seed, pair, morePairs, drawSubjects, drawSeeds, realOm }));
@@ -209,9 +200,9 @@ let drawSeconds = 0;
 
 for (let p = 0; p < units.length; p++) {
   const { seed, pair: x, morePairs, drawSubjects, drawSeeds, realOm } = units[p];
-  const extraPairs = morePairs.map((y) => ({ content: pictureOf(ds, 'noto', y)!, style: pictureOf(om, 'openmoji', y)!, subject: y }));
-  const content = pictureOf(ds, 'noto', x)!;
-  const styleImg = pictureOf(om, 'openmoji', x)!;
+  const extraPairs = morePairs.map((y) => ({ content: pictureOf(ds, 'noto', y, S)!, style: pictureOf(om, 'openmoji', y, S)!, subject: y }));
+  const content = pictureOf(ds, 'noto', x, S)!;
+  const styleImg = pictureOf(om, 'openmoji', x, S)!;
   const tTrain = performance.now();
   const styles: Partial<Record<StyleKind, Style>> = {};
   const trainInfo: Record<string, unknown> = {};

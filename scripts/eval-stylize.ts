@@ -29,7 +29,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDataset, samplePixels, type Dataset } from '../src/data/dataset.ts';
+import { loadDataset, samplePixels } from '../src/data/dataset.ts';
 import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
@@ -42,7 +42,7 @@ import {
   JUDGE_DATASET,
   loadOpenmoji,
 } from '../src/eval/classifiers.ts';
-import { formatTable, loadEvalModel, tileOf } from '../src/eval/generate.ts';
+import { formatTable, loadEvalModel, numberList, pictureOf, tileOf } from '../src/eval/generate.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { ssim } from '../src/eval/ssim.ts';
 import { bootstrap, numInterval, pctInterval, type Interval } from '../src/eval/stats.ts';
@@ -74,12 +74,7 @@ const { values: a } = parseArgs({
   },
 });
 const t0 = performance.now();
-const list = (s: string, min = 0) =>
-  s
-    .split(',')
-    .filter((v) => v.trim() !== '')
-    .map((v) => Number(v.trim()))
-    .filter((v) => Number.isFinite(v) && v >= min);
+const list = (s: string) => numberList(s, 0);
 const strengths = list(a.strengths!).filter((v) => v > 0);
 const scales = list(a.scales!).filter((v) => v > 0);
 const keep = Number(a.keep);
@@ -99,10 +94,6 @@ const artist = await ensureArtistClassifier({ dataset: a.data, dir: a.classifier
 const om = await loadOpenmoji(`${a.classifiers}/openmoji32.bin`, { log });
 const S = model.imageSize;
 const PX = 3 * S * S;
-const pictureOf = (d: Dataset, set: string, subject: string) => {
-  const i = d.items.findIndex((it) => it.set === set && it.subject === subject);
-  return i < 0 ? null : rgbToUnit(samplePixels(d, i), S, S);
-};
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
 const omSubjects = new Set(om.items.map((it) => it.subject));
 const OTHER_ARTISTS: readonly string[] = ARTIST_CLASSES.filter((c) => c !== 'openmoji');
@@ -190,8 +181,8 @@ for (let p = 0; p < units.length; p++) {
     ? { style: decodeStyle(readFileSync(a.style), a.style) }
     : await trainPair({
         model,
-        content: pictureOf(ds, 'noto', x)!,
-        style: pictureOf(om, 'openmoji', x)!,
+        content: pictureOf(ds, 'noto', x, S)!,
+        style: pictureOf(om, 'openmoji', x, S)!,
         name: `pair-${p}`,
         subject: x,
         steps: trainSteps,

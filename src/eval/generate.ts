@@ -6,7 +6,8 @@ import type { DiffusionPipeline } from '../pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import type { Tile } from '../images/grid.ts';
 import { loadModelFolder } from '../pipeline/model-folder.ts';
-import { unitToRgb } from '../formats/pixels.ts';
+import { rgbToUnit, unitToRgb } from '../formats/pixels.ts';
+import { samplePixels, type Dataset } from '../data/dataset.ts';
 import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 
 /** Loads a model folder, with a message that says how to get one when it is missing. */
@@ -72,3 +73,17 @@ const fmtNum = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(3));
 
 /** "12.3%" */
 export const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+
+/** A comma-separated list of numbers from the command line: the finite ones of at least `min`. */
+export const numberList = (s: string, min = Number.NEGATIVE_INFINITY): number[] =>
+  s
+    .split(',')
+    .filter((v) => v.trim() !== '')
+    .map((v) => Number(v.trim()))
+    .filter((v) => Number.isFinite(v) && v >= min);
+
+/** The drawing of `subject` in `set` as float32 [3, size, size] in [-1, 1], or null when the set has none. */
+export function pictureOf(d: Dataset, set: string, subject: string, size: number): Float32Array | null {
+  const i = d.items.findIndex((it) => it.set === set && it.subject === subject);
+  return i < 0 ? null : rgbToUnit(samplePixels(d, i), size, size);
+}
