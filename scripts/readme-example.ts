@@ -3,7 +3,10 @@
  * content picture and its stylized counterpart; OpenMoji is the style the base model never saw), runs
  * `npx pairstyle train` on them and `npx pairstyle draw` for a few other prompts, and puts the pair and
  * each prompt's unstyled | styled drawings in docs/pair-example.png (with the two inputs as
- * docs/example/dog-noto.png and dog-openmoji.png).  npx tsx scripts/readme-example.ts [--strength W]
+ * docs/example/dog-noto.png and dog-openmoji.png). Then the stylize example, also by the CLI: Twemoji's
+ * "cat face" (an artist the style never saw) through `npx pairstyle stylize` at its defaults, as the
+ * picture | its plain reconstruction | stylized, side by side at 8x, in docs/stylize-example.png.
+ *   npx tsx scripts/readme-example.ts [--strength W]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,6 +74,27 @@ try {
   }
   writeFileSync('docs/pair-example.png', await gridPng(tiles, { columns: 2, scale: 4, labelHeight: 16 }));
   console.log('wrote docs/pair-example.png');
+
+  const cat = join(home, 'cat-twemoji.png');
+  writeFileSync(
+    cat,
+    await sharp(await renderIcon('twemoji', 'cat-face', 32), { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
+  const [catStyled, catPlain] = [join(home, 'cat-styled.png'), join(home, 'cat-plain.png')];
+  cli('stylize', cat, '--style', 'openmoji', '--out', catStyled, '--unstyled-out', catPlain);
+  const row: Tile[] = [];
+  for (const file of [cat, catPlain, catStyled]) {
+    const t = await rgbOf(file);
+    const small = await sharp(Buffer.from(t.rgb), { raw: { width: t.width, height: t.height, channels: 3 } })
+      .resize(32, 32, { kernel: 'nearest' })
+      .raw()
+      .toBuffer();
+    row.push({ rgb: new Uint8Array(small), width: 32, height: 32 });
+  }
+  writeFileSync('docs/stylize-example.png', await gridPng(row, { columns: 3, scale: 8 }));
+  console.log('wrote docs/stylize-example.png');
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
