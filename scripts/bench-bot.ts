@@ -23,7 +23,7 @@
  * is printed beside the bot's so a slow client would show.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { discordSignatureHeaders, interactionBody, pairstyleCommandData } from '../testing/discord-interactions.ts';
 import { FakeDiscord, type Recorded } from '../testing/fake-discord.ts';
 import { FakeSlack, type SlackCall } from '../testing/fake-slack.ts';
 
@@ -275,28 +276,11 @@ async function main(): Promise<void> {
     let n = 0;
     const discordRequest = (type: number, data: unknown, user: string) => {
       const token = `bench-${++n}-${Math.random().toString(36).slice(2)}`;
-      const body = JSON.stringify({
-        id: `i${n}`,
-        application_id: APP_ID,
-        token,
-        version: 1,
-        type,
-        guild_id: 'g1',
-        channel_id: 'c1',
-        channel: { id: 'c1', type: 0 },
-        member: { user: { id: user, username: user }, permissions: '0' },
-        data,
-      });
-      const ts = String(Math.floor(Date.now() / 1000));
-      const headers = {
-        'content-type': 'application/json',
-        'x-signature-ed25519': sign(null, Buffer.from(ts + body), keys.privateKey).toString('hex'),
-        'x-signature-timestamp': ts,
-      };
-      return { token, body, headers };
+      const body = interactionBody({ appId: APP_ID, id: `i${n}`, token, type, user, data });
+      return { token, body, headers: discordSignatureHeaders(body, keys.privateKey) };
     };
     const discordCommand = (sub: string, options: unknown[], user: string, resolved?: unknown) =>
-      discordRequest(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) }, user);
+      discordRequest(2, pairstyleCommandData(sub, options, resolved), user);
     const postDiscord = (r: { body: string; headers: Record<string, string> }) =>
       fetch(discordUrl, { method: 'POST', headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
     const edits = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${token}/messages/@original`;

@@ -13,7 +13,7 @@ import { loadBotConfig } from '../../config/bot.ts';
 import { startBot } from '../../src/bot/main.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
-import { discordHttpEnv, finalReplyEdit, postDiscordCommand } from '../helpers/discord-interactions.ts';
+import { discordHttpEnv, finalReplyEdit, postDiscordCommand } from '../../testing/discord-interactions.ts';
 import { postSignedToSlack } from '../helpers/slack-app.ts';
 import { FakeDiscord } from '../../testing/fake-discord.ts';
 import { FakeSlack } from '../../testing/fake-slack.ts';

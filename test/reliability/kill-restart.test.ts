@@ -19,7 +19,7 @@ import { StyleRegistry } from '../../src/store/style-registry.ts';
 import { openKeyv } from '../../src/store/open-keyv.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
-import { discordHttpEnv, finalReplyEdit, postDiscordCommand, replyEdit } from '../helpers/discord-interactions.ts';
+import { discordHttpEnv, finalReplyEdit, postDiscordCommand, replyEdit } from '../../testing/discord-interactions.ts';
 import { kill9 as killProcess, spawnHelperProcess } from '../helpers/helper-process.ts';
 import { CRASH_POINTS, type CrashPoint } from '../helpers/crash-points.ts';
 import { FakeDiscord, type Recorded } from '../../testing/fake-discord.ts';

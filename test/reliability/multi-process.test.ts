@@ -13,7 +13,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngOf } from '../helpers/bot-fixture.ts';
-import { discordHttpEnv, finalReplyEdit, postDiscordCommand, replyEdit } from '../helpers/discord-interactions.ts';
+import { discordHttpEnv, finalReplyEdit, postDiscordCommand, replyEdit } from '../../testing/discord-interactions.ts';
 import { spawnHelperProcess, type HelperProcess } from '../helpers/helper-process.ts';
 import { FakeDiscord } from '../../testing/fake-discord.ts';
 import { RedisServer } from '../../testing/redis-server.ts';

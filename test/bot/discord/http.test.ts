@@ -11,6 +11,7 @@ import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
 import { FakeExecutor } from '../../queue/fake-executor.ts';
 import { FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
 import { reliabilityReport } from '../../reliability/report.ts';
+import { discordSignatureHeaders, interactionBody, pairstyleCommandData } from '../../../testing/discord-interactions.ts';
 
 const report = reliabilityReport(import.meta.url);
 
@@ -48,38 +49,15 @@ afterAll(async () => {
 });
 
 function post(body: string, opts: { key?: KeyObject; ts?: number; alter?: (b: string) => string; to?: string } = {}) {
-  const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
-  const sig = sign(null, Buffer.from(ts + body), opts.key ?? keys.privateKey).toString('hex');
-  const sent = opts.alter ? opts.alter(body) : body;
-  return fetch(opts.to ?? url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature-ed25519': sig, 'x-signature-timestamp': ts },
-    body: sent,
-    signal: AbortSignal.timeout(5000),
-  });
+  const headers = discordSignatureHeaders(body, opts.key ?? keys.privateKey, opts.ts === undefined ? undefined : String(opts.ts));
+  return fetch(opts.to ?? url, { method: 'POST', headers, body: opts.alter ? opts.alter(body) : body, signal: AbortSignal.timeout(5000) });
 }
 
 const interaction = (type: number, data: unknown, user = 'u1', extra: Record<string, unknown> = {}) => {
   const token = `tok${++n}`;
-  return {
-    token,
-    body: JSON.stringify({
-      id: `i${n}`,
-      application_id: 'app1',
-      token,
-      version: 1,
-      type,
-      guild_id: 'g1',
-      channel_id: 'c1',
-      channel: { id: 'c1', type: 0 },
-      member: { user: { id: user, username: user }, permissions: '0' },
-      data,
-      ...extra,
-    }),
-  };
+  return { token, body: interactionBody({ appId: 'app1', id: `i${n}`, token, type, user, data, extra }) };
 };
-const command = (sub: string, options: unknown[] = [], user = 'u1', resolved?: unknown) =>
-  interaction(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }], ...(resolved ? { resolved } : {}) }, user);
+const command = (sub: string, options: unknown[] = [], user = 'u1', resolved?: unknown) => interaction(2, pairstyleCommandData(sub, options, resolved), user);
 const finalEdit = (token: string) => (r: Recorded) =>
   r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
 
