@@ -1,8 +1,15 @@
 /**
  * A loopback fake of the Slack Web API (127.0.0.1 only) for a real Bolt App: records calls (form or JSON
- * bodies), answers auth.test, chat.postMessage/update, files.getUploadURLExternal (an absolute loopback
- * upload URL) / completeUploadExternal, files.list/info, users.info, conversations.open; response_url
- * posts at /respond/*; a file host at /files/<name> that demands the bot token.
+ * bodies), answers auth.test, chat.postMessage/update/delete (the channel's messages are kept: `message`),
+ * files.getUploadURLExternal (an absolute loopback upload URL that takes the bytes raw or as multipart
+ * form data) / completeUploadExternal, files.list/info/delete, conversations.history, users.info,
+ * conversations.open; response_url posts at /respond/*; a file host at /files/<id> that demands the bot
+ * token.
+ * Files as Slack documents them: an upload completed without a channel stays private to the bot (it may
+ * still show it in its own messages: an image block's `slack_file`); Slack processes an upload
+ * asynchronously, so its `mimetype` is empty in files.info until then (`processingMs`), and a message
+ * whose image block names a file that is unknown, not yet processed, not an image (png, jpeg, gif) or
+ * not visible to the bot is refused with `invalid_blocks`, as Slack does.
  * Socket Mode: apps.connections.open (app token) answers a ws://127.0.0.1:<port>/socket?ticket=… URL
  * served by a `ws` WebSocket server on the same port; the test speaks for Slack on the connected
  * socket (hello, envelopes) and reads what the client sent back (acks with envelope_id).
@@ -11,6 +18,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
+/** The bytes posted to an upload URL: the raw body, or the file part of a multipart form (as @slack/web-api sends it). */
+async function uploadedBytes(raw: Buffer, contentType: string): Promise<Uint8Array> {
+  if (!contentType.startsWith('multipart/form-data')) return new Uint8Array(raw);
+  const form = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
+  const file = [...form.values()].find((v): v is File => typeof v !== 'string');
+  return file ? new Uint8Array(await file.arrayBuffer()) : new Uint8Array(0);
+}
+
 export interface SlackCall {
   method: string;
   body: Record<string, unknown>;
@@ -18,14 +33,58 @@ export interface SlackCall {
   bytes?: number;
 }
 
+/** A file in the fake workspace; its key in `files` is its id. */
+export interface FakeSlackFile {
+  bytes: Uint8Array;
+  /** Who uploaded it ('UBOT' for the bot's own uploads). */
+  user: string;
+  created: number;
+  mimetype: string;
+  /** Its name (default: its id). */
+  name?: string;
+  /** Channels it was shared in; a file the test sets without any is taken as shared where its user posted it. */
+  channels?: string[];
+  /** When Slack has processed it (ms since the epoch); until then files.info shows no mimetype and blocks cannot show it. */
+  readyAt?: number;
+}
+
+/** A message in a channel of the fake (the bot's, or a user's that shared files). */
+export interface FakeSlackMessage {
+  channel: string;
+  ts: string;
+  user: string;
+  text: string;
+  blocks?: unknown[];
+  /** File ids in the order they were attached. */
+  files?: string[];
+}
+
+/** The bot's user id in the fake (auth.test). */
+export const FAKE_BOT_USER = 'UBOT';
+
+/** png, jpeg or gif by magic bytes (the image types Slack shows in image blocks); '' otherwise. */
+function imageType(b: Uint8Array): string {
+  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'image/png';
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return 'image/gif';
+  return '';
+}
+
 export class FakeSlack {
   readonly calls: SlackCall[] = [];
-  readonly files = new Map<string, { bytes: Uint8Array; user: string; created: number; mimetype: string }>();
+  readonly files = new Map<string, FakeSlackFile>();
+  /** Messages by `${channel}/${ts}`. */
+  readonly messages = new Map<string, FakeSlackMessage>();
   admins = new Set<string>();
+  /** How long Slack takes to process an upload before blocks may show it (ms). */
+  processingMs = 30;
   port = 0;
   private server!: Server;
   private waiters: { pred: (c: SlackCall) => boolean; resolve: (c: SlackCall) => void }[] = [];
   private uploads = 0;
+  /** Uploads under way: upload number -> what getUploadURLExternal was told and the bytes posted. */
+  private pendingUploads = new Map<number, { id: string; filename: string; length: number; bytes?: Uint8Array }>();
+  private messageCount = 0;
   /** Socket Mode: sockets the client opened (newest last) and the JSON messages it sent on them. */
   readonly sockets: WebSocket[] = [];
   readonly socketMessages: Record<string, unknown>[] = [];
@@ -52,7 +111,7 @@ export class FakeSlack {
         res.end(JSON.stringify(data));
       };
       if (url.pathname.startsWith('/files/')) {
-        const f = this.files.get(url.pathname.slice(7));
+        const f = this.files.get(decodeURIComponent(url.pathname.slice(7)));
         if (req.headers.authorization !== `Bearer ${botToken}`) return void res.writeHead(403).end();
         if (!f) return void res.writeHead(404).end();
         res.writeHead(200, { 'content-type': f.mimetype, 'content-length': f.bytes.length });
@@ -66,16 +125,17 @@ export class FakeSlack {
       const call: SlackCall = { method, body, auth: req.headers.authorization, bytes: raw.length };
       this.calls.push(call);
       this.waiters = this.waiters.filter((w) => (w.pred(call) ? (w.resolve(call), false) : true));
-      const fileOf = (name: string) => {
-        const f = this.files.get(name)!;
+      const fileOf = (id: string) => {
+        const f = this.files.get(id)!;
         return {
-          id: name,
-          name,
+          id,
+          name: f.name ?? id,
           user: f.user,
           size: f.bytes.length,
-          mimetype: f.mimetype,
+          mimetype: this.isReady(f) ? f.mimetype : '',
           created: f.created,
-          url_private_download: `${this.origin}/files/${name}`,
+          url_private: `${this.origin}/files/${encodeURIComponent(id)}`,
+          url_private_download: `${this.origin}/files/${encodeURIComponent(id)}`,
         };
       };
       switch (method) {
@@ -84,25 +144,110 @@ export class FakeSlack {
           return send({ ok: true, url: `ws://127.0.0.1:${this.port}/socket?ticket=t${++this.tickets}` });
         case 'auth.test':
           return send({ ok: true, user_id: 'UBOT', team_id: 'T1', bot_id: 'B1' });
-        case 'chat.postMessage':
-          return send({ ok: true, channel: body.channel, ts: `1700000000.${String(this.calls.length).padStart(6, '0')}` });
-        case 'chat.update':
+        case 'chat.postMessage': {
+          const refused = this.blockErrors(body.blocks, String(body.channel));
+          if (refused) return send(refused);
+          const ts = `1700000000.${String(++this.messageCount).padStart(6, '0')}`;
+          const channel = String(body.channel);
+          this.messages.set(`${channel}/${ts}`, { channel, ts, user: FAKE_BOT_USER, text: String(body.text ?? ''), blocks: this.parsedBlocks(body.blocks) });
+          return send({ ok: true, channel, ts });
+        }
+        case 'chat.update': {
+          const m = this.messages.get(`${body.channel}/${body.ts}`);
+          if (!m) return send({ ok: false, error: 'message_not_found' });
+          if (m.user !== FAKE_BOT_USER) return send({ ok: false, error: 'cant_update_message' });
+          const refused = this.blockErrors(body.blocks, m.channel);
+          if (refused) return send(refused);
+          m.text = String(body.text ?? '');
+          m.blocks = this.parsedBlocks(body.blocks);
           return send({ ok: true, channel: body.channel, ts: body.ts });
-        case 'files.getUploadURLExternal':
-          return send({ ok: true, upload_url: `${this.origin}/upload/${++this.uploads}`, file_id: `FUP${this.uploads}` });
-        case 'files.completeUploadExternal':
-          return send({ ok: true, files: JSON.parse(String(body.files)).map((f: { id: string }) => ({ id: f.id })) });
+        }
+        case 'chat.delete': {
+          const key = `${body.channel}/${body.ts}`;
+          const m = this.messages.get(key);
+          if (!m) return send({ ok: false, error: 'message_not_found' });
+          if (m.user !== FAKE_BOT_USER) return send({ ok: false, error: 'cant_delete_message' });
+          this.messages.delete(key);
+          return send({ ok: true, channel: body.channel, ts: body.ts });
+        }
+        case 'conversations.history': {
+          // Newest first, between oldest and latest (exclusive unless inclusive), at most limit.
+          const inclusive = body.inclusive === 'true' || body.inclusive === true;
+          const after = (ts: string, bound: unknown) => bound === undefined || (inclusive ? Number(ts) >= Number(bound) : Number(ts) > Number(bound));
+          const before = (ts: string, bound: unknown) => bound === undefined || (inclusive ? Number(ts) <= Number(bound) : Number(ts) < Number(bound));
+          const found = [...this.messages.values()]
+            .filter((m) => m.channel === body.channel && after(m.ts, body.oldest) && before(m.ts, body.latest))
+            .sort((a, b) => Number(b.ts) - Number(a.ts))
+            .slice(0, Number(body.limit ?? 100))
+            .map((m) => ({ type: 'message', user: m.user, ts: m.ts, text: m.text, ...(m.files ? { files: m.files.map((id) => fileOf(id)) } : {}) }));
+          return send({ ok: true, messages: found, has_more: false });
+        }
+        case 'files.getUploadURLExternal': {
+          const length = Number(body.length);
+          if (!body.filename || !Number.isInteger(length) || length <= 0) return send({ ok: false, error: 'invalid_arguments' });
+          const n = ++this.uploads;
+          const id = `FUP${String(n).padStart(8, '0')}`;
+          this.pendingUploads.set(n, { id, filename: String(body.filename), length });
+          return send({ ok: true, upload_url: `${this.origin}/upload/${n}`, file_id: id });
+        }
+        case 'files.completeUploadExternal': {
+          const wanted = JSON.parse(String(body.files)) as { id: string; title?: string }[];
+          const pending = wanted.map((w) => [...this.pendingUploads].find(([, u]) => u.id === w.id));
+          if (pending.some((p) => !p?.[1].bytes)) return send({ ok: false, error: 'file_not_found' });
+          const channel = body.channel_id ? String(body.channel_id) : undefined;
+          const now = Date.now();
+          const ids = pending.map((p, i) => {
+            const [n, u] = p!;
+            this.pendingUploads.delete(n);
+            const bytes = u.bytes!;
+            this.files.set(u.id, {
+              bytes,
+              user: FAKE_BOT_USER,
+              created: Math.floor(now / 1000),
+              mimetype: imageType(bytes) || 'application/octet-stream',
+              name: wanted[i].title ?? u.filename,
+              channels: channel ? [channel] : [],
+              readyAt: now + this.processingMs,
+            });
+            return u.id;
+          });
+          // Shared in a channel: a message of the bot carries the files there.
+          if (channel) {
+            const ts = `1700000000.${String(++this.messageCount).padStart(6, '0')}`;
+            this.messages.set(`${channel}/${ts}`, { channel, ts, user: FAKE_BOT_USER, text: String(body.initial_comment ?? ''), files: ids });
+          }
+          return send({ ok: true, files: ids.map((id) => ({ id, title: this.files.get(id)!.name })) });
+        }
         case 'files.list':
-          return send({ ok: true, files: [...this.files].filter(([, f]) => f.user === body.user).map(([n]) => fileOf(n)) });
+          return send({
+            ok: true,
+            // Newest first; files of the same second in no order Slack promises (here: by id).
+            files: [...this.files]
+              .filter(([, f]) => f.user === body.user)
+              .sort(([a, fa], [b, fb]) => fb.created - fa.created || (a < b ? -1 : a > b ? 1 : 0))
+              .map(([n]) => fileOf(n)),
+          });
         case 'files.info':
           return this.files.has(String(body.file)) ? send({ ok: true, file: fileOf(String(body.file)) }) : send({ ok: false, error: 'file_not_found' });
+        case 'files.delete': {
+          const f = this.files.get(String(body.file));
+          if (!f) return send({ ok: false, error: 'file_not_found' });
+          if (f.user !== FAKE_BOT_USER) return send({ ok: false, error: 'cant_delete_file' });
+          this.files.delete(String(body.file));
+          return send({ ok: true });
+        }
         case 'users.info':
           return send({ ok: true, user: { id: body.user, is_admin: this.admins.has(String(body.user)) } });
         case 'conversations.open':
           return send({ ok: true, channel: { id: 'D1' } });
         default:
-          if (method.startsWith('upload/') || url.pathname.startsWith('/upload/') || url.pathname.startsWith('/respond/'))
-            return void res.writeHead(200).end('OK');
+          if (url.pathname.startsWith('/upload/')) {
+            const u = this.pendingUploads.get(Number(url.pathname.slice(8)));
+            if (!u) return void res.writeHead(404).end();
+            u.bytes = await uploadedBytes(raw, String(type));
+            return void res.writeHead(200).end(`OK - ${u.bytes.length}`);
+          }
+          if (url.pathname.startsWith('/respond/')) return void res.writeHead(200).end('OK');
           return send({ ok: false, error: 'unknown_method' });
       }
     });
@@ -150,6 +295,57 @@ export class FakeSlack {
   async waitForSocketMessage(pred: (m: Record<string, unknown>) => boolean, ms = 10_000): Promise<Record<string, unknown>> {
     await this.waitSocket(() => this.socketMessages.some(pred), 'no matching Socket Mode message', ms);
     return this.socketMessages.find(pred)!;
+  }
+
+  private isReady(f: FakeSlackFile): boolean {
+    return f.readyAt === undefined || Date.now() >= f.readyAt;
+  }
+
+  /** A user's message in `channel` that shares the files `ids` (already in `files`), in that order. */
+  shareFiles(channel: string, user: string, ids: string[], ts = `${Math.max(...ids.map((id) => this.files.get(id)!.created))}.000200`): FakeSlackMessage {
+    for (const id of ids) this.files.get(id)!.channels = [channel];
+    const m: FakeSlackMessage = { channel, ts, user, text: '', files: ids };
+    this.messages.set(`${channel}/${ts}`, m);
+    return m;
+  }
+
+  /** The message `ts` of `channel` as it is now (undefined once deleted). */
+  message(channel: string, ts: string): FakeSlackMessage | undefined {
+    return this.messages.get(`${channel}/${ts}`);
+  }
+
+  private parsedBlocks(blocks: unknown): unknown[] | undefined {
+    if (blocks === undefined) return undefined;
+    return typeof blocks === 'string' ? (JSON.parse(blocks) as unknown[]) : (blocks as unknown[]);
+  }
+
+  /**
+   * Slack's refusal of blocks whose images it cannot show (`invalid_blocks` with a json-pointer per
+   * problem), or undefined. Image blocks and image elements (section accessories, context elements)
+   * may name a Slack file by `slack_file` {id} or {url}, never both.
+   */
+  private blockErrors(raw: unknown, channel: string): Record<string, unknown> | undefined {
+    const blocks = this.parsedBlocks(raw) ?? [];
+    const errors: string[] = [];
+    const check = (image: Record<string, unknown>, pointer: string) => {
+      const ref = image.slack_file as { id?: string; url?: string } | undefined;
+      if (!ref) return;
+      if (ref.id && ref.url) return void errors.push(`must provide either url or id [json-pointer:${pointer}/slack_file]`);
+      const id = ref.id ?? [...this.files.keys()].find((k) => ref.url === `${this.origin}/files/${encodeURIComponent(k)}`);
+      const f = id ? this.files.get(id) : undefined;
+      const visible = f && (f.user === FAKE_BOT_USER || f.channels === undefined || f.channels.includes(channel));
+      if (!f || !visible || !this.isReady(f) || !/^image\/(png|jpeg|gif)$/.test(f.mimetype))
+        errors.push(`invalid slack file [json-pointer:${pointer}/slack_file]`);
+    };
+    blocks.forEach((b, i) => {
+      const block = b as Record<string, unknown>;
+      if (block.type === 'image') check(block, `/blocks/${i}`);
+      const accessory = block.accessory as Record<string, unknown> | undefined;
+      if (accessory?.type === 'image') check(accessory, `/blocks/${i}/accessory`);
+      if (block.type === 'context')
+        (block.elements as Record<string, unknown>[]).forEach((e, j) => e.type === 'image' && check(e, `/blocks/${i}/elements/${j}`));
+    });
+    return errors.length ? { ok: false, error: 'invalid_blocks', errors, response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) } } : undefined;
   }
 
   waitFor(pred: (c: SlackCall) => boolean, ms = 10_000): Promise<SlackCall> {

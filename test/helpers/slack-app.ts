@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App } from '@slack/bolt';
-import { createSlackApp } from '../../src/bot/slack/app.ts';
+import { createSlackApp, type SlackOptions } from '../../src/bot/slack/app.ts';
 import type { FakeSlack } from '../../testing/fake-slack.ts';
 import { botBackend } from './bot-fixture.ts';
 
@@ -20,12 +20,19 @@ export interface SlackAppFixture {
   close(): Promise<void>;
 }
 
-/** Starts `fake` and a Slack app that talks to it (token verification off, its file origin allowed). */
-export async function startSlackApp(fake: FakeSlack, opts: { botToken: string; signingSecret: string }): Promise<SlackAppFixture> {
+/**
+ * Starts `fake` and a Slack app that talks to it (token verification off, its file origin allowed), on
+ * `backend` (default: bot-fixture's, a fake executor); `slack` adds options of the Slack adapter.
+ */
+export async function startSlackApp(
+  fake: FakeSlack,
+  opts: { botToken: string; signingSecret: string; backend?: Awaited<ReturnType<typeof botBackend>>; slack?: Partial<SlackOptions> },
+): Promise<SlackAppFixture> {
   await fake.start(opts.botToken);
-  const backend = await botBackend();
+  const backend = opts.backend ?? (await botBackend());
   const app = createSlackApp({
     ...backend,
+    ...opts.slack,
     botToken: opts.botToken,
     signingSecret: opts.signingSecret,
     clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
@@ -43,6 +50,45 @@ export async function startSlackApp(fake: FakeSlack, opts: { botToken: string; s
       await fake.close();
     },
   };
+}
+
+/** A `/pairstyle <text>` slash command from `user` in channel C1 of team T1, as Slack posts it; its response URL is on `fake`. */
+export function slashCommand(fake: FakeSlack, text: string, user: string, n: number): { body: string; respondPath: string } {
+  const respondPath = `/respond/${n}`;
+  const body = new URLSearchParams({
+    command: '/pairstyle',
+    text,
+    user_id: user,
+    user_name: user,
+    team_id: 'T1',
+    team_domain: 't',
+    channel_id: 'C1',
+    channel_name: 'art',
+    response_url: `${fake.origin}${respondPath}`,
+    trigger_id: `tr${n}`,
+    token: 'x',
+    api_app_id: 'A1',
+  }).toString();
+  return { body, respondPath };
+}
+
+/** A press of the button `actionId` by `user` on the message `messageTs` of channel C1, as Slack posts a block_actions payload. */
+export function buttonPress(fake: FakeSlack, actionId: string, user: string, n: number, messageTs = '1.1'): { body: string; respondPath: string } {
+  const respondPath = `/respond/${n}`;
+  const payload = {
+    type: 'block_actions',
+    team: { id: 'T1', domain: 't' },
+    user: { id: user, team_id: 'T1' },
+    api_app_id: 'A1',
+    token: 'x',
+    trigger_id: `tr${n}`,
+    channel: { id: 'C1', name: 'art' },
+    container: { type: 'message', message_ts: messageTs, channel_id: 'C1' },
+    message: { type: 'message', ts: messageTs },
+    response_url: `${fake.origin}${respondPath}`,
+    actions: [{ type: 'button', action_id: actionId, block_id: 'b', value: 'v', action_ts: '1.2' }],
+  };
+  return { body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), respondPath };
 }
 
 /** The x-slack-signature of `body` sent at `ts` (seconds, as text). */

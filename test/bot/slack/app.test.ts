@@ -8,7 +8,7 @@ import { UserRateLimiter } from '../../../commands/index.ts';
 import { InProcessQueue } from '../../../src/queue/in-process.ts';
 import { pngOf } from '../../helpers/bot-fixture.ts';
 import { FakeExecutor } from '../../queue/fake-executor.ts';
-import { postSignedToSlack, startSlackApp, type SignedPostOptions, type SlackAppFixture } from '../../helpers/slack-app.ts';
+import { buttonPress, postSignedToSlack, slashCommand, startSlackApp, type SignedPostOptions, type SlackAppFixture } from '../../helpers/slack-app.ts';
 import { FakeSlack, type SlackCall } from '../../../testing/fake-slack.ts';
 import { reliabilityReport } from '../../reliability/report.ts';
 
@@ -30,24 +30,7 @@ afterAll(() => slack.close());
 
 const signed = (body: string, opts: SignedPostOptions & { secret?: string } = {}) => postSignedToSlack(url, opts.secret ?? SECRET, body, opts);
 
-function slash(text: string, user = 'U1') {
-  const respondPath = `/respond/${++n}`;
-  const body = new URLSearchParams({
-    command: '/pairstyle',
-    text,
-    user_id: user,
-    user_name: user,
-    team_id: 'T1',
-    team_domain: 't',
-    channel_id: 'C1',
-    channel_name: 'art',
-    response_url: `${fake.origin}${respondPath}`,
-    trigger_id: `tr${n}`,
-    token: 'x',
-    api_app_id: 'A1',
-  }).toString();
-  return { body, respondPath };
-}
+const slash = (text: string, user = 'U1') => slashCommand(fake, text, user, ++n);
 const responded = (path: string) => (c: SlackCall) => c.method === path.slice(1);
 
 describe('Slack adapter (Bolt, HTTP receiver)', () => {
@@ -136,22 +119,7 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
   });
 
   describe('refusals are seen only by their user (ephemeral responses); results stay public', () => {
-    function press(actionId: string, user: string) {
-      const respondPath = `/respond/${++n}`;
-      const payload = {
-        type: 'block_actions',
-        team: { id: 'T1', domain: 't' },
-        user: { id: user, team_id: 'T1' },
-        api_app_id: 'A1',
-        token: 'x',
-        trigger_id: `tr${n}`,
-        channel: { id: 'C1', name: 'art' },
-        container: { type: 'message', message_ts: '1.1', channel_id: 'C1' },
-        response_url: `${fake.origin}${respondPath}`,
-        actions: [{ type: 'button', action_id: actionId, block_id: 'b', value: 'v', action_ts: '1.2' }],
-      };
-      return { body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), respondPath };
-    }
+    const press = (actionId: string, user: string) => buttonPress(fake, actionId, user, ++n);
     /** The refusal came back through the response URL as ephemeral, and no message in the channel says it. */
     async function refusedPrivately(what: string, sent: { body: string; respondPath: string }, text: RegExp) {
       expect((await signed(sent.body)).status).toBe(200);
