@@ -7,7 +7,7 @@ import { aspectNotice, readImageUpload } from './attachments.ts';
 import { printable } from './options.ts';
 import { finalizeJob } from './finalize.ts';
 import { describeJob } from './render.ts';
-import { CommandError, defineCommand, type Attachment } from './types.ts';
+import { CommandError, defineCommand, type Attachment, type CommandContext } from './types.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 
 /** The options of pairs 2..MAX_PAIRS: content2/style2 … (pair 1 is content/style). */
@@ -36,6 +36,28 @@ export function pairAttachments(o: PairOptions): { content: Attachment; style: A
   return pairs;
 }
 
+/**
+ * What a training request must pass before any picture is downloaded: a valid name that is free (or
+ * overwrite), room for another style, steps within this bot's limit. Also checked by a platform that
+ * asks its user to confirm the pair first (Slack), so a doomed request is refused before that.
+ */
+export async function checkTrainRequest(
+  ctx: CommandContext,
+  o: { name: string; overwrite?: boolean; steps?: number },
+): Promise<{ name: string; overwrite: boolean }> {
+  const name = checkStyleName(o.name);
+  const overwrite = o.overwrite === true;
+  const exists = await ctx.registry.has(ctx.who, name);
+  if (!overwrite && exists) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
+  const room = await ctx.registry.roomFor(ctx.who);
+  if (!exists && room.full)
+    throw new CommandError(
+      `you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`,
+    );
+  if (o.steps !== undefined && o.steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
+  return { name, overwrite };
+}
+
 export const train = defineCommand({
   name: 'train',
   description: 'Learn a style from a before/after pair of images (or up to 4 pairs of one style)',
@@ -54,17 +76,8 @@ export const train = defineCommand({
     ...extraPairOptions,
   ],
   async run(ctx, o) {
-    const name = checkStyleName(o.name);
-    const overwrite = o.overwrite === true;
-    const exists = await ctx.registry.has(ctx.who, name);
-    if (!overwrite && exists) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
-    const room = await ctx.registry.roomFor(ctx.who);
-    if (!exists && room.full)
-      throw new CommandError(
-        `you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`,
-      );
+    const { name, overwrite } = await checkTrainRequest(ctx, o);
     const steps = o.steps;
-    if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
     const uploads = await Promise.all(
       pairAttachments(o).map(async (p) => {
         const [before, after] = await Promise.all([

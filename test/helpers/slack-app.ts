@@ -11,11 +11,14 @@ import { createSlackApp, type SlackOptions } from '../../src/bot/slack/app.ts';
 import type { FakeSlack } from '../../testing/fake-slack.ts';
 import { botBackend } from './bot-fixture.ts';
 
+/** What the Slack app runs on: bot-fixture's backend, or one with another queue (the real engine). */
+export type SlackBackend = Omit<Awaited<ReturnType<typeof botBackend>>, 'executor' | 'log'> & Pick<SlackOptions, 'log'>;
+
 export interface SlackAppFixture {
   app: App;
   /** The receiver's events URL (http://127.0.0.1:<port>/slack/events). */
   url: string;
-  backend: Awaited<ReturnType<typeof botBackend>>;
+  backend: SlackBackend;
   /** Stops the app, the backend's queue and the fake. */
   close(): Promise<void>;
 }
@@ -26,7 +29,7 @@ export interface SlackAppFixture {
  */
 export async function startSlackApp(
   fake: FakeSlack,
-  opts: { botToken: string; signingSecret: string; backend?: Awaited<ReturnType<typeof botBackend>>; slack?: Partial<SlackOptions> },
+  opts: { botToken: string; signingSecret: string; backend?: SlackBackend; slack?: Partial<SlackOptions> },
 ): Promise<SlackAppFixture> {
   await fake.start(opts.botToken);
   const backend = opts.backend ?? (await botBackend());

@@ -1,8 +1,9 @@
 /**
  * Slack with @slack/bolt: `/pairstyle <subcommand> …` over the HTTP receiver (signing secret) or Socket
  * Mode (app token). ack() first, then work: short answers go back ephemerally through respond(); jobs
- * post a progress message that chat.update keeps current (at most every 2 s) and finish with the final
- * text + buttons and the images uploaded with files.uploadV2.
+ * post a progress message that chat.update keeps current (at most every 2 s), with the progress preview
+ * and then the final images shown inside it, above their buttons (src/bot/slack/message-images.ts). A
+ * training first asks its user to confirm the pair (src/bot/slack/train-confirmation.ts).
  */
 import { App, LogLevel, type AppOptions } from '@slack/bolt';
 import type { webApi } from '@slack/bolt';
@@ -28,6 +29,8 @@ import { slackBlocks, slackText } from './blocks.ts';
 import { slackAttachments, type SlackFileAccess } from './files.ts';
 import { parseCommandText } from '../../../commands/text.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
+import { deleteFiles, uploadForMessage } from './message-images.ts';
+import { askToTrain, CONFIRMATION_ACTION, PendingTrainings, pressConfirmation } from './train-confirmation.ts';
 
 export interface SlackOptions {
   registry: StyleRegistry;
@@ -39,6 +42,8 @@ export interface SlackOptions {
   /** Socket Mode (xapp- token). */
   appToken?: string;
   minEditIntervalMs?: number;
+  /** A new progress preview is uploaded at most this often (ms; default 6000): each costs Slack 4 calls or more. */
+  previewEveryMs?: number;
   /** Tests: a loopback fake of the Web API, and its file host. */
   clientOptions?: AppOptions['clientOptions'];
   allowInsecureFileOrigins?: readonly string[];
@@ -100,23 +105,61 @@ export function resumeSlackJob(opts: SlackOptions, client: WebClient, job: Job):
   return followSlackJob(opts, client, job, (j) => finalizeJob(opts.registry, j), route.channel);
 }
 
-/** A message in the channel that chat.update keeps current; the final images are uploaded under it. */
-async function followSlackJob(opts: SlackOptions, client: WebClient, job: Job, finalize: (j: Job) => Promise<Reply>, channel: string): Promise<void> {
-  const where = { channel };
-  let ts: string | undefined;
+/**
+ * A message in the channel that chat.update keeps current (a new one, or `existing`: a training's
+ * confirmation), showing the progress preview and then the final images inside it, above the buttons.
+ * Images Slack could not show in the message (not processed in time) and other files (a style file)
+ * are uploaded to the channel under it.
+ */
+async function followSlackJob(
+  opts: SlackOptions,
+  client: WebClient,
+  job: Job,
+  finalize: (j: Job) => Promise<Reply>,
+  channel: string,
+  existing?: string,
+): Promise<void> {
+  const log = (e: unknown) => (opts.log ?? console.error)('slack job reply failed', e);
+  let ts = existing;
+  /** The files the message shows, and the preview they are. */
+  let shown: string[] = [];
+  let shownPreview: Uint8Array | undefined;
+  let previewAt = 0;
+  const show = async (reply: Reply, final: boolean): Promise<string[]> => {
+    const images = reply.images ?? [];
+    if (!images.length) return [];
+    if (final) return (await uploadForMessage(client, images).catch((e) => void log(e))) ?? [];
+    const fresh = !shownPreview || !Buffer.from(images[0].png).equals(shownPreview);
+    if (!fresh || Date.now() - previewAt < (opts.previewEveryMs ?? 6000)) return shown;
+    const ids = await uploadForMessage(client, images).catch((e) => void log(e));
+    if (!ids) return shown;
+    [shownPreview, previewAt] = [images[0].png, Date.now()];
+    return ids;
+  };
   await followJob(opts.queue, job, finalize, {
     minIntervalMs: opts.minEditIntervalMs,
-    onError: (e) => (opts.log ?? console.error)('slack job reply failed', e),
+    onError: log,
     update: async (reply, final) => {
-      const b = slackBlocks(reply);
-      if (!ts) {
-        const r = await client.chat.postMessage({ channel: where.channel, text: b.text, blocks: b.blocks });
-        ts = r.ts;
-      } else await client.chat.update({ channel: where.channel, ts, text: b.text, blocks: b.blocks });
-      // Progress previews (reply.images before the final reply) are not shown on Slack: a message
-      // cannot swap its image in place, and a files.uploadV2 per progress edit (3 API calls, a new
-      // file in the channel each time) is too heavy. Only the final images are uploaded.
-      if (final) await uploadFiles(client, where.channel, reply);
+      let files = await show(reply, final);
+      const put = async (images: string[]) => {
+        const b = slackBlocks(reply, images);
+        if (!ts) ts = (await client.chat.postMessage({ channel, text: b.text, blocks: b.blocks })).ts;
+        else await client.chat.update({ channel, ts, text: b.text, blocks: b.blocks });
+      };
+      try {
+        await put(files);
+      } catch (e) {
+        if (!files.length || files === shown) throw e;
+        // Slack refused to show the new pictures: the message without them (the final ones go below it).
+        log(e);
+        await deleteFiles(client, files).catch(log);
+        files = [];
+        await put(files);
+      }
+      const gone = shown.filter((id) => !files.includes(id));
+      shown = files;
+      if (gone.length) await deleteFiles(client, gone).catch(log);
+      if (final) await uploadFiles(client, channel, { ...reply, images: files.length ? [] : reply.images });
     },
   });
 }
@@ -135,6 +178,7 @@ export function createSlackApp(opts: SlackOptions): App {
     logLevel: LogLevel.ERROR,
   });
   if (!socketMode) protectFromReplays(app);
+  const pending = new PendingTrainings();
   const access: SlackFileAccess = { botToken: opts.botToken, allowInsecureOrigins: opts.allowInsecureFileOrigins };
   const context = async (client: WebClient, who: Scope, needAdmin: boolean, channel?: string): Promise<CommandContext> => ({
     who,
@@ -156,6 +200,7 @@ export function createSlackApp(opts: SlackOptions): App {
       ephemeral = spec.ephemeral;
       const files = await slackAttachments(client, access, { channel: command.channel_id, user: command.user_id }, spec, options);
       const ctx = await context(client, who, spec.needsAdmin ?? false, command.channel_id);
+      if (spec.name === 'train') return await askToTrain(client, pending, ctx, files, command.channel_id);
       const outcome = await runCommand(ctx, subcommand, files);
       await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);
     } catch (e) {
@@ -176,6 +221,26 @@ export function createSlackApp(opts: SlackOptions): App {
       await deliver(opts, client, outcome, { channel: b.channel.id, user: b.user.id, ephemeral: true }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('button failed', e);
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)), replace_original: false }).catch((err) => log('could not respond', err));
+    }
+  });
+
+  // The buttons of a training's confirmation (only its user may press them; refusals are private).
+  app.action(CONFIRMATION_ACTION, async ({ ack, body, action, client, respond }) => {
+    await ack();
+    await afterPendingAcks();
+    const b = body as { team?: { id: string }; user: { id: string; team_id?: string }; channel?: { id: string } };
+    const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
+    try {
+      await pressConfirmation(
+        client,
+        pending,
+        await context(client, who, false, b.channel?.id),
+        (action as { action_id: string }).action_id,
+        (job, finalize, at) => followSlackJob(opts, client, job, finalize, at.channel, at.ts),
+      );
+    } catch (e) {
+      if (!isUserError(e)) log('confirmation button failed', e);
       await respond({ response_type: 'ephemeral', text: slackText(errorText(e)), replace_original: false }).catch((err) => log('could not respond', err));
     }
   });

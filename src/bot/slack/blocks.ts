@@ -1,4 +1,4 @@
-/** A platform-neutral Reply as Slack text + Block Kit buttons. */
+/** A platform-neutral Reply as Slack text + Block Kit images (Slack files shown by id) and buttons. */
 import type { types } from '@slack/bolt';
 import type { Reply } from '../../../commands/types.ts';
 
@@ -16,9 +16,17 @@ export const escapeSlack = (s: string) => s.replace(/&/g, '&amp;').replace(/</g,
 /** A reply text (or an error line) as a Slack message text: escaped, then mrkdwn, within Slack's length. */
 export const slackText = (s: string) => mrkdwn(escapeSlack(s)).slice(0, 2900);
 
-export function slackBlocks(reply: Reply) {
+/**
+ * The message of a reply; `imageFiles` are the Slack files (uploaded by the bot: src/bot/slack/message-images.ts)
+ * of its images, shown between the text and the buttons.
+ */
+export function slackBlocks(reply: Reply, imageFiles: readonly string[] = []) {
   const text = slackText(reply.text);
   const blocks: types.KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
+  imageFiles.forEach((id, i) => {
+    const name = reply.images?.[i]?.name ?? 'picture';
+    blocks.push({ type: 'image', slack_file: { id }, alt_text: name, title: { type: 'plain_text', text: name } });
+  });
   if (reply.buttons?.length) {
     blocks.push({
       type: 'actions',

@@ -2,7 +2,8 @@
  * Images for commands on Slack: slash commands carry no files, so a command's files are named by id
  * (content:F0123 style:F0456; a training's further pairs content2:F… style2:F… up to 4) or, for a
  * command that takes recent uploads (/pairstyle train), are the most recent images the user shared in
- * the channel (older = content/"before", newer = style/"after").
+ * the channel (older = content/"before", newer = style/"after"; images of one message uploaded in the
+ * same second are ordered as the message attached them, read with conversations.history).
  * Downloaded from url_private_download with the bot token, from Slack's file host only, size-capped.
  */
 import type { webApi } from '@slack/bolt';
@@ -29,9 +30,15 @@ interface SlackFile {
   created?: number;
 }
 
-function attachmentOf(f: SlackFile, access: SlackFileAccess): Attachment {
+/** An attachment read from a Slack file, with the file's id (a message may show the file by it: an image block's slack_file). */
+export interface SlackAttachment extends Attachment {
+  fileId?: string;
+}
+
+function attachmentOf(f: SlackFile, access: SlackFileAccess): SlackAttachment {
   const url = f.url_private_download;
   return {
+    fileId: f.id,
     name: f.name ?? f.id ?? 'file',
     size: f.size ?? 0,
     contentType: f.mimetype,
@@ -104,7 +111,7 @@ export async function slackAttachments(
       );
     }
     if (given.length === 0) {
-      const latest = await latestImages(client, where);
+      const latest = await latestImages(client, where, recent.options.length);
       if (latest.length < recent.options.length) throw new CommandError(recent.missing);
       // Oldest first: the newest image fills the last option.
       recent.options.forEach((o, i) => (out[o] = attachmentOf(latest[recent.options.length - 1 - i], access)));
@@ -117,13 +124,49 @@ export async function slackAttachments(
   return out;
 }
 
-/** The user's images in the channel, newest first. */
-async function latestImages(client: WebClient, where: { channel: string; user: string }): Promise<SlackFile[]> {
+/**
+ * The user's images in the channel, newest first. Slack's `created` counts seconds, and files.list
+ * promises no order within one: when the `wanted` newest include files of the same second, the
+ * messages of that moment tell their order (a message's files in the order it attached them).
+ */
+async function latestImages(client: WebClient, where: { channel: string; user: string }, wanted: number): Promise<SlackFile[]> {
   let res: Awaited<ReturnType<WebClient['files']['list']>>;
   try {
     res = await client.files.list({ channel: where.channel, user: where.user, types: 'images', count: 10 });
   } catch (e) {
     throw slackRefusal(e, 'listing your images in this channel');
   }
-  return ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
+  const files = ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
+  const newest = files.slice(0, wanted);
+  const tied = files.filter((f) => newest.some((g) => g !== f && g.created === f.created));
+  if (!tied.length) return files;
+  const order = await messageOrder(client, where, tied);
+  // Unknown to the messages read (no history scope, or an old message): by id, at least the same every time.
+  const rank = (f: SlackFile) => order.get(f.id ?? '') ?? -1;
+  return files.sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || rank(b) - rank(a) || String(b.id).localeCompare(String(a.id)));
+}
+
+/**
+ * Each of `files` ranked by when the user's messages around their upload attached it (higher = later);
+ * empty when the history cannot be read (the app lacks the channels:history / groups:history scope).
+ */
+async function messageOrder(client: WebClient, where: { channel: string; user: string }, files: SlackFile[]): Promise<Map<string, number>> {
+  const times = files.map((f) => f.created ?? 0);
+  const order = new Map<string, number>();
+  try {
+    // A message is posted once its files are uploaded: a minute either side finds it.
+    const res = await client.conversations.history({
+      channel: where.channel,
+      oldest: String(Math.min(...times) - 60),
+      latest: String(Math.max(...times) + 60),
+      inclusive: true,
+      limit: 100,
+    });
+    const messages = (res.messages ?? []).filter((m) => m.user === where.user && m.files?.length).sort((a, b) => Number(a.ts) - Number(b.ts));
+    let rank = 0;
+    for (const m of messages) for (const f of m.files ?? []) if (f.id) order.set(f.id, rank++);
+  } catch {
+    // Without the history the order falls back to the file ids; the confirmation shows it, and Swap fixes it.
+  }
+  return order;
 }

@@ -32,9 +32,16 @@ const signed = (body: string, opts: SignedPostOptions & { secret?: string } = {}
 
 const slash = (text: string, user = 'U1') => slashCommand(fake, text, user, ++n);
 const responded = (path: string) => (c: SlackCall) => c.method === path.slice(1);
+/** Presses Train on the next training confirmation the bot posts for `user`'s command. */
+async function confirmTraining(user: string, after = fake.calls.length) {
+  const post = await fake.waitFor((c) => fake.calls.indexOf(c) >= after && c.method === 'chat.postMessage' && /pst:train:/.test(String(c.body.blocks)));
+  const train = /"(pst:train:[^"]+)"/.exec(String(post.body.blocks))![1];
+  const ts = [...fake.messages.values()].find((m) => JSON.stringify(m.blocks ?? []).includes(train))!.ts;
+  await signed(buttonPress(fake, train, user, ++n, ts).body);
+}
 
 describe('Slack adapter (Bolt, HTTP receiver)', () => {
-  it('acknowledges at once, posts progress, then the final message and the image through files.uploadV2', async () => {
+  it('acknowledges at once, posts progress, then the final message with its image (uploaded privately with files.uploadV2) above its buttons', async () => {
     const { body } = slash('draw red apple seed:5');
     const t0 = performance.now();
     const res = await signed(body);
@@ -43,19 +50,23 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     const post = await fake.waitFor((c) => c.method === 'chat.postMessage');
     expect(post.auth).toBe(`Bearer ${BOT}`);
     const complete = await fake.waitFor((c) => c.method === 'files.completeUploadExternal');
-    expect(complete.body.channel_id).toBe('C1');
-    expect(JSON.parse(String(complete.body.files))).toHaveLength(1);
+    // Not shared to the channel: the message shows it.
+    expect(complete.body.channel_id).toBeUndefined();
+    const [{ id }] = JSON.parse(String(complete.body.files));
     await fake.waitFor((c) => c.method === 'files.getUploadURLExternal' && c.body.filename === 'draw.png');
     const upload = await fake.waitFor((c) => c.method.startsWith('upload/'));
     expect(upload.bytes).toBeGreaterThan(50);
     const finalUpdate = await fake.waitFor((c) => c.method === 'chat.update' && /red apple', no style, seed 5/.test(String(c.body.text)));
     expect(String(finalUpdate.body.blocks)).toMatch(/ps:reroll:/);
+    expect(JSON.parse(String(finalUpdate.body.blocks))).toContainEqual(expect.objectContaining({ type: 'image', slack_file: { id } }));
   });
 
   it('trains from the two latest images the user shared, with the bot token, then lists the style', async () => {
     fake.files.set('before.png', { bytes: await pngOf('#d22'), user: 'U2', created: 1, mimetype: 'image/png' });
     fake.files.set('after.png', { bytes: await pngOf('#22d'), user: 'U2', created: 2, mimetype: 'image/png' });
+    const asked = fake.calls.length;
     await signed(slash('train name:reds subject:"red disc"', 'U2').body);
+    await confirmTraining('U2', asked);
     await fake.waitFor((c) => c.method === 'chat.update' && /learned style \*reds\*/.test(String(c.body.text)));
     const list = slash('list', 'U2');
     await signed(list.body);
@@ -102,7 +113,9 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
       ['FAFTER02', '#dd2', 6],
     ] as const)
       fake.files.set(n, { bytes: await pngOf(c), user: 'U4', created: t, mimetype: 'image/png' });
+    const asked = fake.calls.length;
     await signed(slash('train name:duo content:FBEFORE1 style:FAFTER01 content2:FBEFORE2 style2:FAFTER02', 'U4').body);
+    await confirmTraining('U4', asked);
     await fake.waitFor((c) => c.method === 'chat.update' && /learned style \*duo\*/.test(String(c.body.text)));
     expect(fake.calls.some((c) => /from 2 pairs \(FBEFORE1 → FAFTER01; FBEFORE2 → FAFTER02\)/.test(String(c.body.text)))).toBe(true);
     const half = slash('train name:half content:FBEFORE1 style:FAFTER01 content2:FBEFORE2', 'U4');
@@ -184,8 +197,6 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     const done = await fake.waitFor(
       (c) => c.method === 'chat.update' && /seed 3/.test(String(c.body.text)) && String(c.body.text).includes('hi &lt;@U999&gt;'),
     );
-    // The drawing's image is uploaded after its final message: wait for it, so no call of this test comes later.
-    await fake.waitFor((c) => c.method === 'files.completeUploadExternal' && fake.calls.indexOf(c) > fake.calls.indexOf(done));
     const bad = slash('<!here> draw cat', 'U7');
     await signed(bad.body);
     const refusal = await fake.waitFor(responded(bad.respondPath));
