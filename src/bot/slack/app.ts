@@ -44,6 +44,8 @@ export interface SlackOptions {
   minEditIntervalMs?: number;
   /** A new progress preview is uploaded at most this often (ms; default 6000): each costs Slack 4 calls or more. */
   previewEveryMs?: number;
+  /** How long to wait for Slack to process an uploaded picture before the message goes without it (ms; default 15000). */
+  imageProcessingWaitMs?: number;
   /** Tests: a loopback fake of the Web API, and its file host. */
   clientOptions?: AppOptions['clientOptions'];
   allowInsecureFileOrigins?: readonly string[];
@@ -128,10 +130,10 @@ async function followSlackJob(
   const show = async (reply: Reply, final: boolean): Promise<string[]> => {
     const images = reply.images ?? [];
     if (!images.length) return [];
-    if (final) return (await uploadForMessage(client, images).catch((e) => void log(e))) ?? [];
+    if (final) return (await uploadForMessage(client, images, opts.imageProcessingWaitMs).catch((e) => void log(e))) ?? [];
     const fresh = !shownPreview || !Buffer.from(images[0].png).equals(shownPreview);
     if (!fresh || Date.now() - previewAt < (opts.previewEveryMs ?? 6000)) return shown;
-    const ids = await uploadForMessage(client, images).catch((e) => void log(e));
+    const ids = await uploadForMessage(client, images, opts.imageProcessingWaitMs).catch((e) => void log(e));
     if (!ids) return shown;
     [shownPreview, previewAt] = [images[0].png, Date.now()];
     return ids;

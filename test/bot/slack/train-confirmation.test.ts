@@ -31,7 +31,7 @@ beforeAll(async () => {
     minEditIntervalMs: 0,
     log: (m: string, e?: unknown) => console.error(m, e),
   };
-  slack = await startSlackApp(fake, { botToken: BOT, signingSecret: SECRET, backend, slack: { previewEveryMs: 0 } });
+  slack = await startSlackApp(fake, { botToken: BOT, signingSecret: SECRET, backend, slack: { previewEveryMs: 0, imageProcessingWaitMs: 1500 } });
 });
 afterAll(() => slack?.close());
 
@@ -186,5 +186,27 @@ describe('Slack training confirmation (Bolt, HTTP receiver, tiny model)', () => 
     expect(blocksOf(m).findIndex((b) => b.type === 'image')).toBeLessThan(blocksOf(m).findIndex((b) => b.type === 'actions'));
     await new Promise((r) => setTimeout(r, 100));
     expect(fake.calls.slice(before).filter((c) => c.method === 'files.completeUploadExternal' && c.body.channel_id)).toEqual([]);
+  });
+
+  it('final pictures Slack has not processed in time are shared under the message instead: nothing is lost', async () => {
+    fake.processingMs = 60_000;
+    try {
+      const before = fake.calls.length;
+      await signed(slash('draw cat face seed:6 steps:2', 'U1').body);
+      const done = await fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === 'chat.update' && /seed 6/.test(String(c.body.text)), 60_000);
+      const m = fake.message('C1', String(done.body.ts))!;
+      expect(imageBlockFiles(m)).toEqual([]);
+      expect(buttonIds(m)).toEqual(expect.arrayContaining([expect.stringMatching(/^ps:reroll:/)]));
+      const shared = await fake.waitFor(
+        (c) => fake.calls.indexOf(c) > fake.calls.indexOf(done) && c.method === 'files.completeUploadExternal' && c.body.channel_id === 'C1',
+      );
+      const [{ id }] = JSON.parse(String(shared.body.files));
+      expect(fake.files.get(id)?.channels).toEqual(['C1']);
+      // The private copy that could not be shown was deleted.
+      const privateUpload = fake.calls.find((c) => fake.calls.indexOf(c) > before && c.method === 'files.completeUploadExternal' && !c.body.channel_id)!;
+      expect(fake.files.has(JSON.parse(String(privateUpload.body.files))[0].id)).toBe(false);
+    } finally {
+      fake.processingMs = 30;
+    }
   });
 });
