@@ -3,7 +3,7 @@
  * bodies), answers auth.test, chat.postMessage/update/delete (the channel's messages are kept: `message`),
  * files.getUploadURLExternal (an absolute loopback upload URL that takes the bytes raw or as multipart
  * form data) / completeUploadExternal, files.list/info/delete, conversations.history, users.info,
- * conversations.open; response_url posts at /respond/*; a file host at /files/<id> that demands the bot
+ * conversations.open, views.open (a trigger_id once), chat.postEphemeral; response_url posts at /respond/*; a file host at /files/<id> that demands the bot
  * token.
  * Files as Slack documents them: an upload completed without a channel stays private to the bot (it may
  * still show it in its own messages: an image block's `slack_file`); Slack processes an upload
@@ -85,6 +85,10 @@ export class FakeSlack {
   /** Uploads under way: upload number -> what getUploadURLExternal was told and the bytes posted. */
   private pendingUploads = new Map<number, { id: string; filename: string; length: number; bytes?: Uint8Array }>();
   private messageCount = 0;
+  /** Modals opened with views.open, by view id. */
+  readonly views = new Map<string, Record<string, unknown>>();
+  private viewCount = 0;
+  private triggersUsed = new Set<string>();
   /** Socket Mode: sockets the client opened (newest last) and the JSON messages it sent on them. */
   readonly sockets: WebSocket[] = [];
   readonly socketMessages: Record<string, unknown>[] = [];
@@ -170,6 +174,18 @@ export class FakeSlack {
           this.messages.delete(key);
           return send({ ok: true, channel: body.channel, ts: body.ts });
         }
+        case 'views.open': {
+          // A trigger_id is good for one view, for 3 seconds (https://docs.slack.dev/interactivity/handling-user-interaction).
+          const trigger = String(body.trigger_id ?? '');
+          if (!trigger || this.triggersUsed.has(trigger)) return send({ ok: false, error: 'invalid_trigger_id' });
+          this.triggersUsed.add(trigger);
+          const view = typeof body.view === 'string' ? JSON.parse(body.view) : body.view;
+          const id = `V${String(++this.viewCount).padStart(8, '0')}`;
+          this.views.set(id, view);
+          return send({ ok: true, view: { id, ...view } });
+        }
+        case 'chat.postEphemeral':
+          return send({ ok: true, message_ts: `1700000000.${String(++this.messageCount).padStart(6, '0')}` });
         case 'conversations.history': {
           // Newest first, between oldest and latest (exclusive unless inclusive), at most limit.
           const inclusive = body.inclusive === 'true' || body.inclusive === true;

@@ -94,6 +94,20 @@ export function buttonPress(fake: FakeSlack, actionId: string, user: string, n: 
   return { body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), respondPath };
 }
 
+/** A submission of the modal `view` (as views.open got it) by `user`, its inputs set to `values` (block_id -> action_id -> value), as Slack posts a view_submission payload. */
+export function viewSubmission(view: Record<string, unknown>, user: string, values: Record<string, Record<string, unknown>>, n: number): { body: string } {
+  const payload = {
+    type: 'view_submission',
+    team: { id: 'T1', domain: 't' },
+    user: { id: user, team_id: 'T1' },
+    api_app_id: 'A1',
+    token: 'x',
+    trigger_id: `tr${n}`,
+    view: { id: `V${n}`, team_id: 'T1', app_id: 'A1', bot_id: 'B1', ...view, state: { values } },
+  };
+  return { body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString() };
+}
+
 /** The x-slack-signature of `body` sent at `ts` (seconds, as text). */
 export const slackSignature = (secret: string, ts: string, body: string): string =>
   `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;

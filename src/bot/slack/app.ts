@@ -30,7 +30,8 @@ import { slackAttachments, type SlackFileAccess } from './files.ts';
 import { parseCommandText } from '../../../commands/text.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
 import { deleteFiles, uploadForMessage } from './message-images.ts';
-import { askToTrain, CONFIRMATION_ACTION, PendingTrainings, pressConfirmation } from './train-confirmation.ts';
+import { askToTrain, checkTraining, CONFIRMATION_ACTION, PendingTrainings, postConfirmation, pressConfirmation } from './train-confirmation.ts';
+import { formErrorBlock, TRAIN_FORM, trainFormOptions, trainFormView } from './train-form.ts';
 
 export interface SlackOptions {
   registry: StyleRegistry;
@@ -200,6 +201,9 @@ export function createSlackApp(opts: SlackOptions): App {
       const { subcommand, options } = parseCommandText(command.text ?? '');
       const spec = findCommand(subcommand);
       ephemeral = spec.ephemeral;
+      // `/pairstyle train` alone: the form with two file inputs (src/bot/slack/train-form.ts).
+      if (spec.name === 'train' && !Object.keys(options).length)
+        return void (await client.views.open({ trigger_id: command.trigger_id, view: trainFormView(command.channel_id) }));
       const files = await slackAttachments(client, access, { channel: command.channel_id, user: command.user_id }, spec, options);
       const ctx = await context(client, who, spec.needsAdmin ?? false, command.channel_id);
       if (spec.name === 'train') return await askToTrain(client, pending, ctx, files, command.channel_id);
@@ -245,6 +249,25 @@ export function createSlackApp(opts: SlackOptions): App {
       if (!isUserError(e)) log('confirmation button failed', e);
       await respond({ response_type: 'ephemeral', text: slackText(errorText(e)), replace_original: false }).catch((err) => log('could not respond', err));
     }
+  });
+
+  // The training form's submission: refused in the form, or closed and followed by the confirmation.
+  app.view(TRAIN_FORM, async ({ ack, body, view, client }) => {
+    const who: Scope = { platform: 'slack', workspace: body.team?.id ?? body.user.team_id ?? 'unknown', user: body.user.id };
+    const form = trainFormOptions(view, access);
+    let options: Awaited<ReturnType<typeof checkTraining>>;
+    try {
+      options = await checkTraining(await context(client, who, false, form.channel), form.options);
+    } catch (e) {
+      if (!isUserError(e)) log('training form failed', e);
+      const text = errorText(e).slice(0, 300);
+      return void (await ack({ response_action: 'errors', errors: { [formErrorBlock(text)]: text } }));
+    }
+    await ack();
+    await postConfirmation(client, pending, who, options, form.channel).catch(async (e) => {
+      log('training form: confirmation failed', e);
+      await client.chat.postEphemeral({ channel: form.channel, user: who.user, text: slackText(errorText(e)) }).catch((err) => log('could not tell', err));
+    });
   });
 
   app.error(async (e) => {

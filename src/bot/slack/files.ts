@@ -19,7 +19,7 @@ export interface SlackFileAccess {
   allowInsecureOrigins?: readonly string[];
 }
 
-interface SlackFile {
+export interface SlackFile {
   id?: string;
   /** Who uploaded it. */
   user?: string;
@@ -35,7 +35,8 @@ export interface SlackAttachment extends Attachment {
   fileId?: string;
 }
 
-function attachmentOf(f: SlackFile, access: SlackFileAccess): SlackAttachment {
+/** A Slack file object (files.info, files.list, a modal's file input) as an attachment, downloaded only from Slack's file host. */
+export function attachmentOf(f: SlackFile, access: SlackFileAccess): SlackAttachment {
   const url = f.url_private_download;
   return {
     fileId: f.id,

@@ -33,6 +33,8 @@ interface PendingTraining {
   ts: string;
   /** The training's checked options, its pictures as Slack attachments. */
   options: Options;
+  /** Whether the message shows the pictures (Slack refused them once: listed by name only). */
+  thumbnails: boolean;
   createdAt: number;
 }
 
@@ -75,8 +77,8 @@ const sameUser = (a: Scope, b: Scope) => a.platform === b.platform && a.workspac
 const SHOWABLE = /^image\/(png|jpe?g|gif)$/i;
 
 /** A picture of a pair as a section with its thumbnail (the user's Slack file shown by id) when Slack can show it. */
-function pictureBlock(label: string, a: SlackAttachment): types.KnownBlock {
-  const thumbnail = a.fileId && SHOWABLE.test(a.contentType ?? '');
+function pictureBlock(label: string, a: SlackAttachment, thumbnails: boolean): types.KnownBlock {
+  const thumbnail = thumbnails && a.fileId && SHOWABLE.test(a.contentType ?? '');
   return {
     type: 'section',
     text: { type: 'mrkdwn', text: slackText(`**${label}:** ${a.name}`) },
@@ -85,7 +87,7 @@ function pictureBlock(label: string, a: SlackAttachment): types.KnownBlock {
 }
 
 /** The confirmation message: the pairs, before then after, and the three buttons. */
-export function confirmationMessage(p: Pick<PendingTraining, 'id' | 'options'>): { text: string; blocks: types.KnownBlock[] } {
+export function confirmationMessage(p: Pick<PendingTraining, 'id' | 'options' | 'thumbnails'>): { text: string; blocks: types.KnownBlock[] } {
   const pairs = pairAttachments(p.options as Parameters<typeof pairAttachments>[0]);
   const what = pairs.length === 1 ? 'this pair' : `these ${pairs.length} pairs`;
   const text = slackText(
@@ -94,7 +96,10 @@ export function confirmationMessage(p: Pick<PendingTraining, 'id' | 'options'>):
   const blocks: types.KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
   pairs.forEach((pair, i) => {
     const k = pairs.length === 1 ? '' : `Pair ${i + 1} — `;
-    blocks.push(pictureBlock(`${k}before`, pair.content as SlackAttachment), pictureBlock(`${k}after`, pair.style as SlackAttachment));
+    blocks.push(
+      pictureBlock(`${k}before`, pair.content as SlackAttachment, p.thumbnails),
+      pictureBlock(`${k}after`, pair.style as SlackAttachment, p.thumbnails),
+    );
   });
   const button = (action: string, label: string, style?: 'primary' | 'danger') => ({
     type: 'button' as const,
@@ -107,19 +112,41 @@ export function confirmationMessage(p: Pick<PendingTraining, 'id' | 'options'>):
 }
 
 /**
- * `/pairstyle train` on Slack: checks the request as the command would before downloading anything,
- * then posts the confirmation in `channel`. Nothing is queued.
+ * A training request checked as the command would before downloading anything (the user's rate
+ * limit, the options, the pairs, the name and room): its checked options, or a UserError.
  */
-export async function askToTrain(client: WebClient, pending: PendingTrainings, ctx: CommandContext, raw: Options, channel: string): Promise<void> {
+export async function checkTraining(ctx: CommandContext, raw: Options): Promise<Options> {
   ctx.limits.userRate?.take(ctx.who, train.name);
   const options = checkOptions(train.options, raw);
   pairAttachments(options as Parameters<typeof pairAttachments>[0]);
   await checkTrainRequest(ctx, options as { name: string; overwrite?: boolean; steps?: number });
+  return options;
+}
+
+/**
+ * `/pairstyle train` on Slack: checks the request (checkTraining), then posts the confirmation in
+ * `channel`. Nothing is queued.
+ */
+export async function askToTrain(client: WebClient, pending: PendingTrainings, ctx: CommandContext, raw: Options, channel: string): Promise<void> {
+  await postConfirmation(client, pending, ctx.who, await checkTraining(ctx, raw), channel);
+}
+
+/** Posts the confirmation of a checked training request in `channel`, its buttons for `who` alone. */
+export async function postConfirmation(client: WebClient, pending: PendingTrainings, who: Scope, options: Options, channel: string): Promise<void> {
   const id = randomUUID();
-  const message = confirmationMessage({ id, options });
-  const posted = await client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
+  const post = (thumbnails: boolean) => {
+    const message = confirmationMessage({ id, options, thumbnails });
+    return client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
+  };
+  let thumbnails = true;
+  // Slack refuses blocks naming a file it cannot show here (not visible to the bot in this channel): then names only.
+  const posted = await post(true).catch((e) => {
+    if ((e as { data?: { error?: string } })?.data?.error !== 'invalid_blocks') throw e;
+    thumbnails = false;
+    return post(false);
+  });
   if (!posted.ts) throw new Error('Slack gave the confirmation message no ts');
-  pending.add({ id, who: ctx.who, channel, ts: posted.ts, options, createdAt: Date.now() });
+  pending.add({ id, who, channel, ts: posted.ts, options, thumbnails, createdAt: Date.now() });
 }
 
 /**
@@ -145,7 +172,7 @@ export async function pressConfirmation(
   if (action === 'swap') {
     ctx.limits.userRate?.take(ctx.who, 'swap');
     const options = swapPairs(p.options);
-    const message = confirmationMessage({ id: p.id, options });
+    const message = confirmationMessage({ id: p.id, options, thumbnails: p.thumbnails });
     await client.chat.update({ channel: p.channel, ts: p.ts, text: message.text, blocks: message.blocks });
     p.options = options;
     return;

@@ -13,7 +13,7 @@ import { StyleRegistry } from '../../../src/store/style-registry.ts';
 import { FAKE_BOT_USER, FakeSlack, type FakeSlackMessage, type SlackCall } from '../../../testing/fake-slack.ts';
 import { WorkerExecutor } from '../../../workers/executor.ts';
 import { pngOf } from '../../helpers/bot-fixture.ts';
-import { buttonPress, postSignedToSlack, slashCommand, startSlackApp, type SlackAppFixture } from '../../helpers/slack-app.ts';
+import { buttonPress, postSignedToSlack, slashCommand, startSlackApp, viewSubmission, type SlackAppFixture } from '../../helpers/slack-app.ts';
 import { writeTinyModelFolder } from '../../helpers/tiny-model.ts';
 
 const SECRET = 'test-signing-secret';
@@ -208,5 +208,79 @@ describe('Slack training confirmation (Bolt, HTTP receiver, tiny model)', () => 
     } finally {
       fake.processingMs = 30;
     }
+  });
+
+  describe('the training form (/pairstyle train alone: a modal with two file inputs)', () => {
+    /** Runs `/pairstyle train` as `user` and returns the modal the bot opened with the command's trigger_id. */
+    async function openForm(user: string): Promise<Record<string, unknown>> {
+      const cmd = slash('train', user);
+      const trigger = `tr${n}`;
+      expect((await signed(cmd.body)).status).toBe(200);
+      const open = await fake.waitFor((c) => c.method === 'views.open' && c.body.trigger_id === trigger);
+      return JSON.parse(String(open.body.view));
+    }
+    const picture = (id: string) => ({
+      type: 'file_input',
+      files: [{ id, name: fake.files.get(id)!.name, mimetype: 'image/png', user: 'U6', url_private_download: `${fake.origin}/files/${id}` }],
+    });
+    const text = (value: string) => ({ type: 'plain_text_input', value });
+
+    it('opens a form with a before and an after file input and a name; its submission posts the confirmation of that pair, nothing queued', async () => {
+      const view = await openForm('U6');
+      expect(view.callback_id).toBe('pst:train-form');
+      const inputs = (view.blocks as { block_id: string; element: { type: string; max_files?: number } }[]).map((b) => [
+        b.block_id,
+        b.element.type,
+        b.element.max_files,
+      ]);
+      expect(inputs).toEqual([
+        ['before', 'file_input', 1],
+        ['after', 'file_input', 1],
+        ['name', 'plain_text_input', undefined],
+        ['subject', 'plain_text_input', undefined],
+      ]);
+      // Uploaded in the form: the user's own files, shared in no channel.
+      fake.files.set('FFORMBEF1', { bytes: await pngOf('#d22'), user: 'U6', created: 50, mimetype: 'image/png', name: 'form-before.png', channels: [] });
+      fake.files.set('FFORMAFT1', { bytes: await pngOf('#22d'), user: 'U6', created: 50, mimetype: 'image/png', name: 'form-after.png', channels: [] });
+      const before = fake.calls.length;
+      const res = await signed(
+        viewSubmission(
+          view,
+          'U6',
+          {
+            before: { file: picture('FFORMBEF1') },
+            after: { file: picture('FFORMAFT1') },
+            name: { text: text('formed') },
+            subject: { text: text('red disc') },
+          },
+          ++n,
+        ).body,
+      );
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('');
+      const post = await fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === 'chat.postMessage' && /formed/.test(String(c.body.text)));
+      expect(post.body.channel).toBe('C1');
+      expect(String(post.body.blocks)).toMatch(/form-before\.png.*form-after\.png/);
+      expect(String(post.body.blocks)).toMatch(/pst:train:/);
+      expect(jobsOf('U6')).toEqual([]);
+    });
+
+    it('shows a refusal in the form, on the input it concerns, and posts nothing', async () => {
+      const view = await openForm('U6');
+      const before = fake.calls.length;
+      const res = await signed(
+        viewSubmission(
+          view,
+          'U6',
+          { before: { file: picture('FFORMBEF1') }, after: { file: picture('FFORMAFT1') }, name: { text: text('no spaces allowed') } },
+          ++n,
+        ).body,
+      );
+      expect(res.status).toBe(200);
+      const answer = await res.json();
+      expect(answer).toMatchObject({ response_action: 'errors', errors: { name: expect.stringMatching(/name/) } });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fake.calls.slice(before).filter((c) => c.method.startsWith('chat.'))).toEqual([]);
+    });
   });
 });
