@@ -130,7 +130,8 @@ describe('the bot end to end (tiny model, loopback platforms)', () => {
     // Same ids on another platform: the Discord style is not reachable.
     expect(String((await slack.waitFor((c) => c.method === 'respond/x1')).body.text)).toMatch(/no style named 'blue'/);
     await post(body.replace('style%3Ablue+', '').replace('x1', 'x2'));
+    // The drawing is uploaded to be shown in its message (a progress preview may come first, under load).
+    await slack.waitFor((c) => c.method === 'files.getUploadURLExternal' && c.body.filename === 'image.png', 60_000);
     await slack.waitFor((c) => c.method === 'files.completeUploadExternal', 60_000);
-    expect(slack.calls.find((c) => c.method === 'files.getUploadURLExternal')?.body.filename).toBe('image.png');
   });
 });

@@ -95,11 +95,8 @@ export function confirmationMessage(p: Pick<PendingTraining, 'id' | 'options' | 
   );
   const blocks: types.KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
   pairs.forEach((pair, i) => {
-    const k = pairs.length === 1 ? '' : `Pair ${i + 1} — `;
-    blocks.push(
-      pictureBlock(`${k}before`, pair.content as SlackAttachment, p.thumbnails),
-      pictureBlock(`${k}after`, pair.style as SlackAttachment, p.thumbnails),
-    );
+    const [before, after] = pairs.length === 1 ? ['Before', 'After'] : [`Pair ${i + 1} — before`, `Pair ${i + 1} — after`];
+    blocks.push(pictureBlock(before, pair.content as SlackAttachment, p.thumbnails), pictureBlock(after, pair.style as SlackAttachment, p.thumbnails));
   });
   const button = (action: string, label: string, style?: 'primary' | 'danger') => ({
     type: 'button' as const,

@@ -150,7 +150,7 @@ describe('Slack training confirmation (Bolt, HTTP receiver, tiny model)', () => 
     await signed(press(idOf(m, 'train'), 'U1', m.ts).body);
     const done = await fake.waitFor(
       (c) => fake.calls.indexOf(c) >= before && c.method === 'chat.update' && /learned style \*reds\*/.test(String(c.body.text)),
-      120_000,
+      200_000,
     );
     expect(done.body.ts).toBe(m.ts);
     const updates = fake.calls.slice(before).filter((c) => c.method === 'chat.update' && c.body.ts === m.ts);
@@ -169,7 +169,7 @@ describe('Slack training confirmation (Bolt, HTTP receiver, tiny model)', () => 
     expect(fake.files.get(shown[0]!)?.user).toBe(FAKE_BOT_USER);
     // The previews it replaced are deleted.
     await expect.poll(() => [...fake.files.values()].filter((f) => f.user === FAKE_BOT_USER).length).toBe(1);
-  });
+  }, 240_000);
 
   it('a draw ends in one message with its images and its buttons together (nothing uploaded below it)', async () => {
     const before = fake.calls.length;
