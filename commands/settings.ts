@@ -66,7 +66,7 @@ export const settings = defineCommand({
     if (!given.length) return reply(describeSettings(ctx, await store.read(ctx.who)));
     const reset = o.reset !== undefined ? resetNames(o.reset) : { user: [], server: [] };
     // The server's settings are its admins' alone: refused before any value is even read.
-    const forServer = given.some((k) => k in SERVER_OPTIONS) || reset.server.length > 0;
+    const forServer = given.some((k) => Object.hasOwn(SERVER_OPTIONS, k)) || reset.server.length > 0;
     if (forServer && !ctx.isAdmin) {
       throw new CommandError(
         'only admins of this server/workspace can change its settings (Discord: Manage Server or Administrator; Slack: workspace admins and owners); nothing was changed',
@@ -183,7 +183,7 @@ function resetNames(typed: string): { user: (keyof UserSettings)[]; server: (key
     if (w === 'mine') out.user.push(...USER_SETTING_NAMES);
     else if (w === 'server') out.server.push(...SERVER_SETTING_NAMES);
     else if ((USER_SETTING_NAMES as readonly string[]).includes(w)) out.user.push(w as keyof UserSettings);
-    else if (w in SERVER_OPTIONS) out.server.push(SERVER_OPTIONS[w as keyof typeof SERVER_OPTIONS]);
+    else if (Object.hasOwn(SERVER_OPTIONS, w)) out.server.push(SERVER_OPTIONS[w as keyof typeof SERVER_OPTIONS]);
     else
       throw new CommandError(
         `'reset' names no setting '${printable(w, 30)}' (settings: ${[...USER_SETTING_NAMES, ...Object.keys(SERVER_OPTIONS)].join(', ')}; or mine, server); nothing was changed`,

@@ -4,7 +4,6 @@
  * style, their last trained one). A default style that is no longer theirs to use is refused with how
  * to change it.
  */
-import type { UserSettings } from '../src/store/settings.ts';
 import { SettingsStore } from '../src/store/settings.ts';
 import { randomSeed } from './options.ts';
 import { loadStyle } from './style-names.ts';
@@ -13,7 +12,6 @@ import { CommandError, type CommandContext } from './types.ts';
 export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
 
 export interface UserDefaults {
-  readonly settings: UserSettings;
   /** The style to use when none is named: the user's default style, else their last trained one. */
   styleName(): Promise<string | undefined>;
   strength: number;
@@ -29,7 +27,6 @@ export async function userDefaults(ctx: CommandContext): Promise<UserDefaults> {
   const s = await SettingsStore.beside(ctx.registry).user(ctx.who);
   const styleName = async () => s.style ?? (await ctx.registry.lastTrained(ctx.who));
   return {
-    settings: s,
     styleName,
     strength: s.strength ?? DRAW_DEFAULTS.strength,
     steps: Math.min(s.steps ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),

@@ -113,6 +113,7 @@ describe('/pairstyle settings: a person’s defaults', () => {
     });
     await refused({ reset: 'strength colour' }, /'reset' names no setting 'colour' \(settings: style, strength, steps, seed, channels, train_role/);
     await refused({ colour: 'red' }, /unknown option 'colour'/);
+    await refused({ reset: 'constructor' }, /'reset' names no setting 'constructor'/);
   });
 });
 
