@@ -51,6 +51,7 @@ afterAll(async () => {
 });
 
 interface From {
+  guild?: string;
   user?: string;
   permissions?: string;
   roles?: string[];
@@ -70,6 +71,7 @@ function commandBody(sub: string, options: unknown[], from: From, resolved?: unk
     user,
     data: pairstyleCommandData(sub, options, resolved),
     extra: {
+      ...(from.guild ? { guild_id: from.guild } : {}),
       channel_id: channel,
       channel: { id: channel, type: 0 },
       member: { user: { id: user, username: user }, permissions: from.permissions ?? '0', roles: from.roles ?? [] },
@@ -84,9 +86,9 @@ function commandBody(sub: string, options: unknown[], from: From, resolved?: unk
 }
 
 /** Through discord.js, as the gateway delivers it. */
-function gateway(sub: string, options: unknown[] = [], from: From = {}) {
-  const c = commandBody(sub, options, from);
-  (client as unknown as { actions: { InteractionCreate: { handle(d: unknown): void } } }).actions.InteractionCreate.handle(JSON.parse(c.body));
+function gateway(sub: string, options: unknown[] = [], from: From = {}, to: Client = client, resolved?: unknown) {
+  const c = commandBody(sub, options, from, resolved);
+  (to as unknown as { actions: { InteractionCreate: { handle(d: unknown): void } } }).actions.InteractionCreate.handle(JSON.parse(c.body));
   return c;
 }
 
@@ -158,6 +160,50 @@ describe('/pairstyle settings on Discord (discord.js gateway adapter)', () => {
       expect((await fake.waitFor(finalReplyEdit(shown.token))).json?.content).toMatch(/channels: <#c7>, <#c5>/);
     } finally {
       await backend.registry.keyv.delete('settings:server:discord:g1');
+    }
+  });
+
+  it('reads the roles of a member of a server discord.js keeps (as with the Guilds intent): the role to train', async () => {
+    const cached = new Client({ intents: [], rest: { api: fake.api, version: '10', retries: 0, timeout: 5000 } });
+    cached.rest.setToken('bot-token');
+    attachPairStyle(cached, { ...backend, fileAccess: { allowInsecureOrigins: [fake.origin] } });
+    const guild = '880000000000000001';
+    const role = (id: string, name: string) => ({
+      id,
+      name,
+      permissions: '0',
+      position: 1,
+      color: 0,
+      hoist: false,
+      managed: false,
+      mentionable: false,
+      flags: 0,
+    });
+    (cached.guilds as unknown as { _add(d: unknown): unknown })._add({
+      id: guild,
+      name: 'art club',
+      roles: [role(guild, '@everyone'), role('880000000000000002', 'artists')],
+      channels: [],
+      members: [],
+    });
+    try {
+      const set = gateway('settings', [str('train_role', '<@&880000000000000002>')], { guild, user: 'mod', permissions: MANAGE_GUILD }, cached);
+      expect((await fake.waitFor(finalReplyEdit(set.token))).json?.content).toMatch(/role needed to train: <@&880000000000000002>/);
+      fake.cdn.set('gbefore.png', await pngOf('#d22', 40, 40));
+      const attachment = {
+        id: 'a1',
+        filename: 'gbefore.png',
+        size: fake.cdn.get('gbefore.png')!.length,
+        url: `${fake.origin}/cdn/gbefore.png`,
+        content_type: 'image/png',
+      };
+      const pair = [{ type: 11, name: 'content', value: 'a1' }, { type: 11, name: 'style', value: 'a1' }, str('name', 'reds')];
+      const train = (user: string, roles: string[]) => gateway('train', pair, { guild, user, roles }, cached, { attachments: { a1: attachment } });
+      await refusedPrivately(train('bob', []), /training here needs the role <@&880000000000000002>/);
+      const member = train('cat', ['880000000000000002']);
+      expect((await fake.waitFor(callback(member))).json).toMatchObject({ type: 5, data: { flags: 0 } });
+    } finally {
+      await cached.destroy();
     }
   });
 
