@@ -13,6 +13,9 @@ import { openKeyv } from '../../src/store/open-keyv.ts';
 import { SettingsStore } from '../../src/store/settings.ts';
 import { StyleRegistry, type Scope } from '../../src/store/style-registry.ts';
 import { FakeExecutor } from '../queue/fake-executor.ts';
+import { reliabilityReport } from '../reliability/report.ts';
+
+const report = reliabilityReport(import.meta.url);
 
 const who = (user: string, workspace = 'g1'): Scope => ({ platform: 'discord', workspace, user });
 const png = async (color: string) =>
@@ -97,7 +100,12 @@ describe('/pairstyle settings: a person’s defaults', () => {
     await runCommand(ctx('ann'), 'settings', { strength: '2' });
     const before = await store.read(who('ann'));
     const refused = async (options: Record<string, string>, message: RegExp, as = ctx('ann')) => {
-      await expect(runCommand(as, 'settings', options)).rejects.toThrow(message);
+      const typed = Object.entries(options)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' ');
+      await report.refused('Bad input', `/pairstyle settings ${typed}`, () => runCommand(as, 'settings', options), message, {
+        expected: 'refused with what is allowed; nothing saved',
+      });
       expect(await store.read(who('ann'))).toEqual(before);
     };
     await refused(
@@ -121,8 +129,12 @@ describe('/pairstyle settings: the server’s rules', () => {
   const admin = (user = 'mod', more: Partial<CommandContext> = {}) => ctx(user, { isAdmin: true, ...more });
 
   it('lets only admins change them; a non-admin’s command changes nothing, not even their own part of it', async () => {
-    await expect(runCommand(ctx('ann'), 'settings', { strength: '4', queued_draws: '1' })).rejects.toThrow(
+    await report.refused(
+      'Isolation',
+      'a member who is not an admin changes a server setting (and one of their own) with /pairstyle settings',
+      () => runCommand(ctx('ann'), 'settings', { strength: '4', queued_draws: '1' }),
       /only admins of this server\/workspace can change its settings \(Discord: Manage Server or Administrator; Slack: workspace admins and owners\); nothing was changed/,
+      { expected: 'refused; nothing saved, not even their own setting' },
     );
     await expect(runCommand(ctx('ann'), 'settings', { reset: 'server' })).rejects.toThrow(/only admins/);
     expect(await store.read(who('ann'))).toEqual({ user: {}, server: {} });
@@ -136,7 +148,12 @@ describe('/pairstyle settings: the server’s rules', () => {
     await runCommand(admin(), 'settings', { sharing: 'admins' });
     const before = await store.read(who('mod'));
     const refused = async (options: Record<string, string>, message: RegExp, as = admin()) => {
-      await expect(runCommand(as, 'settings', options)).rejects.toThrow(message);
+      const typed = Object.entries(options)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' ');
+      await report.refused('Bad input', `/pairstyle settings ${typed} (by an admin)`, () => runCommand(as, 'settings', options), message, {
+        expected: 'refused with what is allowed; nothing saved',
+      });
       expect(await store.read(who('mod'))).toEqual(before);
     };
     await refused({ channels: '#general' }, /'#general' is not a channel: pick it with #/);
@@ -153,8 +170,12 @@ describe('/pairstyle settings: the server’s rules', () => {
   it('refuses a command in a channel that is not allowed, privately; settings and help work everywhere', async () => {
     await runCommand(admin('mod', { channel: 'art' }), 'settings', { channels: 'here <#c2>' });
     expect(await store.server(who('x'))).toEqual({ channels: ['art', 'c2'] });
-    await expect(runCommand(ctx('ann'), 'draw', { prompt: 'cat' })).rejects.toThrow(
+    await report.refused(
+      'Isolation',
+      'a draw in a channel the server settings do not allow',
+      () => runCommand(ctx('ann'), 'draw', { prompt: 'cat' }),
       /PairStyle is not used in this channel here: an admin allowed it in <#art>, <#c2> only/,
+      { expected: 'refused, naming the allowed channels; no job' },
     );
     await expect(runCommand(ctx('ann'), 'list', {})).rejects.toThrow(/not used in this channel/);
     expect(jobOf(await runCommand(ctx('ann', { channel: 'c2' }), 'draw', { prompt: 'cat' })).kind).toBe('draw');
@@ -172,8 +193,12 @@ describe('/pairstyle settings: the server’s rules', () => {
   it('asks for the role to train (admins need none); the @everyone role lets everyone', async () => {
     await runCommand(admin(), 'settings', { train_role: '<@&777000000000000001>' });
     const pair = { content: file('a.png', await png('#d22')), style: file('b.png', await png('#22d')) };
-    await expect(runCommand(ctx('ann', { roles: ['5'] }), 'train', { ...pair, name: 'reds' })).rejects.toThrow(
+    await report.refused(
+      'Isolation',
+      'a training by a member without the role the server settings ask for',
+      () => runCommand(ctx('ann', { roles: ['5'] }), 'train', { ...pair, name: 'reds' }),
       /training here needs the role <@&777000000000000001>/,
+      { expected: 'refused, naming the role; no job' },
     );
     expect(jobOf(await runCommand(ctx('bea', { roles: ['777000000000000001'] }), 'train', { ...pair, name: 'reds' })).kind).toBe('train');
     expect(jobOf(await runCommand(admin('mod2'), 'train', { ...pair, name: 'reds' })).kind).toBe('train');
@@ -197,7 +222,15 @@ describe('/pairstyle settings: the server’s rules', () => {
   it('lets only admins share when sharing is admins', async () => {
     await registry.put(who('ann'), 'ink', new Uint8Array([1]), {});
     await runCommand(admin(), 'settings', { sharing: 'admins' });
-    await expect(runCommand(ctx('ann'), 'share', { name: 'ink' })).rejects.toThrow(/only admins may share styles here/);
+    await report.refused(
+      'Isolation',
+      'sharing a style where only admins may share',
+      () => runCommand(ctx('ann'), 'share', { name: 'ink' }),
+      /only admins may share styles here/,
+      {
+        expected: 'refused; the style stays private',
+      },
+    );
     expect((await registry.list(who('bob'))).shared).toEqual([]);
     await registry.put(who('mod'), 'ink2', new Uint8Array([1]), {});
     expect(text(await runCommand(admin(), 'share', { name: 'ink2' }))).toMatch(/now shared/);
