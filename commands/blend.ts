@@ -1,10 +1,10 @@
 /** /pairstyle blend style_a style_b [prompt] [ratio] [strength] [seed]: mix two styles, or a strip from A to B. */
 import type { BlendArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
-import { randomSeed } from './options.ts';
 import { loadStyle } from './style-names.ts';
 import { defineCommand, type CommandContext, type Outcome } from './types.ts';
 import { DRAW_DEFAULTS } from './draw.ts';
+import { userDefaults } from './user-defaults.ts';
 
 export const blend = defineCommand({
   name: 'blend',
@@ -21,15 +21,17 @@ export const blend = defineCommand({
   async run(ctx, o) {
     const a = await loadStyle(ctx, o.style_a);
     const b = await loadStyle(ctx, o.style_b);
+    // Options not given: the user's defaults (/pairstyle settings), else the bot's.
+    const mine = await userDefaults(ctx);
     const args: BlendArgs = {
       prompt: o.prompt ?? String(a.entry.info.subject ?? 'picture'),
       a: { name: a.entry.name, bytes: a.bytes },
       b: { name: b.entry.name, bytes: b.bytes },
       ratio: o.ratio,
-      strength: o.strength ?? DRAW_DEFAULTS.strength,
+      strength: o.strength ?? mine.strength,
       strip: 5,
-      seed: o.seed ?? randomSeed(),
-      steps: Math.min(DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
+      seed: o.seed ?? mine.seed(),
+      steps: mine.steps,
       cfg: DRAW_DEFAULTS.cfg,
     };
     return submitBlend(ctx, args);

@@ -8,6 +8,7 @@ import { submitBlend } from './blend.ts';
 import { submitDraw } from './draw.ts';
 import { submitStylize } from './stylize.ts';
 import { randomSeed } from './options.ts';
+import { withServerRules } from './server-rules.ts';
 import { reply, CommandError, type CommandContext, type Outcome } from './types.ts';
 
 export const BUTTON_PREFIX = 'ps:';
@@ -22,6 +23,8 @@ export async function runButton(ctx: CommandContext, id: string): Promise<Outcom
   if (!b) throw new CommandError('this button is not one of mine');
   // Cancelling is never rate limited: it only frees work.
   if (b.action !== 'cancel') ctx.limits.userRate?.take(ctx.who, b.action);
+  // The server's rules (allowed channels, quotas) hold for buttons too; cancelling only frees work.
+  if (b.action !== 'cancel') ctx = await withServerRules(ctx, 'button');
   const job = ctx.queue.get(b.jobId);
   if (!job) throw new CommandError('this button has expired (the bot restarted); run the command again');
   if (b.action === 'cancel') {

@@ -1,11 +1,10 @@
 /** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin. */
 import type { DrawArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
-import { randomSeed } from './options.ts';
-import { loadStyle } from './style-names.ts';
 import { defineCommand, type CommandContext, type Outcome } from './types.ts';
+import { DRAW_DEFAULTS, userDefaults } from './user-defaults.ts';
 
-export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
+export { DRAW_DEFAULTS };
 
 export const draw = defineCommand({
   name: 'draw',
@@ -19,15 +18,16 @@ export const draw = defineCommand({
     { name: 'steps', type: 'integer', min: 1, max: 100, description: 'sampler steps (default 30)' },
   ],
   async run(ctx, o) {
-    const styleName = o.style ?? (await ctx.registry.lastTrained(ctx.who));
-    const strength = o.strength ?? DRAW_DEFAULTS.strength;
-    const loaded = styleName && strength > 0 ? await loadStyle(ctx, styleName) : undefined;
+    // Options not given: the user's defaults (/pairstyle settings), else the bot's.
+    const mine = await userDefaults(ctx);
+    const strength = o.strength ?? mine.strength;
+    const loaded = strength > 0 ? await mine.loadStyle(o.style) : undefined;
     const styles = loaded ? [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }] : [];
     const args: DrawArgs = {
       prompt: o.prompt,
       styles,
-      seed: o.seed ?? randomSeed(),
-      steps: Math.min(o.steps ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
+      seed: o.seed ?? mine.seed(),
+      steps: Math.min(o.steps ?? mine.steps, ctx.limits.maxDrawSteps),
       cfg: DRAW_DEFAULTS.cfg,
     };
     return submitDraw(ctx, args);

@@ -7,6 +7,7 @@ export const HELP = `**PairStyle** learns a style from ONE before/after pair and
 • \`/pairstyle stylize image:<picture> [style:<name>] [strength:0-10] [keep:0-0.95]\` — your picture redrawn in the style, beside its plain reconstruction
 • \`/pairstyle blend style_a:<name> style_b:<name> [prompt] [ratio:0-1]\` — a mix, or a strip from A to B
 • \`/pairstyle list\` · \`delete name\` · \`share name\` · \`unshare name\` · \`export name\` · \`status\`
+• \`/pairstyle settings\` — your defaults (style, strength, steps, seed) and this server/workspace's rules (its admins change those)
 Styles are private to you until you share them in this server/workspace.`;
 
 export const help = defineCommand({

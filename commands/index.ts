@@ -9,15 +9,17 @@ import { del } from './delete.ts';
 import { exportStyle } from './export.ts';
 import { help } from './help.ts';
 import { list } from './list.ts';
+import { settings } from './settings.ts';
 import { share } from './share.ts';
 import { unshare } from './unshare.ts';
 import { checkOptions, printable } from './options.ts';
+import { withServerRules } from './server-rules.ts';
 import { status } from './status.ts';
 import { stylize } from './stylize.ts';
 import { train } from './train.ts';
 import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
 
-export const COMMANDS: readonly Command[] = [train, draw, stylize, blend, list, del, share, unshare, exportStyle, status, help];
+export const COMMANDS: readonly Command[] = [train, draw, stylize, blend, list, del, share, unshare, exportStyle, status, settings, help];
 export const ROOT_COMMAND = { name: 'pairstyle', description: 'Learn a style from one image pair and draw in it' };
 
 export function findCommand(name: string): Command {
@@ -26,11 +28,15 @@ export function findCommand(name: string): Command {
   return c;
 }
 
-/** Checks the options against the subcommand's spec and runs it; the user's rate limit (when set) is taken first. */
+/**
+ * Checks the options against the subcommand's spec and runs it under the server's rules
+ * (commands/server-rules.ts); the user's rate limit (when set) is taken first.
+ */
 export async function runCommand(ctx: CommandContext, name: string, raw: Record<string, OptionValue | undefined>): Promise<Outcome> {
   ctx.limits.userRate?.take(ctx.who, name);
   const command = findCommand(name);
-  return command.run(ctx, checkOptions(command.options, raw));
+  const options = checkOptions(command.options, raw);
+  return command.run(await withServerRules(ctx, command.name, options), options);
 }
 
 /** Choices for an autocompleted style option (at most 25, as Discord allows). */

@@ -6,6 +6,8 @@ export const share = defineCommand({
   name: 'share',
   description: 'Let everyone in this server/workspace draw with one of your styles',
   ephemeral: true,
+  // A server / workspace may let only its admins share (sharing:admins in /pairstyle settings).
+  needsAdmin: true,
   options: [styleNameOption('the style to share')],
   async run(ctx, o) {
     const e = await withStyleSuggestions(ctx, o.name, () => ctx.registry.setShared(ctx.who, o.name, true));

@@ -4,8 +4,8 @@ import { readImageUpload } from './attachments.ts';
 import { DRAW_DEFAULTS } from './draw.ts';
 import { finalizeJob } from './finalize.ts';
 import { printable } from './options.ts';
-import { loadStyle } from './style-names.ts';
 import { CommandError, defineCommand, type CommandContext, type Outcome } from './types.ts';
+import { userDefaults } from './user-defaults.ts';
 
 export const stylize = defineCommand({
   name: 'stylize',
@@ -20,10 +20,11 @@ export const stylize = defineCommand({
     { name: 'keep', type: 'number', min: 0, max: 0.95, description: 'how much of the picture to keep, 0-0.95 (default 0.8; more keeps more of its shapes)' },
   ],
   async run(ctx, o) {
-    const styleName = o.style ?? (await ctx.registry.lastTrained(ctx.who));
-    if (!styleName) throw new CommandError('you have no style yet: train one first (/pairstyle train), or name a shared one with style:');
-    const strength = o.strength ?? DRAW_DEFAULTS.strength;
-    const loaded = await loadStyle(ctx, styleName);
+    // Options not given: the user's defaults (/pairstyle settings), else the bot's.
+    const mine = await userDefaults(ctx);
+    const loaded = await mine.loadStyle(o.style);
+    if (!loaded) throw new CommandError('you have no style yet: train one first (/pairstyle train), or name a shared one with style:');
+    const strength = o.strength ?? mine.strength;
     const attachment = o.image;
     const upload = await readImageUpload(attachment, 'picture', ctx.limits.maxUploadBytes);
     const args: StylizeArgs = {

@@ -75,6 +75,10 @@ export interface CommandContext {
   limits: CommandLimits;
   /** Where a job's replies go (journaled with it, so they arrive after a restart too). */
   route?: ReplyRoute;
+  /** The channel the command came from (server settings may allow only some channels). */
+  channel?: string;
+  /** The caller's role ids in this server, where the platform tells them (Discord); absent elsewhere. */
+  roles?: readonly string[];
 }
 
 export interface CommandLimits {

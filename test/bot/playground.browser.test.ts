@@ -159,6 +159,22 @@ if (reason) {
       expect(await page.evaluate<number>(`document.querySelectorAll('#form input').length`)).toBe(0);
     });
 
+    it('keeps settings typed in the command line: a draw uses them, a bad value and a disallowed channel are refused', async () => {
+      await send('/pairstyle settings strength:5 seed:9');
+      await page.locator('.msg[data-final="true"]:has-text("saved"):has-text("seed: fixed at 9")').waitFor({ timeout: 10_000 });
+      await send('/pairstyle settings strength:12');
+      await page.locator('.msg.error:has-text("\'strength\' must be a number from 0 to 10")').waitFor({ timeout: 10_000 });
+      await send('draw prompt:"owl face" steps:2');
+      await page.locator('.msg[data-final="true"]:has-text("\'owl face\', style blue at strength 5, seed 9") img').waitFor({ timeout: 30_000 });
+      // The playground is its own workspace's admin: it may allow another channel only, and is then refused here.
+      await send('/pairstyle settings channels:C0ELSEWHERE');
+      await page.locator('.msg[data-final="true"]:has-text("channels: <#C0ELSEWHERE>")').waitFor({ timeout: 10_000 });
+      await send('draw prompt:"owl face" steps:2');
+      await page.locator('.msg.error:has-text("PairStyle is not used in this channel here")').waitFor({ timeout: 10_000 });
+      await send('/pairstyle settings reset:"mine channels"');
+      await page.locator('.msg[data-final="true"]:has-text("saved"):has-text("channels: every channel"):has-text("seed: random")').waitFor({ timeout: 10_000 });
+    });
+
     it('keeps the form and both chosen files when a training is refused', async () => {
       await page.locator('aside button.sub[data-name="train"]').click();
       await page

@@ -120,7 +120,20 @@ describe('the playground over HTTP (tiny model)', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toMatch(/PairStyle playground/);
     const { commands } = (await (await fetch(`${base}api/commands`)).json()) as { commands: { name: string; options: { name: string; type: string }[] }[] };
-    expect(commands.map((c) => c.name)).toEqual(['train', 'draw', 'stylize', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
+    expect(commands.map((c) => c.name)).toEqual([
+      'train',
+      'draw',
+      'stylize',
+      'blend',
+      'list',
+      'delete',
+      'share',
+      'unshare',
+      'export',
+      'status',
+      'settings',
+      'help',
+    ]);
     expect(commands[0].options.filter((o) => o.type === 'attachment').map((o) => o.name)).toEqual([
       'content',
       'style',

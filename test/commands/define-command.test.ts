@@ -59,7 +59,8 @@ describe('defineCommand', () => {
     );
     expect(declared.delete).toEqual({ admin: true, uploads: undefined, text: ['name'] });
     expect(declared.unshare).toEqual({ admin: true, uploads: undefined, text: ['name'] });
-    expect(declared.share.admin).toBe(false);
+    expect(declared.share.admin).toBe(true);
+    expect(declared.settings).toEqual({ admin: true, uploads: undefined, text: [] });
     expect(declared.train).toEqual({ admin: false, uploads: ['content', 'style'], text: ['name'] });
     expect(declared.draw).toEqual({ admin: false, uploads: undefined, text: ['prompt'] });
     expect(declared.blend.text).toEqual(['style_a', 'style_b']);

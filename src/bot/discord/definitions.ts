@@ -28,6 +28,11 @@ export function slashCommands(): RESTPostAPIChatInputApplicationCommandsJSONBody
       type: ApplicationCommandType.ChatInput,
       name: ROOT_COMMAND.name,
       description: ROOT_COMMAND.description,
+      // Everyone may use /pairstyle: Discord sets one default permission per top-level command, and
+      // every subcommand (draw, train, settings…) lives under this one. Changing a server's settings is
+      // refused by the bot itself unless the member has Manage Server or Administrator (isGuildAdmin);
+      // a server can still narrow who sees the command (Server Settings → Integrations).
+      default_member_permissions: null,
       options: COMMANDS.map((c) => ({
         type: ApplicationCommandOptionType.Subcommand,
         name: c.name,

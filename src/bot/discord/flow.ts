@@ -59,9 +59,15 @@ export interface DiscordResponder {
   channelSend(reply: Reply): Promise<void>;
 }
 
+/** Where an interaction came from: its channel and the member's role ids (none in DMs); server settings act on them. */
+export interface InteractionPlace {
+  channel?: string;
+  roles?: readonly string[];
+}
+
 export type ParsedInteraction =
-  | { kind: 'command'; who: Scope; isAdmin: boolean; subcommand: string; options: Record<string, OptionValue | undefined> }
-  | { kind: 'button'; who: Scope; isAdmin: boolean; customId: string }
+  | ({ kind: 'command'; who: Scope; isAdmin: boolean; subcommand: string; options: Record<string, OptionValue | undefined> } & InteractionPlace)
+  | ({ kind: 'button'; who: Scope; isAdmin: boolean; customId: string } & InteractionPlace)
   | { kind: 'autocomplete'; who: Scope; value: string };
 
 /** The style scope of a Discord user: the guild, or a private scope in DMs. */
@@ -168,7 +174,16 @@ export async function handleInteraction(
   let deferred: Promise<void> | undefined;
   const defer = () => (deferred ??= r.defer(ephemeral));
   const deadline = setTimeout(() => void defer().catch((e) => log('could not acknowledge', e)), Math.max(0, (deps.ackDeadlineMs ?? 2000) - (Date.now() - t0)));
-  const ctx: CommandContext = { who: p.who, isAdmin: p.isAdmin, registry: deps.registry, queue: deps.queue, limits: deps.limits, route: opts.route };
+  const ctx: CommandContext = {
+    who: p.who,
+    isAdmin: p.isAdmin,
+    registry: deps.registry,
+    queue: deps.queue,
+    limits: deps.limits,
+    route: opts.route,
+    ...(p.channel ? { channel: p.channel } : {}),
+    ...(p.roles ? { roles: p.roles } : {}),
+  };
   let outcome: Outcome;
   try {
     outcome = p.kind === 'command' ? await runCommand(ctx, p.subcommand, p.options) : await runButton(ctx, p.customId);

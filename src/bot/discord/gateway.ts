@@ -33,6 +33,14 @@ function commandOptions(i: ChatInputCommandInteraction, access: DiscordFileAcces
   return out;
 }
 
+/**
+ * The member's role ids: a cached GuildMember keeps them in its role manager (the server's roles it
+ * knows), an uncached one is the interaction's raw member with the ids themselves.
+ */
+function memberRoles(m: NonNullable<Interaction['member']>): string[] {
+  return Array.isArray(m.roles) ? [...m.roles] : [...m.roles.cache.keys()];
+}
+
 /** Adds the /pairstyle handlers to a discord.js client (logged in by the caller, or driven in tests). */
 export function attachPairStyle(client: Client, opts: DiscordGatewayOptions): void {
   const log = opts.log ?? ((m: string, e?: unknown) => console.error(`[discord] ${m}`, e ?? ''));
@@ -52,12 +60,13 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
   let parsed: ParsedInteraction & { kind: 'command' | 'button' };
   const who = discordScope(i.guildId, i.user.id);
   const isAdmin = isGuildAdmin(i.memberPermissions?.bitfield);
+  const place = { ...(i.channelId ? { channel: i.channelId } : {}), ...(i.member ? { roles: memberRoles(i.member) } : {}) };
   if (i.isChatInputCommand()) {
     if (i.commandName !== 'pairstyle') return;
-    parsed = { kind: 'command', who, isAdmin, subcommand: i.options.getSubcommand(), options: commandOptions(i, opts.fileAccess ?? {}) };
+    parsed = { kind: 'command', who, isAdmin, subcommand: i.options.getSubcommand(), options: commandOptions(i, opts.fileAccess ?? {}), ...place };
   } else if (i.isButton()) {
     if (!i.customId.startsWith('ps:')) return;
-    parsed = { kind: 'button', who, isAdmin, customId: i.customId };
+    parsed = { kind: 'button', who, isAdmin, customId: i.customId, ...place };
   } else return;
   const channelId = i.channelId;
   const responder: DiscordResponder = {

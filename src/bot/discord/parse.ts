@@ -17,7 +17,9 @@ export function parseRawInteraction(i: APIInteraction, access: DiscordFileAccess
   if (!user) return undefined;
   const who = discordScope(i.guild_id, user.id);
   const isAdmin = isGuildAdmin(i.member?.permissions);
-  if (i.type === InteractionType.MessageComponent) return { kind: 'button', who, isAdmin, customId: i.data.custom_id };
+  const channel = i.channel?.id ?? (i as { channel_id?: string }).channel_id;
+  const place = { ...(channel ? { channel } : {}), ...(Array.isArray(i.member?.roles) ? { roles: i.member.roles } : {}) };
+  if (i.type === InteractionType.MessageComponent) return { kind: 'button', who, isAdmin, customId: i.data.custom_id, ...place };
   if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return undefined;
   const data = i.data as unknown as {
     name: string;
@@ -37,5 +39,5 @@ export function parseRawInteraction(i: APIInteraction, access: DiscordFileAccess
       if (a) options[o.name] = discordAttachment(a, access);
     } else options[o.name] = o.value;
   }
-  return { kind: 'command', who, isAdmin, subcommand: sub.name, options };
+  return { kind: 'command', who, isAdmin, subcommand: sub.name, options, ...place };
 }

@@ -282,6 +282,8 @@ export function playgroundHandler(opts: PlaygroundOptions) {
     queue: opts.queue,
     limits: opts.limits,
     route: { platform: 'playground' },
+    // Its one channel (so that a channel setting made here, e.g. channels:here, applies here).
+    channel: 'playground',
   };
   /** The page's request token (fresh per server; see the file comment). */
   const token = randomBytes(24).toString('base64url');

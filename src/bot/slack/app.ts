@@ -189,7 +189,7 @@ export function createSlackApp(opts: SlackOptions): App {
     registry: opts.registry,
     queue: opts.queue,
     limits: opts.limits,
-    ...(channel ? { route: { platform: 'slack', channel, user: who.user } satisfies SlackRoute } : {}),
+    ...(channel ? { route: { platform: 'slack', channel, user: who.user } satisfies SlackRoute, channel } : {}),
   });
 
   app.command('/pairstyle', async ({ command, ack, respond, client }) => {

@@ -254,7 +254,20 @@ describe('Discord gateway adapter (discord.js)', () => {
     const put = await fake.waitFor((r) => r.method === 'PUT' && r.path === '/applications/app1/guilds/g1/commands');
     const root = (put.json as unknown as { name: string; options: { name: string }[] }[])[0];
     expect(root.name).toBe('pairstyle');
-    expect(root.options.map((o) => o.name)).toEqual(['train', 'draw', 'stylize', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
-    expect(slashCommands()[0].options!.length).toBe(11);
+    expect(root.options.map((o) => o.name)).toEqual([
+      'train',
+      'draw',
+      'stylize',
+      'blend',
+      'list',
+      'delete',
+      'share',
+      'unshare',
+      'export',
+      'status',
+      'settings',
+      'help',
+    ]);
+    expect(slashCommands()[0].options!.length).toBe(12);
   });
 });

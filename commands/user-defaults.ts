@@ -1,0 +1,48 @@
+/**
+ * What draw, stylize and blend use for an option the user did not give: their own default from
+ * /pairstyle settings (src/store/settings.ts) when they set one, else the bot's (DRAW_DEFAULTS; for the
+ * style, their last trained one). A default style that is no longer theirs to use is refused with how
+ * to change it.
+ */
+import { SettingsStore } from '../src/store/settings.ts';
+import { randomSeed } from './options.ts';
+import { loadStyle } from './style-names.ts';
+import { CommandError, type CommandContext } from './types.ts';
+
+export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
+
+export interface UserDefaults {
+  /** The style to use when none is named: the user's default style, else their last trained one. */
+  styleName(): Promise<string | undefined>;
+  strength: number;
+  /** Sampler steps, within the bot's limit. */
+  steps: number;
+  /** A fresh seed each call, unless the user fixed theirs. */
+  seed(): number;
+  /** `name` given by the user, else the default style, loaded with the user's rights now. */
+  loadStyle(name: string | undefined): Promise<Awaited<ReturnType<typeof loadStyle>> | undefined>;
+}
+
+export async function userDefaults(ctx: CommandContext): Promise<UserDefaults> {
+  const s = await SettingsStore.beside(ctx.registry).user(ctx.who);
+  const styleName = async () => s.style ?? (await ctx.registry.lastTrained(ctx.who));
+  return {
+    styleName,
+    strength: s.strength ?? DRAW_DEFAULTS.strength,
+    steps: Math.min(s.steps ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
+    seed: () => (typeof s.seed === 'number' ? s.seed : randomSeed()),
+    async loadStyle(name) {
+      if (name !== undefined) return loadStyle(ctx, name);
+      const chosen = await styleName();
+      if (chosen === undefined) return undefined;
+      if (chosen !== s.style) return loadStyle(ctx, chosen);
+      if (!(await ctx.registry.resolve(ctx.who, chosen))) {
+        throw new CommandError(
+          `your default style '${chosen}' is no longer available to you (deleted, or no longer shared here): choose another with /pairstyle settings style:<name>, or name one with style:`,
+          'not-found',
+        );
+      }
+      return loadStyle(ctx, chosen);
+    },
+  };
+}
