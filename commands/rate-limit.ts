@@ -8,12 +8,13 @@
  * Used by runCommand / runButton when CommandLimits.userRate is set; the queue's own caps come after.
  */
 import { UserError } from '../src/errors/user-error.ts';
+import type { Text } from '../src/i18n/message.ts';
 import type { Scope } from '../src/store/style-registry.ts';
 
 export class RateLimitError extends UserError {
   override name = 'RateLimitError';
   declare readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds: number) {
+  constructor(message: Text, retryAfterSeconds: number) {
     super(message, 'limit', { retryAfterSeconds });
   }
 }

@@ -1,5 +1,6 @@
 /** Reply texts shared by every adapter: progress, final results, errors. */
-import { isUserError } from '../src/errors/user-error.ts';
+import { isUserError, messageIn } from '../src/errors/user-error.ts';
+import { t, type Locale } from '../src/i18n/message.ts';
 import type { Job, JobProgress } from '../src/queue/job.ts';
 import type { Button, Reply } from './types.ts';
 
@@ -49,10 +50,9 @@ export function unfinishedReply(job: Job): Reply {
   return { text: `⚠️ ${describeJob(job)} failed: ${job.error?.message ?? 'unknown error'}` };
 }
 
-/** The text for an error thrown by a command: its message if it is the user's (a UserError), a generic line otherwise. */
-export function errorText(e: unknown): string {
-  if (isUserError(e)) return `⚠️ ${(e as Error).message}`;
-  return '⚠️ something went wrong on our side; please try again (the error was logged)';
+/** The text for an error thrown by a command, in `locale`: its message if it is the user's (a UserError), a generic line otherwise. */
+export function errorText(e: unknown, locale: Locale = 'en'): string {
+  return t(locale, 'error.line', { message: isUserError(e) ? messageIn(e, locale) : t(locale, 'error.internal') });
 }
 
 export { isUserError };

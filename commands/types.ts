@@ -6,6 +6,7 @@
 import type { Job, JobQueue, ReplyRoute, ResultImage } from '../src/queue/job.ts';
 import type { Scope, StyleRegistry } from '../src/store/style-registry.ts';
 import { UserError } from '../src/errors/user-error.ts';
+import type { Locale } from '../src/i18n/message.ts';
 import type { UserRateLimiter } from './rate-limit.ts';
 
 /** A file the user attached; `download` enforces the size cap and the platform's own hosts. */
@@ -75,6 +76,8 @@ export interface CommandContext {
   limits: CommandLimits;
   /** Where a job's replies go (journaled with it, so they arrive after a restart too). */
   route?: ReplyRoute;
+  /** The language the user reads (src/i18n); English when absent. Jobs carry it in their route. */
+  locale?: Locale;
 }
 
 export interface CommandLimits {

@@ -22,6 +22,8 @@ export class FakeSlack {
   readonly calls: SlackCall[] = [];
   readonly files = new Map<string, { bytes: Uint8Array; user: string; created: number; mimetype: string }>();
   admins = new Set<string>();
+  /** Users' locales as users.info reports them with include_locale (e.g. 'fr-FR'); others have none. */
+  locales = new Map<string, string>();
   port = 0;
   private server!: Server;
   private waiters: { pred: (c: SlackCall) => boolean; resolve: (c: SlackCall) => void }[] = [];
@@ -97,7 +99,15 @@ export class FakeSlack {
         case 'files.info':
           return this.files.has(String(body.file)) ? send({ ok: true, file: fileOf(String(body.file)) }) : send({ ok: false, error: 'file_not_found' });
         case 'users.info':
-          return send({ ok: true, user: { id: body.user, is_admin: this.admins.has(String(body.user)) } });
+          return send({
+            ok: true,
+            user: {
+              id: body.user,
+              is_admin: this.admins.has(String(body.user)),
+              // Slack gives the locale only when asked (include_locale=true).
+              ...(String(body.include_locale) === 'true' && this.locales.has(String(body.user)) ? { locale: this.locales.get(String(body.user)) } : {}),
+            },
+          });
         case 'conversations.open':
           return send({ ok: true, channel: { id: 'D1' } });
         default:

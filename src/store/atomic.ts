@@ -16,6 +16,7 @@ import type Keyv from 'keyv';
 import { StoreUnavailableError } from './open-keyv.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { UserError } from '../errors/user-error.ts';
+import type { Text } from '../i18n/message.ts';
 
 /** One key's expected stored text (undefined: absent) and its next value (undefined: delete; KEEP: unchanged). */
 export interface KeyChange {
@@ -28,7 +29,7 @@ export const KEEP = Symbol('keep');
 /** Another process kept changing the same keys (only under extreme contention). */
 export class StoreBusyError extends UserError {
   override name = 'StoreBusyError';
-  constructor(message: string) {
+  constructor(message: Text) {
     super(message, 'unavailable');
   }
 }

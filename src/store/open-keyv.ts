@@ -9,6 +9,7 @@
 import Keyv from 'keyv';
 import { SqliteStore } from './sqlite-store.ts';
 import { UserError } from '../errors/user-error.ts';
+import type { Text } from '../i18n/message.ts';
 
 export class StoreConfigError extends Error {
   override name = 'StoreConfigError';
@@ -73,7 +74,7 @@ async function redisStore(url: string): Promise<unknown> {
 /** The shared store (Redis) did not answer: a message for the user. */
 export class StoreUnavailableError extends UserError {
   override name = 'StoreUnavailableError';
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: Text, options: { cause?: unknown } = {}) {
     super(message, 'unavailable', options);
   }
 }

@@ -54,10 +54,10 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
   const isAdmin = isGuildAdmin(i.memberPermissions?.bitfield);
   if (i.isChatInputCommand()) {
     if (i.commandName !== 'pairstyle') return;
-    parsed = { kind: 'command', who, isAdmin, subcommand: i.options.getSubcommand(), options: commandOptions(i, opts.fileAccess ?? {}) };
+    parsed = { kind: 'command', who, isAdmin, subcommand: i.options.getSubcommand(), options: commandOptions(i, opts.fileAccess ?? {}), locale: i.locale };
   } else if (i.isButton()) {
     if (!i.customId.startsWith('ps:')) return;
-    parsed = { kind: 'button', who, isAdmin, customId: i.customId };
+    parsed = { kind: 'button', who, isAdmin, customId: i.customId, locale: i.locale };
   } else return;
   const channelId = i.channelId;
   const responder: DiscordResponder = {

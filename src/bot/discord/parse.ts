@@ -17,7 +17,8 @@ export function parseRawInteraction(i: APIInteraction, access: DiscordFileAccess
   if (!user) return undefined;
   const who = discordScope(i.guild_id, user.id);
   const isAdmin = isGuildAdmin(i.member?.permissions);
-  if (i.type === InteractionType.MessageComponent) return { kind: 'button', who, isAdmin, customId: i.data.custom_id };
+  const locale = 'locale' in i ? i.locale : undefined;
+  if (i.type === InteractionType.MessageComponent) return { kind: 'button', who, isAdmin, customId: i.data.custom_id, locale };
   if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return undefined;
   const data = i.data as unknown as {
     name: string;
@@ -37,5 +38,5 @@ export function parseRawInteraction(i: APIInteraction, access: DiscordFileAccess
       if (a) options[o.name] = discordAttachment(a, access);
     } else options[o.name] = o.value;
   }
-  return { kind: 'command', who, isAdmin, subcommand: sub.name, options };
+  return { kind: 'command', who, isAdmin, subcommand: sub.name, options, locale };
 }

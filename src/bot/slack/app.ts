@@ -27,6 +27,7 @@ import { afterPendingAcks } from '../after-acks.ts';
 import { slackBlocks, slackText } from './blocks.ts';
 import { slackAttachments, type SlackFileAccess } from './files.ts';
 import { parseCommandText } from '../../../commands/text.ts';
+import { localeOf, type Locale } from '../../i18n/message.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
 
 export interface SlackOptions {
@@ -48,12 +49,13 @@ export interface SlackOptions {
 
 type Respond = (msg: { response_type?: 'ephemeral' | 'in_channel'; text: string; replace_original?: boolean }) => Promise<unknown>;
 
-async function isWorkspaceAdmin(client: WebClient, user: string): Promise<boolean> {
+/** What the bot needs to know of a user, from one users.info call: admin rights, and their language (include_locale). Neither when Slack does not answer. */
+async function slackUser(client: WebClient, user: string): Promise<{ isAdmin: boolean; locale: Locale }> {
   try {
-    const r = await client.users.info({ user });
-    return Boolean(r.user?.is_admin || r.user?.is_owner);
+    const r = await client.users.info({ user, include_locale: true });
+    return { isAdmin: Boolean(r.user?.is_admin || r.user?.is_owner), locale: localeOf(r.user?.locale) };
   } catch {
-    return false;
+    return { isAdmin: false, locale: 'en' };
   }
 }
 
@@ -136,31 +138,34 @@ export function createSlackApp(opts: SlackOptions): App {
   });
   if (!socketMode) protectFromReplays(app);
   const access: SlackFileAccess = { botToken: opts.botToken, allowInsecureOrigins: opts.allowInsecureFileOrigins };
-  const context = async (client: WebClient, who: Scope, needAdmin: boolean, channel?: string): Promise<CommandContext> => ({
+  // The user's language: replies, refusals and the job's route (its progress and final reply) are in it.
+  const context = (user: { isAdmin: boolean; locale: Locale }, who: Scope, needAdmin: boolean, channel?: string): CommandContext => ({
     who,
-    isAdmin: needAdmin ? await isWorkspaceAdmin(client, who.user) : false,
+    isAdmin: needAdmin ? user.isAdmin : false,
     registry: opts.registry,
     queue: opts.queue,
     limits: opts.limits,
-    ...(channel ? { route: { platform: 'slack', channel, user: who.user } satisfies SlackRoute } : {}),
+    locale: user.locale,
+    ...(channel ? { route: { platform: 'slack', channel, user: who.user, locale: user.locale } satisfies SlackRoute } : {}),
   });
 
   app.command('/pairstyle', async ({ command, ack, respond, client }) => {
     await ack();
     await afterPendingAcks();
     const who: Scope = { platform: 'slack', workspace: command.team_id, user: command.user_id };
+    const user = await slackUser(client, command.user_id);
     let ephemeral = true;
     try {
       const { subcommand, options } = parseCommandText(command.text ?? '');
       const spec = findCommand(subcommand);
       ephemeral = spec.ephemeral;
       const files = await slackAttachments(client, access, { channel: command.channel_id, user: command.user_id }, spec, options);
-      const ctx = await context(client, who, spec.needsAdmin ?? false, command.channel_id);
+      const ctx = context(user, who, spec.needsAdmin ?? false, command.channel_id);
       const outcome = await runCommand(ctx, subcommand, files);
       await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('command failed', e);
-      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)) }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e, user.locale)) }).catch((err) => log('could not respond', err));
     }
   });
 
@@ -170,13 +175,16 @@ export function createSlackApp(opts: SlackOptions): App {
     const b = body as { team?: { id: string }; user: { id: string; team_id?: string }; channel?: { id: string } };
     const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
     const id = (action as { action_id: string }).action_id;
+    const user = await slackUser(client, b.user.id);
     try {
-      const outcome = await runButton(await context(client, who, false, b.channel?.id), id);
+      const outcome = await runButton(context(user, who, false, b.channel?.id), id);
       if (!b.channel?.id) throw new Error('button without a channel');
       await deliver(opts, client, outcome, { channel: b.channel.id, user: b.user.id, ephemeral: true }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('button failed', e);
-      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)), replace_original: false }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e, user.locale)), replace_original: false }).catch((err) =>
+        log('could not respond', err),
+      );
     }
   });
 
