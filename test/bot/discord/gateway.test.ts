@@ -84,8 +84,8 @@ const message = {
   flags: 0,
 };
 const press = (customId: string, user: string, to: Client = client) => dispatch(3, { custom_id: customId, component_type: 2 }, user, '0', { message }, to);
-const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0', to: Client = client) =>
-  dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions, {}, to);
+const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0', to: Client = client, extra: Record<string, unknown> = {}) =>
+  dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions, extra, to);
 const callback = (id: string, token: string) => (r: Recorded) => r.method === 'POST' && r.path === `/interactions/${id}/${token}/callback`;
 const final = (token: string) => (r: Recorded) =>
   r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
@@ -131,6 +131,25 @@ describe('Discord gateway adapter (discord.js)', () => {
       type: 4,
       data: { content: expect.stringMatching(/'strength' must be a number from 0 to 10/), flags: 64 },
     });
+  });
+
+  it("refuses in the user's language (interaction.locale): German for de, French for fr, English for a language it does not speak", async () => {
+    const badDraw = [
+      { type: 3, name: 'prompt', value: 'x' },
+      { type: 10, name: 'strength', value: 42 },
+    ];
+    const cases: [string, RegExp][] = [
+      ['de', /^⚠️ 'strength' muss eine Zahl von 0 bis 10 sein, nicht '42'$/],
+      ['fr', /^⚠️ 'strength' doit être un nombre de 0 à 10, pas '42'$/],
+      ['es-ES', /^⚠️ 'strength' must be a number from 0 to 10, got '42'$/],
+    ];
+    for (const [locale, text] of cases) {
+      const bad = cmd('draw', badDraw, 'u1', '0', client, { locale });
+      expect((await fake.waitFor(callback(bad.id, bad.token))).json, locale).toMatchObject({
+        type: 4,
+        data: { content: expect.stringMatching(text), flags: 64 },
+      });
+    }
   });
 
   it('lets an admin delete a shared style, not a member', async () => {

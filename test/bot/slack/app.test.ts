@@ -135,6 +135,18 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     expect(String(r.body.text)).toMatch(/'strength' must be a number from 0 to 10/);
   });
 
+  it("refuses in the user's language: French for a user whose Slack locale is fr-FR (users.info with include_locale)", async () => {
+    fake.locales.set('U-fr', 'fr-FR');
+    const bad = slash('draw cat strength:99', 'U-fr');
+    await signed(bad.body);
+    const r = await fake.waitFor(responded(bad.respondPath));
+    expect(r.body).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(r.body.text)).toBe("⚠️ 'strength' doit être un nombre de 0 à 10, pas '99'");
+    const asked = fake.calls.filter((c) => c.method === 'users.info' && c.body.user === 'U-fr');
+    expect(asked.length).toBeGreaterThan(0);
+    expect(String(asked[0]!.body.include_locale)).toBe('true');
+  });
+
   describe('refusals are seen only by their user (ephemeral responses); results stay public', () => {
     function press(actionId: string, user: string) {
       const respondPath = `/respond/${++n}`;
