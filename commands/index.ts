@@ -3,6 +3,7 @@
  * subcommand's spec and runs it. Autocomplete of style names lives here too (own + shared, never
  * another user's private style).
  */
+import { msg } from '../src/i18n/message.ts';
 import { blend } from './blend.ts';
 import { draw } from './draw.ts';
 import { del } from './delete.ts';
@@ -22,7 +23,7 @@ export const ROOT_COMMAND = { name: 'pairstyle', description: 'Learn a style fro
 
 export function findCommand(name: string): Command {
   const c = COMMANDS.find((c) => c.name === name);
-  if (!c) throw new CommandError(`unknown subcommand '${printable(name, 30)}' (try: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  if (!c) throw new CommandError(msg('command.unknown', { name: printable(name, 30), commands: COMMANDS.map((c) => c.name).join(', ') }));
   return c;
 }
 

@@ -19,4 +19,9 @@ export const de: Translation = {
   'text.control-characters': 'enthält Steuerzeichen (etwa Zeilenumbrüche oder Tabulatoren); schreib es in eine Zeile',
   'text.direction-characters': 'enthält unsichtbare Schreibrichtungszeichen; tipp es einfach neu',
   'text.broken-characters': 'enthält defekte Zeichen; tipp es noch einmal',
+  'command.too-long': 'der Befehl ist {length} Zeichen lang; es dürfen höchstens {max} sein',
+  'command.unknown-option': "unbekannte Option '{name}' für {command} (Optionen: {options})",
+  'command.no-free-text': "'{words}': {command} nimmt keinen freien Text; nutze Optionen als key:value",
+  'command.too-many-words': '{command} nimmt {slots}; setz längeren Text in Anführungszeichen oder schreib key:"value"',
+  'command.unknown': "unbekannter Unterbefehl '{name}' (versuch: {commands})",
 };

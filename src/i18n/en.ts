@@ -21,4 +21,9 @@ export const en = {
   'text.control-characters': 'contains control characters (such as line breaks or tabs); write it on one line',
   'text.direction-characters': 'contains invisible text-direction characters; type it plainly',
   'text.broken-characters': 'contains broken characters; type it again',
+  'command.too-long': 'the command is {length} characters long; keep it under {max}',
+  'command.unknown-option': "unknown option '{name}' for {command} (options: {options})",
+  'command.no-free-text': "'{words}': {command} takes no free text; use key:value options",
+  'command.too-many-words': '{command} takes {slots}; put longer text in quotes or use key:"value"',
+  'command.unknown': "unknown subcommand '{name}' (try: {commands})",
 } as const;

@@ -19,4 +19,9 @@ export const fr: Translation = {
   'text.control-characters': 'contient des caractères de contrôle (comme des retours à la ligne ou des tabulations) ; écris-le sur une seule ligne',
   'text.direction-characters': 'contient des caractères invisibles de sens d’écriture ; tape-le simplement',
   'text.broken-characters': 'contient des caractères corrompus ; tape-le à nouveau',
+  'command.too-long': 'la commande fait {length} caractères ; la limite est de {max}',
+  'command.unknown-option': "option inconnue '{name}' pour {command} (options : {options})",
+  'command.no-free-text': "'{words}' : {command} ne prend pas de texte libre ; utilise des options key:value",
+  'command.too-many-words': '{command} prend {slots} ; mets un texte plus long entre guillemets ou écris key:"value"',
+  'command.unknown': "sous-commande inconnue '{name}' (essaie : {commands})",
 };
