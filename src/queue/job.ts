@@ -5,7 +5,7 @@
  * worker-thread boundary or a Redis queue unchanged.
  */
 import { UserError, type ErrorRecord, type UserErrorKind } from '../errors/user-error.ts';
-import type { Text } from '../i18n/message.ts';
+import { msg, type Message, type Text } from '../i18n/message.ts';
 
 export type JobKind = 'train' | 'draw' | 'blend' | 'stylize';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -194,6 +194,10 @@ export class QueueLimitError extends UserError {
     super(message, kind, { retryAfterSeconds });
   }
 }
+
+/** The per-user cap on trainings in the queue, as both backends refuse it. */
+export const trainingsCap = (cap: number): Message =>
+  msg('queue.trainings-cap', { trainings: cap === 1 ? msg('queue.a-training') : msg('queue.n-trainings', { count: cap }) });
 
 /** No such job for this user ('not-found'), or not theirs ('not-allowed'). */
 export class JobNotFoundError extends UserError {
