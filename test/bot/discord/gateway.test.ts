@@ -133,6 +133,28 @@ describe('Discord gateway adapter (discord.js)', () => {
     });
   });
 
+  it('answers a German user in German: the progress message, the final reply and its buttons', async () => {
+    const { token } = cmd(
+      'draw',
+      [
+        { type: 3, name: 'prompt', value: 'red apple' },
+        { type: 4, name: 'seed', value: 4 },
+      ],
+      'u1',
+      '0',
+      client,
+      { locale: 'de' },
+    );
+    const progress = await fake.waitFor(
+      (r) => r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && /⏳|⚙️/.test(String(r.json?.content)),
+    );
+    expect(String(progress.json?.content)).toMatch(/^(⏳ Zeichnung von 'red apple': Platz \d+ in der Warteschlange|⚙️ Zeichnung von 'red apple')/);
+    const edit = await fake.waitFor((r) => final(token)(r) && r.files.length > 0);
+    expect(edit.json?.content).toMatch(/^🎨 'red apple', ohne Stil, Seed 4, 30 Schritte \(\d+\.\d s\)$/);
+    const labels = (edit.json!.components as { components: { label: string }[] }[])[0].components.map((c) => c.label);
+    expect(labels).toEqual(['🎲 Neu würfeln']);
+  });
+
   it("refuses in the user's language (interaction.locale): German for de, French for fr, English for a language it does not speak", async () => {
     const badDraw = [
       { type: 3, name: 'prompt', value: 'x' },
