@@ -98,4 +98,12 @@ export const de: Translation = {
   'final.reconstruction': 'schlichte Rekonstruktion',
   'final.reconstruction-styled': 'schlichte Rekonstruktion | mit Stil',
   'final.keep-steps': 'keep {keep}, {steps} Schritte',
+  'button.not-mine': 'dieser Button ist nicht von mir',
+  'button.expired': 'dieser Button ist abgelaufen (der Bot wurde neu gestartet); führ den Befehl noch einmal aus',
+  'button.cancelling': 'wird abgebrochen…',
+  'button.not-yours': 'nur wer diesen Befehl ausgeführt hat, kann seine Buttons nutzen; führ selbst /pairstyle draw aus',
+  'button.nothing-to-reroll': 'ein stilisiertes Bild lässt sich nicht neu würfeln: dieselben Einstellungen ergeben dasselbe Bild',
+  'button.drawings-only': 'dieser Button funktioniert nur bei Zeichnungen',
+  'button.style-gone':
+    "der Stil '{name}' steht dir nicht mehr zur Verfügung (die Person, der er gehört, hat ihn gelöscht oder teilt ihn nicht mehr): dieser Button kann ihn nicht nutzen",
 };

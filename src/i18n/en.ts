@@ -100,4 +100,11 @@ export const en = {
   'final.reconstruction': 'plain reconstruction',
   'final.reconstruction-styled': 'plain reconstruction | styled',
   'final.keep-steps': 'keep {keep}, {steps} steps',
+  'button.not-mine': 'this button is not one of mine',
+  'button.expired': 'this button has expired (the bot restarted); run the command again',
+  'button.cancelling': 'cancelling…',
+  'button.not-yours': 'only the person who ran this command can use its buttons; run /pairstyle draw yourself',
+  'button.nothing-to-reroll': 'a stylized picture has nothing to reroll: the same settings give the same picture',
+  'button.drawings-only': 'this button only works on drawings',
+  'button.style-gone': "the style '{name}' is no longer available to you (its owner deleted it or stopped sharing it): this button cannot use it",
 } as const;

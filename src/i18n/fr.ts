@@ -98,4 +98,11 @@ export const fr: Translation = {
   'final.reconstruction': 'reconstruction simple',
   'final.reconstruction-styled': 'reconstruction simple | avec style',
   'final.keep-steps': 'keep {keep}, {steps} étapes',
+  'button.not-mine': 'ce bouton n’est pas l’un des miens',
+  'button.expired': 'ce bouton a expiré (le bot a redémarré) ; relance la commande',
+  'button.cancelling': 'annulation…',
+  'button.not-yours': 'seule la personne qui a lancé cette commande peut utiliser ses boutons ; lance toi-même /pairstyle draw',
+  'button.nothing-to-reroll': 'une image stylisée n’a rien à relancer : les mêmes réglages donnent la même image',
+  'button.drawings-only': 'ce bouton ne fonctionne que sur des dessins',
+  'button.style-gone': "le style '{name}' ne t’est plus accessible (son propriétaire l’a supprimé ou ne le partage plus) : ce bouton ne peut pas l’utiliser",
 };

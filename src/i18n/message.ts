@@ -56,8 +56,8 @@ export function say(text: Text, locale: Locale = 'en'): string {
   return fill(CATALOGUE[locale][text.key] ?? en[text.key], text.params, locale);
 }
 
-/** `msg` and `say` at once: a catalogue text in `locale` now. */
-export function t<K extends Key>(locale: Locale, key: K, ...params: ParamArgs<K>): string {
+/** `msg` and `say` at once: a catalogue text in `locale` now (English when none is given). */
+export function t<K extends Key>(locale: Locale | undefined, key: K, ...params: ParamArgs<K>): string {
   return say(msg(key, ...params), locale);
 }
 
