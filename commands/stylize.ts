@@ -4,6 +4,7 @@ import { readImageUpload } from './attachments.ts';
 import { DRAW_DEFAULTS } from './draw.ts';
 import { finalizeJob } from './finalize.ts';
 import { printable } from './options.ts';
+import { msg, say } from '../src/i18n/message.ts';
 import { loadStyle } from './style-names.ts';
 import { CommandError, defineCommand, type CommandContext, type Outcome } from './types.ts';
 
@@ -21,17 +22,18 @@ export const stylize = defineCommand({
   ],
   async run(ctx, o) {
     const styleName = o.style ?? (await ctx.registry.lastTrained(ctx.who));
-    if (!styleName) throw new CommandError('you have no style yet: train one first (/pairstyle train), or name a shared one with style:');
+    if (!styleName) throw new CommandError(msg('stylize.no-style'));
     const strength = o.strength ?? DRAW_DEFAULTS.strength;
     const loaded = await loadStyle(ctx, styleName);
     const attachment = o.image;
-    const upload = await readImageUpload(attachment, 'picture', ctx.limits.maxUploadBytes);
+    const upload = await readImageUpload(attachment, msg('upload.role-picture'), ctx.limits.maxUploadBytes);
     const args: StylizeArgs = {
       image: upload.bytes,
       imageName: printable(attachment.name, 60),
       styles: [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }],
       ...(o.keep !== undefined ? { keep: o.keep } : {}),
-      ...(upload.notices.length ? { notices: upload.notices } : {}),
+      // Told with the result, in the user's language (the job keeps them as text).
+      ...(upload.notices.length ? { notices: upload.notices.map((n) => say(n, ctx.locale)) } : {}),
     };
     return submitStylize(ctx, args);
   },

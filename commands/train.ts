@@ -5,6 +5,7 @@
 import { checkStyleName } from '../src/store/style-directory.ts';
 import { aspectNotice, readImageUpload } from './attachments.ts';
 import { printable } from './options.ts';
+import { msg, say } from '../src/i18n/message.ts';
 import { finalizeJob } from './finalize.ts';
 import { describeJob } from './render.ts';
 import { CommandError, defineCommand, type Attachment } from './types.ts';
@@ -29,8 +30,8 @@ export function pairAttachments(o: PairOptions): { content: Attachment; style: A
       gap = gap || k;
       continue;
     }
-    if (!c || !s) throw new CommandError(`pair ${k} needs both images: content${k} (the "before") and style${k} (the "after")`);
-    if (gap) throw new CommandError(`pair ${k} is given but pair ${gap} is not: fill content${gap}/style${gap} first`);
+    if (!c || !s) throw new CommandError(msg('train.half-pair', { k }));
+    if (gap) throw new CommandError(msg('train.pair-gap', { k, gap }));
     pairs.push({ content: c, style: s, role: String(k) });
   }
   return pairs;
@@ -57,14 +58,11 @@ export const train = defineCommand({
     const name = checkStyleName(o.name);
     const overwrite = o.overwrite === true;
     const exists = await ctx.registry.has(ctx.who, name);
-    if (!overwrite && exists) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
+    if (!overwrite && exists) throw new CommandError(msg('train.name-taken', { name }));
     const room = await ctx.registry.roomFor(ctx.who);
-    if (!exists && room.full)
-      throw new CommandError(
-        `you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`,
-      );
+    if (!exists && room.full) throw new CommandError(msg('train.too-many', { count: room.count, limit: String(room.limit) }));
     const steps = o.steps;
-    if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
+    if (steps !== undefined && steps > ctx.limits.maxTrainSteps) throw new CommandError(msg('train.steps-limit', { max: ctx.limits.maxTrainSteps }));
     const uploads = await Promise.all(
       pairAttachments(o).map(async (p) => {
         const [before, after] = await Promise.all([
@@ -82,9 +80,11 @@ export const train = defineCommand({
         ...u.before.notices,
         ...u.after.notices,
         aspectNotice(u.before.check, u.after.check),
-        Buffer.from(u.before.bytes).equals(Buffer.from(u.after.bytes)) ? SAME_PICTURE_NOTICE : undefined,
+        Buffer.from(u.before.bytes).equals(Buffer.from(u.after.bytes)) ? msg('train.same-picture') : undefined,
       ])
-      .filter((n): n is string => !!n);
+      .filter((n) => n !== undefined)
+      // The job keeps them as text, in the user's language.
+      .map((n) => say(n, ctx.locale));
     const extra = more.length
       ? { extraPairs: more.map((u) => ({ content: u.before.bytes, style: u.after.bytes })), pairLabels: uploads.map((u) => u.label) }
       : {};
@@ -114,7 +114,6 @@ export const train = defineCommand({
  * learn. Trained anyway (the person may be trying the bot out) with this warning in the reply; the
  * command line, with no such reply, refuses the pair (src/bot/cli.ts).
  */
-export const SAME_PICTURE_NOTICE =
-  'the content and style images are the same picture: the style is what changes between them, so this style changes nothing; train again with the picture redrawn in the new style as style';
+export const SAME_PICTURE_NOTICE = say(msg('train.same-picture'));
 
 export { describeJob };

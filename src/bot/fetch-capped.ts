@@ -4,6 +4,7 @@
  * timeout. Never an arbitrary URL.
  */
 import { limitText, overLimitText } from '../../commands/size-text.ts';
+import { say } from '../i18n/message.ts';
 
 export class AttachmentFetchError extends Error {
   override name = 'AttachmentFetchError';
@@ -42,7 +43,7 @@ export async function fetchCapped(rawUrl: string, opts: CappedFetchOptions): Pro
     if (res.status >= 300 && res.status < 400) throw new AttachmentFetchError('the file host answered with a redirect, which is not followed');
     if (!res.ok) throw new AttachmentFetchError(`the file host answered ${res.status}`);
     const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${overLimitText(declared, opts.maxBytes)}`);
+    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${say(overLimitText(declared, opts.maxBytes))}`);
     const chunks: Uint8Array[] = [];
     let total = 0;
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
