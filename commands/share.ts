@@ -1,5 +1,6 @@
 /** /pairstyle share name: lets everyone in the server / workspace draw with one of the user's styles. */
 import { styleNameOption, withStyleSuggestions } from './style-names.ts';
+import { t } from '../src/i18n/message.ts';
 import { defineCommand, reply } from './types.ts';
 
 export const share = defineCommand({
@@ -9,6 +10,6 @@ export const share = defineCommand({
   options: [styleNameOption('the style to share')],
   async run(ctx, o) {
     const e = await withStyleSuggestions(ctx, o.name, () => ctx.registry.setShared(ctx.who, o.name, true));
-    return reply(`🔓 '${e.name}' is now shared here: anyone can draw with it (only you can delete it)`);
+    return reply(t(ctx.locale, 'share.done', { name: e.name }));
   },
 });
