@@ -5,10 +5,10 @@ import { defineCommand, reply } from './types.ts';
 
 export const del = defineCommand({
   name: 'delete',
-  description: 'Delete one of your styles',
+  description: msg('describe.delete'),
   ephemeral: true,
   needsAdmin: true,
-  options: [styleNameOption('the style to delete')],
+  options: [styleNameOption(msg('describe.delete.name'))],
   async run(ctx, o) {
     const e = await withStyleSuggestions(ctx, o.name, () => ctx.registry.delete(ctx.who, o.name, { isAdmin: ctx.isAdmin }));
     return reply(t(ctx.locale, 'delete.done', { name: e.name, owner: ctx.registry.isOwner(ctx.who, e) ? '' : msg('delete.owner', { owner: e.owner.user }) }));

@@ -5,9 +5,9 @@ import { CommandError, defineCommand, reply } from './types.ts';
 
 export const exportStyle = defineCommand({
   name: 'export',
-  description: "Download one of your styles' LoRA weights (safetensors)",
+  description: msg('describe.export'),
   ephemeral: true,
-  options: [styleNameOption('the style to export')],
+  options: [styleNameOption(msg('describe.export.name'))],
   async run(ctx, o) {
     const { entry, bytes } = await loadStyle(ctx, o.name);
     // Sharing lends a style for drawing in the workspace; a copy would outlive an unshare.

@@ -1,5 +1,5 @@
 /** /pairstyle help: how to use PairStyle. */
-import { t } from '../src/i18n/message.ts';
+import { msg, t } from '../src/i18n/message.ts';
 import { defineCommand, reply } from './types.ts';
 
 /** The help text in English (the command line and tests); the command answers in its user's language. */
@@ -7,7 +7,7 @@ export const HELP = t('en', 'help.text');
 
 export const help = defineCommand({
   name: 'help',
-  description: 'How to use PairStyle',
+  description: msg('describe.help'),
   ephemeral: true,
   options: [],
   async run(ctx) {

@@ -19,7 +19,7 @@ import { train } from './train.ts';
 import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
 
 export const COMMANDS: readonly Command[] = [train, draw, stylize, blend, list, del, share, unshare, exportStyle, status, help];
-export const ROOT_COMMAND = { name: 'pairstyle', description: 'Learn a style from one image pair and draw in it' };
+export const ROOT_COMMAND = { name: 'pairstyle', description: msg('describe.pairstyle') };
 
 export function findCommand(name: string): Command {
   const c = COMMANDS.find((c) => c.name === name);

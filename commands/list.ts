@@ -4,7 +4,7 @@ import { defineCommand, reply } from './types.ts';
 
 export const list = defineCommand({
   name: 'list',
-  description: 'Your styles, and the styles shared in this server/workspace',
+  description: msg('describe.list'),
   ephemeral: true,
   options: [],
   async run(ctx) {

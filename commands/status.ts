@@ -5,7 +5,7 @@ import { defineCommand, reply } from './types.ts';
 
 export const status = defineCommand({
   name: 'status',
-  description: 'Your jobs: queue position and time left',
+  description: msg('describe.status'),
   ephemeral: true,
   options: [],
   async run(ctx) {

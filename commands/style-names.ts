@@ -6,11 +6,11 @@
  */
 import { checkStyleName } from '../src/store/style-directory.ts';
 import type { UserError } from '../src/errors/user-error.ts';
-import { msg, say, type Param } from '../src/i18n/message.ts';
+import { msg, say, type Param, type Text } from '../src/i18n/message.ts';
 import type { CommandContext } from './types.ts';
 
 /** The `name` option of the commands that act on one style (delete, share, unshare, export). */
-export const styleNameOption = (description: string) =>
+export const styleNameOption = (description: Text) =>
   ({ name: 'name', type: 'string', required: true, autocomplete: true, maxLength: 32, description }) as const;
 
 /** Edit distance with transpositions (optimal string alignment), stopping early past `max`. */

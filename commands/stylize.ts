@@ -10,15 +10,15 @@ import { CommandError, defineCommand, type CommandContext, type Outcome } from '
 
 export const stylize = defineCommand({
   name: 'stylize',
-  description: 'Redraw a picture of your own in one of your styles (or a style shared here)',
+  description: msg('describe.stylize'),
   ephemeral: false,
   // Slack has no file options: the user's latest picture in the channel, unless image:<file id> names one.
-  recentUploads: { options: ['image'], missing: 'share a picture in this channel first, then run /pairstyle stylize style:<name>' },
+  recentUploads: { options: ['image'], missing: msg('describe.stylize.missing') },
   options: [
-    { name: 'image', type: 'attachment', required: true, description: 'the picture to redraw' },
-    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: 'style name (default: your last trained)' },
-    { name: 'strength', type: 'number', min: 0, max: 10, description: `style strength 0-10 (default ${DRAW_DEFAULTS.strength})` },
-    { name: 'keep', type: 'number', min: 0, max: 0.95, description: 'how much of the picture to keep, 0-0.95 (default 0.8; more keeps more of its shapes)' },
+    { name: 'image', type: 'attachment', required: true, description: msg('describe.stylize.image') },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: msg('describe.stylize.style') },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.stylize.strength', { strength: DRAW_DEFAULTS.strength }) },
+    { name: 'keep', type: 'number', min: 0, max: 0.95, description: msg('describe.stylize.keep') },
   ],
   async run(ctx, o) {
     const styleName = o.style ?? (await ctx.registry.lastTrained(ctx.who));

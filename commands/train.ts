@@ -13,8 +13,8 @@ import { MAX_PAIRS } from '../src/queue/job.ts';
 
 /** The options of pairs 2..MAX_PAIRS: content2/style2 … (pair 1 is content/style). */
 const extraPairOptions = Array.from({ length: MAX_PAIRS - 1 }, (_, i) => i + 2).flatMap((k) => [
-  { name: `content${k}` as `content${number}`, type: 'attachment' as const, description: `pair ${k}: another "before" image of the same style (optional)` },
-  { name: `style${k}` as `style${number}`, type: 'attachment' as const, description: `pair ${k}: its "after" image` },
+  { name: `content${k}` as `content${number}`, type: 'attachment' as const, description: msg('describe.train.contentN', { k }) },
+  { name: `style${k}` as `style${number}`, type: 'attachment' as const, description: msg('describe.train.styleN', { k }) },
 ]);
 
 /** The pairs of a training's options: pair 1 always, pairs 2..MAX_PAIRS when given. */
@@ -39,19 +39,19 @@ export function pairAttachments(o: PairOptions): { content: Attachment; style: A
 
 export const train = defineCommand({
   name: 'train',
-  description: 'Learn a style from a before/after pair of images (or up to 4 pairs of one style)',
+  description: msg('describe.train'),
   ephemeral: false,
   recentUploads: {
     options: ['content', 'style'],
-    missing: 'share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>',
+    missing: msg('describe.train.missing'),
   },
   options: [
-    { name: 'content', type: 'attachment', required: true, description: 'the "before" image (the plain picture)' },
-    { name: 'style', type: 'attachment', required: true, description: 'the "after" image (the same picture in the new style)' },
-    { name: 'name', type: 'string', required: true, maxLength: 32, description: 'a name for the style (letters, digits, - or _)' },
-    { name: 'subject', type: 'string', maxLength: 60, description: 'what the pair shows, e.g. "cat face"' },
-    { name: 'steps', type: 'integer', min: 10, max: 2000, description: 'training steps (default: 300 on the embedded model, 750 on Stable Diffusion)' },
-    { name: 'overwrite', type: 'boolean', description: 'replace your style of the same name' },
+    { name: 'content', type: 'attachment', required: true, description: msg('describe.train.content') },
+    { name: 'style', type: 'attachment', required: true, description: msg('describe.train.style') },
+    { name: 'name', type: 'string', required: true, maxLength: 32, description: msg('describe.train.name') },
+    { name: 'subject', type: 'string', maxLength: 60, description: msg('describe.train.subject') },
+    { name: 'steps', type: 'integer', min: 10, max: 2000, description: msg('describe.train.steps') },
+    { name: 'overwrite', type: 'boolean', description: msg('describe.train.overwrite') },
     ...extraPairOptions,
   ],
   async run(ctx, o) {

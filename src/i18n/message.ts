@@ -77,12 +77,16 @@ export function localeOf(code: string | undefined | null): Locale {
 /** Discord's locale codes for each language but English (its default): what name/description_localizations are keyed by. */
 export const DISCORD_LOCALES: Record<Exclude<Locale, 'en'>, readonly string[]> = { de: ['de'], fr: ['fr'] };
 
-/** A catalogue text in every translated language, keyed by Discord's locale codes (untranslated languages left out). */
-export function discordLocalizations(key: Key): Record<string, string> {
+/**
+ * A text in every language that translates it, keyed by Discord's locale codes (for name_localizations /
+ * description_localizations), each cut to `max` characters; a plain string or an untranslated key has none.
+ */
+export function discordLocalizations(text: Text, max = 100): Record<string, string> {
   const out: Record<string, string> = {};
+  if (typeof text === 'string') return out;
   for (const [locale, codes] of Object.entries(DISCORD_LOCALES) as [Exclude<Locale, 'en'>, readonly string[]][]) {
-    const text = CATALOGUE[locale][key];
-    if (text !== undefined) for (const code of codes) out[code] = text;
+    if (CATALOGUE[locale][text.key] === undefined) continue;
+    for (const code of codes) out[code] = say(text, locale).slice(0, max);
   }
   return out;
 }

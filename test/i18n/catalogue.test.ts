@@ -5,6 +5,7 @@
  * locale codes to languages, and saying a message.
  */
 import { describe, expect, it } from 'vitest';
+import { COMMANDS, ROOT_COMMAND } from '../../commands/index.ts';
 import { en } from '../../src/i18n/en.ts';
 import { CATALOGUE, DISCORD_LOCALES, LOCALES, localeOf, msg, placeholdersOf, say, t, type Key, type Locale } from '../../src/i18n/message.ts';
 
@@ -37,6 +38,21 @@ describe('the catalogue', () => {
       const missing = keys.filter((k) => CATALOGUE[locale][k] === undefined);
       expect(missing, `${locale}: translate these, or list them in UNTRANSLATED`).toEqual(UNTRANSLATED[locale]);
     }
+  });
+
+  it('holds the description of every command and option, and what Slack tells a user who shared too few images', () => {
+    const texts = [
+      ['pairstyle', ROOT_COMMAND.description],
+      ...COMMANDS.flatMap((c) => [
+        [c.name, c.description],
+        ...c.options.map((o) => [`${c.name} ${o.name}`, o.description]),
+        ...(c.recentUploads ? [[`${c.name} (no images)`, c.recentUploads.missing]] : []),
+      ]),
+    ] as const;
+    expect(
+      texts.filter(([, text]) => typeof text === 'string').map(([where]) => where),
+      'plain strings: give them a key in src/i18n/en.ts',
+    ).toEqual([]);
   });
 
   it('says an untranslated key in English', () => {

@@ -337,7 +337,14 @@ export function playgroundHandler(opts: PlaygroundOptions) {
       return;
     }
     if (req.method === 'GET' && path === '/api/commands') {
-      return json(res, 200, { commands: COMMANDS.map((c) => ({ name: c.name, description: c.description, options: c.options })), user: PLAYGROUND_SCOPE });
+      return json(res, 200, {
+        commands: COMMANDS.map((c) => ({
+          name: c.name,
+          description: say(c.description),
+          options: c.options.map((o) => ({ ...o, description: say(o.description) })),
+        })),
+        user: PLAYGROUND_SCOPE,
+      });
     }
     if (req.method === 'GET' && path === '/api/messages') return json(res, 200, { messages: channel.all() });
     if (req.method === 'GET' && path === '/api/styles') {

@@ -298,4 +298,34 @@ describe('Discord gateway adapter (discord.js)', () => {
     expect(root.options.map((o) => o.name)).toEqual(['train', 'draw', 'stylize', 'blend', 'list', 'delete', 'share', 'unshare', 'export', 'status', 'help']);
     expect(slashCommands()[0].options!.length).toBe(11);
   });
+
+  it('registers the descriptions of the command, its subcommands and their options in German and French too', async () => {
+    const rest = new REST({ api: fake.api, version: '10', retries: 0 }).setToken('bot-token');
+    await registerCommands(rest, 'app1', 'g2');
+    const put = await fake.waitFor((r) => r.method === 'PUT' && r.path === '/applications/app1/guilds/g2/commands');
+    type Described = {
+      name: string;
+      description: string;
+      description_localizations?: Record<string, string>;
+      name_localizations?: unknown;
+      options?: Described[];
+    };
+    const root = (put.json as unknown as Described[])[0];
+    expect(root.description_localizations).toEqual({
+      de: 'Lerne einen Stil aus einem Bildpaar und zeichne darin',
+      fr: 'Apprends un style à partir d’une paire d’images et dessine avec',
+    });
+    const draw = root.options!.find((o) => o.name === 'draw')!;
+    expect(draw.options!.find((o) => o.name === 'prompt')!.description_localizations).toEqual({
+      de: 'was gezeichnet werden soll, z. B. "dog face"',
+      fr: 'ce qu’il faut dessiner, par ex. "dog face"',
+    });
+    const all = [root, ...root.options!, ...root.options!.flatMap((c) => c.options ?? [])];
+    const lacking = all.filter((d) => Object.keys(d.description_localizations ?? {}).join() !== 'de,fr').map((d) => d.name);
+    expect(lacking, 'descriptions without German and French').toEqual([]);
+    const tooLong = all.flatMap((d) => Object.values(d.description_localizations ?? {}).filter((t) => t.length > 100 || !t.trim()));
+    expect(tooLong, 'Discord takes 1-100 characters').toEqual([]);
+    // Names stay as they are: Slack, the command line, the help and every message quote them.
+    expect(all.filter((d) => d.name_localizations !== undefined)).toEqual([]);
+  });
 });
