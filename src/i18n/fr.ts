@@ -206,4 +206,16 @@ export const fr: Translation = {
   'describe.status': 'Tes tâches : place dans la file d’attente et temps restant',
   'describe.help': 'Comment utiliser PairStyle',
   'describe.stylize.style': 'nom du style (par défaut : le dernier que tu as entraîné)',
+  'slack.file': 'le fichier {id} ({role})',
+  'slack.file-not-found': '{what} : Slack ne trouve pas ce fichier (a-t-il été supprimé, ou partagé là où je ne le vois pas ?)',
+  'slack.no-files-scope':
+    '{what} : cette app n’a pas le droit de lire les fichiers ici (il lui faut le scope files:read) ; demande à un admin de l’espace de travail',
+  'slack.error': '{what} : Slack a répondu {answer} ; réessaie dans un instant',
+  'slack.error-code': "'{code}'",
+  'slack.error-unknown': 'par une erreur',
+  'slack.bad-file-id': "'{role}' doit être un identifiant de fichier Slack comme F0123ABCD (pas '{id}')",
+  'slack.not-your-file': 'le fichier {id} ({role}) n’a pas été partagé par toi ; envoie ta propre paire, puis relance la commande',
+  'slack.both-or-neither': 'indique {a} et {b}, ou aucun des deux (alors tes deux dernières images ici sont utilisées)',
+  'slack.all-or-none': 'indique tous ces fichiers : {ids}, ou aucun (alors tes {count} dernières images ici sont utilisées)',
+  'slack.listing': 'en listant tes images dans ce canal',
 };
