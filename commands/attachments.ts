@@ -7,7 +7,7 @@
 import { checkImageBytes, ImageInputError, type ImageCheck } from '../src/images/io.ts';
 import { printable } from './options.ts';
 import { overLimitText } from './size-text.ts';
-import type { UserError } from '../src/errors/user-error.ts';
+import { textOfError, type UserError } from '../src/errors/user-error.ts';
 import { msg, type Message, type Param } from '../src/i18n/message.ts';
 import { CommandError, type Attachment } from './types.ts';
 
@@ -32,7 +32,10 @@ export async function readImageUpload(a: Attachment, role: Param, maxBytes: numb
   try {
     bytes = await a.download(maxBytes);
   } catch (e) {
-    throw new CommandError(msg('upload.download-failed', { label, error: String((e as Error)?.message ?? e).slice(0, 200) }));
+    // A download's own catalogue message (src/bot/fetch-capped.ts) is said in the user's language.
+    const text = textOfError(e);
+    const error = typeof text === 'string' ? text.slice(0, 200) : text;
+    throw new CommandError(msg('upload.download-failed', { label, error }));
   }
   if (bytes.length > maxBytes) throw new CommandError(msg('upload.too-big', { label, size: overLimitText(bytes.length, maxBytes) }));
   let check: ImageCheck;

@@ -87,6 +87,9 @@ const textOf = (e: unknown): Message | undefined => {
   return text && typeof text === 'object' && isKey((text as Message).key) ? (text as Message) : undefined;
 };
 
+/** An error's text, not yet in a language: its catalogue message (any error may carry one as `text`), else its message. */
+export const textOfError = (e: unknown): Text => textOf(e) ?? String((e as Error | null | undefined)?.message ?? e);
+
 /** An error's text for its user in `locale`: the catalogue message said in that language, else its message as it is. */
 export function messageIn(e: unknown, locale: Locale = 'en'): string {
   const text = textOf(e);

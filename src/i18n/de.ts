@@ -219,4 +219,12 @@ export const de: Translation = {
   'slack.both-or-neither': 'gib {a} und {b} beide an oder keins von beiden (dann werden deine zwei neuesten Bilder hier genommen)',
   'slack.all-or-none': 'gib alle von {ids} an oder keins (dann werden deine {count} neuesten Bilder hier genommen)',
   'slack.listing': 'beim Auflisten deiner Bilder in diesem Channel',
+  'fetch.not-a-url': 'der Link zur Datei ist keine URL',
+  'fetch.host': 'Dateien werden nur von {hosts} gelesen',
+  'fetch.redirect': 'der Datei-Host hat mit einer Weiterleitung geantwortet, der nicht gefolgt wird',
+  'fetch.status': 'der Datei-Host hat mit {status} geantwortet',
+  'fetch.too-big': 'die Datei ist {size}',
+  'fetch.larger-than': 'die Datei ist größer als {limit}',
+  'fetch.timed-out': 'der Download hat zu lange gedauert',
+  'fetch.failed': 'der Download ist fehlgeschlagen ({detail})',
 };

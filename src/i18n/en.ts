@@ -219,4 +219,12 @@ export const en = {
   'slack.both-or-neither': 'give both {a} and {b}, or neither (then your two latest images here are used)',
   'slack.all-or-none': 'give all of {ids}, or none (then your {count} latest images here are used)',
   'slack.listing': 'listing your images in this channel',
+  'fetch.not-a-url': 'the file link is not a URL',
+  'fetch.host': 'files are only read from {hosts}',
+  'fetch.redirect': 'the file host answered with a redirect, which is not followed',
+  'fetch.status': 'the file host answered {status}',
+  'fetch.too-big': 'the file is {size}',
+  'fetch.larger-than': 'the file is larger than {limit}',
+  'fetch.timed-out': 'the download timed out',
+  'fetch.failed': 'the download failed ({detail})',
 } as const;

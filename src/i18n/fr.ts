@@ -218,4 +218,12 @@ export const fr: Translation = {
   'slack.both-or-neither': 'indique {a} et {b}, ou aucun des deux (alors tes deux dernières images ici sont utilisées)',
   'slack.all-or-none': 'indique tous ces fichiers : {ids}, ou aucun (alors tes {count} dernières images ici sont utilisées)',
   'slack.listing': 'en listant tes images dans ce canal',
+  'fetch.not-a-url': 'le lien du fichier n’est pas une URL',
+  'fetch.host': 'les fichiers ne sont lus que depuis {hosts}',
+  'fetch.redirect': 'l’hébergeur du fichier a répondu par une redirection, qui n’est pas suivie',
+  'fetch.status': 'l’hébergeur du fichier a répondu {status}',
+  'fetch.too-big': 'le fichier fait {size}',
+  'fetch.larger-than': 'le fichier dépasse {limit}',
+  'fetch.timed-out': 'le téléchargement a expiré',
+  'fetch.failed': 'le téléchargement a échoué ({detail})',
 };
