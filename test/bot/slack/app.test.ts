@@ -147,6 +147,18 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     expect(String(asked[0]!.body.include_locale)).toBe('true');
   });
 
+  it("follows a French user's job in French: the progress message, then the final message and its buttons", async () => {
+    fake.locales.set('U-fr2', 'fr-FR');
+    const before = fake.calls.length;
+    await signed(slash('draw red apple seed:7', 'U-fr2').body);
+    const post = await fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === 'chat.postMessage' && /red apple/.test(String(c.body.text)));
+    expect(String(post.body.text)).toMatch(/^(⏳ dessin de 'red apple' : n° \d+ dans la file d’attente|⚙️ dessin de 'red apple')/);
+    const done = await fake.waitFor(
+      (c) => fake.calls.indexOf(c) >= before && c.method === 'chat.update' && /^🎨 'red apple', sans style, graine 7, 30 étapes/.test(String(c.body.text)),
+    );
+    expect(JSON.stringify(done.body.blocks)).toContain('🎲 Relancer');
+  });
+
   describe('refusals are seen only by their user (ephemeral responses); results stay public', () => {
     function press(actionId: string, user: string) {
       const respondPath = `/respond/${++n}`;
