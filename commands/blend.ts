@@ -1,4 +1,5 @@
 /** /pairstyle blend style_a style_b [prompt] [ratio] [strength] [seed]: mix two styles, or a strip from A to B. */
+import { msg } from '../src/i18n/message.ts';
 import type { BlendArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
 import { loadStyle } from './style-names.ts';
@@ -8,15 +9,15 @@ import { userDefaults } from './user-defaults.ts';
 
 export const blend = defineCommand({
   name: 'blend',
-  description: 'Blend two styles: one image at a ratio, or a strip moving from A to B',
+  description: msg('describe.blend'),
   ephemeral: false,
   options: [
-    { name: 'style_a', type: 'string', required: true, autocomplete: true, maxLength: 32, description: 'first style' },
-    { name: 'style_b', type: 'string', required: true, autocomplete: true, maxLength: 32, description: 'second style' },
-    { name: 'prompt', type: 'string', maxLength: 200, description: "what to draw (default: style A's subject)" },
-    { name: 'ratio', type: 'number', min: 0, max: 1, description: 'share of style B, 0-1 (default: a strip from A to B)' },
-    { name: 'strength', type: 'number', min: 0, max: 10, description: 'total style strength (default 3)' },
-    { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed' },
+    { name: 'style_a', type: 'string', required: true, autocomplete: true, maxLength: 32, description: msg('describe.blend.style_a') },
+    { name: 'style_b', type: 'string', required: true, autocomplete: true, maxLength: 32, description: msg('describe.blend.style_b') },
+    { name: 'prompt', type: 'string', maxLength: 200, description: msg('describe.blend.prompt') },
+    { name: 'ratio', type: 'number', min: 0, max: 1, description: msg('describe.blend.ratio') },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.blend.strength') },
+    { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: msg('describe.blend.seed') },
   ],
   async run(ctx, o) {
     const a = await loadStyle(ctx, o.style_a);

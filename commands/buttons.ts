@@ -3,6 +3,7 @@
  * never reuses the style bytes copied into the old job: every press looks each style up again by name
  * with the presser's rights now, so a style its owner has since unshared or deleted is refused.
  */
+import { msg, t } from '../src/i18n/message.ts';
 import type { DrawArgs, StyleRef } from '../src/queue/job.ts';
 import { submitBlend } from './blend.ts';
 import { submitDraw } from './draw.ts';
@@ -20,31 +21,31 @@ export function parseButton(id: string): { action: string; jobId: string } | und
 
 export async function runButton(ctx: CommandContext, id: string): Promise<Outcome> {
   const b = parseButton(id);
-  if (!b) throw new CommandError('this button is not one of mine');
+  if (!b) throw new CommandError(msg('button.not-mine'));
   // Cancelling is never rate limited: it only frees work.
   if (b.action !== 'cancel') ctx.limits.userRate?.take(ctx.who, b.action);
   // The server's rules (allowed channels, quotas) hold for buttons too; cancelling only frees work.
   if (b.action !== 'cancel') ctx = await withServerRules(ctx, 'button');
   const job = ctx.queue.get(b.jobId);
-  if (!job) throw new CommandError('this button has expired (the bot restarted); run the command again');
+  if (!job) throw new CommandError(msg('button.expired'));
   if (b.action === 'cancel') {
     ctx.queue.cancel(b.jobId, ctx.who);
-    return reply('cancelling…');
+    return reply(t(ctx.locale, 'button.cancelling'));
   }
   if (job.owner.platform !== ctx.who.platform || job.owner.workspace !== ctx.who.workspace || job.owner.user !== ctx.who.user) {
-    throw new CommandError('only the person who ran this command can use its buttons; run /pairstyle draw yourself');
+    throw new CommandError(msg('button.not-yours'));
   }
   if (job.kind === 'blend')
     return submitBlend(ctx, { ...job.args, a: await currentStyle(ctx, job.args.a), b: await currentStyle(ctx, job.args.b), seed: randomSeed() });
   if (job.kind === 'stylize') {
-    if (b.action === 'reroll') throw new CommandError('a stylized picture has nothing to reroll: the same settings give the same picture');
+    if (b.action === 'reroll') throw new CommandError(msg('button.nothing-to-reroll'));
     const delta = b.action === 'stronger' ? 1 : -1;
     const styles = await Promise.all(
       job.args.styles.map(async (s) => ({ style: await currentStyle(ctx, s.style), weight: Math.max(0, Math.min(10, s.weight + delta)) })),
     );
     return submitStylize(ctx, { ...job.args, styles });
   }
-  if (job.kind !== 'draw') throw new CommandError('this button only works on drawings');
+  if (job.kind !== 'draw') throw new CommandError(msg('button.drawings-only'));
   const args: DrawArgs = { ...job.args, styles: await Promise.all(job.args.styles.map(async (s) => ({ ...s, style: await currentStyle(ctx, s.style) }))) };
   if (b.action === 'reroll') args.seed = randomSeed();
   else {
@@ -57,7 +58,7 @@ export async function runButton(ctx: CommandContext, id: string): Promise<Outcom
 /** A style of the old job as the presser may use it now (own first, else shared in their workspace), with its current bytes. */
 async function currentStyle(ctx: CommandContext, ref: StyleRef): Promise<StyleRef> {
   if (!(await ctx.registry.resolve(ctx.who, ref.name))) {
-    throw new CommandError(`the style '${ref.name}' is no longer available to you (its owner deleted it or stopped sharing it): this button cannot use it`);
+    throw new CommandError(msg('button.style-gone', { name: ref.name }));
   }
   const { entry, bytes } = await ctx.registry.load(ctx.who, ref.name);
   return { name: entry.name, bytes };

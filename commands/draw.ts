@@ -1,4 +1,5 @@
 /** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin. */
+import { msg } from '../src/i18n/message.ts';
 import type { DrawArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
 import { defineCommand, type CommandContext, type Outcome } from './types.ts';
@@ -8,14 +9,14 @@ export { DRAW_DEFAULTS };
 
 export const draw = defineCommand({
   name: 'draw',
-  description: 'Draw a prompt in one of your styles (or a style shared here)',
+  description: msg('describe.draw'),
   ephemeral: false,
   options: [
-    { name: 'prompt', type: 'string', required: true, maxLength: 200, description: 'what to draw, e.g. "dog face"' },
-    { name: 'strength', type: 'number', min: 0, max: 10, description: 'style strength 0-10 (default 3)' },
-    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: 'style name (default: your last trained)' },
-    { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed (same seed, same picture)' },
-    { name: 'steps', type: 'integer', min: 1, max: 100, description: 'sampler steps (default 30)' },
+    { name: 'prompt', type: 'string', required: true, maxLength: 200, description: msg('describe.draw.prompt') },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.draw.strength') },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: msg('describe.draw.style') },
+    { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: msg('describe.draw.seed') },
+    { name: 'steps', type: 'integer', min: 1, max: 100, description: msg('describe.draw.steps') },
   ],
   async run(ctx, o) {
     // Options not given: the user's defaults (/pairstyle settings), else the bot's.

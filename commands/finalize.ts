@@ -10,74 +10,106 @@
 import type { Job } from '../src/queue/job.ts';
 import { isStoreFull } from '../src/store/store-full.ts';
 import type { StyleRegistry } from '../src/store/style-registry.ts';
-import { unfinishedReply } from './render.ts';
+import { messageIn } from '../src/errors/user-error.ts';
+import { msg, t, type Locale, type Param } from '../src/i18n/message.ts';
+import { jobLocale, unfinishedReply } from './render.ts';
 import type { Button, Reply } from './types.ts';
 
-export function drawButtons(job: Job): Button[] {
+export function drawButtons(job: Job, locale: Locale = jobLocale(job)): Button[] {
   // A stylization is deterministic (DDIM inversion): rerolling would give the same picture.
-  const buttons: Button[] = job.kind === 'stylize' ? [] : [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
+  const buttons: Button[] = job.kind === 'stylize' ? [] : [{ id: `ps:reroll:${job.id}`, label: t(locale, 'button.reroll') }];
   if ((job.kind === 'draw' || job.kind === 'stylize') && job.args.styles.length)
-    buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
+    buttons.push({ id: `ps:weaker:${job.id}`, label: t(locale, 'button.weaker') }, { id: `ps:stronger:${job.id}`, label: t(locale, 'button.stronger') });
   return buttons;
+}
+
+/** The styles of a draw or stylization: "style **a** at strength 3 + style **b** at strength 1", or "no style". */
+const stylesText = (styles: readonly { style: { name: string }; weight: number }[], locale: Locale): string =>
+  styles.map((x) => t(locale, 'final.style-at', { name: x.style.name, weight: x.weight })).join(' + ') || t(locale, 'final.no-style');
+
+/** The notices a command stored with its job (already in its user's language), one line each. */
+const noticeLines = (notices: readonly string[] | undefined, locale: Locale): string =>
+  (notices ?? []).map((notice) => t(locale, 'final.notice', { notice })).join('');
+
+/** What the stylize task reports beside its pictures ("keep 0.8, 30 steps", workers/tasks/bot-jobs.ts), in the user's language. */
+function stylizeDetail(text: string): Param {
+  const m = /^keep ([\d.]+), (\d+) steps$/.exec(text);
+  return m ? msg('final.keep-steps', { keep: m[1]!, steps: m[2]! }) : text;
 }
 
 export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Reply> {
   if (job.status !== 'done' || !job.result) return unfinishedReply(job);
   const r = job.result;
+  const locale = jobLocale(job);
   switch (job.kind) {
     case 'train': {
       const name = job.args.name;
       try {
         await registry.put(job.owner, name, r.style!.bytes, r.style!.info, { overwrite: job.args.overwrite, jobId: job.id });
       } catch (e) {
-        const why = notStoredReason(e);
+        const why = notStoredReason(e, locale);
         if (!why) throw e;
         return {
-          text: `⚠️ learned style **${name}** in ${r.seconds.toFixed(0)} s, but could not save it: ${why}. Nothing is lost: its weights are attached as ${name}.safetensors (LoRA, diffusers layout); keep the file.`,
+          text: t(locale, 'final.not-saved', { name, seconds: r.seconds.toFixed(0), why }),
           images: r.images,
           files: [{ name: `${name}.safetensors`, data: r.style!.bytes }],
         };
       }
-      const notices = (job.args.notices ?? []).map((n) => `\nℹ️ ${n}`).join('');
       return {
-        text: `✅ learned style **${name}** in ${r.seconds.toFixed(0)} s. The pair, then sample prompts unstyled and in the style. Draw with \`/pairstyle draw prompt:… style:${name}\`${notices}`,
+        text: t(locale, 'final.trained', { name, seconds: r.seconds.toFixed(0), notices: noticeLines(job.args.notices, locale) }),
         images: r.images,
       };
     }
     case 'draw': {
       const args = job.args;
-      const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
       return {
-        text: `🎨 '${args.prompt}', ${s}, seed ${args.seed}, ${args.steps} steps (${r.seconds.toFixed(1)} s)${args.styles.length ? ': unstyled | styled' : ''}`,
+        text: t(locale, 'final.drawn', {
+          prompt: args.prompt,
+          styles: stylesText(args.styles, locale),
+          seed: args.seed,
+          steps: args.steps,
+          seconds: r.seconds.toFixed(1),
+          layout: args.styles.length ? msg('final.unstyled-styled') : '',
+        }),
         images: r.images,
-        buttons: drawButtons(job),
+        buttons: drawButtons(job, locale),
       };
     }
     case 'blend': {
       const args = job.args;
       const how =
         args.ratio !== undefined
-          ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}`
-          : `from ${args.a.name} (left) to ${args.b.name} (right)`;
-      return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: r.images, buttons: drawButtons(job) };
+          ? msg('final.blend-ratio', { percentA: Math.round((1 - args.ratio) * 100), a: args.a.name, percentB: Math.round(args.ratio * 100), b: args.b.name })
+          : msg('final.blend-strip', { a: args.a.name, b: args.b.name });
+      return {
+        text: t(locale, 'final.blended', { prompt: args.prompt, how, strength: args.strength, seed: args.seed }),
+        images: r.images,
+        buttons: drawButtons(job, locale),
+      };
     }
     case 'stylize': {
       const args = job.args;
-      const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
-      const notices = (args.notices ?? []).map((n) => `\nℹ️ ${n}`).join('');
       return {
-        text: `🖌️ '${args.imageName}' in ${s}${r.text ? `, ${r.text}` : ''} (${r.seconds.toFixed(1)} s): ${args.styles.length ? 'plain reconstruction | styled' : 'plain reconstruction'}${notices}`,
+        text: t(locale, 'final.stylized', {
+          image: args.imageName,
+          styles: stylesText(args.styles, locale),
+          detail: r.text ? msg('final.detail', { detail: stylizeDetail(r.text) }) : '',
+          seconds: r.seconds.toFixed(1),
+          layout: msg(args.styles.length ? 'final.reconstruction-styled' : 'final.reconstruction'),
+          notices: noticeLines(args.notices, locale),
+        }),
         images: r.images,
-        buttons: drawButtons(job),
+        buttons: drawButtons(job, locale),
       };
     }
   }
 }
 
-/** Why a finished training could not be stored, for its user; undefined for an unexpected failure. */
-function notStoredReason(e: unknown): string | undefined {
-  if (isStoreFull(e)) return "the bot's style storage is full (tell the bot's operator; train again once there is room)";
+/** Why a finished training could not be stored, for its user in `locale`; undefined for an unexpected failure. */
+function notStoredReason(e: unknown, locale: Locale): string | undefined {
+  if (isStoreFull(e)) return t(locale, 'final.store-full');
   const err = e as Error;
-  if (err?.name === 'RegistryError' || err?.name === 'StoreBusyError' || err?.name === 'StoreUnavailableError') return err.message.replace(/[.\s]+$/, '');
+  if (err?.name === 'RegistryError' || err?.name === 'StoreBusyError' || err?.name === 'StoreUnavailableError')
+    return messageIn(err, locale).replace(/[.\s]+$/, '');
   return undefined;
 }

@@ -6,7 +6,9 @@
  * (`delivered`), so a journaled job is forgotten only after its user got the answer.
  */
 import type { Job, JobQueue } from '../src/queue/job.ts';
-import { progressReply, unfinishedReply } from './render.ts';
+import { messageIn } from '../src/errors/user-error.ts';
+import { t } from '../src/i18n/message.ts';
+import { jobLocale, progressReply, unfinishedReply } from './render.ts';
 import type { Reply } from './types.ts';
 
 export interface FollowOptions {
@@ -62,7 +64,7 @@ export function followJob(queue: JobQueue, job: Job, finalize: (job: Job) => Pro
         final = j.status === 'done' ? await finalize(j) : unfinishedReply(j);
       } catch (e) {
         opts.onError?.(e);
-        final = { text: `⚠️ ${(e as Error).message}` };
+        final = { text: t(jobLocale(j), 'error.line', { message: messageIn(e, jobLocale(j)) }) };
       }
       await send(final, true);
       // Delivered (or tried once and logged): the journal forgets the job.

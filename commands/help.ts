@@ -1,21 +1,16 @@
 /** /pairstyle help: how to use PairStyle. */
+import { msg, t } from '../src/i18n/message.ts';
 import { defineCommand, reply } from './types.ts';
 
-export const HELP = `**PairStyle** learns a style from ONE before/after pair and draws anything in it.
-• \`/pairstyle train content:<image> style:<image> name:<name> [subject:<text>]\` — learn a style (a minute or two)
-• \`/pairstyle draw prompt:<text> [style:<name>] [strength:0-10] [seed] [steps]\` — styled beside unstyled, same seed
-• \`/pairstyle stylize image:<picture> [style:<name>] [strength:0-10] [keep:0-0.95]\` — your picture redrawn in the style, beside its plain reconstruction
-• \`/pairstyle blend style_a:<name> style_b:<name> [prompt] [ratio:0-1]\` — a mix, or a strip from A to B
-• \`/pairstyle list\` · \`delete name\` · \`share name\` · \`unshare name\` · \`export name\` · \`status\`
-• \`/pairstyle settings\` — your defaults (style, strength, steps, seed) and this server/workspace's rules (its admins change those)
-Styles are private to you until you share them in this server/workspace.`;
+/** The help text in English (the command line and tests); the command answers in its user's language. */
+export const HELP = t('en', 'help.text');
 
 export const help = defineCommand({
   name: 'help',
-  description: 'How to use PairStyle',
+  description: msg('describe.help'),
   ephemeral: true,
   options: [],
-  async run() {
-    return reply(HELP);
+  async run(ctx) {
+    return reply(t(ctx.locale, 'help.text'));
   },
 });

@@ -3,6 +3,7 @@
  * subcommand's spec and runs it. Autocomplete of style names lives here too (own + shared, never
  * another user's private style).
  */
+import { msg } from '../src/i18n/message.ts';
 import { blend } from './blend.ts';
 import { draw } from './draw.ts';
 import { del } from './delete.ts';
@@ -20,11 +21,11 @@ import { train } from './train.ts';
 import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
 
 export const COMMANDS: readonly Command[] = [train, draw, stylize, blend, list, del, share, unshare, exportStyle, status, settings, help];
-export const ROOT_COMMAND = { name: 'pairstyle', description: 'Learn a style from one image pair and draw in it' };
+export const ROOT_COMMAND = { name: 'pairstyle', description: msg('describe.pairstyle') };
 
 export function findCommand(name: string): Command {
   const c = COMMANDS.find((c) => c.name === name);
-  if (!c) throw new CommandError(`unknown subcommand '${printable(name, 30)}' (try: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  if (!c) throw new CommandError(msg('command.unknown', { name: printable(name, 30), commands: COMMANDS.map((c) => c.name).join(', ') }));
   return c;
 }
 

@@ -1,4 +1,5 @@
 /** Option checking shared by every adapter: types, ranges, required options, prompts. */
+import { msg, type Message } from '../src/i18n/message.ts';
 import { CommandError, type Attachment, type OptionSpec, type Options, type OptionValue } from './types.ts';
 
 export function isAttachment(v: unknown): v is Attachment {
@@ -18,10 +19,10 @@ const INVISIBLE = /[\u200b-\u200d\u2060\ufeff]/g;
 export const parseDecimal = (text: string): number => (DECIMAL.test(text.trim()) ? Number(text.trim()) : NaN);
 
 /** What is wrong with a piece of typed text (it "contains ..."), or undefined: controls, bidi overrides, broken characters. */
-export function textProblem(v: string): string | undefined {
-  if (CONTROL.test(v)) return 'contains control characters (such as line breaks or tabs); write it on one line';
-  if (BIDI.test(v)) return 'contains invisible text-direction characters; type it plainly';
-  if (LONE_SURROGATE.test(v)) return 'contains broken characters; type it again';
+export function textProblem(v: string): Message | undefined {
+  if (CONTROL.test(v)) return msg('text.control-characters');
+  if (BIDI.test(v)) return msg('text.direction-characters');
+  if (LONE_SURROGATE.test(v)) return msg('text.broken-characters');
   return undefined;
 }
 
@@ -40,29 +41,29 @@ export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, O
   const out: Options = {};
   for (const key of Object.keys(raw)) {
     if (!specs.some((s) => s.name === key))
-      throw new CommandError(`unknown option '${shown(key, 30)}' (options: ${specs.map((s) => s.name).join(', ') || 'none'})`);
+      throw new CommandError(msg('options.unknown', { name: shown(key, 30), options: specs.map((s) => s.name).join(', ') || msg('options.none') }));
   }
   for (const s of specs) {
     const v = raw[s.name];
     if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '' && s.type !== 'string')) {
-      if (s.required) throw new CommandError(`'${s.name}' is required: ${s.description}`);
+      if (s.required) throw new CommandError(msg('options.required', { name: s.name, description: s.description }));
       continue;
     }
     switch (s.type) {
       case 'attachment':
-        if (!isAttachment(v)) throw new CommandError(`'${s.name}' must be an attached image`);
+        if (!isAttachment(v)) throw new CommandError(msg('options.attachment', { name: s.name }));
         out[s.name] = v;
         break;
       case 'boolean':
         if (typeof v === 'boolean') out[s.name] = v;
         else if (/^(true|yes|1)$/i.test(String(v))) out[s.name] = true;
         else if (/^(false|no|0)$/i.test(String(v))) out[s.name] = false;
-        else throw new CommandError(`'${s.name}' must be true or false`);
+        else throw new CommandError(msg('options.boolean', { name: s.name }));
         break;
       case 'integer':
       case 'number': {
         const n = typeof v === 'number' ? v : typeof v === 'string' ? parseDecimal(v) : NaN;
-        const kind = s.type === 'integer' ? 'a whole number' : 'a number';
+        const kind = msg(s.type === 'integer' ? 'options.whole-number' : 'options.number');
         if (
           typeof v === 'boolean' ||
           isAttachment(v) ||
@@ -71,20 +72,20 @@ export function checkOptions(specs: readonly OptionSpec[], raw: Record<string, O
           (s.min !== undefined && n < s.min) ||
           (s.max !== undefined && n > s.max)
         ) {
-          const range = s.min !== undefined && s.max !== undefined ? ` from ${s.min} to ${s.max}` : '';
-          throw new CommandError(`'${s.name}' must be ${kind}${range}, got '${shown(isAttachment(v) ? v.name : v)}'`);
+          const range = s.min !== undefined && s.max !== undefined ? msg('options.range', { min: s.min, max: s.max }) : '';
+          throw new CommandError(msg('options.not-a-number', { name: s.name, kind, range, value: shown(isAttachment(v) ? v.name : v) }));
         }
         out[s.name] = n;
         break;
       }
       case 'string': {
-        if (typeof v !== 'string') throw new CommandError(`'${s.name}' must be text`);
+        if (typeof v !== 'string') throw new CommandError(msg('options.text', { name: s.name }));
         const problem = textProblem(v);
-        if (problem) throw new CommandError(`'${s.name}' ${problem}`);
+        if (problem) throw new CommandError(msg('options.text-problem', { name: s.name, problem }));
         const t = visibleText(v);
         if (s.maxLength !== undefined && t.length > s.maxLength)
-          throw new CommandError(`'${s.name}' is ${t.length} characters long; keep it under ${s.maxLength}`);
-        if (!t && s.required) throw new CommandError(`'${s.name}' is required: ${s.description}`);
+          throw new CommandError(msg('options.too-long', { name: s.name, length: t.length, max: s.maxLength }));
+        if (!t && s.required) throw new CommandError(msg('options.required', { name: s.name, description: s.description }));
         if (t) out[s.name] = t;
         break;
       }

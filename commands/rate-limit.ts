@@ -8,12 +8,13 @@
  * Used by runCommand / runButton when CommandLimits.userRate is set; the queue's own caps come after.
  */
 import { UserError } from '../src/errors/user-error.ts';
+import { msg, type Text } from '../src/i18n/message.ts';
 import type { Scope } from '../src/store/style-registry.ts';
 
 export class RateLimitError extends UserError {
   override name = 'RateLimitError';
   declare readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds: number) {
+  constructor(message: Text, retryAfterSeconds: number) {
     super(message, 'limit', { retryAfterSeconds });
   }
 }
@@ -63,10 +64,7 @@ export class UserRateLimiter {
       return;
     }
     const wait = Math.max(1, Math.ceil(((cost - b.tokens) * 60) / this.perMinute));
-    throw new RateLimitError(
-      `slow down: you can send ${this.perMinute} commands a minute${cost > 1 ? ` (a ${command} counts as ${cost})` : ''}; try again in ${wait} s`,
-      wait,
-    );
+    throw new RateLimitError(msg('rate.slow-down', { perMinute: this.perMinute, cost: cost > 1 ? msg('rate.cost', { command, cost }) : '', wait }), wait);
   }
 
   /** Users with a bucket now (tests, metrics). */

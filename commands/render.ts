@@ -1,58 +1,94 @@
 /** Reply texts shared by every adapter: progress, final results, errors. */
-import { isUserError } from '../src/errors/user-error.ts';
+import { isUserError, messageIn } from '../src/errors/user-error.ts';
+import { localeOf, msg, say, t, type Locale, type Message } from '../src/i18n/message.ts';
 import type { Job, JobProgress } from '../src/queue/job.ts';
 import type { Button, Reply } from './types.ts';
 
-const fmtTime = (s: number) => (s < 60 ? `${Math.max(1, Math.round(s))} s` : `${Math.round(s / 60)} min`);
+/** A duration in seconds, for people: '5 s', '3 min'. */
+export const timeText = (s: number): Message =>
+  s < 60 ? msg('time.seconds', { n: Math.max(1, Math.round(s)) }) : msg('time.minutes', { n: Math.round(s / 60) });
+const fmtTime = (s: number, locale: Locale) => say(timeText(s), locale);
 
-export function describeJob(job: Job): string {
+/** The language of a job's user: the one its reply route carries (English when none). */
+export const jobLocale = (job: Job): Locale => localeOf(job.route?.locale);
+
+const styleNames = (styles: readonly { style: { name: string } }[]) => styles.map((s) => `'${s.style.name}'`).join(' + ');
+
+export function describeJob(job: Job, locale: Locale = jobLocale(job)): string {
   switch (job.kind) {
     case 'train':
       return job.args.pairLabels?.length
-        ? `training style '${job.args.name}' from ${job.args.pairLabels.length} pairs (${job.args.pairLabels.join('; ')})`
-        : `training style '${job.args.name}'`;
+        ? t(locale, 'job.training-pairs', { name: job.args.name, count: job.args.pairLabels.length, pairs: job.args.pairLabels.join('; ') })
+        : t(locale, 'job.training', { name: job.args.name });
     case 'draw':
       return job.args.styles.length
-        ? `drawing '${job.args.prompt}' in ${job.args.styles.map((s) => `'${s.style.name}'`).join(' + ')}`
-        : `drawing '${job.args.prompt}'`;
+        ? t(locale, 'job.drawing-in', { prompt: job.args.prompt, styles: styleNames(job.args.styles) })
+        : t(locale, 'job.drawing', { prompt: job.args.prompt });
     case 'blend':
-      return `blending '${job.args.a.name}' and '${job.args.b.name}' for '${job.args.prompt}'`;
+      return t(locale, 'job.blending', { a: job.args.a.name, b: job.args.b.name, prompt: job.args.prompt });
     case 'stylize':
-      return `stylizing '${job.args.imageName}'${job.args.styles.length ? ` in ${job.args.styles.map((s) => `'${s.style.name}'`).join(' + ')}` : ''}`;
+      return job.args.styles.length
+        ? t(locale, 'job.stylizing-in', { image: job.args.imageName, styles: styleNames(job.args.styles) })
+        : t(locale, 'job.stylizing', { image: job.args.imageName });
   }
 }
+
+/** The phases the worker reports (workers/tasks/bot-jobs.ts), in the user's language; another phase is shown as it is. */
+function phaseText(phase: string, locale: Locale): string {
+  const sample = /^drawing sample (\d+)\/(\d+)$/.exec(phase);
+  if (sample) return t(locale, 'phase.drawing-sample', { n: sample[1]!, count: sample[2]! });
+  const known = PHASES[phase];
+  return known ? t(locale, known) : phase;
+}
+
+const PHASES: Record<string, 'phase.content-warm-up' | 'phase.training' | 'phase.drawing' | 'phase.blending' | 'phase.inverting' | 'phase.stylizing'> = {
+  'content warm-up': 'phase.content-warm-up',
+  training: 'phase.training',
+  drawing: 'phase.drawing',
+  blending: 'phase.blending',
+  'inverting the picture': 'phase.inverting',
+  stylizing: 'phase.stylizing',
+};
 
 const bar = (p: JobProgress) => {
   const frac = p.steps ? p.step / p.steps : 0;
   return `\`${'█'.repeat(Math.round(frac * 16)).padEnd(16, '░')}\` ${p.step}/${p.steps}`;
 };
 
-export const cancelButton = (job: Job): Button => ({ id: `ps:cancel:${job.id}`, label: 'Cancel', style: 'danger' });
+export const cancelButton = (job: Job, locale: Locale = jobLocale(job)): Button => ({
+  id: `ps:cancel:${job.id}`,
+  label: t(locale, 'button.cancel'),
+  style: 'danger',
+});
 
-/** The message while a job waits or runs. */
+/** The message while a job waits or runs, in its user's language. */
 export function progressReply(job: Job, position: number, etaSeconds: number): Reply {
-  const what = describeJob(job);
-  if (job.status === 'queued') return { text: `⏳ ${what}: #${position} in the queue, starts in about ${fmtTime(etaSeconds)}`, buttons: [cancelButton(job)] };
+  const locale = jobLocale(job);
+  const what = describeJob(job, locale);
+  const buttons = [cancelButton(job, locale)];
+  if (job.status === 'queued') return { text: t(locale, 'progress.queued', { what, position, time: fmtTime(etaSeconds, locale) }), buttons };
   const p = job.progress;
-  if (!p) return { text: `⚙️ ${what}: starting…`, buttons: [cancelButton(job)] };
+  if (!p) return { text: t(locale, 'progress.starting', { what }), buttons };
   const elapsed = job.startedAt ? (Date.now() - job.startedAt) / 1000 : 0;
   const eta = p.step ? (elapsed / p.step) * (p.steps - p.step) : 0;
-  const loss = p.loss !== undefined ? `, loss ${p.loss.toFixed(4)}` : '';
+  const loss = p.loss !== undefined ? msg('progress.loss', { loss: p.loss.toFixed(4) }) : '';
+  const phase = p.phase ? msg('progress.phase', { phase: phaseText(p.phase, locale) }) : '';
   // The drawing as it looks now, when the worker sent one; the final reply's images replace it.
   const preview = p.preview ? { images: [{ name: 'preview.png', png: p.preview }] } : {};
-  return { text: `⚙️ ${what}${p.phase ? ` (${p.phase})` : ''}: ${bar(p)}${loss}, about ${fmtTime(eta)} left`, buttons: [cancelButton(job)], ...preview };
+  return { text: t(locale, 'progress.running', { what, phase, bar: bar(p), loss, time: fmtTime(eta, locale) }), buttons, ...preview };
 }
 
-/** A job that did not finish well. */
+/** A job that did not finish well, in its user's language. */
 export function unfinishedReply(job: Job): Reply {
-  if (job.status === 'cancelled') return { text: `✖️ ${describeJob(job)}: cancelled` };
-  return { text: `⚠️ ${describeJob(job)} failed: ${job.error?.message ?? 'unknown error'}` };
+  const locale = jobLocale(job);
+  const what = describeJob(job, locale);
+  if (job.status === 'cancelled') return { text: t(locale, 'job.cancelled', { what }) };
+  return { text: t(locale, 'job.failed', { what, error: job.error ? messageIn(job.error, locale) : t(locale, 'job.unknown-error') }) };
 }
 
-/** The text for an error thrown by a command: its message if it is the user's (a UserError), a generic line otherwise. */
-export function errorText(e: unknown): string {
-  if (isUserError(e)) return `⚠️ ${(e as Error).message}`;
-  return '⚠️ something went wrong on our side; please try again (the error was logged)';
+/** The text for an error thrown by a command, in `locale`: its message if it is the user's (a UserError), a generic line otherwise. */
+export function errorText(e: unknown, locale: Locale = 'en'): string {
+  return t(locale, 'error.line', { message: isUserError(e) ? messageIn(e, locale) : t(locale, 'error.internal') });
 }
 
 export { isUserError };

@@ -7,6 +7,7 @@
  * Slack's workspace admins and owners) and apply to everyone there (commands/server-rules.ts).
  * Everything given is checked before anything is saved, and saved at once or not at all.
  */
+import { msg } from '../src/i18n/message.ts';
 import { DEFAULT_LIMITS } from '../src/queue/job-book.ts';
 import {
   SERVER_SETTING_NAMES,
@@ -43,22 +44,22 @@ const MAX_SEED = SETTING_BOUNDS.seed.max;
 
 export const settings = defineCommand({
   name: 'settings',
-  description: 'Your defaults for draw/stylize/blend, and this server/workspace’s rules (admins)',
+  description: msg('describe.settings'),
   ephemeral: true,
   // Only admins change the server's settings: the adapter must find out whether the caller is one.
   needsAdmin: true,
   options: [
-    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: 'your default style (else your last trained)' },
-    { name: 'strength', type: 'number', min: 0, max: 10, description: `your default style strength 0-10 (bot default ${DRAW_DEFAULTS.strength})` },
-    { name: 'steps', type: 'integer', min: 1, max: 100, description: `your default sampler steps (bot default ${DRAW_DEFAULTS.steps})` },
-    { name: 'seed', type: 'string', maxLength: 12, description: "your seed: 'random' (default), 'fixed', or a number to use every time" },
-    { name: 'channels', type: 'string', maxLength: 1000, description: "admins: channels the bot works in (#channel or 'here'; 'all' lifts it)" },
-    { name: 'train_role', type: 'string', maxLength: 40, description: "admins: the role needed to train (@role; 'none' lifts it). Discord only" },
-    { name: 'queued_draws', type: 'integer', min: 1, max: DEFAULT_LIMITS.perUserDraws, description: 'admins: drawings one person may have queued here' },
-    { name: 'trainings_per_day', type: 'integer', min: 1, max: 1000, description: 'admins: trainings one person may start here per day (UTC)' },
-    { name: 'max_styles', type: 'integer', min: 1, max: 100_000, description: 'admins: styles one person may keep here' },
-    { name: 'sharing', type: 'string', maxLength: 12, description: `admins: who may share styles here (${SHARING.join(' or ')})` },
-    { name: 'reset', type: 'string', maxLength: 200, description: "settings to put back to their defaults, e.g. 'strength seed', 'mine' or 'server'" },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: msg('describe.settings.style') },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.settings.strength', { strength: DRAW_DEFAULTS.strength }) },
+    { name: 'steps', type: 'integer', min: 1, max: 100, description: msg('describe.settings.steps', { steps: DRAW_DEFAULTS.steps }) },
+    { name: 'seed', type: 'string', maxLength: 12, description: msg('describe.settings.seed') },
+    { name: 'channels', type: 'string', maxLength: 1000, description: msg('describe.settings.channels') },
+    { name: 'train_role', type: 'string', maxLength: 40, description: msg('describe.settings.train_role') },
+    { name: 'queued_draws', type: 'integer', min: 1, max: DEFAULT_LIMITS.perUserDraws, description: msg('describe.settings.queued_draws') },
+    { name: 'trainings_per_day', type: 'integer', min: 1, max: 1000, description: msg('describe.settings.trainings_per_day') },
+    { name: 'max_styles', type: 'integer', min: 1, max: 100_000, description: msg('describe.settings.max_styles') },
+    { name: 'sharing', type: 'string', maxLength: 12, description: msg('describe.settings.sharing', { choices: SHARING.join(' / ') }) },
+    { name: 'reset', type: 'string', maxLength: 200, description: msg('describe.settings.reset') },
   ],
   async run(ctx, o) {
     const store = SettingsStore.beside(ctx.registry);

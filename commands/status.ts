@@ -1,23 +1,30 @@
 /** /pairstyle status: the user's jobs, with their queue position and time left, and a cancel button each. */
-import { describeJob } from './render.ts';
+import { msg, t } from '../src/i18n/message.ts';
+import { describeJob, timeText } from './render.ts';
 import { defineCommand, reply } from './types.ts';
 
 export const status = defineCommand({
   name: 'status',
-  description: 'Your jobs: queue position and time left',
+  description: msg('describe.status'),
   ephemeral: true,
   options: [],
   async run(ctx) {
     const jobs = ctx.queue.jobsOf(ctx.who);
-    if (!jobs.length) return reply('You have no jobs in the queue.');
-    const fmt = (s: number) => (s < 60 ? `${Math.max(1, Math.round(s))} s` : `${Math.round(s / 60)} min`);
+    const locale = ctx.locale;
+    if (!jobs.length) return reply(t(locale, 'status.empty'));
     const lines = jobs.map(({ job, position, etaSeconds }) =>
       job.status === 'running'
-        ? `• ${describeJob(job)}: running${job.progress ? ` (${job.progress.step}/${job.progress.steps})` : ''}, about ${fmt(etaSeconds)} left`
-        : `• ${describeJob(job)}: #${position} in the queue, starts in about ${fmt(etaSeconds)}`,
+        ? t(locale, 'status.running', {
+            what: describeJob(job, locale),
+            progress: job.progress ? msg('status.progress', { step: job.progress.step, steps: job.progress.steps }) : '',
+            time: timeText(etaSeconds),
+          })
+        : t(locale, 'status.queued', { what: describeJob(job, locale), position, time: timeText(etaSeconds) }),
     );
     return reply(lines.join('\n'), {
-      buttons: jobs.slice(0, 5).map(({ job }) => ({ id: `ps:cancel:${job.id}`, label: `Cancel ${job.kind}`, style: 'danger' as const })),
+      buttons: jobs
+        .slice(0, 5)
+        .map(({ job }) => ({ id: `ps:cancel:${job.id}`, label: t(locale, 'status.cancel', { kind: msg(`kind.${job.kind}`) }), style: 'danger' as const })),
     });
   },
 });

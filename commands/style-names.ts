@@ -5,10 +5,12 @@
  * you mean 'openmoji'?".
  */
 import { checkStyleName } from '../src/store/style-directory.ts';
+import type { UserError } from '../src/errors/user-error.ts';
+import { msg, say, type Param, type Text } from '../src/i18n/message.ts';
 import type { CommandContext } from './types.ts';
 
 /** The `name` option of the commands that act on one style (delete, share, unshare, export). */
-export const styleNameOption = (description: string) =>
+export const styleNameOption = (description: Text) =>
   ({ name: 'name', type: 'string', required: true, autocomplete: true, maxLength: 32, description }) as const;
 
 /** Edit distance with transpositions (optimal string alignment), stopping early past `max`. */
@@ -50,14 +52,14 @@ export function closeNames(typed: string, candidates: readonly string[], limit =
     .map((x) => x.c);
 }
 
-/** " did you mean 'a' or 'b'?" for a name the requester cannot use; '' when nothing is close (or the name exists). */
-export async function styleSuggestion(ctx: Pick<CommandContext, 'who' | 'registry'>, typed: string): Promise<string> {
+/** The close names to suggest ("'a' or 'b'") for a name the requester cannot use; undefined when nothing is close (or the name exists). */
+export async function styleSuggestion(ctx: Pick<CommandContext, 'who' | 'registry'>, typed: string): Promise<Param | undefined> {
   const { own, shared } = await ctx.registry.list(ctx.who);
   const names = [...own, ...shared].map((e) => e.name);
   const close = closeNames(typed, names);
-  if (!close.length || names.includes(typed.trim().toLowerCase())) return '';
+  if (!close.length || names.includes(typed.trim().toLowerCase())) return undefined;
   const quoted = close.map((n) => `'${n}'`);
-  return ` Did you mean ${quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}` : quoted[0]}?`;
+  return quoted.length > 1 ? msg('list.or', { items: quoted.slice(0, -1).join(', '), last: quoted.at(-1)! }) : quoted[0];
 }
 
 /**
@@ -72,8 +74,11 @@ export async function withStyleSuggestions<T>(ctx: Pick<CommandContext, 'who' | 
   } catch (e) {
     const err = e as Error;
     if (err?.name !== 'RegistryError') throw e;
-    const hint = await styleSuggestion(ctx, name).catch(() => '');
-    if (hint) err.message = `${err.message.replace(/[.\s]+$/, '')}.${hint}`;
+    const names = await styleSuggestion(ctx, name).catch(() => undefined);
+    if (names) {
+      const text = msg('style.did-you-mean', { refusal: (err as UserError).text ?? err.message.replace(/[.\s]+$/, ''), names });
+      Object.assign(err, { text, message: say(text) });
+    }
     throw err;
   }
 }

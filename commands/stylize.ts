@@ -4,35 +4,37 @@ import { readImageUpload } from './attachments.ts';
 import { DRAW_DEFAULTS } from './draw.ts';
 import { finalizeJob } from './finalize.ts';
 import { printable } from './options.ts';
+import { msg, say } from '../src/i18n/message.ts';
 import { CommandError, defineCommand, type CommandContext, type Outcome } from './types.ts';
 import { userDefaults } from './user-defaults.ts';
 
 export const stylize = defineCommand({
   name: 'stylize',
-  description: 'Redraw a picture of your own in one of your styles (or a style shared here)',
+  description: msg('describe.stylize'),
   ephemeral: false,
   // Slack has no file options: the user's latest picture in the channel, unless image:<file id> names one.
-  recentUploads: { options: ['image'], missing: 'share a picture in this channel first, then run /pairstyle stylize style:<name>' },
+  recentUploads: { options: ['image'], missing: msg('describe.stylize.missing') },
   options: [
-    { name: 'image', type: 'attachment', required: true, description: 'the picture to redraw' },
-    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: 'style name (default: your last trained)' },
-    { name: 'strength', type: 'number', min: 0, max: 10, description: `style strength 0-10 (default ${DRAW_DEFAULTS.strength})` },
-    { name: 'keep', type: 'number', min: 0, max: 0.95, description: 'how much of the picture to keep, 0-0.95 (default 0.8; more keeps more of its shapes)' },
+    { name: 'image', type: 'attachment', required: true, description: msg('describe.stylize.image') },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: msg('describe.stylize.style') },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.stylize.strength', { strength: DRAW_DEFAULTS.strength }) },
+    { name: 'keep', type: 'number', min: 0, max: 0.95, description: msg('describe.stylize.keep') },
   ],
   async run(ctx, o) {
     // Options not given: the user's defaults (/pairstyle settings), else the bot's.
     const mine = await userDefaults(ctx);
     const loaded = await mine.loadStyle(o.style);
-    if (!loaded) throw new CommandError('you have no style yet: train one first (/pairstyle train), or name a shared one with style:');
+    if (!loaded) throw new CommandError(msg('stylize.no-style'));
     const strength = o.strength ?? mine.strength;
     const attachment = o.image;
-    const upload = await readImageUpload(attachment, 'picture', ctx.limits.maxUploadBytes);
+    const upload = await readImageUpload(attachment, msg('upload.role-picture'), ctx.limits.maxUploadBytes);
     const args: StylizeArgs = {
       image: upload.bytes,
       imageName: printable(attachment.name, 60),
       styles: [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }],
       ...(o.keep !== undefined ? { keep: o.keep } : {}),
-      ...(upload.notices.length ? { notices: upload.notices } : {}),
+      // Told with the result, in the user's language (the job keeps them as text).
+      ...(upload.notices.length ? { notices: upload.notices.map((n) => say(n, ctx.locale)) } : {}),
     };
     return submitStylize(ctx, args);
   },

@@ -5,6 +5,7 @@
  * fill the command's text options (`textOptionsOf`: all of them into one when it takes one, e.g. the
  * prompt; one word each when it takes several, e.g. blend's two styles).
  */
+import { msg } from '../src/i18n/message.ts';
 import { findCommand } from './index.ts';
 import { CommandError, textOptionsOf, type OptionValue } from './types.ts';
 
@@ -19,7 +20,7 @@ export function tokenize(text: string): string[] {
 export const MAX_COMMAND_TEXT = 4000;
 
 export function parseCommandText(text: string): { subcommand: string; options: Record<string, OptionValue | undefined> } {
-  if (text.length > MAX_COMMAND_TEXT) throw new CommandError(`the command is ${text.length} characters long; keep it under ${MAX_COMMAND_TEXT}`);
+  if (text.length > MAX_COMMAND_TEXT) throw new CommandError(msg('command.too-long', { length: text.length, max: MAX_COMMAND_TEXT }));
   const [sub = 'help', ...rest] = tokenize(text.trim());
   const command = findCommand(sub.toLowerCase());
   const options: Record<string, OptionValue | undefined> = {};
@@ -28,18 +29,20 @@ export function parseCommandText(text: string): { subcommand: string; options: R
     const m = /^([a-z_][a-z0-9_]*)[:=](.*)$/s.exec(t);
     if (m && command.options.some((o) => o.name === m[1])) options[m[1]] = m[2];
     else if (m && !/^https?$/.test(m[1]))
-      throw new CommandError(`unknown option '${m[1]}' for ${command.name} (options: ${command.options.map((o) => o.name).join(', ') || 'none'})`);
+      throw new CommandError(
+        msg('command.unknown-option', { name: m[1]!, command: command.name, options: command.options.map((o) => o.name).join(', ') || msg('options.none') }),
+      );
     else words.push(t);
   }
   const slots = textOptionsOf(command)
     .filter((name) => options[name] === undefined)
     .map((name) => ({ name }));
   if (words.length) {
-    if (slots.length === 0) throw new CommandError(`'${words.join(' ').slice(0, 40)}': ${command.name} takes no free text; use key:value options`);
+    if (slots.length === 0) throw new CommandError(msg('command.no-free-text', { words: words.join(' ').slice(0, 40), command: command.name }));
     if (slots.length === 1) options[slots[0].name] = words.join(' ');
     else {
       if (words.length > slots.length)
-        throw new CommandError(`${command.name} takes ${slots.map((s) => s.name).join(' ')}; put longer text in quotes or use key:"value"`);
+        throw new CommandError(msg('command.too-many-words', { command: command.name, slots: slots.map((s) => s.name).join(' ') }));
       words.forEach((w, i) => (options[slots[i].name] = w));
     }
   }

@@ -5,6 +5,7 @@
 import { checkStyleName } from '../src/store/style-directory.ts';
 import { aspectNotice, readImageUpload } from './attachments.ts';
 import { printable } from './options.ts';
+import { msg, say } from '../src/i18n/message.ts';
 import { finalizeJob } from './finalize.ts';
 import { describeJob } from './render.ts';
 import { CommandError, defineCommand, type Attachment, type CommandContext } from './types.ts';
@@ -12,8 +13,8 @@ import { MAX_PAIRS } from '../src/queue/job.ts';
 
 /** The options of pairs 2..MAX_PAIRS: content2/style2 … (pair 1 is content/style). */
 const extraPairOptions = Array.from({ length: MAX_PAIRS - 1 }, (_, i) => i + 2).flatMap((k) => [
-  { name: `content${k}` as `content${number}`, type: 'attachment' as const, description: `pair ${k}: another "before" image of the same style (optional)` },
-  { name: `style${k}` as `style${number}`, type: 'attachment' as const, description: `pair ${k}: its "after" image` },
+  { name: `content${k}` as `content${number}`, type: 'attachment' as const, description: msg('describe.train.contentN', { k }) },
+  { name: `style${k}` as `style${number}`, type: 'attachment' as const, description: msg('describe.train.styleN', { k }) },
 ]);
 
 /** The pairs of a training's options: pair 1 always, pairs 2..MAX_PAIRS when given. */
@@ -29,8 +30,8 @@ export function pairAttachments(o: PairOptions): { content: Attachment; style: A
       gap = gap || k;
       continue;
     }
-    if (!c || !s) throw new CommandError(`pair ${k} needs both images: content${k} (the "before") and style${k} (the "after")`);
-    if (gap) throw new CommandError(`pair ${k} is given but pair ${gap} is not: fill content${gap}/style${gap} first`);
+    if (!c || !s) throw new CommandError(msg('train.half-pair', { k }));
+    if (gap) throw new CommandError(msg('train.pair-gap', { k, gap }));
     pairs.push({ content: c, style: s, role: String(k) });
   }
   return pairs;
@@ -48,31 +49,28 @@ export async function checkTrainRequest(
   const name = checkStyleName(o.name);
   const overwrite = o.overwrite === true;
   const exists = await ctx.registry.has(ctx.who, name);
-  if (!overwrite && exists) throw new CommandError(`you already have a style named '${name}': choose another name, or add overwrite:true`);
+  if (!overwrite && exists) throw new CommandError(msg('train.name-taken', { name }));
   const room = await ctx.registry.roomFor(ctx.who);
-  if (!exists && room.full)
-    throw new CommandError(
-      `you already keep ${room.count} styles, the most one person may keep here (${room.limit}): delete one (/pairstyle delete) before training another`,
-    );
-  if (o.steps !== undefined && o.steps > ctx.limits.maxTrainSteps) throw new CommandError(`'steps' is at most ${ctx.limits.maxTrainSteps} here`);
+  if (!exists && room.full) throw new CommandError(msg('train.too-many', { count: room.count, limit: String(room.limit) }));
+  if (o.steps !== undefined && o.steps > ctx.limits.maxTrainSteps) throw new CommandError(msg('train.steps-limit', { max: ctx.limits.maxTrainSteps }));
   return { name, overwrite };
 }
 
 export const train = defineCommand({
   name: 'train',
-  description: 'Learn a style from a before/after pair of images (or up to 4 pairs of one style)',
+  description: msg('describe.train'),
   ephemeral: false,
   recentUploads: {
     options: ['content', 'style'],
-    missing: 'share two images in this channel first (the "before", then the "after"), then run /pairstyle train name:<name>',
+    missing: msg('describe.train.missing'),
   },
   options: [
-    { name: 'content', type: 'attachment', required: true, description: 'the "before" image (the plain picture)' },
-    { name: 'style', type: 'attachment', required: true, description: 'the "after" image (the same picture in the new style)' },
-    { name: 'name', type: 'string', required: true, maxLength: 32, description: 'a name for the style (letters, digits, - or _)' },
-    { name: 'subject', type: 'string', maxLength: 60, description: 'what the pair shows, e.g. "cat face"' },
-    { name: 'steps', type: 'integer', min: 10, max: 2000, description: 'training steps (default: 300 on the embedded model, 750 on Stable Diffusion)' },
-    { name: 'overwrite', type: 'boolean', description: 'replace your style of the same name' },
+    { name: 'content', type: 'attachment', required: true, description: msg('describe.train.content') },
+    { name: 'style', type: 'attachment', required: true, description: msg('describe.train.style') },
+    { name: 'name', type: 'string', required: true, maxLength: 32, description: msg('describe.train.name') },
+    { name: 'subject', type: 'string', maxLength: 60, description: msg('describe.train.subject') },
+    { name: 'steps', type: 'integer', min: 10, max: 2000, description: msg('describe.train.steps') },
+    { name: 'overwrite', type: 'boolean', description: msg('describe.train.overwrite') },
     ...extraPairOptions,
   ],
   async run(ctx, o) {
@@ -95,9 +93,11 @@ export const train = defineCommand({
         ...u.before.notices,
         ...u.after.notices,
         aspectNotice(u.before.check, u.after.check),
-        Buffer.from(u.before.bytes).equals(Buffer.from(u.after.bytes)) ? SAME_PICTURE_NOTICE : undefined,
+        Buffer.from(u.before.bytes).equals(Buffer.from(u.after.bytes)) ? msg('train.same-picture') : undefined,
       ])
-      .filter((n): n is string => !!n);
+      .filter((n) => n !== undefined)
+      // The job keeps them as text, in the user's language.
+      .map((n) => say(n, ctx.locale));
     const extra = more.length
       ? { extraPairs: more.map((u) => ({ content: u.before.bytes, style: u.after.bytes })), pairLabels: uploads.map((u) => u.label) }
       : {};
@@ -127,7 +127,6 @@ export const train = defineCommand({
  * learn. Trained anyway (the person may be trying the bot out) with this warning in the reply; the
  * command line, with no such reply, refuses the pair (src/bot/cli.ts).
  */
-export const SAME_PICTURE_NOTICE =
-  'the content and style images are the same picture: the style is what changes between them, so this style changes nothing; train again with the picture redrawn in the new style as style';
+export const SAME_PICTURE_NOTICE = say(msg('train.same-picture'));
 
 export { describeJob };

@@ -6,6 +6,7 @@
 import type { Job, JobQueue, ReplyRoute, ResultImage } from '../src/queue/job.ts';
 import type { Scope, StyleRegistry } from '../src/store/style-registry.ts';
 import { UserError } from '../src/errors/user-error.ts';
+import type { Locale, Text } from '../src/i18n/message.ts';
 import type { UserRateLimiter } from './rate-limit.ts';
 
 /** A file the user attached; `download` enforces the size cap and the platform's own hosts. */
@@ -24,7 +25,8 @@ export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'attachme
 export interface OptionSpec<Name extends string = string, Type extends OptionType = OptionType> {
   name: Name;
   type: Type;
-  description: string;
+  /** A catalogue message (said in each user's language; Discord's localisations come from it), or plain English. */
+  description: Text;
   required?: boolean;
   min?: number;
   max?: number;
@@ -79,6 +81,8 @@ export interface CommandContext {
   channel?: string;
   /** The caller's role ids in this server, where the platform tells them (Discord); absent elsewhere. */
   roles?: readonly string[];
+  /** The language the user reads (src/i18n); English when absent. Jobs carry it in their route. */
+  locale?: Locale;
 }
 
 export interface CommandLimits {
@@ -110,13 +114,14 @@ export type Options = Record<string, OptionValue | undefined>;
  */
 export interface RecentUploads {
   options: readonly string[];
-  missing: string;
+  missing: Text;
 }
 
 /** What a command declares; `defineCommand` turns it into a Command. */
 export interface CommandSpec<Specs extends readonly OptionSpec[]> {
   name: string;
-  description: string;
+  /** A catalogue message, or plain English (see OptionSpec.description). */
+  description: Text;
   /** Replies only the caller sees (chosen when acknowledging; it cannot change later on Discord). */
   ephemeral: boolean;
   options: Specs;
@@ -139,7 +144,7 @@ export interface CommandSpec<Specs extends readonly OptionSpec[]> {
  */
 export interface Command {
   readonly name: string;
-  readonly description: string;
+  readonly description: Text;
   readonly ephemeral: boolean;
   readonly options: readonly OptionSpec[];
   readonly needsAdmin?: boolean;

@@ -78,6 +78,8 @@ export class FakeSlack {
   admins = new Set<string>();
   /** How long Slack takes to process an upload before blocks may show it (ms). */
   processingMs = 30;
+  /** Users' locales as users.info reports them with include_locale (e.g. 'fr-FR'); others have none. */
+  locales = new Map<string, string>();
   port = 0;
   private server!: Server;
   private waiters: { pred: (c: SlackCall) => boolean; resolve: (c: SlackCall) => void }[] = [];
@@ -253,7 +255,15 @@ export class FakeSlack {
           return send({ ok: true });
         }
         case 'users.info':
-          return send({ ok: true, user: { id: body.user, is_admin: this.admins.has(String(body.user)) } });
+          return send({
+            ok: true,
+            user: {
+              id: body.user,
+              is_admin: this.admins.has(String(body.user)),
+              // Slack gives the locale only when asked (include_locale=true).
+              ...(String(body.include_locale) === 'true' && this.locales.has(String(body.user)) ? { locale: this.locales.get(String(body.user)) } : {}),
+            },
+          });
         case 'conversations.open':
           return send({ ok: true, channel: { id: 'D1' } });
         default:

@@ -22,6 +22,7 @@ import { pairDefaultsFor, trainPair } from '../pair/train.ts';
 import { STYLIZE_DEFAULTS, stylizeImage } from '../pair/stylize.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 import { parseDecimal, printable, textProblem, visibleText } from '../../commands/options.ts';
+import { say } from '../i18n/message.ts';
 import { checkDistinctOutputs, checkOutputFile, checkWritableFolder, fileProblem, OutputPathError, writeOutputs } from './cli-files.ts';
 import { MIN_IMAGE_SIDE } from '../images/io.ts';
 import { UserError } from '../errors/user-error.ts';
@@ -70,7 +71,7 @@ const num = (v: string | undefined, name: string, def: number, min: number, max:
 /** A prompt, checked as the bot checks text (commands/options.ts): controls, bidi overrides, nothing visible. */
 function checkPrompt(p: string | undefined): string {
   const problem = p === undefined ? undefined : textProblem(p);
-  if (problem) throw new UsageError(`the prompt ${problem}`);
+  if (problem) throw new UsageError(`the prompt ${say(problem)}`);
   const text = p === undefined ? '' : visibleText(p);
   if (!text) throw new UsageError('give a prompt, e.g. pairstyle draw "cat face"');
   if (text.length > 200) throw new UsageError(`the prompt is ${text.length} characters long; keep it under 200`);
@@ -148,7 +149,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       const seed = num(a.seed as string | undefined, 'seed', 0, 0, 2 ** 31 - 1, true);
       if (a.subject !== undefined) {
         const problem = textProblem(a.subject as string);
-        if (problem) throw new UsageError(`--subject ${problem}`);
+        if (problem) throw new UsageError(`--subject ${say(problem)}`);
       }
       // Where the style will go, before anything is trained.
       await checkWritableFolder(registry.dir, `PAIRSTYLE_HOME (${home})`, 'set PAIRSTYLE_HOME to a folder you can write');

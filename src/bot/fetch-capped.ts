@@ -4,9 +4,16 @@
  * timeout. Never an arbitrary URL.
  */
 import { limitText, overLimitText } from '../../commands/size-text.ts';
+import { msg, say, type Message } from '../i18n/message.ts';
 
+/** Why a download was refused or failed: `text` for the user (in their language), `message` its English. */
 export class AttachmentFetchError extends Error {
   override name = 'AttachmentFetchError';
+  readonly text: Message;
+  constructor(text: Message) {
+    super(say(text));
+    this.text = text;
+  }
 }
 
 export interface CappedFetchOptions {
@@ -32,31 +39,31 @@ export async function fetchCapped(rawUrl: string, opts: CappedFetchOptions): Pro
   try {
     url = new URL(rawUrl);
   } catch {
-    throw new AttachmentFetchError('the file link is not a URL');
+    throw new AttachmentFetchError(msg('fetch.not-a-url'));
   }
-  if (!hostAllowed(url, opts)) throw new AttachmentFetchError(`files are only read from ${opts.hosts.join(', ')}`);
+  if (!hostAllowed(url, opts)) throw new AttachmentFetchError(msg('fetch.host', { hosts: opts.hosts.join(', ') }));
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), opts.timeoutMs ?? 20_000);
   try {
     const res = await fetch(url, { headers: opts.headers, redirect: 'manual', signal: ac.signal });
-    if (res.status >= 300 && res.status < 400) throw new AttachmentFetchError('the file host answered with a redirect, which is not followed');
-    if (!res.ok) throw new AttachmentFetchError(`the file host answered ${res.status}`);
+    if (res.status >= 300 && res.status < 400) throw new AttachmentFetchError(msg('fetch.redirect'));
+    if (!res.ok) throw new AttachmentFetchError(msg('fetch.status', { status: res.status }));
     const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > opts.maxBytes) throw new AttachmentFetchError(`the file is ${overLimitText(declared, opts.maxBytes)}`);
+    if (declared > opts.maxBytes) throw new AttachmentFetchError(msg('fetch.too-big', { size: overLimitText(declared, opts.maxBytes) }));
     const chunks: Uint8Array[] = [];
     let total = 0;
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       total += chunk.length;
       if (total > opts.maxBytes) {
         ac.abort();
-        throw new AttachmentFetchError(`the file is larger than ${limitText(opts.maxBytes)}`);
+        throw new AttachmentFetchError(msg('fetch.larger-than', { limit: limitText(opts.maxBytes) }));
       }
       chunks.push(chunk);
     }
     return new Uint8Array(Buffer.concat(chunks));
   } catch (e) {
     if (e instanceof AttachmentFetchError) throw e;
-    throw new AttachmentFetchError(ac.signal.aborted ? 'the download timed out' : `the download failed (${(e as Error).message})`);
+    throw new AttachmentFetchError(ac.signal.aborted ? msg('fetch.timed-out') : msg('fetch.failed', { detail: String((e as Error)?.message ?? e) }));
   } finally {
     clearTimeout(timer);
     // An unread body (a refusal above) is not left streaming.

@@ -6,8 +6,12 @@
  * same kind: `errorRecord` writes it, `userErrorOf` reads it back. Anything that is not a UserError is
  * the bot's own failure, shown to users as "something went wrong on our side".
  *
- * A leaf module: it imports nothing, and every layer may import it.
+ * Its text is a catalogue message (src/i18n) where one is given: `message` is the English (logs, the
+ * command line), `text` the message itself, said in each user's language at the edge (`messageIn`).
+ *
+ * A leaf module: it imports only the catalogue (src/i18n, itself a leaf), and every layer may import it.
  */
+import { isKey, say, type Locale, type Message, type Text } from '../i18n/message.ts';
 
 export const USER_ERROR_KINDS = [
   /** The request is wrong (an option, an image, a style name, a style file): the user fixes it. */
@@ -33,9 +37,12 @@ export class UserError extends Error {
   readonly kind: UserErrorKind;
   /** Seconds after which trying again makes sense (rate limits, a busy queue). */
   readonly retryAfterSeconds?: number;
+  /** The catalogue message, when the error was made from one (its `message` is then the English). */
+  text?: Message;
 
-  constructor(message: string, kind: UserErrorKind = 'invalid', options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(message: Text, kind: UserErrorKind = 'invalid', options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(say(message), options.cause === undefined ? undefined : { cause: options.cause });
+    if (typeof message !== 'string') this.text = message;
     this.kind = kind;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
@@ -50,6 +57,8 @@ export interface ErrorRecord {
   message: string;
   /** Present for user errors only. */
   kind?: UserErrorKind;
+  /** The catalogue message of a user error made from one. */
+  text?: Message;
 }
 
 const kindOf = (e: unknown): UserErrorKind | undefined => {
@@ -69,12 +78,28 @@ export function errorRecord(e: unknown): ErrorRecord {
   const name = typeof err?.name === 'string' && err.name ? err.name : 'Error';
   const message = typeof err?.message === 'string' ? err.message : String(e);
   const kind = isUserError(e) ? kindOf(e) : undefined;
-  return kind ? { name, message, kind } : { name, message };
+  const text = kind ? textOf(e) : undefined;
+  return kind ? { name, message, kind, ...(text ? { text } : {}) } : { name, message };
+}
+
+const textOf = (e: unknown): Message | undefined => {
+  const text = (e as { text?: unknown } | null | undefined)?.text;
+  return text && typeof text === 'object' && isKey((text as Message).key) ? (text as Message) : undefined;
+};
+
+/** An error's text, not yet in a language: its catalogue message (any error may carry one as `text`), else its message. */
+export const textOfError = (e: unknown): Text => textOf(e) ?? String((e as Error | null | undefined)?.message ?? e);
+
+/** An error's text for its user in `locale`: the catalogue message said in that language, else its message as it is. */
+export function messageIn(e: unknown, locale: Locale = 'en'): string {
+  const text = textOf(e);
+  return text ? say(text, locale) : String((e as Error | null | undefined)?.message ?? e);
 }
 
 /** A record read back as the error it was: a UserError of the same name and kind, or undefined when it was not a user error. */
 export function userErrorOf(record: ErrorRecord | undefined): UserError | undefined {
   const kind = kindOf(record);
   if (!record || !kind) return undefined;
-  return Object.assign(new UserError(record.message, kind), { name: record.name });
+  const text = textOf(record);
+  return Object.assign(new UserError(text ?? record.message, kind), { name: record.name, message: record.message });
 }

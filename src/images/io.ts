@@ -5,6 +5,7 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { rgbToUnit, unitToRgb } from '../formats/pixels.ts';
 import { UserError } from '../errors/user-error.ts';
+import { msg, say, type Message } from '../i18n/message.ts';
 
 export class ImageInputError extends UserError {
   override name = 'ImageInputError';
@@ -47,25 +48,22 @@ function ftypBrands(b: Uint8Array): string[] {
 }
 
 /** Why a file that is not an accepted raster image is refused, in words for its sender. */
-function notRasterReason(b: Uint8Array): string {
-  if (b.length === 0) return 'is empty';
+function notRasterReason(b: Uint8Array): Message {
+  const formats = msg('image.formats');
+  if (b.length === 0) return msg('image.empty');
   const head = new TextDecoder('utf-8', { fatal: false })
     .decode(b.subarray(0, 1024))
     .replace(/^\uFEFF/, '')
     .trimStart()
     .toLowerCase();
-  if (/<svg[\s>]/.test(head) || (head.startsWith('<?xml') && head.includes('<svg')))
-    return `is an SVG drawing, which is not accepted: send a ${RASTER_FORMATS} picture`;
-  if (head.startsWith('<!doctype html') || head.startsWith('<html') || /<(head|body|script)[\s>]/.test(head))
-    return `is a web page (HTML), not a picture: send a ${RASTER_FORMATS} file`;
-  if (head.startsWith('<')) return `is a text/XML file, not a picture: send a ${RASTER_FORMATS} file`;
-  if (startsWith(b, [0x1f, 0x8b])) return `is a compressed (gzip) file, not a picture: send a ${RASTER_FORMATS} file`;
-  if (ascii(b, 4, 8) === 'ftyp' && /^(heic|heix|hevc|heim|heis|mif1|msf1)$/.test(ascii(b, 8, 12)))
-    return 'is a HEIC photo, which is not supported: export it as JPEG or PNG';
-  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a]))
-    return `is a TIFF file, which is not accepted: send a ${RASTER_FORMATS} picture`;
-  if (ascii(b, 0, 2) === 'BM') return `is a BMP file, which is not accepted: send a ${RASTER_FORMATS} picture`;
-  return `is not an image I can read (send a ${RASTER_FORMATS} file)`;
+  if (/<svg[\s>]/.test(head) || (head.startsWith('<?xml') && head.includes('<svg'))) return msg('image.svg', { formats });
+  if (head.startsWith('<!doctype html') || head.startsWith('<html') || /<(head|body|script)[\s>]/.test(head)) return msg('image.html', { formats });
+  if (head.startsWith('<')) return msg('image.xml', { formats });
+  if (startsWith(b, [0x1f, 0x8b])) return msg('image.gzip', { formats });
+  if (ascii(b, 4, 8) === 'ftyp' && /^(heic|heix|hevc|heim|heis|mif1|msf1)$/.test(ascii(b, 8, 12))) return msg('image.heic');
+  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a])) return msg('image.tiff', { formats });
+  if (ascii(b, 0, 2) === 'BM') return msg('image.bmp', { formats });
+  return msg('image.unreadable', { formats });
 }
 
 export interface ImageCheck {
@@ -75,7 +73,7 @@ export interface ImageCheck {
   /** Frames of an animated picture (1 for a still one); only the first is used. */
   frames: number;
   /** Things the sender should be told although the picture is accepted (e.g. only its first frame is used). */
-  notices: string[];
+  notices: Message[];
 }
 
 /**
@@ -95,23 +93,23 @@ export async function checkImageBytes(bytes: Uint8Array, opts: { maxPixels?: num
     // Header only: no pixel is decoded here, so the pixel limit is checked below with the real size.
     meta = await sharp(bytes, { limitInputPixels: false, failOn: 'error' }).metadata();
   } catch (e) {
-    throw new ImageInputError(`looks like a ${format.toUpperCase()} file but is damaged (${shortSharpMessage(e)})`);
+    throw new ImageInputError(msg('image.damaged-header', { format: format.toUpperCase(), detail: shortSharpMessage(e) }));
   }
   const { width, height } = meta;
-  if (!width || !height) throw new ImageInputError(`is a ${format.toUpperCase()} file without a size`);
+  if (!width || !height) throw new ImageInputError(msg('image.no-size', { format: format.toUpperCase() }));
   if (width * height > maxPixels) {
     throw new ImageInputError(
-      `is ${width}x${height} pixels (${((width * height) / 1e6).toFixed(0)} megapixels); the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels`,
+      msg('image.too-many-pixels', { width, height, megapixels: ((width * height) / 1e6).toFixed(0), limit: (maxPixels / 1e6).toFixed(0) }),
     );
   }
-  if (Math.min(width, height) < minSide) throw new ImageInputError(`is only ${width}x${height} pixels; send at least ${minSide}x${minSide}`);
+  if (Math.min(width, height) < minSide) throw new ImageInputError(msg('image.too-small', { width, height, min: minSide }));
   try {
     await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).resize(32, 32, { fit: 'fill' }).raw().toBuffer();
   } catch (e) {
-    throw new ImageInputError(`is a damaged or incomplete ${format.toUpperCase()} file (${shortSharpMessage(e)})`);
+    throw new ImageInputError(msg('image.damaged', { format: format.toUpperCase(), detail: shortSharpMessage(e) }));
   }
   const frames = meta.pages && meta.pages > 1 ? meta.pages : 1;
-  const notices = frames > 1 ? [`is animated (${frames} frames): I use its first frame only`] : [];
+  const notices = frames > 1 ? [msg('image.animated', { frames })] : [];
   return { format, width, height, frames, notices };
 }
 
@@ -129,7 +127,7 @@ export async function loadImage(input: string | Buffer | Uint8Array, size: numbe
   let img: Sharp;
   let meta: Metadata;
   // Bytes come from uploads: only raster formats (never SVG, which sharp would render). Paths are the CLI's own files.
-  if (typeof input !== 'string' && !sniffImageFormat(input)) throw new ImageInputError(`not a readable image (the file ${notRasterReason(input)})`);
+  if (typeof input !== 'string' && !sniffImageFormat(input)) throw new ImageInputError(`not a readable image (the file ${say(notRasterReason(input))})`);
   try {
     img = sharp(input, { limitInputPixels: opts.maxPixels ?? MAX_INPUT_PIXELS, failOn: 'error' });
     meta = await img.metadata();

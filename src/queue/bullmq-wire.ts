@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { USER_ERROR_KINDS, type ErrorRecord } from '../errors/user-error.ts';
+import { isKey, type Message } from '../i18n/message.ts';
 import { jobFromJson, jobToJson } from './journal.ts';
 import type { Job, JobArgs, JobKind, JobProgress, JobResult, StyleRef } from './job.ts';
 
@@ -130,13 +131,26 @@ export const encodeResult = (r: JobResult): string => encodeBytesJson(r);
 export const decodeResult = (text: string): JobResult => decodeBytesJson<JobResult>(text);
 
 /** A job's failure as BullMQ's failedReason: `[ErrorName] message for the user`, or `[ErrorName:kind] …` for a user error. */
-export const encodeFailure = (e: ErrorRecord): string => `[${e.name}${e.kind ? `:${e.kind}` : ''}] ${e.message}`;
+/** `[Name:kind:text] message`: the kind of a user error, and its catalogue message as base64url JSON (so it is said in its user's language). */
+export const encodeFailure = (e: ErrorRecord): string =>
+  `[${e.name}${e.kind ? `:${e.kind}` : ''}${e.kind && e.text ? `:${Buffer.from(JSON.stringify(e.text)).toString('base64url')}` : ''}] ${e.message}`;
+
+/** A catalogue message read back from base64url JSON; undefined when it is not one (then the English message is shown). */
+function catalogueMessage(b64: string): Message | undefined {
+  try {
+    const text = JSON.parse(Buffer.from(b64, 'base64url').toString()) as Message;
+    return text && typeof text === 'object' && isKey(text.key) ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function decodeFailure(reason: string | undefined): ErrorRecord {
-  const m = /^\[([A-Za-z]\w*)(?::([a-z-]+))?\] ([\s\S]*)$/.exec(reason ?? '');
+  const m = /^\[([A-Za-z]\w*)(?::([a-z-]+))?(?::([\w-]+))?\] ([\s\S]*)$/.exec(reason ?? '');
   if (m) {
     const kind = USER_ERROR_KINDS.find((k) => k === m[2]);
-    return kind ? { name: m[1], message: m[3], kind } : { name: m[1], message: m[3] };
+    const text = kind && m[3] ? catalogueMessage(m[3]) : undefined;
+    return kind ? { name: m[1], message: m[4], kind, ...(text ? { text } : {}) } : { name: m[1], message: m[4] };
   }
   // BullMQ's own reasons: a worker vanished under the job too often, or something unexpected.
   if (/stalled/i.test(reason ?? ''))

@@ -67,6 +67,7 @@ import {
   ownerKey,
   personKey,
   QueueLimitError,
+  trainingsCap,
   type Job,
   type JobArgs,
   type JobOwner,
@@ -74,6 +75,7 @@ import {
   type ResumeJob,
   type SubmitOptions,
 } from './job.ts';
+import { msg } from '../i18n/message.ts';
 
 export interface BullmqQueueOptions extends JobBookOptions {
   /** redis://[user:password@]host:port[/db] */
@@ -164,7 +166,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
   }
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
-    if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
+    if (this.closed) throw new QueueLimitError(msg('queue.shutting-down'), 60);
     const job = this.newJob(owner, request, opts);
     const cls = classOf(job.kind);
     const setKey = this.keys.outstanding(cls, personKey(owner));
@@ -175,11 +177,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
       const cap = cls === 'train' ? this.limits.perUserTrainings : this.limits.perUserDraws;
       const rank = Number(await this.redis.eval(ADMIT_LUA, 1, setKey, cap, Date.now(), job.id));
       if (rank < 0) {
-        throw new QueueLimitError(
-          cls === 'train'
-            ? `you already have ${cap === 1 ? 'a training' : `${cap} trainings`} in the queue: wait for it to finish, or cancel it (/pairstyle status)`
-            : `you already have ${cap} draws in the queue: wait for one to finish (/pairstyle status)`,
-        );
+        throw new QueueLimitError(cls === 'train' ? trainingsCap(cap) : msg('queue.draws-cap', { count: cap }));
       }
       admitted = true;
       // Styles travel by hash: their bytes once under style:<sha256>, not in every job.
@@ -210,7 +208,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
       }
       if (e instanceof QueueLimitError) throw e;
       this.log('could not queue a job', e);
-      throw new QueueLimitError('the job queue is unavailable right now (its Redis server does not answer); try again in a minute', 60, 'unavailable');
+      throw new QueueLimitError(msg('queue.unavailable'), 60, 'unavailable');
     }
     this.trimHistory();
     await this.refreshPositions().catch(() => undefined);
@@ -225,7 +223,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     const waiting = (c.wait ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0);
     if (waiting < this.limits.maxQueued) return;
     const minutes = Math.max(1, Math.ceil(this.etaOfPosition(waiting + 1) / 60));
-    throw new QueueLimitError(`the bot is busy (${waiting} jobs waiting); try again in about ${minutes} min`, minutes * 60);
+    throw new QueueLimitError(msg('queue.busy', { count: waiting, minutes }), minutes * 60);
   }
 
   /** Drops ids of finished (or never-added, after a grace period) jobs from a user's admitted set. */
@@ -259,8 +257,8 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   cancel(id: string, by?: JobOwner): Job {
     const job = this.jobs.get(id);
-    if (!job) throw new JobNotFoundError('no such job (it may have finished long ago)');
-    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel', 'not-allowed');
+    if (!job) throw new JobNotFoundError(msg('queue.no-such-job'));
+    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError(msg('queue.not-yours'), 'not-allowed');
     if (TERMINAL.has(job.status)) return job;
     void (async () => {
       // A waiting job is removed from the queue; a running one (or one that just started) is told to

@@ -22,6 +22,7 @@ import {
   ownerKey,
   personKey,
   QueueLimitError,
+  trainingsCap,
   type Job,
   type JobArgs,
   type JobEvent,
@@ -31,6 +32,7 @@ import {
   type ResumeJob,
   type SubmitOptions,
 } from './job.ts';
+import { msg } from '../i18n/message.ts';
 
 export { DEFAULT_LIMITS, type QueueLimits } from './job-book.ts';
 
@@ -72,7 +74,7 @@ export class InProcessQueue extends JobBook implements JobQueue {
         await journal.record(job);
       } catch (e) {
         this.log('could not journal a job', e);
-        throw new QueueLimitError('the bot could not record your job (its storage is unavailable); try again in a minute', 60, 'unavailable');
+        throw new QueueLimitError(msg('queue.not-recorded'), 60, 'unavailable');
       }
       // The caps again: other submissions may have been admitted while this one was being written.
       try {
@@ -87,21 +89,19 @@ export class InProcessQueue extends JobBook implements JobQueue {
   }
 
   private admit(owner: JobOwner, request: JobArgs): void {
-    if (this.closed) throw new QueueLimitError('the bot is shutting down; try again in a minute', 60);
+    if (this.closed) throw new QueueLimitError(msg('queue.shutting-down'), 60);
     const mine = [...this.pending, ...[...this.running.values()].map((r) => r.job)].filter((j) => personKey(j.owner) === personKey(owner));
     if (request.kind === 'train') {
       if (mine.filter((j) => j.kind === 'train').length >= this.limits.perUserTrainings) {
-        throw new QueueLimitError(
-          `you already have ${this.limits.perUserTrainings === 1 ? 'a training' : `${this.limits.perUserTrainings} trainings`} in the queue: wait for it to finish, or cancel it (/pairstyle status)`,
-        );
+        throw new QueueLimitError(trainingsCap(this.limits.perUserTrainings));
       }
     } else if (mine.filter((j) => isQuick(j.kind)).length >= this.limits.perUserDraws) {
-      throw new QueueLimitError(`you already have ${this.limits.perUserDraws} draws in the queue: wait for one to finish (/pairstyle status)`);
+      throw new QueueLimitError(msg('queue.draws-cap', { count: this.limits.perUserDraws }));
     }
     if (this.pending.length >= this.limits.maxQueued) {
       const wait = this.etaOfPosition(this.pending.length);
       const minutes = Math.max(1, Math.ceil(wait / 60));
-      throw new QueueLimitError(`the bot is busy (${this.pending.length} jobs waiting); try again in about ${minutes} min`, minutes * 60);
+      throw new QueueLimitError(msg('queue.busy', { count: this.pending.length, minutes }), minutes * 60);
     }
   }
 
@@ -181,8 +181,8 @@ export class InProcessQueue extends JobBook implements JobQueue {
 
   cancel(id: string, by?: JobOwner): Job {
     const job = this.jobs.get(id);
-    if (!job) throw new JobNotFoundError('no such job (it may have finished long ago)');
-    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError('that job is not yours to cancel', 'not-allowed');
+    if (!job) throw new JobNotFoundError(msg('queue.no-such-job'));
+    if (by && ownerKey(by) !== ownerKey(job.owner)) throw new JobNotFoundError(msg('queue.not-yours'), 'not-allowed');
     if (job.status === 'queued') {
       this.pending.splice(this.pending.indexOf(job), 1);
       this.orderCache = undefined;

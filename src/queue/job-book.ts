@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, JobArgs, JobEvent, JobKind, JobOwner, JobStatus, SubmitOptions } from './job.ts';
 import { JobNotFoundError } from './job.ts';
+import { msg } from '../i18n/message.ts';
 
 export interface QueueLimits {
   /** Trainings a user may have queued or running. */
@@ -73,7 +74,7 @@ export abstract class JobBook {
 
   finished(id: string): Promise<Job> {
     const job = this.jobs.get(id);
-    if (!job) return Promise.reject(new JobNotFoundError(`no job ${id}`));
+    if (!job) return Promise.reject(new JobNotFoundError(msg('queue.no-job', { id })));
     if (TERMINAL.has(job.status)) return Promise.resolve(job);
     return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }

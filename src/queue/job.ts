@@ -5,6 +5,7 @@
  * worker-thread boundary or a Redis queue unchanged.
  */
 import { UserError, type ErrorRecord, type UserErrorKind } from '../errors/user-error.ts';
+import { msg, type Message, type Text } from '../i18n/message.ts';
 
 export type JobKind = 'train' | 'draw' | 'blend' | 'stylize';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -122,6 +123,8 @@ export interface JobResult {
  */
 export interface ReplyRoute {
   platform: string;
+  /** The language of the user who asked (src/i18n's locale name), so a job's replies, also after a restart, are in it. */
+  locale?: string;
   [key: string]: unknown;
 }
 
@@ -187,15 +190,19 @@ export type JobEvent =
 /** A user error of the queue (a cap, a queue that cannot take jobs now): the message is meant for the person who asked. */
 export class QueueLimitError extends UserError {
   override name = 'QueueLimitError';
-  constructor(message: string, retryAfterSeconds?: number, kind: UserErrorKind = 'limit') {
+  constructor(message: Text, retryAfterSeconds?: number, kind: UserErrorKind = 'limit') {
     super(message, kind, { retryAfterSeconds });
   }
 }
 
+/** The per-user cap on trainings in the queue, as both backends refuse it. */
+export const trainingsCap = (cap: number): Message =>
+  msg('queue.trainings-cap', { trainings: cap === 1 ? msg('queue.a-training') : msg('queue.n-trainings', { count: cap }) });
+
 /** No such job for this user ('not-found'), or not theirs ('not-allowed'). */
 export class JobNotFoundError extends UserError {
   override name = 'JobNotFoundError';
-  constructor(message: string, kind: UserErrorKind = 'not-found') {
+  constructor(message: Text, kind: UserErrorKind = 'not-found') {
     super(message, kind);
   }
 }

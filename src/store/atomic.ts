@@ -16,6 +16,7 @@ import type Keyv from 'keyv';
 import { StoreUnavailableError } from './open-keyv.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { UserError } from '../errors/user-error.ts';
+import { msg, type Text } from '../i18n/message.ts';
 
 /** One key's expected stored text (undefined: absent) and its next value (undefined: delete; KEEP: unchanged). */
 export interface KeyChange {
@@ -28,7 +29,7 @@ export const KEEP = Symbol('keep');
 /** Another process kept changing the same keys (only under extreme contention). */
 export class StoreBusyError extends UserError {
   override name = 'StoreBusyError';
-  constructor(message: string) {
+  constructor(message: Text) {
     super(message, 'unavailable');
   }
 }
@@ -91,7 +92,7 @@ async function compareAndSwap(store: unknown, changes: KeyChange[]): Promise<boo
     try {
       return Number(await client.sendCommand(['EVAL', CAS_SCRIPT, String(keys.length), ...keys, ...args])) === 1;
     } catch (e) {
-      throw new StoreUnavailableError('the style store is unavailable right now (its Redis server does not answer); try again in a minute', { cause: e });
+      throw new StoreUnavailableError(msg('store.unavailable'), { cause: e });
     }
   }
   // No compare-and-swap on this store: plain writes (atomic within this process only, see above).
@@ -149,5 +150,5 @@ export async function transact<T>(keyv: Keyv, keys: string[], fn: (tx: Transacti
     // Another process wrote one of the keys: wait a little (more each time, with jitter) and redo.
     await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 + attempt * 2)));
   }
-  throw new StoreBusyError('the style store is too busy right now (other bot processes keep changing the same styles); try again in a moment');
+  throw new StoreBusyError(msg('store.busy'));
 }

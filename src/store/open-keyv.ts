@@ -9,6 +9,7 @@
 import Keyv from 'keyv';
 import { SqliteStore } from './sqlite-store.ts';
 import { UserError } from '../errors/user-error.ts';
+import { msg, type Text } from '../i18n/message.ts';
 
 export class StoreConfigError extends Error {
   override name = 'StoreConfigError';
@@ -58,13 +59,7 @@ async function redisStore(url: string): Promise<unknown> {
       if (typeof v !== 'function' || prop === 'on' || prop === 'once' || prop === 'emit' || prop === 'off') return v;
       return (...args: unknown[]) => {
         const r = (v as (...a: unknown[]) => unknown).apply(target, args);
-        return r instanceof Promise
-          ? r.catch((e: unknown) =>
-              Promise.reject(
-                new StoreUnavailableError(`the style store is unavailable right now (its Redis server does not answer); try again in a minute`, { cause: e }),
-              ),
-            )
-          : r;
+        return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(new StoreUnavailableError(msg('store.unavailable'), { cause: e }))) : r;
       };
     },
   });
@@ -73,7 +68,7 @@ async function redisStore(url: string): Promise<unknown> {
 /** The shared store (Redis) did not answer: a message for the user. */
 export class StoreUnavailableError extends UserError {
   override name = 'StoreUnavailableError';
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: Text, options: { cause?: unknown } = {}) {
     super(message, 'unavailable', options);
   }
 }

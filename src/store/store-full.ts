@@ -5,10 +5,11 @@
  * "database or disk is full".
  */
 import { UserError } from '../errors/user-error.ts';
+import type { Text } from '../i18n/message.ts';
 
 export class StoreFullError extends UserError {
   override name = 'StoreFullError';
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: Text, options: { cause?: unknown } = {}) {
     super(message, 'unavailable', options);
   }
 }

@@ -11,6 +11,7 @@ import { readSafetensorsHeader, removeStaleTemps } from '../formats/safetensors.
 import { readStyleFile, StyleFileError, writeStyleFile } from '../pair/style-file.ts';
 import type { Style, StyleInfo } from '../pair/style.ts';
 import { UserError } from '../errors/user-error.ts';
+import { msg } from '../i18n/message.ts';
 
 export const STYLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
@@ -30,7 +31,7 @@ export class StyleNameError extends UserError {
 export function checkStyleName(name: string): string {
   const n = name.trim().toLowerCase();
   if (!STYLE_NAME.test(n)) {
-    throw new StyleNameError(`'${name}' is not a valid style name: use 1-32 letters, digits, '-' or '_', starting with a letter or digit`);
+    throw new StyleNameError(msg('style.bad-name', { name }));
   }
   return n;
 }

@@ -28,6 +28,7 @@ import { transact } from './atomic.ts';
 import { isStoreFull, StoreFullError } from './store-full.ts';
 import { checkStyleName } from './style-directory.ts';
 import { UserError } from '../errors/user-error.ts';
+import { msg } from '../i18n/message.ts';
 
 export interface Scope {
   platform: string;
@@ -77,7 +78,7 @@ async function orFull<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    if (isStoreFull(e)) throw new StoreFullError("the bot's style storage is full, so nothing could be saved; tell the bot's operator", { cause: e });
+    if (isStoreFull(e)) throw new StoreFullError(msg('store.full'), { cause: e });
     throw e;
   }
 }
@@ -148,13 +149,11 @@ export class StyleRegistry {
           transact(this.keyv, [eKey, namesKey(owner), `last:${userKey(owner)}`, ownedKey(owner)], (tx) => {
             const old = tx.get<StyleEntry>(eKey);
             if (old && opts.jobId && old.jobId === opts.jobId) return { entry: old, already: true };
-            if (old && !opts.overwrite) throw new RegistryError(`you already have a style named '${name}': choose another name, or train with overwrite:true`);
+            if (old && !opts.overwrite) throw new RegistryError(msg('registry.name-taken', { name }));
             const owned = tx.get<string[]>(ownedKey(owner)) ?? [];
             const item = ownedItem(owner, name);
             if (!old && limit !== undefined && !owned.includes(item) && owned.length >= limit) {
-              throw new RegistryError(
-                `you already keep ${owned.length} styles, the most one person may keep here (${limit}): delete one (/pairstyle delete) first`,
-              );
+              throw new RegistryError(msg('registry.too-many', { count: owned.length, limit }));
             }
             const entry = { ...fresh, shared: old?.shared ?? false };
             tx.set(eKey, entry);
@@ -196,20 +195,17 @@ export class StyleRegistry {
     const shared = (await this.sharedList(requester)).filter((s) => s.name === name);
     const entries = (await Promise.all(shared.map((s) => this.entry({ ...requester, user: s.user }, name)))).filter((e): e is StyleEntry => !!e?.shared);
     if (entries.length > 1)
-      throw new RegistryError(
-        `${entries.length} people share a style named '${name}' (${entries.map((e) => e.owner.user).join(', ')}); ask one of them to rename theirs`,
-      );
+      throw new RegistryError(msg('registry.shared-by-several', { count: entries.length, name, owners: entries.map((e) => e.owner.user).join(', ') }));
     return entries[0];
   }
 
   /** The bytes of a style `requester` may use, hash-checked. */
   async load(requester: Scope, name: string): Promise<{ entry: StyleEntry; bytes: Uint8Array }> {
     const entry = await this.resolve(requester, name);
-    if (!entry) throw new RegistryError(`no style named '${checkStyleName(name)}' that you can use (see /pairstyle list)`);
+    if (!entry) throw new RegistryError(msg('registry.not-usable', { name: checkStyleName(name) }));
     const b64 = (await this.keyv.get(entry.blob)) as string | undefined;
     const bytes = b64 === undefined ? undefined : new Uint8Array(Buffer.from(b64, 'base64'));
-    if (!bytes || sha256(bytes) !== entry.sha256)
-      throw new CorruptStyleError(`the stored style '${entry.name}' is damaged (its data does not match its checksum): train it again`);
+    if (!bytes || sha256(bytes) !== entry.sha256) throw new CorruptStyleError(msg('registry.damaged', { name: entry.name }));
     return { entry, bytes };
   }
 
@@ -249,15 +245,13 @@ export class StyleRegistry {
       if (!found && opts.isAdmin) found = await this.resolve(requester, name);
       if (!found) {
         const sharedByOther = await this.resolve(requester, name).catch(() => undefined);
-        throw new RegistryError(
-          sharedByOther ? `'${name}' belongs to someone else: only its owner or an admin can delete it` : `you have no style named '${name}'`,
-        );
+        throw new RegistryError(msg(sharedByOther ? 'registry.not-yours-to-delete' : 'registry.none-of-yours', { name }));
       }
       const owner = found.owner;
       const eKey = entryKey(owner, name);
       const entry = await transact(this.keyv, [eKey, namesKey(owner), sharedKey(owner), ownedKey(owner)], (tx) => {
         const e = tx.get<StyleEntry>(eKey);
-        if (!e) throw new RegistryError(`there is no style named '${name}' any more (it was just deleted)`);
+        if (!e) throw new RegistryError(msg('registry.just-deleted', { name }));
         tx.delete(eKey);
         tx.set(
           namesKey(owner),
@@ -288,13 +282,13 @@ export class StyleRegistry {
     return this.serial(async () => {
       let found = await this.entry(requester, name);
       if (!found && !shared && opts.isAdmin) found = await this.resolve(requester, name);
-      if (!found) throw new RegistryError(`you have no style named '${name}'${shared ? '' : ' (only its owner or an admin can unshare a style)'}`);
+      if (!found) throw new RegistryError(msg(shared ? 'registry.none-of-yours' : 'registry.none-of-yours-to-unshare', { name }));
       const owner = found.owner;
       const eKey = entryKey(owner, name);
       return orFull(
         transact(this.keyv, [eKey, sharedKey(owner)], (tx) => {
           const e = tx.get<StyleEntry>(eKey);
-          if (!e) throw new RegistryError(`there is no style named '${name}' any more (it was just deleted)`);
+          if (!e) throw new RegistryError(msg('registry.just-deleted', { name }));
           const next = { ...e, shared };
           tx.set(eKey, next);
           const list = (tx.get<{ user: string; name: string }[]>(sharedKey(owner)) ?? []).filter((s) => !(s.user === owner.user && s.name === name));

@@ -19,8 +19,8 @@ const graph = importGraph(ROOT);
 
 const ENGINE = ['src/formats', 'src/graph', 'src/train', 'src/models', 'src/diffusion', 'src/pipeline', 'src/images', 'src/pair'];
 
-/** Leaf layers every layer but src/formats and src/graph may import: the error vocabulary (src/errors/user-error.ts). */
-const LEAVES = ['src/errors'];
+/** Leaf layers every layer but src/formats and src/graph may import: the error vocabulary (src/errors/user-error.ts) and the catalogue of texts (src/i18n). */
+const LEAVES = ['src/errors', 'src/i18n'];
 
 /**
  * Which other layers each layer may import (its own always). A layer not listed here may import anything.
@@ -29,7 +29,8 @@ const LEAVES = ['src/errors'];
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/formats': [],
-  'src/errors': [],
+  'src/i18n': [],
+  'src/errors': ['src/i18n'],
   'src/graph': ['src/formats'],
   'src/train': ['src/graph', 'src/formats', ...LEAVES],
   'src/models': ['src/graph', 'src/formats', ...LEAVES],

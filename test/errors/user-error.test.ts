@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CommandError, errorText, RateLimitError } from '../../commands/index.ts';
-import { cancelled, errorRecord, isCancelled, isUserError, UserError, userErrorOf } from '../../src/errors/user-error.ts';
+import { cancelled, errorRecord, isCancelled, isUserError, messageIn, UserError, userErrorOf } from '../../src/errors/user-error.ts';
+import { CATALOGUE, msg } from '../../src/i18n/message.ts';
 import { ImageInputError } from '../../src/images/io.ts';
 import { StyleFileError } from '../../src/pair/style-file.ts';
 import { decodeFailure, encodeFailure } from '../../src/queue/bullmq-wire.ts';
@@ -70,5 +71,23 @@ describe('UserError', () => {
     expect(userErrorOf(bug)).toBeUndefined();
     // An unknown kind on the wire is not trusted as a user error.
     expect(decodeFailure('[Error:root] x')).toEqual({ name: 'Error', message: 'x' });
+  });
+
+  it("made from a catalogue message, says it in English as its message and in the user's language at the edge, also after a record and a BullMQ reason", () => {
+    const e = new QueueLimitError(msg('error.line', { message: msg('error.internal') }), 30);
+    expect(e.message).toBe(`⚠️ ${'something went wrong on our side; please try again (the error was logged)'}`);
+    const german = `⚠️ ${CATALOGUE.de['error.internal']}`;
+    expect(messageIn(e, 'de')).toBe(german);
+    expect(errorText(e, 'de')).toBe(`⚠️ ${german}`);
+    const record = errorRecord(e);
+    expect(JSON.parse(JSON.stringify(record))).toEqual(record);
+    expect(messageIn(userErrorOf(record), 'de')).toBe(german);
+    const wire = decodeFailure(encodeFailure(record));
+    expect(wire).toEqual(record);
+    expect(messageIn(userErrorOf(wire), 'de')).toBe(german);
+    // A message whose key the catalogue no longer has is shown as its English message.
+    expect(messageIn(userErrorOf({ ...record, text: { key: 'gone' as never } }), 'de')).toBe(e.message);
+    // Without a catalogue message: the message as it is, in every language.
+    expect(messageIn(new CommandError('plain'), 'fr')).toBe('plain');
   });
 });

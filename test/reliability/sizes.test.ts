@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { readImageUpload } from '../../commands/attachments.ts';
 import { overLimitText } from '../../commands/size-text.ts';
+import { say } from '../../src/i18n/message.ts';
 import { attached } from './fixture.ts';
 import { reliabilityReport } from './report.ts';
 
@@ -37,7 +38,7 @@ describe('sizes over a limit', () => {
     for (const limit of [1000, 5000, 999_999, 1_000_000, 1_048_576, 3_097_152, 8_388_608, 17_777_216, 18_000_000, 100 * 1_048_576]) {
       for (const extra of [1, 7, 499, 500, 4_999, 5_000, 49_999, 50_000, 222_784, 1_000_000]) {
         tried++;
-        const text = overLimitText(limit + extra, limit);
+        const text = say(overLimitText(limit + extra, limit));
         const [size, max] = shown(text);
         if (!(size > max)) bad.push(`${limit + extra} over ${limit}: '${text}'`);
       }

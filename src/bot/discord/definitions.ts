@@ -2,6 +2,10 @@
 import { ApplicationCommandOptionType, ApplicationCommandType, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord-api-types/v10';
 import { COMMANDS, ROOT_COMMAND } from '../../../commands/index.ts';
 import type { OptionSpec } from '../../../commands/types.ts';
+import { discordLocalizations, say, type Text } from '../../i18n/message.ts';
+
+/** A description in English (Discord's default) and in every language PairStyle speaks. Names are not localised: they are what Slack, the command line, the help and every message quote. */
+const described = (text: Text) => ({ description: say(text).slice(0, 100), description_localizations: discordLocalizations(text) });
 
 const TYPE: Record<OptionSpec['type'], ApplicationCommandOptionType> = {
   string: ApplicationCommandOptionType.String,
@@ -14,7 +18,7 @@ const TYPE: Record<OptionSpec['type'], ApplicationCommandOptionType> = {
 const option = (o: OptionSpec) => ({
   type: TYPE[o.type],
   name: o.name,
-  description: o.description.slice(0, 100),
+  ...described(o.description),
   required: o.required ?? false,
   ...(o.min !== undefined ? { min_value: o.min } : {}),
   ...(o.max !== undefined ? { max_value: o.max } : {}),
@@ -27,7 +31,7 @@ export function slashCommands(): RESTPostAPIChatInputApplicationCommandsJSONBody
     {
       type: ApplicationCommandType.ChatInput,
       name: ROOT_COMMAND.name,
-      description: ROOT_COMMAND.description,
+      ...described(ROOT_COMMAND.description),
       // Everyone may use /pairstyle: Discord sets one default permission per top-level command, and
       // every subcommand (draw, train, settings…) lives under this one. Changing a server's settings is
       // refused by the bot itself unless the member has Manage Server or Administrator (isGuildAdmin);
@@ -36,7 +40,7 @@ export function slashCommands(): RESTPostAPIChatInputApplicationCommandsJSONBody
       options: COMMANDS.map((c) => ({
         type: ApplicationCommandOptionType.Subcommand,
         name: c.name,
-        description: c.description.slice(0, 100),
+        ...described(c.description),
         // Discord wants required options first.
         options: [...c.options].sort((a, b) => Number(b.required ?? false) - Number(a.required ?? false)).map(option),
       })),

@@ -29,6 +29,7 @@ import { finalizeJob } from '../../../commands/finalize.ts';
 import { restMessage } from './messages.ts';
 import type { StyleRegistry, Scope } from '../../store/style-registry.ts';
 import type { CommandLimits } from '../../../commands/types.ts';
+import { localeOf } from '../../i18n/message.ts';
 
 export interface DiscordDeps {
   registry: StyleRegistry;
@@ -65,9 +66,10 @@ export interface InteractionPlace {
   roles?: readonly string[];
 }
 
+/** `locale`: the user's Discord locale code (interaction.locale, e.g. 'de', 'fr', 'en-US'). */
 export type ParsedInteraction =
-  | ({ kind: 'command'; who: Scope; isAdmin: boolean; subcommand: string; options: Record<string, OptionValue | undefined> } & InteractionPlace)
-  | ({ kind: 'button'; who: Scope; isAdmin: boolean; customId: string } & InteractionPlace)
+  | ({ kind: 'command'; who: Scope; isAdmin: boolean; subcommand: string; options: Record<string, OptionValue | undefined>; locale?: string } & InteractionPlace)
+  | ({ kind: 'button'; who: Scope; isAdmin: boolean; customId: string; locale?: string } & InteractionPlace)
   | { kind: 'autocomplete'; who: Scope; value: string };
 
 /** The style scope of a Discord user: the guild, or a private scope in DMs. */
@@ -174,13 +176,17 @@ export async function handleInteraction(
   let deferred: Promise<void> | undefined;
   const defer = () => (deferred ??= r.defer(ephemeral));
   const deadline = setTimeout(() => void defer().catch((e) => log('could not acknowledge', e)), Math.max(0, (deps.ackDeadlineMs ?? 2000) - (Date.now() - t0)));
+  // Replies and refusals in the user's language; the job's route carries it to the progress and final replies.
+  const locale = localeOf(p.locale);
+  const route = opts.route && { ...opts.route, locale };
   const ctx: CommandContext = {
     who: p.who,
     isAdmin: p.isAdmin,
     registry: deps.registry,
     queue: deps.queue,
     limits: deps.limits,
-    route: opts.route,
+    route,
+    locale,
     ...(p.channel ? { channel: p.channel } : {}),
     ...(p.roles ? { roles: p.roles } : {}),
   };
@@ -190,7 +196,7 @@ export async function handleInteraction(
   } catch (e) {
     clearTimeout(deadline);
     if (!isUserError(e)) log('command failed', e);
-    await refusePrivately(r, errorText(e), ephemeral, deferred).catch((err) => log('could not send an error reply', err));
+    await refusePrivately(r, errorText(e, locale), ephemeral, deferred).catch((err) => log('could not send an error reply', err));
     return;
   }
   clearTimeout(deadline);

@@ -19,7 +19,8 @@ export function parseRawInteraction(i: APIInteraction, access: DiscordFileAccess
   const isAdmin = isGuildAdmin(i.member?.permissions);
   const channel = i.channel?.id ?? (i as { channel_id?: string }).channel_id;
   const place = { ...(channel ? { channel } : {}), ...(Array.isArray(i.member?.roles) ? { roles: i.member.roles } : {}) };
-  if (i.type === InteractionType.MessageComponent) return { kind: 'button', who, isAdmin, customId: i.data.custom_id, ...place };
+  const locale = 'locale' in i ? i.locale : undefined;
+  if (i.type === InteractionType.MessageComponent) return { kind: 'button', who, isAdmin, customId: i.data.custom_id, locale, ...place };
   if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return undefined;
   const data = i.data as unknown as {
     name: string;
@@ -39,5 +40,5 @@ export function parseRawInteraction(i: APIInteraction, access: DiscordFileAccess
       if (a) options[o.name] = discordAttachment(a, access);
     } else options[o.name] = o.value;
   }
-  return { kind: 'command', who, isAdmin, subcommand: sub.name, options, ...place };
+  return { kind: 'command', who, isAdmin, subcommand: sub.name, options, locale, ...place };
 }

@@ -53,6 +53,7 @@ import { finalizeJob } from '../../../commands/finalize.ts';
 import type { Scope, StyleRegistry } from '../../store/style-registry.ts';
 import { parseCommandText } from '../../../commands/text.ts';
 import { overLimitText } from '../../../commands/size-text.ts';
+import { say } from '../../i18n/message.ts';
 
 export interface PlaygroundOptions {
   registry: StyleRegistry;
@@ -163,7 +164,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       n += c.length;
       if (n <= max) chunks.push(c);
     });
-    req.on('end', () => (n > max ? reject(new HttpError(413, `the upload is ${overLimitText(n, max)}`)) : resolve(Buffer.concat(chunks))));
+    req.on('end', () => (n > max ? reject(new HttpError(413, `the upload is ${say(overLimitText(n, max))}`)) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }
@@ -179,7 +180,7 @@ function fileAttachment(f: File): Attachment {
     size: f.size,
     contentType: f.type || undefined,
     download: async (maxBytes) => {
-      if (f.size > maxBytes) throw new Error(`the file is ${overLimitText(f.size, maxBytes)}`);
+      if (f.size > maxBytes) throw new Error(`the file is ${say(overLimitText(f.size, maxBytes))}`);
       return new Uint8Array(await f.arrayBuffer());
     },
   };
@@ -338,7 +339,14 @@ export function playgroundHandler(opts: PlaygroundOptions) {
       return;
     }
     if (req.method === 'GET' && path === '/api/commands') {
-      return json(res, 200, { commands: COMMANDS.map((c) => ({ name: c.name, description: c.description, options: c.options })), user: PLAYGROUND_SCOPE });
+      return json(res, 200, {
+        commands: COMMANDS.map((c) => ({
+          name: c.name,
+          description: say(c.description),
+          options: c.options.map((o) => ({ ...o, description: say(o.description) })),
+        })),
+        user: PLAYGROUND_SCOPE,
+      });
     }
     if (req.method === 'GET' && path === '/api/messages') return json(res, 200, { messages: channel.all() });
     if (req.method === 'GET' && path === '/api/styles') {

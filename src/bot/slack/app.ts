@@ -28,6 +28,7 @@ import { afterPendingAcks } from '../after-acks.ts';
 import { slackBlocks, slackText } from './blocks.ts';
 import { slackAttachments, type SlackFileAccess } from './files.ts';
 import { parseCommandText } from '../../../commands/text.ts';
+import { localeOf, type Locale } from '../../i18n/message.ts';
 import { isReplayRefusal, protectFromReplays, signedHttpReceiver } from './replay.ts';
 import { deleteFiles, uploadForMessage } from './message-images.ts';
 import { askToTrain, checkTraining, CONFIRMATION_ACTION, PendingTrainings, postConfirmation, pressConfirmation } from './train-confirmation.ts';
@@ -56,12 +57,13 @@ export interface SlackOptions {
 
 type Respond = (msg: { response_type?: 'ephemeral' | 'in_channel'; text: string; replace_original?: boolean }) => Promise<unknown>;
 
-async function isWorkspaceAdmin(client: WebClient, user: string): Promise<boolean> {
+/** What the bot needs to know of a user, from one users.info call: admin rights, and their language (include_locale). Neither when Slack does not answer. */
+async function slackUser(client: WebClient, user: string): Promise<{ isAdmin: boolean; locale: Locale }> {
   try {
-    const r = await client.users.info({ user });
-    return Boolean(r.user?.is_admin || r.user?.is_owner);
+    const r = await client.users.info({ user, include_locale: true });
+    return { isAdmin: Boolean(r.user?.is_admin || r.user?.is_owner), locale: localeOf(r.user?.locale) };
   } catch {
-    return false;
+    return { isAdmin: false, locale: 'en' };
   }
 }
 
@@ -183,19 +185,22 @@ export function createSlackApp(opts: SlackOptions): App {
   if (!socketMode) protectFromReplays(app);
   const pending = new PendingTrainings();
   const access: SlackFileAccess = { botToken: opts.botToken, allowInsecureOrigins: opts.allowInsecureFileOrigins };
-  const context = async (client: WebClient, who: Scope, needAdmin: boolean, channel?: string): Promise<CommandContext> => ({
+  // The user's language: replies, refusals and the job's route (its progress and final reply) are in it.
+  const context = (user: { isAdmin: boolean; locale: Locale }, who: Scope, needAdmin: boolean, channel?: string): CommandContext => ({
     who,
-    isAdmin: needAdmin ? await isWorkspaceAdmin(client, who.user) : false,
+    isAdmin: needAdmin ? user.isAdmin : false,
     registry: opts.registry,
     queue: opts.queue,
     limits: opts.limits,
-    ...(channel ? { route: { platform: 'slack', channel, user: who.user } satisfies SlackRoute, channel } : {}),
+    locale: user.locale,
+    ...(channel ? { route: { platform: 'slack', channel, user: who.user, locale: user.locale } satisfies SlackRoute, channel } : {}),
   });
 
   app.command('/pairstyle', async ({ command, ack, respond, client }) => {
     await ack();
     await afterPendingAcks();
     const who: Scope = { platform: 'slack', workspace: command.team_id, user: command.user_id };
+    const user = await slackUser(client, command.user_id);
     let ephemeral = true;
     try {
       const { subcommand, options } = parseCommandText(command.text ?? '');
@@ -205,13 +210,13 @@ export function createSlackApp(opts: SlackOptions): App {
       if (spec.name === 'train' && !Object.keys(options).length)
         return void (await client.views.open({ trigger_id: command.trigger_id, view: trainFormView(command.channel_id) }));
       const files = await slackAttachments(client, access, { channel: command.channel_id, user: command.user_id }, spec, options);
-      const ctx = await context(client, who, spec.needsAdmin ?? false, command.channel_id);
+      const ctx = context(user, who, spec.needsAdmin ?? false, command.channel_id);
       if (spec.name === 'train') return await askToTrain(client, pending, ctx, files, command.channel_id);
       const outcome = await runCommand(ctx, subcommand, files);
       await deliver(opts, client, outcome, { channel: command.channel_id, user: command.user_id, ephemeral }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('command failed', e);
-      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)) }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e, user.locale)) }).catch((err) => log('could not respond', err));
     }
   });
 
@@ -221,13 +226,16 @@ export function createSlackApp(opts: SlackOptions): App {
     const b = body as { team?: { id: string }; user: { id: string; team_id?: string }; channel?: { id: string } };
     const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
     const id = (action as { action_id: string }).action_id;
+    const user = await slackUser(client, b.user.id);
     try {
-      const outcome = await runButton(await context(client, who, false, b.channel?.id), id);
+      const outcome = await runButton(context(user, who, false, b.channel?.id), id);
       if (!b.channel?.id) throw new Error('button without a channel');
       await deliver(opts, client, outcome, { channel: b.channel.id, user: b.user.id, ephemeral: true }, respond as Respond);
     } catch (e) {
       if (!isUserError(e)) log('button failed', e);
-      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)), replace_original: false }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e, user.locale)), replace_original: false }).catch((err) =>
+        log('could not respond', err),
+      );
     }
   });
 
@@ -237,17 +245,18 @@ export function createSlackApp(opts: SlackOptions): App {
     await afterPendingAcks();
     const b = body as { team?: { id: string }; user: { id: string; team_id?: string }; channel?: { id: string } };
     const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
+    const user = await slackUser(client, b.user.id);
     try {
       await pressConfirmation(
         client,
         pending,
-        await context(client, who, false, b.channel?.id),
+        context(user, who, false, b.channel?.id),
         (action as { action_id: string }).action_id,
         (job, finalize, at) => followSlackJob(opts, client, job, finalize, at.channel, at.ts),
       );
     } catch (e) {
       if (!isUserError(e)) log('confirmation button failed', e);
-      await respond({ response_type: 'ephemeral', text: slackText(errorText(e)), replace_original: false }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e, user.locale)), replace_original: false }).catch((err) => log('could not respond', err));
     }
   });
 
@@ -255,18 +264,19 @@ export function createSlackApp(opts: SlackOptions): App {
   app.view(TRAIN_FORM, async ({ ack, body, view, client }) => {
     const who: Scope = { platform: 'slack', workspace: body.team?.id ?? body.user.team_id ?? 'unknown', user: body.user.id };
     const form = trainFormOptions(view, access);
+    const user = await slackUser(client, body.user.id);
     let options: Awaited<ReturnType<typeof checkTraining>>;
     try {
-      options = await checkTraining(await context(client, who, false, form.channel), form.options);
+      options = await checkTraining(context(user, who, false, form.channel), form.options);
     } catch (e) {
       if (!isUserError(e)) log('training form failed', e);
-      const text = errorText(e).slice(0, 300);
+      const text = errorText(e, user.locale).slice(0, 300);
       return void (await ack({ response_action: 'errors', errors: { [formErrorBlock(text)]: text } }));
     }
     await ack();
     await postConfirmation(client, pending, who, options, form.channel).catch(async (e) => {
       log('training form: confirmation failed', e);
-      await client.chat.postEphemeral({ channel: form.channel, user: who.user, text: slackText(errorText(e)) }).catch((err) => log('could not tell', err));
+      await client.chat.postEphemeral({ channel: form.channel, user: who.user, text: slackText(errorText(e, user.locale)) }).catch((err) => log('could not tell', err));
     });
   });
 

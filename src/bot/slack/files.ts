@@ -11,6 +11,7 @@ import type { webApi } from '@slack/bolt';
 type WebClient = webApi.WebClient;
 import { CommandError, type Attachment, type Command, type OptionValue } from '../../../commands/types.ts';
 import { fetchCapped } from '../fetch-capped.ts';
+import { msg, type Message } from '../../i18n/message.ts';
 
 export const SLACK_FILE_HOSTS = ['files.slack.com'];
 
@@ -59,30 +60,33 @@ export function attachmentOf(f: SlackFile, access: SlackFileAccess): SlackAttach
 const FILE_ID = /^F[A-Z0-9]{5,20}$/;
 
 /** A Slack Web API refusal (file_not_found, missing_scope, …) as a message for the user. */
-function slackRefusal(e: unknown, what: string): CommandError {
+function slackRefusal(e: unknown, what: Message): CommandError {
   const code = (e as { data?: { error?: string } })?.data?.error;
-  if (code === 'file_not_found' || code === 'file_deleted')
-    return new CommandError(`${what}: Slack cannot find that file (was it deleted, or shared where I cannot see it?)`);
-  if (code === 'missing_scope' || code === 'not_allowed_token_type')
-    return new CommandError(`${what}: this app is not allowed to read files here (it needs the files:read scope); ask a workspace admin`);
-  return new CommandError(`${what}: Slack answered ${code ? `'${String(code).slice(0, 40)}'` : 'with an error'}; try again in a moment`);
+  if (code === 'file_not_found' || code === 'file_deleted') return new CommandError(msg('slack.file-not-found', { what }));
+  if (code === 'missing_scope' || code === 'not_allowed_token_type') return new CommandError(msg('slack.no-files-scope', { what }));
+  return new CommandError(
+    msg('slack.error', { what, answer: code ? msg('slack.error-code', { code: String(code).slice(0, 40) }) : msg('slack.error-unknown') }),
+  );
 }
 
 async function fileInfo(client: WebClient, id: string, role: string, user: string): Promise<SlackFile> {
   if (!FILE_ID.test(String(id)))
     throw new CommandError(
-      `'${role}' must be a Slack file id like F0123ABCD (got '${String(id)
-        .replace(/[^\w-]/g, '?')
-        .slice(0, 30)}')`,
+      msg('slack.bad-file-id', {
+        role,
+        id: String(id)
+          .replace(/[^\w-]/g, '?')
+          .slice(0, 30),
+      }),
     );
   let file: SlackFile;
   try {
     file = (await client.files.info({ file: id })).file as SlackFile;
   } catch (e) {
-    throw slackRefusal(e, `the ${role} file ${id}`);
+    throw slackRefusal(e, msg('slack.file', { role, id }));
   }
   // The bot can read more files than the person asking: only their own uploads may be used.
-  if (!file || file.user !== user) throw new CommandError(`the ${role} file ${id} was not shared by you; upload your own pair, then run the command again`);
+  if (!file || file.user !== user) throw new CommandError(msg('slack.not-your-file', { role, id }));
   return file;
 }
 
@@ -107,8 +111,8 @@ export async function slackAttachments(
       const ids = recent.options.map((o) => `${o}:<file id>`);
       throw new CommandError(
         recent.options.length === 2
-          ? `give both ${ids[0]} and ${ids[1]}, or neither (then your two latest images here are used)`
-          : `give all of ${ids.join(', ')}, or none (then your ${recent.options.length} latest images here are used)`,
+          ? msg('slack.both-or-neither', { a: ids[0]!, b: ids[1]! })
+          : msg('slack.all-or-none', { ids: ids.join(', '), count: recent.options.length }),
       );
     }
     if (given.length === 0) {
@@ -135,7 +139,7 @@ async function latestImages(client: WebClient, where: { channel: string; user: s
   try {
     res = await client.files.list({ channel: where.channel, user: where.user, types: 'images', count: 10 });
   } catch (e) {
-    throw slackRefusal(e, 'listing your images in this channel');
+    throw slackRefusal(e, msg('slack.listing'));
   }
   const files = ((res.files ?? []) as SlackFile[]).sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
   const newest = files.slice(0, wanted);

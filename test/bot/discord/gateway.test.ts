@@ -84,8 +84,8 @@ const message = {
   flags: 0,
 };
 const press = (customId: string, user: string, to: Client = client) => dispatch(3, { custom_id: customId, component_type: 2 }, user, '0', { message }, to);
-const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0', to: Client = client) =>
-  dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions, {}, to);
+const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0', to: Client = client, extra: Record<string, unknown> = {}) =>
+  dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions, extra, to);
 const callback = (id: string, token: string) => (r: Recorded) => r.method === 'POST' && r.path === `/interactions/${id}/${token}/callback`;
 const final = (token: string) => (r: Recorded) =>
   r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && !/⏳|⚙️/.test(String(r.json?.content));
@@ -131,6 +131,47 @@ describe('Discord gateway adapter (discord.js)', () => {
       type: 4,
       data: { content: expect.stringMatching(/'strength' must be a number from 0 to 10/), flags: 64 },
     });
+  });
+
+  it('answers a German user in German: the progress message, the final reply and its buttons', async () => {
+    const { token } = cmd(
+      'draw',
+      [
+        { type: 3, name: 'prompt', value: 'red apple' },
+        { type: 4, name: 'seed', value: 4 },
+      ],
+      'u1',
+      '0',
+      client,
+      { locale: 'de' },
+    );
+    const progress = await fake.waitFor(
+      (r) => r.method === 'PATCH' && r.path === `/webhooks/app1/${token}/messages/@original` && /⏳|⚙️/.test(String(r.json?.content)),
+    );
+    expect(String(progress.json?.content)).toMatch(/^(⏳ Zeichnung von 'red apple': Platz \d+ in der Warteschlange|⚙️ Zeichnung von 'red apple')/);
+    const edit = await fake.waitFor((r) => final(token)(r) && r.files.length > 0);
+    expect(edit.json?.content).toMatch(/^🎨 'red apple', ohne Stil, Seed 4, 30 Schritte \(\d+\.\d s\)$/);
+    const labels = (edit.json!.components as { components: { label: string }[] }[])[0].components.map((c) => c.label);
+    expect(labels).toEqual(['🎲 Neu würfeln']);
+  });
+
+  it("refuses in the user's language (interaction.locale): German for de, French for fr, English for a language it does not speak", async () => {
+    const badDraw = [
+      { type: 3, name: 'prompt', value: 'x' },
+      { type: 10, name: 'strength', value: 42 },
+    ];
+    const cases: [string, RegExp][] = [
+      ['de', /^⚠️ 'strength' muss eine Zahl von 0 bis 10 sein, nicht '42'$/],
+      ['fr', /^⚠️ 'strength' doit être un nombre de 0 à 10, pas '42'$/],
+      ['es-ES', /^⚠️ 'strength' must be a number from 0 to 10, got '42'$/],
+    ];
+    for (const [locale, text] of cases) {
+      const bad = cmd('draw', badDraw, 'u1', '0', client, { locale });
+      expect((await fake.waitFor(callback(bad.id, bad.token))).json, locale).toMatchObject({
+        type: 4,
+        data: { content: expect.stringMatching(text), flags: 64 },
+      });
+    }
   });
 
   it('lets an admin delete a shared style, not a member', async () => {
@@ -269,5 +310,35 @@ describe('Discord gateway adapter (discord.js)', () => {
       'help',
     ]);
     expect(slashCommands()[0].options!.length).toBe(12);
+  });
+
+  it('registers the descriptions of the command, its subcommands and their options in German and French too', async () => {
+    const rest = new REST({ api: fake.api, version: '10', retries: 0 }).setToken('bot-token');
+    await registerCommands(rest, 'app1', 'g2');
+    const put = await fake.waitFor((r) => r.method === 'PUT' && r.path === '/applications/app1/guilds/g2/commands');
+    type Described = {
+      name: string;
+      description: string;
+      description_localizations?: Record<string, string>;
+      name_localizations?: unknown;
+      options?: Described[];
+    };
+    const root = (put.json as unknown as Described[])[0];
+    expect(root.description_localizations).toEqual({
+      de: 'Lerne einen Stil aus einem Bildpaar und zeichne darin',
+      fr: 'Apprends un style à partir d’une paire d’images et dessine avec',
+    });
+    const draw = root.options!.find((o) => o.name === 'draw')!;
+    expect(draw.options!.find((o) => o.name === 'prompt')!.description_localizations).toEqual({
+      de: 'was gezeichnet werden soll, z. B. "dog face"',
+      fr: 'ce qu’il faut dessiner, par ex. "dog face"',
+    });
+    const all = [root, ...root.options!, ...root.options!.flatMap((c) => c.options ?? [])];
+    const lacking = all.filter((d) => Object.keys(d.description_localizations ?? {}).join() !== 'de,fr').map((d) => d.name);
+    expect(lacking, 'descriptions without German and French').toEqual([]);
+    const tooLong = all.flatMap((d) => Object.values(d.description_localizations ?? {}).filter((t) => t.length > 100 || !t.trim()));
+    expect(tooLong, 'Discord takes 1-100 characters').toEqual([]);
+    // Names stay as they are: Slack, the command line, the help and every message quote them.
+    expect(all.filter((d) => d.name_localizations !== undefined)).toEqual([]);
   });
 });

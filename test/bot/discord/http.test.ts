@@ -298,6 +298,27 @@ describe('Discord HTTP interactions', () => {
     expect(refusal.data.content).toMatch(/no style named 'secret-ink' that you can use/);
   });
 
+  it("refuses in the interaction's locale: German for de, French for fr", async () => {
+    const german = interaction(
+      2,
+      pairstyleCommandData('draw', [
+        { type: 3, name: 'prompt', value: 'cat' },
+        { type: 3, name: 'style', value: 'nope-ink' },
+      ]),
+      'u1',
+      { locale: 'de' },
+    );
+    expect(await (await post(german.body)).json()).toMatchObject({
+      type: 4,
+      data: { content: "⚠️ es gibt keinen Stil namens 'nope-ink', den du nutzen kannst (siehe /pairstyle list)", flags: 64 },
+    });
+    const french = interaction(2, pairstyleCommandData('frobnicate', []), 'u1', { locale: 'fr' });
+    expect(await (await post(french.body)).json()).toMatchObject({
+      type: 4,
+      data: { content: expect.stringMatching(/^⚠️ sous-commande inconnue 'frobnicate' \(essaie : train, draw, /), flags: 64 },
+    });
+  });
+
   describe('refusals are seen only by their user (ephemeral, flags 64); results stay public', () => {
     const refusedPrivately = async (what: string, res: Response, token: string, text: RegExp) => {
       const answer = (await res.json()) as { type: number; data?: { content?: string; flags?: number } };

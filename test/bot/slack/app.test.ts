@@ -131,6 +131,30 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
     expect(String(r.body.text)).toMatch(/'strength' must be a number from 0 to 10/);
   });
 
+  it("refuses in the user's language: French for a user whose Slack locale is fr-FR (users.info with include_locale)", async () => {
+    fake.locales.set('U-fr', 'fr-FR');
+    const bad = slash('draw cat strength:99', 'U-fr');
+    await signed(bad.body);
+    const r = await fake.waitFor(responded(bad.respondPath));
+    expect(r.body).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(r.body.text)).toBe("⚠️ 'strength' doit être un nombre de 0 à 10, pas '99'");
+    const asked = fake.calls.filter((c) => c.method === 'users.info' && c.body.user === 'U-fr');
+    expect(asked.length).toBeGreaterThan(0);
+    expect(String(asked[0]!.body.include_locale)).toBe('true');
+  });
+
+  it("follows a French user's job in French: the progress message, then the final message and its buttons", async () => {
+    fake.locales.set('U-fr2', 'fr-FR');
+    const before = fake.calls.length;
+    await signed(slash('draw red apple seed:7', 'U-fr2').body);
+    const post = await fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === 'chat.postMessage' && /red apple/.test(String(c.body.text)));
+    expect(String(post.body.text)).toMatch(/^(⏳ dessin de 'red apple' : n° \d+ dans la file d’attente|⚙️ dessin de 'red apple')/);
+    const done = await fake.waitFor(
+      (c) => fake.calls.indexOf(c) >= before && c.method === 'chat.update' && /^🎨 'red apple', sans style, graine 7, 30 étapes/.test(String(c.body.text)),
+    );
+    expect(JSON.stringify(done.body.blocks)).toContain('🎲 Relancer');
+  });
+
   describe('refusals are seen only by their user (ephemeral responses); results stay public', () => {
     const press = (actionId: string, user: string) => buttonPress(fake, actionId, user, ++n);
     /** The refusal came back through the response URL as ephemeral, and no message in the channel says it. */
