@@ -29,18 +29,27 @@ const bar = (p: JobProgress) => {
 
 export const cancelButton = (job: Job): Button => ({ id: `ps:cancel:${job.id}`, label: 'Cancel', style: 'danger' });
 
-/** The message while a job waits or runs. */
-export function progressReply(job: Job, position: number, etaSeconds: number): Reply {
+/**
+ * A job's time as the queue measured it (src/queue/estimator.ts): until it starts (queued) or ends
+ * (running); "estimating…" before anything is measured, never a guess.
+ */
+export function timeText(status: Job['status'], etaSeconds: number | undefined, phaseOnly = false): string {
+  if (etaSeconds === undefined) return status === 'queued' ? 'start time: estimating…' : 'time left: estimating…';
+  if (status === 'queued') return `starts in about ${fmtTime(etaSeconds)}`;
+  return `about ${fmtTime(etaSeconds)} left${phaseOnly ? ' in this phase' : ''}`;
+}
+
+/** The message while a job waits or runs; `etaSeconds` and `phaseOnly` as JobQueue.jobsOf gives them. */
+export function progressReply(job: Job, position: number, etaSeconds?: number, phaseOnly = false): Reply {
   const what = describeJob(job);
-  if (job.status === 'queued') return { text: `⏳ ${what}: #${position} in the queue, starts in about ${fmtTime(etaSeconds)}`, buttons: [cancelButton(job)] };
+  const time = timeText(job.status, etaSeconds, phaseOnly);
+  if (job.status === 'queued') return { text: `⏳ ${what}: #${position} in the queue, ${time}`, buttons: [cancelButton(job)] };
   const p = job.progress;
-  if (!p) return { text: `⚙️ ${what}: starting…`, buttons: [cancelButton(job)] };
-  const elapsed = job.startedAt ? (Date.now() - job.startedAt) / 1000 : 0;
-  const eta = p.step ? (elapsed / p.step) * (p.steps - p.step) : 0;
+  if (!p) return { text: `⚙️ ${what}: starting…${etaSeconds === undefined ? '' : `, ${time}`}`, buttons: [cancelButton(job)] };
   const loss = p.loss !== undefined ? `, loss ${p.loss.toFixed(4)}` : '';
   // The drawing as it looks now, when the worker sent one; the final reply's images replace it.
   const preview = p.preview ? { images: [{ name: 'preview.png', png: p.preview }] } : {};
-  return { text: `⚙️ ${what}${p.phase ? ` (${p.phase})` : ''}: ${bar(p)}${loss}, about ${fmtTime(eta)} left`, buttons: [cancelButton(job)], ...preview };
+  return { text: `⚙️ ${what}${p.phase ? ` (${p.phase})` : ''}: ${bar(p)}${loss}, ${time}`, buttons: [cancelButton(job)], ...preview };
 }
 
 /** A job that did not finish well. */
