@@ -11,12 +11,13 @@
  * sum of its lanes' steps.
  *
  * - A running job's current phase: its rate measured in this run (seconds per step, from its first
- *   progress to its latest), or, until it has two progress events, the rate the last finished job of
- *   the same kind and model measured for that phase.
+ *   progress to its latest). When the last finished job of the same kind and model measured the phase
+ *   too, that rate, at this run's pace in its earlier phases, counts as PRIOR_STEPS steps beside this
+ *   run's: a phase with no rate of its own yet (just begun) takes it, and the first few steps' noise is
+ *   damped.
  * - The phases after it, and the tail: as the last finished job of the same kind and model measured
- *   them (its start-ups and rates, its steps scaled to this job's), at this run's pace (its rate over
- *   the last job's in the latest phase both measured). Before any job of the kind has finished, only
- *   the current phase is estimated, and the estimate says so (`phaseOnly`).
+ *   them (its start-ups and rates, its steps scaled to this job's). Before any job of the kind has
+ *   finished, only the current phase is estimated, and the estimate says so (`phaseOnly`).
  * - A job not started yet: the last finished job of its kind and model, scaled to its steps.
  */
 import { QueueLimitError, type Job, type JobEvent, type JobKind, type JobProgress, type JobStanding } from './job.ts';
@@ -87,13 +88,17 @@ const rateOf = (p: PhaseTrack): number | undefined => (p.lastDone > p.firstDone 
 /** Slowest and fastest pace believed against the last run (a busier or a quieter machine). */
 const PACE_LIMITS = [1 / 3, 3] as const;
 
+/** The weight, in steps, of the last finished job's rate for a phase beside this run's own steps. */
+const PRIOR_STEPS = 5;
+
 /**
- * How fast this run goes against the recorded one: the latest phase measured in both, this run's rate
- * over the record's (1 when none is), within PACE_LIMITS. The record's later phases are scaled by it,
- * so a machine that got busier since the last job makes the rest of this one longer too.
+ * How fast this run went against the recorded one before its current phase: the latest earlier phase
+ * measured in both, this run's rate over the record's (1 when none is), within PACE_LIMITS. A phase
+ * that just began takes the record's rate at this pace (a machine that got busier since the last job
+ * draws its samples slower too).
  */
 function paceOf(track: Track, record: RunRecord): number {
-  for (let i = track.phases.length - 1; i >= 0; i--) {
+  for (let i = track.phases.length - 2; i >= 0; i--) {
     const rate = rateOf(track.phases[i]);
     const past = record.phases.find((r) => r.key === track.phases[i].key)?.perStep;
     if (rate !== undefined && past) return Math.min(PACE_LIMITS[1], Math.max(PACE_LIMITS[0], rate / past));
@@ -151,16 +156,18 @@ export class DurationEstimator {
     const phase = track.phases[track.phases.length - 1];
     const at = record?.phases.findIndex((r) => r.key === phase.key) ?? -1;
     const past = record && at >= 0 ? record.phases[at] : undefined;
-    const pace = record ? paceOf(track, record) : 1;
-    const rate = rateOf(phase) ?? (past?.perStep === undefined ? undefined : past.perStep * pace);
+    const own = rateOf(phase);
+    const prior = past?.perStep === undefined || !record ? undefined : past.perStep * paceOf(track, record);
+    const steps = phase.lastDone - phase.firstDone;
+    const rate = prior === undefined ? own : own === undefined ? prior : (steps * own + PRIOR_STEPS * prior) / (steps + PRIOR_STEPS);
     if (rate === undefined) return undefined;
     const total = phase.laneCount * phase.steps;
     // Where this phase ends on its counter: where the last job's did (as a share of its counter), else at the counter's end.
     const end = past ? Math.min(total, Math.max(phase.lastDone, Math.round((past.to / past.total) * total))) : total;
     const here = Math.max(0, rate * (end - phase.lastDone) - (now - phase.lastAt) / 1000);
     if (!record || !past) return { seconds: here, phaseOnly: true };
-    // Later phases on this phase's counter (the warm-up, then the training) scale with it; all at this run's pace.
-    return { seconds: here + pace * this.later(record.phases.slice(at + 1), record, total / past.total, past.total), phaseOnly: false };
+    // Later phases on this phase's counter (the warm-up, then the training) scale with it.
+    return { seconds: here + this.later(record.phases.slice(at + 1), record, total / past.total, past.total), phaseOnly: false };
   }
 
   /** Seconds a job takes from its start, as the last finished job of its kind and model did (scaled to its steps); undefined before one. */

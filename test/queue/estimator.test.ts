@@ -125,7 +125,7 @@ describe('DurationEstimator', () => {
     expect(r.seconds).toBeCloseTo(3.5 + 0.1 + 9.95 + 2 + 3.7 + 1, 1);
   });
 
-  it('a run slower than the last one (a busier machine) takes its later phases at its own pace', () => {
+  it("a run slower than the last one (a busier machine): its own rate counts more as its steps add up; a phase just begun takes the last run's rate at this run's pace", () => {
     const h = harness();
     runTraining(h, job('train', 300), 0);
     const next = job('train', 300);
@@ -135,16 +135,17 @@ describe('DurationEstimator', () => {
       h.at(110 + (i - 1) * 0.2);
       h.step(next, { step: i, steps: 300, phase: 'content warm-up' });
     }
-    // 70 warm-up steps at its 0.2 s, then twice the last run's training (0.1 + 19.9 s), samples (2 + 3.7 s) and tail (1 s)
-    expect(h.est.remaining(next)?.seconds).toBeCloseTo(14 + 2 * (0.1 + 19.9 + 2 + 3.7 + 1), 1);
-    // At the change to the samples, with no rate of their own yet: the last run's, at this run's pace in the training.
+    // 70 warm-up steps at its 0.2 s over 29 steps beside the last run's 0.1 s as 5 steps, then the last run's training (0.1 + 19.9 s), samples (2 + 3.7 s) and tail (1 s)
+    expect(h.est.remaining(next)?.seconds).toBeCloseTo((70 * (29 * 0.2 + 5 * 0.1)) / 34 + (0.1 + 19.9 + 2 + 3.7 + 1), 1);
+    // At the change to the samples, with no rate of their own yet: the last run's, at this run's pace in the training (twice as slow).
     for (let i = 31; i <= 300; i++) {
       h.at(110 + (i - 1) * 0.2);
       h.step(next, { step: i, steps: 300, phase: i <= 100 ? 'content warm-up' : 'training' });
     }
     h.at(110 + 299 * 0.2 + 4);
     h.step(next, { step: 0, steps: 25, phase: 'drawing sample 1/3' });
-    expect(h.est.remaining(next)?.seconds).toBeCloseTo(2 * (3.7 + 1), 1);
+    // 72 lane-steps at twice the last run's rate (2 × 3.7 s), then the tail as measured (1 s).
+    expect(h.est.remaining(next)?.seconds).toBeCloseTo(2 * 3.7 + 1, 1);
   });
 
   it('at the change to the sample drawings: the measured rate of the samples, not elapsed time over one step', () => {
