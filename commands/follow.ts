@@ -39,7 +39,7 @@ export function followJob(queue: JobQueue, job: Job, finalize: (job: Job) => Pro
   };
   const current = () => {
     const mine = queue.jobsOf(job.owner).find((j) => j.job.id === job.id);
-    return progressReply(job, mine?.position ?? 0, mine?.etaSeconds ?? 0);
+    return progressReply(job, mine?.position ?? 0, mine?.etaSeconds, mine?.etaPhaseOnly);
   };
   const schedule = () => {
     if (done || timer) return;

@@ -7,7 +7,6 @@ import type { Button, Reply } from './types.ts';
 /** A duration in seconds, for people: '5 s', '3 min'. */
 export const timeText = (s: number): Message =>
   s < 60 ? msg('time.seconds', { n: Math.max(1, Math.round(s)) }) : msg('time.minutes', { n: Math.round(s / 60) });
-const fmtTime = (s: number, locale: Locale) => say(timeText(s), locale);
 
 /** The language of a job's user: the one its reply route carries (English when none). */
 export const jobLocale = (job: Job): Locale => localeOf(job.route?.locale);
@@ -61,21 +60,31 @@ export const cancelButton = (job: Job, locale: Locale = jobLocale(job)): Button 
   style: 'danger',
 });
 
-/** The message while a job waits or runs, in its user's language. */
-export function progressReply(job: Job, position: number, etaSeconds: number): Reply {
+/**
+ * A job's time as the queue measured it (src/queue/estimator.ts): until it starts (queued) or ends
+ * (running); "estimating…" before anything is measured, never a guess.
+ */
+export function etaText(status: Job['status'], etaSeconds: number | undefined, phaseOnly = false): Message {
+  if (etaSeconds === undefined) return msg(status === 'queued' ? 'eta.queued-unknown' : 'eta.running-unknown');
+  const time = timeText(etaSeconds);
+  if (status === 'queued') return msg('eta.queued', { time });
+  return msg(phaseOnly ? 'eta.running-phase' : 'eta.running', { time });
+}
+
+/** The message while a job waits or runs, in its user's language; `etaSeconds` and `phaseOnly` as JobQueue.jobsOf gives them. */
+export function progressReply(job: Job, position: number, etaSeconds?: number, phaseOnly = false): Reply {
   const locale = jobLocale(job);
   const what = describeJob(job, locale);
   const buttons = [cancelButton(job, locale)];
-  if (job.status === 'queued') return { text: t(locale, 'progress.queued', { what, position, time: fmtTime(etaSeconds, locale) }), buttons };
+  const time = say(etaText(job.status, etaSeconds, phaseOnly), locale);
+  if (job.status === 'queued') return { text: t(locale, 'progress.queued', { what, position, time }), buttons };
   const p = job.progress;
-  if (!p) return { text: t(locale, 'progress.starting', { what }), buttons };
-  const elapsed = job.startedAt ? (Date.now() - job.startedAt) / 1000 : 0;
-  const eta = p.step ? (elapsed / p.step) * (p.steps - p.step) : 0;
+  if (!p) return { text: t(locale, 'progress.starting', { what }) + (etaSeconds === undefined ? '' : `, ${time}`), buttons };
   const loss = p.loss !== undefined ? msg('progress.loss', { loss: p.loss.toFixed(4) }) : '';
   const phase = p.phase ? msg('progress.phase', { phase: phaseText(p.phase, locale) }) : '';
   // The drawing as it looks now, when the worker sent one; the final reply's images replace it.
   const preview = p.preview ? { images: [{ name: 'preview.png', png: p.preview }] } : {};
-  return { text: t(locale, 'progress.running', { what, phase, bar: bar(p), loss, time: fmtTime(eta, locale) }), buttons, ...preview };
+  return { text: t(locale, 'progress.running', { what, phase, bar: bar(p), loss, time }), buttons, ...preview };
 }
 
 /** A job that did not finish well, in its user's language. */

@@ -1,6 +1,6 @@
 /** /pairstyle status: the user's jobs, with their queue position and time left, and a cancel button each. */
 import { msg, t } from '../src/i18n/message.ts';
-import { describeJob, timeText } from './render.ts';
+import { describeJob, etaText } from './render.ts';
 import { defineCommand, reply } from './types.ts';
 
 export const status = defineCommand({
@@ -12,14 +12,14 @@ export const status = defineCommand({
     const jobs = ctx.queue.jobsOf(ctx.who);
     const locale = ctx.locale;
     if (!jobs.length) return reply(t(locale, 'status.empty'));
-    const lines = jobs.map(({ job, position, etaSeconds }) =>
+    const lines = jobs.map(({ job, position, etaSeconds, etaPhaseOnly }) =>
       job.status === 'running'
         ? t(locale, 'status.running', {
             what: describeJob(job, locale),
             progress: job.progress ? msg('status.progress', { step: job.progress.step, steps: job.progress.steps }) : '',
-            time: timeText(etaSeconds),
+            time: etaText(job.status, etaSeconds, etaPhaseOnly),
           })
-        : t(locale, 'status.queued', { what: describeJob(job, locale), position, time: timeText(etaSeconds) }),
+        : t(locale, 'status.queued', { what: describeJob(job, locale), position, time: etaText(job.status, etaSeconds) }),
     );
     return reply(lines.join('\n'), {
       buttons: jobs

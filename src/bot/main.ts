@@ -41,10 +41,13 @@ export async function startBot(cfg: BotConfig, o: BotOverrides = {}) {
   // In-process: engine threads here, a journal in the store for restarts. BullMQ: worker processes run
   // the jobs and Redis is the durable record (src/queue/bullmq.ts).
   const journal = cfg.queue.backend === 'in-process' ? new JobJournal(await openKeyv(cfg.storeUrl, 'pairstyle-jobs')) : undefined;
+  // Measured times are kept per job kind and model (src/queue/estimator.ts).
+  const model = `${cfg.model.path} on ${cfg.model.device} ${cfg.model.precision}`;
   const queue =
     cfg.queue.backend === 'bullmq'
-      ? await BullmqQueue.open({ redisUrl: cfg.queue.redisUrl, prefix: cfg.queue.prefix, botId: cfg.queue.botId, limits: { maxQueued: cfg.maxQueued } })
+      ? await BullmqQueue.open({ redisUrl: cfg.queue.redisUrl, prefix: cfg.queue.prefix, botId: cfg.queue.botId, limits: { maxQueued: cfg.maxQueued }, model })
       : new InProcessQueue({
+          model,
           executors: Array.from({ length: cfg.devices }, () => new WorkerExecutor({ ...o.task, model: { config: cfg.model } })),
           limits: { maxQueued: cfg.maxQueued },
           journal,

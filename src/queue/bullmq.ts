@@ -42,6 +42,7 @@ import { randomUUID } from 'node:crypto';
 import { Job as BullJob, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { isCancelled } from '../errors/user-error.ts';
+import { busyError, standingOf } from './estimator.ts';
 import { JobBook, TERMINAL, type JobBookOptions } from './job-book.ts';
 import { engineCrashedError } from './run-job.ts';
 import {
@@ -72,6 +73,7 @@ import {
   type JobArgs,
   type JobOwner,
   type JobQueue,
+  type JobStanding,
   type ResumeJob,
   type SubmitOptions,
 } from './job.ts';
@@ -222,8 +224,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     const c = await this.queue.getJobCounts('wait', 'prioritized', 'delayed');
     const waiting = (c.wait ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0);
     if (waiting < this.limits.maxQueued) return;
-    const minutes = Math.max(1, Math.ceil(this.etaOfPosition(waiting + 1) / 60));
-    throw new QueueLimitError(msg('queue.busy', { count: waiting, minutes }), minutes * 60);
+    throw busyError(waiting, this.etaOfPosition(waiting + 1));
   }
 
   /** Drops ids of finished (or never-added, after a grace period) jobs from a user's admitted set. */
@@ -243,10 +244,10 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   jobsOf(owner: JobOwner) {
     const key = ownerKey(owner);
-    const out: { job: Job; position: number; etaSeconds: number }[] = [];
+    const out: JobStanding[] = [];
     for (const job of this.jobs.values()) {
       if (ownerKey(job.owner) !== key || TERMINAL.has(job.status)) continue;
-      if (job.status === 'running') out.push({ job, position: 0, etaSeconds: this.remainingOf(job) });
+      if (job.status === 'running') out.push({ job, position: 0, ...standingOf(this.remainingOf(job)) });
       else {
         const position = this.positions.get(job.id) ?? 1;
         out.push({ job, position, etaSeconds: this.etaOfPosition(position) });
@@ -367,7 +368,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
       job.status = 'queued';
       delete job.startedAt;
       delete job.progress;
-      this.emit({ type: 'queued', job, position: 1, etaSeconds: this.estimates[job.kind] });
+      this.emit({ type: 'queued', job, position: 1, etaSeconds: this.etaOfPosition(1) });
     });
     this.events.on('completed', ({ jobId }) => void this.settle(jobId));
     this.events.on('failed', ({ jobId }) => void this.settle(jobId));
@@ -394,7 +395,6 @@ export class BullmqQueue extends JobBook implements JobQueue {
       else if (state === 'failed') this.applyFailure(job, bj.failedReason);
       else return;
       job.finishedAt = bj.finishedOn ?? Date.now();
-      if (job.status === 'done' && job.startedAt) this.estimates[job.kind] = 0.7 * this.estimates[job.kind] + 0.3 * ((job.finishedAt - job.startedAt) / 1000);
       this.finish(job);
     } catch (e) {
       // Redis hiccup: the next sweep tries again.
@@ -476,11 +476,20 @@ export class BullmqQueue extends JobBook implements JobQueue {
     });
   }
 
-  /** Seconds until the job at 1-based position `position` starts: the jobs ahead over the workers. */
-  etaOfPosition(position: number): number {
-    const running = [...this.jobs.values()].filter((j) => j.status === 'running');
-    const work = running.reduce((s, j) => s + this.remainingOf(j), 0) + (position - 1) * this.estimates.draw;
-    return Math.round(work / this.workers);
+  /**
+   * Seconds until the job at 1-based position `position` starts: the jobs ahead over the workers, from
+   * measured times (undefined before there are any); jobs ahead that other bot processes follow count as draws.
+   */
+  etaOfPosition(position: number): number | undefined {
+    const all = [...this.jobs.values()];
+    const ahead = all.filter((j) => j.status === 'queued' && (this.positions.get(j.id) ?? Number.POSITIVE_INFINITY) < position);
+    const wait = this.estimator.wait(
+      all.filter((j) => j.status === 'running'),
+      ahead,
+      this.workers,
+      Math.max(0, position - 1 - ahead.length),
+    );
+    return wait === undefined ? undefined : Math.round(wait);
   }
 
   get stats() {
@@ -488,7 +497,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     return {
       queued: all.filter((j) => j.status === 'queued').length,
       running: all.filter((j) => j.status === 'running').length,
-      estimates: { ...this.estimates },
+      durations: this.estimator.durations(),
     };
   }
 

@@ -13,6 +13,7 @@
  * next start instead of cancelling them.
  */
 import PQueue from 'p-queue';
+import { busyError, standingOf } from './estimator.ts';
 import { JobBook, type JobBookOptions } from './job-book.ts';
 import type { JobJournal } from './journal.ts';
 import { engineCrashedError, runJob } from './run-job.ts';
@@ -29,6 +30,7 @@ import {
   type JobExecutor,
   type JobOwner,
   type JobQueue,
+  type JobStanding,
   type ResumeJob,
   type SubmitOptions,
 } from './job.ts';
@@ -98,11 +100,7 @@ export class InProcessQueue extends JobBook implements JobQueue {
     } else if (mine.filter((j) => isQuick(j.kind)).length >= this.limits.perUserDraws) {
       throw new QueueLimitError(msg('queue.draws-cap', { count: this.limits.perUserDraws }));
     }
-    if (this.pending.length >= this.limits.maxQueued) {
-      const wait = this.etaOfPosition(this.pending.length);
-      const minutes = Math.max(1, Math.ceil(wait / 60));
-      throw new QueueLimitError(msg('queue.busy', { count: this.pending.length, minutes }), minutes * 60);
-    }
+    if (this.pending.length >= this.limits.maxQueued) throw busyError(this.pending.length, this.etaOfPosition(this.pending.length));
   }
 
   private enqueue(job: Job, listener?: (e: JobEvent) => void, first = false): void {
@@ -170,8 +168,8 @@ export class InProcessQueue extends JobBook implements JobQueue {
 
   jobsOf(owner: JobOwner) {
     const key = ownerKey(owner);
-    const out: { job: Job; position: number; etaSeconds: number }[] = [];
-    for (const { job } of this.running.values()) if (ownerKey(job.owner) === key) out.push({ job, position: 0, etaSeconds: this.remainingOf(job) });
+    const out: JobStanding[] = [];
+    for (const { job } of this.running.values()) if (ownerKey(job.owner) === key) out.push({ job, position: 0, ...standingOf(this.remainingOf(job)) });
     const order = this.order();
     order.forEach((job, i) => {
       if (ownerKey(job.owner) === key) out.push({ job, position: i + 1, etaSeconds: this.etaOfPosition(i + 1) });
@@ -220,18 +218,21 @@ export class InProcessQueue extends JobBook implements JobQueue {
     return this.order().findIndex((j) => j.id === id) + 1;
   }
 
-  /** Seconds until the job at 1-based queue position `position` starts, from the duration estimates. */
-  etaOfPosition(position: number): number {
-    const devices = this.opts.executors.length;
+  /** Seconds until the job at 1-based queue position `position` starts, from measured times (undefined before there are any). */
+  etaOfPosition(position: number): number | undefined {
     const order = this.order();
-    let work = [...this.running.values()].reduce((s, r) => s + this.remainingOf(r.job), 0);
-    for (let i = 0; i < Math.min(position - 1, order.length); i++) work += this.estimates[order[i].kind];
-    for (let i = order.length; i < position - 1; i++) work += this.estimates.draw;
-    return Math.round(work / devices);
+    const ahead = order.slice(0, position - 1);
+    const wait = this.estimator.wait(
+      [...this.running.values()].map((r) => r.job),
+      ahead,
+      this.opts.executors.length,
+      Math.max(0, position - 1 - ahead.length),
+    );
+    return wait === undefined ? undefined : Math.round(wait);
   }
 
   get stats() {
-    return { queued: this.pending.length, running: this.running.size, estimates: { ...this.estimates } };
+    return { queued: this.pending.length, running: this.running.size, durations: this.estimator.durations() };
   }
 
   /**
@@ -299,8 +300,6 @@ export class InProcessQueue extends JobBook implements JobQueue {
     if (outcome.status === 'done') {
       job.status = 'done';
       job.result = outcome.result;
-      const seconds = (Date.now() - job.startedAt) / 1000;
-      this.estimates[job.kind] = 0.7 * this.estimates[job.kind] + 0.3 * seconds;
     } else if (outcome.status === 'cancelled') job.status = 'cancelled';
     else {
       job.status = 'failed';

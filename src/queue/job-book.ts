@@ -1,13 +1,15 @@
 /**
  * What every queue backend keeps in the process that follows its jobs: the jobs' latest state, the
- * listeners (all jobs, or one job), the callers waiting for a job to end, the limits and the duration
- * estimates behind ETAs. The in-process queue and the BullMQ queue extend it; they differ in where jobs
- * wait and run, not in how their followers hear about them.
+ * listeners (all jobs, or one job), the callers waiting for a job to end, the limits, and the
+ * estimator that every event feeds (estimator.ts: the measured times behind every ETA). The in-process
+ * queue and the BullMQ queue extend it; they differ in where jobs wait and run, not in how their
+ * followers hear about them.
  */
 import { randomUUID } from 'node:crypto';
 import type { Job, JobArgs, JobEvent, JobKind, JobOwner, JobStatus, SubmitOptions } from './job.ts';
 import { JobNotFoundError } from './job.ts';
 import { msg } from '../i18n/message.ts';
+import { DurationEstimator, type TimeEstimate } from './estimator.ts';
 
 export interface QueueLimits {
   /** Trainings a user may have queued or running. */
@@ -31,8 +33,8 @@ export const TERMINAL: ReadonlySet<JobStatus> = new Set<JobStatus>(['done', 'fai
 
 export interface JobBookOptions {
   limits?: Partial<QueueLimits>;
-  /** Initial duration estimates (seconds) per kind, refined as jobs finish. */
-  estimates?: Partial<Record<JobKind, number>>;
+  /** The model the jobs run on, by name: measured times are kept per job kind and model. */
+  model?: string;
   /** Finished jobs kept for get() / buttons. */
   history?: number;
   log?: (msg: string, e?: unknown) => void;
@@ -42,13 +44,13 @@ export abstract class JobBook {
   readonly limits: QueueLimits;
   protected readonly jobs = new Map<string, Job>();
   protected readonly jobListeners = new Map<string, (e: JobEvent) => void>();
-  protected readonly estimates: Record<JobKind, number>;
+  protected readonly estimator: DurationEstimator;
   private readonly listeners = new Set<(e: JobEvent) => void>();
   private readonly waiters = new Map<string, ((j: Job) => void)[]>();
 
   protected constructor(private readonly bookOpts: JobBookOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...bookOpts.limits, timeoutSeconds: { ...DEFAULT_LIMITS.timeoutSeconds, ...bookOpts.limits?.timeoutSeconds } };
-    this.estimates = { train: 60, draw: 5, blend: 8, stylize: 8, ...bookOpts.estimates };
+    this.estimator = new DurationEstimator(bookOpts.model);
   }
 
   /** A new job as every backend makes it: a fresh id, its own copy of the owner, queued now, with its reply route. */
@@ -88,6 +90,8 @@ export abstract class JobBook {
   }
 
   protected emit(e: JobEvent): void {
+    // Measured first, so that a listener asking for the job's time left sees this event counted.
+    this.estimator.observe(e);
     try {
       this.jobListeners.get(e.job.id)?.(e);
     } catch {
@@ -112,14 +116,9 @@ export abstract class JobBook {
     }
   }
 
-  /** Seconds a job still needs: from its progress once it has some, else from the estimate for its kind. */
-  protected remainingOf(job: Job): number {
-    const est = this.estimates[job.kind];
-    if (!job.startedAt) return est;
-    const p = job.progress;
-    const elapsed = (Date.now() - job.startedAt) / 1000;
-    if (p && p.step > 0 && p.steps > 0) return Math.max(0, (elapsed / p.step) * (p.steps - p.step));
-    return Math.max(0, est - elapsed);
+  /** Time a running job still needs, from measured rates (estimator.ts); undefined until one is measured. */
+  protected remainingOf(job: Job): TimeEstimate | undefined {
+    return this.estimator.remaining(job);
   }
 
   protected log(msg: string, e?: unknown): void {

@@ -180,7 +180,8 @@ export interface JobExecutor {
 
 /** What a queue tells its listeners. */
 export type JobEvent =
-  | { type: 'queued'; job: Job; position: number; etaSeconds: number }
+  /** `etaSeconds`: until it starts, from measured times (src/queue/estimator.ts); absent before there are any. */
+  | { type: 'queued'; job: Job; position: number; etaSeconds?: number }
   | { type: 'started'; job: Job }
   | { type: 'progress'; job: Job; progress: JobProgress }
   | { type: 'done'; job: Job }
@@ -216,13 +217,25 @@ export interface SubmitOptions {
 /** Called for each job read back from the journal, so its adapter can follow it to the user again. */
 export type ResumeJob = (job: Job) => void;
 
+/**
+ * Where a job stands: its queue position (0: running) and, once measured (src/queue/estimator.ts), the
+ * seconds until it starts (queued) or ends (running); `etaPhaseOnly`: they cover only the running
+ * job's current phase, its later phases not being measured yet.
+ */
+export interface JobStanding {
+  job: Job;
+  position: number;
+  etaSeconds?: number;
+  etaPhaseOnly?: boolean;
+}
+
 /** The queue interface the commands talk to: InProcessQueue (in-process.ts) and BullMQQueue (bullmq.ts) implement it. */
 export interface JobQueue {
   /** Resolves once the job is recorded (journaled when the queue has a journal); rejects with QueueLimitError over a cap. */
   submit(owner: JobOwner, job: JobArgs, opts?: SubmitOptions): Promise<Job>;
   get(id: string): Job | undefined;
   /** Queued and running jobs of a user, with queue position and ETA. */
-  jobsOf(owner: JobOwner): { job: Job; position: number; etaSeconds: number }[];
+  jobsOf(owner: JobOwner): JobStanding[];
   cancel(id: string, by?: JobOwner): Job;
   /** Resolves when the job reaches done / failed / cancelled. */
   finished(id: string): Promise<Job>;

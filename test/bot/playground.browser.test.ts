@@ -4,66 +4,21 @@
  * at a desktop width (1280 px) and a phone-sized window (420 px): no request of the page fails (the
  * favicon), nothing is wider than the window, the newest result is in view once its picture has loaded,
  * and a refused training keeps its form and the files chosen in it.
- * Needs Debian's chromium at /usr/bin/chromium and the playwright-core package; without either the
- * test is skipped, with the reason in its name (`npm test` installs chromium with apt-get when it can:
- * test/install-prerequisites.ts; playwright-core is in devDependencies).
+ * Needs Debian's chromium at /usr/bin/chromium and the playwright-core package (testing/chromium.ts);
+ * without either the test is skipped, with the reason in its name (`npm test` installs chromium with
+ * apt-get when it can: test/install-prerequisites.ts; playwright-core is in devDependencies).
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBotConfig } from '../../config/bot.ts';
 import { startBot } from '../../src/bot/main.ts';
+import { chromiumMissing, launchChromium, type Browser, type Page } from '../../testing/chromium.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const PLAYWRIGHT = 'playwright-core';
-
-function missing(): string | undefined {
-  const why: string[] = [];
-  if (!existsSync(CHROMIUM)) why.push(`${CHROMIUM} is absent (apt-get install -y chromium)`);
-  try {
-    createRequire(import.meta.url).resolve(PLAYWRIGHT);
-  } catch {
-    why.push(`${PLAYWRIGHT} is not installed (npm i -D ${PLAYWRIGHT})`);
-  }
-  return why.length ? why.join('; ') : undefined;
-}
-
-/** The few playwright-core calls used here (the package is optional, so no type import). */
-interface Locator {
-  waitFor(o?: { state?: string; timeout?: number }): Promise<void>;
-  textContent(): Promise<string | null>;
-  evaluate<T>(fn: (el: unknown) => T): Promise<T>;
-  click(): Promise<void>;
-  fill(v: string): Promise<void>;
-  press(key: string): Promise<void>;
-  setInputFiles(f: { name: string; mimeType: string; buffer: Buffer }): Promise<void>;
-  last(): Locator;
-}
-interface Response {
-  status(): number;
-  url(): string;
-}
-interface Page {
-  goto(url: string): Promise<unknown>;
-  locator(selector: string): Locator;
-  setViewportSize(size: { width: number; height: number }): Promise<void>;
-  on(event: 'response', fn: (r: Response) => void): void;
-  /** Runs the expression in the page (a string: this project's TypeScript has no DOM types). */
-  evaluate<T>(expression: string): Promise<T>;
-}
-interface Browser {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
-interface Playwright {
-  chromium: { launch(o: { executablePath: string; headless: boolean }): Promise<Browser> };
-}
-
-const reason = missing();
+const reason = chromiumMissing();
 
 if (reason) {
   console.warn(`playground browser test skipped: ${reason}`);
@@ -85,8 +40,7 @@ if (reason) {
         PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pgb-')), 'pg.sqlite')}`,
       };
       bot = await startBot(loadBotConfig(env), { task: { sampleSteps: 2 }, minEditIntervalMs: 0 });
-      const pw = (await import(PLAYWRIGHT)) as Playwright;
-      browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true });
+      browser = await launchChromium();
       page = await browser.newPage();
       page.on('response', (r) => {
         if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);

@@ -303,7 +303,9 @@ export function playgroundHandler(opts: PlaygroundOptions) {
     const mine = opts.queue.jobsOf(job.owner).find((j) => j.job.id === job.id);
     const target = channel.post(
       'bot',
-      mine || job.status === 'queued' || job.status === 'running' ? progressReply(job, mine?.position ?? 0, mine?.etaSeconds ?? 0) : { text: '…' },
+      mine || job.status === 'queued' || job.status === 'running'
+        ? progressReply(job, mine?.position ?? 0, mine?.etaSeconds, mine?.etaPhaseOnly)
+        : { text: '…' },
       false,
     );
     const p: Promise<void> = followJob(opts.queue, job, finalize, {
