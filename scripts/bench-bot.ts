@@ -17,6 +17,12 @@
  *      the edit of the deferred reply; Slack: response_url or the job's chat.postMessage) says whether
  *      a draw was queued or refused by the caps (per user, global "busy", rate limit);
  *   4. the training is cancelled with its Cancel button, the bot stopped, everything removed.
+ * Before the burst, the wait of a draw sent while the training runs (a training pauses between two
+ * steps for it): draw_alone_s is a draw's time from its POST to its final reply with the engine idle
+ * (before the training; the second of two, the first loads the model), training_step_s the training's
+ * time per step (between its progress edits), draw_during_training_s the same draw's time sent while
+ * the training's steps run; wait_s = draw_during_training_s - draw_alone_s, and the goal is
+ * wait_s <= training_step_s (ratio = wait_s / training_step_s <= 1).
  * Every wait is bounded; the run fails (exit 1) when a deadline passes. --quick: 40 commands, 16 users;
  * --cpu-prof DIR: a V8 CPU profile of the bot process (to find what blocks its event loop).
  * The ack latency is measured by this process, which also serves the fakes: its own event-loop delay
@@ -141,6 +147,7 @@ function summary(xs: readonly number[]) {
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const r1 = (x: number) => Math.round(x * 10) / 10;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 type Kind = 'draw' | 'list' | 'status' | 'help';
 /** 40% draw, 20% list, 20% status, 20% help. */
@@ -286,6 +293,28 @@ async function main(): Promise<void> {
     const edits = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${token}/messages/@original`;
     const text = (r: Recorded) => String(r.json?.content ?? '');
 
+    /** A Discord draw from its POST to its final reply (the edit that is neither queued nor progress), in seconds. */
+    const timedDraw = async (user: string, prompt: string) => {
+      const cmd = discordCommand(
+        'draw',
+        [
+          { type: 3, name: 'prompt', value: prompt },
+          { type: 4, name: 'seed', value: 7 },
+        ],
+        user,
+      );
+      const t = performance.now();
+      const res = await postDiscord(cmd);
+      if (res.status !== 200) throw new Error(`a draw was answered ${res.status}: ${await res.text()}`);
+      const end = await discord.waitFor((r) => edits(cmd.token)(r) && !/^(⏳|⚙️)/.test(text(r)), 120_000);
+      if (/⚠️/u.test(text(end))) throw new Error(`a draw failed: ${text(end)}`);
+      return (performance.now() - t) / 1000;
+    };
+    // A draw with the engine idle: the first loads the model, the second is the figure.
+    await timedDraw('solo', 'cat face');
+    const drawAloneS = await timedDraw('solo', 'red apple');
+    log(`a draw alone: ${drawAloneS.toFixed(2)} s`);
+
     // 1. One training, from two uploads; the burst starts once its training steps run.
     const { renderIcon } = await import('../src/data/render.ts');
     const png = async (set: 'noto' | 'twemoji') =>
@@ -421,6 +450,41 @@ async function main(): Promise<void> {
       }
     }
 
+    // The wait of a draw sent during the training: its step time from its next progress edits, then
+    // one draw while it trains.
+    const stepOf = (r: Recorded) => Number(/(\d+)\/\d+/.exec(text(r))?.[1] ?? NaN);
+    const nextTrainEdit = async () => {
+      const from = discord.requests.length;
+      const r = await discord.waitFor(
+        (q) => edits(train.token)(q) && discord.requests.indexOf(q) >= from && /\((content warm-up|training)/.test(text(q)),
+        60_000,
+      );
+      return { at: performance.now(), step: stepOf(r) };
+    };
+    const e0 = await nextTrainEdit();
+    let e1 = await nextTrainEdit();
+    while (e1.step - e0.step < 5) e1 = await nextTrainEdit();
+    const trainingStepS = (e1.at - e0.at) / 1000 / (e1.step - e0.step);
+    const drawDuringS = await timedDraw('waiter', 'rocket');
+    const trainEdits = discord.requests.filter(edits(train.token)).map(text);
+    const pausedShown = trainEdits.some((t) => /paused for \d+ draw/.test(t));
+    const resumedShown = trainEdits.some((t) => /resumed after \d+ draw/.test(t));
+    const trainingStillRunning = !trainEdits.some((t) => !/^(⏳|⚙️)/.test(t));
+    const waitS = drawDuringS - drawAloneS;
+    const during = {
+      wait_s: r3(waitS),
+      training_step_s: r3(trainingStepS),
+      draw_alone_s: r3(drawAloneS),
+      draw_during_training_s: r3(drawDuringS),
+      ratio: r3(waitS / trainingStepS),
+      training_still_running: trainingStillRunning,
+      paused_shown: pausedShown,
+      resumed_shown: resumedShown,
+    };
+    log(
+      `a draw during the training: ${drawDuringS.toFixed(2)} s (alone ${drawAloneS.toFixed(2)} s): wait ${waitS.toFixed(2)} s, a training step ${trainingStepS.toFixed(3)} s`,
+    );
+
     // 2. The commands, signed before the burst so that signing costs nothing during it.
     const perPlatform = Math.max(1, Math.ceil(USERS / 2));
     const cmds: Cmd[] = [];
@@ -536,6 +600,10 @@ async function main(): Promise<void> {
     for (const cmd of cmds.filter((c) => c.outcome === 'error').slice(0, 3))
       console.log(`  error example: #${cmd.i} ${cmd.platform} ${cmd.kind}: ${cmd.replyText?.slice(0, 120)}`);
     console.log(`goal p99 < 200 ms: ${goalMet ? 'met' : 'NOT met'}`);
+    console.log('');
+    console.log(
+      `a draw sent during the training (before the burst${during.training_still_running ? '' : '; the training had ENDED, so this is no measure'}): wait_s ${during.wait_s} (its time ${during.draw_during_training_s} s - a draw alone ${during.draw_alone_s} s), training_step_s ${during.training_step_s}, ratio ${during.ratio}; goal wait_s <= 1 training step: ${during.ratio <= 1 ? 'met' : 'NOT met'}; the training's message showed ${during.paused_shown ? '"paused for"' : 'no "paused for" (edits come every 2 s)'} and ${during.resumed_shown ? '"resumed after"' : 'no "resumed after"'}`,
+    );
     console.log(
       JSON.stringify({
         bench: 'bot',
@@ -563,6 +631,7 @@ async function main(): Promise<void> {
         noFollowUp: count('no reply'),
         training: trainEnd,
         goalP99Under200Ms: goalMet,
+        drawDuringTraining: during,
       }),
     );
   } catch (e) {

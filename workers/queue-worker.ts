@@ -106,7 +106,7 @@ class DeviceGate {
 
   release(): void {
     const i = this.waiters.findIndex((w) => w.cls === 'quick');
-    const next = this.waiters.splice(i >= 0 ? i : 0, 1)[0];
+    const next = this.waiters.splice(Math.max(i, 0), 1)[0];
     if (next) next.go();
     else this.busy = false;
   }
