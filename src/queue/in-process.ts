@@ -277,7 +277,10 @@ export class InProcessQueue extends JobBook implements JobQueue {
       this.pending.splice(this.pending.indexOf(job), 1);
       this.lastServed.set(ownerKey(job.owner), ++this.serveCount);
       this.orderCache = undefined;
-      const run = this.run(job, executor).finally(() => this.runs.delete(run));
+      const run = this.run(job, executor).finally(() => {
+        this.runs.delete(run);
+        this.dispatch();
+      });
       this.runs.add(run);
     }
   }
@@ -310,7 +313,6 @@ export class InProcessQueue extends JobBook implements JobQueue {
     this.running.delete(job.id);
     // The device is free once no job runs on it (a training's quick guest, or the training it paused).
     if (![...this.running.values()].some((r) => r.executor === executor)) this.free.push(executor);
-    this.dispatch();
     // Not the job's fault: it runs again, after the restart (shutdown) or now (the thread crashed).
     const again =
       (outcome.status === 'cancelled' && outcome.reason === SHUTDOWN) || (outcome.status === 'failed' && outcome.crashed && job.attempts! < MAX_ATTEMPTS);
