@@ -42,7 +42,7 @@ import { cancelled, errorRecord, type ErrorRecord } from '../src/errors/user-err
 export interface QueueWorkerOptions {
   redisUrl: string;
   prefix?: string;
-  /** One per device; each runs one job at a time. */
+  /** One per device; each runs one job at a time (and a quick one beside a training it pauses). */
   executors: JobExecutor[];
   /** A job's lock; a worker silent this long is presumed dead and its job requeued (default 30 s). */
   lockMs?: number;

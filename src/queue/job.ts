@@ -97,6 +97,11 @@ export interface JobProgress {
   phase?: string;
   loss?: number;
   /**
+   * The job has paused between two steps and lends its device to quick jobs (`phase` says for what):
+   * its time limit stands still until a progress without it (src/queue/run-job.ts).
+   */
+  paused?: boolean;
+  /**
    * A small PNG of the image being drawn as it looks now (the sampler's x0 estimate), while drawing;
    * only when decoding is cheap (the pixel codec), at most every ~2 s (workers/tasks/bot-jobs.ts).
    */

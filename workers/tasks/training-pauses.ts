@@ -35,7 +35,7 @@ export function trainingPauses(ctx: TaskContext | undefined): TrainingPauses {
       if (!ctx?.quickWaiting) return Promise.resolve();
       // Sample trajectories drawn together reach their pause points together: one pause serves them all.
       pausing ??= (async () => {
-        const ran = await ctx.yieldToQuick((pausedFor) => ctx.progress({ ...last, phase: `paused for ${countOf(pausedFor)}` }));
+        const ran = await ctx.yieldToQuick((pausedFor) => ctx.progress({ ...last, phase: `paused for ${countOf(pausedFor)}`, paused: true }));
         if (ran.length === 0) return;
         ranAll.push(...ran);
         ctx.progress(noted(last));
