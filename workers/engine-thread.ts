@@ -75,11 +75,12 @@ async function execute(m: ToThread): Promise<void> {
     throwIfCancelled() {
       if (Atomics.load(flag, 0) !== 0) throw cancelled();
     },
+    // A quick task does not pause for other quick tasks (they run after it, in order).
     get quickWaiting() {
-      return Atomics.load(quickWaiting, 0) > 0;
+      return m.quick === undefined && Atomics.load(quickWaiting, 0) > 0;
     },
     yieldToQuick(onPause) {
-      if (Atomics.load(quickWaiting, 0) === 0) return Promise.resolve([]);
+      if (m.quick !== undefined || Atomics.load(quickWaiting, 0) === 0) return Promise.resolve([]);
       pausing ??= pause(quickWaiting, onPause).finally(() => (pausing = undefined));
       return pausing;
     },
