@@ -17,6 +17,14 @@
  *      the edit of the deferred reply; Slack: response_url or the job's chat.postMessage) says whether
  *      a draw was queued or refused by the caps (per user, global "busy", rate limit);
  *   4. the training is cancelled with its Cancel button, the bot stopped, everything removed.
+ * Before the burst (and its warm-up), the wait of a draw sent while the training runs (a training
+ * pauses between two steps for it), timed in the bot process from its queue's events: wait_s from
+ * the draw's submission to the training's "paused for 1 draw" (the draw starts then), training_step_s
+ * the median time between two training steps, draw_alone_s a draw's time from submission to result
+ * with the engine idle (before the training; the second of two, the first loads the model),
+ * draw_during_training_s the same for the draw sent during the training. Goals: wait_s <= one
+ * training step (ratio = wait_s / training_step_s <= 1), and draw_during_training_s <= training_step_s
+ * + draw_alone_s.
  * Every wait is bounded; the run fails (exit 1) when a deadline passes. --quick: 40 commands, 16 users;
  * --cpu-prof DIR: a V8 CPU profile of the bot process (to find what blocks its event loop).
  * The ack latency is measured by this process, which also serves the fakes: its own event-loop delay
@@ -52,8 +60,19 @@ function eldStats(h: ReturnType<typeof monitorEventLoopDelay>): EldStats {
   return { p50: ms(h.percentile(50)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean), samples: h.count };
 }
 
+/** Times (Date.now() ms) from the bot's queue events, for the wait of a draw sent during a training. */
+interface JobTimes {
+  /** Every draw: its user, when it was queued, when it ended. */
+  draws: { user: string; createdAt: number; doneAt?: number }[];
+  /** When the training's progress said "paused for …". */
+  pauses: number[];
+  /** Time between two consecutive training steps with no pause between them. */
+  stepMs: number[];
+}
+
 type ToChild =
   | { type: 'start'; env: Record<string, string>; overrides: Record<string, unknown> }
+  | { type: 'job-times' }
   | { type: 'eld-reset' }
   | { type: 'eld-read' }
   | { type: 'stop' };
@@ -61,6 +80,7 @@ type FromChild =
   | { type: 'ready'; ports: { discord?: number; slack?: number } }
   | { type: 'eld-reset' }
   | { type: 'eld'; stats: EldStats; serverAckMs: number[] }
+  | { type: 'job-times'; times: JobTimes }
   | { type: 'stopped' }
   | { type: 'error'; message: string };
 
@@ -88,6 +108,7 @@ async function botChild(): Promise<void> {
     return emit.call(this, event, ...args);
   } as typeof emit;
   let bot: { stop(): Promise<void> } | undefined;
+  const times: JobTimes = { draws: [], pauses: [], stepMs: [] };
   const stop = async () => {
     await bot?.stop().catch(() => undefined);
     bot = undefined;
@@ -101,7 +122,26 @@ async function botChild(): Promise<void> {
         const { startBot } = await import('../src/bot/main.ts');
         const b = await startBot(loadBotConfig(m.env), m.overrides as Parameters<typeof startBot>[1]);
         bot = b;
+        let lastStep: { at: number; step: number } | undefined;
+        b.queue.on((e) => {
+          const at = Date.now();
+          if (e.job.kind === 'draw') {
+            if (e.type === 'queued') times.draws.push({ user: e.job.owner.user, createdAt: e.job.createdAt });
+            const d = times.draws.find((x) => x.createdAt === e.job.createdAt && x.user === e.job.owner.user);
+            if (d && e.type === 'done') d.doneAt = at;
+          } else if (e.type === 'progress') {
+            if (e.progress.phase?.startsWith('paused for')) {
+              times.pauses.push(at);
+              lastStep = undefined;
+            } else if (/^(content warm-up|training)/.test(e.progress.phase ?? '')) {
+              if (lastStep && e.progress.step === lastStep.step + 1) times.stepMs.push(at - lastStep.at);
+              lastStep = { at, step: e.progress.step };
+            }
+          }
+        });
         send({ type: 'ready', ports: b.ports });
+      } else if (m.type === 'job-times') {
+        send({ type: 'job-times', times });
       } else if (m.type === 'eld-reset') {
         h.reset();
         serverAckMs.length = 0;
@@ -141,6 +181,7 @@ function summary(xs: readonly number[]) {
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const r1 = (x: number) => Math.round(x * 10) / 10;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 type Kind = 'draw' | 'list' | 'status' | 'help';
 /** 40% draw, 20% list, 20% status, 20% help. */
@@ -286,6 +327,33 @@ async function main(): Promise<void> {
     const edits = (token: string) => (r: Recorded) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${token}/messages/@original`;
     const text = (r: Recorded) => String(r.json?.content ?? '');
 
+    /** A Discord draw, from its POST to its final reply (the edit that is neither queued nor progress). */
+    const drawOnDiscord = async (user: string, prompt: string) => {
+      const cmd = discordCommand(
+        'draw',
+        [
+          { type: 3, name: 'prompt', value: prompt },
+          { type: 4, name: 'seed', value: 7 },
+        ],
+        user,
+      );
+      const res = await postDiscord(cmd);
+      if (res.status !== 200) throw new Error(`a draw was answered ${res.status}: ${await res.text()}`);
+      const end = await discord.waitFor((r) => edits(cmd.token)(r) && !/^(⏳|⚙️)/.test(text(r)), 120_000);
+      if (/⚠️/u.test(text(end))) throw new Error(`a draw failed: ${text(end)}`);
+    };
+    const jobTimes = async () => (await ask({ type: 'job-times' }, 'job-times', 10_000)).times;
+    /** The last draw of `user`, from its submission to its result, in seconds. */
+    const drawSeconds = (t: JobTimes, user: string) => {
+      const d = t.draws.filter((x) => x.user === user).at(-1);
+      return d?.doneAt ? (d.doneAt - d.createdAt) / 1000 : NaN;
+    };
+    // A draw with the engine idle: the first loads the model, the second is the figure.
+    await drawOnDiscord('solo', 'cat face');
+    await drawOnDiscord('solo', 'red apple');
+    const drawAloneS = drawSeconds(await jobTimes(), 'solo');
+    log(`a draw alone: ${drawAloneS.toFixed(2)} s`);
+
     // 1. One training, from two uploads; the burst starts once its training steps run.
     const { renderIcon } = await import('../src/data/render.ts');
     const png = async (set: 'noto' | 'twemoji') =>
@@ -407,6 +475,31 @@ async function main(): Promise<void> {
         cmd.ackOk = false;
       }
     };
+
+    // The wait of a draw sent during the training, once a few of its steps have been timed.
+    for (let k = 0; k < 600 && (await jobTimes()).stepMs.length < 5; k++) await sleep(100);
+    await drawOnDiscord('waiter', 'rocket');
+    const measured = await jobTimes();
+    const waiter = measured.draws.filter((x) => x.user === 'waiter').at(-1)!;
+    const pausedAt = measured.pauses.find((p) => p >= waiter.createdAt);
+    const sortedSteps = [...measured.stepMs].sort((x, y) => x - y);
+    const trainingStepS = percentile(sortedSteps, 50) / 1000;
+    const waitS = pausedAt === undefined ? NaN : (pausedAt - waiter.createdAt) / 1000;
+    const drawDuringS = drawSeconds(measured, 'waiter');
+    const trainEdits = discord.requests.filter(edits(train.token)).map(text);
+    const during = {
+      wait_s: r3(waitS),
+      training_step_s: r3(trainingStepS),
+      draw_alone_s: r3(drawAloneS),
+      draw_during_training_s: r3(drawDuringS),
+      ratio: r3(waitS / trainingStepS),
+      training_steps_timed: measured.stepMs.length,
+      training_still_running: !trainEdits.some((x) => !/^(⏳|⚙️)/.test(x)),
+      resumed_shown: trainEdits.some((x) => /resumed after \d+ draw/.test(x)),
+    };
+    log(
+      `a draw during the training: paused for it after ${waitS.toFixed(3)} s (a training step: ${trainingStepS.toFixed(3)} s); its result after ${drawDuringS.toFixed(2)} s (alone: ${drawAloneS.toFixed(2)} s)`,
+    );
 
     // Warm-up, not measured: one command of each kind per platform, one after the other, so that the
     // burst meets a bot that has served before (lazy module loads, first SQL statements, JIT).
@@ -536,6 +629,10 @@ async function main(): Promise<void> {
     for (const cmd of cmds.filter((c) => c.outcome === 'error').slice(0, 3))
       console.log(`  error example: #${cmd.i} ${cmd.platform} ${cmd.kind}: ${cmd.replyText?.slice(0, 120)}`);
     console.log(`goal p99 < 200 ms: ${goalMet ? 'met' : 'NOT met'}`);
+    console.log('');
+    console.log(
+      `a draw sent during the training (before the burst${during.training_still_running ? '' : '; the training had ENDED, so this is no measure'}): wait_s ${during.wait_s} (until the training paused for it), training_step_s ${during.training_step_s} (median of ${during.training_steps_timed}), ratio ${during.ratio}; draw_during_training_s ${during.draw_during_training_s}, draw_alone_s ${during.draw_alone_s}; goals wait_s <= 1 training step: ${during.ratio <= 1 ? 'met' : 'NOT met'}, draw_during_training_s <= training_step_s + draw_alone_s: ${during.draw_during_training_s <= during.training_step_s + during.draw_alone_s ? 'met' : 'NOT met'}; the training's message ${during.resumed_shown ? 'said "resumed after 1 draw"' : 'did not say "resumed after" (no edit since?)'}`,
+    );
     console.log(
       JSON.stringify({
         bench: 'bot',
@@ -563,6 +660,7 @@ async function main(): Promise<void> {
         noFollowUp: count('no reply'),
         training: trainEnd,
         goalP99Under200Ms: goalMet,
+        drawDuringTraining: during,
       }),
     );
   } catch (e) {

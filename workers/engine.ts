@@ -1,7 +1,9 @@
 /**
  * Main-thread handle on the engine thread: `run(task, args, { onProgress, signal })` returns a promise
- * and never blocks the caller's event loop. Tasks run one at a time, in call order. Cancellation is
- * cooperative (the task checks `ctx.cancelled` between steps); `terminate()` stops the thread at once.
+ * and never blocks the caller's event loop. Tasks run one at a time, in call order; a quick task
+ * (`quick: 'draw'`) goes ahead of them and runs at the running task's next pause point (see
+ * engine-thread.ts). Cancellation is cooperative (the task checks `ctx.cancelled` between steps);
+ * `terminate()` stops the thread at once.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,14 @@ export interface TaskContext {
   progress(data: unknown): void;
   readonly cancelled: boolean;
   throwIfCancelled(): void;
+  /** Quick tasks are waiting for this one to pause (checked between steps; cheap). */
+  readonly quickWaiting: boolean;
+  /**
+   * A pause point, between two steps of a long task: runs the quick tasks waiting (and those that come
+   * meanwhile), then resolves with their labels (none waiting: at once, with []). `onPause` hears the
+   * labels of the quick tasks the pause is for, each time one starts. The caller's state stays as it is.
+   */
+  yieldToQuick(onPause?: (pausedFor: string[]) => void): Promise<string[]>;
 }
 
 /** A task: an exported function of a module, run inside the engine thread. */
@@ -24,6 +34,8 @@ export interface TaskRef {
 export interface RunOptions {
   onProgress?: (data: unknown) => void;
   signal?: AbortSignal;
+  /** A quick task, by its label (e.g. 'draw'): it runs at the running task's next pause point, not after it. */
+  quick?: string;
 }
 
 export class TaskError extends Error {
@@ -48,6 +60,8 @@ export class EngineWorker {
   private readonly pending = new Map<number, Pending>();
   private chain: Promise<unknown> = Promise.resolve();
   private exited = false;
+  /** Quick tasks posted and not finished (see ToThread.quickWaiting). */
+  private readonly quickWaiting = new SharedArrayBuffer(4);
 
   constructor() {
     const entry = new URL('./engine-thread-boot.mjs', import.meta.url);
@@ -60,8 +74,9 @@ export class EngineWorker {
     });
   }
 
-  /** Runs a task in the engine thread after the tasks queued before it. */
+  /** Runs a task in the engine thread after the tasks queued before it; a quick one at once or at the running task's next pause point. */
   run<R>(task: TaskRef, args: unknown, opts: RunOptions = {}): Promise<R> {
+    if (opts.quick !== undefined) return this.start<R>(task, args, opts);
     const next = this.chain.then(() => this.start<R>(task, args, opts));
     this.chain = next.catch(() => undefined);
     return next;
@@ -82,7 +97,17 @@ export class EngineWorker {
         reject: (e) => (done(), reject(e)),
         onProgress: opts.onProgress,
       });
-      const msg: ToThread = { type: 'run', id, module: task.module.href, exportName: task.exportName, args, cancelFlag };
+      const msg: ToThread = {
+        type: 'run',
+        id,
+        module: task.module.href,
+        exportName: task.exportName,
+        args,
+        cancelFlag,
+        quickWaiting: this.quickWaiting,
+        ...(opts.quick !== undefined ? { quick: opts.quick } : {}),
+      };
+      if (opts.quick !== undefined) Atomics.add(new Int32Array(this.quickWaiting), 0, 1);
       this.worker.postMessage(msg);
     });
   }

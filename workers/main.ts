@@ -1,6 +1,7 @@
 /**
  * npm run worker: a PairStyle worker process for the BullMQ queue (config/worker.ts): takes train /
- * draw / blend jobs from Redis, one at a time per device, and runs them in engine threads on the
+ * draw / blend / stylize jobs from Redis, one at a time per device (a quick one also while the device
+ * trains: the training pauses for it, see queue-worker.ts), and runs them in engine threads on the
  * configured model. Run one per GPU, on as many machines as needed; the bots (npm run bot with the same
  * REDIS_URL) enqueue. SIGINT / SIGTERM: finishes the running job (up to 30 s), then stops.
  */

@@ -10,6 +10,16 @@ export type ToThread = {
   args: unknown;
   /** Int32 flag, set to 1 to ask the task to stop at its next check. */
   cancelFlag: SharedArrayBuffer;
+  /**
+   * A quick task (its label, e.g. 'draw'): it runs at the running task's next pause point (between two
+   * training steps) instead of after it. Absent: a task that runs after the ones before it.
+   */
+  quick?: string;
+  /**
+   * Int32 count of quick tasks posted and not yet finished, the same buffer in every message of one
+   * engine: the main thread adds 1 before posting a quick task, the thread takes 1 away when it ends.
+   */
+  quickWaiting: SharedArrayBuffer;
 };
 
 export type FromThread =

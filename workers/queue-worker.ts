@@ -1,6 +1,10 @@
 /**
- * The consuming side of the BullMQ backend (src/queue/bullmq.ts): one BullMQ Worker per device, each
- * with concurrency 1 and its own executor (an engine thread that keeps its model loaded between jobs).
+ * The consuming side of the BullMQ backend (src/queue/bullmq.ts): per device, two BullMQ Workers with
+ * concurrency 1 over one executor (an engine thread that keeps its model loaded between jobs): the
+ * training lane (queue `jobs`) and the quick lane (queue `quick`: draw, blend, stylize). A quick job
+ * taken while the device trains runs at the training's next step (the executor pauses trainings, see
+ * workers/engine-thread.ts). An executor that cannot pause a training (JobExecutor.pausesTrainings
+ * unset) gets one job at a time through a DeviceGate, quick jobs first.
  * A job's styles arrive as hashes; their bytes come from Redis once and stay in a small cache by hash,
  * checked against the hash on every load. Progress goes out as BullMQ job progress (at most every
  * `progressEveryMs`, always the first and the last of a phase); the result is written under
@@ -13,7 +17,7 @@
  * that dies leaves its job's lock to expire: BullMQ's stalled check in the other workers requeues it.
  */
 import { Redis } from 'ioredis';
-import { UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { DEFAULT_LIMITS } from '../src/queue/job-book.ts';
 import {
   decodeJobData,
@@ -21,12 +25,14 @@ import {
   encodeFailure,
   encodeProgress,
   encodeResult,
-  QUEUE_NAME,
+  QUICK_QUEUE_NAME,
+  queueNameOf,
   redisKeys,
   RESULT_TTL_SECONDS,
   resolveStyles,
   sha256Hex,
   type WireJobData,
+  type JobClass,
   type WireReturn,
 } from '../src/queue/bullmq-wire.ts';
 import type { Job, JobExecutor, JobKind, JobProgress } from '../src/queue/job.ts';
@@ -36,7 +42,7 @@ import { cancelled, errorRecord, type ErrorRecord } from '../src/errors/user-err
 export interface QueueWorkerOptions {
   redisUrl: string;
   prefix?: string;
-  /** One per device; each runs one job at a time. */
+  /** One per device; each runs one job at a time (and a quick one beside a training it pauses). */
   executors: JobExecutor[];
   /** A job's lock; a worker silent this long is presumed dead and its job requeued (default 30 s). */
   lockMs?: number;
@@ -53,6 +59,7 @@ export interface QueueWorkerOptions {
 }
 
 export interface QueueWorkers {
+  /** Two per device: its training lane and its quick lane. */
   workers: Worker[];
   /** Ids of the jobs running now. */
   running(): string[];
@@ -74,6 +81,34 @@ class StyleCache {
   set(sha: string, b: Uint8Array): void {
     this.map.set(sha, b);
     while (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+/**
+ * One job at a time on a device whose executor cannot pause a training: a quick job waiting for the
+ * device goes first, and a training starts only once no quick job waits (`quickWaiting`, asked again
+ * every 50 ms), as when both classes shared one queue.
+ */
+class DeviceGate {
+  private busy = false;
+  private readonly waiters: { cls: JobClass; go: () => void }[] = [];
+
+  constructor(private readonly quickWaiting: () => Promise<boolean>) {}
+
+  async acquire(cls: JobClass): Promise<void> {
+    if (cls === 'train') while (await this.quickWaiting().catch(() => false)) await new Promise((r) => setTimeout(r, 50));
+    if (!this.busy) {
+      this.busy = true;
+      return;
+    }
+    await new Promise<void>((go) => this.waiters.push({ cls, go }));
+  }
+
+  release(): void {
+    const i = this.waiters.findIndex((w) => w.cls === 'quick');
+    const next = this.waiters.splice(Math.max(i, 0), 1)[0];
+    if (next) next.go();
+    else this.busy = false;
   }
 }
 
@@ -103,69 +138,91 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
     return bytes;
   };
 
+  // For DeviceGate: quick jobs waiting, or taken and about to start.
+  const quickQueue = new Queue(QUICK_QUEUE_NAME, { prefix, connection: { url: opts.redisUrl, maxRetriesPerRequest: 3 } });
+  quickQueue.on('error', () => undefined);
+  const quickWaiting = async () => {
+    const c = await quickQueue.getJobCounts('wait', 'prioritized', 'active');
+    return (c.wait ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) > 0;
+  };
+
   const processor =
-    (executor: JobExecutor, device: number) =>
+    (executor: JobExecutor, device: number, gate: DeviceGate | undefined, lane: JobClass) =>
     async (bj: BullJob): Promise<WireReturn> => {
-      const attempt = bj.attemptsStarted;
-      let kind = bj.name;
-      const fail = (error: ErrorRecord): never => {
-        opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: error.name });
-        throw new UnrecoverableError(encodeFailure(error));
-      };
-      let job: Job;
+      if (!gate) return processJob(executor, device, bj);
+      await gate.acquire(lane);
       try {
-        job = await resolveStyles(decodeJobData(bj.data as WireJobData), loadStyle);
-      } catch (e) {
-        return fail(errorRecord(e));
-      }
-      kind = job.kind;
-      opts.onEvent?.({ type: 'start', id: job.id, kind, device, attempt });
-      if (await redis.exists(keys.cancel(job.id))) return fail(errorRecord(cancelled()));
-      const abort = new AbortController();
-      running.set(job.id, abort);
-      // Progress: the newest state at most every progressEveryMs; a phase change goes out at once.
-      const every = opts.progressEveryMs ?? 500;
-      let last = 0;
-      let lastPhase: string | undefined;
-      let pending: JobProgress | undefined;
-      let flush: NodeJS.Timeout | undefined;
-      const send = (p: JobProgress) => {
-        last = Date.now();
-        lastPhase = p.phase;
-        pending = undefined;
-        void bj.updateProgress(encodeProgress(p)).catch(() => undefined);
-      };
-      const onProgress = (p: JobProgress) => {
-        if (abort.signal.aborted) return;
-        if (p.phase !== lastPhase || Date.now() - last >= every) return send(p);
-        pending = p;
-        flush ??= setTimeout(() => {
-          flush = undefined;
-          if (pending && !abort.signal.aborted) send(pending);
-        }, every);
-      };
-      try {
-        const outcome = await runJob(executor, job, { abort, timeoutSeconds: timeouts[job.kind], onProgress });
-        if (outcome.status === 'cancelled') return fail(errorRecord(cancelled()));
-        if (outcome.status === 'failed') {
-          if (!outcome.crashed) return fail(outcome.error);
-          // Retried by BullMQ (attempts, backoff); the bot words the final failure.
-          opts.onEvent?.({ type: 'failed', id: job.id, kind, device, attempt, reason: outcome.error.name });
-          throw new Error(encodeFailure(outcome.error));
-        }
-        await redis.set(keys.result(job.id), encodeResult(outcome.result), 'EX', RESULT_TTL_SECONDS);
-        opts.onEvent?.({ type: 'done', id: job.id, kind, device, attempt });
-        return { stored: true, seconds: outcome.result.seconds };
+        return await processJob(executor, device, bj);
       } finally {
-        if (flush) clearTimeout(flush);
-        running.delete(job.id);
-        await redis.del(keys.cancel(job.id)).catch(() => undefined);
+        gate.release();
       }
     };
 
+  const processJob = async (executor: JobExecutor, device: number, bj: BullJob): Promise<WireReturn> => {
+    const attempt = bj.attemptsStarted;
+    let kind = bj.name;
+    const fail = (error: ErrorRecord): never => {
+      opts.onEvent?.({ type: 'failed', id: bj.id!, kind, device, attempt, reason: error.name });
+      throw new UnrecoverableError(encodeFailure(error));
+    };
+    let job: Job;
+    try {
+      job = await resolveStyles(decodeJobData(bj.data as WireJobData), loadStyle);
+    } catch (e) {
+      return fail(errorRecord(e));
+    }
+    kind = job.kind;
+    opts.onEvent?.({ type: 'start', id: job.id, kind, device, attempt });
+    if (await redis.exists(keys.cancel(job.id))) return fail(errorRecord(cancelled()));
+    const abort = new AbortController();
+    running.set(job.id, abort);
+    // Progress: the newest state at most every progressEveryMs; a phase change goes out at once.
+    const every = opts.progressEveryMs ?? 500;
+    let last = 0;
+    let lastPhase: string | undefined;
+    let pending: JobProgress | undefined;
+    let flush: NodeJS.Timeout | undefined;
+    const send = (p: JobProgress) => {
+      last = Date.now();
+      lastPhase = p.phase;
+      pending = undefined;
+      void bj.updateProgress(encodeProgress(p)).catch(() => undefined);
+    };
+    const onProgress = (p: JobProgress) => {
+      if (abort.signal.aborted) return;
+      if (p.phase !== lastPhase || Date.now() - last >= every) return send(p);
+      pending = p;
+      flush ??= setTimeout(() => {
+        flush = undefined;
+        if (pending && !abort.signal.aborted) send(pending);
+      }, every);
+    };
+    try {
+      const outcome = await runJob(executor, job, { abort, timeoutSeconds: timeouts[job.kind], onProgress });
+      if (outcome.status === 'cancelled') return fail(errorRecord(cancelled()));
+      if (outcome.status === 'failed') {
+        if (!outcome.crashed) return fail(outcome.error);
+        // Retried by BullMQ (attempts, backoff); the bot words the final failure.
+        opts.onEvent?.({ type: 'failed', id: job.id, kind, device, attempt, reason: outcome.error.name });
+        throw new Error(encodeFailure(outcome.error));
+      }
+      await redis.set(keys.result(job.id), encodeResult(outcome.result), 'EX', RESULT_TTL_SECONDS);
+      opts.onEvent?.({ type: 'done', id: job.id, kind, device, attempt });
+      return { stored: true, seconds: outcome.result.seconds };
+    } finally {
+      if (flush) clearTimeout(flush);
+      running.delete(job.id);
+      await redis.del(keys.cancel(job.id)).catch(() => undefined);
+    }
+  };
+
   const lockDuration = opts.lockMs ?? 30_000;
-  const workers = opts.executors.map((executor, device) => {
-    const w = new Worker(QUEUE_NAME, processor(executor, device), {
+  const workers = opts.executors.flatMap((executor, device) => {
+    const gate = executor.pausesTrainings ? undefined : new DeviceGate(quickWaiting);
+    return (['train', 'quick'] as const).map((lane) => laneWorker(executor, device, gate, lane));
+  });
+  function laneWorker(executor: JobExecutor, device: number, gate: DeviceGate | undefined, lane: JobClass): Worker {
+    const w = new Worker(queueNameOf(lane), processor(executor, device, gate, lane), {
       prefix,
       connection: { url: opts.redisUrl, maxRetriesPerRequest: null },
       concurrency: 1,
@@ -173,9 +230,9 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
       stalledInterval: opts.stalledIntervalMs ?? Math.max(1000, Math.round(lockDuration / 2)),
       maxStalledCount: 1,
     });
-    w.on('error', (e) => log(`device ${device}: ${e.message}`));
+    w.on('error', (e) => log(`device ${device} (${lane} lane): ${e.message}`));
     return w;
-  });
+  }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
   return {
@@ -188,6 +245,7 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
       const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
       if (timedOut) await Promise.all(workers.map((w) => w.close(true)));
       await Promise.all(opts.executors.map((e) => e.close?.()));
+      await quickQueue.close().catch(() => undefined);
       sub.disconnect();
       redis.disconnect();
     },

@@ -6,8 +6,10 @@
  *
  * The caller brings the loss graph (which rows, which adapters, which loss), the adapters' weights and
  * the conditioning of each item; this module compiles the step on the chosen device and precision
- * (float16: dynamic loss scaling), encodes the pictures, and runs the steps with cancellation, progress
- * and timing.
+ * (float16: dynamic loss scaling), encodes the pictures, and runs the steps with cancellation, pauses,
+ * progress and timing. A pause (`pause`, awaited between two steps) lends the device to other work:
+ * the training's whole state (adapter weights, optimizer moments, step counter, random stream) stays in
+ * this loop's memory, so it goes on exactly where it was and ends with the same weights as without it.
  */
 import type * as G from '../graph/index.ts';
 import { Rng } from '../graph/rng.ts';
@@ -46,6 +48,8 @@ export interface AdapterTrainingOptions {
   onStep?: (step: number, loss: number) => void;
   /** Checked before every step; true ends training with a CancelledError. */
   shouldStop?: () => boolean;
+  /** Awaited before every step (before shouldStop): other work may use the device meanwhile. */
+  pause?: () => Promise<void>;
 }
 
 export interface AdapterTrainingResult {
@@ -87,6 +91,7 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
     const stepMs: number[] = [];
     const stepOrtMs: number[] = [];
     for (let i = 0; i < o.steps; i++) {
+      if (o.pause) await o.pause();
       if (o.shouldStop?.()) throw cancelled();
       const stepStart = performance.now();
       const t = Math.floor(rng.uniform() * model.schedule.betas.length);

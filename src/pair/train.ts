@@ -87,6 +87,8 @@ export interface PairTrainOptions {
   recomputeAttention?: boolean;
   onProgress?: (p: { step: number; steps: number; loss: number; phase: 'content' | 'joint' }) => void;
   shouldStop?: () => boolean;
+  /** Awaited between steps: a quick job may use the device meanwhile (see trainAdapters). */
+  pause?: () => Promise<void>;
 }
 
 export interface PairTrainResult {
@@ -168,6 +170,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     beforeStep: (i) => (rowWeight[1] = i >= styleStart ? 1 : 0),
     onStep: (step, loss) => opts.onProgress?.({ step, steps, loss, phase: step > styleStart ? 'joint' : 'content' }),
     shouldStop: opts.shouldStop,
+    pause: opts.pause,
   });
 
   const seconds = (performance.now() - t0) / 1000;

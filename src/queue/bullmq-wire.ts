@@ -5,7 +5,7 @@
  * written. BullMQ stores job data, progress and return values as JSON, so every Uint8Array travels as
  * base64 (the journal's encoding, src/queue/journal.ts).
  *
- * Keys (all under `<prefix>:ps:`; BullMQ's own live under `<prefix>:jobs:`):
+ * Keys (all under `<prefix>:ps:`; BullMQ's own live under `<prefix>:jobs:` and `<prefix>:quick:`):
  *   out:<quick|train>:<owner>  sorted set: a user's admitted, unfinished job ids (score: admission ms)
  *   style:<sha256>             a style file's bytes (base64), content-addressed, 7-day TTL refreshed per use
  *   result:<jobId>             a finished job's JobResult (JSON), 7-day TTL; deleted once delivered
@@ -19,8 +19,13 @@ import { isKey, type Message } from '../i18n/message.ts';
 import { jobFromJson, jobToJson } from './journal.ts';
 import type { Job, JobArgs, JobKind, JobProgress, JobResult, StyleRef } from './job.ts';
 
-/** BullMQ's queue name (its keys: `<prefix>:jobs:*`). */
+/** BullMQ's queue of trainings (its keys: `<prefix>:jobs:*`); a worker runs any job it finds there. */
 export const QUEUE_NAME = 'jobs';
+/**
+ * BullMQ's queue of quick jobs (draw, blend, stylize; keys `<prefix>:quick:*`): each device takes them
+ * in a lane of their own, so a quick job never waits for a training to end (workers/queue-worker.ts).
+ */
+export const QUICK_QUEUE_NAME = 'quick';
 export const DEFAULT_PREFIX = 'pairstyle';
 
 export const STYLE_TTL_SECONDS = 7 * 24 * 3600;
@@ -28,6 +33,8 @@ export const RESULT_TTL_SECONDS = 7 * 24 * 3600;
 
 export type JobClass = 'quick' | 'train';
 export const classOf = (kind: JobKind): JobClass => (kind === 'train' ? 'train' : 'quick');
+/** The BullMQ queue a job of this class goes to. */
+export const queueNameOf = (cls: JobClass): string => (cls === 'quick' ? QUICK_QUEUE_NAME : QUEUE_NAME);
 
 export function redisKeys(prefix = DEFAULT_PREFIX) {
   const p = `${prefix}:ps:`;

@@ -1,6 +1,10 @@
 /**
- * The BullMQ backend of the JobQueue, for several machines: bot processes enqueue into one BullMQ
- * queue on Redis, worker processes (workers/queue-worker.ts, one per GPU, concurrency 1) consume it.
+ * The BullMQ backend of the JobQueue, for several machines: bot processes enqueue into BullMQ queues
+ * on Redis, worker processes (workers/queue-worker.ts, one per GPU) consume them. Two queues, one per
+ * class: trainings, and quick jobs (draw, blend, stylize). Each device takes from both, one job of each
+ * at most: a quick job that comes while the device trains runs at the training's next step, the
+ * training paused meanwhile (the engine's quick tasks, workers/engine-thread.ts), so draws never wait
+ * behind a training here either.
  * Progress comes back as BullMQ job progress through QueueEvents to whichever bot process follows the
  * job; the result (PNG and style bytes) is written by the worker under its own key and read by that
  * bot, which stores a trained style (finalizeJob) and delivers the reply.
@@ -13,8 +17,8 @@
  *    before each admission (by their BullMQ state), so a bot or worker that died never leaks a slot.
  *  - Global cap: at most `maxQueued` jobs waiting (BullMQ's wait + prioritized + delayed counts); over
  *    it the user is told "busy, try again in about N min".
- *  - Order through BullMQ priorities (src/queue/bullmq-wire.ts priorityOf): quick jobs before trainings;
- *    within a class a job's priority is its user's number of already-admitted jobs of that class, and
+ *  - Order through BullMQ priorities (src/queue/bullmq-wire.ts priorityOf) within each queue: quick jobs
+ *    before trainings (their own queue and lane); within a class a job's priority is its user's number of already-admitted jobs of that class, and
  *    equal priorities run in submission order, so every user's first job runs before anyone's second
  *    (round-robin between users, as the in-process queue does by "served least recently").
  *
@@ -54,12 +58,13 @@ import {
   DEFAULT_PREFIX,
   encodeJobData,
   priorityOf,
-  QUEUE_NAME,
+  queueNameOf,
   redactUrl,
   redisKeys,
   sha256Hex,
   STYLE_TTL_SECONDS,
   stylesOf,
+  type JobClass,
   type RedisKeys,
   type WireJobData,
 } from './bullmq-wire.ts';
@@ -128,8 +133,9 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   private constructor(
     private readonly opts: BullmqQueueOptions,
-    private readonly queue: Queue,
-    private readonly events: QueueEvents,
+    /** The queue of each class (bullmq-wire.ts queueNameOf). */
+    private readonly queues: Record<JobClass, Queue>,
+    private readonly events: QueueEvents[],
     private readonly redis: Redis,
   ) {
     super(opts);
@@ -153,12 +159,17 @@ export class BullmqQueue extends JobBook implements JobQueue {
       redis.disconnect();
       throw e;
     }
-    const queue = new Queue(QUEUE_NAME, { prefix, connection: { url: opts.redisUrl, ...failFast }, streams: { events: { maxLen: 2000 } } });
-    const events = new QueueEvents(QUEUE_NAME, { prefix, connection: { url: opts.redisUrl, maxRetriesPerRequest: null } });
-    queue.on('error', () => undefined);
-    const self = new BullmqQueue(opts, queue, events, redis);
-    events.on('error', (e) => self.log('queue events', e));
-    await events.waitUntilReady();
+    const classes: JobClass[] = ['quick', 'train'];
+    const queueOf = (cls: JobClass) => {
+      const q = new Queue(queueNameOf(cls), { prefix, connection: { url: opts.redisUrl, ...failFast }, streams: { events: { maxLen: 2000 } } });
+      q.on('error', () => undefined);
+      return q;
+    };
+    const queues = { quick: queueOf('quick'), train: queueOf('train') };
+    const events = classes.map((cls) => new QueueEvents(queueNameOf(cls), { prefix, connection: { url: opts.redisUrl, maxRetriesPerRequest: null } }));
+    const self = new BullmqQueue(opts, queues, events, redis);
+    for (const e of events) e.on('error', (err) => self.log('queue events', err));
+    await Promise.all(events.map((e) => e.waitUntilReady()));
     self.listen();
     await self.beat();
     self.timers.push(setInterval(() => void self.beat(), opts.heartbeatMs ?? 5000));
@@ -175,7 +186,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     let admitted = false;
     try {
       await this.checkGlobalCap();
-      await this.prune(setKey);
+      await this.prune(setKey, cls);
       const cap = cls === 'train' ? this.limits.perUserTrainings : this.limits.perUserDraws;
       const rank = Number(await this.redis.eval(ADMIT_LUA, 1, setKey, cap, Date.now(), job.id));
       if (rank < 0) {
@@ -192,7 +203,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
       if (job.route) await this.redis.hset(this.keys.open, job.id, this.botId);
       this.jobs.set(job.id, job);
       if (opts.listener) this.jobListeners.set(job.id, opts.listener);
-      await this.queue.add(job.kind, encodeJobData(job), {
+      await this.queues[cls].add(job.kind, encodeJobData(job), {
         jobId: job.id,
         priority: priorityOf(job.kind, rank),
         attempts: 2,
@@ -221,14 +232,17 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   /** Over the global cap: "busy, try again in N min". */
   private async checkGlobalCap(): Promise<void> {
-    const c = await this.queue.getJobCounts('wait', 'prioritized', 'delayed');
-    const waiting = (c.wait ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0);
+    let waiting = 0;
+    for (const q of Object.values(this.queues)) {
+      const c = await q.getJobCounts('wait', 'prioritized', 'delayed');
+      waiting += (c.wait ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0);
+    }
     if (waiting < this.limits.maxQueued) return;
     throw busyError(waiting, this.etaOfPosition(waiting + 1));
   }
 
   /** Drops ids of finished (or never-added, after a grace period) jobs from a user's admitted set. */
-  private async prune(setKey: string): Promise<void> {
+  private async prune(setKey: string, cls: JobClass): Promise<void> {
     const entries = await this.redis.zrange(setKey, 0, -1, 'WITHSCORES');
     const now = Date.now();
     const gone: string[] = [];
@@ -236,7 +250,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
       const id = entries[i];
       const local = this.jobs.get(id);
       if (local && !TERMINAL.has(local.status)) continue;
-      const state = await this.queue.getJobState(id);
+      const state = await this.queues[cls].getJobState(id);
       if (state === 'completed' || state === 'failed' || (state === 'unknown' && now - Number(entries[i + 1]) > ADMISSION_GRACE_MS)) gone.push(id);
     }
     if (gone.length) await this.redis.zrem(setKey, ...gone);
@@ -264,7 +278,12 @@ export class BullmqQueue extends JobBook implements JobQueue {
     void (async () => {
       // A waiting job is removed from the queue; a running one (or one that just started) is told to
       // stop through Redis, whichever worker runs it.
-      const removed = job.status === 'queued' ? await this.queue.remove(id).catch(() => 0) : 0;
+      const removed =
+        job.status === 'queued'
+          ? await this.queueOf(job)
+              .remove(id)
+              .catch(() => 0)
+          : 0;
       if (removed === 1) {
         this.settleCancelled(job);
         return;
@@ -321,9 +340,13 @@ export class BullmqQueue extends JobBook implements JobQueue {
     return counts;
   }
 
-  /** A job as Redis knows it now (undefined: gone, or not a PairStyle job). */
+  private queueOf(job: Job): Queue {
+    return this.queues[classOf(job.kind)];
+  }
+
+  /** A job as Redis knows it now, from whichever queue holds it (undefined: gone, or not a PairStyle job). */
   private async readJob(id: string): Promise<Job | undefined> {
-    const bj = await BullJob.fromId(this.queue, id);
+    const bj = (await BullJob.fromId(this.queues.quick, id)) ?? (await BullJob.fromId(this.queues.train, id));
     if (!bj) return undefined;
     let job: Job;
     try {
@@ -344,7 +367,11 @@ export class BullmqQueue extends JobBook implements JobQueue {
   }
 
   private listen(): void {
-    this.events.on('active', ({ jobId }) => {
+    for (const events of this.events) this.listenTo(events);
+  }
+
+  private listenTo(events: QueueEvents): void {
+    events.on('active', ({ jobId }) => {
       const job = this.jobs.get(jobId);
       if (!job || TERMINAL.has(job.status)) return;
       job.status = 'running';
@@ -354,14 +381,14 @@ export class BullmqQueue extends JobBook implements JobQueue {
       this.positions.delete(jobId);
       this.emit({ type: 'started', job });
     });
-    this.events.on('progress', ({ jobId, data }) => {
+    events.on('progress', ({ jobId, data }) => {
       const job = this.jobs.get(jobId);
       const progress = decodeProgress(data);
       if (!job || !progress || job.status !== 'running') return;
       job.progress = progress;
       this.emit({ type: 'progress', job, progress });
     });
-    this.events.on('stalled', ({ jobId }) => {
+    events.on('stalled', ({ jobId }) => {
       const job = this.jobs.get(jobId);
       if (!job || TERMINAL.has(job.status)) return;
       // Its worker stopped answering: BullMQ put it back in the queue for another worker.
@@ -370,9 +397,9 @@ export class BullmqQueue extends JobBook implements JobQueue {
       delete job.progress;
       this.emit({ type: 'queued', job, position: 1, etaSeconds: this.etaOfPosition(1) });
     });
-    this.events.on('completed', ({ jobId }) => void this.settle(jobId));
-    this.events.on('failed', ({ jobId }) => void this.settle(jobId));
-    this.events.on('removed', ({ jobId }) => {
+    events.on('completed', ({ jobId }) => void this.settle(jobId));
+    events.on('failed', ({ jobId }) => void this.settle(jobId));
+    events.on('removed', ({ jobId }) => {
       const job = this.jobs.get(jobId);
       if (job && job.status === 'queued') this.settleCancelled(job);
     });
@@ -384,7 +411,7 @@ export class BullmqQueue extends JobBook implements JobQueue {
     if (!job || TERMINAL.has(job.status) || this.settling.has(id)) return;
     this.settling.add(id);
     try {
-      const bj = await BullJob.fromId(this.queue, id);
+      const bj = await BullJob.fromId(this.queueOf(job), id);
       if (!bj) {
         // Removed without our event (cancelled from another bot, or cleaned up).
         this.settleCancelled(job);
@@ -454,12 +481,13 @@ export class BullmqQueue extends JobBook implements JobQueue {
       for (const job of [...this.jobs.values()]) {
         if (TERMINAL.has(job.status)) continue;
         // Only a job that finished (or vanished) without our hearing of it is read in full.
-        const state = await this.queue.getJobState(job.id);
+        const state = await this.queueOf(job).getJobState(job.id);
         if (state === 'completed' || state === 'failed' || state === 'unknown') await this.settle(job.id);
       }
       await this.refreshPositions();
       await this.adopt();
-      this.workers = Math.max(1, await this.queue.getWorkersCount().catch(() => this.workers));
+      // Every device has one worker on the training queue.
+      this.workers = Math.max(1, await this.queues.train.getWorkersCount().catch(() => this.workers));
     } catch {
       // Redis unreachable: try again at the next sweep.
     } finally {
@@ -469,7 +497,11 @@ export class BullmqQueue extends JobBook implements JobQueue {
 
   private async refreshPositions(): Promise<void> {
     if (![...this.jobs.values()].some((j) => j.status === 'queued')) return;
-    const order = await this.queue.getRanges(['prioritized', 'wait'], 0, -1, true);
+    // Quick jobs run before trainings: their queue comes first.
+    const order = [
+      ...(await this.queues.quick.getRanges(['prioritized', 'wait'], 0, -1, true)),
+      ...(await this.queues.train.getRanges(['prioritized', 'wait'], 0, -1, true)),
+    ];
     this.positions.clear();
     order.forEach((id, i) => {
       if (this.jobs.has(id)) this.positions.set(id, i + 1);
@@ -507,8 +539,8 @@ export class BullmqQueue extends JobBook implements JobQueue {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     await this.redis.del(this.keys.alive(this.botId)).catch(() => undefined);
-    await this.events.close().catch(() => undefined);
-    await this.queue.close().catch(() => undefined);
+    for (const e of this.events) await e.close().catch(() => undefined);
+    for (const q of Object.values(this.queues)) await q.close().catch(() => undefined);
     this.redis.disconnect();
   }
 }

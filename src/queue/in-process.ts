@@ -1,18 +1,19 @@
 /**
- * The in-process queue: one p-queue slot per device (concurrency 1 each), draws ahead of trainings,
- * round-robin between users, per-user and global caps, cancellation, progress events.
+ * The in-process queue: one job at a time per device, draws ahead of trainings, round-robin between
+ * users, per-user and global caps, cancellation, progress events.
  *
- * Scheduling is late-bound: every submitted job adds one task to the p-queue, and that task, when a
- * device frees up, runs whichever pending job is next by policy (not necessarily the one it was added
- * for). Policy: quick jobs (draw, blend) before trainings; within a class, the user served least
- * recently first; then submission order.
+ * Scheduling is late-bound: whenever a job is submitted or ends, the pending job that is next by policy
+ * starts on a free device. Policy: quick jobs (draw, blend, stylize) before trainings; within a class,
+ * the user served least recently first; then submission order. A quick job that finds no free device
+ * does not wait for a training to end: it starts on a device that runs a training (and no quick job)
+ * if that device's executor pauses trainings (JobExecutor.pausesTrainings): the training pauses at
+ * its next step, lends the device to the quick job and goes on where it was (workers/engine-thread.ts).
  *
  * With a journal (src/queue/journal.ts) every job is recorded before submit() resolves, its state is
  * written as it starts and ends, and recover() brings the journaled jobs back after a restart. A job
  * whose engine thread crashes is started once more; close() then leaves waiting and running jobs to the
  * next start instead of cancelling them.
  */
-import PQueue from 'p-queue';
 import { busyError, standingOf } from './estimator.ts';
 import { JobBook, type JobBookOptions } from './job-book.ts';
 import type { JobJournal } from './journal.ts';
@@ -39,7 +40,7 @@ import { msg } from '../i18n/message.ts';
 export { DEFAULT_LIMITS, type QueueLimits } from './job-book.ts';
 
 export interface InProcessQueueOptions extends JobBookOptions {
-  /** One executor per device; each runs one job at a time. */
+  /** One executor per device; each runs one job at a time (and a quick one beside a training it pauses). */
   executors: JobExecutor[];
   /** Durable record of the jobs, for crash recovery (journal write failures go to `log` and never stop a job). */
   journal?: JobJournal;
@@ -51,10 +52,11 @@ export const MAX_ATTEMPTS = 2;
 const SHUTDOWN = new Error('shutdown');
 
 export class InProcessQueue extends JobBook implements JobQueue {
-  private readonly pq: PQueue;
   private readonly free: JobExecutor[];
   private readonly pending: Job[] = [];
-  private readonly running = new Map<string, { job: Job; abort: AbortController }>();
+  private readonly running = new Map<string, { job: Job; abort: AbortController; executor: JobExecutor }>();
+  /** The runs in progress, for close(). */
+  private readonly runs = new Set<Promise<void>>();
   private readonly lastServed = new Map<string, number>();
   private serveCount = 0;
   private orderCache: Job[] | undefined;
@@ -64,7 +66,6 @@ export class InProcessQueue extends JobBook implements JobQueue {
     super(opts);
     if (opts.executors.length === 0) throw new Error('InProcessQueue needs at least one executor');
     this.free = [...opts.executors];
-    this.pq = new PQueue({ concurrency: opts.executors.length });
   }
 
   async submit(owner: JobOwner, request: JobArgs, opts: SubmitOptions = {}): Promise<Job> {
@@ -112,7 +113,7 @@ export class InProcessQueue extends JobBook implements JobQueue {
     this.trimHistory();
     const position = this.positionOf(job.id);
     this.emit({ type: 'queued', job, position, etaSeconds: this.etaOfPosition(position) });
-    void this.pq.add(() => this.runNext()).catch(() => undefined);
+    this.dispatch();
   }
 
   /**
@@ -157,7 +158,7 @@ export class InProcessQueue extends JobBook implements JobQueue {
       const position = this.positionOf(job.id);
       this.emit({ type: 'queued', job, position, etaSeconds: this.etaOfPosition(position) });
     }
-    for (let i = 0; i < queued.length; i++) void this.pq.add(() => this.runNext()).catch(() => undefined);
+    this.dispatch();
     for (const job of fresh) resume(job);
     return counts;
   }
@@ -244,13 +245,12 @@ export class InProcessQueue extends JobBook implements JobQueue {
     if (this.opts.journal) {
       this.pending.length = 0;
       this.orderCache = undefined;
-      this.pq.clear();
       for (const r of this.running.values()) r.abort.abort(SHUTDOWN);
     } else {
       for (const job of [...this.pending]) this.cancel(job.id);
       for (const r of this.running.values()) r.abort.abort();
     }
-    await this.pq.onIdle();
+    while (this.runs.size) await Promise.all(this.runs);
     await Promise.all(this.opts.executors.map((e) => e.close?.()));
   }
 
@@ -269,15 +269,34 @@ export class InProcessQueue extends JobBook implements JobQueue {
     return best;
   }
 
-  private async runNext(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const job = this.pick(this.pending, this.lastServed);
-    this.pending.splice(this.pending.indexOf(job), 1);
-    this.lastServed.set(ownerKey(job.owner), ++this.serveCount);
-    this.orderCache = undefined;
-    const executor = this.free.shift()!;
+  /** Starts pending jobs, next by policy first, while a device can take them. */
+  private dispatch(): void {
+    while (!this.closed && this.pending.length) {
+      const job = this.pick(this.pending, this.lastServed);
+      const executor = this.free.shift() ?? (isQuick(job.kind) ? this.trainingToPause() : undefined);
+      if (!executor) return;
+      this.pending.splice(this.pending.indexOf(job), 1);
+      this.lastServed.set(ownerKey(job.owner), ++this.serveCount);
+      this.orderCache = undefined;
+      const run = this.run(job, executor).finally(() => {
+        this.runs.delete(run);
+        this.dispatch();
+      });
+      this.runs.add(run);
+    }
+  }
+
+  /** A device whose only job is a training that pauses for a quick job (undefined: none). */
+  private trainingToPause(): JobExecutor | undefined {
+    const busy = new Map<JobExecutor, Job[]>();
+    for (const r of this.running.values()) busy.set(r.executor, [...(busy.get(r.executor) ?? []), r.job]);
+    for (const [executor, jobs] of busy) if (executor.pausesTrainings && jobs.length === 1 && jobs[0].kind === 'train') return executor;
+    return undefined;
+  }
+
+  private async run(job: Job, executor: JobExecutor): Promise<void> {
     const abort = new AbortController();
-    this.running.set(job.id, { job, abort });
+    this.running.set(job.id, { job, abort, executor });
     job.status = 'running';
     job.startedAt = Date.now();
     job.attempts = (job.attempts ?? 0) + 1;
@@ -293,7 +312,8 @@ export class InProcessQueue extends JobBook implements JobQueue {
       },
     });
     this.running.delete(job.id);
-    this.free.push(executor);
+    // The device is free once no job runs on it (a training's quick guest, or the training it paused).
+    if (![...this.running.values()].some((r) => r.executor === executor)) this.free.push(executor);
     // Not the job's fault: it runs again, after the restart (shutdown) or now (the thread crashed).
     const again =
       (outcome.status === 'cancelled' && outcome.reason === SHUTDOWN) || (outcome.status === 'failed' && outcome.crashed && job.attempts! < MAX_ATTEMPTS);

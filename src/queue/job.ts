@@ -98,6 +98,11 @@ export interface JobProgress {
   phase?: string;
   loss?: number;
   /**
+   * The job has paused between two steps and lends its device to quick jobs (`phase` says for what):
+   * its time limit stands still until a progress without it (src/queue/run-job.ts).
+   */
+  paused?: boolean;
+  /**
    * A small PNG of the image being drawn as it looks now (the sampler's x0 estimate), while drawing;
    * only when decoding is cheap (the pixel codec), at most every ~2 s (workers/tasks/bot-jobs.ts).
    */
@@ -144,7 +149,7 @@ export type Job = JobArgs & {
   error?: ErrorRecord;
 };
 
-/** Draw and blend jobs are short: they run ahead of trainings. */
+/** Draw, blend and stylize jobs are short: they run ahead of trainings, and a training pauses for them. */
 export const isQuick = (kind: JobKind): boolean => kind !== 'train';
 
 const ownerKeys = new WeakMap<JobOwner, string>();
@@ -174,6 +179,11 @@ export const personKey = (o: JobOwner): string => {
 
 /** Runs one job on one device. Injected into the queue: the worker executor in production, fakes in tests. */
 export interface JobExecutor {
+  /**
+   * It may be given a quick job while it runs a training: the training pauses at its next step, the
+   * quick job runs, the training goes on where it was (WorkerExecutor). Absent: one job at a time.
+   */
+  readonly pausesTrainings?: boolean;
   execute(job: Job, ctx: { signal: AbortSignal; onProgress: (p: JobProgress) => void }): Promise<JobResult>;
   close?(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /**
  * Running one job on one executor, the same for both queue backends: the in-process queue
- * (in-process.ts) and the BullMQ worker (workers/queue-worker.ts). It starts the job's time limit,
+ * (in-process.ts) and the BullMQ worker (workers/queue-worker.ts). It starts the job's time limit
+ * (which stands still while the job is paused for quick jobs),
  * runs the executor with the caller's abort signal, and says how the run ended, in one vocabulary:
  * done, cancelled (the user's cancel, or the caller's own abort such as a shutdown: see `reason`),
  * or failed (timed out, the engine crashed, or the task's own error, a user error keeping its kind).
@@ -40,9 +41,26 @@ export const engineCrashedError = (crash: ErrorRecord): ErrorRecord => ({
 /** Runs `job` on `executor` until it ends, and classifies the end. Never throws. */
 export async function runJob(executor: JobExecutor, job: Job, opts: RunJobOptions): Promise<RunOutcome> {
   const { abort } = opts;
-  const timeout = setTimeout(() => abort.abort(TIMEOUT), opts.timeoutSeconds * 1000);
+  // The time limit stands still while the job is paused for quick jobs (JobProgress.paused).
+  let left = opts.timeoutSeconds * 1000;
+  let since = 0;
+  let timeout: NodeJS.Timeout | undefined;
+  let ended = false;
+  const arm = () => {
+    since = performance.now();
+    timeout = setTimeout(() => abort.abort(TIMEOUT), left);
+  };
+  const onProgress = (p: JobProgress) => {
+    if (p.paused && timeout) {
+      clearTimeout(timeout);
+      timeout = undefined;
+      left -= performance.now() - since;
+    } else if (!p.paused && !timeout && !ended) arm();
+    opts.onProgress(p);
+  };
+  arm();
   try {
-    const result = await executor.execute(job, { signal: abort.signal, onProgress: opts.onProgress });
+    const result = await executor.execute(job, { signal: abort.signal, onProgress });
     // Finished just as it was stopped: the stop wins (the user was told it is cancelling).
     if (abort.signal.aborted) throw cancelled();
     return { status: 'done', result };
@@ -52,6 +70,7 @@ export async function runJob(executor: JobExecutor, job: Job, opts: RunJobOption
     const error = errorRecord(e);
     return { status: 'failed', error, crashed: error.name === 'EngineCrashError' };
   } finally {
+    ended = true;
     clearTimeout(timeout);
   }
 }

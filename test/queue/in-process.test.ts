@@ -1,7 +1,7 @@
 /** Queue policy: draws first, round-robin between users, caps, cancellation, progress events. */
 import { describe, expect, it } from 'vitest';
 import { InProcessQueue } from '../../src/queue/in-process.ts';
-import { JobNotFoundError, QueueLimitError, type DrawArgs, type JobArgs, type JobEvent, type JobOwner } from '../../src/queue/job.ts';
+import { JobNotFoundError, QueueLimitError, type DrawArgs, type JobArgs, type JobEvent, type JobExecutor, type JobOwner } from '../../src/queue/job.ts';
 import { FakeExecutor, tick } from './fake-executor.ts';
 
 const user = (u: string, workspace = 'w1'): JobOwner => ({ platform: 'test', workspace, user: u });
@@ -88,6 +88,24 @@ describe('InProcessQueue', () => {
     const f = await q.finished(j.id);
     expect(f.status).toBe('failed');
     expect(f.error?.message).toMatch(/took longer than/);
+    await q.close();
+  });
+
+  it('does not count the time a training spends paused for quick jobs against its time limit', async () => {
+    // A training that pauses (lending its device to draws) for longer than its whole limit, then ends.
+    const ex: JobExecutor = {
+      async execute(_job, ctx) {
+        ctx.onProgress({ step: 1, steps: 2, phase: 'training' });
+        ctx.onProgress({ step: 1, steps: 2, phase: 'paused for 1 draw', paused: true });
+        await new Promise((r) => setTimeout(r, 600));
+        ctx.onProgress({ step: 2, steps: 2, phase: 'training; resumed after 1 draw' });
+        return { images: [], seconds: 0.6 };
+      },
+    };
+    const q = new InProcessQueue({ executors: [ex], limits: { timeoutSeconds: { train: 0.3, draw: 1, blend: 1, stylize: 1 } } });
+    const t = await q.finished((await q.submit(user('a'), train())).id);
+    expect(t.error).toBeUndefined();
+    expect(t.status).toBe('done');
     await q.close();
   });
 

@@ -23,6 +23,8 @@ function context(): TaskContext & { events: JobProgress[] } {
     progress: (d) => events.push(d as JobProgress),
     cancelled: false,
     throwIfCancelled: () => undefined,
+    quickWaiting: false,
+    yieldToQuick: async () => [],
   };
 }
 

@@ -2,7 +2,9 @@
  * Engine-thread tasks of the bot: train a style from a pair, draw with styles, blend two styles,
  * stylize a given picture.
  * Inputs and outputs are plain data: image bytes in, PNG bytes and style-file bytes out (styles travel
- * as encodeStyle bytes). Progress goes through ctx.progress; cancellation is checked every step.
+ * as encodeStyle bytes). Progress goes through ctx.progress; cancellation is checked every step. A
+ * training pauses between its steps (and between the steps of its sample images) for quick jobs
+ * waiting for the device (training-pauses.ts).
  */
 import { cancelled } from '../../src/errors/user-error.ts';
 import { gridPng, type Tile } from '../../src/images/grid.ts';
@@ -17,6 +19,7 @@ import { trainPair } from '../../src/pair/train.ts';
 import type { BlendArgs, DrawArgs, JobProgress, JobResult, StylizeArgs, TrainArgs } from '../../src/queue/job.ts';
 import type { TaskContext } from '../engine.ts';
 import { displayScale, loadModel, type ModelSource } from './model-cache.ts';
+import { trainingPauses, type TrainingPauses } from './training-pauses.ts';
 
 /** Options the executor adds to every task (model choice with its device and precision; test knobs). */
 export interface TaskOptions {
@@ -48,10 +51,13 @@ const previewPlan = (model: TextToImageModel, opts: TaskOptions, show: number): 
 /** A preview about 128 px wide (the final images are about 256 px). */
 const PREVIEW_PX = 128;
 
-function stepper(ctx: TaskContext | undefined, phase: string, plan?: PreviewPlan) {
+/** Progress of a sampling run, with its previews; `pauses`: a training's sample images, which pause for quick jobs. */
+function stepper(ctx: TaskContext | undefined, phase: string, plan?: PreviewPlan, pauses?: TrainingPauses) {
   let lastPreview = performance.now();
   let preview: Uint8Array | undefined;
+  const report = (p: JobProgress) => (pauses ? pauses.progress(p) : ctx?.progress(p));
   return async (i: number, total: number, estimate?: () => Promise<Float32Array>) => {
+    await pauses?.pause();
     if (ctx?.cancelled) throw cancelled();
     // The last step needs none: the final image follows at once. A preview stays in every later
     // progress event of its phase, so the one an adapter renders (at most every 2 s) still shows it.
@@ -63,7 +69,7 @@ function stepper(ctx: TaskContext | undefined, phase: string, plan?: PreviewPlan
       preview = new Uint8Array(await imagePng(images.subarray(plan.show * px, (plan.show + 1) * px), size, Math.max(1, Math.round(PREVIEW_PX / size))));
       if (ctx.cancelled) throw cancelled();
     }
-    ctx?.progress({ step: i, steps: total, phase, ...(preview ? { preview } : {}) } satisfies JobProgress);
+    report({ step: i, steps: total, phase, ...(preview ? { preview } : {}) });
   };
 }
 
@@ -88,6 +94,7 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     }),
   );
   const [{ content, style }, ...extraPairs] = pairs;
+  const pauses = trainingPauses(ctx);
   const r = await trainPair({
     model,
     content,
@@ -101,8 +108,8 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     device: runtime.device,
     precision: runtime.precision,
     shouldStop: () => ctx?.cancelled ?? false,
-    onProgress: (p) =>
-      ctx?.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' } satisfies JobProgress),
+    pause: () => pauses.pause(),
+    onProgress: (p) => pauses.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' }),
   });
   const prompts = args.job.samplePrompts ?? DEFAULT_SAMPLE_PROMPTS;
   const tiles = pairs.flatMap((p, k) => {
@@ -119,7 +126,7 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
           seed: i,
           steps: args.sampleSteps ?? 25,
           cfg: 5,
-          onStep: stepper(ctx, `drawing sample ${i + 1}/${prompts.length}`, previewPlan(model, args, 1)),
+          onStep: stepper(ctx, `drawing sample ${i + 1}/${prompts.length}`, previewPlan(model, args, 1), pauses),
         }),
       ),
     );
