@@ -40,6 +40,22 @@ function phaseText(phase: string, locale: Locale): string {
   return known ? t(locale, known) : phase;
 }
 
+/** "1 draw", "2 draws and 1 blend": the quick jobs of each kind, in order of first appearance. */
+function quickJobsText(kinds: readonly Job['kind'][], locale: Locale): string {
+  const counts = new Map<Job['kind'], number>();
+  for (const k of kinds) counts.set(k, (counts.get(k) ?? 0) + 1);
+  const parts = [...counts].map(([k, n]) => t(locale, n === 1 ? `quick.one.${k}` : `quick.many.${k}`, { n }));
+  return parts.length > 1 ? t(locale, 'list.and', { first: parts.slice(0, -1).join(', '), last: parts.at(-1)! }) : (parts[0] ?? '');
+}
+
+/** The phase of a running job in words, with a training's pauses for quick jobs ("paused for 1 draw", "training; resumed after 1 draw"). */
+export function phaseLine(p: JobProgress, locale: Locale = 'en'): string | undefined {
+  if (p.paused && p.pausedFor?.length) return t(locale, 'phase.paused-for', { jobs: quickJobsText(p.pausedFor, locale) });
+  if (!p.phase) return undefined;
+  const phase = phaseText(p.phase, locale);
+  return p.resumedAfter?.length ? t(locale, 'phase.resumed-after', { phase, jobs: quickJobsText(p.resumedAfter, locale) }) : phase;
+}
+
 const PHASES: Record<string, 'phase.content-warm-up' | 'phase.training' | 'phase.drawing' | 'phase.blending' | 'phase.inverting' | 'phase.stylizing'> = {
   'content warm-up': 'phase.content-warm-up',
   training: 'phase.training',
@@ -81,7 +97,8 @@ export function progressReply(job: Job, position: number, etaSeconds?: number, p
   const p = job.progress;
   if (!p) return { text: t(locale, 'progress.starting', { what }) + (etaSeconds === undefined ? '' : `, ${time}`), buttons };
   const loss = p.loss !== undefined ? msg('progress.loss', { loss: p.loss.toFixed(4) }) : '';
-  const phase = p.phase ? msg('progress.phase', { phase: phaseText(p.phase, locale) }) : '';
+  const line = phaseLine(p, locale);
+  const phase = line === undefined ? '' : msg('progress.phase', { phase: line });
   // The drawing as it looks now, when the worker sent one; the final reply's images replace it.
   const preview = p.preview ? { images: [{ name: 'preview.png', png: p.preview }] } : {};
   return { text: t(locale, 'progress.running', { what, phase, bar: bar(p), loss, time }), buttons, ...preview };

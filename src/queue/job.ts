@@ -102,6 +102,10 @@ export interface JobProgress {
    * its time limit stands still until a progress without it (src/queue/run-job.ts).
    */
   paused?: boolean;
+  /** While paused: the quick jobs (their kinds) the training lends its device to. */
+  pausedFor?: readonly JobKind[];
+  /** The quick jobs (their kinds) the training has paused for so far; its user is told it resumed. */
+  resumedAfter?: readonly JobKind[];
   /**
    * A small PNG of the image being drawn as it looks now (the sampler's x0 estimate), while drawing;
    * only when decoding is cheap (the pixel codec), at most every ~2 s (workers/tasks/bot-jobs.ts).

@@ -96,9 +96,9 @@ describe('InProcessQueue', () => {
     const ex: JobExecutor = {
       async execute(_job, ctx) {
         ctx.onProgress({ step: 1, steps: 2, phase: 'training' });
-        ctx.onProgress({ step: 1, steps: 2, phase: 'paused for 1 draw', paused: true });
+        ctx.onProgress({ step: 1, steps: 2, phase: 'training', paused: true, pausedFor: ['draw'] });
         await new Promise((r) => setTimeout(r, 600));
-        ctx.onProgress({ step: 2, steps: 2, phase: 'training; resumed after 1 draw' });
+        ctx.onProgress({ step: 2, steps: 2, phase: 'training', resumedAfter: ['draw'] });
         return { images: [], seconds: 0.6 };
       },
     };

@@ -7,6 +7,7 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { phaseLine } from '../../commands/render.ts';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { BullmqQueue } from '../../src/queue/bullmq.ts';
 import { InProcessQueue } from '../../src/queue/in-process.ts';
@@ -50,7 +51,7 @@ const drawing = (prompt: string, steps = 4): JobArgs => ({ kind: 'draw', args: {
 /** One line per event of every job, in the order the main thread heard them. */
 type Line = { job: string; type: JobEvent['type']; step?: number; phase?: string };
 const line = (name: string, e: JobEvent): Line =>
-  e.type === 'progress' ? { job: name, type: e.type, step: e.progress.step, phase: e.progress.phase } : { job: name, type: e.type };
+  e.type === 'progress' ? { job: name, type: e.type, step: e.progress.step, phase: phaseLine(e.progress) } : { job: name, type: e.type };
 
 /** Submits a training, and `quick` jobs once it has reported `atStep` steps; resolves with every event heard. */
 async function trainWithDrawsAt(atStep: number, quick: { owner: JobOwner; args: JobArgs }[], q: JobQueue = queue) {
@@ -60,7 +61,7 @@ async function trainWithDrawsAt(atStep: number, quick: { owner: JobOwner; args: 
   const t = await q.submit(ann, training('ink'), {
     listener: (e) => {
       lines.push(line('train', e));
-      if (e.type === 'progress' && e.progress.phase !== undefined && !e.progress.phase.startsWith('paused') && e.progress.step >= atStep && sentAt < 0) {
+      if (e.type === 'progress' && e.progress.phase !== undefined && !e.progress.paused && e.progress.step >= atStep && sentAt < 0) {
         sentAt = e.progress.step;
         quick.forEach((job, i) => sent.push(q.submit(job.owner, job.args, { listener: (d) => lines.push(line(`quick${i}`, d)) }).then((j) => j.id)));
       }
@@ -135,7 +136,7 @@ describe('a training pauses for quick jobs', () => {
       listener: (e) => {
         lines.push(line('train', e));
         if (e.type === 'progress' && e.progress.step >= 2 && !drawId) drawId = queue.submit(bob, drawing('rocket', 20)).then((j) => j.id);
-        if (e.type === 'progress' && e.progress.phase === 'paused for 1 draw') queue.cancel(t.id, ann);
+        if (e.type === 'progress' && phaseLine(e.progress) === 'paused for 1 draw') queue.cancel(t.id, ann);
       },
     });
     const cancelled = await queue.finished(t.id);
