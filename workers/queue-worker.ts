@@ -4,7 +4,7 @@
  * training lane (queue `jobs`) and the quick lane (queue `quick`: draw, blend, stylize). A quick job
  * taken while the device trains runs at the training's next step (the executor pauses trainings, see
  * workers/engine-thread.ts). An executor that cannot pause a training (JobExecutor.pausesTrainings
- * unset) gets one job at a time through a DeviceGate, quick jobs first.
+ * unset) gets one job at a time through a p-queue of concurrency 1 (deviceGate), quick jobs first.
  * A job's styles arrive as hashes; their bytes come from Redis once and stay in a small cache by hash,
  * checked against the hash on every load. Progress goes out as BullMQ job progress (at most every
  * `progressEveryMs`, always the first and the last of a phase); the result is written under
@@ -16,6 +16,7 @@
  * backoff. A worker process
  * that dies leaves its job's lock to expire: BullMQ's stalled check in the other workers requeues it.
  */
+import PQueue from 'p-queue';
 import { Redis } from 'ioredis';
 import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { DEFAULT_LIMITS } from '../src/queue/job-book.ts';
@@ -85,31 +86,18 @@ class StyleCache {
 }
 
 /**
- * One job at a time on a device whose executor cannot pause a training: a quick job waiting for the
- * device goes first, and a training starts only once no quick job waits (`quickWaiting`, asked again
- * every 50 ms), as when both classes shared one queue.
+ * One job at a time on a device whose executor cannot pause a training: a p-queue of concurrency 1 in
+ * which a quick job waiting for the device goes first (priority), and a training enters only once no
+ * quick job waits (`quickWaiting`, asked again every 50 ms), as when both classes shared one queue.
  */
-class DeviceGate {
-  private busy = false;
-  private readonly waiters: { cls: JobClass; go: () => void }[] = [];
+type DeviceGate = <T>(lane: JobClass, run: () => Promise<T>) => Promise<T>;
 
-  constructor(private readonly quickWaiting: () => Promise<boolean>) {}
-
-  async acquire(cls: JobClass): Promise<void> {
-    if (cls === 'train') while (await this.quickWaiting().catch(() => false)) await new Promise((r) => setTimeout(r, 50));
-    if (!this.busy) {
-      this.busy = true;
-      return;
-    }
-    await new Promise<void>((go) => this.waiters.push({ cls, go }));
-  }
-
-  release(): void {
-    const i = this.waiters.findIndex((w) => w.cls === 'quick');
-    const next = this.waiters.splice(Math.max(i, 0), 1)[0];
-    if (next) next.go();
-    else this.busy = false;
-  }
+function deviceGate(quickWaiting: () => Promise<boolean>): DeviceGate {
+  const device = new PQueue({ concurrency: 1 });
+  return async (lane, run) => {
+    if (lane === 'train') while (await quickWaiting().catch(() => false)) await new Promise((r) => setTimeout(r, 50));
+    return device.add(run, { priority: lane === 'quick' ? 1 : 0 });
+  };
 }
 
 export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<QueueWorkers> {
@@ -150,12 +138,7 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
     (executor: JobExecutor, device: number, gate: DeviceGate | undefined, lane: JobClass) =>
     async (bj: BullJob): Promise<WireReturn> => {
       if (!gate) return processJob(executor, device, bj);
-      await gate.acquire(lane);
-      try {
-        return await processJob(executor, device, bj);
-      } finally {
-        gate.release();
-      }
+      return gate(lane, () => processJob(executor, device, bj));
     };
 
   const processJob = async (executor: JobExecutor, device: number, bj: BullJob): Promise<WireReturn> => {
@@ -218,7 +201,7 @@ export async function startQueueWorkers(opts: QueueWorkerOptions): Promise<Queue
 
   const lockDuration = opts.lockMs ?? 30_000;
   const workers = opts.executors.flatMap((executor, device) => {
-    const gate = executor.pausesTrainings ? undefined : new DeviceGate(quickWaiting);
+    const gate = executor.pausesTrainings ? undefined : deviceGate(quickWaiting);
     return (['train', 'quick'] as const).map((lane) => laneWorker(executor, device, gate, lane));
   });
   function laneWorker(executor: JobExecutor, device: number, gate: DeviceGate | undefined, lane: JobClass): Worker {
