@@ -1,9 +1,13 @@
-/** /pairstyle blend style_a style_b [prompt] [ratio] [strength] [seed]: mix two styles, or a strip from A to B. */
+/**
+ * /pairstyle blend style_a style_b [prompt] [ratio] [strength] [seed]: mix two styles, or a strip from A
+ * to B. Weights on the names (style_a:openmoji::2 style_b:crayon::1) choose one picture at that mix, as ratio does.
+ */
 import type { BlendArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
 import { randomSeed } from './options.ts';
 import { loadStyle } from './style-names.ts';
-import { defineCommand, type CommandContext, type Outcome } from './types.ts';
+import { CommandError, defineCommand, type CommandContext, type Outcome } from './types.ts';
+import { parseStyleList, type WeightedName } from './weighted-styles.ts';
 import { DRAW_DEFAULTS } from './draw.ts';
 
 export const blend = defineCommand({
@@ -11,21 +15,26 @@ export const blend = defineCommand({
   description: 'Blend two styles: one image at a ratio, or a strip moving from A to B',
   ephemeral: false,
   options: [
-    { name: 'style_a', type: 'string', required: true, autocomplete: true, maxLength: 32, description: 'first style' },
-    { name: 'style_b', type: 'string', required: true, autocomplete: true, maxLength: 32, description: 'second style' },
+    { name: 'style_a', type: 'string', required: true, autocomplete: true, maxLength: 40, description: 'first style, with a weight if you like: openmoji::2' },
+    { name: 'style_b', type: 'string', required: true, autocomplete: true, maxLength: 40, description: 'second style, with a weight if you like: crayon::1' },
     { name: 'prompt', type: 'string', maxLength: 200, description: "what to draw (default: style A's subject)" },
-    { name: 'ratio', type: 'number', min: 0, max: 1, description: 'share of style B, 0-1 (default: a strip from A to B)' },
+    { name: 'ratio', type: 'number', min: 0, max: 1, description: 'share of style B, 0-1 (default: from the weights, else a strip from A to B)' },
     { name: 'strength', type: 'number', min: 0, max: 10, description: 'total style strength (default 3)' },
     { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed' },
   ],
   async run(ctx, o) {
-    const a = await loadStyle(ctx, o.style_a);
-    const b = await loadStyle(ctx, o.style_b);
+    const [wa, wb] = [blendEntry(o.style_a, 'style_a'), blendEntry(o.style_b, 'style_b')];
+    const weighted = wa.weighted || wb.weighted;
+    if (weighted && o.ratio !== undefined)
+      throw new CommandError(`give weights (style_a:${wa.name}::2 style_b:${wb.name}::1) or a ratio, not both: they say the same thing`);
+    const a = await loadStyle(ctx, wa.name);
+    const b = await loadStyle(ctx, wb.name);
     const args: BlendArgs = {
       prompt: o.prompt ?? String(a.entry.info.subject ?? 'picture'),
       a: { name: a.entry.name, bytes: a.bytes },
       b: { name: b.entry.name, bytes: b.bytes },
-      ratio: o.ratio,
+      // Weights make one picture with B's share of the total, as ratio does.
+      ratio: weighted ? Math.round((wb.weight / (wa.weight + wb.weight)) * 1000) / 1000 : o.ratio,
       strength: o.strength ?? DRAW_DEFAULTS.strength,
       strip: 5,
       seed: o.seed ?? randomSeed(),
@@ -39,4 +48,14 @@ export const blend = defineCommand({
 export async function submitBlend(ctx: CommandContext, args: BlendArgs): Promise<Outcome> {
   const job = await ctx.queue.submit(ctx.who, { kind: 'blend', args }, { route: ctx.route });
   return { type: 'job', job, finalize: (j) => finalizeJob(ctx.registry, j) };
+}
+
+/** One style of a blend, with its optional weight (the list syntax of draw, one entry). */
+function blendEntry(text: string, option: string): WeightedName {
+  const list = parseStyleList(text);
+  if (list.length !== 1)
+    throw new CommandError(
+      `'${option}' takes one style (blend mixes style_a with style_b); to draw in more styles at once, use /pairstyle draw style:${list.map((s) => s.name).join('::1 ')}::1`,
+    );
+  return list[0];
 }

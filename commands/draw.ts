@@ -1,8 +1,8 @@
-/** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin. */
+/** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin; `style` may weigh several (openmoji::2 crayon::1). */
 import type { DrawArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
 import { randomSeed } from './options.ts';
-import { loadStyle } from './style-names.ts';
+import { loadStyleList, STYLE_LIST_DESCRIPTION, STYLE_LIST_LENGTH } from './weighted-styles.ts';
 import { defineCommand, type CommandContext, type Outcome } from './types.ts';
 
 export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
@@ -14,15 +14,14 @@ export const draw = defineCommand({
   options: [
     { name: 'prompt', type: 'string', required: true, maxLength: 200, description: 'what to draw, e.g. "dog face"' },
     { name: 'strength', type: 'number', min: 0, max: 10, description: 'style strength 0-10 (default 3)' },
-    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: 'style name (default: your last trained)' },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: STYLE_LIST_LENGTH, description: STYLE_LIST_DESCRIPTION },
     { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'random seed (same seed, same picture)' },
     { name: 'steps', type: 'integer', min: 1, max: 100, description: 'sampler steps (default 30)' },
   ],
   async run(ctx, o) {
-    const styleName = o.style ?? (await ctx.registry.lastTrained(ctx.who));
+    const styleList = o.style ?? (await ctx.registry.lastTrained(ctx.who));
     const strength = o.strength ?? DRAW_DEFAULTS.strength;
-    const loaded = styleName && strength > 0 ? await loadStyle(ctx, styleName) : undefined;
-    const styles = loaded ? [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }] : [];
+    const styles = styleList && strength > 0 ? await loadStyleList(ctx, styleList, strength) : [];
     const args: DrawArgs = {
       prompt: o.prompt,
       styles,
