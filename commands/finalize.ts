@@ -7,7 +7,7 @@
  * (the store is full, the per-user limit was reached meanwhile, the name was taken meanwhile) is not
  * thrown away: the reply says why and carries the style file.
  */
-import type { Job } from '../src/queue/job.ts';
+import type { Job, Variation } from '../src/queue/job.ts';
 import { isStoreFull } from '../src/store/store-full.ts';
 import type { StyleRegistry } from '../src/store/style-registry.ts';
 import { unfinishedReply } from './render.ts';
@@ -16,6 +16,8 @@ import type { Button, Reply } from './types.ts';
 export function drawButtons(job: Job): Button[] {
   // A stylization is deterministic (DDIM inversion): rerolling would give the same picture.
   const buttons: Button[] = job.kind === 'stylize' ? [] : [{ id: `ps:reroll:${job.id}`, label: '🎲 Reroll' }];
+  // A close variation of this picture: the same settings with another seed's noise mixed in.
+  if (job.kind !== 'train') buttons.push({ id: `ps:vary:${job.id}`, label: '🔀 Vary' });
   if ((job.kind === 'draw' || job.kind === 'stylize') && job.args.styles.length)
     buttons.push({ id: `ps:weaker:${job.id}`, label: 'Strength −' }, { id: `ps:stronger:${job.id}`, label: 'Strength +' });
   return buttons;
@@ -48,7 +50,7 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
       const args = job.args;
       const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
       return {
-        text: `🎨 '${args.prompt}', ${s}, seed ${args.seed}, ${args.steps} steps (${r.seconds.toFixed(1)} s)${args.styles.length ? ': unstyled | styled' : ''}`,
+        text: `🎨 '${args.prompt}', ${s}, seed ${args.seed}${variationText(args.variation)}, ${args.steps} steps (${r.seconds.toFixed(1)} s)${args.styles.length ? ': unstyled | styled' : ''}`,
         images: r.images,
         buttons: drawButtons(job),
       };
@@ -59,20 +61,27 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
         args.ratio !== undefined
           ? `${Math.round((1 - args.ratio) * 100)}% ${args.a.name} / ${Math.round(args.ratio * 100)}% ${args.b.name}`
           : `from ${args.a.name} (left) to ${args.b.name} (right)`;
-      return { text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}`, images: r.images, buttons: drawButtons(job) };
+      return {
+        text: `🎨 '${args.prompt}' blended ${how}, strength ${args.strength}, seed ${args.seed}${variationText(args.variation)}`,
+        images: r.images,
+        buttons: drawButtons(job),
+      };
     }
     case 'stylize': {
       const args = job.args;
       const s = args.styles.map((x) => `style **${x.style.name}** at strength ${x.weight}`).join(' + ') || 'no style';
       const notices = (args.notices ?? []).map((n) => `\nℹ️ ${n}`).join('');
       return {
-        text: `🖌️ '${args.imageName}' in ${s}${r.text ? `, ${r.text}` : ''} (${r.seconds.toFixed(1)} s): ${args.styles.length ? 'plain reconstruction | styled' : 'plain reconstruction'}${notices}`,
+        text: `🖌️ '${args.imageName}' in ${s}${r.text ? `, ${r.text}` : ''}${variationText(args.variation)} (${r.seconds.toFixed(1)} s): ${args.styles.length ? 'plain reconstruction | styled' : 'plain reconstruction'}${notices}`,
         images: r.images,
         buttons: drawButtons(job),
       };
     }
   }
 }
+
+/** ", variation 123 (0.3)" for a picture made by the vary button. */
+const variationText = (v: Variation | undefined): string => (v ? `, variation ${v.seed} (${v.strength})` : '');
 
 /** Why a finished training could not be stored, for its user; undefined for an unexpected failure. */
 function notStoredReason(e: unknown): string | undefined {
