@@ -287,6 +287,10 @@ describe('weighted styles and the vary button (discord.js)', () => {
     const varied = await fake.waitFor((r) => final(v.token)(r) && r.files.length > 0);
     expect(varied.json?.content).toMatch(/style \*\*ink-a\*\* at strength 2 \+ style \*\*ink-b\*\* at strength 1, seed 4, variation \d+ \(0\.3\)/);
     expect(components(varied).map((b) => b.label)).toContain('🔀 Vary');
+    // Strength + raises the total by 1 and keeps the 2:1 proportions.
+    const s = press(buttons[3].custom_id, 'weigher');
+    const stronger = await fake.waitFor((r) => final(s.token)(r) && r.files.length > 0);
+    expect(stronger.json?.content).toMatch(/style \*\*ink-a\*\* at strength 2\.67 \+ style \*\*ink-b\*\* at strength 1\.33, seed 4,/);
   });
 
   it('refuses bad lists privately: unknown names (with close ones), bad weights, too many, duplicates, empty entries', async () => {
