@@ -6,6 +6,7 @@
  * prompt; one word each when it takes several, e.g. blend's two styles).
  */
 import { findCommand } from './index.ts';
+import { printable } from './options.ts';
 import { CommandError, textOptionsOf, type OptionValue } from './types.ts';
 
 export function tokenize(text: string): string[] {
@@ -24,10 +25,17 @@ export function parseCommandText(text: string): { subcommand: string; options: R
   const command = findCommand(sub.toLowerCase());
   const options: Record<string, OptionValue | undefined> = {};
   const words: string[] = [];
+  let last = '';
   for (const t of rest) {
     const m = /^([a-z_][a-z0-9_]*)[:=](.*)$/s.exec(t);
-    if (m && command.options.some((o) => o.name === m[1])) options[m[1]] = m[2];
-    else if (m && !/^https?$/.test(m[1]))
+    if (m && command.options.some((o) => o.name === m[1])) {
+      options[m[1]] = m[2];
+      last = m[1];
+    } else if (m?.[2].startsWith(':')) {
+      // `style:openmoji::2 crayon::1`: the second entry of a weighted list, outside the option's value.
+      const list = last ? `${last}:"${printable(options[last], 60)} ${printable(t)}"` : `style:"${printable(t)}"`;
+      throw new CommandError(`'${printable(t)}' looks like a weighted style: put the whole list in quotes, e.g. ${list}`);
+    } else if (m && !/^https?$/.test(m[1]))
       throw new CommandError(`unknown option '${m[1]}' for ${command.name} (options: ${command.options.map((o) => o.name).join(', ') || 'none'})`);
     else words.push(t);
   }

@@ -184,6 +184,11 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
       await refusedPrivately('a zero weight in a style list', slash('draw cat style:ink-a::0,ink-b', 'W1'), /the weight of 'ink-a' is 0/);
       await refusedPrivately('an unknown name in a style list', slash('draw cat style:"ink-a::2 ink-c"', 'W1'), /no style named 'ink-c' that you can use/);
       await refusedPrivately('a style named twice', slash('draw cat style:"ink-a ink-a::2"', 'W1'), /'ink-a' is in the list twice/);
+      await refusedPrivately(
+        'a weighted list typed without quotes',
+        slash('draw cat style:ink-a::2 ink-b::1', 'W1'),
+        /'ink-b::1' looks like a weighted style: put the whole list in quotes, e\.g\. style:"ink-a::2 ink-b::1"/,
+      );
     });
 
     it("a bad option, an unknown style, the rate limit, a queue cap, a foreign button press and a cancel of another's job", async () => {
