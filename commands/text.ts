@@ -31,7 +31,7 @@ export function parseCommandText(text: string): { subcommand: string; options: R
     if (m && command.options.some((o) => o.name === m[1])) {
       options[m[1]] = m[2];
       last = m[1];
-    } else if (m?.[2].startsWith(':')) {
+    } else if (/^[\w-]+::/.test(t)) {
       // `style:openmoji::2 crayon::1`: the second entry of a weighted list, outside the option's value.
       const list = last ? `${last}:"${printable(options[last], 60)} ${printable(t)}"` : `style:"${printable(t)}"`;
       throw new CommandError(`'${printable(t)}' looks like a weighted style: put the whole list in quotes, e.g. ${list}`);
