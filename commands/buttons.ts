@@ -1,5 +1,6 @@
 /**
- * Buttons under results: `ps:<action>:<jobId>` — reroll, weaker / stronger style, cancel. A button
+ * Buttons under results: `ps:<action>:<jobId>` — reroll (a new seed), vary (the same picture with
+ * another seed's noise mixed in: a close variation), weaker / stronger style, cancel. A button
  * never reuses the style bytes copied into the old job: every press looks each style up again by name
  * with the presser's rights now, so a style its owner has since unshared or deleted is refused.
  */
@@ -15,7 +16,7 @@ import { reply, CommandError, type CommandContext, type Outcome } from './types.
 export const BUTTON_PREFIX = 'ps:';
 
 export function parseButton(id: string): { action: string; jobId: string } | undefined {
-  const m = /^ps:(reroll|weaker|stronger|cancel):([0-9a-f-]{36})$/.exec(id);
+  const m = /^ps:(reroll|vary|weaker|stronger|cancel):([0-9a-f-]{36})$/.exec(id);
   return m ? { action: m[1], jobId: m[2] } : undefined;
 }
 
@@ -35,24 +36,36 @@ export async function runButton(ctx: CommandContext, id: string): Promise<Outcom
   if (job.owner.platform !== ctx.who.platform || job.owner.workspace !== ctx.who.workspace || job.owner.user !== ctx.who.user) {
     throw new CommandError(msg('button.not-yours'));
   }
-  if (job.kind === 'blend')
-    return submitBlend(ctx, { ...job.args, a: await currentStyle(ctx, job.args.a), b: await currentStyle(ctx, job.args.b), seed: randomSeed() });
+  const vary = b.action === 'vary' ? { variation: { seed: randomSeed(), strength: VARY_STRENGTH[job.kind as keyof typeof VARY_STRENGTH] } } : {};
+  if (job.kind === 'blend') {
+    const styles = { a: await currentStyle(ctx, job.args.a), b: await currentStyle(ctx, job.args.b) };
+    if (b.action === 'vary') return submitBlend(ctx, { ...job.args, ...styles, ...vary });
+    return submitBlend(ctx, { ...job.args, ...styles, seed: randomSeed(), variation: undefined });
+  }
   if (job.kind === 'stylize') {
     if (b.action === 'reroll') throw new CommandError(msg('button.nothing-to-reroll'));
-    const delta = b.action === 'stronger' ? 1 : -1;
-    const styles = await Promise.all(
-      job.args.styles.map(async (s) => ({ style: await currentStyle(ctx, s.style), weight: Math.max(0, Math.min(10, s.weight + delta)) })),
-    );
-    return submitStylize(ctx, { ...job.args, styles });
+    const styles = await Promise.all(job.args.styles.map(async (s) => ({ ...s, style: await currentStyle(ctx, s.style) })));
+    return submitStylize(ctx, { ...job.args, styles: b.action === 'vary' ? styles : restrength(styles, b.action), ...vary });
   }
   if (job.kind !== 'draw') throw new CommandError(msg('button.drawings-only'));
   const args: DrawArgs = { ...job.args, styles: await Promise.all(job.args.styles.map(async (s) => ({ ...s, style: await currentStyle(ctx, s.style) }))) };
-  if (b.action === 'reroll') args.seed = randomSeed();
-  else {
-    const delta = b.action === 'stronger' ? 1 : -1;
-    args.styles = args.styles.map((s) => ({ ...s, weight: Math.max(0, Math.min(10, s.weight + delta)) }));
-  }
+  if (b.action === 'reroll') Object.assign(args, { seed: randomSeed(), variation: undefined });
+  else if (b.action === 'vary') Object.assign(args, vary);
+  else args.styles = restrength(args.styles, b.action);
   return submitDraw(ctx, args);
+}
+
+/**
+ * How far the vary button moves from the picture: for draws and blends the share of the new seed's
+ * noise (slerp), for stylizations DDIM's eta from the kept start (whose structure stays).
+ */
+export const VARY_STRENGTH = { draw: 0.3, blend: 0.3, stylize: 1 } as const;
+
+/** The styles one step weaker or stronger: the total strength moves by 1 (within 0-10), the styles keep their proportions. */
+function restrength<S extends { weight: number }>(styles: S[], action: string): S[] {
+  const total = styles.reduce((t, s) => t + s.weight, 0);
+  const next = Math.max(0, Math.min(10, total + (action === 'stronger' ? 1 : -1)));
+  return styles.map((s) => ({ ...s, weight: Math.round((total > 0 ? (s.weight * next) / total : next / styles.length) * 100) / 100 }));
 }
 
 /** A style of the old job as the presser may use it now (own first, else shared in their workspace), with its current bytes. */

@@ -1,7 +1,8 @@
-/** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin. */
+/** /pairstyle draw prompt [strength] [style] [seed] [steps]: the stylized image beside its unstyled twin; `style` may weigh several (openmoji::2 crayon::1). */
 import { msg } from '../src/i18n/message.ts';
 import type { DrawArgs } from '../src/queue/job.ts';
 import { finalizeJob } from './finalize.ts';
+import { STYLE_LIST_DESCRIPTION, STYLE_LIST_LENGTH } from './weighted-styles.ts';
 import { defineCommand, type CommandContext, type Outcome } from './types.ts';
 import { DRAW_DEFAULTS, userDefaults } from './user-defaults.ts';
 
@@ -14,7 +15,7 @@ export const draw = defineCommand({
   options: [
     { name: 'prompt', type: 'string', required: true, maxLength: 200, description: msg('describe.draw.prompt') },
     { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.draw.strength') },
-    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: msg('describe.draw.style') },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: STYLE_LIST_LENGTH, description: STYLE_LIST_DESCRIPTION },
     { name: 'seed', type: 'integer', min: 0, max: 2 ** 31 - 1, description: msg('describe.draw.seed') },
     { name: 'steps', type: 'integer', min: 1, max: 100, description: msg('describe.draw.steps') },
   ],
@@ -22,8 +23,7 @@ export const draw = defineCommand({
     // Options not given: the user's defaults (/pairstyle settings), else the bot's.
     const mine = await userDefaults(ctx);
     const strength = o.strength ?? mine.strength;
-    const loaded = strength > 0 ? await mine.loadStyle(o.style) : undefined;
-    const styles = loaded ? [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }] : [];
+    const styles = strength > 0 ? await mine.loadStyles(o.style, strength) : [];
     const args: DrawArgs = {
       prompt: o.prompt,
       styles,

@@ -7,7 +7,7 @@
  * (the store is full, the per-user limit was reached meanwhile, the name was taken meanwhile) is not
  * thrown away: the reply says why and carries the style file.
  */
-import type { Job } from '../src/queue/job.ts';
+import type { Job, Variation } from '../src/queue/job.ts';
 import { isStoreFull } from '../src/store/store-full.ts';
 import type { StyleRegistry } from '../src/store/style-registry.ts';
 import { messageIn } from '../src/errors/user-error.ts';
@@ -18,6 +18,8 @@ import type { Button, Reply } from './types.ts';
 export function drawButtons(job: Job, locale: Locale = jobLocale(job)): Button[] {
   // A stylization is deterministic (DDIM inversion): rerolling would give the same picture.
   const buttons: Button[] = job.kind === 'stylize' ? [] : [{ id: `ps:reroll:${job.id}`, label: t(locale, 'button.reroll') }];
+  // A close variation of this picture: the same settings with another seed's noise mixed in.
+  if (job.kind !== 'train') buttons.push({ id: `ps:vary:${job.id}`, label: t(locale, 'button.vary') });
   if ((job.kind === 'draw' || job.kind === 'stylize') && job.args.styles.length)
     buttons.push({ id: `ps:weaker:${job.id}`, label: t(locale, 'button.weaker') }, { id: `ps:stronger:${job.id}`, label: t(locale, 'button.stronger') });
   return buttons;
@@ -67,6 +69,7 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
           prompt: args.prompt,
           styles: stylesText(args.styles, locale),
           seed: args.seed,
+          variation: variationText(args.variation),
           steps: args.steps,
           seconds: r.seconds.toFixed(1),
           layout: args.styles.length ? msg('final.unstyled-styled') : '',
@@ -82,7 +85,7 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
           ? msg('final.blend-ratio', { percentA: Math.round((1 - args.ratio) * 100), a: args.a.name, percentB: Math.round(args.ratio * 100), b: args.b.name })
           : msg('final.blend-strip', { a: args.a.name, b: args.b.name });
       return {
-        text: t(locale, 'final.blended', { prompt: args.prompt, how, strength: args.strength, seed: args.seed }),
+        text: t(locale, 'final.blended', { prompt: args.prompt, how, strength: args.strength, seed: args.seed, variation: variationText(args.variation) }),
         images: r.images,
         buttons: drawButtons(job, locale),
       };
@@ -94,6 +97,7 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
           image: args.imageName,
           styles: stylesText(args.styles, locale),
           detail: r.text ? msg('final.detail', { detail: stylizeDetail(r.text) }) : '',
+          variation: variationText(args.variation),
           seconds: r.seconds.toFixed(1),
           layout: msg(args.styles.length ? 'final.reconstruction-styled' : 'final.reconstruction'),
           notices: noticeLines(args.notices, locale),
@@ -104,6 +108,9 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
     }
   }
 }
+
+/** ", variation 123 (0.3)" for a picture made by the vary button. */
+const variationText = (v: Variation | undefined): Param => (v ? msg('final.variation', { seed: v.seed, strength: v.strength }) : '');
 
 /** Why a finished training could not be stored, for its user in `locale`; undefined for an unexpected failure. */
 function notStoredReason(e: unknown, locale: Locale): string | undefined {

@@ -15,6 +15,7 @@ import { share } from './share.ts';
 import { unshare } from './unshare.ts';
 import { checkOptions, printable } from './options.ts';
 import { withServerRules } from './server-rules.ts';
+import { namesBefore, splitLastEntry } from './weighted-styles.ts';
 import { status } from './status.ts';
 import { stylize } from './stylize.ts';
 import { train } from './train.ts';
@@ -40,10 +41,20 @@ export async function runCommand(ctx: CommandContext, name: string, raw: Record<
   return command.run(await withServerRules(ctx, command.name, options), options);
 }
 
-/** Choices for an autocompleted style option (at most 25, as Discord allows). */
-export async function autocompleteStyles(ctx: Pick<CommandContext, 'who' | 'registry'>, prefix: string): Promise<{ name: string; value: string }[]> {
-  const found = await ctx.registry.autocomplete(ctx.who, prefix.slice(0, 32), 25);
-  return found.map((f) => ({ name: f.label, value: f.name }));
+/**
+ * Choices for an autocompleted style option (at most 25, as Discord allows). In a weighted list
+ * (`openmoji::2 cr`) the last entry is completed: the earlier entries and the weights stay as typed,
+ * and names already in the list are not offered again. Choices longer than Discord's 100 characters are left out.
+ */
+export async function autocompleteStyles(ctx: Pick<CommandContext, 'who' | 'registry'>, typed: string): Promise<{ name: string; value: string }[]> {
+  const { head, prefix, tail } = splitLastEntry(typed);
+  const taken = new Set(namesBefore(head));
+  const found = await ctx.registry.autocomplete(ctx.who, prefix.slice(0, 32), 25 + taken.size);
+  return found
+    .filter((f) => !taken.has(f.name))
+    .map((f) => ({ name: `${head}${f.name}${tail}${f.label.slice(f.name.length)}`, value: `${head}${f.name}${tail}` }))
+    .filter((c) => c.name.length <= 100 && c.value.length <= 100)
+    .slice(0, 25);
 }
 
 export * from './types.ts';

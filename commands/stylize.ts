@@ -5,6 +5,7 @@ import { DRAW_DEFAULTS } from './draw.ts';
 import { finalizeJob } from './finalize.ts';
 import { printable } from './options.ts';
 import { msg, say } from '../src/i18n/message.ts';
+import { STYLE_LIST_DESCRIPTION, STYLE_LIST_LENGTH } from './weighted-styles.ts';
 import { CommandError, defineCommand, type CommandContext, type Outcome } from './types.ts';
 import { userDefaults } from './user-defaults.ts';
 
@@ -16,22 +17,22 @@ export const stylize = defineCommand({
   recentUploads: { options: ['image'], missing: msg('describe.stylize.missing') },
   options: [
     { name: 'image', type: 'attachment', required: true, description: msg('describe.stylize.image') },
-    { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: msg('describe.stylize.style') },
+    { name: 'style', type: 'string', autocomplete: true, maxLength: STYLE_LIST_LENGTH, description: STYLE_LIST_DESCRIPTION },
     { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.stylize.strength', { strength: DRAW_DEFAULTS.strength }) },
     { name: 'keep', type: 'number', min: 0, max: 0.95, description: msg('describe.stylize.keep') },
   ],
   async run(ctx, o) {
     // Options not given: the user's defaults (/pairstyle settings), else the bot's.
     const mine = await userDefaults(ctx);
-    const loaded = await mine.loadStyle(o.style);
-    if (!loaded) throw new CommandError(msg('stylize.no-style'));
     const strength = o.strength ?? mine.strength;
+    const styles = await mine.loadStyles(o.style, strength);
+    if (!styles.length) throw new CommandError(msg('stylize.no-style'));
     const attachment = o.image;
     const upload = await readImageUpload(attachment, msg('upload.role-picture'), ctx.limits.maxUploadBytes);
     const args: StylizeArgs = {
       image: upload.bytes,
       imageName: printable(attachment.name, 60),
-      styles: [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }],
+      styles,
       ...(o.keep !== undefined ? { keep: o.keep } : {}),
       // Told with the result, in the user's language (the job keeps them as text).
       ...(upload.notices.length ? { notices: upload.notices.map((n) => say(n, ctx.locale)) } : {}),

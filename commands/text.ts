@@ -7,6 +7,7 @@
  */
 import { msg } from '../src/i18n/message.ts';
 import { findCommand } from './index.ts';
+import { printable } from './options.ts';
 import { CommandError, textOptionsOf, type OptionValue } from './types.ts';
 
 export function tokenize(text: string): string[] {
@@ -25,10 +26,17 @@ export function parseCommandText(text: string): { subcommand: string; options: R
   const command = findCommand(sub.toLowerCase());
   const options: Record<string, OptionValue | undefined> = {};
   const words: string[] = [];
+  let last = '';
   for (const t of rest) {
     const m = /^([a-z_][a-z0-9_]*)[:=](.*)$/s.exec(t);
-    if (m && command.options.some((o) => o.name === m[1])) options[m[1]] = m[2];
-    else if (m && !/^https?$/.test(m[1]))
+    if (m && command.options.some((o) => o.name === m[1])) {
+      options[m[1]] = m[2];
+      last = m[1];
+    } else if (/^[\w-]+::/.test(t)) {
+      // `style:openmoji::2 crayon::1`: the second entry of a weighted list, outside the option's value.
+      const list = last ? `${last}:"${printable(options[last], 60)} ${printable(t)}"` : `style:"${printable(t)}"`;
+      throw new CommandError(msg('command.weighted-unquoted', { entry: printable(t), list }));
+    } else if (m && !/^https?$/.test(m[1]))
       throw new CommandError(
         msg('command.unknown-option', { name: m[1]!, command: command.name, options: command.options.map((o) => o.name).join(', ') || msg('options.none') }),
       );

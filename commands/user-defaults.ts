@@ -2,12 +2,15 @@
  * What draw, stylize and blend use for an option the user did not give: their own default from
  * /pairstyle settings (src/store/settings.ts) when they set one, else the bot's (DRAW_DEFAULTS; for the
  * style, their last trained one). A default style that is no longer theirs to use is refused with how
- * to change it.
+ * to change it. A style list the user types (`openmoji::2 crayon::1`, weighted-styles.ts) wins over
+ * their default style.
  */
+import type { StyleRef } from '../src/queue/job.ts';
 import { SettingsStore } from '../src/store/settings.ts';
 import { randomSeed } from './options.ts';
 import { loadStyle } from './style-names.ts';
 import { CommandError, type CommandContext } from './types.ts';
+import { loadStyleList } from './weighted-styles.ts';
 
 export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
 
@@ -21,12 +24,17 @@ export interface UserDefaults {
   seed(): number;
   /** `name` given by the user, else the default style, loaded with the user's rights now. */
   loadStyle(name: string | undefined): Promise<Awaited<ReturnType<typeof loadStyle>> | undefined>;
+  /**
+   * The styles of a draw or stylization at total `strength`: the list `typed` by the user, its weights
+   * sharing the strength, else the default style alone; none when the user has no style.
+   */
+  loadStyles(typed: string | undefined, strength: number): Promise<{ style: StyleRef; weight: number }[]>;
 }
 
 export async function userDefaults(ctx: CommandContext): Promise<UserDefaults> {
   const s = await SettingsStore.beside(ctx.registry).user(ctx.who);
   const styleName = async () => s.style ?? (await ctx.registry.lastTrained(ctx.who));
-  return {
+  const defaults: UserDefaults = {
     styleName,
     strength: s.strength ?? DRAW_DEFAULTS.strength,
     steps: Math.min(s.steps ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
@@ -44,5 +52,11 @@ export async function userDefaults(ctx: CommandContext): Promise<UserDefaults> {
       }
       return loadStyle(ctx, chosen);
     },
+    async loadStyles(typed, strength) {
+      if (typed !== undefined) return loadStyleList(ctx, typed, strength);
+      const loaded = await defaults.loadStyle(undefined);
+      return loaded ? [{ style: { name: loaded.entry.name, bytes: loaded.bytes }, weight: strength }] : [];
+    },
   };
+  return defaults;
 }

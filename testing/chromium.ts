@@ -33,6 +33,8 @@ export interface Locator {
   press(key: string): Promise<void>;
   setInputFiles(f: { name: string; mimeType: string; buffer: Buffer }): Promise<void>;
   last(): Locator;
+  first(): Locator;
+  locator(selector: string): Locator;
 }
 export interface Response {
   status(): number;

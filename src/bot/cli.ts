@@ -14,7 +14,7 @@ import { gridPng } from '../images/grid.ts';
 import { imagePng, loadImage } from '../images/io.ts';
 import { unitToRgb } from '../formats/pixels.ts';
 import type { UNet2DConditionConfig } from '../models/unet-config.ts';
-import { blendStrip, drawMixes, drawStyled } from '../pair/draw.ts';
+import { blendStrip, drawMixes, drawStyled, type WeightedStyle } from '../pair/draw.ts';
 import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable.ts';
 import { checkStyleFitsModel } from '../pair/style-fit.ts';
 import { MAX_PAIRS } from '../queue/job.ts';
@@ -23,6 +23,7 @@ import { STYLIZE_DEFAULTS, stylizeImage } from '../pair/stylize.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 import { parseDecimal, printable, textProblem, visibleText } from '../../commands/options.ts';
 import { say } from '../i18n/message.ts';
+import { parseStyleList, styleWeights } from '../../commands/weighted-styles.ts';
 import { checkDistinctOutputs, checkOutputFile, checkWritableFolder, fileProblem, OutputPathError, writeOutputs } from './cli-files.ts';
 import { MIN_IMAGE_SIDE } from '../images/io.ts';
 import { UserError } from '../errors/user-error.ts';
@@ -35,14 +36,18 @@ const USAGE = `usage: pairstyle <command> [options]
 
   train --content A.png --style B.png [--content C.png --style D.png ...] --name NAME [--subject TEXT] [--steps N]
         [--seed N] [--overwrite] [--json]      (up to 4 pairs of one style: each --content with its --style)
-  draw "PROMPT" [--style NAME --strength W] [--seed N] [--steps N] [--cfg W] [--sampler ddim|euler|dpmpp2m]
+  draw "PROMPT" [--style "NAME[::W] ..." --strength S] [--seed N] [--steps N] [--cfg W] [--sampler ddim|euler|dpmpp2m]
        [--mode guidance|lora-scale] [--out styled.png] [--unstyled-out plain.png] [--scale K] [--json]
-  stylize IMAGE --style NAME [--strength W] [--keep K] [--steps N] --out styled.png [--unstyled-out plain.png]
+  stylize IMAGE --style "NAME[::W] ..." [--strength S] [--keep K] [--steps N] --out styled.png [--unstyled-out plain.png]
           [--scale K] [--json]      (IMAGE redrawn in the style; keep 0-0.95: how much of its structure to keep)
-  blend NAME_A NAME_B --prompt "PROMPT" [--weights WA,WB | --strip K] [--strength W] [--seed N] --out FILE.png [--json]
+  blend NAME_A[::W] NAME_B[::W] --prompt "PROMPT" [--weights WA,WB | --strip K] [--strength S] [--seed N] --out FILE.png [--json]
   styles [--json]
   delete NAME
   export NAME --out FILE.safetensors [--format pairstyle|kohya|diffusers]
+
+--style takes one style or several with relative weights, as in the bot: --style "openmoji::2 crayon::1" or
+--style openmoji::2 --style crayon::1 (up to 4; the strength S is shared in proportion: here 2 and 1 of 3).
+Weights on blend's names (a::3 b::1) draw one picture at that mix, like --weights with the strength shared.
 
 train, draw, stylize and blend also take --device cpu|cuda and --precision fp32|fp16 (default: PAIRSTYLE_DEVICE,
 PAIRSTYLE_PRECISION, else cpu and fp32; fp16 is for GPUs).
@@ -91,6 +96,33 @@ function attachNegativeValues(args: readonly string[], options: ParseArgsOptions
   }
   return out;
 }
+
+/**
+ * The --style values (one or repeated) as one weighted list, read as the bot reads it
+ * (commands/weighted-styles.ts): each style from the directory, `strength` shared by the weights.
+ */
+async function stylesOf(registry: StyleDirectory, values: string[] | undefined, strength: number): Promise<WeightedStyle[] | undefined> {
+  if (!values?.length) return undefined;
+  const list = parseStyleList(values.join(' '));
+  const weights = styleWeights(list, strength);
+  const out: WeightedStyle[] = [];
+  for (const [i, s] of list.entries()) {
+    const style = await registry.get(s.name);
+    if (!style) throw new UsageError(`no style named '${s.name}' (see: pairstyle styles)`);
+    out.push({ style, weight: weights[i] });
+  }
+  return out;
+}
+
+/** "style 'a'", or "styles 'a' 2 + 'b' 1" for a weighted list. */
+const stylesText = (styles: readonly WeightedStyle[]): string =>
+  styles.length === 1 ? `style '${styles[0].style.info.name}'` : `styles ${styles.map((s) => `'${s.style.info.name}' ${s.weight}`).join(' + ')}`;
+
+/** The styles in --json output: `style` (the names, joined by ' + ') and `styles` with their weights. */
+const stylesJson = (styles: readonly WeightedStyle[]) => ({
+  style: styles.map((s) => s.style.info.name).join(' + '),
+  styles: styles.map((s) => ({ name: s.style.info.name, weight: s.weight })),
+});
 
 /** The commands that run the model take these beside their own options. */
 const RUNTIME_OPTIONS = { device: { type: 'string' }, precision: { type: 'string' } } as const;
@@ -201,7 +233,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
     }
     case 'draw': {
       const { values: a, positionals } = parse({
-        style: { type: 'string' },
+        style: { type: 'string', multiple: true },
         strength: { type: 'string' },
         seed: { type: 'string' },
         steps: { type: 'string' },
@@ -240,28 +272,27 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         : [{ option: '--out', path: outFile }];
       checkDistinctOutputs(outputs);
       for (const o of outputs) await checkOutputFile(o.path, o.option);
-      const style = a.style ? await registry.get(a.style as string) : undefined;
-      if (a.style && !style) throw new UsageError(`no style named '${a.style}' (see: pairstyle styles)`);
+      const styles = await stylesOf(registry, a.style as string[] | undefined, strength);
       const { model, runtime } = await openModel(a);
-      if (style) checkStyleFitsModel(style, model);
+      for (const s of styles ?? []) checkStyleFitsModel(s.style, model);
       const pipe = new DiffusionPipeline(model, runtime);
       try {
-        if (!style) {
+        if (!styles) {
           const r = await drawMixes(pipe, [[]], opts);
           await writeOutputs([{ ...outputs[0], bytes: await imagePng(r.images[0], model.imageSize, scale) }]);
           if (a.json) json({ out: outFile, seconds: r.seconds, ...opts });
           else io.out(`drew '${prompt}' (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile}`);
           return 0;
         }
-        const r = await drawStyled(pipe, [{ style, weight: strength }], opts);
+        const r = await drawStyled(pipe, styles, opts);
         await writeOutputs([
           { ...outputs[0], bytes: await imagePng(r.styled, model.imageSize, scale) },
           { ...outputs[1], bytes: await imagePng(r.unstyled, model.imageSize, scale) },
         ]);
-        if (a.json) json({ out: outFile, unstyledOut: plainFile, style: style.info.name, strength, seconds: r.seconds, rowsPerStep: r.rowsPerStep, ...opts });
+        if (a.json) json({ out: outFile, unstyledOut: plainFile, ...stylesJson(styles), strength, seconds: r.seconds, rowsPerStep: r.rowsPerStep, ...opts });
         else
           io.out(
-            `drew '${prompt}' in style '${style.info.name}' at strength ${strength} (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile} (unstyled: ${plainFile})`,
+            `drew '${prompt}' in ${stylesText(styles)} at strength ${strength} (seed ${opts.seed}) in ${r.seconds.toFixed(2)} s: ${outFile} (unstyled: ${plainFile})`,
           );
         return 0;
       } finally {
@@ -270,7 +301,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
     }
     case 'stylize': {
       const { values: a, positionals } = parse({
-        style: { type: 'string' },
+        style: { type: 'string', multiple: true },
         strength: { type: 'string' },
         keep: { type: 'string' },
         steps: { type: 'string' },
@@ -295,15 +326,14 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       ];
       checkDistinctOutputs(outputs);
       for (const o of outputs) await checkOutputFile(o.path, o.option);
-      const style = await registry.get(a.style as string);
-      if (!style) throw new UsageError(`no style named '${a.style}' (see: pairstyle styles)`);
+      const styles = (await stylesOf(registry, a.style as string[], strength))!;
       const { model, runtime } = await openModel(a);
-      checkStyleFitsModel(style, model);
+      for (const s of styles) checkStyleFitsModel(s.style, model);
       const image = await readPicture(file, file, model.imageSize);
       const pipe = new DiffusionPipeline(model, runtime);
       try {
         const bar = progressBar(io, 'stylizing');
-        const r = await stylizeImage(pipe, image, [{ style, weight: strength }], {
+        const r = await stylizeImage(pipe, image, styles, {
           keep,
           steps,
           onInvertStep: (done, total) => bar(done, total, '(inverting the picture)'),
@@ -318,7 +348,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
             out: outFile,
             unstyledOut: plainFile,
             image: file,
-            style: style.info.name,
+            ...stylesJson(styles),
             strength,
             keep,
             steps,
@@ -327,7 +357,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
           });
         else
           io.out(
-            `stylized ${file} in style '${style.info.name}' at strength ${strength}, keep ${keep} (${steps} steps) in ${r.seconds.toFixed(2)} s: ${outFile} (plain reconstruction: ${plainFile})`,
+            `stylized ${file} in ${stylesText(styles)} at strength ${strength}, keep ${keep} (${steps} steps) in ${r.seconds.toFixed(2)} s: ${outFile} (plain reconstruction: ${plainFile})`,
           );
         return 0;
       } finally {
@@ -350,6 +380,17 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       if (positionals.length !== 2) throw new UsageError('blend needs two style names: pairstyle blend NAME_A NAME_B --prompt "..." --out FILE.png');
       if (!a.out) throw new UsageError('blend needs --out FILE.png');
       if (a.weights && a.strip) throw new UsageError('give --weights or --strip, not both');
+      const entries = positionals.map((p) => {
+        const list = parseStyleList(p);
+        if (list.length !== 1)
+          throw new UsageError(`'${printable(p)}': blend takes one style per name (NAME_A NAME_B); for more, use draw --style "a::2 b::1 c::1"`);
+        return list[0];
+      });
+      const weighted = entries.some((e) => e.weighted);
+      if (weighted && (a.weights || a.strip))
+        throw new UsageError(
+          `weights on the names (${entries[0].name}::2 ${entries[1].name}::1) choose one picture: give them, --weights or --strip, only one`,
+        );
       const prompt = checkPrompt(a.prompt as string | undefined);
       const opts = {
         prompt,
@@ -357,15 +398,16 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         steps: num(a.steps as string | undefined, 'steps', 30, 1, 200, true),
         cfg: num(a.cfg as string | undefined, 'cfg', 5, 0, 30),
       };
-      const weights = a.weights ? (a.weights as string).split(',').map((v, i) => num(v, `weights[${i}]`, 0, 0, 10)) : undefined;
-      if (weights && weights.length !== 2) throw new UsageError('--weights takes two numbers: WA,WB');
       const k = num(a.strip as string | undefined, 'strip', 5, 2, 12, true);
       const strength = num(a.strength as string | undefined, 'strength', 3, 0, 10);
+      let weights = a.weights ? (a.weights as string).split(',').map((v, i) => num(v, `weights[${i}]`, 0, 0, 10)) : undefined;
+      if (weights && weights.length !== 2) throw new UsageError('--weights takes two numbers: WA,WB');
+      if (weighted) weights = styleWeights(entries, strength);
       const out = { option: '--out', path: a.out as string };
       await checkOutputFile(out.path, out.option);
-      const [sa, sb] = await Promise.all(positionals.map((n) => registry.get(n)));
-      positionals.forEach((n, i) => {
-        if (![sa, sb][i]) throw new UsageError(`no style named '${n}' (see: pairstyle styles)`);
+      const [sa, sb] = await Promise.all(entries.map((e) => registry.get(e.name)));
+      entries.forEach((e, i) => {
+        if (![sa, sb][i]) throw new UsageError(`no style named '${e.name}' (see: pairstyle styles)`);
       });
       const { model, runtime } = await openModel(a);
       for (const s of [sa!, sb!]) checkStyleFitsModel(s, model);
@@ -403,7 +445,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         if (a.json) json({ out: a.out, images: tiles.length, seconds, ...opts });
         else
           io.out(
-            `blended '${positionals[0]}' and '${positionals[1]}' (${tiles.length} image${tiles.length > 1 ? 's' : ''}) in ${seconds.toFixed(2)} s: ${a.out}`,
+            `blended '${entries[0].name}' and '${entries[1].name}' (${tiles.length} image${tiles.length > 1 ? 's' : ''}) in ${seconds.toFixed(2)} s: ${a.out}`,
           );
         return 0;
       } finally {

@@ -22,6 +22,8 @@ export interface DrawOptions {
   steps: number;
   cfg: number;
   sampler?: SamplerName;
+  /** A variation of the seed's picture (GenerateRequest.variation): noise of another seed mixed in. */
+  variation?: { seed: number; strength: number };
   mode?: 'guidance' | 'lora-scale';
   signal?: AbortSignal;
   /** After each sampler step; `preview()` gives the current estimate of the images, one per mix in order. */
@@ -72,7 +74,16 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
     return { seed: opts.seed, terms: styleGuidanceTerms(0, 1, opts.cfg, terms) };
   });
   const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, convs: adaptsConvs(s), params: adapterParams(s, adapterOf.get(s)!) }));
-  const r = await pipe.generate({ prompts, trajectories, adapters, steps: opts.steps, sampler: opts.sampler, signal: opts.signal, onStep: opts.onStep });
+  const r = await pipe.generate({
+    prompts,
+    trajectories,
+    adapters,
+    steps: opts.steps,
+    sampler: opts.sampler,
+    ...(opts.variation ? { variation: opts.variation } : {}),
+    signal: opts.signal,
+    onStep: opts.onStep,
+  });
   const px = r.images.length / mixes.length;
   const images = mixes.map((_, i) => r.images.slice(i * px, (i + 1) * px));
   return { images, rowsPerStep: r.rowsPerStep, seconds: (performance.now() - t0) / 1000 };

@@ -35,6 +35,8 @@ export interface StylizeOptions {
   start?: 'inversion' | 'sdedit';
   /** Seed of the SDEdit noise (unused by the deterministic inversion). */
   seed?: number;
+  /** A variation (GenerateRequest.variation): DDIM's per-step noise at eta = strength, drawn from its seed; absent: deterministic. */
+  variation?: { seed: number; strength: number };
   /** The start latent when already made for these options (stylizeStart), e.g. to stylize one picture in several runs. */
   from?: Float32Array;
   signal?: AbortSignal;
@@ -109,6 +111,7 @@ export async function stylizeMixes(
     steps: opts.steps,
     sampler: 'ddim',
     init: { latents, step: startStep },
+    ...(opts.variation ? { variation: opts.variation } : {}),
     signal: opts.signal,
     onStep: opts.onStep,
   });

@@ -15,6 +15,7 @@ import type { TextToImageModel } from './text-to-image.ts';
 import { ddimInvert } from '../diffusion/inversion.ts';
 import { Rng } from '../graph/rng.ts';
 import { sample, type Denoiser, type SamplerName } from '../diffusion/samplers.ts';
+import { slerpNoise } from '../diffusion/variation.ts';
 
 export interface Term {
   /** Index into the request's prompts. */
@@ -59,6 +60,12 @@ export interface GenerateRequest {
    * of from each trajectory's seeded noise at step 0.
    */
   init?: { latents: Float32Array; step: number };
+  /**
+   * A variation (src/diffusion/variation.ts): the noise of `seed` mixed into each trajectory's noise by
+   * slerp at `strength` in [0, 1]; from `init` latents (no initial noise), DDIM's per-step noise at eta
+   * = `strength`, drawn from `seed`.
+   */
+  variation?: { seed: number; strength: number };
 }
 
 export interface InvertRequest {
@@ -116,6 +123,13 @@ export class DiffusionPipeline {
       throw new Error(`generate: init has ${req.init.latents.length} latent values, expected ${n * latent} (one latent per trajectory)`);
     const noise = new Float32Array(n * latent);
     if (!req.init) req.trajectories.forEach((tr, j) => new Rng(tr.seed).fillNormal(noise.subarray(j * latent, (j + 1) * latent)));
+    const variation = req.variation;
+    if (variation && !req.init) {
+      const other = new Rng(variation.seed).fillNormal(new Float32Array(latent));
+      for (let j = 0; j < n; j++) noise.set(slerpNoise(noise.subarray(j * latent, (j + 1) * latent), other, variation.strength), j * latent);
+    }
+    if (variation && req.init && (req.sampler ?? 'ddim') !== 'ddim')
+      throw new Error('generate: a variation from init latents needs the ddim sampler (its eta noise)');
     // The last model input / combined output (VP space for every sampler), for previews of the x0 estimate.
     let last: { x: Float32Array; out: Float32Array; t: number } | undefined;
     const preview = async (): Promise<Float32Array> => {
@@ -134,7 +148,8 @@ export class DiffusionPipeline {
       schedule: model.schedule,
       noise,
       start: req.init ? { x: req.init.latents, step: req.init.step } : undefined,
-      seed: req.trajectories[0]?.seed ?? 0,
+      seed: variation && req.init ? variation.seed : (req.trajectories[0]?.seed ?? 0),
+      ...(variation && req.init ? { eta: variation.strength } : {}),
       signal: req.signal,
       onStep: req.onStep ? (i, total) => req.onStep!(i, total, preview) : undefined,
       denoise: async (x, t, i) => {

@@ -47,6 +47,13 @@ export interface TrainArgs {
   notices?: string[];
 }
 
+/** A variation of a result (the vary button): the same settings, with the noise of `seed` mixed in at `strength` (src/diffusion/variation.ts). */
+export interface Variation {
+  seed: number;
+  /** In (0, 1]: how far from the original picture. */
+  strength: number;
+}
+
 export interface DrawArgs {
   prompt: string;
   /** Empty: a plain draw. */
@@ -54,6 +61,7 @@ export interface DrawArgs {
   seed: number;
   steps: number;
   cfg: number;
+  variation?: Variation;
 }
 
 export interface BlendArgs {
@@ -67,6 +75,7 @@ export interface BlendArgs {
   seed: number;
   steps: number;
   cfg: number;
+  variation?: Variation;
 }
 
 /** A picture the user gave, redrawn in styles (src/pair/stylize.ts). */
@@ -81,6 +90,8 @@ export interface StylizeArgs {
   keep?: number;
   /** Sampler steps; absent: the engine's default. */
   steps?: number;
+  /** A variation: stochastic denoising (DDIM eta = strength) with noise of its seed; absent: deterministic. */
+  variation?: Variation;
   /** Told with the result (e.g. an animated picture's first frame was used). */
   notices?: string[];
 }

@@ -107,6 +107,47 @@ describe('pairstyle CLI', () => {
     expect((await cli('delete', 'roundy')).out).toMatch(/deleted/);
   });
 
+  it('draws, stylizes and blends in weighted styles through the CLI process (one --style list or repeated --style), refusing bad lists', async () => {
+    await cli('train', '--content', join(work, 'style.jpg'), '--style', join(work, 'content.png'), '--name', 'curvy', '--steps', '12', '--seed', '5');
+    const listed = join(work, 'weighted.png');
+    const drawn = await runPairstyle(['draw', 'cat face', '--style', 'blocky::2 curvy::1', '--steps', '3', '--seed', '4', '--out', listed, '--json'], { env });
+    expect(drawn.code).toBe(0);
+    expect(JSON.parse(drawn.stdout)).toMatchObject({
+      style: 'blocky + curvy',
+      styles: [
+        { name: 'blocky', weight: 2 },
+        { name: 'curvy', weight: 1 },
+      ],
+      strength: 3,
+    });
+    expect((await sharp(readFileSync(listed)).metadata()).format).toBe('png');
+    // Repeated --style is the same list: the same picture.
+    const repeated = join(work, 'weighted-repeated.png');
+    const again = await runPairstyle(['draw', 'cat face', '--style', 'blocky::2', '--style', 'curvy::1', '--steps', '3', '--seed', '4', '--out', repeated], {
+      env,
+    });
+    expect([again.code, again.stdout]).toEqual([0, expect.stringMatching(/in styles 'blocky' 2 \+ 'curvy' 1 at strength 3/)]);
+    expect(readFileSync(repeated).equals(readFileSync(listed))).toBe(true);
+    expect(readFileSync(listed).equals(readFileSync(join(work, 'weighted.unstyled.png')))).toBe(false);
+    // A blend with weights on its names: one picture at that mix.
+    const mixed = await runPairstyle(['blend', 'blocky::3', 'curvy::1', '--prompt', 'rocket', '--steps', '2', '--out', join(work, 'mix.png')], { env });
+    expect([mixed.code, mixed.stdout]).toEqual([0, expect.stringMatching(/blended 'blocky' and 'curvy' \(1 image\)/)]);
+
+    const out = ['--steps', '2', '--out', join(work, 'refused.png')];
+    const refusals: [string[], RegExp][] = [
+      [['draw', 'cat', '--style', 'blocky::2 nope::1', ...out], /no style named 'nope'/],
+      [['draw', 'cat', '--style', 'blocky::0 curvy', ...out], /the weight of 'blocky' is 0/],
+      [['draw', 'cat', '--style', 'blocky::-1', '--style', 'curvy', ...out], /the weight of 'blocky' is negative/],
+      [['draw', 'cat', '--style', 'blocky', '--style', 'blocky::2', ...out], /'blocky' is in the list twice/],
+      [['draw', 'cat', '--style', 'a b c d e', ...out], /5 styles is too many: at most 4/],
+      [['draw', 'cat', '--style', 'blocky,,curvy', ...out], /entry 2 of the style list is empty/],
+      [['stylize', join(work, 'content.png'), '--style', 'blocky::x', ...out], /the weight of 'blocky' must be a number/],
+      [['blend', 'blocky::3', 'curvy', '--strip', '3', '--prompt', 'rocket', ...out], /give them, --weights or --strip, only one/],
+    ];
+    const answers = await Promise.all(refusals.map(([args]) => runPairstyle(args, { env })));
+    answers.forEach((a, i) => expect([a.code, a.stderr.trim().split('\n').length, a.stderr]).toEqual([2, 1, expect.stringMatching(refusals[i][1])]));
+  }, 600_000);
+
   it('trains one style from several pairs, and refuses pairs that do not match up, through the CLI process', async () => {
     const r = await cli(
       'train',

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBotConfig } from '../../config/bot.ts';
 import { startBot } from '../../src/bot/main.ts';
-import { chromiumMissing, launchChromium, type Browser, type Page } from '../../testing/chromium.ts';
+import { chromiumMissing, launchChromium, type Browser, type Locator, type Page } from '../../testing/chromium.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
@@ -127,6 +127,43 @@ if (reason) {
       await page.locator('.msg.error:has-text("PairStyle is not used in this channel here")').waitFor({ timeout: 10_000 });
       await send('/pairstyle settings reset:"mine channels"');
       await page.locator('.msg[data-final="true"]:has-text("saved"):has-text("channels: every channel"):has-text("seed: random")').waitFor({ timeout: 10_000 });
+    });
+
+    it('draws in two weighted styles (a real picture), completes the last name of a list, refuses a bad list, and varies the picture', async () => {
+      await page.locator('aside button.sub[data-name="train"]').click();
+      await page.locator('#form input[name="content"]').setInputFiles(await png('#d22'));
+      await page.locator('#form input[name="style"]').setInputFiles(await png('#2d2'));
+      await page.locator('#form input[name="name"]').fill('green');
+      await page.locator('#form input[name="steps"]').fill('10');
+      await page.locator('#form button[type="submit"]').click();
+      await page.locator('.msg[data-final="true"]:has-text("learned style green")').waitFor({ timeout: 60_000 });
+
+      // The draw form's style field offers the names that complete the list typed so far.
+      await page.locator('aside button.sub[data-name="draw"]').click();
+      await page.locator('#form input[name="style"]').fill('blue::2 gr');
+      await expect.poll(() => page.evaluate<string[]>(`[...document.querySelectorAll('#styles option')].map((o) => o.value)`)).toEqual(['blue::2 green']);
+      await page.locator('#closeform').click();
+
+      await send('draw prompt:"cat face" steps:2 seed:1 style:"blue::0 green"');
+      await page.locator('.msg.error:has-text("the weight of \'blue\' is 0")').waitFor({ timeout: 20_000 });
+
+      await send('draw prompt:"cat face" steps:2 seed:1 style:"blue::2 green::1"');
+      const drawn = page.locator('.msg[data-final="true"]:has-text("style blue at strength 2 + style green at strength 1, seed 1,")').first();
+      await drawn.locator('img').waitFor({ timeout: 30_000 });
+      const size = (img: Locator) => img.evaluate((el) => (el as { naturalWidth: number }).naturalWidth);
+      await expect.poll(() => size(drawn.locator('img'))).toBeGreaterThan(0);
+      await drawn.locator('button:has-text("Vary")').click();
+      const varied = page.locator('.msg[data-final="true"]:has-text("at strength 1, seed 1, variation")');
+      await varied.locator('img').waitFor({ timeout: 30_000 });
+      await expect.poll(() => size(varied.locator('img'))).toBeGreaterThan(0);
+      // A variation is another picture: the bytes of the two images differ.
+      const bytesOf = async (img: Locator) => {
+        const src = await img.evaluate((el) => (el as { src: string }).src);
+        return page.evaluate<string>(`fetch(${JSON.stringify(src)}).then((r) => r.arrayBuffer()).then((b) => [...new Uint8Array(b)].join(','))`);
+      };
+      const original = await bytesOf(drawn.locator('img'));
+      expect(original.length).toBeGreaterThan(100);
+      expect(await bytesOf(varied.locator('img'))).not.toBe(original);
     });
 
     it('keeps the form and both chosen files when a training is refused', async () => {

@@ -218,7 +218,19 @@ describe('the playground over HTTP (tiny model)', () => {
     expect(done.text).toMatch(/'mine\.png' in style \*\*blue\*\* at strength 3, keep 0\.5, 30 steps/);
     expect(done.images.map((i) => i.name)).toEqual(['stylized.png']);
     expect((await sharp((await fetchBytes(done.images[0].url)).bytes).metadata()).width).toBeGreaterThanOrEqual(3 * 256);
-    expect(done.buttons.map((b) => b.label)).toEqual(['Strength −', 'Strength +']);
+    expect(done.buttons.map((b) => b.label)).toEqual(['🔀 Vary', 'Strength −', 'Strength +']);
+    // Vary: the same picture and settings denoised with another seed's noise, another real picture.
+    const pressed = (await (
+      await fetch(`${base}api/button`, {
+        method: 'POST',
+        body: JSON.stringify({ id: done.buttons[0].id }),
+        headers: { 'content-type': 'application/json', ...tokenHeader() },
+      })
+    ).json()) as { reply: PlaygroundMessage };
+    const varied = await until((m) => m.id === pressed.reply.id && m.final, 120_000);
+    expect(varied.text).toMatch(/'mine\.png' in style \*\*blue\*\* at strength 3, keep 0\.5, 30 steps, variation \d+ \(1\)/);
+    const [before, after] = [(await fetchBytes(done.images[0].url)).bytes, (await fetchBytes(varied.images[0].url)).bytes];
+    expect(Buffer.from(after).equals(Buffer.from(before))).toBe(false);
 
     expect((await final(line('stylize style:blue'))).text).toMatch(/'image' is required/);
     const bad = new FormData();

@@ -84,6 +84,38 @@ describe('/pairstyle settings: a person’s defaults', () => {
     expect(blended.kind === 'blend' && [blended.args.strength, blended.args.steps, blended.args.seed]).toEqual([6, 9, 5]);
   });
 
+  it('a weighted style list given wins over the default style and shares the default strength; with none given, the default style alone', async () => {
+    await registry.put(who('ann'), 'ink', new Uint8Array([1]), { subject: 'cat' });
+    await registry.put(who('ann'), 'crayon', new Uint8Array([2]), {});
+    await registry.put(who('ann'), 'wavy', new Uint8Array([3]), {});
+    await runCommand(ctx('ann'), 'settings', { style: 'crayon', strength: '6', steps: '9', seed: '5' }); // not the last trained (wavy)
+    const weighted = drawArgs(await runCommand(ctx('ann'), 'draw', { prompt: 'cat', style: 'ink::2 crayon::1' }));
+    expect(weighted.styles.map((s) => [s.style.name, s.weight])).toEqual([
+      ['ink', 4],
+      ['crayon', 2],
+    ]);
+    expect([weighted.seed, weighted.steps]).toEqual([5, 9]);
+    const plain = drawArgs(await runCommand(ctx('ann'), 'draw', { prompt: 'cat' }));
+    expect(plain.styles.map((s) => [s.style.name, s.weight])).toEqual([['crayon', 6]]);
+    const stylized = jobOf(await runCommand(ctx('ann'), 'stylize', { image: file('me.png', await png('#456')), style: 'ink::1 crayon::2' }));
+    expect(stylized.kind === 'stylize' && stylized.args.styles.map((s) => [s.style.name, s.weight])).toEqual([
+      ['ink', 2],
+      ['crayon', 4],
+    ]);
+    // Weights on blend's names choose one picture at that mix; strength, steps and seed stay the user's
+    // (bob's: ann has the most draws one person may queue).
+    for (const [name, byte] of [
+      ['ink', 1],
+      ['crayon', 2],
+    ] as const)
+      await registry.put(who('bob'), name, new Uint8Array([byte]), { subject: 'cat' });
+    await runCommand(ctx('bob'), 'settings', { strength: '6', steps: '9', seed: '5' });
+    const blended = jobOf(await runCommand(ctx('bob'), 'blend', { style_a: 'ink::3', style_b: 'crayon::1' }));
+    expect(blended.kind === 'blend' && [blended.args.ratio, blended.args.strength, blended.args.steps, blended.args.seed]).toEqual([0.25, 6, 9, 5]);
+    // A bad list is refused even though a default style is set, and queues nothing.
+    await expect(runCommand(ctx('bob'), 'draw', { prompt: 'cat', style: 'ink::0 crayon' })).rejects.toThrow(/the weight of 'ink' is 0/);
+  });
+
   it('refuses a default style that is no longer the user’s to use, saying how to change it', async () => {
     await registry.put(who('carol'), 'shared-ink', new Uint8Array([1]), {});
     await registry.setShared(who('carol'), 'shared-ink', true);

@@ -337,6 +337,22 @@ describe('style names', () => {
     );
   });
 
+  it('refuses bad weighted style lists (openmoji::2 crayon::1) with what to write, queuing nothing', async () => {
+    const cases: [string, string, Record<string, unknown>, RegExp][] = [
+      ['a list with an unknown name', 'draw', { prompt: 'cat', style: 'openmoji::2 crayn::1' }, /no style named 'crayn'.*Did you mean 'crayon'\?/],
+      ['a weight of 0', 'draw', { prompt: 'cat', style: 'openmoji::0 crayon' }, /the weight of 'openmoji' is 0: leave 'openmoji' out instead/],
+      ['a negative weight', 'draw', { prompt: 'cat', style: 'openmoji::-1 crayon' }, /the weight of 'openmoji' is negative/],
+      ['a weight that is not a number', 'stylize', { image: good, style: 'openmoji::heavy' }, /the weight of 'openmoji' must be a number, got 'heavy'/],
+      ['five styles', 'draw', { prompt: 'cat', style: 'openmoji crayon watercolor a b' }, /5 styles is too many: at most 4/],
+      ['a name twice', 'draw', { prompt: 'cat', style: 'openmoji::2 crayon OpenMoji' }, /'openmoji' is in the list twice/],
+      ['an empty entry', 'draw', { prompt: 'cat', style: 'openmoji,,crayon' }, /entry 2 of the style list is empty/],
+      ['a single colon before the weight', 'draw', { prompt: 'cat', style: 'openmoji:2' }, /put two colons between a style and its weight/],
+      ['blend weights and a ratio', 'blend', { style_a: 'openmoji::2', style_b: 'crayon', ratio: 0.5 }, /give weights .* or a ratio, not both/],
+      ['a list in one blend style', 'blend', { style_a: 'openmoji crayon', style_b: 'crayon' }, /'style_a' takes one style/],
+    ];
+    for (const [what, sub, options, expected] of cases) await refused('Bad input', `${sub} with ${what}`, 'u', sub, options, expected);
+  });
+
   it('refuses an ambiguous shared name, names with odd characters or too long, and a duplicate name', async () => {
     await refused(
       'Bad input',

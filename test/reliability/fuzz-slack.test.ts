@@ -25,7 +25,7 @@ afterAll(() => slack.close());
 
 const post = (body: string, contentType?: string) => postSignedToSlack(slack.url, SECRET, body, { contentType, timeoutMs: 15_000 });
 
-const ACTION_IDS = ['ps:reroll:', 'ps:stronger:', 'ps:weaker:', 'ps:cancel:', 'ps:', 'ps:reroll:job-1', 'ps:cancel:../../x', 'other', ''];
+const ACTION_IDS = ['ps:reroll:', 'ps:vary:', 'ps:stronger:', 'ps:weaker:', 'ps:cancel:', 'ps:', 'ps:reroll:job-1', 'ps:cancel:../../x', 'other', ''];
 
 function validPayload(r: Seeded): Record<string, unknown> {
   return {

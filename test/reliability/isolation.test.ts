@@ -130,6 +130,7 @@ describe('isolation between users, workspaces and platforms', () => {
     // While shared, bob's buttons work.
     const again = await finished(await runButton(bob, `ps:reroll:${drawn.id}`));
     expect(again.status).toBe('done');
+    expect((await finished(await runButton(bob, `ps:vary:${drawn.id}`))).status).toBe('done');
 
     const pressRefused = async (what: string, ctx: CommandContext, id: string, expected: RegExp) => {
       let error: unknown;
@@ -149,6 +150,8 @@ describe('isolation between users, workspaces and platforms', () => {
     await pressRefused('bob presses Reroll under his drawing after alice unshared its style', bob, `ps:reroll:${drawn.id}`, gone);
     await pressRefused('bob presses Strength + under his drawing after alice unshared its style', bob, `ps:stronger:${drawn.id}`, gone);
     await pressRefused('bob presses Reroll under his blend after alice unshared its style', bob, `ps:reroll:${blended.id}`, gone);
+    await pressRefused('bob presses Vary under his drawing after alice unshared its style', bob, `ps:vary:${drawn.id}`, gone);
+    await pressRefused('bob presses Vary under his blend after alice unshared its style', bob, `ps:vary:${blended.id}`, gone);
     await runCommand(alice, 'share', { name: 'open' });
     await runCommand(alice, 'delete', { name: 'open' });
     await pressRefused('bob presses Strength − under his drawing after alice deleted its style', bob, `ps:weaker:${drawn.id}`, gone);

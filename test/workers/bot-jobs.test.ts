@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStyle } from '../../src/pair/style-file.ts';
 import { InProcessQueue } from '../../src/queue/in-process.ts';
-import type { JobEvent, JobOwner } from '../../src/queue/job.ts';
+import type { DrawArgs, JobEvent, JobOwner } from '../../src/queue/job.ts';
 import { WorkerExecutor } from '../../workers/executor.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
@@ -94,6 +94,50 @@ describe('bot jobs in the engine thread', () => {
     );
     expect(bad.status).toBe('failed');
     expect(bad.error?.message).toMatch(/the picture: not a readable image/);
+  });
+
+  it('draws in two weighted styles; a variation is another picture (the same for the same variation seed), and stylize varies too', async () => {
+    const train = async (name: string, colour: string) => {
+      const after = new Uint8Array(
+        await sharp({ create: { width: 24, height: 24, channels: 3, background: colour } })
+          .png()
+          .toBuffer(),
+      );
+      const t = await queue.submit(owner, { kind: 'train', args: { content, style: after, name, steps: 6, samplePrompts: [] } });
+      return { name, bytes: (await queue.finished(t.id)).result!.style!.bytes };
+    };
+    const [greens, yellows] = [await train('greens', '#2d2'), await train('yellows', '#dd2')];
+    const styles = [
+      { style: greens, weight: 2 },
+      { style: yellows, weight: 1 },
+    ];
+    const pixels = async (args: Omit<DrawArgs, 'prompt' | 'styles' | 'steps' | 'cfg'>) => {
+      const j = await queue.finished((await queue.submit(owner, { kind: 'draw', args: { prompt: 'cat face', styles, steps: 4, cfg: 5, ...args } })).id);
+      expect(j.error).toBeUndefined();
+      return new Uint8Array(await sharp(j.result!.images[0].png).raw().toBuffer());
+    };
+    const distance = (a: Uint8Array, b: Uint8Array) => a.reduce((s, v, k) => s + Math.abs(v - b[k]), 0) / a.length;
+    const original = await pixels({ seed: 1 });
+    const varied = await pixels({ seed: 1, variation: { seed: 9, strength: 0.3 } });
+    expect(distance(original, varied)).toBeGreaterThan(0);
+    expect(distance(await pixels({ seed: 1, variation: { seed: 9, strength: 0.3 } }), varied)).toBe(0);
+    expect(distance(original, await pixels({ seed: 9 }))).toBeGreaterThan(0);
+
+    const stylized = async (variation?: { seed: number; strength: number }) => {
+      const j = await queue.finished(
+        (
+          await queue.submit(owner, {
+            kind: 'stylize',
+            args: { image: content, imageName: 'red.png', styles, keep: 0.5, steps: 4, ...(variation ? { variation } : {}) },
+          })
+        ).id,
+      );
+      expect(j.error).toBeUndefined();
+      return new Uint8Array(await sharp(j.result!.images[0].png).raw().toBuffer());
+    };
+    const plain = await stylized();
+    expect(distance(plain, await stylized())).toBe(0);
+    expect(distance(plain, await stylized({ seed: 9, strength: 1 }))).toBeGreaterThan(0);
   });
 
   it('reports an unreadable upload as a clear failure and keeps serving', async () => {

@@ -145,7 +145,14 @@ export async function draw(args: { job: DrawArgs } & TaskOptions, ctx?: TaskCont
   const size = model.imageSize;
   const { job } = args;
   // drawMixes([[]]) and drawStyled ([styled, unstyled]): trajectory 0 is the picture to preview.
-  const opts = { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, onStep: stepper(ctx, 'drawing', previewPlan(model, args, 0)) };
+  const opts = {
+    prompt: job.prompt,
+    seed: job.seed,
+    steps: job.steps,
+    cfg: job.cfg,
+    variation: job.variation,
+    onStep: stepper(ctx, 'drawing', previewPlan(model, args, 0)),
+  };
   if (job.styles.length === 0) {
     const r = await drawMixes(pipe, [[]], opts);
     return {
@@ -175,6 +182,7 @@ export async function blend(args: { job: BlendArgs } & TaskOptions, ctx?: TaskCo
     seed: job.seed,
     steps: job.steps,
     cfg: job.cfg,
+    variation: job.variation,
     onStep: stepper(ctx, 'blending', previewPlan(model, args, job.ratio !== undefined ? 0 : Math.floor((job.strip - 1) / 2))),
   };
   if (job.ratio !== undefined) {
@@ -211,6 +219,7 @@ export async function stylize(args: { job: StylizeArgs } & TaskOptions, ctx?: Ta
   const r = await stylizeImage(pipe, picture, styles, {
     keep,
     steps,
+    variation: job.variation,
     onInvertStep: (done, total) => inverting(done, total),
     // stylizeImage's trajectories are [styled, unstyled]: preview the styled one.
     onStep: stepper(ctx, 'stylizing', previewPlan(model, args, 0)),

@@ -152,7 +152,7 @@ describe('Discord gateway adapter (discord.js)', () => {
     const edit = await fake.waitFor((r) => final(token)(r) && r.files.length > 0);
     expect(edit.json?.content).toMatch(/^🎨 'red apple', ohne Stil, Seed 4, 30 Schritte \(\d+\.\d s\)$/);
     const labels = (edit.json!.components as { components: { label: string }[] }[])[0].components.map((c) => c.label);
-    expect(labels).toEqual(['🎲 Neu würfeln']);
+    expect(labels).toEqual(['🎲 Neu würfeln', '🔀 Variieren']);
   });
 
   it("refuses in the user's language (interaction.locale): German for de, French for fr, English for a language it does not speak", async () => {
@@ -340,5 +340,99 @@ describe('Discord gateway adapter (discord.js)', () => {
     expect(tooLong, 'Discord takes 1-100 characters').toEqual([]);
     // Names stay as they are: Slack, the command line, the help and every message quote them.
     expect(all.filter((d) => d.name_localizations !== undefined)).toEqual([]);
+  });
+});
+
+describe('weighted styles and the vary button (discord.js)', () => {
+  const owner = { platform: 'discord', workspace: 'g1', user: 'weigher' };
+  const style = (value: string) => ({ type: 3, name: 'style', value });
+  const components = (r: Recorded) => (r.json!.components as { components: { custom_id: string; label: string }[] }[])[0].components;
+  const privately = async (at: { id: string; token: string }, text: RegExp) =>
+    expect((await fake.waitFor(callback(at.id, at.token))).json).toMatchObject({ type: 4, data: { content: expect.stringMatching(text), flags: 64 } });
+
+  beforeAll(async () => {
+    for (const name of ['ink-a', 'ink-b', 'ink-c', 'ink-d', 'ink-e']) await backend.registry.put(owner, name, new Uint8Array([1]), {});
+  });
+
+  it('draws in two weighted styles (strength shared 2:1), with a Vary button that keeps the seed and only its user may press', async () => {
+    const { token } = cmd('draw', [{ type: 3, name: 'prompt', value: 'cat' }, style('ink-a::2 ink-b::1'), { type: 4, name: 'seed', value: 4 }], 'weigher');
+    const edit = await fake.waitFor((r) => final(token)(r) && r.files.length > 0);
+    expect(edit.json?.content).toMatch(/'cat', style \*\*ink-a\*\* at strength 2 \+ style \*\*ink-b\*\* at strength 1, seed 4,/);
+    const job = backend.executor.started.filter((j) => j.kind === 'draw' && j.owner.user === 'weigher').at(-1)!;
+    expect(job.kind === 'draw' && job.args.styles.map((s) => [s.style.name, s.weight])).toEqual([
+      ['ink-a', 2],
+      ['ink-b', 1],
+    ]);
+    const buttons = components(edit);
+    expect(buttons.map((b) => b.label)).toEqual(['🎲 Reroll', '🔀 Vary', 'Strength −', 'Strength +']);
+    const vary = buttons[1].custom_id;
+    await privately(press(vary, 'u9'), /only the person who ran this command can use its buttons/);
+    const v = press(vary, 'weigher');
+    const varied = await fake.waitFor((r) => final(v.token)(r) && r.files.length > 0);
+    expect(varied.json?.content).toMatch(/style \*\*ink-a\*\* at strength 2 \+ style \*\*ink-b\*\* at strength 1, seed 4, variation \d+ \(0\.3\)/);
+    expect(components(varied).map((b) => b.label)).toContain('🔀 Vary');
+    // Strength + raises the total by 1 and keeps the 2:1 proportions.
+    const s = press(buttons[3].custom_id, 'weigher');
+    const stronger = await fake.waitFor((r) => final(s.token)(r) && r.files.length > 0);
+    expect(stronger.json?.content).toMatch(/style \*\*ink-a\*\* at strength 2\.67 \+ style \*\*ink-b\*\* at strength 1\.33, seed 4,/);
+  });
+
+  it('refuses bad lists privately: unknown names (with close ones), bad weights, too many, duplicates, empty entries', async () => {
+    const refusals: [string, RegExp][] = [
+      ['ink-a::2 ink-bb', /no style named 'ink-bb' that you can use.*Did you mean 'ink-b'/],
+      ['ink-a::-1 ink-b', /the weight of 'ink-a' is negative/],
+      ['ink-a::0 ink-b', /the weight of 'ink-a' is 0/],
+      ['ink-a::much ink-b', /the weight of 'ink-a' must be a number/],
+      ['ink-a ink-b ink-c ink-d ink-e', /5 styles is too many: at most 4/],
+      ['ink-a::2 ink-b ink-a', /'ink-a' is in the list twice/],
+      ['ink-a,,ink-b', /entry 2 of the style list is empty/],
+    ];
+    for (const [list, message] of refusals) await privately(cmd('draw', [{ type: 3, name: 'prompt', value: 'cat' }, style(list)], 'weigher'), message);
+    await privately(
+      cmd(
+        'blend',
+        [
+          { type: 3, name: 'style_a', value: 'ink-a::2' },
+          { type: 3, name: 'style_b', value: 'ink-b' },
+          { type: 10, name: 'ratio', value: 0.5 },
+        ],
+        'weigher',
+      ),
+      /give weights .* or a ratio, not both/,
+    );
+  });
+
+  it('blends at the ratio its weights give, and autocompletes the last name of a list', async () => {
+    const { token } = cmd(
+      'blend',
+      [
+        { type: 3, name: 'style_a', value: 'ink-a::3' },
+        { type: 3, name: 'style_b', value: 'ink-b::1' },
+        { type: 3, name: 'prompt', value: 'cat' },
+      ],
+      'weigher',
+    );
+    const edit = await fake.waitFor((r) => final(token)(r) && r.files.length > 0);
+    expect(edit.json?.content).toMatch(/'cat' blended 75% ink-a \/ 25% ink-b/);
+    expect(components(edit).map((b) => b.label)).toEqual(['🎲 Reroll', '🔀 Vary']);
+
+    const auto = dispatch(
+      4,
+      {
+        id: 'cmd',
+        name: 'pairstyle',
+        type: 1,
+        options: [{ type: 1, name: 'draw', options: [{ type: 3, name: 'style', value: 'ink-a::2 ink-', focused: true }] }],
+      },
+      'weigher',
+    );
+    const answer = await fake.waitFor(callback(auto.id, auto.token));
+    expect(answer.json?.type).toBe(8);
+    expect((answer.json!.data as { choices: { value: string }[] }).choices.map((c) => c.value)).toEqual([
+      'ink-a::2 ink-b',
+      'ink-a::2 ink-c',
+      'ink-a::2 ink-d',
+      'ink-a::2 ink-e',
+    ]);
   });
 });

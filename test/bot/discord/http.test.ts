@@ -179,10 +179,14 @@ describe('Discord HTTP interactions', () => {
     const edit = await fake.waitFor((r) => finalEdit(token)(r) && r.files.length > 0);
     expect(edit.json?.content).toMatch(/'mine\.png' in style \*\*blues\*\* at strength 3/);
     const buttons = (edit.json!.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
-    expect(buttons.map((b) => b.split(':')[1])).toEqual(['weaker', 'stronger']);
-    const stronger = interaction(3, { custom_id: buttons[1], component_type: 2 });
+    expect(buttons.map((b) => b.split(':')[1])).toEqual(['vary', 'weaker', 'stronger']);
+    const stronger = interaction(3, { custom_id: buttons[2], component_type: 2 });
     await post(stronger.body);
     expect((await fake.waitFor((r) => finalEdit(stronger.token)(r) && r.files.length > 0)).json?.content).toMatch(/at strength 4/);
+    // Vary: the same settings, denoised with another seed's noise.
+    const vary = interaction(3, { custom_id: buttons[0], component_type: 2 });
+    await post(vary.body);
+    expect((await fake.waitFor((r) => finalEdit(vary.token)(r) && r.files.length > 0)).json?.content).toMatch(/at strength 3, variation \d+ \(1\)/);
 
     const refusals: [unknown[], RegExp][] = [
       [

@@ -153,6 +153,7 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
       (c) => fake.calls.indexOf(c) >= before && c.method === 'chat.update' && /^🎨 'red apple', sans style, graine 7, 30 étapes/.test(String(c.body.text)),
     );
     expect(JSON.stringify(done.body.blocks)).toContain('🎲 Relancer');
+    expect(JSON.stringify(done.body.blocks)).toContain('🔀 Varier');
   });
 
   describe('refusals are seen only by their user (ephemeral responses); results stay public', () => {
@@ -173,6 +174,28 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
       expect(r.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(text) });
       expect(inChannel()).toEqual([]);
     }
+
+    it('a weighted draw in public with a Vary button that only its user may press; bad style lists refused privately', async () => {
+      const owner = { platform: 'slack', workspace: 'T1', user: 'W1' };
+      for (const name of ['ink-a', 'ink-b']) await slack.backend.registry.put(owner, name, new Uint8Array([1]), {});
+      expect((await signed(slash('draw cat style:"ink-a::2 ink-b::1" seed:4', 'W1').body)).status).toBe(200);
+      const drawn = await fake.waitFor(
+        (c) => c.method === 'chat.update' && /'cat', style \*ink-a\* at strength 2 \+ style \*ink-b\* at strength 1, seed 4,/.test(String(c.body.text)),
+      );
+      const vary = /ps:vary:[0-9a-f-]{36}/.exec(String(drawn.body.blocks))?.[0];
+      expect(vary).toBeDefined();
+      await refusedPrivately('another user presses the vary button', press(vary!, 'W2'), /only the person who ran this command can use its buttons/);
+      expect((await signed(press(vary!, 'W1').body)).status).toBe(200);
+      await fake.waitFor((c) => c.method === 'chat.update' && /at strength 1, seed 4, variation \d+ \(0\.3\)/.test(String(c.body.text)));
+      await refusedPrivately('a zero weight in a style list', slash('draw cat style:ink-a::0,ink-b', 'W1'), /the weight of 'ink-a' is 0/);
+      await refusedPrivately('an unknown name in a style list', slash('draw cat style:"ink-a::2 ink-c"', 'W1'), /no style named 'ink-c' that you can use/);
+      await refusedPrivately('a style named twice', slash('draw cat style:"ink-a ink-a::2"', 'W1'), /'ink-a' is in the list twice/);
+      await refusedPrivately(
+        'a weighted list typed without quotes',
+        slash('draw cat style:ink-a::2 ink-b::1', 'W1'),
+        /'ink-b::1' looks like a weighted style: put the whole list in quotes, e\.g\. style:"ink-a::2 ink-b::1"/,
+      );
+    });
 
     it("a bad option, an unknown style, the rate limit, a queue cap, a foreign button press and a cancel of another's job", async () => {
       const queue = new InProcessQueue({ executors: [new FakeExecutor()] });
