@@ -43,6 +43,7 @@ interface Locator {
   press(key: string): Promise<void>;
   setInputFiles(f: { name: string; mimeType: string; buffer: Buffer }): Promise<void>;
   last(): Locator;
+  locator(selector: string): Locator;
 }
 interface Response {
   status(): number;
