@@ -3,13 +3,17 @@
  * npm run eval:stylize -- [options]
  *
  *   --model DIR        model folder (default models/emoji-mini)
- *   --pairs N          training pairs per seed (Noto drawing of X -> OpenMoji drawing of X), default 2
- *   --subjects N       pictures stylized per pair: drawings by the other artists (the v1 sets but OpenMoji)
- *                      of evaluation-half subjects other than X, the same for every pair of a seed; default 4
- *   --seeds LIST       independent draws of pairs, pictures and SDEdit noise (default 0,1)
+ *   --targets LIST     the styles learned: artist sets the embedded model never saw and the artist judge
+ *                      knows (default openmoji,fluent-hc,streamline-emoji,fluent-3d)
+ *   --pairs N          training pairs per seed and target (Noto drawing of X -> the target's drawing of X), default 1
+ *   --subjects N       pictures stylized per pair: drawings by the other artists (not the target) of
+ *                      evaluation-half subjects other than X, the same for every pair of a seed and target; default 4
+ *   --seeds LIST       independent draws of pairs, pictures, SDEdit noise and draw seeds (default 0,1)
+ *   --cfg W            CFG of the draws compared with (default: draw's)
+ *   --no-draw          leave out the draws of the pictures' subjects (the comparison with draw)
  *   --strengths LIST   style-guidance weights of the method (default 1,2,3,4.5)
  *   --scales LIST      LoRA scales of the baselines (default 0.5,1,1.5,2)
- *   --keeps LIST       keep values of the method at the default strength (default: the default keep only)
+ *   --keeps LIST       keep values of the method at the default strength: the curve over keep (default none)
  *   --keep K           keep of every method's strength sweep (default: the stylize default)
  *   --style FILE       use this style file for every pair instead of training one per pair (a quick sweep of settings)
  *   --steps N          sampler steps (default: the stylize default); --train-steps N (default: the pair defaults)
@@ -20,11 +24,15 @@
  *   stylize              DDIM inversion (refined) + style guidance (the method)
  *   sdedit-lora-scale    plain SDEdit: the picture noised to the start step, denoised with the StyleLoRA by LoRA scale
  *   inversion-lora-scale the same DDIM inversion, denoised with the StyleLoRA by LoRA scale (no style guidance)
- * and the plain reconstruction (inversion, no style) as the reference.
+ * and the plain reconstruction (inversion, no style) as the reference; and, to compare style gained with
+ * draw's at the same strength, `draw` (src/pair/draw.ts, style guidance, with its unstyled counterpart
+ * from the same seed) of each picture's subject as the prompt, with the same style.
  * Metrics per output, against the input picture: structure kept = SSIM to the input and identity
  * agreement (the identity judge's top-1 subject of the output is that of the input); style gained =
- * the artist judge's P(openmoji), and its gain over the input's. 95% intervals: percentile bootstrap
- * over the pairs (each pair is its own training). Judges never saw what they judge (src/eval/classifiers.ts).
+ * the artist judge's P(target), its gain over the input's and over the plain reconstruction's (for
+ * draw: over its unstyled counterpart's; its SSIM and agreement are to that counterpart). 95% intervals:
+ * percentile bootstrap over the pairs (each pair is its own training). Judges never saw what they
+ * judge (src/eval/classifiers.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -50,12 +58,17 @@ import { gridPng, type Tile } from '../src/images/grid.ts';
 import { rgbToUnit } from '../src/formats/pixels.ts';
 import { decodeStyle } from '../src/pair/style-file.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
+import { drawMixes } from '../src/pair/draw.ts';
+import { DRAW_DEFAULTS } from '../commands/draw.ts';
 import { STYLIZE_DEFAULTS, stylizeMixes, stylizeStart } from '../src/pair/stylize.ts';
 
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/emoji-mini' },
-    pairs: { type: 'string', default: '2' },
+    targets: { type: 'string', default: 'openmoji,fluent-hc,streamline-emoji,fluent-3d' },
+    pairs: { type: 'string', default: '1' },
+    cfg: { type: 'string', default: String(DRAW_DEFAULTS.cfg) },
+    'no-draw': { type: 'boolean', default: false },
     subjects: { type: 'string', default: '4' },
     seeds: { type: 'string', default: '0,1' },
     strengths: { type: 'string', default: '1,2,3,4.5' },
@@ -75,7 +88,9 @@ const { values: a } = parseArgs({
 });
 const t0 = performance.now();
 const list = (s: string) => numberList(s, 0);
-const strengths = list(a.strengths!).filter((v) => v > 0);
+const defaultStrength = STYLIZE_DEFAULTS.strength;
+// The method's sweep always holds the default strength (the goals are read there).
+const strengths = [...new Set([...list(a.strengths!).filter((v) => v > 0), defaultStrength])].sort((x, y) => x - y);
 const scales = list(a.scales!).filter((v) => v > 0);
 const keep = Number(a.keep);
 const keeps = list(a.keeps!).filter((k) => k !== keep && k < 1);
@@ -85,6 +100,15 @@ const steps = Number(a.steps);
 const trainSteps = Number(a['train-steps']);
 const seedList = list(a.seeds!);
 const threads = a.threads === undefined ? undefined : Number(a.threads);
+const cfg = Number(a.cfg);
+const withDraw = !a['no-draw'];
+const targets = a
+  .targets!.split(',')
+  .map((t) => t.trim())
+  .filter(Boolean);
+for (const t of targets)
+  if (t === 'noto' || !(ARTIST_CLASSES as readonly string[]).includes(t))
+    throw new Error(`--targets: ${t} is not one of the artist judge's sets other than noto (${ARTIST_CLASSES.join(', ')})`);
 const log = (s: string) => console.error(s);
 
 const model = await loadEvalModel(a.model!);
@@ -95,16 +119,22 @@ const om = await loadOpenmoji(`${a.classifiers}/openmoji32.bin`, { log });
 const S = model.imageSize;
 const PX = 3 * S * S;
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
-const omSubjects = new Set(om.items.map((it) => it.subject));
-const OTHER_ARTISTS: readonly string[] = ARTIST_CLASSES.filter((c) => c !== 'openmoji');
-// Pairs: evaluation-half subjects with a Noto and an OpenMoji drawing. Pictures: evaluation-half
-// subjects the identity judge knows, drawn by one of the other artists.
-const pairPool = [
-  ...new Set(ds.items.filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && isEvaluationSubject(it.subject)).map((it) => it.subject)),
-].sort();
-const picturePool = ds.items
-  .map((it, i) => ({ ...it, i }))
-  .filter((it) => OTHER_ARTISTS.includes(it.set) && classIndex.has(it.subject) && isEvaluationSubject(it.subject));
+// The target's drawings: OpenMoji's from its own evaluation-only file, the other sets' from the dataset.
+const targetSet = (t: string) => (t === 'openmoji' ? om : ds);
+// Pairs: evaluation-half subjects with a Noto and a target drawing. Pictures: evaluation-half subjects
+// the identity judge knows, drawn by one of the artists other than the target.
+const pairPoolOf = (t: string) => {
+  const has = new Set(
+    targetSet(t)
+      .items.filter((it) => it.set === t)
+      .map((it) => it.subject),
+  );
+  return [...new Set(ds.items.filter((it) => it.set === 'noto' && has.has(it.subject) && isEvaluationSubject(it.subject)).map((it) => it.subject))].sort();
+};
+const picturePoolOf = (t: string) =>
+  ds.items
+    .map((it, i) => ({ ...it, i }))
+    .filter((it) => it.set !== t && (ARTIST_CLASSES as readonly string[]).includes(it.set) && classIndex.has(it.subject) && isEvaluationSubject(it.subject));
 
 function shuffled<T>(xs: readonly T[], rng: Rng): T[] {
   const out = xs.slice();
@@ -116,22 +146,25 @@ function shuffled<T>(xs: readonly T[], rng: Rng): T[] {
 }
 interface Unit {
   seed: number;
+  target: string;
   pair: string;
   pictures: { set: string; subject: string; image: Float32Array }[];
 }
-const units: Unit[] = seedList.flatMap((seed) => {
-  const rng = new Rng(seed + 5151);
-  const pairs = shuffled(pairPool, rng).slice(0, nPairs);
-  const pictures = shuffled(
-    picturePool.filter((it) => !pairs.includes(it.subject)),
-    rng,
-  )
-    .filter((it, k, all) => all.findIndex((o) => o.subject === it.subject) === k)
-    .slice(0, nSubjects)
-    .map((it) => ({ set: it.set, subject: it.subject, image: rgbToUnit(samplePixels(ds, it.i), S, S) }));
-  log(`seed ${seed}: pairs ${pairs.join(', ')}\n  pictures: ${pictures.map((p) => `${p.set}:${p.subject}`).join(', ')}`);
-  return pairs.map((pair) => ({ seed, pair, pictures }));
-});
+const units: Unit[] = seedList.flatMap((seed) =>
+  targets.flatMap((target, ti) => {
+    const rng = new Rng(seed + 5151 + 7919 * ti);
+    const pairs = shuffled(pairPoolOf(target), rng).slice(0, nPairs);
+    const pictures = shuffled(
+      picturePoolOf(target).filter((it) => !pairs.includes(it.subject)),
+      rng,
+    )
+      .filter((it, k, all) => all.findIndex((o) => o.subject === it.subject) === k)
+      .slice(0, nSubjects)
+      .map((it) => ({ set: it.set, subject: it.subject, image: rgbToUnit(samplePixels(ds, it.i), S, S) }));
+    log(`seed ${seed}, ${target}: pairs ${pairs.join(', ')}\n  pictures: ${pictures.map((p) => `${p.set}:${p.subject}`).join(', ')}`);
+    return pairs.map((pair) => ({ seed, target, pair, pictures }));
+  }),
+);
 
 interface Method {
   id: string;
@@ -148,7 +181,7 @@ const METHODS: Method[] = [
   ...keeps.map((k) => ({
     id: `stylize-keep-${k}`,
     label: `the method at keep ${k}`,
-    weights: [STYLIZE_DEFAULTS.strength],
+    weights: [defaultStrength],
     keep: k,
     mode: 'guidance' as const,
     start: 'inversion' as const,
@@ -161,28 +194,34 @@ interface Sample {
   weight: number;
   ssim: number;
   agree: boolean;
-  pOpenmoji: number;
+  /** The artist judge's P(the unit's target set). */
+  pStyle: number;
+  /** Over the input's P(target) (draw: over its unstyled counterpart's). */
   gain: number;
+  /** Over the plain reconstruction's P(target) (draw: over its unstyled counterpart's). */
+  gainOverPlain: number;
 }
 const samples: Sample[] = [];
+const GRID_COLUMNS = withDraw ? 7 : 5;
 const gridTiles: Tile[] = [];
 const pipe = new DiffusionPipeline(model, { threads });
 let trainSeconds = 0;
 let stylizeSeconds = 0;
+let drawSeconds = 0;
 let runs = 0;
 const K = identity.classes.length;
 const A = ARTIST_CLASSES.length;
-const omIndex = ARTIST_CLASSES.indexOf('openmoji');
 
 for (let p = 0; p < units.length; p++) {
-  const { seed, pair: x, pictures } = units[p];
+  const { seed, target, pair: x, pictures } = units[p];
+  const styleIndex = (ARTIST_CLASSES as readonly string[]).indexOf(target);
   const tTrain = performance.now();
   const { style } = a.style
     ? { style: decodeStyle(readFileSync(a.style), a.style) }
     : await trainPair({
         model,
         content: pictureOf(ds, 'noto', x, S)!,
-        style: pictureOf(om, 'openmoji', x, S)!,
+        style: pictureOf(targetSet(target), target, x, S)!,
         name: `pair-${p}`,
         subject: x,
         steps: trainSteps,
@@ -190,7 +229,7 @@ for (let p = 0; p < units.length; p++) {
         threads,
         onProgress: (q) => {
           if (q.step % 25 === 0 || q.step === q.steps)
-            process.stderr.write(`\r  pair ${p + 1}/${units.length} '${x}': step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
+            process.stderr.write(`\r  pair ${p + 1}/${units.length} '${x}' -> ${target}: step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
         },
       });
   trainSeconds += (performance.now() - tTrain) / 1000;
@@ -216,13 +255,21 @@ for (let p = 0; p < units.length; p++) {
     process.stderr.write(
       `\r  pair ${p + 1}/${units.length}: stylized picture ${j + 1}/${pictures.length} (${((performance.now() - tS) / 1000).toFixed(0)} s)   `,
     );
-    const stack = new Float32Array((outs.length + 1) * PX);
-    stack.set(picture, 0);
-    outs.forEach((o, i) => stack.set(o.img, (i + 1) * PX));
-    const idProbs = await identity.probs(stack, outs.length + 1);
-    const artProbs = await artist.probs(stack, outs.length + 1);
+    // Draws of the picture's subject with the same style at the method's strengths, and the unstyled counterpart.
+    const tD = performance.now();
+    const drawn = withDraw
+      ? (await drawMixes(pipe, [[], ...strengths.map((w) => [{ style, weight: w }])], { prompt: pictures[j].subject, seed: seed * 1000 + j, steps, cfg }))
+          .images
+      : [];
+    drawSeconds += (performance.now() - tD) / 1000;
+    const all = [picture, ...outs.map((o) => o.img), ...drawn];
+    const stack = new Float32Array(all.length * PX);
+    all.forEach((img, i) => stack.set(img, i * PX));
+    const idProbs = await identity.probs(stack, all.length);
+    const artProbs = await artist.probs(stack, all.length);
     const top1 = (i: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 1)[0];
-    const pOm = (i: number) => artProbs[i * A + omIndex];
+    const pT = (i: number) => artProbs[i * A + styleIndex];
+    const plainAt = 1 + outs.findIndex((o) => o.method === 'reconstruction');
     outs.forEach((o, i) =>
       samples.push({
         pair: p,
@@ -230,16 +277,36 @@ for (let p = 0; p < units.length; p++) {
         weight: o.weight,
         ssim: ssim(picture, o.img, S),
         agree: top1(i + 1) === top1(0),
-        pOpenmoji: pOm(i + 1),
-        gain: pOm(i + 1) - pOm(0),
+        pStyle: pT(i + 1),
+        gain: pT(i + 1) - pT(0),
+        gainOverPlain: pT(i + 1) - pT(plainAt),
       }),
     );
-    samples.push({ pair: p, method: 'input', weight: 0, ssim: 1, agree: true, pOpenmoji: pOm(0), gain: 0 });
-    if (p < 2 && j < 4) {
+    samples.push({ pair: p, method: 'input', weight: 0, ssim: 1, agree: true, pStyle: pT(0), gain: 0, gainOverPlain: 0 });
+    if (withDraw) {
+      const d0 = 1 + outs.length;
+      samples.push({ pair: p, method: 'draw', weight: 0, ssim: 1, agree: true, pStyle: pT(d0), gain: 0, gainOverPlain: 0 });
+      strengths.forEach((w, k) =>
+        samples.push({
+          pair: p,
+          method: 'draw',
+          weight: w,
+          ssim: ssim(drawn[0], drawn[k + 1], S),
+          agree: top1(d0 + k + 1) === top1(d0),
+          pStyle: pT(d0 + k + 1),
+          gain: pT(d0 + k + 1) - pT(d0),
+          gainOverPlain: pT(d0 + k + 1) - pT(d0),
+        }),
+      );
+    }
+    if (j === 0 && gridTiles.length < 8 * GRID_COLUMNS) {
       const at = (id: string, w: number) => outs.find((o) => o.method === id && o.weight === w)!.img;
       const mid = (m: Method) => m.weights[Math.floor((m.weights.length - 1) / 2)];
-      gridTiles.push(tileOf(picture, 0, S, pictures[j].set), tileOf(at('reconstruction', 0), 0, S, 'plain'));
-      for (const m of METHODS.slice(0, 3)) gridTiles.push(tileOf(at(m.id, mid(m)), 0, S, `${m.id.replace('-lora-scale', ' s')}=${mid(m)}`));
+      gridTiles.push(tileOf(picture, 0, S, `${pictures[j].set}>${target}`), tileOf(at('reconstruction', 0), 0, S, 'plain'));
+      gridTiles.push(tileOf(at('stylize', defaultStrength), 0, S, `stylize ${defaultStrength}`));
+      for (const m of METHODS.slice(1, 3)) gridTiles.push(tileOf(at(m.id, mid(m)), 0, S, `${m.id.replace('-lora-scale', ' s')}=${mid(m)}`));
+      if (withDraw)
+        gridTiles.push(tileOf(drawn[0], 0, S, 'draw plain'), tileOf(drawn[1 + strengths.indexOf(defaultStrength)], 0, S, `draw ${defaultStrength}`));
     }
   }
   process.stderr.write('\n');
@@ -248,66 +315,135 @@ await pipe.release();
 
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
 const pairIds = units.map((_, p) => p);
-type Metric = 'ssim' | 'identityAgreement' | 'pOpenmoji' | 'gain';
+type Metric = 'ssim' | 'identityAgreement' | 'pStyle' | 'gain' | 'gainOverPlain';
 const metricOf: Record<Metric, (q: Sample) => number> = {
   ssim: (q) => q.ssim,
   identityAgreement: (q) => Number(q.agree),
-  pOpenmoji: (q) => q.pOpenmoji,
+  pStyle: (q) => q.pStyle,
   gain: (q) => q.gain,
+  gainOverPlain: (q) => q.gainOverPlain,
 };
 const over = (pairs: readonly number[], method: string, w: number, m: Metric) =>
   mean(pairs.flatMap((p) => samples.filter((q) => q.pair === p && q.method === method && q.weight === w).map(metricOf[m])));
-const rowsOf = [{ id: 'input', weights: [0] }, { id: 'reconstruction', weights: [0] }, ...METHODS.map((m) => ({ id: m.id, weights: m.weights }))];
+const rowsOf = [
+  { id: 'input', weights: [0] },
+  { id: 'reconstruction', weights: [0] },
+  ...METHODS.map((m) => ({ id: m.id, weights: m.weights })),
+  ...(withDraw ? [{ id: 'draw', weights: [0, ...strengths] }] : []),
+];
+const intervalsOf = (pairs: readonly number[], id: string, w: number) =>
+  Object.fromEntries((Object.keys(metricOf) as Metric[]).map((k) => [k, bootstrap(pairs, (ps) => over(ps, id, w, k), { seed: 7 })])) as Record<
+    Metric,
+    Interval
+  >;
 const table = rowsOf.flatMap((m) =>
-  m.weights.map((w) => {
-    const intervals = Object.fromEntries(
-      (Object.keys(metricOf) as Metric[]).map((k) => [k, bootstrap(pairIds, (ps) => over(ps, m.id, w, k), { seed: 7 })]),
-    ) as Record<Metric, Interval>;
-    return { method: m.id, weight: w, intervals, n: samples.filter((q) => q.method === m.id && q.weight === w).length };
-  }),
+  m.weights.map((w) => ({
+    method: m.id,
+    weight: w,
+    intervals: intervalsOf(pairIds, m.id, w),
+    n: samples.filter((q) => q.method === m.id && q.weight === w).length,
+  })),
 );
 
-const header = ['method', 'weight', 'SSIM to input', 'identity agreement', 'P(openmoji)', 'gain over input'];
+const header = ['method', 'weight', 'SSIM to input', 'identity agreement', 'P(target)', 'gain over input', 'gain over plain'];
 const lines = table.map((r) => [
   r.method,
   r.weight,
   numInterval(r.intervals.ssim),
   pctInterval(r.intervals.identityAgreement),
-  pctInterval(r.intervals.pOpenmoji),
+  pctInterval(r.intervals.pStyle),
   numInterval(r.intervals.gain),
+  numInterval(r.intervals.gainOverPlain),
 ]);
 console.log(formatTable(header, lines));
-const seconds = (performance.now() - t0) / 1000;
+if (withDraw) console.log('(draw rows: SSIM, agreement and gains are to its unstyled counterpart from the same seed, weight 0)');
+
+// Per target: the method at the defaults and draw at the same strength.
+const perTarget = targets.map((t) => {
+  const ps = pairIds.filter((p) => units[p].target === t);
+  return {
+    target: t,
+    pairs: ps.length,
+    stylize: intervalsOf(ps, 'stylize', defaultStrength),
+    draw: withDraw ? intervalsOf(ps, 'draw', defaultStrength) : null,
+  };
+});
+console.log(`\nper target, strength ${defaultStrength}, keep ${keep}:`);
 console.log(
-  `\n${units.length} pairs x ${nSubjects} pictures, seeds ${seedList.join(',')}, ${steps} steps, keep ${keep}; training ${trainSeconds.toFixed(0)} s, stylizing ${stylizeSeconds.toFixed(0)} s (${runs} runs), ${seconds.toFixed(0)} s in all`,
+  formatTable(
+    ['target', 'pairs', 'SSIM', 'identity agreement', 'stylize gain over input', 'stylize gain over plain', 'draw gain'],
+    perTarget.map((r) => [
+      r.target,
+      r.pairs,
+      numInterval(r.stylize.ssim),
+      pctInterval(r.stylize.identityAgreement),
+      numInterval(r.stylize.gain),
+      numInterval(r.stylize.gainOverPlain),
+      r.draw ? numInterval(r.draw.gain) : 'n/a',
+    ]),
+  ),
 );
 
-const curve = (id: string, weights: number[]) => [
-  { x: over(pairIds, 'reconstruction', 0, 'ssim'), y: over(pairIds, 'reconstruction', 0, 'pOpenmoji'), label: '0' },
-  ...weights.map((w) => ({ x: over(pairIds, id, w, 'ssim'), y: over(pairIds, id, w, 'pOpenmoji'), label: String(w) })),
-];
-const curveAgree = (id: string, weights: number[]) => [
-  { x: over(pairIds, 'reconstruction', 0, 'identityAgreement'), y: over(pairIds, 'reconstruction', 0, 'pOpenmoji'), label: '0' },
-  ...weights.map((w) => ({ x: over(pairIds, id, w, 'identityAgreement'), y: over(pairIds, id, w, 'pOpenmoji'), label: String(w) })),
-];
+// The goals at the defaults: structure kept, and style gained at least draw's at the same strength
+// (the difference bootstrapped over the same pairs, so that what both share cancels).
+const atDefault = intervalsOf(pairIds, 'stylize', defaultStrength);
+const differenceOf = (m: Metric) =>
+  bootstrap(pairIds, (ps) => over(ps, 'stylize', defaultStrength, m) - over(ps, 'draw', defaultStrength, 'gain'), { seed: 7 });
+const goals = {
+  identityAgreement: { interval: atDefault.identityAgreement, goal: 0.7 },
+  ssim: { interval: atDefault.ssim, goal: 0.6 },
+  ...(withDraw
+    ? { gainMinusDraw: { interval: differenceOf('gain'), goal: 0 }, gainOverPlainMinusDraw: { interval: differenceOf('gainOverPlain'), goal: 0 } }
+    : {}),
+};
+const verdict = (i: Interval, goal: number) =>
+  i.low >= goal
+    ? 'met (interval above)'
+    : i.high < goal
+      ? 'not met (interval below)'
+      : i.value >= goal
+        ? 'met on the mean, inside the noise'
+        : 'not met on the mean, inside the noise';
+console.log(`\ngoals at the defaults (keep ${keep}, strength ${defaultStrength}):`);
+for (const [k, g] of Object.entries(goals)) console.log(`  ${k}: ${numInterval(g.interval)} (goal >= ${g.goal}): ${verdict(g.interval, g.goal)}`);
+
+const seconds = (performance.now() - t0) / 1000;
+console.log(
+  `\n${units.length} pairs (${targets.join(', ')}; ${nPairs} per seed and target) x ${nSubjects} pictures, seeds ${seedList.join(',')}, ${steps} steps, keep ${keep}; ` +
+    `training ${trainSeconds.toFixed(0)} s, stylizing ${stylizeSeconds.toFixed(0)} s (${runs} runs), drawing ${drawSeconds.toFixed(0)} s, ${seconds.toFixed(0)} s in all`,
+);
+
+const point = (id: string, w: number, x: Metric, label: string) => ({ x: over(pairIds, id, w, x), y: over(pairIds, id, w, 'gain'), label });
+const curve = (id: string, weights: number[], x: Metric) => [point('reconstruction', 0, x, '0'), ...weights.map((w) => point(id, w, x, String(w)))];
 const baseMethods = METHODS.slice(0, 3);
-const panels: Panel[] = [
-  {
-    title: 'style gained vs structure kept (SSIM)',
-    xLabel: 'SSIM to the input',
-    yLabel: 'P(openmoji), artist judge',
-    series: baseMethods.map((m, k) => ({ name: m.label, points: curve(m.id, m.weights), dashed: k > 0 })),
-  },
-  {
-    title: 'style gained vs identity kept',
-    xLabel: 'identity agreement with the input',
-    yLabel: 'P(openmoji), artist judge',
-    series: baseMethods.map((m, k) => ({ name: m.label, points: curveAgree(m.id, m.weights), dashed: k > 0 })),
-  },
-];
+const keepCurve = [...keeps, keep]
+  .sort((x, y) => x - y)
+  .map((k) => {
+    const id = k === keep ? 'stylize' : `stylize-keep-${k}`;
+    return { ssim: point(id, defaultStrength, 'ssim', String(k)), agree: point(id, defaultStrength, 'identityAgreement', String(k)) };
+  });
+const drawSeries = (x: Metric) =>
+  withDraw && x === 'ssim' ? [{ name: 'draw (SSIM to its plain draw)', points: strengths.map((w) => point('draw', w, x, String(w))), dashed: true }] : [];
+const panels: Panel[] = (['ssim', 'identityAgreement'] as const).map((x) => ({
+  title: x === 'ssim' ? 'style gained vs structure kept (SSIM)' : 'style gained vs identity kept',
+  xLabel: x === 'ssim' ? 'SSIM to the input' : 'identity agreement with the input',
+  yLabel: 'gain of P(target) over the input',
+  series: [
+    ...baseMethods.map((m, k) => ({ name: m.label, points: curve(m.id, m.weights, x), dashed: k > 0 })),
+    ...(keepCurve.length > 1
+      ? [{ name: `the method, keep swept (strength ${defaultStrength}; labels: keep)`, points: keepCurve.map((c) => (x === 'ssim' ? c.ssim : c.agree)) }]
+      : []),
+    ...drawSeries(x),
+  ],
+}));
 for (const f of [a.out!, a.plot!, a.grid!]) mkdirSync(dirname(f), { recursive: true });
-writeFileSync(a.plot!, await plotPng(panels, { title: `stylize on ${units.length} pairs x ${nSubjects} pictures (keep ${keep}, ${steps} steps)` }));
-if (gridTiles.length) writeFileSync(a.grid!, await gridPng(gridTiles, { columns: 5, scale: 3, labelHeight: 14 }));
+writeFileSync(
+  a.plot!,
+  await plotPng(panels, {
+    title: `stylize: ${units.length} pairs (${targets.length} styles) x ${nSubjects} pictures, keep ${keep}, ${steps} steps; labels: weight`,
+  }),
+);
+if (gridTiles.length) writeFileSync(a.grid!, await gridPng(gridTiles, { columns: GRID_COLUMNS, scale: 3, labelHeight: 14 }));
 writeFileSync(
   a.out!,
   JSON.stringify(
@@ -316,12 +452,19 @@ writeFileSync(
       model: a.model,
       steps,
       keep,
+      cfg,
       trainSteps,
       seeds: seedList,
-      units: units.map((u) => ({ seed: u.seed, pair: u.pair, pictures: u.pictures.map((p) => `${p.set}:${p.subject}`) })),
+      targets,
+      units: units.map((u) => ({ seed: u.seed, target: u.target, pair: u.pair, pictures: u.pictures.map((p) => `${p.set}:${p.subject}`) })),
       methods: METHODS.map(({ id, label, weights, keep: k, mode, start }) => ({ id, label, weights, keep: k, mode, start })),
       table,
+      perTarget,
+      goals,
       seconds,
+      trainSeconds,
+      stylizeSeconds,
+      drawSeconds,
     },
     null,
     2,

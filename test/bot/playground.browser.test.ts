@@ -1,6 +1,7 @@
 /**
  * The playground page driven in headless Chromium by playwright-core: help from the
- * command line, a draw with its image, a training from the form's two file inputs, on the tiny model;
+ * command line, a draw with its image, a training from the form's two file inputs, a stylization of a
+ * picture chosen in the form (and its Strength + button), on the tiny model;
  * at a desktop width (1280 px) and a phone-sized window (420 px): no request of the page fails (the
  * favicon), nothing is wider than the window, the newest result is in view once its picture has loaded,
  * and a refused training keeps its form and the files chosen in it.
@@ -164,6 +165,29 @@ if (reason) {
       const original = await bytesOf(drawn.locator('img'));
       expect(original.length).toBeGreaterThan(100);
       expect(await bytesOf(varied.locator('img'))).not.toBe(original);
+    });
+
+    it('stylizes a picture chosen in the form: picture | plain | styled, then Strength + redraws it stronger', async () => {
+      await page.locator('aside button.sub[data-name="stylize"]').click();
+      await page
+        .locator('#form input[name="image"]')
+        .setInputFiles({ name: 'mine.png', mimeType: 'image/png', buffer: Buffer.from(await pngOf('#dd2', 30, 30)) });
+      await page.locator('#form input[name="style"]').fill('blue');
+      await page.locator('#form input[name="keep"]').fill('0.5');
+      await page.locator('#form button[type="submit"]').click();
+      const styled = page.locator('.msg[data-final="true"]:has-text("\'mine.png\' in style"):has-text("at strength 3")').last();
+      await styled.locator('img').last().waitFor({ timeout: 60_000 });
+      await expect
+        .poll(() =>
+          styled
+            .locator('img')
+            .last()
+            .evaluate((el) => (el as { naturalWidth: number }).naturalWidth),
+        )
+        .toBeGreaterThanOrEqual(3 * 256);
+      expect(await styled.locator('.buttons').textContent()).toBe('🔀 VaryStrength −Strength +');
+      await styled.locator('.buttons button:has-text("Strength +")').click();
+      await page.locator('.msg[data-final="true"]:has-text("\'mine.png\' in style"):has-text("at strength 4") img').waitFor({ timeout: 60_000 });
     });
 
     it('keeps the form and both chosen files when a training is refused', async () => {

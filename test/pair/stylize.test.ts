@@ -1,7 +1,8 @@
 /**
  * Stylizing a given picture (src/pair/stylize.ts) on the embedded model: DDIM inversion of the picture
  * then denoising without style gives the picture back (the plain reconstruction), and the inverted
- * latent is what makes it so (denoising the same steps from seeded noise does not).
+ * latent is what makes it so (denoising the same steps from seeded noise does not); several styles with
+ * their weights act together, as in draw.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +12,11 @@ import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import { ssim } from '../../src/eval/ssim.ts';
 import { loadImage } from '../../src/images/io.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
-import { stylizeImage, stylizeStartStep } from '../../src/pair/stylize.ts';
+import { stylizeImage, stylizeMixes, stylizeStartStep } from '../../src/pair/stylize.ts';
+import { trainPair } from '../../src/pair/train.ts';
 
 const DOG = fileURLToPath(new URL('../../docs/example/dog-noto.png', import.meta.url));
+const DOG_OPENMOJI = fileURLToPath(new URL('../../docs/example/dog-openmoji.png', import.meta.url));
 let model: TextToImageModel;
 let pipe: DiffusionPipeline;
 let dog: Float32Array;
@@ -37,6 +40,36 @@ describe('stylizeImage on the embedded model', () => {
     const fromNoise = await pipe.generate({ prompts: [''], trajectories: [{ seed: 1, terms: [{ prompt: 0, coef: 1 }] }], steps: 20 });
     expect(ssim(dog, fromNoise.images, model.imageSize)).toBeLessThan(0.5);
   }, 120_000);
+
+  it('stylizes with a weighted list of two styles: both act, a style at weight 0 adds nothing', async () => {
+    const openmoji = await loadImage(DOG_OPENMOJI, model.imageSize);
+    // Two short trainings on the example pair, one each way: two different styles.
+    const train = (content: Float32Array, style: Float32Array, name: string) =>
+      trainPair({ model, content, style, name, subject: 'dog face', steps: 30, seed: 1, threads: 1 }).then((r) => r.style);
+    const a = await train(dog, openmoji, 'to-openmoji');
+    const b = await train(openmoji, dog, 'to-noto');
+    const mixes = [
+      [
+        { style: a, weight: 3 },
+        { style: b, weight: 2 },
+      ],
+      [{ style: a, weight: 3 }],
+      [{ style: b, weight: 2 }],
+      [
+        { style: a, weight: 3 },
+        { style: b, weight: 0 },
+      ],
+      [],
+    ];
+    const r = await stylizeMixes(pipe, dog, mixes, { steps: 10, keep: 0.5 });
+    const [both, onlyA, onlyB, aAndZero, plain] = r.images;
+    const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k])), 0);
+    expect(maxDiff(aAndZero, onlyA)).toBeLessThan(1e-4);
+    expect(maxDiff(both, onlyA)).toBeGreaterThan(0.05);
+    expect(maxDiff(both, onlyB)).toBeGreaterThan(0.05);
+    expect(maxDiff(onlyA, plain)).toBeGreaterThan(0.05);
+    expect(maxDiff(onlyB, plain)).toBeGreaterThan(0.05);
+  }, 240_000);
 
   it('keep skips the start of the schedule: the start step is round(keep x steps), one step at least runs', () => {
     expect(stylizeStartStep(0, 30)).toBe(0);

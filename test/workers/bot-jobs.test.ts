@@ -89,6 +89,18 @@ describe('bot jobs in the engine thread', () => {
     expect(done.result!.text).toBe('keep 0.5, 4 steps');
     expect(await size(done.result!.images[0].png)).toEqual(['png', expect.any(Number), expect.any(Number)]);
     expect((await size(done.result!.images[0].png))[1]).toBeGreaterThanOrEqual(3 * 256);
+    // A weighted list of two styles (as draw takes) goes through the task (test/pair/stylize.test.ts checks both act).
+    const t2 = await queue.submit(owner, { kind: 'train', args: { content: style, style: content, name: 'reds2', steps: 6, samplePrompts: [] } });
+    const bytes2 = (await queue.finished(t2.id)).result!.style!.bytes;
+    const styles = [
+      { style: { name: 'blues', bytes }, weight: 3 },
+      { style: { name: 'reds2', bytes: bytes2 }, weight: 2 },
+    ];
+    const two = await queue.finished(
+      (await queue.submit(owner, { kind: 'stylize', args: { image: content, imageName: 'red.png', styles, keep: 0.5, steps: 4 } })).id,
+    );
+    expect([two.status, two.error]).toEqual(['done', undefined]);
+    expect(await size(two.result!.images[0].png)).toEqual(await size(done.result!.images[0].png));
     const bad = await queue.finished(
       (await queue.submit(owner, { kind: 'stylize', args: { image: new Uint8Array([1, 2, 3]), imageName: 'x.png', styles: [] } })).id,
     );

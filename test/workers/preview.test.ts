@@ -1,6 +1,6 @@
 /**
  * Progress previews: the pipeline's x0 estimate after a step (at the last step it is the final image),
- * and the bot's draw task turning it into a small PNG in its progress, throttled, on the tiny model.
+ * and the bot's draw and stylize tasks turning it into a small PNG in their progress, throttled, on the tiny model.
  */
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import { cfgTerms } from '../../src/pipeline/guidance.ts';
 import type { JobProgress } from '../../src/queue/job.ts';
 import type { TaskContext } from '../../workers/engine.ts';
-import { draw } from '../../workers/tasks/bot-jobs.ts';
+import { draw, stylize } from '../../workers/tasks/bot-jobs.ts';
 import { tinyModel, writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
 let dir: string;
@@ -79,5 +79,28 @@ describe('previews in the draw task', () => {
     await draw({ job: { prompt: 'cat face', styles: [], seed: 1, steps: 3, cfg: 5 }, model: { dir } }, ctx);
     expect(ctx.events).toHaveLength(3);
     expect(ctx.events.every((e) => e.preview === undefined)).toBe(true);
+  });
+});
+
+describe('previews in the stylize task', () => {
+  it('puts a small PNG of the stylized picture in the progress while it denoises; none while it inverts', async () => {
+    const ctx = context();
+    const image = new Uint8Array(
+      await sharp({ create: { width: 40, height: 30, channels: 3, background: '#d22' } })
+        .png()
+        .toBuffer(),
+    );
+    await stylize({ job: { image, imageName: 'red.png', styles: [], keep: 0.5, steps: 8 }, model: { dir }, previewEveryMs: 0 }, ctx);
+    const inverting = ctx.events.filter((e) => e.phase === 'inverting the picture');
+    const stylizing = ctx.events.filter((e) => e.phase === 'stylizing');
+    expect(inverting.length).toBeGreaterThan(0);
+    expect(inverting.every((e) => e.preview === undefined)).toBe(true);
+    expect(stylizing.map((e) => e.step)).toEqual([4, 5, 6, 7]);
+    const previews = stylizing.map((e) => e.preview);
+    expect(previews.every((p) => p instanceof Uint8Array)).toBe(true);
+    // A new one at each step but the last, which keeps the one before (the final image follows at once).
+    expect(new Set(previews).size).toBe(3);
+    const meta = await sharp(previews[0]!).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 128, 128]);
   });
 });
