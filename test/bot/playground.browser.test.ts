@@ -39,6 +39,8 @@ if (reason) {
         PAIRSTYLE_PORT: '0',
         PAIRSTYLE_MODEL: await writeTinyModelFolder(),
         PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pgb-')), 'pg.sqlite')}`,
+        // One person sends every command of this file within a minute or two: above the default rate limit.
+        PAIRSTYLE_COMMANDS_PER_MINUTE: '600',
       };
       bot = await startBot(loadBotConfig(env), { task: { sampleSteps: 2 }, minEditIntervalMs: 0 });
       browser = await launchChromium();
