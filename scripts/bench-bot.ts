@@ -19,7 +19,7 @@
  *   4. the training is cancelled with its Cancel button, the bot stopped, everything removed.
  * Before the burst (and its warm-up), the wait of a draw sent while the training runs (a training
  * pauses between two steps for it), timed in the bot process from its queue's events: wait_s from
- * the draw's submission to the training's "paused for 1 draw" (the draw starts then), training_step_s
+ * the draw's submission to the training's pause for it (the draw starts then), training_step_s
  * the median time between two training steps, draw_alone_s a draw's time from submission to result
  * with the engine idle (before the training; the second of two, the first loads the model),
  * draw_during_training_s the same for the draw sent during the training. Goals: wait_s <= one
@@ -64,7 +64,7 @@ function eldStats(h: ReturnType<typeof monitorEventLoopDelay>): EldStats {
 interface JobTimes {
   /** Every draw: its user, when it was queued, when it ended. */
   draws: { user: string; createdAt: number; doneAt?: number }[];
-  /** When the training's progress said "paused for …". */
+  /** When the training's progress said it paused (for quick jobs). */
   pauses: number[];
   /** Time between two consecutive training steps with no pause between them. */
   stepMs: number[];
@@ -130,7 +130,7 @@ async function botChild(): Promise<void> {
             const d = times.draws.find((x) => x.createdAt === e.job.createdAt && x.user === e.job.owner.user);
             if (d && e.type === 'done') d.doneAt = at;
           } else if (e.type === 'progress') {
-            if (e.progress.phase?.startsWith('paused for')) {
+            if (e.progress.paused) {
               times.pauses.push(at);
               lastStep = undefined;
             } else if (/^(content warm-up|training)/.test(e.progress.phase ?? '')) {
