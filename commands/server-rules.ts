@@ -10,6 +10,7 @@
  * The bot's own limits (config/bot.ts, the queue's caps, the rate limit) still hold: a server can only
  * narrow them. Refusals are CommandErrors, which every adapter shows to their user alone.
  */
+import { msg } from '../src/i18n/message.ts';
 import { isQuick, type JobQueue } from '../src/queue/job.ts';
 import { SettingsStore, type ServerSettings } from '../src/store/settings.ts';
 import { checkStyleName } from '../src/store/style-directory.ts';
@@ -28,14 +29,11 @@ export async function withServerRules(ctx: CommandContext, command: string, opti
   if (ANYWHERE.has(command)) return ctx;
   const rules = await SettingsStore.beside(ctx.registry).server(ctx.who);
   if (rules.channels && !(ctx.channel && rules.channels.includes(ctx.channel))) {
-    throw new CommandError(
-      `PairStyle is not used in this channel here: an admin allowed it in ${channelList(rules.channels)} only (see /pairstyle settings)`,
-      'not-allowed',
-    );
+    throw new CommandError(msg('rules.channel', { channels: channelList(rules.channels) }), 'not-allowed');
   }
   if (command === 'train') await checkTraining(ctx, rules, options);
   if (command === 'share' && rules.sharing === 'admins' && !ctx.isAdmin) {
-    throw new CommandError('only admins may share styles here (an admin chose this; see /pairstyle settings)', 'not-allowed');
+    throw new CommandError(msg('rules.share-admins'), 'not-allowed');
   }
   if (rules.queuedDraws === undefined && rules.trainingsPerDay === undefined) return ctx;
   return { ...ctx, queue: quotaQueue(ctx, rules) };
@@ -45,17 +43,14 @@ async function checkTraining(ctx: CommandContext, rules: ServerSettings, options
   const role = rules.trainRole;
   // @everyone's role id is the server's id: everyone has it.
   if (role && role !== ctx.who.workspace && !ctx.isAdmin && !ctx.roles?.includes(role)) {
-    throw new CommandError(`training here needs the role <@&${role}> (an admin chose it; see /pairstyle settings)`, 'not-allowed');
+    throw new CommandError(msg('rules.train-role', { role }), 'not-allowed');
   }
   const limit = rules.maxStyles;
   if (limit === undefined || typeof options.name !== 'string') return;
   const name = checkStyleName(options.name);
   const { own } = await ctx.registry.list(ctx.who);
   if (own.length >= limit && !own.some((e) => e.name === name)) {
-    throw new CommandError(
-      `you already keep ${own.length} styles here, the most this server/workspace allows (${limit}): delete one (/pairstyle delete) before training another`,
-      'limit',
-    );
+    throw new CommandError(msg('rules.max-styles', { count: own.length, limit }), 'limit');
   }
 }
 
@@ -67,10 +62,8 @@ function quotaQueue(ctx: CommandContext, rules: ServerSettings): JobQueue {
       if (isQuick(job.kind) && rules.queuedDraws !== undefined) {
         const mine = queue.jobsOf(owner).filter((j) => isQuick(j.job.kind)).length;
         if (mine >= rules.queuedDraws) {
-          throw new CommandError(
-            `you already have ${mine} ${mine === 1 ? 'drawing' : 'drawings'} in the queue, the most this server/workspace allows (${rules.queuedDraws}): wait for one to finish (/pairstyle status)`,
-            'limit',
-          );
+          const drawings = mine === 1 ? msg('rules.one-drawing') : msg('rules.n-drawings', { count: mine });
+          throw new CommandError(msg('rules.draws', { drawings, limit: rules.queuedDraws }), 'limit');
         }
       }
       if (job.kind !== 'train' || rules.trainingsPerDay === undefined) return queue.submit(owner, job, opts);
@@ -80,7 +73,7 @@ function quotaQueue(ctx: CommandContext, rules: ServerSettings): JobQueue {
         perDay,
         (count) =>
           new CommandError(
-            `you have started ${count} ${count === 1 ? 'training' : 'trainings'} here today, the most this server/workspace allows (${perDay} a day): try again tomorrow (the day changes at 00:00 UTC)`,
+            msg('rules.trainings-today', { trainings: count === 1 ? msg('rules.one-training') : msg('queue.n-trainings', { count }), limit: perDay }),
             'limit',
           ),
       );

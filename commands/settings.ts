@@ -7,7 +7,7 @@
  * Slack's workspace admins and owners) and apply to everyone there (commands/server-rules.ts).
  * Everything given is checked before anything is saved, and saved at once or not at all.
  */
-import { msg } from '../src/i18n/message.ts';
+import { msg, t } from '../src/i18n/message.ts';
 import { DEFAULT_LIMITS } from '../src/queue/job-book.ts';
 import {
   SERVER_SETTING_NAMES,
@@ -25,7 +25,7 @@ import { checkStyleName } from '../src/store/style-directory.ts';
 import { RegistryError } from '../src/store/style-registry.ts';
 import { parseDecimal, printable, randomSeed } from './options.ts';
 import { channelList } from './server-rules.ts';
-import { withStyleSuggestions } from './style-names.ts';
+import { orList, withStyleSuggestions } from './style-names.ts';
 import { CommandError, defineCommand, reply, type CommandContext } from './types.ts';
 import { DRAW_DEFAULTS } from './user-defaults.ts';
 
@@ -69,10 +69,7 @@ export const settings = defineCommand({
     // The server's settings are its admins' alone: refused before any value is even read.
     const forServer = given.some((k) => Object.hasOwn(SERVER_OPTIONS, k)) || reset.server.length > 0;
     if (forServer && !ctx.isAdmin) {
-      throw new CommandError(
-        'only admins of this server/workspace can change its settings (Discord: Manage Server or Administrator; Slack: workspace admins and owners); nothing was changed',
-        'not-allowed',
-      );
+      throw new CommandError(msg('settings.admins-only'), 'not-allowed');
     }
     const user: NonNullable<SettingsChange['user']> = {};
     if (o.style !== undefined) user.style = await defaultStyle(ctx, o.style);
@@ -91,7 +88,7 @@ export const settings = defineCommand({
       ...(forServer ? { server, resetServer: reset.server } : {}),
     };
     const saved = await store.update(ctx.who, change);
-    return reply(`✅ saved.\n${describeSettings(ctx, saved)}`);
+    return reply(t(ctx.locale, 'settings.saved', { settings: describeSettings(ctx, saved) }));
   },
 });
 
@@ -100,21 +97,19 @@ async function defaultStyle(ctx: CommandContext, typed: string): Promise<string 
   if (/^none$/i.test(typed.trim())) return undefined;
   const entry = await withStyleSuggestions(ctx, typed, async () => {
     const found = await ctx.registry.resolve(ctx.who, typed);
-    if (!found)
-      throw new RegistryError(`no style named '${checkStyleName(typed)}' that you can use (see /pairstyle list), so it cannot be your default`, 'not-found');
+    if (!found) throw new RegistryError(msg('settings.no-default-style', { name: checkStyleName(typed) }), 'not-found');
     return found;
   });
   return entry.name;
 }
 
 function stepsWithin(steps: number, max: number): number {
-  if (steps > max) throw new CommandError(`'steps' is at most ${max} here; nothing was changed`);
+  if (steps > max) throw new CommandError(msg('settings.steps-max', { max }));
   return steps;
 }
 
 function maxStylesWithin(n: number, botLimit: number | undefined): number {
-  if (botLimit !== undefined && n > botLimit)
-    throw new CommandError(`'max_styles' can be at most ${botLimit}, the bot's own limit per person; nothing was changed`);
+  if (botLimit !== undefined && n > botLimit) throw new CommandError(msg('settings.max-styles-max', { max: botLimit }));
   return n;
 }
 
@@ -124,8 +119,7 @@ function seedSetting(typed: string): UserSettings['seed'] {
   if (t === 'random') return 'random';
   if (t === 'fixed') return randomSeed();
   const n = parseDecimal(t);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_SEED)
-    throw new CommandError(`'seed' must be 'random', 'fixed' or a whole number from 0 to ${MAX_SEED} (got '${printable(typed, 20)}'); nothing was changed`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_SEED) throw new CommandError(msg('settings.bad-seed', { max: MAX_SEED, typed: printable(typed, 20) }));
   return n;
 }
 
@@ -133,42 +127,36 @@ function seedSetting(typed: string): UserSettings['seed'] {
 function channelSetting(typed: string, here: string | undefined): string[] | undefined {
   const words = typed.split(/[\s,]+/).filter(Boolean);
   if (words.length === 1 && NO_LIMIT.test(words[0])) return undefined;
-  if (!words.length) throw new CommandError("'channels' needs at least one channel (#channel or 'here'), or 'all'; nothing was changed");
+  if (!words.length) throw new CommandError(msg('settings.channels-empty'));
   const ids: string[] = [];
   for (const w of words) {
     const mention = /^<#([A-Za-z0-9]{1,40})(\|[^>]*)?>$/.exec(w);
     let id: string | undefined;
     if (w.toLowerCase() === 'here') {
-      if (!here) throw new CommandError("'here' names no channel in this place; name the channels instead; nothing was changed");
+      if (!here) throw new CommandError(msg('settings.here-no-channel'));
       id = here;
     } else if (mention) id = mention[1];
     else if (/^(\d{15,22}|[CG][A-Z0-9]{6,20})$/.test(w)) id = w;
-    else
-      throw new CommandError(
-        `'${printable(w, 40)}' is not a channel: pick it with # so that it becomes a link (on Slack, a channel typed as plain text cannot be told apart from a word), or write 'here' for this channel; nothing was changed`,
-      );
+    else throw new CommandError(msg('settings.not-a-channel', { word: printable(w, 40) }));
     if (!ids.includes(id)) ids.push(id);
   }
-  if (ids.length > SETTING_BOUNDS.channels.max) throw new CommandError(`at most ${SETTING_BOUNDS.channels.max} channels; nothing was changed`);
+  if (ids.length > SETTING_BOUNDS.channels.max) throw new CommandError(msg('settings.too-many-channels', { max: SETTING_BOUNDS.channels.max }));
   return ids;
 }
 
 /** A role mention (<@&id>) or id; 'none' lifts it. Only where the platform tells the bot its users' roles. */
 function roleSetting(ctx: CommandContext, typed: string): string | undefined {
   if (NO_LIMIT.test(typed.trim())) return undefined;
-  if (ctx.roles === undefined)
-    throw new CommandError(
-      "a role to train exists on Discord only: here the bot is not told its users' roles (Slack's user groups would need another permission and a paid plan); limit training with trainings_per_day or channels instead; nothing was changed",
-    );
+  if (ctx.roles === undefined) throw new CommandError(msg('settings.role-discord-only'));
   const m = /^(?:<@&(\d{1,22})>|(\d{15,22}))$/.exec(typed.trim());
-  if (!m) throw new CommandError(`'train_role' must be a role: pick it with @ (got '${printable(typed, 40)}'), or 'none'; nothing was changed`);
+  if (!m) throw new CommandError(msg('settings.bad-role', { typed: printable(typed, 40) }));
   return m[1] ?? m[2];
 }
 
 function sharingSetting(typed: string): Sharing {
   const t = typed.trim().toLowerCase();
   if (!(SHARING as readonly string[]).includes(t))
-    throw new CommandError(`'sharing' must be ${SHARING.map((s) => `'${s}'`).join(' or ')} (got '${printable(typed, 20)}'); nothing was changed`);
+    throw new CommandError(msg('settings.bad-sharing', { choices: orList(SHARING.map((s) => `'${s}'`)), typed: printable(typed, 20) }));
   return t as Sharing;
 }
 
@@ -179,7 +167,7 @@ function resetNames(typed: string): { user: (keyof UserSettings)[]; server: (key
     .toLowerCase()
     .split(/[\s,]+/)
     .filter(Boolean);
-  if (!words.length) throw new CommandError("'reset' needs the settings to reset, e.g. 'strength seed', 'mine' or 'server'");
+  if (!words.length) throw new CommandError(msg('settings.reset-empty'));
   for (const w of words) {
     if (w === 'mine') out.user.push(...USER_SETTING_NAMES);
     else if (w === 'server') out.server.push(...SERVER_SETTING_NAMES);
@@ -187,30 +175,33 @@ function resetNames(typed: string): { user: (keyof UserSettings)[]; server: (key
     else if (Object.hasOwn(SERVER_OPTIONS, w)) out.server.push(SERVER_OPTIONS[w as keyof typeof SERVER_OPTIONS]);
     else
       throw new CommandError(
-        `'reset' names no setting '${printable(w, 30)}' (settings: ${[...USER_SETTING_NAMES, ...Object.keys(SERVER_OPTIONS)].join(', ')}; or mine, server); nothing was changed`,
+        msg('settings.reset-unknown', { word: printable(w, 30), settings: [...USER_SETTING_NAMES, ...Object.keys(SERVER_OPTIONS)].join(', ') }),
       );
   }
   return out;
 }
 
-/** The caller's settings and the server's, each with what applies when it is not set. */
+/** The caller's settings and the server's, each with what applies when it is not set, in the caller's language. */
 export function describeSettings(ctx: CommandContext, s: Settings): string {
   const u = s.user;
   const v = s.server;
+  const l = ctx.locale;
   const botStyles = ctx.registry.opts.maxStylesPerUser;
-  const seed = u.seed === undefined || u.seed === 'random' ? 'random' : `fixed at ${u.seed}`;
+  const botDefault = (value: number) => msg('settings.bot-default', { value });
   return [
-    '**Your settings here** (for draw, stylize and blend when you leave the option out):',
-    `• style: ${u.style ?? 'your last trained style'}`,
-    `• strength: ${u.strength ?? `${DRAW_DEFAULTS.strength} (the bot's default)`}`,
-    `• steps: ${u.steps ?? `${DRAW_DEFAULTS.steps} (the bot's default)`}`,
-    `• seed: ${seed}`,
-    `**This server/workspace** (${ctx.isAdmin ? 'you are an admin: you can change these' : 'its admins can change these'}):`,
-    `• channels: ${v.channels ? channelList(v.channels) : 'every channel'}`,
-    `• role needed to train: ${v.trainRole ? `<@&${v.trainRole}>` : 'none'}`,
-    `• drawings one person may have queued: ${v.queuedDraws ?? `${DEFAULT_LIMITS.perUserDraws} (the bot's limit)`}`,
-    `• trainings one person may start per day: ${v.trainingsPerDay ?? 'no limit'}`,
-    `• styles one person may keep here: ${v.maxStyles ?? (botStyles !== undefined ? `${botStyles} (the bot's limit, over all servers)` : 'no limit')}`,
-    `• who may share styles: ${v.sharing ?? 'everyone'}`,
+    t(l, 'settings.yours'),
+    t(l, 'settings.style', { style: u.style ?? msg('settings.last-trained') }),
+    t(l, 'settings.strength', { strength: u.strength ?? botDefault(DRAW_DEFAULTS.strength) }),
+    t(l, 'settings.steps', { steps: u.steps ?? botDefault(DRAW_DEFAULTS.steps) }),
+    t(l, 'settings.seed', { seed: typeof u.seed === 'number' ? msg('settings.seed-fixed', { seed: u.seed }) : 'random' }),
+    t(l, 'settings.server', { who: ctx.isAdmin ? msg('settings.you-admin') : msg('settings.its-admins') }),
+    t(l, 'settings.channels', { channels: v.channels ? channelList(v.channels) : msg('settings.every-channel') }),
+    t(l, 'settings.train-role', { role: v.trainRole ? `<@&${v.trainRole}>` : msg('settings.no-role') }),
+    t(l, 'settings.queued-draws', { count: v.queuedDraws ?? msg('settings.bot-limit', { value: DEFAULT_LIMITS.perUserDraws }) }),
+    t(l, 'settings.trainings-per-day', { count: v.trainingsPerDay ?? msg('settings.no-limit') }),
+    t(l, 'settings.max-styles', {
+      count: v.maxStyles ?? (botStyles !== undefined ? msg('settings.bot-limit-all', { value: botStyles }) : msg('settings.no-limit')),
+    }),
+    t(l, 'settings.sharing', { who: v.sharing ?? 'everyone' }),
   ].join('\n');
 }

@@ -58,9 +58,12 @@ export async function styleSuggestion(ctx: Pick<CommandContext, 'who' | 'registr
   const names = [...own, ...shared].map((e) => e.name);
   const close = closeNames(typed, names);
   if (!close.length || names.includes(typed.trim().toLowerCase())) return undefined;
-  const quoted = close.map((n) => `'${n}'`);
-  return quoted.length > 1 ? msg('list.or', { items: quoted.slice(0, -1).join(', '), last: quoted.at(-1)! }) : quoted[0];
+  return orList(close.map((n) => `'${n}'`));
 }
+
+/** "a, b or c" in the reader's language (one item as it is). */
+export const orList = (items: readonly string[]): Param =>
+  items.length > 1 ? msg('list.or', { items: items.slice(0, -1).join(', '), last: items.at(-1)! }) : items[0]!;
 
 /**
  * Runs a registry operation on the style `name`; when it is refused because no such style exists for

@@ -5,6 +5,7 @@
  * to change it. A style list the user types (`openmoji::2 crayon::1`, weighted-styles.ts) wins over
  * their default style.
  */
+import { msg } from '../src/i18n/message.ts';
 import type { StyleRef } from '../src/queue/job.ts';
 import { SettingsStore } from '../src/store/settings.ts';
 import { randomSeed } from './options.ts';
@@ -45,10 +46,7 @@ export async function userDefaults(ctx: CommandContext): Promise<UserDefaults> {
       if (chosen === undefined) return undefined;
       if (chosen !== s.style) return loadStyle(ctx, chosen);
       if (!(await ctx.registry.resolve(ctx.who, chosen))) {
-        throw new CommandError(
-          `your default style '${chosen}' is no longer available to you (deleted, or no longer shared here): choose another with /pairstyle settings style:<name>, or name one with style:`,
-          'not-found',
-        );
+        throw new CommandError(msg('defaults.style-gone', { name: chosen }), 'not-found');
       }
       return loadStyle(ctx, chosen);
     },

@@ -4,6 +4,8 @@
  * (a merge, a new command) is either translated or added to UNTRANSLATED knowingly. Also: platform
  * locale codes to languages, and saying a message.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, ROOT_COMMAND } from '../../commands/index.ts';
 import { en } from '../../src/i18n/en.ts';
@@ -53,6 +55,23 @@ describe('the catalogue', () => {
       texts.filter(([, text]) => typeof text === 'string').map(([where]) => where),
       'plain strings: give them a key in src/i18n/en.ts',
     ).toEqual([]);
+  });
+
+  it('holds every refusal of the commands and the chat adapters: no user error is made from a plain string', () => {
+    const root = join(import.meta.dirname, '../..');
+    const files = ['commands', 'src/bot/discord', 'src/bot/slack'].flatMap((dir) =>
+      readdirSync(join(root, dir))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => `${dir}/${f}`),
+    );
+    expect(files).toContain('commands/settings.ts');
+    // `new CommandError('…')`, `new RegistryError(\`…\`)`, across lines too: a refusal English alone would say.
+    const plain = /\b(CommandError|RegistryError|UserError)\(\s*['"`]/g;
+    const found = files.flatMap((file) => {
+      const source = readFileSync(join(root, file), 'utf8');
+      return [...source.matchAll(plain)].map((m) => `${file}:${source.slice(0, m.index).split('\n').length} ${m[1]}`);
+    });
+    expect(found, 'refusals in plain English: give them a key in src/i18n/en.ts and throw msg(key, params)').toEqual([]);
   });
 
   it('says an untranslated key in English', () => {

@@ -208,7 +208,7 @@ export function createSlackApp(opts: SlackOptions): App {
       ephemeral = spec.ephemeral;
       // `/pairstyle train` alone: the form with two file inputs (src/bot/slack/train-form.ts).
       if (spec.name === 'train' && !Object.keys(options).length)
-        return void (await client.views.open({ trigger_id: command.trigger_id, view: trainFormView(command.channel_id) }));
+        return void (await client.views.open({ trigger_id: command.trigger_id, view: trainFormView(command.channel_id, user.locale) }));
       const files = await slackAttachments(client, access, { channel: command.channel_id, user: command.user_id }, spec, options);
       const ctx = context(user, who, spec.needsAdmin ?? false, command.channel_id);
       if (spec.name === 'train') return await askToTrain(client, pending, ctx, files, command.channel_id);
@@ -274,7 +274,7 @@ export function createSlackApp(opts: SlackOptions): App {
       return void (await ack({ response_action: 'errors', errors: { [formErrorBlock(text)]: text } }));
     }
     await ack();
-    await postConfirmation(client, pending, who, options, form.channel).catch(async (e) => {
+    await postConfirmation(client, pending, who, options, form.channel, user.locale).catch(async (e) => {
       log('training form: confirmation failed', e);
       await client.chat.postEphemeral({ channel: form.channel, user: who.user, text: slackText(errorText(e, user.locale)) }).catch((err) => log('could not tell', err));
     });

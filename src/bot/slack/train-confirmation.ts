@@ -15,6 +15,7 @@ import type { types } from '@slack/bolt';
 import { checkOptions } from '../../../commands/options.ts';
 import { checkTrainRequest, pairAttachments, train } from '../../../commands/train.ts';
 import { CommandError, type CommandContext, type Options, type Reply } from '../../../commands/index.ts';
+import { msg, t, type Locale } from '../../i18n/message.ts';
 import type { Job } from '../../queue/job.ts';
 import type { Scope } from '../../store/style-registry.ts';
 import { slackText } from './blocks.ts';
@@ -77,26 +78,42 @@ const sameUser = (a: Scope, b: Scope) => a.platform === b.platform && a.workspac
 const SHOWABLE = /^image\/(png|jpe?g|gif)$/i;
 
 /** A picture of a pair as a section with its thumbnail (the user's Slack file shown by id) when Slack can show it. */
-function pictureBlock(label: string, a: SlackAttachment, thumbnails: boolean): types.KnownBlock {
+function pictureBlock(label: string, a: SlackAttachment, thumbnails: boolean, locale: Locale): types.KnownBlock {
   const thumbnail = thumbnails && a.fileId && SHOWABLE.test(a.contentType ?? '');
   return {
     type: 'section',
-    text: { type: 'mrkdwn', text: slackText(`**${label}:** ${a.name}`) },
-    ...(thumbnail ? { accessory: { type: 'image' as const, slack_file: { id: a.fileId! }, alt_text: `${label}: ${a.name}`.slice(0, 2000) } } : {}),
+    text: { type: 'mrkdwn', text: slackText(t(locale, 'slack.confirm.picture', { label, name: a.name })) },
+    ...(thumbnail
+      ? {
+          accessory: {
+            type: 'image' as const,
+            slack_file: { id: a.fileId! },
+            alt_text: t(locale, 'slack.confirm.alt', { label, name: a.name }).slice(0, 2000),
+          },
+        }
+      : {}),
   };
 }
 
-/** The confirmation message: the pairs, before then after, and the three buttons. */
-export function confirmationMessage(p: Pick<PendingTraining, 'id' | 'options' | 'thumbnails'>): { text: string; blocks: types.KnownBlock[] } {
+/** The confirmation message in the asker's language: the pairs, before then after, and the three buttons. */
+export function confirmationMessage(
+  p: Pick<PendingTraining, 'id' | 'options' | 'thumbnails'>,
+  locale: Locale = 'en',
+): { text: string; blocks: types.KnownBlock[] } {
   const pairs = pairAttachments(p.options as Parameters<typeof pairAttachments>[0]);
-  const what = pairs.length === 1 ? 'this pair' : `these ${pairs.length} pairs`;
-  const text = slackText(
-    `Train style **${String(p.options.name)}** from ${what}? The before is the plain picture, the after the same picture in the new style. Swap exchanges them; only the person who asked can press these buttons.`,
-  );
+  const what = pairs.length === 1 ? msg('slack.confirm.this-pair') : msg('slack.confirm.these-pairs', { count: pairs.length });
+  const text = slackText(t(locale, 'slack.confirm.ask', { name: String(p.options.name), pairs: what }));
   const blocks: types.KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
   pairs.forEach((pair, i) => {
-    const [before, after] = pairs.length === 1 ? ['Before', 'After'] : [`Pair ${i + 1} — before`, `Pair ${i + 1} — after`];
-    blocks.push(pictureBlock(before, pair.content as SlackAttachment, p.thumbnails), pictureBlock(after, pair.style as SlackAttachment, p.thumbnails));
+    const n = i + 1;
+    const [before, after] =
+      pairs.length === 1
+        ? [t(locale, 'slack.confirm.before'), t(locale, 'slack.confirm.after')]
+        : [t(locale, 'slack.confirm.pair-before', { n }), t(locale, 'slack.confirm.pair-after', { n })];
+    blocks.push(
+      pictureBlock(before, pair.content as SlackAttachment, p.thumbnails, locale),
+      pictureBlock(after, pair.style as SlackAttachment, p.thumbnails, locale),
+    );
   });
   const button = (action: string, label: string, style?: 'primary' | 'danger') => ({
     type: 'button' as const,
@@ -104,7 +121,14 @@ export function confirmationMessage(p: Pick<PendingTraining, 'id' | 'options' | 
     text: { type: 'plain_text' as const, text: label },
     ...(style ? { style } : {}),
   });
-  blocks.push({ type: 'actions', elements: [button('train', 'Train', 'primary'), button('swap', 'Swap before/after'), button('cancel', 'Cancel', 'danger')] });
+  blocks.push({
+    type: 'actions',
+    elements: [
+      button('train', t(locale, 'slack.confirm.train'), 'primary'),
+      button('swap', t(locale, 'slack.confirm.swap')),
+      button('cancel', t(locale, 'slack.confirm.cancel'), 'danger'),
+    ],
+  });
   return { text, blocks };
 }
 
@@ -125,14 +149,21 @@ export async function checkTraining(ctx: CommandContext, raw: Options): Promise<
  * `channel`. Nothing is queued.
  */
 export async function askToTrain(client: WebClient, pending: PendingTrainings, ctx: CommandContext, raw: Options, channel: string): Promise<void> {
-  await postConfirmation(client, pending, ctx.who, await checkTraining(ctx, raw), channel);
+  await postConfirmation(client, pending, ctx.who, await checkTraining(ctx, raw), channel, ctx.locale);
 }
 
-/** Posts the confirmation of a checked training request in `channel`, its buttons for `who` alone. */
-export async function postConfirmation(client: WebClient, pending: PendingTrainings, who: Scope, options: Options, channel: string): Promise<void> {
+/** Posts the confirmation of a checked training request in `channel`, in `who`'s language, its buttons for `who` alone. */
+export async function postConfirmation(
+  client: WebClient,
+  pending: PendingTrainings,
+  who: Scope,
+  options: Options,
+  channel: string,
+  locale: Locale = 'en',
+): Promise<void> {
   const id = randomUUID();
   const post = (thumbnails: boolean) => {
-    const message = confirmationMessage({ id, options, thumbnails });
+    const message = confirmationMessage({ id, options, thumbnails }, locale);
     return client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
   };
   let thumbnails = true;
@@ -160,16 +191,12 @@ export async function pressConfirmation(
 ): Promise<void> {
   const [, action, id] = CONFIRMATION_ACTION.exec(actionId) ?? [];
   const p = id ? pending.get(id) : undefined;
-  if (!p)
-    throw new CommandError(
-      'this training is no longer waiting for you (it was started or cancelled, it was asked more than 30 minutes ago, or the bot restarted); run /pairstyle train again',
-    );
-  if (!sameUser(p.who, ctx.who))
-    throw new CommandError('only the person who asked for this training can train, swap or cancel it; run /pairstyle train yourself');
+  if (!p) throw new CommandError(msg('slack.confirm.gone'));
+  if (!sameUser(p.who, ctx.who)) throw new CommandError(msg('slack.confirm.not-yours'));
   if (action === 'swap') {
     ctx.limits.userRate?.take(ctx.who, 'swap');
     const options = swapPairs(p.options);
-    const message = confirmationMessage({ id: p.id, options, thumbnails: p.thumbnails });
+    const message = confirmationMessage({ id: p.id, options, thumbnails: p.thumbnails }, ctx.locale);
     await client.chat.update({ channel: p.channel, ts: p.ts, text: message.text, blocks: message.blocks });
     p.options = options;
     return;

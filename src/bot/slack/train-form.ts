@@ -9,6 +9,7 @@
  */
 import type { types, ViewOutput } from '@slack/bolt';
 import type { Options } from '../../../commands/index.ts';
+import { t, type Locale } from '../../i18n/message.ts';
 import { attachmentOf, type SlackFile, type SlackFileAccess } from './files.ts';
 
 /** The form's callback_id. */
@@ -33,20 +34,20 @@ const textInput = (block: 'name' | 'subject', label: string, maxLength: number, 
   element: { type: 'plain_text_input', action_id: 'text', max_length: maxLength },
 });
 
-/** The form for a training asked for in `channel`. */
-export function trainFormView(channel: string): types.ModalView {
+/** The form for a training asked for in `channel`, in the user's language. */
+export function trainFormView(channel: string, locale: Locale = 'en'): types.ModalView {
   return {
     type: 'modal',
     callback_id: TRAIN_FORM,
     private_metadata: JSON.stringify({ channel }),
-    title: { type: 'plain_text', text: 'Train a style' },
-    submit: { type: 'plain_text', text: 'Next' },
-    close: { type: 'plain_text', text: 'Cancel' },
+    title: { type: 'plain_text', text: t(locale, 'slack.form.title') },
+    submit: { type: 'plain_text', text: t(locale, 'slack.form.next') },
+    close: { type: 'plain_text', text: t(locale, 'slack.form.cancel') },
     blocks: [
-      pictureInput('before', 'Before: the plain picture'),
-      pictureInput('after', 'After: the same picture in the new style'),
-      textInput('name', 'Style name', 32, false, 'letters, digits, - or _'),
-      textInput('subject', 'What the pair shows', 60, true, 'e.g. cat face (optional)'),
+      pictureInput('before', t(locale, 'slack.form.before')),
+      pictureInput('after', t(locale, 'slack.form.after')),
+      textInput('name', t(locale, 'slack.form.name'), 32, false, t(locale, 'slack.form.name-hint')),
+      textInput('subject', t(locale, 'slack.form.subject'), 60, true, t(locale, 'slack.form.subject-hint')),
     ],
   };
 }

@@ -56,6 +56,8 @@ interface From {
   permissions?: string;
   roles?: string[];
   channel?: string;
+  /** The user's Discord locale (interaction.locale); en-US when not given. */
+  locale?: string;
 }
 
 /** A /pairstyle command in guild g1 as Discord sends it: by `from.user` with their permissions and roles, in `from.channel`. */
@@ -76,7 +78,7 @@ function commandBody(sub: string, options: unknown[], from: From, resolved?: unk
       channel: { id: channel, type: 0 },
       member: { user: { id: user, username: user }, permissions: from.permissions ?? '0', roles: from.roles ?? [] },
       // What discord.js reads of every interaction besides.
-      locale: 'en-US',
+      locale: from.locale ?? 'en-US',
       app_permissions: '0',
       entitlements: [],
       authorizing_integration_owners: {},
@@ -133,6 +135,21 @@ describe('/pairstyle settings on Discord (discord.js gateway adapter)', () => {
       /only admins of this server\/workspace can change its settings/,
     );
     expect(await backend.registry.keyv.get('settings:server:discord:g1')).toBeUndefined();
+  });
+
+  it("speaks the member's Discord locale: a German member's refusal in German, a French admin's settings and refusal in French", async () => {
+    await refusedPrivately(
+      gateway('settings', [str('channels', '<#c9>')], { user: 'member', locale: 'de' }),
+      /^⚠️ nur Admins dieses Servers \/ Workspace können seine Einstellungen ändern \(Discord: Server verwalten oder Administrator; Slack: Workspace-Admins und -Inhaber\); nichts wurde geändert$/,
+    );
+    await refusedPrivately(
+      gateway('settings', [str('seed', 'soon')], { user: 'francoise', locale: 'fr' }),
+      /^⚠️ 'seed' doit être 'random', 'fixed' ou un nombre entier de 0 à \d+ \(reçu : 'soon'\) ; rien n’a été changé$/,
+    );
+    const shown = gateway('settings', [], { user: 'francoise', locale: 'fr', permissions: MANAGE_GUILD });
+    expect((await fake.waitFor(finalReplyEdit(shown.token))).json?.content).toMatch(
+      /^\*\*Tes réglages ici\*\*[\s\S]*• graine : random\n\*\*Ce serveur\/workspace\*\* \(tu es admin : tu peux les changer\) :\n• salons : tous les salons/,
+    );
   });
 
   it('a draw uses the user’s default style and strength', async () => {

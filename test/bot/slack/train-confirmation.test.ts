@@ -210,6 +210,37 @@ describe('Slack training confirmation (Bolt, HTTP receiver, tiny model)', () => 
     }
   });
 
+  it("speaks the asker's language (Slack's users.info locale): a fr-FR user's confirmation in French, a de-DE presser refused in German", async () => {
+    fake.locales.set('U7', 'fr-FR');
+    fake.locales.set('U8', 'de-DE');
+    fake.files.set('FFRBEFORE', { bytes: await pngOf('#d22'), user: 'U7', created: 60, mimetype: 'image/png', name: 'avant.png' });
+    fake.files.set('FFRAFTER1', { bytes: await pngOf('#22d'), user: 'U7', created: 61, mimetype: 'image/png', name: 'apres.png' });
+    const m = await confirmation('train name:rouges', 'U7');
+    expect(m.text).toMatch(/^Entraîner le style \*rouges\* à partir de cette paire \?/);
+    const sections = blocksOf(m)
+      .filter((b) => b.type === 'section')
+      .map((b) => b.text!.text);
+    expect(sections.slice(1)).toEqual(['*Avant :* avant.png', '*Après :* apres.png']);
+    const labels = blocksOf(m).flatMap((b) => (b.type === 'actions' ? (b.elements as { text: { text: string } }[]).map((e) => e.text.text) : []));
+    expect(labels).toEqual(['Entraîner', 'Échanger avant/après', 'Annuler']);
+    // Swapped, it stays in French; two pairs are numbered in French.
+    await signed(press(idOf(m, 'swap'), 'U7', m.ts).body);
+    await expect.poll(() => shownPairs(fake.message('C1', m.ts))).toEqual([['FFRAFTER1', 'FFRBEFORE']]);
+    expect(blocksOf(fake.message('C1', m.ts))[1]!.text!.text).toBe('*Avant :* apres.png');
+    const two = await confirmation('train name:duo content:FFRBEFORE style:FFRAFTER1 content2:FFRAFTER1 style2:FFRBEFORE', 'U7');
+    expect(two.text).toMatch(/à partir de ces 2 paires/);
+    expect(JSON.stringify(two.blocks)).toMatch(/Paire 1 — avant.*Paire 1 — après.*Paire 2 — avant.*Paire 2 — après/);
+
+    const other = press(idOf(m, 'train'), 'U8', m.ts);
+    await signed(other.body);
+    const r = await fake.waitFor(responded(other.respondPath));
+    expect(String(r.body.text)).toBe('⚠️ nur wer dieses Training angefragt hat, kann es starten, tauschen oder abbrechen; führ /pairstyle train selbst aus');
+    expect(jobsOf('U8')).toEqual([]);
+    await signed(press(idOf(m, 'cancel'), 'U7', m.ts).body);
+    await signed(press(idOf(two, 'cancel'), 'U7', two.ts).body);
+    await expect.poll(() => fake.message('C1', two.ts)).toBeUndefined();
+  });
+
   describe('the training form (/pairstyle train alone: a modal with two file inputs)', () => {
     /** Runs `/pairstyle train` as `user` and returns the modal the bot opened with the command's trigger_id. */
     async function openForm(user: string): Promise<Record<string, unknown>> {
@@ -263,6 +294,20 @@ describe('Slack training confirmation (Bolt, HTTP receiver, tiny model)', () => 
       expect(String(post.body.blocks)).toMatch(/form-before\.png.*form-after\.png/);
       expect(String(post.body.blocks)).toMatch(/pst:train:/);
       expect(jobsOf('U6')).toEqual([]);
+    });
+
+    it("is in the user's language: a fr-FR user's form in French", async () => {
+      fake.locales.set('U9', 'fr-FR');
+      const view = await openForm('U9');
+      expect([view.title, view.submit, view.close].map((x) => (x as { text: string }).text)).toEqual(['Entraîner un style', 'Suivant', 'Annuler']);
+      const blocks = view.blocks as { label: { text: string }; hint?: { text: string } }[];
+      expect(blocks.map((b) => b.label.text)).toEqual([
+        'Avant : l’image simple',
+        'Après : la même image dans le nouveau style',
+        'Nom du style',
+        'Ce que montre la paire',
+      ]);
+      expect(blocks.map((b) => b.hint?.text)).toEqual([undefined, undefined, 'lettres, chiffres, - ou _', 'p. ex. tête de chat (facultatif)']);
     });
 
     it('shows a refusal in the form, on the input it concerns, and posts nothing', async () => {
