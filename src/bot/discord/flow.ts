@@ -68,7 +68,14 @@ export interface InteractionPlace {
 
 /** `locale`: the user's Discord locale code (interaction.locale, e.g. 'de', 'fr', 'en-US'). */
 export type ParsedInteraction =
-  | ({ kind: 'command'; who: Scope; isAdmin: boolean; subcommand: string; options: Record<string, OptionValue | undefined>; locale?: string } & InteractionPlace)
+  | ({
+      kind: 'command';
+      who: Scope;
+      isAdmin: boolean;
+      subcommand: string;
+      options: Record<string, OptionValue | undefined>;
+      locale?: string;
+    } & InteractionPlace)
   | ({ kind: 'button'; who: Scope; isAdmin: boolean; customId: string; locale?: string } & InteractionPlace)
   | { kind: 'autocomplete'; who: Scope; value: string };
 

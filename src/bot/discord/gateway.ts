@@ -63,7 +63,15 @@ async function onInteraction(client: Client, opts: DiscordGatewayOptions, i: Int
   const place = { ...(i.channelId ? { channel: i.channelId } : {}), ...(i.member ? { roles: memberRoles(i.member) } : {}) };
   if (i.isChatInputCommand()) {
     if (i.commandName !== 'pairstyle') return;
-    parsed = { kind: 'command', who, isAdmin, subcommand: i.options.getSubcommand(), options: commandOptions(i, opts.fileAccess ?? {}), locale: i.locale, ...place };
+    parsed = {
+      kind: 'command',
+      who,
+      isAdmin,
+      subcommand: i.options.getSubcommand(),
+      options: commandOptions(i, opts.fileAccess ?? {}),
+      locale: i.locale,
+      ...place,
+    };
   } else if (i.isButton()) {
     if (!i.customId.startsWith('ps:')) return;
     parsed = { kind: 'button', who, isAdmin, customId: i.customId, locale: i.locale, ...place };

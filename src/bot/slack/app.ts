@@ -247,16 +247,14 @@ export function createSlackApp(opts: SlackOptions): App {
     const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
     const user = await slackUser(client, b.user.id);
     try {
-      await pressConfirmation(
-        client,
-        pending,
-        context(user, who, false, b.channel?.id),
-        (action as { action_id: string }).action_id,
-        (job, finalize, at) => followSlackJob(opts, client, job, finalize, at.channel, at.ts),
+      await pressConfirmation(client, pending, context(user, who, false, b.channel?.id), (action as { action_id: string }).action_id, (job, finalize, at) =>
+        followSlackJob(opts, client, job, finalize, at.channel, at.ts),
       );
     } catch (e) {
       if (!isUserError(e)) log('confirmation button failed', e);
-      await respond({ response_type: 'ephemeral', text: slackText(errorText(e, user.locale)), replace_original: false }).catch((err) => log('could not respond', err));
+      await respond({ response_type: 'ephemeral', text: slackText(errorText(e, user.locale)), replace_original: false }).catch((err) =>
+        log('could not respond', err),
+      );
     }
   });
 
@@ -276,7 +274,9 @@ export function createSlackApp(opts: SlackOptions): App {
     await ack();
     await postConfirmation(client, pending, who, options, form.channel, user.locale).catch(async (e) => {
       log('training form: confirmation failed', e);
-      await client.chat.postEphemeral({ channel: form.channel, user: who.user, text: slackText(errorText(e, user.locale)) }).catch((err) => log('could not tell', err));
+      await client.chat
+        .postEphemeral({ channel: form.channel, user: who.user, text: slackText(errorText(e, user.locale)) })
+        .catch((err) => log('could not tell', err));
     });
   });
 
