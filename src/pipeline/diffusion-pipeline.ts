@@ -302,7 +302,8 @@ export class DiffusionPipeline {
     let s = cache.get(key);
     if (!s) {
       const outputs = build();
-      s = GraphSession.create(emitOnnx({ outputs, weights: (n) => this.model.weight(n) }), this.opts);
+      // A draw alternates sessions (with and without its direction's rows): no spinning between runs.
+      s = GraphSession.create(emitOnnx({ outputs, weights: (n) => this.model.weight(n) }), { ...this.opts, spinning: false });
       cache.set(key, s);
       s.catch(() => cache.delete(key));
     }
