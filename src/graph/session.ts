@@ -33,13 +33,6 @@ export interface SessionOptions {
    */
   tempDir?: string;
   /**
-   * Whether the intra-op threads spin after a run, waiting for the next (onnxruntime's default, true).
-   * Where one caller alternates several sessions, the idle sessions' spinning threads take the cores
-   * from the running one: without spinning, a style-guided draw alternating its two UNet sessions took
-   * 0.475 s instead of 0.739 s (bench:pair, this 2-core machine, load average 3-5).
-   */
-  spinning?: boolean;
-  /**
    * onnxruntime's memory pattern (default false). With it, the second run of a session allocates one
    * block for all its intermediate tensors while the arena still holds the chunks of the first run, so
    * a session's memory is about twice its run's peak (measured, CPU, pair training at 128 px: 455 MiB
@@ -112,7 +105,6 @@ export class GraphSession {
       executionMode: 'sequential',
       enableMemPattern: opts.memoryPattern ?? false,
       enableCpuMemArena: opts.memoryArena ?? true,
-      ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     const open = async (create: () => Promise<ort.InferenceSession>) => {
       try {

@@ -302,8 +302,7 @@ export class DiffusionPipeline {
     let s = cache.get(key);
     if (!s) {
       const outputs = build();
-      // A draw alternates sessions (with and without its direction's rows): no spinning between runs.
-      s = GraphSession.create(emitOnnx({ outputs, weights: (n) => this.model.weight(n) }), { ...this.opts, spinning: false });
+      s = GraphSession.create(emitOnnx({ outputs, weights: (n) => this.model.weight(n) }), this.opts);
       cache.set(key, s);
       s.catch(() => cache.delete(key));
     }
