@@ -3,7 +3,7 @@
  * and LoRA-scale mode (the usual practice) for comparison. The unstyled image comes from the same seed
  * and runs in the same batched UNet calls as the styled one.
  */
-import { cfgTerms, type DirectionSchedule, directionAt, loraScaleTerms, styleGuidance } from '../pipeline/guidance.ts';
+import { cfgTerms, type DirectionSchedule, directionAt, EVERY_STEP, loraScaleTerms, styleGuidance } from '../pipeline/guidance.ts';
 import type { DiffusionPipeline, StepCallback, Trajectory } from '../pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
@@ -31,10 +31,12 @@ export interface DrawOptions {
 }
 
 /**
- * Style guidance's schedule: the style direction evaluated at every other step and reused in between
- * (measured on emoji-mini: README, "Style guidance").
+ * Style guidance's schedule: the style direction at every step. Every other step (`{ every: 2, head: 0 }`)
+ * draws pictures equal to these inside the evaluation's noise and with fewer FLOPs, but a draw then
+ * alternates two onnxruntime sessions, whose idle threads spin and take the cores from the running one:
+ * on a lightly loaded machine it was slower, not faster (README, "Style guidance").
  */
-export const STYLE_GUIDANCE_SCHEDULE: DirectionSchedule = { every: 2, head: 0 };
+export const STYLE_GUIDANCE_SCHEDULE: DirectionSchedule = EVERY_STEP;
 
 export interface DrawResult {
   /** One image per requested trajectory, [3, S, S] in [-1, 1]. */

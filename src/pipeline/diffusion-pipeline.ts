@@ -209,13 +209,14 @@ export class DiffusionPipeline {
     const conditioning = await this.encodeText(req.prompts);
     const full = await this.batchPlan(req, conditioning, true);
     const hasDirection = req.trajectories.some((tr) => (tr.direction ?? []).length > 0);
-    const base = hasDirection ? await this.batchPlan(req, conditioning, false) : full;
+    // The batch without the directions' rows, made (with its session) the first time a step needs it.
+    let base: BatchPlan | undefined = hasDirection ? undefined : full;
     const n = req.trajectories.length;
     let lastDirection: Float32Array | undefined;
     let rowsRun = 0;
     const denoise: Denoiser = async (x, t, i) => {
       const when = !hasDirection ? 'off' : (req.directionAt?.(i) ?? 'evaluate');
-      const plan = when === 'evaluate' || (when === 'reuse' && !lastDirection) ? full : base;
+      const plan = when === 'evaluate' || (when === 'reuse' && !lastDirection) ? full : (base ??= await this.batchPlan(req, conditioning, false));
       const out = await plan.run(x, t);
       rowsRun += plan.rows;
       const combined = new Float32Array(n * latent);
