@@ -4,8 +4,9 @@
  * In one run, on one machine state:
  *   1. pair training with the defaults (PAIR_DEFAULTS: rank, lr, steps, warm-up) on (Noto dog face,
  *      OpenMoji dog face), in seconds (goal <= 60 s);
- *   2. draws of the same steps and CFG: plain CFG (2 UNet rows per step), a style-guided draw (3 rows),
- *      the CLI's styled + unstyled counterpart (drawStyled, 5 rows), and a two-style blend (4 rows);
+ *   2. draws of the same steps and CFG: plain CFG (2 UNet rows per step), a style-guided draw (3 rows
+ *      at the steps of STYLE_GUIDANCE_SCHEDULE that evaluate the style direction, 2 at the others),
+ *      the CLI's styled + unstyled counterpart (drawStyled, 5 / 4 rows), and a two-style blend (4 / 2 rows);
  *      each configuration is warmed up once (session creation excluded), then the configurations are
  *      timed in interleaved rounds and the medians compared: style-guided / plain (goal <= 1.25x),
  *      blend / plain (goal <= 1.6x).
@@ -20,7 +21,8 @@ import { renderIcon } from '../src/data/render.ts';
 import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { loadEvalModel } from '../src/eval/generate.ts';
 import { rgbToUnit } from '../src/formats/pixels.ts';
-import { drawMixes, drawStyled } from '../src/pair/draw.ts';
+import { drawMixes, drawStyled, STYLE_GUIDANCE_SCHEDULE } from '../src/pair/draw.ts';
+import { directionAt } from '../src/pipeline/guidance.ts';
 import { STYLIZE_DEFAULTS, stylizeImage } from '../src/pair/stylize.ts';
 import type { Style } from '../src/pair/style.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
@@ -92,12 +94,22 @@ for (let r = 0; r < Number(a.rounds); r++) {
 }
 await pipe.release();
 const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof configs, number>;
-const rows = { plain: 2, styleGuided: 3, styledAndUnstyled: 5, blend: 4, stylize: 3 };
-const lora = [{ name: 'style0', rank: style.info.rank }];
-const flopsRatio = (rowsN: number, adapters: number) =>
-  unetFlops(model, rowsN, adapters ? [...lora, ...(adapters > 1 ? [{ name: 'style1', rank: style.info.rank }] : [])] : []) / unetFlops(model, 2);
+// UNet rows at a step that evaluates the style direction / at one that reuses it (stylize evaluates it at every step).
+const rows = { plain: [2, 2], styleGuided: [3, 2], styledAndUnstyled: [5, 4], blend: [4, 2], stylize: [3, 3] };
+const adaptersOf = { plain: 0, styleGuided: 1, styledAndUnstyled: 1, blend: 2, stylize: 1 };
+const at = directionAt(STYLE_GUIDANCE_SCHEDULE);
+const evaluated = Array.from({ length: base.steps }, (_, i) => at(i)).filter((u) => u === 'evaluate').length;
+const lora = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `style${i}`, rank: style.info.rank }));
+/** Mean FLOPs of a step against the plain draw's: evaluating steps with the adapters, the others without. */
+const flopsRatio = (k: keyof typeof configs) => {
+  const share = k === 'stylize' ? 1 : evaluated / base.steps;
+  const [full, reused] = rows[k];
+  return (share * unetFlops(model, full, lora(adaptersOf[k])) + (1 - share) * unetFlops(model, reused)) / unetFlops(model, 2);
+};
 
-console.log(`model ${a.model} (${model.id}), ${threads} threads, ${base.steps} steps, CFG ${base.cfg}, style strength ${w}`);
+console.log(
+  `model ${a.model} (${model.id}), ${threads} threads, ${base.steps} steps, CFG ${base.cfg}, style strength ${w}; draws evaluate the style direction at ${evaluated} of ${base.steps} steps (every ${STYLE_GUIDANCE_SCHEDULE.every}, first ${STYLE_GUIDANCE_SCHEDULE.head} all)`,
+);
 const defaults = style.info.steps === PAIR_DEFAULTS.steps;
 const sum = (xs: number[]) => xs.reduce((p, x) => p + x, 0);
 const outsideOrt = (100 * (sum(train.stepMs) - sum(train.stepOrtMs))) / sum(train.stepMs);
@@ -113,7 +125,7 @@ console.log(
 const line = (k: keyof typeof configs, label: string, goal?: number) => {
   const ratio = med[k] / med.plain;
   console.log(
-    `${label.padEnd(44)} ${med[k].toFixed(3)} s  ${ratio.toFixed(2)}x plain  (UNet rows ${rows[k]}, FLOPs ${flopsRatio(rows[k], k === 'plain' ? 0 : k === 'blend' ? 2 : 1).toFixed(2)}x)` +
+    `${label.padEnd(44)} ${med[k].toFixed(3)} s  ${ratio.toFixed(2)}x plain  (UNet rows ${rows[k][0] === rows[k][1] ? rows[k][0] : rows[k].join(' / ')}, FLOPs ${flopsRatio(k).toFixed(2)}x)` +
       (goal ? `  goal <= ${goal}x: ${ratio <= goal ? 'met' : 'not met'}` : ''),
   );
   return ratio;

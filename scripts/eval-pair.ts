@@ -13,7 +13,8 @@
  *   --train-steps N      training steps of every adapter (default: the pair defaults, 300)
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
- *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance (default all)
+ *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2
+ *                        (default all but the last)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
  *   --threads N          onnxruntime threads (default: all cores); --seed N
@@ -33,6 +34,8 @@
  *   pair-lora-scale     (b) the same StyleLoRA applied by LoRA scale
  *   dreambooth-lora     (a) a single-image LoRA on the style image alone, applied by LoRA scale
  *   no-ortho-guidance   (c) the pair method with trainable A (no orthogonality), style guidance
+ *   pair-guidance-every-2  the method with its style direction evaluated every other step and reused
+ *                       in between (not the draw's STYLE_GUIDANCE_SCHEDULE): what that costs the picture
  * Metrics per method and strength, over pairs x subjects:
  *   style:   P(openmoji) of the artist-set classifier; RMSE to OpenMoji's real drawing of the subject
  *            relative to the unstyled output's (< 1: closer to OpenMoji)
@@ -63,6 +66,7 @@ import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
+import type { DirectionSchedule } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
@@ -117,18 +121,34 @@ interface Method {
   style: StyleKind;
   weights: number[];
   dashed: boolean;
+  /** The style direction's schedule (default: the draw's own, STYLE_GUIDANCE_SCHEDULE). */
+  schedule?: DirectionSchedule;
 }
 const ALL_METHODS: Method[] = [
   { id: 'pair-guidance', label: 'pair + style guidance (the method)', mode: 'guidance', style: 'pair', weights: strengths, dashed: false },
   { id: 'pair-lora-scale', label: '(b) pair StyleLoRA by LoRA scale', mode: 'lora-scale', style: 'pair', weights: scales, dashed: true },
   { id: 'dreambooth-lora', label: '(a) DreamBooth-LoRA by LoRA scale', mode: 'lora-scale', style: 'dreambooth', weights: scales, dashed: true },
   { id: 'no-ortho-guidance', label: '(c) no orthogonality + style guidance', mode: 'guidance', style: 'noOrtho', weights: strengths, dashed: true },
+  {
+    id: 'pair-guidance-every-2',
+    label: 'pair + style guidance every other step',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    schedule: { every: 2, head: 0 },
+  },
 ];
 const wanted = a.methods!.split(',').map((s) => s.trim());
 for (const w of wanted)
   if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
 const methods = ALL_METHODS.filter((m) => wanted.includes(m.id));
 const kinds = new Set(methods.map((m) => m.style));
+// One batched draw per mode and schedule (a schedule holds for every trajectory of a draw).
+const drawGroups = [...new Map(methods.map((m) => [`${m.mode}|${m.schedule ? `${m.schedule.every},${m.schedule.head}` : ''}`, m])).values()].map((m) => ({
+  mode: m.mode,
+  schedule: m.schedule,
+}));
 
 const model = await loadEvalModel(a.model!);
 const ds = loadDataset(a.data!);
@@ -263,19 +283,18 @@ for (let p = 0; p < units.length; p++) {
   trainSeconds += (performance.now() - tTrain) / 1000;
   process.stderr.write('\n');
 
-  // Draw: per subject one batched run per mode; the unstyled picture comes with the first run.
+  // Draw: per subject one batched run per mode and schedule; the unstyled picture comes with the first run.
   const tDraw = performance.now();
   const perSubject: { unstyled: Float32Array; styled: Map<string, Float32Array[]> }[] = [];
   for (let j = 0; j < drawSubjects.length; j++) {
     const opts = { prompt: drawSubjects[j], seed: drawSeeds[j], steps, cfg };
     const styled = new Map<string, Float32Array[]>();
     let unstyled: Float32Array | null = null;
-    for (const mode of ['guidance', 'lora-scale'] as const) {
-      const ms = methods.filter((m) => m.mode === mode);
-      if (ms.length === 0) continue;
+    for (const group of drawGroups) {
+      const ms = methods.filter((m) => m.mode === group.mode && m.schedule === group.schedule);
       const mixes: WeightedStyle[][] = unstyled ? [] : [[]];
       for (const m of ms) for (const w of m.weights) mixes.push([{ style: styles[m.style]!, weight: w }]);
-      const r = await drawMixes(pipe, mixes, { ...opts, mode });
+      const r = await drawMixes(pipe, mixes, { ...opts, mode: group.mode, styleSchedule: group.schedule });
       let k = 0;
       if (!unstyled) unstyled = r.images[k++];
       for (const m of ms)

@@ -3,7 +3,7 @@
  * and LoRA-scale mode (the usual practice) for comparison. The unstyled image comes from the same seed
  * and runs in the same batched UNet calls as the styled one.
  */
-import { cfgTerms, loraScaleTerms, styleGuidanceTerms } from '../pipeline/guidance.ts';
+import { cfgTerms, type DirectionSchedule, directionAt, EVERY_STEP, loraScaleTerms, styleGuidance } from '../pipeline/guidance.ts';
 import type { DiffusionPipeline, StepCallback, Trajectory } from '../pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
@@ -28,12 +28,23 @@ export interface DrawOptions {
   signal?: AbortSignal;
   /** After each sampler step; `preview()` gives the current estimate of the images, one per mix in order. */
   onStep?: StepCallback;
+  /** At which steps style guidance evaluates its style rows (default STYLE_GUIDANCE_SCHEDULE). */
+  styleSchedule?: DirectionSchedule;
 }
+
+/**
+ * Style guidance's schedule: the style direction at every step. Every other step (`{ every: 2, head: 0 }`)
+ * draws pictures equal to these inside the evaluation's noise and with fewer FLOPs, but a draw then
+ * alternates two onnxruntime sessions, whose idle threads spin and take the cores from the running one:
+ * on a lightly loaded machine it was slower, not faster (README, "Style guidance").
+ */
+export const STYLE_GUIDANCE_SCHEDULE: DirectionSchedule = EVERY_STEP;
 
 export interface DrawResult {
   /** One image per requested trajectory, [3, S, S] in [-1, 1]. */
   images: Float32Array[];
   rowsPerStep: number;
+  rowsRun: number;
   seconds: number;
 }
 
@@ -71,7 +82,7 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
       prompt: promptIndex(styledPrompt(opts.prompt, w.style.info.styleToken)),
       weight: w.weight,
     }));
-    return { seed: opts.seed, terms: styleGuidanceTerms(0, 1, opts.cfg, terms) };
+    return { seed: opts.seed, ...styleGuidance(0, 1, opts.cfg, terms) };
   });
   const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, convs: adaptsConvs(s), params: adapterParams(s, adapterOf.get(s)!) }));
   const r = await pipe.generate({
@@ -83,16 +94,17 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
     ...(opts.variation ? { variation: opts.variation } : {}),
     signal: opts.signal,
     onStep: opts.onStep,
+    directionAt: directionAt(opts.styleSchedule ?? STYLE_GUIDANCE_SCHEDULE),
   });
   const px = r.images.length / mixes.length;
   const images = mixes.map((_, i) => r.images.slice(i * px, (i + 1) * px));
-  return { images, rowsPerStep: r.rowsPerStep, seconds: (performance.now() - t0) / 1000 };
+  return { images, rowsPerStep: r.rowsPerStep, rowsRun: r.rowsRun, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** The styled image and its unstyled counterpart from the same seed. */
 export async function drawStyled(pipe: DiffusionPipeline, styles: readonly WeightedStyle[], opts: DrawOptions) {
   const r = await drawMixes(pipe, [styles, []], opts);
-  return { styled: r.images[0], unstyled: r.images[1], rowsPerStep: r.rowsPerStep, seconds: r.seconds };
+  return { styled: r.images[0], unstyled: r.images[1], rowsPerStep: r.rowsPerStep, rowsRun: r.rowsRun, seconds: r.seconds };
 }
 
 /** K images moving from style A to style B: weights (s(1-a), s a) for a = 0 .. 1. */

@@ -10,7 +10,7 @@
  * For the evaluation's baselines the styles can also be applied by LoRA scale (the usual practice), and
  * the start can be plain SDEdit: the encoded picture noised to the start step with seeded noise.
  */
-import { loraScaleTerms, styleGuidanceTerms } from '../pipeline/guidance.ts';
+import { loraScaleTerms, styleGuidance } from '../pipeline/guidance.ts';
 import type { DiffusionPipeline, StepCallback, Term, Trajectory } from '../pipeline/diffusion-pipeline.ts';
 import { Rng } from '../graph/rng.ts';
 import { ddimTimesteps } from '../diffusion/timesteps.ts';
@@ -99,7 +99,8 @@ export async function stylizeMixes(
     // With the neutral prompt as both the negative and the condition, classifier-free guidance cancels:
     // e(neutral) + sum_i w_i (e_{+style_i}(neutral in <S*_i> style) - e(neutral)).
     const terms = mix.map((w) => ({ adapter: adapterOf.get(w.style)!, prompt: promptIndex(styledPrompt(neutral, w.style.info.styleToken)), weight: w.weight }));
-    return { seed: 0, terms: styleGuidanceTerms(0, 0, 1, terms).filter((t) => t.coef !== 0) };
+    const { terms: plainTerms, direction } = styleGuidance(0, 0, 1, terms);
+    return { seed: 0, terms: plainTerms.filter((t) => t.coef !== 0), direction };
   });
   const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, convs: adaptsConvs(s), params: adapterParams(s, adapterOf.get(s)!) }));
   const latents = new Float32Array(start.length * mixes.length);

@@ -27,6 +27,12 @@ export interface Term {
 
 export interface Trajectory {
   terms: Term[];
+  /**
+   * A guidance direction added to the terms' sum: terms whose coefficients sum to 0, such as style
+   * guidance's sum_i w_i (e_{+style_i}(c_i) - e(c)). The request's `directionAt` says at which steps it is
+   * evaluated; at the others its last value is reused, so the batch holds the terms' rows only.
+   */
+  direction?: Term[];
   /** Seed of the initial noise; trajectories with the same seed start from the same noise. */
   seed: number;
 }
@@ -66,7 +72,14 @@ export interface GenerateRequest {
    * = `strength`, drawn from `seed`.
    */
   variation?: { seed: number; strength: number };
+  /**
+   * Per sampler step: evaluate the trajectories' directions ('evaluate', the default), reuse their
+   * last evaluated value ('reuse'; evaluated when there is none yet) or leave them out ('off').
+   */
+  directionAt?: (step: number) => DirectionUse;
 }
+
+export type DirectionUse = 'evaluate' | 'reuse' | 'off';
 
 export interface InvertRequest {
   prompts: string[];
@@ -86,8 +99,10 @@ export interface InvertRequest {
 export interface GenerateResult {
   /** Images [trajectories, 3, H, W] in [-1, 1]. */
   images: Float32Array;
-  /** UNet batch rows per step. */
+  /** UNet batch rows of a step that evaluates the directions (every step without them). */
   rowsPerStep: number;
+  /** UNet batch rows over the whole run (rowsPerStep x steps when every step evaluates the directions). */
+  rowsRun: number;
 }
 
 export interface PipelineOptions {
@@ -117,7 +132,7 @@ export class DiffusionPipeline {
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const { model } = this;
     const latent = latentSize(model);
-    const { denoise, rowsPerStep } = await this.batchedDenoiser(req);
+    const { denoise, rowsPerStep, rowsRun } = await this.batchedDenoiser(req);
     const n = req.trajectories.length;
     if (req.init && req.init.latents.length !== n * latent)
       throw new Error(`generate: init has ${req.init.latents.length} latent values, expected ${n * latent} (one latent per trajectory)`);
@@ -158,7 +173,7 @@ export class DiffusionPipeline {
         return combined;
       },
     });
-    return { images: await this.decode(x0, n), rowsPerStep };
+    return { images: await this.decode(x0, n), rowsPerStep, rowsRun: rowsRun() };
   }
 
   /**
@@ -187,41 +202,103 @@ export class DiffusionPipeline {
     return images;
   }
 
-  /** The model output of every trajectory: all terms of all trajectories in one UNet batch, summed with their coefficients. */
-  private async batchedDenoiser(req: Pick<GenerateRequest, 'prompts' | 'trajectories' | 'adapters'>): Promise<{ denoise: Denoiser; rowsPerStep: number }> {
+  /**
+   * The model output of every trajectory: all terms of all trajectories in one UNet batch, summed with
+   * their coefficients. A trajectory's terms with the same prompt and gates share one row. Its direction
+   * is evaluated in the same batch at the steps `directionAt` says; at the others the batch holds the
+   * terms' rows only and the direction's last value is reused (or left out, 'off').
+   */
+  private async batchedDenoiser(
+    req: Pick<GenerateRequest, 'prompts' | 'trajectories' | 'adapters' | 'directionAt'>,
+  ): Promise<{ denoise: Denoiser; rowsPerStep: number; rowsRun: () => number }> {
     const { model } = this;
     const latent = latentSize(model);
-    const rows = req.trajectories.flatMap((tr, j) => tr.terms.map((term) => ({ traj: j, term })));
     const adapters = req.adapters ?? [];
-    for (const r of rows) {
-      for (const name of Object.keys(r.term.gates ?? {})) {
-        if (!adapters.some((a) => a.name === name)) throw new Error(`generate: a term gates adapter '${name}', which the request does not give`);
+    for (const tr of req.trajectories) {
+      for (const term of [...tr.terms, ...(tr.direction ?? [])]) {
+        for (const name of Object.keys(term.gates ?? {})) {
+          if (!adapters.some((a) => a.name === name)) throw new Error(`generate: a term gates adapter '${name}', which the request does not give`);
+        }
       }
     }
+    const conditioning = await this.encodeText(req.prompts);
+    const full = await this.batchPlan(req, conditioning, true);
+    const hasDirection = req.trajectories.some((tr) => (tr.direction ?? []).length > 0);
+    // The batch without the directions' rows, made (with its session) the first time a step needs it.
+    let base: BatchPlan | undefined = hasDirection ? undefined : full;
+    const n = req.trajectories.length;
+    let lastDirection: Float32Array | undefined;
+    let rowsRun = 0;
+    const denoise: Denoiser = async (x, t, i) => {
+      const when = !hasDirection ? 'off' : (req.directionAt?.(i) ?? 'evaluate');
+      const plan = when === 'evaluate' || (when === 'reuse' && !lastDirection) ? full : (base ??= await this.batchPlan(req, conditioning, false));
+      const out = await plan.run(x, t);
+      rowsRun += plan.rows;
+      const combined = new Float32Array(n * latent);
+      req.trajectories.forEach((tr, j) => {
+        const dst = combined.subarray(j * latent, (j + 1) * latent);
+        for (const term of tr.terms) addScaled(dst, out[plan.rowOf(j, term)], term.coef);
+      });
+      if (plan === full && hasDirection) {
+        lastDirection = new Float32Array(n * latent);
+        req.trajectories.forEach((tr, j) => {
+          const dst = lastDirection!.subarray(j * latent, (j + 1) * latent);
+          for (const term of tr.direction ?? []) addScaled(dst, out[plan.rowOf(j, term)], term.coef);
+        });
+      }
+      if (hasDirection && when !== 'off') addScaled(combined, lastDirection!, 1);
+      return combined;
+    };
+    return { denoise, rowsPerStep: full.rows, rowsRun: () => rowsRun };
+  }
+
+  /**
+   * One UNet batch over the distinct (prompt, gates) rows of every trajectory's terms (and, with
+   * `withDirection`, its direction's terms), with only the adapters those rows gate.
+   */
+  private async batchPlan(
+    req: Pick<GenerateRequest, 'trajectories' | 'adapters'>,
+    conditioning: PromptConditioning,
+    withDirection: boolean,
+  ): Promise<BatchPlan> {
+    const { model } = this;
+    const latent = latentSize(model);
+    const rows: { traj: number; prompt: number; gates: Record<string, number> }[] = [];
+    const index = new Map<string, number>();
+    const keyOf = (j: number, term: Term) =>
+      `${j}|${term.prompt}|${Object.entries(term.gates ?? {})
+        .filter(([, g]) => g !== 0)
+        .sort(([p], [q]) => (p < q ? -1 : 1))
+        .map(([a, g]) => `${a}=${g}`)
+        .join(',')}`;
+    req.trajectories.forEach((tr, j) => {
+      for (const term of [...tr.terms, ...(withDirection ? (tr.direction ?? []) : [])]) {
+        const key = keyOf(j, term);
+        if (!index.has(key)) index.set(key, rows.push({ traj: j, prompt: term.prompt, gates: term.gates ?? {} }) - 1);
+      }
+    });
+    const adapters = (req.adapters ?? []).filter((a) => rows.some((r) => (r.gates[a.name] ?? 0) !== 0));
     const cond = conditionFeeds(
       model,
-      await this.encodeText(req.prompts),
-      rows.map((r) => r.term.prompt),
+      conditioning,
+      rows.map((r) => r.prompt),
     );
     const gates: Record<string, Float32Array> = {};
-    for (const a of adapters) gates[`lora_gate.${a.name}`] = Float32Array.from(rows, (r) => r.term.gates?.[a.name] ?? 0);
+    for (const a of adapters) gates[`lora_gate.${a.name}`] = Float32Array.from(rows, (r) => r.gates[a.name] ?? 0);
     const adapterParams = Object.assign({}, ...adapters.map((a) => a.params)) as Record<string, Float32Array>;
     const session = await this.unetSession(rows.length, adapters);
     const sampleIn = new Float32Array(rows.length * latent);
     const timestep = new Float32Array(rows.length);
-    const denoise: Denoiser = async (x, t) => {
-      rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
-      timestep.fill(t);
-      const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams })).out as Float32Array;
-      const combined = new Float32Array(x.length);
-      rows.forEach((r, i) => {
-        const dst = combined.subarray(r.traj * latent, (r.traj + 1) * latent);
-        const src = out.subarray(i * latent, (i + 1) * latent);
-        for (let k = 0; k < latent; k++) dst[k] += r.term.coef * src[k];
-      });
-      return combined;
+    return {
+      rows: rows.length,
+      rowOf: (j, term) => index.get(keyOf(j, term))!,
+      run: async (x, t) => {
+        rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
+        timestep.fill(t);
+        const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams })).out as Float32Array;
+        return rows.map((_, i) => out.subarray(i * latent, (i + 1) * latent));
+      },
     };
-    return { denoise, rowsPerStep: rows.length };
   }
 
   private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
@@ -253,6 +330,17 @@ export class DiffusionPipeline {
     this.textSessions.clear();
     this.unetSessions.clear();
   }
+}
+
+/** One UNet batch of a request: its rows, the row of a trajectory's term, and a run giving every row's output. */
+interface BatchPlan {
+  rows: number;
+  rowOf: (trajectory: number, term: Term) => number;
+  run: (x: Float32Array, t: number) => Promise<Float32Array[]>;
+}
+
+function addScaled(dst: Float32Array, src: Float32Array, coef: number): void {
+  for (let k = 0; k < dst.length; k++) dst[k] += coef * src[k];
 }
 
 const latentSize = (model: TextToImageModel): number => model.codec.latentShape.reduce((a, b) => a * b, 1);

@@ -124,6 +124,12 @@ describe('style-guided drawing', () => {
     expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(1e-5);
     const r = await drawStyled(pipe, [{ style, weight: 4 }], opts);
     expect(r.rowsPerStep).toBe(5);
+    expect(r.rowsRun).toBe(4 * 5);
+    // Every other step: the style row at steps 0 and 2 of 4, the CFG rows only at 1 and 3.
+    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: { every: 2, head: 0 } });
+    expect(everyOther.rowsRun).toBe(5 + 4 + 5 + 4);
+    expect(maxDiff(everyOther.unstyled, r.unstyled)).toBeLessThan(1e-5);
+    expect(maxDiff(everyOther.styled, r.styled)).toBeGreaterThan(1e-5);
     expect(maxDiff(r.styled, r.unstyled)).toBeGreaterThan(1e-3);
     expect(maxDiff(r.unstyled, zero.unstyled)).toBeLessThan(1e-5);
     const again = await drawStyled(pipe, [{ style, weight: 4 }], opts);
