@@ -55,8 +55,8 @@ export async function startSlackApp(
   };
 }
 
-/** A `/pairstyle <text>` slash command from `user` in channel C1 of team T1, as Slack posts it; its response URL is on `fake`. */
-export function slashCommand(fake: FakeSlack, text: string, user: string, n: number): { body: string; respondPath: string } {
+/** A `/pairstyle <text>` slash command from `user` in `channel` (C1, #art, by default) of team T1, as Slack posts it; its response URL is on `fake`. */
+export function slashCommand(fake: FakeSlack, text: string, user: string, n: number, channel = 'C1'): { body: string; respondPath: string } {
   const respondPath = `/respond/${n}`;
   const body = new URLSearchParams({
     command: '/pairstyle',
@@ -65,8 +65,8 @@ export function slashCommand(fake: FakeSlack, text: string, user: string, n: num
     user_name: user,
     team_id: 'T1',
     team_domain: 't',
-    channel_id: 'C1',
-    channel_name: 'art',
+    channel_id: channel,
+    channel_name: channel === 'C1' ? 'art' : channel.toLowerCase(),
     response_url: `${fake.origin}${respondPath}`,
     trigger_id: `tr${n}`,
     token: 'x',

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { botBackend } from '../../helpers/bot-fixture.ts';
-import { postSignedToSlack, startSlackApp, type SlackAppFixture } from '../../helpers/slack-app.ts';
+import { postSignedToSlack, slashCommand, startSlackApp, type SlackAppFixture } from '../../helpers/slack-app.ts';
 import { FakeSlack, type SlackCall } from '../../../testing/fake-slack.ts';
 
 const SECRET = 'settings-signing-secret';
@@ -23,21 +23,7 @@ afterAll(() => slack.close());
 
 /** Sends `/pairstyle <text>` by `user` in `channel` of team T1. */
 async function send(text: string, user: string, channel: string): Promise<string> {
-  const respondPath = `/respond/s${++n}`;
-  const body = new URLSearchParams({
-    command: '/pairstyle',
-    text,
-    user_id: user,
-    user_name: user,
-    team_id: 'T1',
-    team_domain: 't',
-    channel_id: channel,
-    channel_name: channel.toLowerCase(),
-    response_url: `${fake.origin}${respondPath}`,
-    trigger_id: `str${n}`,
-    token: 'x',
-    api_app_id: 'A1',
-  }).toString();
+  const { body, respondPath } = slashCommand(fake, text, user, ++n, channel);
   expect((await postSignedToSlack(slack.url, SECRET, body)).status).toBe(200);
   return respondPath;
 }
