@@ -63,6 +63,10 @@ interface PhaseTrack {
   firstDone: number;
   lastAt: number;
   lastDone: number;
+  /** Milliseconds between firstAt and lastAt that the job spent paused for quick jobs (not its own work). */
+  pausedMs: number;
+  /** While the job is paused: since when. */
+  pausedSince?: number;
 }
 
 interface Track {
@@ -84,7 +88,8 @@ const stepsOf = (job: Job): number | undefined => job.args.steps;
 const done = (p: PhaseTrack) => [...p.lanes.values()].reduce((s, v) => s + v, 0);
 
 /** Seconds per step of a phase so far (undefined before two progress events that moved its counter). */
-const rateOf = (p: PhaseTrack): number | undefined => (p.lastDone > p.firstDone ? (p.lastAt - p.firstAt) / 1000 / (p.lastDone - p.firstDone) : undefined);
+const rateOf = (p: PhaseTrack): number | undefined =>
+  p.lastDone > p.firstDone ? (p.lastAt - p.firstAt - p.pausedMs) / 1000 / (p.lastDone - p.firstDone) : undefined;
 
 /** Slowest and fastest pace believed against the last run (a busier or a quieter machine). */
 const PACE_LIMITS = [1 / 3, 3] as const;
@@ -165,7 +170,9 @@ export class DurationEstimator {
     const total = phase.laneCount * phase.steps;
     // Where this phase ends on its counter: where the last job's did (as a share of its counter), else at the counter's end.
     const end = past ? Math.min(total, Math.max(phase.lastDone, Math.round((past.to / past.total) * total))) : total;
-    const here = Math.max(0, rate * (end - phase.lastDone) - (now - phase.lastAt) / 1000);
+    // Time since the last step counts as work done on the next one, except while paused for quick jobs.
+    const working = (phase.pausedSince ?? now) - phase.lastAt;
+    const here = Math.max(0, rate * (end - phase.lastDone) - Math.max(0, working) / 1000);
     if (!record || !past) return { seconds: here, phaseOnly: true };
     // Later phases on this phase's counter (the warm-up, then the training) scale with it.
     return { seconds: here + this.later(record.phases.slice(at + 1), record, total / past.total, past.total), phaseOnly: false };
@@ -244,25 +251,37 @@ export class DurationEstimator {
       track = { startedAt: now, phases: [] };
       this.tracks.set(job.id, track);
     }
-    const { key, lanes } = phaseOf(p.phase);
     let phase = track.phases[track.phases.length - 1];
+    // A training paused for quick jobs: that time is not its own work (neither its rate nor the next phase's start-up).
+    if (p.paused) {
+      if (phase && phase.pausedSince === undefined) phase.pausedSince = now;
+      return;
+    }
+    let resumedAfter = 0;
+    if (phase?.pausedSince !== undefined) {
+      resumedAfter = now - phase.pausedSince;
+      phase.pausedSince = undefined;
+    }
+    const { key, lanes } = phaseOf(p.phase);
     if (!phase || phase.key !== key || phase.steps !== p.steps) {
       phase = {
         key,
         lanes: new Map(),
         laneCount: lanes,
         steps: p.steps,
-        begin: phase?.lastAt ?? track.startedAt,
+        begin: phase ? phase.lastAt + resumedAfter : track.startedAt,
         firstAt: now,
         firstDone: 0,
         lastAt: now,
         lastDone: 0,
+        pausedMs: 0,
       };
       phase.lanes.set(p.phase ?? '', p.step);
       phase.firstDone = phase.lastDone = done(phase);
       track.phases.push(phase);
       return;
     }
+    phase.pausedMs += resumedAfter;
     phase.lanes.set(p.phase ?? '', p.step);
     phase.lastAt = now;
     phase.lastDone = done(phase);

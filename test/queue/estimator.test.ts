@@ -237,4 +237,32 @@ describe('DurationEstimator', () => {
     expect(h.est.wait([running], [job('train')], 1)).toBeUndefined();
     expect(h.est.wait([], [], 1)).toBe(0);
   });
+
+  it('does not count the time a training spends paused for quick jobs: not in its rate, not against its time left, not in its measured duration', () => {
+    const h = harness();
+    const t = job('train', 100);
+    h.at(0);
+    h.start(t);
+    const at = (i: number) => 10 + (i - 1) * 0.1;
+    for (let i = 1; i <= 50; i++) {
+      h.at(at(i));
+      h.step(t, { step: i, steps: 100, phase: 'training' });
+    }
+    // Paused right after step 50 for 30 s (a draw runs; workers/tasks/training-pauses.ts says so, then says it
+    // resumed at the same step); the estimate stands still meanwhile.
+    h.step(t, { step: 50, steps: 100, phase: 'training', paused: true, pausedFor: ['draw'] });
+    h.at(at(50) + 15);
+    expect(h.est.remaining(t)?.seconds).toBeCloseTo(50 * 0.1, 5);
+    h.at(at(50) + 30);
+    h.step(t, { step: 50, steps: 100, phase: 'training', resumedAfter: ['draw'] });
+    for (let i = 51; i <= 100; i++) {
+      h.at(at(i) + 30);
+      h.step(t, { step: i, steps: 100, phase: 'training', resumedAfter: ['draw'] });
+      if (i === 60) expect(h.est.remaining(t)?.seconds).toBeCloseTo(40 * 0.1, 5);
+    }
+    h.at(at(100) + 30 + 1);
+    h.done(t);
+    // The next training of the kind is expected to take the work, not the pause: 10 s start-up, 99 steps, 1 s tail.
+    expect(h.est.duration(job('train', 100))).toBeCloseTo(10 + 99 * 0.1 + 1, 5);
+  });
 });
