@@ -28,6 +28,11 @@ export class FakeDiscord {
     return `http://127.0.0.1:${this.port}/api`;
   }
 
+  /** A resolved attachment of an interaction, as Discord sends it, for the file `name` this fake's CDN serves. */
+  attachment(id: string, name: string) {
+    return { id, filename: name, size: this.cdn.get(name)!.length, url: `${this.origin}/cdn/${name}`, content_type: 'image/png' };
+  }
+
   get origin(): string {
     return `http://127.0.0.1:${this.port}`;
   }
@@ -82,24 +87,11 @@ export class FakeDiscord {
   }
 
   private message(rec: Recorded) {
-    return {
-      id: String(1000 + this.requests.length),
-      channel_id: 'c1',
-      type: 0,
-      content: (rec.json?.content as string) ?? '',
-      author: { id: 'app1', username: 'pairstyle', discriminator: '0000', avatar: null, bot: true, global_name: null },
-      attachments: rec.files.map((f, i) => ({ id: String(i), filename: f.name, size: f.size, url: `${this.origin}/cdn/${f.name}`, proxy_url: '' })),
-      embeds: [],
-      components: [],
-      mentions: [],
-      mention_roles: [],
-      mention_everyone: false,
-      pinned: false,
-      tts: false,
-      timestamp: new Date().toISOString(),
-      edited_timestamp: null,
-      flags: 0,
-    };
+    return botMessage(
+      String(1000 + this.requests.length),
+      (rec.json?.content as string) ?? '',
+      rec.files.map((f, i) => ({ id: String(i), filename: f.name, size: f.size, url: `${this.origin}/cdn/${f.name}`, proxy_url: '' })),
+    );
   }
 
   /** The first recorded request matching `pred` (waits for it, up to `ms`). */
@@ -118,4 +110,26 @@ export class FakeDiscord {
   close(): Promise<void> {
     return new Promise((r) => this.server.close(() => r()));
   }
+}
+
+/** A message the bot (application app1) posted in channel c1, as Discord's API returns it. */
+export function botMessage(id: string, content: string, attachments: unknown[] = []) {
+  return {
+    id,
+    channel_id: 'c1',
+    type: 0,
+    content,
+    author: { id: 'app1', username: 'pairstyle', discriminator: '0000', avatar: null, bot: true, global_name: null },
+    attachments,
+    embeds: [],
+    components: [],
+    mentions: [],
+    mention_roles: [],
+    mention_everyone: false,
+    pinned: false,
+    tts: false,
+    timestamp: new Date().toISOString(),
+    edited_timestamp: null,
+    flags: 0,
+  };
 }

@@ -71,13 +71,6 @@ describe('Discord: a draw during a training', () => {
   it("gets its picture while the training still runs; the training's message says it paused for the draw and resumed", async () => {
     fake.cdn.set('before.png', await pngOf('#d22', 40, 40));
     fake.cdn.set('after.png', await pngOf('#22d', 40, 40));
-    const file = (id: string, name: string) => ({
-      id,
-      filename: name,
-      size: fake.cdn.get(name)!.length,
-      url: `${fake.origin}/cdn/${name}`,
-      content_type: 'image/png',
-    });
     const train = await command(
       'train',
       [
@@ -87,7 +80,7 @@ describe('Discord: a draw during a training', () => {
         { type: 4, name: 'steps', value: 60 },
       ],
       'trainer',
-      { attachments: { a1: file('a1', 'before.png'), a2: file('a2', 'after.png') } },
+      { attachments: { a1: fake.attachment('a1', 'before.png'), a2: fake.attachment('a2', 'after.png') } },
     );
     await fake.waitFor((r) => edits(train)(r) && /\((content warm-up|training)\)/.test(content(r)), 60_000);
     const draw = await command(

@@ -14,7 +14,7 @@ import { InProcessQueue } from '../../../src/queue/in-process.ts';
 import type { JobQueue } from '../../../src/queue/job.ts';
 import { botBackend } from '../../helpers/bot-fixture.ts';
 import { FakeExecutor } from '../../queue/fake-executor.ts';
-import { FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
+import { botMessage, FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
 
 const fake = new FakeDiscord();
 let client: Client;
@@ -65,24 +65,7 @@ function dispatch(type: number, data: unknown, user = 'u1', permissions = '0', e
   (to as unknown as { actions: { InteractionCreate: { handle(d: unknown): void } } }).actions.InteractionCreate.handle(raw);
   return { id, token };
 }
-const message = {
-  id: '999',
-  channel_id: 'c1',
-  type: 0,
-  content: 'result',
-  author: { id: 'app1', username: 'pairstyle', discriminator: '0', avatar: null, bot: true, global_name: null },
-  attachments: [],
-  embeds: [],
-  components: [],
-  mentions: [],
-  mention_roles: [],
-  mention_everyone: false,
-  pinned: false,
-  tts: false,
-  timestamp: new Date().toISOString(),
-  edited_timestamp: null,
-  flags: 0,
-};
+const message = botMessage('999', 'result');
 const press = (customId: string, user: string, to: Client = client) => dispatch(3, { custom_id: customId, component_type: 2 }, user, '0', { message }, to);
 const cmd = (sub: string, options: unknown[] = [], user = 'u1', permissions = '0', to: Client = client, extra: Record<string, unknown> = {}) =>
   dispatch(2, { id: 'cmd', name: 'pairstyle', type: 1, options: [{ type: 1, name: sub, options }] }, user, permissions, extra, to);

@@ -132,8 +132,8 @@ describe('Discord HTTP interactions', () => {
     fake.cdn.set('after.png', await pngOf('#22d', 48, 40));
     const resolved = {
       attachments: {
-        a1: { id: 'a1', filename: 'before.png', size: fake.cdn.get('before.png')!.length, url: `${fake.origin}/cdn/before.png`, content_type: 'image/png' },
-        a2: { id: 'a2', filename: 'after.png', size: fake.cdn.get('after.png')!.length, url: `${fake.origin}/cdn/after.png`, content_type: 'image/png' },
+        a1: fake.attachment('a1', 'before.png'),
+        a2: fake.attachment('a2', 'after.png'),
       },
     };
     const { token, body } = command(
@@ -158,14 +158,7 @@ describe('Discord HTTP interactions', () => {
   it('stylizes an uploaded picture in a style: deferred, then picture and strength buttons; refuses a bad picture and an unknown style', async () => {
     fake.cdn.set('mine.png', await pngOf('#dd2', 40, 40));
     fake.cdn.set('broken.png', new TextEncoder().encode('not a picture'));
-    const file = (id: string, name: string) => ({
-      id,
-      filename: name,
-      size: fake.cdn.get(name)!.length,
-      url: `${fake.origin}/cdn/${name}`,
-      content_type: 'image/png',
-    });
-    const resolved = { attachments: { a5: file('a5', 'mine.png'), a6: file('a6', 'broken.png') } };
+    const resolved = { attachments: { a5: fake.attachment('a5', 'mine.png'), a6: fake.attachment('a6', 'broken.png') } };
     const { token, body } = command(
       'stylize',
       [
@@ -221,14 +214,14 @@ describe('Discord HTTP interactions', () => {
       ['a2.png', '#dd2'],
     ] as const)
       fake.cdn.set(n, await pngOf(c, 40, 40));
-    const att = (id: string, name: string) => ({
-      id,
-      filename: name,
-      size: fake.cdn.get(name)!.length,
-      url: `${fake.origin}/cdn/${name}`,
-      content_type: 'image/png',
-    });
-    const resolved = { attachments: { p1: att('p1', 'b1.png'), p2: att('p2', 'a1.png'), p3: att('p3', 'b2.png'), p4: att('p4', 'a2.png') } };
+    const resolved = {
+      attachments: {
+        p1: fake.attachment('p1', 'b1.png'),
+        p2: fake.attachment('p2', 'a1.png'),
+        p3: fake.attachment('p3', 'b2.png'),
+        p4: fake.attachment('p4', 'a2.png'),
+      },
+    };
     const opts = [
       { type: 11, name: 'content', value: 'p1' },
       { type: 11, name: 'style', value: 'p2' },

@@ -207,13 +207,7 @@ describe('/pairstyle settings on Discord (discord.js gateway adapter)', () => {
       const set = gateway('settings', [str('train_role', '<@&880000000000000002>')], { guild, user: 'mod', permissions: MANAGE_GUILD }, cached);
       expect((await fake.waitFor(finalReplyEdit(set.token))).json?.content).toMatch(/role needed to train: <@&880000000000000002>/);
       fake.cdn.set('gbefore.png', await pngOf('#d22', 40, 40));
-      const attachment = {
-        id: 'a1',
-        filename: 'gbefore.png',
-        size: fake.cdn.get('gbefore.png')!.length,
-        url: `${fake.origin}/cdn/gbefore.png`,
-        content_type: 'image/png',
-      };
+      const attachment = fake.attachment('a1', 'gbefore.png');
       const pair = [{ type: 11, name: 'content', value: 'a1' }, { type: 11, name: 'style', value: 'a1' }, str('name', 'reds')];
       const train = (user: string, roles: string[]) => gateway('train', pair, { guild, user, roles }, cached, { attachments: { a1: attachment } });
       await refusedPrivately(train('bob', []), /training here needs the role <@&880000000000000002>/);
@@ -268,14 +262,7 @@ describe('/pairstyle settings on Discord (HTTP interactions)', () => {
       });
       fake.cdn.set('sbefore.png', await pngOf('#d22', 40, 40));
       fake.cdn.set('safter.png', await pngOf('#22d', 40, 40));
-      const attachment = (id: string, name: string) => ({
-        id,
-        filename: name,
-        size: fake.cdn.get(name)!.length,
-        url: `${fake.origin}/cdn/${name}`,
-        content_type: 'image/png',
-      });
-      const resolved = { attachments: { a1: attachment('a1', 'sbefore.png'), a2: attachment('a2', 'safter.png') } };
+      const resolved = { attachments: { a1: fake.attachment('a1', 'sbefore.png'), a2: fake.attachment('a2', 'safter.png') } };
       const pair = [{ type: 11, name: 'content', value: 'a1' }, { type: 11, name: 'style', value: 'a2' }, str('name', 'reds')];
       const noRole = await overHttp('train', pair, { user: 'bob', channel: 'c2', roles: ['1'] }, resolved);
       expect(noRole.first).toMatchObject({
