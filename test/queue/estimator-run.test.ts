@@ -26,7 +26,9 @@ const png = async (color: string) =>
   );
 
 beforeAll(async () => {
-  queue = new InProcessQueue({ executors: [new WorkerExecutor({ model: { dir: EMOJI_MINI_DIR }, sampleSteps: 10 })] });
+  // Replies tell whole seconds (at least "1 s"): the sample drawings get enough steps to last a few seconds
+  // on a quiet machine (10 steps took 0.6 s there), so that ±50% of their time is more than the rounding.
+  queue = new InProcessQueue({ executors: [new WorkerExecutor({ model: { dir: EMOJI_MINI_DIR }, sampleSteps: 40 })] });
   content = await png('#d22');
   style = await png('#22d');
 });
