@@ -8,7 +8,7 @@
  *   loaded with --import: writes under it fail with ENOSPC, as the kernel answers on a full disk).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -39,6 +39,25 @@ export function shareWithNobody(...paths: string[]): void {
   for (const p of paths) chmodSync(p, 0o755);
 }
 
+/**
+ * Throws a clear error when nobody cannot reach the checkout: a clone inside a folder without
+ * permission for others (e.g. `mktemp -d`, mode 0700) would otherwise fail as an unreadable module.
+ */
+function assertNobodyCanRunCheckout(): void {
+  const blocked: string[] = [];
+  for (let dir = ROOT; ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) blocked.push(dir);
+    if (dirname(dir) === dir) break;
+  }
+  if ((statSync(BIN).mode & 0o004) === 0) blocked.push(BIN);
+  if (blocked.length > 0) {
+    throw new Error(
+      `this test runs the CLI as nobody (uid ${NOBODY}), who cannot reach the checkout: ${blocked.join(', ')} ` +
+        'gives other users no access. Clone into a folder others can enter (e.g. chmod o+x on those folders).',
+    );
+  }
+}
+
 export function runPairstyle(args: readonly string[], opts: CliRunOptions = {}): Promise<CliRun> {
   // Only the settings the test gives: nothing of the developer's own PAIRSTYLE_* environment.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PAIRSTYLE_')));
@@ -46,6 +65,7 @@ export function runPairstyle(args: readonly string[], opts: CliRunOptions = {}):
   if (opts.fullDisk)
     Object.assign(env, { PAIRSTYLE_TEST_FULL_DISK_DIR: resolve(opts.fullDisk.dir), PAIRSTYLE_TEST_FULL_DISK_FREE: String(opts.fullDisk.freeBytes) });
   const drop = opts.unprivileged && runsAsRoot() ? { uid: NOBODY, gid: NOBODY } : {};
+  if ('uid' in drop) assertNobodyCanRunCheckout();
   const argv = [...(opts.fullDisk ? ['--import', FULL_DISK] : []), BIN, ...args];
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, argv, { cwd: opts.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], ...drop });
