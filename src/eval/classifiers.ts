@@ -27,7 +27,18 @@ import { createHash } from 'node:crypto';
 import { renderIconFrom } from '../data/render.ts';
 import { Rng } from '../graph/rng.ts';
 import { rgbToUnit } from '../formats/pixels.ts';
-import { Classifier, DEFAULT_TRUNK, loadClassifier, saveClassifier, topK, trainClassifier, type ClassifierConfig, type ClassifierMeta } from './classifier.ts';
+import {
+  Classifier,
+  DEFAULT_AUGMENT,
+  DEFAULT_TRUNK,
+  loadClassifier,
+  saveClassifier,
+  topK,
+  trainClassifier,
+  type AugmentOptions,
+  type ClassifierConfig,
+  type ClassifierMeta,
+} from './classifier.ts';
 
 export const EVAL_DIR = 'data/eval';
 /** The artist judge's classes: every emoji set the v2 base model was pretrained on, and OpenMoji. */
@@ -36,6 +47,14 @@ export const ARTIST_CLASSES = ['noto', 'twemoji', 'fluent', 'fluent-3d', 'fluent
 export const JUDGE_DATASET = 'data/styles32.bin';
 /** Version of the judges' protocol, part of their cache file names. */
 const JUDGE_PROTOCOL = 'v2';
+/**
+ * The identity judge's version: v3 trains with changes of manner (colours, outlines, flat colours; see
+ * AugmentOptions.manner), so that it recognises subjects in manners it never saw (v2 gave a subject's
+ * Noto and real OpenMoji drawing the same top-1 in 13% of subjects).
+ */
+const IDENTITY_PROTOCOL = 'v3';
+/** Probability of each change of manner when the identity judge trains. */
+const IDENTITY_MANNER = 0.3;
 
 /**
  * True for the evaluation half of the subjects (pairs, drawn subjects, reference drawings), false for
@@ -177,7 +196,7 @@ async function ensure(
   file: string,
   o: EnsureOptions,
   data: () => Promise<LabelledSet>,
-  defaults: { epochs: number; refitEpochs: number; balance: boolean },
+  defaults: { epochs: number; refitEpochs: number; balance: boolean; augment?: AugmentOptions },
   check?: (c: Classifier) => Promise<Record<string, unknown>>,
 ): Promise<Classifier> {
   if (existsSync(file) && !o.retrain) return loadClassifier(file, { threads: o.threads });
@@ -197,6 +216,7 @@ async function ensure(
     epochs,
     refitEpochs,
     balance: defaults.balance,
+    augment: defaults.augment,
     threads: o.threads,
     onEpoch: (e) =>
       o.log?.(
@@ -232,10 +252,15 @@ async function ensure(
   return classifier;
 }
 
-/** The emoji-identity classifier (trained on first use, then loaded from data/eval/identity-classifier-v2.safetensors). */
+/** The emoji-identity classifier (trained on first use, then loaded from data/eval/identity-classifier-v3.safetensors). */
 export function ensureIdentityClassifier(o: EnsureOptions = {}): Promise<Classifier> {
-  const file = join(o.dir ?? EVAL_DIR, `identity-classifier-${JUDGE_PROTOCOL}.safetensors`);
-  return ensure('emoji-identity', file, o, async () => identityData(loadDataset(o.dataset ?? JUDGE_DATASET)), { epochs: 40, refitEpochs: 0, balance: false });
+  const file = join(o.dir ?? EVAL_DIR, `identity-classifier-${IDENTITY_PROTOCOL}.safetensors`);
+  return ensure('emoji-identity', file, o, async () => identityData(loadDataset(o.dataset ?? JUDGE_DATASET)), {
+    epochs: 40,
+    refitEpochs: 0,
+    balance: false,
+    augment: { ...DEFAULT_AUGMENT, manner: IDENTITY_MANNER },
+  });
 }
 
 /** Top-1 of a classifier on labelled pictures. */

@@ -7,6 +7,9 @@ import { Rng } from '../../src/graph/rng.ts';
 import {
   accuracy,
   augment,
+  outline,
+  posterize,
+  recolour,
   Classifier,
   classifierLogits,
   classifierParamShapes,
@@ -114,5 +117,44 @@ describe('helpers', () => {
       expect(out.every((v) => v === 1 || src.includes(v))).toBe(true);
     }
     expect(sawWhite).toBe(true);
+  });
+
+  it('manner changes: a hue rotation keeps greys and cycles primaries, outlines darken the darker side of an edge, posterize quantizes', () => {
+    const s = 2;
+    const plane = s * s;
+    // Pixels: red, grey, white, black.
+    const img = Float32Array.from([1, 0, 1, -1, -1, 0, 1, -1, -1, 0, 1, -1]);
+    recolour(img, s, (2 * Math.PI) / 3, 1);
+    const px = (i: number) => [img[i], img[plane + i], img[2 * plane + i]].map((v) => Math.round(v * 1e5) / 1e5);
+    expect(px(0)).toEqual([-1, 1, -1]); // red -> green
+    expect(px(1)).toEqual([0, 0, 0]);
+    expect(px(2)).toEqual([1, 1, 1]);
+    expect(px(3)).toEqual([-1, -1, -1]);
+    const desaturated = Float32Array.from([1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0]);
+    recolour(desaturated, s, 0, 0.5);
+    // Red (1, -1, -1) has grey -1/3: half the saturation gives (1/3, -2/3, -2/3).
+    expect(desaturated[0]).toBeCloseTo(1 / 3, 5);
+    expect(desaturated[plane]).toBeCloseTo(-2 / 3, 5);
+
+    // A 4x4 picture: a mid-grey square (value 0) on white; its border pixels turn near black, white stays.
+    const n = 4;
+    const sq = new Float32Array(3 * n * n).fill(1);
+    for (let ch = 0; ch < 3; ch++)
+      for (const [y, x] of [
+        [1, 1],
+        [1, 2],
+        [2, 1],
+        [2, 2],
+      ])
+        sq[ch * n * n + y * n + x] = 0;
+    outline(sq, n);
+    expect(sq[1 * n + 1]).toBeCloseTo(-0.9);
+    expect(sq[0]).toBe(1);
+    expect(sq[0 * n + 1]).toBe(1);
+
+    const q = Float32Array.from({ length: 12 }, (_, i) => i / 6 - 1);
+    posterize(q, s, 3);
+    expect(new Set(Array.from(q)).size).toBeLessThanOrEqual(3);
+    expect(Array.from(q).every((v) => v === -1 || v === 0 || v === 1)).toBe(true);
   });
 });
