@@ -15,29 +15,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as G from '../src/graph/index.ts';
-import { loadDataset, captionFor, itemSampler, mulberry32 } from '../src/data/dataset.ts';
-import { stylePhrases } from '../src/data/emoji-sets.ts';
-import { Rng } from '../src/graph/rng.ts';
-import { NoiseSchedule } from '../src/diffusion/schedule.ts';
-import { clipTextModel } from '../src/models/clip-text.ts';
-import {
-  buildEmojiTokenizer,
-  remapTokenEmbedding,
-  emojiMiniFolder,
-  emojiMiniModel,
-  emojiMiniTextConfigFor,
-  EMOJI_MINI_CONTEXT,
-  EMOJI_MINI_SCHEDULE,
-} from '../src/pipeline/emoji-mini.ts';
+import { remapTokenEmbedding, emojiMiniFolder, emojiMiniModel } from '../src/pipeline/emoji-mini.ts';
 import { writeSampleGrid } from './lib/sample-grid.ts';
-import { pixelEncodeArray } from '../src/models/pixel-codec.ts';
-import { rgbToUnit } from '../src/formats/pixels.ts';
-import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
+import { compilePretrainStep, loadPretrainData, PretrainBatches } from './lib/pretrain-step.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { EMA } from '../src/train/ema.ts';
 import { AdamW, warmupCosine } from '../src/train/optim.ts';
-import { StepFunction, Trainer } from '../src/train/step.ts';
+import { Trainer } from '../src/train/step.ts';
 import { initParams } from '../src/models/init.ts';
 import { loadModelFolder, writeModelFolder } from '../src/pipeline/model-folder.ts';
 import type { WordTokenizer } from '../src/models/tokenizers/word.ts';
@@ -70,43 +54,11 @@ const seed = Number(args.seed);
 const ckptDir = `${args.out}/checkpoints`;
 mkdirSync(`${args.out}/samples`, { recursive: true });
 
-// ---- data: every picture as a latent, plain and mirrored
-const ds = loadDataset(args.data!);
-const tokenizer = buildEmojiTokenizer(ds.items, stylePhrases(ds.sets));
-const textCfg = emojiMiniTextConfigFor(tokenizer);
-const [c, h, w] = [12, ds.height / 2, ds.width / 2];
-const pickItem = itemSampler(ds, Number(args['emoji-share']));
-const latent = c * h * w;
-const latents = new Float32Array(ds.count * latent);
-const flipped = new Float32Array(ds.count * latent);
-{
-  const px = ds.height * ds.width * 3;
-  const mirror = new Uint8Array(px);
-  for (let i = 0; i < ds.count; i++) {
-    const rgb = ds.pixels.subarray(i * px, (i + 1) * px);
-    const dims = { batch: 1, channels: 3, height: ds.height, width: ds.width };
-    latents.set(pixelEncodeArray(rgbToUnit(rgb, ds.width, ds.height), dims), i * latent);
-    for (let y = 0; y < ds.height; y++)
-      for (let x = 0; x < ds.width; x++) for (let k = 0; k < 3; k++) mirror[(y * ds.width + x) * 3 + k] = rgb[(y * ds.width + (ds.width - 1 - x)) * 3 + k];
-    flipped.set(pixelEncodeArray(rgbToUnit(mirror, ds.width, ds.height), dims), i * latent);
-  }
-}
+// ---- data: every picture as a latent, plain and mirrored; the training graph: text encoder + UNet, every parameter trainable
+const data = loadPretrainData({ data: args.data!, emojiShare: Number(args['emoji-share']) });
+const { ds, tokenizer } = data;
 console.log(`dataset: ${ds.count} pictures of ${ds.height}x${ds.width} (${ds.sets.map((s) => s.id).join(', ')}), vocabulary ${tokenizer.vocabSize} tokens`);
-
-// ---- the training graph: text encoder + UNet, every parameter trainable
-const g = new G.Graph();
-const ids = g.input('input_ids', [batch, EMOJI_MINI_CONTEXT], 'int64');
-const states = clipTextModel(g, textCfg, ids);
-const pred = unet2DConditionModel(g, EMOJI_MINI_UNET_CONFIG, {
-  sample: g.input('sample', [batch, c, h, w]),
-  timestep: g.input('timestep', [batch]),
-  encoderHiddenStates: states,
-});
-const loss = G.mse(pred, g.input('target', [batch, c, h, w]));
-const threads = Number(args.threads);
-const stepFn = await StepFunction.compile(loss, { gradNorm: true, ...(threads ? { threads } : {}) });
-const paramCount = Object.values(stepFn.paramShapes).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
-const flops = G.countFlops([loss, ...G.grad(loss, g.trainableParams())]);
+const { stepFn, paramCount, flops } = await compilePretrainStep(data, batch, Number(args.threads));
 console.log(`model: ${(paramCount / 1e6).toFixed(2)} M parameters; training step ${(flops / 1e9).toFixed(1)} GFLOP at batch ${batch}`);
 
 // ---- state: fresh or resumed
@@ -136,35 +88,12 @@ const trainer = new Trainer(stepFn, {
   startStep: ckpt?.step ?? 0,
 });
 
-const schedule = new NoiseSchedule(EMOJI_MINI_SCHEDULE);
-const sampleIn = new Float32Array(batch * latent);
-const x0 = new Float32Array(batch * latent);
-const noise = new Float32Array(batch * latent);
-const timestep = new Float32Array(batch);
-let target: Float32Array = noise;
-const inputIds = new BigInt64Array(batch * EMOJI_MINI_CONTEXT);
+const batches = new PretrainBatches(data, batch, seed);
+const schedule = batches.schedule;
 
 /** The share of the training steps' time spent outside onnxruntime's run(), as a percentage. */
 function outsideShare(w: { stepMs: number; ortMs: number }): string {
   return `${((100 * (w.stepMs - w.ortMs)) / w.stepMs).toFixed(1)}%`;
-}
-
-function makeBatch(step: number): void {
-  // Deterministic per step, so a resumed run sees the batches it would have seen.
-  const rng = new Rng(seed * 1_000_003 + step);
-  const captionRng = mulberry32(seed * 7919 + step);
-  const ts = schedule.randomTimesteps(batch, rng);
-  rng.fillNormal(noise);
-  for (let b = 0; b < batch; b++) {
-    const i = pickItem(rng.uniform());
-    const src = rng.uniform() < 0.5 ? latents : flipped;
-    x0.set(src.subarray(i * latent, (i + 1) * latent), b * latent);
-    const caption = captionRng() < 0.1 ? '' : captionFor(ds.items[i], captionRng);
-    tokenizer.encode(caption, EMOJI_MINI_CONTEXT).forEach((id, j) => (inputIds[b * EMOJI_MINI_CONTEXT + j] = BigInt(id)));
-    timestep[b] = ts[b];
-  }
-  sampleIn.set(schedule.addNoise(x0, noise, ts));
-  target = schedule.target(x0, noise, ts);
 }
 
 const t0 = performance.now();
@@ -191,8 +120,8 @@ const checkpoint = async () => {
 };
 
 while (trainer.step < totalSteps) {
-  makeBatch(trainer.step);
-  const r = await trainer.trainStep({ sample: sampleIn, timestep, input_ids: inputIds, target });
+  batches.fill(trainer.step);
+  const r = await trainer.trainStep(batches.feeds);
   smoothLoss = Number.isNaN(smoothLoss) ? r.loss : 0.98 * smoothLoss + 0.02 * r.loss;
   recent.steps++;
   recent.stepMs += r.totalMs;

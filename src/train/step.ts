@@ -130,6 +130,8 @@ export interface TrainStepReport {
   skipped: boolean;
   /** Wall time of the whole step, including the optimizer and copies. */
   totalMs: number;
+  /** Milliseconds of the optimizer's pass (AdamW, and the EMA; 0 on a skipped step). */
+  optimizerMs: number;
   outputs: Outputs;
 }
 
@@ -167,7 +169,17 @@ export class Trainer {
     if (scaler) {
       if (!scaler.record(Number.isFinite(r.loss) && finiteWhenScaled(sumSq, r.grads, inv), r.loss, this.step + 1)) {
         this.step++;
-        return { step: this.step, loss: r.loss, gradNorm: NaN, lrScale, ortMs: r.ortMs, skipped: true, totalMs: performance.now() - t0, outputs: r.outputs };
+        return {
+          step: this.step,
+          loss: r.loss,
+          gradNorm: NaN,
+          lrScale,
+          ortMs: r.ortMs,
+          skipped: true,
+          totalMs: performance.now() - t0,
+          optimizerMs: 0,
+          outputs: r.outputs,
+        };
       }
     } else assertFiniteLoss(r.loss, this.step + 1);
     let gradScale = inv;
@@ -178,10 +190,12 @@ export class Trainer {
       const coef = clipNorm / (gradNorm + 1e-6); // torch clip_grad_norm_; a non-finite norm leaves the gradients as they are
       if (coef < 1) gradScale *= coef;
     }
+    const t1 = performance.now();
     optimizer.step(r.grads, { lrScale, gradScale, ema: this.emaInOptimizer ? ema : undefined });
     if (ema && !this.emaInOptimizer) ema.update();
+    const t2 = performance.now();
     this.step++;
-    return { step: this.step, loss: r.loss, gradNorm, lrScale, ortMs: r.ortMs, skipped: false, totalMs: performance.now() - t0, outputs: r.outputs };
+    return { step: this.step, loss: r.loss, gradNorm, lrScale, ortMs: r.ortMs, skipped: false, totalMs: t2 - t0, optimizerMs: t2 - t1, outputs: r.outputs };
   }
 }
 
