@@ -1,18 +1,22 @@
 /**
- * Pretraining-step benchmark (npm run bench:pretrain-step [-- --data F --batch B --steps N --rounds R]):
+ * Pretraining-step benchmark (npm run bench:pretrain-step [-- --data F --batch B --steps N --rounds R --modes M]):
  * the step `npm run pretrain` runs (emoji-mini's text encoder + UNet, every weight trainable, batch 32,
  * clipping, AdamW with warm-up and cosine, the EMA), timed piece by piece on every step:
  *   batch     writing the step's batch into the fed arrays (PretrainBatches.fill)
  *   ort       onnxruntime's run(), with its copies of the outputs
  *   optimizer the AdamW + EMA pass (TrainStepReport.optimizerMs)
  *   other     the rest of Trainer.trainStep (feeds, loss scale, clipping factor, bookkeeping)
- * and the step's share outside onnxruntime ((batch + optimizer + other) / the whole). Prints the median
- * and the range over the timed steps (the first `--warmup` steps of each trainer are not timed).
+ * and the step's share outside onnxruntime ((batch + optimizer + other) / the whole), for each of
+ * --modes (resident: the weights, gradients, moments and EMA in one WebAssembly memory and the SIMD
+ * kernel, as pretrain runs; js: the JavaScript heap and kernel, as before), alternated round by round
+ * on the same batches. Prints the median and the range over the timed steps (the first `--warmup` steps
+ * of each trainer are not timed).
  */
 import { parseArgs } from 'node:util';
 import { initParams } from '../src/models/init.ts';
 import { EMA } from '../src/train/ema.ts';
 import { AdamW, warmupCosine } from '../src/train/optim.ts';
+import { residentParams } from '../src/train/resident.ts';
 import { Trainer } from '../src/train/step.ts';
 import { compilePretrainStep, loadPretrainData, PretrainBatches } from './lib/pretrain-step.ts';
 
@@ -22,7 +26,9 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '32' },
     steps: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '5' },
+    /** Trainers to time, alternated round by round: resident (pretrain's), js (before). */
+    modes: { type: 'string', default: 'resident,js' },
     threads: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
   },
@@ -43,9 +49,15 @@ interface Sample {
   other: number;
 }
 
-/** A trainer as pretrain.ts makes it, on fresh weights. */
-function pretrainTrainer(): Trainer {
-  const params = initParams(stepFn.paramShapes, seed);
+/**
+ * A trainer as pretrain.ts makes it, on fresh weights: `resident` (pretrain's) keeps the weights,
+ * gradients, moments and EMA in one WebAssembly memory and updates them with the SIMD kernel; `js`
+ * (before) keeps them on the JavaScript heap, with onnxruntime's copies of the gradients and the
+ * JavaScript kernel.
+ */
+function pretrainTrainer(mode: string): Trainer {
+  const fresh = initParams(stepFn.paramShapes, seed);
+  const params = mode === 'resident' ? residentParams(fresh) : fresh;
   const optimizer = new AdamW([{ params: Object.entries(params).map(([name, d]) => ({ name, data: d })), lr: 3e-4, weightDecay: 0.01 }]);
   const ema = new EMA(params, 0.999, { warmup: true });
   return new Trainer(stepFn, { params, optimizer, ema, clipNorm: 1, lrSchedule: (s) => warmupCosine(s, { warmup: 500, total: 12000, minRatio: 0.1 }) });
@@ -68,19 +80,25 @@ const median = (xs: number[]) => {
 };
 const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
 
-const trainer = pretrainTrainer();
-await runSteps(trainer, Number(args.warmup), null);
-const samples: Sample[] = [];
-const steps = Number(args.steps);
+const modes = args.modes!.split(',');
+for (const mode of modes) if (mode !== 'js' && mode !== 'resident') throw new Error(`--modes: unknown mode '${mode}' (js, resident)`);
+const trainers = modes.map((mode) => pretrainTrainer(mode));
+for (const trainer of trainers) await runSteps(trainer, Number(args.warmup), null);
+const samples: Sample[][] = modes.map(() => []);
 const rounds = Number(args.rounds);
-for (let round = 0; round < rounds; round++) await runSteps(trainer, Math.ceil(steps / rounds), samples);
-const whole = samples.map((s) => s.batch + s.ort + s.optimizer + s.other);
-const outside = samples.map((s) => (100 * (s.batch + s.optimizer + s.other)) / (s.batch + s.ort + s.optimizer + s.other));
-console.log(`${samples.length} steps, ms per step, median (range):`);
-console.log(`  step      ${fmt(whole)}  -> ${(1000 / median(whole)).toFixed(2)} step/s`);
-console.log(`  batch     ${fmt(samples.map((s) => s.batch))}`);
-console.log(`  ort       ${fmt(samples.map((s) => s.ort))}`);
-console.log(`  optimizer ${fmt(samples.map((s) => s.optimizer))}`);
-console.log(`  other     ${fmt(samples.map((s) => s.other))}`);
-console.log(`  outside onnxruntime ${fmt(outside)} %`);
+const perRound = Math.ceil(Number(args.steps) / rounds);
+// The modes alternate, round by round, so that both see the same load.
+for (let round = 0; round < rounds; round++) for (const [k, trainer] of trainers.entries()) await runSteps(trainer, perRound, samples[k]!);
+for (const [k, mode] of modes.entries()) {
+  const ss = samples[k]!;
+  const whole = ss.map((s) => s.batch + s.ort + s.optimizer + s.other);
+  const outside = ss.map((s) => (100 * (s.batch + s.optimizer + s.other)) / (s.batch + s.ort + s.optimizer + s.other));
+  console.log(`${mode}: ${ss.length} steps in ${rounds} rounds, ms per step, median (range):`);
+  console.log(`  step      ${fmt(whole)}  -> ${(1000 / median(whole)).toFixed(2)} step/s`);
+  console.log(`  batch     ${fmt(ss.map((s) => s.batch))}`);
+  console.log(`  ort       ${fmt(ss.map((s) => s.ort))}`);
+  console.log(`  optimizer ${fmt(ss.map((s) => s.optimizer))}`);
+  console.log(`  other     ${fmt(ss.map((s) => s.other))}`);
+  console.log(`  outside onnxruntime ${fmt(outside)} %`);
+}
 await stepFn.release();

@@ -5,10 +5,12 @@
  * `npm run data:build` (data/styles32.bin: the v2 emoji sets and icon manners; never openmoji), batches drawn
  * with --emoji-share of their pictures from the emoji sets and the rest from the icon collections (uniform
  * within each group), with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
- * decay, gradient clipping, EMA weights, a checkpoint every few minutes (resume with --resume), a
- * progress line every 20 steps with loss, steps/s over those steps, the training step's time and its share
- * outside onnxruntime, and ETA, a sample grid PNG every --sample-every steps, and at the end the
- * throughput of the whole run (steps/s, without the first step).
+ * decay, gradient clipping, EMA weights (the weights, gradients, moments and EMA resident in one
+ * WebAssembly memory, updated by a SIMD kernel: src/train/resident.ts), a checkpoint every few minutes
+ * (resume with --resume), a progress line every 20 steps with loss, steps/s over those steps, the step's
+ * time (batch and training step) and its share outside onnxruntime, and ETA, a sample grid PNG every
+ * --sample-every steps, and at the end the throughput of the whole run (steps/s, without the first step)
+ * with the step's time split into onnxruntime, the optimizer's pass and the rest.
  * When the last step is done, the EMA weights are exported to models/emoji-mini/ (fp16 safetensors).
  * --init-from starts from a model folder's weights; token embeddings are carried over by word, so a new
  * dataset's larger vocabulary keeps what the old words meant (new words start at the mean embedding).
@@ -21,6 +23,7 @@ import { compilePretrainStep, loadPretrainData, PretrainBatches } from './lib/pr
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { EMA } from '../src/train/ema.ts';
 import { AdamW, warmupCosine } from '../src/train/optim.ts';
+import { residentParams } from '../src/train/resident.ts';
 import { Trainer } from '../src/train/step.ts';
 import { initParams } from '../src/models/init.ts';
 import { loadModelFolder, writeModelFolder } from '../src/pipeline/model-folder.ts';
@@ -72,6 +75,8 @@ if (!ckpt && args['init-from']) {
     `starting from the weights in ${args['init-from']}${remapped ? ` (${remapped.kept} of ${tokenizer.vocabSize} token embeddings carried over by word)` : ''}`,
   );
 }
+// The weights, their gradients, AdamW's moments and the EMA in one WebAssembly memory, updated by its SIMD kernel.
+params = residentParams(params);
 const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: Number(args.lr), weightDecay: 0.01 }]);
 const ema = new EMA(params, Number(args['ema-decay']), { warmup: true });
 if (ckpt) {
@@ -91,7 +96,7 @@ const trainer = new Trainer(stepFn, {
 const batches = new PretrainBatches(data, batch, seed);
 const schedule = batches.schedule;
 
-/** The share of the training steps' time spent outside onnxruntime's run(), as a percentage. */
+/** The share of the steps' time (batch and training step) spent outside onnxruntime's run(), as a percentage. */
 function outsideShare(w: { stepMs: number; ortMs: number }): string {
   return `${((100 * (w.stepMs - w.ortMs)) / w.stepMs).toFixed(1)}%`;
 }
@@ -100,10 +105,13 @@ const t0 = performance.now();
 const startStep = trainer.step;
 let lastCkpt = performance.now();
 let smoothLoss = NaN;
-/** Since the last progress line: steps, wall time, the training steps' own time and their time inside onnxruntime. */
-const recent = { steps: 0, since: performance.now(), stepMs: 0, ortMs: 0 };
+/**
+ * Since the last progress line: steps, wall time, the steps' own time (the batch and the training step)
+ * and their time inside onnxruntime and in the optimizer's pass.
+ */
+const recent = { steps: 0, since: performance.now(), stepMs: 0, ortMs: 0, optimizerMs: 0 };
 /** The same over the whole run but its first step (onnxruntime's first run is slower). */
-const wholeRun = { steps: 0, since: NaN, stepMs: 0, ortMs: 0 };
+const wholeRun = { steps: 0, since: NaN, stepMs: 0, ortMs: 0, optimizerMs: 0 };
 const stopAfter = Number(args['stop-after-minutes']) * 60_000;
 const secondsBefore = Number((ckpt?.extra as { seconds?: number } | undefined)?.seconds ?? 0);
 const checkpoint = async () => {
@@ -120,18 +128,18 @@ const checkpoint = async () => {
 };
 
 while (trainer.step < totalSteps) {
+  const batchStart = performance.now();
   batches.fill(trainer.step);
+  const batchMs = performance.now() - batchStart;
   const r = await trainer.trainStep(batches.feeds);
   smoothLoss = Number.isNaN(smoothLoss) ? r.loss : 0.98 * smoothLoss + 0.02 * r.loss;
-  recent.steps++;
-  recent.stepMs += r.totalMs;
-  recent.ortMs += r.ortMs;
-  if (r.step === startStep + 1) wholeRun.since = performance.now();
-  else {
-    wholeRun.steps++;
-    wholeRun.stepMs += r.totalMs;
-    wholeRun.ortMs += r.ortMs;
+  for (const w of r.step === startStep + 1 ? [recent] : [recent, wholeRun]) {
+    w.steps++;
+    w.stepMs += batchMs + r.totalMs;
+    w.ortMs += r.ortMs;
+    w.optimizerMs += r.optimizerMs;
   }
+  if (r.step === startStep + 1) wholeRun.since = performance.now();
   if (r.step % 20 === 0 || r.step === startStep + 1) {
     const now = performance.now();
     const rate = (r.step - startStep) / ((now - t0) / 1000);
@@ -140,13 +148,13 @@ while (trainer.step < totalSteps) {
     const bar = '='.repeat(Math.floor(frac * 30)).padEnd(30, ' ');
     const fmt = (s: number) => `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
     // Throughput over the steps since the last line (the loop: batch, step, checkpoints, samples), and
-    // the training step's own time with its share outside onnxruntime (optimizer, EMA, feeding).
+    // the step's own time (batch and training step) with its share outside onnxruntime (batch, optimizer, EMA, feeding).
     const rateRecent = recent.steps / ((now - recent.since) / 1000);
     console.log(
       `step ${r.step}/${totalSteps} [${bar}] ${(100 * frac).toFixed(1)}% loss ${smoothLoss.toFixed(4)} |g| ${r.gradNorm.toFixed(2)} lr x${r.lrScale.toFixed(2)} ` +
         `${rateRecent.toFixed(3)} step/s (step ${(recent.stepMs / recent.steps).toFixed(0)} ms, ${outsideShare(recent)} outside onnxruntime) ETA ${fmt(eta)}`,
     );
-    Object.assign(recent, { steps: 0, since: now, stepMs: 0, ortMs: 0 });
+    Object.assign(recent, { steps: 0, since: now, stepMs: 0, ortMs: 0, optimizerMs: 0 });
   }
   if (performance.now() - lastCkpt > Number(args['checkpoint-minutes']) * 60_000) await checkpoint();
   if (r.step % Number(args['sample-every']) === 0 || r.step === totalSteps) {
@@ -160,7 +168,9 @@ if (wholeRun.steps > 0) {
   const seconds = (performance.now() - wholeRun.since) / 1000;
   console.log(
     `throughput: ${(wholeRun.steps / seconds).toFixed(3)} step/s over steps ${startStep + 2}-${trainer.step} at batch ${batch} ` +
-      `(training step ${(wholeRun.stepMs / wholeRun.steps).toFixed(1)} ms mean, ${outsideShare(wholeRun)} of it outside onnxruntime)`,
+      `(step ${(wholeRun.stepMs / wholeRun.steps).toFixed(1)} ms mean: onnxruntime ${(wholeRun.ortMs / wholeRun.steps).toFixed(1)} ms, ` +
+      `optimizer ${(wholeRun.optimizerMs / wholeRun.steps).toFixed(1)} ms, batch and the rest ${((wholeRun.stepMs - wholeRun.ortMs - wholeRun.optimizerMs) / wholeRun.steps).toFixed(1)} ms; ` +
+      `${outsideShare(wholeRun)} of it outside onnxruntime)`,
   );
 }
 await checkpoint();

@@ -89,10 +89,14 @@ export class StepFunction {
     return new StepFunction(session, names, shapes, model.bytes.length, model.nodeCount, withSumSq);
   }
 
-  /** Runs one forward+backward. `feeds` holds the batch and every trainable (and fed) parameter. */
-  async run(feeds: Record<string, Feed>): Promise<StepResult> {
+  /**
+   * Runs one forward+backward. `feeds` holds the batch and every trainable (and fed) parameter; the
+   * gradients of the parameters named in `gradsInto` are written into those arrays.
+   */
+  async run(feeds: Record<string, Feed>, gradsInto?: Record<string, Float32Array>): Promise<StepResult> {
+    const into = gradsInto && Object.fromEntries(Object.entries(gradsInto).map(([n, a]) => [`grad/${n}`, a]));
     const t0 = performance.now();
-    const outputs = await this.session.run(feeds);
+    const outputs = await this.session.run(feeds, into);
     const ortMs = performance.now() - t0;
     const grads: Record<string, Float32Array> = {};
     for (const n of this.paramNames) grads[n] = outputs[`grad/${n}`] as Float32Array;
@@ -142,6 +146,8 @@ export class Trainer {
   private readonly scaleFeed = new Float32Array(1);
   /** Whether the EMA is folded into the optimizer's pass (it averages exactly the optimizer's parameters). */
   private readonly emaInOptimizer: boolean;
+  /** Where the graph writes the gradients: the optimizer's resident gradient buffers, if it has any. */
+  private readonly gradsInto?: Record<string, Float32Array>;
 
   constructor(
     readonly stepFn: StepFunction,
@@ -153,6 +159,8 @@ export class Trainer {
     }
     this.feeds = { ...opts.params, ...(opts.lossScaler ? { [LOSS_SCALE_INPUT]: this.scaleFeed } : {}) };
     this.emaInOptimizer = opts.ema !== undefined && opts.optimizer.averages(opts.ema);
+    const buffers = opts.optimizer.gradientBuffers();
+    if (Object.keys(buffers).length > 0) this.gradsInto = buffers;
   }
 
   /** One optimisation step on a batch (data inputs and fed parameters). */
@@ -161,7 +169,7 @@ export class Trainer {
     const { optimizer, ema, clipNorm, lossScaler: scaler } = this.opts;
     Object.assign(this.feeds, batch);
     if (scaler) this.scaleFeed[0] = scaler.scale;
-    const r = await this.stepFn.run(this.feeds);
+    const r = await this.stepFn.run(this.feeds, this.gradsInto);
     const lrScale = this.opts.lrSchedule ? this.opts.lrSchedule(this.step) : 1;
     const inv = scaler ? 1 / scaler.scale : 1;
     // Σ g² of the gradients as the graph returned them, from the graph when it has it.
