@@ -4,14 +4,17 @@
  * sum of the gradients' squares. The `Trainer` around it feeds the same parameter arrays every step
  * (onnxruntime reads them in place) and runs one pass per parameter outside onnxruntime: AdamW with the
  * loss-scale inverse and the clipping factor folded into the gradient, and the EMA folded into the
- * same pass.
+ * same pass. With the parameters in a resident memory (resident.ts, as pretraining has them), the graph
+ * writes the gradients into the optimizer's buffers there and the pass is a WebAssembly SIMD kernel:
+ * nothing is copied in JavaScript per step (onnxruntime still returns its own copies of the outputs,
+ * made inside its run, which are dropped).
  *
  * Why the optimizer is not in the graph: onnxruntime-node (1.30) has no IO binding on the CPU and copies
- * every output into a new JavaScript buffer, even into preallocated outputs (see session.ts), so state
- * cannot stay resident in onnxruntime between runs. An optimizer in the graph would return the weights,
- * both moments and the average every step (four copies of the parameters instead of one of the
- * gradients), and its ~16 unfused element-wise kernels per parameter read and write memory ~5x as
- * often as the single JavaScript pass.
+ * every output into a new JavaScript buffer, even when it has written it into a preallocated output
+ * (see session.ts), so state cannot stay resident in onnxruntime between runs. An optimizer in the graph
+ * would return the weights, both moments and the average every step (four copies of the parameters
+ * instead of one of the gradients), and its ~16 unfused element-wise kernels per parameter read and
+ * write memory ~5x as often as the single pass outside it.
  */
 import {
   emitOnnx,
@@ -62,6 +65,9 @@ export interface StepResult {
 }
 
 export class StepFunction {
+  /** `gradsInto` records given to run(), keyed by the graph's output names. */
+  private readonly outputsInto = new WeakMap<Record<string, Float32Array>, Record<string, Float32Array>>();
+
   private constructor(
     private readonly session: GraphSession,
     /** Names of the trainable parameters, in graph order. */
@@ -91,10 +97,15 @@ export class StepFunction {
 
   /**
    * Runs one forward+backward. `feeds` holds the batch and every trainable (and fed) parameter; the
-   * gradients of the parameters named in `gradsInto` are written into those arrays.
+   * gradients of the parameters named in `gradsInto` are written into those arrays (a record given again
+   * is read once: keep its entries as they are between runs).
    */
   async run(feeds: Record<string, Feed>, gradsInto?: Record<string, Float32Array>): Promise<StepResult> {
-    const into = gradsInto && Object.fromEntries(Object.entries(gradsInto).map(([n, a]) => [`grad/${n}`, a]));
+    let into = gradsInto && this.outputsInto.get(gradsInto);
+    if (gradsInto && !into) {
+      into = Object.fromEntries(Object.entries(gradsInto).map(([n, a]) => [`grad/${n}`, a]));
+      this.outputsInto.set(gradsInto, into);
+    }
     const t0 = performance.now();
     const outputs = await this.session.run(feeds, into);
     const ortMs = performance.now() - t0;
