@@ -6,7 +6,8 @@
  *   ort       onnxruntime's run(), with its copies of the outputs
  *   optimizer the AdamW + EMA pass (TrainStepReport.optimizerMs)
  *   other     the rest of Trainer.trainStep (feeds, loss scale, clipping factor, bookkeeping)
- * and the step's share outside onnxruntime ((batch + optimizer + other) / the whole), for each of
+ * and the step's share outside onnxruntime ((batch + optimizer + other) / the whole), then the
+ * optimizer's pass alone (no onnxruntime run in between), for each of
  * --modes (resident: the weights, gradients, moments and EMA in one WebAssembly memory and the SIMD
  * kernel, as pretrain runs; js: the JavaScript heap and kernel, as before), alternated round by round
  * on the same batches. Prints the median and the range over the timed steps (the first `--warmup` steps
@@ -101,4 +102,25 @@ for (const [k, mode] of modes.entries()) {
   console.log(`  other     ${fmt(ss.map((s) => s.other))}`);
   console.log(`  outside onnxruntime ${fmt(outside)} %`);
 }
+// The optimizer's pass alone, without onnxruntime's runs in between: the same gradients for every mode
+// (for `resident`, already in its gradient buffers, where the graph writes them).
+const sizes = Object.fromEntries(stepFn.paramNames.map((n) => [n, stepFn.paramShapes[n]!.reduce((a, b) => a * b, 1)]));
+const heapGrads = Object.fromEntries(stepFn.paramNames.map((n) => [n, Float32Array.from({ length: sizes[n]! }, (_, i) => 1e-3 * Math.sin(i + 1))]));
+const passMs: number[][] = modes.map(() => []);
+const gradsOf = trainers.map((t) => {
+  const buffers = t.opts.optimizer.gradientBuffers();
+  for (const [n, b] of Object.entries(buffers)) b.set(heapGrads[n]!);
+  return { ...heapGrads, ...buffers };
+});
+for (let round = 0; round < 2 * rounds; round++) {
+  for (const [k, t] of trainers.entries()) {
+    for (let j = 0; j < 3; j++) {
+      const t0 = performance.now();
+      t.opts.optimizer.step(gradsOf[k]!, { lrScale: 0.5, gradScale: 0.7, ema: t.opts.ema });
+      passMs[k]!.push(performance.now() - t0);
+    }
+  }
+}
+console.log(`the optimizer's pass alone (AdamW + EMA over ${(paramCount / 1e6).toFixed(2)} M parameters), ms, median (range):`);
+for (const [k, mode] of modes.entries()) console.log(`  ${mode.padEnd(9)} ${fmt(passMs[k]!)}`);
 await stepFn.release();
