@@ -129,9 +129,9 @@ export class GraphSession {
 
   /**
    * Runs the graph; every declared input must be fed, with exactly its static size. The outputs named in
-   * `into` are written into those arrays (onnxruntime writes there, then returns a copy that is dropped)
-   * and returned as them: an array onnxruntime cannot read from JavaScript memory it does not own, e.g. a
-   * resident memory's (src/train/resident.ts), gets the results in place.
+   * `into` are written into those arrays and returned as them (onnxruntime writes there, then returns a
+   * copy of its own, which is dropped): a training step's gradients land where its optimizer reads them
+   * (src/train/resident.ts).
    */
   async run(feeds: Record<string, Feed>, into?: Record<string, Float32Array>): Promise<Outputs> {
     const ortFeeds: Record<string, ort.Tensor> = {};
