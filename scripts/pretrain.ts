@@ -5,39 +5,26 @@
  * `npm run data:build` (data/styles32.bin: the v2 emoji sets and icon manners; never openmoji), batches drawn
  * with --emoji-share of their pictures from the emoji sets and the rest from the icon collections (uniform
  * within each group), with 10% caption dropout for classifier-free guidance, horizontal flips, AdamW with warm-up and cosine
- * decay, gradient clipping, EMA weights, a checkpoint every few minutes (resume with --resume), a
- * progress line every 20 steps with loss, steps/s over those steps, the training step's time and its share
- * outside onnxruntime, and ETA, a sample grid PNG every --sample-every steps, and at the end the
- * throughput of the whole run (steps/s, without the first step).
+ * decay, gradient clipping, EMA weights (the weights, gradients, moments and EMA resident in one
+ * WebAssembly memory, updated by a SIMD kernel: src/train/resident.ts), a checkpoint every few minutes
+ * (resume with --resume), a progress line every 20 steps with loss, steps/s over those steps, the step's
+ * time (batch and training step) and its share outside onnxruntime, and ETA, a sample grid PNG every
+ * --sample-every steps, and at the end the throughput of the whole run (steps/s, without the first step)
+ * with the step's time split into onnxruntime, the optimizer's pass and the rest.
  * When the last step is done, the EMA weights are exported to models/emoji-mini/ (fp16 safetensors).
  * --init-from starts from a model folder's weights; token embeddings are carried over by word, so a new
  * dataset's larger vocabulary keeps what the old words meant (new words start at the mean embedding).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as G from '../src/graph/index.ts';
-import { loadDataset, captionFor, itemSampler, mulberry32 } from '../src/data/dataset.ts';
-import { stylePhrases } from '../src/data/emoji-sets.ts';
-import { Rng } from '../src/graph/rng.ts';
-import { NoiseSchedule } from '../src/diffusion/schedule.ts';
-import { clipTextModel } from '../src/models/clip-text.ts';
-import {
-  buildEmojiTokenizer,
-  remapTokenEmbedding,
-  emojiMiniFolder,
-  emojiMiniModel,
-  emojiMiniTextConfigFor,
-  EMOJI_MINI_CONTEXT,
-  EMOJI_MINI_SCHEDULE,
-} from '../src/pipeline/emoji-mini.ts';
+import { remapTokenEmbedding, emojiMiniFolder, emojiMiniModel } from '../src/pipeline/emoji-mini.ts';
 import { writeSampleGrid } from './lib/sample-grid.ts';
-import { pixelEncodeArray } from '../src/models/pixel-codec.ts';
-import { rgbToUnit } from '../src/formats/pixels.ts';
-import { EMOJI_MINI_UNET_CONFIG, unet2DConditionModel } from '../src/models/unet.ts';
+import { compilePretrainStep, loadPretrainData, PretrainBatches } from './lib/pretrain-step.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { EMA } from '../src/train/ema.ts';
 import { AdamW, warmupCosine } from '../src/train/optim.ts';
-import { StepFunction, Trainer } from '../src/train/step.ts';
+import { residentParams } from '../src/train/resident.ts';
+import { Trainer } from '../src/train/step.ts';
 import { initParams } from '../src/models/init.ts';
 import { loadModelFolder, writeModelFolder } from '../src/pipeline/model-folder.ts';
 import type { WordTokenizer } from '../src/models/tokenizers/word.ts';
@@ -70,43 +57,11 @@ const seed = Number(args.seed);
 const ckptDir = `${args.out}/checkpoints`;
 mkdirSync(`${args.out}/samples`, { recursive: true });
 
-// ---- data: every picture as a latent, plain and mirrored
-const ds = loadDataset(args.data!);
-const tokenizer = buildEmojiTokenizer(ds.items, stylePhrases(ds.sets));
-const textCfg = emojiMiniTextConfigFor(tokenizer);
-const [c, h, w] = [12, ds.height / 2, ds.width / 2];
-const pickItem = itemSampler(ds, Number(args['emoji-share']));
-const latent = c * h * w;
-const latents = new Float32Array(ds.count * latent);
-const flipped = new Float32Array(ds.count * latent);
-{
-  const px = ds.height * ds.width * 3;
-  const mirror = new Uint8Array(px);
-  for (let i = 0; i < ds.count; i++) {
-    const rgb = ds.pixels.subarray(i * px, (i + 1) * px);
-    const dims = { batch: 1, channels: 3, height: ds.height, width: ds.width };
-    latents.set(pixelEncodeArray(rgbToUnit(rgb, ds.width, ds.height), dims), i * latent);
-    for (let y = 0; y < ds.height; y++)
-      for (let x = 0; x < ds.width; x++) for (let k = 0; k < 3; k++) mirror[(y * ds.width + x) * 3 + k] = rgb[(y * ds.width + (ds.width - 1 - x)) * 3 + k];
-    flipped.set(pixelEncodeArray(rgbToUnit(mirror, ds.width, ds.height), dims), i * latent);
-  }
-}
+// ---- data: every picture as a latent, plain and mirrored; the training graph: text encoder + UNet, every parameter trainable
+const data = loadPretrainData({ data: args.data!, emojiShare: Number(args['emoji-share']) });
+const { ds, tokenizer } = data;
 console.log(`dataset: ${ds.count} pictures of ${ds.height}x${ds.width} (${ds.sets.map((s) => s.id).join(', ')}), vocabulary ${tokenizer.vocabSize} tokens`);
-
-// ---- the training graph: text encoder + UNet, every parameter trainable
-const g = new G.Graph();
-const ids = g.input('input_ids', [batch, EMOJI_MINI_CONTEXT], 'int64');
-const states = clipTextModel(g, textCfg, ids);
-const pred = unet2DConditionModel(g, EMOJI_MINI_UNET_CONFIG, {
-  sample: g.input('sample', [batch, c, h, w]),
-  timestep: g.input('timestep', [batch]),
-  encoderHiddenStates: states,
-});
-const loss = G.mse(pred, g.input('target', [batch, c, h, w]));
-const threads = Number(args.threads);
-const stepFn = await StepFunction.compile(loss, { gradNorm: true, ...(threads ? { threads } : {}) });
-const paramCount = Object.values(stepFn.paramShapes).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
-const flops = G.countFlops([loss, ...G.grad(loss, g.trainableParams())]);
+const { stepFn, paramCount, flops } = await compilePretrainStep(data, batch, Number(args.threads));
 console.log(`model: ${(paramCount / 1e6).toFixed(2)} M parameters; training step ${(flops / 1e9).toFixed(1)} GFLOP at batch ${batch}`);
 
 // ---- state: fresh or resumed
@@ -120,6 +75,8 @@ if (!ckpt && args['init-from']) {
     `starting from the weights in ${args['init-from']}${remapped ? ` (${remapped.kept} of ${tokenizer.vocabSize} token embeddings carried over by word)` : ''}`,
   );
 }
+// The weights, their gradients, AdamW's moments and the EMA in one WebAssembly memory, updated by its SIMD kernel.
+params = residentParams(params);
 const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: Number(args.lr), weightDecay: 0.01 }]);
 const ema = new EMA(params, Number(args['ema-decay']), { warmup: true });
 if (ckpt) {
@@ -136,45 +93,25 @@ const trainer = new Trainer(stepFn, {
   startStep: ckpt?.step ?? 0,
 });
 
-const schedule = new NoiseSchedule(EMOJI_MINI_SCHEDULE);
-const sampleIn = new Float32Array(batch * latent);
-const x0 = new Float32Array(batch * latent);
-const noise = new Float32Array(batch * latent);
-const timestep = new Float32Array(batch);
-let target: Float32Array = noise;
-const inputIds = new BigInt64Array(batch * EMOJI_MINI_CONTEXT);
+const batches = new PretrainBatches(data, batch, seed);
+const schedule = batches.schedule;
 
-/** The share of the training steps' time spent outside onnxruntime's run(), as a percentage. */
+/** The share of the steps' time (batch and training step) spent outside onnxruntime's run(), as a percentage. */
 function outsideShare(w: { stepMs: number; ortMs: number }): string {
   return `${((100 * (w.stepMs - w.ortMs)) / w.stepMs).toFixed(1)}%`;
-}
-
-function makeBatch(step: number): void {
-  // Deterministic per step, so a resumed run sees the batches it would have seen.
-  const rng = new Rng(seed * 1_000_003 + step);
-  const captionRng = mulberry32(seed * 7919 + step);
-  const ts = schedule.randomTimesteps(batch, rng);
-  rng.fillNormal(noise);
-  for (let b = 0; b < batch; b++) {
-    const i = pickItem(rng.uniform());
-    const src = rng.uniform() < 0.5 ? latents : flipped;
-    x0.set(src.subarray(i * latent, (i + 1) * latent), b * latent);
-    const caption = captionRng() < 0.1 ? '' : captionFor(ds.items[i], captionRng);
-    tokenizer.encode(caption, EMOJI_MINI_CONTEXT).forEach((id, j) => (inputIds[b * EMOJI_MINI_CONTEXT + j] = BigInt(id)));
-    timestep[b] = ts[b];
-  }
-  sampleIn.set(schedule.addNoise(x0, noise, ts));
-  target = schedule.target(x0, noise, ts);
 }
 
 const t0 = performance.now();
 const startStep = trainer.step;
 let lastCkpt = performance.now();
 let smoothLoss = NaN;
-/** Since the last progress line: steps, wall time, the training steps' own time and their time inside onnxruntime. */
-const recent = { steps: 0, since: performance.now(), stepMs: 0, ortMs: 0 };
+/**
+ * Since the last progress line: steps, wall time, the steps' own time (the batch and the training step)
+ * and their time inside onnxruntime and in the optimizer's pass.
+ */
+const recent = { steps: 0, since: performance.now(), stepMs: 0, ortMs: 0, optimizerMs: 0 };
 /** The same over the whole run but its first step (onnxruntime's first run is slower). */
-const wholeRun = { steps: 0, since: NaN, stepMs: 0, ortMs: 0 };
+const wholeRun = { steps: 0, since: NaN, stepMs: 0, ortMs: 0, optimizerMs: 0 };
 const stopAfter = Number(args['stop-after-minutes']) * 60_000;
 const secondsBefore = Number((ckpt?.extra as { seconds?: number } | undefined)?.seconds ?? 0);
 const checkpoint = async () => {
@@ -191,18 +128,18 @@ const checkpoint = async () => {
 };
 
 while (trainer.step < totalSteps) {
-  makeBatch(trainer.step);
-  const r = await trainer.trainStep({ sample: sampleIn, timestep, input_ids: inputIds, target });
+  const batchStart = performance.now();
+  batches.fill(trainer.step);
+  const batchMs = performance.now() - batchStart;
+  const r = await trainer.trainStep(batches.feeds);
   smoothLoss = Number.isNaN(smoothLoss) ? r.loss : 0.98 * smoothLoss + 0.02 * r.loss;
-  recent.steps++;
-  recent.stepMs += r.totalMs;
-  recent.ortMs += r.ortMs;
-  if (r.step === startStep + 1) wholeRun.since = performance.now();
-  else {
-    wholeRun.steps++;
-    wholeRun.stepMs += r.totalMs;
-    wholeRun.ortMs += r.ortMs;
+  for (const w of r.step === startStep + 1 ? [recent] : [recent, wholeRun]) {
+    w.steps++;
+    w.stepMs += batchMs + r.totalMs;
+    w.ortMs += r.ortMs;
+    w.optimizerMs += r.optimizerMs;
   }
+  if (r.step === startStep + 1) wholeRun.since = performance.now();
   if (r.step % 20 === 0 || r.step === startStep + 1) {
     const now = performance.now();
     const rate = (r.step - startStep) / ((now - t0) / 1000);
@@ -211,13 +148,13 @@ while (trainer.step < totalSteps) {
     const bar = '='.repeat(Math.floor(frac * 30)).padEnd(30, ' ');
     const fmt = (s: number) => `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
     // Throughput over the steps since the last line (the loop: batch, step, checkpoints, samples), and
-    // the training step's own time with its share outside onnxruntime (optimizer, EMA, feeding).
+    // the step's own time (batch and training step) with its share outside onnxruntime (batch, optimizer, EMA, feeding).
     const rateRecent = recent.steps / ((now - recent.since) / 1000);
     console.log(
       `step ${r.step}/${totalSteps} [${bar}] ${(100 * frac).toFixed(1)}% loss ${smoothLoss.toFixed(4)} |g| ${r.gradNorm.toFixed(2)} lr x${r.lrScale.toFixed(2)} ` +
         `${rateRecent.toFixed(3)} step/s (step ${(recent.stepMs / recent.steps).toFixed(0)} ms, ${outsideShare(recent)} outside onnxruntime) ETA ${fmt(eta)}`,
     );
-    Object.assign(recent, { steps: 0, since: now, stepMs: 0, ortMs: 0 });
+    Object.assign(recent, { steps: 0, since: now, stepMs: 0, ortMs: 0, optimizerMs: 0 });
   }
   if (performance.now() - lastCkpt > Number(args['checkpoint-minutes']) * 60_000) await checkpoint();
   if (r.step % Number(args['sample-every']) === 0 || r.step === totalSteps) {
@@ -231,7 +168,9 @@ if (wholeRun.steps > 0) {
   const seconds = (performance.now() - wholeRun.since) / 1000;
   console.log(
     `throughput: ${(wholeRun.steps / seconds).toFixed(3)} step/s over steps ${startStep + 2}-${trainer.step} at batch ${batch} ` +
-      `(training step ${(wholeRun.stepMs / wholeRun.steps).toFixed(1)} ms mean, ${outsideShare(wholeRun)} of it outside onnxruntime)`,
+      `(step ${(wholeRun.stepMs / wholeRun.steps).toFixed(1)} ms mean: onnxruntime ${(wholeRun.ortMs / wholeRun.steps).toFixed(1)} ms, ` +
+      `optimizer ${(wholeRun.optimizerMs / wholeRun.steps).toFixed(1)} ms, batch and the rest ${((wholeRun.stepMs - wholeRun.ortMs - wholeRun.optimizerMs) / wholeRun.steps).toFixed(1)} ms; ` +
+      `${outsideShare(wholeRun)} of it outside onnxruntime)`,
   );
 }
 await checkpoint();

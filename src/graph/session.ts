@@ -127,25 +127,40 @@ export class GraphSession {
     }
   }
 
-  /** Runs the graph; every declared input must be fed, with exactly its static size. */
-  async run(feeds: Record<string, Feed>): Promise<Outputs> {
+  /**
+   * Runs the graph; every declared input must be fed, with exactly its static size. The outputs named in
+   * `into` are written into those arrays and returned as them (onnxruntime writes there, then returns a
+   * copy of its own, which is dropped): a training step's gradients land where its optimizer reads them
+   * (src/train/resident.ts).
+   */
+  async run(feeds: Record<string, Feed>, into?: Record<string, Float32Array>): Promise<Outputs> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const v of this.inputs) {
       const data = feeds[v.name];
       if (!data) throw new Error(`run: missing input '${v.name}' [${v.shape}]`);
-      const n = v.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== n) throw new Error(`run: input '${v.name}' has ${data.length} values, expected ${n} for [${v.shape}]`);
-      let t = this.wrappers.get(data);
-      if (!t || t.type !== ORT_TYPE[v.dtype] || !sameDims(t.dims, v.shape)) {
-        t = new ort.Tensor(ORT_TYPE[v.dtype], data as never, v.shape);
-        this.wrappers.set(data, t);
-      }
-      ortFeeds[v.name] = t;
+      ortFeeds[v.name] = this.tensorOver(data, v, 'input');
     }
-    const result = await this.session.run(ortFeeds);
+    let fetches: Record<string, ort.Tensor | null> | undefined;
+    if (into) {
+      fetches = {};
+      for (const v of this.outputs) fetches[v.name] = into[v.name] ? this.tensorOver(into[v.name]!, v, 'output') : null;
+    }
+    const result = fetches ? await this.session.run(ortFeeds, fetches) : await this.session.run(ortFeeds);
     const out: Outputs = {};
-    for (const v of this.outputs) out[v.name] = result[v.name].data as Outputs[string];
+    for (const v of this.outputs) out[v.name] = into?.[v.name] ?? (result[v.name].data as Outputs[string]);
     return out;
+  }
+
+  /** The onnxruntime tensor over `data` for input or output `v`, made once per array and shape. */
+  private tensorOver(data: Feed, v: ValueInfo, what: 'input' | 'output'): ort.Tensor {
+    const n = v.shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new Error(`run: ${what} '${v.name}' has ${data.length} values, expected ${n} for [${v.shape}]`);
+    let t = this.wrappers.get(data);
+    if (!t || t.type !== ORT_TYPE[v.dtype] || !sameDims(t.dims, v.shape)) {
+      t = new ort.Tensor(ORT_TYPE[v.dtype], data as never, v.shape);
+      this.wrappers.set(data, t);
+    }
+    return t;
   }
 
   async release(): Promise<void> {

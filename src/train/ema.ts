@@ -1,6 +1,9 @@
 /**
  * Exponential moving average of weights: shadow = d*shadow + (1-d)*param after each update().
+ * The average of a parameter in a resident memory (resident.ts) is kept in that memory too, where
+ * AdamW's SIMD kernel can update it in its own pass.
  */
+import { allocLike } from './resident.ts';
 
 /** Named Float32Arrays, either as a record or as a list of {name, data}. */
 export type NamedArrays = Record<string, Float32Array> | { name: string; data: Float32Array }[];
@@ -35,7 +38,9 @@ export class EMA {
     this.params = entries(params);
     for (const [name, data] of this.params) {
       if (name in this.shadow) throw new Error(`EMA: parameter "${name}" appears more than once`);
-      this.shadow[name] = data.slice();
+      const shadow = allocLike(data);
+      shadow.set(data);
+      this.shadow[name] = shadow;
     }
   }
 

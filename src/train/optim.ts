@@ -3,8 +3,12 @@
  * Parameters are Float32Arrays updated in place; state is float32 like PyTorch's. One step is one pass
  * over each parameter that also applies the gradient's scale (loss-scale inverse x clipping factor)
  * and, when given, folds the new weights into an EMA: no separate passes over gradients or weights.
+ * Parameters that live in a resident memory (resident.ts) get their moments and a gradient buffer there
+ * too, and are updated by its WebAssembly SIMD kernel (float32); the others by the JavaScript kernels
+ * below (float64 arithmetic, float32 storage).
  */
 import type { EMA } from './ema.ts';
+import { allocLike, ResidentMemory } from './resident.ts';
 
 /** A named trainable parameter, updated in place. */
 export interface Param {
@@ -44,6 +48,8 @@ interface Slot {
   p: Float32Array;
   m: Float32Array;
   v: Float32Array;
+  /** The resident memory that holds p, m, v and `g`, the gradient buffer of this parameter (see gradientBuffers). */
+  resident?: { memory: ResidentMemory; g: Float32Array };
 }
 
 interface Group {
@@ -78,7 +84,10 @@ export class AdamW {
       for (const { name, data } of g.params) {
         if (this.byName.has(name)) throw new Error(`AdamW: parameter "${name}" appears more than once`);
         if (!(data instanceof Float32Array)) throw new Error(`AdamW: parameter "${name}" must be a Float32Array`);
-        const slot: Slot = { name, p: data, m: new Float32Array(data.length), v: new Float32Array(data.length) };
+        const slot: Slot = { name, p: data, m: allocLike(data), v: allocLike(data) };
+        const memory = ResidentMemory.of(data);
+        const g = memory?.holds(slot.m, slot.v) ? memory.alloc(data.length) : undefined;
+        if (memory && g) slot.resident = { memory, g };
         this.byName.set(name, slot);
         group.slots.push(slot);
       }
@@ -121,10 +130,15 @@ export class AdamW {
       const stepSize = lr / (1 - b1 ** t);
       const invBc2Sqrt = 1 / Math.sqrt(1 - b2 ** t);
       // p -= stepSize * m / (sqrt(v) * invBc2Sqrt + eps), with invBc2Sqrt folded into the constants.
-      for (const { name, p, m, v } of group.slots) {
+      const k = { gradScale, beta1: b1, beta2: b2, lrWeightDecay: lr * group.weightDecay, stepSize: stepSize / invBc2Sqrt, eps: eps / invBc2Sqrt };
+      for (const { name, p, m, v, resident } of group.slots) {
         const g = grads[name]!;
-        if (ema) adamwEmaKernel(p, g, m, v, ema.shadow[name]!, gradScale, b1, b2, decay, stepSize / invBc2Sqrt, eps / invBc2Sqrt, emaDecay);
-        else adamwKernel(p, g, m, v, gradScale, b1, b2, decay, stepSize / invBc2Sqrt, eps / invBc2Sqrt);
+        const s = ema?.shadow[name];
+        if (resident && (!s || resident.memory.holds(s))) {
+          if (g !== resident.g) resident.g.set(g);
+          resident.memory.adamw(p, resident.g, m, v, k, s, emaDecay);
+        } else if (s) adamwEmaKernel(p, g, m, v, s, gradScale, b1, b2, decay, k.stepSize, k.eps, emaDecay);
+        else adamwKernel(p, g, m, v, gradScale, b1, b2, decay, k.stepSize, k.eps);
       }
     }
   }
@@ -138,6 +152,16 @@ export class AdamW {
       this.averaged.set(ema, cached);
     }
     return cached;
+  }
+
+  /**
+   * The gradient buffers of the parameters that live in a resident memory, by name: a step that writes
+   * its gradients there (the Trainer has onnxruntime do so) hands them to step() without a copy.
+   */
+  gradientBuffers(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const s of this.byName.values()) if (s.resident) out[s.name] = s.resident.g;
+    return out;
   }
 
   /** Live references to the moment buffers plus the step count (copy them to keep a snapshot). */

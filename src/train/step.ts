@@ -4,14 +4,17 @@
  * sum of the gradients' squares. The `Trainer` around it feeds the same parameter arrays every step
  * (onnxruntime reads them in place) and runs one pass per parameter outside onnxruntime: AdamW with the
  * loss-scale inverse and the clipping factor folded into the gradient, and the EMA folded into the
- * same pass.
+ * same pass. With the parameters in a resident memory (resident.ts, as pretraining has them), the graph
+ * writes the gradients into the optimizer's buffers there and the pass is a WebAssembly SIMD kernel:
+ * nothing is copied in JavaScript per step (onnxruntime still returns its own copies of the outputs,
+ * made inside its run, which are dropped).
  *
  * Why the optimizer is not in the graph: onnxruntime-node (1.30) has no IO binding on the CPU and copies
- * every output into a new JavaScript buffer, even into preallocated outputs (see session.ts), so state
- * cannot stay resident in onnxruntime between runs. An optimizer in the graph would return the weights,
- * both moments and the average every step (four copies of the parameters instead of one of the
- * gradients), and its ~16 unfused element-wise kernels per parameter read and write memory ~5x as
- * often as the single JavaScript pass.
+ * every output into a new JavaScript buffer, even when it has written it into a preallocated output
+ * (see session.ts), so state cannot stay resident in onnxruntime between runs. An optimizer in the graph
+ * would return the weights, both moments and the average every step (four copies of the parameters
+ * instead of one of the gradients), and its ~16 unfused element-wise kernels per parameter read and
+ * write memory ~5x as often as the single pass outside it.
  */
 import {
   emitOnnx,
@@ -62,6 +65,9 @@ export interface StepResult {
 }
 
 export class StepFunction {
+  /** `gradsInto` records given to run(), keyed by the graph's output names. */
+  private readonly outputsInto = new WeakMap<Record<string, Float32Array>, Record<string, Float32Array>>();
+
   private constructor(
     private readonly session: GraphSession,
     /** Names of the trainable parameters, in graph order. */
@@ -89,10 +95,19 @@ export class StepFunction {
     return new StepFunction(session, names, shapes, model.bytes.length, model.nodeCount, withSumSq);
   }
 
-  /** Runs one forward+backward. `feeds` holds the batch and every trainable (and fed) parameter. */
-  async run(feeds: Record<string, Feed>): Promise<StepResult> {
+  /**
+   * Runs one forward+backward. `feeds` holds the batch and every trainable (and fed) parameter; the
+   * gradients of the parameters named in `gradsInto` are written into those arrays (a record given again
+   * is read once: keep its entries as they are between runs).
+   */
+  async run(feeds: Record<string, Feed>, gradsInto?: Record<string, Float32Array>): Promise<StepResult> {
+    let into = gradsInto && this.outputsInto.get(gradsInto);
+    if (gradsInto && !into) {
+      into = Object.fromEntries(Object.entries(gradsInto).map(([n, a]) => [`grad/${n}`, a]));
+      this.outputsInto.set(gradsInto, into);
+    }
     const t0 = performance.now();
-    const outputs = await this.session.run(feeds);
+    const outputs = await this.session.run(feeds, into);
     const ortMs = performance.now() - t0;
     const grads: Record<string, Float32Array> = {};
     for (const n of this.paramNames) grads[n] = outputs[`grad/${n}`] as Float32Array;
@@ -130,6 +145,8 @@ export interface TrainStepReport {
   skipped: boolean;
   /** Wall time of the whole step, including the optimizer and copies. */
   totalMs: number;
+  /** Milliseconds of the optimizer's pass (AdamW, and the EMA; 0 on a skipped step). */
+  optimizerMs: number;
   outputs: Outputs;
 }
 
@@ -140,6 +157,8 @@ export class Trainer {
   private readonly scaleFeed = new Float32Array(1);
   /** Whether the EMA is folded into the optimizer's pass (it averages exactly the optimizer's parameters). */
   private readonly emaInOptimizer: boolean;
+  /** Where the graph writes the gradients: the optimizer's resident gradient buffers, if it has any. */
+  private readonly gradsInto?: Record<string, Float32Array>;
 
   constructor(
     readonly stepFn: StepFunction,
@@ -151,6 +170,8 @@ export class Trainer {
     }
     this.feeds = { ...opts.params, ...(opts.lossScaler ? { [LOSS_SCALE_INPUT]: this.scaleFeed } : {}) };
     this.emaInOptimizer = opts.ema !== undefined && opts.optimizer.averages(opts.ema);
+    const buffers = opts.optimizer.gradientBuffers();
+    if (Object.keys(buffers).length > 0) this.gradsInto = buffers;
   }
 
   /** One optimisation step on a batch (data inputs and fed parameters). */
@@ -159,7 +180,7 @@ export class Trainer {
     const { optimizer, ema, clipNorm, lossScaler: scaler } = this.opts;
     Object.assign(this.feeds, batch);
     if (scaler) this.scaleFeed[0] = scaler.scale;
-    const r = await this.stepFn.run(this.feeds);
+    const r = await this.stepFn.run(this.feeds, this.gradsInto);
     const lrScale = this.opts.lrSchedule ? this.opts.lrSchedule(this.step) : 1;
     const inv = scaler ? 1 / scaler.scale : 1;
     // Σ g² of the gradients as the graph returned them, from the graph when it has it.
@@ -167,7 +188,17 @@ export class Trainer {
     if (scaler) {
       if (!scaler.record(Number.isFinite(r.loss) && finiteWhenScaled(sumSq, r.grads, inv), r.loss, this.step + 1)) {
         this.step++;
-        return { step: this.step, loss: r.loss, gradNorm: NaN, lrScale, ortMs: r.ortMs, skipped: true, totalMs: performance.now() - t0, outputs: r.outputs };
+        return {
+          step: this.step,
+          loss: r.loss,
+          gradNorm: NaN,
+          lrScale,
+          ortMs: r.ortMs,
+          skipped: true,
+          totalMs: performance.now() - t0,
+          optimizerMs: 0,
+          outputs: r.outputs,
+        };
       }
     } else assertFiniteLoss(r.loss, this.step + 1);
     let gradScale = inv;
@@ -178,10 +209,12 @@ export class Trainer {
       const coef = clipNorm / (gradNorm + 1e-6); // torch clip_grad_norm_; a non-finite norm leaves the gradients as they are
       if (coef < 1) gradScale *= coef;
     }
+    const t1 = performance.now();
     optimizer.step(r.grads, { lrScale, gradScale, ema: this.emaInOptimizer ? ema : undefined });
     if (ema && !this.emaInOptimizer) ema.update();
+    const t2 = performance.now();
     this.step++;
-    return { step: this.step, loss: r.loss, gradNorm, lrScale, ortMs: r.ortMs, skipped: false, totalMs: performance.now() - t0, outputs: r.outputs };
+    return { step: this.step, loss: r.loss, gradNorm, lrScale, ortMs: r.ortMs, skipped: false, totalMs: t2 - t0, optimizerMs: t2 - t1, outputs: r.outputs };
   }
 }
 

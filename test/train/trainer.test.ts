@@ -9,6 +9,7 @@ import { Graph, matmul, mse, tanh, add, type Tensor } from '../../src/graph/inde
 import { EMA } from '../../src/train/ema.ts';
 import { DynamicLossScaler } from '../../src/train/loss-scale.ts';
 import { AdamW, warmupCosine } from '../../src/train/optim.ts';
+import { ResidentMemory, residentParams } from '../../src/train/resident.ts';
 import { GRAD_SUMSQ_OUTPUT, StepFunction, Trainer } from '../../src/train/step.ts';
 
 const B = 4;
@@ -97,9 +98,12 @@ async function reference(ref: StepFunction, o: { biasCorrection?: boolean; weigh
   return { p, m, v, ema, clipped };
 }
 
-/** The Trainer as scripts/pretrain.ts sets it up (optionally with a loss scaler on the float32 graph). */
-async function trained(step: StepFunction, lossScaler?: DynamicLossScaler) {
-  const params = initialParams();
+/**
+ * The Trainer as scripts/pretrain.ts sets it up (optionally with a loss scaler on the float32 graph;
+ * `resident`: the parameters in a resident memory, as pretrain has them).
+ */
+async function trained(step: StepFunction, lossScaler?: DynamicLossScaler, resident = false) {
+  const params = resident ? residentParams(initialParams()) : initialParams();
   const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: HYPER.lr, weightDecay: HYPER.wd }]);
   const ema = new EMA(params, HYPER.emaDecay, { warmup: true });
   const trainer = new Trainer(step, { params, optimizer, ema, clipNorm: HYPER.clip, lrSchedule: lrScaleAt, lossScaler });
@@ -170,6 +174,49 @@ describe('Trainer: AdamW, clipping, loss scale and EMA in one pass after the gra
       expect(maxErr(got.ema.shadow, want.ema)).toBeLessThan(TOL);
     } finally {
       await Promise.all([ref.release(), step.release()]);
+    }
+  });
+
+  it('with the parameters in a resident memory (the SIMD kernel, the graph writing the gradients there): the same torch AdamW, clipping and EMA after 12 steps', async () => {
+    const ref = await StepFunction.compile(smallModel(), { threads: 1 });
+    const step = await StepFunction.compile(smallModel(), { threads: 1, gradNorm: true });
+    try {
+      const want = await reference(ref);
+      const got = await trained(step, undefined, true);
+      for (const n of Object.keys(SHAPES)) {
+        const memory = ResidentMemory.of(got.params[n]);
+        expect(memory?.holds(got.state.m[n], got.state.v[n], got.ema.shadow[n])).toBe(true);
+      }
+      expect(maxErr(got.params, want.p)).toBeLessThan(TOL);
+      expect(maxErr(got.state.m, want.m)).toBeLessThan(TOL);
+      expect(maxErr(got.state.v, want.v)).toBeLessThan(TOL);
+      expect(maxErr(got.ema.shadow, want.ema)).toBeLessThan(TOL);
+      expect(maxErr(got.params, (await reference(ref, { weightDecay: false })).p)).toBeGreaterThan(100 * TOL);
+    } finally {
+      await Promise.all([ref.release(), step.release()]);
+    }
+  });
+
+  it('the graph writes the gradients into the resident buffers given to run(): the step returns those arrays, equal to onnxruntime\u2019s own outputs', async () => {
+    const step = await StepFunction.compile(smallModel(), { threads: 1, gradNorm: true });
+    try {
+      const params = residentParams(initialParams());
+      const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: HYPER.lr }]);
+      const into = optimizer.gradientBuffers();
+      expect(Object.keys(into).sort()).toEqual(Object.keys(SHAPES).sort());
+      const batch = batches()[0];
+      const plain = await step.run({ ...batch, ...params });
+      const written = await step.run({ ...batch, ...params }, into);
+      for (const n of Object.keys(SHAPES)) {
+        expect(written.grads[n]).toBe(into[n]);
+        expect(Array.from(into[n]!)).toEqual(Array.from(plain.grads[n]!));
+        expect(into[n]!.some((x) => x !== 0)).toBe(true);
+      }
+      expect(written.loss).toBe(plain.loss);
+      expect(written.gradSumSq).toBe(plain.gradSumSq);
+      await expect(step.run({ ...batch, ...params }, { w1: new Float32Array(5) })).rejects.toThrow(/output 'grad\/w1' has 5 values, expected 18/);
+    } finally {
+      await step.release();
     }
   });
 
