@@ -124,6 +124,8 @@ export interface PairTrainResult {
   /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
   skippedSteps: number;
   phases: PairTrainPhases;
+  /** True when the compiled step came from stepCache. */
+  reusedStep: boolean;
 }
 
 export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult> {
