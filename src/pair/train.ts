@@ -31,12 +31,13 @@ export const STYLE_TOKEN = '<s1>';
 /**
  * Defaults for the embedded model, and why:
  * - rank 8: the narrowest attention input is 64 wide and content+style need 2*rank <= 64; 8 learns a
- *   32x32 style in a few hundred steps without memorising the pair.
- * - lr 1e-3 (AdamW, no weight decay): B starts at zero and only a few thousand numbers train; the
- *   official 1e-5 is for SDXL with rank 64 and 750 steps.
- * - 300 steps, style branch from step 100: the official 1/3 warm-up share; about 30-60 s here.
+ *   32x32 style in a hundred steps without memorising the pair.
+ * - 100 steps at lr 3e-3 (AdamW, no weight decay), style branch from step 33 (the official 1/3
+ *   warm-up share): B starts at zero and only a few thousand numbers train; the official 1e-5 is for
+ *   SDXL with rank 64 and 750 steps. The earlier 300 steps at 1e-3 (the same lr x steps) drew styles
+ *   equal inside eval:pair's noise (README, "The pair defaults") at a third of the steps: 4-5 s here.
  */
-export const PAIR_DEFAULTS = { rank: 8, lr: 1e-3, steps: 300, styleStartShare: 1 / 3, subject: 'picture', seed: 0, convs: false };
+export const PAIR_DEFAULTS = { rank: 8, lr: 3e-3, steps: 100, styleStartShare: 1 / 3, subject: 'picture', seed: 0, convs: false };
 
 /** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
 export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };
