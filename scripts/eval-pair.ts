@@ -16,7 +16,7 @@
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
- *                        pair-guidance-reference
+ *                        pair-guidance-every-step,pair-guidance-reference
  *                        (default all but the last)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
@@ -38,7 +38,9 @@
  *   dreambooth-lora     (a) a single-image LoRA on the style image alone, applied by LoRA scale
  *   no-ortho-guidance   (c) the pair method with trainable A (no orthogonality), style guidance
  *   pair-guidance-every-2  the method with its style direction evaluated every other step and reused
- *                       in between (not the draw's STYLE_GUIDANCE_SCHEDULE): what that costs the picture
+ *                       in between (the draw's STYLE_GUIDANCE_SCHEDULE since it is the default)
+ *   pair-guidance-every-step  the method with its style direction at every step (the method as
+ *                       published): what the draw's schedule costs the picture
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -72,7 +74,7 @@ import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
-import type { DirectionSchedule } from '../src/pipeline/guidance.ts';
+import { type DirectionSchedule, EVERY_STEP } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
@@ -148,6 +150,15 @@ const ALL_METHODS: Method[] = [
     weights: strengths,
     dashed: true,
     schedule: { every: 2, head: 0 },
+  },
+  {
+    id: 'pair-guidance-every-step',
+    label: 'pair + style guidance at every step',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    schedule: EVERY_STEP,
   },
   {
     id: 'pair-guidance-reference',
