@@ -10,10 +10,13 @@
  *                        only (DreamBooth-LoRA keeps its one style image); leakage counts the first pair's subject
  *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
- *   --train-steps N      training steps of every adapter (default: the pair defaults, 300)
+ *   --train-steps N      training steps of every adapter (default: the pair defaults, PAIR_DEFAULTS.steps)
+ *   --lr X               learning rate of every adapter (default: each trainer's own default)
+ *   --reference-steps N --reference-lr X   the training recipe of pair-guidance-reference (default 300, 1e-3)
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
- *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2
+ *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
+ *                        pair-guidance-every-step,pair-guidance-reference
  *                        (default all but the last)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
@@ -35,7 +38,12 @@
  *   dreambooth-lora     (a) a single-image LoRA on the style image alone, applied by LoRA scale
  *   no-ortho-guidance   (c) the pair method with trainable A (no orthogonality), style guidance
  *   pair-guidance-every-2  the method with its style direction evaluated every other step and reused
- *                       in between (not the draw's STYLE_GUIDANCE_SCHEDULE): what that costs the picture
+ *                       in between (the draw's STYLE_GUIDANCE_SCHEDULE since it is the default)
+ *   pair-guidance-every-step  the method with its style direction at every step (the method as
+ *                       published): what the draw's schedule costs the picture
+ *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
+ *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
+ *                       training costs the picture
  * Metrics per method and strength, over pairs x subjects:
  *   style:   P(openmoji) of the artist-set classifier; RMSE to OpenMoji's real drawing of the subject
  *            relative to the unstyled output's (< 1: closer to OpenMoji)
@@ -66,7 +74,7 @@ import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
 import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
-import type { DirectionSchedule } from '../src/pipeline/guidance.ts';
+import { type DirectionSchedule, EVERY_STEP } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
@@ -79,6 +87,9 @@ const { values: a } = parseArgs({
     strengths: { type: 'string', default: '1,2,3,4.5' },
     scales: { type: 'string', default: '0.5,1,1.5,2' },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
+    lr: { type: 'string' },
+    'reference-steps': { type: 'string', default: '300' },
+    'reference-lr': { type: 'string', default: '1e-3' },
     convs: { type: 'boolean', default: PAIR_DEFAULTS.convs },
     'pairs-per-style': { type: 'string', default: '1' },
     'no-convs': { type: 'boolean', default: false },
@@ -102,6 +113,8 @@ const scales = list(a.scales!);
 const nPairs = Number(a.pairs);
 const nSubjects = Number(a.subjects);
 const trainSteps = Number(a['train-steps']);
+const lr = a.lr === undefined ? undefined : Number(a.lr);
+const reference = { steps: Number(a['reference-steps']), lr: Number(a['reference-lr']) };
 const convs = Boolean(a.convs) && !a['no-convs'];
 const perStyle = Number(a['pairs-per-style']);
 if (!Number.isInteger(perStyle) || perStyle < 1 || perStyle > MAX_PAIRS)
@@ -113,7 +126,7 @@ if (seedList.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`--seed
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const log = (s: string) => console.error(s);
 
-type StyleKind = 'pair' | 'noOrtho' | 'dreambooth';
+type StyleKind = 'pair' | 'noOrtho' | 'dreambooth' | 'reference';
 interface Method {
   id: string;
   label: string;
@@ -137,6 +150,23 @@ const ALL_METHODS: Method[] = [
     weights: strengths,
     dashed: true,
     schedule: { every: 2, head: 0 },
+  },
+  {
+    id: 'pair-guidance-every-step',
+    label: 'pair + style guidance at every step',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    schedule: EVERY_STEP,
+  },
+  {
+    id: 'pair-guidance-reference',
+    label: `pair + style guidance, trained ${reference.steps} steps at lr ${reference.lr}`,
+    mode: 'guidance',
+    style: 'reference',
+    weights: strengths,
+    dashed: true,
   },
 ];
 const wanted = a.methods!.split(',').map((s) => s.trim());
@@ -239,6 +269,7 @@ for (let p = 0; p < units.length; p++) {
       subject: x,
       extraPairs,
       steps: trainSteps,
+      lr,
       seed: seed * 1000 + p,
       threads,
       convs,
@@ -246,6 +277,23 @@ for (let p = 0; p < units.length; p++) {
     });
     styles.pair = r.style;
     trainInfo.pair = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
+  }
+  if (kinds.has('reference')) {
+    const r = await trainPair({
+      model,
+      content,
+      style: styleImg,
+      name: `reference-${p}`,
+      subject: x,
+      extraPairs,
+      ...reference,
+      seed: seed * 1000 + p,
+      threads,
+      convs,
+      onProgress: bar('reference pair'),
+    });
+    styles.reference = r.style;
+    trainInfo.reference = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   if (kinds.has('noOrtho')) {
     const r = await trainPair({
@@ -256,6 +304,7 @@ for (let p = 0; p < units.length; p++) {
       subject: x,
       extraPairs,
       steps: trainSteps,
+      lr,
       seed: seed * 1000 + p,
       threads,
       trainableA: true,
@@ -272,6 +321,7 @@ for (let p = 0; p < units.length; p++) {
       name: `dreambooth-${p}`,
       subject: x,
       steps: trainSteps,
+      lr,
       seed: seed * 1000 + p,
       threads,
       convs,
@@ -487,7 +537,7 @@ const dominanceReport =
     : null;
 
 console.log(
-  `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`,
+  `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps${lr === undefined ? '' : ` at lr ${lr}`}${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`,
 );
 const artistInfo = artist.meta.info as { heldOutTop1?: number; evaluationSubjectsTop1?: number; evaluationSubjectsOpenmojiRecall?: number };
 console.log(
@@ -576,6 +626,8 @@ const report = {
     strengths,
     scales,
     trainSteps,
+    lr: lr ?? null,
+    reference: methods.some((m) => m.style === 'reference') ? reference : null,
     steps,
     cfg,
     methods: methods.map((m) => m.id),

@@ -10,7 +10,7 @@ export * from './ops/attention.ts';
 export { sumOfSquares } from './ops/sum-of-squares.ts';
 export { grad, ancestors } from './autodiff.ts';
 export { emitOnnx, OPSET, DEFAULT_EXTERNAL_DATA_THRESHOLD, type OnnxModel, type ValueInfo, type EmitOptions, type ExternalData } from './onnx.ts';
-export { GraphSession, writeOnnxModel, type SessionOptions, type Outputs, type Feed } from './session.ts';
+export { GraphSession, ortSessionOptions, writeOnnxModel, type SessionOptions, type Outputs, type Feed } from './session.ts';
 export { checkDevice, cudaSessionError, ortBinaryDir, DeviceUnavailableError } from './providers.ts';
 export { DEVICES, PRECISIONS, type Device, type Precision } from './device.ts';
 export { countFlops } from './flops.ts';

@@ -19,6 +19,7 @@ import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
+import type { TrainingStepCache } from './step-cache.ts';
 
 /** One training item: the pictures of its rows (float32 [3, S, S] in [-1, 1]) and its conditioning feeds. */
 export interface TrainingItem {
@@ -50,6 +51,11 @@ export interface AdapterTrainingOptions {
   shouldStop?: () => boolean;
   /** Awaited before every step (before shouldStop): other work may use the device meanwhile. */
   pause?: () => Promise<void>;
+  /**
+   * Keep the compiled step in this cache under `key` (which must name everything the loss graph and
+   * the session options depend on), and reuse it when it is already there.
+   */
+  stepCache?: { cache: TrainingStepCache; key: string };
 }
 
 export interface AdapterTrainingResult {
@@ -60,6 +66,12 @@ export interface AdapterTrainingResult {
   stepOrtMs: number[];
   /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
   skippedSteps: number;
+  /** Getting the compiled step (autodiff, ONNX emission, session creation; near 0 when reused from stepCache), in ms. */
+  compileMs: number;
+  /** Encoding the pictures (both flips), in ms. */
+  encodeMs: number;
+  /** True when the compiled step came from stepCache (compiled by an earlier training). */
+  reusedStep: boolean;
 }
 
 export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterTrainingResult> {
@@ -67,19 +79,25 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
   if (items.length === 0) throw new Error('adapter training: no training items');
   const rows = items[0].rows.length;
   const fp16 = o.precision === 'fp16';
-  const step = await StepFunction.compile(o.loss, { weights: (n) => model.weight(n), threads: o.threads, device: o.device, lossScale: fp16 });
+  const t0 = performance.now();
+  const compile = () => StepFunction.compile(o.loss, { weights: (n) => model.weight(n), threads: o.threads, device: o.device, lossScale: fp16 });
+  const lent = o.stepCache ? await o.stepCache.cache.lend(o.stepCache.key, compile) : undefined;
+  const step = lent ? lent.step : await compile();
+  const compileMs = performance.now() - t0;
   try {
     const optimizer = new AdamW([{ params: Object.entries(o.params).map(([name, data]) => ({ name, data })), lr: o.lr, weightDecay: 0 }]);
     const lossScaler = fp16 ? new DynamicLossScaler() : undefined;
     const trainer = new Trainer(step, { params: o.params, optimizer, lossScaler });
 
     // latents[item][row][flip]: the picture and its mirror image, encoded once.
+    const t1 = performance.now();
     const latents: [Float32Array, Float32Array][][] = [];
     for (const it of items) {
       const encoded: [Float32Array, Float32Array][] = [];
       for (const img of it.rows) encoded.push(await encodeBothFlips(model, img));
       latents.push(encoded);
     }
+    const encodeMs = performance.now() - t1;
     const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
     const sample = new Float32Array(rows * latent);
     const target = new Float32Array(rows * latent);
@@ -112,9 +130,9 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
       losses.push(r.loss);
       o.onStep?.(i + 1, r.loss);
     }
-    return { losses, stepMs, stepOrtMs, skippedSteps: lossScaler?.skipped ?? 0 };
+    return { losses, stepMs, stepOrtMs, skippedSteps: lossScaler?.skipped ?? 0, compileMs, encodeMs, reusedStep: lent ? !lent.compiled : false };
   } finally {
-    await step.release();
+    await (lent ? lent.done() : step.release());
   }
 }
 

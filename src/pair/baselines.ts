@@ -42,7 +42,7 @@ export interface SingleImageLoraOptions {
 }
 
 /** Baseline (a): a DreamBooth-style LoRA trained on one image with the prompt "<subject> in <s1> style". */
-export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promise<PairTrainResult> {
+export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promise<Omit<PairTrainResult, 'phases'>> {
   const t0 = performance.now();
   const { model } = opts;
   const rank = opts.rank ?? PAIR_DEFAULTS.rank;

@@ -22,6 +22,7 @@ import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { VaeCodec } from '../models/vae.ts';
 import { trainAdapters } from './adapter-training.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';
+import { keepsStep, type TrainingStepCache } from './step-cache.ts';
 import { collectStyle, styledPrompt, type Style } from './style.ts';
 
 export const CONTENT_TOKEN = '<v1>';
@@ -30,12 +31,13 @@ export const STYLE_TOKEN = '<s1>';
 /**
  * Defaults for the embedded model, and why:
  * - rank 8: the narrowest attention input is 64 wide and content+style need 2*rank <= 64; 8 learns a
- *   32x32 style in a few hundred steps without memorising the pair.
- * - lr 1e-3 (AdamW, no weight decay): B starts at zero and only a few thousand numbers train; the
- *   official 1e-5 is for SDXL with rank 64 and 750 steps.
- * - 300 steps, style branch from step 100: the official 1/3 warm-up share; about 30-60 s here.
+ *   32x32 style in a hundred steps without memorising the pair.
+ * - 100 steps at lr 3e-3 (AdamW, no weight decay), style branch from step 33 (the official 1/3
+ *   warm-up share): B starts at zero and only a few thousand numbers train; the official 1e-5 is for
+ *   SDXL with rank 64 and 750 steps. The earlier 300 steps at 1e-3 (the same lr x steps) drew styles
+ *   equal inside eval:pair's noise (README, "The pair defaults") at a third of the steps: 4-5 s here.
  */
-export const PAIR_DEFAULTS = { rank: 8, lr: 1e-3, steps: 300, styleStartShare: 1 / 3, subject: 'picture', seed: 0, convs: false };
+export const PAIR_DEFAULTS = { rank: 8, lr: 3e-3, steps: 100, styleStartShare: 1 / 3, subject: 'picture', seed: 0, convs: false };
 
 /** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
 export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };
@@ -89,6 +91,26 @@ export interface PairTrainOptions {
   shouldStop?: () => boolean;
   /** Awaited between steps: a quick job may use the device meanwhile (see trainAdapters). */
   pause?: () => Promise<void>;
+  /** Encode the prompts with this pipeline (its text session stays cached; default: a pipeline of its own, released after). */
+  pipe?: DiffusionPipeline;
+  /** Keep the compiled training step here for the next training with the same options (small models only: keepsStep). */
+  stepCache?: TrainingStepCache;
+}
+
+/** Where a training's time went, in ms (they add up to `seconds`). */
+export interface PairTrainPhases {
+  /** Encoding the prompts (with the text encoder's session creation when the pipeline had none). */
+  textMs: number;
+  /** Building the loss graph and the adapters' starting weights. */
+  graphMs: number;
+  /** Autodiff, ONNX emission and onnxruntime session creation (near 0 when the step came from stepCache). */
+  compileMs: number;
+  /** Encoding the pictures. */
+  encodeMs: number;
+  /** The training steps (sum of stepMs). */
+  stepsMs: number;
+  /** The rest: collecting the style, releasing, pauses. */
+  otherMs: number;
 }
 
 export interface PairTrainResult {
@@ -102,6 +124,9 @@ export interface PairTrainResult {
   stepOrtMs: number[];
   /** Steps skipped by fp16 loss scaling (overflow); 0 in fp32. */
   skippedSteps: number;
+  phases: PairTrainPhases;
+  /** True when the compiled step came from stepCache. */
+  reusedStep: boolean;
 }
 
 export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult> {
@@ -121,14 +146,17 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
 
   // Frozen text conditioning per pair: row 0 its content prompt, row 1 its style prompt.
   const runtime = { threads: opts.threads, device: opts.device, precision: opts.precision };
-  const pipe = new DiffusionPipeline(model, runtime);
+  if (opts.pipe && opts.pipe.model !== model) throw new Error('pair training: the pipeline given for the prompts runs another model');
+  const pipe = opts.pipe ?? new DiffusionPipeline(model, runtime);
   const encoded = await pipe.encodeText(contentPrompts.flatMap((p) => [p, styledPrompt(p, STYLE_TOKEN)]));
   const conds = pairs.map((_, k) => conditionFeeds(model, encoded, [2 * k, 2 * k + 1]));
-  await pipe.release();
+  if (!opts.pipe) await pipe.release();
+  const tGraph = performance.now();
 
   const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false) });
   const convs = opts.convs ?? defaults.convs;
-  const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention: opts.recomputeAttention, convs });
+  const recomputeAttention = opts.recomputeAttention ?? recomputesAttention(model);
+  const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention, convs });
 
   // Adapter weights: A orthogonal (content rows 0..r-1, style rows r..2r-1), B zero.
   const params: Record<string, Float32Array> = {};
@@ -148,6 +176,11 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
   }
   if (modules.length === 0) throw new Error('pair training: the model has no attention projections to adapt');
+  // Everything the compiled step depends on: the model, the graph's options, the session's options.
+  const stepKey = JSON.stringify({ model: model.hash, rank, convs, trainableA: opts.trainableA ?? false, recomputeAttention, ...runtime });
+  const frozenBytes = [...g.params.values()].reduce((sum, t) => sum + (g.modeOf(t) === 'frozen' ? 4 * t.size : 0), 0);
+  const stepCache = opts.stepCache && keepsStep(frozenBytes) ? { cache: opts.stepCache, key: stepKey } : undefined;
+  const graphMs = performance.now() - tGraph;
 
   const rowWeight = new Float32Array([1, 0]);
   const trained = await trainAdapters({
@@ -171,6 +204,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     onStep: (step, loss) => opts.onProgress?.({ step, steps, loss, phase: step > styleStart ? 'joint' : 'content' }),
     shouldStop: opts.shouldStop,
     pause: opts.pause,
+    stepCache,
   });
 
   const seconds = (performance.now() - t0) / 1000;
@@ -187,7 +221,11 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     seed,
     ...(pairs.length > 1 ? { pairs: pairs.length, subjects } : {}),
   });
-  return { style, seconds, meanStepMs: trained.stepMs.reduce((a, b) => a + b, 0) / steps, ...trained };
+  const stepsMs = trained.stepMs.reduce((a, b) => a + b, 0);
+  const textMs = tGraph - t0;
+  const { compileMs, encodeMs } = trained;
+  const otherMs = 1000 * seconds - textMs - graphMs - compileMs - encodeMs - stepsMs;
+  return { style, seconds, meanStepMs: stepsMs / steps, ...trained, phases: { textMs, graphMs, compileMs, encodeMs, stepsMs, otherMs } };
 }
 
 /**
@@ -196,6 +234,12 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
  * yes, emoji-mini (16x16) no. Below it they are small and recomputing them only costs time.
  */
 export const RECOMPUTE_ATTENTION_TOKENS = 1024;
+
+/** Whether training on this model recomputes attention probabilities by default (RECOMPUTE_ATTENTION_TOKENS). */
+export function recomputesAttention(model: ModelShapes): boolean {
+  const [, h, w] = model.codec.latentShape;
+  return h * w >= RECOMPUTE_ATTENTION_TOKENS;
+}
 
 /** LoRA B trains; LoRA A trains only without orthogonality (baseline c), else it is fed; the model is frozen. */
 export const pairParamMode =
@@ -218,7 +262,7 @@ export function pairTrainingLoss(
   opts: { precision?: Precision; recomputeAttention?: boolean; convs?: boolean } = {},
 ): G.Tensor {
   const [c, h, w] = model.codec.latentShape;
-  const recomputeAttention = opts.recomputeAttention ?? h * w >= RECOMPUTE_ATTENTION_TOKENS;
+  const recomputeAttention = opts.recomputeAttention ?? recomputesAttention(model);
   const convs = opts.convs ?? false;
   const pred = modelUnet(g, model, 2, {
     precision: opts.precision,

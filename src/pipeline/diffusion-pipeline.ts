@@ -8,7 +8,7 @@
  * the same UNet batch; the sampler steps all trajectories together.
  */
 import type { Precision } from '../graph/device.ts';
-import { emitOnnx, Graph, GraphSession, type Tensor } from '../graph/index.ts';
+import { emitOnnx, Graph, GraphSession, type SessionOptions, type Tensor } from '../graph/index.ts';
 import { conditionFeeds, modelUnet, textEncoderFeeds, textEncoderGraph, zeroEmptyPrompts, type PromptConditioning } from './conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
 import type { TextToImageModel } from './text-to-image.ts';
@@ -115,11 +115,19 @@ export interface PipelineOptions {
 export class DiffusionPipeline {
   private readonly textSessions = new Map<number, Promise<GraphSession>>();
   private readonly unetSessions = new Map<string, Promise<GraphSession>>();
+  /**
+   * The options of every session the pipeline makes. Their threads stop spinning at the end of each
+   * run: a pipeline's sessions take turns (the text encoder, then the UNet; a style-guided draw's two
+   * batch shapes), and the idle one's spinning threads would take the cores from the running one.
+   */
+  readonly sessionOptions: SessionOptions;
 
   constructor(
     readonly model: TextToImageModel,
     private readonly opts: PipelineOptions = {},
-  ) {}
+  ) {
+    this.sessionOptions = { ...opts, stopSpinningAfterRun: true };
+  }
 
   /** The UNet conditioning of the prompts: states [B, T, cross_attention_dim] (and pooled, for SDXL). */
   async encodeText(prompts: readonly string[]): Promise<PromptConditioning> {
@@ -318,7 +326,7 @@ export class DiffusionPipeline {
     let s = cache.get(key);
     if (!s) {
       const outputs = build();
-      s = GraphSession.create(emitOnnx({ outputs, weights: (n) => this.model.weight(n) }), this.opts);
+      s = GraphSession.create(emitOnnx({ outputs, weights: (n) => this.model.weight(n) }), this.sessionOptions);
       cache.set(key, s);
       s.catch(() => cache.delete(key));
     }

@@ -4,6 +4,7 @@ import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
 import { orthogonalDownProjections } from '../../src/pair/orthogonal.ts';
+import { EVERY_STEP } from '../../src/pipeline/guidance.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import type { Style } from '../../src/pair/style.ts';
 import { trainPair } from '../../src/pair/train.ts';
@@ -122,17 +123,20 @@ describe('style-guided drawing', () => {
     const pipe = new DiffusionPipeline(model);
     const zero = await drawStyled(pipe, [{ style, weight: 0 }], opts);
     expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(1e-5);
-    const r = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    const r = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: EVERY_STEP });
     expect(r.rowsPerStep).toBe(5);
     expect(r.rowsRun).toBe(4 * 5);
-    // Every other step: the style row at steps 0 and 2 of 4, the CFG rows only at 1 and 3.
-    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: { every: 2, head: 0 } });
+    // By default every other step: the style row at steps 0 and 2 of 4, the CFG rows only at 1 and 3.
+    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    expect(everyOther.rowsPerStep).toBe(5);
     expect(everyOther.rowsRun).toBe(5 + 4 + 5 + 4);
+    const explicit = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: { every: 2, head: 0 } });
+    expect([explicit.styled, explicit.unstyled]).toEqual([everyOther.styled, everyOther.unstyled]);
     expect(maxDiff(everyOther.unstyled, r.unstyled)).toBeLessThan(1e-5);
     expect(maxDiff(everyOther.styled, r.styled)).toBeGreaterThan(1e-5);
     expect(maxDiff(r.styled, r.unstyled)).toBeGreaterThan(1e-3);
     expect(maxDiff(r.unstyled, zero.unstyled)).toBeLessThan(1e-5);
-    const again = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    const again = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: EVERY_STEP });
     expect(again.styled).toEqual(r.styled);
     const other = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, seed: 6 });
     expect(maxDiff(other.unstyled, r.unstyled)).toBeGreaterThan(1e-3);

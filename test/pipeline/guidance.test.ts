@@ -98,6 +98,10 @@ describe('style guidance as CFG terms plus a direction', () => {
     expect(maxDiff(reused.images, off.images)).toBeGreaterThan(1e-4);
   });
 
+  it("the pipeline's sessions stop their threads' spinning after each run (its sessions take turns)", () => {
+    expect(new DiffusionPipeline(model, { threads: 2 }).sessionOptions).toMatchObject({ threads: 2, stopSpinningAfterRun: true });
+  });
+
   it('a reuse before any evaluation evaluates', async () => {
     const guided = { seed: 3, ...styleGuidance(0, 1, 4, styles.slice(0, 1)) };
     const r = await pipe.generate(request([guided], { directionAt: () => 'reuse' }));

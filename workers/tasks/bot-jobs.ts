@@ -81,7 +81,7 @@ async function grid(tiles: Tile[], columns: number, size: number): Promise<Uint8
 
 export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: TaskContext): Promise<JobResult> {
   const t0 = performance.now();
-  const { model, pipe, runtime } = await loadModel(args.model);
+  const { model, pipe, runtime, trainingSteps } = await loadModel(args.model);
   const size = model.imageSize;
   const read = (bytes: Uint8Array, role: string) =>
     loadImage(bytes, size).catch((e) => {
@@ -107,6 +107,8 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
     rank: args.rank,
     device: runtime.device,
     precision: runtime.precision,
+    pipe,
+    stepCache: trainingSteps,
     shouldStop: () => ctx?.cancelled ?? false,
     pause: () => pauses.pause(),
     onProgress: (p) => pauses.progress({ step: p.step, steps: p.steps, loss: p.loss, phase: p.phase === 'content' ? 'content warm-up' : 'training' }),

@@ -1,6 +1,6 @@
 /**
  * The model of this engine thread, loaded once and kept with its pipeline (whose compiled sessions are
- * cached per batch shape). A source is a model setting resolved by the bot or worker config (a model
+ * cached per batch shape) and its compiled pair-training step. A source is a model setting resolved by the bot or worker config (a model
  * folder, a diffusers folder or a single-file checkpoint, with its device and precision), a model folder,
  * a module exporting a model factory (tests: a tiny random-weight model), or, by default, the configured
  * model (PAIRSTYLE_MODEL or the embedded one). Sources that carry no device and precision run on
@@ -9,6 +9,7 @@
 import { checkedModelConfig, modelRuntimeConfig, type ModelConfig, type ModelRuntimeConfig } from '../../config/model.ts';
 import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import { loadModelOf } from '../../src/pipeline/load-model.ts';
+import { TrainingStepCache } from '../../src/pair/step-cache.ts';
 import { loadModelFolder } from '../../src/pipeline/model-folder.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 
@@ -19,6 +20,8 @@ export interface LoadedModel {
   pipe: DiffusionPipeline;
   /** Where the model runs: training takes the same device and precision as the pipeline. */
   runtime: ModelRuntimeConfig;
+  /** The compiled pair-training step, kept between trainings (small models only; src/pair/step-cache.ts). */
+  trainingSteps: TrainingStepCache;
 }
 
 const cache = new Map<string, Promise<LoadedModel>>();
@@ -39,7 +42,7 @@ export function loadModel(source: ModelSource = { configured: true }): Promise<L
         if (typeof factory !== 'function') throw new Error(`${source.module} has no model factory '${source.exportName}'`);
         model = await factory();
       } else model = await loadModelOf(checkedModelConfig());
-      return { model, pipe: new DiffusionPipeline(model, runtime), runtime };
+      return { model, pipe: new DiffusionPipeline(model, runtime), runtime, trainingSteps: new TrainingStepCache() };
     })();
     cache.set(key, hit);
     hit.catch(() => cache.delete(key));

@@ -1,0 +1,30 @@
+/** GraphSession's options as onnxruntime-node takes them, on the real onnxruntime-node. */
+import { describe, expect, it } from 'vitest';
+import * as G from '../../src/graph/index.ts';
+
+function linearModel(): G.OnnxModel {
+  const g = new G.Graph({ paramMode: () => 'frozen' });
+  const y = G.linear(g.input('x', [2, 4]), g.param('w', [3, 4]), g.param('b', [3]));
+  const values = new Map([...g.params].map(([n, t]) => [n, Float32Array.from({ length: t.size }, (_, i) => 0.1 * (i + 1))]));
+  return G.emitOnnx({ outputs: { y }, weights: (n) => values.get(n) });
+}
+
+describe('session options', () => {
+  it("stopSpinningAfterRun is onnxruntime's session.force_spinning_stop; off by default", () => {
+    expect(G.ortSessionOptions({ threads: 2, stopSpinningAfterRun: true })).toMatchObject({
+      intraOpNumThreads: 2,
+      extra: { session: { force_spinning_stop: '1' } },
+    });
+    expect(G.ortSessionOptions({ threads: 2 }).extra).toBeUndefined();
+  });
+
+  it('a session that stops spinning after each run gives the same outputs, run after run', async () => {
+    const x = { x: new Float32Array(8).fill(1) };
+    const plain = await G.GraphSession.create(linearModel(), { threads: 2 });
+    const stopping = await G.GraphSession.create(linearModel(), { threads: 2, stopSpinningAfterRun: true });
+    const want = (await plain.run(x)).y;
+    for (let i = 0; i < 3; i++) expect((await stopping.run(x)).y).toEqual(want);
+    await plain.release();
+    await stopping.release();
+  });
+});
