@@ -19,12 +19,20 @@
  * it as it runs); the TiledAttention node that follows it is an identity on its output whose backward
  * rule is the block backward above (the forward's own ops get no gradient). Choosing between this and
  * the fused core by size is the model's business (src/models/attention.ts).
+ *
+ * Block order is data, not hope: onnxruntime does not run nodes in the order they are written but in
+ * a depth-first order from the graph's outputs, which, left alone, reaches the blocks of the backward
+ * pass column by column through dv's sum, computes every p before ds needs it, and so held 2-3 whole
+ * score matrices at once (measured: 2.8-3.2 GiB for two layers at 2x8x4096x4096, against 4.2 GiB fused
+ * and a 0.4-0.7 GiB plan). So each block's q (and, in the backward pass, its rows of g) reads an exact
+ * 0 taken from everything the block before it produced (zeroAfter): no order of the graph can start a
+ * block's products before the previous block is finished.
  */
 import { defineOp, ShapeError } from '../op.ts';
 import type { Tensor } from '../tensor.ts';
 import { add, div, exp, log, mul, sub } from './elementwise.ts';
 import { matmul } from './matmul.ts';
-import { broadcastShapes, reduceMax, reduceSum, unbroadcast } from './reduce.ts';
+import { broadcastShapes, reduceMax, reduceSum, sumAll, unbroadcast } from './reduce.ts';
 import { concat, slice, transposeLast2 } from './shape.ts';
 
 /** Rows of queries and columns of keys per block of the score matrix. */
@@ -77,22 +85,40 @@ function blocked(q: Tensor, kt: Tensor, v: Tensor, mask: Tensor | undefined, til
 
 const max2 = (a: Tensor, b: Tensor) => reduceMax(concat([a, b], -1), -1, true);
 
+/**
+ * An exact scalar 0 read from one element of each of `deps` (x - x): what adds it comes after them in
+ * every order onnxruntime may choose. Exact for finite values; an Inf or NaN in a dep makes the
+ * attention non-finite anyway.
+ */
+function zeroAfter(deps: readonly Tensor[]): Tensor {
+  const corner = (t: Tensor) =>
+    slice(
+      t,
+      t.shape.map(() => 0),
+      t.shape.map(() => 1),
+      t.shape.map((_, i) => i),
+    );
+  return deps.map((t) => sumAll(sub(corner(t), corner(t)))).reduce((a, b) => add(a, b));
+}
+
 /** The forward pass: the output and each query row's log-sum-exp of its scores ([.., N, 1]). */
 function tiledForward(q: Tensor, kt: Tensor, v: Tensor, mask: Tensor | undefined, tiling: AttentionTiling): { out: Tensor; lse: Tensor } {
   const b = blocked(q, kt, v, mask, tiling);
   const outs: Tensor[] = [];
   const lses: Tensor[] = [];
+  let previous: Tensor[] = [];
   b.rows.forEach((_, i) => {
     const qi = b.rowsOf(q, i);
     let rowMax: Tensor | undefined;
     let rowSum: Tensor | undefined;
     let acc: Tensor | undefined;
     b.cols.forEach((_, j) => {
-      const s = b.scores(qi, i, j);
+      const s = b.scores(previous.length ? add(qi, zeroAfter(previous)) : qi, i, j);
       const blockMax = reduceMax(s, -1, true);
       if (!rowMax || !rowSum || !acc) {
         const p = exp(sub(s, blockMax));
         [rowMax, rowSum, acc] = [blockMax, reduceSum(p, -1, true), matmul(p, b.vBlocks[j])];
+        previous = [rowSum, acc];
         return;
       }
       const next = max2(rowMax, blockMax);
@@ -101,9 +127,11 @@ function tiledForward(q: Tensor, kt: Tensor, v: Tensor, mask: Tensor | undefined
       rowSum = add(mul(rowSum, rescale), reduceSum(p, -1, true));
       acc = add(mul(acc, rescale), matmul(p, b.vBlocks[j]));
       rowMax = next;
+      previous = [rowSum, acc];
     });
     outs.push(div(acc!, rowSum!));
     lses.push(add(rowMax!, log(rowSum!)));
+    previous = [outs[i], lses[i]];
   });
   return { out: concat(outs, -2), lse: concat(lses, -2) };
 }
@@ -121,27 +149,31 @@ defineOp('TiledAttention', {
   backward(node, [g], needs) {
     const [out, lse, q, kt, v, mask] = node.inputs;
     const tiling = { queryBlock: node.attrs.queryBlock as number, keyBlock: node.attrs.keyBlock as number };
-    // q + 0, the 0 read from the incoming gradient (as in the fused core, attention.ts): without it the
-    // recomputed scores would be the forward's own nodes (hash-consing here, common-subexpression
-    // elimination in onnxruntime), kept alive from the forward to here.
-    const rowMax = reduceMax(g!, -1, true);
-    const qb = add(q, sub(rowMax, rowMax));
-    const b = blocked(qb, kt, v, mask, tiling);
+    // The first block reads its 0 from the incoming gradient (as the fused core does, attention.ts):
+    // without it the recomputed scores would be the forward's own nodes (hash-consing here,
+    // common-subexpression elimination in onnxruntime), kept alive from the forward to here.
+    const b = blocked(q, kt, v, mask, tiling);
     const delta = reduceSum(mul(g!, out), -1, true);
+    let previous: Tensor[] = [g!];
     const dq: Tensor[] = [];
     const dkt: (Tensor | undefined)[] = b.cols.map(() => undefined);
     const dv: (Tensor | undefined)[] = b.cols.map(() => undefined);
     const sum = (acc: Tensor | undefined, x: Tensor) => (acc ? add(acc, x) : x);
     b.rows.forEach((_, i) => {
-      const [qi, gi, lsei, di] = [b.rowsOf(qb, i), b.rowsOf(g!, i), b.rowsOf(lse, i), b.rowsOf(delta, i)];
+      const [qRows, gRows, lsei, di] = [b.rowsOf(q, i), b.rowsOf(g!, i), b.rowsOf(lse, i), b.rowsOf(delta, i)];
       let dqi: Tensor | undefined;
       b.cols.forEach((_, j) => {
+        // Both operands of the block's products: g v^T too, else it could run for every block first.
+        const zero = zeroAfter(previous);
+        const [qi, gi] = [add(qRows, zero), add(gRows, zero)];
         const p = exp(sub(b.scores(qi, i, j), lsei));
         if (needs[4]) dv[j] = sum(dv[j], matmul(transposeLast2(p), gi));
-        if (!needs[2] && !needs[3]) return;
-        const ds = mul(p, sub(matmul(gi, transposeLast2(b.vBlocks[j])), di));
-        if (needs[2]) dqi = sum(dqi, matmul(ds, transposeLast2(b.ktBlocks[j])));
-        if (needs[3]) dkt[j] = sum(dkt[j], matmul(transposeLast2(qi), ds));
+        if (needs[2] || needs[3]) {
+          const ds = mul(p, sub(matmul(gi, transposeLast2(b.vBlocks[j])), di));
+          if (needs[2]) dqi = sum(dqi, matmul(ds, transposeLast2(b.ktBlocks[j])));
+          if (needs[3]) dkt[j] = sum(dkt[j], matmul(transposeLast2(qi), ds));
+        }
+        previous = [dv[j], dqi, dkt[j]].filter((t): t is Tensor => t !== undefined);
       });
       if (dqi) dq.push(dqi);
     });
