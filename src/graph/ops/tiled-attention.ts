@@ -10,10 +10,11 @@
  * are recomputed and turned into probabilities with the saved lse, p = exp(s - lse), and
  *   dv_j += p^T g_i,  dp = g_i v_j^T,  ds = p * (dp - D_i) with D = rowsum(g * out),
  *   dq_i += ds k_j,  dk^T_j += q_i^T ds,
- * accumulated over blocks. What stays alive from forward to backward is out and lse ([.., N, dv] and
- * [.., N, 1]) and the blocks of q, k^T and v; both passes cost the matrix products of the plain form
- * (forward q k^T and p v; backward q k^T again, p^T g, g v^T, ds k and q^T ds), plus exp, max and sums
- * per block.
+ * accumulated over blocks. With every key in one block (keyBlock >= M: tiled over queries only) a
+ * block is a plain Softmax, forward and backward, and no lse is kept. What stays alive from forward to
+ * backward is out and lse ([.., N, dv] and [.., N, 1]) and the blocks of q, k^T and v; both passes
+ * cost the matrix products of the plain form (forward q k^T and p v; backward q k^T again, p^T g,
+ * g v^T, ds k and q^T ds), plus exp, max and sums per block.
  *
  * The forward is built from ordinary graph ops (so emission, the memory planner and the FLOP count see
  * it as it runs); the TiledAttention node that follows it is an identity on its output whose backward
@@ -32,6 +33,7 @@ import { defineOp, ShapeError } from '../op.ts';
 import type { Tensor } from '../tensor.ts';
 import { add, div, exp, log, mul, sub } from './elementwise.ts';
 import { matmul } from './matmul.ts';
+import { softmax } from './nn.ts';
 import { broadcastShapes, reduceMax, reduceSum, sumAll, unbroadcast } from './reduce.ts';
 import { concat, slice, transposeLast2 } from './shape.ts';
 
@@ -101,14 +103,24 @@ function zeroAfter(deps: readonly Tensor[]): Tensor {
   return deps.map((t) => sumAll(sub(corner(t), corner(t)))).reduce((a, b) => add(a, b));
 }
 
-/** The forward pass: the output and each query row's log-sum-exp of its scores ([.., N, 1]). */
-function tiledForward(q: Tensor, kt: Tensor, v: Tensor, mask: Tensor | undefined, tiling: AttentionTiling): { out: Tensor; lse: Tensor } {
+/**
+ * The forward pass: the output and, when the keys are split, each query row's log-sum-exp of its
+ * scores ([.., N, 1]). With every key in one block a row needs no online softmax: the block is a plain
+ * Softmax (one onnxruntime kernel, faster than its exp, max and sum written out) and the backward pass
+ * recomputes it the same way, without the log-sum-exp.
+ */
+function tiledForward(q: Tensor, kt: Tensor, v: Tensor, mask: Tensor | undefined, tiling: AttentionTiling): { out: Tensor; lse?: Tensor } {
   const b = blocked(q, kt, v, mask, tiling);
   const outs: Tensor[] = [];
   const lses: Tensor[] = [];
   let previous: Tensor[] = [];
   b.rows.forEach((_, i) => {
     const qi = b.rowsOf(q, i);
+    if (b.cols.length === 1) {
+      outs.push(matmul(softmax(b.scores(previous.length ? add(qi, zeroAfter(previous)) : qi, i, 0)), b.vBlocks[0]));
+      previous = [outs[i]];
+      return;
+    }
     let rowMax: Tensor | undefined;
     let rowSum: Tensor | undefined;
     let acc: Tensor | undefined;
@@ -133,21 +145,24 @@ function tiledForward(q: Tensor, kt: Tensor, v: Tensor, mask: Tensor | undefined
     lses.push(add(rowMax!, log(rowSum!)));
     previous = [outs[i], lses[i]];
   });
-  return { out: concat(outs, -2), lse: concat(lses, -2) };
+  return { out: concat(outs, -2), lse: lses.length ? concat(lses, -2) : undefined };
 }
 
 defineOp('TiledAttention', {
-  // Inputs: the forward's output and log-sum-exp, then q, k^T, v (and the mask) for the backward rule.
-  infer(inputs) {
-    const [out, lse, q] = inputs;
-    if (lse.shape[lse.rank - 1] !== 1 || lse.shape[lse.rank - 2] !== q.shape[q.rank - 2]) {
+  // Inputs: the forward's output, q, k^T, v, the mask if `masked`, and the log-sum-exp if the keys are split.
+  infer(inputs, attrs) {
+    const [out, q] = inputs;
+    const lse = inputs[attrs.masked ? 5 : 4];
+    if (lse && (lse.shape[lse.rank - 1] !== 1 || lse.shape[lse.rank - 2] !== q.shape[q.rank - 2])) {
       throw new ShapeError('tiledAttention', 'lse is not one value per query row', inputs);
     }
     return [{ shape: out.shape, dtype: out.dtype }];
   },
   emit: (node) => ({ opType: 'Identity', inputs: [node.inputs[0]] }),
   backward(node, [g], needs) {
-    const [out, lse, q, kt, v, mask] = node.inputs;
+    const [out, q, kt, v] = node.inputs;
+    const mask = node.attrs.masked ? node.inputs[4] : undefined;
+    const lse = node.inputs[node.attrs.masked ? 5 : 4];
     const tiling = { queryBlock: node.attrs.queryBlock as number, keyBlock: node.attrs.keyBlock as number };
     // The first block reads its 0 from the incoming gradient (as the fused core does, attention.ts):
     // without it the recomputed scores would be the forward's own nodes (hash-consing here,
@@ -160,30 +175,31 @@ defineOp('TiledAttention', {
     const dv: (Tensor | undefined)[] = b.cols.map(() => undefined);
     const sum = (acc: Tensor | undefined, x: Tensor) => (acc ? add(acc, x) : x);
     b.rows.forEach((_, i) => {
-      const [qRows, gRows, lsei, di] = [b.rowsOf(q, i), b.rowsOf(g!, i), b.rowsOf(lse, i), b.rowsOf(delta, i)];
+      const [qRows, gRows, lsei, di] = [b.rowsOf(q, i), b.rowsOf(g!, i), lse && b.rowsOf(lse, i), b.rowsOf(delta, i)];
       let dqi: Tensor | undefined;
       b.cols.forEach((_, j) => {
         // Both operands of the block's products: g v^T too, else it could run for every block first.
         const zero = zeroAfter(previous);
         const [qi, gi] = [add(qRows, zero), add(gRows, zero)];
-        const p = exp(sub(b.scores(qi, i, j), lsei));
-        if (needs[4]) dv[j] = sum(dv[j], matmul(transposeLast2(p), gi));
-        if (needs[2] || needs[3]) {
+        const scores = b.scores(qi, i, j);
+        const p = lsei ? exp(sub(scores, lsei)) : softmax(scores);
+        if (needs[3]) dv[j] = sum(dv[j], matmul(transposeLast2(p), gi));
+        if (needs[1] || needs[2]) {
           const ds = mul(p, sub(matmul(gi, transposeLast2(b.vBlocks[j])), di));
-          if (needs[2]) dqi = sum(dqi, matmul(ds, transposeLast2(b.ktBlocks[j])));
-          if (needs[3]) dkt[j] = sum(dkt[j], matmul(transposeLast2(qi), ds));
+          if (needs[1]) dqi = sum(dqi, matmul(ds, transposeLast2(b.ktBlocks[j])));
+          if (needs[2]) dkt[j] = sum(dkt[j], matmul(transposeLast2(qi), ds));
         }
         previous = [dv[j], dqi, dkt[j]].filter((t): t is Tensor => t !== undefined);
       });
       if (dqi) dq.push(dqi);
     });
     return [
-      undefined, // out and lse: the forward's ops take no gradient; this rule stands for them
-      undefined,
-      needs[2] ? unbroadcast(concat(dq, -2), q.shape) : undefined,
-      needs[3] ? unbroadcast(concat(dkt as Tensor[], -1), kt.shape) : undefined,
-      needs[4] ? unbroadcast(concat(dv as Tensor[], -2), v.shape) : undefined,
+      undefined, // out (and lse): the forward's ops take no gradient; this rule stands for them
+      needs[1] ? unbroadcast(concat(dq, -2), q.shape) : undefined,
+      needs[2] ? unbroadcast(concat(dkt as Tensor[], -1), kt.shape) : undefined,
+      needs[3] ? unbroadcast(concat(dv as Tensor[], -2), v.shape) : undefined,
       undefined, // the mask is a constant
+      undefined,
     ];
   },
 });
@@ -213,5 +229,6 @@ export function tiledAttention(q: Tensor, kT: Tensor, v: Tensor, mask: Tensor | 
     if (!Number.isInteger(b) || b < 1) throw new ShapeError('tiledAttention', `${k} must be a positive integer, got ${b}`, inputs);
   }
   const { out, lse } = tiledForward(q, kT, v, mask, tiling);
-  return q.graph.apply('TiledAttention', [out, lse, ...inputs], { queryBlock: tiling.queryBlock, keyBlock: tiling.keyBlock })[0];
+  const rest = [...(mask ? [mask] : []), ...(lse ? [lse] : [])];
+  return q.graph.apply('TiledAttention', [out, q, kT, v, ...rest], { queryBlock: tiling.queryBlock, keyBlock: tiling.keyBlock, masked: mask !== undefined })[0];
 }
