@@ -8,7 +8,9 @@ import {
   withAttentionTiling,
   type AttentionTilingChoice,
 } from '../../src/models/attention.ts';
+import { unet2DConditionModel } from '../../src/models/unet.ts';
 import { runGraph } from './run-graph.ts';
+import { ADAPTERS, B, feeds, TINY, TOKENS, weights } from './tiny-unet.ts';
 
 const scoreBytes = (batch: number, heads: number, n: number, m: number) => batch * heads * n * m * 4;
 const ops = (roots: G.Tensor[]) => new Set(G.ancestors(roots).map((n) => n.op));
@@ -59,6 +61,35 @@ describe('recomputed attention, fused or tiled', () => {
         x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]) / (1 + Math.abs(y[i]))), 0),
         key,
       ).toBeLessThan(1e-5);
+    }
+  });
+
+  it('a UNet trains alike tiled (self-attention in uneven blocks, cross-attention in one) and fused: loss and every gradient', async () => {
+    const build = (tiling: AttentionTilingChoice) => {
+      const g = new G.Graph({ paramMode: (name) => (name.includes('.lora_B.') || name.includes('to_q.weight') ? 'trainable' : 'frozen') });
+      const inputs = { sample: g.input('sample', [B, 3, 4, 4]), timestep: g.input('timestep', [B]), encoderHiddenStates: g.input('ctx', [B, TOKENS, 16]) };
+      const out = withAttentionTiling(tiling, () => unet2DConditionModel(g, TINY, inputs, { lora: ADAPTERS, recomputeAttention: true }));
+      const loss = G.sumAll(G.mul(out, out));
+      const params = g.trainableParams();
+      return { g, loss, params, grads: G.grad(loss, params), ops: ops([loss]) };
+    };
+    // 16 tokens at the attention level: keys in blocks of 5, 5, 5 and 1; the 3 context tokens in one block.
+    const [tiled, fused] = [build({ queryBlock: 3, keyBlock: 5 }), build('off')];
+    expect(tiled.ops.has('TiledAttention') && !tiled.ops.has('AttentionCore')).toBe(true);
+    expect(fused.ops.has('AttentionCore') && !fused.ops.has('TiledAttention')).toBe(true);
+    const run = ({ g, loss, params, grads }: ReturnType<typeof build>) =>
+      runGraph(
+        g,
+        { loss, ...Object.fromEntries(params.map((p, i) => [`grad:${p.node.name}`, grads[i]])) },
+        { ...feeds, 'lora_gate.content': Float32Array.from([1, 1]), 'lora_gate.style': Float32Array.from([1, 1]) },
+        weights(g),
+      );
+    const [a, b] = [await run(tiled), await run(fused)];
+    expect(tiled.params.length).toBeGreaterThan(8);
+    for (const key of Object.keys(b)) {
+      const [x, y] = [a[key] as Float32Array, b[key] as Float32Array];
+      const scale = Math.max(1e-6, ...y.map(Math.abs));
+      expect(x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0) / scale, key).toBeLessThan(1e-4);
     }
   });
 });
