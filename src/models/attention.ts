@@ -33,15 +33,22 @@ export interface AttentionOptions {
 }
 
 /**
- * The choice rule, measured on this repository's CPU machine (npm run bench:attention; figures in the
- * README): at its peak the fused core holds about three of one layer's whole score matrices [B, heads,
- * N, M] (the probabilities, the gradient product g v^T and the score gradient: 103 MiB measured for one
- * 32 MiB matrix), the tiled form a few blocks of it, for some more time (more, smaller kernels). Below TILED_ATTENTION_FROM_BYTES of scores per layer
- * (float32: SD 1.5 at 32x32 latents, 1,024 tokens, batch 2: 64 MiB) the fused core's memory is not
- * what limits a step and it is faster; from there on (64x64 latents, 4,096 tokens: 1 GiB per layer,
- * SDXL at 1024 px: 1.25 GiB) tiling is chosen. Blocks: every key at once (one plain softmax per block,
- * no rescaling) in as many query rows as keep a block under TILE_BYTES, at least MIN_QUERY_BLOCK rows;
- * only when even that is over TILE_BYTES are the keys split too (the online softmax), square blocks.
+ * The choice rule, measured on this repository's 2-core CPU machine under load (npm run
+ * bench:attention; figures and commands in the README). At its peak the fused core holds about three
+ * of one layer's whole score matrices [B, heads, N, M] (the probabilities, g v^T and the score
+ * gradient: 103 MiB measured for one 32 MiB matrix); the tiled form holds a few blocks, for more,
+ * smaller kernels. Measured on either side of the threshold:
+ * - 64 MiB of scores per layer (SD 1.5 at 32x32 latents: 1,024 tokens, batch 2, 8 heads): two layers
+ *   took 1.18x the time tiled (2.68 vs 2.28 s) for 90 vs 268 MiB, while the whole step's activations
+ *   are planned at 2.1 GiB: the memory saved is small beside the step, the time is not. Fused.
+ * - 512 MiB (emoji-mini at 256 px: 4,096 tokens, 4 heads): the whole pair-training step added 0.46x
+ *   the memory tiled, in 0.98x the time. 1 GiB (SD 1.5 at 64x64 latents): two layers held 556 MiB
+ *   against 4,236 MiB fused; the whole step is planned at 5.13 against 7.54 GiB. Tiled.
+ * TILED_ATTENTION_FROM_BYTES lies between them; sizes in between were not measured. Blocks: every
+ * key at once (a plain Softmax per block, no rescaling, the fastest tiled form measured: 1.18x
+ * against 1.34x with the keys split at 1,024 tokens) in as many query rows as keep a block under
+ * TILE_BYTES, at least MIN_QUERY_BLOCK rows; only when even that is over TILE_BYTES are the keys split
+ * too (the online softmax), in square blocks of about TILE_BYTES.
  */
 export const TILED_ATTENTION_FROM_BYTES = 256 * 2 ** 20;
 const TILE_BYTES = 128 * 2 ** 20;
