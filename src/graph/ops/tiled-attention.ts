@@ -106,7 +106,7 @@ function zeroAfter(deps: readonly Tensor[]): Tensor {
 /**
  * The forward pass: the output and, when the keys are split, each query row's log-sum-exp of its
  * scores ([.., N, 1]). With every key in one block a row needs no online softmax: the block is a plain
- * Softmax (one onnxruntime kernel, faster than its exp, max and sum written out) and the backward pass
+ * Softmax (one onnxruntime kernel instead of its exp, max and sum written out) and the backward pass
  * recomputes it the same way, without the log-sum-exp.
  */
 function tiledForward(q: Tensor, kt: Tensor, v: Tensor, mask: Tensor | undefined, tiling: AttentionTiling): { out: Tensor; lse?: Tensor } {
