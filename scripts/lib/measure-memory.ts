@@ -31,11 +31,17 @@ export interface MeasuredPeak {
   peakBytes: number;
   /** Their smallest and largest. */
   spread: [number, number];
+  /** The fastest run of each process, in seconds (a by-product: the runs are not repeated for time). */
+  runSeconds: number[];
+  /** Each process's resident set before its runs (the loaded session and its inputs): the peak on top of it is the process's whole. */
+  baselines: number[];
 }
 
 interface ChildResult {
   /** Each run's high-water mark minus the baseline. */
   runs: number[];
+  /** Each run's wall time (session.run), seconds. */
+  seconds: number[];
   /** Resident bytes once the session is open, the feeds are made and garbage is collected. */
   baselineBytes: number;
 }
@@ -46,6 +52,8 @@ const here = fileURLToPath(import.meta.url);
 export interface ProbeOptions {
   /** onnxruntime's CPU arena (default: on, as the product runs). */
   arena?: boolean;
+  /** Runs per process (default RUNS): fewer for steps that take minutes. */
+  runs?: number;
 }
 
 function measureOnce(c: MemoryCase, threads: number, probe: ProbeOptions): Promise<ChildResult> {
@@ -70,9 +78,16 @@ function measureOnce(c: MemoryCase, threads: number, probe: ProbeOptions): Promi
 /** Measures `c` in `repeats` fresh child processes, one after the other, with `threads` intra-op threads. */
 export async function measurePeak(c: MemoryCase, threads: number, repeats = 3, probe: ProbeOptions = {}): Promise<MeasuredPeak> {
   const processes: number[] = [];
-  for (let i = 0; i < repeats; i++) processes.push(Math.max(...(await measureOnce(c, threads, probe)).runs));
+  const runSeconds: number[] = [];
+  const baselines: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const r = await measureOnce(c, threads, probe);
+    processes.push(Math.max(...r.runs));
+    runSeconds.push(Math.min(...r.seconds));
+    baselines.push(r.baselineBytes);
+  }
   const sorted = [...processes].sort((a, b) => a - b);
-  return { processes, peakBytes: sorted[(sorted.length - 1) >> 1], spread: [sorted[0], sorted.at(-1)!] };
+  return { processes, peakBytes: sorted[(sorted.length - 1) >> 1], spread: [sorted[0], sorted.at(-1)!], runSeconds, baselines };
 }
 
 function procStatus(): { rss: number; hwm: number } {
@@ -109,13 +124,16 @@ async function child(c: MemoryCase, threads: number, probe: ProbeOptions): Promi
     if (settled) break;
   }
   const runs: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
+  const seconds: number[] = [];
+  for (let r = 0; r < (probe.runs ?? RUNS); r++) {
     writeFileSync('/proc/self/clear_refs', '5');
+    const start = performance.now();
     await session.run(feeds);
+    seconds.push((performance.now() - start) / 1000);
     runs.push(procStatus().hwm - baselineBytes);
   }
   await session.release();
-  return { runs, baselineBytes };
+  return { runs, seconds, baselineBytes };
 }
 
 if (process.argv[1] === here && process.argv[2] === '--child') {

@@ -7,6 +7,7 @@ export * from './ops/shape.ts';
 export * from './ops/matmul.ts';
 export * from './ops/nn.ts';
 export * from './ops/attention.ts';
+export * from './ops/tiled-attention.ts';
 export { sumOfSquares } from './ops/sum-of-squares.ts';
 export { grad, ancestors } from './autodiff.ts';
 export { emitOnnx, OPSET, DEFAULT_EXTERNAL_DATA_THRESHOLD, type OnnxModel, type ValueInfo, type EmitOptions, type ExternalData } from './onnx.ts';

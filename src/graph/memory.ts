@@ -5,7 +5,7 @@
  * The nodes that compute `roots` run one at a time in graph order (the order emitOnnx writes, which
  * onnxruntime's sequential executor keeps). Each output gets a buffer the way onnxruntime's
  * allocation planner (allocation_planner.cc) hands them out:
- * - Reshape and StopGradient (Identity) outputs alias their input;
+ * - Reshape, StopGradient and TiledAttention (Identity) outputs alias their input;
  * - an op that may run in place (MayInplace in its kernel definition: the activations, Softmax,
  *   Cast) writes into its first input's buffer when that input has no reader left and the same shape;
  * - otherwise the output takes a freed buffer of exactly the same shape and element size if there is
@@ -31,7 +31,7 @@ import { ancestors } from './autodiff.ts';
 import type { DType, Node, Tensor } from './tensor.ts';
 
 const BYTES: Record<DType, number> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, bool: 1 };
-const ALIASES = new Set(['Reshape', 'StopGradient']);
+const ALIASES = new Set(['Reshape', 'StopGradient', 'TiledAttention']);
 /** Ops whose onnxruntime CPU kernel may write its output over input 0 (KernelDefBuilder().MayInplace(0, 0)). */
 const IN_PLACE = new Set(['Sigmoid', 'Tanh', 'Relu', 'Softmax', 'Cast']);
 
