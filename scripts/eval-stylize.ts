@@ -16,7 +16,7 @@
  *   --keeps LIST       keep values of the method at the default strength: the curve over keep (default none)
  *   --keep K           keep of every method's strength sweep (default: the stylize default)
  *   --variants LIST    more rows of the method, ';'-separated, each comma-separated key=value of keep,
- *                      strength, and its structure guidance: weight, sigma, until (or structure=none),
+ *                      strength, and its structure guidance: weight, sigma, until, match (or structure=none),
  *                      e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;keep=0.7,structure=none"; unset
  *                      keys take the defaults (a screen of settings on the same pairs and pictures)
  *   --style FILE       use this style file for every pair instead of training one per pair (a quick sweep of settings)
@@ -192,14 +192,19 @@ const variants: Method[] = a
   .map((spec) => {
     const kv = Object.fromEntries(spec.split(',').map((p) => p.split('=').map((q) => q.trim())));
     for (const k of Object.keys(kv))
-      if (!['keep', 'strength', 'weight', 'sigma', 'until', 'structure'].includes(k)) throw new Error(`--variants: unknown key '${k}' in '${spec}'`);
+      if (!['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure'].includes(k)) throw new Error(`--variants: unknown key '${k}' in '${spec}'`);
     const numOf = (k: string, d: number) => (kv[k] === undefined ? d : Number(kv[k]));
     const base = defaultStructure ?? { weight: 1, sigma: 1 / 16, until: 1 };
     const structure =
       kv.structure === 'none'
         ? null
-        : kv.weight || kv.sigma || kv.until
-          ? { weight: numOf('weight', base.weight), sigma: numOf('sigma', base.sigma), until: numOf('until', base.until) }
+        : kv.weight || kv.sigma || kv.until || kv.match
+          ? {
+              weight: numOf('weight', base.weight),
+              sigma: numOf('sigma', base.sigma),
+              until: numOf('until', base.until),
+              ...((kv.match ?? base.match) ? { match: (kv.match ?? base.match) as 'low-pass' | 'layout' } : {}),
+            }
           : defaultStructure;
     return {
       id: `stylize[${spec.replace(/\s+/g, '')}]`,

@@ -21,6 +21,12 @@ export interface StructureGuidance {
   sigma: number;
   /** Share of the run's steps, from its first, during which it acts, in (0, 1]. */
   until: number;
+  /**
+   * 'low-pass' (default): the reference's blur as it is. 'layout': the reference's blur with, per
+   * channel, the sample's own mean and spread (as AdaIN splits content from style): the low-frequency
+   * layout is held while each channel's level and contrast (a palette, on the pixel codec) stay free.
+   */
+  match?: 'low-pass' | 'layout';
 }
 
 /** Checks a structure guidance's numbers (a clear error for each). */
@@ -28,6 +34,29 @@ export function checkStructureGuidance(g: StructureGuidance): void {
   if (!(g.weight >= 0 && g.weight <= 1)) throw new Error(`structure guidance: weight must be in [0, 1], got ${g.weight}`);
   if (!(g.sigma > 0 && g.sigma <= 1)) throw new Error(`structure guidance: sigma must be in (0, 1], got ${g.sigma}`);
   if (!(g.until > 0 && g.until <= 1)) throw new Error(`structure guidance: until must be in (0, 1], got ${g.until}`);
+  if (g.match !== undefined && g.match !== 'low-pass' && g.match !== 'layout')
+    throw new Error(`structure guidance: match must be 'low-pass' or 'layout', got ${String(g.match)}`);
+}
+
+/** `ref` ([C, H, W]) moved, per channel, to the mean and standard deviation of `like` (AdaIN). */
+export function withChannelStats(ref: Float32Array, like: Float32Array, channels: number): Float32Array {
+  const plane = ref.length / channels;
+  const out = new Float32Array(ref.length);
+  const stats = (x: Float32Array, c: number) => {
+    let m = 0;
+    for (let k = c * plane; k < (c + 1) * plane; k++) m += x[k];
+    m /= plane;
+    let v = 0;
+    for (let k = c * plane; k < (c + 1) * plane; k++) v += (x[k] - m) ** 2;
+    return [m, Math.sqrt(v / plane)];
+  };
+  for (let c = 0; c < channels; c++) {
+    const [mr, sr] = stats(ref, c);
+    const [ml, sl] = stats(like, c);
+    const scale = sr > 1e-6 ? sl / sr : 1;
+    for (let k = c * plane; k < (c + 1) * plane; k++) out[k] = (ref[k] - mr) * scale + ml;
+  }
+  return out;
 }
 
 /** A normalised 1-D Gaussian kernel of standard deviation `sigma` (in pixels), radius ceil(3 sigma). */
@@ -99,8 +128,9 @@ export function applyStructureGuidance(opts: {
   const sigma = guidance.sigma * latentShape[2];
   for (const [s, r] of pairs) {
     const x0s = x0Of(s);
-    const blurR = gaussianBlur(x0Of(r), latentShape, sigma);
     const blurS = gaussianBlur(x0s, latentShape, sigma);
+    const blurRef = gaussianBlur(x0Of(r), latentShape, sigma);
+    const blurR = guidance.match === 'layout' ? withChannelStats(blurRef, blurS, latentShape[0]) : blurRef;
     for (let k = 0; k < n; k++) {
       const x0 = x0s[k] + guidance.weight * (blurR[k] - blurS[k]);
       const xt = x[s * n + k];

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randn } from '../../src/graph/rng.ts';
-import { applyStructureGuidance, checkStructureGuidance, gaussianBlur } from '../../src/diffusion/structure-guidance.ts';
+import { applyStructureGuidance, checkStructureGuidance, gaussianBlur, withChannelStats } from '../../src/diffusion/structure-guidance.ts';
 import { NoiseSchedule, STABLE_DIFFUSION_SCHEDULE } from '../../src/diffusion/schedule.ts';
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -82,10 +82,37 @@ describe('applyStructureGuidance', () => {
     expect(maxAbsDiff(outSame, copy)).toBeLessThan(1e-5);
   });
 
+  it("match 'layout' leaves each channel's level and contrast to the sample: a reference that differs only by them changes nothing", () => {
+    const schedule = new NoiseSchedule(STABLE_DIFFUSION_SCHEDULE);
+    const t = 400;
+    const abar = schedule.alphaBarAt(t);
+    const [a, b] = [Math.sqrt(abar), Math.sqrt(1 - abar)];
+    // The sample's x0 and the reference's: per channel c, x0_r = (1 + c) x0_s + 0.3 - c (the same layout, other levels and contrast).
+    const x0s = randn(n, 5);
+    const x0r = x0s.map((v, k) => (1 + Math.floor(k / 64)) * v + 0.3 - Math.floor(k / 64));
+    const eps = randn(2 * n, 6);
+    const x = new Float32Array(2 * n);
+    for (let k = 0; k < n; k++) {
+      x[k] = a * x0s[k] + b * eps[k];
+      x[n + k] = a * x0r[k] + b * eps[n + k];
+    }
+    const run = (match: 'low-pass' | 'layout') => {
+      const out = eps.slice();
+      applyStructureGuidance({ schedule, latentShape: shape, x, out, t, pairs: [[0, 1]], guidance: { weight: 1, sigma: 1 / 4, until: 1, match } });
+      return out;
+    };
+    expect(maxAbsDiff(run('layout'), eps)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(run('low-pass'), eps)).toBeGreaterThan(0.1);
+    // withChannelStats itself: the reference's pattern at the other's mean and spread, per channel.
+    const moved = withChannelStats(x0r, x0s, 2);
+    expect(maxAbsDiff(moved, x0s)).toBeLessThan(1e-4);
+  });
+
   it('checkStructureGuidance refuses numbers out of range with a clear message', () => {
     expect(() => checkStructureGuidance({ weight: 1.5, sigma: 0.1, until: 1 })).toThrow(/weight must be in \[0, 1\]/);
     expect(() => checkStructureGuidance({ weight: 1, sigma: 0, until: 1 })).toThrow(/sigma must be in \(0, 1\]/);
     expect(() => checkStructureGuidance({ weight: 1, sigma: 0.1, until: 0 })).toThrow(/until must be in \(0, 1\]/);
     expect(() => checkStructureGuidance({ weight: Number.NaN, sigma: 0.1, until: 1 })).toThrow(/weight/);
+    expect(() => checkStructureGuidance({ weight: 1, sigma: 0.1, until: 1, match: 'edges' as 'layout' })).toThrow(/match must be/);
   });
 });
