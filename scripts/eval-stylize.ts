@@ -15,13 +15,18 @@
  *   --scales LIST      LoRA scales of the baselines (default 0.5,1,1.5,2)
  *   --keeps LIST       keep values of the method at the default strength: the curve over keep (default none)
  *   --keep K           keep of every method's strength sweep (default: the stylize default)
+ *   --variants LIST    more rows of the method, ';'-separated, each comma-separated key=value of keep,
+ *                      strength, and its structure guidance: weight, sigma, until, match (or structure=none),
+ *                      e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;keep=0.7,structure=none"; unset
+ *                      keys take the defaults (a screen of settings on the same pairs and pictures)
  *   --style FILE       use this style file for every pair instead of training one per pair (a quick sweep of settings)
  *   --steps N          sampler steps (default: the stylize default); --train-steps N (default: the pair defaults)
  *   --out FILE --plot FILE --grid FILE   default data/eval/stylize.json, stylize-plot.png, stylize-grid.png
  *   --threads N        onnxruntime threads; --classifiers DIR where the cached judges live (default data/eval)
  *
  * Methods, on the same pictures and styles:
- *   stylize              DDIM inversion (refined) + style guidance (the method)
+ *   stylize              DDIM inversion (refined) + style guidance (the method, with its default structure guidance)
+ *   stylize-no-structure the method without structure guidance (when its default has one)
  *   sdedit-lora-scale    plain SDEdit: the picture noised to the start step, denoised with the StyleLoRA by LoRA scale
  *   inversion-lora-scale the same DDIM inversion, denoised with the StyleLoRA by LoRA scale (no style guidance)
  * and the plain reconstruction (inversion, no style) as the reference; and, to compare style gained with
@@ -61,6 +66,7 @@ import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
 import { drawMixes } from '../src/pair/draw.ts';
 import { DRAW_DEFAULTS } from '../commands/draw.ts';
 import { STYLIZE_DEFAULTS, stylizeMixes, stylizeStart } from '../src/pair/stylize.ts';
+import type { StructureGuidance } from '../src/diffusion/structure-guidance.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -75,6 +81,7 @@ const { values: a } = parseArgs({
     scales: { type: 'string', default: '0.5,1,1.5,2' },
     keeps: { type: 'string', default: '' },
     keep: { type: 'string', default: String(STYLIZE_DEFAULTS.keep) },
+    variants: { type: 'string', default: '' },
     style: { type: 'string' },
     steps: { type: 'string', default: String(STYLIZE_DEFAULTS.steps) },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
@@ -173,11 +180,67 @@ interface Method {
   keep: number;
   mode: 'guidance' | 'lora-scale';
   start: 'inversion' | 'sdedit';
+  /** The method's structure guidance (null: none; the baselines have none). */
+  structure: StructureGuidance | null;
 }
+const defaultStructure = STYLIZE_DEFAULTS.structure;
+// --variants: 'keep=0.7,weight=1,sigma=0.0625,until=0.5;...' -> rows of the method.
+const variants: Method[] = a
+  .variants!.split(';')
+  .map((v) => v.trim())
+  .filter(Boolean)
+  .map((spec) => {
+    const kv = Object.fromEntries(spec.split(',').map((p) => p.split('=').map((q) => q.trim())));
+    for (const k of Object.keys(kv))
+      if (!['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure'].includes(k)) throw new Error(`--variants: unknown key '${k}' in '${spec}'`);
+    const numOf = (k: string, d: number) => (kv[k] === undefined ? d : Number(kv[k]));
+    const base = defaultStructure ?? { weight: 1, sigma: 1 / 16, until: 1 };
+    const structure =
+      kv.structure === 'none'
+        ? null
+        : kv.weight || kv.sigma || kv.until || kv.match
+          ? {
+              weight: numOf('weight', base.weight),
+              sigma: numOf('sigma', base.sigma),
+              until: numOf('until', base.until),
+              ...((kv.match ?? base.match) ? { match: (kv.match ?? base.match) as 'low-pass' | 'layout' } : {}),
+            }
+          : defaultStructure;
+    return {
+      id: `stylize[${spec.replace(/\s+/g, '')}]`,
+      label: `the method, ${spec}`,
+      weights: [numOf('strength', defaultStrength)],
+      keep: numOf('keep', keep),
+      mode: 'guidance' as const,
+      start: 'inversion' as const,
+      structure,
+    };
+  });
 const METHODS: Method[] = [
-  { id: 'stylize', label: 'inversion + style guidance (the method)', weights: strengths, keep, mode: 'guidance', start: 'inversion' },
-  { id: 'sdedit-lora-scale', label: 'SDEdit + StyleLoRA by LoRA scale', weights: scales, keep, mode: 'lora-scale', start: 'sdedit' },
-  { id: 'inversion-lora-scale', label: 'inversion + StyleLoRA by LoRA scale', weights: scales, keep, mode: 'lora-scale', start: 'inversion' },
+  {
+    id: 'stylize',
+    label: 'inversion + style guidance (the method)',
+    weights: strengths,
+    keep,
+    mode: 'guidance',
+    start: 'inversion',
+    structure: defaultStructure,
+  },
+  { id: 'sdedit-lora-scale', label: 'SDEdit + StyleLoRA by LoRA scale', weights: scales, keep, mode: 'lora-scale', start: 'sdedit', structure: null },
+  { id: 'inversion-lora-scale', label: 'inversion + StyleLoRA by LoRA scale', weights: scales, keep, mode: 'lora-scale', start: 'inversion', structure: null },
+  ...(defaultStructure
+    ? [
+        {
+          id: 'stylize-no-structure',
+          label: 'the method without structure guidance',
+          weights: strengths,
+          keep,
+          mode: 'guidance' as const,
+          start: 'inversion' as const,
+          structure: null,
+        },
+      ]
+    : []),
   ...keeps.map((k) => ({
     id: `stylize-keep-${k}`,
     label: `the method at keep ${k}`,
@@ -185,7 +248,9 @@ const METHODS: Method[] = [
     keep: k,
     mode: 'guidance' as const,
     start: 'inversion' as const,
+    structure: defaultStructure,
   })),
+  ...variants,
 ];
 
 interface Sample {
@@ -241,7 +306,7 @@ for (let p = 0; p < units.length; p++) {
     // One inversion per keep, shared by the methods that start from it; SDEdit noise seeded per picture.
     const starts = new Map<string, Float32Array>();
     for (const m of METHODS) {
-      const opts = { steps, keep: m.keep, mode: m.mode, start: m.start, seed: seed * 1000 + j };
+      const opts = { steps, keep: m.keep, mode: m.mode, start: m.start, seed: seed * 1000 + j, structure: m.structure };
       const key = `${m.start}:${m.keep}`;
       if (!starts.has(key)) starts.set(key, await stylizeStart(pipe, picture, opts));
       const withPlain = m.id === 'stylize';
@@ -457,7 +522,7 @@ writeFileSync(
       seeds: seedList,
       targets,
       units: units.map((u) => ({ seed: u.seed, target: u.target, pair: u.pair, pictures: u.pictures.map((p) => `${p.set}:${p.subject}`) })),
-      methods: METHODS.map(({ id, label, weights, keep: k, mode, start }) => ({ id, label, weights, keep: k, mode, start })),
+      methods: METHODS.map(({ id, label, weights, keep: k, mode, start, structure }) => ({ id, label, weights, keep: k, mode, start, structure })),
       table,
       perTarget,
       goals,

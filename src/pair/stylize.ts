@@ -14,12 +14,19 @@ import { loraScaleTerms, styleGuidance } from '../pipeline/guidance.ts';
 import type { DiffusionPipeline, StepCallback, Term, Trajectory } from '../pipeline/diffusion-pipeline.ts';
 import { Rng } from '../graph/rng.ts';
 import { ddimTimesteps } from '../diffusion/timesteps.ts';
+import { applyStructureGuidance, checkStructureGuidance, type StructureGuidance } from '../diffusion/structure-guidance.ts';
 import type { WeightedStyle } from './draw.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
 import { adapterParams, adaptsConvs, styledPrompt } from './style.ts';
 
 /** Defaults measured on the embedded model (README, "Stylize your own picture"). */
-export const STYLIZE_DEFAULTS = { strength: 3, keep: 0.8, steps: 30, refine: 1 };
+export const STYLIZE_DEFAULTS: { strength: number; keep: number; steps: number; refine: number; structure: StructureGuidance | null } = {
+  strength: 3,
+  keep: 0.8,
+  steps: 30,
+  refine: 1,
+  structure: null,
+};
 
 export interface StylizeOptions {
   /** The neutral prompt the picture is inverted and reconstructed under (default ''). */
@@ -31,6 +38,11 @@ export interface StylizeOptions {
   refine?: number;
   /** 'guidance' (default): style guidance; 'lora-scale': the adapters' gates at the weights (a baseline). */
   mode?: 'guidance' | 'lora-scale';
+  /**
+   * Structure guidance (src/diffusion/structure-guidance.ts): each styled picture's predicted x0 takes the
+   * low frequencies of the plain reconstruction's (default STYLIZE_DEFAULTS.structure; null: none).
+   */
+  structure?: StructureGuidance | null;
   /** 'inversion' (default); 'sdedit': the encoded picture noised to the start step with noise of `seed` (a baseline). */
   start?: 'inversion' | 'sdedit';
   /** Seed of the SDEdit noise (unused by the deterministic inversion). */
@@ -103,8 +115,17 @@ export async function stylizeMixes(
     return { seed: 0, terms: plainTerms.filter((t) => t.coef !== 0), direction };
   });
   const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, convs: adaptsConvs(s), params: adapterParams(s, adapterOf.get(s)!) }));
-  const latents = new Float32Array(start.length * mixes.length);
-  mixes.forEach((_, i) => latents.set(start, i * start.length));
+  // Structure guidance pulls every styled trajectory toward the plain reconstruction: one is run (and
+  // left out of the result) when the mixes hold none.
+  const structure = opts.structure === undefined ? STYLIZE_DEFAULTS.structure : opts.structure;
+  if (structure) checkStructureGuidance(structure);
+  const guided = structure !== null && structure.weight > 0;
+  let plainAt = mixes.findIndex((m) => m.length === 0);
+  if (guided && plainAt < 0) plainAt = trajectories.push({ seed: 0, terms: plain }) - 1;
+  const pairs = guided ? mixes.flatMap((m, j) => (m.length ? [[j, plainAt] as const] : [])) : [];
+  const guidedSteps = guided ? Math.ceil(structure.until * (opts.steps - startStep)) : 0;
+  const latents = new Float32Array(start.length * trajectories.length);
+  trajectories.forEach((_, i) => latents.set(start, i * start.length));
   const r = await pipe.generate({
     prompts,
     trajectories,
@@ -115,6 +136,14 @@ export async function stylizeMixes(
     ...(opts.variation ? { variation: opts.variation } : {}),
     signal: opts.signal,
     onStep: opts.onStep,
+    ...(pairs.length
+      ? {
+          adjustOutput: (x: Float32Array, out: Float32Array, t: number, i: number) => {
+            if (i - startStep < guidedSteps)
+              applyStructureGuidance({ schedule: model.schedule, latentShape: model.codec.latentShape, x, out, t, pairs, guidance: structure! });
+          },
+        }
+      : {}),
   });
   const images = mixes.map((_, i) => r.images.slice(i * px, (i + 1) * px));
   return { images, startStep, rowsPerStep: r.rowsPerStep, seconds: (performance.now() - t0) / 1000 };

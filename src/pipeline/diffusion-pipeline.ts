@@ -77,6 +77,11 @@ export interface GenerateRequest {
    * last evaluated value ('reuse'; evaluated when there is none yet) or leave them out ('off').
    */
   directionAt?: (step: number) => DirectionUse;
+  /**
+   * Edits the combined model output `out` of sampler step i in place before the sampler steps with it
+   * (`x`: every trajectory's latent at model timestep t), e.g. structure guidance (src/diffusion/structure-guidance.ts).
+   */
+  adjustOutput?: (x: Float32Array, out: Float32Array, t: number, i: number) => void;
 }
 
 export type DirectionUse = 'evaluate' | 'reuse' | 'off';
@@ -177,6 +182,7 @@ export class DiffusionPipeline {
       onStep: req.onStep ? (i, total) => req.onStep!(i, total, preview) : undefined,
       denoise: async (x, t, i) => {
         const combined = await denoise(x, t, i);
+        req.adjustOutput?.(x, combined, t, i);
         if (req.onStep) last = { x, out: combined, t };
         return combined;
       },

@@ -2,7 +2,8 @@
  * Stylizing a given picture (src/pair/stylize.ts) on the embedded model: DDIM inversion of the picture
  * then denoising without style gives the picture back (the plain reconstruction), and the inverted
  * latent is what makes it so (denoising the same steps from seeded noise does not); several styles with
- * their weights act together, as in draw.
+ * their weights act together, as in draw; structure guidance holds a styled picture to the
+ * reconstruction's low frequencies.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { loadImage } from '../../src/images/io.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { stylizeImage, stylizeMixes, stylizeStartStep } from '../../src/pair/stylize.ts';
 import { trainPair } from '../../src/pair/train.ts';
+import { gaussianBlur } from '../../src/diffusion/structure-guidance.ts';
 
 const DOG = fileURLToPath(new URL('../../docs/example/dog-noto.png', import.meta.url));
 const DOG_OPENMOJI = fileURLToPath(new URL('../../docs/example/dog-openmoji.png', import.meta.url));
@@ -69,6 +71,31 @@ describe('stylizeImage on the embedded model', () => {
     expect(maxDiff(both, onlyB)).toBeGreaterThan(0.05);
     expect(maxDiff(onlyA, plain)).toBeGreaterThan(0.05);
     expect(maxDiff(onlyB, plain)).toBeGreaterThan(0.05);
+  }, 240_000);
+
+  it('structure guidance holds the styled picture to the reconstruction: closer to the input, the reference left out of the result', async () => {
+    const openmoji = await loadImage(DOG_OPENMOJI, model.imageSize);
+    const { style } = await trainPair({ model, content: dog, style: openmoji, name: 'to-openmoji', subject: 'dog face', steps: 30, seed: 2, threads: 1 });
+    const S = model.imageSize;
+    const opts = { steps: 10, keep: 0.4 };
+    const mix = [[{ style, weight: 6 }]];
+    const free = await stylizeMixes(pipe, dog, [...mix, []], { ...opts, structure: null });
+    const held = await stylizeMixes(pipe, dog, mix, { ...opts, structure: { weight: 1, sigma: 1 / 8, until: 1 } });
+    const off = await stylizeMixes(pipe, dog, mix, { ...opts, structure: { weight: 0, sigma: 1 / 8, until: 1 } });
+    // Without a plain mix the reference trajectory runs but is not returned.
+    expect(held.images).toHaveLength(1);
+    const [styled, plain] = free.images;
+    const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k])), 0);
+    expect(maxDiff(off.images[0], styled)).toBeLessThan(1e-4);
+    expect(maxDiff(held.images[0], styled)).toBeGreaterThan(0.05);
+    // The low frequencies (blurred as the guidance blurs them) come closer to the reconstruction's.
+    const blurDistance = (x: Float32Array) => {
+      const [bx, bp] = [gaussianBlur(x, [3, S, S], S / 8), gaussianBlur(plain, [3, S, S], S / 8)];
+      return Math.sqrt(bx.reduce((sum, v, k) => sum + (v - bp[k]) ** 2, 0) / bx.length);
+    };
+    expect(blurDistance(held.images[0])).toBeLessThan(0.6 * blurDistance(styled));
+    expect(ssim(dog, held.images[0], S)).toBeGreaterThan(ssim(dog, styled, S));
+    await expect(stylizeMixes(pipe, dog, mix, { ...opts, structure: { weight: 2, sigma: 1 / 8, until: 1 } })).rejects.toThrow(/weight must be in/);
   }, 240_000);
 
   it('keep skips the start of the schedule: the start step is round(keep x steps), one step at least runs', () => {
