@@ -16,8 +16,10 @@
  *   --train-steps N      training steps of every adapter (default: the pair defaults, 300)
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
- *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2
- *                        (default all but the last)
+ *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
+ *                        pair-guidance-augment (default the first four)
+ *   --augment-shift N --augment-zooms LIST   the augmentation of pair-guidance-augment (default: PAIR_AUGMENTATION,
+ *                        shifts up to 2 px and zooms 1,1.125)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
  *   --threads N          onnxruntime threads (default: all cores); --seed N
@@ -39,6 +41,8 @@
  *   no-ortho-guidance   (c) the pair method with trainable A (no orthogonality), style guidance
  *   pair-guidance-every-2  the method with its style direction evaluated every other step and reused
  *                       in between (not the draw's STYLE_GUIDANCE_SCHEDULE): what that costs the picture
+ *   pair-guidance-augment  the method trained on an augmented pair: besides the flip, small shifts and
+ *                       zooms, the same for both pictures (src/pair/augment.ts)
  * Metrics per method and strength, over pairs x subjects:
  *   style:   P(openmoji) of the artist-set classifier; RMSE to OpenMoji's real drawing of the subject
  *            relative to the unstyled output's (< 1: closer to OpenMoji)
@@ -73,6 +77,7 @@ import type { DirectionSchedule } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
+import { type Augmentation, checkAugmentation, PAIR_AUGMENTATION } from '../src/pair/augment.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -85,6 +90,8 @@ const { values: a } = parseArgs({
     convs: { type: 'boolean', default: PAIR_DEFAULTS.convs },
     'pairs-per-style': { type: 'string', default: '1' },
     'no-convs': { type: 'boolean', default: false },
+    'augment-shift': { type: 'string', default: String(PAIR_AUGMENTATION.shift) },
+    'augment-zooms': { type: 'string', default: PAIR_AUGMENTATION.zooms.join(',') },
     methods: { type: 'string', default: 'pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance' },
     steps: { type: 'string', default: '30' },
     cfg: { type: 'string', default: '5' },
@@ -110,6 +117,8 @@ const perStyleList = [...new Set(a['pairs-per-style']!.split(',').map((v) => Num
 if (perStyleList.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_PAIRS))
   throw new Error(`--pairs-per-style: expected a list of integers from 1 to ${MAX_PAIRS}, got '${a['pairs-per-style']}'`);
 const maxPerStyle = Math.max(...perStyleList);
+const augmentation: Augmentation = { shift: Number(a['augment-shift']), zooms: numberList(a['augment-zooms']!) };
+checkAugmentation(augmentation);
 const steps = Number(a.steps);
 const cfg = Number(a.cfg);
 const seedList = a.seeds!.split(',').map((v) => Number(v.trim()));
@@ -117,7 +126,7 @@ if (seedList.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`--seed
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const log = (s: string) => console.error(s);
 
-type StyleKind = 'pair' | 'noOrtho' | 'dreambooth';
+type StyleKind = 'pair' | 'noOrtho' | 'dreambooth' | 'pairAugment';
 interface Method {
   id: string;
   label: string;
@@ -144,6 +153,7 @@ const ALL_METHODS: Method[] = [
     dashed: true,
     schedule: { every: 2, head: 0 },
   },
+  { id: 'pair-guidance-augment', label: 'pair + style guidance, augmented pair', mode: 'guidance', style: 'pairAugment', weights: strengths, dashed: true },
 ];
 const wanted = a.methods!.split(',').map((s) => s.trim());
 for (const w of wanted)
@@ -251,7 +261,7 @@ for (let p = 0; p < units.length; p++) {
   };
   for (const t of trainings) {
     const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, steps: trainSteps, seed: seed * 1000 + p, threads, convs };
-    const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
+    const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA', pairAugment: 'augmented pair' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
     const r =
       t.kind === 'dreambooth'
         ? await trainSingleImageLora({ ...common, image: styleImg, onProgress: bar(what) })
@@ -261,6 +271,7 @@ for (let p = 0; p < units.length; p++) {
             style: styleImg,
             extraPairs: extraPairs.slice(0, t.pairs - 1),
             trainableA: t.kind === 'noOrtho',
+            augmentation: t.kind === 'pairAugment' ? augmentation : undefined,
             onProgress: bar(what),
           });
     styles[t.key] = r.style;
@@ -580,6 +591,7 @@ const report = {
   settings: {
     convs,
     pairsPerStyle: perStyleList,
+    ...(trainings.some((t) => t.kind === 'pairAugment') ? { augmentation } : {}),
     pairs: units.length,
     pairsPerSeed: nPairs,
     subjects: nSubjects,
