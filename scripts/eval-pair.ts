@@ -32,7 +32,8 @@
  * other half only. Every figure has a 95% interval, a percentile bootstrap over the pairs (the
  * independent units: each pair is its own training). The headline: P(openmoji) at the strength where
  * identity agreement falls to 50% (linear interpolation along each method's curve; its largest style
- * while agreement stays >= 50%).
+ * while agreement stays >= 50%). Every other method is also compared with the method (pair-guidance, with
+ * the first --pairs-per-style value) by paired differences: both on the same bootstrap resample of the pairs.
  *
  * Methods, all on the same seeds:
  *   pair-guidance       the pair's StyleLoRA with style guidance (the method)
