@@ -6,8 +6,11 @@
  *   --subjects N         other subjects drawn per pair (the same for every pair of a seed, fixed seeds), default 24
  *   --seeds LIST         independent draws of pairs, subjects and sampling seeds (default 0,1)
  *   --pairs-per-style K  each adapter learns from K pairs (its own subject and the next K-1; default 1), to
- *                        measure whether more pairs make the style cleaner (1 vs 2 vs 4); the pair methods
- *                        only (DreamBooth-LoRA keeps its one style image); leakage counts the first pair's subject
+ *                        measure whether more pairs make the style cleaner; the pair methods only (DreamBooth-LoRA
+ *                        keeps its one style image); leakage counts the first pair's subject. A list (1,2,4)
+ *                        compares them in one run: every pair method once per K (ids suffixed -k1, -k2, -k4),
+ *                        the K = 2 and 4 adapters learning from the first pair and the next ones, all of them
+ *                        drawing the same held-out subjects with the same seeds
  *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
  *   --train-steps N      training steps of every adapter (default: the pair defaults, PAIR_DEFAULTS.steps)
@@ -16,8 +19,9 @@
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
- *                        pair-guidance-every-step,pair-guidance-reference
- *                        (default all but the last)
+ *                        pair-guidance-every-step,pair-guidance-reference,pair-guidance-augment (default the first four)
+ *   --augment-shift N --augment-zooms LIST   the augmentation of pair-guidance-augment (default: PAIR_AUGMENTATION,
+ *                        shifts up to 2 px and zooms 1,1.125)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
  *   --threads N          onnxruntime threads (default: all cores); --seed N
@@ -30,7 +34,8 @@
  * other half only. Every figure has a 95% interval, a percentile bootstrap over the pairs (the
  * independent units: each pair is its own training). The headline: P(openmoji) at the strength where
  * identity agreement falls to 50% (linear interpolation along each method's curve; its largest style
- * while agreement stays >= 50%).
+ * while agreement stays >= 50%). Every other method is also compared with the method (pair-guidance, with
+ * the first --pairs-per-style value) by paired differences: both on the same bootstrap resample of the pairs.
  *
  * Methods, all on the same seeds:
  *   pair-guidance       the pair's StyleLoRA with style guidance (the method)
@@ -44,6 +49,8 @@
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
+ *   pair-guidance-augment  the method trained on an augmented pair: besides the flip, small shifts and
+ *                       zooms, the same for both pictures (src/pair/augment.ts)
  * Metrics per method and strength, over pairs x subjects:
  *   style:   P(openmoji) of the artist-set classifier; RMSE to OpenMoji's real drawing of the subject
  *            relative to the unstyled output's (< 1: closer to OpenMoji)
@@ -78,6 +85,7 @@ import { type DirectionSchedule, EVERY_STEP } from '../src/pipeline/guidance.ts'
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
+import { type Augmentation, checkAugmentation, PAIR_AUGMENTATION } from '../src/pair/augment.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -87,12 +95,14 @@ const { values: a } = parseArgs({
     strengths: { type: 'string', default: '1,2,3,4.5' },
     scales: { type: 'string', default: '0.5,1,1.5,2' },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
-    lr: { type: 'string' },
-    'reference-steps': { type: 'string', default: '300' },
-    'reference-lr': { type: 'string', default: '1e-3' },
     convs: { type: 'boolean', default: PAIR_DEFAULTS.convs },
     'pairs-per-style': { type: 'string', default: '1' },
     'no-convs': { type: 'boolean', default: false },
+    lr: { type: 'string' },
+    'reference-steps': { type: 'string', default: '300' },
+    'reference-lr': { type: 'string', default: '1e-3' },
+    'augment-shift': { type: 'string', default: String(PAIR_AUGMENTATION.shift) },
+    'augment-zooms': { type: 'string', default: PAIR_AUGMENTATION.zooms.join(',') },
     methods: { type: 'string', default: 'pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance' },
     steps: { type: 'string', default: '30' },
     cfg: { type: 'string', default: '5' },
@@ -113,12 +123,15 @@ const scales = list(a.scales!);
 const nPairs = Number(a.pairs);
 const nSubjects = Number(a.subjects);
 const trainSteps = Number(a['train-steps']);
-const lr = a.lr === undefined ? undefined : Number(a.lr);
-const reference = { steps: Number(a['reference-steps']), lr: Number(a['reference-lr']) };
 const convs = Boolean(a.convs) && !a['no-convs'];
-const perStyle = Number(a['pairs-per-style']);
-if (!Number.isInteger(perStyle) || perStyle < 1 || perStyle > MAX_PAIRS)
-  throw new Error(`--pairs-per-style: expected 1 to ${MAX_PAIRS}, got '${a['pairs-per-style']}'`);
+const lr = a.lr === undefined ? undefined : Number(a.lr);
+const referenceRecipe = { steps: Number(a['reference-steps']), lr: Number(a['reference-lr']) };
+const perStyleList = [...new Set(a['pairs-per-style']!.split(',').map((v) => Number(v.trim())))];
+if (perStyleList.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_PAIRS))
+  throw new Error(`--pairs-per-style: expected a list of integers from 1 to ${MAX_PAIRS}, got '${a['pairs-per-style']}'`);
+const maxPerStyle = Math.max(...perStyleList);
+const augmentation: Augmentation = { shift: Number(a['augment-shift']), zooms: numberList(a['augment-zooms']!) };
+checkAugmentation(augmentation);
 const steps = Number(a.steps);
 const cfg = Number(a.cfg);
 const seedList = a.seeds!.split(',').map((v) => Number(v.trim()));
@@ -126,7 +139,7 @@ if (seedList.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`--seed
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const log = (s: string) => console.error(s);
 
-type StyleKind = 'pair' | 'noOrtho' | 'dreambooth' | 'reference';
+type StyleKind = 'pair' | 'noOrtho' | 'dreambooth' | 'pairAugment' | 'reference';
 interface Method {
   id: string;
   label: string;
@@ -136,6 +149,8 @@ interface Method {
   dashed: boolean;
   /** The style direction's schedule (default: the draw's own, STYLE_GUIDANCE_SCHEDULE). */
   schedule?: DirectionSchedule;
+  /** How many pairs its adapter learns from (--pairs-per-style); 1 for DreamBooth-LoRA. */
+  pairsPerStyle?: number;
 }
 const ALL_METHODS: Method[] = [
   { id: 'pair-guidance', label: 'pair + style guidance (the method)', mode: 'guidance', style: 'pair', weights: strengths, dashed: false },
@@ -162,18 +177,32 @@ const ALL_METHODS: Method[] = [
   },
   {
     id: 'pair-guidance-reference',
-    label: `pair + style guidance, trained ${reference.steps} steps at lr ${reference.lr}`,
+    label: `pair + style guidance, trained ${referenceRecipe.steps} steps at lr ${referenceRecipe.lr}`,
     mode: 'guidance',
     style: 'reference',
     weights: strengths,
     dashed: true,
   },
+  { id: 'pair-guidance-augment', label: 'pair + style guidance, augmented pair', mode: 'guidance', style: 'pairAugment', weights: strengths, dashed: true },
 ];
 const wanted = a.methods!.split(',').map((s) => s.trim());
 for (const w of wanted)
   if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
-const methods = ALL_METHODS.filter((m) => wanted.includes(m.id));
-const kinds = new Set(methods.map((m) => m.style));
+// The pair methods once per --pairs-per-style value (ids suffixed -kK when there are several).
+const methods: Method[] = ALL_METHODS.filter((m) => wanted.includes(m.id)).flatMap((m) =>
+  m.style === 'dreambooth'
+    ? [{ ...m, pairsPerStyle: 1 }]
+    : perStyleList.map((k) =>
+        perStyleList.length > 1
+          ? { ...m, id: `${m.id}-k${k}`, label: `${m.label}, ${k} pair${k > 1 ? 's' : ''}`, pairsPerStyle: k }
+          : { ...m, pairsPerStyle: k },
+      ),
+);
+/** The trained adapter a method draws with: its kind and number of pairs. */
+const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}`;
+const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({ key: styleKey(m), kind: m.style, pairs: m.pairsPerStyle! }));
+/** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
+const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
 // One batched draw per mode and schedule (a schedule holds for every trajectory of a draw).
 const drawGroups = [...new Map(methods.map((m) => [`${m.mode}|${m.schedule ? `${m.schedule.every},${m.schedule.head}` : ''}`, m])).values()].map((m) => ({
   mode: m.mode,
@@ -203,7 +232,7 @@ const pool = [
 interface Unit {
   seed: number;
   pair: string;
-  /** The other subjects whose pairs train the same adapter (--pairs-per-style). */
+  /** The other subjects whose pairs train the same adapter (--pairs-per-style; an adapter of K pairs takes the first K-1). */
   morePairs: string[];
   drawSubjects: string[];
   drawSeeds: number[];
@@ -216,11 +245,11 @@ const units: Unit[] = seedList.flatMap((seed) => {
     const j = rng.int(i + 1);
     [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
   }
-  const used = nPairs * perStyle;
+  const used = nPairs * maxPerStyle;
   const drawSubjects = shuffled.slice(used, used + nSubjects);
   const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
   const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y, S)!);
-  const groups = Array.from({ length: nPairs }, (_, i) => shuffled.slice(i * perStyle, (i + 1) * perStyle));
+  const groups = Array.from({ length: nPairs }, (_, i) => shuffled.slice(i * maxPerStyle, (i + 1) * maxPerStyle));
   log(`seed ${seed}: pairs ${groups.map((g) => g.join(' + ')).join(', ')}\n  subjects drawn: ${drawSubjects.join(', ')}`);
   return groups.map(([pair, ...morePairs]) => ({ seed, pair, morePairs, drawSubjects, drawSeeds, realOm }));
 });
@@ -254,81 +283,30 @@ for (let p = 0; p < units.length; p++) {
   const content = pictureOf(ds, 'noto', x, S)!;
   const styleImg = pictureOf(om, 'openmoji', x, S)!;
   const tTrain = performance.now();
-  const styles: Partial<Record<StyleKind, Style>> = {};
+  const styles: Record<string, Style> = {};
   const trainInfo: Record<string, unknown> = {};
   const bar = (what: string) => (q: { step: number; steps: number; loss: number }) => {
     if (q.step % 25 === 0 || q.step === q.steps)
       process.stderr.write(`\r  pair ${p + 1}/${pairSubjects.length} '${x}': ${what} step ${q.step}/${q.steps}, loss ${q.loss.toFixed(4)}   `);
   };
-  if (kinds.has('pair')) {
-    const r = await trainPair({
-      model,
-      content,
-      style: styleImg,
-      name: `pair-${p}`,
-      subject: x,
-      extraPairs,
-      steps: trainSteps,
-      lr,
-      seed: seed * 1000 + p,
-      threads,
-      convs,
-      onProgress: bar('pair'),
-    });
-    styles.pair = r.style;
-    trainInfo.pair = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
-  }
-  if (kinds.has('reference')) {
-    const r = await trainPair({
-      model,
-      content,
-      style: styleImg,
-      name: `reference-${p}`,
-      subject: x,
-      extraPairs,
-      ...reference,
-      seed: seed * 1000 + p,
-      threads,
-      convs,
-      onProgress: bar('reference pair'),
-    });
-    styles.reference = r.style;
-    trainInfo.reference = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
-  }
-  if (kinds.has('noOrtho')) {
-    const r = await trainPair({
-      model,
-      content,
-      style: styleImg,
-      name: `no-ortho-${p}`,
-      subject: x,
-      extraPairs,
-      steps: trainSteps,
-      lr,
-      seed: seed * 1000 + p,
-      threads,
-      trainableA: true,
-      convs,
-      onProgress: bar('no-orthogonality'),
-    });
-    styles.noOrtho = r.style;
-    trainInfo.noOrtho = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
-  }
-  if (kinds.has('dreambooth')) {
-    const r = await trainSingleImageLora({
-      model,
-      image: styleImg,
-      name: `dreambooth-${p}`,
-      subject: x,
-      steps: trainSteps,
-      lr,
-      seed: seed * 1000 + p,
-      threads,
-      convs,
-      onProgress: bar('DreamBooth-LoRA'),
-    });
-    styles.dreambooth = r.style;
-    trainInfo.dreambooth = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
+  for (const t of trainings) {
+    const recipe = t.kind === 'reference' ? referenceRecipe : { steps: trainSteps, lr };
+    const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, ...recipe, seed: seed * 1000 + p, threads, convs };
+    const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA', pairAugment: 'augmented pair', reference: 'reference pair' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
+    const r =
+      t.kind === 'dreambooth'
+        ? await trainSingleImageLora({ ...common, image: styleImg, onProgress: bar(what) })
+        : await trainPair({
+            ...common,
+            content,
+            style: styleImg,
+            extraPairs: extraPairs.slice(0, t.pairs - 1),
+            trainableA: t.kind === 'noOrtho',
+            augmentation: t.kind === 'pairAugment' ? augmentation : undefined,
+            onProgress: bar(what),
+          });
+    styles[t.key] = r.style;
+    trainInfo[t.key] = { seconds: r.seconds, finalLoss: r.losses.at(-1) };
   }
   trainSeconds += (performance.now() - tTrain) / 1000;
   process.stderr.write('\n');
@@ -343,7 +321,7 @@ for (let p = 0; p < units.length; p++) {
     for (const group of drawGroups) {
       const ms = methods.filter((m) => m.mode === group.mode && m.schedule === group.schedule);
       const mixes: WeightedStyle[][] = unstyled ? [] : [[]];
-      for (const m of ms) for (const w of m.weights) mixes.push([{ style: styles[m.style]!, weight: w }]);
+      for (const m of ms) for (const w of m.weights) mixes.push([{ style: styles[styleKey(m)], weight: w }]);
       const r = await drawMixes(pipe, mixes, { ...opts, mode: group.mode, styleSchedule: group.schedule });
       let k = 0;
       if (!unstyled) unstyled = r.images[k++];
@@ -501,15 +479,36 @@ function styleAtAgreement(method: Method, pairs: readonly number[], floor = 0.5)
   return best;
 }
 const headline = methods.map((m) => ({ method: m.id, pOpenmojiAtAgreement50: interval((ps) => styleAtAgreement(m, ps)) }));
+/**
+ * Paired differences to the reference method: the same resample of the pairs for both (they share the
+ * pairs, drawn subjects and seeds), so the spread between pairs cancels. The headline, and P(openmoji)
+ * and identity agreement at every strength both methods drew.
+ */
+const differences = reference
+  ? methods
+      .filter((m) => m !== reference)
+      .map((m) => ({
+        method: m.id,
+        minus: reference.id,
+        pOpenmojiAtAgreement50: interval((ps) => styleAtAgreement(m, ps) - styleAtAgreement(reference, ps)),
+        byStrength: m.weights
+          .filter((w) => m.mode === reference.mode && reference.weights.includes(w))
+          .map((w) => ({
+            strength: w,
+            pOpenmoji: interval((ps) => metricOver(ps, m.id, w, 'pOpenmoji') - metricOver(ps, reference.id, w, 'pOpenmoji')),
+            identityAgreement: interval((ps) => metricOver(ps, m.id, w, 'identityAgreement') - metricOver(ps, reference.id, w, 'identityAgreement')),
+          })),
+      }))
+  : [];
 
 /**
  * Does the method's curve dominate a baseline point? Linear interpolation of the method's style score
  * at the baseline point's content score, over the method's content range (unstyled point included).
  */
 function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
-  const ours = [unstyled, ...table.filter((r) => r.method === 'pair-guidance')].map((r) => ({ c: r[content], s: r[style] })).sort((p, q) => p.c - q.c);
+  const ours = [unstyled, ...table.filter((r) => r.method === reference!.id)].map((r) => ({ c: r[content], s: r[style] })).sort((p, q) => p.c - q.c);
   return methods
-    .filter((m) => m.id !== 'pair-guidance')
+    .filter((m) => m !== reference)
     .map((m) => {
       const pts = table.filter((r) => r.method === m.id);
       let dominated = 0;
@@ -531,10 +530,7 @@ function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
       return { baseline: m.id, points: pts.length, dominatedByPairGuidance: dominated, outsideItsContentRange: outside };
     });
 }
-const dominanceReport =
-  kinds.has('pair') && methods.some((m) => m.id === 'pair-guidance')
-    ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') }
-    : null;
+const dominanceReport = reference ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') } : null;
 
 console.log(
   `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps${lr === undefined ? '' : ` at lr ${lr}`}${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`,
@@ -565,21 +561,28 @@ console.log(
   ),
 );
 console.log('\nheadline: P(openmoji) where identity agreement falls to 50%');
-const ours = headline.find((h) => h.method === 'pair-guidance');
+const ours = headline.find((h) => h.method === reference?.id);
 for (const h of headline) {
   const vs =
     ours && h !== ours
       ? separated(ours.pOpenmojiAtAgreement50, h.pOpenmojiAtAgreement50)
         ? ours.pOpenmojiAtAgreement50.value > h.pOpenmojiAtAgreement50.value
-          ? ' (pair-guidance is higher, intervals apart)'
-          : ' (pair-guidance is lower, intervals apart)'
-        : ' (inside the noise of pair-guidance)'
+          ? ` (${reference!.id} is higher, intervals apart)`
+          : ` (${reference!.id} is lower, intervals apart)`
+        : ` (inside the noise of ${reference!.id})`
       : '';
   console.log(`  ${h.method}: ${numInterval(h.pOpenmojiAtAgreement50)}${vs}`);
 }
 if (ours) console.log(`goal: P(openmoji) >= 0.5 there: ${ours.pOpenmojiAtAgreement50.value >= 0.5 ? 'met' : 'not met'}`);
+const signed = (i: Interval) => `${i.value >= 0 ? '+' : ''}${numInterval(i)}${i.low > 0 || i.high < 0 ? ' (apart from 0)' : ''}`;
+if (differences.length) console.log(`\npaired differences to ${reference!.id} (the same resampled pairs for both):`);
+for (const d of differences) {
+  console.log(`  ${d.method}: headline ${signed(d.pOpenmojiAtAgreement50)}`);
+  for (const b of d.byStrength)
+    console.log(`    strength ${b.strength}: P(openmoji) ${signed(b.pOpenmoji)}, identity agreement ${signed(b.identityAgreement)}`);
+}
 if (dominanceReport) {
-  console.log('\nbaseline points dominated by the pair-guidance curve (P(openmoji) at equal content score):');
+  console.log(`\nbaseline points dominated by the ${reference!.id} curve (P(openmoji) at equal content score):`);
   for (const [k, v] of Object.entries(dominanceReport))
     for (const d of v)
       console.log(`  ${k}: ${d.baseline}: ${d.dominatedByPairGuidance}/${d.points} dominated, ${d.outsideItsContentRange} outside its content range`);
@@ -618,7 +621,10 @@ const report = {
   model: { dir: a.model, id: model.id, hash: model.hash },
   settings: {
     convs,
-    pairsPerStyle: perStyle,
+    pairsPerStyle: perStyleList,
+    lr: lr ?? null,
+    referenceRecipe: methods.some((m) => m.style === 'reference') ? referenceRecipe : null,
+    ...(trainings.some((t) => t.kind === 'pairAugment') ? { augmentation } : {}),
     pairs: units.length,
     pairsPerSeed: nPairs,
     subjects: nSubjects,
@@ -626,8 +632,6 @@ const report = {
     strengths,
     scales,
     trainSteps,
-    lr: lr ?? null,
-    reference: methods.some((m) => m.style === 'reference') ? reference : null,
     steps,
     cfg,
     methods: methods.map((m) => m.id),
@@ -638,6 +642,7 @@ const report = {
   unstyled,
   table,
   headline,
+  differences,
   dominance: dominanceReport,
   seconds: { training: trainSeconds, drawing: drawSeconds, total: (performance.now() - t0) / 1000 },
 };

@@ -4,6 +4,10 @@
  * by every row), takes the next training item (item i mod n), writes the noised latents and targets of
  * its rows into the batch buffers and runs the compiled step (forward, backward, AdamW).
  *
+ * With `augmentation` (src/pair/augment.ts) each step also draws a shift and a zoom, from a stream of
+ * their own (seed + 2), so the timesteps, flips and noise are those of the same training without it;
+ * every row of the item gets the same transform, and each transformed picture is encoded once, when first drawn.
+ *
  * The caller brings the loss graph (which rows, which adapters, which loss), the adapters' weights and
  * the conditioning of each item; this module compiles the step on the chosen device and precision
  * (float16: dynamic loss scaling), encodes the pictures, and runs the steps with cancellation, pauses,
@@ -20,6 +24,7 @@ import { DynamicLossScaler } from '../train/loss-scale.ts';
 import { AdamW } from '../train/optim.ts';
 import { StepFunction, Trainer } from '../train/step.ts';
 import type { TrainingStepCache } from './step-cache.ts';
+import { type Augmentation, checkAugmentation, drawTransform, type Transform, transformImage, transformKey } from './augment.ts';
 
 /** One training item: the pictures of its rows (float32 [3, S, S] in [-1, 1]) and its conditioning feeds. */
 export interface TrainingItem {
@@ -40,6 +45,8 @@ export interface AdapterTrainingOptions {
   lr: number;
   /** The loop's random stream (timesteps, flips, noise) is seeded with seed + 1. */
   seed: number;
+  /** Shifts and zooms besides the flip, the same for every row of an item (default: flips only). */
+  augmentation?: Augmentation;
   threads?: number;
   device?: 'cpu' | 'cuda';
   /** fp16: the graph runs in float16 with float32 adapter weights; the step then uses dynamic loss scaling. */
@@ -79,6 +86,7 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
   if (items.length === 0) throw new Error('adapter training: no training items');
   const rows = items[0].rows.length;
   const fp16 = o.precision === 'fp16';
+  if (o.augmentation) checkAugmentation(o.augmentation);
   const t0 = performance.now();
   const compile = () => StepFunction.compile(o.loss, { weights: (n) => model.weight(n), threads: o.threads, device: o.device, lossScale: fp16 });
   const lent = o.stepCache ? await o.stepCache.cache.lend(o.stepCache.key, compile) : undefined;
@@ -89,15 +97,22 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
     const lossScaler = fp16 ? new DynamicLossScaler() : undefined;
     const trainer = new Trainer(step, { params: o.params, optimizer, lossScaler });
 
-    // latents[item][row][flip]: the picture and its mirror image, encoded once.
+    // The latents of item k's rows under a transform, encoded once; the picture and its mirror image up front.
     const t1 = performance.now();
-    const latents: [Float32Array, Float32Array][][] = [];
-    for (const it of items) {
-      const encoded: [Float32Array, Float32Array][] = [];
-      for (const img of it.rows) encoded.push(await encodeBothFlips(model, img));
-      latents.push(encoded);
-    }
+    const latents = new Map<string, Float32Array[]>();
+    const latentsOf = async (k: number, t: Transform): Promise<Float32Array[]> => {
+      const key = `${k}|${transformKey(t)}`;
+      let rowLatents = latents.get(key);
+      if (!rowLatents) {
+        rowLatents = [];
+        for (const img of items[k].rows) rowLatents.push(await model.codec.encode(transformImage(img, model.imageSize, t), 1));
+        latents.set(key, rowLatents);
+      }
+      return rowLatents;
+    };
+    for (let k = 0; k < items.length; k++) for (const flip of [false, true]) await latentsOf(k, { flip, dx: 0, dy: 0, zoom: 1 });
     const encodeMs = performance.now() - t1;
+    const augmentRng = new Rng(o.seed + 2);
     const latent = model.codec.latentShape.reduce((a, b) => a * b, 1);
     const sample = new Float32Array(rows * latent);
     const target = new Float32Array(rows * latent);
@@ -113,12 +128,13 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
       if (o.shouldStop?.()) throw cancelled();
       const stepStart = performance.now();
       const t = Math.floor(rng.uniform() * model.schedule.betas.length);
-      const flip = rng.uniform() < 0.5 ? 1 : 0;
+      const flip = rng.uniform() < 0.5;
       rng.fillNormal(noise);
       const k = i % items.length;
       Object.assign(feeds, items[k].conditioning);
+      const rowLatents = await latentsOf(k, o.augmentation ? drawTransform(augmentRng, o.augmentation, flip) : { flip, dx: 0, dy: 0, zoom: 1 });
       for (let row = 0; row < rows; row++) {
-        const x0 = latents[k][row][flip];
+        const x0 = rowLatents[row];
         sample.set(model.schedule.addNoise(x0, noise, t), row * latent);
         target.set(model.schedule.target(x0, noise, t), row * latent);
       }
@@ -134,18 +150,4 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
   } finally {
     await (lent ? lent.done() : step.release());
   }
-}
-
-/** [a picture's latent, its mirror image's latent]. */
-async function encodeBothFlips(model: TextToImageModel, img: Float32Array): Promise<[Float32Array, Float32Array]> {
-  const [plain, mirrored] = flipVariants(img, model.imageSize);
-  return [await model.codec.encode(plain, 1), await model.codec.encode(mirrored, 1)];
-}
-
-/** [image, its mirror image], both [3, S, S]. */
-export function flipVariants(img: Float32Array, size: number): [Float32Array, Float32Array] {
-  const m = new Float32Array(img.length);
-  for (let ch = 0; ch < 3; ch++)
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) m[(ch * size + y) * size + x] = img[(ch * size + y) * size + (size - 1 - x)];
-  return [img, m];
 }

@@ -21,6 +21,7 @@ import { conditionFeeds, modelUnet, type ModelShapes } from '../pipeline/conditi
 import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { VaeCodec } from '../models/vae.ts';
 import { trainAdapters } from './adapter-training.ts';
+import type { Augmentation } from './augment.ts';
 import { orthogonalDownProjections } from './orthogonal.ts';
 import { keepsStep, type TrainingStepCache } from './step-cache.ts';
 import { collectStyle, styledPrompt, type Style } from './style.ts';
@@ -81,6 +82,8 @@ export interface PairTrainOptions {
   trainableA?: boolean;
   /** Adapt the resnets' 3x3 convolutions too (LoCon), not only the attention projections. */
   convs?: boolean;
+  /** Shifts and zooms of each pair, the same for its two pictures, besides the flip (src/pair/augment.ts; default: flips only). */
+  augmentation?: Augmentation;
   threads?: number;
   device?: 'cpu' | 'cuda';
   /** fp16: the UNet runs in float16 with float32 LoRA master weights and dynamic loss scaling. */
@@ -199,6 +202,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     steps,
     lr: opts.lr ?? defaults.lr,
     seed,
+    augmentation: opts.augmentation,
     ...runtime,
     beforeStep: (i) => (rowWeight[1] = i >= styleStart ? 1 : 0),
     onStep: (step, loss) => opts.onProgress?.({ step, steps, loss, phase: step > styleStart ? 'joint' : 'content' }),
