@@ -17,7 +17,7 @@ import {
   ensureArtistClassifier,
   ensureIdentityClassifier,
   EVAL_DIR,
-  isEvaluationSubject,
+  notoOpenmojiSubjects,
   JUDGE_DATASET,
   loadOpenmoji,
 } from '../src/eval/classifiers.ts';
@@ -81,15 +81,7 @@ if (judges.identity && judges.artist) {
   const ds = loadDataset(a.data);
   const om = await loadOpenmoji(join(a.classifiers, 'openmoji32.bin'), { log: opts.log });
   const S = ds.height;
-  const known = new Set(judges.identity.classes);
-  const omSubjects = new Set(om.items.map((it) => it.subject));
-  const subjects = [
-    ...new Set(
-      ds.items
-        .filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && known.has(it.subject) && isEvaluationSubject(it.subject))
-        .map((it) => it.subject),
-    ),
-  ].sort();
+  const subjects = notoOpenmojiSubjects(ds, om, judges.identity.classes);
   const px = 3 * S * S;
   const stack = new Float32Array(2 * subjects.length * px);
   subjects.forEach((y, i) => {
@@ -103,8 +95,9 @@ if (judges.identity && judges.artist) {
   const A = ARTIST_CLASSES.length;
   const omIndex = ARTIST_CLASSES.indexOf('openmoji');
   const top = (i: number, k: number) => topK(idProbs.subarray(i * K, (i + 1) * K), k);
+  const classIndex = new Map(judges.identity.classes.map((c, i) => [c, i]));
   const units = subjects.map((y, i) => {
-    const c = judges.identity.classes.indexOf(y);
+    const c = classIndex.get(y)!;
     return {
       agree: Number(top(2 * i, 1)[0] === top(2 * i + 1, 1)[0]),
       omTop5: Number(top(2 * i + 1, 5).includes(c)),

@@ -70,7 +70,7 @@ import {
   ensureArtistClassifier,
   ensureIdentityClassifier,
   EVAL_DIR,
-  isEvaluationSubject,
+  notoOpenmojiSubjects,
   JUDGE_DATASET,
   loadOpenmoji,
 } from '../src/eval/classifiers.ts';
@@ -221,14 +221,7 @@ const PX = 3 * S * S;
 // Subjects of the evaluation half with a Noto and an OpenMoji drawing that the identity judge knows;
 // per seed, its pairs first, then the subjects drawn for every pair of that seed.
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
-const omSubjects = new Set(om.items.map((it) => it.subject));
-const pool = [
-  ...new Set(
-    ds.items
-      .filter((it) => it.set === 'noto' && omSubjects.has(it.subject) && classIndex.has(it.subject) && isEvaluationSubject(it.subject))
-      .map((it) => it.subject),
-  ),
-].sort();
+const pool = notoOpenmojiSubjects(ds, om, identity.classes);
 interface Unit {
   seed: number;
   pair: string;

@@ -148,13 +148,13 @@ export function recolour(img: Float32Array, size: number, angle: number, saturat
 export function outline(img: Float32Array, size: number): void {
   const plane = size * size;
   const edge = new Uint8Array(plane);
+  const lum = (k: number) => img[k] + img[plane + k] + img[2 * plane + k];
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++) {
       const i = y * size + x;
       for (const j of [x > 0 ? i - 1 : -1, x < size - 1 ? i + 1 : -1, y > 0 ? i - size : -1, y < size - 1 ? i + size : -1]) {
         if (j < 0) continue;
         // Only the darker side of an edge is drawn, so that lines stay one pixel wide.
-        const lum = (k: number) => img[k] + img[plane + k] + img[2 * plane + k];
         if (
           lum(i) <= lum(j) &&
           Math.max(Math.abs(img[i] - img[j]), Math.abs(img[plane + i] - img[plane + j]), Math.abs(img[2 * plane + i] - img[2 * plane + j])) > 0.5

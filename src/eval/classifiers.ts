@@ -65,6 +65,23 @@ export function isEvaluationSubject(subject: string): boolean {
   return (createHash('sha256').update(`pairstyle-eval-split:${subject}`).digest()[0]! & 1) === 1;
 }
 
+/**
+ * The subjects of the evaluation half drawn by both Noto (in `ds`) and OpenMoji (in `openmoji`) that the
+ * identity judge knows (`classes`), sorted: eval:pair's pool of pairs and drawn subjects, and the real
+ * pairs eval:classifiers judges.
+ */
+export function notoOpenmojiSubjects(ds: Dataset, openmoji: Dataset, classes: readonly string[]): string[] {
+  const known = new Set(classes);
+  const drawnByOpenmoji = new Set(openmoji.items.map((it) => it.subject));
+  return [
+    ...new Set(
+      ds.items
+        .filter((it) => it.set === 'noto' && drawnByOpenmoji.has(it.subject) && known.has(it.subject) && isEvaluationSubject(it.subject))
+        .map((it) => it.subject),
+    ),
+  ].sort();
+}
+
 /** Pictures of a dataset as float32 [N, 3, S, S] in [-1, 1] (all, or the given items). */
 export function unitImages(ds: Dataset, items?: readonly number[]): Float32Array {
   const idx = items ?? Array.from({ length: ds.count }, (_, i) => i);
