@@ -2,7 +2,11 @@
  * Evaluation of Pair Customization against baselines: npm run eval:pair -- [options]
  *
  *   --model DIR          model folder (default models/emoji-mini)
- *   --pairs N            training pairs per seed (Noto drawing of X, OpenMoji drawing of X), default 8
+ *   --targets LIST       the styles learned: held-out artist sets the embedded model never saw and the artist judge
+ *                        knows (default openmoji, the development evaluation; all: openmoji,fluent-hc,streamline-emoji,
+ *                        fluent-3d). Each seed draws --pairs pairs and --subjects subjects per target; the intervals
+ *                        resample the pairs of all targets together
+ *   --pairs N            training pairs per seed and target (Noto drawing of X, the target's drawing of X), default 8
  *   --subjects N         other subjects drawn per pair (the same for every pair of a seed, fixed seeds), default 24
  *   --seeds LIST         independent draws of pairs, subjects and sampling seeds (default 0,1)
  *   --pairs-per-style K  each adapter learns from K pairs (its own subject and the next K-1; default 1), to
@@ -15,6 +19,7 @@
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
  *   --train-steps N      training steps of every adapter (default: the pair defaults, PAIR_DEFAULTS.steps)
  *   --lr X               learning rate of every adapter (default: each trainer's own default)
+ *   --rank N             rank of every adapter (default: the pair defaults, PAIR_DEFAULTS.rank)
  *   --reference-steps N --reference-lr X   the training recipe of pair-guidance-reference (default 300, 1e-3)
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
@@ -29,12 +34,12 @@
  *
  * Quick run (a few minutes): --pairs 1 --subjects 4 --strengths 2,4 --scales 0.5,1 --train-steps 100
  *
- * Judges (src/eval/classifiers.ts) never saw what they judge: pairs, drawn subjects and the OpenMoji
+ * Judges (src/eval/classifiers.ts) never saw what they judge: pairs, drawn subjects and the targets'
  * reference drawings come from the evaluation half of the subjects, the artist judge trained on the
  * other half only. Every figure has a 95% interval, a percentile bootstrap over the pairs (the
- * independent units: each pair is its own training). The headline: P(openmoji) at the strength where
+ * independent units: each pair is its own training). The headline: P(target) at the strength where
  * identity agreement falls to 50% (linear interpolation along each method's curve; its largest style
- * while agreement stays >= 50%). Every other method is also compared with the method (pair-guidance, with
+ * while agreement stays >= 50%); P(target) is P(openmoji) when the target is OpenMoji. Every other method is also compared with the method (pair-guidance, with
  * the first --pairs-per-style value) by paired differences: both on the same bootstrap resample of the pairs.
  *
  * Methods, all on the same seeds:
@@ -52,8 +57,8 @@
  *   pair-guidance-augment  the method trained on an augmented pair: besides the flip, small shifts and
  *                       zooms, the same for both pictures (src/pair/augment.ts)
  * Metrics per method and strength, over pairs x subjects:
- *   style:   P(openmoji) of the artist-set classifier; RMSE to OpenMoji's real drawing of the subject
- *            relative to the unstyled output's (< 1: closer to OpenMoji)
+ *   style:   P(target) of the artist-set classifier; RMSE to the target's real drawing of the subject
+ *            relative to the unstyled output's (< 1: closer to the target)
  *   content: identity-classifier agreement between unstyled and stylized output; SSIM between them;
  *            subject still in the identity classifier's top-5
  *   leakage: share of stylized outputs classified as the training pair's subject
@@ -70,7 +75,9 @@ import {
   ensureArtistClassifier,
   ensureIdentityClassifier,
   EVAL_DIR,
-  notoOpenmojiSubjects,
+  notoTargetSubjects,
+  parseTargets,
+  targetDrawings,
   JUDGE_DATASET,
   loadOpenmoji,
 } from '../src/eval/classifiers.ts';
@@ -90,6 +97,7 @@ import { type Augmentation, checkAugmentation, PAIR_AUGMENTATION } from '../src/
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/emoji-mini' },
+    targets: { type: 'string', default: 'openmoji' },
     pairs: { type: 'string', default: '8' },
     subjects: { type: 'string', default: '24' },
     strengths: { type: 'string', default: '1,2,3,4.5' },
@@ -99,6 +107,7 @@ const { values: a } = parseArgs({
     'pairs-per-style': { type: 'string', default: '1' },
     'no-convs': { type: 'boolean', default: false },
     lr: { type: 'string' },
+    rank: { type: 'string', default: String(PAIR_DEFAULTS.rank) },
     'reference-steps': { type: 'string', default: '300' },
     'reference-lr': { type: 'string', default: '1e-3' },
     'augment-shift': { type: 'string', default: String(PAIR_AUGMENTATION.shift) },
@@ -125,6 +134,9 @@ const nSubjects = Number(a.subjects);
 const trainSteps = Number(a['train-steps']);
 const convs = Boolean(a.convs) && !a['no-convs'];
 const lr = a.lr === undefined ? undefined : Number(a.lr);
+const rank = Number(a.rank);
+if (!Number.isInteger(rank) || rank < 1) throw new Error(`--rank: expected an integer >= 1, got '${a.rank}'`);
+const targets = parseTargets(a.targets!);
 const referenceRecipe = { steps: Number(a['reference-steps']), lr: Number(a['reference-lr']) };
 const perStyleList = [...new Set(a['pairs-per-style']!.split(',').map((v) => Number(v.trim())))];
 if (perStyleList.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_PAIRS))
@@ -218,34 +230,38 @@ const S = model.imageSize;
 if (ds.height !== S) throw new Error(`the dataset is ${ds.height} px, the model draws ${S} px`);
 const PX = 3 * S * S;
 
-// Subjects of the evaluation half with a Noto and an OpenMoji drawing that the identity judge knows;
-// per seed, its pairs first, then the subjects drawn for every pair of that seed.
+// Subjects of the evaluation half with a Noto and a target drawing that the identity judge knows; per
+// seed and target, its pairs first, then the subjects drawn for every pair of that seed and target.
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
-const pool = notoOpenmojiSubjects(ds, om, identity.classes);
 interface Unit {
   seed: number;
+  target: string;
   pair: string;
   /** The other subjects whose pairs train the same adapter (--pairs-per-style; an adapter of K pairs takes the first K-1). */
   morePairs: string[];
   drawSubjects: string[];
   drawSeeds: number[];
-  realOm: Float32Array[];
+  /** The target's real drawings of the drawn subjects. */
+  realTarget: Float32Array[];
 }
-const units: Unit[] = seedList.flatMap((seed) => {
-  const shuffled = pool.slice();
-  const rng = new Rng(seed + 4242);
-  for (let i = shuffled.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
-  }
-  const used = nPairs * maxPerStyle;
-  const drawSubjects = shuffled.slice(used, used + nSubjects);
-  const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
-  const realOm = drawSubjects.map((y) => pictureOf(om, 'openmoji', y, S)!);
-  const groups = Array.from({ length: nPairs }, (_, i) => shuffled.slice(i * maxPerStyle, (i + 1) * maxPerStyle));
-  log(`seed ${seed}: pairs ${groups.map((g) => g.join(' + ')).join(', ')}\n  subjects drawn: ${drawSubjects.join(', ')}`);
-  return groups.map(([pair, ...morePairs]) => ({ seed, pair, morePairs, drawSubjects, drawSeeds, realOm }));
-});
+const units: Unit[] = seedList.flatMap((seed) =>
+  targets.flatMap((target, ti) => {
+    const drawings = targetDrawings(ds, om, target);
+    const shuffled = notoTargetSubjects(ds, om, target, identity.classes);
+    const rng = new Rng(seed + 4242 + 7919 * ti);
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    }
+    const used = nPairs * maxPerStyle;
+    const drawSubjects = shuffled.slice(used, used + nSubjects);
+    const drawSeeds = drawSubjects.map((_, j) => seed * 1000 + j);
+    const realTarget = drawSubjects.map((y) => pictureOf(drawings, target, y, S)!);
+    const groups = Array.from({ length: nPairs }, (_, i) => shuffled.slice(i * maxPerStyle, (i + 1) * maxPerStyle));
+    log(`seed ${seed}, ${target}: pairs ${groups.map((g) => g.join(' + ')).join(', ')}\n  subjects drawn: ${drawSubjects.join(', ')}`);
+    return groups.map(([pair, ...morePairs]) => ({ seed, target, pair, morePairs, drawSubjects, drawSeeds, realTarget }));
+  }),
+);
 const pairSubjects = units.map((u) => u.pair);
 
 interface Sample {
@@ -253,7 +269,7 @@ interface Sample {
   subject: number;
   method: string;
   weight: number;
-  pOpenmoji: number;
+  pTarget: number;
   distRatio: number;
   agree: boolean;
   ssim: number;
@@ -261,7 +277,7 @@ interface Sample {
   subjectTop5: boolean;
 }
 const samples: Sample[] = [];
-const unstyledStats: { pair: number; pOpenmoji: number; leak: boolean; subjectTop5: boolean }[] = [];
+const unstyledStats: { pair: number; pTarget: number; leak: boolean; subjectTop5: boolean }[] = [];
 const pairsReport: Record<string, unknown>[] = [];
 const gridTiles: Tile[] = [];
 const GRID_COLS = 2 + methods.length;
@@ -271,10 +287,11 @@ let trainSeconds = 0;
 let drawSeconds = 0;
 
 for (let p = 0; p < units.length; p++) {
-  const { seed, pair: x, morePairs, drawSubjects, drawSeeds, realOm } = units[p];
-  const extraPairs = morePairs.map((y) => ({ content: pictureOf(ds, 'noto', y, S)!, style: pictureOf(om, 'openmoji', y, S)!, subject: y }));
+  const { seed, target, pair: x, morePairs, drawSubjects, drawSeeds, realTarget } = units[p];
+  const drawings = targetDrawings(ds, om, target);
+  const extraPairs = morePairs.map((y) => ({ content: pictureOf(ds, 'noto', y, S)!, style: pictureOf(drawings, target, y, S)!, subject: y }));
   const content = pictureOf(ds, 'noto', x, S)!;
-  const styleImg = pictureOf(om, 'openmoji', x, S)!;
+  const styleImg = pictureOf(drawings, target, x, S)!;
   const tTrain = performance.now();
   const styles: Record<string, Style> = {};
   const trainInfo: Record<string, unknown> = {};
@@ -284,7 +301,7 @@ for (let p = 0; p < units.length; p++) {
   };
   for (const t of trainings) {
     const recipe = t.kind === 'reference' ? referenceRecipe : { steps: trainSteps, lr };
-    const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, ...recipe, seed: seed * 1000 + p, threads, convs };
+    const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, ...recipe, rank, seed: seed * 1000 + p, threads, convs };
     const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA', pairAugment: 'augmented pair', reference: 'reference pair' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
     const r =
       t.kind === 'dreambooth'
@@ -343,7 +360,7 @@ for (let p = 0; p < units.length; p++) {
   const idProbs = await identity.probs(stack, order.length);
   const artProbs = await artist.probs(stack, order.length);
   const K = identity.classes.length;
-  const omIndex = ARTIST_CLASSES.indexOf('openmoji');
+  const targetIndex = (ARTIST_CLASSES as readonly string[]).indexOf(target);
   const A = ARTIST_CLASSES.length;
   const top1 = (i: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 1)[0];
   const inTop5 = (i: number, c: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 5).includes(c);
@@ -353,7 +370,7 @@ for (let p = 0; p < units.length; p++) {
     const yClass = classIndex.get(drawSubjects[o.j])!;
     if (o.method === null) {
       unstyledAt = i;
-      unstyledStats.push({ pair: p, pOpenmoji: artProbs[i * A + omIndex], leak: top1(i) === xClass, subjectTop5: inTop5(i, yClass) });
+      unstyledStats.push({ pair: p, pTarget: artProbs[i * A + targetIndex], leak: top1(i) === xClass, subjectTop5: inTop5(i, yClass) });
       return;
     }
     const u = perSubject[o.j].unstyled;
@@ -362,22 +379,22 @@ for (let p = 0; p < units.length; p++) {
       subject: o.j,
       method: o.method,
       weight: o.w,
-      pOpenmoji: artProbs[i * A + omIndex],
-      distRatio: rmse(o.img, realOm[o.j]) / Math.max(1e-6, rmse(u, realOm[o.j])),
+      pTarget: artProbs[i * A + targetIndex],
+      distRatio: rmse(o.img, realTarget[o.j]) / Math.max(1e-6, rmse(u, realTarget[o.j])),
       agree: top1(i) === top1(unstyledAt),
       ssim: ssim(o.img, u, S),
       leak: top1(i) === xClass,
       subjectTop5: inTop5(i, yClass),
     });
   });
-  pairsReport.push({ seed, subject: x, drawSubjects, training: trainInfo });
+  pairsReport.push({ seed, target, subject: x, drawSubjects, training: trainInfo });
 
   // Grid: the first two pairs, the first 6 subjects each, at the middle strength of every method.
   if (p < 2) {
-    gridTiles.push({ ...tileOf(content, 0, S, `noto: ${x}`) }, { ...tileOf(styleImg, 0, S, `openmoji: ${x}`) });
+    gridTiles.push({ ...tileOf(content, 0, S, `noto: ${x}`) }, { ...tileOf(styleImg, 0, S, `${target}: ${x}`) });
     for (let c = 2; c < GRID_COLS; c++) gridTiles.push(blank());
     perSubject.slice(0, 6).forEach((s, j) => {
-      gridTiles.push(tileOf(s.unstyled, 0, S, drawSubjects[j]), tileOf(realOm[j], 0, S, 'real openmoji'));
+      gridTiles.push(tileOf(s.unstyled, 0, S, drawSubjects[j]), tileOf(realTarget[j], 0, S, `real ${target}`));
       for (const m of methods) {
         const wi = Math.floor((m.weights.length - 1) / 2);
         gridTiles.push(
@@ -393,9 +410,9 @@ await pipe.release();
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
 const share = (xs: boolean[]) => mean(xs.map(Number));
 const pairIds = units.map((_, p) => p);
-type Metric = 'pOpenmoji' | 'distRatio' | 'identityAgreement' | 'ssim' | 'leakage' | 'subjectTop5';
+type Metric = 'pTarget' | 'distRatio' | 'identityAgreement' | 'ssim' | 'leakage' | 'subjectTop5';
 const metricOf: Record<Metric, (q: Sample) => number> = {
-  pOpenmoji: (q) => q.pOpenmoji,
+  pTarget: (q) => q.pTarget,
   distRatio: (q) => q.distRatio,
   identityAgreement: (q) => Number(q.agree),
   ssim: (q) => q.ssim,
@@ -416,8 +433,8 @@ const metricOver = (pairs: readonly number[], method: string, w: number, m: Metr
   );
 const interval = (stat: (pairs: readonly number[]) => number) => bootstrap(pairIds, stat, { seed: 7 });
 const unstyled = {
-  pOpenmoji: mean(unstyledStats.map((u) => u.pOpenmoji)),
-  pOpenmojiInterval: interval((ps) => mean(ps.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pOpenmoji)))),
+  pTarget: mean(unstyledStats.map((u) => u.pTarget)),
+  pTargetInterval: interval((ps) => mean(ps.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pTarget)))),
   distRatio: 1,
   identityAgreement: 1,
   ssim: 1,
@@ -436,7 +453,7 @@ const table = methods.flatMap((m) =>
       method: m.id,
       mode: m.mode,
       strength: w,
-      pOpenmoji: intervals.pOpenmoji.value,
+      pTarget: intervals.pTarget.value,
       distRatio: intervals.distRatio.value,
       identityAgreement: intervals.identityAgreement.value,
       ssim: intervals.ssim.value,
@@ -449,16 +466,16 @@ const table = methods.flatMap((m) =>
 );
 
 /**
- * The headline of a method over some pairs: its style (P(openmoji)) where identity agreement falls to
+ * The headline of a method over some pairs: its style (P(target)) where identity agreement falls to
  * `floor`, walking its curve from the unstyled point (agreement 1) by increasing strength; the largest
  * style seen while agreement >= floor, with linear interpolation on the segment that crosses it.
  */
 function styleAtAgreement(method: Method, pairs: readonly number[], floor = 0.5): number {
   const pts = [
-    { c: 1, s: mean(pairs.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pOpenmoji))) },
+    { c: 1, s: mean(pairs.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pTarget))) },
     ...[...method.weights]
       .sort((x, y) => x - y)
-      .map((w) => ({ c: metricOver(pairs, method.id, w, 'identityAgreement'), s: metricOver(pairs, method.id, w, 'pOpenmoji') })),
+      .map((w) => ({ c: metricOver(pairs, method.id, w, 'identityAgreement'), s: metricOver(pairs, method.id, w, 'pTarget') })),
   ];
   let best = pts[0].s;
   for (let k = 1; k < pts.length; k++) {
@@ -471,10 +488,27 @@ function styleAtAgreement(method: Method, pairs: readonly number[], floor = 0.5)
   }
   return best;
 }
-const headline = methods.map((m) => ({ method: m.id, pOpenmojiAtAgreement50: interval((ps) => styleAtAgreement(m, ps)) }));
+const headline = methods.map((m) => ({ method: m.id, pTargetAtAgreement50: interval((ps) => styleAtAgreement(m, ps)) }));
+/** With several targets: each method's headline on each target's pairs alone, and its paired difference to the reference there. */
+const headlineByTarget =
+  targets.length > 1
+    ? targets.map((target) => {
+        const ids = pairIds.filter((p) => units[p].target === target);
+        const over = (stat: (pairs: readonly number[]) => number) => bootstrap(ids, stat, { seed: 7 });
+        return {
+          target,
+          pairs: ids.length,
+          methods: methods.map((m) => ({
+            method: m.id,
+            pTargetAtAgreement50: over((ps) => styleAtAgreement(m, ps)),
+            ...(reference && m !== reference ? { minusReference: over((ps) => styleAtAgreement(m, ps) - styleAtAgreement(reference, ps)) } : {}),
+          })),
+        };
+      })
+    : [];
 /**
  * Paired differences to the reference method: the same resample of the pairs for both (they share the
- * pairs, drawn subjects and seeds), so the spread between pairs cancels. The headline, and P(openmoji)
+ * pairs, drawn subjects and seeds), so the spread between pairs cancels. The headline, and P(target)
  * and identity agreement at every strength both methods drew.
  */
 const differences = reference
@@ -483,12 +517,12 @@ const differences = reference
       .map((m) => ({
         method: m.id,
         minus: reference.id,
-        pOpenmojiAtAgreement50: interval((ps) => styleAtAgreement(m, ps) - styleAtAgreement(reference, ps)),
+        pTargetAtAgreement50: interval((ps) => styleAtAgreement(m, ps) - styleAtAgreement(reference, ps)),
         byStrength: m.weights
           .filter((w) => m.mode === reference.mode && reference.weights.includes(w))
           .map((w) => ({
             strength: w,
-            pOpenmoji: interval((ps) => metricOver(ps, m.id, w, 'pOpenmoji') - metricOver(ps, reference.id, w, 'pOpenmoji')),
+            pTarget: interval((ps) => metricOver(ps, m.id, w, 'pTarget') - metricOver(ps, reference.id, w, 'pTarget')),
             identityAgreement: interval((ps) => metricOver(ps, m.id, w, 'identityAgreement') - metricOver(ps, reference.id, w, 'identityAgreement')),
           })),
       }))
@@ -498,7 +532,7 @@ const differences = reference
  * Does the method's curve dominate a baseline point? Linear interpolation of the method's style score
  * at the baseline point's content score, over the method's content range (unstyled point included).
  */
-function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
+function dominance(content: 'ssim' | 'identityAgreement', style: 'pTarget') {
   const ours = [unstyled, ...table.filter((r) => r.method === reference!.id)].map((r) => ({ c: r[content], s: r[style] })).sort((p, q) => p.c - q.c);
   return methods
     .filter((m) => m !== reference)
@@ -523,10 +557,10 @@ function dominance(content: 'ssim' | 'identityAgreement', style: 'pOpenmoji') {
       return { baseline: m.id, points: pts.length, dominatedByPairGuidance: dominated, outsideItsContentRange: outside };
     });
 }
-const dominanceReport = reference ? { bySsim: dominance('ssim', 'pOpenmoji'), byIdentityAgreement: dominance('identityAgreement', 'pOpenmoji') } : null;
+const dominanceReport = reference ? { bySsim: dominance('ssim', 'pTarget'), byIdentityAgreement: dominance('identityAgreement', 'pTarget') } : null;
 
 console.log(
-  `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed, seeds ${seedList.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters trained ${trainSteps} steps${lr === undefined ? '' : ` at lr ${lr}`}${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`,
+  `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed and target, seeds ${seedList.join(', ')}; targets ${targets.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters of rank ${rank} trained ${trainSteps} steps${lr === undefined ? '' : ` at lr ${lr}`}${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`,
 );
 const artistInfo = artist.meta.info as { heldOutTop1?: number; evaluationSubjectsTop1?: number; evaluationSubjectsOpenmojiRecall?: number };
 console.log(
@@ -536,13 +570,13 @@ console.log(
 console.log('[95% intervals: bootstrap over the pairs]\n');
 console.log(
   formatTable(
-    ['method', 'strength', 'P(openmoji)', 'dist ratio', 'id agree', 'SSIM', 'leakage', 'subj top-5', 'n'],
+    ['method', 'strength', 'P(target)', 'dist ratio', 'id agree', 'SSIM', 'leakage', 'subj top-5', 'n'],
     [
-      ['unstyled', 0, numInterval(unstyled.pOpenmojiInterval), 1, 1, 1, pct(unstyled.leakage), pct(unstyled.subjectTop5), unstyled.n],
+      ['unstyled', 0, numInterval(unstyled.pTargetInterval), 1, 1, 1, pct(unstyled.leakage), pct(unstyled.subjectTop5), unstyled.n],
       ...table.map((r) => [
         r.method,
         r.strength,
-        numInterval(r.intervals.pOpenmoji),
+        numInterval(r.intervals.pTarget),
         numInterval(r.intervals.distRatio, 2),
         pctInterval(r.intervals.identityAgreement),
         numInterval(r.intervals.ssim, 2),
@@ -553,36 +587,42 @@ console.log(
     ],
   ),
 );
-console.log('\nheadline: P(openmoji) where identity agreement falls to 50%');
+const signed = (i: Interval) => `${i.value >= 0 ? '+' : ''}${numInterval(i)}${i.low > 0 || i.high < 0 ? ' (apart from 0)' : ''}`;
+console.log('\nheadline: P(target) where identity agreement falls to 50%');
 const ours = headline.find((h) => h.method === reference?.id);
 for (const h of headline) {
   const vs =
     ours && h !== ours
-      ? separated(ours.pOpenmojiAtAgreement50, h.pOpenmojiAtAgreement50)
-        ? ours.pOpenmojiAtAgreement50.value > h.pOpenmojiAtAgreement50.value
+      ? separated(ours.pTargetAtAgreement50, h.pTargetAtAgreement50)
+        ? ours.pTargetAtAgreement50.value > h.pTargetAtAgreement50.value
           ? ` (${reference!.id} is higher, intervals apart)`
           : ` (${reference!.id} is lower, intervals apart)`
         : ` (inside the noise of ${reference!.id})`
       : '';
-  console.log(`  ${h.method}: ${numInterval(h.pOpenmojiAtAgreement50)}${vs}`);
+  console.log(`  ${h.method}: ${numInterval(h.pTargetAtAgreement50)}${vs}`);
 }
-if (ours) console.log(`goal: P(openmoji) >= 0.5 there: ${ours.pOpenmojiAtAgreement50.value >= 0.5 ? 'met' : 'not met'}`);
-const signed = (i: Interval) => `${i.value >= 0 ? '+' : ''}${numInterval(i)}${i.low > 0 || i.high < 0 ? ' (apart from 0)' : ''}`;
+if (ours && targets.length === 1 && targets[0] === 'openmoji')
+  console.log(`goal: P(openmoji) >= 0.5 there: ${ours.pTargetAtAgreement50.value >= 0.5 ? 'met' : 'not met'}`);
+if (headlineByTarget.length) console.log('by target:');
+for (const t of headlineByTarget) {
+  console.log(`  ${t.target} (${t.pairs} pair${t.pairs === 1 ? '' : 's'}):`);
+  for (const h of t.methods)
+    console.log(`    ${h.method}: ${numInterval(h.pTargetAtAgreement50)}${h.minusReference ? `; minus ${reference!.id}: ${signed(h.minusReference)}` : ''}`);
+}
 if (differences.length) console.log(`\npaired differences to ${reference!.id} (the same resampled pairs for both):`);
 for (const d of differences) {
-  console.log(`  ${d.method}: headline ${signed(d.pOpenmojiAtAgreement50)}`);
-  for (const b of d.byStrength)
-    console.log(`    strength ${b.strength}: P(openmoji) ${signed(b.pOpenmoji)}, identity agreement ${signed(b.identityAgreement)}`);
+  console.log(`  ${d.method}: headline ${signed(d.pTargetAtAgreement50)}`);
+  for (const b of d.byStrength) console.log(`    strength ${b.strength}: P(target) ${signed(b.pTarget)}, identity agreement ${signed(b.identityAgreement)}`);
 }
 if (dominanceReport) {
-  console.log(`\nbaseline points dominated by the ${reference!.id} curve (P(openmoji) at equal content score):`);
+  console.log(`\nbaseline points dominated by the ${reference!.id} curve (P(target) at equal content score):`);
   for (const [k, v] of Object.entries(dominanceReport))
     for (const d of v)
       console.log(`  ${k}: ${d.baseline}: ${d.dominatedByPairGuidance}/${d.points} dominated, ${d.outsideItsContentRange} outside its content range`);
 }
 
 // Plot: style vs content trade-off curves, each starting at the unstyled point.
-const series = (content: 'ssim' | 'identityAgreement', style: 'pOpenmoji' | 'distRatio') =>
+const series = (content: 'ssim' | 'identityAgreement', style: 'pTarget' | 'distRatio') =>
   methods.map((m) => ({
     name: m.label,
     dashed: m.dashed,
@@ -592,15 +632,15 @@ const series = (content: 'ssim' | 'identityAgreement', style: 'pOpenmoji' | 'dis
     ],
   }));
 const panels: Panel[] = [
-  { title: 'style fidelity vs structure', xLabel: 'SSIM(stylized, unstyled)', yLabel: 'mean P(openmoji)', series: series('ssim', 'pOpenmoji') },
+  { title: 'style fidelity vs structure', xLabel: 'SSIM(stylized, unstyled)', yLabel: 'mean P(target)', series: series('ssim', 'pTarget') },
   {
     title: 'style fidelity vs identity',
     xLabel: 'identity agreement with unstyled',
-    yLabel: 'mean P(openmoji)',
-    series: series('identityAgreement', 'pOpenmoji'),
+    yLabel: 'mean P(target)',
+    series: series('identityAgreement', 'pTarget'),
   },
   {
-    title: 'distance to real OpenMoji (lower: closer)',
+    title: 'distance to the real target drawing (lower: closer)',
     xLabel: 'SSIM(stylized, unstyled)',
     yLabel: 'RMSE ratio stylized / unstyled',
     series: series('ssim', 'distRatio'),
@@ -618,6 +658,8 @@ const report = {
     lr: lr ?? null,
     referenceRecipe: methods.some((m) => m.style === 'reference') ? referenceRecipe : null,
     ...(trainings.some((t) => t.kind === 'pairAugment') ? { augmentation } : {}),
+    targets,
+    rank,
     pairs: units.length,
     pairsPerSeed: nPairs,
     subjects: nSubjects,
@@ -635,6 +677,7 @@ const report = {
   unstyled,
   table,
   headline,
+  headlineByTarget,
   differences,
   dominance: dominanceReport,
   seconds: { training: trainSeconds, drawing: drawSeconds, total: (performance.now() - t0) / 1000 },

@@ -51,9 +51,13 @@ import {
   ensureArtistClassifier,
   ensureIdentityClassifier,
   EVAL_DIR,
+  HELD_OUT_TARGETS,
   isEvaluationSubject,
   JUDGE_DATASET,
   loadOpenmoji,
+  notoTargetSubjects,
+  parseTargets,
+  targetDrawings,
 } from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, numberList, pictureOf, tileOf } from '../src/eval/generate.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
@@ -71,7 +75,7 @@ import type { StructureGuidance } from '../src/diffusion/structure-guidance.ts';
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/emoji-mini' },
-    targets: { type: 'string', default: 'openmoji,fluent-hc,streamline-emoji,fluent-3d' },
+    targets: { type: 'string', default: HELD_OUT_TARGETS.join(',') },
     pairs: { type: 'string', default: '1' },
     cfg: { type: 'string', default: String(DRAW_DEFAULTS.cfg) },
     'no-draw': { type: 'boolean', default: false },
@@ -109,13 +113,7 @@ const seedList = list(a.seeds!);
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const cfg = Number(a.cfg);
 const withDraw = !a['no-draw'];
-const targets = a
-  .targets!.split(',')
-  .map((t) => t.trim())
-  .filter(Boolean);
-for (const t of targets)
-  if (t === 'noto' || !(ARTIST_CLASSES as readonly string[]).includes(t))
-    throw new Error(`--targets: ${t} is not one of the artist judge's sets other than noto (${ARTIST_CLASSES.join(', ')})`);
+const targets = parseTargets(a.targets!);
 const log = (s: string) => console.error(s);
 
 const model = await loadEvalModel(a.model!);
@@ -126,18 +124,10 @@ const om = await loadOpenmoji(`${a.classifiers}/openmoji32.bin`, { log });
 const S = model.imageSize;
 const PX = 3 * S * S;
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
-// The target's drawings: OpenMoji's from its own evaluation-only file, the other sets' from the dataset.
-const targetSet = (t: string) => (t === 'openmoji' ? om : ds);
+const targetSet = (t: string) => targetDrawings(ds, om, t);
 // Pairs: evaluation-half subjects with a Noto and a target drawing. Pictures: evaluation-half subjects
 // the identity judge knows, drawn by one of the artists other than the target.
-const pairPoolOf = (t: string) => {
-  const has = new Set(
-    targetSet(t)
-      .items.filter((it) => it.set === t)
-      .map((it) => it.subject),
-  );
-  return [...new Set(ds.items.filter((it) => it.set === 'noto' && has.has(it.subject) && isEvaluationSubject(it.subject)).map((it) => it.subject))].sort();
-};
+const pairPoolOf = (t: string) => notoTargetSubjects(ds, om, t);
 const picturePoolOf = (t: string) =>
   ds.items
     .map((it, i) => ({ ...it, i }))

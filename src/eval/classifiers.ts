@@ -66,20 +66,59 @@ export function isEvaluationSubject(subject: string): boolean {
 }
 
 /**
- * The subjects of the evaluation half drawn by both Noto (in `ds`) and OpenMoji (in `openmoji`) that the
- * identity judge knows (`classes`), sorted: eval:pair's pool of pairs and drawn subjects, and the real
- * pairs eval:classifiers judges.
+ * The held-out styles the evaluations learn from pairs: artist sets the embedded model never saw and the
+ * artist judge knows (Noto, the pairs' content side, and the sets the model was pretrained on are not).
  */
-export function notoOpenmojiSubjects(ds: Dataset, openmoji: Dataset, classes: readonly string[]): string[] {
-  const known = new Set(classes);
-  const drawnByOpenmoji = new Set(openmoji.items.map((it) => it.subject));
+export const HELD_OUT_TARGETS = ['openmoji', 'fluent-hc', 'streamline-emoji', 'fluent-3d'] as const;
+
+/** A comma-separated list of target styles, checked: each one of the artist judge's sets other than Noto. */
+export function parseTargets(spec: string, option = '--targets'): string[] {
+  const targets = [
+    ...new Set(
+      spec
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ];
+  if (targets.length === 0) throw new Error(`${option}: expected one or more of ${ARTIST_CLASSES.filter((c) => c !== 'noto').join(', ')}`);
+  for (const t of targets)
+    if (t === 'noto' || !(ARTIST_CLASSES as readonly string[]).includes(t))
+      throw new Error(`${option}: ${t} is not one of the artist judge's sets other than noto (${ARTIST_CLASSES.join(', ')})`);
+  return targets;
+}
+
+/** Where a target's drawings are: OpenMoji's in its own evaluation-only file, the other sets' in the dataset. */
+export function targetDrawings(ds: Dataset, openmoji: Dataset, target: string): Dataset {
+  return target === 'openmoji' ? openmoji : ds;
+}
+
+/**
+ * The subjects of the evaluation half drawn by both Noto (in `ds`) and the target (in `targetDrawings`),
+ * sorted; with `classes`, only those the identity judge knows. The pools of pairs and drawn subjects.
+ */
+export function notoTargetSubjects(ds: Dataset, openmoji: Dataset, target: string, classes?: readonly string[]): string[] {
+  const known = classes ? new Set(classes) : null;
+  const drawnByTarget = new Set(
+    targetDrawings(ds, openmoji, target)
+      .items.filter((it) => it.set === target)
+      .map((it) => it.subject),
+  );
   return [
     ...new Set(
       ds.items
-        .filter((it) => it.set === 'noto' && drawnByOpenmoji.has(it.subject) && known.has(it.subject) && isEvaluationSubject(it.subject))
+        .filter((it) => it.set === 'noto' && drawnByTarget.has(it.subject) && (!known || known.has(it.subject)) && isEvaluationSubject(it.subject))
         .map((it) => it.subject),
     ),
   ].sort();
+}
+
+/**
+ * The subjects of the evaluation half drawn by both Noto and OpenMoji that the identity judge knows
+ * (`classes`), sorted: the real pairs eval:classifiers judges.
+ */
+export function notoOpenmojiSubjects(ds: Dataset, openmoji: Dataset, classes: readonly string[]): string[] {
+  return notoTargetSubjects(ds, openmoji, 'openmoji', classes);
 }
 
 /** Pictures of a dataset as float32 [N, 3, S, S] in [-1, 1] (all, or the given items). */
