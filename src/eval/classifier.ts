@@ -172,7 +172,7 @@ export function posterize(img: Float32Array, size: number, levels: number): void
   for (let i = 0; i < n; i++) img[i] = (Math.round(((img[i] + 1) / 2) * q) / q) * 2 - 1;
 }
 
-const clampUnit = (v: number) => (v < -1 ? -1 : v > 1 ? 1 : v);
+const clampUnit = (v: number) => Math.max(-1, Math.min(1, v));
 
 /** In-place separable [1 2 1]/4 blur of a [3, S, S] picture, edges replicated. */
 export function blur3(img: Float32Array, size: number): void {

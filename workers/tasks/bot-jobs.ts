@@ -141,26 +141,26 @@ export async function trainStyle(args: { job: TrainArgs } & TaskOptions, ctx?: T
   };
 }
 
+/** What a draw or blend job asks of the sampler, with the job's progress callback. */
+function samplingOptions(job: Pick<DrawArgs, 'prompt' | 'seed' | 'steps' | 'cfg' | 'variation'>, onStep: ReturnType<typeof stepper>) {
+  return { prompt: job.prompt, seed: job.seed, steps: job.steps, cfg: job.cfg, variation: job.variation, onStep };
+}
+
+/** One picture [3, S, S] as a named PNG of the reply, at the display scale. */
+async function picture(name: string, image: Float32Array, size: number) {
+  return { name, png: new Uint8Array(await imagePng(image, size, displayScale(size))) };
+}
+
 export async function draw(args: { job: DrawArgs } & TaskOptions, ctx?: TaskContext): Promise<JobResult> {
   const t0 = performance.now();
   const { model, pipe } = await loadModel(args.model);
   const size = model.imageSize;
   const { job } = args;
   // drawMixes([[]]) and drawStyled ([styled, unstyled]): trajectory 0 is the picture to preview.
-  const opts = {
-    prompt: job.prompt,
-    seed: job.seed,
-    steps: job.steps,
-    cfg: job.cfg,
-    variation: job.variation,
-    onStep: stepper(ctx, 'drawing', previewPlan(model, args, 0)),
-  };
+  const opts = samplingOptions(job, stepper(ctx, 'drawing', previewPlan(model, args, 0)));
   if (job.styles.length === 0) {
     const r = await drawMixes(pipe, [[]], opts);
-    return {
-      images: [{ name: 'image.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }],
-      seconds: (performance.now() - t0) / 1000,
-    };
+    return { images: [await picture('image.png', r.images[0], size)], seconds: (performance.now() - t0) / 1000 };
   }
   const styles = job.styles.map((s) => ({ style: decodeStyle(s.style.bytes, `style '${s.style.name}'`), weight: s.weight }));
   const r = await drawStyled(pipe, styles, opts);
@@ -179,14 +179,7 @@ export async function blend(args: { job: BlendArgs } & TaskOptions, ctx?: TaskCo
   const a = decodeStyle(job.a.bytes, `style '${job.a.name}'`);
   const b = decodeStyle(job.b.bytes, `style '${job.b.name}'`);
   // One blended image (ratio) or a strip: preview its middle picture.
-  const opts = {
-    prompt: job.prompt,
-    seed: job.seed,
-    steps: job.steps,
-    cfg: job.cfg,
-    variation: job.variation,
-    onStep: stepper(ctx, 'blending', previewPlan(model, args, job.ratio !== undefined ? 0 : Math.floor((job.strip - 1) / 2))),
-  };
+  const opts = samplingOptions(job, stepper(ctx, 'blending', previewPlan(model, args, job.ratio !== undefined ? 0 : Math.floor((job.strip - 1) / 2))));
   if (job.ratio !== undefined) {
     const wa = job.strength * (1 - job.ratio);
     const wb = job.strength * job.ratio;
@@ -195,10 +188,7 @@ export async function blend(args: { job: BlendArgs } & TaskOptions, ctx?: TaskCo
       { style: b, weight: wb },
     ].filter((w) => w.weight > 0);
     const r = await drawMixes(pipe, [mix], opts);
-    return {
-      images: [{ name: 'blend.png', png: new Uint8Array(await imagePng(r.images[0], size, displayScale(size))) }],
-      seconds: (performance.now() - t0) / 1000,
-    };
+    return { images: [await picture('blend.png', r.images[0], size)], seconds: (performance.now() - t0) / 1000 };
   }
   const k = job.strip;
   const r = await blendStrip(pipe, a, b, job.strength, k, opts);
