@@ -17,6 +17,9 @@
  * does not take the cores from the running one), and the first form's step time is compared with each
  * other's round by round (the ratio of the rounds' medians). Prints the median and the range over the
  * timed steps (the first `--warmup` steps of each trainer are not timed).
+ * With --profile PREFIX, instead: for each form in turn, --warmup + --steps steps of the resident
+ * trainer under onnxruntime's profiler (written as PREFIX-<form>_<date>.json), and onnxruntime's time
+ * per step by operator, summed over the steps after the warm-up (the profiler's own cost included).
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -26,6 +29,7 @@ import { EMA } from '../src/train/ema.ts';
 import { AdamW, warmupCosine } from '../src/train/optim.ts';
 import { residentParams } from '../src/train/resident.ts';
 import { type StepFunction, Trainer } from '../src/train/step.ts';
+import { latestProfile, summarizeOrtProfile } from './lib/ort-profile.ts';
 import { compilePretrainStep, loadPretrainData, PretrainBatches } from './lib/pretrain-step.ts';
 
 const { values: args } = parseArgs({
@@ -41,10 +45,17 @@ const { values: args } = parseArgs({
     forms: { type: 'string', default: 'tap-gemms' },
     threads: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
+    /** Profile each form instead of timing (the path prefix of onnxruntime's trace files). */
+    profile: { type: 'string' },
   },
 });
 const batch = Number(args.batch);
 const seed = Number(args.seed);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
 
 const forms = args.forms!.split(',') as ConvWeightGradForm[];
 for (const form of forms) if (form !== 'tap-gemms' && form !== 'per-sample') throw new Error(`--forms: unknown form '${form}' (tap-gemms, per-sample)`);
@@ -52,6 +63,32 @@ const modes = args.modes!.split(',');
 for (const mode of modes) if (mode !== 'js' && mode !== 'resident') throw new Error(`--modes: unknown mode '${mode}' (js, resident)`);
 
 const data = loadPretrainData({ data: args.data!, emojiShare: 0.6 });
+if (args.profile) {
+  for (const form of forms) {
+    const prefix = `${args.profile}-${form}`;
+    const { stepFn } = await compilePretrainStep(data, batch, { threads: Number(args.threads), convWeightGrad: form, profileFilePrefix: prefix });
+    const trainer = pretrainTrainer('resident', stepFn);
+    const profiled = new PretrainBatches(data, batch, seed);
+    for (let k = 0; k < Number(args.warmup) + Number(args.steps); k++) {
+      profiled.fill(trainer.step);
+      await trainer.trainStep(profiled.feeds);
+    }
+    await stepFn.release();
+    const file = await latestProfile(prefix);
+    const { runMs, operators } = await summarizeOrtProfile(file, Number(args.warmup));
+    const kernels = operators.reduce((sum, o) => sum + o.ms, 0);
+    console.log(`${form}: ${stepFn.nodeCount} ONNX nodes; ${file}`);
+    console.log(`  onnxruntime's run, profiled: ${median(runMs).toFixed(1)} ms per step (median of ${runMs.length}); its kernels ${kernels.toFixed(1)} ms:`);
+    for (const o of operators.slice(0, 16))
+      console.log(`  ${o.op.padEnd(20)} ${o.ms.toFixed(1).padStart(7)} ms ${((100 * o.ms) / kernels).toFixed(1).padStart(5)}%  ${o.nodes} nodes`);
+  }
+  console.log(
+    `load average (1, 5, 15 min): ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`,
+  );
+  process.exit(0);
+}
 const compiled = [];
 for (const form of forms) {
   const step = await compilePretrainStep(data, batch, { threads: Number(args.threads), convWeightGrad: form, stopSpinningAfterRun: forms.length > 1 });
@@ -92,12 +129,6 @@ async function runSteps(trainer: Trainer, count: number, into: Sample[] | null):
     into?.push({ batch: t1 - t0, ort: r.ortMs, optimizer: r.optimizerMs, other: r.totalMs - r.ortMs - r.optimizerMs });
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
 
 // Every form with every mode; labelled by the mode alone when there is one form, as before.
 const variants = compiled.flatMap((c, f) => modes.map((mode) => ({ form: f, label: forms.length > 1 ? `${forms[f]}/${mode}` : mode, mode, step: c.stepFn })));

@@ -69,6 +69,8 @@ export interface PretrainStepOptions {
   convWeightGrad?: G.ConvWeightGradForm;
   /** Stop onnxruntime's threads spinning after each run (for sessions that take turns in one process). */
   stopSpinningAfterRun?: boolean;
+  /** Record onnxruntime's profile (SessionOptions.profileFilePrefix). */
+  profileFilePrefix?: string;
 }
 
 /** The training graph (text encoder + UNet, every parameter trainable) compiled as a step with Σ g². */
@@ -87,6 +89,7 @@ export async function compilePretrainStep(data: PretrainData, batch: number, opt
     gradNorm: true,
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.stopSpinningAfterRun ? { stopSpinningAfterRun: true } : {}),
+    ...(opts.profileFilePrefix ? { profileFilePrefix: opts.profileFilePrefix } : {}),
   });
   const paramCount = Object.values(stepFn.paramShapes).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
   const flops = G.countFlops([loss, ...G.grad(loss, g.trainableParams())]);
