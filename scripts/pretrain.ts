@@ -61,7 +61,7 @@ mkdirSync(`${args.out}/samples`, { recursive: true });
 const data = loadPretrainData({ data: args.data!, emojiShare: Number(args['emoji-share']) });
 const { ds, tokenizer } = data;
 console.log(`dataset: ${ds.count} pictures of ${ds.height}x${ds.width} (${ds.sets.map((s) => s.id).join(', ')}), vocabulary ${tokenizer.vocabSize} tokens`);
-const { stepFn, paramCount, flops } = await compilePretrainStep(data, batch, Number(args.threads));
+const { stepFn, paramCount, flops } = await compilePretrainStep(data, batch, { threads: Number(args.threads) });
 console.log(`model: ${(paramCount / 1e6).toFixed(2)} M parameters; training step ${(flops / 1e9).toFixed(1)} GFLOP at batch ${batch}`);
 
 // ---- state: fresh or resumed

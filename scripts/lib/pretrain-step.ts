@@ -62,10 +62,21 @@ export interface PretrainGraph {
   flops: number;
 }
 
+export interface PretrainStepOptions {
+  /** Intra-op threads (0: onnxruntime's default, all cores). */
+  threads: number;
+  /** The form of the convolutions' weight gradients (default: the graph's default, 'tap-gemms'). */
+  convWeightGrad?: G.ConvWeightGradForm;
+  /** Stop onnxruntime's threads spinning after each run (for sessions that take turns in one process). */
+  stopSpinningAfterRun?: boolean;
+  /** Record onnxruntime's profile (SessionOptions.profileFilePrefix). */
+  profileFilePrefix?: string;
+}
+
 /** The training graph (text encoder + UNet, every parameter trainable) compiled as a step with Σ g². */
-export async function compilePretrainStep(data: PretrainData, batch: number, threads: number): Promise<PretrainGraph> {
+export async function compilePretrainStep(data: PretrainData, batch: number, opts: PretrainStepOptions): Promise<PretrainGraph> {
   const [c, h, w] = data.latentShape;
-  const g = new G.Graph();
+  const g = new G.Graph({ convWeightGrad: opts.convWeightGrad });
   const ids = g.input('input_ids', [batch, EMOJI_MINI_CONTEXT], 'int64');
   const states = clipTextModel(g, emojiMiniTextConfigFor(data.tokenizer), ids);
   const pred = unet2DConditionModel(g, EMOJI_MINI_UNET_CONFIG, {
@@ -74,7 +85,12 @@ export async function compilePretrainStep(data: PretrainData, batch: number, thr
     encoderHiddenStates: states,
   });
   const loss = G.mse(pred, g.input('target', [batch, c, h, w]));
-  const stepFn = await StepFunction.compile(loss, { gradNorm: true, ...(threads ? { threads } : {}) });
+  const stepFn = await StepFunction.compile(loss, {
+    gradNorm: true,
+    ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.stopSpinningAfterRun ? { stopSpinningAfterRun: true } : {}),
+    ...(opts.profileFilePrefix ? { profileFilePrefix: opts.profileFilePrefix } : {}),
+  });
   const paramCount = Object.values(stepFn.paramShapes).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
   const flops = G.countFlops([loss, ...G.grad(loss, g.trainableParams())]);
   return { stepFn, paramCount, flops };

@@ -54,6 +54,12 @@ export interface SessionOptions {
    * two batch shapes): an idle session's spinning threads would take the cores from the running one.
    */
   stopSpinningAfterRun?: boolean;
+  /**
+   * onnxruntime's profiler: every node's run is recorded and, when the session is released, written as
+   * a chrome-trace JSON `${profileFilePrefix}_<date and time>.json` (see summarizeOrtProfile in
+   * scripts/lib/ort-profile.ts). Recording slows the run.
+   */
+  profileFilePrefix?: string;
 }
 
 /**
@@ -90,6 +96,7 @@ export function ortSessionOptions(opts: SessionOptions): ort.InferenceSession.Se
     enableCpuMemArena: opts.memoryArena ?? true,
     // Nested keys are joined with dots by onnxruntime-node: session.force_spinning_stop.
     ...(opts.stopSpinningAfterRun ? { extra: { session: { force_spinning_stop: '1' } } } : {}),
+    ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
   };
 }
 

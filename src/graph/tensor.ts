@@ -66,9 +66,20 @@ export class Node {
   }
 }
 
+/**
+ * How the backward pass forms a convolution's weight gradient (src/graph/ops/nn.ts):
+ * 'tap-gemms' (default): for stride 1, one GEMM per kernel tap over the whole batch, input and output
+ * gradient laid out channels-first; other strides as 'per-sample'.
+ * 'per-sample': the windows of the input by a one-hot convolution (im2col), one GEMM per sample, summed
+ * over the batch (the form before 'tap-gemms'; kept for comparison, npm run bench:pretrain-step).
+ */
+export type ConvWeightGradForm = 'tap-gemms' | 'per-sample';
+
 export interface GraphOptions {
   /** Decides, per parameter name, how it is bound. Default: every parameter is trainable. */
   paramMode?: (name: string) => ParamMode;
+  /** Default 'tap-gemms'. */
+  convWeightGrad?: ConvWeightGradForm;
 }
 
 export class Graph {
@@ -78,9 +89,11 @@ export class Graph {
   private readonly memo = new Map<string, Node>();
   private nextTensorId = 0;
   private readonly paramMode: (name: string) => ParamMode;
+  readonly convWeightGrad: ConvWeightGradForm;
 
   constructor(options: GraphOptions = {}) {
     this.paramMode = options.paramMode ?? (() => 'trainable');
+    this.convWeightGrad = options.convWeightGrad ?? 'tap-gemms';
   }
 
   /** Data fed on every run (images, tokens, timesteps, ...). */

@@ -1,4 +1,7 @@
 /** GraphSession's options as onnxruntime-node takes them, on the real onnxruntime-node. */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as G from '../../src/graph/index.ts';
 
@@ -26,5 +29,22 @@ describe('session options', () => {
     for (let i = 0; i < 3; i++) expect((await stopping.run(x)).y).toEqual(want);
     await plain.release();
     await stopping.release();
+  });
+
+  it('profileFilePrefix: a chrome trace of every node run, written when the session is released', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pairstyle-profile-'));
+    try {
+      const session = await G.GraphSession.create(linearModel(), { threads: 1, profileFilePrefix: join(dir, 'step') });
+      await session.run({ x: new Float32Array(8).fill(1) });
+      await session.release();
+      const files = await readdir(dir);
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/^step_.*\.json$/);
+      const events = JSON.parse(await readFile(join(dir, files[0]!), 'utf8')) as { name: string; cat: string; args?: { op_name?: string } }[];
+      expect(events.some((e) => e.name === 'model_run')).toBe(true);
+      expect(events.some((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name !== undefined)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
