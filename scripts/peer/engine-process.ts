@@ -21,14 +21,19 @@ export class EngineProcess {
     readonly name: EngineName,
     private readonly proc: ChildProcessWithoutNullStreams,
   ) {
+    const tag = name === 'PyTorch' ? 'pytorch' : 'pairstyle';
     createInterface({ input: proc.stdout }).on('line', (line) => {
+      // Answers are JSON objects; anything else a library prints is passed on as a log line.
+      if (!line.startsWith('{')) {
+        process.stderr.write(`[${tag}] ${line}\n`);
+        return;
+      }
       if (this.waiting) {
         const w = this.waiting;
         this.waiting = null;
         w(line);
       } else this.answers.push(line);
     });
-    const tag = name === 'PyTorch' ? 'pytorch' : 'pairstyle';
     proc.stderr.on('data', (d: Buffer) => process.stderr.write(`[${tag}] ${d}`));
     this.exit = new Promise((resolve) =>
       proc.on('exit', (code, signal) => {
