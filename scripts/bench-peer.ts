@@ -1,9 +1,10 @@
 /**
  * The engine against its peer, PyTorch, on the same steps (npm run bench:peer [-- --cases a,b --threads 2,1
- * --repeats 9 --sd-repeats 3 --warmup 1 --peer-attention auto|plain|chunked --peer-blas-threads auto|N]). Optional: it needs Debian's PyTorch with OpenBLAS
+ * --repeats 9 --sd-repeats 3 --warmup 1 --peer-attention auto|plain|chunked --peer-blas-threads auto|N
+ * --peer-adamw auto|foreach|per-tensor --one-at-a-time]). Optional: it needs Debian's PyTorch with OpenBLAS
  * (apt-get install -y python3-torch libopenblas0-pthread), checks that first, and installs nothing.
  *
- * Steps, batch 2, fp32, both engines on the same thread count:
+ * Steps, batch 2, fp32, both engines on the same thread count (scripts/peer/cases.ts):
  *   emoji_forward   the shipped emoji-mini UNet forward (a CFG draw step)
  *   emoji_lora      its pair-training step: pairTrainingLoss (ContentLoRA + StyleLoRA, rank 8, B trains,
  *                   A fed), forward + backward + AdamW through StepFunction and Trainer
@@ -13,42 +14,37 @@
  *                   tokens at the first attention level): forward, pair-training step (rank 64), full step
  *   sd64_lora       the same pair-training step at 64x64 latents (4,096 tokens)
  * The weights (the shipped ones, or seeded random ones) and inputs are written here as safetensors and
- * read by scripts/peer/worker.py; before any timing, the output (forward) or the loss, every gradient and
- * the update of one optimizer step are checked equal within TOLERANCE. Then the engines alternate (ours,
- * PyTorch, ours, ...), each timing its own step in its own process; the ratio is ours / PyTorch of the
- * medians (< 1: PairStyle faster), the spread the range of the per-repeat ratios, with the load average.
- * A case whose estimated memory for both engines at once exceeds what the machine has free is skipped
- * and said so. Prints `peer_ratio_<case>_t<threads>=` lines.
+ * read by each engine's worker process (scripts/peer/engine-worker.ts, scripts/peer/worker.py); before
+ * any timing, the output (forward) or the loss, every gradient and the update of one optimizer step are
+ * checked equal within TOLERANCE (scripts/peer/compare.ts). Each engine times its own step in its own
+ * process; the ratio is ours / PyTorch of the medians (< 1: PairStyle faster), with the load average.
+ *
+ * Memory decides the schedule, from each engine's estimated memory (cases.ts, memoryEstimate):
+ * - together, when both engines fit at once: both workers hold their models and the rounds alternate
+ *   (ours, PyTorch, ours, ...); the spread is the range of the per-round ratios;
+ * - one at a time, when only each engine alone fits (or --one-at-a-time): PyTorch's worker checks and
+ *   exits; PairStyle's checks, is compared, times its rounds in one block and exits; a fresh PyTorch
+ *   worker times its rounds in one block. The spread is then over every pair of repeats;
+ * - skipped, and said so, when even one engine alone does not fit.
+ * PyTorch's AdamW runs in its foreach form unless only its per-tensor form fits (said so).
+ * Each engine's peak resident memory (its worker processes' VmHWM) is printed per case.
+ * Prints `peer_ratio_<case>_t<threads>=` and `peer_peak_gib_<engine>_<case>_t<threads>=` lines.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Rng } from '../src/graph/rng.ts';
-import * as G from '../src/graph/index.ts';
-import { clipTextModel, type CLIPTextConfig } from '../src/models/clip-text.ts';
-import { modelUnet } from '../src/pipeline/conditioning.ts';
+import type { CLIPTextConfig } from '../src/models/clip-text.ts';
 import { loadModelFolder } from '../src/pipeline/model-folder.ts';
-import { unet2DConditionModel, type UNet2DConditionConfig } from '../src/models/unet.ts';
-import { orthogonalDownProjections } from '../src/pair/orthogonal.ts';
-import { pairParamMode, pairTrainingLoss } from '../src/pair/train.ts';
-import { readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts';
-import { EMA } from '../src/train/ema.ts';
-import { AdamW } from '../src/train/optim.ts';
-import { StepFunction, Trainer } from '../src/train/step.ts';
 import { gemmYardsticks, median } from './lib/bench.ts';
-import { modelShapes } from './lib/memory-cases.ts';
+import { type Built, buildCase, CASES, type CaseDef, caseSpec, caseTokens, inputFeeds, loraValue, memoryEstimate, randomWeight } from './peer/cases.ts';
+import { type CheckReport, checkFiles, compareChecks, describeCheck } from './peer/compare.ts';
+import { EngineProcess } from './peer/engine-process.ts';
+import { TensorFiles, writeF32Tensors } from './peer/tensor-files.ts';
 
 const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
 const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3';
-/**
- * Relative L2 errors allowed: ||ours - peer|| / ||peer|| per tensor (gradients: see compare). The update
- * of one AdamW step is looser: its first step is lr * g / (|g| + eps), about lr * sign(g), so the
- * smallest gradients' rounding turns into whole sign flips (measured: up to 9e-4).
- */
-const TOLERANCE = { output: 1e-4, loss: 1e-4, grad: 1e-3, update: 1e-2 };
 
 const { values: args } = parseArgs({
   options: {
@@ -62,35 +58,27 @@ const { values: args } = parseArgs({
     /** Untimed rounds before the timed ones (the check has already run each engine once). */
     warmup: { type: 'string', default: '1' },
     model: { type: 'string', default: 'models/emoji-mini' },
+    /**
+     * PyTorch's AdamW: 'foreach' (its multi-tensor form), 'per-tensor', or 'auto': foreach unless only
+     * the per-tensor form fits (the full-weight step at SD's size: foreach's temporaries are 2 W).
+     */
+    'peer-adamw': { type: 'string', default: 'auto' },
+    /** One engine's worker at a time even when both fit (chosen anyway when only each alone fits). */
+    'one-at-a-time': { type: 'boolean', default: false },
   },
 });
 const PYTHON = process.env.PEER_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-
-type Kind = 'forward' | 'lora' | 'full';
-interface CaseDef {
-  key: string;
-  label: string;
-  arch: 'emoji-mini' | 'sd15';
-  /** Latent side (tokens at the first attention level: its square, for SD). */
-  latent: number;
-  kind: Kind;
-}
-const CASES: CaseDef[] = [
-  { key: 'emoji_forward', label: 'emoji-mini forward', arch: 'emoji-mini', latent: 16, kind: 'forward' },
-  { key: 'emoji_lora', label: 'emoji-mini LoRA (pair) training step', arch: 'emoji-mini', latent: 16, kind: 'lora' },
-  { key: 'emoji_full', label: 'emoji-mini full-weight training step (pretraining)', arch: 'emoji-mini', latent: 16, kind: 'full' },
-  { key: 'sd32_forward', label: 'SD-1.5-shaped UNet, 32x32 latents, forward', arch: 'sd15', latent: 32, kind: 'forward' },
-  { key: 'sd32_lora', label: 'SD-1.5-shaped UNet, 32x32 latents, LoRA (pair) training step', arch: 'sd15', latent: 32, kind: 'lora' },
-  { key: 'sd32_full', label: 'SD-1.5-shaped UNet, 32x32 latents, full-weight training step', arch: 'sd15', latent: 32, kind: 'full' },
-  { key: 'sd64_lora', label: 'SD-1.5-shaped UNet, 64x64 latents (4,096 tokens), LoRA (pair) training step', arch: 'sd15', latent: 64, kind: 'lora' },
-];
 
 const fail = (msg: string): never => {
   console.error(`bench:peer: ${msg}`);
   process.exit(1);
 };
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
 const load = () => loadavg()[0].toFixed(1);
+const memAvailable = (): number => {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) * 1024 : Number.POSITIVE_INFINITY;
+};
 
 // ---- prerequisites: PyTorch importable, on an optimized BLAS
 function peerEnv(threads: number): NodeJS.ProcessEnv {
@@ -129,276 +117,111 @@ function checkPrerequisites(threads: number): PeerInfo {
   return info;
 }
 
-// ---- the PyTorch worker: one JSON request and answer per line
-class PeerWorker {
-  private readonly answers: string[] = [];
-  private waiting: ((line: string) => void) | null = null;
-  private exited: string | null = null;
-
-  private constructor(private readonly proc: ChildProcessWithoutNullStreams) {
-    createInterface({ input: proc.stdout }).on('line', (line) => {
-      if (this.waiting) {
-        const w = this.waiting;
-        this.waiting = null;
-        w(line);
-      } else this.answers.push(line);
-    });
-    proc.stderr.on('data', (d: Buffer) => process.stderr.write(`[pytorch] ${d}`));
-    proc.on('exit', (code, signal) => {
-      this.exited = `the PyTorch worker exited (code ${code}, signal ${signal})${signal === 'SIGKILL' ? ': killed, most likely out of memory' : ''}`;
-      this.waiting?.(JSON.stringify({ ok: false, error: this.exited }));
-    });
-  }
-
-  static start(threads: number): PeerWorker {
-    return new PeerWorker(spawn(PYTHON, ['scripts/peer/worker.py'], { env: peerEnv(threads) }));
-  }
-
-  async request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (this.exited) throw new Error(this.exited);
-    this.proc.stdin.write(`${JSON.stringify(req)}\n`);
-    const line = this.answers.shift() ?? (await new Promise<string>((resolve) => (this.waiting = resolve)));
-    const answer = JSON.parse(line) as Record<string, unknown>;
-    if (!answer.ok) throw new Error(`PyTorch worker, ${req.op}: ${answer.error}`);
-    return answer;
-  }
-
-  async close(): Promise<void> {
-    if (!this.exited) await this.request({ op: 'quit' }).catch(() => undefined);
-    this.proc.kill();
-  }
-}
-
-// ---- weights and inputs
-/** Seeded uniform weights scaled by fan-in (variance 1/fan-in), norm scales 1: xorshift32 seeded by the name, fast enough for SD 1.5's 860 M. */
-function randomWeight(name: string, shape: readonly number[]): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  if (/norm[^.]*\.weight$/.test(name)) return out.fill(1);
-  const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 400;
-  const scale = (2 * Math.sqrt(3 / fanIn)) / 4294967296;
-  let x = 2166136261;
-  for (let i = 0; i < name.length; i++) x = Math.imul(x ^ name.charCodeAt(i), 16777619) >>> 0;
-  x ||= 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) - 2147483648) * scale;
-  }
-  return out;
-}
-
-/** Writes `names` as one F32 safetensors file, generating one tensor at a time (SD 1.5 is 3.4 GB). */
-function writeWeights(path: string, names: readonly string[], shapes: Map<string, readonly number[]>, value: (n: string) => Float32Array): void {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const n of names) {
-    const bytes = 4 * shapes.get(n)!.reduce((a, b) => a * b, 1);
-    header[n] = { dtype: 'F32', shape: [...shapes.get(n)!], data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const fd = openSync(path, 'w');
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-    writeSync(fd, len);
-    writeSync(fd, json);
-    for (const n of names) {
-      const v = value(n);
-      writeSync(fd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
-};
-
 // ---- one case
-interface Ours {
-  /** One timed step (what is compared). */
-  step: () => Promise<unknown>;
-  /** The check: output, or loss + gradients + parameters after one optimizer step (and the values before). */
-  check: () => Promise<{ outputs: Record<string, Float32Array>; before: Record<string, Float32Array> }>;
-  release: () => Promise<void>;
-}
-
-interface Built {
-  graph: G.Graph;
-  tensor: G.Tensor;
-  text?: CLIPTextConfig;
-  unet: UNet2DConditionConfig;
-  rank: number;
-  optimizer: { lr: number; weightDecay: number; clipNorm?: number; emaDecay?: number };
-}
-
-async function buildCase(c: CaseDef, emojiText: CLIPTextConfig): Promise<Built> {
-  const shapes = modelShapes(c.arch, c.arch === 'sd15' ? 8 * c.latent : 2 * c.latent);
-  const rank = c.arch === 'sd15' ? 64 : 8;
-  if (c.kind === 'forward') {
-    const graph = new G.Graph({ paramMode: () => 'frozen' });
-    return { graph, tensor: modelUnet(graph, shapes, 2), unet: shapes.unet, rank, optimizer: { lr: 0, weightDecay: 0 } };
-  }
-  if (c.kind === 'lora') {
-    // The pair method's step as trainPair builds it: rank 8 (emoji-mini) / 64 (SD), lr 1e-3 / 1e-5, no weight decay.
-    const graph = new G.Graph({ paramMode: pairParamMode(false) });
-    const lr = c.arch === 'sd15' ? 1e-5 : 1e-3;
-    return { graph, tensor: pairTrainingLoss(graph, shapes, rank), unet: shapes.unet, rank, optimizer: { lr, weightDecay: 0 } };
-  }
-  // Pretraining's step (scripts/pretrain.ts): every weight trainable, MSE, clip 1, AdamW 3e-4 wd 0.01, EMA 0.999.
-  const graph = new G.Graph();
-  const [ch, h, w] = shapes.codec.latentShape;
-  const sample = graph.input('sample', [2, ch, h, w]);
-  const timestep = graph.input('timestep', [2]);
-  const text = c.arch === 'emoji-mini' ? emojiText : undefined;
-  const states = text
-    ? clipTextModel(graph, text, graph.input('input_ids', [2, shapes.contextLength], 'int64'))
-    : graph.input('encoder_hidden_states', [2, shapes.contextLength, shapes.unet.cross_attention_dim]);
-  const pred = unet2DConditionModel(graph, shapes.unet, { sample, timestep, encoderHiddenStates: states });
-  const optimizer = { lr: 3e-4, weightDecay: 0.01, clipNorm: 1, emaDecay: 0.999 };
-  return { graph, tensor: G.mse(pred, graph.input('target', [2, ch, h, w])), text, unet: shapes.unet, rank, optimizer };
-}
-
-function inputFeeds(c: CaseDef, graph: G.Graph): Record<string, Float32Array | BigInt64Array> {
-  const rng = new Rng(7);
-  const feeds: Record<string, Float32Array | BigInt64Array> = {};
-  const fixed: Record<string, number[]> = {
-    timestep: c.kind === 'lora' ? [500, 500] : [250, 750],
-    'lora_gate.content': [1, 1],
-    'lora_gate.style': [0, 1],
-    'train_rows.content': [1, 0],
-    row_weight: [1, 1],
+/** Writes the case's weights, inputs and case.json into `dir`, the files both engines' workers read. */
+function prepareCase(c: CaseDef, b: Built, threads: number, foreach: boolean, emojiWeight: (n: string) => Float32Array | undefined, dir: string): void {
+  const shapes = new Map([...b.graph.params].map(([n, t]) => [n, t.shape]));
+  const weight = (n: string): Float32Array => {
+    const shape = shapes.get(n)!;
+    const v = loraValue(n, shape, b.rank) ?? (c.arch === 'emoji-mini' ? emojiWeight(n) : randomWeight(n, shape));
+    if (!v) throw new Error(`no weight for ${n}`);
+    return v;
   };
-  for (const [name, t] of graph.inputs) {
-    if (fixed[name]) feeds[name] = Float32Array.from(fixed[name]);
-    else if (t.dtype === 'int64') feeds[name] = BigInt64Array.from({ length: t.size }, (_, i) => BigInt((i * 37 + 5) % 997));
-    else {
-      const a = new Float32Array(t.size);
-      rng.fillNormal(a);
-      feeds[name] = a;
-    }
-  }
-  return feeds;
-}
-
-/** The LoRA adapters' starting values: A the pair method's orthogonal rows, B small random (zero in trainPair; nonzero here so that every path is checked). */
-function loraValue(name: string, shape: readonly number[], rank: number): Float32Array | undefined {
-  const a = /\.lora_A\.(content|style)\.weight$/.exec(name);
-  if (a) return orthogonalDownProjections(shape[1], rank, 0)[a[1] as 'content' | 'style'].slice();
-  if (/\.lora_B\./.test(name)) return randomWeight(name, shape).map((v) => v * 0.01);
-  return undefined;
-}
-
-async function oursFor(c: CaseDef, b: Built, weight: (n: string) => Float32Array, feeds: Record<string, G.Feed>, threads: number): Promise<Ours> {
-  const { graph, tensor } = b;
-  if (c.kind === 'forward') {
-    const session = await G.GraphSession.create(G.emitOnnx({ outputs: { out: tensor }, weights: weight, name: `peer_${c.key}` }), { threads });
-    return {
-      step: () => session.run(feeds),
-      check: async () => ({ outputs: { out: (await session.run(feeds)).out as Float32Array }, before: {} }),
-      release: () => session.release(),
-    };
-  }
-  const stepFn = await StepFunction.compile(tensor, { weights: weight, threads });
-  const params: Record<string, Float32Array> = Object.fromEntries(stepFn.paramNames.map((n) => [n, weight(n).slice()]));
-  const fed: Record<string, Float32Array> = {};
-  if (c.kind === 'lora') for (const n of graph.params.keys()) if (pairParamMode(false)(n) === 'fed') fed[n] = weight(n);
-  const o = b.optimizer;
-  const optimizer = new AdamW([{ params: Object.entries(params).map(([name, data]) => ({ name, data })), lr: o.lr, weightDecay: o.weightDecay }]);
-  const ema = o.emaDecay ? new EMA(params, o.emaDecay, { warmup: true }) : undefined;
-  const trainer = new Trainer(stepFn, { params, optimizer, ema, clipNorm: o.clipNorm });
-  const batch = { ...feeds, ...fed };
-  return {
-    step: () => trainer.trainStep(batch),
-    check: async () => {
-      const before = Object.fromEntries(Object.entries(params).map(([n, v]) => [n, v.slice()]));
-      const r = await stepFn.run({ ...batch, ...params });
-      await trainer.trainStep(batch);
-      const outputs: Record<string, Float32Array> = { loss: Float32Array.of(r.loss) };
-      for (const [n, g] of Object.entries(r.grads)) outputs[`grad/${n}`] = g;
-      for (const [n, v] of Object.entries(params)) outputs[`after/${n}`] = v;
-      return { outputs, before };
+  writeF32Tensors(join(dir, 'weights.safetensors'), [...shapes.keys()], (n) => shapes.get(n)!, weight);
+  // Token ids (int64) as float32: exact below 2^24; each worker turns them back into integers.
+  const feeds = inputFeeds(c, b.graph);
+  writeF32Tensors(
+    join(dir, 'inputs.safetensors'),
+    Object.keys(feeds),
+    (n) => b.graph.inputs.get(n)!.shape,
+    (n) => {
+      const v = feeds[n];
+      return v instanceof BigInt64Array ? Float32Array.from(v, Number) : v;
     },
-    release: () => stepFn.release(),
-  };
+  );
+  writeFileSync(join(dir, 'case.json'), JSON.stringify(caseSpec(c, b, threads, foreach)));
 }
 
-interface CheckReport {
-  worst: Record<string, { err: number; name: string }>;
-  ok: boolean;
-  /** Gradients below the floor (zero in exact arithmetic), whose updates are not compared. */
-  zeroGradients: string[];
+/** Compares the two engines' check files in `dir` and prints the result. */
+function compareEngines(c: CaseDef, threads: number, dir: string): CheckReport {
+  const withUpdate = c.kind !== 'forward';
+  const ours = checkFiles(dir, 'ours', withUpdate);
+  const peer = checkFiles(dir, 'peer', withUpdate);
+  const before = TensorFiles.open([join(dir, 'weights.safetensors')]);
+  try {
+    const check = compareChecks(ours, peer, before);
+    console.log(`${c.label}, ${threads} thread(s): ${describeCheck(check)}`);
+    return check;
+  } finally {
+    ours.close();
+    peer.close();
+    before.close();
+  }
 }
 
 /**
- * Per tensor ||ours - peer|| / max(||peer||, floor), the floor 1e-4 of the largest gradient tensor's
- * norm: a gradient that is zero in exact arithmetic (the key projection's bias under softmax attention)
- * is rounding noise in both engines, and so is its AdamW update (lr x sign of the noise), which is not
- * compared.
+ * PyTorch's settings for the case, each the faster in a step of each: its attention, plain (bmm,
+ * softmax, bmm) unless the first level's tokens exceed the chunk, then the faster of chunked and plain
+ * (plain only when its probabilities fit); OpenBLAS's own pool beside torch's, as many threads as torch
+ * or one.
  */
-function compare(ours: Record<string, Float32Array>, before: Record<string, Float32Array>, peer: Record<string, { data: Float32Array }>): CheckReport {
-  const worst: CheckReport['worst'] = {};
-  const note = (kind: keyof typeof TOLERANCE, name: string, err: number) => {
-    if (!worst[kind] || err > worst[kind].err || Number.isNaN(err)) worst[kind] = { err, name };
-  };
-  const norm = (a: ArrayLike<number>) => {
-    let sum = 0;
-    for (let i = 0; i < a.length; i++) sum += a[i] * a[i];
-    return Math.sqrt(sum);
-  };
-  const peerOf = (key: string, n: number) => {
-    const p = peer[key]?.data;
-    if (!p || p.length !== n) throw new Error(`the PyTorch check has no ${key} of ${n} values`);
-    return p;
-  };
-  const gradNorms = Object.keys(ours)
-    .filter((k) => k.startsWith('grad/'))
-    .map((k) => [k.slice(5), norm(peerOf(k, ours[k].length))] as const);
-  const floor = 1e-4 * Math.max(0, ...gradNorms.map(([, v]) => v));
-  const noise = new Set(gradNorms.filter(([, v]) => v < floor).map(([n]) => n));
-  const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => Float32Array.from(a, (v, i) => v - b[i]);
-  for (const [key, ourValue] of Object.entries(ours)) {
-    const p = peerOf(key, ourValue.length);
-    if (key === 'out') note('output', key, relErr(ourValue, p));
-    else if (key === 'loss') note('loss', key, relErr(ourValue, p));
-    else if (key.startsWith('grad/')) note('grad', key.slice(5), norm(diff(ourValue, p)) / Math.max(norm(p), floor));
-    else if (key.startsWith('after/') && !noise.has(key.slice(6))) {
-      const b = before[key.slice(6)];
-      note('update', key.slice(6), relErr(diff(ourValue, b), diff(p, b)));
-    }
+async function choosePeerSettings(peer: EngineProcess, c: CaseDef, threads: number): Promise<{ attention: string; blasThreads: number }> {
+  const tokens = caseTokens(c);
+  let attention = 'plain';
+  if (tokens > 1024 && args['peer-attention'] !== 'plain') {
+    const timeKind = async (kind: string) => {
+      await peer.request({ op: 'attention', kind });
+      return peer.step();
+    };
+    const chunked = await timeKind('chunked');
+    const plainExtra = 5 * 2 * 8 * tokens * tokens * 4 * 2;
+    const tryPlain = args['peer-attention'] === 'auto' && plainExtra < memAvailable() - 2 ** 31;
+    const plain = tryPlain ? await timeKind('plain') : Number.POSITIVE_INFINITY;
+    attention = plain < chunked ? 'plain' : 'chunked';
+    console.log(
+      `  PyTorch attention at ${tokens} tokens: chunked ${chunked.toFixed(0)} ms, plain ${tryPlain ? `${plain.toFixed(0)} ms` : 'not tried (memory)'}: ${attention}`,
+    );
+    await peer.request({ op: 'attention', kind: attention });
+  } else if (args['peer-attention'] === 'chunked') {
+    attention = 'chunked';
+    await peer.request({ op: 'attention', kind: attention });
   }
-  const ok = Object.entries(worst).every(([k, v]) => v.err <= TOLERANCE[k as keyof typeof TOLERANCE]);
-  return { worst, ok, zeroGradients: [...noise] };
+
+  let blasThreads = args['peer-blas-threads'] === 'auto' ? threads : Number(args['peer-blas-threads']);
+  if (args['peer-blas-threads'] !== 'auto') await peer.request({ op: 'blas_threads', n: blasThreads });
+  else if (threads > 1) {
+    const timeBlas = async (n: number) => {
+      await peer.request({ op: 'blas_threads', n });
+      return peer.step();
+    };
+    const many = await timeBlas(threads);
+    const one = await timeBlas(1);
+    blasThreads = one < many ? 1 : threads;
+    console.log(`  PyTorch's OpenBLAS threads: ${threads}: ${many.toFixed(0)} ms, 1: ${one.toFixed(0)} ms: ${blasThreads}`);
+    await peer.request({ op: 'blas_threads', n: blasThreads });
+  }
+  return { attention, blasThreads };
 }
 
-/** Bytes both engines hold at once, estimated (weights W: ours ~2.2 W for constant weights, as measured by bench:models). */
-function memoryEstimate(c: CaseDef, graph: G.Graph): number {
-  const w = 4 * [...graph.params.values()].reduce((a, t) => a + t.size, 0);
-  const tokens = c.arch === 'sd15' ? c.latent * c.latent : 64;
-  const activations = c.kind === 'forward' ? 0 : (tokens / 1024) * (c.arch === 'sd15' ? 3 : 0.01) * 2 ** 30;
-  // full: parameters, gradients, AdamW's two moments and the EMA, in each engine.
-  return c.kind === 'full' ? 10 * w + 2 * activations : 3.2 * w + 2 * activations;
+/** `warmup` untimed steps, then `repeats` timed ones, of one engine. */
+async function timeBlock(engine: EngineProcess, warmup: number, repeats: number): Promise<number[]> {
+  for (let r = 0; r < warmup; r++) await engine.step();
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) times.push(await engine.step());
+  return times;
 }
 
-const memAvailable = (): number => {
-  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
-  return m ? Number(m[1]) * 1024 : Number.POSITIVE_INFINITY;
-};
+/**
+ * How the engines run: both workers at once, their rounds alternating (when both fit), or one at a
+ * time (when only each alone fits, or asked for): PyTorch's worker checks and exits, PairStyle's
+ * checks, is compared, times its rounds and exits, then a fresh PyTorch worker times its own.
+ */
+type Schedule = 'together' | 'one at a time';
 
 interface Row {
   c: CaseDef;
   threads: number;
+  schedule?: Schedule;
   ours?: number[];
   peer?: number[];
   ratio?: number;
@@ -407,139 +230,110 @@ interface Row {
   attention?: string;
   blasThreads?: number;
   check?: CheckReport;
+  estimate: { ours: number; peer: number };
+  /** PyTorch's AdamW form (training steps). */
+  adamw?: string;
+  /** Each engine's peak resident memory (its worker processes' VmHWM), GiB. */
+  peaks?: { ours: number; peer: number };
   skipped?: string;
 }
 
 async function runCase(c: CaseDef, threads: number, emojiText: CLIPTextConfig, emojiWeight: (n: string) => Float32Array | undefined): Promise<Row> {
   const loadBefore = load();
-  const b = await buildCase(c, emojiText);
-  const need = memoryEstimate(c, b.graph);
+  const b = buildCase(c, emojiText);
   const free = memAvailable();
-  if (need > free) {
-    return { c, threads, loads: loadBefore, skipped: `does not fit: both engines at once need about ${gib(need)}, ${gib(free)} is free` };
-  }
-  const dir = mkdtempSync(join(tmpdir(), `pairstyle-peer-${c.key}-`));
-  const peer = PeerWorker.start(threads);
-  let ours: Ours | undefined;
-  try {
-    const shapes = new Map([...b.graph.params].map(([n, t]) => [n, t.shape]));
-    const weight = (n: string): Float32Array => {
-      const shape = shapes.get(n)!;
-      const v = loraValue(n, shape, b.rank) ?? (c.arch === 'emoji-mini' ? emojiWeight(n) : randomWeight(n, shape));
-      if (!v) throw new Error(`no weight for ${n}`);
-      return v;
-    };
-    writeWeights(join(dir, 'weights.safetensors'), [...shapes.keys()], shapes, weight);
-    const feeds = inputFeeds(c, b.graph);
-    await writeSafetensors(
-      join(dir, 'inputs.safetensors'),
-      Object.fromEntries(
-        Object.entries(feeds).map(([n, v]) => [
-          n,
-          { shape: [...b.graph.inputs.get(n)!.shape], data: v instanceof BigInt64Array ? Float32Array.from(v, Number) : v },
-        ]),
-      ),
+  let foreach = args['peer-adamw'] !== 'per-tensor';
+  let estimate = memoryEstimate(c, b.graph, foreach);
+  if (args['peer-adamw'] === 'auto' && foreach && estimate.peer > free && memoryEstimate(c, b.graph, false).peer <= free) {
+    console.log(
+      `${c.label}, ${threads} thread(s): PyTorch's AdamW one tensor at a time (foreach=False): its foreach form would need about ${gib(estimate.peer)}, ${gib(free)} is free`,
     );
-    const trainable = b.graph.trainableParams().map((p) => p.node.name!);
-    const tokens = c.arch === 'sd15' ? c.latent * c.latent : (c.latent / 2) ** 2;
-    const spec = {
-      kind: c.kind,
-      threads,
-      unet: b.unet,
-      text: b.text,
-      loss: c.kind === 'lora' ? 'pair' : 'mse',
-      lora:
-        c.kind === 'lora'
-          ? [
-              { name: 'content', rank: b.rank, trainRows: 'train_rows.content' },
-              { name: 'style', rank: b.rank },
-            ]
-          : [],
-      trainable: c.kind === 'forward' ? [] : trainable,
-      optimizer: b.optimizer,
-      attention: 'plain',
-    };
-    writeFileSync(join(dir, 'case.json'), JSON.stringify(spec));
-    ours = await oursFor(c, b, weight, feeds, threads);
-    await peer.request({ op: 'load', dir });
-
-    // Equal before timing.
-    const mine = await ours.check();
-    await peer.request({ op: 'check' });
-    const theirs = (await readSafetensors(join(dir, 'peer.safetensors'))).tensors;
-    const check = compare(mine.outputs, mine.before, theirs);
-    const checkText = Object.entries(check.worst)
-      .map(([k, v]) => `${k} ${v.err.toExponential(1)}${k === 'grad' || k === 'update' ? ` (worst: ${v.name})` : ''}`)
-      .join(', ');
-    const zeros = check.zeroGradients.length ? `; ${check.zeroGradients.length} gradients zero in exact arithmetic (${check.zeroGradients[0]}, ...)` : '';
-    console.log(`${c.label}, ${threads} thread(s): check ${check.ok ? 'equal' : 'NOT EQUAL'}: ${checkText}${zeros}`);
-    if (!check.ok) return { c, threads, loads: loadBefore, check, skipped: 'not equal: not timed' };
-
-    // PyTorch's attention: plain (bmm, softmax, bmm) unless the first level's tokens exceed the chunk;
-    // then the faster of chunked and plain (plain only when its probabilities fit).
-    let attention = 'plain';
-    if (tokens > 1024 && args['peer-attention'] !== 'plain') {
-      const timeKind = async (kind: string) => {
-        await peer.request({ op: 'attention', kind });
-        return Number((await peer.request({ op: 'step' })).ms);
-      };
-      const chunked = await timeKind('chunked');
-      const plainExtra = 5 * 2 * 8 * tokens * tokens * 4 * 2;
-      const tryPlain = args['peer-attention'] === 'auto' && plainExtra < memAvailable() - 2 ** 31;
-      const plain = tryPlain ? await timeKind('plain') : Number.POSITIVE_INFINITY;
-      attention = plain < chunked ? 'plain' : 'chunked';
-      console.log(
-        `  PyTorch attention at ${tokens} tokens: chunked ${chunked.toFixed(0)} ms, plain ${tryPlain ? `${plain.toFixed(0)} ms` : 'not tried (memory)'}: ${attention}`,
-      );
-      await peer.request({ op: 'attention', kind: attention });
-    } else if (args['peer-attention'] === 'chunked') attention = 'chunked';
-
-    // OpenBLAS's own pool beside torch's: the faster of as many threads as torch and of one.
-    let blasThreads = args['peer-blas-threads'] === 'auto' ? threads : Number(args['peer-blas-threads']);
-    if (args['peer-blas-threads'] !== 'auto') await peer.request({ op: 'blas_threads', n: blasThreads });
-    else if (threads > 1) {
-      const timeBlas = async (n: number) => {
-        await peer.request({ op: 'blas_threads', n });
-        return Number((await peer.request({ op: 'step' })).ms);
-      };
-      const many = await timeBlas(threads);
-      const one = await timeBlas(1);
-      blasThreads = one < many ? 1 : threads;
-      console.log(`  PyTorch's OpenBLAS threads: ${threads}: ${many.toFixed(0)} ms, 1: ${one.toFixed(0)} ms: ${blasThreads}`);
-      await peer.request({ op: 'blas_threads', n: blasThreads });
-    }
-
-    // Interleaved: one warm-up round, then ours, PyTorch, ours, PyTorch, ...
+    foreach = false;
+    estimate = memoryEstimate(c, b.graph, false);
+  }
+  const both = estimate.ours + estimate.peer;
+  const alone = Math.max(estimate.ours, estimate.peer);
+  const each = `PairStyle about ${gib(estimate.ours)}, PyTorch about ${gib(estimate.peer)}`;
+  const row = { c, threads, loads: loadBefore, estimate, adamw: c.kind === 'forward' ? undefined : foreach ? 'foreach' : 'per tensor' };
+  if (alone > free) return { ...row, skipped: `does not fit: even one engine at a time needs about ${gib(alone)} (${each}), ${gib(free)} is free` };
+  const schedule: Schedule = args['one-at-a-time'] || both > free ? 'one at a time' : 'together';
+  if (schedule === 'one at a time')
+    console.log(
+      `${c.label}, ${threads} thread(s): one engine at a time (${args['one-at-a-time'] ? 'as asked' : `both at once need about ${gib(both)}, ${gib(free)} is free`}; ${each}): ` +
+        `PyTorch checks, then PairStyle checks and times its rounds, then PyTorch times its rounds, in blocks`,
+    );
+  const dir = mkdtempSync(join(tmpdir(), `pairstyle-peer-${c.key}-`));
+  const engines: EngineProcess[] = [];
+  const start = (engine: EngineProcess) => {
+    engines.push(engine);
+    return engine;
+  };
+  const peaks = { ours: 0, peer: 0 };
+  const finish = async (engine: EngineProcess) => {
+    await engine.close();
+    if (engine.name === 'PairStyle') peaks.ours = Math.max(peaks.ours, engine.peakGiB);
+    else peaks.peer = Math.max(peaks.peer, engine.peakGiB);
+  };
+  try {
+    prepareCase(c, b, threads, foreach, emojiWeight, dir);
+    const warmup = Number(args.warmup);
     const repeats = Number(c.arch === 'sd15' ? args['sd-repeats'] : args.repeats);
-    const a: number[] = [];
-    const p: number[] = [];
-    for (let r = -Number(args.warmup); r < repeats; r++) {
-      const t0 = performance.now();
-      await ours.step();
-      const oursMs = performance.now() - t0;
-      const peerMs = Number((await peer.request({ op: 'step' })).ms);
-      if (r < 0) continue;
-      a.push(oursMs);
-      p.push(peerMs);
+    let a: number[];
+    let p: number[];
+    let settings: { attention: string; blasThreads: number };
+    let check: CheckReport;
+    if (schedule === 'together') {
+      const ours = start(EngineProcess.pairstyle());
+      const peer = start(EngineProcess.pytorch(PYTHON, peerEnv(threads)));
+      await ours.request({ op: 'load', dir });
+      await peer.request({ op: 'load', dir });
+      // Equal before timing.
+      await ours.request({ op: 'check' });
+      await peer.request({ op: 'check' });
+      check = compareEngines(c, threads, dir);
+      if (!check.ok) return { ...row, schedule, check, skipped: 'not equal: not timed' };
+      settings = await choosePeerSettings(peer, c, threads);
+      // Interleaved: the warm-up rounds, then ours, PyTorch, ours, PyTorch, ...
+      a = [];
+      p = [];
+      for (let r = -warmup; r < repeats; r++) {
+        const oursMs = await ours.step();
+        const peerMs = await peer.step();
+        if (r < 0) continue;
+        a.push(oursMs);
+        p.push(peerMs);
+      }
+      await finish(ours);
+      await finish(peer);
+    } else {
+      const peerCheck = start(EngineProcess.pytorch(PYTHON, peerEnv(threads)));
+      await peerCheck.request({ op: 'load', dir });
+      await peerCheck.request({ op: 'check' });
+      await finish(peerCheck);
+      const ours = start(EngineProcess.pairstyle());
+      await ours.request({ op: 'load', dir });
+      await ours.request({ op: 'check' });
+      check = compareEngines(c, threads, dir);
+      if (!check.ok) return { ...row, schedule, check, skipped: 'not equal: not timed' };
+      a = await timeBlock(ours, warmup, repeats);
+      await finish(ours);
+      const peer = start(EngineProcess.pytorch(PYTHON, peerEnv(threads)));
+      await peer.request({ op: 'load', dir });
+      settings = await choosePeerSettings(peer, c, threads);
+      p = await timeBlock(peer, warmup, repeats);
+      await finish(peer);
     }
-    const ratios = a.map((v, i) => v / p[i]);
-    return {
-      c,
-      threads,
-      ours: a,
-      peer: p,
-      ratio: median(a) / median(p),
-      spread: [Math.min(...ratios), Math.max(...ratios)],
-      loads: `${loadBefore}-${load()}`,
-      attention,
-      blasThreads,
-      check,
-    };
+    // Per round when the rounds alternate; in blocks, no repeat of one engine pairs with one of the
+    // other, so the spread is over every pair.
+    const spread: [number, number] =
+      schedule === 'together'
+        ? [Math.min(...a.map((v, i) => v / p[i])), Math.max(...a.map((v, i) => v / p[i]))]
+        : [Math.min(...a) / Math.max(...p), Math.max(...a) / Math.min(...p)];
+    return { ...row, schedule, ours: a, peer: p, ratio: median(a) / median(p), spread, loads: `${loadBefore}-${load()}`, ...settings, check, peaks };
   } catch (e) {
-    return { c, threads, loads: loadBefore, skipped: `failed: ${(e as Error).message}` };
+    return { ...row, schedule, skipped: `failed: ${(e as Error).message}` };
   } finally {
-    await ours?.release();
-    await peer.close();
+    for (const engine of engines) await engine.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -549,6 +343,7 @@ const threadCounts = args.threads!.split(',').map(Number);
 const info = checkPrerequisites(threadCounts[0]);
 const wanted = args.cases!.split(',');
 const unknown = wanted.filter((k) => !CASES.some((c) => c.key === k));
+if (!['auto', 'foreach', 'per-tensor'].includes(args['peer-adamw']!)) fail(`--peer-adamw is auto, foreach or per-tensor, not ${args['peer-adamw']}`);
 if (unknown.length) fail(`unknown case(s) ${unknown.join(', ')}; the cases are ${CASES.map((c) => c.key).join(', ')}`);
 const yard = await gemmYardsticks(threadCounts[0], 2);
 console.log(
@@ -566,10 +361,22 @@ for (const threads of threadCounts)
     if (row.skipped) console.log(`${c.label}, ${threads} thread(s): ${row.skipped}\n${key}=NA`);
     else {
       const ms = (xs: number[]) => `${median(xs).toFixed(xs[0] > 100 ? 0 : 1)} ms (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;
+      const rounds =
+        row.schedule === 'together'
+          ? `per round ${row.spread![0].toFixed(2)}-${row.spread![1].toFixed(2)}), ${row.ours!.length} alternating rounds`
+          : `over all pairs ${row.spread![0].toFixed(2)}-${row.spread![1].toFixed(2)}), one engine at a time: ${row.ours!.length} repeats each, in blocks (PairStyle's, then PyTorch's), not alternating`;
       console.log(
-        `${c.label}, ${threads} thread(s): PairStyle ${ms(row.ours!)} | PyTorch ${ms(row.peer!)} [attention ${row.attention}, OpenBLAS threads ${row.blasThreads}] | ` +
-          `ratio ${row.ratio!.toFixed(2)} (per repeat ${row.spread![0].toFixed(2)}-${row.spread![1].toFixed(2)}), ${row.ours!.length} repeats, load ${row.loads}\n` +
+        `${c.label}, ${threads} thread(s): PairStyle ${ms(row.ours!)} | PyTorch ${ms(row.peer!)} [attention ${row.attention}, OpenBLAS threads ${row.blasThreads}${row.adamw ? `, AdamW ${row.adamw}` : ''}] | ` +
+          `ratio ${row.ratio!.toFixed(2)} (${rounds}, load ${row.loads}\n` +
           `${key}=${row.ratio!.toFixed(2)}`,
+      );
+    }
+    if (row.peaks) {
+      const { ours, peer } = row.peaks;
+      console.log(
+        `  peak resident memory (VmHWM of each engine's worker process): PairStyle ${ours.toFixed(2)} GiB, PyTorch ${peer.toFixed(2)} GiB ` +
+          `(estimated ${gib(row.estimate.ours)}, ${gib(row.estimate.peer)}; ${row.schedule === 'together' ? 'both held at once' : 'never both at once'})\n` +
+          `peer_peak_gib_pairstyle_${c.key}_t${threads}=${ours.toFixed(2)}\npeer_peak_gib_pytorch_${c.key}_t${threads}=${peer.toFixed(2)}`,
       );
     }
   }

@@ -58,19 +58,18 @@ def load_into(path, targets):
 
 
 def write_safetensors(path, tensors):
-    """Writes name -> torch tensor as F32 (every tensor is converted to float32, contiguous)."""
+    """Writes name -> torch tensor as F32, one tensor at a time (a float32 contiguous tensor is written
+    from its own memory; others are converted one by one)."""
     header = {}
-    blobs = []
     offset = 0
     for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
+        n = 4 * t.numel()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + n]}
+        offset += n
     text = json.dumps(header).encode("utf-8")
     text += b" " * ((8 - len(text) % 8) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
-        for b in blobs:
-            f.write(b)
+        for t in tensors.values():
+            f.write(memoryview(t.detach().to(torch.float32).contiguous().numpy()).cast("B"))

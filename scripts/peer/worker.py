@@ -3,12 +3,15 @@
 One JSON request per line on stdin, one JSON answer per line on stdout (log lines go to stderr):
   {"op": "load", "dir": D}   build the case of D/case.json with D/weights.safetensors and
                              D/inputs.safetensors (written by the TypeScript side)
-  {"op": "check"}            one step; writes D/peer.safetensors: the output (forward), or the loss and
-                             the gradients before clipping, then the parameters after the optimizer step
+  {"op": "check"}            one step; writes D/peer.check.safetensors: the output (forward), or the loss
+                             and the gradients before clipping, then D/peer.after.safetensors: the
+                             parameters after the optimizer step (each file written from the tensors
+                             themselves, no copies held)
   {"op": "step"}             one step, answered with its wall time in ms
   {"op": "attention", "kind": K}  use attention K ("plain" or "chunked") from now on
   {"op": "blas_threads", "n": N}  OpenBLAS's own thread count from now on
   {"op": "quit"}
+Every answer carries peakGiB, the process's peak resident memory so far (VmHWM).
 A step is what the TypeScript side times: forward (no gradients), or forward + backward + (clipping,)
 AdamW (+ EMA) on the trainable parameters.
 """
@@ -87,7 +90,7 @@ class Case:
         self.ema = None
         if spec["kind"] != "forward":
             opt = spec["optimizer"]
-            self.optimizer = torch.optim.AdamW(self.trainable, lr=opt["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=opt["weightDecay"], foreach=True)
+            self.optimizer = torch.optim.AdamW(self.trainable, lr=opt["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=opt["weightDecay"], foreach=opt.get("foreach", True))
             self.clip = opt.get("clipNorm")
             if opt.get("emaDecay"):
                 self.ema = [p.detach().clone() for p in self.trainable]
@@ -133,19 +136,18 @@ class Case:
         return None
 
     def check(self):
-        out = {}
+        path = os.path.join(self.dir, "peer.check.safetensors")
         if self.spec["kind"] == "forward":
             with torch.inference_mode():
-                out["out"] = self.predict()
-        else:
-            loss = self.forward_backward()
-            out["loss"] = loss.detach().reshape(1)
-            for n, p in zip(self.trainable_names, self.trainable):
-                out[f"grad/{n}"] = p.grad.detach().clone()
-            self.update()
-            for n, p in zip(self.trainable_names, self.trainable):
-                out[f"after/{n}"] = p.detach().clone()
-        write_safetensors(os.path.join(self.dir, "peer.safetensors"), out)
+                write_safetensors(path, {"out": self.predict()})
+            return
+        loss = self.forward_backward()
+        # Written before the update, whose clipping scales the gradients in place.
+        grads = {f"grad/{n}": p.grad for n, p in zip(self.trainable_names, self.trainable)}
+        write_safetensors(path, {"loss": loss.detach().reshape(1), **grads})
+        self.update()
+        after = {f"after/{n}": p for n, p in zip(self.trainable_names, self.trainable)}
+        write_safetensors(os.path.join(self.dir, "peer.after.safetensors"), after)
 
 
 def set_blas_threads(n):
@@ -178,18 +180,18 @@ def main():
                 answer = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
             elif op == "check":
                 case.check()
-                answer = {"ok": True, "peakGiB": rss_gib()}
+                answer = {"ok": True}
             elif op == "step":
                 t0 = time.perf_counter()
                 case.step()
-                answer = {"ok": True, "ms": (time.perf_counter() - t0) * 1000, "peakGiB": rss_gib()}
+                answer = {"ok": True, "ms": (time.perf_counter() - t0) * 1000}
             elif op == "blas_threads":
                 answer = {"ok": True, "libraries": set_blas_threads(req["n"])}
             elif op == "attention":
                 case.rt.attention = req["kind"]
                 answer = {"ok": True}
             elif op == "quit":
-                print(json.dumps({"ok": True}), flush=True)
+                print(json.dumps({"ok": True, "peakGiB": rss_gib()}), flush=True)
                 return
             else:
                 answer = {"ok": False, "error": f"unknown op {op}"}
@@ -198,7 +200,7 @@ def main():
 
             traceback.print_exc()
             answer = {"ok": False, "error": f"{type(e).__name__}: {e}"}
-        print(json.dumps(answer), flush=True)
+        print(json.dumps({**answer, "peakGiB": rss_gib()}), flush=True)
 
 
 if __name__ == "__main__":
