@@ -18,7 +18,7 @@
  *   --variants LIST    more rows of the method, ';'-separated, each comma-separated key=value of keep,
  *                      strength, its structure guidance: weight, sigma, until, match (or structure=none),
  *                      and its feature injection: inject (points joined by '+': resnets, attention; or
- *                      none), inject_until, inject_levels; e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;
+ *                      none), inject_until, inject_levels, inject_mix; e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;
  *                      keep=0.5,inject=resnets+attention,inject_until=1"; unset keys take the defaults
  *                      (a screen of settings on the same pairs and pictures). Each variant is compared
  *                      with draw at its strength (the difference of gains, paired over the pairs).
@@ -181,7 +181,7 @@ interface Method {
 }
 const defaultStructure = STYLIZE_DEFAULTS.structure;
 const defaultInjection = STYLIZE_DEFAULTS.injection;
-const VARIANT_KEYS = ['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure', 'inject', 'inject_until', 'inject_levels'];
+const VARIANT_KEYS = ['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure', 'inject', 'inject_until', 'inject_levels', 'inject_mix'];
 // --variants: 'keep=0.7,weight=1,sigma=0.0625,until=0.5;...' -> rows of the method.
 const variants: Method[] = a
   .variants!.split(';')
@@ -208,6 +208,7 @@ const variants: Method[] = a
       points: kv.inject,
       until: kv.inject_until === undefined ? undefined : Number(kv.inject_until),
       levels: kv.inject_levels === undefined ? undefined : Number(kv.inject_levels),
+      mix: kv.inject_mix === undefined ? undefined : Number(kv.inject_mix),
     });
     return {
       id: `stylize[${spec.replace(/\s+/g, '')}]`,

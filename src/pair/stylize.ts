@@ -46,12 +46,15 @@ export const STYLIZE_DEFAULTS: {
 export interface StylizeInjection extends FeatureInjectionPoints {
   /** Share of the run's steps, from its first, during which it acts, in (0, 1]. */
   until: number;
+  /** How far the styled rows' features move to the reconstruction's, in (0, 1] (default 1: replaced). */
+  mix?: number;
 }
 
 /** Checks a stylize injection's settings (a clear error for each). */
 export function checkStylizeInjection(inj: StylizeInjection): void {
   checkInjectionPoints(inj);
   if (!(inj.until > 0 && inj.until <= 1)) throw new Error(`feature injection: until must be in (0, 1], got ${inj.until}`);
+  if (inj.mix !== undefined && !(inj.mix > 0 && inj.mix <= 1)) throw new Error(`feature injection: mix must be in (0, 1], got ${inj.mix}`);
 }
 
 /**
@@ -59,14 +62,15 @@ export function checkStylizeInjection(inj: StylizeInjection): void {
  * `points` 'resnets', 'attention', 'resnets+attention' or 'none'; the parts not given are
  * STYLIZE_DEFAULTS.injection's (until 1 and the default levels when it has none). Nothing given: the default.
  */
-export function stylizeInjectionOf(given: { points?: string; until?: number; levels?: number }): StylizeInjection | null {
+export function stylizeInjectionOf(given: { points?: string; until?: number; levels?: number; mix?: number }): StylizeInjection | null {
   const base = STYLIZE_DEFAULTS.injection;
   if (given.points === 'none') return null;
-  if (given.points === undefined && given.until === undefined && given.levels === undefined) return base;
+  if (given.points === undefined && given.until === undefined && given.levels === undefined && given.mix === undefined) return base;
   const points = given.points !== undefined ? parseInjectionPoints(given.points) : base?.points;
   if (!points) throw new Error('feature injection: name its points (resnets, attention, or both: resnets+attention)');
   const levels = given.levels ?? base?.levels;
-  const inj = { points, until: given.until ?? base?.until ?? 1, ...(levels !== undefined ? { levels } : {}) };
+  const mix = given.mix ?? base?.mix;
+  const inj = { points, until: given.until ?? base?.until ?? 1, ...(levels !== undefined ? { levels } : {}), ...(mix !== undefined ? { mix } : {}) };
   checkStylizeInjection(inj);
   return inj;
 }
@@ -193,7 +197,7 @@ export async function stylizeMixes(
             points: injection.points,
             ...(injection.levels !== undefined ? { levels: injection.levels } : {}),
             sources: trajectories.map((_, j) => (j < mixes.length && mixes[j].length ? plainAt : null)),
-            active: (i: number) => i - startStep < injectedSteps,
+            mixAt: (i: number) => (i - startStep < injectedSteps ? (injection.mix ?? 1) : 0),
           },
         }
       : {}),

@@ -85,8 +85,8 @@ export interface GenerateRequest {
   adjustOutput?: (x: Float32Array, out: Float32Array, t: number, i: number) => void;
   /**
    * Feature injection (src/models/feature-injection.ts), e.g. Plug-and-Play-style structure from a
-   * reconstruction: at the sampler steps `active` says, every row of trajectory j takes the `points`
-   * features of the row of trajectory `sources[j]`'s first term (null: none), in the same UNet batch.
+   * reconstruction: at sampler step i, every row of trajectory j moves `mixAt(i)` of the way to the
+   * `points` features of the row of trajectory `sources[j]`'s first term (null: none), in the same UNet batch.
    */
   injection?: TrajectoryInjection;
 }
@@ -94,8 +94,8 @@ export interface GenerateRequest {
 export interface TrajectoryInjection extends FeatureInjectionPoints {
   /** Per trajectory: the trajectory whose features its rows take, or null. */
   sources: readonly (number | null)[];
-  /** Whether sampler step i injects (at the others the rows run as they are: mix 0). */
-  active: (step: number) => boolean;
+  /** The mix at sampler step i, in [0, 1] (0: the rows run as they are; 1: the source's features). */
+  mixAt: (step: number) => number;
 }
 
 export type DirectionUse = 'evaluate' | 'reuse' | 'off';
@@ -261,7 +261,7 @@ export class DiffusionPipeline {
     const denoise: Denoiser = async (x, t, i) => {
       const when = !hasDirection ? 'off' : (req.directionAt?.(i) ?? 'evaluate');
       const plan = when === 'evaluate' || (when === 'reuse' && !lastDirection) ? full : (base ??= await this.batchPlan(req, conditioning, false));
-      const out = await plan.run(x, t, req.injection?.active(i) ?? false);
+      const out = await plan.run(x, t, req.injection?.mixAt(i) ?? 0);
       rowsRun += plan.rows;
       const combined = new Float32Array(n * latent);
       req.trajectories.forEach((tr, j) => {
@@ -326,15 +326,18 @@ export class DiffusionPipeline {
           return BigInt(from === null || from === undefined ? i : index.get(keyOf(from, req.trajectories[from].terms[0]))!);
         })
       : undefined;
-    const mixOn = source ? Float32Array.from(source, (s, i) => (Number(s) === i ? 0 : 1)) : undefined;
-    const mixOff = source ? new Float32Array(rows.length) : undefined;
+    const mix = new Float32Array(rows.length);
     return {
       rows: rows.length,
       rowOf: (j, term) => index.get(keyOf(j, term))!,
-      run: async (x, t, inject) => {
+      run: async (x, t, injectMix) => {
         rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
         timestep.fill(t);
-        const injection: Record<string, Feed> = source ? { [INJECT_SOURCE_INPUT]: source, [INJECT_MIX_INPUT]: inject ? mixOn! : mixOff! } : {};
+        if (source) {
+          if (!(injectMix >= 0 && injectMix <= 1)) throw new Error(`generate: injection mix must be in [0, 1], got ${injectMix}`);
+          source.forEach((s, i) => (mix[i] = Number(s) === i ? 0 : injectMix));
+        }
+        const injection: Record<string, Feed> = source ? { [INJECT_SOURCE_INPUT]: source, [INJECT_MIX_INPUT]: mix } : {};
         const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams, ...injection })).out as Float32Array;
         return rows.map((_, i) => out.subarray(i * latent, (i + 1) * latent));
       },
@@ -377,8 +380,8 @@ export class DiffusionPipeline {
 interface BatchPlan {
   rows: number;
   rowOf: (trajectory: number, term: Term) => number;
-  /** `inject`: the request's feature injection on at this step (mix 1 for the injected rows), else mix 0. */
-  run: (x: Float32Array, t: number, inject: boolean) => Promise<Float32Array[]>;
+  /** `injectMix`: the mix of the request's feature injection at this step for the injected rows (0: off). */
+  run: (x: Float32Array, t: number, injectMix: number) => Promise<Float32Array[]>;
 }
 
 function addScaled(dst: Float32Array, src: Float32Array, coef: number): void {

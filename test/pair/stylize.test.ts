@@ -109,6 +109,7 @@ describe('stylizeImage on the embedded model', () => {
     const held = await stylizeMixes(pipe, dog, [...mix, []], { ...opts, injection: { points: ['resnets', 'attention'], until: 1 } });
     const alone = await stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets', 'attention'], until: 1 } });
     const brief = await stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets', 'attention'], until: 0.1 } });
+    const half = await stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets', 'attention'], until: 1, mix: 0.5 } });
     const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k])), 0);
     // The reconstruction runs as it is (mix 0 on its row); without a plain mix it runs but is not returned.
     expect(maxDiff(held.images[1], plain)).toBe(0);
@@ -119,9 +120,12 @@ describe('stylizeImage on the embedded model', () => {
     expect(toPlain(held.images[0])).toBeGreaterThan(toPlain(styled) + 0.05);
     expect(ssim(dog, held.images[0], S)).toBeGreaterThan(ssim(dog, styled, S));
     expect(maxDiff(held.images[0], plain)).toBeGreaterThan(0.05);
-    // Injecting for the first step only holds less than for the whole run.
+    // Injecting for the first step only, or half way (mix 0.5), holds less than all the way for the whole run.
     expect(toPlain(brief.images[0])).toBeLessThan(toPlain(held.images[0]));
+    expect(toPlain(half.images[0])).toBeLessThan(toPlain(held.images[0]));
+    expect(toPlain(half.images[0])).toBeGreaterThan(toPlain(styled));
     await expect(stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets'], until: 0 } })).rejects.toThrow(/until must be in/);
+    await expect(stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets'], until: 1, mix: 1.5 } })).rejects.toThrow(/mix must be in/);
   }, 240_000);
 
   it('keep skips the start of the schedule: the start step is round(keep x steps), one step at least runs', () => {
