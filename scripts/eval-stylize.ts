@@ -16,9 +16,12 @@
  *   --keeps LIST       keep values of the method at the default strength: the curve over keep (default none)
  *   --keep K           keep of every method's strength sweep (default: the stylize default)
  *   --variants LIST    more rows of the method, ';'-separated, each comma-separated key=value of keep,
- *                      strength, and its structure guidance: weight, sigma, until, match (or structure=none),
- *                      e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;keep=0.7,structure=none"; unset
- *                      keys take the defaults (a screen of settings on the same pairs and pictures)
+ *                      strength, its structure guidance: weight, sigma, until, match (or structure=none),
+ *                      and its feature injection: inject (points joined by '+': resnets, attention; or
+ *                      none), inject_until, inject_levels, inject_mix; e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;
+ *                      keep=0.5,inject=resnets+attention,inject_until=1"; unset keys take the defaults
+ *                      (a screen of settings on the same pairs and pictures). Each variant is compared
+ *                      with draw at its strength (the difference of gains, paired over the pairs).
  *   --style FILE       use this style file for every pair instead of training one per pair (a quick sweep of settings)
  *   --steps N          sampler steps (default: the stylize default); --train-steps N (default: the pair defaults)
  *   --out FILE --plot FILE --grid FILE   default data/eval/stylize.json, stylize-plot.png, stylize-grid.png
@@ -71,6 +74,7 @@ import { drawMixes } from '../src/pair/draw.ts';
 import { DRAW_DEFAULTS } from '../commands/draw.ts';
 import { STYLIZE_DEFAULTS, stylizeMixes, stylizeStart } from '../src/pair/stylize.ts';
 import type { StructureGuidance } from '../src/diffusion/structure-guidance.ts';
+import { stylizeInjectionOf, type StylizeInjection } from '../src/pair/stylize.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -172,8 +176,12 @@ interface Method {
   start: 'inversion' | 'sdedit';
   /** The method's structure guidance (null: none; the baselines have none). */
   structure: StructureGuidance | null;
+  /** The method's feature injection (null: none; the baselines have none). */
+  injection: StylizeInjection | null;
 }
 const defaultStructure = STYLIZE_DEFAULTS.structure;
+const defaultInjection = STYLIZE_DEFAULTS.injection;
+const VARIANT_KEYS = ['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure', 'inject', 'inject_until', 'inject_levels', 'inject_mix'];
 // --variants: 'keep=0.7,weight=1,sigma=0.0625,until=0.5;...' -> rows of the method.
 const variants: Method[] = a
   .variants!.split(';')
@@ -182,7 +190,7 @@ const variants: Method[] = a
   .map((spec) => {
     const kv = Object.fromEntries(spec.split(',').map((p) => p.split('=').map((q) => q.trim())));
     for (const k of Object.keys(kv))
-      if (!['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure'].includes(k)) throw new Error(`--variants: unknown key '${k}' in '${spec}'`);
+      if (!VARIANT_KEYS.includes(k)) throw new Error(`--variants: unknown key '${k}' in '${spec}' (keys: ${VARIANT_KEYS.join(', ')})`);
     const numOf = (k: string, d: number) => (kv[k] === undefined ? d : Number(kv[k]));
     const base = defaultStructure ?? { weight: 1, sigma: 1 / 16, until: 1 };
     const structure =
@@ -196,6 +204,12 @@ const variants: Method[] = a
               ...((kv.match ?? base.match) ? { match: (kv.match ?? base.match) as 'low-pass' | 'layout' } : {}),
             }
           : defaultStructure;
+    const injection = stylizeInjectionOf({
+      points: kv.inject,
+      until: kv.inject_until === undefined ? undefined : Number(kv.inject_until),
+      levels: kv.inject_levels === undefined ? undefined : Number(kv.inject_levels),
+      mix: kv.inject_mix === undefined ? undefined : Number(kv.inject_mix),
+    });
     return {
       id: `stylize[${spec.replace(/\s+/g, '')}]`,
       label: `the method, ${spec}`,
@@ -204,6 +218,7 @@ const variants: Method[] = a
       mode: 'guidance' as const,
       start: 'inversion' as const,
       structure,
+      injection,
     };
   });
 const METHODS: Method[] = [
@@ -215,9 +230,28 @@ const METHODS: Method[] = [
     mode: 'guidance',
     start: 'inversion',
     structure: defaultStructure,
+    injection: defaultInjection,
   },
-  { id: 'sdedit-lora-scale', label: 'SDEdit + StyleLoRA by LoRA scale', weights: scales, keep, mode: 'lora-scale', start: 'sdedit', structure: null },
-  { id: 'inversion-lora-scale', label: 'inversion + StyleLoRA by LoRA scale', weights: scales, keep, mode: 'lora-scale', start: 'inversion', structure: null },
+  {
+    id: 'sdedit-lora-scale',
+    label: 'SDEdit + StyleLoRA by LoRA scale',
+    weights: scales,
+    keep,
+    mode: 'lora-scale',
+    start: 'sdedit',
+    structure: null,
+    injection: null,
+  },
+  {
+    id: 'inversion-lora-scale',
+    label: 'inversion + StyleLoRA by LoRA scale',
+    weights: scales,
+    keep,
+    mode: 'lora-scale',
+    start: 'inversion',
+    structure: null,
+    injection: null,
+  },
   ...(defaultStructure
     ? [
         {
@@ -228,6 +262,7 @@ const METHODS: Method[] = [
           mode: 'guidance' as const,
           start: 'inversion' as const,
           structure: null,
+          injection: defaultInjection,
         },
       ]
     : []),
@@ -239,9 +274,12 @@ const METHODS: Method[] = [
     mode: 'guidance' as const,
     start: 'inversion' as const,
     structure: defaultStructure,
+    injection: defaultInjection,
   })),
   ...variants,
 ];
+// Draw runs at the method's strengths and at every variant's (each variant is compared with draw at its strength).
+const drawStrengths = [...new Set([...strengths, ...variants.map((v) => v.weights[0])])].sort((x, y) => x - y);
 
 interface Sample {
   pair: number;
@@ -296,7 +334,7 @@ for (let p = 0; p < units.length; p++) {
     // One inversion per keep, shared by the methods that start from it; SDEdit noise seeded per picture.
     const starts = new Map<string, Float32Array>();
     for (const m of METHODS) {
-      const opts = { steps, keep: m.keep, mode: m.mode, start: m.start, seed: seed * 1000 + j, structure: m.structure };
+      const opts = { steps, keep: m.keep, mode: m.mode, start: m.start, seed: seed * 1000 + j, structure: m.structure, injection: m.injection };
       const key = `${m.start}:${m.keep}`;
       if (!starts.has(key)) starts.set(key, await stylizeStart(pipe, picture, opts));
       const withPlain = m.id === 'stylize';
@@ -313,8 +351,14 @@ for (let p = 0; p < units.length; p++) {
     // Draws of the picture's subject with the same style at the method's strengths, and the unstyled counterpart.
     const tD = performance.now();
     const drawn = withDraw
-      ? (await drawMixes(pipe, [[], ...strengths.map((w) => [{ style, weight: w }])], { prompt: pictures[j].subject, seed: seed * 1000 + j, steps, cfg }))
-          .images
+      ? (
+          await drawMixes(pipe, [[], ...drawStrengths.map((w) => [{ style, weight: w }])], {
+            prompt: pictures[j].subject,
+            seed: seed * 1000 + j,
+            steps,
+            cfg,
+          })
+        ).images
       : [];
     drawSeconds += (performance.now() - tD) / 1000;
     const all = [picture, ...outs.map((o) => o.img), ...drawn];
@@ -341,7 +385,7 @@ for (let p = 0; p < units.length; p++) {
     if (withDraw) {
       const d0 = 1 + outs.length;
       samples.push({ pair: p, method: 'draw', weight: 0, ssim: 1, agree: true, pStyle: pT(d0), gain: 0, gainOverPlain: 0 });
-      strengths.forEach((w, k) =>
+      drawStrengths.forEach((w, k) =>
         samples.push({
           pair: p,
           method: 'draw',
@@ -361,7 +405,7 @@ for (let p = 0; p < units.length; p++) {
       gridTiles.push(tileOf(at('stylize', defaultStrength), 0, S, `stylize ${defaultStrength}`));
       for (const m of METHODS.slice(1, 3)) gridTiles.push(tileOf(at(m.id, mid(m)), 0, S, `${m.id.replace('-lora-scale', ' s')}=${mid(m)}`));
       if (withDraw)
-        gridTiles.push(tileOf(drawn[0], 0, S, 'draw plain'), tileOf(drawn[1 + strengths.indexOf(defaultStrength)], 0, S, `draw ${defaultStrength}`));
+        gridTiles.push(tileOf(drawn[0], 0, S, 'draw plain'), tileOf(drawn[1 + drawStrengths.indexOf(defaultStrength)], 0, S, `draw ${defaultStrength}`));
     }
   }
   process.stderr.write('\n');
@@ -384,7 +428,7 @@ const rowsOf = [
   { id: 'input', weights: [0] },
   { id: 'reconstruction', weights: [0] },
   ...METHODS.map((m) => ({ id: m.id, weights: m.weights })),
-  ...(withDraw ? [{ id: 'draw', weights: [0, ...strengths] }] : []),
+  ...(withDraw ? [{ id: 'draw', weights: [0, ...drawStrengths] }] : []),
 ];
 const intervalsOf = (pairs: readonly number[], id: string, w: number) =>
   Object.fromEntries((Object.keys(metricOf) as Metric[]).map((k) => [k, bootstrap(pairs, (ps) => over(ps, id, w, k), { seed: 7 })])) as Record<
@@ -462,6 +506,32 @@ const verdict = (i: Interval, goal: number) =>
 console.log(`\ngoals at the defaults (keep ${keep}, strength ${defaultStrength}):`);
 for (const [k, g] of Object.entries(goals)) console.log(`  ${k}: ${numInterval(g.interval)} (goal >= ${g.goal}): ${verdict(g.interval, g.goal)}`);
 
+// Each variant against the goals, with draw at its strength (the difference paired over the same pairs).
+const variantGoals = variants.map((v) => {
+  const w = v.weights[0];
+  const at = intervalsOf(pairIds, v.id, w);
+  const draw = withDraw ? intervalsOf(pairIds, 'draw', w) : null;
+  const difference = withDraw ? bootstrap(pairIds, (ps) => over(ps, v.id, w, 'gain') - over(ps, 'draw', w, 'gain'), { seed: 7 }) : null;
+  return { id: v.id, strength: w, ssim: at.ssim, identityAgreement: at.identityAgreement, gain: at.gain, drawGain: draw?.gain ?? null, difference };
+});
+if (variantGoals.length) {
+  console.log('\nvariants against the goals (identity >= 70%, SSIM >= 0.6, gain - draw gain at the same strength >= 0):');
+  console.log(
+    formatTable(
+      ['variant', 'strength', 'identity agreement', 'SSIM', 'gain over input', 'draw gain', 'gain - draw gain'],
+      variantGoals.map((r) => [
+        r.id,
+        r.strength,
+        `${pctInterval(r.identityAgreement)} ${r.identityAgreement.value >= 0.7 ? '(met)' : ''}`.trim(),
+        `${numInterval(r.ssim)} ${r.ssim.value >= 0.6 ? '(met)' : ''}`.trim(),
+        numInterval(r.gain),
+        r.drawGain ? numInterval(r.drawGain) : 'n/a',
+        r.difference ? `${numInterval(r.difference)} ${r.difference.value >= 0 ? '(met on the mean)' : ''}`.trim() : 'n/a',
+      ]),
+    ),
+  );
+}
+
 const seconds = (performance.now() - t0) / 1000;
 console.log(
   `\n${units.length} pairs (${targets.join(', ')}; ${nPairs} per seed and target) x ${nSubjects} pictures, seeds ${seedList.join(',')}, ${steps} steps, keep ${keep}; ` +
@@ -512,10 +582,20 @@ writeFileSync(
       seeds: seedList,
       targets,
       units: units.map((u) => ({ seed: u.seed, target: u.target, pair: u.pair, pictures: u.pictures.map((p) => `${p.set}:${p.subject}`) })),
-      methods: METHODS.map(({ id, label, weights, keep: k, mode, start, structure }) => ({ id, label, weights, keep: k, mode, start, structure })),
+      methods: METHODS.map(({ id, label, weights, keep: k, mode, start, structure, injection }) => ({
+        id,
+        label,
+        weights,
+        keep: k,
+        mode,
+        start,
+        structure,
+        injection,
+      })),
       table,
       perTarget,
       goals,
+      variantGoals,
       seconds,
       trainSeconds,
       stylizeSeconds,

@@ -19,7 +19,7 @@ import { encodeStyleAs, STYLE_FORMATS, type StyleFormat } from '../pair/portable
 import { checkStyleFitsModel } from '../pair/style-fit.ts';
 import { MAX_PAIRS } from '../queue/job.ts';
 import { pairDefaultsFor, trainPair } from '../pair/train.ts';
-import { STYLIZE_DEFAULTS, stylizeImage } from '../pair/stylize.ts';
+import { STYLIZE_DEFAULTS, stylizeImage, stylizeInjectionOf } from '../pair/stylize.ts';
 import { checkStyleName, StyleDirectory } from '../store/style-directory.ts';
 import { parseDecimal, printable, textProblem, visibleText } from '../../commands/options.ts';
 import { say } from '../i18n/message.ts';
@@ -39,7 +39,9 @@ const USAGE = `usage: pairstyle <command> [options]
   draw "PROMPT" [--style "NAME[::W] ..." --strength S] [--seed N] [--steps N] [--cfg W] [--sampler ddim|euler|dpmpp2m]
        [--mode guidance|lora-scale] [--out styled.png] [--unstyled-out plain.png] [--scale K] [--json]
   stylize IMAGE --style "NAME[::W] ..." [--strength S] [--keep K] [--steps N] --out styled.png [--unstyled-out plain.png]
-          [--scale K] [--json]      (IMAGE redrawn in the style; keep 0-0.95: how much of its structure to keep)
+          [--inject resnets|attention|resnets+attention|none] [--inject-until U] [--scale K] [--json]
+          (IMAGE redrawn in the style; keep 0-0.95: how much of its structure to keep; --inject: the layout
+          held by the plain reconstruction's features for the first U (0-1] of the steps)
   blend NAME_A[::W] NAME_B[::W] --prompt "PROMPT" [--weights WA,WB | --strip K] [--strength S] [--seed N] --out FILE.png [--json]
   styles [--json]
   delete NAME
@@ -72,6 +74,18 @@ const num = (v: string | undefined, name: string, def: number, min: number, max:
   }
   return n;
 };
+
+/** stylize's --inject and --inject-until as a feature injection (src/pair/stylize.ts), or null. */
+function injectionOption(points: string | undefined, until: string | undefined) {
+  if (points !== undefined && !/^[a-z+]+$/.test(points))
+    throw new UsageError(`--inject must be resnets, attention, resnets+attention or none, got '${printable(points)}'`);
+  const u = until === undefined ? undefined : num(until, 'inject-until', 1, 0.01, 1);
+  try {
+    return stylizeInjectionOf({ points, until: u });
+  } catch (e) {
+    throw new UsageError(`--inject: ${(e as Error).message.replace(/^feature injection: /, '')}`);
+  }
+}
 
 /** A prompt, checked as the bot checks text (commands/options.ts): controls, bidi overrides, nothing visible. */
 function checkPrompt(p: string | undefined): string {
@@ -307,6 +321,8 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         steps: { type: 'string' },
         out: { type: 'string' },
         'unstyled-out': { type: 'string' },
+        inject: { type: 'string' },
+        'inject-until': { type: 'string' },
         scale: { type: 'string' },
         json: { type: 'boolean' },
         ...RUNTIME_OPTIONS,
@@ -318,6 +334,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       const keep = num(a.keep as string | undefined, 'keep', STYLIZE_DEFAULTS.keep, 0, 0.95);
       const steps = num(a.steps as string | undefined, 'steps', STYLIZE_DEFAULTS.steps, 1, 200, true);
       const scale = num(a.scale as string | undefined, 'scale', 8, 1, 32, true);
+      const injection = injectionOption(a.inject as string | undefined, a['inject-until'] as string | undefined);
       const outFile = a.out as string;
       const plainFile = (a['unstyled-out'] as string | undefined) ?? outFile.replace(/(\.png)?$/i, '.unstyled.png');
       const outputs = [
@@ -336,6 +353,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         const r = await stylizeImage(pipe, image, styles, {
           keep,
           steps,
+          injection,
           onInvertStep: (done, total) => bar(done, total, '(inverting the picture)'),
           onStep: (i, total) => bar(i + 1, total, '(denoising in the style)'),
         });
@@ -352,6 +370,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
             strength,
             keep,
             steps,
+            injection,
             startStep: r.startStep,
             seconds: r.seconds,
           });

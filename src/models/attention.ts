@@ -16,6 +16,7 @@ import {
   type AttentionTiling,
   type Tensor,
 } from '../graph/index.ts';
+import { injectRows } from './feature-injection.ts';
 import { loraLinear, type LoraOptions } from './lora.ts';
 
 /** Whether recomputed attention is tiled: by size ('auto', chooseAttentionTiling), never ('off'), or in these blocks. */
@@ -112,12 +113,20 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: numbe
 /**
  * diffusers Attention: x [B, N, query_dim]; context [B, M, cross_dim] for cross-attention, or
  * undefined for self-attention. inner_dim = heads * dim_head = query_dim here (as in every SD block).
+ * With `injectQueryKey` the queries and keys are injected across rows (src/models/feature-injection.ts).
  */
-export function attention(x: Tensor, context: Tensor | undefined, name: string, heads: number, opts: LoraOptions & AttentionOptions = {}): Tensor {
+export function attention(
+  x: Tensor,
+  context: Tensor | undefined,
+  name: string,
+  heads: number,
+  opts: LoraOptions & AttentionOptions & { injectQueryKey?: boolean } = {},
+): Tensor {
   const ctx = context ?? x;
   const dim = x.shape[2];
-  const q = loraLinear(x, `${name}.to_q`, dim, false, opts);
-  const k = loraLinear(ctx, `${name}.to_k`, dim, false, opts);
+  const injected = (t: Tensor) => (opts.injectQueryKey ? injectRows(t) : t);
+  const q = injected(loraLinear(x, `${name}.to_q`, dim, false, opts));
+  const k = injected(loraLinear(ctx, `${name}.to_k`, dim, false, opts));
   const v = loraLinear(ctx, `${name}.to_v`, dim, false, opts);
   return loraLinear(multiHeadAttention(q, k, v, heads, undefined, opts), `${name}.to_out.0`, dim, true, opts);
 }

@@ -16,13 +16,22 @@ export interface Transformer2DOptions extends LoraOptions, AttentionOptions {
   groups: number;
   /** true: proj_in/proj_out are nn.Linear (SD 2.x, XL); false: 1x1 nn.Conv2d (SD 1.x). */
   useLinearProjection: boolean;
+  /** Inject the self-attention queries and keys across rows (src/models/feature-injection.ts). */
+  injectSelfAttention?: boolean;
 }
 
 /** BasicTransformerBlock on tokens [B, N, dim], cross-attending to context [B, M, cross_dim]. */
-export function basicTransformerBlock(x: Tensor, context: Tensor, name: string, heads: number, opts: LoraOptions & AttentionOptions = {}): Tensor {
+export function basicTransformerBlock(
+  x: Tensor,
+  context: Tensor,
+  name: string,
+  heads: number,
+  opts: LoraOptions & AttentionOptions & { injectSelfAttention?: boolean } = {},
+): Tensor {
   const dim = x.shape[2];
-  let h = add(attention(layerNormLayer(x, `${name}.norm1`, 1e-5), undefined, `${name}.attn1`, heads, opts), x);
-  h = add(attention(layerNormLayer(h, `${name}.norm2`, 1e-5), context, `${name}.attn2`, heads, opts), h);
+  const { injectSelfAttention, ...common } = opts;
+  let h = add(attention(layerNormLayer(x, `${name}.norm1`, 1e-5), undefined, `${name}.attn1`, heads, { ...common, injectQueryKey: injectSelfAttention }), x);
+  h = add(attention(layerNormLayer(h, `${name}.norm2`, 1e-5), context, `${name}.attn2`, heads, common), h);
   const ff = geglu(linearLayer(layerNormLayer(h, `${name}.norm3`, 1e-5), `${name}.ff.net.0.proj`, 2 * 4 * dim));
   return add(linearLayer(ff, `${name}.ff.net.2`, dim), h);
 }

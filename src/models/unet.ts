@@ -5,6 +5,7 @@
 import { add, cast, concat, Graph, GraphError, reshape, silu, type Shape, type Tensor } from '../graph/index.ts';
 import { conv2dLayer, groupNormLayer } from './layers.ts';
 import type { AttentionOptions } from './attention.ts';
+import { checkInjectionPoints, injectRows, injectsAt, type FeatureInjectionPoints } from './feature-injection.ts';
 import type { LoraOptions } from './lora.ts';
 import { downsample2D, resnetBlock2D, upsample2D } from './resnet.ts';
 import { timestepEmbedding, timestepSinusoids } from './timestep-embedding.ts';
@@ -27,6 +28,11 @@ export interface UNetInputs {
 export interface UNetOptions extends LoraOptions, AttentionOptions {
   /** Parameter name prefix (default 'unet.'). */
   prefix?: string;
+  /**
+   * Feature injection across rows (src/models/feature-injection.ts): the graph gets the inputs
+   * inject_source and inject_mix. Absent: no injection, the graph is the plain UNet's.
+   */
+  injection?: FeatureInjectionPoints;
 }
 
 const perBlock = (v: number | readonly number[], n: number, field: string): number[] => {
@@ -61,9 +67,11 @@ export function unet2DConditionModel(g: Graph, cfg: UNet2DConditionConfig, input
   const layers = perBlock(cfg.layers_per_block, nBlocks, 'layers_per_block');
   const tLayers = perBlock(cfg.transformer_layers_per_block ?? 1, nBlocks, 'transformer_layers_per_block');
   const res = { groups: cfg.norm_num_groups, eps: cfg.norm_eps, lora: opts.lora };
-  const attn = (x: Tensor, name: string, block: number, reversed = false) => {
+  if (opts.injection) checkInjectionPoints(opts.injection, nBlocks);
+  const attn = (x: Tensor, name: string, block: number, reversed = false, injectSelfAttention = false) => {
     const i = reversed ? nBlocks - 1 - block : block;
     return transformer2DModel(x, ctx, name, {
+      injectSelfAttention,
       heads: heads[i],
       layers: tLayers[i],
       groups: cfg.norm_num_groups,
@@ -111,7 +119,8 @@ export function unet2DConditionModel(g: Graph, cfg: UNet2DConditionConfig, input
     for (let j = 0; j < layers[level] + 1; j++) {
       h = concat([h, skips.pop()!], 1);
       h = resnetBlock2D(h, temb, `${name}.resnets.${j}`, channels[level], res);
-      if (cross) h = attn(h, `${name}.attentions.${j}`, i, true);
+      if (injectsAt(opts.injection, 'resnets', i, nBlocks)) h = injectRows(h);
+      if (cross) h = attn(h, `${name}.attentions.${j}`, i, true, injectsAt(opts.injection, 'attention', i, nBlocks));
     }
     if (i < nBlocks - 1) h = upsample2D(h, `${name}.upsamplers.0`);
   }

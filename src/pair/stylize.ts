@@ -7,6 +7,11 @@
  * sees it). `keep` is the share of the schedule left out at the start (SDEdit-style): 0 inverts all
  * the way and lets the style act on every step; more keeps more of the picture's structure.
  *
+ * Optionally the styled trajectories keep the picture's layout by feature injection from the plain
+ * reconstruction (`injection`, after Plug-and-Play: src/models/feature-injection.ts): during the first
+ * `until` share of the run, their rows take the reconstruction row's coarse decoder features in the
+ * same UNet batch, so a lower `keep` (more steps of style) keeps the structure.
+ *
  * For the evaluation's baselines the styles can also be applied by LoRA scale (the usual practice), and
  * the start can be plain SDEdit: the encoded picture noised to the start step with seeded noise.
  */
@@ -15,18 +20,60 @@ import type { DiffusionPipeline, StepCallback, Term, Trajectory } from '../pipel
 import { Rng } from '../graph/rng.ts';
 import { ddimTimesteps } from '../diffusion/timesteps.ts';
 import { applyStructureGuidance, checkStructureGuidance, type StructureGuidance } from '../diffusion/structure-guidance.ts';
+import { checkInjectionPoints, parseInjectionPoints, type FeatureInjectionPoints } from '../models/feature-injection.ts';
 import type { WeightedStyle } from './draw.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
 import { adapterParams, adaptsConvs, styledPrompt } from './style.ts';
 
 /** Defaults measured on the embedded model (README, "Stylize your own picture"). */
-export const STYLIZE_DEFAULTS: { strength: number; keep: number; steps: number; refine: number; structure: StructureGuidance | null } = {
+export const STYLIZE_DEFAULTS: {
+  strength: number;
+  keep: number;
+  steps: number;
+  refine: number;
+  structure: StructureGuidance | null;
+  injection: StylizeInjection | null;
+} = {
   strength: 3,
   keep: 0.8,
   steps: 30,
   refine: 1,
   structure: null,
+  injection: null,
 };
+
+/** Feature injection from the plain reconstruction into the styled trajectories. */
+export interface StylizeInjection extends FeatureInjectionPoints {
+  /** Share of the run's steps, from its first, during which it acts, in (0, 1]. */
+  until: number;
+  /** How far the styled rows' features move to the reconstruction's, in (0, 1] (default 1: replaced). */
+  mix?: number;
+}
+
+/** Checks a stylize injection's settings (a clear error for each). */
+export function checkStylizeInjection(inj: StylizeInjection): void {
+  checkInjectionPoints(inj);
+  if (!(inj.until > 0 && inj.until <= 1)) throw new Error(`feature injection: until must be in (0, 1], got ${inj.until}`);
+  if (inj.mix !== undefined && !(inj.mix > 0 && inj.mix <= 1)) throw new Error(`feature injection: mix must be in (0, 1], got ${inj.mix}`);
+}
+
+/**
+ * An injection from settings as written (the CLI's --inject/--inject-until, eval:stylize's variants):
+ * `points` 'resnets', 'attention', 'resnets+attention' or 'none'; the parts not given are
+ * STYLIZE_DEFAULTS.injection's (until 1 and the default levels when it has none). Nothing given: the default.
+ */
+export function stylizeInjectionOf(given: { points?: string; until?: number; levels?: number; mix?: number }): StylizeInjection | null {
+  const base = STYLIZE_DEFAULTS.injection;
+  if (given.points === 'none') return null;
+  if (given.points === undefined && given.until === undefined && given.levels === undefined && given.mix === undefined) return base;
+  const points = given.points !== undefined ? parseInjectionPoints(given.points) : base?.points;
+  if (!points) throw new Error('feature injection: name its points (resnets, attention, or both: resnets+attention)');
+  const levels = given.levels ?? base?.levels;
+  const mix = given.mix ?? base?.mix;
+  const inj = { points, until: given.until ?? base?.until ?? 1, ...(levels !== undefined ? { levels } : {}), ...(mix !== undefined ? { mix } : {}) };
+  checkStylizeInjection(inj);
+  return inj;
+}
 
 export interface StylizeOptions {
   /** The neutral prompt the picture is inverted and reconstructed under (default ''). */
@@ -43,6 +90,12 @@ export interface StylizeOptions {
    * low frequencies of the plain reconstruction's (default STYLIZE_DEFAULTS.structure; null: none).
    */
   structure?: StructureGuidance | null;
+  /**
+   * Feature injection (src/models/feature-injection.ts): during the first `until` share of the run, the
+   * styled rows take the plain reconstruction row's features at `points` (default
+   * STYLIZE_DEFAULTS.injection; null: none).
+   */
+  injection?: StylizeInjection | null;
   /** 'inversion' (default); 'sdedit': the encoded picture noised to the start step with noise of `seed` (a baseline). */
   start?: 'inversion' | 'sdedit';
   /** Seed of the SDEdit noise (unused by the deterministic inversion). */
@@ -115,15 +168,19 @@ export async function stylizeMixes(
     return { seed: 0, terms: plainTerms.filter((t) => t.coef !== 0), direction };
   });
   const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, convs: adaptsConvs(s), params: adapterParams(s, adapterOf.get(s)!) }));
-  // Structure guidance pulls every styled trajectory toward the plain reconstruction: one is run (and
-  // left out of the result) when the mixes hold none.
+  // Structure guidance and feature injection pull every styled trajectory toward the plain
+  // reconstruction: one is run (and left out of the result) when the mixes hold none.
   const structure = opts.structure === undefined ? STYLIZE_DEFAULTS.structure : opts.structure;
   if (structure) checkStructureGuidance(structure);
+  const injection = opts.injection === undefined ? STYLIZE_DEFAULTS.injection : opts.injection;
+  if (injection) checkStylizeInjection(injection);
   const guided = structure !== null && structure.weight > 0;
   let plainAt = mixes.findIndex((m) => m.length === 0);
-  if (guided && plainAt < 0) plainAt = trajectories.push({ seed: 0, terms: plain }) - 1;
+  if ((guided || injection) && plainAt < 0) plainAt = trajectories.push({ seed: 0, terms: plain }) - 1;
   const pairs = guided ? mixes.flatMap((m, j) => (m.length ? [[j, plainAt] as const] : [])) : [];
-  const guidedSteps = guided ? Math.ceil(structure.until * (opts.steps - startStep)) : 0;
+  const runSteps = opts.steps - startStep;
+  const guidedSteps = guided ? Math.ceil(structure.until * runSteps) : 0;
+  const injectedSteps = injection ? Math.ceil(injection.until * runSteps) : 0;
   const latents = new Float32Array(start.length * trajectories.length);
   trajectories.forEach((_, i) => latents.set(start, i * start.length));
   const r = await pipe.generate({
@@ -134,6 +191,16 @@ export async function stylizeMixes(
     sampler: 'ddim',
     init: { latents, step: startStep },
     ...(opts.variation ? { variation: opts.variation } : {}),
+    ...(injection
+      ? {
+          injection: {
+            points: injection.points,
+            ...(injection.levels !== undefined ? { levels: injection.levels } : {}),
+            sources: trajectories.map((_, j) => (j < mixes.length && mixes[j].length ? plainAt : null)),
+            mixAt: (i: number) => (i - startStep < injectedSteps ? (injection.mix ?? 1) : 0),
+          },
+        }
+      : {}),
     signal: opts.signal,
     onStep: opts.onStep,
     ...(pairs.length

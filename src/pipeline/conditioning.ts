@@ -17,6 +17,7 @@ import type { Precision } from '../graph/device.ts';
 import { cast, concat, Graph, GraphError, type DType, type Feed, type Tensor } from '../graph/index.ts';
 import { clipTextStates, eosMaskOf } from '../models/clip-text.ts';
 import type { LoraAdapter } from '../models/lora.ts';
+import type { FeatureInjectionPoints } from '../models/feature-injection.ts';
 import type { TextToImageModel } from './text-to-image.ts';
 import { unet2DConditionModel } from '../models/unet.ts';
 import { pooledTextWidth, TIME_IDS } from '../models/unet-config.ts';
@@ -127,7 +128,7 @@ export function modelUnet(
   g: Graph,
   model: ModelShapes,
   rows: number,
-  opts: { lora?: readonly LoraAdapter[]; precision?: Precision; recomputeAttention?: boolean } = {},
+  opts: { lora?: readonly LoraAdapter[]; precision?: Precision; recomputeAttention?: boolean; injection?: FeatureInjectionPoints } = {},
 ): Tensor {
   const dtype = dtypeOf(opts.precision);
   const [c, h, w] = model.codec.latentShape;
@@ -141,7 +142,7 @@ export function modelUnet(
       encoderHiddenStates: cast(cond.encoderHiddenStates, dtype),
       added: cond.added && { textEmbeds: cast(cond.added.textEmbeds, dtype), timeIds: cond.added.timeIds },
     },
-    { lora: opts.lora, recomputeAttention: opts.recomputeAttention },
+    { lora: opts.lora, recomputeAttention: opts.recomputeAttention, injection: opts.injection },
   );
   return cast(out, 'float32');
 }

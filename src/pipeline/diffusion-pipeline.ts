@@ -8,9 +8,10 @@
  * the same UNet batch; the sampler steps all trajectories together.
  */
 import type { Precision } from '../graph/device.ts';
-import { emitOnnx, Graph, GraphSession, type SessionOptions, type Tensor } from '../graph/index.ts';
+import { emitOnnx, Graph, GraphSession, type Feed, type SessionOptions, type Tensor } from '../graph/index.ts';
 import { conditionFeeds, modelUnet, textEncoderFeeds, textEncoderGraph, zeroEmptyPrompts, type PromptConditioning } from './conditioning.ts';
 import type { LoraAdapter } from '../models/lora.ts';
+import { checkInjectionPoints, injectionKey, INJECT_MIX_INPUT, INJECT_SOURCE_INPUT, type FeatureInjectionPoints } from '../models/feature-injection.ts';
 import type { TextToImageModel } from './text-to-image.ts';
 import { ddimInvert } from '../diffusion/inversion.ts';
 import { Rng } from '../graph/rng.ts';
@@ -82,6 +83,19 @@ export interface GenerateRequest {
    * (`x`: every trajectory's latent at model timestep t), e.g. structure guidance (src/diffusion/structure-guidance.ts).
    */
   adjustOutput?: (x: Float32Array, out: Float32Array, t: number, i: number) => void;
+  /**
+   * Feature injection (src/models/feature-injection.ts), e.g. Plug-and-Play-style structure from a
+   * reconstruction: at sampler step i, every row of trajectory j moves `mixAt(i)` of the way to the
+   * `points` features of the row of trajectory `sources[j]`'s first term (null: none), in the same UNet batch.
+   */
+  injection?: TrajectoryInjection;
+}
+
+export interface TrajectoryInjection extends FeatureInjectionPoints {
+  /** Per trajectory: the trajectory whose features its rows take, or null. */
+  sources: readonly (number | null)[];
+  /** The mix at sampler step i, in [0, 1] (0: the rows run as they are; 1: the source's features). */
+  mixAt: (step: number) => number;
 }
 
 export type DirectionUse = 'evaluate' | 'reuse' | 'off';
@@ -145,8 +159,9 @@ export class DiffusionPipeline {
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const { model } = this;
     const latent = latentSize(model);
-    const { denoise, rowsPerStep, rowsRun } = await this.batchedDenoiser(req);
     const n = req.trajectories.length;
+    if (req.injection) checkTrajectoryInjection(req.injection, n);
+    const { denoise, rowsPerStep, rowsRun } = await this.batchedDenoiser(req);
     if (req.init && req.init.latents.length !== n * latent)
       throw new Error(`generate: init has ${req.init.latents.length} latent values, expected ${n * latent} (one latent per trajectory)`);
     const noise = new Float32Array(n * latent);
@@ -223,7 +238,7 @@ export class DiffusionPipeline {
    * terms' rows only and the direction's last value is reused (or left out, 'off').
    */
   private async batchedDenoiser(
-    req: Pick<GenerateRequest, 'prompts' | 'trajectories' | 'adapters' | 'directionAt'>,
+    req: Pick<GenerateRequest, 'prompts' | 'trajectories' | 'adapters' | 'directionAt' | 'injection'>,
   ): Promise<{ denoise: Denoiser; rowsPerStep: number; rowsRun: () => number }> {
     const { model } = this;
     const latent = latentSize(model);
@@ -246,7 +261,7 @@ export class DiffusionPipeline {
     const denoise: Denoiser = async (x, t, i) => {
       const when = !hasDirection ? 'off' : (req.directionAt?.(i) ?? 'evaluate');
       const plan = when === 'evaluate' || (when === 'reuse' && !lastDirection) ? full : (base ??= await this.batchPlan(req, conditioning, false));
-      const out = await plan.run(x, t);
+      const out = await plan.run(x, t, req.injection?.mixAt(i) ?? 0);
       rowsRun += plan.rows;
       const combined = new Float32Array(n * latent);
       req.trajectories.forEach((tr, j) => {
@@ -271,7 +286,7 @@ export class DiffusionPipeline {
    * `withDirection`, its direction's terms), with only the adapters those rows gate.
    */
   private async batchPlan(
-    req: Pick<GenerateRequest, 'trajectories' | 'adapters'>,
+    req: Pick<GenerateRequest, 'trajectories' | 'adapters' | 'injection'>,
     conditioning: PromptConditioning,
     withDirection: boolean,
   ): Promise<BatchPlan> {
@@ -300,30 +315,45 @@ export class DiffusionPipeline {
     const gates: Record<string, Float32Array> = {};
     for (const a of adapters) gates[`lora_gate.${a.name}`] = Float32Array.from(rows, (r) => r.gates[a.name] ?? 0);
     const adapterParams = Object.assign({}, ...adapters.map((a) => a.params)) as Record<string, Float32Array>;
-    const session = await this.unetSession(rows.length, adapters);
+    const session = await this.unetSession(rows.length, adapters, req.injection);
     const sampleIn = new Float32Array(rows.length * latent);
     const timestep = new Float32Array(rows.length);
+    // Injection: each row's source row (the first term's row of its trajectory's source; itself when none).
+    const inj = req.injection;
+    const source = inj
+      ? BigInt64Array.from(rows, (r, i) => {
+          const from = inj.sources[r.traj];
+          return BigInt(from === null || from === undefined ? i : index.get(keyOf(from, req.trajectories[from].terms[0]))!);
+        })
+      : undefined;
+    const mix = new Float32Array(rows.length);
     return {
       rows: rows.length,
       rowOf: (j, term) => index.get(keyOf(j, term))!,
-      run: async (x, t) => {
+      run: async (x, t, injectMix) => {
         rows.forEach((r, i) => sampleIn.set(x.subarray(r.traj * latent, (r.traj + 1) * latent), i * latent));
         timestep.fill(t);
-        const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams })).out as Float32Array;
+        if (source) {
+          if (!(injectMix >= 0 && injectMix <= 1)) throw new Error(`generate: injection mix must be in [0, 1], got ${injectMix}`);
+          source.forEach((s, i) => (mix[i] = Number(s) === i ? 0 : injectMix));
+        }
+        const injection: Record<string, Feed> = source ? { [INJECT_SOURCE_INPUT]: source, [INJECT_MIX_INPUT]: mix } : {};
+        const out = (await session.run({ sample: sampleIn, timestep, ...cond, ...gates, ...adapterParams, ...injection })).out as Float32Array;
         return rows.map((_, i) => out.subarray(i * latent, (i + 1) * latent));
       },
     };
   }
 
-  private unetSession(batch: number, adapters: readonly AdapterWeights[]): Promise<GraphSession> {
+  private unetSession(batch: number, adapters: readonly AdapterWeights[], injection?: FeatureInjectionPoints): Promise<GraphSession> {
     const { model } = this;
-    const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}${a.convs ? ':convs' : ''}`).join(',')}`;
+    const key = `${batch}|${adapters.map((a) => `${a.name}:${a.rank}${a.convs ? ':convs' : ''}`).join(',')}${injection ? `|inject:${injectionKey(injection)}` : ''}`;
     return this.cached(this.unetSessions, key, () => ({
       out: unetGraph(
         model,
         batch,
         adapters.map((a) => ({ name: a.name, rank: a.rank, convs: a.convs ?? false })),
         this.opts.precision,
+        injection,
       ),
     }));
   }
@@ -350,7 +380,8 @@ export class DiffusionPipeline {
 interface BatchPlan {
   rows: number;
   rowOf: (trajectory: number, term: Term) => number;
-  run: (x: Float32Array, t: number) => Promise<Float32Array[]>;
+  /** `injectMix`: the mix of the request's feature injection at this step for the injected rows (0: off). */
+  run: (x: Float32Array, t: number, injectMix: number) => Promise<Float32Array[]>;
 }
 
 function addScaled(dst: Float32Array, src: Float32Array, coef: number): void {
@@ -361,9 +392,27 @@ const latentSize = (model: TextToImageModel): number => model.codec.latentShape.
 
 /**
  * The denoiser graph the pipeline runs: the model's UNet over `rows` batch rows, frozen weights, with
- * the given LoRA adapters as fed parameters (inputs sample, timestep, the conditioning, lora_gate.*).
+ * the given LoRA adapters as fed parameters (inputs sample, timestep, the conditioning, lora_gate.*),
+ * and with `injection` the feature injection's inputs (inject_source, inject_mix).
  */
-export function unetGraph(model: TextToImageModel, rows: number, lora: readonly LoraAdapter[] = [], precision: Precision = 'fp32'): Tensor {
+export function unetGraph(
+  model: TextToImageModel,
+  rows: number,
+  lora: readonly LoraAdapter[] = [],
+  precision: Precision = 'fp32',
+  injection?: FeatureInjectionPoints,
+): Tensor {
   const g = new Graph({ paramMode: (n) => (n.includes('.lora_') ? 'fed' : 'frozen') });
-  return modelUnet(g, model, rows, { lora, precision });
+  return modelUnet(g, model, rows, { lora, precision, injection });
+}
+
+/** Checks a request's injection against its trajectories (a clear error for each). */
+function checkTrajectoryInjection(inj: TrajectoryInjection, trajectories: number): void {
+  checkInjectionPoints(inj);
+  if (inj.sources.length !== trajectories) throw new Error(`generate: injection has ${inj.sources.length} sources for ${trajectories} trajectories`);
+  inj.sources.forEach((s, j) => {
+    if (s === null) return;
+    if (!Number.isInteger(s) || s < 0 || s >= trajectories) throw new Error(`generate: injection source ${s} of trajectory ${j} is not a trajectory`);
+    if (s === j) throw new Error(`generate: trajectory ${j} is its own injection source`);
+  });
 }

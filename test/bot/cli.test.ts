@@ -97,6 +97,43 @@ describe('pairstyle CLI', () => {
     }
   }, 600_000);
 
+  it('stylizes with feature injection from the plain reconstruction (--inject, --inject-until), refusing bad points and shares', async () => {
+    const args = (out: string, ...more: string[]) => [
+      'stylize',
+      join(work, 'content.png'),
+      '--style',
+      'blocky',
+      '--strength',
+      '4',
+      '--keep',
+      '0.3',
+      '--steps',
+      '4',
+      '--out',
+      join(work, out),
+      '--json',
+      ...more,
+    ];
+    const free = JSON.parse((await cli(...args('free.png'))).out);
+    expect(free.injection).toBeNull();
+    const r = await cli(...args('injected.png', '--inject', 'resnets+attention', '--inject-until', '0.5'));
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out);
+    expect(res.injection).toEqual({ points: ['resnets', 'attention'], until: 0.5 });
+    // The plain reconstruction is the same; the styled picture is not.
+    expect(readFileSync(res.unstyledOut).equals(readFileSync(free.unstyledOut))).toBe(true);
+    expect(readFileSync(res.out).equals(readFileSync(free.out))).toBe(false);
+    const none = JSON.parse((await cli(...args('none.png', '--inject', 'none'))).out);
+    expect(readFileSync(none.out).equals(readFileSync(free.out))).toBe(true);
+    const refusals: [string[], RegExp][] = [
+      [args('x.png', '--inject', 'queries'), /--inject: unknown point 'queries'/],
+      [args('x.png', '--inject', 'resnets\u001b[31m'), /--inject must be resnets, attention, resnets\+attention or none, got 'resnets\?\[31m'/],
+      [args('x.png', '--inject', 'resnets', '--inject-until', '0'), /--inject-until must be a number from 0.01 to 1/],
+      [args('x.png', '--inject-until', '0.5'), /--inject: name its points/],
+    ];
+    for (const [argv, message] of refusals) await expect(cli(...argv)).rejects.toThrow(message);
+  }, 300_000);
+
   it('blends two styles into a strip and exports a style file', async () => {
     await cli('train', '--content', join(work, 'style.jpg'), '--style', join(work, 'content.png'), '--name', 'roundy', '--steps', '12', '--seed', '3');
     const r = await cli('blend', 'blocky', 'roundy', '--prompt', 'rocket', '--strip', '3', '--steps', '2', '--out', join(work, 'strip.png'));

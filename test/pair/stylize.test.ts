@@ -3,7 +3,7 @@
  * then denoising without style gives the picture back (the plain reconstruction), and the inverted
  * latent is what makes it so (denoising the same steps from seeded noise does not); several styles with
  * their weights act together, as in draw; structure guidance holds a styled picture to the
- * reconstruction's low frequencies.
+ * reconstruction's low frequencies; feature injection holds it to the reconstruction's coarse features.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,36 @@ describe('stylizeImage on the embedded model', () => {
     expect(blurDistance(held.images[0])).toBeLessThan(0.6 * blurDistance(styled));
     expect(ssim(dog, held.images[0], S)).toBeGreaterThan(ssim(dog, styled, S));
     await expect(stylizeMixes(pipe, dog, mix, { ...opts, structure: { weight: 2, sigma: 1 / 8, until: 1 } })).rejects.toThrow(/weight must be in/);
+  }, 240_000);
+
+  it('feature injection from the reconstruction holds the styled picture to it at a low keep; the style still acts; the reference left out', async () => {
+    const openmoji = await loadImage(DOG_OPENMOJI, model.imageSize);
+    const { style } = await trainPair({ model, content: dog, style: openmoji, name: 'to-openmoji', subject: 'dog face', steps: 30, seed: 2, threads: 1 });
+    const S = model.imageSize;
+    const opts = { steps: 10, keep: 0.3 };
+    const mix = [[{ style, weight: 6 }]];
+    const free = await stylizeMixes(pipe, dog, [...mix, []], { ...opts, injection: null });
+    const [styled, plain] = free.images;
+    const held = await stylizeMixes(pipe, dog, [...mix, []], { ...opts, injection: { points: ['resnets', 'attention'], until: 1 } });
+    const alone = await stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets', 'attention'], until: 1 } });
+    const brief = await stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets', 'attention'], until: 0.1 } });
+    const half = await stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets', 'attention'], until: 1, mix: 0.5 } });
+    const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k])), 0);
+    // The reconstruction runs as it is (mix 0 on its row); without a plain mix it runs but is not returned.
+    expect(maxDiff(held.images[1], plain)).toBe(0);
+    expect(alone.images).toHaveLength(1);
+    expect(maxDiff(alone.images[0], held.images[0])).toBeLessThan(1e-4);
+    // Held: closer to the reconstruction (and the input) than the free styled picture, yet not the reconstruction.
+    const toPlain = (x: Float32Array) => ssim(plain, x, S);
+    expect(toPlain(held.images[0])).toBeGreaterThan(toPlain(styled) + 0.05);
+    expect(ssim(dog, held.images[0], S)).toBeGreaterThan(ssim(dog, styled, S));
+    expect(maxDiff(held.images[0], plain)).toBeGreaterThan(0.05);
+    // Injecting for the first step only, or half way (mix 0.5), holds less than all the way for the whole run.
+    expect(toPlain(brief.images[0])).toBeLessThan(toPlain(held.images[0]));
+    expect(toPlain(half.images[0])).toBeLessThan(toPlain(held.images[0]));
+    expect(toPlain(half.images[0])).toBeGreaterThan(toPlain(styled));
+    await expect(stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets'], until: 0 } })).rejects.toThrow(/until must be in/);
+    await expect(stylizeMixes(pipe, dog, mix, { ...opts, injection: { points: ['resnets'], until: 1, mix: 1.5 } })).rejects.toThrow(/mix must be in/);
   }, 240_000);
 
   it('keep skips the start of the schedule: the start step is round(keep x steps), one step at least runs', () => {
