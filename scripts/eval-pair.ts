@@ -83,6 +83,7 @@ import {
 } from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, numberList, pictureOf, pct, tileOf } from '../src/eval/generate.ts';
 import { bootstrap, numInterval, pctInterval, separated, type Interval } from '../src/eval/stats.ts';
+import { PAIR_METRICS, PairCurves, type PairMetric, type PairSample, type UnstyledSample } from '../src/eval/pair-curves.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
@@ -264,20 +265,8 @@ const units: Unit[] = seedList.flatMap((seed) =>
 );
 const pairSubjects = units.map((u) => u.pair);
 
-interface Sample {
-  pair: number;
-  subject: number;
-  method: string;
-  weight: number;
-  pTarget: number;
-  distRatio: number;
-  agree: boolean;
-  ssim: number;
-  leak: boolean;
-  subjectTop5: boolean;
-}
-const samples: Sample[] = [];
-const unstyledStats: { pair: number; pTarget: number; leak: boolean; subjectTop5: boolean }[] = [];
+const samples: PairSample[] = [];
+const unstyledStats: UnstyledSample[] = [];
 const pairsReport: Record<string, unknown>[] = [];
 const gridTiles: Tile[] = [];
 const GRID_COLS = 2 + methods.length;
@@ -407,48 +396,24 @@ for (let p = 0; p < units.length; p++) {
 await pipe.release();
 
 // Aggregate per method and strength; intervals by resampling the pairs (each pair is one training).
-const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
-const share = (xs: boolean[]) => mean(xs.map(Number));
 const pairIds = units.map((_, p) => p);
-type Metric = 'pTarget' | 'distRatio' | 'identityAgreement' | 'ssim' | 'leakage' | 'subjectTop5';
-const metricOf: Record<Metric, (q: Sample) => number> = {
-  pTarget: (q) => q.pTarget,
-  distRatio: (q) => q.distRatio,
-  identityAgreement: (q) => Number(q.agree),
-  ssim: (q) => q.ssim,
-  leakage: (q) => Number(q.leak),
-  subjectTop5: (q) => Number(q.subjectTop5),
-};
-/** Samples of a resample of the pairs (a pair drawn twice counts twice). */
-const byPair = new Map<number, Sample[]>(pairIds.map((p) => [p, samples.filter((q) => q.pair === p)]));
-const unstyledByPair = new Map<number, typeof unstyledStats>(pairIds.map((p) => [p, unstyledStats.filter((u) => u.pair === p)]));
-const metricOver = (pairs: readonly number[], method: string, w: number, m: Metric) =>
-  mean(
-    pairs.flatMap((p) =>
-      byPair
-        .get(p)!
-        .filter((q) => q.method === method && q.weight === w)
-        .map(metricOf[m]),
-    ),
-  );
+const curves = new PairCurves(samples, unstyledStats);
+const metricOver = (pairs: readonly number[], method: string, w: number, m: PairMetric) => curves.metricOver(pairs, method, w, m);
 const interval = (stat: (pairs: readonly number[]) => number) => bootstrap(pairIds, stat, { seed: 7 });
 const unstyled = {
-  pTarget: mean(unstyledStats.map((u) => u.pTarget)),
-  pTargetInterval: interval((ps) => mean(ps.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pTarget)))),
+  pTarget: curves.unstyledOver(pairIds, 'pTarget'),
+  pTargetInterval: interval((ps) => curves.unstyledOver(ps, 'pTarget')),
   distRatio: 1,
   identityAgreement: 1,
   ssim: 1,
-  leakage: share(unstyledStats.map((u) => u.leak)),
-  subjectTop5: share(unstyledStats.map((u) => u.subjectTop5)),
+  leakage: curves.unstyledOver(pairIds, 'leakage'),
+  subjectTop5: curves.unstyledOver(pairIds, 'subjectTop5'),
   n: unstyledStats.length,
 };
 const table = methods.flatMap((m) =>
   m.weights.map((w) => {
     const s = samples.filter((q) => q.method === m.id && q.weight === w);
-    const intervals = Object.fromEntries((Object.keys(metricOf) as Metric[]).map((k) => [k, interval((ps) => metricOver(ps, m.id, w, k))])) as Record<
-      Metric,
-      Interval
-    >;
+    const intervals = Object.fromEntries(PAIR_METRICS.map((k) => [k, interval((ps) => metricOver(ps, m.id, w, k))])) as Record<PairMetric, Interval>;
     return {
       method: m.id,
       mode: m.mode,
@@ -465,29 +430,8 @@ const table = methods.flatMap((m) =>
   }),
 );
 
-/**
- * The headline of a method over some pairs: its style (P(target)) where identity agreement falls to
- * `floor`, walking its curve from the unstyled point (agreement 1) by increasing strength; the largest
- * style seen while agreement >= floor, with linear interpolation on the segment that crosses it.
- */
-function styleAtAgreement(method: Method, pairs: readonly number[], floor = 0.5): number {
-  const pts = [
-    { c: 1, s: mean(pairs.flatMap((p) => unstyledByPair.get(p)!.map((u) => u.pTarget))) },
-    ...[...method.weights]
-      .sort((x, y) => x - y)
-      .map((w) => ({ c: metricOver(pairs, method.id, w, 'identityAgreement'), s: metricOver(pairs, method.id, w, 'pTarget') })),
-  ];
-  let best = pts[0].s;
-  for (let k = 1; k < pts.length; k++) {
-    const [lo, hi] = [pts[k - 1], pts[k]];
-    if (hi.c >= floor) best = Math.max(best, hi.s);
-    else {
-      if (lo.c >= floor && lo.c !== hi.c) best = Math.max(best, lo.s + ((lo.c - floor) / (lo.c - hi.c)) * (hi.s - lo.s));
-      break;
-    }
-  }
-  return best;
-}
+/** The headline of a method over some pairs (PairCurves.styleAtAgreement). */
+const styleAtAgreement = (method: Method, pairs: readonly number[]) => curves.styleAtAgreement(method.id, method.weights, pairs);
 const headline = methods.map((m) => ({ method: m.id, pTargetAtAgreement50: interval((ps) => styleAtAgreement(m, ps)) }));
 /** With several targets: each method's headline on each target's pairs alone, and its paired difference to the reference there. */
 const headlineByTarget =
@@ -674,6 +618,8 @@ const report = {
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,
   pairs: pairsReport,
+  /** Every picture's figures, for eval:pair-compare. */
+  samples: { styled: samples, unstyled: unstyledStats },
   unstyled,
   table,
   headline,

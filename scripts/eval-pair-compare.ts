@@ -1,0 +1,137 @@
+/**
+ * Two eval:pair runs on the same pairs, compared pair by pair (npm run eval:pair-compare -- A.json B.json
+ * [--method pair-guidance] [--out FILE]). Made for two base models (eval:pair --model), or any two runs
+ * that share their pairs, drawn subjects, seeds and drawing settings: each run's headline (P(target)
+ * where identity agreement falls to 50%), B minus A on the same bootstrap resample of the pairs (the
+ * spread between pairs cancels), over all targets and per target; P(target) and identity agreement at
+ * each strength; the unstyled pictures' P(target) and subject top-5. A difference whose interval holds 0
+ * is inside the noise.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { PairCurves, type PairSample, type UnstyledSample } from '../src/eval/pair-curves.ts';
+import { bootstrap, numInterval, type Interval } from '../src/eval/stats.ts';
+
+const { values: a, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    method: { type: 'string', default: 'pair-guidance' },
+    out: { type: 'string' },
+  },
+});
+
+interface PairRun {
+  model: { dir: string; id: string; hash: string };
+  settings: Record<string, unknown> & { strengths: number[]; targets?: string[] };
+  pairs: { seed: number; target?: string; subject: string; drawSubjects: string[] }[];
+  samples?: { styled: PairSample[]; unstyled: UnstyledSample[] };
+}
+
+function fail(message: string): never {
+  console.error(`eval:pair-compare: ${message}`);
+  process.exit(2);
+}
+
+function readRun(path: string): PairRun {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    fail(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  let run: PairRun;
+  try {
+    run = JSON.parse(text) as PairRun;
+  } catch {
+    fail(`${path} is not JSON (expected the file eval:pair writes with --out)`);
+  }
+  if (!Array.isArray(run.pairs) || !run.settings) fail(`${path} is not an eval:pair report (no pairs or settings)`);
+  if (!run.samples) fail(`${path} has no per-picture samples: it was written by an earlier eval:pair; run it again`);
+  return run;
+}
+
+if (positionals.length !== 2) fail('give two eval:pair reports: npm run eval:pair-compare -- A.json B.json [--method pair-guidance]');
+const [pathA, pathB] = positionals;
+const [runA, runB] = [readRun(pathA), readRun(pathB)];
+const method = a.method!;
+
+// The same pairs, drawn subjects and seeds, and the same drawing settings; only the model (or what made the runs differ) may change.
+if (runA.pairs.length !== runB.pairs.length) fail(`the runs have ${runA.pairs.length} and ${runB.pairs.length} pairs: not the same pairs`);
+runA.pairs.forEach((p, i) => {
+  const q = runB.pairs[i];
+  const key = (x: typeof p) => JSON.stringify([x.seed, x.target ?? 'openmoji', x.subject, x.drawSubjects]);
+  if (key(p) !== key(q))
+    fail(`pair ${i + 1} differs: ${p.subject} (seed ${p.seed}, ${p.target ?? 'openmoji'}) against ${q.subject} (seed ${q.seed}, ${q.target ?? 'openmoji'})`);
+});
+for (const k of ['subjects', 'strengths', 'steps', 'cfg', 'trainSteps', 'rank', 'seeds', 'targets']) {
+  if (JSON.stringify(runA.settings[k]) !== JSON.stringify(runB.settings[k]))
+    fail(`setting ${k} differs: ${JSON.stringify(runA.settings[k])} against ${JSON.stringify(runB.settings[k])}`);
+}
+const weights = runA.settings.strengths;
+const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === method);
+for (const [path, r] of [
+  [pathA, runA],
+  [pathB, runB],
+] as const) {
+  if (!hasMethod(r)) fail(`${path} has no pictures of method ${method} (its methods: ${[...new Set(r.samples!.styled.map((q) => q.method))].join(', ')})`);
+}
+
+const curvesA = new PairCurves(runA.samples!.styled, runA.samples!.unstyled);
+const curvesB = new PairCurves(runB.samples!.styled, runB.samples!.unstyled);
+const allPairs = runA.pairs.map((_, p) => p);
+const targets = [...new Set(runA.pairs.map((p) => p.target ?? 'openmoji'))];
+const over = (ids: readonly number[], stat: (pairs: readonly number[]) => number) => bootstrap(ids, stat, { seed: 7 });
+const head = (c: PairCurves) => (ps: readonly number[]) => c.styleAtAgreement(method, weights, ps);
+
+function compare(ids: readonly number[]) {
+  return {
+    pairs: ids.length,
+    headline: {
+      a: over(ids, head(curvesA)),
+      b: over(ids, head(curvesB)),
+      bMinusA: over(ids, (ps) => head(curvesB)(ps) - head(curvesA)(ps)),
+    },
+    unstyled: {
+      pTarget: { a: over(ids, (ps) => curvesA.unstyledOver(ps, 'pTarget')), b: over(ids, (ps) => curvesB.unstyledOver(ps, 'pTarget')) },
+      pTargetBMinusA: over(ids, (ps) => curvesB.unstyledOver(ps, 'pTarget') - curvesA.unstyledOver(ps, 'pTarget')),
+      subjectTop5BMinusA: over(ids, (ps) => curvesB.unstyledOver(ps, 'subjectTop5') - curvesA.unstyledOver(ps, 'subjectTop5')),
+    },
+    byStrength: weights.map((w) => ({
+      strength: w,
+      pTargetBMinusA: over(ids, (ps) => curvesB.metricOver(ps, method, w, 'pTarget') - curvesA.metricOver(ps, method, w, 'pTarget')),
+      identityAgreementBMinusA: over(
+        ids,
+        (ps) => curvesB.metricOver(ps, method, w, 'identityAgreement') - curvesA.metricOver(ps, method, w, 'identityAgreement'),
+      ),
+    })),
+  };
+}
+
+const all = compare(allPairs);
+const byTarget = targets.length > 1 ? targets.map((t) => ({ target: t, ...compare(allPairs.filter((p) => (runA.pairs[p].target ?? 'openmoji') === t)) })) : [];
+
+const signed = (i: Interval) => {
+  const s = numInterval(i);
+  const noise = i.low <= 0 && i.high >= 0 ? 'inside the noise' : 'apart from 0';
+  return `${i.value >= 0 ? '+' : ''}${s} (${noise})`;
+};
+console.log(`A: ${runA.model.dir} (${runA.model.hash})\nB: ${runB.model.dir} (${runB.model.hash})`);
+console.log(
+  `method ${method}; ${allPairs.length} pairs (targets ${targets.join(', ')}); [95% intervals: bootstrap over the pairs, both runs on the same resample]\n`,
+);
+const printComparison = (label: string, c: ReturnType<typeof compare>) => {
+  console.log(`${label} (${c.pairs} pairs):`);
+  console.log(`  headline: A ${numInterval(c.headline.a)}, B ${numInterval(c.headline.b)}; B - A ${signed(c.headline.bMinusA)}`);
+  console.log(
+    `  unstyled: P(target) A ${numInterval(c.unstyled.pTarget.a)}, B ${numInterval(c.unstyled.pTarget.b)}; B - A ${signed(c.unstyled.pTargetBMinusA)}; subject top-5 B - A ${signed(c.unstyled.subjectTop5BMinusA)}`,
+  );
+  for (const s of c.byStrength)
+    console.log(`  strength ${s.strength}: P(target) B - A ${signed(s.pTargetBMinusA)}; identity agreement B - A ${signed(s.identityAgreementBMinusA)}`);
+};
+printComparison('all targets', all);
+for (const t of byTarget) printComparison(t.target, t);
+
+if (a.out) {
+  writeFileSync(a.out, `${JSON.stringify({ a: runA.model, b: runB.model, method, all, byTarget }, null, 2)}\n`);
+  console.log(`\nwrote ${a.out}`);
+}

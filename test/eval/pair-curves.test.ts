@@ -1,0 +1,143 @@
+/**
+ * The pair evaluation's statistics over pairs (src/eval/pair-curves.ts) and eval:pair-compare, the
+ * comparison of two eval:pair runs on the same pairs, run as a user runs it (a child process on two
+ * report files).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PairCurves, type PairSample, type UnstyledSample } from '../../src/eval/pair-curves.ts';
+
+const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+
+/** A pair's pictures: per strength, how many of `n` subjects keep their identity and their P(target). */
+function pairPictures(pair: number, curve: { w: number; agree: number; p: number }[], n = 4, unstyledP = 0.1) {
+  const styled: PairSample[] = curve.flatMap(({ w, agree, p }) =>
+    Array.from({ length: n }, (_, subject) => ({
+      pair,
+      subject,
+      method: 'pair-guidance',
+      weight: w,
+      pTarget: p,
+      distRatio: 1,
+      agree: subject < agree,
+      ssim: 0.8,
+      leak: false,
+      subjectTop5: true,
+    })),
+  );
+  const unstyled: UnstyledSample[] = Array.from({ length: n }, () => ({ pair, pTarget: unstyledP, leak: false, subjectTop5: true }));
+  return { styled, unstyled };
+}
+
+describe('PairCurves', () => {
+  it('finds the style where identity agreement falls to 50%, interpolating on the crossing segment', () => {
+    // agreement 1 -> 0.75 (w 1) -> 0.25 (w 2): crosses 0.5 halfway between w 1 (P 0.2) and w 2 (P 0.4).
+    const { styled, unstyled } = pairPictures(0, [
+      { w: 1, agree: 3, p: 0.2 },
+      { w: 2, agree: 1, p: 0.4 },
+      { w: 3, agree: 0, p: 0.9 },
+    ]);
+    const c = new PairCurves(styled, unstyled);
+    expect(c.styleAtAgreement('pair-guidance', [1, 2, 3], [0])).toBeCloseTo(0.3, 10);
+    expect(c.metricOver([0], 'pair-guidance', 1, 'identityAgreement')).toBeCloseTo(0.75, 10);
+    expect(c.unstyledOver([0], 'pTarget')).toBeCloseTo(0.1, 10);
+  });
+
+  it('counts a pair twice when a resample draws it twice', () => {
+    const a = pairPictures(0, [{ w: 1, agree: 4, p: 0.2 }]);
+    const b = pairPictures(1, [{ w: 1, agree: 4, p: 0.6 }]);
+    const c = new PairCurves([...a.styled, ...b.styled], [...a.unstyled, ...b.unstyled]);
+    expect(c.metricOver([0, 1], 'pair-guidance', 1, 'pTarget')).toBeCloseTo(0.4, 10);
+    expect(c.metricOver([1, 1, 0], 'pair-guidance', 1, 'pTarget')).toBeCloseTo((0.6 * 2 + 0.2) / 3, 10);
+  });
+});
+
+describe('eval:pair-compare', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pair-compare-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const STRENGTHS = [1, 2];
+  /** An eval:pair report of `pairs` pairs whose styled pictures have P(target) `p` at both strengths. */
+  function report(name: string, o: { p: number; subjects?: string[]; strengths?: number[]; samples?: boolean }): string {
+    const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
+      seed: 0,
+      target: i < 2 ? 'openmoji' : 'fluent-hc',
+      subject: o.subjects?.[i] ?? subject,
+      drawSubjects: ['tree', 'house'],
+    }));
+    const pictures = pairs.map((_, i) =>
+      pairPictures(i, [
+        { w: 1, agree: 3, p: o.p },
+        { w: 2, agree: 1, p: o.p + 0.1 + 0.05 * i },
+      ]),
+    );
+    const file = join(dir, `${name}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        model: { dir: `models/${name}`, id: name, hash: name },
+        settings: {
+          subjects: 2,
+          strengths: o.strengths ?? STRENGTHS,
+          steps: 30,
+          cfg: 5,
+          trainSteps: 100,
+          rank: 8,
+          seeds: [0],
+          targets: ['openmoji', 'fluent-hc'],
+        },
+        pairs,
+        ...(o.samples === false ? {} : { samples: { styled: pictures.flatMap((x) => x.styled), unstyled: pictures.flatMap((x) => x.unstyled) } }),
+      }),
+    );
+    return file;
+  }
+  const compare = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/eval-pair-compare.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+  it('gives each run its headline and B minus A on the same resamples of the pairs', () => {
+    const a = report('a', { p: 0.2 });
+    const b = report('b', { p: 0.3 });
+    const out = join(dir, 'cmp.json');
+    const r = compare(a, b, '--out', out);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // Every pair moved by exactly +0.1 at every strength: the difference is 0.1 on every resample, its interval a point.
+    expect(r.stdout).toMatch(
+      /all targets \(3 pairs\):\n {2}headline: A 0\.\d+ \[[^\]]+\], B 0\.\d+ \[[^\]]+\]; B - A \+0\.100 \[0\.100, 0\.100\] \(apart from 0\)/,
+    );
+    expect(r.stdout).toMatch(/openmoji \(2 pairs\)/);
+    expect(r.stdout).toMatch(/fluent-hc \(1 pairs\)/);
+    expect(r.stdout).toMatch(
+      /strength 1: P\(target\) B - A \+0\.100 \[0\.100, 0\.100\] \(apart from 0\); identity agreement B - A \+0\.000 \[0\.000, 0\.000\] \(inside the noise\)/,
+    );
+    const same = compare(a, a);
+    expect(same.stdout).toMatch(/headline: A [^;]+; B - A \+0\.000 \[0\.000, 0\.000\] \(inside the noise\)/);
+  });
+
+  it('refuses runs on other pairs, with other settings, without samples, or unreadable, saying which', () => {
+    const a = report('a2', { p: 0.2 });
+    const otherPairs = compare(a, report('c', { p: 0.2, subjects: ['dog face', 'pig face', 'red apple'] }));
+    expect(otherPairs.status).toBe(2);
+    expect(otherPairs.stderr).toMatch(/pair 2 differs: cat face \(seed 0, openmoji\) against pig face/);
+    const otherStrengths = compare(a, report('d', { p: 0.2, strengths: [1, 3] }));
+    expect(otherStrengths.status).toBe(2);
+    expect(otherStrengths.stderr).toMatch(/setting strengths differs: \[1,2\] against \[1,3\]/);
+    const old = compare(a, report('e', { p: 0.2, samples: false }));
+    expect(old.status).toBe(2);
+    expect(old.stderr).toMatch(/no per-picture samples: it was written by an earlier eval:pair; run it again/);
+    const missing = compare(a, join(dir, 'nope.json'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
+    const method = compare(a, a, '--method', 'dreambooth-lora');
+    expect(method.status).toBe(2);
+    expect(method.stderr).toMatch(/has no pictures of method dreambooth-lora \(its methods: pair-guidance\)/);
+    const one = compare(a);
+    expect(one.status).toBe(2);
+    expect(one.stderr).toMatch(/give two eval:pair reports/);
+  });
+});
