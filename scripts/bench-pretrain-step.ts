@@ -10,9 +10,11 @@
  * optimizer's pass alone (no onnxruntime run in between), for each of
  * --modes (resident: the weights, gradients, moments and EMA in one WebAssembly memory and the SIMD
  * kernel, as pretrain runs; js: the JavaScript heap and kernel, as before) and each of
- * --forms, the graph's form of the convolutions' weight gradients (tap-gemms: pretrain's, one GEMM per
- * kernel tap over the batch; per-sample: im2col and one GEMM per sample, as before; see
- * GraphOptions.convWeightGrad), alternated round by round on the same batches. With several forms each
+ * --forms, the graph's form of the convolutions' weight gradients (tap-gemms-batch-last: pretrain's, one
+ * GEMM per kernel tap over the batch, the batch innermost; tap-gemms: the same with the batch outside
+ * the image, the graph's default; batch-conv: one convolution over the batch; per-sample: im2col and one
+ * GEMM per sample; see GraphOptions.convWeightGrad), each optionally with onnxruntime session settings
+ * (stepOptionsOf), alternated round by round on the same batches. With several forms each
  * has its own onnxruntime session, whose threads stop spinning after each run (so that the idle one
  * does not take the cores from the running one), and the first form's step time is compared with each
  * other's round by round (the ratio of the rounds' medians). Prints the median and the range over the
@@ -30,7 +32,7 @@ import { AdamW, warmupCosine } from '../src/train/optim.ts';
 import { residentParams } from '../src/train/resident.ts';
 import { type StepFunction, Trainer } from '../src/train/step.ts';
 import { latestProfile, summarizeOrtProfile } from './lib/ort-profile.ts';
-import { compilePretrainStep, loadPretrainData, PretrainBatches } from './lib/pretrain-step.ts';
+import { compilePretrainStep, loadPretrainData, PRETRAIN_CONV_WEIGHT_GRAD, PretrainBatches, type PretrainStepOptions } from './lib/pretrain-step.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,8 +43,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     /** Trainers to time, alternated round by round: resident (pretrain's), js (before). */
     modes: { type: 'string', default: 'resident,js' },
-    /** Forms of the convolutions' weight gradients, one step graph each: tap-gemms (pretrain's), per-sample (before). */
-    forms: { type: 'string', default: 'tap-gemms' },
+    /** Forms of the convolutions' weight gradients, one step graph each (see stepOptionsOf): tap-gemms-batch-last (pretrain's), tap-gemms, batch-conv, per-sample. */
+    forms: { type: 'string', default: PRETRAIN_CONV_WEIGHT_GRAD },
     threads: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
     /** Profile each form instead of timing (the path prefix of onnxruntime's trace files). */
@@ -57,8 +59,29 @@ const median = (xs: number[]) => {
 };
 const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
 
-const forms = args.forms!.split(',') as ConvWeightGradForm[];
-for (const form of forms) if (form !== 'tap-gemms' && form !== 'per-sample') throw new Error(`--forms: unknown form '${form}' (tap-gemms, per-sample)`);
+const forms = args.forms!.split(',');
+const FORMS: readonly ConvWeightGradForm[] = ['tap-gemms', 'tap-gemms-batch-last', 'per-sample', 'batch-conv'];
+/**
+ * A --forms entry: the weight gradient's form, then optionally onnxruntime's session settings joined by
+ * '+': interN (inter-op threads, the parallel executor), threadsN (intra-op threads), mempattern.
+ */
+function stepOptionsOf(entry: string): Omit<PretrainStepOptions, 'stopSpinningAfterRun' | 'profileFilePrefix'> {
+  const [form, ...settings] = entry.split('+');
+  if (!FORMS.includes(form as ConvWeightGradForm)) throw new Error(`--forms: unknown form '${form}' (${FORMS.join(', ')})`);
+  const o: Omit<PretrainStepOptions, 'stopSpinningAfterRun' | 'profileFilePrefix'> = {
+    threads: Number(args.threads),
+    convWeightGrad: form as ConvWeightGradForm,
+  };
+  for (const setting of settings) {
+    const m = /^(inter|threads)(\d+)$/.exec(setting);
+    if (m?.[1] === 'inter') o.interOpThreads = Number(m[2]);
+    else if (m?.[1] === 'threads') o.threads = Number(m[2]);
+    else if (setting === 'mempattern') o.memoryPattern = true;
+    else throw new Error(`--forms: unknown setting '${setting}' in '${entry}' (interN, threadsN, mempattern)`);
+  }
+  return o;
+}
+for (const form of forms) stepOptionsOf(form);
 const modes = args.modes!.split(',');
 for (const mode of modes) if (mode !== 'js' && mode !== 'resident') throw new Error(`--modes: unknown mode '${mode}' (js, resident)`);
 
@@ -66,7 +89,7 @@ const data = loadPretrainData({ data: args.data!, emojiShare: 0.6 });
 if (args.profile) {
   for (const form of forms) {
     const prefix = `${args.profile}-${form}`;
-    const { stepFn } = await compilePretrainStep(data, batch, { threads: Number(args.threads), convWeightGrad: form, profileFilePrefix: prefix });
+    const { stepFn } = await compilePretrainStep(data, batch, { ...stepOptionsOf(form), profileFilePrefix: prefix });
     const trainer = pretrainTrainer('resident', stepFn);
     const profiled = new PretrainBatches(data, batch, seed);
     for (let k = 0; k < Number(args.warmup) + Number(args.steps); k++) {
@@ -91,7 +114,7 @@ if (args.profile) {
 }
 const compiled = [];
 for (const form of forms) {
-  const step = await compilePretrainStep(data, batch, { threads: Number(args.threads), convWeightGrad: form, stopSpinningAfterRun: forms.length > 1 });
+  const step = await compilePretrainStep(data, batch, { ...stepOptionsOf(form), stopSpinningAfterRun: forms.length > 1 });
   console.log(`${form}: ${step.stepFn.nodeCount} ONNX nodes, ${(step.flops / 1e9).toFixed(1)} GFLOP per step`);
   compiled.push(step);
 }

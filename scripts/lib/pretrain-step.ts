@@ -62,13 +62,24 @@ export interface PretrainGraph {
   flops: number;
 }
 
+/**
+ * Pretraining's form of the convolutions' weight gradients: the taps' GEMMs with the batch innermost
+ * (1.1x the step of 'tap-gemms', the graph's default, in npm run bench:pretrain-step --forms; see the
+ * README). Pair training and drawing keep the graph's default.
+ */
+export const PRETRAIN_CONV_WEIGHT_GRAD: G.ConvWeightGradForm = 'tap-gemms-batch-last';
+
 export interface PretrainStepOptions {
   /** Intra-op threads (0: onnxruntime's default, all cores). */
   threads: number;
-  /** The form of the convolutions' weight gradients (default: the graph's default, 'tap-gemms'). */
+  /** The form of the convolutions' weight gradients (default: PRETRAIN_CONV_WEIGHT_GRAD). */
   convWeightGrad?: G.ConvWeightGradForm;
   /** Stop onnxruntime's threads spinning after each run (for sessions that take turns in one process). */
   stopSpinningAfterRun?: boolean;
+  /** onnxruntime's inter-op threads (SessionOptions.interOpThreads; default 1, the sequential executor). */
+  interOpThreads?: number;
+  /** onnxruntime's memory pattern (SessionOptions.memoryPattern; default off). */
+  memoryPattern?: boolean;
   /** Record onnxruntime's profile (SessionOptions.profileFilePrefix). */
   profileFilePrefix?: string;
 }
@@ -76,7 +87,7 @@ export interface PretrainStepOptions {
 /** The training graph (text encoder + UNet, every parameter trainable) compiled as a step with Σ g². */
 export async function compilePretrainStep(data: PretrainData, batch: number, opts: PretrainStepOptions): Promise<PretrainGraph> {
   const [c, h, w] = data.latentShape;
-  const g = new G.Graph({ convWeightGrad: opts.convWeightGrad });
+  const g = new G.Graph({ convWeightGrad: opts.convWeightGrad ?? PRETRAIN_CONV_WEIGHT_GRAD });
   const ids = g.input('input_ids', [batch, EMOJI_MINI_CONTEXT], 'int64');
   const states = clipTextModel(g, emojiMiniTextConfigFor(data.tokenizer), ids);
   const pred = unet2DConditionModel(g, EMOJI_MINI_UNET_CONFIG, {
@@ -89,6 +100,8 @@ export async function compilePretrainStep(data: PretrainData, batch: number, opt
     gradNorm: true,
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.stopSpinningAfterRun ? { stopSpinningAfterRun: true } : {}),
+    ...(opts.interOpThreads ? { interOpThreads: opts.interOpThreads } : {}),
+    ...(opts.memoryPattern ? { memoryPattern: true } : {}),
     ...(opts.profileFilePrefix ? { profileFilePrefix: opts.profileFilePrefix } : {}),
   });
   const paramCount = Object.values(stepFn.paramShapes).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);

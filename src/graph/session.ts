@@ -18,6 +18,11 @@ export interface SessionOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
   /**
+   * Inter-op threads: above 1, onnxruntime's parallel executor runs independent nodes at the same time,
+   * this many at once (default 1: the sequential executor, one node after the other).
+   */
+  interOpThreads?: number;
+  /**
    * 'cpu' (default) or 'cuda' (onnxruntime-node installed with --onnxruntime-node-install=cuda12); a
    * CUDA provider that is missing or cannot load is a DeviceUnavailableError that says what to do.
    */
@@ -90,8 +95,8 @@ export function ortSessionOptions(opts: SessionOptions): ort.InferenceSession.Se
     executionProviders: [opts.device ?? 'cpu'],
     graphOptimizationLevel: opts.optimization ?? 'all',
     intraOpNumThreads: opts.threads ?? 0,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
+    interOpNumThreads: opts.interOpThreads ?? 1,
+    executionMode: (opts.interOpThreads ?? 1) > 1 ? 'parallel' : 'sequential',
     enableMemPattern: opts.memoryPattern ?? false,
     enableCpuMemArena: opts.memoryArena ?? true,
     // Nested keys are joined with dots by onnxruntime-node: session.force_spinning_stop.

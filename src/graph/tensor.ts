@@ -70,10 +70,15 @@ export class Node {
  * How the backward pass forms a convolution's weight gradient (src/graph/ops/nn.ts):
  * 'tap-gemms' (default): for stride 1, one GEMM per kernel tap over the whole batch, input and output
  * gradient laid out channels-first; other strides as 'per-sample'.
+ * 'tap-gemms-batch-last' (pretraining's): the same GEMMs with X and dY laid out [C, H, W, N], so that the
+ * windows' copies move runs of W*N values, and the bias gradient summed along dY's rows in that layout.
  * 'per-sample': the windows of the input by a one-hot convolution (im2col), one GEMM per sample, summed
  * over the batch (the form before 'tap-gemms'; kept for comparison, npm run bench:pretrain-step).
+ * 'batch-conv': any stride, one convolution over the whole batch with the batch axis as its channels:
+ * X channels-first [C, N, H, W] convolved with dY channels-first [O, N, Ho, Wo] as the kernel (1x1
+ * stride-1 kernels as in 'tap-gemms': their one tap is one GEMM).
  */
-export type ConvWeightGradForm = 'tap-gemms' | 'per-sample';
+export type ConvWeightGradForm = 'tap-gemms' | 'tap-gemms-batch-last' | 'per-sample' | 'batch-conv';
 
 export interface GraphOptions {
   /** Decides, per parameter name, how it is bound. Default: every parameter is trainable. */

@@ -31,6 +31,17 @@ describe('session options', () => {
     await stopping.release();
   });
 
+  it("interOpThreads above 1 is onnxruntime's parallel executor, with the same outputs; 1 by default (sequential)", async () => {
+    expect(G.ortSessionOptions({ threads: 1, interOpThreads: 2 })).toMatchObject({ executionMode: 'parallel', interOpNumThreads: 2 });
+    expect(G.ortSessionOptions({ threads: 1 })).toMatchObject({ executionMode: 'sequential', interOpNumThreads: 1 });
+    const x = { x: Float32Array.from({ length: 8 }, (_, i) => i - 3) };
+    const plain = await G.GraphSession.create(linearModel(), { threads: 1 });
+    const parallel = await G.GraphSession.create(linearModel(), { threads: 1, interOpThreads: 2 });
+    expect((await parallel.run(x)).y).toEqual((await plain.run(x)).y);
+    await plain.release();
+    await parallel.release();
+  });
+
   it('profileFilePrefix: a chrome trace of every node run, written when the session is released', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pairstyle-profile-'));
     try {

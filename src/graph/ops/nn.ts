@@ -184,7 +184,7 @@ defineOp('Conv', {
     return [
       needs[0] ? convInputGrad(g!, x, w, s, p) : undefined,
       needs[1] ? convWeightGrad(g!, x, w, s, p) : undefined,
-      needs[2] ? reduceSum(g!, [0, 2, 3]) : undefined,
+      needs[2] ? convBiasGrad(g!, s, needs[1]) : undefined,
     ];
   },
 });
@@ -207,7 +207,26 @@ function convInputGrad(g: Tensor, x: Tensor, w: Tensor, s: number, p: number): T
 
 /** dW[o,c,i,j] = sum over n,y,x of dY[n,o,y,x] * Xpad[n,c,s*y+i,s*x+j], in the graph's chosen form. */
 function convWeightGrad(g: Tensor, x: Tensor, w: Tensor, s: number, p: number): Tensor {
-  return s === 1 && x.graph.convWeightGrad === 'tap-gemms' ? convWeightGradByTaps(g, x, w, p) : convWeightGradPerSample(g, x, w, s, p);
+  const form = x.graph.convWeightGrad;
+  // A 1x1 stride-1 kernel has one tap: one GEMM over the batch, in every form but 'per-sample'.
+  const pointwise = s === 1 && w.shape[2] === 1 && w.shape[3] === 1;
+  if (form === 'batch-conv' && !pointwise) return convWeightGradByConv(g, x, w, s, p);
+  return s === 1 && form !== 'per-sample' ? convWeightGradByTaps(g, x, w, p) : convWeightGradPerSample(g, x, w, s, p);
+}
+
+/**
+ * Any stride, kernels above 1x1: dW as one convolution over the whole batch, the batch axis as its channels. X laid out
+ * channels-first [C, N, H, W] is the input (C images of N channels), dY laid out [O, N, Ho, Wo] the
+ * kernel (dilated by the stride), padding p: out[c, o, i, j] = sum over n,y,x of
+ * Xpad[n, c, i + s*y, j + s*x] * dY[n, o, y, x] = dW[o, c, i, j]. The result [C, O, ., .] (for a stride
+ * above 1 it can be larger than the kernel; its first kh x kw taps are dW) is transposed to OIHW.
+ */
+function convWeightGradByConv(g: Tensor, x: Tensor, w: Tensor, s: number, p: number): Tensor {
+  const [kh, kw] = [w.shape[2], w.shape[3]];
+  const xc = transpose(x, [1, 0, 2, 3]);
+  const gc = transpose(g, [1, 0, 2, 3]);
+  const full = x.graph.apply('Conv', [xc, gc], { stride: 1, pad: p, dilation: s })[0];
+  return transpose(slice(full, [0, 0], [kh, kw], [2, 3]), [1, 0, 2, 3]);
 }
 
 /**
@@ -217,6 +236,7 @@ function convWeightGrad(g: Tensor, x: Tensor, w: Tensor, s: number, p: number): 
  * 16 rows at 4x4), and a window that lies inside X is X itself or a slice of it, never padded.
  */
 function convWeightGradByTaps(g: Tensor, x: Tensor, w: Tensor, p: number): Tensor {
+  if (x.graph.convWeightGrad === 'tap-gemms-batch-last') return convWeightGradByTapsBatchLast(g, x, w, p);
   const [o, c, kh, kw] = w.shape;
   const [nb, , ho, wo] = g.shape;
   const [h, wd] = [x.shape[2], x.shape[3]];
@@ -234,6 +254,49 @@ function convWeightGradByTaps(g: Tensor, x: Tensor, w: Tensor, p: number): Tenso
     }
   }
   return reshape(concat(taps, 2), [o, c, kh, kw]);
+}
+
+/** X or dY channels-first with the batch innermost: [C, H, W, N] (a 2-D transpose of [N, C*H*W]). */
+function batchLast(t: Tensor): Tensor {
+  return transpose(t, [1, 2, 3, 0]);
+}
+
+/** dY in batchLast's layout as rows of one output channel each: [O, Ho*Wo*N]. */
+function batchLastRows(g: Tensor): Tensor {
+  return reshape(batchLast(g), [g.shape[1], -1]);
+}
+
+/**
+ * 'tap-gemms-batch-last': the GEMMs per tap of 'tap-gemms', with X and dY laid out [C, H, W, N]
+ * (batchLast) instead of [C, N, H, W]: a window's rows are then runs of W*N contiguous values, where
+ * [C, N, H, W] has runs of W (4 at 4x4), so the windows' Pad and Slices copy long runs.
+ */
+function convWeightGradByTapsBatchLast(g: Tensor, x: Tensor, w: Tensor, p: number): Tensor {
+  const [o, c, kh, kw] = w.shape;
+  const [, , ho, wo] = g.shape;
+  const [h, wd] = [x.shape[2], x.shape[3]];
+  const xc = batchLast(x);
+  const gy = batchLastRows(g);
+  const taps: Tensor[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const inside = i >= p && j >= p && i - p + ho <= h && j - p + wo <= wd;
+      const window = inside
+        ? slice(xc, [i - p, j - p], [i - p + ho, j - p + wo], [1, 2])
+        : slice(pad(xc, [0, p, p, 0, 0, p, p, 0]), [i, j], [i + ho, j + wo], [1, 2]);
+      taps.push(reshape(matmul(gy, transposeLast2(reshape(window, [c, -1]))), [o, c, 1]));
+    }
+  }
+  return reshape(concat(taps, 2), [o, c, kh, kw]);
+}
+
+/**
+ * A convolution's bias gradient, the sum of dY over batch and space: with 'tap-gemms-batch-last' and a
+ * weight gradient by taps, the sums of the rows of dY in their layout (the same transposed dY, summed
+ * along contiguous rows), else a ReduceSum over [N, H, W].
+ */
+function convBiasGrad(g: Tensor, s: number, weightGradToo: boolean): Tensor {
+  return weightGradToo && s === 1 && g.graph.convWeightGrad === 'tap-gemms-batch-last' ? reduceSum(batchLastRows(g), [1]) : reduceSum(g, [0, 2, 3]);
 }
 
 /**
