@@ -77,6 +77,7 @@ import {
   EVAL_DIR,
   notoTargetSubjects,
   parseTargets,
+  checkTargetsHeldOut,
   targetDrawings,
   JUDGE_DATASET,
   loadOpenmoji,
@@ -138,6 +139,7 @@ const lr = a.lr === undefined ? undefined : Number(a.lr);
 const rank = Number(a.rank);
 if (!Number.isInteger(rank) || rank < 1) throw new Error(`--rank: expected an integer >= 1, got '${a.rank}'`);
 const targets = parseTargets(a.targets!);
+checkTargetsHeldOut(targets, a.model!);
 const referenceRecipe = { steps: Number(a['reference-steps']), lr: Number(a['reference-lr']) };
 const perStyleList = [...new Set(a['pairs-per-style']!.split(',').map((v) => Number(v.trim())))];
 if (perStyleList.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_PAIRS))

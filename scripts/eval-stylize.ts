@@ -60,6 +60,7 @@ import {
   loadOpenmoji,
   notoTargetSubjects,
   parseTargets,
+  checkTargetsHeldOut,
   targetDrawings,
 } from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, numberList, pictureOf, tileOf } from '../src/eval/generate.ts';
@@ -118,6 +119,7 @@ const threads = a.threads === undefined ? undefined : Number(a.threads);
 const cfg = Number(a.cfg);
 const withDraw = !a['no-draw'];
 const targets = parseTargets(a.targets!);
+checkTargetsHeldOut(targets, a.model!);
 const log = (s: string) => console.error(s);
 
 const model = await loadEvalModel(a.model!);

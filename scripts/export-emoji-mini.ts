@@ -60,6 +60,7 @@ await writeModelFolder(
     smoothedLoss: extra.loss,
     trainingSeconds: extra.seconds,
     pictures: ds.count,
+    sets: ds.sets.map((s) => s.id),
     ...(chosen.length > 1 ? { averagedEma: { checkpoints: chosen.length, fromStep: chosen[0].step, toStep: last.step } } : {}),
   }),
 );

@@ -184,6 +184,7 @@ if (trainer.step >= totalSteps) {
       smoothedLoss: smoothLoss,
       trainingSeconds: secondsBefore + seconds,
       pictures: ds.count,
+      sets: ds.sets.map((s) => s.id),
     }),
   );
   console.log(`exported EMA weights to ${args['export-to']}`);

@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import { renderIconFrom } from '../data/render.ts';
 import { Rng } from '../graph/rng.ts';
 import { rgbToUnit } from '../formats/pixels.ts';
+import { readPretrainingSets } from '../pipeline/model-folder.ts';
 import {
   Classifier,
   DEFAULT_AUGMENT,
@@ -86,6 +87,27 @@ export function parseTargets(spec: string, option = '--targets'): string[] {
     if (t === 'noto' || !(ARTIST_CLASSES as readonly string[]).includes(t))
       throw new Error(`${option}: ${t} is not one of the artist judge's sets other than noto (${ARTIST_CLASSES.join(', ')})`);
   return targets;
+}
+
+/**
+ * Refuses targets that are not held out from the model in `modelDir`: a set it was pretrained on
+ * (model_index.json's training.sets) is no test of learning a style from a pair. OpenMoji is never a
+ * pretraining source; the other targets need the folder's record, and a folder without one (an earlier
+ * export) can be judged on OpenMoji only.
+ */
+export function checkTargetsHeldOut(targets: readonly string[], modelDir: string, option = '--targets'): void {
+  const others = targets.filter((t) => t !== 'openmoji');
+  if (others.length === 0) return;
+  const sets = readPretrainingSets(modelDir);
+  for (const t of others) {
+    if (sets === null)
+      throw new Error(
+        `${option}: ${t} cannot be shown held out from ${modelDir}: its model_index.json does not record the sets it was pretrained on (training.sets); ` +
+          'add them, or evaluate on openmoji only',
+      );
+    if (sets.includes(t))
+      throw new Error(`${option}: ${t} is not held out from ${modelDir}: the model was pretrained on it (training.sets: ${sets.join(', ')})`);
+  }
 }
 
 /** Where a target's drawings are: OpenMoji's in its own evaluation-only file, the other sets' in the dataset. */

@@ -81,6 +81,15 @@ const readJson = (dir: string, file: string): Record<string, unknown> => {
   }
 };
 
+/**
+ * The dataset sets a model folder records it was pretrained on (model_index.json's training.sets, written by
+ * pretraining and the export script), or null when it records none.
+ */
+export function readPretrainingSets(dir: string): string[] | null {
+  const sets = (readJson(dir, 'model_index.json').training as { sets?: unknown } | undefined)?.sets;
+  return Array.isArray(sets) && sets.every((x) => typeof x === 'string') ? sets : null;
+}
+
 export async function loadModelFolder(dir: string): Promise<TextToImageModel> {
   const index = readJson(dir, 'model_index.json');
   if (index.image_codec !== 'pixel_unshuffle_2') throw new ModelFolderError(`${dir}: image codec '${String(index.image_codec)}' is not supported here`);

@@ -1,0 +1,61 @@
+/**
+ * The evaluations learn styles only from sets the model never saw: eval:pair and eval:stylize refuse a
+ * target the model folder records among its pretraining sets (model_index.json training.sets), and one
+ * they cannot show held out (a folder that records none), before any work; OpenMoji always passes.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkTargetsHeldOut, HELD_OUT_TARGETS } from '../../src/eval/classifiers.ts';
+
+const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+const dir = mkdtempSync(join(tmpdir(), 'held-out-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A model folder's index (all the check reads) recording `sets`, or no sets. */
+function modelFolder(name: string, sets?: string[]): string {
+  const folder = join(dir, name);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(
+    join(folder, 'model_index.json'),
+    JSON.stringify({
+      _class_name: 'PairStyleTextToImage',
+      id: 'emoji-mini',
+      image_codec: 'pixel_unshuffle_2',
+      training: sets ? { steps: 1, sets } : { steps: 1 },
+    }),
+  );
+  return folder;
+}
+
+const run = (script: string, ...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+describe('held-out targets', () => {
+  it('the shipped model records its pretraining sets, and every evaluation target is held out from it', () => {
+    expect(() => checkTargetsHeldOut(HELD_OUT_TARGETS, join(ROOT, 'models/emoji-mini'))).not.toThrow();
+  });
+
+  it('a model pretrained on a target set, or one that records no sets, may be judged on OpenMoji only', () => {
+    const wide = modelFolder('wide', ['noto', 'twemoji', 'fluent', 'fluent-hc', 'streamline-emoji']);
+    const unknown = modelFolder('unknown');
+    expect(() => checkTargetsHeldOut(['openmoji'], wide)).not.toThrow();
+    expect(() => checkTargetsHeldOut(['openmoji'], unknown)).not.toThrow();
+    expect(() => checkTargetsHeldOut(['openmoji', 'fluent-3d'], wide)).not.toThrow();
+    expect(() => checkTargetsHeldOut(['openmoji', 'fluent-hc'], wide)).toThrow(/fluent-hc is not held out from .*wide: the model was pretrained on it/);
+    expect(() => checkTargetsHeldOut(['fluent-3d'], unknown)).toThrow(/fluent-3d cannot be shown held out from .*unknown: .*does not record the sets/);
+  });
+
+  it('eval:pair and eval:stylize refuse such a target before any work', () => {
+    const wide = modelFolder('wide2', ['noto', 'twemoji', 'fluent', 'fluent-3d', 'fluent-hc', 'streamline-emoji']);
+    const pair = run('scripts/eval-pair.ts', '--model', wide, '--targets', 'openmoji,streamline-emoji', '--out', join(dir, 'p.json'));
+    expect(pair.status).not.toBe(0);
+    expect(pair.stderr).toMatch(/--targets: streamline-emoji is not held out from .*wide2: the model was pretrained on it/);
+    const stylize = run('scripts/eval-stylize.ts', '--model', modelFolder('unknown2'), '--targets', 'fluent-3d', '--out', join(dir, 's.json'));
+    expect(stylize.status).not.toBe(0);
+    expect(stylize.stderr).toMatch(/--targets: fluent-3d cannot be shown held out from .*unknown2/);
+  });
+});
