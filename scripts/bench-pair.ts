@@ -250,14 +250,14 @@ async function drawBreakdown(): Promise<void> {
     }
     return [...count.values()];
   };
-  console.log('draws: UNet time predicted from their calls, and the rest of the draw (median draw time minus it):');
+  console.log('draws: UNet time predicted from their calls (count x rows, (Na): with N adapters), and the rest of the draw (median draw time minus it):');
   for (const k of drawConfigs) {
     const unet = callsOf(k).reduce((sum, [n, rows, adapters]) => sum + n * callMs(rows, adapters), 0) / 1000;
     const calls = callsOf(k)
-      .map(([n, rows, adapters]) => `${n} x ${rows}${adapters ? `+${adapters}a` : ''}`)
+      .map(([n, rows, adapters]) => `${n} x ${rows}${adapters ? `(${adapters}a)` : ''}`)
       .join(' + ');
     console.log(
-      `  ${k.padEnd(18)} ${calls.padEnd(24)} UNet ${unet.toFixed(3)} s, rest ${(med[k] - unet).toFixed(3)} s (${((100 * (med[k] - unet)) / med[k]).toFixed(0)}%)`,
+      `  ${k.padEnd(18)} ${calls.padEnd(34)} UNet ${unet.toFixed(3)} s, rest ${(med[k] - unet).toFixed(3)} s (${((100 * (med[k] - unet)) / med[k]).toFixed(0)}%)`,
     );
   }
   for (const s of sessions) await s.session.release();

@@ -53,7 +53,7 @@
  *   pair-guidance-every-step  the method with both directions at every step (the method as
  *                       published): what the draw's schedule costs the picture
  *   pair-guidance-alternating  the style direction and classifier-free guidance's direction alternating,
- *                       each reused at the other's steps (STYLE_CFG_ALTERNATING)
+ *                       each reused at the other's steps (STYLE_CFG_ALTERNATING, the draw's STYLE_GUIDANCE_SCHEDULE since it is the default)
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture

@@ -127,12 +127,15 @@ describe('style-guided drawing', () => {
     const r = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: EVERY_BOTH });
     expect(r.rowsPerStep).toBe(5);
     expect(r.rowsRun).toBe(4 * 5);
-    // By default every other step: the style row at steps 0 and 2 of 4, the CFG rows only at 1 and 3.
-    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    // Every other step: the style row at steps 0 and 2 of 4, the CFG rows only at 1 and 3.
+    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_EVERY_OTHER_STEP });
     expect(everyOther.rowsPerStep).toBe(5);
     expect(everyOther.rowsRun).toBe(5 + 4 + 5 + 4);
-    const explicit = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_EVERY_OTHER_STEP });
-    expect([explicit.styled, explicit.unstyled]).toEqual([everyOther.styled, everyOther.unstyled]);
+    // By default the two directions alternate.
+    const byDefault = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    const explicit = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_CFG_ALTERNATING });
+    expect(byDefault.rowsRun).toBe(5 + 4 + 4 + 4);
+    expect([explicit.styled, explicit.unstyled]).toEqual([byDefault.styled, byDefault.unstyled]);
     expect(maxDiff(everyOther.unstyled, r.unstyled)).toBeLessThan(1e-5);
     expect(maxDiff(everyOther.styled, r.styled)).toBeGreaterThan(1e-5);
     expect(maxDiff(r.styled, r.unstyled)).toBeGreaterThan(1e-3);
