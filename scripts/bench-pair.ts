@@ -1,17 +1,19 @@
 /**
- * Pair Customization benchmark: npm run bench:pair -- [--model DIR] [--steps 30] [--threads N] [--rounds R] [--breakdown]
+ * Pair Customization benchmark: npm run bench:pair -- [--model DIR] [--steps 30] [--threads N] [--rounds R] [--schedule S] [--breakdown]
  *
  * In one run, on one machine state:
  *   1. pair training with the defaults (PAIR_DEFAULTS: rank, lr, steps, warm-up) on (Noto dog face,
  *      OpenMoji dog face), in seconds (goal <= 6 s), as the bot's engine thread trains: the first
  *      training of the process compiles the training step, a second one (OpenMoji -> Noto) reuses it
  *      (TrainingStepCache); each with where its time went (prompts, graph, compile, pictures, steps);
- *   2. draws of the same steps and CFG: plain CFG (2 UNet rows per step), a style-guided draw (3 rows
- *      at the steps of STYLE_GUIDANCE_SCHEDULE that evaluate the style direction, 2 at the others),
- *      the CLI's styled + unstyled counterpart (drawStyled, 5 / 4 rows), and a two-style blend (4 / 2 rows);
- *      each configuration is warmed up once (session creation excluded), then the configurations are
- *      timed in interleaved rounds and the medians compared: style-guided / plain (goal <= 1.25x),
- *      blend / plain (goal <= 1.6x).
+ *   2. draws of the same steps and CFG: plain CFG (2 UNet rows per step), a style-guided draw, the CLI's
+ *      styled + unstyled counterpart (drawStyled) and a two-style blend, with STYLE_GUIDANCE_SCHEDULE
+ *      (--schedule: the default, every-other, alternating or every-step; rows per step from the schedule,
+ *      checked against the rows the draws ran); each configuration is warmed up once (session creation
+ *      excluded), then the configurations are timed in interleaved rounds (the order reversed every
+ *      other round) and compared with the plain draw of the same round: the median of the per-round
+ *      ratios, with their smallest and largest, and the ratio of the medians (goals: style-guided <= 1.25x,
+ *      blend <= 1.6x, on the median per-round ratio).
  *   3. stylizing a picture (the Noto dog face) at the stylize defaults (keep, refinement) with the
  *      same steps: DDIM inversion (1 row per model call, 1 + refine calls per inverted step), then the
  *      styled picture beside the plain reconstruction (3 rows per step), against the plain draw.
@@ -27,8 +29,8 @@ import * as G from '../src/graph/index.ts';
 import { DiffusionPipeline, unetGraph } from '../src/pipeline/diffusion-pipeline.ts';
 import { loadEvalModel } from '../src/eval/generate.ts';
 import { rgbToUnit } from '../src/formats/pixels.ts';
-import { drawMixes, drawStyled, STYLE_GUIDANCE_SCHEDULE } from '../src/pair/draw.ts';
-import { directionAt } from '../src/pipeline/guidance.ts';
+import { drawMixes, drawStyled, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, STYLE_GUIDANCE_SCHEDULE } from '../src/pair/draw.ts';
+import { CFG_DIRECTION, describeSchedule, EVERY_STEP, type GuidanceSchedule, guidanceAt, STYLE_DIRECTION } from '../src/pipeline/guidance.ts';
 import { STYLIZE_DEFAULTS, stylizeImage } from '../src/pair/stylize.ts';
 import type { Style } from '../src/pair/style.ts';
 import { TrainingStepCache } from '../src/pair/step-cache.ts';
@@ -43,11 +45,20 @@ const { values: a } = parseArgs({
     strength: { type: 'string', default: '3' },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
     threads: { type: 'string' },
-    rounds: { type: 'string', default: '7' },
+    rounds: { type: 'string', default: '15' },
+    schedule: { type: 'string', default: 'default' },
     subject: { type: 'string', default: 'dog-face' },
     breakdown: { type: 'boolean', default: false },
   },
 });
+const SCHEDULES: Record<string, GuidanceSchedule> = {
+  default: STYLE_GUIDANCE_SCHEDULE,
+  'every-other': STYLE_EVERY_OTHER_STEP,
+  alternating: STYLE_CFG_ALTERNATING,
+  'every-step': { style: EVERY_STEP, cfg: EVERY_STEP },
+};
+const schedule = SCHEDULES[a.schedule!];
+if (!schedule) throw new Error(`--schedule: expected one of ${Object.keys(SCHEDULES).join(', ')}, got '${a.schedule}'`);
 const threads = benchThreads(a.threads);
 const model = await loadEvalModel(a.model!);
 const S = model.imageSize;
@@ -66,7 +77,7 @@ const style = train.style;
 const second: Style = { info: { ...style.info, name: 'bench-b' }, modules: style.modules.map((m) => ({ ...m })) };
 
 const w = Number(a.strength);
-const base = { prompt: 'cat face', steps: Number(a.steps), cfg: Number(a.cfg) };
+const base = { prompt: 'cat face', steps: Number(a.steps), cfg: Number(a.cfg), styleSchedule: schedule };
 const configs = {
   plain: (seed: number) => drawMixes(pipe, [[]], { ...base, seed }),
   styleGuided: (seed: number) => drawMixes(pipe, [[{ style, weight: w }]], { ...base, seed }),
@@ -84,37 +95,70 @@ const configs = {
     ),
   stylize: (_seed: number) => stylizeImage(pipe, content, [{ style, weight: w }], { steps: base.steps, keep: STYLIZE_DEFAULTS.keep }),
 };
+type Config = keyof typeof configs;
+const drawConfigs = ['plain', 'styleGuided', 'styledAndUnstyled', 'blend'] as const;
 const warmup: Record<string, number> = {};
+const rowsRan: Partial<Record<Config, number>> = {};
 for (const [k, f] of Object.entries(configs)) {
   const t0 = performance.now();
-  await f(0);
+  const r = await f(0);
   warmup[k] = (performance.now() - t0) / 1000;
+  if ('rowsRun' in r) rowsRan[k as Config] = r.rowsRun;
 }
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(configs).map((k) => [k, []]));
 for (let r = 0; r < Number(a.rounds); r++) {
-  for (const [k, f] of Object.entries(configs)) {
+  const order = Object.entries(configs);
+  if (r % 2) order.reverse();
+  for (const [k, f] of order) {
     const t0 = performance.now();
     await f(r + 1);
     times[k].push((performance.now() - t0) / 1000);
   }
 }
 await pipe.release();
-const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof configs, number>;
-// UNet rows at a step that evaluates the style direction / at one that reuses it (stylize evaluates it at every step).
-const rows = { plain: [2, 2], styleGuided: [3, 2], styledAndUnstyled: [5, 4], blend: [4, 2], stylize: [3, 3] };
-const adaptersOf = { plain: 0, styleGuided: 1, styledAndUnstyled: 1, blend: 2, stylize: 1 };
-const at = directionAt(STYLE_GUIDANCE_SCHEDULE);
-const evaluated = Array.from({ length: base.steps }, (_, i) => at(i)).filter((u) => u === 'evaluate').length;
+const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<Config, number>;
+const at = guidanceAt(schedule);
+const styleSteps = Array.from({ length: base.steps }, (_, i) => at(i, STYLE_DIRECTION) === 'evaluate').filter(Boolean).length;
+const cfgSteps = Array.from({ length: base.steps }, (_, i) => at(i, CFG_DIRECTION) === 'evaluate').filter(Boolean).length;
+/**
+ * The UNet batch of each step of a draw: its rows and how many adapters they carry. A styled image runs
+ * e(c), with e(neg) when the step evaluates the CFG direction and its styles' rows when it evaluates the
+ * style direction; an unstyled one e(neg), e(c). Stylize runs its 3 rows at every step (inversion aside).
+ */
+const stepsOf = (k: Config): { rows: number; adapters: number }[] =>
+  Array.from({ length: base.steps }, (_, i) => {
+    const style = at(i, STYLE_DIRECTION) === 'evaluate';
+    const styled = (styles: number) => ({ rows: 1 + (at(i, CFG_DIRECTION) === 'evaluate' ? 1 : 0) + (style ? styles : 0), adapters: style ? styles : 0 });
+    if (k === 'plain') return { rows: 2, adapters: 0 };
+    if (k === 'styleGuided') return styled(1);
+    if (k === 'styledAndUnstyled') return { ...styled(1), rows: styled(1).rows + 2 };
+    if (k === 'blend') return styled(2);
+    return { rows: 3, adapters: 1 };
+  });
+for (const k of drawConfigs) {
+  const predicted = stepsOf(k).reduce((p, q) => p + q.rows, 0);
+  if (rowsRan[k] !== predicted) throw new Error(`bench: the ${k} draw ran ${rowsRan[k]} UNet rows, the schedule predicts ${predicted}`);
+}
 const lora = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `style${i}`, rank: style.info.rank }));
-/** Mean FLOPs of a step against the plain draw's: evaluating steps with the adapters, the others without. */
-const flopsRatio = (k: keyof typeof configs) => {
-  const share = k === 'stylize' ? 1 : evaluated / base.steps;
-  const [full, reused] = rows[k];
-  return (share * unetFlops(model, full, lora(adaptersOf[k])) + (1 - share) * unetFlops(model, reused)) / unetFlops(model, 2);
+const flopsCache = new Map<string, number>();
+const flopsOf = (rows: number, adapters: number) => {
+  const key = `${rows}|${adapters}`;
+  if (!flopsCache.has(key)) flopsCache.set(key, unetFlops(model, rows, lora(adapters)));
+  return flopsCache.get(key)!;
+};
+/** Mean FLOPs of a step against the plain draw's. */
+const flopsRatio = (k: Config) => stepsOf(k).reduce((p, q) => p + flopsOf(q.rows, q.adapters), 0) / base.steps / flopsOf(2, 0);
+/** The distinct row counts of a draw's steps, largest first ("3 / 2"). */
+const rowCounts = (k: Config) => [...new Set(stepsOf(k).map((q) => q.rows))].sort((p, q) => q - p).join(' / ');
+/** The per-round ratios to the plain draw of the same round: median, smallest, largest. */
+const roundRatios = (k: Config) => {
+  const r = times[k].map((t, i) => t / times.plain[i]);
+  return { median: median(r), min: Math.min(...r), max: Math.max(...r) };
 };
 
 console.log(
-  `model ${a.model} (${model.id}), ${threads} threads, ${base.steps} steps, CFG ${base.cfg}, style strength ${w}; draws evaluate the style direction at ${evaluated} of ${base.steps} steps (every ${STYLE_GUIDANCE_SCHEDULE.every}, first ${STYLE_GUIDANCE_SCHEDULE.head} all)`,
+  `model ${a.model} (${model.id}), ${threads} threads, ${base.steps} steps, CFG ${base.cfg}, style strength ${w}, ${a.rounds} rounds; ` +
+    `schedule '${a.schedule}': ${describeSchedule(schedule)} (style direction at ${styleSteps}, CFG direction at ${cfgSteps} of ${base.steps} steps)`,
 );
 const defaults = style.info.steps === PAIR_DEFAULTS.steps;
 const sum = (xs: number[]) => xs.reduce((p, x) => p + x, 0);
@@ -133,13 +177,14 @@ console.log(
     .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
     .join(', ')}`,
 );
-const line = (k: keyof typeof configs, label: string, goal?: number) => {
-  const ratio = med[k] / med.plain;
+const line = (k: Config, label: string, goal?: number) => {
+  const r = roundRatios(k);
   console.log(
-    `${label.padEnd(44)} ${med[k].toFixed(3)} s  ${ratio.toFixed(2)}x plain  (UNet rows ${rows[k][0] === rows[k][1] ? rows[k][0] : rows[k].join(' / ')}, FLOPs ${flopsRatio(k).toFixed(2)}x)` +
-      (goal ? `  goal <= ${goal}x: ${ratio <= goal ? 'met' : 'not met'}` : ''),
+    `${label.padEnd(44)} ${med[k].toFixed(3)} s  ${k === 'plain' ? 'plain' : `${r.median.toFixed(2)}x plain (rounds ${r.min.toFixed(2)}-${r.max.toFixed(2)}; medians ${(med[k] / med.plain).toFixed(2)}x)`}` +
+      `  (UNet rows ${rowCounts(k)}, FLOPs ${flopsRatio(k).toFixed(2)}x)` +
+      (goal ? `  goal <= ${goal}x: ${r.median <= goal ? 'met' : 'not met'}` : ''),
   );
-  return ratio;
+  return r.median;
 };
 line('plain', 'plain CFG draw');
 const sg = line('styleGuided', 'style-guided draw (stylized only)', 1.25);
@@ -157,11 +202,12 @@ console.log(
  */
 async function drawBreakdown(): Promise<void> {
   const shapes = [
-    { rows: 2, adapters: 0 },
-    { rows: 3, adapters: 1 },
-    { rows: 4, adapters: 2 },
-    { rows: 5, adapters: 1 },
-    { rows: 4, adapters: 0 },
+    ...new Map(
+      drawConfigs
+        .flatMap((k) => stepsOf(k))
+        .sort((p, q) => p.rows - q.rows || p.adapters - q.adapters)
+        .map((q) => [`${q.rows}|${q.adapters}`, q]),
+    ).values(),
   ];
   // One at a time, so that each creation time is its own.
   const sessions: { rows: number; adapters: number; session: G.GraphSession; feeds: Record<string, Float32Array>; createMs: number; ms: number[] }[] = [];
@@ -194,28 +240,24 @@ async function drawBreakdown(): Promise<void> {
     console.log(
       `  ${s.rows} rows, ${s.adapters} adapters: ${median(s.ms).toFixed(2)} ms (${(median(s.ms) / s.rows).toFixed(2)} ms/row; creation ${s.createMs.toFixed(0)} ms)`,
     );
-  const callsOf: Record<keyof typeof configs, [number, number, number][]> = {
-    plain: [[base.steps, 2, 0]],
-    styleGuided: [
-      [evaluated, 3, 1],
-      [base.steps - evaluated, 2, 0],
-    ],
-    styledAndUnstyled: [
-      [evaluated, 5, 1],
-      [base.steps - evaluated, 4, 0],
-    ],
-    blend: [
-      [evaluated, 4, 2],
-      [base.steps - evaluated, 2, 0],
-    ],
-    stylize: [],
+  /** A draw's UNet calls: [count, rows, adapters] per batch shape. */
+  const callsOf = (k: Config): [number, number, number][] => {
+    const count = new Map<string, [number, number, number]>();
+    for (const q of stepsOf(k)) {
+      const c = count.get(`${q.rows}|${q.adapters}`) ?? [0, q.rows, q.adapters];
+      c[0]++;
+      count.set(`${q.rows}|${q.adapters}`, c);
+    }
+    return [...count.values()];
   };
-  console.log('draws: UNet time predicted from their calls, and the rest of the draw (median draw time minus it):');
-  for (const k of ['plain', 'styleGuided', 'styledAndUnstyled', 'blend'] as const) {
-    const unet = callsOf[k].reduce((sum, [n, rows, adapters]) => sum + (n ? n * callMs(rows, adapters) : 0), 0) / 1000;
-    const calls = callsOf[k].map(([n, rows]) => `${n} x ${rows} rows`).join(' + ');
+  console.log('draws: UNet time predicted from their calls (count x rows, (Na): with N adapters), and the rest of the draw (median draw time minus it):');
+  for (const k of drawConfigs) {
+    const unet = callsOf(k).reduce((sum, [n, rows, adapters]) => sum + n * callMs(rows, adapters), 0) / 1000;
+    const calls = callsOf(k)
+      .map(([n, rows, adapters]) => `${n} x ${rows}${adapters ? `(${adapters}a)` : ''}`)
+      .join(' + ');
     console.log(
-      `  ${k.padEnd(18)} ${calls.padEnd(24)} UNet ${unet.toFixed(3)} s, rest ${(med[k] - unet).toFixed(3)} s (${((100 * (med[k] - unet)) / med[k]).toFixed(0)}%)`,
+      `  ${k.padEnd(18)} ${calls.padEnd(34)} UNet ${unet.toFixed(3)} s, rest ${(med[k] - unet).toFixed(3)} s (${((100 * (med[k] - unet)) / med[k]).toFixed(0)}%)`,
     );
   }
   for (const s of sessions) await s.session.release();

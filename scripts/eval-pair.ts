@@ -24,7 +24,8 @@
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
- *                        pair-guidance-every-step,pair-guidance-reference,pair-guidance-augment (default the first four)
+ *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment
+ *                        (default the first four)
  *   --augment-shift N --augment-zooms LIST   the augmentation of pair-guidance-augment (default: PAIR_AUGMENTATION,
  *                        shifts up to 2 px and zooms 1,1.125)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
@@ -48,9 +49,11 @@
  *   dreambooth-lora     (a) a single-image LoRA on the style image alone, applied by LoRA scale
  *   no-ortho-guidance   (c) the pair method with trainable A (no orthogonality), style guidance
  *   pair-guidance-every-2  the method with its style direction evaluated every other step and reused
- *                       in between (the draw's STYLE_GUIDANCE_SCHEDULE since it is the default)
- *   pair-guidance-every-step  the method with its style direction at every step (the method as
+ *                       in between, classifier-free guidance at every step (STYLE_EVERY_OTHER_STEP)
+ *   pair-guidance-every-step  the method with both directions at every step (the method as
  *                       published): what the draw's schedule costs the picture
+ *   pair-guidance-alternating  the style direction and classifier-free guidance's direction alternating,
+ *                       each reused at the other's steps (STYLE_CFG_ALTERNATING, the draw's STYLE_GUIDANCE_SCHEDULE since it is the default)
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -89,8 +92,8 @@ import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
-import { drawMixes, type WeightedStyle } from '../src/pair/draw.ts';
-import { type DirectionSchedule, EVERY_STEP } from '../src/pipeline/guidance.ts';
+import { drawMixes, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, type WeightedStyle } from '../src/pair/draw.ts';
+import { EVERY_STEP, type GuidanceSchedule } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
@@ -162,8 +165,8 @@ interface Method {
   style: StyleKind;
   weights: number[];
   dashed: boolean;
-  /** The style direction's schedule (default: the draw's own, STYLE_GUIDANCE_SCHEDULE). */
-  schedule?: DirectionSchedule;
+  /** The style guidance's schedule (default: the draw's own, STYLE_GUIDANCE_SCHEDULE). */
+  schedule?: GuidanceSchedule;
   /** How many pairs its adapter learns from (--pairs-per-style); 1 for DreamBooth-LoRA. */
   pairsPerStyle?: number;
 }
@@ -179,7 +182,7 @@ const ALL_METHODS: Method[] = [
     style: 'pair',
     weights: strengths,
     dashed: true,
-    schedule: { every: 2, head: 0 },
+    schedule: STYLE_EVERY_OTHER_STEP,
   },
   {
     id: 'pair-guidance-every-step',
@@ -188,7 +191,16 @@ const ALL_METHODS: Method[] = [
     style: 'pair',
     weights: strengths,
     dashed: true,
-    schedule: EVERY_STEP,
+    schedule: { style: EVERY_STEP, cfg: EVERY_STEP },
+  },
+  {
+    id: 'pair-guidance-alternating',
+    label: 'pair + style guidance, style and CFG directions alternating',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    schedule: STYLE_CFG_ALTERNATING,
   },
   {
     id: 'pair-guidance-reference',
@@ -219,7 +231,7 @@ const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].ma
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
 // One batched draw per mode and schedule (a schedule holds for every trajectory of a draw).
-const drawGroups = [...new Map(methods.map((m) => [`${m.mode}|${m.schedule ? `${m.schedule.every},${m.schedule.head}` : ''}`, m])).values()].map((m) => ({
+const drawGroups = [...new Map(methods.map((m) => [`${m.mode}|${m.schedule ? JSON.stringify(m.schedule) : ''}`, m])).values()].map((m) => ({
   mode: m.mode,
   schedule: m.schedule,
 }));

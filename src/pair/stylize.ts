@@ -164,8 +164,7 @@ export async function stylizeMixes(
     // With the neutral prompt as both the negative and the condition, classifier-free guidance cancels:
     // e(neutral) + sum_i w_i (e_{+style_i}(neutral in <S*_i> style) - e(neutral)).
     const terms = mix.map((w) => ({ adapter: adapterOf.get(w.style)!, prompt: promptIndex(styledPrompt(neutral, w.style.info.styleToken)), weight: w.weight }));
-    const { terms: plainTerms, direction } = styleGuidance(0, 0, 1, terms);
-    return { seed: 0, terms: plainTerms.filter((t) => t.coef !== 0), direction };
+    return { seed: 0, ...styleGuidance(0, 0, 1, terms) };
   });
   const adapters = styles.map((s) => ({ name: adapterOf.get(s)!, rank: s.info.rank, convs: adaptsConvs(s), params: adapterParams(s, adapterOf.get(s)!) }));
   // Structure guidance and feature injection pull every styled trajectory toward the plain

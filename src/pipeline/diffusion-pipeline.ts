@@ -29,11 +29,12 @@ export interface Term {
 export interface Trajectory {
   terms: Term[];
   /**
-   * A guidance direction added to the terms' sum: terms whose coefficients sum to 0, such as style
-   * guidance's sum_i w_i (e_{+style_i}(c_i) - e(c)). The request's `directionAt` says at which steps it is
-   * evaluated; at the others its last value is reused, so the batch holds the terms' rows only.
+   * Guidance directions added to the terms' sum, by name: each a list of terms whose coefficients sum
+   * to 0, such as style guidance's sum_i w_i (e_{+style_i}(c_i) - e(c)) ('style') or classifier-free
+   * guidance's (w_cfg - 1) (e(c) - e(neg)) ('cfg'). The request's `directionAt` says at which steps each
+   * is evaluated; at the others its last value is reused, so the batch holds no rows of it.
    */
-  direction?: Term[];
+  directions?: Record<string, Term[]>;
   /** Seed of the initial noise; trajectories with the same seed start from the same noise. */
   seed: number;
 }
@@ -74,10 +75,11 @@ export interface GenerateRequest {
    */
   variation?: { seed: number; strength: number };
   /**
-   * Per sampler step: evaluate the trajectories' directions ('evaluate', the default), reuse their
-   * last evaluated value ('reuse'; evaluated when there is none yet) or leave them out ('off').
+   * Per sampler step and direction name: evaluate the trajectories' directions of that name
+   * ('evaluate', the default), reuse their last evaluated value ('reuse'; evaluated when there is none
+   * yet) or leave them out ('off').
    */
-  directionAt?: (step: number) => DirectionUse;
+  directionAt?: (step: number, direction: string) => DirectionUse;
   /**
    * Edits the combined model output `out` of sampler step i in place before the sampler steps with it
    * (`x`: every trajectory's latent at model timestep t), e.g. structure guidance (src/diffusion/structure-guidance.ts).
@@ -118,9 +120,9 @@ export interface InvertRequest {
 export interface GenerateResult {
   /** Images [trajectories, 3, H, W] in [-1, 1]. */
   images: Float32Array;
-  /** UNet batch rows of a step that evaluates the directions (every step without them). */
+  /** UNet batch rows of a step that evaluates every direction (every step without them). */
   rowsPerStep: number;
-  /** UNet batch rows over the whole run (rowsPerStep x steps when every step evaluates the directions). */
+  /** UNet batch rows over the whole run (rowsPerStep x steps when every step evaluates every direction). */
   rowsRun: number;
 }
 
@@ -233,9 +235,10 @@ export class DiffusionPipeline {
 
   /**
    * The model output of every trajectory: all terms of all trajectories in one UNet batch, summed with
-   * their coefficients. A trajectory's terms with the same prompt and gates share one row. Its direction
-   * is evaluated in the same batch at the steps `directionAt` says; at the others the batch holds the
-   * terms' rows only and the direction's last value is reused (or left out, 'off').
+   * their coefficients. A trajectory's terms with the same prompt and gates share one row. Its directions
+   * are evaluated in the same batch at the steps `directionAt` says for each; at the others the batch
+   * holds no rows of that direction and its last value is reused (or it is left out, 'off'). One batch
+   * (and session) per set of directions evaluated together, made the first time a step needs it.
    */
   private async batchedDenoiser(
     req: Pick<GenerateRequest, 'prompts' | 'trajectories' | 'adapters' | 'directionAt' | 'injection'>,
@@ -244,68 +247,66 @@ export class DiffusionPipeline {
     const latent = latentSize(model);
     const adapters = req.adapters ?? [];
     for (const tr of req.trajectories) {
-      for (const term of [...tr.terms, ...(tr.direction ?? [])]) {
+      for (const term of [...tr.terms, ...Object.values(tr.directions ?? {}).flat()]) {
         for (const name of Object.keys(term.gates ?? {})) {
           if (!adapters.some((a) => a.name === name)) throw new Error(`generate: a term gates adapter '${name}', which the request does not give`);
         }
       }
     }
     const conditioning = await this.encodeText(req.prompts);
-    const full = await this.batchPlan(req, conditioning, true);
-    const hasDirection = req.trajectories.some((tr) => (tr.direction ?? []).length > 0);
-    // The batch without the directions' rows, made (with its session) the first time a step needs it.
-    let base: BatchPlan | undefined = hasDirection ? undefined : full;
+    const names = [
+      ...new Set(req.trajectories.flatMap((tr) => Object.entries(tr.directions ?? {}).flatMap(([name, terms]) => (terms.length ? [name] : [])))),
+    ].sort();
+    const plans = new Map<string, Promise<BatchPlan>>();
+    const planOf = (evaluated: readonly string[]) => {
+      const key = evaluated.join(',');
+      let plan = plans.get(key);
+      if (!plan) plans.set(key, (plan = this.batchPlan(req, conditioning, evaluated)));
+      return plan;
+    };
     const n = req.trajectories.length;
-    let lastDirection: Float32Array | undefined;
+    // Per direction name: its last evaluated value for every trajectory [n, latent].
+    const last = new Map<string, Float32Array>();
     let rowsRun = 0;
     const denoise: Denoiser = async (x, t, i) => {
-      const when = !hasDirection ? 'off' : (req.directionAt?.(i) ?? 'evaluate');
-      const plan = when === 'evaluate' || (when === 'reuse' && !lastDirection) ? full : (base ??= await this.batchPlan(req, conditioning, false));
+      const uses = names.map((name) => {
+        const use = req.directionAt?.(i, name) ?? 'evaluate';
+        return use === 'reuse' && !last.has(name) ? 'evaluate' : use;
+      });
+      const evaluated = names.filter((_, k) => uses[k] === 'evaluate');
+      const plan = await planOf(evaluated);
       const out = await plan.run(x, t, req.injection?.mixAt(i) ?? 0);
       rowsRun += plan.rows;
+      const sum = (dst: Float32Array, terms: readonly Term[], j: number) => {
+        for (const term of terms) addScaled(dst.subarray(j * latent, (j + 1) * latent), out[plan.rowOf(j, term)], term.coef);
+      };
       const combined = new Float32Array(n * latent);
-      req.trajectories.forEach((tr, j) => {
-        const dst = combined.subarray(j * latent, (j + 1) * latent);
-        for (const term of tr.terms) addScaled(dst, out[plan.rowOf(j, term)], term.coef);
-      });
-      if (plan === full && hasDirection) {
-        lastDirection = new Float32Array(n * latent);
-        req.trajectories.forEach((tr, j) => {
-          const dst = lastDirection!.subarray(j * latent, (j + 1) * latent);
-          for (const term of tr.direction ?? []) addScaled(dst, out[plan.rowOf(j, term)], term.coef);
-        });
+      req.trajectories.forEach((tr, j) => sum(combined, tr.terms, j));
+      for (const name of evaluated) {
+        const value = new Float32Array(n * latent);
+        req.trajectories.forEach((tr, j) => sum(value, tr.directions?.[name] ?? [], j));
+        last.set(name, value);
       }
-      if (hasDirection && when !== 'off') addScaled(combined, lastDirection!, 1);
+      names.forEach((name, k) => {
+        if (uses[k] !== 'off') addScaled(combined, last.get(name)!, 1);
+      });
       return combined;
     };
-    return { denoise, rowsPerStep: full.rows, rowsRun: () => rowsRun };
+    return { denoise, rowsPerStep: batchRows(req, names).rows.length, rowsRun: () => rowsRun };
   }
 
   /**
-   * One UNet batch over the distinct (prompt, gates) rows of every trajectory's terms (and, with
-   * `withDirection`, its direction's terms), with only the adapters those rows gate.
+   * One UNet batch over the distinct (prompt, gates) rows of every trajectory's terms and the terms of
+   * its `evaluated` directions, with only the adapters those rows gate.
    */
   private async batchPlan(
     req: Pick<GenerateRequest, 'trajectories' | 'adapters' | 'injection'>,
     conditioning: PromptConditioning,
-    withDirection: boolean,
+    evaluated: readonly string[],
   ): Promise<BatchPlan> {
     const { model } = this;
     const latent = latentSize(model);
-    const rows: { traj: number; prompt: number; gates: Record<string, number> }[] = [];
-    const index = new Map<string, number>();
-    const keyOf = (j: number, term: Term) =>
-      `${j}|${term.prompt}|${Object.entries(term.gates ?? {})
-        .filter(([, g]) => g !== 0)
-        .sort(([p], [q]) => (p < q ? -1 : 1))
-        .map(([a, g]) => `${a}=${g}`)
-        .join(',')}`;
-    req.trajectories.forEach((tr, j) => {
-      for (const term of [...tr.terms, ...(withDirection ? (tr.direction ?? []) : [])]) {
-        const key = keyOf(j, term);
-        if (!index.has(key)) index.set(key, rows.push({ traj: j, prompt: term.prompt, gates: term.gates ?? {} }) - 1);
-      }
-    });
+    const { rows, index, keyOf } = batchRows(req, evaluated);
     const adapters = (req.adapters ?? []).filter((a) => rows.some((r) => (r.gates[a.name] ?? 0) !== 0));
     const cond = conditionFeeds(
       model,
@@ -382,6 +383,28 @@ interface BatchPlan {
   rowOf: (trajectory: number, term: Term) => number;
   /** `injectMix`: the mix of the request's feature injection at this step for the injected rows (0: off). */
   run: (x: Float32Array, t: number, injectMix: number) => Promise<Float32Array[]>;
+}
+
+/**
+ * The distinct (trajectory, prompt, gates) rows of the trajectories' terms and of their `evaluated`
+ * directions' terms, in order of first use; `index` maps a term's key to its row.
+ */
+function batchRows(req: Pick<GenerateRequest, 'trajectories'>, evaluated: readonly string[]) {
+  const rows: { traj: number; prompt: number; gates: Record<string, number> }[] = [];
+  const index = new Map<string, number>();
+  const keyOf = (j: number, term: Term) =>
+    `${j}|${term.prompt}|${Object.entries(term.gates ?? {})
+      .filter(([, g]) => g !== 0)
+      .sort(([p], [q]) => (p < q ? -1 : 1))
+      .map(([a, g]) => `${a}=${g}`)
+      .join(',')}`;
+  req.trajectories.forEach((tr, j) => {
+    for (const term of [...tr.terms, ...evaluated.flatMap((name) => tr.directions?.[name] ?? [])]) {
+      const key = keyOf(j, term);
+      if (!index.has(key)) index.set(key, rows.push({ traj: j, prompt: term.prompt, gates: term.gates ?? {} }) - 1);
+    }
+  });
+  return { rows, index, keyOf };
 }
 
 function addScaled(dst: Float32Array, src: Float32Array, coef: number): void {

@@ -2,9 +2,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
-import { blendStrip, drawMixes, drawStyled } from '../../src/pair/draw.ts';
+import { blendStrip, drawMixes, drawStyled, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP } from '../../src/pair/draw.ts';
 import { orthogonalDownProjections } from '../../src/pair/orthogonal.ts';
-import { EVERY_STEP } from '../../src/pipeline/guidance.ts';
+import { EVERY_STEP, type GuidanceSchedule } from '../../src/pipeline/guidance.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import type { Style } from '../../src/pair/style.ts';
 import { trainPair } from '../../src/pair/train.ts';
@@ -119,27 +119,62 @@ describe('trainPair', () => {
 
 describe('style-guided drawing', () => {
   const opts = { prompt: 'dog face', seed: 5, steps: 4, cfg: 3 };
+  const EVERY_BOTH: GuidanceSchedule = { style: EVERY_STEP, cfg: EVERY_STEP };
   it('strength 0 gives exactly the unstyled image; strength > 0 changes it; same seed, same images', async () => {
     const pipe = new DiffusionPipeline(model);
     const zero = await drawStyled(pipe, [{ style, weight: 0 }], opts);
     expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(1e-5);
-    const r = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: EVERY_STEP });
+    const r = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: EVERY_BOTH });
     expect(r.rowsPerStep).toBe(5);
     expect(r.rowsRun).toBe(4 * 5);
-    // By default every other step: the style row at steps 0 and 2 of 4, the CFG rows only at 1 and 3.
-    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    // Every other step: the style row at steps 0 and 2 of 4, the CFG rows only at 1 and 3.
+    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_EVERY_OTHER_STEP });
     expect(everyOther.rowsPerStep).toBe(5);
     expect(everyOther.rowsRun).toBe(5 + 4 + 5 + 4);
-    const explicit = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: { every: 2, head: 0 } });
-    expect([explicit.styled, explicit.unstyled]).toEqual([everyOther.styled, everyOther.unstyled]);
+    // By default the two directions alternate.
+    const byDefault = await drawStyled(pipe, [{ style, weight: 4 }], opts);
+    const explicit = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_CFG_ALTERNATING });
+    expect(byDefault.rowsRun).toBe(5 + 4 + 4 + 4);
+    expect([explicit.styled, explicit.unstyled]).toEqual([byDefault.styled, byDefault.unstyled]);
     expect(maxDiff(everyOther.unstyled, r.unstyled)).toBeLessThan(1e-5);
     expect(maxDiff(everyOther.styled, r.styled)).toBeGreaterThan(1e-5);
     expect(maxDiff(r.styled, r.unstyled)).toBeGreaterThan(1e-3);
     expect(maxDiff(r.unstyled, zero.unstyled)).toBeLessThan(1e-5);
-    const again = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: EVERY_STEP });
+    const again = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: EVERY_BOTH });
     expect(again.styled).toEqual(r.styled);
     const other = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, seed: 6 });
     expect(maxDiff(other.unstyled, r.unstyled)).toBeGreaterThan(1e-3);
+    await pipe.release();
+  });
+
+  it('the two directions alternating: 2 rows a step for a styled image after the first; its unstyled counterpart stays the plain CFG draw', async () => {
+    const pipe = new DiffusionPipeline(model);
+    const alternating = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_CFG_ALTERNATING });
+    // Step 0: e(neg), e(c), e_{+style}(c_s) and the unstyled e(neg), e(c); then (e(c), e_{+style}) at the
+    // style steps 2, 4 ... and (e(neg), e(c)) at the CFG steps 1, 3 ..., beside the unstyled pair.
+    expect(alternating.rowsPerStep).toBe(5);
+    expect(alternating.rowsRun).toBe(5 + 4 + 4 + 4);
+    const plain = await drawMixes(pipe, [[]], opts);
+    expect(plain.rowsRun).toBe(2 * 4);
+    expect(maxDiff(alternating.unstyled, plain.images[0])).toBeLessThan(1e-5);
+    // Strength 0 is the unstyled image here too (its CFG direction fresh at every step, not reused).
+    const zero = await drawStyled(pipe, [{ style, weight: 0 }], { ...opts, styleSchedule: STYLE_CFG_ALTERNATING });
+    expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(1e-5);
+    const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_EVERY_OTHER_STEP });
+    expect(maxDiff(alternating.styled, everyOther.styled)).toBeGreaterThan(1e-5);
+    expect(maxDiff(alternating.styled, alternating.unstyled)).toBeGreaterThan(1e-3);
+    // A blend: 4 rows at the first step, then 2 at the CFG steps and 3 (e(c) and both styles) at the style steps.
+    const blend = await drawMixes(
+      pipe,
+      [
+        [
+          { style, weight: 2 },
+          { style: { ...style, info: { ...style.info, name: 'copy' } }, weight: 1 },
+        ],
+      ],
+      { ...opts, styleSchedule: STYLE_CFG_ALTERNATING },
+    );
+    expect(blend.rowsRun).toBe(4 + 2 + 3 + 2);
     await pipe.release();
   });
 

@@ -1,8 +1,8 @@
-/** Guidance as coefficient lists on a tiny random model: style guidance's direction, shared rows, reusing the direction between steps. */
+/** Guidance as coefficient lists on a tiny random model: style guidance's directions, shared rows, reusing a direction between steps. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/graph/rng.ts';
 import { type AdapterWeights, DiffusionPipeline, type GenerateRequest, unetGraph } from '../../src/pipeline/diffusion-pipeline.ts';
-import { cfgTerms, directionAt, styleGuidance } from '../../src/pipeline/guidance.ts';
+import { CFG_DIRECTION, cfgTerms, directionAt, guidanceAt, STYLE_DIRECTION, styleGuidance } from '../../src/pipeline/guidance.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
 
@@ -40,7 +40,7 @@ beforeAll(async () => {
   adapters = [randomAdapter('a', 1), randomAdapter('b', 2)];
 });
 
-describe('style guidance as CFG terms plus a direction', () => {
+describe('style guidance as the condition term plus two directions (CFG and style)', () => {
   it('evaluated at every step, equals its flat coefficient list, in as many rows (the condition row is shared)', async () => {
     const flat = await pipe.generate(
       request([
@@ -84,14 +84,15 @@ describe('style guidance as CFG terms plus a direction', () => {
     expect(maxDiff(twice.images.subarray(n), one.images)).toBeLessThan(1e-5);
   });
 
-  it('left out at every step is plain CFG; reused between evaluations, the batch holds its rows only when evaluated', async () => {
+  it('the style direction left out at every step is plain CFG; reused between evaluations, the batch holds its rows only when evaluated', async () => {
     const guided = { seed: 3, ...styleGuidance(0, 1, 4, styles.slice(0, 1)) };
     const full = await pipe.generate(request([guided], { steps: 6 }));
-    const off = await pipe.generate(request([guided], { steps: 6, directionAt: () => 'off' }));
+    const off = await pipe.generate(request([guided], { steps: 6, directionAt: (_, d) => (d === STYLE_DIRECTION ? 'off' : 'evaluate') }));
     const plain = await pipe.generate(request([{ seed: 3, terms: cfgTerms(0, 1, 4) }], { steps: 6 }));
     expect(off.rowsRun).toBe(2 * 6);
-    expect(maxDiff(off.images, plain.images)).toBeLessThan(1e-5);
-    const reused = await pipe.generate(request([guided], { steps: 6, directionAt: (i) => (i % 2 === 0 ? 'evaluate' : 'reuse') }));
+    // The same sum in another order (e(c) + (w_cfg - 1)(e(c) - e(neg))): float32 rounding only.
+    expect(maxDiff(off.images, plain.images)).toBeLessThan(1e-3);
+    const reused = await pipe.generate(request([guided], { steps: 6, directionAt: (i, d) => (d === STYLE_DIRECTION && i % 2 === 1 ? 'reuse' : 'evaluate') }));
     expect(reused.rowsPerStep).toBe(3);
     expect(reused.rowsRun).toBe(3 * 3 + 2 * 3);
     expect(maxDiff(reused.images, full.images)).toBeGreaterThan(1e-4);
@@ -105,7 +106,58 @@ describe('style guidance as CFG terms plus a direction', () => {
   it('a reuse before any evaluation evaluates', async () => {
     const guided = { seed: 3, ...styleGuidance(0, 1, 4, styles.slice(0, 1)) };
     const r = await pipe.generate(request([guided], { directionAt: () => 'reuse' }));
-    expect(r.rowsRun).toBe(3 + 2 * 3);
+    // Both directions at the first step (e(neg), e(c), e_{+a}(c_a)), then e(c) alone.
+    expect(r.rowsRun).toBe(3 + 1 * 3);
+  });
+
+  it("each direction reused from its last evaluation: every step's output is e(c) + (w_cfg - 1)(e(c) - e(neg)) + w (e_{+a}(c_a) - e(c)) with those values", async () => {
+    const cfg = 4;
+    const w = styles[0].weight;
+    const steps = 5;
+    // The CFG direction at steps 0, 1, 3; the style direction at 0, 2, 4 (each reused at the other's steps).
+    const at = (i: number, d: string) => (d === CFG_DIRECTION ? (i === 0 || i % 2 === 1 ? 'evaluate' : 'reuse') : i % 2 === 0 ? 'evaluate' : 'reuse');
+    const seen: { x: Float32Array; out: Float32Array }[] = [];
+    const r = await pipe.generate(
+      request([{ seed: 3, ...styleGuidance(0, 1, cfg, styles.slice(0, 1)) }], {
+        steps,
+        directionAt: at,
+        adjustOutput: (x, out) => void seen.push({ x: x.slice(), out: out.slice() }),
+      }),
+    );
+    expect(r.rowsPerStep).toBe(3);
+    expect(r.rowsRun).toBe(3 + 2 * (steps - 1));
+    // One term's model output at step i from that step's latent: a run started there, its first output.
+    const single = async (term: { prompt: number; gates?: Record<string, number> }, i: number) => {
+      let first: Float32Array | undefined;
+      await pipe.generate(
+        request([{ seed: 3, terms: [{ ...term, coef: 1 }] }], {
+          steps,
+          init: { latents: seen[i].x, step: i },
+          adjustOutput: (_x, out, _t, k) => {
+            if (k === i) first = out.slice();
+          },
+        }),
+      );
+      return first!;
+    };
+    let dCfg = new Float32Array(0);
+    let dStyle = new Float32Array(0);
+    for (let i = 0; i < steps; i++) {
+      const c = await single({ prompt: 1 }, i);
+      if (at(i, CFG_DIRECTION) === 'evaluate') {
+        const neg = await single({ prompt: 0 }, i);
+        dCfg = c.map((v, k) => (cfg - 1) * (v - neg[k]));
+      }
+      if (at(i, STYLE_DIRECTION) === 'evaluate') {
+        const styled = await single({ prompt: 2, gates: { a: 1 } }, i);
+        dStyle = c.map((v, k) => w * (styled[k] - v));
+      }
+      const expected = c.map((v, k) => v + dCfg[k] + dStyle[k]);
+      expect(maxDiff(seen[i].out, expected)).toBeLessThan(1e-4);
+    }
+    // The reuse matters: the same draw with both directions at every step ends elsewhere.
+    const fresh = await pipe.generate(request([{ seed: 3, ...styleGuidance(0, 1, cfg, styles.slice(0, 1)) }], { steps }));
+    expect(maxDiff(fresh.images, r.images)).toBeGreaterThan(1e-4);
   });
 });
 
@@ -116,6 +168,13 @@ describe('direction schedules', () => {
     expect(uses(directionAt({ every: 2, head: 0 }), 0, 6)).toBe('ererer');
     expect(uses(directionAt({ every: 3, head: 2 }), 0, 8)).toBe('eeerrerr');
     expect(uses(directionAt({ every: 2, head: 1 }, 3), 3, 8)).toBe('eerer');
+  });
+  it("style guidance's schedule: each direction by its own, any other direction at every step", () => {
+    const at = guidanceAt({ style: { every: 2, head: 0 }, cfg: { every: 2, head: 1 } });
+    expect(uses((i) => at(i, STYLE_DIRECTION), 0, 6)).toBe('ererer');
+    expect(uses((i) => at(i, CFG_DIRECTION), 0, 6)).toBe('eerere');
+    expect(uses((i) => at(i, 'other'), 0, 3)).toBe('eee');
+    expect(() => guidanceAt({ style: { every: 2, head: 0 }, cfg: { every: 0, head: 0 } })).toThrow(/every must be an integer >= 1/);
   });
   it('refuses an every below 1 or a negative or fractional head', () => {
     expect(() => directionAt({ every: 0, head: 0 })).toThrow(/every must be an integer >= 1/);
