@@ -22,7 +22,7 @@ const { values: a, positionals } = parseArgs({
 
 interface PairRun {
   model: { dir: string; id: string; hash: string };
-  settings: Record<string, unknown> & { strengths: number[]; targets?: string[] };
+  settings: Record<string, unknown> & { strengths: number[]; targets?: string[]; guidanceSchedules?: Record<string, unknown> };
   pairs: { seed: number; target?: string; subject: string; drawSubjects: string[] }[];
   samples?: { styled: PairSample[]; unstyled: UnstyledSample[] };
 }
@@ -67,6 +67,16 @@ for (const k of ['subjects', 'strengths', 'steps', 'cfg', 'trainSteps', 'rank', 
   if (JSON.stringify(runA.settings[k]) !== JSON.stringify(runB.settings[k]))
     fail(`setting ${k} differs: ${JSON.stringify(runA.settings[k])} against ${JSON.stringify(runB.settings[k])}`);
 }
+// A style-guidance method draws by its schedule, which has changed between versions: the same method name is not enough.
+for (const [path, r] of [
+  [pathA, runA],
+  [pathB, runB],
+] as const) {
+  if (!r.settings.guidanceSchedules) fail(`${path} does not record its guidance schedules: it was written by an earlier eval:pair; run it again`);
+}
+const scheduleOf = (r: PairRun) => JSON.stringify(r.settings.guidanceSchedules![method] ?? null);
+if (scheduleOf(runA) !== scheduleOf(runB))
+  fail(`method ${method} drew with another guidance schedule in each run: ${scheduleOf(runA)} against ${scheduleOf(runB)}`);
 const weights = runA.settings.strengths;
 const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === method);
 for (const [path, r] of [

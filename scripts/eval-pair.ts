@@ -92,7 +92,7 @@ import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
-import { drawMixes, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, type WeightedStyle } from '../src/pair/draw.ts';
+import { drawMixes, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, STYLE_GUIDANCE_SCHEDULE, type WeightedStyle } from '../src/pair/draw.ts';
 import { EVERY_STEP, type GuidanceSchedule } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
@@ -628,6 +628,8 @@ const report = {
     steps,
     cfg,
     methods: methods.map((m) => m.id),
+    /** Each style-guidance method's schedule (the draw's default where it names none), for eval:pair-compare. */
+    guidanceSchedules: Object.fromEntries(methods.filter((m) => m.mode === 'guidance').map((m) => [m.id, m.schedule ?? STYLE_GUIDANCE_SCHEDULE])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,

@@ -62,7 +62,7 @@ describe('eval:pair-compare', () => {
 
   const STRENGTHS = [1, 2];
   /** An eval:pair report of `pairs` pairs whose styled pictures have P(target) `p` at both strengths. */
-  function report(name: string, o: { p: number; subjects?: string[]; strengths?: number[]; samples?: boolean }): string {
+  function report(name: string, o: { p: number; subjects?: string[]; strengths?: number[]; samples?: boolean; schedule?: unknown }): string {
     const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
       seed: 0,
       target: i < 2 ? 'openmoji' : 'fluent-hc',
@@ -89,6 +89,9 @@ describe('eval:pair-compare', () => {
           rank: 8,
           seeds: [0],
           targets: ['openmoji', 'fluent-hc'],
+          ...(o.schedule === null
+            ? {}
+            : { guidanceSchedules: { 'pair-guidance': o.schedule ?? { style: { every: 2, head: 1 }, cfg: { every: 2, head: 1 } } } }),
         },
         pairs,
         ...(o.samples === false ? {} : { samples: { styled: pictures.flatMap((x) => x.styled), unstyled: pictures.flatMap((x) => x.unstyled) } }),
@@ -130,6 +133,12 @@ describe('eval:pair-compare', () => {
     const old = compare(a, report('e', { p: 0.2, samples: false }));
     expect(old.status).toBe(2);
     expect(old.stderr).toMatch(/no per-picture samples: it was written by an earlier eval:pair; run it again/);
+    const otherSchedule = compare(a, report('f', { p: 0.2, schedule: { style: { every: 2, head: 0 }, cfg: { every: 1, head: 0 } } }));
+    expect(otherSchedule.status).toBe(2);
+    expect(otherSchedule.stderr).toMatch(/method pair-guidance drew with another guidance schedule in each run/);
+    const noSchedules = compare(a, report('g', { p: 0.2, schedule: null }));
+    expect(noSchedules.status).toBe(2);
+    expect(noSchedules.stderr).toMatch(/does not record its guidance schedules/);
     const missing = compare(a, join(dir, 'nope.json'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
