@@ -351,7 +351,7 @@ class CLIPTextModel(nn.Module):
         heads = self.cfg["num_attention_heads"]
         hd = d // heads
         h = tm.embeddings.token_embedding(ids) + tm.embeddings.position_embedding.weight[:t][None]
-        mask = torch.full((t, t), -1e9).triu(1)
+        mask = torch.full((t, t), -1e9, device=ids.device).triu(1)
         for layer in tm.encoder.layers:
             x = layer.layer_norm1(h)
             sa = layer.self_attn

@@ -57,14 +57,16 @@ def load_into(path, targets):
     return extra
 
 
-def write_safetensors(path, tensors):
-    """Writes name -> torch tensor as F32, one tensor at a time (a float32 contiguous tensor is written
-    from its own memory; others are converted one by one)."""
+def write_safetensors(path, tensors, dtype="F32"):
+    """Writes name -> torch tensor as F32 (or F16), one tensor at a time (a contiguous tensor of that type
+    is written from its own memory; others are converted one by one)."""
+    torch_dtype = {"F32": torch.float32, "F16": torch.float16}[dtype]
+    size = {"F32": 4, "F16": 2}[dtype]
     header = {}
     offset = 0
     for name, t in tensors.items():
-        n = 4 * t.numel()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + n]}
+        n = size * t.numel()
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + n]}
         offset += n
     text = json.dumps(header).encode("utf-8")
     text += b" " * ((8 - len(text) % 8) % 8)
@@ -72,4 +74,4 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
         for t in tensors.values():
-            f.write(memoryview(t.detach().to(torch.float32).contiguous().numpy()).cast("B"))
+            f.write(memoryview(t.detach().to("cpu", torch_dtype).contiguous().numpy().view(np.uint8)).cast("B"))

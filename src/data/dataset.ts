@@ -222,20 +222,34 @@ export function captionFor(item: DatasetItem, rng: Rng, opts: CaptionOptions = {
 }
 
 /**
+ * Every caption captionFor can give an item, with its probability (the same options and defaults;
+ * a caption reached two ways is listed twice). The probabilities sum to 1. For trainers that draw
+ * captions without running captionFor (scripts/gpu-pretrain).
+ */
+export function captionDistribution(item: DatasetItem, opts: CaptionOptions = {}): { caption: string; probability: number }[] {
+  const styleProb = opts.styleProb ?? 0.3;
+  const mannerProb = opts.mannerProb ?? 0.35;
+  const keywordProb = item.keywords.length > 0 ? (opts.keywordProb ?? 0.15) : 0;
+  const set = getSetDef(item.set);
+  const texts: [string, number][] = [[item.subject, 1 - keywordProb], ...item.keywords.map((k): [string, number] => [k, keywordProb / item.keywords.length])];
+  return texts.flatMap(([text, p]) => [
+    { caption: `${text} in ${set.style}`, probability: p * styleProb },
+    { caption: `${text}, ${set.manner}`, probability: p * mannerProb },
+    { caption: text, probability: p * (1 - styleProb - mannerProb) },
+  ]);
+}
+
+/**
  * Draws item indices so that `emojiShare` of the draws come from the emoji sets and the rest from the
  * icon collections, uniformly within each group (all of one group when the other is empty). The
  * returned function maps a uniform [0, 1) number to an item index.
  */
 export function itemSampler(ds: Pick<Dataset, 'items'>, emojiShare: number): (u: number) => number {
-  if (!(emojiShare >= 0 && emojiShare <= 1)) throw new Error(`emoji share ${emojiShare} is not in [0, 1]`);
-  const isEmoji = ds.items.map((it) => getSetDef(it.set).kind === 'emoji');
-  const emoji = isEmoji.filter(Boolean).length;
-  const icons = ds.items.length - emoji;
-  const share = emoji === 0 ? 0 : icons === 0 ? 1 : emojiShare;
+  const weights = itemWeights(ds, emojiShare);
   const cumulative = new Float64Array(ds.items.length);
   let total = 0;
-  isEmoji.forEach((e, i) => {
-    total += e ? share / emoji : (1 - share) / icons;
+  weights.forEach((w, i) => {
+    total += w;
     cumulative[i] = total;
   });
   return (u) => {
@@ -249,4 +263,17 @@ export function itemSampler(ds: Pick<Dataset, 'items'>, emojiShare: number): (u:
     }
     return lo;
   };
+}
+
+/**
+ * Each item's probability of being drawn: `emojiShare` over the emoji sets' items, the rest over the
+ * icon collections' (all on one group when the other is empty), uniform within each group.
+ */
+export function itemWeights(ds: Pick<Dataset, 'items'>, emojiShare: number): Float64Array {
+  if (!(emojiShare >= 0 && emojiShare <= 1)) throw new Error(`emoji share ${emojiShare} is not in [0, 1]`);
+  const isEmoji = ds.items.map((it) => getSetDef(it.set).kind === 'emoji');
+  const emoji = isEmoji.filter(Boolean).length;
+  const icons = ds.items.length - emoji;
+  const share = emoji === 0 ? 0 : icons === 0 ? 1 : emojiShare;
+  return Float64Array.from(isEmoji, (e) => (e ? share / emoji : (1 - share) / icons));
 }

@@ -6,11 +6,13 @@ import { HELDOUT_SETS, PRETRAIN_SETS, V1_SET_IDS, getSetDef, pretrainSetIds, var
 import { buildDataset, buildDatasetFile } from '../../src/data/build.ts';
 import {
   HEADER_SIZE,
+  captionDistribution,
   captionFor,
   decodeDataset,
   encodeDataset,
   loadDataset,
   itemSampler,
+  itemWeights,
   mulberry32,
   samplePixels,
   type DatasetItem,
@@ -171,6 +173,41 @@ describe('captionFor', () => {
   });
 });
 
+describe('captionDistribution', () => {
+  const item: DatasetItem = { set: 'twemoji', name: 'dog-face', subject: 'dog face', keywords: ['dog', 'puppy'] };
+  const byCaption = (entries: { caption: string; probability: number }[]) => {
+    const m = new Map<string, number>();
+    for (const e of entries) m.set(e.caption, (m.get(e.caption) ?? 0) + e.probability);
+    return m;
+  };
+  it('lists what captionFor gives, with the frequencies captionFor gives them', () => {
+    const expected = byCaption(captionDistribution(item));
+    expect([...expected.values()].reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    const rng = mulberry32(3);
+    const n = 40_000;
+    const seen = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const c = captionFor(item, rng);
+      seen.set(c, (seen.get(c) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [caption, p] of expected) {
+      const sd = Math.sqrt((p * (1 - p)) / n);
+      expect(Math.abs(seen.get(caption)! / n - p), caption).toBeLessThan(5 * sd);
+    }
+  });
+  it('gives the subject alone its whole weight when the item has no keywords, and follows the options', () => {
+    const plain = byCaption(captionDistribution({ ...item, keywords: [] }, { styleProb: 0.5, mannerProb: 0.25 }));
+    expect(plain).toEqual(
+      new Map([
+        ['dog face in twemoji style', 0.5],
+        ['dog face, flat colour emoji', 0.25],
+        ['dog face', 0.25],
+      ]),
+    );
+  });
+});
+
 describe('itemSampler', () => {
   const items: DatasetItem[] = [
     ...Array.from({ length: 3 }, (_, i) => ({ set: 'noto', name: `e${i}`, subject: 'e', keywords: [] })),
@@ -192,5 +229,12 @@ describe('itemSampler', () => {
     const pick = itemSampler({ items: items.slice(0, 3) }, 0.6);
     expect([0, 0.5, 0.999].map(pick)).toEqual([0, 1, 2]);
     expect(() => itemSampler({ items }, 1.5)).toThrow(/not in \[0, 1\]/);
+  });
+  it('gives each item the probability it draws it with (itemWeights)', () => {
+    const w = itemWeights({ items }, 0.6);
+    expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(w[0]).toBeCloseTo(0.2, 12);
+    expect(w[3]).toBeCloseTo(0.4 / 30, 12);
+    expect([...itemWeights({ items: items.slice(3) }, 0.6)].every((v) => Math.abs(v - 1 / 30) < 1e-12)).toBe(true);
   });
 });
