@@ -236,7 +236,7 @@ const report = {
   },
   goalTop5A: { goal: 0.75, met: resA.top5 >= 0.75, intervalAbove: resA.top5Interval.low >= 0.75 },
   seconds: { drawing: drawSeconds, total: (performance.now() - t0) / 1000, perPicture: drawSeconds / (2 * picks.length) },
-  captions: picks.map((p, i) => ({ seed: p.seed, subject: p.subject, set: p.set, a: resA.perCaption[i], b: resB.perCaption[i] })),
+  captions: picks.map((p, i) => ({ seed: p.seed, subject: p.subject, set: p.set, swappedSet: p.swappedSet, a: resA.perCaption[i], b: resB.perCaption[i] })),
 };
 mkdirSync(dirname(a.out!), { recursive: true });
 writeFileSync(a.out!, `${JSON.stringify(report, null, 2)}\n`);

@@ -1,7 +1,10 @@
 /**
  * A model folder of the weights that scripts/gpu-pretrain/pretrain.py wrote:
- *   npm run pretrain:gpu-import -- --from OUT [--data data/styles32.bin] [--to models/emoji-mini]
- * OUT holds unet.safetensors, text_encoder.safetensors (the EMA weights, float16) and train.json. The
+ *   npm run pretrain:gpu-import -- --from OUT [--data data/styles32.bin] [--to models/emoji-mini] [--earlier DIR]
+ * OUT holds unet.safetensors, text_encoder.safetensors (the EMA weights, float16) and train.json.
+ * --earlier names the model folder the run started from: its training record is kept under
+ * training.earlier, and training.sets is every set of the whole chain (what the evaluations' held-out
+ * check reads). The
  * vocabulary is rebuilt from the dataset as pretraining builds it; the weights must match its size, and
  * the dataset must be the one the run drew from (train.json's sourceSha256).
  */
@@ -19,6 +22,7 @@ const { values: a } = parseArgs({
     from: { type: 'string' },
     to: { type: 'string', default: 'models/emoji-mini' },
     data: { type: 'string', default: 'data/styles32.bin' },
+    earlier: { type: 'string' },
   },
 });
 if (!a.from) throw new Error('--from names the folder pretrain.py wrote');
@@ -42,6 +46,9 @@ if (rows !== tokenizer.vocabSize) throw new Error(`the token embedding has ${row
 const { losses, sourceSha256: _sha, smoothedLoss: _smoothed, ...training } = record as typeof record & { losses: { loss?: number; emaLoss?: number }[] };
 const startLoss = losses[0]?.loss;
 const emaLoss = losses.at(-1)?.emaLoss;
+const earlier = a.earlier ? (JSON.parse(readFileSync(`${a.earlier}/model_index.json`, 'utf8')) as { training?: { sets?: string[] } }).training : undefined;
+if (a.earlier && !earlier?.sets) throw new Error(`${a.earlier}/model_index.json records no training.sets: the chain's pretraining sets would be unknown`);
+const sets = [...new Set([...(earlier?.sets ?? []), ...ds.sets.map((s) => s.id)])];
 await writeModelFolder(
   a.to!,
   emojiMiniFolder(tokenizer, weights, {
@@ -50,7 +57,8 @@ await writeModelFolder(
     emaLoss,
     trainedBy: 'scripts/gpu-pretrain/pretrain.py',
     pictures: ds.count,
-    sets: ds.sets.map((s) => s.id),
+    sets,
+    ...(earlier ? { earlier } : {}),
   }),
 );
 console.log(`exported the EMA weights of ${a.from} (${record.steps} steps at batch ${record.batch}) to ${a.to}`);
