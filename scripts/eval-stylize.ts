@@ -4,7 +4,8 @@
  *
  *   --model DIR        model folder (default models/emoji-mini)
  *   --targets LIST     the styles learned: artist sets the embedded model never saw and the artist judge
- *                      knows (default openmoji,fluent-hc,streamline-emoji,fluent-3d)
+ *                      knows (default: those of openmoji,fluent-hc,streamline-emoji,fluent-3d that the model was
+ *                      not pretrained on: OpenMoji alone for the shipped v2 weights)
  *   --pairs N          training pairs per seed and target (Noto drawing of X -> the target's drawing of X), default 1
  *   --subjects N       pictures stylized per pair: drawings by the other artists (not the target) of
  *                      evaluation-half subjects other than X, the same for every pair of a seed and target; default 4
@@ -54,7 +55,7 @@ import {
   ensureArtistClassifier,
   ensureIdentityClassifier,
   EVAL_DIR,
-  HELD_OUT_TARGETS,
+  heldOutTargetsFor,
   isEvaluationSubject,
   JUDGE_DATASET,
   loadOpenmoji,
@@ -80,7 +81,7 @@ import { stylizeInjectionOf, type StylizeInjection } from '../src/pair/stylize.t
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/emoji-mini' },
-    targets: { type: 'string', default: HELD_OUT_TARGETS.join(',') },
+    targets: { type: 'string' },
     pairs: { type: 'string', default: '1' },
     cfg: { type: 'string', default: String(DRAW_DEFAULTS.cfg) },
     'no-draw': { type: 'boolean', default: false },
@@ -118,7 +119,7 @@ const seedList = list(a.seeds!);
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const cfg = Number(a.cfg);
 const withDraw = !a['no-draw'];
-const targets = parseTargets(a.targets!);
+const targets = a.targets === undefined ? heldOutTargetsFor(a.model!) : parseTargets(a.targets);
 checkTargetsHeldOut(targets, a.model!);
 const log = (s: string) => console.error(s);
 

@@ -110,6 +110,12 @@ export function checkTargetsHeldOut(targets: readonly string[], modelDir: string
   }
 }
 
+/** The held-out targets that `modelDir` was not pretrained on (OpenMoji always; the others where its training.sets shows them absent). */
+export function heldOutTargetsFor(modelDir: string): string[] {
+  const sets = readPretrainingSets(modelDir);
+  return HELD_OUT_TARGETS.filter((t) => t === 'openmoji' || (sets !== null && !sets.includes(t)));
+}
+
 /** Where a target's drawings are: OpenMoji's in its own evaluation-only file, the other sets' in the dataset. */
 export function targetDrawings(ds: Dataset, openmoji: Dataset, target: string): Dataset {
   return target === 'openmoji' ? openmoji : ds;
