@@ -7,9 +7,9 @@
  * apart from 0 while the two runs' intervals overlap). A difference whose interval holds 0 is inside the
  * noise. Exit status 2 with a message for reports that are not eval:base's or not on the same captions.
  */
-import { readFileSync } from 'node:fs';
 import { V1_SET_IDS, styleOf } from '../src/data/emoji-sets.ts';
 import { bootstrap } from '../src/eval/stats.ts';
+import { readReport, refuse } from './lib/compare-reports.ts';
 
 interface CaptionResult {
   caption: string;
@@ -23,24 +23,10 @@ interface BaseRun {
   captions: { seed: number; subject: string; set: string; swappedSet?: string; a: CaptionResult; b: CaptionResult }[];
 }
 
-function fail(message: string): never {
-  console.error(`eval:base-compare: ${message}`);
-  process.exit(2);
-}
+const fail = refuse('eval:base-compare');
 
 function readRun(path: string): BaseRun {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    fail(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  let run: BaseRun;
-  try {
-    run = JSON.parse(text) as BaseRun;
-  } catch {
-    fail(`${path} is not JSON (expected the file eval:base writes with --out)`);
-  }
+  const run = readReport(path, 'eval:base', fail) as BaseRun;
   if (!Array.isArray(run.captions) || !run.settings || !run.model) fail(`${path} is not an eval:base report (no captions, settings or model)`);
   return run;
 }

@@ -7,10 +7,11 @@
  * each strength; the unstyled pictures' P(target) and subject top-5. A difference whose interval holds 0
  * is inside the noise.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PairCurves, type PairSample, type UnstyledSample } from '../src/eval/pair-curves.ts';
 import { bootstrap, numInterval, type Interval } from '../src/eval/stats.ts';
+import { readReport, refuse } from './lib/compare-reports.ts';
 
 const { values: a, positionals } = parseArgs({
   allowPositionals: true,
@@ -27,24 +28,10 @@ interface PairRun {
   samples?: { styled: PairSample[]; unstyled: UnstyledSample[] };
 }
 
-function fail(message: string): never {
-  console.error(`eval:pair-compare: ${message}`);
-  process.exit(2);
-}
+const fail = refuse('eval:pair-compare');
 
 function readRun(path: string): PairRun {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    fail(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  let run: PairRun;
-  try {
-    run = JSON.parse(text) as PairRun;
-  } catch {
-    fail(`${path} is not JSON (expected the file eval:pair writes with --out)`);
-  }
+  const run = readReport(path, 'eval:pair', fail) as PairRun;
   if (!Array.isArray(run.pairs) || !run.settings) fail(`${path} is not an eval:pair report (no pairs or settings)`);
   if (!run.samples) fail(`${path} has no per-picture samples: it was written by an earlier eval:pair; run it again`);
   return run;
