@@ -25,6 +25,7 @@ import gzip
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -107,8 +108,8 @@ def init_scratch():
     """PyTorch's default initialisation by name (src/models/init.ts): norms 1/0, embeddings N(0, 0.02) (positions 0.01), others U(+-1/sqrt(fan_in))."""
     with torch.no_grad():
         for name, t in params.items():
-            short = name.split(".")
-            if any(s.startswith("norm") or s.startswith("layer_norm") or s in ("final_layer_norm", "conv_norm_out") for s in short[:-1]):
+            owner = name.split(".")[-2]  # the module that holds the parameter, as isNorm in src/models/init.ts reads it
+            if re.fullmatch(r"norm\w*|layer_norm\d?|final_layer_norm|conv_norm_out", owner):
                 t.fill_(1.0 if name.endswith(".weight") else 0.0)
             elif name.endswith("embedding.weight"):
                 t.normal_(0, 0.01 if "position" in name else 0.02)
