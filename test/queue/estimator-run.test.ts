@@ -93,8 +93,10 @@ describe('time estimates of a real training', () => {
       const told = promised(s.text);
       expect(told, s.text).toBeDefined();
       expect(s.text).not.toMatch(/in this phase/);
-      expect(told!, `${s.text} (truth ${truth.toFixed(1)} s)`).toBeGreaterThanOrEqual(0.5 * truth);
-      expect(told!, `${s.text} (truth ${truth.toFixed(1)} s)`).toBeLessThanOrEqual(1.5 * truth);
+      // The figure is shown in whole seconds (Math.round of the estimate), so ±50% of the truth holds up to
+      // that rounding: a clean-clone CI run told "about 3 s" for 2.0 s, an estimate of 2.5-3.0 s shown as 3.
+      expect(told!, `${s.text} (truth ${truth.toFixed(1)} s)`).toBeGreaterThanOrEqual(0.5 * truth - 0.5);
+      expect(told!, `${s.text} (truth ${truth.toFixed(1)} s)`).toBeLessThanOrEqual(1.5 * truth + 0.5);
     };
     const atTenth = second.shown.find((s) => s.progress && s.progress.phase === 'content warm-up' && s.progress.step >= STEPS / 10)!;
     within(atTenth, second.end);
