@@ -20,12 +20,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { captionDistribution, itemWeights, loadDataset } from '../../src/data/dataset.ts';
+import { captionDistribution, decodeDataset, itemWeights } from '../../src/data/dataset.ts';
 import { getSetDef, stylePhrases } from '../../src/data/emoji-sets.ts';
 import type { WordTokenizer } from '../../src/models/tokenizers/word.ts';
 import { EMOJI_MINI_UNET_CONFIG } from '../../src/models/unet-config.ts';
 import { buildEmojiTokenizer, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE, emojiMiniTextConfigFor } from '../../src/pipeline/emoji-mini.ts';
 import { loadModelFolder } from '../../src/pipeline/model-folder.ts';
+import { CAPTION_DROPOUT } from '../lib/pretrain-step.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,7 +38,7 @@ const { values: args } = parseArgs({
 });
 
 const bytes = readFileSync(args.data!);
-const ds = loadDataset(args.data!);
+const ds = decodeDataset(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 const tokenizer = buildEmojiTokenizer(ds.items, stylePhrases(ds.sets));
 const emojiShare = Number(args['emoji-share']);
 const itemWeight = itemWeights(ds, emojiShare);
@@ -81,7 +82,7 @@ const meta = {
   emojiShare,
   emojiPictures: emojiCount,
   iconPictures: iconCount,
-  captionDropout: 0.1,
+  captionDropout: CAPTION_DROPOUT,
   sets: ds.sets.map((s) => s.id),
   vocabulary: tokenizer.tokens,
   initFrom: args['init-from'],

@@ -169,7 +169,7 @@ def batch(b):
     u = torch.rand(b, device=dev, dtype=torch.float64)
     cap = torch.searchsorted(keys, items.double() + u, right=True).clamp_max(len(keys) - 1)
     ids = captions[cap]
-    ids = torch.where((torch.rand(b, device=dev) < 0.1)[:, None], empty[None], ids)
+    ids = torch.where((torch.rand(b, device=dev) < meta["captionDropout"])[:, None], empty[None], ids)
     px = pixels[items].permute(0, 3, 1, 2).float() / 127.5 - 1
     flip = torch.rand(b, device=dev) < 0.5
     px = torch.where(flip[:, None, None, None], px.flip(3), px)

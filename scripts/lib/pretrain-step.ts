@@ -17,6 +17,9 @@ import { buildEmojiTokenizer, EMOJI_MINI_CONTEXT, EMOJI_MINI_SCHEDULE, emojiMini
 import { rgbToUnit } from '../../src/formats/pixels.ts';
 import { StepFunction } from '../../src/train/step.ts';
 
+/** The share of pretraining captions left empty, for classifier-free guidance. */
+export const CAPTION_DROPOUT = 0.1;
+
 export interface PretrainDataOptions {
   data: string;
   /** Share of each batch drawn from the emoji sets (the rest from the icon collections). */
@@ -137,7 +140,7 @@ export class PretrainBatches {
     };
   }
 
-  /** Writes step `step`'s batch (with 10% caption dropout and random horizontal flips) into `feeds`. */
+  /** Writes step `step`'s batch (with CAPTION_DROPOUT and random horizontal flips) into `feeds`. */
   fill(step: number): void {
     const { data, batch, latent, x0, noise, seed, schedule, feeds } = this;
     const rng = new Rng(seed * 1_000_003 + step);
@@ -148,7 +151,7 @@ export class PretrainBatches {
       const i = data.pickItem(rng.uniform());
       const src = rng.uniform() < 0.5 ? data.latents : data.flipped;
       x0.set(src.subarray(i * latent, (i + 1) * latent), b * latent);
-      const caption = captionRng() < 0.1 ? '' : captionFor(data.ds.items[i], captionRng);
+      const caption = captionRng() < CAPTION_DROPOUT ? '' : captionFor(data.ds.items[i], captionRng);
       data.tokenizer.encode(caption, EMOJI_MINI_CONTEXT).forEach((id, j) => (feeds.input_ids[b * EMOJI_MINI_CONTEXT + j] = BigInt(id)));
       feeds.timestep[b] = ts[b];
     }
