@@ -64,7 +64,6 @@ for (const [path, r] of [
 const scheduleOf = (r: PairRun) => JSON.stringify(r.settings.guidanceSchedules![method] ?? null);
 if (scheduleOf(runA) !== scheduleOf(runB))
   fail(`method ${method} drew with another guidance schedule in each run: ${scheduleOf(runA)} against ${scheduleOf(runB)}`);
-const weights = runA.settings.strengths;
 const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === method);
 for (const [path, r] of [
   [pathA, runA],
@@ -75,6 +74,10 @@ for (const [path, r] of [
 
 const curvesA = new PairCurves(runA.samples!.styled, runA.samples!.unstyled);
 const curvesB = new PairCurves(runB.samples!.styled, runB.samples!.unstyled);
+// The method's own weights: the strengths of the guided methods, the LoRA scales of the baselines.
+const weights = curvesA.weightsOf(method);
+if (JSON.stringify(curvesB.weightsOf(method)) !== JSON.stringify(weights))
+  fail(`method ${method} drew at weights ${JSON.stringify(weights)} in ${pathA} and ${JSON.stringify(curvesB.weightsOf(method))} in ${pathB}`);
 const allPairs = runA.pairs.map((_, p) => p);
 const targets = [...new Set(runA.pairs.map((p) => p.target ?? 'openmoji'))];
 const over = (ids: readonly number[], stat: (pairs: readonly number[]) => number) => bootstrap(ids, stat, { seed: 7 });

@@ -56,6 +56,13 @@ export class PairCurves {
     for (const u of unstyled) (this.plain.get(u.pair) ?? this.plain.set(u.pair, []).get(u.pair)!).push(u);
   }
 
+  /** The strengths (or LoRA scales) the method drew at, ascending. */
+  weightsOf(method: string): number[] {
+    const ws = new Set<number>();
+    for (const qs of this.styled.values()) for (const q of qs) if (q.method === method) ws.add(q.weight);
+    return [...ws].sort((x, y) => x - y);
+  }
+
   /** The mean of a metric over the pictures of these pairs drawn by the method at strength w. */
   metricOver(pairs: readonly number[], method: string, w: number, m: PairMetric): number {
     const f = METRIC_OF[m];

@@ -14,12 +14,12 @@ import { PairCurves, type PairSample, type UnstyledSample } from '../../src/eval
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
 /** A pair's pictures: per strength, how many of `n` subjects keep their identity and their P(target). */
-function pairPictures(pair: number, curve: { w: number; agree: number; p: number }[], n = 4, unstyledP = 0.1) {
+function pairPictures(pair: number, curve: { w: number; agree: number; p: number }[], n = 4, unstyledP = 0.1, method = 'pair-guidance') {
   const styled: PairSample[] = curve.flatMap(({ w, agree, p }) =>
     Array.from({ length: n }, (_, subject) => ({
       pair,
       subject,
-      method: 'pair-guidance',
+      method,
       weight: w,
       pTarget: p,
       distRatio: 1,
@@ -62,7 +62,10 @@ describe('eval:pair-compare', () => {
 
   const STRENGTHS = [1, 2];
   /** An eval:pair report of `pairs` pairs whose styled pictures have P(target) `p` at both strengths. */
-  function report(name: string, o: { p: number; subjects?: string[]; strengths?: number[]; samples?: boolean; schedule?: unknown }): string {
+  function report(
+    name: string,
+    o: { p: number; subjects?: string[]; strengths?: number[]; scales?: [number, number]; samples?: boolean; schedule?: unknown },
+  ): string {
     const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
       seed: 0,
       target: i < 2 ? 'openmoji' : 'fluent-hc',
@@ -74,6 +77,19 @@ describe('eval:pair-compare', () => {
         { w: 1, agree: 3, p: o.p },
         { w: 2, agree: 1, p: o.p + 0.1 + 0.05 * i },
       ]),
+    );
+    // A baseline by LoRA scale, at scales other than the strengths: agreement 0.75 at 0.5, 0.25 at 1.
+    const baseline = pairs.map((_, i) =>
+      pairPictures(
+        i,
+        [
+          { w: o.scales?.[0] ?? 0.5, agree: 3, p: o.p },
+          { w: o.scales?.[1] ?? 1, agree: 1, p: o.p + 0.1 },
+        ],
+        4,
+        0.1,
+        'pair-lora-scale',
+      ),
     );
     const file = join(dir, `${name}.json`);
     writeFileSync(
@@ -94,7 +110,9 @@ describe('eval:pair-compare', () => {
             : { guidanceSchedules: { 'pair-guidance': o.schedule ?? { style: { every: 2, head: 1 }, cfg: { every: 2, head: 1 } } } }),
         },
         pairs,
-        ...(o.samples === false ? {} : { samples: { styled: pictures.flatMap((x) => x.styled), unstyled: pictures.flatMap((x) => x.unstyled) } }),
+        ...(o.samples === false
+          ? {}
+          : { samples: { styled: [...pictures, ...baseline].flatMap((x) => x.styled), unstyled: pictures.flatMap((x) => x.unstyled) } }),
       }),
     );
     return file;
@@ -118,6 +136,10 @@ describe('eval:pair-compare', () => {
     expect(r.stdout).toMatch(
       /strength 1: P\(target\) B - A \+0\.100 \[0\.100, 0\.100\] \(apart from 0\); identity agreement B - A \+0\.000 \[0\.000, 0\.000\] \(inside the noise\)/,
     );
+    // A baseline's headline walks its own LoRA scales (0.5, 1), not the strengths: halfway between them.
+    const byScale = compare(a, b, '--method', 'pair-lora-scale');
+    expect(byScale.status).toBe(0);
+    expect(byScale.stdout).toMatch(/headline: A 0\.250 \[0\.250, 0\.250\], B 0\.350 \[0\.350, 0\.350\]; B - A \+0\.100 \[0\.100, 0\.100\]/);
     const same = compare(a, a);
     expect(same.stdout).toMatch(/headline: A [^;]+; B - A \+0\.000 \[0\.000, 0\.000\] \(inside the noise\)/);
   });
@@ -144,7 +166,10 @@ describe('eval:pair-compare', () => {
     expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
     const method = compare(a, a, '--method', 'dreambooth-lora');
     expect(method.status).toBe(2);
-    expect(method.stderr).toMatch(/has no pictures of method dreambooth-lora \(its methods: pair-guidance\)/);
+    expect(method.stderr).toMatch(/has no pictures of method dreambooth-lora \(its methods: pair-guidance, pair-lora-scale\)/);
+    const otherScales = compare(a, report('h', { p: 0.2, scales: [0.5, 2] }), '--method', 'pair-lora-scale');
+    expect(otherScales.status).toBe(2);
+    expect(otherScales.stderr).toMatch(/method pair-lora-scale drew at weights \[0\.5,1\] in .*a2\.json and \[0\.5,2\] in .*h\.json/);
     const one = compare(a);
     expect(one.status).toBe(2);
     expect(one.stderr).toMatch(/give two eval:pair reports/);
