@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadDataset } from '../../src/data/dataset.ts';
 import { stylePhrases } from '../../src/data/emoji-sets.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
-import { buildEmojiTokenizer, emojiMiniFolder, TOKEN_EMBEDDING } from '../../src/pipeline/emoji-mini.ts';
+import { buildEmojiTokenizer, emojiMiniFolder, emojiMiniTextConfigFor, TOKEN_EMBEDDING } from '../../src/pipeline/emoji-mini.ts';
 import { writeModelFolder } from '../../src/pipeline/model-folder.ts';
 
 const { values: a } = parseArgs({
@@ -38,7 +38,7 @@ for (const part of ['unet', 'text_encoder']) {
   const { tensors } = await readSafetensors(`${a.from}/${part}.safetensors`);
   for (const [name, t] of Object.entries(tensors)) weights.set(`${part}.${name}`, t.data as Float32Array);
 }
-const rows = weights.get(TOKEN_EMBEDDING)!.length / 128;
+const rows = weights.get(TOKEN_EMBEDDING)!.length / emojiMiniTextConfigFor(tokenizer).hidden_size;
 if (rows !== tokenizer.vocabSize) throw new Error(`the token embedding has ${rows} rows; the dataset's vocabulary has ${tokenizer.vocabSize} tokens`);
 // The loss of the starting and the final EMA weights on the same 4 fixed batches of 256 (the first and last
 // entries of train.json's losses); the log's running figure is kept only as the window mean that pretrain.py

@@ -198,6 +198,9 @@ export interface CaptionOptions {
   keywordProb?: number;
 }
 
+/** captionFor's and captionDistribution's probabilities where the options give none. */
+const CAPTION_DEFAULTS: Required<CaptionOptions> = { styleProb: 0.3, mannerProb: 0.35, keywordProb: 0.15 };
+
 /**
  * Training caption for an item: the subject, or (with keywordProb) one of its
  * keywords, followed on ~styleProb of the calls by " in <set> style" and on
@@ -205,9 +208,7 @@ export interface CaptionOptions {
  * "cat, thin line icon". Always consumes exactly 3 rng draws.
  */
 export function captionFor(item: DatasetItem, rng: Rng, opts: CaptionOptions = {}): string {
-  const styleProb = opts.styleProb ?? 0.3;
-  const mannerProb = opts.mannerProb ?? 0.35;
-  const keywordProb = opts.keywordProb ?? 0.15;
+  const { styleProb, mannerProb, keywordProb } = { ...CAPTION_DEFAULTS, ...opts };
   const useKeyword = rng() < keywordProb;
   const pick = rng();
   const suffix = rng();
@@ -227,9 +228,9 @@ export function captionFor(item: DatasetItem, rng: Rng, opts: CaptionOptions = {
  * captions without running captionFor (scripts/gpu-pretrain).
  */
 export function captionDistribution(item: DatasetItem, opts: CaptionOptions = {}): { caption: string; probability: number }[] {
-  const styleProb = opts.styleProb ?? 0.3;
-  const mannerProb = opts.mannerProb ?? 0.35;
-  const keywordProb = item.keywords.length > 0 ? (opts.keywordProb ?? 0.15) : 0;
+  const o = { ...CAPTION_DEFAULTS, ...opts };
+  const { styleProb, mannerProb } = o;
+  const keywordProb = item.keywords.length > 0 ? o.keywordProb : 0;
   const set = getSetDef(item.set);
   const texts: [string, number][] = [[item.subject, 1 - keywordProb], ...item.keywords.map((k): [string, number] => [k, keywordProb / item.keywords.length])];
   return texts.flatMap(([text, p]) => [
