@@ -40,8 +40,16 @@ export interface Response {
   status(): number;
   url(): string;
 }
+/** A request the page made, held by Page.route until it is continued. */
+export interface Route {
+  continue(): Promise<void>;
+}
 export interface Page {
   goto(url: string): Promise<unknown>;
+  /** Hands each request whose URL matches to `handler` instead of sending it. */
+  route(url: RegExp, handler: (route: Route) => unknown): Promise<void>;
+  unroute(url: RegExp): Promise<void>;
+  mouse: { move(x: number, y: number): Promise<void>; wheel(dx: number, dy: number): Promise<void> };
   locator(selector: string): Locator;
   setViewportSize(size: { width: number; height: number }): Promise<void>;
   on(event: 'response', fn: (r: Response) => void): void;

@@ -3,7 +3,8 @@
  * command line, a draw with its image, a training from the form's two file inputs, a stylization of a
  * picture chosen in the form (and its Strength + button), on the tiny model;
  * at a desktop width (1280 px) and a phone-sized window (420 px): no request of the page fails (the
- * favicon), nothing is wider than the window, the newest result is in view once its picture has loaded,
+ * favicon), nothing is wider than the window, the newest result is in view once its picture has loaded
+ * (even when a scroll event comes after the list grew) unless the user scrolled up,
  * and a refused training keeps its form and the files chosen in it.
  * Needs Debian's chromium at /usr/bin/chromium and the playwright-core package (testing/chromium.ts);
  * without either the test is skipped, with the reason in its name (`npm test` installs chromium with
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBotConfig } from '../../config/bot.ts';
 import { startBot } from '../../src/bot/main.ts';
-import { chromiumMissing, launchChromium, type Browser, type Locator, type Page } from '../../testing/chromium.ts';
+import { chromiumMissing, launchChromium, type Browser, type Locator, type Page, type Route } from '../../testing/chromium.ts';
 import { pngOf } from '../helpers/bot-fixture.ts';
 import { writeTinyModelFolder } from '../helpers/tiny-model.ts';
 
@@ -92,6 +93,60 @@ if (reason) {
       expect(await page.evaluate<number>(`[...document.querySelectorAll('#messages img')].pop().naturalHeight`)).toBeGreaterThan(8);
       await expect.poll(newestImageBelowView, { timeout: 10_000 }).toBeLessThanOrEqual(1);
       await page.setViewportSize({ width: 1280, height: 720 });
+    });
+
+    /**
+     * Draws at 420 px high with the draw's final picture held back until `meanwhile` has run, then lets it
+     * load; resolves with how far the picture then lies below the view, once it has loaded.
+     */
+    const drawWithPictureHeld = async (seed: number, meanwhile: () => Promise<unknown>) => {
+      await page.setViewportSize({ width: 1280, height: 420 });
+      for (let i = 0; i < 3; i++) await send('/pairstyle help');
+      const files = /\/api\/files\//;
+      const held: Route[] = [];
+      let holding = true;
+      await page.route(files, (r) => (holding ? held.push(r) : r.continue()));
+      try {
+        await send(`draw prompt:"cat face" steps:2 seed:${seed}`);
+        await page.locator(`.msg[data-final="true"]:has-text("seed ${seed}") img`).waitFor({ state: 'attached', timeout: 30_000 });
+        await expect.poll(() => held.length, { timeout: 10_000 }).toBeGreaterThan(0);
+        await meanwhile();
+      } finally {
+        holding = false;
+        for (const r of held) await r.continue();
+        await page.unroute(files);
+      }
+      await expect.poll(newestImageBelowView, { timeout: 10_000 }).toBeLessThan(Infinity);
+      await new Promise((r) => setTimeout(r, 200));
+      const below = await newestImageBelowView();
+      await page.setViewportSize({ width: 1280, height: 720 });
+      return below;
+    };
+
+    it('keeps following the newest picture when a scroll event comes after the list grew under it', async () => {
+      // What the browser does when a picture is laid out before its load event: the scroll event of the
+      // page's own scroll to the bottom arrives when the list is taller. It used to stop the following,
+      // so the picture's load did not bring it into view (failed in CI, 190 px below the view).
+      const below = await drawWithPictureHeld(5, () =>
+        page.evaluate(`(() => {
+          const list = document.querySelector('#messages');
+          const tall = list.appendChild(document.createElement('div'));
+          tall.style.height = '300px';
+          list.dispatchEvent(new Event('scroll'));
+          tall.remove();
+        })()`),
+      );
+      expect(below).toBeLessThanOrEqual(1);
+    });
+
+    it('stays where the user scrolled up to while a picture loads', async () => {
+      const below = await drawWithPictureHeld(6, async () => {
+        await page.mouse.move(640, 150);
+        await page.mouse.wheel(0, -400);
+        await expect.poll(() => page.evaluate<number>(`document.querySelector('#messages').scrollTop`)).toBeGreaterThanOrEqual(0);
+        await new Promise((r) => setTimeout(r, 300));
+      });
+      expect(below).toBeGreaterThan(100);
     });
 
     it('trains from the form with two files, then draws and shows the image', async () => {
