@@ -10,7 +10,7 @@
  */
 import { opDef } from './op.ts';
 import { add } from './ops/elementwise.ts';
-import { expand, zeros } from './ops/shape.ts';
+import { concat, expand, pad, zeros } from './ops/shape.ts';
 import { GraphError, type Node, type Tensor } from './tensor.ts';
 
 /** Ancestors of the given tensors (including their own nodes), in topological order. */
@@ -40,7 +40,7 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
   const grads = new Map<number, Tensor>();
   const accumulate = (t: Tensor, g: Tensor) => {
     const prev = grads.get(t.id);
-    grads.set(t.id, prev ? add(prev, g) : g);
+    grads.set(t.id, prev ? addGradients(prev, g) : g);
   };
   accumulate(loss, expand(loss.graph.scalar(1, loss.dtype), loss.shape));
 
@@ -63,4 +63,34 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
     });
   }
   return wrt.map((t) => grads.get(t.id) ?? zeros(t.graph, t.shape, t.dtype));
+}
+
+/** A tensor that is `value` zero-padded along one axis only: `value` fills [start, end) of that axis. */
+function paddedPiece(t: Tensor): { value: Tensor; axis: number; start: number; end: number } | undefined {
+  if (t.node.op !== 'Pad') return undefined;
+  const pads = t.node.attrs.pads as number[];
+  const axes = t.shape.map((_, i) => i).filter((i) => pads[i] !== 0 || pads[i + t.rank] !== 0);
+  if (axes.length !== 1) return undefined;
+  const axis = axes[0];
+  return { value: t.node.inputs[0], axis, start: pads[axis], end: t.shape[axis] - pads[axis + t.rank] };
+}
+
+/**
+ * The sum of two gradients of one tensor. Where both are zero-padded pieces of one axis that meet
+ * (the gradients of a tensor split by slices: GEGLU's two halves, a fused projection's parts), the
+ * pieces are joined by one Concat (padded once if they do not cover the axis) instead of two Pads the
+ * size of the whole and an Add.
+ */
+function addGradients(a: Tensor, b: Tensor): Tensor {
+  const [p, q] = [paddedPiece(a), paddedPiece(b)];
+  if (p && q && p.axis === q.axis) {
+    const [lo, hi] = p.start < q.start ? [p, q] : [q, p];
+    if (lo.end === hi.start) {
+      const pads = new Array<number>(2 * a.rank).fill(0);
+      pads[lo.axis] = lo.start;
+      pads[lo.axis + a.rank] = a.shape[lo.axis] - hi.end;
+      return pad(concat([lo.value, hi.value], lo.axis), pads);
+    }
+  }
+  return add(a, b);
 }

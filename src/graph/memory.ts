@@ -15,9 +15,8 @@
  * first attention layer's score matrix allocated until the last layer of the same size has run,
  * although no tensor in it is alive in between. Graph outputs are never reused. Nodes that
  * onnxruntime runs as several kernels are expanded into them: a fused AttentionCore into MatMul, Add
- * (with a mask), Softmax, MatMul; GroupNormalization, which has no CPU kernel, into the body of its
- * ONNX function (a float copy of x, its square, the deviation, the normalised x, scale and bias,
- * each the size of x).
+ * (with a mask), Softmax, MatMul. (Group norm is built of Reshape, Standardize, Mul and Add nodes in
+ * the graph itself: src/graph/ops/nn.ts.)
  *
  * The peak is of these buffers ("activations", including what the backward pass keeps alive and
  * the outputs); weights and inputs are counted apart. Not modelled: onnxruntime's own graph rewrites
@@ -80,7 +79,6 @@ function kernelSteps(order: readonly Node[]): Step[] {
     const reads = n.inputs.filter((t) => !t.node.isLeaf).map((t) => valueByTensor.get(t.id)!);
     const outs = n.outputs.map((t) => value(t.shape, t.dtype, n.op === 'Softmax'));
     n.outputs.forEach((t, i) => valueByTensor.set(t.id, outs[i]));
-    const x = n.inputs[0];
     const inner = (v: Value, op: string, from: Value[]) => steps.push({ op, node: n, reads: from, writes: [v] });
     if (n.op === 'AttentionCore') {
       const [q, kt, v, mask] = n.inputs;
@@ -96,23 +94,6 @@ function kernelSteps(order: readonly Node[]): Step[] {
       const probs = value(scoreShape, q.dtype, true);
       inner(probs, 'Softmax', [scores]);
       steps.push({ op: 'MatMul', node: n, reads: [probs, ...readOf(v)], writes: outs });
-    } else if (n.op === 'GroupNorm') {
-      const groups = n.attrs.groups as number;
-      const grouped = [x.shape[0], groups, x.size / x.shape[0] / groups];
-      const xu = value(x.shape, 'float32');
-      inner(xu, 'Cast', reads.slice(0, 1));
-      const square = value(grouped, 'float32');
-      inner(square, 'Mul', [xu, xu]);
-      steps.push({ op: 'ReduceMean', node: n, reads: [square], writes: [] });
-      const deviation = value(grouped, 'float32');
-      inner(deviation, 'Sub', [xu]);
-      const normalized = value(grouped, 'float32');
-      inner(normalized, 'Div', [deviation]);
-      const scaled = value(x.shape, 'float32');
-      inner(scaled, 'Mul', [normalized]);
-      const biased = value(x.shape, 'float32');
-      inner(biased, 'Add', [scaled]);
-      steps.push({ op: 'Cast', node: n, reads: [biased], writes: outs });
     } else {
       steps.push({ op: ALIASES.has(n.op) ? 'alias' : n.op, node: n, reads, writes: outs });
     }

@@ -78,6 +78,12 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
   const inputs: ValueInfo[] = [];
   const intConsts = new Map<string, string>();
 
+  // A requested output computed by a node here is written by that node under the output's name (an
+  // Identity node per output would copy every gradient of a training step once more).
+  const outputNames = new Map<number, string>();
+  for (const [name, t] of outs) if (!t.node.isLeaf && !outputNames.has(t.id)) outputNames.set(t.id, name);
+  const valueName = (t: Tensor) => outputNames.get(t.id) ?? `t${t.id}`;
+
   const nameOf = (t: Tensor) => {
     const n = names.get(t.id);
     if (n === undefined) throw new GraphError(`emitOnnx: ${t} used before it was written`);
@@ -124,7 +130,7 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
       const e = opDef(n.op).emit(n);
       if (e.steps) {
         // Several ONNX nodes: step k writes t<id>_<k>, the last one the graph node's output.
-        const stepName = (k: number) => (k === e.steps!.length - 1 ? `t${out.id}` : `t${out.id}_${k}`);
+        const stepName = (k: number) => (k === e.steps!.length - 1 ? valueName(out) : `t${out.id}_${k}`);
         e.steps.forEach((st, k) =>
           protoNodes.push({
             opType: st.opType,
@@ -134,17 +140,17 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
             attribute: Object.entries(st.attrs ?? {}).map(([a, v]) => attribute(a, v)),
           }),
         );
-        names.set(out.id, `t${out.id}`);
+        names.set(out.id, valueName(out));
         continue;
       }
-      n.outputs.forEach((o) => names.set(o.id, `t${o.id}`));
-      const outputNames = n.outputs.map((o) => `t${o.id}`);
-      while (outputNames.length < (e.onnxOutputs ?? 0)) outputNames.push('');
+      n.outputs.forEach((o) => names.set(o.id, valueName(o)));
+      const nodeOutputs = n.outputs.map(valueName);
+      while (nodeOutputs.length < (e.onnxOutputs ?? 0)) nodeOutputs.push('');
       protoNodes.push({
         opType: e.opType,
         name: `${n.op}_${n.id}`,
         input: e.inputs.map((i) => (i === null ? '' : 'ints' in i ? intList(i) : nameOf(i as Tensor))),
-        output: outputNames,
+        output: nodeOutputs,
         attribute: Object.entries(e.attrs ?? {}).map(([k, v]) => attribute(k, v)),
       });
     }
@@ -154,7 +160,7 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
     if (inputs.some((v) => v.name === name) || initializers.some((i) => i.name === name)) {
       throw new GraphError(`emitOnnx: output '${name}' has the name of an input or initializer; rename the output`);
     }
-    protoNodes.push({ opType: 'Identity', name: `out_${name}`, input: [nameOf(t)], output: [name] });
+    if (nameOf(t) !== name) protoNodes.push({ opType: 'Identity', name: `out_${name}`, input: [nameOf(t)], output: [name] });
     outputs.push({ name, shape: [...t.shape], dtype: t.dtype });
   }
   const externalData = moveToExternalData(

@@ -37,6 +37,20 @@ describe('gradients match central differences (float64 graphs: atol 1e-7, rtol 1
     ['expand', (g, d) => G.mul(G.expand(g.param('a', [3, 1], d), [2, 3, 4]), g.param('b', [2, 3, 4], d))],
     ['concat', (g, d) => G.mul(G.concat([g.param('a', [2, 2], d), g.param('b', [2, 3], d)], 1), g.param('c', [2, 5], d))],
     [
+      'slices that meet, in three pieces (their gradients joined by Concat)',
+      (g, d) => {
+        const a = g.param('a', [2, 7], d);
+        return G.mul(G.mul(G.slice(a, [0], [2], [1]), G.slice(a, [4], [6], [1])), G.slice(a, [2], [4], [1]));
+      },
+    ],
+    [
+      'slices that meet, not covering the axis, and one overlapping them',
+      (g, d) => {
+        const a = g.param('a', [3, 6], d);
+        return G.add(G.mul(G.slice(a, [1], [3], [1]), G.slice(a, [3], [5], [1])), G.slice(a, [2], [4], [1]));
+      },
+    ],
+    [
       'split (one part unused)',
       (g, d) => {
         const [p, , q] = G.split(g.param('a', [2, 7], d), 1, [2, 3, 2]);
@@ -169,5 +183,28 @@ describe('stopGradient', () => {
     expect(Array.from(out.ga as Float32Array)).toEqual([16, 25, 36]);
     // d/db of a*sg(b)*b counts only the second factor: a*b.
     expect(Array.from(out.gb as Float32Array)).toEqual([4, 10, 18]);
+  });
+});
+
+describe('the backward graph', () => {
+  const opsOf = (outputs: Record<string, G.Tensor>) => {
+    const counts = new Map<string, number>();
+    for (const n of G.ancestors(Object.values(outputs))) counts.set(n.op, (counts.get(n.op) ?? 0) + 1);
+    return counts;
+  };
+
+  it("joins the gradients of GEGLU's two halves with one Concat (no Pad, no Add)", () => {
+    const g = new G.Graph();
+    const loss = G.sumAll(G.geglu(g.param('a', [2, 8])));
+    const ops = opsOf({ grad: G.grad(loss, g.trainableParams())[0] });
+    expect([ops.get('Concat'), ops.get('Pad'), ops.get('Add')]).toEqual([1, undefined, 2]); // both Adds are gelu's own backward
+  });
+
+  it('of group norm uses the statistics of its forward pass (one Standardize node, no reduction but the backward formula)', () => {
+    const g = new G.Graph();
+    const loss = G.sumAll(G.mul(G.groupNorm(g.param('x', [2, 4, 3, 3]), g.param('s', [4]), g.param('b', [4]), 2), g.param('w', [2, 4, 3, 3])));
+    const ops = opsOf({ loss, ...Object.fromEntries(G.grad(loss, g.trainableParams()).map((t, i) => [`g${i}`, t])) });
+    expect(ops.get('Standardize')).toBe(1);
+    expect([ops.get('ReduceMean'), ops.get('Sqrt'), ops.get('GroupNorm')]).toEqual([2, undefined, undefined]);
   });
 });

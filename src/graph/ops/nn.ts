@@ -1,13 +1,10 @@
 /** Neural-network ops: softmax, log-softmax, cross-entropy, layer/group norm, GELU, conv2d, nearest upsampling, linear, MSE. */
 import { defineOp, plain, ShapeError } from '../op.ts';
-import { sameShape, type DType, type Tensor } from '../tensor.ts';
-import { add, div, erf, exp, log, mul, neg, sqrt, sub, tanh } from './elementwise.ts';
+import { sameShape, typedArrayFor, type DType, type Tensor } from '../tensor.ts';
+import { add, div, erf, exp, log, mul, neg, sub, tanh } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { meanAll, reduceMax, reduceMean, reduceSum, sumAll } from './reduce.ts';
 import { cast, concat, pad, reshape, slice, stopGradient, transpose, transposeLast2 } from './shape.ts';
-
-/** Group-norm statistics in float32, or float64 for float64 inputs (ONNX stash_type). */
-const stashType = (d: DType): number => (d === 'float64' ? 11 : 1);
 
 defineOp('Softmax', {
   infer: ([x], a) => {
@@ -72,58 +69,81 @@ defineOp('LayerNorm', {
     const invStd = cast(n.outputs[2], x.dtype);
     const xh = mul(sub(x, mean), invStd);
     const lead = x.shape.slice(0, -1).map((_, i) => i);
-    const gxh = mul(g!, scale);
     return [
-      needs[0] ? mul(invStd, sub(sub(gxh, reduceMean(gxh, -1, true)), mul(xh, reduceMean(mul(gxh, xh), -1, true)))) : undefined,
+      needs[0] ? standardizedGrad(mul(g!, scale), xh, invStd) : undefined,
       needs[1] ? reduceSum(mul(g!, xh), lead) : undefined,
       needs[2] ? reduceSum(g!, lead) : undefined,
     ];
   },
 });
 
+/**
+ * The gradient of x through xh = (x - mean) * invStd over the last axis, given the gradient `gxh` of xh:
+ * invStd * (gxh - mean(gxh) - xh * mean(gxh * xh)).
+ */
+function standardizedGrad(gxh: Tensor, xh: Tensor, invStd: Tensor): Tensor {
+  return mul(invStd, sub(sub(gxh, reduceMean(gxh, -1, true)), mul(xh, reduceMean(mul(gxh, xh), -1, true))));
+}
+
 /** Layer normalization over the last axis with affine scale and bias. */
 export function layerNorm(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
   return x.graph.apply('LayerNorm', [x, scale, bias], { epsilon })[0];
 }
 
-defineOp('GroupNorm', {
-  infer([x, s, b], a) {
-    const c = x.shape[1];
-    const groups = a.groups as number;
-    if (x.rank < 3 || c % groups) throw new ShapeError('groupNorm', `${c} channels do not split into ${groups} groups`, [x, s, b]);
-    if (!sameShape(s.shape, [c]) || !sameShape(b.shape, [c])) throw new ShapeError('groupNorm', `scale and bias must be [${c}]`, [x, s, b]);
-    return [{ shape: x.shape, dtype: x.dtype }];
+/**
+ * x standardized over its last axis, (x - mean) / sqrt(var + epsilon), with the mean and 1 / std as
+ * outputs: onnxruntime's LayerNormalization with a scale of ones (`ones`, [last axis]) and no bias. Its
+ * backward pass uses the outputs, so nothing is recomputed.
+ */
+defineOp('Standardize', {
+  infer([x, ones]) {
+    const d = x.shape[x.rank - 1];
+    if (!sameShape(ones.shape, [d])) throw new ShapeError('standardize', `ones must be [${d}]`, [x, ones]);
+    const stat = [...x.shape.slice(0, -1), 1];
+    // onnxruntime's LayerNormalization returns its statistics in float32 whatever the input type.
+    return [
+      { shape: x.shape, dtype: x.dtype },
+      { shape: stat, dtype: 'float32' },
+      { shape: stat, dtype: 'float32' },
+    ];
   },
   emit: (n) => ({
-    opType: 'GroupNormalization',
+    opType: 'LayerNormalization',
     inputs: n.inputs,
-    attrs: { num_groups: n.attrs.groups, epsilon: n.attrs.epsilon, stash_type: stashType(n.inputs[0].dtype) },
+    attrs: { axis: -1, epsilon: n.attrs.epsilon, stash_type: 1 },
   }),
   backward(n, [g], needs) {
-    const [x, scale] = n.inputs;
-    const groups = n.attrs.groups as number;
-    const [batch, c] = x.shape;
-    const perChannel = [c, ...x.shape.slice(2).map(() => 1)];
-    const spatialAndBatch = x.shape.map((_, i) => i).filter((i) => i !== 1);
-    // Recompute the statistics per (sample, group); the forward op does not expose them.
-    const xg = reshape(x, [batch, groups, -1]);
-    const centred = sub(xg, reduceMean(xg, -1, true));
-    const invStd = div(1, sqrt(add(reduceMean(mul(centred, centred), -1, true), n.attrs.epsilon as number)));
-    const xhg = mul(centred, invStd);
-    const xh = reshape(xhg, x.shape);
-    let gx: Tensor | undefined;
-    if (needs[0]) {
-      const gxh = reshape(mul(g!, reshape(scale, perChannel)), [batch, groups, -1]);
-      const inner = sub(sub(gxh, reduceMean(gxh, -1, true)), mul(xhg, reduceMean(mul(gxh, xhg), -1, true)));
-      gx = reshape(mul(invStd, inner), x.shape);
-    }
-    return [gx, needs[1] ? reduceSum(mul(g!, xh), spatialAndBatch) : undefined, needs[2] ? reduceSum(g!, spatialAndBatch) : undefined];
+    const x = n.inputs[0];
+    return [needs[0] ? standardizedGrad(g!, n.outputs[0], cast(n.outputs[2], x.dtype)) : undefined, undefined];
   },
 });
 
-/** Group normalization of [N, C, ...] over channel groups, per-channel affine (PyTorch/diffusers GroupNorm). */
+/** The scale of ones a Standardize node takes, one per graph, length and type. */
+const onesByGraph = new WeakMap<Tensor['graph'], Map<string, Tensor>>();
+function onesOf(graph: Tensor['graph'], length: number, dtype: DType): Tensor {
+  let byKey = onesByGraph.get(graph);
+  if (!byKey) onesByGraph.set(graph, (byKey = new Map()));
+  const key = `${dtype}|${length}`;
+  let t = byKey.get(key);
+  if (!t) byKey.set(key, (t = graph.constant(typedArrayFor(dtype, new Array<number>(length).fill(1)), [length], dtype)));
+  return t;
+}
+
+/**
+ * Group normalization of [N, C, ...] over channel groups, per-channel affine (PyTorch/diffusers
+ * GroupNorm): x as [N, groups, rest] standardized (Standardize: onnxruntime's LayerNormalization), then
+ * scale and bias per channel. Not ONNX's GroupNormalization: onnxruntime has no CPU kernel for it and
+ * runs the body of its ONNX function (float copies of x, seven passes the size of x), and its backward
+ * pass would have to recompute the statistics that LayerNormalization returns.
+ */
 export function groupNorm(x: Tensor, scale: Tensor, bias: Tensor, groups: number, epsilon = 1e-5): Tensor {
-  return x.graph.apply('GroupNorm', [x, scale, bias], { groups, epsilon })[0];
+  const c = x.shape[1];
+  if (x.rank < 3 || c % groups) throw new ShapeError('groupNorm', `${c} channels do not split into ${groups} groups`, [x, scale, bias]);
+  if (!sameShape(scale.shape, [c]) || !sameShape(bias.shape, [c])) throw new ShapeError('groupNorm', `scale and bias must be [${c}]`, [x, scale, bias]);
+  const grouped = reshape(x, [x.shape[0], groups, -1]);
+  const [xh] = x.graph.apply('Standardize', [grouped, onesOf(x.graph, grouped.shape[2], x.dtype)], { epsilon });
+  const perChannel = [c, ...x.shape.slice(2).map(() => 1)];
+  return add(mul(reshape(xh, x.shape), reshape(scale, perChannel)), reshape(bias, perChannel));
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
