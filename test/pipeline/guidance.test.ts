@@ -99,6 +99,18 @@ describe('style guidance as the condition term plus two directions (CFG and styl
     expect(maxDiff(reused.images, off.images)).toBeGreaterThan(1e-4);
   });
 
+  it("steps of one batch size share one session: the CFG steps of an alternating schedule run in the style steps' session, the adapter gated off", async () => {
+    const p = new DiffusionPipeline(model);
+    const guided = { seed: 3, ...styleGuidance(0, 1, 4, styles.slice(0, 1)) };
+    const alternating = guidanceAt({ style: { every: 2, head: 0 }, cfg: { every: 2, head: 1 } });
+    const r = await p.generate(request([guided], { steps: 6, directionAt: alternating }));
+    // Step 0 evaluates both directions (e(neg), e(c), e_a(c_a)); then CFG's (e(neg), e(c)) and the style's (e(c), e_a(c_a)) by turns.
+    expect(r.rowsRun).toBe(3 + 5 * 2);
+    const sessions = (p as unknown as { unetSessions: Map<string, unknown> }).unetSessions;
+    expect([...sessions.keys()].sort()).toEqual(['2|a:2', '3|a:2']);
+    await p.release();
+  });
+
   it("the pipeline's sessions stop their threads' spinning after each run (its sessions take turns)", () => {
     expect(new DiffusionPipeline(model, { threads: 2 }).sessionOptions).toMatchObject({ threads: 2, stopSpinningAfterRun: true });
   });
