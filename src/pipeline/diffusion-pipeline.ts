@@ -416,7 +416,8 @@ function batchRows(req: Pick<GenerateRequest, 'trajectories'>, evaluated: readon
  * (gate 0 on rows that do not use them): a style-guided draw's steps that evaluate classifier-free
  * guidance and those that evaluate the style direction run 2 rows each, and two sessions taking turns,
  * each with its own copy of the UNet's weights, cost more than the adapter's few nodes in every step
- * (npm run bench:pair: 1.17-1.20x a plain draw in one session against 1.20-1.27x in two).
+ * (npm run bench:pair, three alternated pairs of runs: 1.21-1.24x a plain draw in one session against
+ * 1.25-1.30x in two).
  */
 function adaptersBySize(req: Pick<GenerateRequest, 'trajectories'>, names: readonly string[]): Map<number, Set<string>> {
   const bySize = new Map<number, Set<string>>();
