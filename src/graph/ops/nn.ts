@@ -1,10 +1,10 @@
 /** Neural-network ops: softmax, log-softmax, cross-entropy, layer/group norm, GELU, conv2d, nearest upsampling, linear, MSE. */
 import { defineOp, plain, ShapeError } from '../op.ts';
-import { sameShape, typedArrayFor, type DType, type Tensor } from '../tensor.ts';
+import { sameShape, type Tensor } from '../tensor.ts';
 import { add, div, erf, exp, log, mul, neg, sub, tanh } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { meanAll, reduceMax, reduceMean, reduceSum, sumAll } from './reduce.ts';
-import { cast, concat, pad, reshape, slice, stopGradient, transpose, transposeLast2 } from './shape.ts';
+import { cast, concat, expand, pad, reshape, slice, stopGradient, transpose, transposeLast2 } from './shape.ts';
 
 defineOp('Softmax', {
   infer: ([x], a) => {
@@ -118,17 +118,6 @@ defineOp('Standardize', {
   },
 });
 
-/** The scale of ones a Standardize node takes, one per graph, length and type. */
-const onesByGraph = new WeakMap<Tensor['graph'], Map<string, Tensor>>();
-function onesOf(graph: Tensor['graph'], length: number, dtype: DType): Tensor {
-  let byKey = onesByGraph.get(graph);
-  if (!byKey) onesByGraph.set(graph, (byKey = new Map()));
-  const key = `${dtype}|${length}`;
-  let t = byKey.get(key);
-  if (!t) byKey.set(key, (t = graph.constant(typedArrayFor(dtype, new Array<number>(length).fill(1)), [length], dtype)));
-  return t;
-}
-
 /**
  * Group normalization of [N, C, ...] over channel groups, per-channel affine (PyTorch/diffusers
  * GroupNorm): x as [N, groups, rest] standardized (Standardize: onnxruntime's LayerNormalization), then
@@ -141,7 +130,9 @@ export function groupNorm(x: Tensor, scale: Tensor, bias: Tensor, groups: number
   if (x.rank < 3 || c % groups) throw new ShapeError('groupNorm', `${c} channels do not split into ${groups} groups`, [x, scale, bias]);
   if (!sameShape(scale.shape, [c]) || !sameShape(bias.shape, [c])) throw new ShapeError('groupNorm', `scale and bias must be [${c}]`, [x, scale, bias]);
   const grouped = reshape(x, [x.shape[0], groups, -1]);
-  const [xh] = x.graph.apply('Standardize', [grouped, onesOf(x.graph, grouped.shape[2], x.dtype)], { epsilon });
+  // The scale of ones: a broadcast scalar (shared by hash-consing; onnxruntime folds it into a constant).
+  const ones = expand(x.graph.scalar(1, x.dtype), [grouped.shape[2]]);
+  const [xh] = x.graph.apply('Standardize', [grouped, ones], { epsilon });
   const perChannel = [c, ...x.shape.slice(2).map(() => 1)];
   return add(mul(reshape(xh, x.shape), reshape(scale, perChannel)), reshape(bias, perChannel));
 }
