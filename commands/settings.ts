@@ -27,7 +27,7 @@ import { parseDecimal, printable, randomSeed } from './options.ts';
 import { channelList } from './server-rules.ts';
 import { orList, withStyleSuggestions } from './style-names.ts';
 import { CommandError, defineCommand, reply, type CommandContext } from './types.ts';
-import { DRAW_DEFAULTS } from './user-defaults.ts';
+import { DRAW_DEFAULTS, STYLIZE_OPTION_DEFAULTS } from './user-defaults.ts';
 
 /** Option names (as typed) of the server's settings, and the stored field each sets. */
 const SERVER_OPTIONS = {
@@ -50,7 +50,13 @@ export const settings = defineCommand({
   needsAdmin: true,
   options: [
     { name: 'style', type: 'string', autocomplete: true, maxLength: 32, description: msg('describe.settings.style') },
-    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.settings.strength', { strength: DRAW_DEFAULTS.strength }) },
+    {
+      name: 'strength',
+      type: 'number',
+      min: 0,
+      max: 10,
+      description: msg('describe.settings.strength', { strength: DRAW_DEFAULTS.strength, stylize: STYLIZE_OPTION_DEFAULTS.strength }),
+    },
     { name: 'steps', type: 'integer', min: 1, max: 100, description: msg('describe.settings.steps', { steps: DRAW_DEFAULTS.steps }) },
     { name: 'seed', type: 'string', maxLength: 12, description: msg('describe.settings.seed') },
     { name: 'channels', type: 'string', maxLength: 1000, description: msg('describe.settings.channels') },
@@ -191,7 +197,9 @@ export function describeSettings(ctx: CommandContext, s: Settings): string {
   return [
     t(l, 'settings.yours'),
     t(l, 'settings.style', { style: u.style ?? msg('settings.last-trained') }),
-    t(l, 'settings.strength', { strength: u.strength ?? botDefault(DRAW_DEFAULTS.strength) }),
+    t(l, 'settings.strength', {
+      strength: u.strength ?? msg('settings.bot-default-strength', { draw: DRAW_DEFAULTS.strength, stylize: STYLIZE_OPTION_DEFAULTS.strength }),
+    }),
     t(l, 'settings.steps', { steps: u.steps ?? botDefault(DRAW_DEFAULTS.steps) }),
     t(l, 'settings.seed', { seed: typeof u.seed === 'number' ? msg('settings.seed-fixed', { seed: u.seed }) : 'random' }),
     t(l, 'settings.server', { who: ctx.isAdmin ? msg('settings.you-admin') : msg('settings.its-admins') }),

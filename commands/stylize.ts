@@ -1,13 +1,12 @@
 /** /pairstyle stylize image [style] [strength] [keep]: a picture of your own redrawn in a style, beside its plain reconstruction. */
 import type { StylizeArgs } from '../src/queue/job.ts';
 import { readImageUpload } from './attachments.ts';
-import { DRAW_DEFAULTS } from './draw.ts';
 import { finalizeJob } from './finalize.ts';
 import { printable } from './options.ts';
 import { msg, say } from '../src/i18n/message.ts';
 import { STYLE_LIST_DESCRIPTION, STYLE_LIST_LENGTH } from './weighted-styles.ts';
 import { CommandError, defineCommand, type CommandContext, type Outcome } from './types.ts';
-import { userDefaults } from './user-defaults.ts';
+import { STYLIZE_OPTION_DEFAULTS, userDefaults } from './user-defaults.ts';
 
 export const stylize = defineCommand({
   name: 'stylize',
@@ -18,13 +17,13 @@ export const stylize = defineCommand({
   options: [
     { name: 'image', type: 'attachment', required: true, description: msg('describe.stylize.image') },
     { name: 'style', type: 'string', autocomplete: true, maxLength: STYLE_LIST_LENGTH, description: STYLE_LIST_DESCRIPTION },
-    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.stylize.strength', { strength: DRAW_DEFAULTS.strength }) },
-    { name: 'keep', type: 'number', min: 0, max: 0.95, description: msg('describe.stylize.keep') },
+    { name: 'strength', type: 'number', min: 0, max: 10, description: msg('describe.stylize.strength', { strength: STYLIZE_OPTION_DEFAULTS.strength }) },
+    { name: 'keep', type: 'number', min: 0, max: 0.95, description: msg('describe.stylize.keep', { keep: STYLIZE_OPTION_DEFAULTS.keep }) },
   ],
   async run(ctx, o) {
     // Options not given: the user's defaults (/pairstyle settings), else the bot's.
     const mine = await userDefaults(ctx);
-    const strength = o.strength ?? mine.strength;
+    const strength = o.strength ?? mine.stylizeStrength;
     const styles = await mine.loadStyles(o.style, strength);
     if (!styles.length) throw new CommandError(msg('stylize.no-style'));
     const attachment = o.image;

@@ -1,7 +1,7 @@
 /**
  * What draw, stylize and blend use for an option the user did not give: their own default from
- * /pairstyle settings (src/store/settings.ts) when they set one, else the bot's (DRAW_DEFAULTS; for the
- * style, their last trained one). A default style that is no longer theirs to use is refused with how
+ * /pairstyle settings (src/store/settings.ts) when they set one, else the bot's (DRAW_DEFAULTS, and
+ * STYLIZE_OPTION_DEFAULTS for a stylization; for the style, their last trained one). A default style that is no longer theirs to use is refused with how
  * to change it. A style list the user types (`openmoji::2 crayon::1`, weighted-styles.ts) wins over
  * their default style.
  */
@@ -14,11 +14,18 @@ import { CommandError, type CommandContext } from './types.ts';
 import { loadStyleList } from './weighted-styles.ts';
 
 export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
+/**
+ * Stylize's own defaults where they differ from draw's: STYLIZE_DEFAULTS of src/pair/stylize.ts, which
+ * the commands may not import (test/commands/settings.test.ts checks that the two agree).
+ */
+export const STYLIZE_OPTION_DEFAULTS = { strength: 1.5, keep: 0.6 };
 
 export interface UserDefaults {
   /** The style to use when none is named: the user's default style, else their last trained one. */
   styleName(): Promise<string | undefined>;
   strength: number;
+  /** The strength of a stylization: the user's default strength when they set one, else stylize's own. */
+  stylizeStrength: number;
   /** Sampler steps, within the bot's limit. */
   steps: number;
   /** A fresh seed each call, unless the user fixed theirs. */
@@ -38,6 +45,7 @@ export async function userDefaults(ctx: CommandContext): Promise<UserDefaults> {
   const defaults: UserDefaults = {
     styleName,
     strength: s.strength ?? DRAW_DEFAULTS.strength,
+    stylizeStrength: s.strength ?? STYLIZE_OPTION_DEFAULTS.strength,
     steps: Math.min(s.steps ?? DRAW_DEFAULTS.steps, ctx.limits.maxDrawSteps),
     seed: () => (typeof s.seed === 'number' ? s.seed : randomSeed()),
     async loadStyle(name) {

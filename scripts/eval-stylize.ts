@@ -19,7 +19,8 @@
  *   --variants LIST    more rows of the method, ';'-separated, each comma-separated key=value of keep,
  *                      strength, its structure guidance: weight, sigma, until, match (or structure=none),
  *                      and its feature injection: inject (points joined by '+': resnets, attention; or
- *                      none), inject_until, inject_levels, inject_mix; e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;
+ *                      none), inject_until, inject_levels, inject_mix, and prompt=subject (the picture's subject as the
+ *                      prompt it is inverted and stylized under, instead of the neutral one); e.g. "keep=0.7,weight=1,sigma=0.0625,until=0.5;
  *                      keep=0.5,inject=resnets+attention,inject_until=1"; unset keys take the defaults
  *                      (a screen of settings on the same pairs and pictures). Each variant is compared
  *                      with draw at its strength (the difference of gains, paired over the pairs).
@@ -181,10 +182,12 @@ interface Method {
   structure: StructureGuidance | null;
   /** The method's feature injection (null: none; the baselines have none). */
   injection: StylizeInjection | null;
+  /** 'subject': the picture's subject is the prompt it is inverted and stylized under (default: the neutral prompt). */
+  prompt?: 'subject';
 }
 const defaultStructure = STYLIZE_DEFAULTS.structure;
 const defaultInjection = STYLIZE_DEFAULTS.injection;
-const VARIANT_KEYS = ['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure', 'inject', 'inject_until', 'inject_levels', 'inject_mix'];
+const VARIANT_KEYS = ['keep', 'strength', 'weight', 'sigma', 'until', 'match', 'structure', 'inject', 'inject_until', 'inject_levels', 'inject_mix', 'prompt'];
 // --variants: 'keep=0.7,weight=1,sigma=0.0625,until=0.5;...' -> rows of the method.
 const variants: Method[] = a
   .variants!.split(';')
@@ -222,6 +225,7 @@ const variants: Method[] = a
       start: 'inversion' as const,
       structure,
       injection,
+      ...(kv.prompt === 'subject' ? { prompt: 'subject' as const } : {}),
     };
   });
 const METHODS: Method[] = [
@@ -337,8 +341,9 @@ for (let p = 0; p < units.length; p++) {
     // One inversion per keep, shared by the methods that start from it; SDEdit noise seeded per picture.
     const starts = new Map<string, Float32Array>();
     for (const m of METHODS) {
-      const opts = { steps, keep: m.keep, mode: m.mode, start: m.start, seed: seed * 1000 + j, structure: m.structure, injection: m.injection };
-      const key = `${m.start}:${m.keep}`;
+      const prompt = m.prompt === 'subject' ? pictures[j].subject : undefined;
+      const opts = { steps, keep: m.keep, mode: m.mode, start: m.start, seed: seed * 1000 + j, structure: m.structure, injection: m.injection, prompt };
+      const key = `${m.start}:${m.keep}:${prompt ?? ''}`;
       if (!starts.has(key)) starts.set(key, await stylizeStart(pipe, picture, opts));
       const withPlain = m.id === 'stylize';
       const mixes = [...m.weights.map((w) => [{ style, weight: w }]), ...(withPlain ? [[]] : [])];

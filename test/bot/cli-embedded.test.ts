@@ -58,10 +58,11 @@ describe('pairstyle stylize on the embedded model (a fresh clone: nothing config
     const styled = await loadImage(res.out, SIZE);
     const plain = await loadImage(res.unstyledOut, SIZE);
     expect(ssim(input, plain, SIZE)).toBeGreaterThanOrEqual(0.9);
-    // The styled picture keeps the cat's structure. eval:stylize's goal (SSIM >= 0.6) is on the mean over
-    // pairs and pictures (the shipped v2 weights: 0.759 [0.735, 0.782] on OpenMoji, 12 pairs x 4); on this
-    // one picture v2 gives 0.57 (v1 gave >= 0.6), and a picture unrelated to the input scores far lower.
-    expect(ssim(input, styled, SIZE)).toBeGreaterThanOrEqual(0.5);
+    // The styled picture keeps the cat's structure at eval:stylize's bar (SSIM >= 0.6, there on the mean over
+    // pairs and pictures: 0.765 [0.737, 0.791] on OpenMoji, 12 pairs x 4, v2 at the defaults keep 0.6,
+    // strength 1.5, the layout held); on this one picture 0.653 (the earlier defaults gave 0.57), and a
+    // picture unrelated to the input scores far lower.
+    expect(ssim(input, styled, SIZE)).toBeGreaterThanOrEqual(0.6);
     expect(readFileSync(res.out).equals(readFileSync(res.unstyledOut))).toBe(false);
   }, 300_000);
 });

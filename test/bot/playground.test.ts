@@ -215,7 +215,7 @@ describe('the playground over HTTP (tiny model)', () => {
     const { command: echoed, reply } = await command(form);
     expect(echoed.text).toBe('/pairstyle stylize style:blue keep:0.5 image:📎mine.png');
     const done = await until((m) => m.id === reply.id && m.final, 120_000);
-    expect(done.text).toMatch(/'mine\.png' in style \*\*blue\*\* at strength 3, keep 0\.5, 30 steps/);
+    expect(done.text).toMatch(/'mine\.png' in style \*\*blue\*\* at strength 1\.5, keep 0\.5, 30 steps/);
     expect(done.images.map((i) => i.name)).toEqual(['stylized.png']);
     expect((await sharp((await fetchBytes(done.images[0].url)).bytes).metadata()).width).toBeGreaterThanOrEqual(3 * 256);
     expect(done.buttons.map((b) => b.label)).toEqual(['🔀 Vary', 'Strength −', 'Strength +']);
@@ -228,7 +228,7 @@ describe('the playground over HTTP (tiny model)', () => {
       })
     ).json()) as { reply: PlaygroundMessage };
     const varied = await until((m) => m.id === pressed.reply.id && m.final, 120_000);
-    expect(varied.text).toMatch(/'mine\.png' in style \*\*blue\*\* at strength 3, keep 0\.5, 30 steps, variation \d+ \(1\)/);
+    expect(varied.text).toMatch(/'mine\.png' in style \*\*blue\*\* at strength 1\.5, keep 0\.5, 30 steps, variation \d+ \(1\)/);
     const [before, after] = [(await fetchBytes(done.images[0].url)).bytes, (await fetchBytes(varied.images[0].url)).bytes];
     expect(Buffer.from(after).equals(Buffer.from(before))).toBe(false);
 

@@ -7,6 +7,8 @@ import sharp from 'sharp';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runButton, runCommand, type Attachment, type CommandContext, type Outcome } from '../../commands/index.ts';
 import { DEFAULT_COMMAND_LIMITS } from '../../commands/types.ts';
+import { DRAW_DEFAULTS, STYLIZE_OPTION_DEFAULTS } from '../../commands/user-defaults.ts';
+import { STYLIZE_DEFAULTS } from '../../src/pair/stylize.ts';
 import { InProcessQueue } from '../../src/queue/in-process.ts';
 import type { DrawArgs, Job, JobQueue } from '../../src/queue/job.ts';
 import { openKeyv } from '../../src/store/open-keyv.ts';
@@ -48,7 +50,9 @@ describe('/pairstyle settings: a person’s defaults', () => {
   it('shows the settings privately when given no option', async () => {
     const out = await runCommand(ctx('ann'), 'settings', {});
     expect(out.type).toBe('reply');
-    expect(text(out)).toMatch(/Your settings here[\s\S]*style: your last trained style[\s\S]*strength: 3 \(the bot's default\)[\s\S]*seed: random/);
+    expect(text(out)).toMatch(
+      /Your settings here[\s\S]*style: your last trained style[\s\S]*strength: 3 \(the bot's default; 1\.5 for stylize\)[\s\S]*seed: random/,
+    );
     expect(text(out)).toMatch(/channels: every channel[\s\S]*role needed to train: none[\s\S]*who may share styles: everyone/);
     expect(text(out)).toMatch(/its admins can change these/);
   });
@@ -72,6 +76,18 @@ describe('/pairstyle settings: a person’s defaults', () => {
     const fixed = (await store.user(who('ann'))).seed;
     expect(typeof fixed).toBe('number');
     expect(drawArgs(await runCommand(ctx('ann'), 'draw', { prompt: 'cat' })).seed).toBe(fixed);
+  });
+
+  it("stylize's own defaults when the user set none: its strength here, its keep in the worker (both STYLIZE_DEFAULTS)", async () => {
+    expect(STYLIZE_OPTION_DEFAULTS).toEqual({ strength: STYLIZE_DEFAULTS.strength, keep: STYLIZE_DEFAULTS.keep });
+    await registry.put(who('ann'), 'ink', new Uint8Array([1]), {});
+    const stylized = jobOf(await runCommand(ctx('ann'), 'stylize', { image: file('me.png', await png('#456')) }));
+    expect(stylized.kind === 'stylize' && [stylized.args.styles.map((s) => [s.style.name, s.weight]), stylized.args.keep]).toEqual([
+      [['ink', STYLIZE_DEFAULTS.strength]],
+      undefined,
+    ]);
+    // A draw keeps draw's.
+    expect(drawArgs(await runCommand(ctx('ann'), 'draw', { prompt: 'cat' })).styles[0].weight).toBe(DRAW_DEFAULTS.strength);
   });
 
   it('applies to stylize (style, strength) and blend (strength, steps, seed)', async () => {
