@@ -232,7 +232,7 @@ if (reason) {
       await page.locator('#form input[name="style"]').fill('blue');
       await page.locator('#form input[name="keep"]').fill('0.5');
       await page.locator('#form button[type="submit"]').click();
-      const styled = page.locator('.msg[data-final="true"]:has-text("\'mine.png\' in style"):has-text("at strength 3")').last();
+      const styled = page.locator('.msg[data-final="true"]:has-text("\'mine.png\' in style"):has-text("at strength 1.5")').last();
       await styled.locator('img').last().waitFor({ timeout: 60_000 });
       await expect
         .poll(() =>
@@ -244,7 +244,7 @@ if (reason) {
         .toBeGreaterThanOrEqual(3 * 256);
       expect(await styled.locator('.buttons').textContent()).toBe('🔀 VaryStrength −Strength +');
       await styled.locator('.buttons button:has-text("Strength +")').click();
-      await page.locator('.msg[data-final="true"]:has-text("\'mine.png\' in style"):has-text("at strength 4") img').waitFor({ timeout: 60_000 });
+      await page.locator('.msg[data-final="true"]:has-text("\'mine.png\' in style"):has-text("at strength 2.5") img').waitFor({ timeout: 60_000 });
     });
 
     it('keeps the form and both chosen files when a training is refused', async () => {

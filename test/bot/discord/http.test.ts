@@ -170,16 +170,16 @@ describe('Discord HTTP interactions', () => {
     );
     expect(await (await post(body)).json()).toEqual({ type: 5, data: { flags: 0 } });
     const edit = await fake.waitFor((r) => finalEdit(token)(r) && r.files.length > 0);
-    expect(edit.json?.content).toMatch(/'mine\.png' in style \*\*blues\*\* at strength 3/);
+    expect(edit.json?.content).toMatch(/'mine\.png' in style \*\*blues\*\* at strength 1\.5/);
     const buttons = (edit.json!.components as { components: { custom_id: string }[] }[])[0].components.map((c) => c.custom_id);
     expect(buttons.map((b) => b.split(':')[1])).toEqual(['vary', 'weaker', 'stronger']);
     const stronger = interaction(3, { custom_id: buttons[2], component_type: 2 });
     await post(stronger.body);
-    expect((await fake.waitFor((r) => finalEdit(stronger.token)(r) && r.files.length > 0)).json?.content).toMatch(/at strength 4/);
+    expect((await fake.waitFor((r) => finalEdit(stronger.token)(r) && r.files.length > 0)).json?.content).toMatch(/at strength 2\.5/);
     // Vary: the same settings, denoised with another seed's noise.
     const vary = interaction(3, { custom_id: buttons[0], component_type: 2 });
     await post(vary.body);
-    expect((await fake.waitFor((r) => finalEdit(vary.token)(r) && r.files.length > 0)).json?.content).toMatch(/at strength 3, variation \d+ \(1\)/);
+    expect((await fake.waitFor((r) => finalEdit(vary.token)(r) && r.files.length > 0)).json?.content).toMatch(/at strength 1\.5, variation \d+ \(1\)/);
 
     const refusals: [unknown[], RegExp][] = [
       [
