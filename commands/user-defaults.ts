@@ -1,9 +1,9 @@
 /**
  * What draw, stylize and blend use for an option the user did not give: their own default from
  * /pairstyle settings (src/store/settings.ts) when they set one, else the bot's (DRAW_DEFAULTS, and
- * STYLIZE_OPTION_DEFAULTS for a stylization; for the style, their last trained one). A default style that is no longer theirs to use is refused with how
- * to change it. A style list the user types (`openmoji::2 crayon::1`, weighted-styles.ts) wins over
- * their default style.
+ * STYLIZE_OPTION_DEFAULTS for a stylization; for the style, their last trained one). A default style
+ * that is no longer theirs to use is refused with how to change it. A style list the user types
+ * (`openmoji::2 crayon::1`, weighted-styles.ts) wins over their default style.
  */
 import { msg } from '../src/i18n/message.ts';
 import type { StyleRef } from '../src/queue/job.ts';
