@@ -27,7 +27,8 @@ import { parseDecimal, printable, randomSeed } from './options.ts';
 import { channelList } from './server-rules.ts';
 import { orList, withStyleSuggestions } from './style-names.ts';
 import { CommandError, defineCommand, reply, type CommandContext } from './types.ts';
-import { DRAW_DEFAULTS, STYLIZE_OPTION_DEFAULTS } from './user-defaults.ts';
+import { STYLIZE_OPTION_DEFAULTS } from '../src/pair/stylize-defaults.ts';
+import { DRAW_DEFAULTS } from './user-defaults.ts';
 
 /** Option names (as typed) of the server's settings, and the stored field each sets. */
 const SERVER_OPTIONS = {

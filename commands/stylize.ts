@@ -6,7 +6,8 @@ import { printable } from './options.ts';
 import { msg, say } from '../src/i18n/message.ts';
 import { STYLE_LIST_DESCRIPTION, STYLE_LIST_LENGTH } from './weighted-styles.ts';
 import { CommandError, defineCommand, type CommandContext, type Outcome } from './types.ts';
-import { STYLIZE_OPTION_DEFAULTS, userDefaults } from './user-defaults.ts';
+import { STYLIZE_OPTION_DEFAULTS } from '../src/pair/stylize-defaults.ts';
+import { userDefaults } from './user-defaults.ts';
 
 export const stylize = defineCommand({
   name: 'stylize',

@@ -12,13 +12,9 @@ import { randomSeed } from './options.ts';
 import { loadStyle } from './style-names.ts';
 import { CommandError, type CommandContext } from './types.ts';
 import { loadStyleList } from './weighted-styles.ts';
+import { STYLIZE_OPTION_DEFAULTS } from '../src/pair/stylize-defaults.ts';
 
 export const DRAW_DEFAULTS = { strength: 3, steps: 30, cfg: 5 };
-/**
- * Stylize's own defaults where they differ from draw's: STYLIZE_DEFAULTS of src/pair/stylize.ts, which
- * the commands may not import (test/commands/settings.test.ts checks that the two agree).
- */
-export const STYLIZE_OPTION_DEFAULTS = { strength: 1.5, keep: 0.6 };
 
 export interface UserDefaults {
   /** The style to use when none is named: the user's default style, else their last trained one. */

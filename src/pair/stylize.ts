@@ -28,10 +28,11 @@ import { checkInjectionPoints, parseInjectionPoints, type FeatureInjectionPoints
 import type { WeightedStyle } from './draw.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
 import { adapterParams, adaptsConvs, styledPrompt } from './style.ts';
+import { STYLIZE_OPTION_DEFAULTS } from './stylize-defaults.ts';
 
 /**
- * Defaults chosen on the embedded model by eval:stylize (README, "Stylize your own picture"): keep 0.6
- * (12 of 30 steps of style), strength 1.5, and the plain reconstruction's low-frequency layout held.
+ * Defaults chosen on the embedded model by eval:stylize (README, "Stylize your own picture"): keep and
+ * strength (STYLIZE_OPTION_DEFAULTS), and the plain reconstruction's low-frequency layout held.
  */
 export const STYLIZE_DEFAULTS: {
   strength: number;
@@ -41,8 +42,7 @@ export const STYLIZE_DEFAULTS: {
   structure: StructureGuidance | null;
   injection: StylizeInjection | null;
 } = {
-  strength: 1.5,
-  keep: 0.6,
+  ...STYLIZE_OPTION_DEFAULTS,
   steps: 30,
   refine: 1,
   structure: { weight: 1, sigma: 1 / 8, until: 1, match: 'layout' },

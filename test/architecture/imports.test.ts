@@ -43,7 +43,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/pair': ['src/formats', 'src/graph', 'src/train', 'src/models', 'src/diffusion', 'src/pipeline', 'src/images', ...LEAVES],
   'src/eval': [...ENGINE, 'src/data', ...LEAVES],
   config: ['src/formats/pytorch-sniff.ts', 'src/graph/device.ts', ...LEAVES],
-  commands: ['src/queue', 'src/store', 'src/images', ...LEAVES],
+  commands: ['src/queue', 'src/store', 'src/images', 'src/pair/stylize-defaults.ts', ...LEAVES],
   workers: [...ENGINE, 'src/queue', 'config', ...LEAVES],
   'src/bot': [...ENGINE, 'src/queue', 'src/store', 'commands', 'workers', 'config', ...LEAVES],
   bin: ['src/bot'],

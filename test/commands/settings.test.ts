@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runButton, runCommand, type Attachment, type CommandContext, type Outcome } from '../../commands/index.ts';
 import { DEFAULT_COMMAND_LIMITS } from '../../commands/types.ts';
-import { DRAW_DEFAULTS, STYLIZE_OPTION_DEFAULTS } from '../../commands/user-defaults.ts';
+import { DRAW_DEFAULTS } from '../../commands/user-defaults.ts';
 import { STYLIZE_DEFAULTS } from '../../src/pair/stylize.ts';
 import { InProcessQueue } from '../../src/queue/in-process.ts';
 import type { DrawArgs, Job, JobQueue } from '../../src/queue/job.ts';
@@ -79,7 +79,6 @@ describe('/pairstyle settings: a person’s defaults', () => {
   });
 
   it("stylize's own defaults when the user set none: its strength here, its keep in the worker (both STYLIZE_DEFAULTS)", async () => {
-    expect(STYLIZE_OPTION_DEFAULTS).toEqual({ strength: STYLIZE_DEFAULTS.strength, keep: STYLIZE_DEFAULTS.keep });
     await registry.put(who('ann'), 'ink', new Uint8Array([1]), {});
     const stylized = jobOf(await runCommand(ctx('ann'), 'stylize', { image: file('me.png', await png('#456')) }));
     expect(stylized.kind === 'stylize' && [stylized.args.styles.map((s) => [s.style.name, s.weight]), stylized.args.keep]).toEqual([
