@@ -7,7 +7,7 @@
  *      training of the process compiles the training step, a second one (OpenMoji -> Noto) reuses it
  *      (TrainingStepCache); each with where its time went (prompts, graph, compile, pictures, steps);
  *   2. draws of the same steps and CFG: plain CFG (2 UNet rows per step), a style-guided draw, the CLI's
- *      styled + unstyled counterpart (drawStyled) and a two-style blend, with STYLE_GUIDANCE_SCHEDULE
+ *      styled + unstyled counterpart (drawStyled) and a two-style blend, with the draws' schedule (styleGuidanceSchedule)
  *      (--schedule: the default, every-other, alternating or every-step; rows per step from the schedule,
  *      checked against the rows the draws ran); each configuration is warmed up once (session creation
  *      excluded), then the configurations are timed in interleaved rounds (the order reversed every
@@ -29,7 +29,7 @@ import * as G from '../src/graph/index.ts';
 import { DiffusionPipeline, unetGraph } from '../src/pipeline/diffusion-pipeline.ts';
 import { loadEvalModel } from '../src/eval/generate.ts';
 import { rgbToUnit } from '../src/formats/pixels.ts';
-import { drawMixes, drawStyled, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, STYLE_GUIDANCE_SCHEDULE } from '../src/pair/draw.ts';
+import { drawMixes, drawStyled, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, styleGuidanceSchedule } from '../src/pair/draw.ts';
 import { CFG_DIRECTION, describeSchedule, EVERY_STEP, type GuidanceSchedule, guidanceAt, STYLE_DIRECTION } from '../src/pipeline/guidance.ts';
 import { STYLIZE_DEFAULTS, stylizeImage } from '../src/pair/stylize.ts';
 import type { Style } from '../src/pair/style.ts';
@@ -52,7 +52,7 @@ const { values: a } = parseArgs({
   },
 });
 const SCHEDULES: Record<string, GuidanceSchedule> = {
-  default: STYLE_GUIDANCE_SCHEDULE,
+  default: styleGuidanceSchedule(Number(a.steps)),
   'every-other': STYLE_EVERY_OTHER_STEP,
   alternating: STYLE_CFG_ALTERNATING,
   'every-step': { style: EVERY_STEP, cfg: EVERY_STEP },

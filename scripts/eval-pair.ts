@@ -24,8 +24,10 @@
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
- *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment
- *                        (default the first four)
+ *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment,
+ *                        pair-guidance-layout,pair-guidance-start (default the first four)
+ *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
+ *   --layout W,SIGMA,UNTIL   the structure guidance of pair-guidance-layout (default 1,0.125,1)
  *   --augment-shift N --augment-zooms LIST   the augmentation of pair-guidance-augment (default: PAIR_AUGMENTATION,
  *                        shifts up to 2 px and zooms 1,1.125)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
@@ -53,12 +55,20 @@
  *   pair-guidance-every-step  the method with both directions at every step (the method as
  *                       published): what the draw's schedule costs the picture
  *   pair-guidance-alternating  the style direction and classifier-free guidance's direction alternating,
- *                       each reused at the other's steps (STYLE_CFG_ALTERNATING, the draw's STYLE_GUIDANCE_SCHEDULE since it is the default)
+ *                       each reused at the other's steps, from the first step (STYLE_CFG_ALTERNATING: the draw's
+ *                       schedule until 2026-12-04, before its style started at STYLE_START of the steps)
+ *   pair-lora-scale-start, dreambooth-lora-start  (b) and (a) with the adapters off for the first STYLE_START of
+ *                       the steps (the plain CFG draw there), as the method's style starts
+ *   pair-guidance-start  the method with its style from a share of the steps on (--style-start LIST, e.g. 0.3,0.6;
+ *                       one method per value, ids suffixed -V when there are several): the unstyled draw before
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
  *   pair-guidance-augment  the method trained on an augmented pair: besides the flip, small shifts and
  *                       zooms, the same for both pictures (src/pair/augment.ts)
+ *   pair-guidance-layout  the method with the unstyled draw's layout held: structure guidance
+ *                       (src/diffusion/structure-guidance.ts, match 'layout') from the same seed's unstyled
+ *                       trajectory, its weight, sigma and span set by --layout WEIGHT,SIGMA,UNTIL (default 1,0.125,1)
  * Metrics per method and strength, over pairs x subjects:
  *   style:   P(target) of the artist-set classifier; RMSE to the target's real drawing of the subject
  *            relative to the unstyled output's (< 1: closer to the target)
@@ -92,12 +102,13 @@ import { plotPng, type Panel } from '../src/eval/plot.ts';
 import { rmse, ssim } from '../src/eval/ssim.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 import { trainSingleImageLora } from '../src/pair/baselines.ts';
-import { drawMixes, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, STYLE_GUIDANCE_SCHEDULE, type WeightedStyle } from '../src/pair/draw.ts';
+import { drawMixes, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, STYLE_START, styleGuidanceSchedule, type WeightedStyle } from '../src/pair/draw.ts';
 import { EVERY_STEP, type GuidanceSchedule } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
 import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
 import { type Augmentation, checkAugmentation, PAIR_AUGMENTATION } from '../src/pair/augment.ts';
+import { checkStructureGuidance, type StructureGuidance } from '../src/diffusion/structure-guidance.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -117,6 +128,8 @@ const { values: a } = parseArgs({
     'reference-lr': { type: 'string', default: '1e-3' },
     'augment-shift': { type: 'string', default: String(PAIR_AUGMENTATION.shift) },
     'augment-zooms': { type: 'string', default: PAIR_AUGMENTATION.zooms.join(',') },
+    layout: { type: 'string', default: '1,0.125,1' },
+    'style-start': { type: 'string', default: '0' },
     methods: { type: 'string', default: 'pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance' },
     steps: { type: 'string', default: '30' },
     cfg: { type: 'string', default: '5' },
@@ -150,7 +163,12 @@ if (perStyleList.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_PAIRS))
 const maxPerStyle = Math.max(...perStyleList);
 const augmentation: Augmentation = { shift: Number(a['augment-shift']), zooms: numberList(a['augment-zooms']!) };
 checkAugmentation(augmentation);
+const [layoutWeight, layoutSigma, layoutUntil] = numberList(a.layout!);
+const layout: StructureGuidance = { weight: layoutWeight, sigma: layoutSigma, until: layoutUntil, match: 'layout' };
+checkStructureGuidance(layout);
 const steps = Number(a.steps);
+const styleStarts = numberList(a['style-start']!);
+if (styleStarts.some((v) => !(v >= 0 && v < 1))) throw new Error(`--style-start: expected shares of the steps in [0, 1), got '${a['style-start']}'`);
 const cfg = Number(a.cfg);
 const seedList = a.seeds!.split(',').map((v) => Number(v.trim()));
 if (seedList.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`--seeds: expected a list of integers >= 0, got '${a.seeds}'`);
@@ -165,15 +183,37 @@ interface Method {
   style: StyleKind;
   weights: number[];
   dashed: boolean;
-  /** The style guidance's schedule (default: the draw's own, STYLE_GUIDANCE_SCHEDULE). */
+  /** The style guidance's schedule (default: the draw's own, styleGuidanceSchedule(steps)). */
   schedule?: GuidanceSchedule;
   /** How many pairs its adapter learns from (--pairs-per-style); 1 for DreamBooth-LoRA. */
   pairsPerStyle?: number;
+  /** Structure guidance from the unstyled draw (default none). */
+  structure?: StructureGuidance;
+  /** LoRA-scale mode: the share of the steps drawn without the adapters first (DrawOptions.loraScaleStart). */
+  loraScaleStart?: number;
 }
 const ALL_METHODS: Method[] = [
   { id: 'pair-guidance', label: 'pair + style guidance (the method)', mode: 'guidance', style: 'pair', weights: strengths, dashed: false },
   { id: 'pair-lora-scale', label: '(b) pair StyleLoRA by LoRA scale', mode: 'lora-scale', style: 'pair', weights: scales, dashed: true },
   { id: 'dreambooth-lora', label: '(a) DreamBooth-LoRA by LoRA scale', mode: 'lora-scale', style: 'dreambooth', weights: scales, dashed: true },
+  {
+    id: 'pair-lora-scale-start',
+    label: `(b) pair StyleLoRA by LoRA scale from ${STYLE_START} of the steps`,
+    mode: 'lora-scale',
+    style: 'pair',
+    weights: scales,
+    dashed: true,
+    loraScaleStart: STYLE_START,
+  },
+  {
+    id: 'dreambooth-lora-start',
+    label: `(a) DreamBooth-LoRA by LoRA scale from ${STYLE_START} of the steps`,
+    mode: 'lora-scale',
+    style: 'dreambooth',
+    weights: scales,
+    dashed: true,
+    loraScaleStart: STYLE_START,
+  },
   { id: 'no-ortho-guidance', label: '(c) no orthogonality + style guidance', mode: 'guidance', style: 'noOrtho', weights: strengths, dashed: true },
   {
     id: 'pair-guidance-every-2',
@@ -211,8 +251,30 @@ const ALL_METHODS: Method[] = [
     dashed: true,
   },
   { id: 'pair-guidance-augment', label: 'pair + style guidance, augmented pair', mode: 'guidance', style: 'pairAugment', weights: strengths, dashed: true },
+  {
+    id: 'pair-guidance-layout',
+    label: `pair + style guidance, the unstyled draw's layout held (sigma ${layout.sigma}, weight ${layout.weight}, until ${layout.until})`,
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    structure: layout,
+  },
+  ...styleStarts.map(
+    (v): Method => ({
+      id: styleStarts.length > 1 ? `pair-guidance-start-${v}` : 'pair-guidance-start',
+      label: `pair + style guidance from ${v} of the steps (the unstyled draw before)`,
+      mode: 'guidance',
+      style: 'pair',
+      weights: strengths,
+      dashed: true,
+      schedule: styleGuidanceSchedule(steps, v),
+    }),
+  ),
 ];
-const wanted = a.methods!.split(',').map((s) => s.trim());
+const wanted = a
+  .methods!.split(',')
+  .flatMap((s) => (s.trim() === 'pair-guidance-start' && styleStarts.length > 1 ? styleStarts.map((v) => `pair-guidance-start-${v}`) : [s.trim()]));
 for (const w of wanted)
   if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
 // The pair methods once per --pairs-per-style value (ids suffixed -kK when there are several).
@@ -230,10 +292,15 @@ const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}`;
 const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({ key: styleKey(m), kind: m.style, pairs: m.pairsPerStyle! }));
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
-// One batched draw per mode and schedule (a schedule holds for every trajectory of a draw).
-const drawGroups = [...new Map(methods.map((m) => [`${m.mode}|${m.schedule ? JSON.stringify(m.schedule) : ''}`, m])).values()].map((m) => ({
+// One batched draw per mode, schedule, structure guidance and LoRA-scale start (each holds for every trajectory of a draw).
+const drawKey = (m: Method) =>
+  `${m.mode}|${m.schedule ? JSON.stringify(m.schedule) : ''}|${m.structure ? JSON.stringify(m.structure) : ''}|${m.loraScaleStart ?? ''}`;
+const drawGroups = [...new Map(methods.map((m) => [drawKey(m), m])).entries()].map(([key, m]) => ({
+  key,
   mode: m.mode,
   schedule: m.schedule,
+  structure: m.structure,
+  loraScaleStart: m.loraScaleStart,
 }));
 
 const model = await loadEvalModel(a.model!);
@@ -332,10 +399,16 @@ for (let p = 0; p < units.length; p++) {
     const styled = new Map<string, Float32Array[]>();
     let unstyled: Float32Array | null = null;
     for (const group of drawGroups) {
-      const ms = methods.filter((m) => m.mode === group.mode && m.schedule === group.schedule);
+      const ms = methods.filter((m) => drawKey(m) === group.key);
       const mixes: WeightedStyle[][] = unstyled ? [] : [[]];
       for (const m of ms) for (const w of m.weights) mixes.push([{ style: styles[styleKey(m)], weight: w }]);
-      const r = await drawMixes(pipe, mixes, { ...opts, mode: group.mode, styleSchedule: group.schedule });
+      const r = await drawMixes(pipe, mixes, {
+        ...opts,
+        mode: group.mode,
+        styleSchedule: group.schedule,
+        structure: group.structure ?? null,
+        loraScaleStart: group.loraScaleStart,
+      });
       let k = 0;
       if (!unstyled) unstyled = r.images[k++];
       for (const m of ms)
@@ -629,7 +702,9 @@ const report = {
     cfg,
     methods: methods.map((m) => m.id),
     /** Each style-guidance method's schedule (the draw's default where it names none), for eval:pair-compare. */
-    guidanceSchedules: Object.fromEntries(methods.filter((m) => m.mode === 'guidance').map((m) => [m.id, m.schedule ?? STYLE_GUIDANCE_SCHEDULE])),
+    guidanceSchedules: Object.fromEntries(methods.filter((m) => m.mode === 'guidance').map((m) => [m.id, m.schedule ?? styleGuidanceSchedule(steps)])),
+    /** Each method's structure guidance from the unstyled draw (null: none). */
+    structures: Object.fromEntries(methods.map((m) => [m.id, m.structure ?? null])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,

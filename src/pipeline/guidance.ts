@@ -72,6 +72,8 @@ export function loraScaleTerms(neg: number, styledCond: number, cfg: number, sty
 export interface DirectionSchedule {
   every: number;
   head: number;
+  /** Steps left out before the schedule starts (default 0): the direction is off at them, then `head` and `every` count from here. */
+  from?: number;
 }
 
 /** The direction at every step (the method as published). */
@@ -85,11 +87,13 @@ export interface GuidanceSchedule {
 
 /** The pipeline's `directionAt` for a schedule, counting from the run's first step `first`. */
 export function directionAt(schedule: DirectionSchedule, first = 0): (step: number) => DirectionUse {
-  const { every, head } = schedule;
+  const { every, head, from = 0 } = schedule;
   if (!Number.isInteger(every) || every < 1) throw new Error(`direction schedule: every must be an integer >= 1, got ${every}`);
   if (!Number.isInteger(head) || head < 0) throw new Error(`direction schedule: head must be an integer >= 0, got ${head}`);
+  if (!Number.isInteger(from) || from < 0) throw new Error(`direction schedule: from must be an integer >= 0, got ${from}`);
   return (step) => {
-    const k = step - first;
+    const k = step - first - from;
+    if (k < 0) return 'off';
     return k < head || (k - head) % every === 0 ? 'evaluate' : 'reuse';
   };
 }
@@ -109,6 +113,6 @@ export function guidanceAt(schedule: GuidanceSchedule, first = 0): (step: number
 /** A schedule in words: `style direction every 2nd step; CFG direction the first 1 step(s), then every 2nd`. */
 export function describeSchedule(s: GuidanceSchedule): string {
   const one = (d: DirectionSchedule) =>
-    `${d.head ? `the first ${d.head} step(s), then ` : ''}every ${d.every === 1 ? '' : `${d.every}${d.every === 2 ? 'nd' : d.every === 3 ? 'rd' : 'th'} `}step`;
+    `${d.from ? `off for the first ${d.from} step(s), then ` : ''}${d.head ? `the first ${d.head} step(s), then ` : ''}every ${d.every === 1 ? '' : `${d.every}${d.every === 2 ? 'nd' : d.every === 3 ? 'rd' : 'th'} `}step`;
   return `style direction ${one(s.style)}; CFG direction ${one(s.cfg)}`;
 }

@@ -2,13 +2,23 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../src/pipeline/diffusion-pipeline.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
-import { blendStrip, drawMixes, drawStyled, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP } from '../../src/pair/draw.ts';
+import {
+  blendStrip,
+  drawMixes,
+  drawStyled,
+  STYLE_CFG_ALTERNATING,
+  STYLE_EVERY_OTHER_STEP,
+  STYLE_START,
+  styleFrom,
+  styleGuidanceSchedule,
+} from '../../src/pair/draw.ts';
 import { orthogonalDownProjections } from '../../src/pair/orthogonal.ts';
 import { EVERY_STEP, type GuidanceSchedule } from '../../src/pipeline/guidance.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import type { Style } from '../../src/pair/style.ts';
 import { trainPair } from '../../src/pair/train.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
+import { gaussianBlur } from '../../src/diffusion/structure-guidance.ts';
 
 let model: TextToImageModel;
 let style: Style;
@@ -131,11 +141,23 @@ describe('style-guided drawing', () => {
     const everyOther = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_EVERY_OTHER_STEP });
     expect(everyOther.rowsPerStep).toBe(5);
     expect(everyOther.rowsRun).toBe(5 + 4 + 5 + 4);
-    // By default the two directions alternate.
+    // By default the two directions alternate from half of the steps on (STYLE_START); before, the styled
+    // trajectory is the unstyled draw: steps 0 and 1 run e(neg), e(c) for each, step 2 adds the style row.
     const byDefault = await drawStyled(pipe, [{ style, weight: 4 }], opts);
-    const explicit = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_CFG_ALTERNATING });
-    expect(byDefault.rowsRun).toBe(5 + 4 + 4 + 4);
+    const explicit = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: styleFrom(2) });
+    expect(STYLE_START).toBe(0.5);
+    expect(byDefault.rowsRun).toBe(4 + 4 + 5 + 4);
     expect([explicit.styled, explicit.unstyled]).toEqual([byDefault.styled, byDefault.unstyled]);
+    const fromFirst = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: STYLE_CFG_ALTERNATING });
+    expect(maxDiff(fromFirst.styled, byDefault.styled)).toBeGreaterThan(1e-4);
+    expect(maxDiff(byDefault.styled, byDefault.unstyled)).toBeGreaterThan(1e-3);
+    // A style that would start after the last step never acts: the styled draw is the unstyled one.
+    const never = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, styleSchedule: styleFrom(4) });
+    expect(never.rowsRun).toBe(4 * 4);
+    // (to float rounding: e(c) + (cfg - 1)(e(c) - e(neg)) against (1 - cfg) e(neg) + cfg e(c))
+    expect(maxDiff(never.styled, never.unstyled)).toBeLessThan(1e-4);
+    expect(styleGuidanceSchedule(30)).toEqual(styleFrom(15));
+    expect(() => styleGuidanceSchedule(30, 1)).toThrow(/style start must be in/);
     expect(maxDiff(everyOther.unstyled, r.unstyled)).toBeLessThan(1e-5);
     expect(maxDiff(everyOther.styled, r.styled)).toBeGreaterThan(1e-5);
     expect(maxDiff(r.styled, r.unstyled)).toBeGreaterThan(1e-3);
@@ -188,6 +210,45 @@ describe('style-guided drawing', () => {
     expect(maxDiff(strip.images[0], onlyA.images[0])).toBeLessThan(1e-4);
     expect(maxDiff(strip.images[2], onlyB.images[0])).toBeLessThan(1e-4);
     expect(maxDiff(strip.images[1], strip.images[0])).toBeGreaterThan(1e-4);
+    await pipe.release();
+  });
+
+  it("structure guidance holds a styled draw's low frequencies to the unstyled draw's; without an unstyled mix it runs and is left out", async () => {
+    const pipe = new DiffusionPipeline(model);
+    const S = model.imageSize;
+    const layout = { weight: 1, sigma: 1 / 4, until: 1, match: 'layout' as const };
+    const free = await drawStyled(pipe, [{ style, weight: 6 }], opts);
+    const held = await drawStyled(pipe, [{ style, weight: 6 }], { ...opts, structure: layout });
+    const off = await drawStyled(pipe, [{ style, weight: 6 }], { ...opts, structure: { ...layout, weight: 0 } });
+    const alone = await drawMixes(pipe, [[{ style, weight: 6 }]], { ...opts, structure: layout });
+    expect(maxDiff(off.styled, free.styled)).toBeLessThan(1e-5);
+    // The unstyled draw is the reference and is not itself moved.
+    expect(maxDiff(held.unstyled, free.unstyled)).toBeLessThan(1e-5);
+    expect(alone.images).toHaveLength(1);
+    expect(maxDiff(alone.images[0], held.styled)).toBeLessThan(1e-4);
+    const blurDistance = (x: Float32Array) => {
+      const [bx, bu] = [gaussianBlur(x, [3, S, S], S / 4), gaussianBlur(free.unstyled, [3, S, S], S / 4)];
+      return Math.sqrt(bx.reduce((sum, v, k) => sum + (v - bu[k]) ** 2, 0) / bx.length);
+    };
+    expect(maxDiff(held.styled, free.styled)).toBeGreaterThan(1e-3);
+    expect(blurDistance(held.styled)).toBeLessThan(blurDistance(free.styled));
+    await expect(drawStyled(pipe, [{ style, weight: 6 }], { ...opts, structure: { ...layout, sigma: 0 } })).rejects.toThrow(/sigma must be in/);
+    await pipe.release();
+  });
+
+  it('LoRA-scale mode from a share of the steps: the plain CFG draw before, the scaled adapter after', async () => {
+    const pipe = new DiffusionPipeline(model);
+    const lora = { ...opts, mode: 'lora-scale' as const };
+    const [usual, plain] = (await drawMixes(pipe, [[{ style, weight: 1.5 }], []], lora)).images;
+    const late = await drawMixes(pipe, [[{ style, weight: 1.5 }]], { ...lora, loraScaleStart: 0.5 });
+    // Steps 0-1: e(neg), e(c); steps 2-3: those and the gated rows.
+    expect(late.rowsRun).toBe(2 + 2 + 4 + 4);
+    expect(maxDiff(late.images[0], usual)).toBeGreaterThan(1e-4);
+    expect(maxDiff(late.images[0], plain)).toBeGreaterThan(1e-4);
+    // Starting after the last step (round(0.9 x 4) = 4), the adapter never acts.
+    const never = await drawMixes(pipe, [[{ style, weight: 1.5 }]], { ...lora, loraScaleStart: 0.9 });
+    expect(maxDiff(never.images[0], plain)).toBeLessThan(1e-4);
+    await expect(drawMixes(pipe, [[{ style, weight: 1.5 }]], { ...lora, loraScaleStart: 1 })).rejects.toThrow(/LoRA-scale start must be in/);
     await pipe.release();
   });
 

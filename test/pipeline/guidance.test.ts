@@ -181,6 +181,12 @@ describe('direction schedules', () => {
     expect(uses(directionAt({ every: 3, head: 2 }), 0, 8)).toBe('eeerrerr');
     expect(uses(directionAt({ every: 2, head: 1 }, 3), 3, 8)).toBe('eerer');
   });
+  it('off before `from`, then `head` and `every` count from there', () => {
+    expect(uses(directionAt({ every: 2, head: 0, from: 3 }), 0, 8)).toBe('oooerere');
+    expect(uses(directionAt({ every: 2, head: 1, from: 2 }, 1), 1, 8)).toBe('ooeerer');
+    expect(() => directionAt({ every: 2, head: 0, from: -1 })).toThrow(/from must be an integer >= 0/);
+    expect(() => directionAt({ every: 2, head: 0, from: 1.5 })).toThrow(/from must be an integer >= 0/);
+  });
   it("style guidance's schedule: each direction by its own, any other direction at every step", () => {
     const at = guidanceAt({ style: { every: 2, head: 0 }, cfg: { every: 2, head: 1 } });
     expect(uses((i) => at(i, STYLE_DIRECTION), 0, 6)).toBe('ererer');
