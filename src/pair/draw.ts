@@ -82,10 +82,13 @@ export function styleFrom(from: number): GuidanceSchedule {
  */
 export const STYLE_START = 0.5;
 
-/** The draws' schedule for a draw of `steps` steps: the two directions alternating from `start` of the steps on (rounded). */
+/**
+ * The draws' schedule for a draw of `steps` steps: the two directions alternating from `start` of the
+ * steps on (rounded; at the latest the last step, so that the style acts in a draw of any length).
+ */
 export function styleGuidanceSchedule(steps: number, start = STYLE_START): GuidanceSchedule {
   if (!(start >= 0 && start < 1)) throw new Error(`style start must be in [0, 1), got ${start}`);
-  return styleFrom(Math.round(start * steps));
+  return styleFrom(Math.min(Math.round(start * steps), Math.max(0, steps - 1)));
 }
 
 export interface DrawResult {
@@ -164,8 +167,8 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
     ...(pairs.length
       ? {
           adjustOutput: (x: Float32Array, out: Float32Array, t: number, i: number) => {
-            const common = { schedule: pipe.model.schedule, latentShape: pipe.model.codec.latentShape, x, out, t, pairs };
-            if (structure && structure.weight > 0 && i < guidedSteps) applyStructureGuidance({ ...common, guidance: structure });
+            if (i < guidedSteps)
+              applyStructureGuidance({ schedule: pipe.model.schedule, latentShape: pipe.model.codec.latentShape, x, out, t, pairs, guidance: structure! });
           },
         }
       : {}),

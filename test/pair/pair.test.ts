@@ -157,6 +157,10 @@ describe('style-guided drawing', () => {
     // (to float rounding: e(c) + (cfg - 1)(e(c) - e(neg)) against (1 - cfg) e(neg) + cfg e(c))
     expect(maxDiff(never.styled, never.unstyled)).toBeLessThan(1e-4);
     expect(styleGuidanceSchedule(30)).toEqual(styleFrom(15));
+    // A one-step draw still gets its style (at its only step).
+    expect(styleGuidanceSchedule(1)).toEqual(styleFrom(0));
+    const oneStep = await drawStyled(pipe, [{ style, weight: 4 }], { ...opts, steps: 1 });
+    expect(maxDiff(oneStep.styled, oneStep.unstyled)).toBeGreaterThan(1e-3);
     expect(() => styleGuidanceSchedule(30, 1)).toThrow(/style start must be in/);
     expect(maxDiff(everyOther.unstyled, r.unstyled)).toBeLessThan(1e-5);
     expect(maxDiff(everyOther.styled, r.styled)).toBeGreaterThan(1e-5);

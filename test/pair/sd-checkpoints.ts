@@ -69,7 +69,8 @@ export function pairSuite(kind: 'sd15' | 'sdxl'): void {
         expect(r.style.info).toMatchObject({ baseModel: kind, baseModelHash: m.hash });
         expect(r.style.modules.some((mod) => mod.B.some((v) => v !== 0))).toBe(true);
         const pipe = new DiffusionPipeline(m, { threads: 1, precision });
-        const opts = { prompt: 'a photo of a cat', seed: 3, steps: 3, cfg: 3 };
+        // 4 steps: the draws' schedule starts the style at half of them, so it acts at steps 2 and 3.
+        const opts = { prompt: 'a photo of a cat', seed: 3, steps: 4, cfg: 3 };
         const zero = await drawStyled(pipe, [{ style: r.style, weight: 0 }], opts);
         expect(maxDiff(zero.styled, zero.unstyled)).toBeLessThan(precision === 'fp16' ? 1e-2 : 1e-5);
         const styled = await drawStyled(pipe, [{ style: r.style, weight: 4 }], opts);
