@@ -295,13 +295,8 @@ const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair
 // One batched draw per mode, schedule, structure guidance and LoRA-scale start (each holds for every trajectory of a draw).
 const drawKey = (m: Method) =>
   `${m.mode}|${m.schedule ? JSON.stringify(m.schedule) : ''}|${m.structure ? JSON.stringify(m.structure) : ''}|${m.loraScaleStart ?? ''}`;
-const drawGroups = [...new Map(methods.map((m) => [drawKey(m), m])).entries()].map(([key, m]) => ({
-  key,
-  mode: m.mode,
-  schedule: m.schedule,
-  structure: m.structure,
-  loraScaleStart: m.loraScaleStart,
-}));
+/** Per draw: its key and the first method drawn in it, whose mode, schedule, structure and start it takes. */
+const drawGroups = [...new Map(methods.map((m) => [drawKey(m), m])).entries()];
 
 const model = await loadEvalModel(a.model!);
 const ds = loadDataset(a.data!);
@@ -398,8 +393,8 @@ for (let p = 0; p < units.length; p++) {
     const opts = { prompt: drawSubjects[j], seed: drawSeeds[j], steps, cfg };
     const styled = new Map<string, Float32Array[]>();
     let unstyled: Float32Array | null = null;
-    for (const group of drawGroups) {
-      const ms = methods.filter((m) => drawKey(m) === group.key);
+    for (const [key, group] of drawGroups) {
+      const ms = methods.filter((m) => drawKey(m) === key);
       const mixes: WeightedStyle[][] = unstyled ? [] : [[]];
       for (const m of ms) for (const w of m.weights) mixes.push([{ style: styles[styleKey(m)], weight: w }]);
       const r = await drawMixes(pipe, mixes, {

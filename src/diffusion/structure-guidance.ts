@@ -99,6 +99,26 @@ export function gaussianBlur(x: Float32Array, shape: readonly [number, number, n
 }
 
 /**
+ * The pipeline's `adjustOutput` (GenerateRequest) for structure guidance over a run of `runSteps`
+ * sampler steps from step `first`: during the first `guidance.until` share of them, each pair's sample
+ * is held to its reference (applyStructureGuidance).
+ */
+export function structureGuidanceOutput(opts: {
+  schedule: NoiseSchedule;
+  latentShape: readonly [number, number, number];
+  pairs: readonly (readonly [sample: number, reference: number])[];
+  guidance: StructureGuidance;
+  first: number;
+  runSteps: number;
+}): (x: Float32Array, out: Float32Array, t: number, i: number) => void {
+  const { schedule, latentShape, pairs, guidance, first, runSteps } = opts;
+  const guidedSteps = Math.ceil(guidance.until * runSteps);
+  return (x, out, t, i) => {
+    if (i - first < guidedSteps) applyStructureGuidance({ schedule, latentShape, x, out, t, pairs, guidance });
+  };
+}
+
+/**
  * Applies structure guidance in place to the model outputs `out` of the latents `x` (trajectories side
  * by side, each `latentShape`) at model timestep `t`: each pair [sample, reference] of trajectory indices
  * gets the sample's output rewritten so that its predicted x0 takes the reference's low frequencies.

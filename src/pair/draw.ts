@@ -6,7 +6,7 @@
 import { cfgTerms, EVERY_STEP, type GuidanceSchedule, guidanceAt, loraScaleTerms, STYLE_DIRECTION, styleGuidance } from '../pipeline/guidance.ts';
 import type { DiffusionPipeline, StepCallback, Trajectory } from '../pipeline/diffusion-pipeline.ts';
 import type { SamplerName } from '../diffusion/samplers.ts';
-import { applyStructureGuidance, checkStructureGuidance, type StructureGuidance } from '../diffusion/structure-guidance.ts';
+import { checkStructureGuidance, structureGuidanceOutput, type StructureGuidance } from '../diffusion/structure-guidance.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
 import { adapterParams, adaptsConvs, styledPrompt, type Style } from './style.ts';
 
@@ -105,9 +105,9 @@ export interface DrawResult {
  */
 export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readonly WeightedStyle[])[], opts: DrawOptions): Promise<DrawResult> {
   const t0 = performance.now();
-  const loraFrom = opts.mode === 'lora-scale' && opts.loraScaleStart ? Math.round(opts.loraScaleStart * opts.steps) : 0;
   if (opts.loraScaleStart !== undefined && !(opts.loraScaleStart >= 0 && opts.loraScaleStart < 1))
     throw new Error(`LoRA-scale start must be in [0, 1), got ${opts.loraScaleStart}`);
+  const loraFrom = opts.mode === 'lora-scale' && opts.loraScaleStart ? Math.round(opts.loraScaleStart * opts.steps) : 0;
   const styles = [...new Set(mixes.flatMap((m) => m.map((w) => w.style)))];
   styles.forEach((s) => checkStyleFitsModel(s, pipe.model));
   const adapterOf = new Map(styles.map((s, i) => [s, `style${i}`]));
@@ -151,7 +151,6 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
     if (plainAt < 0) plainAt = trajectories.push({ seed: opts.seed, terms: cfgTerms(0, 1, opts.cfg) }) - 1;
     pairs = mixes.flatMap((_, j) => (unstyled[j] ? [] : [[j, plainAt] as const]));
   }
-  const guidedSteps = structure ? Math.ceil(structure.until * opts.steps) : 0;
   const r = await pipe.generate({
     prompts,
     trajectories,
@@ -166,10 +165,14 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
     ),
     ...(pairs.length
       ? {
-          adjustOutput: (x: Float32Array, out: Float32Array, t: number, i: number) => {
-            if (i < guidedSteps)
-              applyStructureGuidance({ schedule: pipe.model.schedule, latentShape: pipe.model.codec.latentShape, x, out, t, pairs, guidance: structure! });
-          },
+          adjustOutput: structureGuidanceOutput({
+            schedule: pipe.model.schedule,
+            latentShape: pipe.model.codec.latentShape,
+            pairs,
+            guidance: structure!,
+            first: 0,
+            runSteps: opts.steps,
+          }),
         }
       : {}),
   });

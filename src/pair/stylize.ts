@@ -23,7 +23,7 @@ import { loraScaleTerms, styleGuidance } from '../pipeline/guidance.ts';
 import type { DiffusionPipeline, StepCallback, Term, Trajectory } from '../pipeline/diffusion-pipeline.ts';
 import { Rng } from '../graph/rng.ts';
 import { ddimTimesteps } from '../diffusion/timesteps.ts';
-import { applyStructureGuidance, checkStructureGuidance, type StructureGuidance } from '../diffusion/structure-guidance.ts';
+import { checkStructureGuidance, structureGuidanceOutput, type StructureGuidance } from '../diffusion/structure-guidance.ts';
 import { checkInjectionPoints, parseInjectionPoints, type FeatureInjectionPoints } from '../models/feature-injection.ts';
 import type { WeightedStyle } from './draw.ts';
 import { checkStyleFitsModel } from './style-fit.ts';
@@ -185,7 +185,6 @@ export async function stylizeMixes(
   if ((guided || injection) && plainAt < 0) plainAt = trajectories.push({ seed: 0, terms: plain }) - 1;
   const pairs = guided ? mixes.flatMap((m, j) => (m.length ? [[j, plainAt] as const] : [])) : [];
   const runSteps = opts.steps - startStep;
-  const guidedSteps = guided ? Math.ceil(structure.until * runSteps) : 0;
   const injectedSteps = injection ? Math.ceil(injection.until * runSteps) : 0;
   const latents = new Float32Array(start.length * trajectories.length);
   trajectories.forEach((_, i) => latents.set(start, i * start.length));
@@ -211,10 +210,14 @@ export async function stylizeMixes(
     onStep: opts.onStep,
     ...(pairs.length
       ? {
-          adjustOutput: (x: Float32Array, out: Float32Array, t: number, i: number) => {
-            if (i - startStep < guidedSteps)
-              applyStructureGuidance({ schedule: model.schedule, latentShape: model.codec.latentShape, x, out, t, pairs, guidance: structure! });
-          },
+          adjustOutput: structureGuidanceOutput({
+            schedule: model.schedule,
+            latentShape: model.codec.latentShape,
+            pairs,
+            guidance: structure!,
+            first: startStep,
+            runSteps,
+          }),
         }
       : {}),
   });
