@@ -15,6 +15,8 @@ export interface FitDemoArgs {
   lr?: number;
   seed?: number;
   threads?: number;
+  /** A pause after each step, as a slow step would take: the cancellation test's steps outlast the main thread's reaction. */
+  stepDelayMs?: number;
 }
 
 export interface FitDemoResult {
@@ -56,6 +58,7 @@ export async function fitDemo(args: FitDemoArgs, ctx?: TaskContext): Promise<Fit
   const xs = new Float32Array(batch * 2);
   const ys = new Float32Array(batch);
   let totalMs = 0;
+  const pause = args.stepDelayMs ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
   for (let i = 0; i < args.steps; i++) {
     ctx?.throwIfCancelled();
     for (let b = 0; b < batch; b++) {
@@ -67,6 +70,7 @@ export async function fitDemo(args: FitDemoArgs, ctx?: TaskContext): Promise<Fit
     const r = await trainer.trainStep({ x: xs, y: ys });
     losses.push(r.loss);
     totalMs += r.totalMs;
+    if (pause) Atomics.wait(pause, 0, 0, args.stepDelayMs);
     ctx?.progress({ step: r.step, steps: args.steps, loss: r.loss, stepMs: r.totalMs });
   }
   await step.release();
