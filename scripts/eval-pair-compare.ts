@@ -23,7 +23,12 @@ const { values: a, positionals } = parseArgs({
 
 interface PairRun {
   model: { dir: string; id: string; hash: string };
-  settings: Record<string, unknown> & { strengths: number[]; targets?: string[]; guidanceSchedules?: Record<string, unknown> };
+  settings: Record<string, unknown> & {
+    strengths: number[];
+    targets?: string[];
+    guidanceSchedules?: Record<string, unknown>;
+    styleTimesteps?: Record<string, number>;
+  };
   pairs: { seed: number; target?: string; subject: string; drawSubjects: string[] }[];
   samples?: { styled: PairSample[]; unstyled: UnstyledSample[] };
 }
@@ -64,6 +69,10 @@ for (const [path, r] of [
 const scheduleOf = (r: PairRun) => JSON.stringify(r.settings.guidanceSchedules![method] ?? null);
 if (scheduleOf(runA) !== scheduleOf(runB))
   fail(`method ${method} drew with another guidance schedule in each run: ${scheduleOf(runA)} against ${scheduleOf(runB)}`);
+// Its style row's training window (PairTrainOptions.styleTimesteps): reports from before it was recorded trained on all of the schedule.
+const timestepsOf = (r: PairRun) => r.settings.styleTimesteps?.[method] ?? 1;
+if (timestepsOf(runA) !== timestepsOf(runB))
+  fail(`method ${method} trained its style row on another share of the noise schedule in each run: ${timestepsOf(runA)} against ${timestepsOf(runB)}`);
 const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === method);
 for (const [path, r] of [
   [pathA, runA],

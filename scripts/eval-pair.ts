@@ -25,8 +25,10 @@
  *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
  *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment,
- *                        pair-guidance-layout,pair-guidance-start (default the first four)
+ *                        pair-guidance-layout,pair-guidance-start,pair-guidance-timesteps (default the first four)
  *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
+ *   --style-timesteps LIST  the shares of the noise schedule (from its clean end) that the style row trains on, one
+ *                        pair-guidance-timesteps method each (default 0.5)
  *   --layout W,SIGMA,UNTIL   the structure guidance of pair-guidance-layout (default 1,0.125,1)
  *   --augment-shift N --augment-zooms LIST   the augmentation of pair-guidance-augment (default: PAIR_AUGMENTATION,
  *                        shifts up to 2 px and zooms 1,1.125)
@@ -61,6 +63,8 @@
  *                       the steps (the plain CFG draw there), as the method's style starts
  *   pair-guidance-start  the method with its style from a share of the steps on (--style-start LIST, e.g. 0.3,0.6;
  *                       one method per value, ids suffixed -V when there are several): the unstyled draw before
+ *   pair-guidance-timesteps  the method with its style row trained on the lowest share of the noise schedule
+ *                       only (--style-timesteps LIST; PairTrainOptions.styleTimesteps), drawn as the method
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -130,6 +134,7 @@ const { values: a } = parseArgs({
     'augment-zooms': { type: 'string', default: PAIR_AUGMENTATION.zooms.join(',') },
     layout: { type: 'string', default: '1,0.125,1' },
     'style-start': { type: 'string', default: '0' },
+    'style-timesteps': { type: 'string', default: '0.5' },
     methods: { type: 'string', default: 'pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance' },
     steps: { type: 'string', default: '30' },
     cfg: { type: 'string', default: '5' },
@@ -169,6 +174,9 @@ checkStructureGuidance(layout);
 const steps = Number(a.steps);
 const styleStarts = numberList(a['style-start']!);
 if (styleStarts.some((v) => !(v >= 0 && v < 1))) throw new Error(`--style-start: expected shares of the steps in [0, 1), got '${a['style-start']}'`);
+const styleTimestepList = numberList(a['style-timesteps']!);
+if (styleTimestepList.some((v) => !(v > 0 && v <= 1)))
+  throw new Error(`--style-timesteps: expected shares of the noise schedule in (0, 1], got '${a['style-timesteps']}'`);
 const cfg = Number(a.cfg);
 const seedList = a.seeds!.split(',').map((v) => Number(v.trim()));
 if (seedList.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`--seeds: expected a list of integers >= 0, got '${a.seeds}'`);
@@ -191,6 +199,8 @@ interface Method {
   structure?: StructureGuidance;
   /** LoRA-scale mode: the share of the steps drawn without the adapters first (DrawOptions.loraScaleStart). */
   loraScaleStart?: number;
+  /** The share of the noise schedule the style row trains on (PairTrainOptions.styleTimesteps; default 1). */
+  styleTimesteps?: number;
 }
 const ALL_METHODS: Method[] = [
   { id: 'pair-guidance', label: 'pair + style guidance (the method)', mode: 'guidance', style: 'pair', weights: strengths, dashed: false },
@@ -271,10 +281,26 @@ const ALL_METHODS: Method[] = [
       schedule: styleGuidanceSchedule(steps, v),
     }),
   ),
+  ...styleTimestepList.map(
+    (v): Method => ({
+      id: styleTimestepList.length > 1 ? `pair-guidance-timesteps-${v}` : 'pair-guidance-timesteps',
+      label: `pair + style guidance, the style row trained on the lowest ${v} of the noise schedule`,
+      mode: 'guidance',
+      style: 'pair',
+      weights: strengths,
+      dashed: true,
+      styleTimesteps: v,
+    }),
+  ),
 ];
-const wanted = a
-  .methods!.split(',')
-  .flatMap((s) => (s.trim() === 'pair-guidance-start' && styleStarts.length > 1 ? styleStarts.map((v) => `pair-guidance-start-${v}`) : [s.trim()]));
+/** A method name of the command line, expanded when its option lists several values. */
+const expand = (s: string): string[] =>
+  s === 'pair-guidance-start' && styleStarts.length > 1
+    ? styleStarts.map((v) => `${s}-${v}`)
+    : s === 'pair-guidance-timesteps' && styleTimestepList.length > 1
+      ? styleTimestepList.map((v) => `${s}-${v}`)
+      : [s];
+const wanted = a.methods!.split(',').flatMap((s) => expand(s.trim()));
 for (const w of wanted)
   if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
 // The pair methods once per --pairs-per-style value (ids suffixed -kK when there are several).
@@ -288,8 +314,13 @@ const methods: Method[] = ALL_METHODS.filter((m) => wanted.includes(m.id)).flatM
       ),
 );
 /** The trained adapter a method draws with: its kind and number of pairs. */
-const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}`;
-const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({ key: styleKey(m), kind: m.style, pairs: m.pairsPerStyle! }));
+const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}${m.styleTimesteps === undefined ? '' : `@t${m.styleTimesteps}`}`;
+const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({
+  key: styleKey(m),
+  kind: m.style,
+  pairs: m.pairsPerStyle!,
+  styleTimesteps: m.styleTimesteps,
+}));
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
 // One batched draw per mode, schedule, structure guidance and LoRA-scale start (each holds for every trajectory of a draw).
@@ -377,6 +408,7 @@ for (let p = 0; p < units.length; p++) {
             style: styleImg,
             extraPairs: extraPairs.slice(0, t.pairs - 1),
             trainableA: t.kind === 'noOrtho',
+            styleTimesteps: t.styleTimesteps,
             augmentation: t.kind === 'pairAugment' ? augmentation : undefined,
             onProgress: bar(what),
           });
@@ -700,6 +732,8 @@ const report = {
     guidanceSchedules: Object.fromEntries(methods.filter((m) => m.mode === 'guidance').map((m) => [m.id, m.schedule ?? styleGuidanceSchedule(steps)])),
     /** Each method's structure guidance from the unstyled draw (null: none). */
     structures: Object.fromEntries(methods.map((m) => [m.id, m.structure ?? null])),
+    /** Each pair method's share of the noise schedule its style row trained on (PairTrainOptions.styleTimesteps). */
+    styleTimesteps: Object.fromEntries(methods.filter((m) => m.style !== 'dreambooth').map((m) => [m.id, m.styleTimesteps ?? PAIR_DEFAULTS.styleTimesteps])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,

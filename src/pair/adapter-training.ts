@@ -51,6 +51,11 @@ export interface AdapterTrainingOptions {
   device?: 'cpu' | 'cuda';
   /** fp16: the graph runs in float16 with float32 adapter weights; the step then uses dynamic loss scaling. */
   precision?: Precision;
+  /**
+   * The share of the noise schedule, from its clean end, that step i (0-based) draws its timestep from
+   * (default 1: all of it). The same uniform draw is scaled, so the random stream is unchanged.
+   */
+  timestepShare?: (i: number) => number;
   /** Called before step i (0-based) runs, with the feeds it will get. */
   beforeStep?: (i: number, feeds: Record<string, G.Feed>) => void;
   onStep?: (step: number, loss: number) => void;
@@ -67,6 +72,8 @@ export interface AdapterTrainingOptions {
 
 export interface AdapterTrainingResult {
   losses: number[];
+  /** The timestep each step drew (shared by its rows). */
+  timesteps: number[];
   /** Wall time of each step (noise and targets, forward+backward, optimizer), in ms. */
   stepMs: number[];
   /** Of each step, the time inside onnxruntime's run() (forward+backward, its copies of the gradients), in ms. */
@@ -121,13 +128,14 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
     const feeds: Record<string, G.Feed> = { ...o.feeds, sample, target, timestep };
     const rng = new Rng(o.seed + 1);
     const losses: number[] = [];
+    const timesteps: number[] = [];
     const stepMs: number[] = [];
     const stepOrtMs: number[] = [];
     for (let i = 0; i < o.steps; i++) {
       if (o.pause) await o.pause();
       if (o.shouldStop?.()) throw cancelled();
       const stepStart = performance.now();
-      const t = Math.floor(rng.uniform() * model.schedule.betas.length);
+      const t = Math.floor(rng.uniform() * model.schedule.betas.length * (o.timestepShare?.(i) ?? 1));
       const flip = rng.uniform() < 0.5;
       rng.fillNormal(noise);
       const k = i % items.length;
@@ -139,6 +147,7 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
         target.set(model.schedule.target(x0, noise, t), row * latent);
       }
       timestep.fill(t);
+      timesteps.push(t);
       o.beforeStep?.(i, feeds);
       const r = await trainer.trainStep(feeds);
       stepMs.push(performance.now() - stepStart);
@@ -146,7 +155,7 @@ export async function trainAdapters(o: AdapterTrainingOptions): Promise<AdapterT
       losses.push(r.loss);
       o.onStep?.(i + 1, r.loss);
     }
-    return { losses, stepMs, stepOrtMs, skippedSteps: lossScaler?.skipped ?? 0, compileMs, encodeMs, reusedStep: lent ? !lent.compiled : false };
+    return { losses, timesteps, stepMs, stepOrtMs, skippedSteps: lossScaler?.skipped ?? 0, compileMs, encodeMs, reusedStep: lent ? !lent.compiled : false };
   } finally {
     await (lent ? lent.done() : step.release());
   }

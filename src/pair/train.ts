@@ -38,7 +38,7 @@ export const STYLE_TOKEN = '<s1>';
  *   SDXL with rank 64 and 750 steps. The earlier 300 steps at 1e-3 (the same lr x steps) drew styles
  *   equal inside eval:pair's noise (README, "The pair defaults") at a third of the steps: 4-5 s here.
  */
-export const PAIR_DEFAULTS = { rank: 8, lr: 3e-3, steps: 100, styleStartShare: 1 / 3, subject: 'picture', seed: 0, convs: false };
+export const PAIR_DEFAULTS = { rank: 8, lr: 3e-3, steps: 100, styleStartShare: 1 / 3, styleTimesteps: 1, subject: 'picture', seed: 0, convs: false };
 
 /** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
 export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };
@@ -78,6 +78,12 @@ export interface PairTrainOptions {
   lr?: number;
   seed?: number;
   styleStartShare?: number;
+  /**
+   * The joint phase (the style row's steps) draws its timesteps from this share of the noise schedule,
+   * from its clean end (default 1: all of it). A draw applies the style only from STYLE_START of its
+   * steps on, at the lower timesteps, so a share of 1 - STYLE_START trains the style where it acts.
+   */
+  styleTimesteps?: number;
   /** Train A too (no orthogonality): the ablation baseline (c). */
   trainableA?: boolean;
   /** Adapt the resnets' 3x3 convolutions too (LoCon), not only the attention projections. */
@@ -119,6 +125,8 @@ export interface PairTrainPhases {
 export interface PairTrainResult {
   style: Style;
   losses: number[];
+  /** The timestep each step drew (shared by its two rows). */
+  timesteps: number[];
   seconds: number;
   meanStepMs: number;
   /** Wall time of each step (noise and targets, forward+backward, optimizer), in ms. */
@@ -141,6 +149,8 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const seed = opts.seed ?? defaults.seed;
   const subject = (opts.subject ?? defaults.subject).trim() || defaults.subject;
   const styleStart = Math.round(steps * (opts.styleStartShare ?? defaults.styleStartShare));
+  const styleTimesteps = opts.styleTimesteps ?? defaults.styleTimesteps;
+  if (!(styleTimesteps > 0 && styleTimesteps <= 1)) throw new Error(`pair training: styleTimesteps must be in (0, 1], got ${opts.styleTimesteps}`);
   const pairs: TrainingPair[] = [{ content: opts.content, style: opts.style, subject }, ...(opts.extraPairs ?? [])];
   const subjects = pairs.map((p) => (p.subject ?? subject).trim() || subject);
   const contentPrompts = subjects.map((s) => `${s} ${CONTENT_TOKEN}`);
@@ -204,6 +214,7 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     seed,
     augmentation: opts.augmentation,
     ...runtime,
+    timestepShare: (i) => (i >= styleStart ? styleTimesteps : 1),
     beforeStep: (i) => (rowWeight[1] = i >= styleStart ? 1 : 0),
     onStep: (step, loss) => opts.onProgress?.({ step, steps, loss, phase: step > styleStart ? 'joint' : 'content' }),
     shouldStop: opts.shouldStop,

@@ -64,7 +64,7 @@ describe('eval:pair-compare', () => {
   /** An eval:pair report of `pairs` pairs whose styled pictures have P(target) `p` at both strengths. */
   function report(
     name: string,
-    o: { p: number; subjects?: string[]; strengths?: number[]; scales?: [number, number]; samples?: boolean; schedule?: unknown },
+    o: { p: number; subjects?: string[]; strengths?: number[]; scales?: [number, number]; samples?: boolean; schedule?: unknown; styleTimesteps?: number },
   ): string {
     const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
       seed: 0,
@@ -108,6 +108,7 @@ describe('eval:pair-compare', () => {
           ...(o.schedule === null
             ? {}
             : { guidanceSchedules: { 'pair-guidance': o.schedule ?? { style: { every: 2, head: 1 }, cfg: { every: 2, head: 1 } } } }),
+          ...(o.styleTimesteps === undefined ? {} : { styleTimesteps: { 'pair-guidance': o.styleTimesteps } }),
         },
         pairs,
         ...(o.samples === false
@@ -161,6 +162,11 @@ describe('eval:pair-compare', () => {
     const noSchedules = compare(a, report('g', { p: 0.2, schedule: null }));
     expect(noSchedules.status).toBe(2);
     expect(noSchedules.stderr).toMatch(/does not record its guidance schedules/);
+    const otherWindow = compare(a, report('i', { p: 0.2, styleTimesteps: 0.5 }));
+    expect(otherWindow.status).toBe(2);
+    expect(otherWindow.stderr).toMatch(/method pair-guidance trained its style row on another share of the noise schedule in each run: 1 against 0\.5/);
+    // A report from before the window was recorded trained on all of the schedule.
+    expect(compare(a, report('j', { p: 0.2, styleTimesteps: 1 })).status).toBe(0);
     const missing = compare(a, join(dir, 'nope.json'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*nope\.json/);

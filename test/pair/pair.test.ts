@@ -56,6 +56,27 @@ describe('trainPair', () => {
     expect(r.meanStepMs).toBeCloseTo(r.stepMs.reduce((a, b) => a + b, 0) / 4, 6);
   });
 
+  it('trains the style row on the lowest share of the noise schedule with styleTimesteps; the warm-up keeps all of it', async () => {
+    const opts = { model, content: image(1), style: image(2), name: 'low', subject: 'cat face', steps: 9, lr: 1e-2, styleStartShare: 1 / 3 };
+    const all = await trainPair(opts);
+    const low = await trainPair({ ...opts, styleTimesteps: 0.5 });
+    const T = model.schedule.betas.length;
+    expect(all.timesteps).toHaveLength(9);
+    // Warm-up (steps 0-2): the same draws; joint phase: the same uniform draws scaled into [0, T/2).
+    expect(low.timesteps.slice(0, 3)).toEqual(all.timesteps.slice(0, 3));
+    expect(low.losses.slice(0, 3)).toEqual(all.losses.slice(0, 3));
+    low.timesteps.slice(3).forEach((t, i) => {
+      expect(t).toBeLessThan(T / 2);
+      expect(Math.abs(t - all.timesteps[3 + i] / 2)).toBeLessThanOrEqual(1);
+    });
+    expect(all.timesteps.slice(3).some((t) => t >= T / 2)).toBe(true);
+    expect(low.style.modules.some((m, k) => maxDiff(m.B, all.style.modules[k].B) > 0)).toBe(true);
+    const one = await trainPair({ ...opts, styleTimesteps: 1 });
+    expect(one.style.modules.map((m) => Array.from(m.B))).toEqual(all.style.modules.map((m) => Array.from(m.B)));
+    for (const bad of [0, -0.5, 1.5, Number.NaN])
+      await expect(trainPair({ ...opts, styleTimesteps: bad })).rejects.toThrow(/styleTimesteps must be in \(0, 1\]/);
+  });
+
   it('learns one style from several pairs: a repeated pair changes nothing, a different one does', async () => {
     const one = await trainPair({ model, content: image(1), style: image(2), name: 'one', subject: 'cat face', steps: 6, lr: 1e-2 });
     const same = await trainPair({
