@@ -28,7 +28,7 @@
  *                        pair-guidance-layout,pair-guidance-start,pair-guidance-timesteps (default the first four)
  *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
  *   --style-timesteps LIST  the shares of the noise schedule (from its clean end) that the style row trains on, one
- *                        pair-guidance-timesteps method each (default 0.5)
+ *                        pair-guidance-timesteps method each (default 0.5; 1: all of it, the pair defaults')
  *   --layout W,SIGMA,UNTIL   the structure guidance of pair-guidance-layout (default 1,0.125,1)
  *   --augment-shift N --augment-zooms LIST   the augmentation of pair-guidance-augment (default: PAIR_AUGMENTATION,
  *                        shifts up to 2 px and zooms 1,1.125)
@@ -60,7 +60,9 @@
  *                       each reused at the other's steps, from the first step (STYLE_CFG_ALTERNATING: the draw's
  *                       schedule until 2026-12-04, before its style started at STYLE_START of the steps)
  *   pair-lora-scale-start, dreambooth-lora-start  (b) and (a) with the adapters off for the first STYLE_START of
- *                       the steps (the plain CFG draw there), as the method's style starts
+ *                       the steps (the plain CFG draw there), as the method's style starts; the DreamBooth-LoRA
+ *                       then trains on the share of the noise schedule the method's style row trains on
+ *                       (PAIR_DEFAULTS.styleTimesteps)
  *   pair-guidance-start  the method with its style from a share of the steps on (--style-start LIST, e.g. 0.3,0.6;
  *                       one method per value, ids suffixed -V when there are several): the unstyled draw before
  *   pair-guidance-timesteps  the method with its style row trained on the lowest share of the noise schedule
@@ -199,7 +201,7 @@ interface Method {
   structure?: StructureGuidance;
   /** LoRA-scale mode: the share of the steps drawn without the adapters first (DrawOptions.loraScaleStart). */
   loraScaleStart?: number;
-  /** The share of the noise schedule the style row trains on (PairTrainOptions.styleTimesteps; default 1). */
+  /** The share of the noise schedule its style adapter trains on (PairTrainOptions.styleTimesteps; default: trainWindow). */
   styleTimesteps?: number;
 }
 const ALL_METHODS: Method[] = [
@@ -217,12 +219,14 @@ const ALL_METHODS: Method[] = [
   },
   {
     id: 'dreambooth-lora-start',
-    label: `(a) DreamBooth-LoRA by LoRA scale from ${STYLE_START} of the steps`,
+    label: `(a) DreamBooth-LoRA by LoRA scale from ${STYLE_START} of the steps${PAIR_DEFAULTS.styleTimesteps < 1 ? ', trained on the noise levels it acts on' : ''}`,
     mode: 'lora-scale',
     style: 'dreambooth',
     weights: scales,
     dashed: true,
     loraScaleStart: STYLE_START,
+    // Trained on the share of the noise schedule the method's style row trains on (PAIR_DEFAULTS.styleTimesteps).
+    styleTimesteps: PAIR_DEFAULTS.styleTimesteps,
   },
   { id: 'no-ortho-guidance', label: '(c) no orthogonality + style guidance', mode: 'guidance', style: 'noOrtho', weights: strengths, dashed: true },
   {
@@ -284,7 +288,7 @@ const ALL_METHODS: Method[] = [
   ...styleTimestepList.map(
     (v): Method => ({
       id: styleTimestepList.length > 1 ? `pair-guidance-timesteps-${v}` : 'pair-guidance-timesteps',
-      label: `pair + style guidance, the style row trained on the lowest ${v} of the noise schedule`,
+      label: `pair + style guidance, the style row trained on ${v === 1 ? 'all' : `the lowest ${v}`} of the noise schedule`,
       mode: 'guidance',
       style: 'pair',
       weights: strengths,
@@ -314,12 +318,14 @@ const methods: Method[] = ALL_METHODS.filter((m) => wanted.includes(m.id)).flatM
       ),
 );
 /** The trained adapter a method draws with: its kind and number of pairs. */
-const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}${m.styleTimesteps === undefined ? '' : `@t${m.styleTimesteps}`}`;
+/** The share of the noise schedule a method's style adapter trains on: the pair defaults' for the pair methods, all of it for DreamBooth-LoRA unless set. */
+const trainWindow = (m: Method) => m.styleTimesteps ?? (m.style === 'dreambooth' ? 1 : PAIR_DEFAULTS.styleTimesteps);
+const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}`;
 const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({
   key: styleKey(m),
   kind: m.style,
   pairs: m.pairsPerStyle!,
-  styleTimesteps: m.styleTimesteps,
+  styleTimesteps: trainWindow(m),
 }));
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
@@ -401,7 +407,7 @@ for (let p = 0; p < units.length; p++) {
     const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA', pairAugment: 'augmented pair', reference: 'reference pair' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
     const r =
       t.kind === 'dreambooth'
-        ? await trainSingleImageLora({ ...common, image: styleImg, onProgress: bar(what) })
+        ? await trainSingleImageLora({ ...common, image: styleImg, timesteps: t.styleTimesteps, onProgress: bar(what) })
         : await trainPair({
             ...common,
             content,
@@ -732,8 +738,8 @@ const report = {
     guidanceSchedules: Object.fromEntries(methods.filter((m) => m.mode === 'guidance').map((m) => [m.id, m.schedule ?? styleGuidanceSchedule(steps)])),
     /** Each method's structure guidance from the unstyled draw (null: none). */
     structures: Object.fromEntries(methods.map((m) => [m.id, m.structure ?? null])),
-    /** Each pair method's share of the noise schedule its style row trained on (PairTrainOptions.styleTimesteps). */
-    styleTimesteps: Object.fromEntries(methods.filter((m) => m.style !== 'dreambooth').map((m) => [m.id, m.styleTimesteps ?? PAIR_DEFAULTS.styleTimesteps])),
+    /** Each method's share of the noise schedule its style adapter trained on (PairTrainOptions.styleTimesteps). */
+    styleTimesteps: Object.fromEntries(methods.map((m) => [m.id, trainWindow(m)])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,

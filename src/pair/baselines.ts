@@ -5,7 +5,7 @@
  *     (the same modules as StyleLoRA), A initialised as PEFT does (kaiming-uniform, U(+-1/sqrt(in))) and
  *     trained, B zero-initialised and trained; the style image alone with the prompt
  *     "<subject> in <s1> style"; MSE on the model's target (epsilon or v), AdamW, the same random horizontal flip, noise and timestep
- *     sampling as trainPair. It returns a Style, so drawMixes' lora-scale mode applies it with the same
+ *     sampling as trainPair (`timesteps`: from the lowest share of the noise schedule, as the pair method's style row). It returns a Style, so drawMixes' lora-scale mode applies it with the same
  *     prompt suffix as a pair-trained style.
  * (b) the pair's StyleLoRA applied by LoRA scale: drawMixes(..., { mode: 'lora-scale' }) on trainPair's style.
  * (c) the pair method without orthogonality: trainPair({ trainableA: true }).
@@ -37,6 +37,8 @@ export interface SingleImageLoraOptions {
   precision?: Precision;
   /** Adapt the resnets' convolutions too, as the pair method's `convs` (compare like with like). */
   convs?: boolean;
+  /** Every step draws its timestep from this share of the noise schedule, from its clean end (default 1: all of it), as the pair method's `styleTimesteps`. */
+  timesteps?: number;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
   shouldStop?: () => boolean;
 }
@@ -50,6 +52,8 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
   const seed = opts.seed ?? PAIR_DEFAULTS.seed;
   const subject = (opts.subject ?? PAIR_DEFAULTS.subject).trim() || PAIR_DEFAULTS.subject;
   const prompt = styledPrompt(subject, STYLE_TOKEN);
+  const timesteps = opts.timesteps ?? 1;
+  if (!(timesteps > 0 && timesteps <= 1)) throw new Error(`single-image LoRA: timesteps must be in (0, 1], got ${opts.timesteps}`);
 
   const runtime = { threads: opts.threads, device: opts.device, precision: opts.precision };
   const pipe = new DiffusionPipeline(model, runtime);
@@ -87,6 +91,7 @@ export async function trainSingleImageLora(opts: SingleImageLoraOptions): Promis
     lr: opts.lr ?? PAIR_DEFAULTS.lr,
     seed,
     ...runtime,
+    timestepShare: () => timesteps,
     onStep: (step, loss) => opts.onProgress?.({ step, steps, loss }),
     shouldStop: opts.shouldStop,
   });

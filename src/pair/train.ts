@@ -37,8 +37,20 @@ export const STYLE_TOKEN = '<s1>';
  *   warm-up share): B starts at zero and only a few thousand numbers train; the official 1e-5 is for
  *   SDXL with rank 64 and 750 steps. The earlier 300 steps at 1e-3 (the same lr x steps) drew styles
  *   equal inside eval:pair's noise (README, "The pair defaults") at a third of the steps: 4-5 s here.
+ * - the style row's steps draw their timesteps from all of the noise schedule (styleTimesteps 1), as
+ *   the paper's: training it only on the lowest 1 - STYLE_START, where draws apply the style, was
+ *   inside eval:pair's noise over five runs (README, "The style trained where it acts").
  */
-export const PAIR_DEFAULTS = { rank: 8, lr: 3e-3, steps: 100, styleStartShare: 1 / 3, styleTimesteps: 1, subject: 'picture', seed: 0, convs: false };
+export const PAIR_DEFAULTS = {
+  rank: 8,
+  lr: 3e-3,
+  steps: 100,
+  styleStartShare: 1 / 3,
+  styleTimesteps: 1,
+  subject: 'picture',
+  seed: 0,
+  convs: false,
+};
 
 /** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
 export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };

@@ -165,6 +165,9 @@ describe('eval:pair-compare', () => {
     const otherWindow = compare(a, report('i', { p: 0.2, styleTimesteps: 0.5 }));
     expect(otherWindow.status).toBe(2);
     expect(otherWindow.stderr).toMatch(/method pair-guidance trained its style row on another share of the noise schedule in each run: 1 against 0\.5/);
+    const allowed = compare(a, join(dir, 'i.json'), '--training-may-differ');
+    expect(allowed.status).toBe(0);
+    expect(allowed.stdout).toMatch(/the style row trained on the lowest 1 of the noise schedule in A, 0\.5 in B/);
     // A report from before the window was recorded trained on all of the schedule.
     expect(compare(a, report('j', { p: 0.2, styleTimesteps: 1 })).status).toBe(0);
     const missing = compare(a, join(dir, 'nope.json'));

@@ -47,6 +47,18 @@ describe('trainSingleImageLora (DreamBooth-LoRA baseline)', () => {
     expect(a.style.modules[0].A).toEqual(b.style.modules[0].A);
   });
 
+  it('timesteps: every step draws from the lowest share of the noise schedule, as the pair method\'s style row', async () => {
+    const all = await trainSingleImageLora({ model, image: image(2), name: 'a', steps: 6, threads: 1 });
+    const low = await trainSingleImageLora({ model, image: image(2), name: 'b', steps: 6, threads: 1, timesteps: 0.5 });
+    const T = model.schedule.betas.length;
+    expect(all.timesteps.some((t) => t >= T / 2)).toBe(true);
+    low.timesteps.forEach((t, i) => {
+      expect(t).toBeLessThan(T / 2);
+      expect(Math.abs(t - all.timesteps[i] / 2)).toBeLessThanOrEqual(1);
+    });
+    await expect(trainSingleImageLora({ model, image: image(2), name: 'c', steps: 2, timesteps: 0 })).rejects.toThrow(/timesteps must be in \(0, 1\]/);
+  });
+
   it('runs the training loop of the pair method: shouldStop ends it with a CancelledError', async () => {
     const seen: number[] = [];
     let checks = 0;

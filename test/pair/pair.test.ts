@@ -16,7 +16,7 @@ import { orthogonalDownProjections } from '../../src/pair/orthogonal.ts';
 import { EVERY_STEP, type GuidanceSchedule } from '../../src/pipeline/guidance.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import type { Style } from '../../src/pair/style.ts';
-import { trainPair } from '../../src/pair/train.ts';
+import { PAIR_DEFAULTS, trainPair } from '../../src/pair/train.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
 import { gaussianBlur } from '../../src/diffusion/structure-guidance.ts';
 
@@ -56,9 +56,9 @@ describe('trainPair', () => {
     expect(r.meanStepMs).toBeCloseTo(r.stepMs.reduce((a, b) => a + b, 0) / 4, 6);
   });
 
-  it('trains the style row on the lowest share of the noise schedule with styleTimesteps; the warm-up keeps all of it', async () => {
+  it('trains the style row on the lowest share of the noise schedule with styleTimesteps; the warm-up and the default keep all of it', async () => {
     const opts = { model, content: image(1), style: image(2), name: 'low', subject: 'cat face', steps: 9, lr: 1e-2, styleStartShare: 1 / 3 };
-    const all = await trainPair(opts);
+    const all = await trainPair({ ...opts, styleTimesteps: 1 });
     const low = await trainPair({ ...opts, styleTimesteps: 0.5 });
     const T = model.schedule.betas.length;
     expect(all.timesteps).toHaveLength(9);
@@ -71,8 +71,11 @@ describe('trainPair', () => {
     });
     expect(all.timesteps.slice(3).some((t) => t >= T / 2)).toBe(true);
     expect(low.style.modules.some((m, k) => maxDiff(m.B, all.style.modules[k].B) > 0)).toBe(true);
-    const one = await trainPair({ ...opts, styleTimesteps: 1 });
-    expect(one.style.modules.map((m) => Array.from(m.B))).toEqual(all.style.modules.map((m) => Array.from(m.B)));
+    // The default draws from all of the schedule, as the paper's training.
+    expect(PAIR_DEFAULTS.styleTimesteps).toBe(1);
+    const byDefault = await trainPair(opts);
+    expect(byDefault.timesteps).toEqual(all.timesteps);
+    expect(byDefault.style.modules.map((m) => Array.from(m.B))).toEqual(all.style.modules.map((m) => Array.from(m.B)));
     for (const bad of [0, -0.5, 1.5, Number.NaN])
       await expect(trainPair({ ...opts, styleTimesteps: bad })).rejects.toThrow(/styleTimesteps must be in \(0, 1\]/);
   });
