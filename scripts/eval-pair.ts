@@ -20,12 +20,13 @@
  *   --train-steps N      training steps of every adapter (default: the pair defaults, PAIR_DEFAULTS.steps)
  *   --lr X               learning rate of every adapter (default: each trainer's own default)
  *   --rank N             rank of every adapter (default: the pair defaults, PAIR_DEFAULTS.rank)
+ *   --ranks LIST         the ranks of the pair-guidance-rank methods, one each (default 16)
  *   --reference-steps N --reference-lr X   the training recipe of pair-guidance-reference (default 300, 1e-3)
  *   --convs / --no-convs every adapter (the method's and the baselines') also on the resnet convolutions (LoCon),
  *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
  *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment,
- *                        pair-guidance-layout,pair-guidance-start,pair-guidance-timesteps (default the first four)
+ *                        pair-guidance-layout,pair-guidance-start,pair-guidance-timesteps,pair-guidance-rank (default the first four)
  *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
  *   --style-timesteps LIST  the shares of the noise schedule (from its clean end) that the style row trains on, one
  *                        pair-guidance-timesteps method each (default 0.5; 1: all of it, the pair defaults')
@@ -67,6 +68,8 @@
  *                       one method per value, ids suffixed -V when there are several): the unstyled draw before
  *   pair-guidance-timesteps  the method with its style row trained on the lowest share of the noise schedule
  *                       only (--style-timesteps LIST; PairTrainOptions.styleTimesteps), drawn as the method
+ *   pair-guidance-rank  the method with its adapters of another rank (--ranks LIST; ids suffixed -R when there
+ *                       are several)
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -130,6 +133,7 @@ const { values: a } = parseArgs({
     'no-convs': { type: 'boolean', default: false },
     lr: { type: 'string' },
     rank: { type: 'string', default: String(PAIR_DEFAULTS.rank) },
+    ranks: { type: 'string', default: '16' },
     'reference-steps': { type: 'string', default: '300' },
     'reference-lr': { type: 'string', default: '1e-3' },
     'augment-shift': { type: 'string', default: String(PAIR_AUGMENTATION.shift) },
@@ -161,6 +165,8 @@ const convs = Boolean(a.convs) && !a['no-convs'];
 const lr = a.lr === undefined ? undefined : Number(a.lr);
 const rank = Number(a.rank);
 if (!Number.isInteger(rank) || rank < 1) throw new Error(`--rank: expected an integer >= 1, got '${a.rank}'`);
+const rankList = numberList(a.ranks!);
+if (rankList.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--ranks: expected a list of integers >= 1, got '${a.ranks}'`);
 const targets = parseTargets(a.targets!);
 checkTargetsHeldOut(targets, a.model!);
 const referenceRecipe = { steps: Number(a['reference-steps']), lr: Number(a['reference-lr']) };
@@ -203,6 +209,8 @@ interface Method {
   loraScaleStart?: number;
   /** The share of the noise schedule its style adapter trains on (PairTrainOptions.styleTimesteps; default: trainWindow). */
   styleTimesteps?: number;
+  /** Its adapters' rank (default --rank). */
+  rank?: number;
 }
 const ALL_METHODS: Method[] = [
   { id: 'pair-guidance', label: 'pair + style guidance (the method)', mode: 'guidance', style: 'pair', weights: strengths, dashed: false },
@@ -296,14 +304,26 @@ const ALL_METHODS: Method[] = [
       styleTimesteps: v,
     }),
   ),
+  ...rankList.map(
+    (r): Method => ({
+      id: rankList.length > 1 ? `pair-guidance-rank-${r}` : 'pair-guidance-rank',
+      label: `pair + style guidance, adapters of rank ${r}`,
+      mode: 'guidance',
+      style: 'pair',
+      weights: strengths,
+      dashed: true,
+      rank: r,
+    }),
+  ),
 ];
+/** The methods with one variant per value of an option, and those values. */
+const VARIANTS: Record<string, readonly number[]> = {
+  'pair-guidance-start': styleStarts,
+  'pair-guidance-timesteps': styleTimestepList,
+  'pair-guidance-rank': rankList,
+};
 /** A method name of the command line, expanded when its option lists several values. */
-const expand = (s: string): string[] =>
-  s === 'pair-guidance-start' && styleStarts.length > 1
-    ? styleStarts.map((v) => `${s}-${v}`)
-    : s === 'pair-guidance-timesteps' && styleTimestepList.length > 1
-      ? styleTimestepList.map((v) => `${s}-${v}`)
-      : [s];
+const expand = (s: string): string[] => ((VARIANTS[s]?.length ?? 0) > 1 ? VARIANTS[s].map((v) => `${s}-${v}`) : [s]);
 const wanted = a.methods!.split(',').flatMap((s) => expand(s.trim()));
 for (const w of wanted)
   if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
@@ -320,12 +340,13 @@ const methods: Method[] = ALL_METHODS.filter((m) => wanted.includes(m.id)).flatM
 /** The trained adapter a method draws with: its kind and number of pairs. */
 /** The share of the noise schedule a method's style adapter trains on: the pair defaults' for the pair methods, all of it for DreamBooth-LoRA unless set. */
 const trainWindow = (m: Method) => m.styleTimesteps ?? (m.style === 'dreambooth' ? 1 : PAIR_DEFAULTS.styleTimesteps);
-const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}`;
+const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}@r${m.rank ?? rank}`;
 const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({
   key: styleKey(m),
   kind: m.style,
   pairs: m.pairsPerStyle!,
   styleTimesteps: trainWindow(m),
+  rank: m.rank ?? rank,
 }));
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
@@ -403,7 +424,7 @@ for (let p = 0; p < units.length; p++) {
   };
   for (const t of trainings) {
     const recipe = t.kind === 'reference' ? referenceRecipe : { steps: trainSteps, lr };
-    const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, ...recipe, rank, seed: seed * 1000 + p, threads, convs };
+    const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, ...recipe, rank: t.rank, seed: seed * 1000 + p, threads, convs };
     const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA', pairAugment: 'augmented pair', reference: 'reference pair' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
     const r =
       t.kind === 'dreambooth'
@@ -740,6 +761,8 @@ const report = {
     structures: Object.fromEntries(methods.map((m) => [m.id, m.structure ?? null])),
     /** Each method's share of the noise schedule its style adapter trained on (PairTrainOptions.styleTimesteps). */
     styleTimesteps: Object.fromEntries(methods.map((m) => [m.id, trainWindow(m)])),
+    /** Each method's adapter rank. */
+    ranks: Object.fromEntries(methods.map((m) => [m.id, m.rank ?? rank])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,

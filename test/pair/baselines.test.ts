@@ -47,7 +47,7 @@ describe('trainSingleImageLora (DreamBooth-LoRA baseline)', () => {
     expect(a.style.modules[0].A).toEqual(b.style.modules[0].A);
   });
 
-  it('timesteps: every step draws from the lowest share of the noise schedule, as the pair method\'s style row', async () => {
+  it("timesteps: every step draws from the lowest share of the noise schedule, as the pair method's style row", async () => {
     const all = await trainSingleImageLora({ model, image: image(2), name: 'a', steps: 6, threads: 1 });
     const low = await trainSingleImageLora({ model, image: image(2), name: 'b', steps: 6, threads: 1, timesteps: 0.5 });
     const T = model.schedule.betas.length;
