@@ -1,12 +1,14 @@
 /**
  * Two eval:base runs on the same captions, compared caption by caption (npm run eval:base-compare --
- * A.json B.json): made for two base models (eval:base --model), or any two runs that share their
- * captions, seeds and drawing settings. For the held-out captions (a) and the style-swapped ones (b):
+ * A.json B.json [--may-differ cfg,steps]): made for two base models (eval:base --model), or any two runs that share their
+ * captions, seeds and drawing settings (--may-differ names the drawing settings that are compared instead,
+ * e.g. two CFG scales on one model). For the held-out captions (a) and the style-swapped ones (b):
  * each run's top-1 and top-5 recognition and its share drawn in the prompted set, and B minus A on the
  * same bootstrap resamples of the captions (95%; the captions' own spread cancels, so a difference can be
  * apart from 0 while the two runs' intervals overlap). A difference whose interval holds 0 is inside the
  * noise. Exit status 2 with a message for reports that are not eval:base's or not on the same captions.
  */
+import { parseArgs } from 'node:util';
 import { V1_SET_IDS, styleOf } from '../src/data/emoji-sets.ts';
 import { bootstrap } from '../src/eval/stats.ts';
 import { readReport, refuse } from './lib/compare-reports.ts';
@@ -31,12 +33,22 @@ function readRun(path: string): BaseRun {
   return run;
 }
 
-const paths = process.argv.slice(2);
-if (paths.length !== 2) fail('give two eval:base reports: npm run eval:base-compare -- A.json B.json');
+const { values: opts, positionals: paths } = parseArgs({ allowPositionals: true, options: { 'may-differ': { type: 'string', default: '' } } });
+if (paths.length !== 2) fail('give two eval:base reports: npm run eval:base-compare -- A.json B.json [--may-differ cfg]');
 const [runA, runB] = paths.map(readRun) as [BaseRun, BaseRun];
+const mayDiffer = new Set(
+  opts['may-differ']!.split(',')
+    .map((k) => k.trim())
+    .filter(Boolean),
+);
+// The captions themselves are checked one by one below; only drawing settings may be named.
+for (const k of mayDiffer) if (['captions', 'perSeed', 'seeds'].includes(k)) fail(`--may-differ ${k}: the runs must share their captions and seeds`);
+const differing: string[] = [];
 for (const key of new Set([...Object.keys(runA.settings), ...Object.keys(runB.settings)])) {
-  if (JSON.stringify(runA.settings[key]) !== JSON.stringify(runB.settings[key]))
-    fail(`the runs differ in ${key} (${JSON.stringify(runA.settings[key])} against ${JSON.stringify(runB.settings[key])}): not the same drawing settings`);
+  if (JSON.stringify(runA.settings[key]) === JSON.stringify(runB.settings[key])) continue;
+  const what = `${key} (${JSON.stringify(runA.settings[key])} against ${JSON.stringify(runB.settings[key])})`;
+  if (!mayDiffer.has(key)) fail(`the runs differ in ${what}: not the same drawing settings`);
+  differing.push(what);
 }
 if (runA.captions.length !== runB.captions.length) fail(`the runs have ${runA.captions.length} and ${runB.captions.length} captions: not the same captions`);
 runA.captions.forEach((c, i) => {
@@ -66,6 +78,7 @@ const interval = (i: { value: number; low: number; high: number }, sign = false)
   `${sign && i.value >= 0 ? '+' : ''}${pct(i.value)} [${pct(i.low)}, ${pct(i.high)}]`;
 
 console.log(`A: ${runA.model.dir} (${runA.model.hash})\nB: ${runB.model.dir} (${runB.model.hash})`);
+if (differing.length) console.log(`drawing settings that differ: ${differing.join(', ')}`);
 console.log(`${units.length} captions, the same in both runs; 95% bootstrap intervals over captions (2,000 resamples), in percent\n`);
 const rows = metrics.map((m) => {
   const ia = bootstrap(units, (s) => mean(s.map((u) => m.of(u.a))));

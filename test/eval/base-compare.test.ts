@@ -18,7 +18,15 @@ const SUBJECTS = ['dog face', 'cat face', 'red apple', 'rocket'];
 /** An eval:base report: ranks of the (a) and (b) pictures per caption, the artist judge's set for each. */
 function report(
   name: string,
-  o: { ranksA: (number | null)[]; ranksB?: (number | null)[]; artistA?: string[]; steps?: number; captions?: string[]; noSwapped?: boolean },
+  o: {
+    ranksA: (number | null)[];
+    ranksB?: (number | null)[];
+    artistA?: string[];
+    steps?: number;
+    cfg?: number;
+    captions?: string[];
+    noSwapped?: boolean;
+  },
 ): string {
   const file = join(dir, `${name}.json`);
   const captions = SUBJECTS.map((subject, i) => ({
@@ -33,7 +41,7 @@ function report(
     file,
     JSON.stringify({
       model: { dir: `models/${name}`, id: 'emoji-mini', hash: name },
-      settings: { captions: 4, perSeed: 4, seeds: [0], steps: o.steps ?? 30, cfg: 5, sampler: 'ddim', batch: 16 },
+      settings: { captions: 4, perSeed: 4, seeds: [0], steps: o.steps ?? 30, cfg: o.cfg ?? 5, sampler: 'ddim', batch: 16 },
       captions,
     }),
   );
@@ -76,6 +84,19 @@ describe('eval:base-compare', () => {
     const otherSteps = compare(a, report('d', { ranksA: [1, 2, 3, 4], steps: 50 }));
     expect(otherSteps.status).toBe(2);
     expect(otherSteps.stderr).toMatch(/the runs differ in steps \(30 against 50\): not the same drawing settings/);
+    // --may-differ names the drawing settings compared instead; the others must still match, and the captions may not be named.
+    const otherCfg = report('e', { ranksA: [1, 1, 2, 4], cfg: 3 });
+    expect(compare(a, otherCfg).stderr).toMatch(/the runs differ in cfg \(5 against 3\)/);
+    const byCfg = compare(a, otherCfg, '--may-differ', 'cfg');
+    expect(byCfg.status).toBe(0);
+    expect(byCfg.stdout).toMatch(/drawing settings that differ: cfg \(5 against 3\)/);
+    expect(byCfg.stdout).toMatch(/\(a\) top-1 +25\.0 \[[^\]]+\] +50\.0/);
+    const stillSteps = compare(a, report('f', { ranksA: [1, 2, 3, 4], steps: 50, cfg: 3 }), '--may-differ', 'cfg');
+    expect(stillSteps.status).toBe(2);
+    expect(stillSteps.stderr).toMatch(/the runs differ in steps \(30 against 50\)/);
+    const seeds = compare(a, a, '--may-differ', 'seeds');
+    expect(seeds.status).toBe(2);
+    expect(seeds.stderr).toMatch(/--may-differ seeds: the runs must share their captions and seeds/);
     const notReport = join(dir, 'pair.json');
     writeFileSync(notReport, JSON.stringify({ pairs: [], settings: {} }));
     const wrongKind = compare(a, notReport);
