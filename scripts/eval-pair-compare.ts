@@ -1,13 +1,14 @@
 /**
  * Two eval:pair runs on the same pairs, compared pair by pair (npm run eval:pair-compare -- A.json B.json
- * [--method pair-guidance] [--training-may-differ] [--out FILE]). Made for two base models (eval:pair --model), or any two runs
+ * [--method pair-guidance] [--training-may-differ] [--may-differ cfg,steps,trainSteps,rank] [--out FILE]). Made for two base models (eval:pair --model), or any two runs
  * that share their pairs, drawn subjects, seeds and drawing settings: each run's headline (P(target)
  * where identity agreement falls to 50%), B minus A on the same bootstrap resample of the pairs (the
  * spread between pairs cancels), over all targets and per target; P(target) and identity agreement at
  * each strength; the unstyled pictures' P(target) and subject top-5. A difference whose interval holds 0
  * is inside the noise. The method must have trained the same way in both runs; --training-may-differ
  * lets its style row's share of the noise schedule (eval:pair's styleTimesteps) differ, to compare two
- * trainings of the same pairs.
+ * trainings of the same pairs; --may-differ names drawing or training settings that may differ too (e.g.
+ * two CFG scales).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,7 @@ const { values: a, positionals } = parseArgs({
   options: {
     method: { type: 'string', default: 'pair-guidance' },
     'training-may-differ': { type: 'boolean', default: false },
+    'may-differ': { type: 'string', default: '' },
     out: { type: 'string' },
   },
 });
@@ -58,9 +60,19 @@ runA.pairs.forEach((p, i) => {
   if (key(p) !== key(q))
     fail(`pair ${i + 1} differs: ${p.subject} (seed ${p.seed}, ${p.target ?? 'openmoji'}) against ${q.subject} (seed ${q.seed}, ${q.target ?? 'openmoji'})`);
 });
+/** Drawing and training settings --may-differ may name (the pairs, subjects, strengths, seeds and targets must match). */
+const MAY_DIFFER = ['steps', 'cfg', 'trainSteps', 'rank'];
+const mayDiffer = new Set(
+  a['may-differ']!.split(',')
+    .map((k) => k.trim())
+    .filter(Boolean),
+);
+for (const k of mayDiffer) if (!MAY_DIFFER.includes(k)) fail(`--may-differ ${k}: only ${MAY_DIFFER.join(', ')} may differ between the runs`);
+const differing: string[] = [];
 for (const k of ['subjects', 'strengths', 'steps', 'cfg', 'trainSteps', 'rank', 'seeds', 'targets']) {
-  if (JSON.stringify(runA.settings[k]) !== JSON.stringify(runB.settings[k]))
-    fail(`setting ${k} differs: ${JSON.stringify(runA.settings[k])} against ${JSON.stringify(runB.settings[k])}`);
+  if (JSON.stringify(runA.settings[k]) === JSON.stringify(runB.settings[k])) continue;
+  if (!mayDiffer.has(k)) fail(`setting ${k} differs: ${JSON.stringify(runA.settings[k])} against ${JSON.stringify(runB.settings[k])}`);
+  differing.push(`${k} ${JSON.stringify(runA.settings[k])} in A, ${JSON.stringify(runB.settings[k])} in B`);
 }
 // A style-guidance method draws by its schedule, which has changed between versions: the same method name is not enough.
 for (const [path, r] of [
@@ -130,6 +142,7 @@ const signed = (i: Interval) => {
   return `${i.value >= 0 ? '+' : ''}${s} (${noise})`;
 };
 console.log(`A: ${runA.model.dir} (${runA.model.hash})\nB: ${runB.model.dir} (${runB.model.hash})`);
+if (differing.length) console.log(`settings that differ: ${differing.join('; ')}`);
 if (timestepsOf(runA) !== timestepsOf(runB))
   console.log(`the style row trained on the lowest ${timestepsOf(runA)} of the noise schedule in A, ${timestepsOf(runB)} in B`);
 console.log(

@@ -64,7 +64,16 @@ describe('eval:pair-compare', () => {
   /** An eval:pair report of `pairs` pairs whose styled pictures have P(target) `p` at both strengths. */
   function report(
     name: string,
-    o: { p: number; subjects?: string[]; strengths?: number[]; scales?: [number, number]; samples?: boolean; schedule?: unknown; styleTimesteps?: number },
+    o: {
+      p: number;
+      subjects?: string[];
+      strengths?: number[];
+      scales?: [number, number];
+      samples?: boolean;
+      schedule?: unknown;
+      styleTimesteps?: number;
+      cfg?: number;
+    },
   ): string {
     const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
       seed: 0,
@@ -100,7 +109,7 @@ describe('eval:pair-compare', () => {
           subjects: 2,
           strengths: o.strengths ?? STRENGTHS,
           steps: 30,
-          cfg: 5,
+          cfg: o.cfg ?? 5,
           trainSteps: 100,
           rank: 8,
           seeds: [0],
@@ -153,6 +162,14 @@ describe('eval:pair-compare', () => {
     const otherStrengths = compare(a, report('d', { p: 0.2, strengths: [1, 3] }));
     expect(otherStrengths.status).toBe(2);
     expect(otherStrengths.stderr).toMatch(/setting strengths differs: \[1,2\] against \[1,3\]/);
+    const otherCfg = report('k', { p: 0.3, cfg: 3 });
+    expect(compare(a, otherCfg).stderr).toMatch(/setting cfg differs: 5 against 3/);
+    const byCfg = compare(a, otherCfg, '--may-differ', 'cfg');
+    expect(byCfg.status).toBe(0);
+    expect(byCfg.stdout).toMatch(/settings that differ: cfg 5 in A, 3 in B/);
+    const mayNot = compare(a, a, '--may-differ', 'strengths');
+    expect(mayNot.status).toBe(2);
+    expect(mayNot.stderr).toMatch(/--may-differ strengths: only steps, cfg, trainSteps, rank may differ/);
     const old = compare(a, report('e', { p: 0.2, samples: false }));
     expect(old.status).toBe(2);
     expect(old.stderr).toMatch(/no per-picture samples: it was written by an earlier eval:pair; run it again/);
