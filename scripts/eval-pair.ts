@@ -212,6 +212,20 @@ interface Method {
   /** Its adapters' rank (default --rank). */
   rank?: number;
 }
+/** Guided pair methods with one variant per value of an option (ids suffixed -V when it lists several). */
+const VARIANT_FAMILIES: { base: string; values: readonly number[]; make: (v: number) => Pick<Method, 'label'> & Partial<Method> }[] = [
+  {
+    base: 'pair-guidance-start',
+    values: styleStarts,
+    make: (v) => ({ label: `pair + style guidance from ${v} of the steps (the unstyled draw before)`, schedule: styleGuidanceSchedule(steps, v) }),
+  },
+  {
+    base: 'pair-guidance-timesteps',
+    values: styleTimestepList,
+    make: (v) => ({ label: `pair + style guidance, the style row trained on ${v === 1 ? 'all' : `the lowest ${v}`} of the noise schedule`, styleTimesteps: v }),
+  },
+  { base: 'pair-guidance-rank', values: rankList, make: (r) => ({ label: `pair + style guidance, adapters of rank ${r}`, rank: r }) },
+];
 const ALL_METHODS: Method[] = [
   { id: 'pair-guidance', label: 'pair + style guidance (the method)', mode: 'guidance', style: 'pair', weights: strengths, dashed: false },
   { id: 'pair-lora-scale', label: '(b) pair StyleLoRA by LoRA scale', mode: 'lora-scale', style: 'pair', weights: scales, dashed: true },
@@ -282,46 +296,21 @@ const ALL_METHODS: Method[] = [
     dashed: true,
     structure: layout,
   },
-  ...styleStarts.map(
-    (v): Method => ({
-      id: styleStarts.length > 1 ? `pair-guidance-start-${v}` : 'pair-guidance-start',
-      label: `pair + style guidance from ${v} of the steps (the unstyled draw before)`,
-      mode: 'guidance',
-      style: 'pair',
-      weights: strengths,
-      dashed: true,
-      schedule: styleGuidanceSchedule(steps, v),
-    }),
-  ),
-  ...styleTimestepList.map(
-    (v): Method => ({
-      id: styleTimestepList.length > 1 ? `pair-guidance-timesteps-${v}` : 'pair-guidance-timesteps',
-      label: `pair + style guidance, the style row trained on ${v === 1 ? 'all' : `the lowest ${v}`} of the noise schedule`,
-      mode: 'guidance',
-      style: 'pair',
-      weights: strengths,
-      dashed: true,
-      styleTimesteps: v,
-    }),
-  ),
-  ...rankList.map(
-    (r): Method => ({
-      id: rankList.length > 1 ? `pair-guidance-rank-${r}` : 'pair-guidance-rank',
-      label: `pair + style guidance, adapters of rank ${r}`,
-      mode: 'guidance',
-      style: 'pair',
-      weights: strengths,
-      dashed: true,
-      rank: r,
-    }),
+  ...VARIANT_FAMILIES.flatMap((f) =>
+    f.values.map(
+      (v): Method => ({
+        id: f.values.length > 1 ? `${f.base}-${v}` : f.base,
+        mode: 'guidance',
+        style: 'pair',
+        weights: strengths,
+        dashed: true,
+        ...f.make(v),
+      }),
+    ),
   ),
 ];
 /** The methods with one variant per value of an option, and those values. */
-const VARIANTS: Record<string, readonly number[]> = {
-  'pair-guidance-start': styleStarts,
-  'pair-guidance-timesteps': styleTimestepList,
-  'pair-guidance-rank': rankList,
-};
+const VARIANTS: Record<string, readonly number[]> = Object.fromEntries(VARIANT_FAMILIES.map((f) => [f.base, f.values]));
 /** A method name of the command line, expanded when its option lists several values. */
 const expand = (s: string): string[] => ((VARIANTS[s]?.length ?? 0) > 1 ? VARIANTS[s].map((v) => `${s}-${v}`) : [s]);
 const wanted = a.methods!.split(',').flatMap((s) => expand(s.trim()));
