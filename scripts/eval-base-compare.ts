@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { V1_SET_IDS, styleOf } from '../src/data/emoji-sets.ts';
 import { bootstrap } from '../src/eval/stats.ts';
-import { readReport, refuse } from './lib/compare-reports.ts';
+import { differingSettings, namedSettings, readReport, refuse } from './lib/compare-reports.ts';
 
 interface CaptionResult {
   caption: string;
@@ -36,20 +36,16 @@ function readRun(path: string): BaseRun {
 const { values: opts, positionals: paths } = parseArgs({ allowPositionals: true, options: { 'may-differ': { type: 'string', default: '' } } });
 if (paths.length !== 2) fail('give two eval:base reports: npm run eval:base-compare -- A.json B.json [--may-differ cfg]');
 const [runA, runB] = paths.map(readRun) as [BaseRun, BaseRun];
-const mayDiffer = new Set(
-  opts['may-differ']!.split(',')
-    .map((k) => k.trim())
-    .filter(Boolean),
-);
+const mayDiffer = namedSettings(opts['may-differ']!);
 // The captions themselves are checked one by one below; only drawing settings may be named.
 for (const k of mayDiffer) if (['captions', 'perSeed', 'seeds'].includes(k)) fail(`--may-differ ${k}: the runs must share their captions and seeds`);
-const differing: string[] = [];
-for (const key of new Set([...Object.keys(runA.settings), ...Object.keys(runB.settings)])) {
-  if (JSON.stringify(runA.settings[key]) === JSON.stringify(runB.settings[key])) continue;
-  const what = `${key} (${JSON.stringify(runA.settings[key])} against ${JSON.stringify(runB.settings[key])})`;
-  if (!mayDiffer.has(key)) fail(`the runs differ in ${what}: not the same drawing settings`);
-  differing.push(what);
-}
+const differing = differingSettings(
+  runA.settings,
+  runB.settings,
+  new Set([...Object.keys(runA.settings), ...Object.keys(runB.settings)]),
+  mayDiffer,
+  (k, va, vb) => fail(`the runs differ in ${k} (${va} against ${vb}): not the same drawing settings`),
+).map((d) => `${d.key} (${d.a} against ${d.b})`);
 if (runA.captions.length !== runB.captions.length) fail(`the runs have ${runA.captions.length} and ${runB.captions.length} captions: not the same captions`);
 runA.captions.forEach((c, i) => {
   const d = runB.captions[i]!;

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PairCurves, type PairSample, type UnstyledSample } from '../src/eval/pair-curves.ts';
 import { bootstrap, numInterval, type Interval } from '../src/eval/stats.ts';
-import { readReport, refuse } from './lib/compare-reports.ts';
+import { differingSettings, namedSettings, readReport, refuse } from './lib/compare-reports.ts';
 
 const { values: a, positionals } = parseArgs({
   allowPositionals: true,
@@ -62,18 +62,13 @@ runA.pairs.forEach((p, i) => {
 });
 /** Drawing and training settings --may-differ may name (the pairs, subjects, strengths, seeds and targets must match). */
 const MAY_DIFFER = ['steps', 'cfg', 'trainSteps', 'rank'];
-const mayDiffer = new Set(
-  a['may-differ']!.split(',')
-    .map((k) => k.trim())
-    .filter(Boolean),
-);
+const mayDiffer = namedSettings(a['may-differ']!);
 for (const k of mayDiffer) if (!MAY_DIFFER.includes(k)) fail(`--may-differ ${k}: only ${MAY_DIFFER.join(', ')} may differ between the runs`);
-const differing: string[] = [];
-for (const k of ['subjects', 'strengths', 'steps', 'cfg', 'trainSteps', 'rank', 'seeds', 'targets']) {
-  if (JSON.stringify(runA.settings[k]) === JSON.stringify(runB.settings[k])) continue;
-  if (!mayDiffer.has(k)) fail(`setting ${k} differs: ${JSON.stringify(runA.settings[k])} against ${JSON.stringify(runB.settings[k])}`);
-  differing.push(`${k} ${JSON.stringify(runA.settings[k])} in A, ${JSON.stringify(runB.settings[k])} in B`);
-}
+/** The settings compared between the runs: each must match unless --may-differ names it. */
+const SETTINGS = ['subjects', 'strengths', 'steps', 'cfg', 'trainSteps', 'rank', 'seeds', 'targets'];
+const differing = differingSettings(runA.settings, runB.settings, SETTINGS, mayDiffer, (k, va, vb) => fail(`setting ${k} differs: ${va} against ${vb}`)).map(
+  (d) => `${d.key} ${d.a} in A, ${d.b} in B`,
+);
 // A style-guidance method draws by its schedule, which has changed between versions: the same method name is not enough.
 for (const [path, r] of [
   [pathA, runA],

@@ -329,13 +329,15 @@ const methods: Method[] = ALL_METHODS.filter((m) => wanted.includes(m.id)).flatM
 /** The trained adapter a method draws with: its kind and number of pairs. */
 /** The share of the noise schedule a method's style adapter trains on: the pair defaults' for the pair methods, all of it for DreamBooth-LoRA unless set. */
 const trainWindow = (m: Method) => m.styleTimesteps ?? (m.style === 'dreambooth' ? 1 : PAIR_DEFAULTS.styleTimesteps);
-const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}@r${m.rank ?? rank}`;
+/** A method's adapter rank. */
+const rankOf = (m: Method) => m.rank ?? rank;
+const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}@r${rankOf(m)}`;
 const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({
   key: styleKey(m),
   kind: m.style,
   pairs: m.pairsPerStyle!,
   styleTimesteps: trainWindow(m),
-  rank: m.rank ?? rank,
+  rank: rankOf(m),
 }));
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
@@ -751,7 +753,7 @@ const report = {
     /** Each method's share of the noise schedule its style adapter trained on (PairTrainOptions.styleTimesteps). */
     styleTimesteps: Object.fromEntries(methods.map((m) => [m.id, trainWindow(m)])),
     /** Each method's adapter rank. */
-    ranks: Object.fromEntries(methods.map((m) => [m.id, m.rank ?? rank])),
+    ranks: Object.fromEntries(methods.map((m) => [m.id, rankOf(m)])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,
