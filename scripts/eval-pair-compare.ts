@@ -6,8 +6,8 @@
  * spread between pairs cancels), over all targets and per target; P(target) and identity agreement at
  * each strength; the unstyled pictures' P(target) and subject top-5. A difference whose interval holds 0
  * is inside the noise. The method must have trained the same way in both runs; --training-may-differ
- * lets its style row's share of the noise schedule (eval:pair's styleTimesteps) differ, to compare two
- * trainings of the same pairs; --may-differ names drawing or training settings that may differ too (e.g.
+ * lets its style row's share of the noise schedule (eval:pair's styleTimesteps) and its adapters' layers
+ * (eval:pair's --convs) differ, to compare two trainings of the same pairs; --may-differ names drawing or training settings that may differ too (e.g.
  * two CFG scales).
  */
 import { writeFileSync } from 'node:fs';
@@ -33,6 +33,8 @@ interface PairRun {
     targets?: string[];
     guidanceSchedules?: Record<string, unknown>;
     styleTimesteps?: Record<string, number>;
+    convs?: boolean;
+    convsByMethod?: Record<string, boolean>;
   };
   pairs: { seed: number; target?: string; subject: string; drawSubjects: string[] }[];
   samples?: { styled: PairSample[]; unstyled: UnstyledSample[] };
@@ -79,12 +81,28 @@ for (const [path, r] of [
 const scheduleOf = (r: PairRun) => JSON.stringify(r.settings.guidanceSchedules![method] ?? null);
 if (scheduleOf(runA) !== scheduleOf(runB))
   fail(`method ${method} drew with another guidance schedule in each run: ${scheduleOf(runA)} against ${scheduleOf(runB)}`);
-// Its style row's training window (PairTrainOptions.styleTimesteps): reports from before it was recorded trained on all of the schedule.
-const timestepsOf = (r: PairRun) => r.settings.styleTimesteps?.[method] ?? 1;
-if (timestepsOf(runA) !== timestepsOf(runB) && !a['training-may-differ'])
-  fail(
-    `method ${method} trained its style row on another share of the noise schedule in each run: ${timestepsOf(runA)} against ${timestepsOf(runB)} (--training-may-differ compares them)`,
-  );
+/** How the method's adapters trained, as far as the report says: reports from before a key was recorded trained the earlier way. */
+const trainingOf = (r: PairRun) => ({
+  // Its style row's training window (PairTrainOptions.styleTimesteps): all of the schedule before it was recorded.
+  window: r.settings.styleTimesteps?.[method] ?? 1,
+  // Its adapters also on the resnet convolutions (LoCon): per method, else the run's --convs, else not.
+  convs: r.settings.convsByMethod?.[method] ?? r.settings.convs ?? false,
+});
+const layers = (convs: boolean) => (convs ? 'attention and resnet convolutions' : 'attention only');
+const [trainA, trainB] = [trainingOf(runA), trainingOf(runB)];
+/** What differs in the method's training between the runs: the refusal's words and the printed line's. */
+const trainingDiffers = [
+  trainA.window !== trainB.window && {
+    refusal: `trained its style row on another share of the noise schedule in each run: ${trainA.window} against ${trainB.window}`,
+    line: `the style row trained on the lowest ${trainA.window} of the noise schedule in A, ${trainB.window} in B`,
+  },
+  trainA.convs !== trainB.convs && {
+    refusal: `trained its adapters on other layers in each run: ${layers(trainA.convs)} against ${layers(trainB.convs)}`,
+    line: `adapters on ${layers(trainA.convs)} in A, ${layers(trainB.convs)} in B`,
+  },
+].filter((d) => d !== false);
+if (trainingDiffers.length && !a['training-may-differ'])
+  fail(`method ${method} ${trainingDiffers.map((d) => d.refusal).join('; ')} (--training-may-differ compares them)`);
 const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === method);
 for (const [path, r] of [
   [pathA, runA],
@@ -138,8 +156,7 @@ const signed = (i: Interval) => {
 };
 console.log(`A: ${runA.model.dir} (${runA.model.hash})\nB: ${runB.model.dir} (${runB.model.hash})`);
 if (differing.length) console.log(`settings that differ: ${differing.join('; ')}`);
-if (timestepsOf(runA) !== timestepsOf(runB))
-  console.log(`the style row trained on the lowest ${timestepsOf(runA)} of the noise schedule in A, ${timestepsOf(runB)} in B`);
+for (const d of trainingDiffers) console.log(d.line);
 console.log(
   `method ${method}; ${allPairs.length} pairs (targets ${targets.join(', ')}); [95% intervals: bootstrap over the pairs, both runs on the same resample]\n`,
 );

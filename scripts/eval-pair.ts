@@ -17,6 +17,7 @@
  *                        drawing the same held-out subjects with the same seeds
  *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
+ *   --noise-sigmas LIST  the standard deviations of noise-control's pixel noise (pictures in [-1, 1]), default 0.05,0.1,0.2,0.3
  *   --train-steps N      training steps of every adapter (default: the pair defaults, PAIR_DEFAULTS.steps)
  *   --lr X               learning rate of every adapter (default: each trainer's own default)
  *   --rank N             rank of every adapter (default: the pair defaults, PAIR_DEFAULTS.rank)
@@ -26,7 +27,8 @@
  *                        or on the attention projections only (default: the pair defaults)
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
  *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment,
- *                        pair-guidance-layout,pair-guidance-start,pair-guidance-timesteps,pair-guidance-rank (default the first four)
+ *                        pair-guidance-layout,pair-guidance-start,pair-guidance-timesteps,pair-guidance-rank,pair-guidance-convs,
+ *                        no-ortho-guidance-convs,noise-control (default the first four)
  *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
  *   --style-timesteps LIST  the shares of the noise schedule (from its clean end) that the style row trains on, one
  *                        pair-guidance-timesteps method each (default 0.5; 1: all of it, the pair defaults')
@@ -70,6 +72,11 @@
  *                       only (--style-timesteps LIST; PairTrainOptions.styleTimesteps), drawn as the method
  *   pair-guidance-rank  the method with its adapters of another rank (--ranks LIST; ids suffixed -R when there
  *                       are several)
+ *   noise-control       a control, not a method: the unstyled picture with Gaussian pixel noise (--noise-sigmas), no
+ *                       style at all. What P(target) damage alone buys at a given identity agreement: a method whose
+ *                       curve is not above it has shown damage the artist judge reads as the target, not a style
+ *   pair-guidance-convs, no-ortho-guidance-convs  the method and (c) with their adapters also on the resnet
+ *                       convolutions (LoCon; PairTrainOptions.convs), whatever --convs says for the others
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -92,6 +99,7 @@ import { loadDataset } from '../src/data/dataset.ts';
 import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
+import { withPixelNoise } from '../src/eval/degrade.ts';
 import {
   ARTIST_CLASSES,
   ensureArtistClassifier,
@@ -127,6 +135,7 @@ const { values: a } = parseArgs({
     subjects: { type: 'string', default: '24' },
     strengths: { type: 'string', default: '1,2,3,4.5' },
     scales: { type: 'string', default: '0.5,1,1.5,2' },
+    'noise-sigmas': { type: 'string', default: '0.05,0.1,0.2,0.3' },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
     convs: { type: 'boolean', default: PAIR_DEFAULTS.convs },
     'pairs-per-style': { type: 'string', default: '1' },
@@ -158,6 +167,8 @@ const t0 = performance.now();
 const list = (s: string) => numberList(s).filter((v) => v > 0);
 const strengths = list(a.strengths!);
 const scales = list(a.scales!);
+const noiseSigmas = list(a['noise-sigmas']!);
+if (noiseSigmas.some((v) => !(v > 0 && v <= 2))) throw new Error(`--noise-sigmas: expected standard deviations in (0, 2], got '${a['noise-sigmas']}'`);
 const nPairs = Number(a.pairs);
 const nSubjects = Number(a.subjects);
 const trainSteps = Number(a['train-steps']);
@@ -191,11 +202,13 @@ if (seedList.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`--seed
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const log = (s: string) => console.error(s);
 
-type StyleKind = 'pair' | 'noOrtho' | 'dreambooth' | 'pairAugment' | 'reference';
+/** The adapter a method draws with; 'none' for the damage control, which trains and draws nothing of its own. */
+type StyleKind = 'pair' | 'noOrtho' | 'dreambooth' | 'pairAugment' | 'reference' | 'none';
 interface Method {
   id: string;
   label: string;
-  mode: 'guidance' | 'lora-scale';
+  /** 'noise': the unstyled picture with pixel noise of standard deviation = weight (src/eval/degrade.ts). */
+  mode: 'guidance' | 'lora-scale' | 'noise';
   style: StyleKind;
   weights: number[];
   dashed: boolean;
@@ -211,6 +224,8 @@ interface Method {
   styleTimesteps?: number;
   /** Its adapters' rank (default --rank). */
   rank?: number;
+  /** Its adapters also on the resnet convolutions, LoCon (default --convs). */
+  convs?: boolean;
 }
 /** Guided pair methods with one variant per value of an option (ids suffixed -V when it lists several). */
 const VARIANT_FAMILIES: { base: string; values: readonly number[]; make: (v: number) => Pick<Method, 'label'> & Partial<Method> }[] = [
@@ -251,6 +266,32 @@ const ALL_METHODS: Method[] = [
     styleTimesteps: PAIR_DEFAULTS.styleTimesteps,
   },
   { id: 'no-ortho-guidance', label: '(c) no orthogonality + style guidance', mode: 'guidance', style: 'noOrtho', weights: strengths, dashed: true },
+  {
+    id: 'noise-control',
+    label: 'control: the unstyled picture with pixel noise, no style (labels: its sigma)',
+    mode: 'noise',
+    style: 'none',
+    weights: noiseSigmas,
+    dashed: true,
+  },
+  {
+    id: 'pair-guidance-convs',
+    label: 'pair + style guidance, adapters also on the resnet convolutions (LoCon)',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    convs: true,
+  },
+  {
+    id: 'no-ortho-guidance-convs',
+    label: '(c) no orthogonality + style guidance, adapters also on the resnet convolutions (LoCon)',
+    mode: 'guidance',
+    style: 'noOrtho',
+    weights: strengths,
+    dashed: true,
+    convs: true,
+  },
   {
     id: 'pair-guidance-every-2',
     label: 'pair + style guidance every other step',
@@ -318,7 +359,7 @@ for (const w of wanted)
   if (!ALL_METHODS.some((m) => m.id === w)) throw new Error(`--methods: unknown method '${w}' (known: ${ALL_METHODS.map((m) => m.id).join(', ')})`);
 // The pair methods once per --pairs-per-style value (ids suffixed -kK when there are several).
 const methods: Method[] = ALL_METHODS.filter((m) => wanted.includes(m.id)).flatMap((m) =>
-  m.style === 'dreambooth'
+  m.style === 'dreambooth' || m.style === 'none'
     ? [{ ...m, pairsPerStyle: 1 }]
     : perStyleList.map((k) =>
         perStyleList.length > 1
@@ -331,13 +372,16 @@ const methods: Method[] = ALL_METHODS.filter((m) => wanted.includes(m.id)).flatM
 const trainWindow = (m: Method) => m.styleTimesteps ?? (m.style === 'dreambooth' ? 1 : PAIR_DEFAULTS.styleTimesteps);
 /** A method's adapter rank. */
 const rankOf = (m: Method) => m.rank ?? rank;
-const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}@r${rankOf(m)}`;
-const trainings = [...new Map(methods.map((m) => [styleKey(m), m])).values()].map((m) => ({
+/** Whether a method's adapters also sit on the resnet convolutions. */
+const convsOf = (m: Method) => m.convs ?? convs;
+const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}@r${rankOf(m)}@c${convsOf(m)}`;
+const trainings = [...new Map(methods.filter((m) => m.style !== 'none').map((m) => [styleKey(m), m])).values()].map((m) => ({
   key: styleKey(m),
   kind: m.style,
   pairs: m.pairsPerStyle!,
   styleTimesteps: trainWindow(m),
   rank: rankOf(m),
+  convs: convsOf(m),
 }));
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
@@ -345,7 +389,7 @@ const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair
 const drawKey = (m: Method) =>
   `${m.mode}|${m.schedule ? JSON.stringify(m.schedule) : ''}|${m.structure ? JSON.stringify(m.structure) : ''}|${m.loraScaleStart ?? ''}`;
 /** Per draw: its key and the first method drawn in it, whose mode, schedule, structure and start it takes. */
-const drawGroups = [...new Map(methods.map((m) => [drawKey(m), m])).entries()];
+const drawGroups = [...new Map(methods.filter((m) => m.mode !== 'noise').map((m) => [drawKey(m), m])).entries()];
 
 const model = await loadEvalModel(a.model!);
 const ds = loadDataset(a.data!);
@@ -415,8 +459,8 @@ for (let p = 0; p < units.length; p++) {
   };
   for (const t of trainings) {
     const recipe = t.kind === 'reference' ? referenceRecipe : { steps: trainSteps, lr };
-    const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, ...recipe, rank: t.rank, seed: seed * 1000 + p, threads, convs };
-    const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA', pairAugment: 'augmented pair', reference: 'reference pair' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
+    const common = { model, name: `${t.kind}-${t.pairs}-${p}`, subject: x, ...recipe, rank: t.rank, seed: seed * 1000 + p, threads, convs: t.convs };
+    const what = `${{ pair: 'pair', noOrtho: 'no-orthogonality', dreambooth: 'DreamBooth-LoRA', pairAugment: 'augmented pair', reference: 'reference pair', none: 'nothing' }[t.kind]}${perStyleList.length > 1 && t.kind !== 'dreambooth' ? ` (${t.pairs} pairs)` : ''}`;
     const r =
       t.kind === 'dreambooth'
         ? await trainSingleImageLora({ ...common, image: styleImg, timesteps: t.styleTimesteps, onProgress: bar(what) })
@@ -444,6 +488,7 @@ for (let p = 0; p < units.length; p++) {
     const styled = new Map<string, Float32Array[]>();
     let unstyled: Float32Array | null = null;
     for (const [key, group] of drawGroups) {
+      if (group.mode === 'noise') throw new Error('the noise control draws nothing of its own');
       const ms = methods.filter((m) => drawKey(m) === key);
       const mixes: WeightedStyle[][] = unstyled ? [] : [[]];
       for (const m of ms) for (const w of m.weights) mixes.push([{ style: styles[styleKey(m)], weight: w }]);
@@ -462,6 +507,14 @@ for (let p = 0; p < units.length; p++) {
           m.weights.map(() => r.images[k++]),
         );
     }
+    // With only the noise control, the unstyled picture is drawn alone.
+    if (!unstyled) unstyled = (await drawMixes(pipe, [[]], { ...opts, mode: 'guidance' })).images[0];
+    // The noise control: the unstyled picture damaged, its noise seeded by pair, subject and sigma (the same in every run).
+    for (const m of methods.filter((q) => q.mode === 'noise'))
+      styled.set(
+        m.id,
+        m.weights.map((sigma, wi) => withPixelNoise(unstyled!, sigma, new Rng(p * 1_000_003 + drawSeeds[j] * 31 + wi))),
+      );
     perSubject.push({ unstyled: unstyled!, styled });
     process.stderr.write(
       `\r  pair ${p + 1}/${pairSubjects.length}: drew subject ${j + 1}/${drawSubjects.length} (${((performance.now() - tDraw) / 1000).toFixed(0)} s)   `,
@@ -636,7 +689,14 @@ function dominance(content: 'ssim' | 'identityAgreement', style: 'pTarget') {
 const dominanceReport = reference ? { bySsim: dominance('ssim', 'pTarget'), byIdentityAgreement: dominance('identityAgreement', 'pTarget') } : null;
 
 console.log(
-  `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed and target, seeds ${seedList.join(', ')}; targets ${targets.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters of rank ${rank} trained ${trainSteps} steps${lr === undefined ? '' : ` at lr ${lr}`}${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}`,
+  `\nmodel ${a.model} (${model.hash}); ${units.length} pairs (${nPairs} per seed and target, seeds ${seedList.join(', ')}; targets ${targets.join(', ')}) x ${nSubjects} subjects; ${steps} steps, CFG ${cfg}; adapters of rank ${rank} trained ${trainSteps} steps${lr === undefined ? '' : ` at lr ${lr}`}${convs ? ', on attention and resnet convolutions (LoCon)' : ', on attention projections'}${
+    methods.some((m) => convsOf(m) !== convs)
+      ? ` (${methods
+          .filter((m) => convsOf(m) !== convs)
+          .map((m) => m.id)
+          .join(', ')}: ${convs ? 'attention only' : 'also the resnet convolutions'})`
+      : ''
+  }`,
 );
 const artistInfo = artist.meta.info as { heldOutTop1?: number; evaluationSubjectsTop1?: number; evaluationSubjectsOpenmojiRecall?: number };
 console.log(
@@ -754,6 +814,8 @@ const report = {
     styleTimesteps: Object.fromEntries(methods.map((m) => [m.id, trainWindow(m)])),
     /** Each method's adapter rank. */
     ranks: Object.fromEntries(methods.map((m) => [m.id, rankOf(m)])),
+    /** Whether each method's adapters also sat on the resnet convolutions (LoCon). */
+    convsByMethod: Object.fromEntries(methods.map((m) => [m.id, convsOf(m)])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,

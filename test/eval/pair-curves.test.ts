@@ -73,6 +73,9 @@ describe('eval:pair-compare', () => {
       schedule?: unknown;
       styleTimesteps?: number;
       cfg?: number;
+      /** The run's --convs, and the method's own (convsByMethod). */
+      convs?: boolean;
+      methodConvs?: boolean;
     },
   ): string {
     const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
@@ -118,6 +121,8 @@ describe('eval:pair-compare', () => {
             ? {}
             : { guidanceSchedules: { 'pair-guidance': o.schedule ?? { style: { every: 2, head: 1 }, cfg: { every: 2, head: 1 } } } }),
           ...(o.styleTimesteps === undefined ? {} : { styleTimesteps: { 'pair-guidance': o.styleTimesteps } }),
+          ...(o.convs === undefined ? {} : { convs: o.convs }),
+          ...(o.methodConvs === undefined ? {} : { convsByMethod: { 'pair-guidance': o.methodConvs } }),
         },
         pairs,
         ...(o.samples === false
@@ -187,6 +192,17 @@ describe('eval:pair-compare', () => {
     expect(allowed.stdout).toMatch(/the style row trained on the lowest 1 of the noise schedule in A, 0\.5 in B/);
     // A report from before the window was recorded trained on all of the schedule.
     expect(compare(a, report('j', { p: 0.2, styleTimesteps: 1 })).status).toBe(0);
+    // The adapters' layers: the method's own (convsByMethod) before the run's --convs; a report with neither trained on attention only.
+    const otherLayers = compare(a, report('l', { p: 0.2, convs: false, methodConvs: true }));
+    expect(otherLayers.status).toBe(2);
+    expect(otherLayers.stderr).toMatch(
+      /method pair-guidance trained its adapters on other layers in each run: attention only against attention and resnet convolutions \(--training-may-differ compares them\)/,
+    );
+    const layersAllowed = compare(a, join(dir, 'l.json'), '--training-may-differ');
+    expect(layersAllowed.status).toBe(0);
+    expect(layersAllowed.stdout).toMatch(/adapters on attention only in A, attention and resnet convolutions in B/);
+    expect(compare(report('m', { p: 0.2, convs: true }), join(dir, 'l.json')).status).toBe(0);
+    expect(compare(a, report('n', { p: 0.2, convs: true, methodConvs: false })).status).toBe(0);
     const missing = compare(a, join(dir, 'nope.json'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
