@@ -18,7 +18,7 @@ import { renderIcon } from '../src/data/render.ts';
 import { gridPng, type Tile } from '../src/images/grid.ts';
 
 const { values: a } = parseArgs({ options: { strength: { type: 'string', default: '3' }, seed: { type: 'string', default: '1' } } });
-const PROMPTS = ['cat face', 'red apple', 'rocket', 'smiling face with sunglasses'];
+const PROMPTS = ['cat face', 'red apple', 'rocket', 'smiling face with sunglasses', 'house', 'penguin'];
 const home = mkdtempSync(join(tmpdir(), 'pairstyle-readme-'));
 const cli = (...args: string[]) =>
   execFileSync(process.execPath, ['bin/pairstyle.mjs', ...args], {

@@ -79,7 +79,7 @@ const METADATA_KEY = '__metadata__';
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function isDType(s: unknown): s is DType {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
+  return typeof s === 'string' && Object.hasOwn(DTYPE_SIZE, s);
 }
 
 function numel(shape: readonly number[]): number {

@@ -39,7 +39,7 @@ export interface DrawOptions {
   structure?: StructureGuidance | null;
   /**
    * LoRA-scale mode only: the share of the steps drawn as the plain CFG draw before the scaled adapters
-   * act (as the style guidance's STYLE_START; default 0: from the first step, the usual way).
+   * act (as the style guidance's STYLE_START, rounded by startStep; default 0: from the first step, the usual way).
    */
   loraScaleStart?: number;
 }
@@ -88,7 +88,15 @@ export const STYLE_START = 0.5;
  */
 export function styleGuidanceSchedule(steps: number, start = STYLE_START): GuidanceSchedule {
   if (!(start >= 0 && start < 1)) throw new Error(`style start must be in [0, 1), got ${start}`);
-  return styleFrom(Math.min(Math.round(start * steps), Math.max(0, steps - 1)));
+  return styleFrom(startStep(start, steps));
+}
+
+/**
+ * The step from which a style acts when it starts at `share` of a draw's `steps`: rounded, and at the
+ * latest the last step, so that a style acts in a draw of any length (style guidance and LoRA scale alike).
+ */
+export function startStep(share: number, steps: number): number {
+  return Math.min(Math.round(share * steps), Math.max(0, steps - 1));
 }
 
 export interface DrawResult {
@@ -107,7 +115,7 @@ export async function drawMixes(pipe: DiffusionPipeline, mixes: readonly (readon
   const t0 = performance.now();
   if (opts.loraScaleStart !== undefined && !(opts.loraScaleStart >= 0 && opts.loraScaleStart < 1))
     throw new Error(`LoRA-scale start must be in [0, 1), got ${opts.loraScaleStart}`);
-  const loraFrom = opts.mode === 'lora-scale' && opts.loraScaleStart ? Math.round(opts.loraScaleStart * opts.steps) : 0;
+  const loraFrom = opts.mode === 'lora-scale' && opts.loraScaleStart ? startStep(opts.loraScaleStart, opts.steps) : 0;
   const styles = [...new Set(mixes.flatMap((m) => m.map((w) => w.style)))];
   styles.forEach((s) => checkStyleFitsModel(s, pipe.model));
   const adapterOf = new Map(styles.map((s, i) => [s, `style${i}`]));

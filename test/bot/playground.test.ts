@@ -24,7 +24,7 @@ let base: string;
 const events = new AbortController();
 /** Every message state seen on /api/events, in order. */
 const seen: PlaygroundMessage[] = [];
-let wake: (() => void)[] = [];
+const wake: (() => void)[] = [];
 /** The request token the page carries (sent by its own script with every POST). */
 let pageToken = '';
 const tokenHeader = () => ({ 'x-pairstyle-token': pageToken });

@@ -1,5 +1,5 @@
 /** A UNet small enough for finite differences (two levels, one cross-attention block each way) and its inputs. */
-import { Graph, type Tensor } from '../../src/graph/index.ts';
+import type { Graph, Tensor } from '../../src/graph/index.ts';
 import type { LoraAdapter } from '../../src/models/lora.ts';
 import { unet2DConditionModel, type UNet2DConditionConfig } from '../../src/models/unet.ts';
 import { randomArray, randomWeight } from './random-weights.ts';
