@@ -17,7 +17,7 @@
  *                        drawing the same held-out subjects with the same seeds
  *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
- *   --noise-sigmas LIST  the standard deviations of noise-control's pixel noise (pictures in [-1, 1]), default 0.05,0.1,0.2,0.3
+ *   --noise-sigmas LIST  the standard deviations of noise-control's pixel noise (pictures in [-1, 1]), default 0.1,0.2,0.3,0.5
  *   --train-steps N      training steps of every adapter (default: the pair defaults, PAIR_DEFAULTS.steps)
  *   --lr X               learning rate of every adapter (default: each trainer's own default)
  *   --rank N             rank of every adapter (default: the pair defaults, PAIR_DEFAULTS.rank)
@@ -135,7 +135,7 @@ const { values: a } = parseArgs({
     subjects: { type: 'string', default: '24' },
     strengths: { type: 'string', default: '1,2,3,4.5' },
     scales: { type: 'string', default: '0.5,1,1.5,2' },
-    'noise-sigmas': { type: 'string', default: '0.05,0.1,0.2,0.3' },
+    'noise-sigmas': { type: 'string', default: '0.1,0.2,0.3,0.5' },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
     convs: { type: 'boolean', default: PAIR_DEFAULTS.convs },
     'pairs-per-style': { type: 'string', default: '1' },
