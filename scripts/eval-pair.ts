@@ -17,6 +17,10 @@
  *                        drawing the same held-out subjects with the same seeds
  *   --strengths LIST     style-guidance weights, default 1,2,3,4.5
  *   --scales LIST        LoRA scales of the LoRA-scale methods, default 0.5,1,1.5,2
+ *   --own-subject        also draw each pair's own subject (the one its adapter trained on) with every method at every
+ *                        weight, and report its P(target) and its distance to the pair's style picture: how much
+ *                        of the pair the adapter reproduces where it was trained (the fit), beside the other
+ *                        subjects (the transfer). Kept out of every other figure
  *   --noise-sigmas LIST  the standard deviations of noise-control's pixel noise (pictures in [-1, 1]), default 0.1,0.2,0.3,0.5
  *   --train-steps N      training steps of every adapter (default: the pair defaults, PAIR_DEFAULTS.steps)
  *   --lr X               learning rate of every adapter (default: each trainer's own default)
@@ -136,6 +140,7 @@ const { values: a } = parseArgs({
     strengths: { type: 'string', default: '1,2,3,4.5' },
     scales: { type: 'string', default: '0.5,1,1.5,2' },
     'noise-sigmas': { type: 'string', default: '0.1,0.2,0.3,0.5' },
+    'own-subject': { type: 'boolean', default: false },
     'train-steps': { type: 'string', default: String(PAIR_DEFAULTS.steps) },
     convs: { type: 'boolean', default: PAIR_DEFAULTS.convs },
     'pairs-per-style': { type: 'string', default: '1' },
@@ -435,6 +440,9 @@ const units: Unit[] = seedList.flatMap((seed) =>
 const pairSubjects = units.map((u) => u.pair);
 
 const samples: PairSample[] = [];
+/** --own-subject: each pair's own subject, drawn unstyled and by every method (kept out of every other figure). */
+const ownSamples: { pair: number; method: string; weight: number; pTarget: number; distRatio: number }[] = [];
+const ownUnstyled: { pair: number; pTarget: number }[] = [];
 const unstyledStats: UnstyledSample[] = [];
 const pairsReport: Record<string, unknown>[] = [];
 const gridTiles: Tile[] = [];
@@ -482,9 +490,9 @@ for (let p = 0; p < units.length; p++) {
 
   // Draw: per subject one batched run per mode and schedule; the unstyled picture comes with the first run.
   const tDraw = performance.now();
-  const perSubject: { unstyled: Float32Array; styled: Map<string, Float32Array[]> }[] = [];
-  for (let j = 0; j < drawSubjects.length; j++) {
-    const opts = { prompt: drawSubjects[j], seed: drawSeeds[j], steps, cfg };
+  /** One subject drawn unstyled and by every method at every weight, from one seed (one batched run per draw group). */
+  const drawSubject = async (prompt: string, drawSeed: number, noiseSeed: number) => {
+    const opts = { prompt, seed: drawSeed, steps, cfg };
     const styled = new Map<string, Float32Array[]>();
     let unstyled: Float32Array | null = null;
     for (const [key, group] of drawGroups) {
@@ -509,19 +517,45 @@ for (let p = 0; p < units.length; p++) {
     }
     // With only the noise control, the unstyled picture is drawn alone.
     if (!unstyled) unstyled = (await drawMixes(pipe, [[]], { ...opts, mode: 'guidance' })).images[0];
-    // The noise control: the unstyled picture damaged, its noise seeded by pair, subject and sigma (the same in every run).
+    // The noise control: the unstyled picture damaged, its noise seeded per picture and sigma (the same in every run).
     for (const m of methods.filter((q) => q.mode === 'noise'))
       styled.set(
         m.id,
-        m.weights.map((sigma, wi) => withPixelNoise(unstyled!, sigma, new Rng(p * 1_000_003 + drawSeeds[j] * 31 + wi))),
+        m.weights.map((sigma, wi) => withPixelNoise(unstyled!, sigma, new Rng(noiseSeed + wi))),
       );
-    perSubject.push({ unstyled: unstyled!, styled });
+    return { unstyled: unstyled!, styled };
+  };
+  const perSubject: { unstyled: Float32Array; styled: Map<string, Float32Array[]> }[] = [];
+  for (let j = 0; j < drawSubjects.length; j++) {
+    perSubject.push(await drawSubject(drawSubjects[j], drawSeeds[j], p * 1_000_003 + drawSeeds[j] * 31));
     process.stderr.write(
       `\r  pair ${p + 1}/${pairSubjects.length}: drew subject ${j + 1}/${drawSubjects.length} (${((performance.now() - tDraw) / 1000).toFixed(0)} s)   `,
     );
   }
+  // The pair's own subject (--own-subject), from a seed no other subject of the seed uses.
+  const own = a['own-subject'] ? await drawSubject(x, seed * 1000 + 999, p * 1_000_003 + 999 * 31 + 7) : null;
   drawSeconds += (performance.now() - tDraw) / 1000;
   process.stderr.write('\n');
+  if (own) {
+    const pics = [own.unstyled, ...methods.flatMap((m) => own.styled.get(m.id)!)];
+    const stack = new Float32Array(pics.length * PX);
+    pics.forEach((img, i) => stack.set(img, i * PX));
+    const probs = await artist.probs(stack, pics.length);
+    const targetAt = (ARTIST_CLASSES as readonly string[]).indexOf(target);
+    const pOf = (i: number) => probs[i * ARTIST_CLASSES.length + targetAt];
+    ownUnstyled.push({ pair: p, pTarget: pOf(0) });
+    let i = 1;
+    for (const m of methods)
+      own.styled.get(m.id)!.forEach((img, wi) => {
+        ownSamples.push({
+          pair: p,
+          method: m.id,
+          weight: m.weights[wi],
+          pTarget: pOf(i++),
+          distRatio: rmse(img, styleImg) / Math.max(1e-6, rmse(own.unstyled, styleImg)),
+        });
+      });
+  }
 
   // Classify every picture of this pair at once: per subject the unstyled one, then each method's sweep.
   const order: { j: number; method: string | null; w: number; img: Float32Array }[] = [];
@@ -757,6 +791,35 @@ if (dominanceReport) {
       console.log(`  ${k}: ${d.baseline}: ${d.dominatedByPairGuidance}/${d.points} dominated, ${d.outsideItsContentRange} outside its content range`);
 }
 
+/** --own-subject: per method and weight, the mean over the pairs of P(target) and the distance ratio on each pair's own subject. */
+const meanOver =
+  <T extends { pair: number }>(rows: readonly T[], value: (r: T) => number) =>
+  (ps: readonly number[]) =>
+    ps.reduce((sum, q) => sum + value(rows.find((r) => r.pair === q)!), 0) / ps.length;
+const ownSubject = ownSamples.length
+  ? {
+      unstyled: { pTarget: interval(meanOver(ownUnstyled, (r) => r.pTarget)) },
+      table: methods.flatMap((m) =>
+        m.weights.map((w) => {
+          const rows = ownSamples.filter((r) => r.method === m.id && r.weight === w);
+          return { method: m.id, strength: w, pTarget: interval(meanOver(rows, (r) => r.pTarget)), distRatio: interval(meanOver(rows, (r) => r.distRatio)) };
+        }),
+      ),
+    }
+  : null;
+if (ownSubject) {
+  console.log("\neach pair's own subject (the fit; not in the figures above):");
+  console.log(
+    formatTable(
+      ['method', 'strength', 'P(target)', 'dist ratio to the style picture'],
+      [
+        ['unstyled', 0, numInterval(ownSubject.unstyled.pTarget), 1],
+        ...ownSubject.table.map((r) => [r.method, r.strength, numInterval(r.pTarget), numInterval(r.distRatio, 2)]),
+      ],
+    ),
+  );
+}
+
 // Plot: style vs content trade-off curves, each starting at the unstyled point.
 const series = (content: 'ssim' | 'identityAgreement', style: 'pTarget' | 'distRatio') =>
   methods.map((m) => ({
@@ -827,6 +890,8 @@ const report = {
   headline,
   headlineByTarget,
   differences,
+  /** --own-subject: each pair's own subject (null without it). */
+  ownSubject,
   dominance: dominanceReport,
   seconds: { training: trainSeconds, drawing: drawSeconds, total: (performance.now() - t0) / 1000 },
 };
