@@ -601,8 +601,13 @@ for (let p = 0; p < units.length; p++) {
   if (p < 2) {
     gridTiles.push({ ...tileOf(content, 0, S, `noto: ${x}`) }, { ...tileOf(styleImg, 0, S, `${target}: ${x}`) });
     for (let c = 2; c < GRID_COLS; c++) gridTiles.push(blank());
-    perSubject.slice(0, 6).forEach((s, j) => {
-      gridTiles.push(tileOf(s.unstyled, 0, S, drawSubjects[j]), tileOf(realTarget[j], 0, S, `real ${target}`));
+    // With --own-subject, the pair's own subject first, beside the pair's style picture.
+    const rows = [
+      ...(own ? [{ s: own, label: `${x} (its own)`, real: styleImg }] : []),
+      ...perSubject.slice(0, 6).map((s, j) => ({ s, label: drawSubjects[j], real: realTarget[j] })),
+    ];
+    rows.forEach(({ s, label, real }) => {
+      gridTiles.push(tileOf(s.unstyled, 0, S, label), tileOf(real, 0, S, `real ${target}`));
       for (const m of methods) {
         const wi = Math.floor((m.weights.length - 1) / 2);
         gridTiles.push(
