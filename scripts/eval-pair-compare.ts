@@ -1,6 +1,6 @@
 /**
  * Two eval:pair runs on the same pairs, compared pair by pair (npm run eval:pair-compare -- A.json B.json
- * [--method pair-guidance] [--training-may-differ] [--may-differ cfg,steps,trainSteps,rank] [--out FILE]). Made for two base models (eval:pair --model), or any two runs
+ * [--method pair-guidance] [--method-b NAME] [--training-may-differ] [--may-differ cfg,steps,trainSteps,rank] [--out FILE]). Made for two base models (eval:pair --model), or any two runs
  * that share their pairs, drawn subjects, seeds and drawing settings: each run's headline (P(target)
  * where identity agreement falls to 50%), B minus A on the same bootstrap resample of the pairs (the
  * spread between pairs cancels), over all targets and per target; P(target) and identity agreement at
@@ -8,7 +8,8 @@
  * is inside the noise. The method must have trained the same way in both runs; --training-may-differ
  * lets its style row's share of the noise schedule (eval:pair's styleTimesteps) and its adapters' layers
  * (eval:pair's --convs) differ, to compare two trainings of the same pairs; --may-differ names drawing or training settings that may differ too (e.g.
- * two CFG scales).
+ * two CFG scales). --method-b compares --method in A with another method in B; with A.json A.json, two
+ * methods of one run (e.g. two --pairs-per-style methods), neither of them the run's reference.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,7 @@ const { values: a, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     method: { type: 'string', default: 'pair-guidance' },
+    'method-b': { type: 'string' },
     'training-may-differ': { type: 'boolean', default: false },
     'may-differ': { type: 'string', default: '' },
     out: { type: 'string' },
@@ -52,7 +54,11 @@ function readRun(path: string): PairRun {
 if (positionals.length !== 2) fail('give two eval:pair reports: npm run eval:pair-compare -- A.json B.json [--method pair-guidance]');
 const [pathA, pathB] = positionals;
 const [runA, runB] = [readRun(pathA), readRun(pathB)];
-const method = a.method!;
+/** The method compared: --method in A, and in B too unless --method-b names another (two methods of one run: A.json A.json). */
+const methodA = a.method!;
+const methodB = a['method-b'] ?? methodA;
+const methodOf = (r: PairRun) => (r === runA ? methodA : methodB);
+const method = methodA === methodB ? methodA : `${methodA} (A) against ${methodB} (B)`;
 
 // The same pairs, drawn subjects and seeds, and the same drawing settings; only the model (or what made the runs differ) may change.
 if (runA.pairs.length !== runB.pairs.length) fail(`the runs have ${runA.pairs.length} and ${runB.pairs.length} pairs: not the same pairs`);
@@ -78,15 +84,16 @@ for (const [path, r] of [
 ] as const) {
   if (!r.settings.guidanceSchedules) fail(`${path} does not record its guidance schedules: it was written by an earlier eval:pair; run it again`);
 }
-const scheduleOf = (r: PairRun) => JSON.stringify(r.settings.guidanceSchedules![method] ?? null);
-if (scheduleOf(runA) !== scheduleOf(runB))
+const scheduleOf = (r: PairRun) => JSON.stringify(r.settings.guidanceSchedules![methodOf(r)] ?? null);
+// Two methods compared on purpose (--method-b) may differ in schedule and training; the same method may not.
+if (methodA === methodB && scheduleOf(runA) !== scheduleOf(runB))
   fail(`method ${method} drew with another guidance schedule in each run: ${scheduleOf(runA)} against ${scheduleOf(runB)}`);
 /** How the method's adapters trained, as far as the report says: reports from before a key was recorded trained the earlier way. */
 const trainingOf = (r: PairRun) => ({
   // Its style row's training window (PairTrainOptions.styleTimesteps): all of the schedule before it was recorded.
-  window: r.settings.styleTimesteps?.[method] ?? 1,
+  window: r.settings.styleTimesteps?.[methodOf(r)] ?? 1,
   // Its adapters also on the resnet convolutions (LoCon): per method, else the run's --convs, else not.
-  convs: r.settings.convsByMethod?.[method] ?? r.settings.convs ?? false,
+  convs: r.settings.convsByMethod?.[methodOf(r)] ?? r.settings.convs ?? false,
 });
 const layers = (convs: boolean) => (convs ? 'attention and resnet convolutions' : 'attention only');
 const [trainA, trainB] = [trainingOf(runA), trainingOf(runB)];
@@ -101,26 +108,26 @@ const trainingDiffers = [
     line: `adapters on ${layers(trainA.convs)} in A, ${layers(trainB.convs)} in B`,
   },
 ].filter((d) => d !== false);
-if (trainingDiffers.length && !a['training-may-differ'])
+if (methodA === methodB && trainingDiffers.length && !a['training-may-differ'])
   fail(`method ${method} ${trainingDiffers.map((d) => d.refusal).join('; ')} (--training-may-differ compares them)`);
-const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === method);
+const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === methodOf(r));
 for (const [path, r] of [
   [pathA, runA],
   [pathB, runB],
 ] as const) {
-  if (!hasMethod(r)) fail(`${path} has no pictures of method ${method} (its methods: ${[...new Set(r.samples!.styled.map((q) => q.method))].join(', ')})`);
+  if (!hasMethod(r)) fail(`${path} has no pictures of method ${methodOf(r)} (its methods: ${[...new Set(r.samples!.styled.map((q) => q.method))].join(', ')})`);
 }
 
 const curvesA = new PairCurves(runA.samples!.styled, runA.samples!.unstyled);
 const curvesB = new PairCurves(runB.samples!.styled, runB.samples!.unstyled);
 // The method's own weights: the strengths of the guided methods, the LoRA scales of the baselines.
-const weights = curvesA.weightsOf(method);
-if (JSON.stringify(curvesB.weightsOf(method)) !== JSON.stringify(weights))
-  fail(`method ${method} drew at weights ${JSON.stringify(weights)} in ${pathA} and ${JSON.stringify(curvesB.weightsOf(method))} in ${pathB}`);
+const weights = curvesA.weightsOf(methodA);
+if (JSON.stringify(curvesB.weightsOf(methodB)) !== JSON.stringify(weights))
+  fail(`method ${method} drew at weights ${JSON.stringify(weights)} in ${pathA} and ${JSON.stringify(curvesB.weightsOf(methodB))} in ${pathB}`);
 const allPairs = runA.pairs.map((_, p) => p);
 const targets = [...new Set(runA.pairs.map((p) => p.target ?? 'openmoji'))];
 const over = (ids: readonly number[], stat: (pairs: readonly number[]) => number) => bootstrap(ids, stat, { seed: 7 });
-const head = (c: PairCurves) => (ps: readonly number[]) => c.styleAtAgreement(method, weights, ps);
+const head = (c: PairCurves) => (ps: readonly number[]) => c.styleAtAgreement(c === curvesA ? methodA : methodB, weights, ps);
 
 function compare(ids: readonly number[]) {
   return {
@@ -137,10 +144,10 @@ function compare(ids: readonly number[]) {
     },
     byStrength: weights.map((w) => ({
       strength: w,
-      pTargetBMinusA: over(ids, (ps) => curvesB.metricOver(ps, method, w, 'pTarget') - curvesA.metricOver(ps, method, w, 'pTarget')),
+      pTargetBMinusA: over(ids, (ps) => curvesB.metricOver(ps, methodB, w, 'pTarget') - curvesA.metricOver(ps, methodA, w, 'pTarget')),
       identityAgreementBMinusA: over(
         ids,
-        (ps) => curvesB.metricOver(ps, method, w, 'identityAgreement') - curvesA.metricOver(ps, method, w, 'identityAgreement'),
+        (ps) => curvesB.metricOver(ps, methodB, w, 'identityAgreement') - curvesA.metricOver(ps, methodA, w, 'identityAgreement'),
       ),
     })),
   };
@@ -173,6 +180,6 @@ printComparison('all targets', all);
 for (const t of byTarget) printComparison(t.target, t);
 
 if (a.out) {
-  writeFileSync(a.out, `${JSON.stringify({ a: runA.model, b: runB.model, method, all, byTarget }, null, 2)}\n`);
+  writeFileSync(a.out, `${JSON.stringify({ a: runA.model, b: runB.model, method: { a: methodA, b: methodB }, all, byTarget }, null, 2)}\n`);
   console.log(`\nwrote ${a.out}`);
 }

@@ -212,6 +212,19 @@ describe('eval:pair-compare', () => {
     const otherScales = compare(a, report('h', { p: 0.2, scales: [0.5, 2] }), '--method', 'pair-lora-scale');
     expect(otherScales.status).toBe(2);
     expect(otherScales.stderr).toMatch(/method pair-lora-scale drew at weights \[0\.5,1\] in .*a2\.json and \[0\.5,2\] in .*h\.json/);
+    // Two methods of one run (--method-b): their schedules may differ, their weights must match.
+    const twoMethods = compare(a, a, '--method-b', 'pair-lora-scale');
+    expect(twoMethods.status).toBe(2);
+    expect(twoMethods.stderr).toMatch(
+      /method pair-guidance \(A\) against pair-lora-scale \(B\) drew at weights \[1,2\] in .*a2\.json and \[0\.5,1\] in .*a2\.json/,
+    );
+    const sameWeights = report('o', { p: 0.2, scales: [1, 2] });
+    const byMethod = compare(sameWeights, sameWeights, '--method-b', 'pair-lora-scale');
+    expect(byMethod.stderr).toBe('');
+    expect(byMethod.status).toBe(0);
+    expect(byMethod.stdout).toMatch(/method pair-guidance \(A\) against pair-lora-scale \(B\); 3 pairs/);
+    // A is the guided method's curve, B the baseline's (pair-guidance's P rises by 0.05 per pair at weight 2; the baseline's does not).
+    expect(byMethod.stdout).toMatch(/all targets \(3 pairs\):\n {2}headline: A 0\.275 \[0\.250, 0\.300\], B 0\.250 \[0\.250, 0\.250\]; B - A -0\.025/);
     const one = compare(a);
     expect(one.status).toBe(2);
     expect(one.stderr).toMatch(/give two eval:pair reports/);
