@@ -41,7 +41,7 @@
  *                        shifts up to 2 px and zooms 1,1.125)
  *   --steps N --cfg W    sampler steps and CFG (default 30 and 5)
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
- *   --threads N          onnxruntime threads (default: all cores); --seed N
+ *   --threads N          onnxruntime threads (default: all cores)
  *   --classifiers DIR    where the cached classifiers and OpenMoji pictures live (default data/eval); --retrain them
  *
  * Quick run (a few minutes): --pairs 1 --subjects 4 --strengths 2,4 --scales 0.5,1 --train-steps 100
