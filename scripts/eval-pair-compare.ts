@@ -57,7 +57,6 @@ const [runA, runB] = [readRun(pathA), readRun(pathB)];
 /** The method compared: --method in A, and in B too unless --method-b names another (two methods of one run: A.json A.json). */
 const methodA = a.method!;
 const methodB = a['method-b'] ?? methodA;
-const methodOf = (r: PairRun) => (r === runA ? methodA : methodB);
 const method = methodA === methodB ? methodA : `${methodA} (A) against ${methodB} (B)`;
 
 // The same pairs, drawn subjects and seeds, and the same drawing settings; only the model (or what made the runs differ) may change.
@@ -84,19 +83,19 @@ for (const [path, r] of [
 ] as const) {
   if (!r.settings.guidanceSchedules) fail(`${path} does not record its guidance schedules: it was written by an earlier eval:pair; run it again`);
 }
-const scheduleOf = (r: PairRun) => JSON.stringify(r.settings.guidanceSchedules![methodOf(r)] ?? null);
+const scheduleOf = (r: PairRun, m: string) => JSON.stringify(r.settings.guidanceSchedules![m] ?? null);
 // Two methods compared on purpose (--method-b) may differ in schedule and training; the same method may not.
-if (methodA === methodB && scheduleOf(runA) !== scheduleOf(runB))
-  fail(`method ${method} drew with another guidance schedule in each run: ${scheduleOf(runA)} against ${scheduleOf(runB)}`);
+if (methodA === methodB && scheduleOf(runA, methodA) !== scheduleOf(runB, methodB))
+  fail(`method ${method} drew with another guidance schedule in each run: ${scheduleOf(runA, methodA)} against ${scheduleOf(runB, methodB)}`);
 /** How the method's adapters trained, as far as the report says: reports from before a key was recorded trained the earlier way. */
-const trainingOf = (r: PairRun) => ({
+const trainingOf = (r: PairRun, m: string) => ({
   // Its style row's training window (PairTrainOptions.styleTimesteps): all of the schedule before it was recorded.
-  window: r.settings.styleTimesteps?.[methodOf(r)] ?? 1,
+  window: r.settings.styleTimesteps?.[m] ?? 1,
   // Its adapters also on the resnet convolutions (LoCon): per method, else the run's --convs, else not.
-  convs: r.settings.convsByMethod?.[methodOf(r)] ?? r.settings.convs ?? false,
+  convs: r.settings.convsByMethod?.[m] ?? r.settings.convs ?? false,
 });
 const layers = (convs: boolean) => (convs ? 'attention and resnet convolutions' : 'attention only');
-const [trainA, trainB] = [trainingOf(runA), trainingOf(runB)];
+const [trainA, trainB] = [trainingOf(runA, methodA), trainingOf(runB, methodB)];
 /** What differs in the method's training between the runs: the refusal's words and the printed line's. */
 const trainingDiffers = [
   trainA.window !== trainB.window && {
@@ -110,12 +109,12 @@ const trainingDiffers = [
 ].filter((d) => d !== false);
 if (methodA === methodB && trainingDiffers.length && !a['training-may-differ'])
   fail(`method ${method} ${trainingDiffers.map((d) => d.refusal).join('; ')} (--training-may-differ compares them)`);
-const hasMethod = (r: PairRun) => r.samples!.styled.some((q) => q.method === methodOf(r));
-for (const [path, r] of [
-  [pathA, runA],
-  [pathB, runB],
+for (const [path, r, m] of [
+  [pathA, runA, methodA],
+  [pathB, runB, methodB],
 ] as const) {
-  if (!hasMethod(r)) fail(`${path} has no pictures of method ${methodOf(r)} (its methods: ${[...new Set(r.samples!.styled.map((q) => q.method))].join(', ')})`);
+  if (!r.samples!.styled.some((q) => q.method === m))
+    fail(`${path} has no pictures of method ${m} (its methods: ${[...new Set(r.samples!.styled.map((q) => q.method))].join(', ')})`);
 }
 
 const curvesA = new PairCurves(runA.samples!.styled, runA.samples!.unstyled);
@@ -127,15 +126,15 @@ if (JSON.stringify(curvesB.weightsOf(methodB)) !== JSON.stringify(weights))
 const allPairs = runA.pairs.map((_, p) => p);
 const targets = [...new Set(runA.pairs.map((p) => p.target ?? 'openmoji'))];
 const over = (ids: readonly number[], stat: (pairs: readonly number[]) => number) => bootstrap(ids, stat, { seed: 7 });
-const head = (c: PairCurves) => (ps: readonly number[]) => c.styleAtAgreement(c === curvesA ? methodA : methodB, weights, ps);
+const head = (c: PairCurves, m: string) => (ps: readonly number[]) => c.styleAtAgreement(m, weights, ps);
 
 function compare(ids: readonly number[]) {
   return {
     pairs: ids.length,
     headline: {
-      a: over(ids, head(curvesA)),
-      b: over(ids, head(curvesB)),
-      bMinusA: over(ids, (ps) => head(curvesB)(ps) - head(curvesA)(ps)),
+      a: over(ids, head(curvesA, methodA)),
+      b: over(ids, head(curvesB, methodB)),
+      bMinusA: over(ids, (ps) => head(curvesB, methodB)(ps) - head(curvesA, methodA)(ps)),
     },
     unstyled: {
       pTarget: { a: over(ids, (ps) => curvesA.unstyledOver(ps, 'pTarget')), b: over(ids, (ps) => curvesB.unstyledOver(ps, 'pTarget')) },
