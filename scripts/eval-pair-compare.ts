@@ -37,6 +37,7 @@ interface PairRun {
     styleTimesteps?: Record<string, number>;
     convs?: boolean;
     convsByMethod?: Record<string, boolean>;
+    styleLayersByMethod?: Record<string, string>;
   };
   pairs: { seed: number; target?: string; subject: string; drawSubjects: string[] }[];
   samples?: { styled: PairSample[]; unstyled: UnstyledSample[] };
@@ -93,6 +94,8 @@ const trainingOf = (r: PairRun, m: string) => ({
   window: r.settings.styleTimesteps?.[m] ?? 1,
   // Its adapters also on the resnet convolutions (LoCon): per method, else the run's --convs, else not.
   convs: r.settings.convsByMethod?.[m] ?? r.settings.convs ?? false,
+  // The modules its style adapter trained on (PairTrainOptions.styleLayers): all of them before it was recorded.
+  styleLayers: r.settings.styleLayersByMethod?.[m] ?? 'all',
 });
 const layers = (convs: boolean) => (convs ? 'attention and resnet convolutions' : 'attention only');
 const [trainA, trainB] = [trainingOf(runA, methodA), trainingOf(runB, methodB)];
@@ -105,6 +108,10 @@ const trainingDiffers = [
   trainA.convs !== trainB.convs && {
     refusal: `trained its adapters on other layers in each run: ${layers(trainA.convs)} against ${layers(trainB.convs)}`,
     line: `adapters on ${layers(trainA.convs)} in A, ${layers(trainB.convs)} in B`,
+  },
+  trainA.styleLayers !== trainB.styleLayers && {
+    refusal: `trained its style adapter on other modules in each run: ${trainA.styleLayers} against ${trainB.styleLayers}`,
+    line: `the style adapter on ${trainA.styleLayers} modules in A, ${trainB.styleLayers} in B`,
   },
 ].filter((d) => d !== false);
 if (methodA === methodB && trainingDiffers.length && !a['training-may-differ'])

@@ -32,7 +32,7 @@
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
  *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment,
  *                        pair-guidance-layout,pair-guidance-start,pair-guidance-timesteps,pair-guidance-rank,pair-guidance-convs,
- *                        no-ortho-guidance-convs,noise-control (default the first four)
+ *                        no-ortho-guidance-convs,pair-guidance-up-blocks,pair-guidance-up-blocks-convs,noise-control (default the first four)
  *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
  *   --style-timesteps LIST  the shares of the noise schedule (from its clean end) that the style row trains on, one
  *                        pair-guidance-timesteps method each (default 0.5; 1: all of it, the pair defaults')
@@ -81,6 +81,9 @@
  *                       curve is not above it has shown damage the artist judge reads as the target, not a style
  *   pair-guidance-convs, no-ortho-guidance-convs  the method and (c) with their adapters also on the resnet
  *                       convolutions (LoCon; PairTrainOptions.convs), whatever --convs says for the others
+ *   pair-guidance-up-blocks, pair-guidance-up-blocks-convs  the method with its style adapter trained on the
+ *                       up blocks' modules only (PairTrainOptions.styleLayers 'up-blocks'; B-LoRA's finding that
+ *                       style lives in the decoder); -convs with LoCon (the content adapter stays everywhere)
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -127,7 +130,7 @@ import { drawMixes, STYLE_CFG_ALTERNATING, STYLE_EVERY_OTHER_STEP, STYLE_START, 
 import { EVERY_STEP, type GuidanceSchedule } from '../src/pipeline/guidance.ts';
 import type { Style } from '../src/pair/style.ts';
 import { MAX_PAIRS } from '../src/queue/job.ts';
-import { PAIR_DEFAULTS, trainPair } from '../src/pair/train.ts';
+import { PAIR_DEFAULTS, trainPair, type StyleLayers } from '../src/pair/train.ts';
 import { type Augmentation, checkAugmentation, PAIR_AUGMENTATION } from '../src/pair/augment.ts';
 import { checkStructureGuidance, type StructureGuidance } from '../src/diffusion/structure-guidance.ts';
 
@@ -231,6 +234,8 @@ interface Method {
   rank?: number;
   /** Its adapters also on the resnet convolutions, LoCon (default --convs). */
   convs?: boolean;
+  /** The modules its style adapter trains on (PairTrainOptions.styleLayers; default 'all'). */
+  styleLayers?: StyleLayers;
 }
 /** Guided pair methods with one variant per value of an option (ids suffixed -V when it lists several). */
 const VARIANT_FAMILIES: { base: string; values: readonly number[]; make: (v: number) => Pick<Method, 'label'> & Partial<Method> }[] = [
@@ -296,6 +301,25 @@ const ALL_METHODS: Method[] = [
     weights: strengths,
     dashed: true,
     convs: true,
+  },
+  {
+    id: 'pair-guidance-up-blocks',
+    label: 'pair + style guidance, the style adapter on the up blocks only',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    styleLayers: 'up-blocks',
+  },
+  {
+    id: 'pair-guidance-up-blocks-convs',
+    label: 'pair + style guidance, the style adapter on the up blocks only, attention and resnet convolutions (LoCon)',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    convs: true,
+    styleLayers: 'up-blocks',
   },
   {
     id: 'pair-guidance-every-2',
@@ -379,7 +403,9 @@ const trainWindow = (m: Method) => m.styleTimesteps ?? (m.style === 'dreambooth'
 const rankOf = (m: Method) => m.rank ?? rank;
 /** Whether a method's adapters also sit on the resnet convolutions. */
 const convsOf = (m: Method) => m.convs ?? convs;
-const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}@r${rankOf(m)}@c${convsOf(m)}`;
+/** The modules a method's style adapter trains on. */
+const styleLayersOf = (m: Method): StyleLayers => m.styleLayers ?? PAIR_DEFAULTS.styleLayers;
+const styleKey = (m: Method) => `${m.style}@${m.pairsPerStyle}@t${trainWindow(m)}@r${rankOf(m)}@c${convsOf(m)}@l${styleLayersOf(m)}`;
 const trainings = [...new Map(methods.filter((m) => m.style !== 'none').map((m) => [styleKey(m), m])).values()].map((m) => ({
   key: styleKey(m),
   kind: m.style,
@@ -387,6 +413,7 @@ const trainings = [...new Map(methods.filter((m) => m.style !== 'none').map((m) 
   styleTimesteps: trainWindow(m),
   rank: rankOf(m),
   convs: convsOf(m),
+  styleLayers: styleLayersOf(m),
 }));
 /** The method the others are compared with: the pair method (with the first --pairs-per-style value). */
 const reference = methods.find((m) => m.id === 'pair-guidance' || m.id === `pair-guidance-k${perStyleList[0]}`);
@@ -478,6 +505,7 @@ for (let p = 0; p < units.length; p++) {
             style: styleImg,
             extraPairs: extraPairs.slice(0, t.pairs - 1),
             trainableA: t.kind === 'noOrtho',
+            styleLayers: t.styleLayers,
             styleTimesteps: t.styleTimesteps,
             augmentation: t.kind === 'pairAugment' ? augmentation : undefined,
             onProgress: bar(what),
@@ -884,6 +912,8 @@ const report = {
     ranks: Object.fromEntries(methods.map((m) => [m.id, rankOf(m)])),
     /** Whether each method's adapters also sat on the resnet convolutions (LoCon). */
     convsByMethod: Object.fromEntries(methods.map((m) => [m.id, convsOf(m)])),
+    /** The modules each method's style adapter trained on (PairTrainOptions.styleLayers). */
+    styleLayersByMethod: Object.fromEntries(methods.map((m) => [m.id, styleLayersOf(m)])),
   },
   classifiers: { identity: identity.meta.info, artist: artist.meta.info },
   pairSubjects,

@@ -50,7 +50,18 @@ export const PAIR_DEFAULTS = {
   subject: 'picture',
   seed: 0,
   convs: false,
+  styleLayers: 'all' as StyleLayers,
 };
+
+/**
+ * Which adapted UNet modules StyleLoRA trains on: 'all' of them (the paper's), or only the up blocks'
+ * ('up-blocks', the decoder half, where B-LoRA found SDXL's style). Elsewhere its B stays zero, so a
+ * style file keeps the same modules and draws run the same graph; ContentLoRA trains everywhere.
+ */
+export type StyleLayers = 'all' | 'up-blocks';
+
+/** Whether StyleLoRA trains on `module` ('unet.up_blocks.0.attentions.1...') under `layers`. */
+export const styleTrainsOn = (layers: StyleLayers, module: string): boolean => layers === 'all' || module.startsWith('unet.up_blocks.');
 
 /** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
 export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };
@@ -100,6 +111,8 @@ export interface PairTrainOptions {
   trainableA?: boolean;
   /** Adapt the resnets' 3x3 convolutions too (LoCon), not only the attention projections. */
   convs?: boolean;
+  /** Which adapted modules StyleLoRA trains on (default 'all'; see StyleLayers). */
+  styleLayers?: StyleLayers;
   /** Shifts and zooms of each pair, the same for its two pictures, besides the flip (src/pair/augment.ts; default: flips only). */
   augmentation?: Augmentation;
   threads?: number;
@@ -178,7 +191,8 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   if (!opts.pipe) await pipe.release();
   const tGraph = performance.now();
 
-  const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false) });
+  const styleLayers = opts.styleLayers ?? defaults.styleLayers;
+  const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false, styleLayers) });
   const convs = opts.convs ?? defaults.convs;
   const recomputeAttention = opts.recomputeAttention ?? recomputesAttention(model);
   const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention, convs });
@@ -195,14 +209,17 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     const outDim = g.params.get(`${m[1]}.lora_B.content.weight`)!.shape[0];
     modules.push({ module: m[1], inDim, outDim, ...(t.shape.length === 4 ? { kernel: t.shape[2] } : {}) });
     const { content, style } = orthogonalDownProjections(inDim, rank, seed);
+    const styleTrains = styleTrainsOn(styleLayers, m[1]);
     (opts.trainableA ? params : fed)[`${m[1]}.lora_A.content.weight`] = content.slice();
-    (opts.trainableA ? params : fed)[`${m[1]}.lora_A.style.weight`] = style.slice();
+    (opts.trainableA && styleTrains ? params : fed)[`${m[1]}.lora_A.style.weight`] = style.slice();
     params[`${m[1]}.lora_B.content.weight`] = new Float32Array(outDim * rank);
-    params[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
+    (styleTrains ? params : fed)[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
   }
   if (modules.length === 0) throw new Error('pair training: the model has no attention projections to adapt');
+  if (!modules.some((m) => styleTrainsOn(styleLayers, m.module)))
+    throw new Error(`pair training: the model has no adapted modules in its ${styleLayers} for the style`);
   // Everything the compiled step depends on: the model, the graph's options, the session's options.
-  const stepKey = JSON.stringify({ model: model.hash, rank, convs, trainableA: opts.trainableA ?? false, recomputeAttention, ...runtime });
+  const stepKey = JSON.stringify({ model: model.hash, rank, convs, trainableA: opts.trainableA ?? false, styleLayers, recomputeAttention, ...runtime });
   const frozenBytes = [...g.params.values()].reduce((sum, t) => sum + (g.modeOf(t) === 'frozen' ? 4 * t.size : 0), 0);
   const stepCache = opts.stepCache && keepsStep(frozenBytes) ? { cache: opts.stepCache, key: stepKey } : undefined;
   const graphMs = performance.now() - tGraph;
@@ -268,13 +285,20 @@ export function recomputesAttention(model: ModelShapes): boolean {
   return h * w >= RECOMPUTE_ATTENTION_TOKENS;
 }
 
-/** LoRA B trains; LoRA A trains only without orthogonality (baseline c), else it is fed; the model is frozen. */
+/**
+ * LoRA B trains; LoRA A trains only without orthogonality (baseline c), else it is fed; the model is
+ * frozen. StyleLoRA's A and B on modules outside `styleLayers` are fed (B zero: no style there).
+ */
 export const pairParamMode =
-  (trainableA: boolean) =>
+  (trainableA: boolean, styleLayers: StyleLayers = 'all') =>
   (n: string): 'trainable' | 'fed' | 'frozen' => {
     const isB = n.includes('.lora_B.');
     const isA = n.includes('.lora_A.');
-    return isB || (isA && trainableA) ? 'trainable' : isA ? 'fed' : 'frozen';
+    if (!isA && !isB) return 'frozen';
+    if (n.includes('.lora_B.style.') || n.includes('.lora_A.style.')) {
+      if (!styleTrainsOn(styleLayers, n.slice(0, n.indexOf('.lora_')))) return 'fed';
+    }
+    return isB || trainableA ? 'trainable' : 'fed';
   };
 
 /**

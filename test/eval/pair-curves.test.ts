@@ -76,6 +76,8 @@ describe('eval:pair-compare', () => {
       /** The run's --convs, and the method's own (convsByMethod). */
       convs?: boolean;
       methodConvs?: boolean;
+      /** The modules the method's style adapter trained on (styleLayersByMethod). */
+      styleLayers?: string;
     },
   ): string {
     const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
@@ -123,6 +125,7 @@ describe('eval:pair-compare', () => {
           ...(o.styleTimesteps === undefined ? {} : { styleTimesteps: { 'pair-guidance': o.styleTimesteps } }),
           ...(o.convs === undefined ? {} : { convs: o.convs }),
           ...(o.methodConvs === undefined ? {} : { convsByMethod: { 'pair-guidance': o.methodConvs } }),
+          ...(o.styleLayers === undefined ? {} : { styleLayersByMethod: { 'pair-guidance': o.styleLayers } }),
         },
         pairs,
         ...(o.samples === false
@@ -203,6 +206,14 @@ describe('eval:pair-compare', () => {
     expect(layersAllowed.stdout).toMatch(/adapters on attention only in A, attention and resnet convolutions in B/);
     expect(compare(report('m', { p: 0.2, convs: true }), join(dir, 'l.json')).status).toBe(0);
     expect(compare(a, report('n', { p: 0.2, convs: true, methodConvs: false })).status).toBe(0);
+    // The style adapter's modules (styleLayersByMethod); a report without them trained it on all.
+    const otherModules = compare(a, report('o', { p: 0.2, styleLayers: 'up-blocks' }));
+    expect(otherModules.status).toBe(2);
+    expect(otherModules.stderr).toMatch(/method pair-guidance trained its style adapter on other modules in each run: all against up-blocks/);
+    const modulesAllowed = compare(a, join(dir, 'o.json'), '--training-may-differ');
+    expect(modulesAllowed.status).toBe(0);
+    expect(modulesAllowed.stdout).toMatch(/the style adapter on all modules in A, up-blocks in B/);
+    expect(compare(a, report('q', { p: 0.2, styleLayers: 'all' })).status).toBe(0);
     const missing = compare(a, join(dir, 'nope.json'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*nope\.json/);

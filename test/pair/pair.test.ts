@@ -141,6 +141,35 @@ describe('trainPair', () => {
     expect(d.images.every((img) => img.every(Number.isFinite))).toBe(true);
   });
 
+  it("trains StyleLoRA on the up blocks only with styleLayers 'up-blocks' (B zero elsewhere, every module kept); the no-orthogonality A too", async () => {
+    for (const trainableA of [false, true]) {
+      const r = await trainPair({
+        model,
+        content: image(1),
+        style: image(2),
+        name: 'up',
+        subject: 'cat face',
+        steps: 8,
+        lr: 1e-2,
+        convs: true,
+        styleLayers: 'up-blocks',
+        trainableA,
+      });
+      const up = r.style.modules.filter((m) => m.module.startsWith('unet.up_blocks.'));
+      const rest = r.style.modules.filter((m) => !m.module.startsWith('unet.up_blocks.'));
+      expect(up.length).toBeGreaterThan(0);
+      expect(rest.length).toBeGreaterThan(0);
+      expect(up.some((m) => m.kernel !== undefined) && rest.some((m) => m.kernel !== undefined)).toBe(true);
+      expect(up.some((m) => m.B.some((v) => v !== 0))).toBe(true);
+      for (const m of rest) {
+        expect(m.B.every((v) => v === 0)).toBe(true);
+        expect(m.A).toEqual(orthogonalDownProjections(m.inDim, 8, 0).style);
+      }
+      // Without orthogonality the up blocks' A trains; outside them it stays where it started.
+      expect(up.some((m) => maxDiff(m.A, orthogonalDownProjections(m.inDim, 8, 0).style) > 0)).toBe(trainableA);
+    }
+  });
+
   it('style files round-trip exactly in the diffusers LoRA key layout', () => {
     const back = decodeStyle(encodeStyle(style));
     expect(back.info).toEqual(style.info);
