@@ -192,7 +192,8 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const tGraph = performance.now();
 
   const styleLayers = opts.styleLayers ?? defaults.styleLayers;
-  const g = new G.Graph({ paramMode: pairParamMode(opts.trainableA ?? false, styleLayers) });
+  const paramMode = pairParamMode(opts.trainableA ?? false, styleLayers);
+  const g = new G.Graph({ paramMode });
   const convs = opts.convs ?? defaults.convs;
   const recomputeAttention = opts.recomputeAttention ?? recomputesAttention(model);
   const loss = pairTrainingLoss(g, model, rank, { precision: opts.precision, recomputeAttention, convs });
@@ -201,6 +202,10 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
   const params: Record<string, Float32Array> = {};
   const fed: Record<string, Float32Array> = {};
   const modules: { module: string; inDim: number; outDim: number; kernel?: number }[] = [];
+  /** Each adapter weight goes where the graph's param mode puts it: trained, or fed as it starts. */
+  const place = (name: string, value: Float32Array) => {
+    (paramMode(name) === 'trainable' ? params : fed)[name] = value;
+  };
   for (const [name, t] of g.params) {
     const m = /^(.*)\.lora_A\.content\.weight$/.exec(name);
     if (!m) continue;
@@ -209,11 +214,10 @@ export async function trainPair(opts: PairTrainOptions): Promise<PairTrainResult
     const outDim = g.params.get(`${m[1]}.lora_B.content.weight`)!.shape[0];
     modules.push({ module: m[1], inDim, outDim, ...(t.shape.length === 4 ? { kernel: t.shape[2] } : {}) });
     const { content, style } = orthogonalDownProjections(inDim, rank, seed);
-    const styleTrains = styleTrainsOn(styleLayers, m[1]);
-    (opts.trainableA ? params : fed)[`${m[1]}.lora_A.content.weight`] = content.slice();
-    (opts.trainableA && styleTrains ? params : fed)[`${m[1]}.lora_A.style.weight`] = style.slice();
-    params[`${m[1]}.lora_B.content.weight`] = new Float32Array(outDim * rank);
-    (styleTrains ? params : fed)[`${m[1]}.lora_B.style.weight`] = new Float32Array(outDim * rank);
+    place(`${m[1]}.lora_A.content.weight`, content.slice());
+    place(`${m[1]}.lora_A.style.weight`, style.slice());
+    place(`${m[1]}.lora_B.content.weight`, new Float32Array(outDim * rank));
+    place(`${m[1]}.lora_B.style.weight`, new Float32Array(outDim * rank));
   }
   if (modules.length === 0) throw new Error('pair training: the model has no attention projections to adapt');
   if (!modules.some((m) => styleTrainsOn(styleLayers, m.module)))
@@ -295,9 +299,8 @@ export const pairParamMode =
     const isB = n.includes('.lora_B.');
     const isA = n.includes('.lora_A.');
     if (!isA && !isB) return 'frozen';
-    if (n.includes('.lora_B.style.') || n.includes('.lora_A.style.')) {
-      if (!styleTrainsOn(styleLayers, n.slice(0, n.indexOf('.lora_')))) return 'fed';
-    }
+    const isStyle = n.includes('.lora_A.style.') || n.includes('.lora_B.style.');
+    if (isStyle && !styleTrainsOn(styleLayers, n.slice(0, n.indexOf('.lora_')))) return 'fed';
     return isB || trainableA ? 'trainable' : 'fed';
   };
 
