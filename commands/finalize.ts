@@ -1,13 +1,16 @@
 /**
  * A finished job's final reply, made from the job alone (its arguments and result), so the same reply
  * can be made by the command that queued it or, after a restart, by whichever adapter resumes it. A
- * train job stores its style here: the style becomes visible when its reply is made. Storing is
+ * train job stores its style here, with the pictures it was trained from (kept for /pairstyle retrain):
+ * the style becomes visible when its reply is made. Storing is
  * idempotent (the registry records the job's id with the style), so finalising a job again after a
  * crash finds the style stored and gives the same answer. A finished training that cannot be stored
  * (the store is full, the per-user limit was reached meanwhile, the name was taken meanwhile) is not
  * thrown away: the reply says why and carries the style file.
  */
-import type { Job, Variation } from '../src/queue/job.ts';
+import type { Job, TrainArgs, Variation } from '../src/queue/job.ts';
+import { keptPicture } from '../src/images/io.ts';
+import { encodeKeptPairs } from '../src/store/kept-pairs.ts';
 import { isStoreFull } from '../src/store/store-full.ts';
 import type { StyleRegistry } from '../src/store/style-registry.ts';
 import { messageIn } from '../src/errors/user-error.ts';
@@ -39,6 +42,13 @@ function stylizeDetail(text: string): Param {
   return m ? msg('final.keep-steps', { keep: m[1]!, steps: m[2]! }) : text;
 }
 
+/** A training's pictures and settings as the store keeps them (src/store/kept-pairs.ts), each picture made smaller by `keptPicture`. */
+export async function keptPairsOf(args: TrainArgs): Promise<Uint8Array> {
+  const uploads = [{ content: args.content, style: args.style }, ...(args.extraPairs ?? [])];
+  const pairs = await Promise.all(uploads.map(async (p) => ({ content: await keptPicture(p.content), style: await keptPicture(p.style) })));
+  return encodeKeptPairs({ pairs, subject: args.subject, steps: args.steps, labels: args.pairLabels });
+}
+
 export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Reply> {
   if (job.status !== 'done' || !job.result) return unfinishedReply(job);
   const r = job.result;
@@ -46,8 +56,10 @@ export async function finalizeJob(registry: StyleRegistry, job: Job): Promise<Re
   switch (job.kind) {
     case 'train': {
       const name = job.args.name;
+      // The pictures it was trained from, kept for `/pairstyle retrain` (a style stored without them still works).
+      const pairs = await keptPairsOf(job.args).catch(() => undefined);
       try {
-        await registry.put(job.owner, name, r.style!.bytes, r.style!.info, { overwrite: job.args.overwrite, jobId: job.id });
+        await registry.put(job.owner, name, r.style!.bytes, r.style!.info, { overwrite: job.args.overwrite, jobId: job.id, ...(pairs ? { pairs } : {}) });
       } catch (e) {
         const why = notStoredReason(e, locale);
         if (!why) throw e;

@@ -10,6 +10,7 @@ import { del } from './delete.ts';
 import { exportStyle } from './export.ts';
 import { help } from './help.ts';
 import { list } from './list.ts';
+import { retrain } from './retrain.ts';
 import { settings } from './settings.ts';
 import { share } from './share.ts';
 import { unshare } from './unshare.ts';
@@ -21,7 +22,7 @@ import { stylize } from './stylize.ts';
 import { train } from './train.ts';
 import { CommandError, type Command, type CommandContext, type OptionValue, type Outcome } from './types.ts';
 
-export const COMMANDS: readonly Command[] = [train, draw, stylize, blend, list, del, share, unshare, exportStyle, status, settings, help];
+export const COMMANDS: readonly Command[] = [train, draw, stylize, blend, list, del, share, unshare, exportStyle, retrain, status, settings, help];
 export const ROOT_COMMAND = { name: 'pairstyle', description: msg('describe.pairstyle') };
 
 export function findCommand(name: string): Command {

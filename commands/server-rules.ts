@@ -31,7 +31,7 @@ export async function withServerRules(ctx: CommandContext, command: string, opti
   if (rules.channels && !(ctx.channel && rules.channels.includes(ctx.channel))) {
     throw new CommandError(msg('rules.channel', { channels: channelList(rules.channels) }), 'not-allowed');
   }
-  if (command === 'train') await checkTraining(ctx, rules, options);
+  if (command === 'train' || command === 'retrain') await checkTraining(ctx, rules, options);
   if (command === 'share' && rules.sharing === 'admins' && !ctx.isAdmin) {
     throw new CommandError(msg('rules.share-admins'), 'not-allowed');
   }

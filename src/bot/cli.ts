@@ -288,7 +288,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       for (const o of outputs) await checkOutputFile(o.path, o.option);
       const styles = await stylesOf(registry, a.style as string[] | undefined, strength);
       const { model, runtime } = await openModel(a);
-      for (const s of styles ?? []) checkStyleFitsModel(s.style, model);
+      for (const s of styles ?? []) checkStyleFitsModel(s.style, model, 'cli');
       const pipe = new DiffusionPipeline(model, runtime);
       try {
         if (!styles) {
@@ -345,7 +345,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       for (const o of outputs) await checkOutputFile(o.path, o.option);
       const styles = (await stylesOf(registry, a.style as string[], strength))!;
       const { model, runtime } = await openModel(a);
-      for (const s of styles) checkStyleFitsModel(s.style, model);
+      for (const s of styles) checkStyleFitsModel(s.style, model, 'cli');
       const image = await readPicture(file, file, model.imageSize);
       const pipe = new DiffusionPipeline(model, runtime);
       try {
@@ -429,7 +429,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
         if (![sa, sb][i]) throw new UsageError(`no style named '${e.name}' (see: pairstyle styles)`);
       });
       const { model, runtime } = await openModel(a);
-      for (const s of [sa!, sb!]) checkStyleFitsModel(s, model);
+      for (const s of [sa!, sb!]) checkStyleFitsModel(s, model, 'cli');
       const pipe = new DiffusionPipeline(model, runtime);
       try {
         let tiles: { image: Float32Array; label: string }[];
@@ -514,7 +514,7 @@ export async function runCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = pr
       if (format === 'kohya') {
         // kohya keys name the base checkpoint's own modules: take them from the configured model, which must be the style's.
         const model = await loadModelOf(checkedModelConfig(env));
-        checkStyleFitsModel(style, model);
+        checkStyleFitsModel(style, model, 'cli');
         unet = model.unet;
       }
       await writeOutputs([{ ...out, bytes: encodeStyleAs(style, format, unet) }]);

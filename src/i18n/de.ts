@@ -38,6 +38,15 @@ export const de: Translation = {
   'registry.none-of-yours': "du hast keinen Stil namens '{name}'",
   'registry.none-of-yours-to-unshare': "du hast keinen Stil namens '{name}' (nur die Person, der ein Stil gehört, oder ein Admin kann das Teilen beenden)",
   'registry.just-deleted': "es gibt keinen Stil namens '{name}' mehr (er wurde gerade gelöscht)",
+  'retrain.not-yours': "'{name}' gehört jemand anderem: nur sein Besitzer kann ihn neu trainieren",
+  'retrain.no-pairs':
+    "der Stil '{name}' ist ohne die Bilder gespeichert, aus denen er gelernt wurde (er wurde trainiert, bevor der Bot sie aufbewahrte): trainiere ihn neu mit /pairstyle train und overwrite:true",
+  'retrain.pairs-damaged':
+    "die für '{name}' aufbewahrten Bilder sind beschädigt (ihre Daten passen nicht zu ihrer Prüfsumme): trainiere ihn neu mit /pairstyle train und overwrite:true",
+  'retrain.notice': 'neu trainiert aus den mit ihm aufbewahrten Bildern',
+  'style.other-model': "der Stil '{name}' wurde auf einem anderen Modell trainiert ({trained}), nicht auf dem geladenen {loaded}: {again}",
+  'style.again-chat': 'trainiere ihn auf diesem Modell neu: sein Besitzer kann /pairstyle retrain {name} ausführen',
+  'style.again-cli': 'trainiere ihn auf diesem Modell neu (pairstyle train --content … --style … --name {name} --overwrite)',
   'styles.entry': 'Eintrag {position} der Stilliste',
   'styles.the-style': 'der Stil',
   'styles.empty-entry': '{where} ist leer (zwei Kommas hintereinander?): schreib die Stile so: {example}',
@@ -200,7 +209,7 @@ export const de: Translation = {
   'status.queued': '• {what}: Platz {position} in der Warteschlange, {time}',
   'status.cancel': '{kind} abbrechen',
   'help.text':
-    '**PairStyle** lernt einen Stil aus EINEM Vorher/Nachher-Paar und zeichnet alles Mögliche darin.\n• `/pairstyle train content:<bild> style:<bild> name:<name> [subject:<text>]` — einen Stil lernen (ein, zwei Minuten)\n• `/pairstyle draw prompt:<text> [style:<name>] [strength:0-10] [seed] [steps]` — mit Stil neben ohne Stil, gleicher Seed; mehrere Stile gewichtet: `style:openmoji::2 crayon::1`\n• `/pairstyle stylize image:<bild> [style:<name>] [strength:0-10] [keep:0-0.95]` — dein Bild im Stil neu gezeichnet, neben seiner schlichten Rekonstruktion\n• `/pairstyle blend style_a:<name> style_b:<name> [prompt] [ratio:0-1]` — eine Mischung, oder ein Streifen von A nach B (`style_a:openmoji::3 style_b:crayon::1`: ein Bild, 3:1)\nUnter einem Ergebnis: 🎲 Neu würfeln (ein neuer Seed), 🔀 Variieren (eine nahe Variation des Bildes), Stärke −/+.\n• `/pairstyle list` · `delete name` · `share name` · `unshare name` · `export name` · `status`\n• `/pairstyle settings` — deine Vorgaben (Stil, Stärke, Schritte, Seed) und die Regeln dieses Servers / Workspace (die seine Admins ändern)\nDeine Stile sind privat, bis du sie auf diesem Server / in diesem Workspace teilst.',
+    '**PairStyle** lernt einen Stil aus EINEM Vorher/Nachher-Paar und zeichnet alles Mögliche darin.\n• `/pairstyle train content:<bild> style:<bild> name:<name> [subject:<text>]` — einen Stil lernen (ein, zwei Minuten)\n• `/pairstyle draw prompt:<text> [style:<name>] [strength:0-10] [seed] [steps]` — mit Stil neben ohne Stil, gleicher Seed; mehrere Stile gewichtet: `style:openmoji::2 crayon::1`\n• `/pairstyle stylize image:<bild> [style:<name>] [strength:0-10] [keep:0-0.95]` — dein Bild im Stil neu gezeichnet, neben seiner schlichten Rekonstruktion\n• `/pairstyle blend style_a:<name> style_b:<name> [prompt] [ratio:0-1]` — eine Mischung, oder ein Streifen von A nach B (`style_a:openmoji::3 style_b:crayon::1`: ein Bild, 3:1)\nUnter einem Ergebnis: 🎲 Neu würfeln (ein neuer Seed), 🔀 Variieren (eine nahe Variation des Bildes), Stärke −/+.\n• `/pairstyle list` · `delete name` · `share name` · `unshare name` · `export name` · `retrain name` · `status`\n• `/pairstyle settings` — deine Vorgaben (Stil, Stärke, Schritte, Seed) und die Regeln dieses Servers / Workspace (die seine Admins ändern)\nDeine Stile sind privat, bis du sie auf diesem Server / in diesem Workspace teilst.',
   'kind.train': 'Training',
   'kind.draw': 'Zeichnung',
   'kind.blend': 'Mischung',
@@ -255,6 +264,8 @@ export const de: Translation = {
   'describe.unshare.name': 'der Stil, der wieder privat wird',
   'describe.export': 'Lade die LoRA-Gewichte eines deiner Stile herunter (safetensors)',
   'describe.export.name': 'der Stil, der exportiert wird',
+  'describe.retrain': 'Trainiere einen deiner Stile aus seinen Bildern neu (nachdem der Bot sein Modell gewechselt hat)',
+  'describe.retrain.name': 'der Stil, der neu trainiert wird',
   'describe.status': 'Deine Aufträge: Platz in der Warteschlange und verbleibende Zeit',
   'describe.help': 'So benutzt du PairStyle',
   'slack.file': 'die Datei {id} ({role})',

@@ -40,6 +40,15 @@ export const en = {
   'registry.none-of-yours': "you have no style named '{name}'",
   'registry.none-of-yours-to-unshare': "you have no style named '{name}' (only its owner or an admin can unshare a style)",
   'registry.just-deleted': "there is no style named '{name}' any more (it was just deleted)",
+  'retrain.not-yours': "'{name}' belongs to someone else: only its owner can train it again",
+  'retrain.no-pairs':
+    "the style '{name}' is stored without the pictures it was trained from (it was trained before the bot kept them): train it again with /pairstyle train and overwrite:true",
+  'retrain.pairs-damaged':
+    "the pictures kept for '{name}' are damaged (their data does not match their checksum): train it again with /pairstyle train and overwrite:true",
+  'retrain.notice': 'trained again from the pictures kept with it',
+  'style.other-model': "style '{name}' was trained on another model ({trained}), not on the loaded {loaded}: {again}",
+  'style.again-chat': 'train it again on this model: its owner can run /pairstyle retrain {name}',
+  'style.again-cli': 'train it again on this model (pairstyle train --content … --style … --name {name} --overwrite)',
   'styles.entry': 'entry {position} of the style list',
   'styles.the-style': 'the style',
   'styles.empty-entry': '{where} is empty (two commas in a row?): write styles as {example}',
@@ -198,7 +207,7 @@ export const en = {
   'status.queued': '• {what}: #{position} in the queue, {time}',
   'status.cancel': 'Cancel {kind}',
   'help.text':
-    "**PairStyle** learns a style from ONE before/after pair and draws anything in it.\n• `/pairstyle train content:<image> style:<image> name:<name> [subject:<text>]` — learn a style (a minute or two)\n• `/pairstyle draw prompt:<text> [style:<name>] [strength:0-10] [seed] [steps]` — styled beside unstyled, same seed; several styles weighted: `style:openmoji::2 crayon::1`\n• `/pairstyle stylize image:<picture> [style:<name>] [strength:0-10] [keep:0-0.95]` — your picture redrawn in the style, beside its plain reconstruction\n• `/pairstyle blend style_a:<name> style_b:<name> [prompt] [ratio:0-1]` — a mix, or a strip from A to B (`style_a:openmoji::3 style_b:crayon::1`: one picture, 3:1)\nUnder a result: 🎲 Reroll (a new seed), 🔀 Vary (a close variation of the picture), Strength −/+.\n• `/pairstyle list` · `delete name` · `share name` · `unshare name` · `export name` · `status`\n• `/pairstyle settings` — your defaults (style, strength, steps, seed) and this server/workspace's rules (its admins change those)\nStyles are private to you until you share them in this server/workspace.",
+    "**PairStyle** learns a style from ONE before/after pair and draws anything in it.\n• `/pairstyle train content:<image> style:<image> name:<name> [subject:<text>]` — learn a style (a minute or two)\n• `/pairstyle draw prompt:<text> [style:<name>] [strength:0-10] [seed] [steps]` — styled beside unstyled, same seed; several styles weighted: `style:openmoji::2 crayon::1`\n• `/pairstyle stylize image:<picture> [style:<name>] [strength:0-10] [keep:0-0.95]` — your picture redrawn in the style, beside its plain reconstruction\n• `/pairstyle blend style_a:<name> style_b:<name> [prompt] [ratio:0-1]` — a mix, or a strip from A to B (`style_a:openmoji::3 style_b:crayon::1`: one picture, 3:1)\nUnder a result: 🎲 Reroll (a new seed), 🔀 Vary (a close variation of the picture), Strength −/+.\n• `/pairstyle list` · `delete name` · `share name` · `unshare name` · `export name` · `retrain name` · `status`\n• `/pairstyle settings` — your defaults (style, strength, steps, seed) and this server/workspace's rules (its admins change those)\nStyles are private to you until you share them in this server/workspace.",
   'kind.train': 'train',
   'kind.draw': 'draw',
   'kind.blend': 'blend',
@@ -253,6 +262,8 @@ export const en = {
   'describe.unshare.name': 'the style to make private',
   'describe.export': "Download one of your styles' LoRA weights (safetensors)",
   'describe.export.name': 'the style to export',
+  'describe.retrain': 'Train one of your styles again from its pictures (after the bot changed its model)',
+  'describe.retrain.name': 'the style to train again',
   'describe.status': 'Your jobs: queue position and time left',
   'describe.help': 'How to use PairStyle',
   'slack.file': 'the {role} file {id}',

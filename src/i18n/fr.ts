@@ -38,6 +38,15 @@ export const fr: Translation = {
   'registry.none-of-yours': "tu n’as aucun style nommé '{name}'",
   'registry.none-of-yours-to-unshare': "tu n’as aucun style nommé '{name}' (seul le propriétaire d’un style ou un admin peut arrêter de le partager)",
   'registry.just-deleted': "il n’y a plus de style nommé '{name}' (il vient d’être supprimé)",
+  'retrain.not-yours': "'{name}' appartient à quelqu’un d’autre : seul son propriétaire peut le réentraîner",
+  'retrain.no-pairs':
+    "le style '{name}' est enregistré sans les images dont il a été appris (il a été entraîné avant que le bot ne les garde) : réentraîne-le avec /pairstyle train et overwrite:true",
+  'retrain.pairs-damaged':
+    "les images gardées pour '{name}' sont endommagées (leurs données ne correspondent pas à leur somme de contrôle) : réentraîne-le avec /pairstyle train et overwrite:true",
+  'retrain.notice': 'réentraîné à partir des images gardées avec lui',
+  'style.other-model': "le style '{name}' a été entraîné sur un autre modèle ({trained}), pas sur le {loaded} chargé : {again}",
+  'style.again-chat': 'réentraîne-le sur ce modèle : son propriétaire peut lancer /pairstyle retrain {name}',
+  'style.again-cli': 'réentraîne-le sur ce modèle (pairstyle train --content … --style … --name {name} --overwrite)',
   'styles.entry': 'l’entrée {position} de la liste de styles',
   'styles.the-style': 'le style',
   'styles.empty-entry': '{where} est vide (deux virgules à la suite ?) : écris les styles ainsi : {example}',
@@ -198,7 +207,7 @@ export const fr: Translation = {
   'status.queued': '• {what} : n° {position} dans la file d’attente, {time}',
   'status.cancel': 'Annuler {kind}',
   'help.text':
-    '**PairStyle** apprend un style à partir d’UNE seule paire avant/après et dessine n’importe quoi dans ce style.\n• `/pairstyle train content:<image> style:<image> name:<nom> [subject:<texte>]` — apprendre un style (une minute ou deux)\n• `/pairstyle draw prompt:<texte> [style:<nom>] [strength:0-10] [seed] [steps]` — avec le style à côté de sans, même graine ; plusieurs styles pondérés : `style:openmoji::2 crayon::1`\n• `/pairstyle stylize image:<image> [style:<nom>] [strength:0-10] [keep:0-0.95]` — ton image redessinée dans le style, à côté de sa reconstruction simple\n• `/pairstyle blend style_a:<nom> style_b:<nom> [prompt] [ratio:0-1]` — un mélange, ou une bande de A vers B (`style_a:openmoji::3 style_b:crayon::1` : une image, 3:1)\nSous un résultat : 🎲 Relancer (une nouvelle graine), 🔀 Varier (une variation proche de l’image), Intensité −/+.\n• `/pairstyle list` · `delete name` · `share name` · `unshare name` · `export name` · `status`\n• `/pairstyle settings` — tes réglages par défaut (style, force, étapes, graine) et les règles de ce serveur / cet espace de travail (ses admins les changent)\nTes styles restent privés jusqu’à ce que tu les partages sur ce serveur / cet espace de travail.',
+    '**PairStyle** apprend un style à partir d’UNE seule paire avant/après et dessine n’importe quoi dans ce style.\n• `/pairstyle train content:<image> style:<image> name:<nom> [subject:<texte>]` — apprendre un style (une minute ou deux)\n• `/pairstyle draw prompt:<texte> [style:<nom>] [strength:0-10] [seed] [steps]` — avec le style à côté de sans, même graine ; plusieurs styles pondérés : `style:openmoji::2 crayon::1`\n• `/pairstyle stylize image:<image> [style:<nom>] [strength:0-10] [keep:0-0.95]` — ton image redessinée dans le style, à côté de sa reconstruction simple\n• `/pairstyle blend style_a:<nom> style_b:<nom> [prompt] [ratio:0-1]` — un mélange, ou une bande de A vers B (`style_a:openmoji::3 style_b:crayon::1` : une image, 3:1)\nSous un résultat : 🎲 Relancer (une nouvelle graine), 🔀 Varier (une variation proche de l’image), Intensité −/+.\n• `/pairstyle list` · `delete name` · `share name` · `unshare name` · `export name` · `retrain name` · `status`\n• `/pairstyle settings` — tes réglages par défaut (style, force, étapes, graine) et les règles de ce serveur / cet espace de travail (ses admins les changent)\nTes styles restent privés jusqu’à ce que tu les partages sur ce serveur / cet espace de travail.',
   'kind.train': 'l’entraînement',
   'kind.draw': 'le dessin',
   'kind.blend': 'le mélange',
@@ -253,6 +262,8 @@ export const fr: Translation = {
   'describe.unshare.name': 'le style à rendre privé',
   'describe.export': 'Télécharge les poids LoRA de l’un de tes styles (safetensors)',
   'describe.export.name': 'le style à exporter',
+  'describe.retrain': 'Réentraîne l’un de tes styles à partir de ses images (après un changement de modèle du bot)',
+  'describe.retrain.name': 'le style à réentraîner',
   'describe.status': 'Tes tâches : place dans la file d’attente et temps restant',
   'describe.help': 'Comment utiliser PairStyle',
   'slack.file': 'le fichier {id} ({role})',

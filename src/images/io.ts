@@ -123,6 +123,34 @@ function shortSharpMessage(e: unknown): string {
 }
 
 /** Any image sharp reads -> float32 [3, size, size] in [-1, 1]. */
+/** The picture flattened on white and centre-cropped to a square: what every input becomes before its resize. */
+function centreSquare(img: Sharp, width: number, height: number): Sharp {
+  const side = Math.min(width, height);
+  return img
+    .flatten({ background: '#ffffff' })
+    .extract({ left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), width: side, height: side });
+}
+
+/** The longest side a kept picture keeps (`keptPicture`): SDXL's own resolution. */
+export const KEPT_PICTURE_SIDE = 1024;
+
+/**
+ * What the bot keeps of an upload to train from it again later: the square `loadImage` would crop,
+ * flattened on white, at most `maxSide` pixels wide, as lossless WebP (no metadata: no EXIF location).
+ * Loading it at a model's size gives the picture that loading the upload gives whenever the square is
+ * no wider than `maxSide` (test/images/kept-picture.test.ts).
+ */
+export async function keptPicture(bytes: Uint8Array, maxSide = KEPT_PICTURE_SIDE): Promise<Uint8Array> {
+  if (!sniffImageFormat(bytes)) throw new ImageInputError(`not a readable image (the file ${say(notRasterReason(bytes))})`);
+  const img = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
+  const meta = await img.metadata();
+  if (!meta.width || !meta.height) throw new ImageInputError('the image has no size');
+  const side = Math.min(meta.width, meta.height);
+  const square = centreSquare(img, meta.width, meta.height);
+  const sized = side > maxSide ? square.resize(maxSide, maxSide, { kernel: 'lanczos3' }) : square;
+  return new Uint8Array(await sized.removeAlpha().webp({ lossless: true }).toBuffer());
+}
+
 export async function loadImage(input: string | Buffer | Uint8Array, size: number, opts: LoadOptions = {}): Promise<Float32Array> {
   let img: Sharp;
   let meta: Metadata;
@@ -139,9 +167,7 @@ export async function loadImage(input: string | Buffer | Uint8Array, size: numbe
   if (opts.minSide !== undefined && side < opts.minSide)
     throw new ImageInputError(`the image is only ${meta.width}x${meta.height} pixels; use at least ${opts.minSide}x${opts.minSide}`);
   try {
-    const { data } = await img
-      .flatten({ background: '#ffffff' })
-      .extract({ left: Math.floor((meta.width - side) / 2), top: Math.floor((meta.height - side) / 2), width: side, height: side })
+    const { data } = await centreSquare(img, meta.width, meta.height)
       .resize(size, size, { kernel: side > size ? 'lanczos3' : 'nearest' })
       .removeAlpha()
       .raw()

@@ -7,6 +7,7 @@
  */
 import { unetGraph } from '../pipeline/diffusion-pipeline.ts';
 import type { TextToImageModel } from '../pipeline/text-to-image.ts';
+import { msg } from '../i18n/message.ts';
 import { StyleFileError } from './style-file.ts';
 import { adaptsConvs, type Style } from './style.ts';
 
@@ -35,11 +36,24 @@ export function loraProjectionsOf(model: TextToImageModel): Map<string, { inDim:
   return found;
 }
 
-/** Refuses a style trained on another base model (its weights would be meaningless there). */
-export function checkStyleFitsModel(style: Style, model: TextToImageModel, where = `style '${style.info.name}'`): void {
+/** A model as a refusal names it: its id and the first 12 hex digits of its weights' hash ("emoji-mini 3f2a9c01d4e5"). */
+const modelName = (id: string, hash: string) => `${id} ${hash.replace(/^sha256:/, '').slice(0, 12)}`;
+
+/**
+ * Refuses a style trained on another base model (its weights would be meaningless there), saying how to
+ * train it again: in a chat, `/pairstyle retrain` (the bot keeps the pictures); `cli`: `pairstyle train`.
+ */
+export function checkStyleFitsModel(style: Style, model: TextToImageModel, again: 'chat' | 'cli' = 'chat'): void {
+  const where = `style '${style.info.name}'`;
   if (style.info.baseModel !== model.id || style.info.baseModelHash !== model.hash) {
+    const name = style.info.name;
     throw new StyleFileError(
-      `${where} was trained on ${style.info.baseModel} (${style.info.baseModelHash}), not on the loaded ${model.id} (${model.hash}); train it again on this model`,
+      msg('style.other-model', {
+        name,
+        trained: modelName(style.info.baseModel, style.info.baseModelHash),
+        loaded: modelName(model.id, model.hash),
+        again: msg(again === 'chat' ? 'style.again-chat' : 'style.again-cli', { name }),
+      }),
     );
   }
   // Same model: the file must still hold every projection, at the model's widths (a forged or cut file does not).

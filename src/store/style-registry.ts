@@ -4,6 +4,8 @@
  * Keys (each id part URI-encoded, so ':' in an id cannot collide):
  *   entry:<platform>:<workspace>:<user>:<name>   -> StyleEntry (metadata + where the bytes are + their hash)
  *   blob:<platform>:<workspace>:<user>:<name>:<id> -> the style file, base64 (<id>: the training job's id, else random)
+ *   pairs:<platform>:<workspace>:<user>:<name>:<id> -> the pictures it was trained from (kept-pairs.ts), base64,
+ *                                                   for its owner only (`keptPairs`: retrain on another model)
  *   names:<platform>:<workspace>:<user>          -> the user's style names
  *   shared:<platform>:<workspace>                -> [{user, name}] shared in that workspace
  *   last:<platform>:<workspace>:<user>           -> the user's last trained style
@@ -11,9 +13,10 @@
  *                                                   (the per-user limit counts them; styles stored before
  *                                                   this index existed are not counted)
  *
- * A style becomes visible only when complete: its bytes are written under a blob key first and the
- * entry (which names that key and the bytes' sha256) last; a reader that finds an entry finds its bytes,
- * and a corrupt blob is detected by its hash and reported, never loaded. Private by default; `share`
+ * A style becomes visible only when complete: its bytes (and its kept pictures) are written under keys
+ * of their own first and the entry (which names those keys and the bytes' sha256) last; a reader that
+ * finds an entry finds its bytes, and a corrupt blob is detected by its hash and reported, never loaded.
+ * Deleting or replacing a style deletes its kept pictures with it. Private by default; `share`
  * makes a style usable (never deletable) by everyone in its workspace.
  *
  * Several bot processes on one store: every change of an entry and the lists that index it is one
@@ -47,6 +50,8 @@ export interface StyleEntry {
   createdAt: string;
   /** The training job that stored it (absent for styles stored otherwise or before this field). */
   jobId?: string;
+  /** Where the pictures it was trained from are kept (absent for styles stored without them, or before they were kept). */
+  pairs?: { blob: string; sha256: string; size: number };
 }
 
 export interface RegistryOptions {
@@ -116,19 +121,33 @@ export class StyleRegistry {
   /**
    * Stores a style for its owner; refuses to replace one unless `overwrite`, and a new one past the
    * per-user limit. With `jobId`: a style this job already stored is found and returned unchanged.
+   * With `pairs`: the pictures it was trained from (kept-pairs.ts), kept for `keptPairs`.
    */
   async put(
     owner: Scope,
     nameIn: string,
     bytes: Uint8Array,
     info: Record<string, unknown>,
-    opts: { overwrite?: boolean; jobId?: string } = {},
+    opts: { overwrite?: boolean; jobId?: string; pairs?: Uint8Array } = {},
   ): Promise<StyleEntry> {
     const name = checkStyleName(nameIn);
     return this.serial(async () => {
-      // The bytes first, under a key of their own (the job's id: storing again for the same job rewrites the same key).
-      const blob = `blob:${userKey(owner)}:${encodeURIComponent(name)}:${opts.jobId ?? randomUUID()}`;
-      await orFull(this.keyv.set(blob, Buffer.from(bytes).toString('base64')));
+      // The bytes first, under keys of their own (the job's id: storing again for the same job rewrites the same keys).
+      const id = opts.jobId ?? randomUUID();
+      const blob = `blob:${userKey(owner)}:${encodeURIComponent(name)}:${id}`;
+      const pairs = opts.pairs && { blob: `pairs:${userKey(owner)}:${encodeURIComponent(name)}:${id}`, sha256: sha256(opts.pairs), size: opts.pairs.length };
+      /** Deletes what this call wrote, unless the stored entry names it (written by this job before). */
+      const dropOwn = async (stored: StyleEntry | undefined) => {
+        if (stored?.blob !== blob) await this.keyv.delete(blob).catch(() => undefined);
+        if (pairs && stored?.pairs?.blob !== pairs.blob) await this.keyv.delete(pairs.blob).catch(() => undefined);
+      };
+      try {
+        await orFull(this.keyv.set(blob, Buffer.from(bytes).toString('base64')));
+        if (pairs) await orFull(this.keyv.set(pairs.blob, Buffer.from(opts.pairs!).toString('base64')));
+      } catch (e) {
+        await dropOwn(opts.jobId ? await this.entry(owner, name).catch(() => undefined) : undefined);
+        throw e;
+      }
       const fresh: StyleEntry = {
         name,
         owner: { ...owner },
@@ -139,6 +158,7 @@ export class StyleRegistry {
         size: bytes.length,
         createdAt: new Date().toISOString(),
         ...(opts.jobId ? { jobId: opts.jobId } : {}),
+        ...(pairs ? { pairs } : {}),
       };
       const eKey = entryKey(owner, name);
       const limit = this.opts.maxStylesPerUser;
@@ -166,12 +186,14 @@ export class StyleRegistry {
         );
       } catch (e) {
         // Not stored: its bytes go too (unless they are the stored entry's own, written by this job before).
-        if (!opts.jobId || (await this.entry(owner, name).catch(() => undefined))?.blob !== blob) await this.keyv.delete(blob).catch(() => undefined);
+        await dropOwn(opts.jobId ? await this.entry(owner, name).catch(() => undefined) : undefined);
         throw e;
       }
-      if (outcome.already && outcome.entry.blob !== blob) await this.keyv.delete(blob).catch(() => undefined);
-      // The replaced style's bytes (exactly once: only the process whose swap replaced it gets it here).
-      if (outcome.replaced && outcome.replaced.blob !== blob) await this.keyv.delete(outcome.replaced.blob).catch(() => undefined);
+      if (outcome.already) await dropOwn(outcome.entry);
+      // The replaced style's bytes and pictures (exactly once: only the process whose swap replaced it gets it here).
+      const replaced = outcome.replaced;
+      if (replaced && replaced.blob !== blob) await this.keyv.delete(replaced.blob).catch(() => undefined);
+      if (replaced?.pairs && replaced.pairs.blob !== pairs?.blob) await this.keyv.delete(replaced.pairs.blob).catch(() => undefined);
       return outcome.entry;
     });
   }
@@ -206,6 +228,26 @@ export class StyleRegistry {
     const b64 = (await this.keyv.get(entry.blob)) as string | undefined;
     const bytes = b64 === undefined ? undefined : new Uint8Array(Buffer.from(b64, 'base64'));
     if (!bytes || sha256(bytes) !== entry.sha256) throw new CorruptStyleError(msg('registry.damaged', { name: entry.name }));
+    return { entry, bytes };
+  }
+
+  /**
+   * The pictures the owner's style `name` was trained from, hash-checked: only its owner gets them (a
+   * shared style's users may draw with it, never see its pictures).
+   */
+  async keptPairs(owner: Scope, nameIn: string): Promise<{ entry: StyleEntry; bytes: Uint8Array }> {
+    const name = checkStyleName(nameIn);
+    const entry = await this.entry(owner, name);
+    if (!entry) {
+      const usable = await this.resolve(owner, name).catch(() => undefined);
+      throw usable
+        ? new RegistryError(msg('retrain.not-yours', { name }), 'not-allowed')
+        : new RegistryError(msg('registry.none-of-yours', { name }), 'not-found');
+    }
+    if (!entry.pairs) throw new RegistryError(msg('retrain.no-pairs', { name }), 'not-found');
+    const b64 = (await this.keyv.get(entry.pairs.blob)) as string | undefined;
+    const bytes = b64 === undefined ? undefined : new Uint8Array(Buffer.from(b64, 'base64'));
+    if (!bytes || sha256(bytes) !== entry.pairs.sha256) throw new CorruptStyleError(msg('retrain.pairs-damaged', { name }));
     return { entry, bytes };
   }
 
@@ -272,6 +314,7 @@ export class StyleRegistry {
         return e;
       });
       await this.keyv.delete(entry.blob).catch(() => undefined);
+      if (entry.pairs) await this.keyv.delete(entry.pairs.blob).catch(() => undefined);
       return entry;
     });
   }

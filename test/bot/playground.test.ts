@@ -21,7 +21,7 @@ const report = reliabilityReport(import.meta.url);
 
 let bot: Awaited<ReturnType<typeof startBot>>;
 let base: string;
-const events = new AbortController();
+let events = new AbortController();
 /** Every message state seen on /api/events, in order. */
 const seen: PlaygroundMessage[] = [];
 const wake: (() => void)[] = [];
@@ -93,13 +93,16 @@ async function fetchBytes(url: string): Promise<{ type: string | null; bytes: Ui
   return { type: res.headers.get('content-type'), bytes: new Uint8Array(await res.arrayBuffer()) };
 }
 
-beforeAll(async () => {
+const storeUrl = `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pg-')), 'pg.sqlite')}`;
+
+/** Starts the playground on `model` and the test's store, and follows its events (a restart begins a new message list). */
+async function startPlayground(model: string) {
   const env = {
     PAIRSTYLE_PORT: '0',
     PAIRSTYLE_MAX_UPLOAD_MB: '1',
     PAIRSTYLE_COMMANDS_PER_MINUTE: '600',
-    PAIRSTYLE_MODEL: await writeTinyModelFolder(),
-    PAIRSTYLE_STORE_URL: `sqlite://${join(mkdtempSync(join(tmpdir(), 'pairstyle-pg-')), 'pg.sqlite')}`,
+    PAIRSTYLE_MODEL: model,
+    PAIRSTYLE_STORE_URL: storeUrl,
   };
   const cfg = loadBotConfig(env);
   expect(cfg.discord ?? cfg.slack).toBeUndefined();
@@ -107,7 +110,13 @@ beforeAll(async () => {
   base = bot.playgroundUrl!;
   expect(base).toBe(`http://127.0.0.1:${bot.ports.playground}/`);
   pageToken = /<meta name="pairstyle-token" content="([^"]+)">/.exec(await (await fetch(base)).text())?.[1] ?? '';
+  seen.length = 0;
+  events = new AbortController();
   void readEvents();
+}
+
+beforeAll(async () => {
+  await startPlayground(await writeTinyModelFolder());
 });
 afterAll(async () => {
   events.abort();
@@ -130,6 +139,7 @@ describe('the playground over HTTP (tiny model)', () => {
       'share',
       'unshare',
       'export',
+      'retrain',
       'status',
       'settings',
       'help',
@@ -348,4 +358,22 @@ describe('the playground over HTTP (tiny model)', () => {
     const page = await (await fetch(base)).text();
     expect(page).toMatch(/'x-pairstyle-token'/);
   });
+
+  it('after its operator changes the model, a style of the old one is refused with /pairstyle retrain named, and retrain makes it draw again', async () => {
+    // 'blue' was trained on the first model (the first test); the bot restarts on another model, on the same store.
+    events.abort();
+    await bot.stop();
+    await startPlayground(await writeTinyModelFolder(undefined, 1));
+    const draw = line('/pairstyle draw prompt:"cat face" style:blue steps:2 seed:1');
+    expect((await final(draw)).text).toMatch(
+      /style 'blue' was trained on another model \(tiny-test [0-9a-f]{12}\), not on the loaded tiny-test [0-9a-f]{12}: train it again on this model: its owner can run \/pairstyle retrain blue/,
+    );
+    const { reply } = await command(line('/pairstyle retrain blue'));
+    const retrained = await until((m) => m.id === reply.id && m.final, 60_000);
+    expect(retrained.text).toMatch(/learned style \*\*blue\*\*[\s\S]*trained again from the pictures kept with it/);
+    expect((await final(draw)).text).toMatch(/'cat face', style \*\*blue\*\* at strength 3, seed 1/);
+    // A style the store has no pictures for, refused with what to do instead.
+    await bot.registry.put(PLAYGROUND_SCOPE, 'bare', new Uint8Array([1]), {});
+    expect((await final(line('/pairstyle retrain bare'))).text).toMatch(/'bare' is stored without the pictures it was trained from/);
+  }, 120_000);
 });

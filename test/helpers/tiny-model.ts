@@ -29,7 +29,11 @@ export const TINY_UNET: UNet2DConditionConfig = {
   freq_shift: 0,
 };
 
-export async function writeTinyModelFolder(dir = mkdtempSync(join(tmpdir(), 'pairstyle-tiny-'))): Promise<string> {
+/**
+ * The tiny model as a folder. `variant` > 0: the same architecture with other random weights, as a new
+ * pretraining would give (another weight hash: styles trained on variant 0 do not fit it).
+ */
+export async function writeTinyModelFolder(dir = mkdtempSync(join(tmpdir(), 'pairstyle-tiny-')), variant = 0): Promise<string> {
   const tokenizer = WordTokenizer.fromCaptions(['cat face', 'dog face', 'red apple', 'rocket', 'picture', 'in noto style']);
   const text: CLIPTextConfig = {
     vocab_size: tokenizer.vocabSize,
@@ -42,7 +46,7 @@ export async function writeTinyModelFolder(dir = mkdtempSync(join(tmpdir(), 'pai
     layer_norm_eps: 1e-5,
   };
   const shapes = new Map([...unetParamShapes(TINY_UNET), ...clipTextParamShapes(text)]);
-  const weights = new Map([...shapes].map(([n, s]) => [n, randomWeight(n, s)]));
+  const weights = new Map([...shapes].map(([n, s]) => [n, randomWeight(n, s, 1 + variant)]));
   await writeModelFolder(dir, {
     id: 'tiny-test',
     unet: TINY_UNET,

@@ -313,7 +313,9 @@ describe('style-guided drawing', () => {
   it('refuses a style trained on another base model', async () => {
     const pipe = new DiffusionPipeline(model);
     const foreign: Style = { ...style, info: { ...style.info, baseModelHash: 'other' } };
-    await expect(drawStyled(pipe, [{ style: foreign, weight: 1 }], opts)).rejects.toThrow(/train it again on this model/);
+    await expect(drawStyled(pipe, [{ style: foreign, weight: 1 }], opts)).rejects.toThrow(
+      /was trained on another model \(\S+ other\), not on the loaded \S+ [0-9a-f]{12}: train it again on this model: its owner can run \/pairstyle retrain /,
+    );
     await pipe.release();
   });
 });

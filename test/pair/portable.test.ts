@@ -189,6 +189,8 @@ describe('pairstyle export --format', () => {
     );
     // A style of another base model is refused for kohya (its module names would be another model's).
     await new StyleDirectory(join(work, 'home', 'styles')).put({ ...style, info: { ...style.info, name: 'alien', baseModelHash: 'other' } });
-    await expect(cli('export', 'alien', '--out', join(work, 'y.safetensors'), '--format', 'kohya')).rejects.toThrow(/train it again on this model/);
+    await expect(cli('export', 'alien', '--out', join(work, 'y.safetensors'), '--format', 'kohya')).rejects.toThrow(
+      /style 'alien' was trained on another model[\s\S]*train it again on this model \(pairstyle train --content … --style … --name alien --overwrite\)/,
+    );
   });
 });

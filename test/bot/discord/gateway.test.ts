@@ -288,11 +288,12 @@ describe('Discord gateway adapter (discord.js)', () => {
       'share',
       'unshare',
       'export',
+      'retrain',
       'status',
       'settings',
       'help',
     ]);
-    expect(slashCommands()[0].options!.length).toBe(12);
+    expect(slashCommands()[0].options!.length).toBe(13);
   });
 
   it('registers the descriptions of the command, its subcommands and their options in German and French too', async () => {

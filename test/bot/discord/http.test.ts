@@ -9,6 +9,7 @@ import type { JobExecutor } from '../../../src/queue/job.ts';
 import { UserRateLimiter } from '../../../commands/index.ts';
 import { botBackend, pngOf } from '../../helpers/bot-fixture.ts';
 import { FakeExecutor } from '../../queue/fake-executor.ts';
+import { loadImage } from '../../../src/images/io.ts';
 import { FakeDiscord, type Recorded } from '../../../testing/fake-discord.ts';
 import { reliabilityReport } from '../../reliability/report.ts';
 import { discordSignatureHeaders, interactionBody, pairstyleCommandData } from '../../../testing/discord-interactions.ts';
@@ -246,6 +247,78 @@ describe('Discord HTTP interactions', () => {
     const refusal = (await (await post(half.body)).json()) as { type: number; data: { content: string; flags: number } };
     expect([refusal.type, refusal.data.flags]).toEqual([4, 64]);
     expect(refusal.data.content).toMatch(/pair 2 needs both images: content2 .* and style2/);
+  });
+
+  it('retrains a style from the pictures kept with it (after the model changed); refuses what cannot be retrained', async () => {
+    // A style trained through Discord from two pairs: the store keeps its pictures with it.
+    const pictures = [await pngOf('#a11', 48, 40), await pngOf('#11a', 48, 40), await pngOf('#1a1', 40, 56), await pngOf('#aa1', 40, 56)];
+    pictures.forEach((png, i) => fake.cdn.set(`r${i}.png`, png));
+    const resolved = { attachments: Object.fromEntries(pictures.map((_, i) => [`r${i}`, fake.attachment(`r${i}`, `r${i}.png`)])) };
+    const trained = command(
+      'train',
+      [
+        { type: 11, name: 'content', value: 'r0' },
+        { type: 11, name: 'style', value: 'r1' },
+        { type: 3, name: 'name', value: 'kept-ink' },
+        { type: 3, name: 'subject', value: 'red square' },
+        { type: 4, name: 'steps', value: 120 },
+        { type: 11, name: 'content2', value: 'r2' },
+        { type: 11, name: 'style2', value: 'r3' },
+      ],
+      'u1',
+      resolved,
+    );
+    await post(trained.body);
+    expect((await fake.waitFor(finalEdit(trained.token))).json?.content).toMatch(/learned style \*\*kept-ink\*\*/);
+    await backend.registry.setShared({ platform: 'discord', workspace: 'g1', user: 'u1' }, 'kept-ink', true);
+    const before = await backend.registry.resolve({ platform: 'discord', workspace: 'g1', user: 'u1' }, 'kept-ink');
+
+    const again = command('retrain', [{ type: 3, name: 'name', value: 'kept-ink' }]);
+    await post(again.body);
+    const done = await fake.waitFor(finalEdit(again.token));
+    expect(done.json?.content).toMatch(/learned style \*\*kept-ink\*\*[\s\S]*trained again from the pictures kept with it/);
+    // The training ran on the kept pictures, with the settings it was first trained with.
+    const job = backend.executor.started.at(-1)!;
+    if (job.kind !== 'train') throw new Error(`the last job is a ${job.kind}`);
+    expect([job.args.name, job.args.subject, job.args.steps, job.args.overwrite, job.args.pairLabels]).toEqual([
+      'kept-ink',
+      'red square',
+      120,
+      true,
+      ['r0.png → r1.png', 'r2.png → r3.png'],
+    ]);
+    const used = [job.args.content, job.args.style, job.args.extraPairs![0]!.content, job.args.extraPairs![0]!.style];
+    for (const [i, bytes] of used.entries()) expect(await loadImage(bytes, 32)).toEqual(await loadImage(pictures[i]!, 32));
+    // Stored again under its name, still shared, from the new job.
+    const after = await backend.registry.resolve({ platform: 'discord', workspace: 'g1', user: 'u1' }, 'kept-ink');
+    expect([after?.shared, after?.jobId === before?.jobId, after?.pairs?.sha256]).toEqual([true, false, before?.pairs?.sha256]);
+
+    // Refused, privately: someone else's shared style, a style stored without its pictures, a name that is no style.
+    await backend.registry.put({ platform: 'discord', workspace: 'g1', user: 'u1' }, 'no-pictures', new Uint8Array([1]), {});
+    for (const [what, user, name, expected] of [
+      ["another person's shared style", 'u2', 'kept-ink', /'kept-ink' belongs to someone else: only its owner can train it again/],
+      [
+        'a style stored without its pictures',
+        'u1',
+        'no-pictures',
+        /'no-pictures' is stored without the pictures it was trained from[\s\S]*\/pairstyle train and overwrite:true/,
+      ],
+      ['a misspelt name', 'u1', 'kept-inc', /you have no style named 'kept-inc'[\s\S]*'kept-ink'/],
+    ] as const) {
+      const r = command('retrain', [{ type: 3, name: 'name', value: name }], user);
+      const answer = (await (await post(r.body)).json()) as { type: number; data: { content: string; flags: number } };
+      report.row({
+        section: 'Bad input',
+        case: `Discord: /pairstyle retrain of ${what}`,
+        expected: 'refused privately, saying why; nothing queued',
+        result: answer.data.content.slice(0, 140),
+        pass: answer.type === 4 && answer.data.flags === 64 && expected.test(answer.data.content),
+      });
+      expect([answer.type, answer.data.flags]).toEqual([4, 64]);
+      expect(answer.data.content).toMatch(expected);
+    }
+    expect(backend.executor.started.at(-1)).toBe(job);
+    for (const name of ['kept-ink', 'no-pictures']) await backend.registry.delete({ platform: 'discord', workspace: 'g1', user: 'u1' }, name);
   });
 
   it('refuses an attachment that is not on a Discord file host', async () => {
