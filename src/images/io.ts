@@ -122,7 +122,25 @@ function shortSharpMessage(e: unknown): string {
   return line.slice(0, 100) || 'unreadable';
 }
 
-/** Any image sharp reads -> float32 [3, size, size] in [-1, 1]. */
+/**
+ * An input opened by sharp with its size: bytes only when their first bytes are a raster format (never
+ * SVG, which sharp would render; paths are the CLI's own files), at most `maxPixels`; anything sharp
+ * cannot read, or that has no size, is an ImageInputError.
+ */
+async function openPicture(input: string | Buffer | Uint8Array, maxPixels: number): Promise<{ img: Sharp; width: number; height: number }> {
+  if (typeof input !== 'string' && !sniffImageFormat(input)) throw new ImageInputError(`not a readable image (the file ${say(notRasterReason(input))})`);
+  let img: Sharp;
+  let meta: Metadata;
+  try {
+    img = sharp(input, { limitInputPixels: maxPixels, failOn: 'error' });
+    meta = await img.metadata();
+  } catch (e) {
+    throw new ImageInputError(`not a readable image (${(e as Error).message})`);
+  }
+  if (!meta.width || !meta.height) throw new ImageInputError('the image has no size');
+  return { img, width: meta.width, height: meta.height };
+}
+
 /** The picture flattened on white and centre-cropped to a square: what every input becomes before its resize. */
 function centreSquare(img: Sharp, width: number, height: number): Sharp {
   const side = Math.min(width, height);
@@ -138,36 +156,23 @@ export const KEPT_PICTURE_SIDE = 1024;
  * What the bot keeps of an upload to train from it again later: the square `loadImage` would crop,
  * flattened on white, at most `maxSide` pixels wide, as lossless WebP (no metadata: no EXIF location).
  * Loading it at a model's size gives the picture that loading the upload gives whenever the square is
- * no wider than `maxSide` (test/images/kept-picture.test.ts).
+ * no wider than `maxSide` (test/store/kept-pairs.test.ts).
  */
 export async function keptPicture(bytes: Uint8Array, maxSide = KEPT_PICTURE_SIDE): Promise<Uint8Array> {
-  if (!sniffImageFormat(bytes)) throw new ImageInputError(`not a readable image (the file ${say(notRasterReason(bytes))})`);
-  const img = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
-  const meta = await img.metadata();
-  if (!meta.width || !meta.height) throw new ImageInputError('the image has no size');
-  const side = Math.min(meta.width, meta.height);
-  const square = centreSquare(img, meta.width, meta.height);
-  const sized = side > maxSide ? square.resize(maxSide, maxSide, { kernel: 'lanczos3' }) : square;
+  const { img, width, height } = await openPicture(bytes, MAX_INPUT_PIXELS);
+  const square = centreSquare(img, width, height);
+  const sized = Math.min(width, height) > maxSide ? square.resize(maxSide, maxSide, { kernel: 'lanczos3' }) : square;
   return new Uint8Array(await sized.removeAlpha().webp({ lossless: true }).toBuffer());
 }
 
+/** Any image sharp reads -> float32 [3, size, size] in [-1, 1]. */
 export async function loadImage(input: string | Buffer | Uint8Array, size: number, opts: LoadOptions = {}): Promise<Float32Array> {
-  let img: Sharp;
-  let meta: Metadata;
-  // Bytes come from uploads: only raster formats (never SVG, which sharp would render). Paths are the CLI's own files.
-  if (typeof input !== 'string' && !sniffImageFormat(input)) throw new ImageInputError(`not a readable image (the file ${say(notRasterReason(input))})`);
-  try {
-    img = sharp(input, { limitInputPixels: opts.maxPixels ?? MAX_INPUT_PIXELS, failOn: 'error' });
-    meta = await img.metadata();
-  } catch (e) {
-    throw new ImageInputError(`not a readable image (${(e as Error).message})`);
-  }
-  if (!meta.width || !meta.height) throw new ImageInputError('the image has no size');
-  const side = Math.min(meta.width, meta.height);
+  const { img, width, height } = await openPicture(input, opts.maxPixels ?? MAX_INPUT_PIXELS);
+  const side = Math.min(width, height);
   if (opts.minSide !== undefined && side < opts.minSide)
-    throw new ImageInputError(`the image is only ${meta.width}x${meta.height} pixels; use at least ${opts.minSide}x${opts.minSide}`);
+    throw new ImageInputError(`the image is only ${width}x${height} pixels; use at least ${opts.minSide}x${opts.minSide}`);
   try {
-    const { data } = await centreSquare(img, meta.width, meta.height)
+    const { data } = await centreSquare(img, width, height)
       .resize(size, size, { kernel: side > size ? 'lanczos3' : 'nearest' })
       .removeAlpha()
       .raw()
