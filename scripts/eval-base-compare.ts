@@ -37,6 +37,9 @@ const { values: opts, positionals: paths } = parseArgs({ allowPositionals: true,
 if (paths.length !== 2) fail('give two eval:base reports: npm run eval:base-compare -- A.json B.json [--may-differ cfg]');
 const [runA, runB] = paths.map(readRun) as [BaseRun, BaseRun];
 const mayDiffer = namedSettings(opts['may-differ']!);
+// Reports from before the identity judge was recorded were judged by v3; two judges are never compared caption by caption.
+for (const r of [runA, runB]) r.settings.identityJudge ??= 'v3';
+if (mayDiffer.has('identityJudge')) fail('--may-differ identityJudge: two identity judges cannot be compared caption by caption');
 // The captions themselves are checked one by one below; only drawing settings may be named.
 for (const k of mayDiffer) if (['captions', 'perSeed', 'seeds'].includes(k)) fail(`--may-differ ${k}: the runs must share their captions and seeds`);
 const differing = differingSettings(

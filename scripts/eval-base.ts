@@ -13,6 +13,7 @@
  *   --no-artist        skip the style check by the artist-set classifier
  *   --classifiers DIR  where the cached classifiers live (default data/eval)
  *   --retrain          retrain the cached classifiers (data/eval/*.safetensors)
+ *   --identity-judge V the identity judge's protocol, v3 (default) or v4 (also trained on the icon collections' drawings)
  *
  * The identity judge (src/eval/classifiers.ts) holds out one drawing per subject, from noto, twemoji
  * or fluent, and never trains on it. The captions are exactly those held-out drawings:
@@ -34,7 +35,7 @@ import { DiffusionPipeline } from '../src/pipeline/diffusion-pipeline.ts';
 import { Rng } from '../src/graph/rng.ts';
 import type { SamplerName } from '../src/diffusion/samplers.ts';
 import { topK } from '../src/eval/classifier.ts';
-import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR } from '../src/eval/classifiers.ts';
+import { ARTIST_CLASSES, ensureArtistClassifier, ensureIdentityClassifier, EVAL_DIR, parseIdentityProtocol } from '../src/eval/classifiers.ts';
 import { drawCfgBatched, formatTable, loadEvalModel, pct, tileOf } from '../src/eval/generate.ts';
 import { gridPng } from '../src/images/grid.ts';
 import { rgbToUnit } from '../src/formats/pixels.ts';
@@ -55,6 +56,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string' },
     'no-artist': { type: 'boolean', default: false },
     retrain: { type: 'boolean', default: false },
+    'identity-judge': { type: 'string' },
   },
 });
 const t0 = performance.now();
@@ -68,7 +70,8 @@ const log = (s: string) => console.error(s);
 
 const model = await loadEvalModel(a.model!);
 const ds = loadDataset(a.data!);
-const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log });
+const identityJudge = parseIdentityProtocol(a['identity-judge']);
+const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log, protocol: identityJudge });
 const artist = a['no-artist'] ? null : await ensureArtistClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log });
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
 
@@ -227,7 +230,7 @@ writeFileSync(a.grid!, await gridPng(tiles, { columns: Math.min(8, gridN), scale
 
 const report = {
   model: { dir: a.model, id: model.id, hash: model.hash, training },
-  settings: { captions: picks.length, perSeed: n, seeds: seedList, steps, cfg, sampler: a.sampler, batch },
+  settings: { captions: picks.length, perSeed: n, seeds: seedList, steps, cfg, sampler: a.sampler, batch, identityJudge },
   classifier: { identity: identity.meta.info, identityClasses: identity.classes.length, artist: artist?.meta.info ?? null },
   results: {
     heldOutCaptions: { top1: resA.top1Interval, top5: resA.top5Interval, perSeed: resA.perSeed, promptedSet: resA.promptedSet },

@@ -73,7 +73,9 @@ const MAY_DIFFER = ['steps', 'cfg', 'trainSteps', 'rank'];
 const mayDiffer = namedSettings(a['may-differ']!);
 for (const k of mayDiffer) if (!MAY_DIFFER.includes(k)) fail(`--may-differ ${k}: only ${MAY_DIFFER.join(', ')} may differ between the runs`);
 /** The settings compared between the runs: each must match unless --may-differ names it. */
-const SETTINGS = ['subjects', 'strengths', 'steps', 'cfg', 'trainSteps', 'rank', 'seeds', 'targets'];
+const SETTINGS = ['subjects', 'strengths', 'steps', 'cfg', 'trainSteps', 'rank', 'seeds', 'targets', 'identityJudge'];
+// Reports from before the identity judge was recorded were judged by v3.
+for (const r of [runA, runB]) r.settings.identityJudge ??= 'v3';
 const differing = differingSettings(runA.settings, runB.settings, SETTINGS, mayDiffer, (k, va, vb) => fail(`setting ${k} differs: ${va} against ${vb}`)).map(
   (d) => `${d.key} ${d.a} in A, ${d.b} in B`,
 );

@@ -2,9 +2,11 @@
  * Evaluation of Pair Customization against baselines: npm run eval:pair -- [options]
  *
  *   --model DIR          model folder (default models/emoji-mini)
- *   --targets LIST       the styles learned: held-out artist sets the embedded model never saw and the artist judge
- *                        knows (default openmoji, the development evaluation; all: openmoji,fluent-hc,streamline-emoji,
- *                        fluent-3d). Each seed draws --pairs pairs and --subjects subjects per target; the intervals
+ *   --targets LIST       the styles learned: held-out artist sets the embedded model never saw and an artist judge
+ *                        knows (default openmoji, the development evaluation; v1's held-out sets fluent-hc,
+ *                        streamline-emoji, fluent-3d; and evaluation-only sets that no pretraining source includes:
+ *                        emojione, noto-v1, emojione-v1, each judged by its own artist judge, the six emoji sets and
+ *                        it). Each seed draws --pairs pairs and --subjects subjects per target; the intervals
  *                        resample the pairs of all targets together
  *   --pairs N            training pairs per seed and target (Noto drawing of X, the target's drawing of X), default 8
  *   --subjects N         other subjects drawn per pair (the same for every pair of a seed, fixed seeds), default 24
@@ -43,6 +45,7 @@
  *   --out FILE --plot FILE --grid FILE   default data/eval/pair.json, pair-plot.png, pair-grid.png
  *   --threads N          onnxruntime threads (default: all cores)
  *   --classifiers DIR    where the cached classifiers and OpenMoji pictures live (default data/eval); --retrain them
+ *   --identity-judge V   the identity judge's protocol, v3 (default) or v4 (also trained on the icon collections' drawings)
  *
  * Quick run (a few minutes): --pairs 1 --subjects 4 --strengths 2,4 --scales 0.5,1 --train-steps 100
  *
@@ -108,16 +111,16 @@ import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
 import { withPixelNoise } from '../src/eval/degrade.ts';
 import {
-  ARTIST_CLASSES,
-  ensureArtistClassifier,
   ensureIdentityClassifier,
+  ensureTargetJudges,
   EVAL_DIR,
   notoTargetSubjects,
+  parseIdentityProtocol,
   parseTargets,
   checkTargetsHeldOut,
-  targetDrawings,
   JUDGE_DATASET,
-  loadOpenmoji,
+  releaseTargetJudges,
+  artistJudgeInfo,
 } from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, numberList, pictureOf, pct, tileOf } from '../src/eval/generate.ts';
 import { bootstrap, numInterval, pctInterval, separated, type Interval } from '../src/eval/stats.ts';
@@ -138,6 +141,7 @@ const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/emoji-mini' },
     targets: { type: 'string', default: 'openmoji' },
+    'identity-judge': { type: 'string' },
     pairs: { type: 'string', default: '8' },
     subjects: { type: 'string', default: '24' },
     strengths: { type: 'string', default: '1,2,3,4.5' },
@@ -187,6 +191,7 @@ if (!Number.isInteger(rank) || rank < 1) throw new Error(`--rank: expected an in
 const rankList = numberList(a.ranks!);
 if (rankList.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--ranks: expected a list of integers >= 1, got '${a.ranks}'`);
 const targets = parseTargets(a.targets!);
+const identityJudge = parseIdentityProtocol(a['identity-judge']);
 checkTargetsHeldOut(targets, a.model!);
 const referenceRecipe = { steps: Number(a['reference-steps']), lr: Number(a['reference-lr']) };
 const perStyleList = [...new Set(a['pairs-per-style']!.split(',').map((v) => Number(v.trim())))];
@@ -425,9 +430,9 @@ const drawGroups = [...new Map(methods.filter((m) => m.mode !== 'noise').map((m)
 
 const model = await loadEvalModel(a.model!);
 const ds = loadDataset(a.data!);
-const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log });
-const artist = await ensureArtistClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log });
-const om = await loadOpenmoji(`${a.classifiers}/openmoji32.bin`, { log });
+const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log, protocol: identityJudge });
+const judges = await ensureTargetJudges(targets, ds, { dataset: a.data, dir: a.classifiers, threads, retrain: a.retrain, log });
+const judgeOf = (target: string) => judges.get(target)!;
 const S = model.imageSize;
 if (ds.height !== S) throw new Error(`the dataset is ${ds.height} px, the model draws ${S} px`);
 const PX = 3 * S * S;
@@ -448,8 +453,8 @@ interface Unit {
 }
 const units: Unit[] = seedList.flatMap((seed) =>
   targets.flatMap((target, ti) => {
-    const drawings = targetDrawings(ds, om, target);
-    const shuffled = notoTargetSubjects(ds, om, target, identity.classes);
+    const { drawings } = judgeOf(target);
+    const shuffled = notoTargetSubjects(ds, drawings, target, identity.classes);
     const rng = new Rng(seed + 4242 + 7919 * ti);
     for (let i = shuffled.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
@@ -481,7 +486,8 @@ let drawSeconds = 0;
 
 for (let p = 0; p < units.length; p++) {
   const { seed, target, pair: x, morePairs, drawSubjects, drawSeeds, realTarget } = units[p];
-  const drawings = targetDrawings(ds, om, target);
+  const { artist, index: targetIndex, drawings } = judgeOf(target);
+  const A = artist.classes.length;
   const extraPairs = morePairs.map((y) => ({ content: pictureOf(ds, 'noto', y, S)!, style: pictureOf(drawings, target, y, S)!, subject: y }));
   const content = pictureOf(ds, 'noto', x, S)!;
   const styleImg = pictureOf(drawings, target, x, S)!;
@@ -569,8 +575,7 @@ for (let p = 0; p < units.length; p++) {
     const stack = new Float32Array(pics.length * PX);
     pics.forEach((img, i) => stack.set(img, i * PX));
     const probs = await artist.probs(stack, pics.length);
-    const targetAt = (ARTIST_CLASSES as readonly string[]).indexOf(target);
-    const pOf = (i: number) => probs[i * ARTIST_CLASSES.length + targetAt];
+    const pOf = (i: number) => probs[i * A + targetIndex];
     ownUnstyled.push({ pair: p, pTarget: pOf(0) });
     let i = 1;
     for (const m of methods)
@@ -596,8 +601,6 @@ for (let p = 0; p < units.length; p++) {
   const idProbs = await identity.probs(stack, order.length);
   const artProbs = await artist.probs(stack, order.length);
   const K = identity.classes.length;
-  const targetIndex = (ARTIST_CLASSES as readonly string[]).indexOf(target);
-  const A = ARTIST_CLASSES.length;
   const top1 = (i: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 1)[0];
   const inTop5 = (i: number, c: number) => topK(idProbs.subarray(i * K, (i + 1) * K), 5).includes(c);
   const xClass = classIndex.get(x)!;
@@ -765,10 +768,13 @@ console.log(
       : ''
   }`,
 );
-const artistInfo = artist.meta.info as { heldOutTop1?: number; evaluationSubjectsTop1?: number; evaluationSubjectsOpenmojiRecall?: number };
 console.log(
-  `judges: identity held-out top-1 ${pct(identity.meta.info.heldOutTop1 as number)}; artist held-out top-1 ${pct(artistInfo.heldOutTop1)}, ` +
-    `on the evaluation subjects it never saw ${pct(artistInfo.evaluationSubjectsTop1)} (OpenMoji recall ${pct(artistInfo.evaluationSubjectsOpenmojiRecall)})`,
+  `judges: identity held-out top-1 ${pct(identity.meta.info.heldOutTop1 as number)}; ${targets
+    .map((t) => {
+      const info = artistJudgeInfo(judgeOf(t).artist);
+      return `artist judge for ${t}: held-out top-1 ${pct(info.heldOutTop1)}, on the evaluation subjects it never saw ${pct(info.evaluationSubjectsTop1)} (${info.heldOutSet} recall ${pct(info.evaluationSubjectsHeldOutRecall)})`;
+    })
+    .join('; ')}`,
 );
 console.log('[95% intervals: bootstrap over the pairs]\n');
 console.log(
@@ -886,6 +892,8 @@ const report = {
   model: { dir: a.model, id: model.id, hash: model.hash },
   settings: {
     convs,
+    /** The identity judge's protocol (identity agreement, leakage). */
+    identityJudge,
     pairsPerStyle: perStyleList,
     lr: lr ?? null,
     referenceRecipe: methods.some((m) => m.style === 'reference') ? referenceRecipe : null,
@@ -915,7 +923,8 @@ const report = {
     /** The modules each method's style adapter trained on (PairTrainOptions.styleLayers). */
     styleLayersByMethod: Object.fromEntries(methods.map((m) => [m.id, styleLayersOf(m)])),
   },
-  classifiers: { identity: identity.meta.info, artist: artist.meta.info },
+  /** The identity judge, and the artist judge of each target. */
+  classifiers: { identity: identity.meta.info, artist: Object.fromEntries(targets.map((t) => [t, judgeOf(t).artist.meta.info])) },
   pairSubjects,
   pairs: pairsReport,
   /** Every picture's figures, for eval:pair-compare. */
@@ -935,4 +944,4 @@ console.log(
   `\nwrote ${a.out}, ${a.plot}, ${a.grid}; training ${trainSeconds.toFixed(0)} s, drawing ${drawSeconds.toFixed(0)} s, total ${((performance.now() - t0) / 1000).toFixed(0)} s`,
 );
 await identity.release();
-await artist.release();
+await releaseTargetJudges(judges);

@@ -3,9 +3,10 @@
  * npm run eval:stylize -- [options]
  *
  *   --model DIR        model folder (default models/emoji-mini)
- *   --targets LIST     the styles learned: artist sets the embedded model never saw and the artist judge
+ *   --targets LIST     the styles learned: artist sets the embedded model never saw and an artist judge
  *                      knows (default: those of openmoji,fluent-hc,streamline-emoji,fluent-3d that the model was
- *                      not pretrained on: OpenMoji alone for the shipped v2 weights)
+ *                      not pretrained on: OpenMoji alone for the shipped v2 weights; also the evaluation-only
+ *                      emojione, noto-v1, emojione-v1, as in eval:pair)
  *   --pairs N          training pairs per seed and target (Noto drawing of X -> the target's drawing of X), default 1
  *   --subjects N       pictures stylized per pair: drawings by the other artists (not the target) of
  *                      evaluation-half subjects other than X, the same for every pair of a seed and target; default 4
@@ -28,6 +29,7 @@
  *   --steps N          sampler steps (default: the stylize default); --train-steps N (default: the pair defaults)
  *   --out FILE --plot FILE --grid FILE   default data/eval/stylize.json, stylize-plot.png, stylize-grid.png
  *   --threads N        onnxruntime threads; --classifiers DIR where the cached judges live (default data/eval)
+ *   --identity-judge V the identity judge's protocol, v3 (default) or v4, as in eval:pair
  *
  * Methods, on the same pictures and styles:
  *   stylize              DDIM inversion (refined) + style guidance (the method, with its default structure guidance)
@@ -53,17 +55,16 @@ import { Rng } from '../src/graph/rng.ts';
 import { topK } from '../src/eval/classifier.ts';
 import {
   ARTIST_CLASSES,
-  ensureArtistClassifier,
   ensureIdentityClassifier,
+  ensureTargetJudges,
   EVAL_DIR,
   heldOutTargetsFor,
   isEvaluationSubject,
   JUDGE_DATASET,
-  loadOpenmoji,
   notoTargetSubjects,
+  parseIdentityProtocol,
   parseTargets,
   checkTargetsHeldOut,
-  targetDrawings,
 } from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, numberList, pictureOf, tileOf } from '../src/eval/generate.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
@@ -83,6 +84,7 @@ const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/emoji-mini' },
     targets: { type: 'string' },
+    'identity-judge': { type: 'string' },
     pairs: { type: 'string', default: '1' },
     cfg: { type: 'string', default: String(DRAW_DEFAULTS.cfg) },
     'no-draw': { type: 'boolean', default: false },
@@ -126,16 +128,15 @@ const log = (s: string) => console.error(s);
 
 const model = await loadEvalModel(a.model!);
 const ds = loadDataset(a.data!);
-const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, log });
-const artist = await ensureArtistClassifier({ dataset: a.data, dir: a.classifiers, threads, log });
-const om = await loadOpenmoji(`${a.classifiers}/openmoji32.bin`, { log });
+const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, log, protocol: parseIdentityProtocol(a['identity-judge']) });
+const judges = await ensureTargetJudges(targets, ds, { dataset: a.data, dir: a.classifiers, threads, log });
 const S = model.imageSize;
 const PX = 3 * S * S;
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
-const targetSet = (t: string) => targetDrawings(ds, om, t);
+const targetSet = (t: string) => judges.get(t)!.drawings;
 // Pairs: evaluation-half subjects with a Noto and a target drawing. Pictures: evaluation-half subjects
 // the identity judge knows, drawn by one of the artists other than the target.
-const pairPoolOf = (t: string) => notoTargetSubjects(ds, om, t);
+const pairPoolOf = (t: string) => notoTargetSubjects(ds, targetSet(t), t);
 const picturePoolOf = (t: string) =>
   ds.items
     .map((it, i) => ({ ...it, i }))
@@ -310,11 +311,11 @@ let stylizeSeconds = 0;
 let drawSeconds = 0;
 let runs = 0;
 const K = identity.classes.length;
-const A = ARTIST_CLASSES.length;
 
 for (let p = 0; p < units.length; p++) {
   const { seed, target, pair: x, pictures } = units[p];
-  const styleIndex = (ARTIST_CLASSES as readonly string[]).indexOf(target);
+  const { artist, index: styleIndex } = judges.get(target)!;
+  const A = artist.classes.length;
   const tTrain = performance.now();
   const { style } = a.style
     ? { style: decodeStyle(readFileSync(a.style), a.style) }

@@ -9,11 +9,15 @@
  *     outline/filled, Streamline Flex's line/remix/solid, Flat Color Icons). Each manner of an icon
  *     collection is a set of its own here ("ph-thin"), so captions can name the manner.
  *
- * Held-out set (evaluation only, NEVER part of any pretraining dataset):
- *   - openmoji @iconify-json/openmoji CC-BY-SA-4.0
+ * Held-out sets (evaluation only, NEVER part of any pretraining dataset; none of them is among the
+ * pretraining sources that ARCHITECTURE.md allows):
+ *   - openmoji    @iconify-json/openmoji    CC-BY-SA-4.0  the development evaluation
+ *   - emojione    @iconify-json/emojione    CC-BY-4.0     further held-out styles, so that no choice
+ *   - noto-v1     @iconify-json/noto-v1     Apache-2.0    rests on OpenMoji alone
+ *   - emojione-v1 @iconify-json/emojione-v1 CC-BY-SA-4.0
  *
- * The held-out set is deliberately absent from PRETRAIN_SETS; it can only be reached through
- * `getSetDef("openmoji")` / `renderIcon("openmoji", ...)`.
+ * The held-out sets are deliberately absent from PRETRAIN_SETS; they can only be reached through
+ * `getSetDef(id)` / `renderIcon(id, ...)`, and the dataset builder refuses them.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +25,7 @@ import type { IconifyJSON } from '@iconify/types';
 
 export type SetId = string;
 export type PretrainSetId = SetId;
-export type HeldOutSetId = 'openmoji';
+export type HeldOutSetId = 'openmoji' | 'emojione' | 'noto-v1' | 'emojione-v1';
 
 /** How an icon collection spells one of its manners: a name suffix ("-thin"), or none of the others. */
 export interface VariantRule {
@@ -177,6 +181,33 @@ const OPENMOJI = def({
   manner: 'outlined colour emoji',
   heldOut: true,
 });
+const EMOJIONE = def({
+  id: 'emojione',
+  pkg: '@iconify-json/emojione',
+  license: 'CC-BY-4.0',
+  author: 'Emoji One',
+  style: 'emojione style',
+  manner: 'shaded colour emoji',
+  heldOut: true,
+});
+const NOTO_V1 = def({
+  id: 'noto-v1',
+  pkg: '@iconify-json/noto-v1',
+  license: 'Apache-2.0',
+  author: 'Google',
+  style: 'noto v1 style',
+  manner: 'flat colour emoji',
+  heldOut: true,
+});
+const EMOJIONE_V1 = def({
+  id: 'emojione-v1',
+  pkg: '@iconify-json/emojione-v1',
+  license: 'CC-BY-SA-4.0',
+  author: 'Emoji One',
+  style: 'emojione v1 style',
+  manner: 'shaded colour emoji',
+  heldOut: true,
+});
 
 /** Sets of the v2 pretraining dataset (styles32), in dataset order. */
 export const PRETRAIN_SETS: readonly EmojiSetDef[] = Object.freeze([NOTO, TWEMOJI, FLUENT, FLUENT_3D, FLUENT_HC, STREAMLINE_EMOJI, ...ICON_SETS]);
@@ -185,7 +216,7 @@ export const PRETRAIN_SETS: readonly EmojiSetDef[] = Object.freeze([NOTO, TWEMOJ
 export const V1_SET_IDS: readonly SetId[] = Object.freeze(['noto', 'twemoji', 'fluent']);
 
 /** Evaluation-only sets. Never pass these to the dataset builder. */
-export const HELDOUT_SETS: readonly EmojiSetDef[] = Object.freeze([OPENMOJI]);
+export const HELDOUT_SETS: readonly EmojiSetDef[] = Object.freeze([OPENMOJI, EMOJIONE, NOTO_V1, EMOJIONE_V1]);
 
 const ALL_SETS: readonly EmojiSetDef[] = [...PRETRAIN_SETS, ...HELDOUT_SETS];
 

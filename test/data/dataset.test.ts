@@ -22,24 +22,27 @@ const dir = mkdtempSync(join(tmpdir(), 'emoji32-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('set definitions', () => {
-  it("v2 pretraining sets start with v1's noto, twemoji, fluent; openmoji is held out", () => {
+  it("v2 pretraining sets start with v1's noto, twemoji, fluent; openmoji and the other evaluation-only sets are held out", () => {
     expect(pretrainSetIds().slice(0, 3)).toEqual(['noto', 'twemoji', 'fluent']);
     expect(V1_SET_IDS).toEqual(['noto', 'twemoji', 'fluent']);
     expect(V1_SET_IDS.map((id) => getSetDef(id).style)).toEqual(['noto style', 'twemoji style', 'fluent style']);
     expect(PRETRAIN_SETS.every((s) => !s.heldOut)).toBe(true);
-    expect(PRETRAIN_SETS.map((s) => s.id)).not.toContain('openmoji');
-    expect(PRETRAIN_SETS.map((s) => s.pkg)).not.toContain('@iconify-json/openmoji');
+    for (const held of HELDOUT_SETS) {
+      expect(PRETRAIN_SETS.map((s) => s.id)).not.toContain(held.id);
+      expect(PRETRAIN_SETS.map((s) => s.pkg)).not.toContain(held.pkg);
+    }
     expect(new Set(PRETRAIN_SETS.map((s) => s.id)).size).toBe(PRETRAIN_SETS.length);
     for (const s of PRETRAIN_SETS) {
       expect(s.license).toMatch(/^(MIT|Apache-2\.0|CC-BY-4\.0)$/);
       expect(s.author.length).toBeGreaterThan(0);
       expect(s.manner.split(' ').length).toBeLessThanOrEqual(3);
     }
-    expect(HELDOUT_SETS.map((s) => s.id)).toEqual(['openmoji']);
-    expect(getSetDef('openmoji').license).toBe('CC-BY-SA-4.0');
+    expect(HELDOUT_SETS.map((s) => s.id)).toEqual(['openmoji', 'emojione', 'noto-v1', 'emojione-v1']);
+    expect(HELDOUT_SETS.map((s) => s.license)).toEqual(['CC-BY-SA-4.0', 'CC-BY-4.0', 'Apache-2.0', 'CC-BY-SA-4.0']);
+    expect(HELDOUT_SETS.every((s) => s.heldOut && s.kind === 'emoji')).toBe(true);
   });
-  it('the builder refuses the held-out set', async () => {
-    await expect(buildDataset({ sets: ['openmoji' as never] })).rejects.toThrow(/held out/);
+  it('the builder refuses every held-out set', async () => {
+    for (const held of HELDOUT_SETS) await expect(buildDataset({ sets: [held.id as never] })).rejects.toThrow(/held out/);
   });
 });
 

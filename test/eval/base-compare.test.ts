@@ -26,6 +26,7 @@ function report(
     cfg?: number;
     captions?: string[];
     noSwapped?: boolean;
+    identityJudge?: string;
   },
 ): string {
   const file = join(dir, `${name}.json`);
@@ -41,7 +42,16 @@ function report(
     file,
     JSON.stringify({
       model: { dir: `models/${name}`, id: 'emoji-mini', hash: name },
-      settings: { captions: 4, perSeed: 4, seeds: [0], steps: o.steps ?? 30, cfg: o.cfg ?? 5, sampler: 'ddim', batch: 16 },
+      settings: {
+        captions: 4,
+        perSeed: 4,
+        seeds: [0],
+        steps: o.steps ?? 30,
+        cfg: o.cfg ?? 5,
+        sampler: 'ddim',
+        batch: 16,
+        ...(o.identityJudge === undefined ? {} : { identityJudge: o.identityJudge }),
+      },
       captions,
     }),
   );
@@ -94,6 +104,15 @@ describe('eval:base-compare', () => {
     const stillSteps = compare(a, report('f', { ranksA: [1, 2, 3, 4], steps: 50, cfg: 3 }), '--may-differ', 'cfg');
     expect(stillSteps.status).toBe(2);
     expect(stillSteps.stderr).toMatch(/the runs differ in steps \(30 against 50\)/);
+    // Two identity judges are never compared caption by caption; a report that records none was judged by v3.
+    const byV4 = report('v4', { ranksA: [1, 2, 3, 4], identityJudge: 'v4' });
+    const otherJudge = compare(a, byV4);
+    expect(otherJudge.status).toBe(2);
+    expect(otherJudge.stderr).toMatch(/the runs differ in identityJudge \("v3" against "v4"\): not the same drawing settings/);
+    expect(compare(a, byV4, '--may-differ', 'identityJudge').stderr).toMatch(
+      /--may-differ identityJudge: two identity judges cannot be compared caption by caption/,
+    );
+    expect(compare(a, report('v3', { ranksA: [1, 2, 3, 4], identityJudge: 'v3' })).status).toBe(0);
     const seeds = compare(a, a, '--may-differ', 'seeds');
     expect(seeds.status).toBe(2);
     expect(seeds.stderr).toMatch(/--may-differ seeds: the runs must share their captions and seeds/);

@@ -1,7 +1,10 @@
 /** Data of the evaluation classifiers: identity classes and split, artist-set labels. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Dataset, DatasetItem } from '../../src/data/dataset.ts';
-import { ARTIST_CLASSES, artistData, identityData, isEvaluationSubject } from '../../src/eval/classifiers.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ARTIST_CLASSES, artistClassesFor, artistData, identityData, isEvaluationSubject, loadHeldOutSet } from '../../src/eval/classifiers.ts';
 
 function fakeDataset(items: [DatasetItem['set'], string][], size = 4): Dataset {
   const px = size * size * 3;
@@ -86,4 +89,35 @@ describe('artistData', () => {
     expect(share).toBeLessThan(0.6);
     expect(isEvaluationSubject('cat face')).toBe(isEvaluationSubject('cat face'));
   });
+});
+
+describe('extra held-out targets', () => {
+  const sets = ARTIST_CLASSES.filter((c) => c !== 'openmoji');
+  const ds = fakeDataset(Array.from({ length: 120 }, (_, i) => [sets[i % sets.length], `s${i % 40}`] as [string, string]));
+  it("an extra target's judge data: the six emoji sets and the target's pictures, OpenMoji's left out", () => {
+    const held = fakeDataset([...Array.from({ length: 40 }, (_, i) => ['emojione', `s${i}`] as [string, string]), ['openmoji', 's1']]);
+    const classes = artistClassesFor('emojione');
+    const d = artistData(ds, held, 0, 0.25, false, classes);
+    expect(d.classes).toEqual(classes);
+    expect(d.items.some((it) => it.set === 'openmoji')).toBe(false);
+    expect(d.items.filter((it) => it.set === 'emojione').length).toBe(
+      Array.from({ length: 40 }, (_, i) => `s${i}`).filter((y) => !isEvaluationSubject(y)).length,
+    );
+    d.items.forEach((it, i) => expect(d.classes[d.labels[i]]).toBe(it.set));
+    expect(() => artistData(ds, fakeDataset([['openmoji', 's1']]), 0, 0.25, false, classes)).toThrow(/no pictures of 'emojione'/);
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'held-out-set-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  it('renders a set whose package maps no codepoints: its Unicode emoji by name, with CLDR subjects, never a pretraining set', async () => {
+    const d = await loadHeldOutSet('emojione', join(dir, 'emojione32.bin'));
+    expect(d.count).toBeGreaterThan(900);
+    expect(d.height).toBe(32);
+    expect(new Set(d.items.map((it) => it.set))).toEqual(new Set(['emojione']));
+    for (const y of ['cat face', 'dog face', 'red apple', 'alarm clock']) expect(d.items.some((it) => it.subject === y)).toBe(true);
+    // Skin tones and country flags are left out, as in every set.
+    expect(d.items.some((it) => /skin tone|^flag for /.test(it.subject))).toBe(false);
+    expect(d.items.some((it) => it.subject === 'flag in hole')).toBe(true);
+    await expect(loadHeldOutSet('noto', join(dir, 'noto32.bin'))).rejects.toThrow(/noto is not a held-out set/);
+  }, 120_000);
 });

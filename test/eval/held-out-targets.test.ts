@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkTargetsHeldOut, HELD_OUT_TARGETS, heldOutTargetsFor } from '../../src/eval/classifiers.ts';
+import {
+  ARTIST_CLASSES,
+  artistClassesFor,
+  checkTargetsHeldOut,
+  EXTRA_HELD_OUT_TARGETS,
+  HELD_OUT_TARGETS,
+  heldOutTargetsFor,
+  parseTargets,
+} from '../../src/eval/classifiers.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'held-out-'));
@@ -55,6 +63,24 @@ describe('held-out targets', () => {
     expect(() => checkTargetsHeldOut(['fluent-3d'], unknown)).toThrow(/fluent-3d cannot be shown held out from .*unknown: .*does not record the sets/);
   });
 
+  it('the evaluation-only sets are held out from every model, each judged against the same six emoji sets', () => {
+    expect(EXTRA_HELD_OUT_TARGETS).toEqual(['emojione', 'noto-v1', 'emojione-v1']);
+    const shipped = join(ROOT, 'models/emoji-mini');
+    for (const folder of [shipped, modelFolder('unknown4'), modelFolder('v1b', ['noto', 'twemoji', 'fluent'])])
+      expect(() => checkTargetsHeldOut(['openmoji', ...EXTRA_HELD_OUT_TARGETS], folder)).not.toThrow();
+    // Not a default: the evaluations' defaults and their earlier figures stay as they were.
+    expect(heldOutTargetsFor(shipped)).toEqual(['openmoji']);
+    expect(parseTargets('emojione, openmoji,emojione')).toEqual(['emojione', 'openmoji']);
+    expect(artistClassesFor('openmoji')).toEqual([...ARTIST_CLASSES]);
+    expect(artistClassesFor('fluent-hc')).toEqual([...ARTIST_CLASSES]);
+    expect(artistClassesFor('noto-v1')).toEqual(['noto', 'twemoji', 'fluent', 'fluent-3d', 'fluent-hc', 'streamline-emoji', 'noto-v1']);
+    expect(() => parseTargets('fxemoji')).toThrow(
+      /--targets: fxemoji is not one of the artist judges' sets other than noto \(.*emojione, noto-v1, emojione-v1\)/,
+    );
+    expect(() => parseTargets('noto')).toThrow(/--targets: noto is not one of/);
+    expect(() => artistClassesFor('ph-thin')).toThrow(/no artist judge knows 'ph-thin'/);
+  });
+
   it('eval:pair and eval:stylize refuse such a target before any work', () => {
     const wide = modelFolder('wide2', ['noto', 'twemoji', 'fluent', 'fluent-3d', 'fluent-hc', 'streamline-emoji']);
     const pair = run('scripts/eval-pair.ts', '--model', wide, '--targets', 'openmoji,streamline-emoji', '--out', join(dir, 'p.json'));
@@ -63,5 +89,8 @@ describe('held-out targets', () => {
     const stylize = run('scripts/eval-stylize.ts', '--model', modelFolder('unknown2'), '--targets', 'fluent-3d', '--out', join(dir, 's.json'));
     expect(stylize.status).not.toBe(0);
     expect(stylize.stderr).toMatch(/--targets: fluent-3d cannot be shown held out from .*unknown2/);
+    const unknownTarget = run('scripts/eval-pair.ts', '--targets', 'openmoji,fxemoji', '--out', join(dir, 'q.json'));
+    expect(unknownTarget.status).not.toBe(0);
+    expect(unknownTarget.stderr).toMatch(/--targets: fxemoji is not one of the artist judges' sets other than noto/);
   });
 });

@@ -78,6 +78,7 @@ describe('eval:pair-compare', () => {
       methodConvs?: boolean;
       /** The modules the method's style adapter trained on (styleLayersByMethod). */
       styleLayers?: string;
+      identityJudge?: string;
     },
   ): string {
     const pairs = ['dog face', 'cat face', 'red apple'].map((subject, i) => ({
@@ -126,6 +127,7 @@ describe('eval:pair-compare', () => {
           ...(o.convs === undefined ? {} : { convs: o.convs }),
           ...(o.methodConvs === undefined ? {} : { convsByMethod: { 'pair-guidance': o.methodConvs } }),
           ...(o.styleLayers === undefined ? {} : { styleLayersByMethod: { 'pair-guidance': o.styleLayers } }),
+          ...(o.identityJudge === undefined ? {} : { identityJudge: o.identityJudge }),
         },
         pairs,
         ...(o.samples === false
@@ -175,6 +177,11 @@ describe('eval:pair-compare', () => {
     const byCfg = compare(a, otherCfg, '--may-differ', 'cfg');
     expect(byCfg.status).toBe(0);
     expect(byCfg.stdout).toMatch(/settings that differ: cfg 5 in A, 3 in B/);
+    // Identity agreement by two judges is not compared; a report that records none was judged by v3.
+    const otherJudge = compare(a, report('v4', { p: 0.2, identityJudge: 'v4' }));
+    expect(otherJudge.status).toBe(2);
+    expect(otherJudge.stderr).toMatch(/setting identityJudge differs: "?v3"? against "?v4"?/);
+    expect(compare(a, report('v3', { p: 0.2, identityJudge: 'v3' })).status).toBe(0);
     const mayNot = compare(a, a, '--may-differ', 'strengths');
     expect(mayNot.status).toBe(2);
     expect(mayNot.stderr).toMatch(/--may-differ strengths: only steps, cfg, trainSteps, rank may differ/);
