@@ -1,4 +1,5 @@
 /** Option checking shared by every adapter: types, ranges, required options, prompts. */
+import { printable } from '../src/errors/user-error.ts';
 import { msg, type Message } from '../src/i18n/message.ts';
 import { CommandError, type Attachment, type OptionSpec, type Options, type OptionValue } from './types.ts';
 
@@ -29,11 +30,7 @@ export function textProblem(v: string): Message | undefined {
 /** Text trimmed, or '' when nothing visible is left (only spaces and zero-width characters). */
 export const visibleText = (v: string): string => (v.replace(INVISIBLE, '').trim() ? v.trim() : '');
 
-/** A value quoted back in a message: short, on one line, nothing invisible (controls, bidi overrides, broken characters become '?'). */
-export const printable = (v: unknown, max = 40): string =>
-  String(v)
-    .replace(/[\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/gu, '?')
-    .slice(0, max);
+export { printable };
 const shown = printable;
 
 /** Checks raw option values (strings from Slack text, typed values from Discord) against the spec. */

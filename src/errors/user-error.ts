@@ -32,6 +32,12 @@ export type UserErrorKind = (typeof USER_ERROR_KINDS)[number];
 
 const KINDS: ReadonlySet<string> = new Set(USER_ERROR_KINDS);
 
+/** A value quoted back in a message: short, on one line, nothing invisible (controls, bidi overrides, broken characters become '?'). */
+export const printable = (v: unknown, max = 40): string =>
+  String(v)
+    .replace(/[\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/gu, '?')
+    .slice(0, max);
+
 export class UserError extends Error {
   override name = 'UserError';
   readonly kind: UserErrorKind;

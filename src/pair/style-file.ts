@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { decodeSafetensors, encodeSafetensors, writeSafetensors, type NamedTensor } from '../formats/safetensors.ts';
 import { readFile } from 'node:fs/promises';
 import { loraShapes, type LoraModuleWeights, type Style, type StyleInfo } from './style.ts';
-import { UserError } from '../errors/user-error.ts';
+import { printable, UserError } from '../errors/user-error.ts';
 
 export class StyleFileError extends UserError {
   override name = 'StyleFileError';
@@ -83,8 +83,9 @@ function infoFrom(raw: string | undefined, where: string): StyleInfo {
   for (const key of ['name', 'baseModel', 'baseModelHash', 'styleToken'] as const) {
     if (typeof i[key] !== 'string' || !i[key]) throw new StyleFileError(`${where}: the style metadata has no '${key}'`);
   }
+  if (i.rank === undefined) throw new StyleFileError(`${where}: the style metadata has no 'rank'`);
   if (!Number.isSafeInteger(i.rank) || (i.rank as number) < 1)
-    throw new StyleFileError(`${where}: the style metadata gives rank ${JSON.stringify(i.rank)}, not a positive whole number`);
+    throw new StyleFileError(`${where}: the style metadata gives rank ${printable(JSON.stringify(i.rank))}, not a positive whole number`);
   return info as StyleInfo;
 }
 

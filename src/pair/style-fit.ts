@@ -8,6 +8,7 @@
 import { unetGraph } from '../pipeline/diffusion-pipeline.ts';
 import type { TextToImageModel } from '../pipeline/text-to-image.ts';
 import { msg } from '../i18n/message.ts';
+import { printable } from '../errors/user-error.ts';
 import { StyleFileError } from './style-file.ts';
 import { adaptsConvs, type Style } from './style.ts';
 
@@ -37,16 +38,17 @@ export function loraProjectionsOf(model: TextToImageModel): Map<string, { inDim:
 }
 
 /** A model as a refusal names it: its id and the first 12 hex digits of its weights' hash ("emoji-mini 3f2a9c01d4e5"). */
-const modelName = (id: string, hash: string) => `${id} ${hash.replace(/^sha256:/, '').slice(0, 12)}`;
+/** A model named in a message: its id (quoted short: a style file's is whatever the file says) and 12 hex digits of its hash. */
+const modelName = (id: string, hash: string) => `${printable(id)} ${printable(hash.replace(/^sha256:/, ''), 12)}`;
 
 /**
  * Refuses a style trained on another base model (its weights would be meaningless there), saying how to
  * train it again: in a chat, `/pairstyle retrain` (the bot keeps the pictures); `cli`: `pairstyle train`.
  */
 export function checkStyleFitsModel(style: Style, model: TextToImageModel, again: 'chat' | 'cli' = 'chat'): void {
-  const where = `style '${style.info.name}'`;
+  const name = printable(style.info.name);
+  const where = `style '${name}'`;
   if (style.info.baseModel !== model.id || style.info.baseModelHash !== model.hash) {
-    const name = style.info.name;
     throw new StyleFileError(
       msg('style.other-model', {
         name,
@@ -70,5 +72,5 @@ export function checkStyleFitsModel(style: Style, model: TextToImageModel, again
     }
   }
   const extra = style.modules.find((m) => !projections.has(m.module));
-  if (extra) throw new StyleFileError(`${where} has weights for ${extra.module}, which the model does not have`);
+  if (extra) throw new StyleFileError(`${where} has weights for ${printable(extra.module, 80)}, which the model does not have`);
 }

@@ -14,6 +14,7 @@ import {
 } from '../../src/pair/draw.ts';
 import { orthogonalDownProjections } from '../../src/pair/orthogonal.ts';
 import { EVERY_STEP, type GuidanceSchedule } from '../../src/pipeline/guidance.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../src/formats/safetensors.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import type { Style } from '../../src/pair/style.ts';
 import { PAIR_DEFAULTS, trainPair } from '../../src/pair/train.ts';
@@ -316,6 +317,31 @@ describe('style-guided drawing', () => {
     await expect(drawStyled(pipe, [{ style: foreign, weight: 1 }], opts)).rejects.toThrow(
       /was trained on another model \(\S+ other\), not on the loaded \S+ [0-9a-f]{12}: train it again on this model: its owner can run \/pairstyle retrain /,
     );
+    // What a style file says is quoted back short: a forged model id or style name cannot fill the message.
+    const long: Style = { ...style, info: { ...style.info, name: 'n'.repeat(300), baseModel: 'm'.repeat(300), baseModelHash: 'h'.repeat(300) } };
+    const refusal = await drawStyled(pipe, [{ style: long, weight: 1 }], opts).catch((e: Error) => e.message);
+    expect(refusal).toMatch(new RegExp(`^style '${'n'.repeat(40)}' was trained on another model \\(${'m'.repeat(40)} ${'h'.repeat(12)}\\)`));
+    expect(String(refusal).length).toBeLessThan(300);
     await pipe.release();
+  });
+
+  it('refuses style metadata without a rank, or with one that is not a positive whole number, quoting it short', () => {
+    const bytes = encodeStyle(style);
+    const withInfo = (change: (info: Record<string, unknown>) => void) => {
+      const { tensors, metadata } = decodeSafetensors(bytes);
+      const info = JSON.parse(metadata['pairstyle.style']!) as Record<string, unknown>;
+      change(info);
+      return encodeSafetensors(tensors, { metadata: { 'pairstyle.style': JSON.stringify(info) } });
+    };
+    const noRank = withInfo((i) => {
+      delete i.rank;
+    });
+    expect(() => decodeStyle(noRank, 'a.safetensors')).toThrow(/^a\.safetensors: the style metadata has no 'rank'$/);
+    const longRank = withInfo((i) => {
+      i.rank = 'x'.repeat(300);
+    });
+    expect(() => decodeStyle(longRank, 'b.safetensors')).toThrow(
+      new RegExp(`^b\\.safetensors: the style metadata gives rank "${'x'.repeat(39)}, not a positive whole number$`),
+    );
   });
 });

@@ -190,8 +190,14 @@ describe('command argument fuzzing', () => {
     const r = seeded(seed);
     const n = fuzzCount(200);
     const t = new Tally();
-    const out = await runCommand(b.ctx('btn'), 'draw', { prompt: 'cat', style: 'ink' });
-    const real = out.type === 'job' ? out.job.id : '00000000-0000-0000-0000-000000000000';
+    // A style of its own: the option sets above may have deleted or unshared the shared ones (as an admin
+    // may) or changed the workspace's rules, so a refused draw leaves the ids to a job that never was.
+    await b.registry.put(who('btn'), 'btn-ink', new Uint8Array([1, 2, 3]), { subject: 'dog face' });
+    const out = await runCommand(b.ctx('btn'), 'draw', { prompt: 'cat', style: 'btn-ink' }).catch((e: unknown) => {
+      if (!isUserError(e)) throw e;
+      return null;
+    });
+    const real = out?.type === 'job' ? out.job.id : '00000000-0000-0000-0000-000000000000';
     await b.queue.finished(real).catch(() => undefined);
     for (let i = 0; i < n; i++) {
       let id = `ps:${r.pick(['reroll', 'weaker', 'stronger', 'cancel', 'frob'])}:${real}`;

@@ -327,7 +327,8 @@ describe('command line fuzzing', () => {
       p && !p.startsWith('/') ? join(work, p) : p,
     );
     const env = { PAIRSTYLE_MODEL: join(work, 'no-model'), PAIRSTYLE_HOME: join(work, 'home') };
-    const t = new FuzzTally(report, isCliUserError);
+    // A host without the CUDA provider answers --device cuda with how to install it: instructions, longer than a refusal.
+    const t = new FuzzTally(report, isCliUserError, (e) => ((e as Error)?.name === 'DeviceUnavailableError' ? 1000 : 500));
     for (let i = 0; i < n; i++) {
       const command = r.chance(0.9) ? r.pick(['train', 'draw', 'blend', 'styles', 'delete', 'export', 'help']) : r.pick(VALUES);
       const argv = [command];

@@ -15,6 +15,8 @@ export class FuzzTally {
   constructor(
     private readonly report: ReliabilityReport,
     private readonly isUserError: (e: unknown) => boolean,
+    /** The longest clear message for an error (isClearMessage's maxLength). */
+    private readonly maxLength: (e: unknown) => number = () => 500,
   ) {}
 
   /** Runs one attempt; `input` describes it (called only for a failure). */
@@ -24,7 +26,7 @@ export class FuzzTally {
       this.outcomes++;
     } catch (e) {
       const message = (e as Error)?.message;
-      if (!this.isUserError(e) || !isClearMessage(message)) {
+      if (!this.isUserError(e) || !isClearMessage(message, this.maxLength(e))) {
         this.failures.push(`${(e as Error)?.name}: ${String(message).slice(0, 200)} <- ${input().slice(0, 300)}`);
       } else {
         this.refusals++;

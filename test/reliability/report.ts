@@ -36,9 +36,12 @@ export interface ReliabilityReport {
   readonly rows: readonly ReliabilityRow[];
 }
 
-/** A clear user-facing message: one short paragraph, no stack trace, no internals leaking. */
-export function isClearMessage(m: unknown): m is string {
-  return typeof m === 'string' && m.trim().length >= 8 && m.length <= 500 && !/\n\s+at |\[object Object\]|\bundefined\b|TypeError|ReferenceError/.test(m);
+/**
+ * A clear user-facing message: one short paragraph (`maxLength`; an operator's set-up instructions, such as
+ * how to install the CUDA provider, may run longer), no stack trace, no internals leaking.
+ */
+export function isClearMessage(m: unknown, maxLength = 500): m is string {
+  return typeof m === 'string' && m.trim().length >= 8 && m.length <= maxLength && !/\n\s+at |\[object Object\]|\bundefined\b|TypeError|ReferenceError/.test(m);
 }
 
 const slugOf = (file: string) => file.replace(/[^\w.-]+/g, '_');

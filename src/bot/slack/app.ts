@@ -5,7 +5,7 @@
  * and then the final images shown inside it, above their buttons (src/bot/slack/message-images.ts). A
  * training first asks its user to confirm the pair (src/bot/slack/train-confirmation.ts).
  */
-import { App, LogLevel, type AppOptions } from '@slack/bolt';
+import { App, LogLevel, type AppOptions, type Middleware, type SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { webApi } from '@slack/bolt';
 
 type WebClient = webApi.WebClient;
@@ -220,12 +220,18 @@ export function createSlackApp(opts: SlackOptions): App {
     }
   });
 
-  app.action(/^ps:/, async ({ ack, body, action, client, respond }) => {
+  // Every button but a training's confirmation: PairStyle's own (ps:…), and any other id (a button of an
+  // earlier version, a forged payload), which runButton refuses with a private message. Acknowledged at
+  // once either way: an action no listener takes is left unanswered, and Slack shows the user an error.
+  const notConfirmation: Middleware<SlackActionMiddlewareArgs> = async ({ action, next }) => {
+    if (!CONFIRMATION_ACTION.test(String((action as { action_id?: unknown }).action_id))) await next();
+  };
+  app.action(/[\s\S]*/, notConfirmation, async ({ ack, body, action, client, respond }) => {
     await ack();
     await afterPendingAcks();
     const b = body as { team?: { id: string }; user: { id: string; team_id?: string }; channel?: { id: string } };
     const who: Scope = { platform: 'slack', workspace: b.team?.id ?? b.user.team_id ?? 'unknown', user: b.user.id };
-    const id = (action as { action_id: string }).action_id;
+    const id = String((action as { action_id?: unknown }).action_id);
     const user = await slackUser(client, b.user.id);
     try {
       const outcome = await runButton(context(user, who, false, b.channel?.id), id);

@@ -227,6 +227,9 @@ describe('Slack adapter (Bolt, HTTP receiver)', () => {
           /only the person who ran this command can use its buttons/,
         );
         await refusedPrivately('another user presses the cancel button', press(`ps:cancel:${job.id}`, 'S2'), /that job is not yours to cancel/);
+        // A button that is not one of today's (an earlier version's, or a forged id) is answered at once, privately.
+        await refusedPrivately("a button id that is not one of PairStyle's", press(`psx:reroll:${job.id}`, 'S1'), /this button is not one of mine/);
+        await refusedPrivately("a confirmation-like id that is not a training's", press('pst:train:not-a-job', 'S1'), /this button is not one of mine/);
         expect(queue.get(job.id)?.status).toBe('running');
       } finally {
         url = main;
