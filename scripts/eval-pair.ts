@@ -6,7 +6,9 @@
  *                        knows (default openmoji, the development evaluation; v1's held-out sets fluent-hc,
  *                        streamline-emoji, fluent-3d; and evaluation-only sets that no pretraining source includes:
  *                        emojione, noto-v1, emojione-v1, each judged by its own artist judge, the six emoji sets and
- *                        it). Each seed draws --pairs pairs and --subjects subjects per target; the intervals
+ *                        it; those judges recall their set on only 58-69% of its real drawings, under the 70% the
+ *                        README's figures required: README, "Further held-out styles"). Each seed draws --pairs pairs
+ *                        and --subjects subjects per target; the intervals
  *                        resample the pairs of all targets together
  *   --pairs N            training pairs per seed and target (Noto drawing of X, the target's drawing of X), default 8
  *   --subjects N         other subjects drawn per pair (the same for every pair of a seed, fixed seeds), default 24
