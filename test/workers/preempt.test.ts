@@ -25,9 +25,36 @@ let content: Uint8Array;
 let style: Uint8Array;
 const executor = () => new WorkerExecutor({ model: { dir: modelDir }, sampleSteps: 2 });
 
+/**
+ * An executor that records, in `handedAt`, the training's last reported step each time it is handed a
+ * quick job. The pause bound is counted from there, not from the step heard when the draw was sent: the
+ * draw's way to the executor (the queue's bookkeeping; over BullMQ, redis and the worker's quick lane)
+ * takes a time that, on a loaded machine, is several of the tiny model's steps.
+ */
+function watched(inner: JobExecutor, handedAt: number[]): JobExecutor {
+  let trainingStep = -1;
+  return {
+    pausesTrainings: inner.pausesTrainings,
+    execute: (job, ctx) => {
+      if (job.kind !== 'train') {
+        handedAt.push(trainingStep);
+        return inner.execute(job, ctx);
+      }
+      const onProgress = (p: JobProgress) => {
+        if (!p.paused) trainingStep = p.step;
+        ctx.onProgress(p);
+      };
+      return inner.execute(job, { ...ctx, onProgress });
+    },
+    close: () => inner.close?.() ?? Promise.resolve(),
+  };
+}
+/** The in-process queue's hand-overs of quick jobs (`watched`). */
+const handedInProcess: number[] = [];
+
 beforeAll(async () => {
   modelDir = await writeTinyModelFolder();
-  queue = new InProcessQueue({ executors: [executor()] });
+  queue = new InProcessQueue({ executors: [watched(executor(), handedInProcess)] });
   content = new Uint8Array(
     await sharp({ create: { width: 16, height: 16, channels: 3, background: '#d22' } })
       .png()
@@ -88,6 +115,7 @@ function expectPausedOnceAndResumed(run: Awaited<ReturnType<typeof trainWithDraw
 
 describe('a training pauses for quick jobs', () => {
   it('a draw sent during a training starts within one training step, finishes before the training, and the training says it paused and resumed', async () => {
+    const handedBefore = handedInProcess.length;
     const run = await trainWithDrawsAt(2, [{ owner: bob, args: drawing('cat face') }]);
     const trained = await queue.finished(run.t.id);
     const [drawId] = await Promise.all(run.sent);
@@ -96,19 +124,21 @@ describe('a training pauses for quick jobs', () => {
     expect(drawn.status).toBe('done');
     expect(drawn.finishedAt!).toBeLessThan(trained.finishedAt!);
     const { lines } = run;
-    // The training steps heard between the draw's submission and its first sampler step: the step that
-    // was running when it came (its report may still have been on its way), and not one more.
-    const sentAt = run.sentAt();
+    // The training steps heard between the draw's hand-over to the executor and its first sampler step:
+    // the step that was running when it came (its report may still have been on its way), and not one more.
+    expect(handedInProcess.length).toBe(handedBefore + 1);
+    const handedAt = handedInProcess[handedBefore];
+    expect(handedAt).toBeGreaterThanOrEqual(run.sentAt());
     const firstDrawStep = lines.findIndex((l) => l.job === 'quick0' && l.type === 'progress');
     const stepsBefore = lines
       .slice(0, firstDrawStep)
-      .filter((l) => l.job === 'train' && l.type === 'progress' && l.step! > sentAt && !l.phase!.startsWith('paused'));
+      .filter((l) => l.job === 'train' && l.type === 'progress' && l.step! > handedAt && !l.phase!.startsWith('paused'));
     expect(stepsBefore.length).toBeLessThanOrEqual(2);
     // The training's user: paused for the draw, then resumed (and the training ran all its steps).
     const paused = lines.find((l) => l.job === 'train' && l.phase === 'paused for 1 draw');
     expect(paused).toBeDefined();
     expect(lines.indexOf(paused!)).toBeLessThan(firstDrawStep);
-    expectPausedOnceAndResumed(run);
+    expectPausedOnceAndResumed(run, handedAt);
   });
 
   it('a training paused for draws and a stylize ends with exactly the weights of the same training left alone', async () => {
@@ -163,28 +193,16 @@ describe('a training pauses for quick jobs (BullMQ: a bot queue and a queue work
    * tiny model's steps.
    */
   const handedAt: number[] = [];
-  const watched = (inner: JobExecutor): JobExecutor => {
-    let trainingStep = -1;
-    return {
-      pausesTrainings: inner.pausesTrainings,
-      execute: (job, ctx) => {
-        if (job.kind !== 'train') {
-          handedAt.push(trainingStep);
-          return inner.execute(job, ctx);
-        }
-        const onProgress = (p: JobProgress) => {
-          if (!p.paused) trainingStep = p.step;
-          ctx.onProgress(p);
-        };
-        return inner.execute(job, { ...ctx, onProgress });
-      },
-      close: () => inner.close?.() ?? Promise.resolve(),
-    };
-  };
   beforeAll(async () => {
     await redis.start();
     bot = await BullmqQueue.open({ redisUrl: redis.url, prefix: 'preempt', sweepMs: 300, heartbeatMs: 300, log: () => undefined });
-    worker = await startQueueWorkers({ redisUrl: redis.url, prefix: 'preempt', executors: [watched(executor())], progressEveryMs: 0, log: () => undefined });
+    worker = await startQueueWorkers({
+      redisUrl: redis.url,
+      prefix: 'preempt',
+      executors: [watched(executor(), handedAt)],
+      progressEveryMs: 0,
+      log: () => undefined,
+    });
   }, 30_000);
   afterAll(async () => {
     await bot?.close();
