@@ -75,13 +75,15 @@ console.log(
 );
 
 if (identity && judges) {
+  const S = ds.height;
+  const px = 3 * S * S;
+  const K = identity.classes.length;
+  const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
   for (const target of targets) {
     // Real pairs: the evaluation half's subjects drawn by Noto and the target that the identity judge knows
     // (eval:pair's pool of pairs and drawn subjects).
     const { artist, index, drawings } = judges.get(target)!;
-    const S = ds.height;
     const subjects = notoTargetSubjects(ds, drawings, target, identity.classes);
-    const px = 3 * S * S;
     const stack = new Float32Array(2 * subjects.length * px);
     subjects.forEach((y, i) => {
       stack.set(pictureOf(ds, 'noto', y, S)!, 2 * i * px);
@@ -90,10 +92,8 @@ if (identity && judges) {
     const n = 2 * subjects.length;
     const idProbs = await identity.probs(stack, n);
     const artProbs = await artist.probs(stack, n);
-    const K = identity.classes.length;
     const A = artist.classes.length;
     const top = (i: number, k: number) => topK(idProbs.subarray(i * K, (i + 1) * K), k);
-    const classIndex = new Map(identity.classes.map((c, i) => [c, i]));
     const units = subjects.map((y, i) => {
       const c = classIndex.get(y)!;
       return {

@@ -166,14 +166,6 @@ export function notoTargetSubjects(ds: Dataset, drawings: Dataset, target: strin
   ].sort();
 }
 
-/**
- * The subjects of the evaluation half drawn by both Noto and OpenMoji that the identity judge knows
- * (`classes`), sorted: the real pairs eval:classifiers judges.
- */
-export function notoOpenmojiSubjects(ds: Dataset, openmoji: Dataset, classes: readonly string[]): string[] {
-  return notoTargetSubjects(ds, openmoji, 'openmoji', classes);
-}
-
 /** Pictures of a dataset as float32 [N, 3, S, S] in [-1, 1] (all, or the given items). */
 export function unitImages(ds: Dataset, items?: readonly number[]): Float32Array {
   const idx = items ?? Array.from({ length: ds.count }, (_, i) => i);
@@ -497,7 +489,6 @@ export function artistJudgeInfo(c: Classifier): ArtistJudgeInfo {
 
 /** An artist judge as the evaluations use it for one target. */
 export interface TargetJudge {
-  target: string;
   /** The artist judge that knows the target (`ensureArtistClassifier({ target })`; shared between targets of one judge). */
   artist: Classifier;
   /** The target's index among the judge's classes: P(target) of picture i is probs[i * classes + index]. */
@@ -520,7 +511,7 @@ export async function ensureTargetJudges(targets: readonly string[], ds: Dataset
       byClasses.set(key, artist);
     }
     const drawings = getSetDef(target).heldOut ? await loadHeldOutSet(target, join(dir, `${target}32.bin`), { log: o.log }) : ds;
-    out.set(target, { target, artist, index: classes.indexOf(target), drawings });
+    out.set(target, { artist, index: classes.indexOf(target), drawings });
   }
   return out;
 }
