@@ -22,6 +22,7 @@ import {
   parseTargets,
   releaseTargetJudges,
   artistJudgeInfo,
+  judgeGateFailure,
   type ArtistJudgeInfo,
 } from '../src/eval/classifiers.ts';
 import { formatTable, pct, pictureOf } from '../src/eval/generate.ts';
@@ -73,6 +74,17 @@ for (const artist of new Set(judges ? [...judges.values()].map((j) => j.artist) 
 console.log(
   formatTable(['classifier', 'classes', 'train / held-out', 'held-out top-1', 'top-5', 'evaluation half, never seen (recall)', 'epochs', 'training'], rows),
 );
+// The gate each artist judge must pass before eval:pair or eval:stylize rests a figure on it.
+for (const [target, j] of judges ?? []) {
+  const i = artistJudgeInfo(j.artist);
+  const why = judgeGateFailure(i);
+  const figures = [
+    `recall ${pct(i.evaluationSubjectsHeldOutRecall)}`,
+    ...(i.evaluationSubjectsFalseTarget === undefined ? [] : [`other sets called ${target} ${pct(i.evaluationSubjectsFalseTarget)}`]),
+    ...(i.evaluationSubjectsNotoPTarget === undefined ? [] : [`mean P(${target}) of Noto's ${i.evaluationSubjectsNotoPTarget.toFixed(3)}`]),
+  ];
+  console.log(`gate, ${target}'s artist judge (${figures.join(', ')}): ${why ? `fails: ${why}` : 'passes'}`);
+}
 
 if (identity && judges) {
   const S = ds.height;

@@ -6,7 +6,8 @@
  *   --targets LIST     the styles learned: artist sets the embedded model never saw and an artist judge
  *                      knows (default: those of openmoji,fluent-hc,streamline-emoji,fluent-3d that the model was
  *                      not pretrained on: OpenMoji alone for the shipped v2 weights; also the evaluation-only
- *                      emojione, noto-v1, emojione-v1, as in eval:pair)
+ *                      emojione, noto-v1, emojione-v1, as in eval:pair; as there, a target whose artist judge
+ *                      fails the gate is refused)
  *   --pairs N          training pairs per seed and target (Noto drawing of X -> the target's drawing of X), default 1
  *   --subjects N       pictures stylized per pair: drawings by the other artists (not the target) of
  *                      evaluation-half subjects other than X, the same for every pair of a seed and target; default 4
@@ -65,6 +66,7 @@ import {
   parseIdentityProtocol,
   parseTargets,
   checkTargetsHeldOut,
+  checkJudgesPassGate,
 } from '../src/eval/classifiers.ts';
 import { formatTable, loadEvalModel, numberList, pictureOf, tileOf } from '../src/eval/generate.ts';
 import { plotPng, type Panel } from '../src/eval/plot.ts';
@@ -130,6 +132,7 @@ const model = await loadEvalModel(a.model!);
 const ds = loadDataset(a.data!);
 const identity = await ensureIdentityClassifier({ dataset: a.data, dir: a.classifiers, threads, log, protocol: parseIdentityProtocol(a['identity-judge']) });
 const judges = await ensureTargetJudges(targets, ds, { dataset: a.data, dir: a.classifiers, threads, log });
+checkJudgesPassGate(judges);
 const S = model.imageSize;
 const PX = 3 * S * S;
 const classIndex = new Map(identity.classes.map((c, i) => [c, i]));

@@ -84,11 +84,16 @@ export const STYLE_START = 0.5;
 
 /**
  * The draws' schedule for a draw of `steps` steps: the two directions alternating from `start` of the
- * steps on (rounded; at the latest the last step, so that the style acts in a draw of any length).
+ * steps on (rounded; at the latest the last step, so that the style acts in a draw of any length), and
+ * with `end` < 1 the style off again from `end` of the steps (rounded; after at least one step of it).
  */
-export function styleGuidanceSchedule(steps: number, start = STYLE_START): GuidanceSchedule {
+export function styleGuidanceSchedule(steps: number, start = STYLE_START, end = 1): GuidanceSchedule {
   if (!(start >= 0 && start < 1)) throw new Error(`style start must be in [0, 1), got ${start}`);
-  return styleFrom(startStep(start, steps));
+  if (!(end > start && end <= 1)) throw new Error(`style end must be in (${start}, 1], got ${end}`);
+  const from = startStep(start, steps);
+  if (end === 1) return styleFrom(from);
+  // At least one step of style, whatever the rounding.
+  return { ...styleFrom(from), styleUntil: Math.max(from + 1, Math.round(end * steps)) };
 }
 
 /**

@@ -83,6 +83,12 @@ export const EVERY_STEP: DirectionSchedule = { every: 1, head: 0 };
 export interface GuidanceSchedule {
   style: DirectionSchedule;
   cfg: DirectionSchedule;
+  /**
+   * The step (counted from the run's first) from which the style direction is off and classifier-free
+   * guidance's is evaluated at every step, as in a plain CFG draw: a guidance interval that ends before
+   * the last steps (default: none, the style acts to the end).
+   */
+  styleUntil?: number;
 }
 
 /** The pipeline's `directionAt` for a schedule, counting from the run's first step `first`. */
@@ -107,12 +113,18 @@ export function guidanceAt(schedule: GuidanceSchedule, first = 0): (step: number
     [STYLE_DIRECTION]: directionAt(schedule.style, first),
     [CFG_DIRECTION]: directionAt(schedule.cfg, first),
   };
-  return (step, direction) => at[direction]?.(step) ?? 'evaluate';
+  const until = schedule.styleUntil;
+  if (until !== undefined && !(Number.isInteger(until) && until >= 0)) throw new Error(`guidance schedule: styleUntil must be an integer >= 0, got ${until}`);
+  return (step, direction) => {
+    if (until !== undefined && step - first >= until) return direction === STYLE_DIRECTION ? 'off' : 'evaluate';
+    return at[direction]?.(step) ?? 'evaluate';
+  };
 }
 
 /** A schedule in words: `style direction every 2nd step; CFG direction the first 1 step(s), then every 2nd`. */
 export function describeSchedule(s: GuidanceSchedule): string {
   const one = (d: DirectionSchedule) =>
     `${d.from ? `off for the first ${d.from} step(s), then ` : ''}${d.head ? `the first ${d.head} step(s), then ` : ''}every ${d.every === 1 ? '' : `${d.every}${d.every === 2 ? 'nd' : d.every === 3 ? 'rd' : 'th'} `}step`;
-  return `style direction ${one(s.style)}; CFG direction ${one(s.cfg)}`;
+  const until = s.styleUntil === undefined ? '' : `; from step ${s.styleUntil} on, the style direction off and the CFG direction every step`;
+  return `style direction ${one(s.style)}; CFG direction ${one(s.cfg)}${until}`;
 }

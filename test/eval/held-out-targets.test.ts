@@ -12,11 +12,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   ARTIST_CLASSES,
   artistClassesFor,
+  artistJudgeRecipe,
+  checkJudgesPassGate,
   checkTargetsHeldOut,
   EXTRA_HELD_OUT_TARGETS,
   HELD_OUT_TARGETS,
   heldOutTargetsFor,
+  judgeGateFailure,
   parseTargets,
+  type TargetJudge,
 } from '../../src/eval/classifiers.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -92,5 +96,36 @@ describe('held-out targets', () => {
     const unknownTarget = run('scripts/eval-pair.ts', '--targets', 'openmoji,fxemoji', '--out', join(dir, 'q.json'));
     expect(unknownTarget.status).not.toBe(0);
     expect(unknownTarget.stderr).toMatch(/--targets: fxemoji is not one of the artist judges' sets other than noto/);
+  });
+
+  it("no figure rests on an artist judge that fails the gate on real drawings it never saw; each target's judge has its own recipe and cache name", () => {
+    const openmoji = {
+      heldOutSet: 'openmoji',
+      evaluationSubjectsHeldOutRecall: 0.94,
+      evaluationSubjectsFalseTarget: 0.025,
+      evaluationSubjectsNotoPTarget: 0.068,
+    };
+    expect(judgeGateFailure(openmoji)).toBeNull();
+    // A judge trained before the two later figures were recorded is held to its recall only.
+    expect(judgeGateFailure({ heldOutSet: 'openmoji', evaluationSubjectsHeldOutRecall: 0.94 })).toBeNull();
+    expect(judgeGateFailure({ ...openmoji, heldOutSet: 'emojione', evaluationSubjectsHeldOutRecall: 0.596 })).toMatch(
+      /recalls emojione on 59.6% of the real drawings it never saw \(at least 70.0% needed\)/,
+    );
+    expect(judgeGateFailure({ ...openmoji, evaluationSubjectsFalseTarget: 0.3 })).toMatch(/calls 30.0% of the other sets' drawings openmoji/);
+    expect(judgeGateFailure({ ...openmoji, evaluationSubjectsNotoPTarget: 0.25 })).toMatch(/gives Noto's drawings P\(openmoji\) 0.250/);
+    expect(judgeGateFailure({ heldOutSet: 'noto-v1' })).toMatch(/an unrecorded share/);
+    const judge = (info: object) => ({ artist: { meta: { info } } }) as unknown as Pick<TargetJudge, 'artist'>;
+    const judges = new Map([
+      ['openmoji', judge(openmoji)],
+      ['noto-v1', judge({ ...openmoji, heldOutSet: 'noto-v1', evaluationSubjectsHeldOutRecall: 0.725, evaluationSubjectsNotoPTarget: 0.197 })],
+    ]);
+    expect(() => checkJudgesPassGate(judges)).not.toThrow();
+    judges.set('emojione', judge({ ...openmoji, heldOutSet: 'emojione', evaluationSubjectsHeldOutRecall: 0.596 }));
+    expect(() => checkJudgesPassGate(judges)).toThrow(
+      /^--targets: no figure may rest on the artist judge of this target .*: emojione: it recalls emojione on 59.6%/,
+    );
+    expect(artistJudgeRecipe('openmoji')).toBe(artistJudgeRecipe('fluent-hc'));
+    expect(artistJudgeRecipe('openmoji').protocol).toBe('v2');
+    expect(artistJudgeRecipe('noto-v1')).toMatchObject({ protocol: 'sharp-v1', augment: { blur: 0, zoom: 0 } });
   });
 });

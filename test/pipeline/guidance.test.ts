@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/graph/rng.ts';
 import { type AdapterWeights, DiffusionPipeline, type GenerateRequest, unetGraph } from '../../src/pipeline/diffusion-pipeline.ts';
 import { CFG_DIRECTION, cfgTerms, directionAt, guidanceAt, STYLE_DIRECTION, styleGuidance } from '../../src/pipeline/guidance.ts';
+import { styleFrom, styleGuidanceSchedule } from '../../src/pair/draw.ts';
 import type { TextToImageModel } from '../../src/pipeline/text-to-image.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
 
@@ -193,6 +194,19 @@ describe('direction schedules', () => {
     expect(uses((i) => at(i, CFG_DIRECTION), 0, 6)).toBe('eerere');
     expect(uses((i) => at(i, 'other'), 0, 3)).toBe('eee');
     expect(() => guidanceAt({ style: { every: 2, head: 0 }, cfg: { every: 0, head: 0 } })).toThrow(/every must be an integer >= 1/);
+  });
+  it('a style that ends (styleUntil): the style direction off from there, the CFG direction at every step, counted from the first step', () => {
+    const at = guidanceAt({ style: { every: 2, head: 0, from: 2 }, cfg: { every: 2, head: 3 }, styleUntil: 6 });
+    expect(uses((i) => at(i, STYLE_DIRECTION), 0, 9)).toBe('ooererooo');
+    expect(uses((i) => at(i, CFG_DIRECTION), 0, 9)).toBe('eeeereeee');
+    const shifted = guidanceAt({ style: { every: 2, head: 0, from: 2 }, cfg: { every: 2, head: 3 }, styleUntil: 6 }, 1);
+    expect(uses((i) => shifted(i, STYLE_DIRECTION), 1, 10)).toBe('ooererooo');
+    expect(() => guidanceAt({ style: { every: 2, head: 0 }, cfg: { every: 2, head: 1 }, styleUntil: 2.5 })).toThrow(/styleUntil must be an integer >= 0/);
+    expect(styleGuidanceSchedule(30, 0.5, 0.9)).toEqual({ ...styleFrom(15), styleUntil: 27 });
+    expect(styleGuidanceSchedule(30, 0.5, 1)).toEqual(styleFrom(15));
+    // At least one step of style, whatever the rounding.
+    expect(styleGuidanceSchedule(2, 0.5, 0.6).styleUntil).toBe(2);
+    expect(() => styleGuidanceSchedule(30, 0.5, 0.5)).toThrow(/style end must be in/);
   });
   it('refuses an every below 1 or a negative or fractional head', () => {
     expect(() => directionAt({ every: 0, head: 0 })).toThrow(/every must be an integer >= 1/);
