@@ -4,11 +4,14 @@
  * they cannot show held out (a folder that records none), before any work; OpenMoji always passes.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeDataset, type DatasetItem } from '../../src/data/dataset.ts';
+import { classifierParamShapes, DEFAULT_TRUNK, saveClassifier } from '../../src/eval/classifier.ts';
+import { initParams } from '../../src/models/init.ts';
 import {
   ARTIST_CLASSES,
   artistClassesFor,
@@ -127,5 +130,45 @@ describe('held-out targets', () => {
     expect(artistJudgeRecipe('openmoji')).toBe(artistJudgeRecipe('fluent-hc'));
     expect(artistJudgeRecipe('openmoji').protocol).toBe('v2');
     expect(artistJudgeRecipe('noto-v1')).toMatchObject({ protocol: 'sharp-v1', augment: { blur: 0, zoom: 0 } });
+  });
+
+  it('eval:pair and eval:stylize refuse a target whose artist judge fails the gate, before they draw anything', async () => {
+    // A judges folder as a run leaves it (tiny, random weights: only the metadata matters here): a
+    // 32 px dataset and emojione's drawings, the identity judge, and emojione's artist judge, whose
+    // recall on real drawings it never saw is under the gate.
+    const judgesDir = join(dir, 'judges');
+    mkdirSync(judgesDir, { recursive: true });
+    const picture = (set: string, subject: string): DatasetItem => ({ set, subject, name: subject, keywords: [] });
+    const dataset = (items: DatasetItem[]) => ({
+      count: items.length,
+      height: 32,
+      width: 32,
+      channels: 3,
+      pixels: new Uint8Array(items.length * 3072).fill(255),
+      items,
+    });
+    writeDataset(join(judgesDir, 'data.bin'), dataset([picture('noto', 'cat face'), picture('twemoji', 'cat face')]));
+    writeDataset(join(judgesDir, 'emojione32.bin'), dataset([picture('emojione', 'cat face')]));
+    const save = async (file: string, kind: string, classes: string[], info: Record<string, unknown>) => {
+      const config = { ...DEFAULT_TRUNK, channels: [4, 4], imageSize: 32, classes: classes.length };
+      await saveClassifier(join(judgesDir, file), { kind, classes, config, info }, initParams(classifierParamShapes(config), 0));
+    };
+    await save('identity-classifier-v3.safetensors', 'emoji-identity', ['cat face', 'dog face'], {});
+    await save(`artist-classifier-${artistJudgeRecipe('emojione').protocol}-emojione.safetensors`, 'artist-set', artistClassesFor('emojione'), {
+      heldOutSet: 'emojione',
+      evaluationSubjectsHeldOutRecall: 0.596,
+      evaluationSubjectsFalseTarget: 0.04,
+      evaluationSubjectsNotoPTarget: 0.127,
+    });
+    const common = ['--targets', 'emojione', '--data', join(judgesDir, 'data.bin'), '--classifiers', judgesDir, '--threads', '1'];
+    const pair = run('scripts/eval-pair.ts', ...common, '--out', join(dir, 'weak.json'));
+    expect(pair.status).not.toBe(0);
+    expect(pair.stderr).toMatch(
+      /--targets: no figure may rest on the artist judge of this target .*emojione: it recalls emojione on 59.6% of the real drawings it never saw \(at least 70.0% needed\)/,
+    );
+    expect(existsSync(join(dir, 'weak.json'))).toBe(false);
+    const stylize = run('scripts/eval-stylize.ts', ...common, '--out', join(dir, 'weak-s.json'));
+    expect(stylize.status).not.toBe(0);
+    expect(stylize.stderr).toMatch(/--targets: no figure may rest on the artist judge of this target .*emojione: it recalls emojione on 59.6%/);
   });
 });
