@@ -37,7 +37,8 @@
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
  *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment,
  *                        pair-guidance-layout,pair-guidance-start,pair-guidance-end,pair-guidance-timesteps,pair-guidance-rank,pair-guidance-convs,
- *                        no-ortho-guidance-convs,pair-guidance-up-blocks,pair-guidance-up-blocks-convs,noise-control (default the first four)
+ *                        no-ortho-guidance-convs,pair-guidance-up-blocks,pair-guidance-up-blocks-convs,pair-guidance-cross-kv,
+ *                        noise-control (default the first four)
  *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
  *   --style-end LIST     the shares of the steps after which the style stops (plain CFG to the end), one
  *                        pair-guidance-end method each (default 0.9; the style starts at STYLE_START as the draws')
@@ -95,6 +96,8 @@
  *   pair-guidance-up-blocks, pair-guidance-up-blocks-convs  the method with its style adapter trained on the
  *                       up blocks' modules only (PairTrainOptions.styleLayers 'up-blocks'; B-LoRA's finding that
  *                       style lives in the decoder); -convs with LoCon (the content adapter stays everywhere)
+ *   pair-guidance-cross-kv  the method with its style adapter trained on the cross-attention keys and values
+ *                       only (PairTrainOptions.styleLayers 'cross-kv', what Custom Diffusion trains)
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -336,6 +339,15 @@ const ALL_METHODS: Method[] = [
     weights: strengths,
     dashed: true,
     styleLayers: 'up-blocks',
+  },
+  {
+    id: 'pair-guidance-cross-kv',
+    label: 'pair + style guidance, the style adapter on the cross-attention keys and values only',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    styleLayers: 'cross-kv',
   },
   {
     id: 'pair-guidance-up-blocks-convs',

@@ -17,7 +17,7 @@ import { EVERY_STEP, type GuidanceSchedule } from '../../src/pipeline/guidance.t
 import { decodeSafetensors, encodeSafetensors } from '../../src/formats/safetensors.ts';
 import { decodeStyle, encodeStyle } from '../../src/pair/style-file.ts';
 import type { Style } from '../../src/pair/style.ts';
-import { PAIR_DEFAULTS, trainPair } from '../../src/pair/train.ts';
+import { PAIR_DEFAULTS, styleTrainsOn, trainPair } from '../../src/pair/train.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
 import { gaussianBlur } from '../../src/diffusion/structure-guidance.ts';
 
@@ -169,6 +169,16 @@ describe('trainPair', () => {
       // Without orthogonality the up blocks' A trains; outside them it stays where it started.
       expect(up.some((m) => maxDiff(m.A, orthogonalDownProjections(m.inDim, 8, 0).style) > 0)).toBe(trainableA);
     }
+  });
+
+  it("styleLayers 'cross-kv': StyleLoRA on the cross-attention keys and values only", () => {
+    const block = 'unet.down_blocks.1.attentions.0.transformer_blocks.0';
+    expect(styleTrainsOn('cross-kv', `${block}.attn2.to_k`)).toBe(true);
+    expect(styleTrainsOn('cross-kv', `${block}.attn2.to_v`)).toBe(true);
+    for (const other of [`${block}.attn2.to_q`, `${block}.attn2.to_out.0`, `${block}.attn1.to_k`, 'unet.up_blocks.0.resnets.0.conv1'])
+      expect(styleTrainsOn('cross-kv', other)).toBe(false);
+    expect(styleTrainsOn('all', `${block}.attn1.to_k`)).toBe(true);
+    expect(styleTrainsOn('up-blocks', `${block}.attn2.to_k`)).toBe(false);
   });
 
   it('style files round-trip exactly in the diffusers LoRA key layout', () => {
