@@ -37,7 +37,7 @@
  *   --methods LIST       any of pair-guidance,pair-lora-scale,dreambooth-lora,no-ortho-guidance,pair-guidance-every-2,
  *                        pair-guidance-every-step,pair-guidance-alternating,pair-guidance-reference,pair-guidance-augment,
  *                        pair-guidance-layout,pair-guidance-start,pair-guidance-end,pair-guidance-timesteps,pair-guidance-rank,pair-guidance-convs,
- *                        no-ortho-guidance-convs,pair-guidance-up-blocks,pair-guidance-up-blocks-convs,pair-guidance-cross-kv,
+ *                        no-ortho-guidance-convs,pair-guidance-up-blocks,pair-guidance-up-blocks-convs,pair-guidance-cross-kv,pair-guidance-self-attn,
  *                        noise-control (default the first four)
  *   --style-start LIST   the shares of the steps before the style starts, one pair-guidance-start method each (default 0)
  *   --style-end LIST     the shares of the steps after which the style stops (plain CFG to the end), one
@@ -98,6 +98,8 @@
  *                       style lives in the decoder); -convs with LoCon (the content adapter stays everywhere)
  *   pair-guidance-cross-kv  the method with its style adapter trained on the cross-attention keys and values
  *                       only (PairTrainOptions.styleLayers 'cross-kv', what Custom Diffusion trains)
+ *   pair-guidance-self-attn  the method with its style adapter on the self-attention's projections only
+ *                       (PairTrainOptions.styleLayers 'self-attention')
  *   pair-guidance-reference  the method with its pair trained by another recipe (--reference-steps,
  *                       --reference-lr; default the earlier defaults, 300 steps at lr 1e-3): what a shorter
  *                       training costs the picture
@@ -348,6 +350,15 @@ const ALL_METHODS: Method[] = [
     weights: strengths,
     dashed: true,
     styleLayers: 'cross-kv',
+  },
+  {
+    id: 'pair-guidance-self-attn',
+    label: 'pair + style guidance, the style adapter on the self-attention only',
+    mode: 'guidance',
+    style: 'pair',
+    weights: strengths,
+    dashed: true,
+    styleLayers: 'self-attention',
   },
   {
     id: 'pair-guidance-up-blocks-convs',

@@ -56,14 +56,19 @@ export const PAIR_DEFAULTS = {
 /**
  * Which adapted UNet modules StyleLoRA trains on: 'all' of them (the paper's), only the up blocks'
  * ('up-blocks', the decoder half, where B-LoRA found SDXL's style), or only the cross-attention keys
- * and values ('cross-kv', how the prompt is read: what Custom Diffusion trains). Elsewhere its B stays
+ * and values ('cross-kv', how the prompt is read: what Custom Diffusion trains), or only the
+ * self-attention's projections ('self-attention', how the picture reads itself). Elsewhere its B stays
  * zero, so a style file keeps the same modules and draws run the same graph; ContentLoRA trains everywhere.
  */
-export type StyleLayers = 'all' | 'up-blocks' | 'cross-kv';
+export type StyleLayers = 'all' | 'up-blocks' | 'cross-kv' | 'self-attention';
 
 /** Whether StyleLoRA trains on `module` ('unet.up_blocks.0.attentions.1...') under `layers`. */
-export const styleTrainsOn = (layers: StyleLayers, module: string): boolean =>
-  layers === 'all' || (layers === 'up-blocks' ? module.startsWith('unet.up_blocks.') : /\.attn2\.to_[kv]$/.test(module));
+export const styleTrainsOn = (layers: StyleLayers, module: string): boolean => {
+  if (layers === 'up-blocks') return module.startsWith('unet.up_blocks.');
+  if (layers === 'cross-kv') return /\.attn2\.to_[kv]$/.test(module);
+  if (layers === 'self-attention') return /\.attn1\./.test(module);
+  return true;
+};
 
 /** The official code's defaults (for SDXL; used for every Stable Diffusion checkpoint): rank 64, lr 1e-5, 750 steps, style branch from step 250. */
 export const STABLE_DIFFUSION_PAIR_DEFAULTS = { ...PAIR_DEFAULTS, rank: 64, lr: 1e-5, steps: 750 };

@@ -171,12 +171,14 @@ describe('trainPair', () => {
     }
   });
 
-  it("styleLayers 'cross-kv': StyleLoRA on the cross-attention keys and values only", () => {
+  it("styleLayers 'cross-kv' and 'self-attention': StyleLoRA on the cross-attention keys and values only, or on the self-attention only", () => {
     const block = 'unet.down_blocks.1.attentions.0.transformer_blocks.0';
     expect(styleTrainsOn('cross-kv', `${block}.attn2.to_k`)).toBe(true);
     expect(styleTrainsOn('cross-kv', `${block}.attn2.to_v`)).toBe(true);
     for (const other of [`${block}.attn2.to_q`, `${block}.attn2.to_out.0`, `${block}.attn1.to_k`, 'unet.up_blocks.0.resnets.0.conv1'])
       expect(styleTrainsOn('cross-kv', other)).toBe(false);
+    for (const own of [`${block}.attn1.to_q`, `${block}.attn1.to_out.0`]) expect(styleTrainsOn('self-attention', own)).toBe(true);
+    expect(styleTrainsOn('self-attention', `${block}.attn2.to_k`)).toBe(false);
     expect(styleTrainsOn('all', `${block}.attn1.to_k`)).toBe(true);
     expect(styleTrainsOn('up-blocks', `${block}.attn2.to_k`)).toBe(false);
   });
