@@ -437,8 +437,8 @@ const SHARP_JUDGE: ArtistJudgeRecipe = { ...OPENMOJI_JUDGE, protocol: 'sharp-v1'
  * (none passed); SHARP_JUDGE (noto-v1 passed, with 72.5%); for the targets that failed it, SHARP_JUDGE's
  * augmentation with channels 64-128-256-256, two convs per level and 48 epochs (emojione 61.0% in
  * 2,162 s, emojione-v1 67.3% in 1,590 s, against SHARP_JUDGE's 63-74 s; both failed). emojione and
- * emojione-v1 pass none and keep
- * SHARP_JUDGE, so that a refusal says how far they are and costs a minute's training, not half an hour.
+ * emojione-v1 pass none and keep SHARP_JUDGE, so that a refusal says how far they are and costs a
+ * minute's training, not half an hour.
  */
 const EXTRA_TARGET_JUDGES: Record<string, ArtistJudgeRecipe> = { emojione: SHARP_JUDGE, 'noto-v1': SHARP_JUDGE, 'emojione-v1': SHARP_JUDGE };
 
