@@ -114,6 +114,9 @@
  *   content: identity-classifier agreement between unstyled and stylized output; SSIM between them;
  *            subject still in the identity classifier's top-5
  *   leakage: share of stylized outputs classified as the training pair's subject
+ * And, as a reference, the drawn subjects' real drawings: the identity agreement between each subject's real
+ * Noto and target drawings, and P(target) of the target's (where a perfect transfer of a real Noto drawing
+ * would land; a point in the plot's identity panel)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -521,6 +524,8 @@ const samples: PairSample[] = [];
 const ownSamples: { pair: number; method: string; weight: number; pTarget: number; distRatio: number }[] = [];
 const ownUnstyled: { pair: number; pTarget: number }[] = [];
 const unstyledStats: UnstyledSample[] = [];
+/** Per pair, its drawn subjects' real drawings: Noto's against the target's (the mean over the subjects). */
+const realDrawings: { pair: number; agree: number; pTarget: number; pNoto: number }[] = [];
 const pairsReport: Record<string, unknown>[] = [];
 const gridTiles: Tile[] = [];
 const GRID_COLS = 2 + methods.length;
@@ -672,6 +677,24 @@ for (let p = 0; p < units.length; p++) {
     });
   });
   pairsReport.push({ seed, target, subject: x, drawSubjects, training: trainInfo });
+
+  // Where a perfect transfer lands: the drawn subjects' real Noto and target drawings, judged as a pair's
+  // unstyled and styled pictures are (identity agreement between the two; P(target) of each).
+  {
+    const real = drawSubjects.flatMap((y, j) => [pictureOf(ds, 'noto', y, S)!, realTarget[j]]);
+    const realStack = new Float32Array(real.length * PX);
+    real.forEach((img, i) => realStack.set(img, i * PX));
+    const realId = await identity.probs(realStack, real.length);
+    const realArt = await artist.probs(realStack, real.length);
+    const realTop1 = (i: number) => topK(realId.subarray(i * K, (i + 1) * K), 1)[0];
+    const n = drawSubjects.length;
+    realDrawings.push({
+      pair: p,
+      agree: drawSubjects.filter((_, j) => realTop1(2 * j) === realTop1(2 * j + 1)).length / n,
+      pTarget: drawSubjects.reduce((sum, _, j) => sum + realArt[(2 * j + 1) * A + targetIndex], 0) / n,
+      pNoto: drawSubjects.reduce((sum, _, j) => sum + realArt[2 * j * A + targetIndex], 0) / n,
+    });
+  }
 
   // Grid: the first two pairs, the first 6 subjects each, at the middle strength of every method.
   if (p < 2) {
@@ -904,6 +927,15 @@ if (ownSubject) {
   );
 }
 
+const realReference = {
+  identityAgreement: interval(meanOver(realDrawings, (r) => r.agree)),
+  pTarget: interval(meanOver(realDrawings, (r) => r.pTarget)),
+  pTargetNoto: interval(meanOver(realDrawings, (r) => r.pNoto)),
+};
+console.log(
+  `\nthe drawn subjects' real drawings, Noto's against the target's (where a perfect transfer of a real Noto drawing lands): identity agreement ${pctInterval(realReference.identityAgreement)}, P(target) ${numInterval(realReference.pTarget)} (Noto's drawings ${numInterval(realReference.pTargetNoto)})`,
+);
+
 // Plot: style vs content trade-off curves, each starting at the unstyled point.
 const series = (content: 'ssim' | 'identityAgreement', style: 'pTarget' | 'distRatio') =>
   methods.map((m) => ({
@@ -920,7 +952,14 @@ const panels: Panel[] = [
     title: 'style fidelity vs identity',
     xLabel: 'identity agreement with unstyled',
     yLabel: 'mean P(target)',
-    series: series('identityAgreement', 'pTarget'),
+    series: [
+      ...series('identityAgreement', 'pTarget'),
+      {
+        name: "the subjects' real drawings: Noto's vs the target's (a perfect transfer)",
+        color: '#000000',
+        points: [{ x: realReference.identityAgreement.value, y: realReference.pTarget.value, label: 'real' }],
+      },
+    ],
   },
   {
     title: 'distance to the real target drawing (lower: closer)',
@@ -981,6 +1020,8 @@ const report = {
   differences,
   /** --own-subject: each pair's own subject (null without it). */
   ownSubject,
+  /** The drawn subjects' real drawings, Noto's against the target's: where a perfect transfer lands. */
+  realDrawings: realReference,
   dominance: dominanceReport,
   seconds: { training: trainSeconds, drawing: drawSeconds, total: (performance.now() - t0) / 1000 },
 };
