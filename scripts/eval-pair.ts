@@ -955,7 +955,7 @@ const panels: Panel[] = [
     series: [
       ...series('identityAgreement', 'pTarget'),
       {
-        name: "the subjects' real drawings: Noto's vs the target's (a perfect transfer)",
+        name: "real drawings, Noto's vs the target's (a perfect transfer)",
         color: '#000000',
         points: [{ x: realReference.identityAgreement.value, y: realReference.pTarget.value, label: 'real' }],
       },

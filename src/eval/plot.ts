@@ -126,9 +126,12 @@ export function plotSvg(panels: readonly Panel[], opts: PlotOptions = {}): strin
   const names = [...new Set(panels.flatMap((p) => p.series.map((s) => s.name)))];
   const colors = new Map(names.map((n, i) => [n, panels.flatMap((p) => p.series).find((s) => s.name === n)?.color ?? PALETTE[i % PALETTE.length]]));
   const titleH = opts.title ? 28 : 0;
-  const legendRows = Math.ceil(names.length / 3);
-  const legendH = 10 + 18 * legendRows;
   const width = cols * pw;
+  // Legend columns: up to 3, fewer when the longest name (about 6.2 px a character at 11 px) would run into the next column.
+  const longest = Math.max(0, ...names.map((n) => n.length));
+  const legendCols = Math.max(1, Math.min(3, Math.floor(width / (40 + 6.2 * longest))));
+  const legendRows = Math.ceil(names.length / legendCols);
+  const legendH = 10 + 18 * legendRows;
   const height = titleH + rows * ph + legendH;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
@@ -137,10 +140,10 @@ export function plotSvg(panels: readonly Panel[], opts: PlotOptions = {}): strin
   if (opts.title) parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${esc(opts.title)}</text>`);
   panels.forEach((p, i) => parts.push(panelSvg(p, (i % cols) * pw, titleH + Math.floor(i / cols) * ph, pw, ph, colors)));
   const dashed = new Set(panels.flatMap((p) => p.series.filter((s) => s.dashed).map((s) => s.name)));
-  const colW = width / 3;
+  const colW = width / legendCols;
   names.forEach((n, i) => {
-    const x = 20 + (i % 3) * colW;
-    const y = titleH + rows * ph + 14 + Math.floor(i / 3) * 18;
+    const x = 20 + (i % legendCols) * colW;
+    const y = titleH + rows * ph + 14 + Math.floor(i / legendCols) * 18;
     parts.push(
       `<line x1="${x}" y1="${y - 4}" x2="${x + 26}" y2="${y - 4}" stroke="${colors.get(n)}" stroke-width="2.5"${dashed.has(n) ? ' stroke-dasharray="6,4"' : ''}/>`,
     );

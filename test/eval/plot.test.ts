@@ -38,6 +38,14 @@ describe('plot', () => {
     expect(meta.height).toBeGreaterThan(200);
   });
 
+  it('the legend takes fewer columns when a name would run into the next one', () => {
+    const legendXs = (svg: string) => [...new Set([...svg.matchAll(/<text x="([\d.]+)" y="[\d.]+" font-size="11">/g)].map((m) => Number(m[1])))];
+    const named = (name: string) => ({ ...panel, series: [0, 1, 2, 3].map((i) => ({ ...panel.series[0], name: `${name} ${i}` })) });
+    expect(legendXs(plotSvg([named('short'), named('short'), named('short')]))).toHaveLength(3);
+    expect(legendXs(plotSvg([named('a'.repeat(90)), named('a'.repeat(90)), named('a'.repeat(90))]))).toHaveLength(2);
+    expect(legendXs(plotSvg([named('a'.repeat(200)), named('a'.repeat(200)), named('a'.repeat(200))]))).toHaveLength(1);
+  });
+
   it('niceTicks uses 1/2/5 steps', () => {
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(0.13, 0.61, 4)).toEqual([0.2, 0.4, 0.6]);
