@@ -678,24 +678,6 @@ for (let p = 0; p < units.length; p++) {
   });
   pairsReport.push({ seed, target, subject: x, drawSubjects, training: trainInfo });
 
-  // Where a perfect transfer lands: the drawn subjects' real Noto and target drawings, judged as a pair's
-  // unstyled and styled pictures are (identity agreement between the two; P(target) of each).
-  {
-    const real = drawSubjects.flatMap((y, j) => [pictureOf(ds, 'noto', y, S)!, realTarget[j]]);
-    const realStack = new Float32Array(real.length * PX);
-    real.forEach((img, i) => realStack.set(img, i * PX));
-    const realId = await identity.probs(realStack, real.length);
-    const realArt = await artist.probs(realStack, real.length);
-    const realTop1 = (i: number) => topK(realId.subarray(i * K, (i + 1) * K), 1)[0];
-    const n = drawSubjects.length;
-    realDrawings.push({
-      pair: p,
-      agree: drawSubjects.filter((_, j) => realTop1(2 * j) === realTop1(2 * j + 1)).length / n,
-      pTarget: drawSubjects.reduce((sum, _, j) => sum + realArt[(2 * j + 1) * A + targetIndex], 0) / n,
-      pNoto: drawSubjects.reduce((sum, _, j) => sum + realArt[2 * j * A + targetIndex], 0) / n,
-    });
-  }
-
   // Grid: the first two pairs, the first 6 subjects each, at the middle strength of every method.
   if (p < 2) {
     gridTiles.push({ ...tileOf(content, 0, S, `noto: ${x}`) }, { ...tileOf(styleImg, 0, S, `${target}: ${x}`) });
@@ -717,6 +699,35 @@ for (let p = 0; p < units.length; p++) {
   }
 }
 await pipe.release();
+
+// Where a perfect transfer lands: the drawn subjects' real Noto and target drawings, judged as a pair's
+// unstyled and styled pictures are (identity agreement between the two; P(target) of each). The pairs of
+// a seed and target draw the same subjects, so each such group is judged once.
+const realOfGroup = new Map<string, { agree: number; pTarget: number; pNoto: number }>();
+for (let p = 0; p < units.length; p++) {
+  const { seed, target, drawSubjects, realTarget } = units[p];
+  const key = `${seed}|${target}`;
+  let r = realOfGroup.get(key);
+  if (!r) {
+    const { artist, index: targetIndex } = judgeOf(target);
+    const A = artist.classes.length;
+    const K = identity.classes.length;
+    const real = drawSubjects.flatMap((y, j) => [pictureOf(ds, 'noto', y, S)!, realTarget[j]]);
+    const realStack = new Float32Array(real.length * PX);
+    real.forEach((img, i) => realStack.set(img, i * PX));
+    const realId = await identity.probs(realStack, real.length);
+    const realArt = await artist.probs(realStack, real.length);
+    const realTop1 = (i: number) => topK(realId.subarray(i * K, (i + 1) * K), 1)[0];
+    const n = drawSubjects.length;
+    r = {
+      agree: drawSubjects.filter((_, j) => realTop1(2 * j) === realTop1(2 * j + 1)).length / n,
+      pTarget: drawSubjects.reduce((sum, _, j) => sum + realArt[(2 * j + 1) * A + targetIndex], 0) / n,
+      pNoto: drawSubjects.reduce((sum, _, j) => sum + realArt[2 * j * A + targetIndex], 0) / n,
+    };
+    realOfGroup.set(key, r);
+  }
+  realDrawings.push({ pair: p, ...r });
+}
 
 // Aggregate per method and strength; intervals by resampling the pairs (each pair is one training).
 const pairIds = units.map((_, p) => p);

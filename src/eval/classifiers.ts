@@ -491,27 +491,22 @@ export function ensureArtistClassifier(o: EnsureOptions & { target?: string } = 
       const k = classes.length;
       const target = classes.indexOf(heldOutId);
       const probs = await c.probs(unseen.images, unseen.items.length);
-      const top1 = all.map((i) => topK(probs.subarray(i * k, (i + 1) * k), 1)[0]);
-      const share = (pick: (i: number) => boolean, hit: (i: number, j: number) => boolean) => {
-        const js = all.flatMap((i, j) => (pick(i) ? [j] : []));
-        return js.filter((j) => hit(all[j], j)).length / Math.max(1, js.length);
-      };
-      const noto = all.filter((i) => unseen.items[i].set === 'noto');
+      const rows = all.map((i) => ({
+        set: unseen.items[i].set,
+        label: unseen.labels[i],
+        top1: topK(probs.subarray(i * k, (i + 1) * k), 1)[0],
+        pTarget: probs[i * k + target],
+      }));
+      const share = (rs: typeof rows, hit: (r: (typeof rows)[number]) => boolean) => rs.filter(hit).length / Math.max(1, rs.length);
+      const ofTarget = rows.filter((r) => r.set === heldOutId);
+      const others = rows.filter((r) => r.set !== heldOutId);
+      const noto = rows.filter((r) => r.set === 'noto');
       return {
-        evaluationSubjectsTop1: share(
-          () => true,
-          (i, j) => top1[j] === unseen.labels[i],
-        ),
+        evaluationSubjectsTop1: share(rows, (r) => r.top1 === r.label),
         heldOutSet: heldOutId,
-        evaluationSubjectsHeldOutRecall: share(
-          (i) => unseen.items[i].set === heldOutId,
-          (_, j) => top1[j] === target,
-        ),
-        evaluationSubjectsFalseTarget: share(
-          (i) => unseen.items[i].set !== heldOutId,
-          (_, j) => top1[j] === target,
-        ),
-        evaluationSubjectsNotoPTarget: noto.reduce((sum, i) => sum + probs[i * k + target], 0) / Math.max(1, noto.length),
+        evaluationSubjectsHeldOutRecall: share(ofTarget, (r) => r.top1 === target),
+        evaluationSubjectsFalseTarget: share(others, (r) => r.top1 === target),
+        evaluationSubjectsNotoPTarget: noto.reduce((sum, r) => sum + r.pTarget, 0) / Math.max(1, noto.length),
         evaluationSubjectsPictures: all.length,
       };
     },
