@@ -428,23 +428,20 @@ const OPENMOJI_JUDGE: ArtistJudgeRecipe = { protocol: JUDGE_PROTOCOL, channels: 
  */
 const SHARP_AUGMENT: AugmentOptions = { flip: true, shift: 3, zoom: 0, blur: 0, manner: 0 };
 
-/** OpenMoji's recipe with SHARP_AUGMENT. */
-const SHARP_JUDGE: ArtistJudgeRecipe = { ...OPENMOJI_JUDGE, protocol: 'sharp-v1', augment: SHARP_AUGMENT };
-
 /**
- * The recipe of each extra held-out target's judge (the six emoji sets and it). Tried in this order,
- * each judged by JUDGE_GATE: OpenMoji's recipe (no target passed); two convs per level and 48 epochs
- * (none passed); SHARP_JUDGE (noto-v1 passed, with 72.5%); for the targets that failed it, SHARP_JUDGE's
+ * The recipe of the extra held-out targets' judges (the six emoji sets and the target): OpenMoji's with
+ * SHARP_AUGMENT. Tried in this order, each judged by JUDGE_GATE: OpenMoji's recipe (no target passed);
+ * two convs per level and 48 epochs (none passed); SHARP_JUDGE (noto-v1 passed, with 72.5%); for the targets that failed it, SHARP_JUDGE's
  * augmentation with channels 64-128-256-256, two convs per level and 48 epochs (emojione 61.0% in
  * 2,162 s, emojione-v1 67.3% in 1,590 s, against SHARP_JUDGE's 63-74 s; both failed). emojione and
  * emojione-v1 pass none and keep SHARP_JUDGE, so that a refusal says how far they are and costs a
  * minute's training, not half an hour.
  */
-const EXTRA_TARGET_JUDGES: Record<string, ArtistJudgeRecipe> = { emojione: SHARP_JUDGE, 'noto-v1': SHARP_JUDGE, 'emojione-v1': SHARP_JUDGE };
+const SHARP_JUDGE: ArtistJudgeRecipe = { ...OPENMOJI_JUDGE, protocol: 'sharp-v1', augment: SHARP_AUGMENT };
 
 /** The recipe of the artist judge that scores `target` (OpenMoji and the sets of ARTIST_CLASSES: OpenMoji's). */
 export function artistJudgeRecipe(target = 'openmoji'): ArtistJudgeRecipe {
-  return EXTRA_TARGET_JUDGES[target] ?? OPENMOJI_JUDGE;
+  return EXTRA_HELD_OUT_TARGETS.includes(target) ? SHARP_JUDGE : OPENMOJI_JUDGE;
 }
 
 /**
